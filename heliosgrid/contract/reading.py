@@ -1,0 +1,174 @@
+"""Reading message, contract v1: schema, validation, cleaning and rejection reasons.
+
+Units are in the field names: irradiance W/m², temperature °C, power kW. ``ts`` is the sensor
+timestamp (timezone-aware, ISO 8601); ``seq`` is the producer's per-device sequence number,
+strictly increasing for each device (used to prove nothing is lost or duplicated).
+
+Cleaning (applied, not rejected): irradiance in [-20, 0) W/m² (sensor night offset) becomes 0;
+power in [-1, 0) kW (inverter night consumption) becomes 0; ``ts`` is normalised to UTC.
+Anything outside the physical ranges below is rejected with a reason code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+NOMINAL_SAMPLE_INTERVAL_S = 60
+"""Contract cadence: each device reports once a minute (rollup completeness assumes it)."""
+
+INVERTER_STATUSES = ("ok", "standby", "fault", "off")
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+
+REASON_CODES: dict[str, str] = {
+    "malformed_json": "payload is not valid UTF-8 JSON",
+    "not_an_object": "payload is JSON but not an object",
+    "unsupported_schema_version": "schema_version is missing or not supported",
+    "missing_field": "a required field is absent",
+    "wrong_type": "a field has the wrong type",
+    "out_of_range": "a value is outside its physical range",
+    "implausible": "values contradict each other physically",
+    "future_timestamp": "timestamp is more than 5 minutes ahead of the consumer's clock",
+    "key_mismatch": "Kafka message key differs from device_id",
+    "unknown_device": "device_id is not registered in the devices table",
+}
+
+_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class ReadingV1(BaseModel):
+    """One sensor reading (contract v1). Optional measures are null when the device lacks the sensor."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=False)
+
+    schema_version: Literal[1]
+    device_id: str = Field(pattern=_ID_PATTERN, description="Device identifier; also the Kafka key.")
+    site_id: str = Field(pattern=_ID_PATTERN, description="Site the device belongs to.")
+    ts: datetime = Field(description="Sensor timestamp, ISO 8601 with offset; stored as UTC.")
+    seq: int = Field(ge=0, description="Per-device sequence number, strictly increasing.")
+    ghi_w_m2: float | None = Field(default=None, ge=-20, le=1500, description="Global horizontal irradiance, W/m².")
+    poa_w_m2: float | None = Field(default=None, ge=-20, le=1800, description="Plane-of-array irradiance, W/m².")
+    ambient_temp_c: float | None = Field(default=None, ge=-50, le=65, description="Ambient air temperature, °C.")
+    module_temp_c: float | None = Field(default=None, ge=-50, le=110, description="Module back-sheet temperature, °C.")
+    dc_power_kw: float | None = Field(default=None, ge=-1, le=100_000, description="Inverter DC input power, kW.")
+    ac_power_kw: float | None = Field(default=None, ge=-1, le=100_000, description="Inverter AC output power, kW.")
+    inverter_status: Literal["ok", "standby", "fault", "off"] | None = Field(
+        default=None, description="Inverter state; null for weather stations."
+    )
+
+    @field_validator("ts")
+    @classmethod
+    def _aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("timestamp needs a UTC offset (e.g. 2026-01-01T12:00:00Z)")
+        return value.astimezone(UTC)
+
+    @field_validator("ghi_w_m2", "poa_w_m2", "dc_power_kw", "ac_power_kw")
+    @classmethod
+    def _clip_night_offset(cls, value: float | None) -> float | None:
+        if value is not None and value < 0:
+            return 0.0
+        return value
+
+    @model_validator(mode="after")
+    def _plausible(self) -> ReadingV1:
+        if self.ac_power_kw is not None and self.dc_power_kw is not None and self.dc_power_kw > 0:
+            if self.ac_power_kw > self.dc_power_kw * 1.02 + 0.5:
+                raise ValueError(
+                    f"implausible: ac_power_kw {self.ac_power_kw:g} exceeds dc_power_kw {self.dc_power_kw:g}"
+                )
+        if (
+            self.module_temp_c is not None
+            and self.ambient_temp_c is not None
+            and self.module_temp_c < self.ambient_temp_c - 25
+        ):
+            raise ValueError("implausible: module_temp_c more than 25 °C below ambient_temp_c")
+        return self
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a message was refused: a code from :data:`REASON_CODES` and a human-readable detail."""
+
+    reason_code: str
+    reason_detail: str
+
+
+def _classify(exc: ValidationError) -> Rejection:
+    errors = exc.errors()
+    first = errors[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "message"
+    kind = first["type"]
+    msg = first["msg"]
+    if loc == "schema_version":
+        code = "unsupported_schema_version"
+    elif kind == "missing":
+        code = "missing_field"
+    elif "implausible" in msg:
+        code = "implausible"
+    elif kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
+        code = "out_of_range"
+    elif kind in {"string_pattern_mismatch"}:
+        code = "wrong_type"
+    elif kind == "value_error" and loc == "ts":
+        code = "wrong_type"
+    else:
+        code = "wrong_type"
+    detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in errors[:5])
+    return Rejection(code, detail[:500])
+
+
+def decode_reading(
+    raw: bytes | None, key: bytes | None = None, now: datetime | None = None
+) -> ReadingV1 | Rejection:
+    """Decode and validate one Kafka message value. Never raises for bad input.
+
+    ``now`` (UTC) bounds the future skew of ``ts``; pass it once per batch for speed.
+    """
+    if raw is None:
+        return Rejection("malformed_json", "empty message (tombstone)")
+    try:
+        obj: Any = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return Rejection("malformed_json", f"{type(exc).__name__}: {exc}"[:500])
+    if not isinstance(obj, dict):
+        return Rejection("not_an_object", f"payload is a JSON {type(obj).__name__}")
+    if obj.get("schema_version") != SCHEMA_VERSION:
+        return Rejection(
+            "unsupported_schema_version", f"schema_version {obj.get('schema_version')!r}; supported: {SCHEMA_VERSION}"
+        )
+    try:
+        reading = ReadingV1.model_validate(obj)
+    except ValidationError as exc:
+        return _classify(exc)
+    if key is not None and key.decode("utf-8", "replace") != reading.device_id:
+        return Rejection("key_mismatch", f"key {key[:64]!r} != device_id {reading.device_id!r}")
+    now = now or datetime.now(UTC)
+    if reading.ts > now + MAX_FUTURE_SKEW:
+        return Rejection("future_timestamp", f"ts {reading.ts.isoformat()} is ahead of {now.isoformat()}")
+    return reading
+
+
+def encode_reading(reading: ReadingV1) -> bytes:
+    """Serialise a reading to its wire form (compact JSON, ``ts`` as ISO 8601 UTC with 'Z')."""
+    data = reading.model_dump(mode="json", exclude_none=False)
+    data["ts"] = reading.ts.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of contract v1."""
+    schema = ReadingV1.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://heliosgrid.example/contracts/reading/v1.json"
+    schema["title"] = "HeliosGrid reading, contract v1"
+    schema["description"] = (
+        "One sensor reading. Kafka key = device_id. Units in field names. "
+        f"Nominal cadence {NOMINAL_SAMPLE_INTERVAL_S} s per device."
+    )
+    return schema

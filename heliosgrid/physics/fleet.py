@@ -1,0 +1,118 @@
+"""Fleet description: sites and devices with the metadata physics needs.
+
+A fleet file is YAML::
+
+    sites:
+      - site_id: es-tabernas
+        name: Tabernas (Almería)
+        latitude_deg: 37.09
+        longitude_deg: -2.36
+        altitude_m: 500
+        timezone: Europe/Madrid
+        inverters: {count: 4, dc_capacity_kw: 300, ac_capacity_kw: 250,
+                    surface_tilt_deg: 30, surface_azimuth_deg: 180, gamma_pdc_per_c: -0.0037}
+        weather_stations: 1
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+DEMO_FLEET_FILE = Path(__file__).with_name("demo_fleet.yaml")
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """One inverter (with its array's POA and module-temperature sensors) or weather station."""
+
+    device_id: str
+    site_id: str
+    kind: Literal["inverter", "weather_station"]
+    surface_tilt_deg: float
+    surface_azimuth_deg: float
+    dc_capacity_kw: float = 0.0
+    ac_capacity_kw: float = 0.0
+    gamma_pdc_per_c: float = -0.004
+    inverter_efficiency: float = 0.96
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """A plant: location and its devices. Capacities are the sums over inverters (kW)."""
+
+    site_id: str
+    name: str
+    latitude_deg: float
+    longitude_deg: float
+    altitude_m: float
+    timezone: str
+    devices: tuple[DeviceSpec, ...] = field(default_factory=tuple)
+
+    @property
+    def inverters(self) -> tuple[DeviceSpec, ...]:
+        return tuple(d for d in self.devices if d.kind == "inverter")
+
+    @property
+    def dc_capacity_kw(self) -> float:
+        return sum(d.dc_capacity_kw for d in self.inverters)
+
+    @property
+    def ac_capacity_kw(self) -> float:
+        return sum(d.ac_capacity_kw for d in self.inverters)
+
+
+def _site_from_dict(raw: dict[str, Any]) -> SiteSpec:
+    site_id = str(raw["site_id"])
+    inv = raw.get("inverters", {})
+    tilt = float(inv.get("surface_tilt_deg", 30))
+    azimuth = float(inv.get("surface_azimuth_deg", 180))
+    devices: list[DeviceSpec] = [
+        DeviceSpec(
+            device_id=f"{site_id}-inv{i + 1:02d}",
+            site_id=site_id,
+            kind="inverter",
+            surface_tilt_deg=tilt,
+            surface_azimuth_deg=azimuth,
+            dc_capacity_kw=float(inv["dc_capacity_kw"]),
+            ac_capacity_kw=float(inv["ac_capacity_kw"]),
+            gamma_pdc_per_c=float(inv.get("gamma_pdc_per_c", -0.004)),
+            inverter_efficiency=float(inv.get("inverter_efficiency", 0.96)),
+        )
+        for i in range(int(inv.get("count", 0)))
+    ]
+    devices += [
+        DeviceSpec(
+            device_id=f"{site_id}-ws{i + 1:02d}",
+            site_id=site_id,
+            kind="weather_station",
+            surface_tilt_deg=tilt,
+            surface_azimuth_deg=azimuth,
+        )
+        for i in range(int(raw.get("weather_stations", 0)))
+    ]
+    return SiteSpec(
+        site_id=site_id,
+        name=str(raw.get("name", site_id)),
+        latitude_deg=float(raw["latitude_deg"]),
+        longitude_deg=float(raw["longitude_deg"]),
+        altitude_m=float(raw.get("altitude_m", 0.0)),
+        timezone=str(raw.get("timezone", "UTC")),
+        devices=tuple(devices),
+    )
+
+
+def load_fleet(path: Path | None = None) -> list[SiteSpec]:
+    """Read a fleet YAML file (the demo fleet when ``path`` is None)."""
+    data = yaml.safe_load((path or DEMO_FLEET_FILE).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("sites"), list):
+        raise ValueError(f"{path}: expected a mapping with a 'sites' list")
+    return [_site_from_dict(s) for s in data["sites"]]
+
+
+def demo_fleet() -> list[SiteSpec]:
+    """The built-in demo fleet (three plants in Spain and Colorado)."""
+    return load_fleet(None)

@@ -1,0 +1,163 @@
+"""The one configuration object of HeliosGrid.
+
+Every setting is read from the environment with the prefix ``HELIOS_`` (for example
+``HELIOS_DATABASE_URL``) or from a ``.env`` file in the working directory. Nothing else in the
+code base reads environment variables for its own configuration.
+
+Secrets (database URL passwords) are held as :class:`pydantic.SecretStr` and are never printed:
+use :meth:`Settings.public_dict` for display and :func:`redact_url` for log lines.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<at>@)", re.I)
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.I)
+
+
+def redact_url(text: str) -> str:
+    """Replace any password inside a URL or ``password=`` pair in ``text`` with ``***``."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}***{m['at']}", text)
+    return _KV_PASSWORD.sub(lambda m: f"{m.group(1)}***", text)
+
+
+class SettingsError(ValueError):
+    """Raised with a readable, secret-free message when the configuration is invalid."""
+
+
+class Settings(BaseSettings):
+    """HeliosGrid configuration (env prefix ``HELIOS_``).
+
+    Durations are in the unit named by the field (``_s`` seconds, ``_ms`` milliseconds,
+    ``_days`` days). Power in kW, energy in kWh, money in ``currency`` units.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="HELIOS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage -----------------------------------------------------------------------------
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="libpq URL of the database. Unset: local PostgreSQL at 127.0.0.1:5432 "
+        "(database 'heliosgrid') if reachable, else an embedded PostgreSQL under data_dir.",
+    )
+    db_backend: Literal["auto", "timescaledb", "postgres"] = Field(
+        default="auto",
+        description="'auto' uses TimescaleDB when the extension is available, else plain PostgreSQL.",
+    )
+    local_database_name: str = Field(default="heliosgrid", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    data_dir: Path = Field(default=Path(".helios"), description="Run directory: pids, logs, embedded DB, models.")
+    migrations_dir: Path | None = Field(default=None, description="Override of db/migrations (tests only).")
+
+    # --- retention / compression defaults (seed values; DBAs change them with `heliosgrid retention`)
+    retention_raw_days: int = Field(default=30, ge=1)
+    retention_15m_days: int = Field(default=365, ge=1)
+    retention_1h_days: int | None = Field(default=None, ge=1, description="None keeps hourly rollups forever.")
+    retention_1d_days: int | None = Field(default=None, ge=1, description="None keeps daily rollups forever.")
+    compress_raw_after_days: int = Field(default=7, ge=1)
+
+    # --- streaming ---------------------------------------------------------------------------
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    topic_readings: str = Field(default="heliosgrid.readings", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    topic_dlq: str = Field(default="heliosgrid.readings.dlq", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    topic_partitions: int = Field(default=3, ge=1, le=1024)
+    consumer_group: str = "heliosgrid-ingest"
+    batch_max_messages: int = Field(default=5000, ge=1, le=1_000_000)
+    batch_max_wait_ms: int = Field(default=500, ge=1, le=600_000)
+    db_retry_budget_s: float = Field(default=60.0, gt=0, description="Give up (exit non-zero) after this long.")
+    db_retry_initial_backoff_s: float = Field(default=0.5, gt=0)
+    kafka_session_timeout_ms: int = Field(default=6000, ge=1000)
+    kafka_heartbeat_interval_ms: int = Field(default=1000, ge=100)
+    consumer_metrics_port: int = Field(default=9108, ge=0, le=65535, description="0 disables /metrics.")
+
+    # --- producer / simulator ----------------------------------------------------------------
+    sites_file: Path | None = Field(default=None, description="YAML fleet description; None = demo fleet.")
+    simulator_seed: int = 42
+    bad_message_rate: float = Field(default=0.002, ge=0.0, le=1.0)
+
+    # --- API / dashboard ---------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=1, le=65535)
+    api_rate_limit_per_min: int = Field(default=600, ge=1)
+    api_max_page_size: int = Field(default=10_000, ge=1)
+    api_max_range_days: int = Field(default=366, ge=1)
+
+    # --- forecasting / maintenance -----------------------------------------------------------
+    models_dir: Path | None = Field(default=None, description="Model artefacts; None = <data_dir>/models.")
+    forecast_horizon_h: int = Field(default=48, ge=1, le=168)
+    forecast_drift_skill_threshold: float = Field(default=0.0, description="Alert when rolling skill < this.")
+    tariff_per_kwh: float = Field(default=0.08, ge=0.0, description="Revenue per kWh for lost-revenue figures.")
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+
+    # --- airflow / local stack ---------------------------------------------------------------
+    airflow_port: int = Field(default=8793, ge=1, le=65535)
+    broker_port: int = Field(default=19092, ge=1, le=65535)
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port...], got {server.strip()!r}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            raw = value.get_secret_value()
+            if not re.match(r"^postgres(ql)?://", raw) and "=" not in raw:
+                raise ValueError("must be a postgresql:// URL or a libpq key=value string")
+        return value
+
+    @model_validator(mode="after")
+    def _check_retention(self) -> Settings:
+        if self.compress_raw_after_days >= self.retention_raw_days:
+            raise ValueError(
+                f"compress_raw_after_days ({self.compress_raw_after_days}) must be smaller than "
+                f"retention_raw_days ({self.retention_raw_days})"
+            )
+        return self
+
+    @property
+    def models_path(self) -> Path:
+        """Directory for model artefacts."""
+        return self.models_dir or self.data_dir / "models"
+
+    def public_dict(self) -> dict[str, Any]:
+        """All settings as plain values, with secrets redacted (safe to print or log)."""
+        out: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                value = redact_url(value.get_secret_value())
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build :class:`Settings`, turning validation errors into a readable :class:`SettingsError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            lines.append(f"HELIOS_{field.upper()}: {err['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (cached). Tests should build their own with :func:`load_settings`."""
+    return load_settings()
