@@ -108,3 +108,29 @@ def timescale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Tansu Kafka-protocol broker for the session; yields its bootstrap address."""
+    from heliosgrid.broker import start_tansu
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("tansu") / "broker.log"
+    with open(log, "wb") as fh:
+        proc = start_tansu(port, log=fh)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def topic_names() -> dict[str, str]:
+    """Unique readings/DLQ topic names for one test (topics are never shared between tests)."""
+    suffix = uuid.uuid4().hex[:8]
+    return {"readings": f"test.readings.{suffix}", "dlq": f"test.readings.dlq.{suffix}"}
