@@ -7,6 +7,7 @@ consumer groups, idempotent producer, offset commits) with in-memory storage.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import time
@@ -64,9 +65,7 @@ def ensure_topics(bootstrap_servers: str, topics: dict[str, int], timeout_s: flo
         existing = set(admin.list_topics())
         new = [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in topics.items() if name not in existing]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
