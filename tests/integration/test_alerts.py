@@ -1,0 +1,135 @@
+"""Alert lifecycle against real PostgreSQL: dedup, escalation, ack/resolve, auto-resolve, idempotency."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from heliosgrid import alerts
+from heliosgrid.db.connection import open_connection
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def conn(pg_db: str) -> Iterator[psycopg.Connection]:
+    with open_connection(pg_db, autocommit=True) as c:
+        c.execute("DELETE FROM alerts")
+        c.execute("DELETE FROM devices")
+        c.execute("DELETE FROM sites")
+        c.execute(
+            "INSERT INTO sites (site_id, name, latitude_deg, longitude_deg, tariff_per_kwh) VALUES "
+            "('s1', 'Site 1', 37, -2, 0.10), ('s2', 'Site 2', 37, -3, NULL)"
+        )
+        yield c
+
+
+def _raise(conn: psycopg.Connection, **kw: object) -> int:
+    args: dict[str, object] = {
+        "site_id": "s1",
+        "device_id": "s1-inv01",
+        "source": "maintenance",
+        "fault_type": "inverter_trip",
+        "severity": "warning",
+        "title": "Inverter s1-inv01 tripped",
+        "started_at": T0,
+        "last_seen_at": T0 + timedelta(minutes=30),
+        "evidence": {"ac_power_kw": 0.0, "poa_w_m2": 700.0},
+        "energy_lost_kwh": 50.0,
+        "recommended_action": "Reset the inverter",
+    }
+    args.update(kw)
+    return alerts.raise_alert(conn, **args)  # type: ignore[arg-type]
+
+
+def test_dedup_updates_one_active_alert(conn: psycopg.Connection) -> None:
+    a = _raise(conn)
+    b = _raise(conn, last_seen_at=T0 + timedelta(hours=2), energy_lost_kwh=200.0, severity="critical")
+    c = _raise(conn, started_at=T0 - timedelta(minutes=15), last_seen_at=T0 + timedelta(hours=1), energy_lost_kwh=10.0)
+    assert a == b == c
+    (alert,) = alerts.list_alerts(conn, state="active")
+    assert alert.started_at == T0 - timedelta(minutes=15)
+    assert alert.last_seen_at == T0 + timedelta(hours=2)
+    assert alert.severity == "critical"  # escalated, never lowered by the later 'warning'
+    assert alert.energy_lost_kwh == 200.0  # episode total kept, not summed, not lowered
+    assert alert.revenue_lost == pytest.approx(200.0 * 0.10)  # site tariff overrides the default
+
+
+def test_revenue_uses_default_tariff_without_site_tariff(conn: psycopg.Connection) -> None:
+    aid = _raise(conn, site_id="s2", device_id="s2-inv01", energy_lost_kwh=100.0, tariff_per_kwh=0.25)
+    assert alerts.get_alert(conn, aid).revenue_lost == pytest.approx(25.0)
+
+
+def test_other_keys_are_separate_alerts(conn: psycopg.Connection) -> None:
+    a = _raise(conn)
+    b = _raise(conn, device_id="s1-inv02")
+    c = _raise(conn, fault_type="soiling")
+    assert len({a, b, c}) == 3
+
+
+def test_ack_then_resolve_then_new_episode(conn: psycopg.Connection) -> None:
+    aid = _raise(conn)
+    acked = alerts.acknowledge(conn, aid, "operator@site")
+    assert acked.state == "acknowledged" and acked.acknowledged_by == "operator@site"
+    # Seen again while acknowledged: same alert, still acknowledged.
+    assert _raise(conn, last_seen_at=T0 + timedelta(hours=1)) == aid
+    assert alerts.get_alert(conn, aid).state == "acknowledged"
+    done = alerts.resolve(conn, aid, "operator@site")
+    assert done.state == "resolved" and done.resolved_by == "operator@site" and done.ended_at is not None
+    with pytest.raises(alerts.AlertError, match="already resolved"):
+        alerts.acknowledge(conn, aid, "x")
+    # A later episode opens a new alert.
+    new = _raise(conn, started_at=T0 + timedelta(days=1), last_seen_at=T0 + timedelta(days=1, hours=1))
+    assert new != aid
+
+
+def test_auto_resolve_when_condition_clears(conn: psycopg.Connection) -> None:
+    trip1 = _raise(conn)
+    trip2 = _raise(conn, device_id="s1-inv02")
+    other_site = _raise(conn, site_id="s2", device_id="s2-inv01")
+    quality = _raise(conn, source="quality", fault_type="stale_values")
+    as_of = T0 + timedelta(hours=3)
+    n = alerts.resolve_absent(conn, "maintenance", ["inverter_trip"], {("s1", "s1-inv02", "inverter_trip")}, as_of, site_ids=["s1"])
+    assert n == 1
+    got = alerts.get_alert(conn, trip1)
+    assert got.state == "resolved" and got.resolved_by == alerts.AUTO_RESOLVER
+    assert got.ended_at == got.last_seen_at
+    assert alerts.get_alert(conn, trip2).state == "open"
+    assert alerts.get_alert(conn, other_site).state == "open"  # other site not in scope
+    assert alerts.get_alert(conn, quality).state == "open"  # other source not in scope
+    # Re-running the old window re-raises the same episode: no duplicate is opened.
+    assert _raise(conn) == trip1
+    assert len(alerts.list_alerts(conn, site_id="s1", fault_type="inverter_trip", device_id="s1-inv01")) == 1
+
+
+def test_resolve_absent_ignores_alerts_newer_than_window(conn: psycopg.Connection) -> None:
+    aid = _raise(conn, started_at=T0 + timedelta(days=2), last_seen_at=T0 + timedelta(days=2, hours=1))
+    assert alerts.resolve_absent(conn, "maintenance", ["inverter_trip"], set(), T0 + timedelta(hours=5)) == 0
+    assert alerts.get_alert(conn, aid).state == "open"
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"severity": "huge"}, "severity must be one of"),
+        ({"source": "nope"}, "source must be one of"),
+        ({"started_at": datetime(2026, 6, 1)}, "timezone-aware"),
+        ({"last_seen_at": T0 - timedelta(hours=1)}, "before started_at"),
+        ({"energy_lost_kwh": -1.0}, "energy_lost_kwh must be >= 0"),
+        ({"energy_lost_kwh": float("nan")}, "energy_lost_kwh must be >= 0"),
+    ],
+)
+def test_bad_input_is_refused_clearly(conn: psycopg.Connection, kw: dict[str, object], message: str) -> None:
+    with pytest.raises(alerts.AlertError, match=message):
+        _raise(conn, **kw)
+    assert alerts.list_alerts(conn) == []
+
+
+def test_unknown_alert_id(conn: psycopg.Connection) -> None:
+    with pytest.raises(alerts.AlertNotFound):
+        alerts.acknowledge(conn, 999_999, "me")
