@@ -9,8 +9,8 @@ nothing listens there an embedded PostgreSQL (the ``pgserver`` wheel) is started
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
@@ -74,7 +74,9 @@ def open_connection(url: str, *, autocommit: bool = False, connect_timeout_s: in
 
 
 @contextmanager
-def connect(settings: Settings | None = None, *, url: str | None = None, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+def connect(
+    settings: Settings | None = None, *, url: str | None = None, autocommit: bool = False
+) -> Iterator[psycopg.Connection]:
     """Context manager yielding a connection; commits on success, rolls back on error."""
     target = url or resolve_database_url(settings)
     conn = open_connection(target, autocommit=autocommit)
