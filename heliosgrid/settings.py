@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=6000, ge=1000)
     kafka_heartbeat_interval_ms: int = Field(default=1000, ge=100)
     consumer_metrics_port: int = Field(default=9108, ge=0, le=65535, description="0 disables /metrics.")
+    consumer_rollup_refresh_interval_s: float = Field(
+        default=5.0, ge=0, description="Plain-PostgreSQL backend: run the incremental rollup refresh at most "
+        "this often after committed batches (0 = after every batch)."
+    )
 
     # --- producer / simulator ----------------------------------------------------------------
     sites_file: Path | None = Field(default=None, description="YAML fleet description; None = demo fleet.")
@@ -100,6 +104,21 @@ class Settings(BaseSettings):
     # --- airflow / local stack ---------------------------------------------------------------
     airflow_port: int = Field(default=8793, ge=1, le=65535)
     broker_port: int = Field(default=19092, ge=1, le=65535)
+
+    # --- data quality / supervision (Airflow DAGs) ----------------------------------------------
+    freshness_sla_s: int = Field(
+        default=300, ge=1, description="A device's newest reading older than this (s) fails the freshness check."
+    )
+    dq_min_completeness: float = Field(
+        default=0.9, gt=0.0, le=1.0,
+        description="Minimum share of expected 60-s samples in every 15-min bucket (0-1).",
+    )
+    heartbeat_max_age_s: int = Field(
+        default=120, ge=1, description="A producer/consumer heartbeat older than this (s) raises an alert."
+    )
+    consumer_lag_max_messages: int = Field(
+        default=50_000, ge=0, description="Consumer-group lag (messages, all partitions) that raises an alert."
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
@@ -152,8 +171,9 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "settings"
-            lines.append(f"HELIOS_{field.upper()}: {err['msg']}")
+            field = ".".join(str(p) for p in err["loc"])
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"HELIOS_{field.upper()}: {msg}" if field else msg)
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
 
 

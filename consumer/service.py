@@ -1,0 +1,493 @@
+"""The micro-batch ingest loop: Kafka → validate → one DB transaction → DLQ flush → offset commit.
+
+Delivery guarantee (ADR 0015): at-least-once with idempotent writes. For each micro-batch
+
+1. poll up to ``batch_max_messages`` records or ``batch_max_wait_ms`` after the first one;
+2. decode every message (contract v1, one ``now`` per batch), then — inside ONE database
+   transaction — check devices against the registry, upsert the good readings, insert the
+   rejects into ``quarantine`` and beat the heartbeat; commit;
+3. publish the rejects to the dead-letter topic (original bytes, reason headers) and flush;
+4. only then commit the Kafka offsets (highest offset + 1 per partition of the batch).
+
+A crash anywhere re-delivers the batch: readings are upserted on ``(device_id, ts)`` and
+quarantine rows are unique on ``(topic, partition, offset)``, so the replay changes nothing.
+
+Database down: the assigned partitions are paused (polling continues so the group session and
+the assignment stay alive), the transaction is retried with exponential backoff (capped at
+10 s, ±20 % jitter); past ``db_retry_budget_s`` the service exits with status
+:data:`EXIT_DB_UNAVAILABLE` without committing anything. SIGTERM/SIGINT finish the current batch,
+commit it and exit 0. On a rebalance the records of revoked partitions are dropped from the
+in-flight batch (they are re-delivered to their new owner) so no offset of another owner is
+ever committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from heliosgrid.contract import ReadingV1
+from heliosgrid.db.connection import DatabaseUnavailable, open_connection
+from heliosgrid.db.writer import (
+    HeartbeatStatus,
+    QuarantineRow,
+    database_backend,
+    refresh_rollups,
+    write_heartbeat,
+    write_quarantine,
+    write_readings,
+)
+from heliosgrid.ingest.batch import DecodedBatch, DeviceRegistry, RawMessage, check_devices, decode_batch
+from heliosgrid.ingest.metrics import ConsumerMetrics
+from heliosgrid.settings import Settings, redact_url
+
+log = logging.getLogger("heliosgrid.consumer")
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_DB_UNAVAILABLE = 3
+EXIT_DLQ_UNAVAILABLE = 4
+
+HEARTBEAT_COMPONENT = "consumer"
+HEARTBEAT_INTERVAL_S = 15.0
+"""A heartbeat row is written after every batch and at least this often when idle."""
+MAX_BACKOFF_S = 10.0
+DEGRADED_FOR_S = 60.0
+"""After a database outage the heartbeat says 'degraded' for this long."""
+CRASH_HOOK_ENV = "HELIOS_TEST_CRASH_AFTER_DB_COMMIT"
+"""Test-only: ``os._exit(137)`` right after the N-th DB commit, before the Kafka commit."""
+
+CommitCallback = Callable[[Sequence[ReadingV1], float], None]
+"""Called after each offset commit with the batch's readings and the commit time (``time.time()``)."""
+
+
+class ConsumerStopped(Exception):
+    """Internal: a stop was requested while the database was unavailable."""
+
+
+class RetryBudgetExceeded(Exception):
+    """Internal: the database stayed unavailable past ``db_retry_budget_s``."""
+
+
+@dataclass
+class BatchStats:
+    """What one committed batch did (also returned for tests and the benchmark)."""
+
+    messages: int
+    readings: int
+    rejects: int
+    rows_upserted: int
+    latency_s: float
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, service: IngestService) -> None:
+        self.service = service
+
+    def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        self.service._on_revoked(set(revoked))
+
+    def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        self.service._on_assigned(set(assigned))
+
+
+class IngestService:
+    """One consumer-group member. ``run()`` blocks until stopped; returns the exit status."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database_url: str,
+        *,
+        instance: str | None = None,
+        on_commit: CommitCallback | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database_url = database_url
+        self.instance = instance or f"{socket.gethostname()}-{os.getpid()}"
+        self.on_commit = on_commit
+        self.metrics = ConsumerMetrics()
+        self.registry = DeviceRegistry()
+        self.stop_requested = False
+        self.batches_committed = 0
+        self._conn: psycopg.Connection[Any] | None = None
+        self._consumer: KafkaConsumer | None = None
+        self._producer: KafkaProducer | None = None
+        self._pending: list[ConsumerRecord] = []
+        self._revoked = False
+        self._db_down = False
+        self._degraded_until = 0.0
+        self._last_beat = 0.0
+        self._last_refresh = 0.0
+        self._db_commits = 0
+        hook = os.environ.get(CRASH_HOOK_ENV, "").strip()
+        self._crash_after = int(hook) if hook.isdigit() else 0
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Finish the current batch, commit it, then leave ``run()`` (signal-handler safe)."""
+        self.stop_requested = True
+
+    def run(self) -> int:
+        """Consume until stopped. Returns 0 on a requested stop, non-zero on a fatal failure."""
+        s = self.settings
+        try:
+            self.metrics.serve(s.consumer_metrics_port)
+        except OSError as exc:
+            log.error("cannot serve /metrics on port %d: %s", s.consumer_metrics_port, exc)
+            return EXIT_CONFIG
+        try:
+            self._connect_db_with_retry(time.monotonic())
+        except RetryBudgetExceeded as exc:
+            log.error("%s", exc)
+            return EXIT_DB_UNAVAILABLE
+        except ConsumerStopped:
+            return EXIT_OK
+        try:
+            self._consumer = KafkaConsumer(
+                bootstrap_servers=s.kafka_bootstrap_servers.split(","),
+                group_id=s.consumer_group,
+                client_id=f"heliosgrid-consumer-{self.instance}",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                session_timeout_ms=s.kafka_session_timeout_ms,
+                heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+                max_poll_records=s.batch_max_messages,
+                max_poll_interval_ms=max(300_000, int(s.db_retry_budget_s * 1000) + 60_000),
+                fetch_max_bytes=64 * 1024 * 1024,
+                max_partition_fetch_bytes=8 * 1024 * 1024,
+            )
+            self._producer = KafkaProducer(
+                bootstrap_servers=s.kafka_bootstrap_servers.split(","),
+                client_id=f"heliosgrid-dlq-{self.instance}",
+                acks="all",
+                linger_ms=5,
+            )
+        except KafkaError as exc:
+            log.error("cannot reach the Kafka brokers %s: %s", s.kafka_bootstrap_servers, exc)
+            self._close(commit_heartbeat=False)
+            return EXIT_CONFIG
+        self._consumer.subscribe([s.topic_readings], listener=_Rebalance(self))
+        log.info(
+            "consumer %s: topic %s, group %s, DLQ %s, batch ≤ %d msgs / %d ms, database %s",
+            self.instance, s.topic_readings, s.consumer_group, s.topic_dlq, s.batch_max_messages,
+            s.batch_max_wait_ms, redact_url(self.database_url),
+        )
+        status = EXIT_OK
+        try:
+            while not self.stop_requested:
+                records = self._collect()
+                if records:
+                    self._process(records)
+                else:
+                    self._idle_housekeeping()
+        except RetryBudgetExceeded as exc:
+            log.error("%s", exc)
+            status = EXIT_DB_UNAVAILABLE
+        except ConsumerStopped:
+            log.warning("stopped while the database was unavailable: in-flight batch not committed "
+                        "(it will be re-delivered)")
+        except _DlqFailure as exc:
+            log.error("%s", exc)
+            status = EXIT_DLQ_UNAVAILABLE
+        self._close(commit_heartbeat=status == EXIT_OK)
+        log.info("consumer %s stopped after %d batches (exit %d)", self.instance, self.batches_committed, status)
+        return status
+
+    def _close(self, commit_heartbeat: bool) -> None:
+        if commit_heartbeat and self._conn is not None and not self._conn.closed:
+            try:
+                with self._conn.transaction():
+                    write_heartbeat(self._conn, HEARTBEAT_COMPONENT, self.instance, "stopping",
+                                    {"batches": self.batches_committed})
+            except psycopg.Error:
+                pass
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False)
+        if self._producer is not None:
+            self._producer.close(timeout=10)
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+
+    # ---- rebalance ---------------------------------------------------------------------------
+    def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.metrics.rebalances.inc()
+        before = len(self._pending)
+        self._pending = [r for r in self._pending if TopicPartition(r.topic, r.partition) not in revoked]
+        self._revoked = True
+        if before != len(self._pending):
+            log.info("rebalance: dropped %d in-flight messages of revoked partitions (re-delivered to the new owner)",
+                     before - len(self._pending))
+
+    def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("assigned partitions: %s", sorted(tp.partition for tp in assigned))
+        if self._db_down and assigned and self._consumer is not None:
+            self._consumer.pause(*assigned)
+
+    # ---- batching ----------------------------------------------------------------------------
+    def _collect(self) -> list[ConsumerRecord]:
+        """Poll until the batch is full, its time is up, or nothing arrives (idle)."""
+        assert self._consumer is not None
+        s = self.settings
+        self._pending = []
+        self._revoked = False
+        first_at: float | None = None
+        while not self.stop_requested and len(self._pending) < s.batch_max_messages:
+            if first_at is None:
+                timeout_ms = 200
+            else:
+                timeout_ms = int((first_at + s.batch_max_wait_ms / 1000 - time.monotonic()) * 1000)
+                if timeout_ms <= 0:
+                    break
+            polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=s.batch_max_messages - len(self._pending))
+            for records in polled.values():
+                self._pending.extend(records)
+            if self._pending and first_at is None:
+                first_at = time.monotonic()
+            if not self._pending:
+                break  # idle: let the caller beat the heartbeat and check the stop flag
+        self._batch_started = first_at or time.monotonic()
+        return self._pending
+
+    def _process(self, records: list[ConsumerRecord]) -> BatchStats:
+        decoded = decode_batch(
+            (RawMessage(r.topic, r.partition, r.offset, r.key, r.value) for r in records), datetime.now(UTC)
+        )
+        stats = self._write_with_retry(decoded)
+        return stats
+
+    # ---- database ----------------------------------------------------------------------------
+    def _connect_db_with_retry(self, started: float) -> psycopg.Connection[Any]:
+        backoff = self.settings.db_retry_initial_backoff_s
+        while True:
+            try:
+                conn = open_connection(self.database_url, autocommit=True, connect_timeout_s=5)
+                database_backend(conn)
+                self.registry.load(conn)
+                self._conn = conn
+                return conn
+            except (DatabaseUnavailable, psycopg.Error) as exc:
+                backoff = self._backoff_or_fail(started, backoff, exc)
+
+    def _backoff_or_fail(self, started: float, backoff: float, exc: BaseException) -> float:
+        """Sleep ``backoff`` (keeping the group session alive) or raise when the budget is spent."""
+        elapsed = time.monotonic() - started
+        budget = self.settings.db_retry_budget_s
+        detail = redact_url(str(exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if elapsed + backoff > budget:
+            raise RetryBudgetExceeded(
+                f"database unavailable for {elapsed:.0f} s (retry budget {budget:g} s, "
+                f"HELIOS_DB_RETRY_BUDGET_S) at {redact_url(self.database_url)}: {detail}; "
+                f"no offsets committed for {len(self._pending)} in-flight messages; exiting"
+            )
+        self.metrics.db_retries.inc()
+        log.warning("database error (retry in %.1f s, %.0f/%g s of budget used): %s", backoff, elapsed, budget, detail)
+        self._sleep_polling(backoff * random.uniform(0.8, 1.2))
+        if self.stop_requested:
+            raise ConsumerStopped()
+        return min(backoff * 2, MAX_BACKOFF_S)
+
+    def _sleep_polling(self, seconds: float) -> None:
+        """Wait while polling paused partitions, so the consumer stays in its group."""
+        end = time.monotonic() + seconds
+        consumer = self._consumer
+        while not self.stop_requested:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return
+            if consumer is None:
+                time.sleep(min(remaining, 0.2))
+                continue
+            polled = consumer.poll(timeout_ms=int(min(remaining, 0.2) * 1000))
+            # Paused partitions return nothing; a partition assigned by a rebalance in between may
+            # not be paused yet. Rewind it so that nothing fetched here is skipped.
+            for tp, recs in polled.items():
+                if recs:
+                    consumer.seek(tp, min(r.offset for r in recs))
+                    consumer.pause(tp)
+
+    def _write_with_retry(self, decoded: DecodedBatch) -> BatchStats:
+        assert self._consumer is not None
+        started = time.monotonic()
+        backoff = self.settings.db_retry_initial_backoff_s
+        try:
+            while True:
+                if self._revoked:
+                    decoded = self._only_owned(decoded)
+                    self._revoked = False
+                if not self._pending:
+                    return BatchStats(0, 0, 0, 0, 0.0)
+                try:
+                    conn = self._conn if self._conn is not None and not self._conn.closed else None
+                    if conn is None:
+                        conn = open_connection(self.database_url, autocommit=True, connect_timeout_s=5)
+                        self._conn = conn
+                    t0 = time.monotonic()
+                    with conn.transaction():
+                        sites = self.registry.sites_for(conn, decoded.device_ids)
+                        outcome = check_devices(decoded, sites)
+                        result = write_readings(conn, outcome.readings)
+                        write_quarantine(conn, outcome.rejects)
+                        write_heartbeat(conn, HEARTBEAT_COMPONENT, self.instance, self._status(),
+                                        self._beat_details(len(self._pending), len(outcome.rejects)))
+                    self.metrics.write_latency.observe(time.monotonic() - t0)
+                    break
+                except (DatabaseUnavailable, psycopg.Error) as exc:
+                    if self._conn is not None and not self._conn.closed:
+                        with contextlib.suppress(psycopg.Error):
+                            self._conn.close()
+                    self._conn = None
+                    if not self._db_down:
+                        self._db_down = True
+                        self._consumer.pause(*self._consumer.assignment())
+                    backoff = self._backoff_or_fail(started, backoff, exc)
+        finally:
+            if self._db_down:
+                self._db_down = False
+                self._degraded_until = time.monotonic() + DEGRADED_FOR_S
+                self._consumer.resume(*self._consumer.paused())
+        self._last_beat = time.monotonic()
+        self._db_commits += 1
+        if self._crash_after and self._db_commits >= self._crash_after:
+            log.warning("%s reached: exiting with 137 between DB commit and offset commit", CRASH_HOOK_ENV)
+            os._exit(137)
+        self._publish_dlq(outcome.rejects)
+        self._commit_offsets()
+        latency = time.monotonic() - self._batch_started
+        self._record(outcome.readings, outcome.rejects, result.rows_upserted, latency)
+        self._maybe_refresh_rollups()
+        return BatchStats(len(self._pending), len(outcome.readings), len(outcome.rejects), result.rows_upserted,
+                          latency)
+
+    def _only_owned(self, decoded: DecodedBatch) -> DecodedBatch:
+        """Drop messages of partitions this member no longer owns (after a rebalance)."""
+        owned = {(r.topic, r.partition) for r in self._pending}
+        return DecodedBatch(
+            decoded=[(m, r) for m, r in decoded.decoded if (m.topic, m.partition) in owned],
+            rejects=[q for q in decoded.rejects if (q.source_topic, q.source_partition) in owned],
+        )
+
+    def _status(self) -> HeartbeatStatus:
+        return "degraded" if time.monotonic() < self._degraded_until else "ok"
+
+    def _beat_details(self, messages: int, rejects: int) -> dict[str, Any]:
+        return {"batches": self.batches_committed, "last_batch_messages": messages, "last_batch_rejects": rejects,
+                "topic": self.settings.topic_readings, "group": self.settings.consumer_group}
+
+    # ---- after the DB commit -----------------------------------------------------------------
+    def _publish_dlq(self, rejects: Sequence[QuarantineRow]) -> None:
+        if not rejects:
+            return
+        assert self._producer is not None
+        by_pos = {(r.topic, r.partition, r.offset): r for r in self._pending}
+        try:
+            for q in rejects:
+                rec = by_pos.get((q.source_topic, q.source_partition, q.source_offset))
+                headers = [
+                    ("reason_code", q.reason_code.encode()),
+                    ("reason_detail", q.reason_detail.encode()),
+                    ("source_topic", q.source_topic.encode()),
+                    ("source_partition", str(q.source_partition).encode()),
+                    ("source_offset", str(q.source_offset).encode()),
+                ]
+                self._producer.send(
+                    self.settings.topic_dlq,
+                    key=rec.key if rec is not None else None,
+                    value=rec.value if rec is not None else q.raw_payload,
+                    headers=headers,
+                )
+            self._producer.flush(timeout=30)
+        except KafkaError as exc:
+            raise _DlqFailure(
+                f"cannot publish {len(rejects)} rejects to DLQ topic {self.settings.topic_dlq}: {exc}; "
+                "offsets not committed (the batch will be re-delivered)"
+            ) from None
+
+    def _commit_offsets(self) -> None:
+        assert self._consumer is not None
+        offsets: dict[TopicPartition, int] = {}
+        for r in self._pending:
+            tp = TopicPartition(r.topic, r.partition)
+            if r.offset + 1 > offsets.get(tp, -1):
+                offsets[tp] = r.offset + 1
+        try:
+            self._consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
+        except CommitFailedError as exc:
+            # The group rebalanced during the DB write: the batch is stored, its offsets will be
+            # re-delivered to the new owner and the upsert makes that harmless.
+            log.warning("offset commit refused after a rebalance (batch will be re-delivered): %s", exc)
+            return
+        self.metrics.last_commit.set(time.time())
+
+    def _record(self, readings: Sequence[ReadingV1], rejects: Sequence[QuarantineRow], upserted: int,
+                latency_s: float) -> None:
+        m = self.metrics
+        n = len(self._pending)
+        self.batches_committed += 1
+        m.batch_size.observe(n)
+        m.batch_latency.observe(latency_s)
+        m.messages.inc(n)
+        m.rows_written.inc(upserted)
+        m.rows_per_s.set(len(readings) / latency_s if latency_s > 0 else 0.0)
+        for q in rejects:
+            m.rejects.labels(q.reason_code).inc()
+        if self.on_commit is not None:
+            self.on_commit(readings, time.time())
+        if self._consumer is not None:
+            for tp in self._consumer.assignment():
+                high = self._consumer.highwater(tp)
+                if high is None:
+                    continue
+                try:
+                    pos = self._consumer.position(tp, timeout_ms=100)
+                except KafkaError:
+                    continue
+                if pos is not None:
+                    m.lag.labels(tp.topic, str(tp.partition)).set(max(high - pos, 0))
+        log.debug("batch: %d messages, %d readings, %d rejects, %.3f s", n, len(readings), len(rejects), latency_s)
+
+    def _maybe_refresh_rollups(self) -> None:
+        now = time.monotonic()
+        if self._conn is None or now - self._last_refresh < self.settings.consumer_rollup_refresh_interval_s:
+            return
+        self._last_refresh = now
+        try:
+            if database_backend(self._conn) != "postgres":
+                return
+            refresh_rollups(self._conn)  # autocommit connection: runs in its own transaction
+        except psycopg.Error as exc:
+            # The invalidation log keeps the dirty buckets: the next refresh catches up.
+            log.warning("rollup refresh failed (will retry): %s", redact_url(str(exc)).strip())
+
+    def _idle_housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_beat < HEARTBEAT_INTERVAL_S:
+            return
+        self._last_beat = now
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = open_connection(self.database_url, autocommit=True, connect_timeout_s=5)
+            with self._conn.transaction():
+                write_heartbeat(self._conn, HEARTBEAT_COMPONENT, self.instance, self._status(),
+                                self._beat_details(0, 0))
+        except (DatabaseUnavailable, psycopg.Error) as exc:
+            self._conn = None
+            log.warning("heartbeat failed (database unavailable?): %s", redact_url(str(exc)).strip())
+
+
+class _DlqFailure(Exception):
+    """Internal: rejects could not be published to the dead-letter topic."""

@@ -1,0 +1,321 @@
+"""Batch writer for the ingest path: readings upsert, quarantine rows, heartbeats.
+
+Every function works inside the caller's transaction and never commits: the consumer writes a
+batch's readings, its quarantine rows and its heartbeat in ONE transaction, commits it, and only
+then commits the Kafka offsets (at-least-once delivery, see ADR 0015).
+
+Readings are written idempotently, keyed on ``(device_id, ts)``:
+
+* the batch is de-duplicated first (per ``(device_id, ts)`` the reading with the highest
+  ``seq`` wins — a producer retry or a re-delivered message carries the same ``seq``);
+* the fast path streams the rows with binary ``COPY`` into a session-local staging table and
+  upserts them with one ``INSERT … SELECT … ON CONFLICT (device_id, ts) DO UPDATE``;
+* the fallback path (servers without ``COPY FROM STDIN``, e.g. PGlite+TimescaleDB) sends the
+  columns as arrays and upserts ``FROM unnest(...)`` with the same conflict rule.
+
+An existing row is only rewritten when the incoming one has a higher ``seq``, or the same
+``seq`` with different values: re-delivering an identical batch changes nothing (no dead
+tuples, no spurious rollup invalidations).
+
+On the plain-PostgreSQL backend ``readings`` is range-partitioned by day and the partitions a
+batch needs are created first (``helios_ensure_partitions``; one call per distinct UTC day, so
+a single very late reading never creates a run of empty partitions).
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import psycopg
+
+from heliosgrid.contract import ReadingV1
+from heliosgrid.db import rollups
+
+WriteMethod = Literal["copy", "unnest"]
+
+READING_COLUMNS: tuple[str, ...] = (
+    "device_id",
+    "ts",
+    "site_id",
+    "ghi_w_m2",
+    "poa_w_m2",
+    "ambient_temp_c",
+    "module_temp_c",
+    "dc_power_kw",
+    "ac_power_kw",
+    "inverter_status",
+    "seq",
+)
+"""Columns written for each reading, in COPY / unnest order (``ingested_at`` defaults to now())."""
+
+_PG_TYPES: tuple[str, ...] = (
+    "text",
+    "timestamptz",
+    "text",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "text",
+    "int8",
+)
+
+ReadingRow = tuple[str, datetime, str, float | None, float | None, float | None, float | None,
+                   float | None, float | None, str | None, int]
+
+_STAGE = "_helios_readings_stage"
+_COLS = ", ".join(READING_COLUMNS)
+_VALUE_COLS = [c for c in READING_COLUMNS if c not in ("device_id", "ts", "seq")]
+_UPSERT_TAIL = (
+    " ON CONFLICT (device_id, ts) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in (*_VALUE_COLS, "seq"))
+    + ", ingested_at = now()"
+    + " WHERE EXCLUDED.seq > readings.seq OR (EXCLUDED.seq = readings.seq AND ("
+    + ", ".join(f"readings.{c}" for c in _VALUE_COLS)
+    + ") IS DISTINCT FROM ("
+    + ", ".join(f"EXCLUDED.{c}" for c in _VALUE_COLS)
+    + "))"
+)
+_COPY_UPSERT = f"INSERT INTO readings ({_COLS}) SELECT {_COLS} FROM {_STAGE}" + _UPSERT_TAIL
+_UNNEST_UPSERT = (
+    f"INSERT INTO readings ({_COLS}) SELECT * FROM unnest("
+    + ", ".join(f"%s::{t}[]" for t in _PG_TYPES)
+    + ")"
+    + _UPSERT_TAIL
+)
+
+QUARANTINE_COLUMNS: tuple[str, ...] = (
+    "source_topic",
+    "source_partition",
+    "source_offset",
+    "message_key",
+    "raw_payload",
+    "reason_code",
+    "reason_detail",
+)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Outcome of one :func:`write_readings` call.
+
+    ``rows_received`` readings came in; ``duplicates_in_batch`` of them were dropped by the
+    in-batch de-duplication; ``rows_upserted`` rows were inserted or changed (re-delivered
+    identical rows count as 0); ``method`` is the write path used.
+    """
+
+    rows_received: int
+    duplicates_in_batch: int
+    rows_upserted: int
+    method: WriteMethod
+
+    @property
+    def rows_unique(self) -> int:
+        """Distinct ``(device_id, ts)`` pairs in the batch."""
+        return self.rows_received - self.duplicates_in_batch
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    """One rejected message: where it came from, its raw bytes and why it was refused."""
+
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    message_key: str | None
+    raw_payload: bytes
+    reason_code: str
+    reason_detail: str
+
+
+def dedup_readings(readings: Iterable[ReadingV1]) -> list[ReadingV1]:
+    """Keep one reading per ``(device_id, ts)``: the one with the highest ``seq``.
+
+    Ties (same ``seq``) keep the later one in input order (a re-sent message is identical).
+    Output order is first appearance of each key, so it is deterministic.
+    """
+    best: dict[tuple[str, datetime], ReadingV1] = {}
+    for r in readings:
+        key = (r.device_id, r.ts)
+        prev = best.get(key)
+        if prev is None or r.seq >= prev.seq:
+            best[key] = r
+    return list(best.values())
+
+
+def reading_row(r: ReadingV1) -> ReadingRow:
+    """The column tuple of one reading, in :data:`READING_COLUMNS` order."""
+    return (
+        r.device_id,
+        r.ts,
+        r.site_id,
+        r.ghi_w_m2,
+        r.poa_w_m2,
+        r.ambient_temp_c,
+        r.module_temp_c,
+        r.dc_power_kw,
+        r.ac_power_kw,
+        r.inverter_status,
+        r.seq,
+    )
+
+
+_backend_cache: weakref.WeakKeyDictionary[psycopg.Connection[Any], str] = weakref.WeakKeyDictionary()
+_method_cache: weakref.WeakKeyDictionary[psycopg.Connection[Any], WriteMethod] = weakref.WeakKeyDictionary()
+
+
+def database_backend(conn: psycopg.Connection[Any]) -> str:
+    """``'timescaledb'`` or ``'postgres'`` as recorded by the migration runner (cached per connection)."""
+    cached = _backend_cache.get(conn)
+    if cached is None:
+        row = conn.execute("SELECT value FROM helios_meta WHERE key = 'backend'").fetchone()
+        if row is None:
+            raise RuntimeError("database is not migrated (no backend in helios_meta): run `heliosgrid db migrate`")
+        cached = str(row[0])
+        _backend_cache[conn] = cached
+    return cached
+
+
+def _is_pglite(conn: psycopg.Connection[Any]) -> bool:
+    """PGlite (WASM PostgreSQL) has no ``COPY FROM STDIN``; it reports itself in ``version()``."""
+    row = conn.execute("SELECT version()").fetchone()
+    text = str(row[0]).lower() if row else ""
+    return "wasm" in text or "emscripten" in text or "pglite" in text
+
+
+def choose_write_method(conn: psycopg.Connection[Any]) -> WriteMethod:
+    """``'copy'`` unless the server cannot stream ``COPY FROM STDIN`` (then ``'unnest'``); cached."""
+    cached = _method_cache.get(conn)
+    if cached is None:
+        cached = "unnest" if _is_pglite(conn) else "copy"
+        _method_cache[conn] = cached
+    return cached
+
+
+def _ensure_partitions(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow]) -> None:
+    days = sorted({datetime(r[1].year, r[1].month, r[1].day, tzinfo=UTC) for r in rows})
+    conn.execute(
+        "SELECT helios_ensure_partitions('readings', d, d) FROM unnest(%s::timestamptz[]) AS d",
+        (days,),
+    )
+
+
+def _copy_upsert(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow]) -> int:
+    with conn.cursor() as cur:
+        # Session-local staging table, emptied at every commit; created once per session.
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ("
+            + ", ".join(f"{c} {t}" for c, t in zip(READING_COLUMNS, _PG_TYPES, strict=True))
+            + ") ON COMMIT DELETE ROWS"
+        )
+        cur.execute(f"TRUNCATE {_STAGE}")
+        with cur.copy(f"COPY {_STAGE} ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(list(_PG_TYPES))
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(_COPY_UPSERT)
+        return max(cur.rowcount, 0)
+
+
+def _unnest_upsert(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow]) -> int:
+    columns: list[list[Any]] = [list(col) for col in zip(*rows, strict=True)]
+    with conn.cursor() as cur:
+        cur.execute(_UNNEST_UPSERT, columns)
+        return max(cur.rowcount, 0)
+
+
+def write_rows(
+    conn: psycopg.Connection[Any], rows: Sequence[ReadingRow], method: WriteMethod | None = None
+) -> int:
+    """Upsert pre-built, already de-duplicated rows (:data:`READING_COLUMNS` order); returns rows changed.
+
+    Runs in the caller's transaction. ``method`` overrides the automatic choice.
+    """
+    if not rows:
+        return 0
+    if database_backend(conn) == "postgres":
+        _ensure_partitions(conn, rows)
+    chosen = method or choose_write_method(conn)
+    return _copy_upsert(conn, rows) if chosen == "copy" else _unnest_upsert(conn, rows)
+
+
+def write_readings(
+    conn: psycopg.Connection[Any], readings: Sequence[ReadingV1], method: WriteMethod | None = None
+) -> WriteResult:
+    """De-duplicate and upsert ``readings`` into ``readings`` in the caller's transaction.
+
+    Idempotent: writing the same batch twice leaves the table as after the first write.
+    Raises :class:`psycopg.Error` on database failure (the caller rolls back and retries).
+    """
+    unique = dedup_readings(readings)
+    rows = [reading_row(r) for r in unique]
+    chosen: WriteMethod = method or (choose_write_method(conn) if rows else "copy")
+    upserted = write_rows(conn, rows, chosen)
+    return WriteResult(
+        rows_received=len(readings),
+        duplicates_in_batch=len(readings) - len(unique),
+        rows_upserted=upserted,
+        method=chosen,
+    )
+
+
+def write_quarantine(conn: psycopg.Connection[Any], rows: Sequence[QuarantineRow]) -> int:
+    """Insert rejected messages into ``quarantine``; a re-delivered one (same topic/partition/offset)
+    is ignored. Returns the number of new rows. Runs in the caller's transaction."""
+    if not rows:
+        return 0
+    columns: list[list[Any]] = [
+        [r.source_topic for r in rows],
+        [r.source_partition for r in rows],
+        [r.source_offset for r in rows],
+        [r.message_key for r in rows],
+        [r.raw_payload for r in rows],
+        [r.reason_code for r in rows],
+        [r.reason_detail for r in rows],
+    ]
+    with conn.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
+            "SELECT * FROM unnest(%s::text[], %s::int4[], %s::int8[], %s::text[], %s::bytea[], %s::text[], %s::text[]) "
+            "ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING",
+            columns,
+        )
+        return max(cur.rowcount, 0)
+
+
+HeartbeatStatus = Literal["ok", "degraded", "stopping", "failed"]
+
+
+def write_heartbeat(
+    conn: psycopg.Connection[Any],
+    component: str,
+    instance: str,
+    status: HeartbeatStatus,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Upsert the liveness row of one component instance (``last_beat_at = now()``)."""
+    conn.execute(
+        "INSERT INTO heartbeats (component, instance, last_beat_at, status, details) "
+        "VALUES (%s, %s, now(), %s, %s::jsonb) "
+        "ON CONFLICT (component, instance) DO UPDATE SET last_beat_at = now(), status = EXCLUDED.status, "
+        "details = EXCLUDED.details",
+        (component, instance, status, json.dumps(details or {}, default=str)),
+    )
+
+
+def refresh_rollups(conn: psycopg.Connection[Any]) -> int:
+    """Incremental rollup refresh on the plain-PostgreSQL backend (no-op on TimescaleDB, whose
+    continuous aggregates are refreshed by their policies). Returns the number of 15-minute
+    buckets recomputed. ``conn`` must not have a transaction open (see
+    :func:`heliosgrid.db.rollups.refresh_rollups`)."""
+    if database_backend(conn) != "postgres":
+        return 0
+    result = rollups.refresh_rollups(conn)
+    return int(result.buckets_recomputed or 0)
