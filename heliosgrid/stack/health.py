@@ -1,0 +1,124 @@
+"""Health checks the supervisor waits on before starting the next component.
+
+Each check is a small callable object: ``check(ctx)`` returns ``None`` when healthy or a short
+reason (``"nothing listening on 127.0.0.1:19092"``) that ends up in the timeout message.
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from heliosgrid.stack.spec import StackContext
+
+
+class HealthCheck(Protocol):
+    """A readiness probe; ``describe()`` names it in messages."""
+
+    def __call__(self, ctx: StackContext) -> str | None: ...
+
+    def describe(self) -> str: ...
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """True when something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class PortOpen:
+    """Healthy when a TCP connection to ``host:port`` succeeds."""
+
+    host: str
+    port: int
+
+    def __call__(self, ctx: StackContext) -> str | None:
+        return None if port_open(self.host, self.port) else f"nothing listening on {self.host}:{self.port}"
+
+    def describe(self) -> str:
+        return f"port {self.host}:{self.port} open"
+
+
+@dataclass(frozen=True)
+class HttpOk:
+    """Healthy when ``GET url`` answers with a 2xx status within ``timeout_s`` seconds."""
+
+    url: str
+    timeout_s: float = 3.0
+
+    def __call__(self, ctx: StackContext) -> str | None:
+        try:
+            with urllib.request.urlopen(self.url, timeout=self.timeout_s) as resp:
+                status = int(resp.status)
+        except urllib.error.HTTPError as exc:
+            return f"GET {self.url} -> HTTP {exc.code}"
+        except (OSError, ValueError) as exc:
+            return f"GET {self.url} failed: {exc}"
+        return None if 200 <= status < 300 else f"GET {self.url} -> HTTP {status}"
+
+    def describe(self) -> str:
+        return f"HTTP 200 from {self.url}"
+
+
+@dataclass(frozen=True)
+class HeartbeatFresh:
+    """Healthy when the ``heartbeats`` table has a row for ``component`` written after the
+    component was (re)started, i.e. the process itself reached the database.
+
+    Needs ``ctx.database_url``. ``max_age_s`` bounds how old the newest beat may be.
+    """
+
+    component: str
+    max_age_s: float = 60.0
+
+    def __call__(self, ctx: StackContext) -> str | None:
+        from heliosgrid.db.connection import DatabaseUnavailable, open_connection
+
+        if not ctx.database_url:
+            return "no database URL known"
+        try:
+            with open_connection(ctx.database_url, autocommit=True, connect_timeout_s=3) as conn:
+                row = conn.execute(
+                    "SELECT max(last_beat_at) >= %s, extract(epoch FROM now() - max(last_beat_at)) "
+                    "FROM heartbeats WHERE component = %s",
+                    (ctx.component_started_at(self.component), self.component),
+                ).fetchone()
+        except DatabaseUnavailable as exc:
+            return str(exc)
+        except Exception as exc:  # e.g. table missing before migrations
+            return f"heartbeat query failed: {type(exc).__name__}: {exc}".strip()
+        if row is None or row[0] is None:
+            return f"no heartbeat row for component {self.component!r} yet"
+        if not row[0]:
+            return f"no heartbeat from {self.component!r} since it started"
+        if float(row[1]) > self.max_age_s:
+            return f"newest heartbeat of {self.component!r} is {float(row[1]):.0f} s old"
+        return None
+
+    def describe(self) -> str:
+        return f"heartbeat row for {self.component!r}"
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Healthy when every check is healthy (first failing reason is reported)."""
+
+    checks: tuple[HealthCheck, ...]
+
+    def __call__(self, ctx: StackContext) -> str | None:
+        for check in self.checks:
+            reason = check(ctx)
+            if reason is not None:
+                return reason
+        return None
+
+    def describe(self) -> str:
+        return " and ".join(c.describe() for c in self.checks)

@@ -1,0 +1,191 @@
+"""What ``heliosgrid status`` reports: components, consumer lag, heartbeats and data freshness.
+
+Every probe is bounded in time and turns failure into a reported state, never an exception:
+with the stack down the report says so (``ok`` False) and the CLI exits non-zero. The database
+is never *started* here: the URL is ``HELIOS_DATABASE_URL``, else the one the running stack
+recorded, else the local PostgreSQL if reachable.
+
+Units: ages in seconds (``*_age_s``), lag in messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from heliosgrid.settings import Settings, redact_url
+
+ROLLUP_RELATIONS = ("readings_15m", "readings_1h", "readings_1d")
+KAFKA_TIMEOUT_MS = 5000
+
+
+@dataclass
+class StatusReport:
+    """The whole report; ``ok`` is True only when every service runs healthy and the broker and
+    database answer."""
+
+    components: list[dict[str, Any]] = field(default_factory=list)
+    kafka: dict[str, Any] = field(default_factory=dict)
+    database: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "problems": self.problems, "components": self.components,
+                "kafka": self.kafka, "database": self.database}
+
+
+def consumer_lag(bootstrap: str, group: str, topic: str) -> dict[str, Any]:
+    """Lag of consumer ``group`` on ``topic``: per partition end offset, committed offset, lag.
+
+    A partition without a committed offset counts its whole end offset as lag (the group has
+    not read it). Raises on broker errors; :func:`collect_status` reports them.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="heliosgrid-status",
+                             request_timeout_ms=KAFKA_TIMEOUT_MS, api_version_auto_timeout_ms=KAFKA_TIMEOUT_MS)
+    try:
+        committed = admin.list_consumer_group_offsets(group)
+    finally:
+        admin.close()
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             client_id="heliosgrid-status", request_timeout_ms=KAFKA_TIMEOUT_MS + 1000,
+                             api_version_auto_timeout_ms=KAFKA_TIMEOUT_MS)
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise LookupError(f"topic {topic!r} does not exist on {bootstrap}")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        ends = consumer.end_offsets(tps)
+    finally:
+        consumer.close()
+    rows = []
+    for tp in tps:
+        meta = committed.get(tp)
+        done = meta.offset if meta is not None and meta.offset >= 0 else None
+        end = int(ends[tp])
+        rows.append({"partition": tp.partition, "end_offset": end, "committed_offset": done,
+                     "lag": end - (done or 0)})
+    return {"group": group, "topic": topic, "partitions": rows, "total_lag": sum(r["lag"] for r in rows)}
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() if ts is not None else None
+
+
+def database_status(url: str) -> dict[str, Any]:
+    """Heartbeat ages, newest reading per site, newest rollup bucket, open alerts (read-only)."""
+    from heliosgrid.db.connection import open_connection
+
+    out: dict[str, Any] = {"url": redact_url(url)}
+    with open_connection(url, autocommit=True, connect_timeout_s=3) as conn:
+        conn.execute("SET statement_timeout = '10s'")
+        out["heartbeats"] = [
+            {"component": c, "instance": i, "status": s, "last_beat_at": _iso(t), "age_s": round(float(a), 1)}
+            for c, i, s, t, a in conn.execute(
+                "SELECT component, instance, status, last_beat_at, extract(epoch FROM now() - last_beat_at) "
+                "FROM heartbeats ORDER BY component, instance"
+            ).fetchall()
+        ]
+        # One index probe per known site (readings_site_ts_idx), plus sites that only appear in readings.
+        out["sites"] = [
+            {"site_id": s, "newest_reading_at": _iso(t),
+             "age_s": round(float(a), 1) if a is not None else None}
+            for s, t, a in conn.execute(
+                """
+                WITH ids AS (SELECT site_id FROM sites),
+                newest AS (SELECT i.site_id, (SELECT max(r.ts) FROM readings r WHERE r.site_id = i.site_id) AS ts
+                           FROM ids i)
+                SELECT site_id, ts, extract(epoch FROM now() - ts) FROM newest ORDER BY site_id
+                """
+            ).fetchall()
+        ]
+        if not out["sites"]:
+            out["sites"] = [
+                {"site_id": s, "newest_reading_at": _iso(t), "age_s": round(float(a), 1)}
+                for s, t, a in conn.execute(
+                    "SELECT site_id, max(ts), extract(epoch FROM now() - max(ts)) FROM readings GROUP BY 1 ORDER BY 1"
+                ).fetchall()
+            ]
+        rollups = []
+        for rel in ROLLUP_RELATIONS:
+            row = conn.execute(
+                f"SELECT max(bucket), extract(epoch FROM now() - max(bucket)) FROM {rel}"  # fixed names only
+            ).fetchone()
+            newest, age = (row or (None, None))
+            rollups.append({"relation": rel, "newest_bucket": _iso(newest),
+                            "age_s": round(float(age), 1) if age is not None else None})
+        out["rollups"] = rollups
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE state = 'open'), count(*) FILTER (WHERE state = 'acknowledged') FROM alerts"
+        ).fetchone()
+        out["alerts_open"], out["alerts_acknowledged"] = (int(row[0]), int(row[1])) if row else (0, 0)
+    return out
+
+
+def status_database_url(settings: Settings, recorded_env: dict[str, str]) -> str | None:
+    """The database to inspect, without starting one (see module docstring)."""
+    if settings.database_url is not None and settings.database_url.get_secret_value().strip():
+        return settings.database_url.get_secret_value()
+    if recorded_env.get("HELIOS_DATABASE_URL"):
+        return recorded_env["HELIOS_DATABASE_URL"]
+    from heliosgrid.db.connection import LOCAL_SERVER_URL, _try_connect
+
+    if _try_connect(LOCAL_SERVER_URL, timeout_s=2):
+        return LOCAL_SERVER_URL.rsplit("/", 1)[0] + f"/{settings.local_database_name}"
+    return None
+
+
+def collect_status(settings: Settings, *, bootstrap: str | None = None, check_health: bool = True) -> StatusReport:
+    """Gather the full report for the stack under ``settings.data_dir``.
+
+    ``bootstrap`` defaults to the broker the stack runs (``127.0.0.1:<broker_port>``) when it
+    is up, else ``settings.kafka_bootstrap_servers``.
+    """
+    from heliosgrid.stack import default_supervisor
+    from heliosgrid.stack.health import port_open
+
+    report = StatusReport()
+    supervisor = default_supervisor(settings, echo=lambda _line: None)
+    state = supervisor.load_state()
+    for comp in supervisor.component_status(check_health=check_health):
+        report.components.append(comp.as_dict())
+        if comp.kind == "service" and comp.state != "running":
+            report.problems.append(f"{comp.name}: {comp.state}")
+        elif comp.state == "failed" or comp.healthy is False:
+            report.problems.append(f"{comp.name}: {comp.reason or comp.state}")
+
+    recorded_env: dict[str, str] = state.get("env", {})
+    bootstrap = bootstrap or recorded_env.get("HELIOS_KAFKA_BOOTSTRAP_SERVERS") or settings.kafka_bootstrap_servers
+    report.kafka = {"bootstrap": bootstrap}
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    if not port_open(host, int(port), timeout_s=1.0):
+        report.kafka["error"] = f"broker not reachable at {bootstrap}"
+        report.problems.append(report.kafka["error"])
+    else:
+        try:
+            report.kafka["lag"] = consumer_lag(bootstrap, settings.consumer_group, settings.topic_readings)
+        except Exception as exc:
+            report.kafka["error"] = f"lag unavailable: {type(exc).__name__}: {exc}"
+            report.problems.append(report.kafka["error"])
+
+    url = status_database_url(settings, recorded_env)
+    if url is None:
+        report.database = {"error": "no database reachable (stack down?)"}
+        report.problems.append(report.database["error"])
+    else:
+        try:
+            report.database = database_status(url)
+        except Exception as exc:
+            report.database = {"url": redact_url(url), "error": redact_url(f"{type(exc).__name__}: {exc}".strip())}
+            report.problems.append(f"database: {report.database['error']}")
+    with contextlib.suppress(Exception):
+        report.database.setdefault("url", redact_url(url or ""))
+    return report
