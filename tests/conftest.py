@@ -5,6 +5,7 @@
 * ``pg_db`` — one fresh migrated database per test module (URL string).
 * ``timescale_url`` — a PGlite+TimescaleDB wire server (Node, tools/pglite) per session;
   one connection at a time, no COPY FROM STDIN.
+* ``timescale_db`` — ``timescale_url`` migrated once (TimescaleDB backend, policies seeded).
 """
 
 from __future__ import annotations
@@ -108,6 +109,22 @@ def timescale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def timescale_db(timescale_url: str) -> str:
+    """``timescale_url`` migrated once for the session (TimescaleDB backend, policies seeded).
+
+    Shared by every area: open one connection at a time (close it before the next) and clean up
+    only the rows your tests wrote (e.g. your own device/site ids), never TRUNCATE shared tables.
+    """
+    from heliosgrid.db.retention import seed_policies
+    from heliosgrid.settings import load_settings
+
+    with open_connection(timescale_url, autocommit=True) as conn:
+        migrate(conn, requested_backend="timescaledb")
+        seed_policies(conn, load_settings())
+    return timescale_url
 
 
 @pytest.fixture(scope="session")
