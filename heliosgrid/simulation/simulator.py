@@ -1,0 +1,490 @@
+"""Fleet simulator: pvlib physics + stochastic weather + sensor noise + injected faults.
+
+Pipeline per site and local day (see :mod:`heliosgrid.simulation.weather` for the weather):
+
+1. Sun position and Ineichen clear-sky irradiance (:mod:`heliosgrid.physics`, pvlib).
+2. Each device's GHI = clear-sky GHI × its clear-sky index; DNI/DHI by the Erbs decomposition.
+3. Transposition to the device's plane of array (isotropic sky, albedo 0.2).
+4. SAPM module (back-sheet) and cell temperatures from POA, ambient and a daily wind speed.
+5. PVWatts DC with the device's temperature coefficient; PVWatts inverter with clipping at
+   ``ac_capacity_kw``.
+6. Sensor noise: POA ±1 % + 1 W/m² (σ), GHI the same, temperatures σ 0.2–0.3 °C. Power is
+   the inverter's own metering and is reported noise-free (rounded to 1 W), so a fault-free
+   run reports exactly :attr:`SimulationResult.clean_ac_power_kw`.
+7. Faults (:mod:`heliosgrid.simulation.faults`) modify power, status and sensors, or drop rows.
+
+Everything random is keyed on (seed, site/device, local day), so any window of time can be
+generated alone and equals the same slice of a longer run; :func:`iter_fleet` relies on it.
+
+Time grid: ``freq`` must be a whole number of minutes dividing one day; timestamps are the
+multiples of ``freq`` since the Unix epoch (UTC). ``seq`` = whole minutes since the epoch
+(``ts // 60 s``), strictly increasing per device and never reused after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pvlib
+
+from heliosgrid.physics import DeviceSpec, SiteSpec, solar_position
+from heliosgrid.physics.model import (
+    cell_temperature_c,
+    clearsky_irradiance,
+    expected_ac_power_kw,
+    expected_dc_power_kw,
+    module_temperature_c,
+    poa_irradiance_w_m2,
+)
+from heliosgrid.simulation.faults import ENERGY_LOSS_FAULTS, FaultSpec, random_faults
+from heliosgrid.simulation.weather import day_rng, day_weather, device_clearsky_index
+
+READING_COLUMNS: tuple[str, ...] = (
+    "device_id",
+    "site_id",
+    "ts",
+    "seq",
+    "ghi_w_m2",
+    "poa_w_m2",
+    "ambient_temp_c",
+    "module_temp_c",
+    "dc_power_kw",
+    "ac_power_kw",
+    "inverter_status",
+)
+FAULT_COLUMNS: tuple[str, ...] = (
+    "site_id",
+    "device_id",
+    "fault_type",
+    "started_at",
+    "ended_at",
+    "params",
+    "energy_lost_kwh",
+)
+SEQ_UNIT = pd.Timedelta(minutes=1)
+"""``seq`` counts whole minutes since 1970-01-01T00:00Z (see the module docstring)."""
+
+DEFAULT_FAULT_RATE_PER_DEVICE_MONTH = 1.0
+RANDOM_BLOCK = pd.Timedelta(days=7)
+"""Open-ended random fault schedules are drawn per 7-day block aligned on the epoch."""
+
+_POA_MAX_W_M2 = 1750.0
+_MODULE_TEMP_MAX_C = 105.0
+
+FaultsArg = Sequence[FaultSpec] | Literal["random"] | None
+
+
+@dataclass
+class SimulationResult:
+    """Output of :func:`simulate_fleet`.
+
+    * ``readings`` — one row per device and step (columns :data:`READING_COLUMNS`, ``ts`` UTC,
+      sorted by ``ts`` then ``device_id``); measures a device lacks are NaN/None; rows are
+      absent during ``comm_gap`` faults.
+    * ``faults`` — ground truth (columns :data:`FAULT_COLUMNS`); ``energy_lost_kwh`` is the
+      clean minus faulted AC energy of that fault alone over its window (inside the run).
+    * ``clean_ac_power_kw`` — fault-free AC power (kW) per inverter, indexed by (device_id, ts).
+    """
+
+    readings: pd.DataFrame
+    faults: pd.DataFrame
+    clean_ac_power_kw: pd.Series
+
+
+def grid_step(freq: str | pd.Timedelta) -> pd.Timedelta:
+    """Validate ``freq`` (whole minutes, dividing one day) and return it as a Timedelta."""
+    try:
+        step = pd.Timedelta(freq)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"invalid freq {freq!r}: {exc}") from None
+    if step < SEQ_UNIT or step % SEQ_UNIT != pd.Timedelta(0) or pd.Timedelta(days=1) % step != pd.Timedelta(0):
+        raise ValueError(f"freq must be a whole number of minutes that divides one day, got {freq!r}")
+    return step
+
+
+def _utc(value: Any, name: str) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware (e.g. '2026-06-01T00:00Z'), got {value!r}")
+    return ts.tz_convert("UTC")
+
+
+def _local_midnight_utc(site: SiteSpec, day: date) -> pd.Timestamp:
+    local = pd.Timestamp(day).tz_localize(site.timezone, ambiguous=True, nonexistent="shift_forward")
+    return local.tz_convert("UTC")
+
+
+@lru_cache(maxsize=512)
+def _site_day(site: SiteSpec, day: date, step: pd.Timedelta, seed: int) -> dict[str, pd.DataFrame]:
+    """Clean (fault-free) signals of every device of ``site`` on local ``day``.
+
+    Returns device_id → DataFrame indexed by UTC ``ts`` with the measured columns
+    (``ghi_w_m2``, ``poa_w_m2``, ``ambient_temp_c``, ``module_temp_c``) and, for inverters, the
+    true ``dc_power_kw`` / ``ac_power_kw`` (rounded to 1 W). Treat the frames as read-only.
+    """
+    begin = _local_midnight_utc(site, day).ceil(step)
+    finish = _local_midnight_utc(site, day + timedelta(days=1))
+    times = pd.date_range(begin, finish, freq=step, inclusive="left")
+    step_min = step / pd.Timedelta(minutes=1)
+    weather = day_weather(
+        seed, site.site_id, day, times.tz_convert(site.timezone), step_min, site.latitude_deg, site.altitude_m
+    )
+    solpos = solar_position(site, times)
+    clear = clearsky_irradiance(site, times, solpos)
+    zenith = solpos["apparent_zenith"]
+    ambient = pd.Series(weather.ambient_temp_c, index=times)
+    out: dict[str, pd.DataFrame] = {}
+    for dev in site.devices:
+        rng = day_rng(seed, dev.device_id, day, stream=1)
+        k = device_clearsky_index(rng, weather.clearsky_index, step_min)
+        ghi = (clear["ghi"] * k).clip(lower=0.0)
+        split = pvlib.irradiance.erbs(ghi, zenith, times)
+        poa = poa_irradiance_w_m2(site, dev, times, ghi, split["dni"].fillna(0.0), split["dhi"].fillna(0.0), solpos)
+        t_module = np.asarray(module_temperature_c(poa, ambient, weather.wind_speed_m_s))
+        n = len(times)
+        frame = pd.DataFrame(index=times)
+        frame.index.name = "ts"
+        poa_meas = poa.to_numpy() * (1.0 + rng.normal(0.0, 0.01, n)) + rng.normal(0.0, 1.0, n)
+        frame["poa_w_m2"] = np.round(np.clip(poa_meas, -5.0, _POA_MAX_W_M2), 1)
+        if dev.kind == "weather_station":
+            ghi_meas = ghi.to_numpy() * (1.0 + rng.normal(0.0, 0.01, n)) + rng.normal(0.0, 1.0, n)
+            frame["ghi_w_m2"] = np.round(np.clip(ghi_meas, -5.0, 1450.0), 1)
+            frame["ambient_temp_c"] = np.round(weather.ambient_temp_c + rng.normal(0.0, 0.2, n), 2)
+            frame["module_temp_c"] = np.nan
+            frame["dc_power_kw"] = np.nan
+            frame["ac_power_kw"] = np.nan
+        else:
+            t_cell = cell_temperature_c(poa, ambient, weather.wind_speed_m_s)
+            dc = np.clip(np.asarray(expected_dc_power_kw(poa, t_cell, dev), dtype=float), 0.0, None)
+            frame["ghi_w_m2"] = np.nan
+            frame["ambient_temp_c"] = np.nan
+            frame["module_temp_c"] = np.round(t_module + rng.normal(0.0, 0.3, n), 2)
+            frame["dc_power_kw"] = dc
+            frame["ac_power_kw"] = _inverter_ac(dc, dev)
+        out[dev.device_id] = frame
+    return out
+
+
+def _inverter_ac(dc_power_kw: np.ndarray, device: DeviceSpec) -> np.ndarray:
+    """AC power (kW, rounded to 1 W) of ``device`` for DC input ``dc_power_kw``."""
+    ac = np.asarray(expected_ac_power_kw(np.asarray(dc_power_kw, dtype=float), device), dtype=float)
+    return np.round(np.nan_to_num(ac, nan=0.0), 3)
+
+
+def _local_days(site: SiteSpec, start: pd.Timestamp, end: pd.Timestamp) -> list[date]:
+    first = start.tz_convert(site.timezone).date()
+    last = (end - pd.Timedelta(microseconds=1)).tz_convert(site.timezone).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _clean_frames(
+    site: SiteSpec, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta, seed: int
+) -> dict[str, pd.DataFrame]:
+    """Clean device frames of ``site`` over ``[start, end)``."""
+    days = _local_days(site, start, end)
+    blocks = [_site_day(site, d, step, seed) for d in days]
+    out: dict[str, pd.DataFrame] = {}
+    for dev in site.devices:
+        frame = pd.concat([b[dev.device_id] for b in blocks]) if len(blocks) > 1 else blocks[0][dev.device_id]
+        out[dev.device_id] = frame.loc[(frame.index >= start) & (frame.index < end)]
+    return out
+
+
+def _value_before(site: SiteSpec, device: DeviceSpec, ts: pd.Timestamp, column: str, step: pd.Timedelta, seed: int) -> float:
+    """The clean measured ``column`` of ``device`` one grid step before ``ts`` (what a stuck sensor repeats)."""
+    prev = ts.ceil(step) - step
+    frame = _site_day(site, prev.tz_convert(site.timezone).date(), step, seed)[device.device_id]
+    return float(frame.at[prev, column])
+
+
+def _apply_faults(
+    clean: pd.DataFrame,
+    site: SiteSpec,
+    device: DeviceSpec,
+    faults: Sequence[FaultSpec],
+    step: pd.Timedelta,
+    seed: int,
+) -> pd.DataFrame:
+    """Measured frame of one device after ``faults``; adds ``inverter_status``, drops gap rows."""
+    out = clean.copy()
+    idx = clean.index
+    n = len(idx)
+    dc_factor = np.ones(n)
+    ac_factor = np.ones(n)
+    trip = np.zeros(n, dtype=bool)
+    present = np.ones(n, dtype=bool)
+    for fault in faults:
+        mask = np.asarray((idx >= fault.started_at) & (idx < fault.ended_at))
+        if not mask.any():
+            continue
+        days = np.asarray((idx[mask] - fault.started_at) / pd.Timedelta(days=1), dtype=float)
+        p = fault.params
+        kind = fault.fault_type
+        if kind == "inverter_trip":
+            trip |= mask
+        elif kind == "string_outage":
+            dc_factor[mask] *= 1.0 - float(p["loss_fraction"])
+        elif kind == "soiling":
+            dc_factor[mask] *= 1.0 - np.minimum(float(p["rate_per_day"]) * days, float(p["max_loss"]))
+        elif kind == "overheating":
+            ac_factor[mask] *= 1.0 - float(p["derate_fraction"])
+            col = out.columns.get_loc("module_temp_c")
+            out.iloc[mask, col] = np.round(np.minimum(out.iloc[mask, col] + float(p["delta_c"]), _MODULE_TEMP_MAX_C), 2)
+        elif kind == "irradiance_drift":
+            col = out.columns.get_loc("poa_w_m2")
+            gain = 1.0 + float(p["drift_per_day"]) * days
+            out.iloc[mask, col] = np.round(np.clip(out.iloc[mask, col] * gain, -5.0, _POA_MAX_W_M2), 1)
+        elif kind == "stuck_sensor":
+            sensor = str(p["sensor"])
+            if not np.isnan(clean[sensor].to_numpy()).all():
+                value = _value_before(site, device, fault.started_at, sensor, step, seed)
+                out.iloc[mask, out.columns.get_loc(sensor)] = value
+        elif kind == "comm_gap":
+            present &= ~mask
+    if device.kind == "inverter":
+        if (dc_factor != 1.0).any() or (ac_factor != 1.0).any():
+            dc_in = clean["dc_power_kw"].to_numpy() * dc_factor
+            # A derating inverter (overheating) leaves its MPP: DC input falls with the AC output.
+            out["ac_power_kw"] = np.round(_inverter_ac(dc_in, device) * ac_factor, 3)
+            out["dc_power_kw"] = dc_in * ac_factor
+        dc_out = np.where(trip, 0.0, out["dc_power_kw"].to_numpy())
+        ac_out = np.where(trip, 0.0, out["ac_power_kw"].to_numpy())
+        out["dc_power_kw"] = np.round(dc_out, 3)
+        out["ac_power_kw"] = ac_out
+        out["inverter_status"] = np.where(trip, "fault", np.where(ac_out > 0.0, "ok", "standby")).astype(object)
+    else:
+        out["inverter_status"] = None
+    return out.loc[present]
+
+
+def _faults_by_device(faults: Sequence[FaultSpec]) -> dict[str, list[FaultSpec]]:
+    out: dict[str, list[FaultSpec]] = {}
+    for f in faults:
+        out.setdefault(f.device_id, []).append(f)
+    return out
+
+
+def _check_fault_devices(fleet: Sequence[SiteSpec], faults: Sequence[FaultSpec]) -> None:
+    known = {d.device_id: d for s in fleet for d in s.devices}
+    for f in faults:
+        dev = known.get(f.device_id)
+        if dev is None:
+            raise ValueError(f"fault {f.fault_type} refers to unknown device {f.device_id!r}")
+        if dev.kind != "inverter" and f.fault_type in ENERGY_LOSS_FAULTS:
+            raise ValueError(f"fault {f.fault_type} needs an inverter; {f.device_id} is a {dev.kind}")
+
+
+def _simulate_window(
+    fleet: Sequence[SiteSpec],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    step: pd.Timedelta,
+    seed: int,
+    faults: Sequence[FaultSpec],
+    with_clean: bool,
+) -> tuple[pd.DataFrame, pd.Series | None]:
+    """Readings (and optionally the clean AC series) of ``fleet`` over ``[start, end)``."""
+    by_device = _faults_by_device(faults)
+    frames: list[pd.DataFrame] = []
+    clean_parts: list[pd.Series] = []
+    for site in fleet:
+        cleans = _clean_frames(site, start, end, step, seed)
+        for dev in site.devices:
+            clean = cleans[dev.device_id]
+            measured = _apply_faults(clean, site, dev, by_device.get(dev.device_id, []), step, seed)
+            measured = measured.reset_index()
+            measured.insert(0, "site_id", site.site_id)
+            measured.insert(0, "device_id", dev.device_id)
+            frames.append(measured)
+            if with_clean and dev.kind == "inverter":
+                clean_parts.append(
+                    pd.Series(
+                        clean["ac_power_kw"].to_numpy(),
+                        index=pd.MultiIndex.from_arrays(
+                            [np.full(len(clean), dev.device_id, dtype=object), clean.index], names=["device_id", "ts"]
+                        ),
+                        name="clean_ac_power_kw",
+                    )
+                )
+    if frames:
+        readings = pd.concat(frames, ignore_index=True)
+    else:
+        readings = pd.DataFrame({c: pd.Series(dtype=object) for c in READING_COLUMNS})
+    readings["ts"] = pd.to_datetime(readings["ts"], utc=True)
+    readings["seq"] = (readings["ts"] - pd.Timestamp(0, tz="UTC")) // SEQ_UNIT
+    readings = readings[list(READING_COLUMNS)].sort_values(["ts", "device_id"], kind="stable").reset_index(drop=True)
+    readings["seq"] = readings["seq"].astype("int64")
+    clean_series: pd.Series | None = None
+    if with_clean:
+        if clean_parts:
+            clean_series = pd.concat(clean_parts).sort_index()
+        else:
+            clean_series = pd.Series(
+                [], index=pd.MultiIndex.from_arrays([[], pd.DatetimeIndex([], tz="UTC")], names=["device_id", "ts"]),
+                name="clean_ac_power_kw", dtype=float,
+            )
+    return readings, clean_series
+
+
+def fault_ground_truth(
+    fleet: Sequence[SiteSpec],
+    faults: Sequence[FaultSpec],
+    *,
+    freq: str = "1min",
+    seed: int = 42,
+    start: Any = None,
+    end: Any = None,
+) -> pd.DataFrame:
+    """Ground-truth table of ``faults`` (columns :data:`FAULT_COLUMNS`).
+
+    ``energy_lost_kwh`` = Σ (clean AC − AC with this fault alone) × step over the fault window
+    clipped to ``[start, end)`` when given; 0 for faults that do not reduce AC. It is exact with
+    respect to the reported (1 W-rounded) ``ac_power_kw`` when faults on a device do not overlap.
+    """
+    step = grid_step(freq)
+    _check_fault_devices(fleet, faults)
+    lo = _utc(start, "start").ceil(step) if start is not None else None
+    hi = _utc(end, "end") if end is not None else None
+    sites = {d.device_id: (s, d) for s in fleet for d in s.devices}
+    rows: list[dict[str, Any]] = []
+    for f in faults:
+        site, dev = sites[f.device_id]
+        a = max(f.started_at.ceil(step), lo) if lo is not None else f.started_at.ceil(step)
+        b = min(f.ended_at, hi) if hi is not None else f.ended_at
+        lost = 0.0
+        if f.fault_type in ENERGY_LOSS_FAULTS and b > a:
+            clean = _clean_frames(site, a, b, step, seed)[dev.device_id]
+            faulted = _apply_faults(clean, site, dev, [f], step, seed)
+            diff = clean["ac_power_kw"].to_numpy() - faulted["ac_power_kw"].to_numpy()
+            lost = round(float(diff.sum()) * (step / pd.Timedelta(hours=1)), 6)
+        rows.append(
+            {
+                "site_id": site.site_id,
+                "device_id": f.device_id,
+                "fault_type": f.fault_type,
+                "started_at": f.started_at,
+                "ended_at": f.ended_at,
+                "params": dict(f.params),
+                "energy_lost_kwh": lost,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(FAULT_COLUMNS))
+    frame["energy_lost_kwh"] = frame["energy_lost_kwh"].astype(float)
+    return frame
+
+
+def _resolve_faults(
+    fleet: Sequence[SiteSpec],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    freq: str,
+    seed: int,
+    faults: FaultsArg,
+    rate: float,
+) -> list[FaultSpec]:
+    if faults is None:
+        return []
+    if isinstance(faults, str):
+        if faults != "random":
+            raise ValueError(f"faults must be a list of FaultSpec, 'random' or None, got {faults!r}")
+        return random_faults(fleet, start, end, seed, rate_per_device_month=rate, freq=freq)
+    out = list(faults)
+    for f in out:
+        if not isinstance(f, FaultSpec):
+            raise ValueError(f"faults must contain FaultSpec objects, got {type(f).__name__}")
+    _check_fault_devices(fleet, out)
+    return out
+
+
+def simulate_fleet(
+    fleet: Sequence[SiteSpec],
+    start: Any,
+    end: Any,
+    *,
+    freq: str = "1min",
+    seed: int = 42,
+    faults: FaultsArg = None,
+    fault_rate_per_device_month: float = DEFAULT_FAULT_RATE_PER_DEVICE_MONTH,
+) -> SimulationResult:
+    """Simulate every device of ``fleet`` over ``[start, end)`` (tz-aware timestamps).
+
+    ``faults``: explicit :class:`FaultSpec` list, ``"random"`` (a :func:`random_faults` schedule
+    for this window and seed, covering every fault type) or None. Deterministic for a seed.
+    """
+    step = grid_step(freq)
+    start_ts, end_ts = _utc(start, "start"), _utc(end, "end")
+    if end_ts <= start_ts:
+        raise ValueError(f"end ({end_ts}) must be after start ({start_ts})")
+    fault_list = _resolve_faults(fleet, start_ts, end_ts, freq, seed, faults, fault_rate_per_device_month)
+    readings, clean = _simulate_window(fleet, start_ts.ceil(step), end_ts, step, seed, fault_list, with_clean=True)
+    truth = fault_ground_truth(fleet, fault_list, freq=freq, seed=seed, start=start_ts, end=end_ts)
+    assert clean is not None
+    return SimulationResult(readings=readings, faults=truth, clean_ac_power_kw=clean)
+
+
+def random_faults_for_block(
+    fleet: Sequence[SiteSpec], block_start: pd.Timestamp, seed: int, freq: str, rate: float
+) -> list[FaultSpec]:
+    """The random schedule of one epoch-aligned :data:`RANDOM_BLOCK` (open-ended runs)."""
+    return random_faults(fleet, block_start, block_start + RANDOM_BLOCK, seed, rate_per_device_month=rate, freq=freq)
+
+
+def iter_fleet(
+    fleet: Sequence[SiteSpec],
+    start: Any,
+    end: Any = None,
+    *,
+    freq: str = "1min",
+    seed: int = 42,
+    faults: FaultsArg = None,
+    chunk: str | pd.Timedelta = "1D",
+    fault_rate_per_device_month: float = DEFAULT_FAULT_RATE_PER_DEVICE_MONTH,
+) -> Iterator[pd.DataFrame]:
+    """Yield readings chunk by chunk (UTC-aligned ``chunk``s, default one day) from ``start``.
+
+    With ``end`` the chunks concatenate to exactly ``simulate_fleet(...).readings`` (same
+    faults, including ``"random"``). With ``end=None`` the iterator never ends (real time);
+    ``"random"`` faults are then drawn per 7-day block aligned on the epoch
+    (:func:`random_faults_for_block`), so a restart reproduces the same schedule.
+    """
+    step = grid_step(freq)
+    size = pd.Timedelta(chunk)
+    if size < step or size % step != pd.Timedelta(0):
+        raise ValueError(f"chunk {chunk!r} must be a positive multiple of freq {freq!r}")
+    start_ts = _utc(start, "start").ceil(step)
+    end_ts = _utc(end, "end") if end is not None else None
+    if end_ts is not None and end_ts <= start_ts:
+        return
+    fixed: list[FaultSpec] | None
+    if faults is None:
+        fixed = []
+    elif isinstance(faults, str) and faults == "random" and end_ts is None:
+        fixed = None  # drawn per block below
+    else:
+        fixed = _resolve_faults(
+            fleet, _utc(start, "start"), end_ts or start_ts, freq, seed, faults, fault_rate_per_device_month
+        )
+    epoch = pd.Timestamp(0, tz="UTC")
+    cursor = start_ts
+    while end_ts is None or cursor < end_ts:
+        nxt = epoch + ((cursor - epoch) // size + 1) * size
+        if end_ts is not None:
+            nxt = min(nxt, end_ts)
+        if fixed is not None:
+            chunk_faults = fixed
+        else:
+            first_block = epoch + ((cursor - epoch) // RANDOM_BLOCK) * RANDOM_BLOCK
+            chunk_faults = []
+            block = first_block
+            while block < nxt:
+                chunk_faults += random_faults_for_block(fleet, block, seed, freq, fault_rate_per_device_month)
+                block += RANDOM_BLOCK
+        readings, _ = _simulate_window(fleet, cursor, nxt, step, seed, chunk_faults, with_clean=False)
+        yield readings
+        cursor = nxt
