@@ -1,0 +1,142 @@
+"""Defaults every HeliosGrid DAG shares, the failure/success callbacks, and data-interval access.
+
+Import-light on purpose (standard library only at module level): DAG files import it at parse
+time, and parsing must not touch the database or the network.
+
+* :func:`default_args` — owner, retries with exponential backoff, per-task timeout and the
+  failure callback.
+* :func:`dag_kwargs` — ``catchup=False``, ``max_active_runs=1``, ``dagrun_timeout``, tags, owner
+  links and the DAG-level callbacks; pass to ``@dag(**dag_kwargs(...))``.
+* :func:`on_failure` writes a ``pipeline`` alert (site ``_pipeline``, device = DAG id,
+  fault type ``dag_failed``); :func:`on_success` resolves it when a later run of the DAG
+  succeeds.
+* :func:`data_interval` — the run's ``[data_interval_start, data_interval_end)`` from the task
+  context: every write of a DAG is keyed by it so that re-running an interval rewrites the same
+  rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+OWNER = "heliosgrid-ops"
+PIPELINE_SITE_ID = "_pipeline"
+"""``alerts.site_id`` of fleet-wide pipeline alerts (DAG failures, stream supervision)."""
+DAG_FAILED = "dag_failed"
+
+
+def default_args(*, retries: int = 2, retry_delay: timedelta = timedelta(seconds=30),
+                 execution_timeout: timedelta = timedelta(minutes=10)) -> dict[str, Any]:
+    """Task defaults: retries with exponential backoff (capped at 10 min) and a hard timeout."""
+    return {
+        "owner": OWNER,
+        "retries": retries,
+        "retry_delay": retry_delay,
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+        "execution_timeout": execution_timeout,
+        "on_failure_callback": on_failure,
+    }
+
+
+def dag_kwargs(*, dag_id: str, schedule: Any, doc_md: str | None, tags: list[str],
+               dagrun_timeout: timedelta, start_date: datetime | None = None, **task_defaults: Any) -> dict[str, Any]:
+    """Keyword arguments for ``@dag`` with the HeliosGrid defaults (see module docstring)."""
+    return {
+        "dag_id": dag_id,
+        "schedule": schedule,
+        "start_date": start_date or datetime(2026, 1, 1, tzinfo=UTC),
+        "catchup": False,
+        "max_active_runs": 1,
+        "dagrun_timeout": dagrun_timeout,
+        "doc_md": doc_md,
+        "tags": ["heliosgrid", *tags],
+        "default_args": default_args(**task_defaults),
+        "on_failure_callback": on_failure,
+        "on_success_callback": on_success,
+    }
+
+
+def data_interval(context: Any) -> tuple[datetime, datetime]:
+    """``(data_interval_start, data_interval_end)`` of the running DAG run, tz-aware UTC.
+
+    Falls back to the logical date (or now) for a manual run without an interval, so the
+    window is never empty: ``[end - 1 µs, end)`` is widened by the callers that need a length.
+    """
+    start = context.get("data_interval_start")
+    end = context.get("data_interval_end")
+    if start is None or end is None:
+        dag_run = context.get("dag_run")
+        start = getattr(dag_run, "data_interval_start", None) or start
+        end = getattr(dag_run, "data_interval_end", None) or end
+    if end is None:
+        end = context.get("logical_date") or datetime.now(UTC)
+    if start is None or start >= end:
+        start = end - timedelta(microseconds=1)
+    return _utc(start), _utc(end)
+
+
+def _utc(value: datetime) -> datetime:
+    """A plain ``datetime`` in UTC (Airflow hands out pendulum datetimes)."""
+    value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(value.timestamp(), tz=UTC)
+
+
+def _describe(context: Any) -> tuple[str, dict[str, Any], datetime]:
+    dag_run = context.get("dag_run")
+    ti = context.get("task_instance") or context.get("ti")
+    dag = context.get("dag")
+    dag_id = getattr(dag, "dag_id", None) or getattr(dag_run, "dag_id", None) or getattr(ti, "dag_id", "unknown")
+    _, end = data_interval(context)
+    exc = context.get("exception")
+    evidence = {
+        "dag_id": dag_id,
+        "run_id": getattr(dag_run, "run_id", None),
+        "task_id": getattr(ti, "task_id", None),
+        "try_number": getattr(ti, "try_number", None),
+        "exception": None if exc is None else f"{type(exc).__name__}: {exc}"[:2000],
+        "data_interval_end": end.isoformat(),
+    }
+    return str(dag_id), evidence, end
+
+
+def on_failure(context: Any) -> None:
+    """Task/DAG failure callback: open or refresh the ``dag_failed`` pipeline alert of the DAG.
+
+    Never raises (a broken callback must not hide the original failure); problems are logged.
+    """
+    try:
+        from heliosgrid.alerts import raise_alert
+        from heliosgrid.orchestration.db import task_connection
+
+        dag_id, evidence, observed_at = _describe(context)
+        what = f"task {evidence['task_id']}" if evidence["task_id"] else "DAG run"
+        with task_connection() as conn:
+            raise_alert(
+                conn, site_id=PIPELINE_SITE_ID, device_id=dag_id, source="pipeline", fault_type=DAG_FAILED,
+                severity="warning", title=f"Airflow DAG {dag_id} failed ({what})",
+                started_at=observed_at, last_seen_at=observed_at, evidence=evidence,
+                recommended_action=f"Open the task log of {dag_id} in the Airflow UI; see docs/operations.md "
+                "'Airflow DAGs' for this DAG. The alert resolves when a later run succeeds.",
+            )
+    except Exception as exc:  # pragma: no cover - logged, never raised
+        log.error("failure callback could not write the pipeline alert: %s: %s", type(exc).__name__, exc)
+
+
+def on_success(context: Any) -> None:
+    """DAG success callback: resolve the DAG's active ``dag_failed`` alert, if any."""
+    try:
+        from heliosgrid.alerts import list_alerts, resolve
+        from heliosgrid.orchestration.db import task_connection
+
+        dag_id, _, _ = _describe(context)
+        with task_connection() as conn:
+            for alert in list_alerts(conn, state="active", site_id=PIPELINE_SITE_ID, device_id=dag_id,
+                                     source="pipeline", fault_type=DAG_FAILED):
+                resolve(conn, alert.alert_id, by="auto")
+    except Exception as exc:  # pragma: no cover - logged, never raised
+        log.error("success callback could not resolve the pipeline alert: %s: %s", type(exc).__name__, exc)
