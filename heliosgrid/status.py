@@ -11,6 +11,7 @@ Units: ages in seconds (``*_age_s``), lag in messages.
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,20 +51,21 @@ def consumer_lag(bootstrap: str, group: str, topic: str) -> dict[str, Any]:
     from kafka.admin import KafkaAdminClient
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="heliosgrid-status",
-                             request_timeout_ms=KAFKA_TIMEOUT_MS, api_version_auto_timeout_ms=KAFKA_TIMEOUT_MS)
+                             request_timeout_ms=KAFKA_TIMEOUT_MS, bootstrap_timeout_ms=KAFKA_TIMEOUT_MS)
     try:
-        committed = admin.list_consumer_group_offsets(group)
+        committed = admin.list_group_offsets({group: None}).get(group, {})
     finally:
         admin.close()
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                              client_id="heliosgrid-status", request_timeout_ms=KAFKA_TIMEOUT_MS + 1000,
-                             api_version_auto_timeout_ms=KAFKA_TIMEOUT_MS)
+                             bootstrap_timeout_ms=KAFKA_TIMEOUT_MS, max_partition_fetch_bytes=1024,
+                             fetch_max_bytes=4096)
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
             raise LookupError(f"topic {topic!r} does not exist on {bootstrap}")
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        ends = consumer.end_offsets(tps)
+        ends = high_watermarks(consumer, tps)
     finally:
         consumer.close()
     rows = []
@@ -74,6 +76,25 @@ def consumer_lag(bootstrap: str, group: str, topic: str) -> dict[str, Any]:
         rows.append({"partition": tp.partition, "end_offset": end, "committed_offset": done,
                      "lag": end - (done or 0)})
     return {"group": group, "topic": topic, "partitions": rows, "total_lag": sum(r["lag"] for r in rows)}
+
+
+def high_watermarks(consumer: Any, tps: list[Any], timeout_s: float = 3.0) -> dict[Any, int]:
+    """End offset (high watermark) of each partition.
+
+    ``end_offsets`` (ListOffsets "latest") is not enough on its own: Tansu answers it with the
+    number of record *batches*, not records, so it under-reports when producers batch. The high
+    watermark carried by a Fetch response is right on both Tansu and Kafka, so each partition is
+    fetched once (1 KiB) from the ListOffsets answer (never past the true end) and the larger of
+    the two values is kept.
+    """
+    ends = {tp: int(v) for tp, v in consumer.end_offsets(tps).items()}
+    consumer.assign(tps)
+    for tp in tps:
+        consumer.seek(tp, ends[tp])
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(consumer.highwater(tp) is None for tp in tps):
+        consumer.poll(timeout_ms=200, max_records=1)
+    return {tp: max(ends[tp], int(consumer.highwater(tp) or 0)) for tp in tps}
 
 
 def _iso(ts: datetime | None) -> str | None:

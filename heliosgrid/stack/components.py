@@ -298,10 +298,6 @@ def airflow_specs(settings: Settings) -> list[ComponentSpec]:
 def heliosgrid_specs(settings: Settings) -> list[ComponentSpec]:
     """Every component of ``make up``, in start order."""
     python = sys.executable
-    metrics: HealthCheck = (
-        HttpOk(f"http://127.0.0.1:{settings.consumer_metrics_port}/metrics")
-        if settings.consumer_metrics_port else HeartbeatFresh("consumer")
-    )
     return [
         broker_spec(settings),
         database_spec(settings),
@@ -310,7 +306,7 @@ def heliosgrid_specs(settings: Settings) -> list[ComponentSpec]:
         ComponentSpec(name="fleet-sync", kind="task", argv=heliosgrid_cli("fleet", "sync"), depends_on=("migrate",),
                       start_timeout_s=120, description="sites and devices from the fleet file"),
         ComponentSpec(name="consumer", argv=[python, "-m", "consumer"], depends_on=("broker", "migrate"),
-                      health=metrics, start_timeout_s=90, stop_timeout_s=30,
+                      health=HeartbeatFresh("consumer"), start_timeout_s=90, stop_timeout_s=30,
                       addresses=lambda ctx: [("consumer metrics",
                                               f"http://127.0.0.1:{settings.consumer_metrics_port}/metrics")]),
         ComponentSpec(name="producer",

@@ -326,7 +326,9 @@ class Supervisor:
             raise self._fail(spec, log_path, f"exited with status {code}")
         self._after_healthy(spec, ctx, log_path)
 
-    def _spawn(self, spec: ComponentSpec, ctx: StackContext, log_path: Path) -> ProcessRef:
+    def _spawn(
+        self, spec: ComponentSpec, ctx: StackContext, log_path: Path
+    ) -> tuple[ProcessRef, subprocess.Popen[bytes]]:
         argv = spec.resolve_argv(ctx)
         with self._open_log(spec, log_path, argv) as fh:
             try:
@@ -337,27 +339,33 @@ class Supervisor:
             except OSError as exc:
                 raise self._fail(spec, log_path, f"cannot execute {argv[0]!r}: {exc.strerror}") from None
         ticks = process_start_ticks(proc.pid)
-        # The Popen object is dropped: the process outlives the supervisor. Mark it as not
-        # needing a wait so that Python does not warn; our pid checks reap it if it is our child.
-        proc.returncode = 0
-        return ProcessRef(pid=proc.pid, start_ticks=ticks, group=True, stop_signal=spec.stop_signal)
+        return ProcessRef(pid=proc.pid, start_ticks=ticks, group=True, stop_signal=spec.stop_signal), proc
 
     def _run_service(self, spec: ComponentSpec, ctx: StackContext, state: dict[str, Any], log_path: Path) -> None:
-        ref = self._spawn(spec, ctx, log_path)
+        ref, proc = self._spawn(spec, ctx, log_path)
         record = {
             "kind": "service", "pid": ref.pid, "start_ticks": ref.start_ticks, "group": True,
             "stop_signal": ref.stop_signal, "started_at": ctx.started_at[spec.name], "log": str(log_path),
         }
         self.pid_file(spec.name).write_text(f"{ref.pid}\n")
         self._record(state, ctx, spec.name, record)
-        self._wait_healthy(spec, ctx, log_path, ref)
+        self._wait_healthy(spec, ctx, log_path, ref, proc)
+        # The process outlives the supervisor: drop the Popen object without Python warning
+        # that it still runs (liveness checks reap it later if it is our child).
+        proc.returncode = 0
         self._after_healthy(spec, ctx, log_path)
         self._record(state, ctx, spec.name, record)
 
-    def _wait_healthy(self, spec: ComponentSpec, ctx: StackContext, log_path: Path, ref: ProcessRef | None) -> None:
+    def _wait_healthy(
+        self, spec: ComponentSpec, ctx: StackContext, log_path: Path, ref: ProcessRef | None,
+        proc: subprocess.Popen[bytes] | None = None,
+    ) -> None:
         deadline = time.monotonic() + (spec.start_timeout_s if spec.health else spec.min_uptime_s)
         reason: str | None = "not checked yet"
         while True:
+            code = proc.poll() if proc is not None else None
+            if code is not None:
+                raise self._fail(spec, log_path, f"exited with status {code} before becoming healthy")
             if ref is not None and not ref.alive():
                 raise self._fail(spec, log_path, "exited before becoming healthy")
             if spec.health is not None:
