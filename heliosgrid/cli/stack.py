@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 
 from heliosgrid.settings import get_settings
+
+
+def quiet_client_logs() -> None:
+    """kafka-python logs every connection at INFO: keep the operator's terminal readable."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("kafka").setLevel(logging.WARNING)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,6 +41,7 @@ def _print_addresses(addresses: list[tuple[str, str]]) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    quiet_client_logs()
     from heliosgrid.cli import CLIError
     from heliosgrid.stack import StackError, default_supervisor
 

@@ -10,6 +10,7 @@ import argparse
 import json
 from typing import Any
 
+from heliosgrid.cli.stack import quiet_client_logs
 from heliosgrid.settings import get_settings
 
 
@@ -71,6 +72,7 @@ def render_text(report: dict[str, Any]) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    quiet_client_logs()
     from heliosgrid.status import collect_status
 
     report = collect_status(get_settings()).as_dict()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from heliosgrid.settings import Settings, get_settings
-from heliosgrid.stack.components import heliosgrid_specs, stack_env
+from heliosgrid.stack.components import REPO_ROOT, heliosgrid_specs, stack_env
 from heliosgrid.stack.health import HeartbeatFresh, HttpOk, PortOpen
 from heliosgrid.stack.process import ProcessRef
 from heliosgrid.stack.spec import ComponentSpec, StackContext
@@ -27,10 +27,16 @@ __all__ = [
 
 
 def default_supervisor(settings: Settings | None = None, echo: Callable[[str], None] = print) -> Supervisor:
-    """The supervisor of the HeliosGrid stack under ``Settings.data_dir`` (run from the repo root)."""
+    """The supervisor of the HeliosGrid stack under ``Settings.data_dir``.
+
+    A relative ``data_dir`` (default ``.helios``) is taken relative to the current directory;
+    the stack passes the absolute path to every child as ``HELIOS_DATA_DIR``, so Airflow tasks
+    calling :func:`restart` find the same run directory. Children run in the repository root.
+    """
     settings = settings or get_settings()
     data_dir = Path(settings.data_dir).resolve()
-    return Supervisor(heliosgrid_specs(settings), data_dir, base_env=stack_env(settings, data_dir), echo=echo)
+    return Supervisor(heliosgrid_specs(settings), data_dir, base_env=stack_env(settings, data_dir), cwd=REPO_ROOT,
+                      echo=echo)
 
 
 def restart(component: str, settings: Settings | None = None) -> ComponentStatus:
