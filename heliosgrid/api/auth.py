@@ -1,0 +1,209 @@
+"""API keys with scopes, and per-key rate limiting.
+
+A key looks like ``hg_<key_id>_<secret>``; only its SHA-256 hex digest is stored (table
+``api_keys``), so a leaked database does not leak usable keys, and the secret is shown once
+when created. ``key_id`` (8 hex characters) is public: it names the key in logs, listings and
+``revoke``.
+
+Scopes: ``read`` (every GET), ``alerts:write`` (acknowledge / resolve alerts), ``admin``
+(implies every scope).
+
+Rate limiting is a token bucket per key held in process memory: capacity
+``api_rate_limit_per_min`` requests, refilled continuously at that rate per 60 s. With several
+API worker processes each has its own buckets (documented in docs/api.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from fastapi import Request
+
+from heliosgrid.api.problems import ApiProblem
+
+SCOPES: tuple[str, ...] = ("read", "alerts:write", "admin")
+_KEY_FORMAT = re.compile(r"^hg_(?P<key_id>[0-9a-f]{8})_(?P<secret>[A-Za-z0-9_-]{20,128})$")
+_NAME_FORMAT = re.compile(r"^[A-Za-z0-9 _.@:-]{1,100}$")
+LAST_USED_UPDATE_INTERVAL_S = 60.0
+
+
+class ApiKeyError(ValueError):
+    """Invalid key-management input (name, scope, unknown key); message is user-facing."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller."""
+
+    key_id: str
+    name: str
+    scopes: frozenset[str]
+
+    def has(self, scope: str) -> bool:
+        """True when the key holds ``scope`` directly or through ``admin``."""
+        return scope in self.scopes or "admin" in self.scopes
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    key_id: str
+    name: str
+    scopes: tuple[str, ...]
+    secret: str
+
+
+def hash_key(secret: str) -> str:
+    """SHA-256 hex digest of the full key string."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def validate_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    """Deduplicate and check scopes; raises :class:`ApiKeyError` naming the bad one."""
+    out: list[str] = []
+    for scope in scopes:
+        if scope not in SCOPES:
+            raise ApiKeyError(f"unknown scope {scope!r}; expected one of: {', '.join(SCOPES)}")
+        if scope not in out:
+            out.append(scope)
+    if not out:
+        raise ApiKeyError("at least one scope is required (--scope read)")
+    return tuple(out)
+
+
+def create_key(conn: psycopg.Connection, name: str, scopes: Iterable[str]) -> CreatedKey:
+    """Create a key and return it with its secret (the only time the secret is available)."""
+    if not _NAME_FORMAT.match(name):
+        raise ApiKeyError("key name must be 1-100 characters: letters, digits, space and _ . @ : -")
+    checked = validate_scopes(scopes)
+    key_id = secrets.token_hex(4)
+    secret = f"hg_{key_id}_{secrets.token_urlsafe(32)}"
+    conn.execute(
+        "INSERT INTO api_keys (key_id, name, key_hash, scopes) VALUES (%s, %s, %s, %s)",
+        (key_id, name, hash_key(secret), list(checked)),
+    )
+    return CreatedKey(key_id=key_id, name=name, scopes=checked, secret=secret)
+
+
+def list_keys(conn: psycopg.Connection) -> list[dict[str, object]]:
+    """Every key (never the hash or secret), newest first."""
+    cur = conn.execute(
+        "SELECT key_id, name, scopes, created_at, revoked_at, last_used_at FROM api_keys ORDER BY created_at DESC"
+    )
+    cols = [c.name for c in cur.description or []]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+def revoke_key(conn: psycopg.Connection, key_id: str) -> datetime:
+    """Revoke a key by id; returns the revocation time. Revoking twice keeps the first time."""
+    row = conn.execute(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = %s RETURNING revoked_at",
+        (key_id,),
+    ).fetchone()
+    if row is None:
+        raise ApiKeyError(f"no API key with id {key_id!r} (see `heliosgrid apikey list`)")
+    return row[0]  # type: ignore[no-any-return]
+
+
+class TokenBucketLimiter:
+    """Thread-safe token buckets keyed by key id.
+
+    ``rate_per_min`` is both the bucket capacity (burst) and the refill rate per minute.
+    ``clock`` returns seconds (monotonic); injectable for unit tests.
+    """
+
+    def __init__(self, rate_per_min: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate_per_min < 1:
+            raise ValueError("rate_per_min must be >= 1")
+        self.capacity = float(rate_per_min)
+        self.refill_per_s = rate_per_min / 60.0
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str) -> float:
+        """Take one token. Returns 0.0 when allowed, else the seconds until a token is available."""
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.refill_per_s)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.refill_per_s
+
+
+def extract_key(request: Request, allow_query: bool = False) -> str | None:
+    """The presented key: ``Authorization: Bearer``, ``X-API-Key`` or (SSE only) ``?key=``."""
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    header = request.headers.get("x-api-key")
+    if header:
+        return header.strip()
+    if allow_query:
+        return request.query_params.get("key")
+    return None
+
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="heliosgrid"'}
+
+
+def authenticate(request: Request, scope: str, *, allow_query: bool = False) -> Principal:
+    """Check the key, its scope and its rate limit; raise :class:`ApiProblem` otherwise."""
+    presented = extract_key(request, allow_query=allow_query)
+    if not presented:
+        raise ApiProblem(
+            401, "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", headers=_CHALLENGE
+        )
+    if not _KEY_FORMAT.match(presented):
+        raise ApiProblem(401, "invalid API key", headers=_CHALLENGE)
+    state = request.app.state
+    with state.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT key_id, name, scopes, revoked_at FROM api_keys WHERE key_hash = %s", (hash_key(presented),)
+        ).fetchone()
+        if row is None:
+            raise ApiProblem(401, "invalid API key", headers=_CHALLENGE)
+        key_id, name, scopes, revoked_at = row
+        if revoked_at is not None:
+            raise ApiProblem(401, f"API key {key_id} was revoked", headers=_CHALLENGE)
+        now = time.monotonic()
+        last = state.last_used.get(key_id, -math.inf)
+        if now - last >= LAST_USED_UPDATE_INTERVAL_S:
+            state.last_used[key_id] = now
+            conn.execute("UPDATE api_keys SET last_used_at = now() WHERE key_id = %s", (key_id,))
+    principal = Principal(key_id=key_id, name=name, scopes=frozenset(scopes))
+    if not principal.has(scope):
+        raise ApiProblem(403, f"API key {key_id} lacks the '{scope}' scope needed for this operation")
+    wait_s = state.limiter.acquire(key_id)
+    if wait_s > 0:
+        retry = max(1, math.ceil(wait_s))
+        raise ApiProblem(
+            429,
+            f"rate limit of {state.settings.api_rate_limit_per_min} requests per minute exceeded for key "
+            f"{key_id}; retry in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
+    return principal
+
+
+def require(scope: str) -> Callable[[Request], Principal]:
+    """FastAPI dependency: the caller must hold ``scope``."""
+
+    def dependency(request: Request) -> Principal:
+        return authenticate(request, scope)
+
+    dependency.__name__ = f"require_{scope.replace(':', '_')}"
+    return dependency

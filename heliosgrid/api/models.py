@@ -1,0 +1,240 @@
+"""Pydantic models describing the JSON responses in the OpenAPI document.
+
+Routes build their JSON directly from database rows (and can answer CSV/Parquet instead), so
+these models document the shapes; field names carry units (``_kw``, ``_kwh``, ``_w_m2``, ``_s``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Page(BaseModel):
+    next_cursor: str | None = Field(None, description="Opaque cursor of the next page; null on the last page.")
+
+
+class Health(BaseModel):
+    status: str = Field(description="'ok' or 'degraded'")
+    database: str = Field(description="'ok' or 'unavailable'")
+    version: str
+
+
+class Site(BaseModel):
+    site_id: str
+    name: str
+    latitude_deg: float
+    longitude_deg: float
+    altitude_m: float
+    timezone: str
+    dc_capacity_kw: float
+    ac_capacity_kw: float
+    tariff_per_kwh: float | None
+
+
+class SitePage(Page):
+    items: list[Site]
+
+
+class Device(BaseModel):
+    device_id: str
+    site_id: str
+    kind: str
+    surface_tilt_deg: float
+    surface_azimuth_deg: float
+    dc_capacity_kw: float
+    ac_capacity_kw: float
+    gamma_pdc_per_c: float
+    inverter_efficiency: float
+
+
+class DevicePage(Page):
+    items: list[Device]
+
+
+class Reading(BaseModel):
+    device_id: str
+    site_id: str
+    ts: datetime
+    ghi_w_m2: float | None
+    poa_w_m2: float | None
+    ambient_temp_c: float | None
+    module_temp_c: float | None
+    dc_power_kw: float | None
+    ac_power_kw: float | None
+    inverter_status: str | None
+    seq: int
+    ingested_at: datetime
+
+
+class ReadingPage(Page):
+    items: list[Reading]
+
+
+class RollupPage(Page):
+    items: list[dict[str, Any]] = Field(
+        description="Per device: every column of readings_<resolution>. Per site: site_id, bucket, "
+        "ac_power_kw, expected_ac_power_kw, energy_kwh, poa_w_m2, poa_irradiation_kwh_m2, availability, completeness."
+    )
+
+
+class KpiDaily(BaseModel):
+    site_id: str
+    day: datetime
+    energy_kwh: float | None
+    poa_irradiation_kwh_m2: float | None
+    dc_capacity_kw: float
+    performance_ratio: float | None
+    availability: float | None
+    completeness: float | None
+    revenue: float | None
+
+
+class KpiPage(Page):
+    items: list[KpiDaily]
+
+
+class SiteOverview(BaseModel):
+    site_id: str
+    name: str
+    as_of: datetime
+    current_ac_power_kw: float | None
+    expected_ac_power_kw: float | None
+    forecast_p10_kw: float | None
+    forecast_p50_kw: float | None
+    forecast_p90_kw: float | None
+    energy_today_kwh: float | None
+    performance_ratio_today: float | None
+    availability_today: float | None
+    open_alerts: int
+    last_reading_ts: datetime | None
+    freshness_age_s: float | None
+
+
+class OverviewPage(Page):
+    items: list[SiteOverview]
+
+
+class ForecastPoint(BaseModel):
+    site_id: str
+    model_version: str
+    issued_at: datetime
+    target_ts: datetime
+    horizon_min: int
+    p10_kw: float
+    p50_kw: float
+    p90_kw: float
+
+
+class ForecastIssue(Page):
+    site_id: str
+    issued_at: datetime | None
+    items: list[ForecastPoint]
+
+
+class AccuracySummary(BaseModel):
+    n: int
+    mae_kw: float | None
+    rmse_kw: float | None
+    bias_kw: float | None
+    p10_p90_coverage: float | None
+
+
+class AccuracyPage(Page):
+    site_id: str
+    summary: AccuracySummary
+    items: list[dict[str, Any]]
+
+
+class AlertOut(BaseModel):
+    alert_id: int
+    site_id: str
+    device_id: str
+    source: str
+    fault_type: str
+    severity: str
+    state: str
+    started_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None
+    title: str
+    evidence: dict[str, Any]
+    energy_lost_kwh: float
+    revenue_lost: float
+    currency: str
+    recommended_action: str
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AlertPage(Page):
+    items: list[AlertOut]
+
+
+class DqResult(BaseModel):
+    check_name: str
+    site_id: str
+    device_id: str
+    window_start: datetime
+    window_end: datetime
+    passed: bool
+    measured_value: float | None
+    threshold: float | None
+    details: dict[str, Any]
+    run_id: str | None
+    checked_at: datetime
+
+
+class DqPage(Page):
+    items: list[DqResult]
+
+
+class Freshness(BaseModel):
+    site_id: str
+    last_reading_ts: datetime | None
+    last_ingested_at: datetime | None
+    age_s: float | None
+    sla_s: int
+    fresh: bool
+
+
+class FreshnessPage(Page):
+    items: list[Freshness]
+
+
+class DataProduct(BaseModel):
+    name: str
+    version: str
+    title: str
+    description: str
+    owner: str
+    relation: str
+    contract_path: str
+    freshness_sla_s: int
+    updated_at: datetime
+    contract_url: str
+
+
+class DataProductPage(Page):
+    items: list[DataProduct]
+
+
+class DataProductDetail(DataProduct):
+    contract: dict[str, Any] | None = Field(
+        description="The ODCS contract document (parsed YAML); null when the file is missing."
+    )
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, str]] | None = None

@@ -1,0 +1,751 @@
+"""The ``/v1`` endpoints: catalogue, readings, rollups, KPIs, forecasts, alerts, quality.
+
+All SQL is parameterised (psycopg placeholders; identifiers only from closed enums via
+``psycopg.sql``). Time ranges are half-open ``[start, end)`` in UTC; naive timestamps are
+taken as UTC. Units follow the column names (kW, kWh, W/m², kWh/m², °C, seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import psycopg
+import yaml
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, Response
+from psycopg import sql
+
+from heliosgrid import __version__
+from heliosgrid import alerts as alert_lifecycle
+from heliosgrid.api import models
+from heliosgrid.api.auth import Principal, require
+from heliosgrid.api.formats import (
+    BAD_CURSOR,
+    CSV_MEDIA,
+    PARQUET_MEDIA,
+    Format,
+    as_utc,
+    check_page_size,
+    columns_of,
+    decode_cursor,
+    encode_cursor,
+    jsonable,
+    render,
+    time_range,
+)
+from heliosgrid.api.problems import ApiProblem
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+_TABULAR = {
+    "content": {CSV_MEDIA: {"schema": {"type": "string"}}, PARQUET_MEDIA: {"schema": {"type": "string", "format": "binary"}}}
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": models.Problem, "description": "Missing or invalid API key"},
+    403: {"model": models.Problem, "description": "The key lacks the required scope"},
+    422: {"model": models.Problem, "description": "Invalid parameters (including page size and time range limits)"},
+    429: {"model": models.Problem, "description": "Rate limit exceeded (see Retry-After)"},
+}
+
+
+def _responses(model: type[Any], tabular: bool = True) -> dict[int | str, dict[str, Any]]:
+    ok: dict[str, Any] = {"model": model}
+    if tabular:
+        ok.update(_TABULAR)
+    return {200: ok, **_ERRORS}
+
+
+def get_conn(request: Request) -> Iterator[psycopg.Connection]:
+    """A pooled autocommit connection for the duration of the request."""
+    with request.app.state.pool.connection() as conn:
+        yield conn
+
+
+Conn = Annotated[psycopg.Connection, Depends(get_conn)]
+Reader = Annotated[Principal, Depends(require("read"))]
+Writer = Annotated[Principal, Depends(require("alerts:write"))]
+FormatQ = Annotated[Format | None, Query(description="Response format; overrides the Accept header.")]
+SiteQ = Annotated[str | None, Query(pattern=ID_PATTERN, description="Restrict to one site.")]
+DeviceQ = Annotated[str | None, Query(pattern=ID_PATTERN, description="Restrict to one device.")]
+StartQ = Annotated[datetime | None, Query(description="Inclusive start (ISO 8601; naive = UTC).")]
+EndQ = Annotated[datetime | None, Query(description="Exclusive end (ISO 8601; naive = UTC). Default: now.")]
+CursorQ = Annotated[str | None, Query(max_length=512, description="Opaque cursor from the previous page.")]
+LimitQ = Annotated[
+    int | None, Query(ge=1, description="Page size (default 1000, alerts 100; capped at HELIOS_API_MAX_PAGE_SIZE).")
+]
+SitePath = Annotated[str, PathParam(pattern=ID_PATTERN)]
+
+router = APIRouter(prefix="/v1")
+
+
+def _settings(request: Request) -> Any:
+    return request.app.state.settings
+
+
+def _range(request: Request, start: datetime | None, end: datetime | None, default: timedelta) -> tuple[datetime, datetime]:
+    return time_range(start, end, max_days=_settings(request).api_max_range_days, default_span=default)
+
+
+def _limit(request: Request, limit: int | None, default: int = 1000) -> int:
+    max_size: int = _settings(request).api_max_page_size
+    if limit is None:
+        return min(default, max_size)
+    return check_page_size(limit, max_size)
+
+
+def _where(clauses: list[sql.Composable]) -> sql.Composable:
+    return sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("TRUE")
+
+
+# --- health ------------------------------------------------------------------------------------
+
+
+@router.get("/health", response_model=models.Health, tags=["meta"], summary="Liveness and database reachability (no key)")
+def health(request: Request) -> JSONResponse:
+    try:
+        with request.app.state.pool.connection(timeout=3) as conn:
+            conn.execute("SELECT 1")
+        return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
+    except Exception:
+        return JSONResponse({"status": "degraded", "database": "unavailable", "version": __version__}, status_code=503)
+
+
+# --- sites and devices --------------------------------------------------------------------------
+
+_SITE_COLS = sql.SQL(
+    "site_id, name, latitude_deg, longitude_deg, altitude_m, timezone, dc_capacity_kw, ac_capacity_kw, tariff_per_kwh"
+)
+_DEVICE_COLS = sql.SQL(
+    "device_id, site_id, kind, surface_tilt_deg, surface_azimuth_deg, dc_capacity_kw, ac_capacity_kw, "
+    "gamma_pdc_per_c, inverter_efficiency"
+)
+
+
+@router.get("/sites", tags=["catalogue"], responses=_responses(models.SitePage), summary="All sites")
+def list_sites(request: Request, conn: Conn, _: Reader, format: FormatQ = None) -> Response:
+    cur = conn.execute(sql.SQL("SELECT {} FROM sites ORDER BY site_id").format(_SITE_COLS))
+    return render(request, format, columns_of(cur.description), cur.fetchall(), filename="sites")
+
+
+@router.get("/sites/{site_id}", tags=["catalogue"], responses=_responses(models.Site, tabular=False), summary="One site")
+def get_site(conn: Conn, _: Reader, site_id: SitePath) -> JSONResponse:
+    cur = conn.execute(sql.SQL("SELECT {} FROM sites WHERE site_id = %s").format(_SITE_COLS), (site_id,))
+    row = cur.fetchone()
+    if row is None:
+        raise ApiProblem(404, f"no site with id {site_id!r}")
+    names = [c.name for c in cur.description or []]
+    return JSONResponse({n: jsonable(v) for n, v in zip(names, row, strict=True)})
+
+
+@router.get("/devices", tags=["catalogue"], responses=_responses(models.DevicePage), summary="Devices, optionally of one site")
+def list_devices(request: Request, conn: Conn, _: Reader, site_id: SiteQ = None, format: FormatQ = None) -> Response:
+    cur = conn.execute(
+        sql.SQL("SELECT {} FROM devices WHERE (%s::text IS NULL OR site_id = %s) ORDER BY site_id, device_id").format(
+            _DEVICE_COLS
+        ),
+        (site_id, site_id),
+    )
+    return render(request, format, columns_of(cur.description), cur.fetchall(), filename="devices")
+
+
+@router.get(
+    "/sites/{site_id}/devices", tags=["catalogue"], responses=_responses(models.DevicePage), summary="Devices of one site"
+)
+def list_site_devices(request: Request, conn: Conn, principal: Reader, site_id: SitePath, format: FormatQ = None) -> Response:
+    if conn.execute("SELECT 1 FROM sites WHERE site_id = %s", (site_id,)).fetchone() is None:
+        raise ApiProblem(404, f"no site with id {site_id!r}")
+    return list_devices(request, conn, principal, site_id=site_id, format=format)
+
+
+# --- readings ----------------------------------------------------------------------------------
+
+_READING_COLS = sql.SQL(
+    "device_id, site_id, ts, ghi_w_m2, poa_w_m2, ambient_temp_c, module_temp_c, dc_power_kw, ac_power_kw, "
+    "inverter_status, seq, ingested_at"
+)
+
+
+@router.get(
+    "/readings",
+    tags=["readings"],
+    responses=_responses(models.ReadingPage),
+    summary="Raw readings, keyset-paginated by (ts, device_id)",
+)
+def list_readings(
+    request: Request,
+    conn: Conn,
+    _: Reader,
+    site_id: SiteQ = None,
+    device_id: DeviceQ = None,
+    start: StartQ = None,
+    end: EndQ = None,
+    limit: LimitQ = None,
+    cursor: CursorQ = None,
+    format: FormatQ = None,
+) -> Response:
+    """Default range: the last 24 h. Pages follow ``next_cursor`` until it is null."""
+    lo, hi = _range(request, start, end, timedelta(days=1))
+    limit = _limit(request, limit)
+    clauses: list[sql.Composable] = [sql.SQL("ts >= %s AND ts < %s")]
+    params: list[Any] = [lo, hi]
+    if site_id:
+        clauses.append(sql.SQL("site_id = %s"))
+        params.append(site_id)
+    if device_id:
+        clauses.append(sql.SQL("device_id = %s"))
+        params.append(device_id)
+    if cursor:
+        after_ts, after_key = decode_cursor(cursor)
+        clauses.append(sql.SQL("(ts, device_id) > (%s, %s)"))
+        params += [after_ts, str(after_key)]
+    query = sql.SQL("SELECT {} FROM readings WHERE {} ORDER BY ts, device_id LIMIT %s").format(_READING_COLS, _where(clauses))
+    cur = conn.execute(query, [*params, limit + 1])
+    rows = cur.fetchall()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1][2], rows[-1][0])
+    return render(request, format, columns_of(cur.description), rows, next_cursor=next_cursor, filename="readings")
+
+
+# --- rollups -----------------------------------------------------------------------------------
+
+
+class Resolution(StrEnum):
+    m15 = "15m"
+    h1 = "1h"
+    d1 = "1d"
+
+
+class Grouping(StrEnum):
+    device = "device"
+    site = "site"
+
+
+_DEFAULT_SPAN = {Resolution.m15: timedelta(days=1), Resolution.h1: timedelta(days=7), Resolution.d1: timedelta(days=90)}
+
+
+@router.get(
+    "/rollups/{resolution}",
+    tags=["readings"],
+    responses=_responses(models.RollupPage),
+    summary="15-minute, hourly or daily rollups per device or aggregated per site",
+)
+def list_rollups(
+    request: Request,
+    conn: Conn,
+    _: Reader,
+    resolution: Resolution,
+    group_by: Annotated[Grouping, Query(description="'device' rows or 'site' aggregates (inverters summed).")] = Grouping.device,
+    site_id: SiteQ = None,
+    device_id: DeviceQ = None,
+    start: StartQ = None,
+    end: EndQ = None,
+    limit: LimitQ = None,
+    cursor: CursorQ = None,
+    format: FormatQ = None,
+) -> Response:
+    """Buckets whose start lies in ``[start, end)``; keyset-paginated by (bucket, device_id|site_id).
+
+    Site aggregates: ``ac_power_kw`` and ``energy_kwh`` summed over inverters, irradiance
+    averaged over the devices reporting it, ``availability`` = ok samples / samples.
+    """
+    lo, hi = _range(request, start, end, _DEFAULT_SPAN[resolution])
+    limit = _limit(request, limit)
+    if group_by is Grouping.site and device_id:
+        raise ApiProblem(422, "query parameter 'device_id' cannot be combined with group_by=site")
+    table = sql.Identifier(f"readings_{resolution.value}")
+    key_name = "device_id" if group_by is Grouping.device else "site_id"
+    clauses: list[sql.Composable] = [sql.SQL("r.bucket >= %s AND r.bucket < %s")]
+    params: list[Any] = [lo, hi]
+    if site_id:
+        clauses.append(sql.SQL("r.site_id = %s"))
+        params.append(site_id)
+    if device_id:
+        clauses.append(sql.SQL("r.device_id = %s"))
+        params.append(device_id)
+    if group_by is Grouping.device:
+        if cursor:
+            after_ts, after_key = decode_cursor(cursor)
+            clauses.append(sql.SQL("(r.bucket, r.device_id) > (%s, %s)"))
+            params += [after_ts, str(after_key)]
+        query = sql.SQL("SELECT r.* FROM {} r WHERE {} ORDER BY r.bucket, r.device_id LIMIT %s").format(table, _where(clauses))
+    else:
+        having = sql.SQL("")
+        if cursor:
+            after_ts, after_key = decode_cursor(cursor)
+            having = sql.SQL("HAVING (r.bucket, r.site_id) > (%s, %s)")
+        query = sql.SQL(
+            """SELECT r.site_id, r.bucket,
+                      sum(r.ac_power_kw_avg) FILTER (WHERE d.kind = 'inverter') AS ac_power_kw,
+                      sum(r.energy_kwh) FILTER (WHERE d.kind = 'inverter') AS energy_kwh,
+                      avg(r.poa_w_m2_avg) AS poa_w_m2,
+                      avg(r.poa_irradiation_kwh_m2) AS poa_irradiation_kwh_m2,
+                      avg(r.module_temp_c_avg) AS module_temp_c,
+                      avg(r.ambient_temp_c_avg) AS ambient_temp_c,
+                      sum(r.status_ok_count) FILTER (WHERE d.kind = 'inverter')::double precision
+                          / nullif(sum(r.sample_count) FILTER (WHERE d.kind = 'inverter'), 0) AS availability,
+                      avg(r.completeness) AS completeness,
+                      count(DISTINCT r.device_id) AS device_count
+               FROM {} r JOIN devices d ON d.device_id = r.device_id
+               WHERE {} GROUP BY r.site_id, r.bucket {} ORDER BY r.bucket, r.site_id LIMIT %s"""
+        ).format(table, _where(clauses), having)
+        if cursor:
+            params += [after_ts, str(after_key)]
+    cur = conn.execute(query, [*params, limit + 1])
+    rows = cur.fetchall()
+    cols = columns_of(cur.description)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        names = [c.name for c in cols]
+        last = rows[-1]
+        next_cursor = encode_cursor(last[names.index("bucket")], last[names.index(key_name)])
+    return render(request, format, cols, rows, next_cursor=next_cursor, filename=f"rollups_{resolution.value}")
+
+
+# --- KPIs and the operator overview ------------------------------------------------------------
+
+
+@router.get("/kpis", tags=["kpis"], responses=_responses(models.KpiPage), summary="Daily KPIs per site: energy, PR, availability")
+def list_kpis(
+    request: Request,
+    conn: Conn,
+    _: Reader,
+    site_id: SiteQ = None,
+    start: StartQ = None,
+    end: EndQ = None,
+    format: FormatQ = None,
+) -> Response:
+    """Rows of ``bi.site_kpi_daily`` (UTC days starting in ``[start, end)``; default the last 30 days)."""
+    lo, hi = _range(request, start, end, timedelta(days=30))
+    cur = conn.execute(
+        """SELECT site_id, day, energy_kwh, poa_irradiation_kwh_m2, dc_capacity_kw, performance_ratio,
+                  availability, completeness, revenue
+           FROM bi.site_kpi_daily
+           WHERE day >= %s AND day < %s AND (%s::text IS NULL OR site_id = %s)
+           ORDER BY day, site_id""",
+        (lo, hi, site_id, site_id),
+    )
+    return render(request, format, columns_of(cur.description), cur.fetchall(), filename="kpis")
+
+
+_OVERVIEW_SQL = """
+SELECT s.site_id, s.name, %(as_of)s::timestamptz AS as_of,
+       cur.ac_kw AS current_ac_power_kw,
+       p.expected_ac_power_kw,
+       f.p10_kw AS forecast_p10_kw, f.p50_kw AS forecast_p50_kw, f.p90_kw AS forecast_p90_kw,
+       k.energy_kwh AS energy_today_kwh,
+       k.energy_kwh / nullif(s.dc_capacity_kw * k.irradiation_kwh_m2, 0) AS performance_ratio_today,
+       k.availability AS availability_today,
+       (SELECT count(*) FROM alerts a WHERE a.site_id = s.site_id AND a.state <> 'resolved')::int AS open_alerts,
+       fr.last_ts AS last_reading_ts,
+       extract(epoch FROM %(as_of)s::timestamptz - fr.last_ts)::double precision AS freshness_age_s
+FROM sites s
+LEFT JOIN LATERAL (
+    SELECT sum(x.ac_power_kw) AS ac_kw FROM (
+        SELECT DISTINCT ON (r.device_id) r.ac_power_kw
+        FROM readings r JOIN devices d ON d.device_id = r.device_id AND d.kind = 'inverter'
+        WHERE r.site_id = s.site_id AND r.ts > %(as_of)s::timestamptz - INTERVAL '15 minutes'
+          AND r.ts <= %(as_of)s::timestamptz
+        ORDER BY r.device_id, r.ts DESC) x
+) cur ON TRUE
+LEFT JOIN LATERAL (
+    SELECT b.expected_ac_power_kw FROM bi.site_power_15m b
+    WHERE b.site_id = s.site_id AND b.bucket <= %(as_of)s::timestamptz
+      AND b.bucket > %(as_of)s::timestamptz - INTERVAL '30 minutes'
+    ORDER BY b.bucket DESC LIMIT 1
+) p ON TRUE
+LEFT JOIN LATERAL (
+    SELECT fc.p10_kw, fc.p50_kw, fc.p90_kw FROM forecasts fc
+    WHERE fc.site_id = s.site_id AND fc.target_ts = time_bucket(INTERVAL '15 minutes', %(as_of)s::timestamptz)
+      AND fc.issued_at <= %(as_of)s::timestamptz
+    ORDER BY fc.issued_at DESC, fc.model_version LIMIT 1
+) f ON TRUE
+LEFT JOIN LATERAL (
+    SELECT sum(t.energy_kwh) AS energy_kwh, sum(t.poa_irradiation_kwh_m2) AS irradiation_kwh_m2,
+           avg(t.availability) AS availability
+    FROM bi.site_power_15m t
+    WHERE t.site_id = s.site_id
+      AND t.bucket >= (date_trunc('day', %(as_of)s::timestamptz AT TIME ZONE s.timezone) AT TIME ZONE s.timezone)
+      AND t.bucket <= %(as_of)s::timestamptz
+) k ON TRUE
+LEFT JOIN LATERAL (
+    SELECT max(r.ts) AS last_ts FROM readings r WHERE r.site_id = s.site_id AND r.ts <= %(as_of)s::timestamptz
+) fr ON TRUE
+WHERE (%(site_id)s::text IS NULL OR s.site_id = %(site_id)s)
+ORDER BY s.site_id
+"""
+
+
+@router.get(
+    "/overview",
+    tags=["kpis"],
+    responses=_responses(models.OverviewPage),
+    summary="Operator view per site: current vs expected power, forecast band, energy today, PR, alerts, freshness",
+)
+def overview(
+    request: Request,
+    conn: Conn,
+    _: Reader,
+    site_id: SiteQ = None,
+    as_of: Annotated[datetime | None, Query(description="Evaluate at this time (default now).")] = None,
+    format: FormatQ = None,
+) -> Response:
+    """Current power = sum over inverters of each one's latest reading in the last 15 min;
+    expected power from ``bi.site_power_15m`` (PVWatts on measured POA); forecast band of the
+    current 15-min bucket from the latest issue; "today" in the site's own time zone."""
+    at = as_utc(as_of) if as_of is not None else datetime.now(UTC)
+    cur = conn.execute(_OVERVIEW_SQL, {"as_of": at, "site_id": site_id})
+    return render(request, format, columns_of(cur.description), cur.fetchall(), filename="overview")
+
+
+# --- forecasts ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/forecasts",
+    tags=["forecasts"],
+    responses=_responses(models.ForecastIssue),
+    summary="The latest forecast issue of a site, or the one in force at a given time",
+)
+def get_forecast(
+    request: Request,
+    conn: Conn,
+    _: Reader,
+    site_id: Annotated[str, Query(pattern=ID_PATTERN, description="Site to forecast.")],
+    issued_at: Annotated[
+        datetime | None, Query(description="Return the latest issue with issued_at ≤ this time (default: latest).")
+    ] = None,
+    model_version: Annotated[str | None, Query(max_length=200)] = None,
+    start: StartQ = None,
+    end: EndQ = None,
+    format: FormatQ = None,
+) -> Response:
+    """P10/P50/P90 site AC power (kW) per 15-minute target time of one issue."""
+    as_of = as_utc(issued_at) if issued_at is not None else None
+    row = conn.execute(
+        """SELECT max(issued_at) FROM forecasts
+           WHERE site_id = %s AND (%s::timestamptz IS NULL OR issued_at <= %s)
+             AND (%s::text IS NULL OR model_version = %s)""",
+        (site_id, as_of, as_of, model_version, model_version),
+    ).fetchone()
+    issue = row[0] if row else None
+    clauses: list[sql.Composable] = [sql.SQL("site_id = %s AND issued_at = %s")]
+    params: list[Any] = [site_id, issue]
+    if model_version:
+        clauses.append(sql.SQL("model_version = %s"))
+        params.append(model_version)
+    if start is not None:
+        clauses.append(sql.SQL("target_ts >= %s"))
+        params.append(as_utc(start))
+    if end is not None:
+        clauses.append(sql.SQL("target_ts < %s"))
+        params.append(as_utc(end))
+    cur = conn.execute(
+        sql.SQL(
+            "SELECT site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw "
+            "FROM forecasts WHERE {} ORDER BY target_ts, model_version"
+        ).format(_where(clauses)),
+        params,
+    )
+    return render(
+        request, format, columns_of(cur.description), cur.fetchall(),
+        envelope={"site_id": site_id, "issued_at": jsonable(issue)}, filename=f"forecast_{site_id}",
+    )
+
+
+@router.get(
+    "/forecasts/accuracy",
+    tags=["forecasts"],
+    responses=_responses(models.AccuracyPage),
+    summary="Forecast vs actual per 15-minute target with MAE, RMSE, bias and P10–P90 coverage",
+)
+def forecast_accuracy(
+    request: Request,
+    conn: Conn,
+    _: Reader,
+    site_id: Annotated[str, Query(pattern=ID_PATTERN)],
+    start: StartQ = None,
+    end: EndQ = None,
+    format: FormatQ = None,
+) -> Response:
+    """For each target time the latest forecast issued no later than it (``bi.forecast_accuracy``).
+    ``error_kw`` = P50 − actual; default range the last 7 days."""
+    lo, hi = _range(request, start, end, timedelta(days=7))
+    cur = conn.execute(
+        """SELECT site_id, target_ts, issued_at, model_version, horizon_min, p10_kw, p50_kw, p90_kw,
+                  actual_kw, error_kw, abs_error_kw, in_band
+           FROM bi.forecast_accuracy
+           WHERE site_id = %s AND target_ts >= %s AND target_ts < %s AND actual_kw IS NOT NULL
+           ORDER BY target_ts""",
+        (site_id, lo, hi),
+    )
+    rows = cur.fetchall()
+    errors = [float(r[9]) for r in rows]
+    n = len(errors)
+    summary = {
+        "n": n,
+        "mae_kw": sum(abs(e) for e in errors) / n if n else None,
+        "rmse_kw": math.sqrt(sum(e * e for e in errors) / n) if n else None,
+        "bias_kw": sum(errors) / n if n else None,
+        "p10_p90_coverage": sum(1 for r in rows if r[11]) / n if n else None,
+    }
+    return render(
+        request, format, columns_of(cur.description), rows,
+        envelope={"site_id": site_id, "summary": summary}, filename=f"forecast_accuracy_{site_id}",
+    )
+
+
+# --- alerts ------------------------------------------------------------------------------------
+
+
+class AlertState(StrEnum):
+    open = "open"
+    acknowledged = "acknowledged"
+    resolved = "resolved"
+    active = "active"
+
+
+class Severity(StrEnum):
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+
+
+class Source(StrEnum):
+    maintenance = "maintenance"
+    quality = "quality"
+    pipeline = "pipeline"
+    forecast = "forecast"
+
+
+_ALERT_COLS = sql.SQL(", ").join(sql.Identifier(c) for c in alert_lifecycle.Alert.__dataclass_fields__)
+
+
+@router.get("/alerts", tags=["alerts"], responses=_responses(models.AlertPage), summary="Alerts, newest first, with filters")
+def list_alerts(
+    request: Request,
+    conn: Conn,
+    _: Reader,
+    state: Annotated[AlertState | None, Query(description="'active' = open or acknowledged.")] = None,
+    site_id: SiteQ = None,
+    device_id: DeviceQ = None,
+    severity: Severity | None = None,
+    source: Source | None = None,
+    since: Annotated[datetime | None, Query(description="Only alerts last seen at or after this time.")] = None,
+    limit: LimitQ = None,
+    cursor: CursorQ = None,
+    format: FormatQ = None,
+) -> Response:
+    limit = _limit(request, limit, default=100)
+    clauses: list[sql.Composable] = []
+    params: list[Any] = []
+    if state is AlertState.active:
+        clauses.append(sql.SQL("state <> 'resolved'"))
+    elif state is not None:
+        clauses.append(sql.SQL("state = %s"))
+        params.append(state.value)
+    for col, value in (("site_id", site_id), ("device_id", device_id)):
+        if value:
+            clauses.append(sql.SQL("{} = %s").format(sql.Identifier(col)))
+            params.append(value)
+    if severity is not None:
+        clauses.append(sql.SQL("severity = %s"))
+        params.append(severity.value)
+    if source is not None:
+        clauses.append(sql.SQL("source = %s"))
+        params.append(source.value)
+    if since is not None:
+        clauses.append(sql.SQL("last_seen_at >= %s"))
+        params.append(as_utc(since))
+    if cursor:
+        after_ts, after_id = decode_cursor(cursor)
+        if not isinstance(after_id, int):
+            raise ApiProblem(422, BAD_CURSOR)
+        clauses.append(sql.SQL("(started_at, alert_id) < (%s, %s)"))
+        params += [after_ts, after_id]
+    cur = conn.execute(
+        sql.SQL("SELECT {} FROM alerts WHERE {} ORDER BY started_at DESC, alert_id DESC LIMIT %s").format(
+            _ALERT_COLS, _where(clauses)
+        ),
+        [*params, limit + 1],
+    )
+    rows = cur.fetchall()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1][7], rows[-1][0])
+    return render(request, format, columns_of(cur.description), rows, next_cursor=next_cursor, filename="alerts")
+
+
+AlertIdPath = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+
+
+@router.get("/alerts/{alert_id}", tags=["alerts"], responses=_responses(models.AlertOut, tabular=False), summary="One alert")
+def get_alert(conn: Conn, _: Reader, alert_id: AlertIdPath) -> JSONResponse:
+    try:
+        alert = alert_lifecycle.get_alert(conn, alert_id)
+    except alert_lifecycle.AlertNotFound as exc:
+        raise ApiProblem(404, str(exc)) from None
+    return JSONResponse({k: jsonable(getattr(alert, k)) for k in alert.__dataclass_fields__})
+
+
+def _transition(conn: psycopg.Connection, alert_id: int, action: str, by: str) -> JSONResponse:
+    fn = alert_lifecycle.acknowledge if action == "acknowledge" else alert_lifecycle.resolve
+    try:
+        with conn.transaction():
+            alert = fn(conn, alert_id, by)
+    except alert_lifecycle.AlertNotFound as exc:
+        raise ApiProblem(404, str(exc)) from None
+    except alert_lifecycle.AlertError as exc:
+        raise ApiProblem(409, f"cannot {action} alert {alert_id}: {exc}") from None
+    return JSONResponse({k: jsonable(getattr(alert, k)) for k in alert.__dataclass_fields__})
+
+
+_WRITE_RESPONSES = {
+    **_responses(models.AlertOut, tabular=False),
+    404: {"model": models.Problem, "description": "No such alert"},
+    409: {"model": models.Problem, "description": "Invalid state transition"},
+}
+
+
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    tags=["alerts"],
+    responses=_WRITE_RESPONSES,
+    summary="Acknowledge an open alert (scope alerts:write); idempotent",
+)
+def acknowledge_alert(conn: Conn, principal: Writer, alert_id: AlertIdPath) -> JSONResponse:
+    """Records the key's name and id as ``acknowledged_by``. 409 if the alert is resolved."""
+    return _transition(conn, alert_id, "acknowledge", f"{principal.name} ({principal.key_id})")
+
+
+@router.post(
+    "/alerts/{alert_id}/resolve",
+    tags=["alerts"],
+    responses=_WRITE_RESPONSES,
+    summary="Resolve an open or acknowledged alert (scope alerts:write); idempotent",
+)
+def resolve_alert(conn: Conn, principal: Writer, alert_id: AlertIdPath) -> JSONResponse:
+    return _transition(conn, alert_id, "resolve", f"{principal.name} ({principal.key_id})")
+
+
+# --- data quality ------------------------------------------------------------------------------
+
+
+@router.get("/quality/results", tags=["quality"], responses=_responses(models.DqPage), summary="Data-quality check results")
+def list_quality_results(
+    request: Request,
+    conn: Conn,
+    _: Reader,
+    site_id: SiteQ = None,
+    device_id: DeviceQ = None,
+    check_name: Annotated[str | None, Query(max_length=200)] = None,
+    passed: bool | None = None,
+    start: StartQ = None,
+    end: EndQ = None,
+    limit: LimitQ = None,
+    cursor: CursorQ = None,
+    format: FormatQ = None,
+) -> Response:
+    """Results whose window ends in ``[start, end)`` (default last 7 days), newest first."""
+    lo, hi = _range(request, start, end, timedelta(days=7))
+    limit = _limit(request, limit)
+    clauses: list[sql.Composable] = [sql.SQL("window_end >= %s AND window_end < %s")]
+    params: list[Any] = [lo, hi]
+    for col, value in (("site_id", site_id), ("device_id", device_id), ("check_name", check_name), ("passed", passed)):
+        if value is not None:
+            clauses.append(sql.SQL("{} = %s").format(sql.Identifier(col)))
+            params.append(value)
+    if cursor:
+        after_ts, after_key = decode_cursor(cursor)
+        try:
+            check, site, device = json.loads(str(after_key))
+        except (ValueError, TypeError):
+            raise ApiProblem(422, BAD_CURSOR) from None
+        clauses.append(sql.SQL("(window_end, check_name, site_id, device_id) < (%s, %s, %s, %s)"))
+        params += [after_ts, str(check), str(site), str(device)]
+    cur = conn.execute(
+        sql.SQL(
+            "SELECT check_name, site_id, device_id, window_start, window_end, passed, measured_value, threshold, "
+            "details, run_id, checked_at FROM dq_results WHERE {} "
+            "ORDER BY window_end DESC, check_name DESC, site_id DESC, device_id DESC LIMIT %s"
+        ).format(_where(clauses)),
+        [*params, limit + 1],
+    )
+    rows = cur.fetchall()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(last[4], json.dumps([last[0], last[1], last[2]]))
+    return render(request, format, columns_of(cur.description), rows, next_cursor=next_cursor, filename="quality_results")
+
+
+@router.get(
+    "/quality/freshness",
+    tags=["quality"],
+    responses=_responses(models.FreshnessPage),
+    summary="Data freshness per site against the readings SLA",
+)
+def freshness(request: Request, conn: Conn, _: Reader, site_id: SiteQ = None, format: FormatQ = None) -> Response:
+    """``age_s`` = now − newest reading time; ``fresh`` when it is within the ``readings``
+    data product's ``freshness_sla_s`` (300 s unless the catalogue says otherwise)."""
+    cur = conn.execute(
+        """SELECT f.site_id, f.last_reading_ts, f.last_ingested_at,
+                  extract(epoch FROM now() - f.last_reading_ts)::double precision AS age_s,
+                  sla.s AS sla_s,
+                  coalesce(extract(epoch FROM now() - f.last_reading_ts) <= sla.s, false) AS fresh
+           FROM bi.site_freshness f
+           CROSS JOIN (SELECT coalesce((SELECT freshness_sla_s FROM data_products WHERE name = 'readings'), 300) AS s) sla
+           WHERE (%s::text IS NULL OR f.site_id = %s)
+           ORDER BY f.site_id""",
+        (site_id, site_id),
+    )
+    return render(request, format, columns_of(cur.description), cur.fetchall(), filename="freshness")
+
+
+# --- data-product catalogue --------------------------------------------------------------------
+
+_PRODUCT_SQL = (
+    "SELECT name, version, title, description, owner, relation, contract_path, freshness_sla_s, updated_at, "
+    "'/v1/data-products/' || name AS contract_url FROM data_products"
+)
+
+
+@router.get(
+    "/data-products", tags=["catalogue"], responses=_responses(models.DataProductPage), summary="The data-product catalogue"
+)
+def list_data_products(request: Request, conn: Conn, _: Reader, format: FormatQ = None) -> Response:
+    cur = conn.execute(_PRODUCT_SQL + " ORDER BY name")
+    return render(request, format, columns_of(cur.description), cur.fetchall(), filename="data_products")
+
+
+@router.get(
+    "/data-products/{name}",
+    tags=["catalogue"],
+    responses=_responses(models.DataProductDetail, tabular=False),
+    summary="One data product with its ODCS data contract",
+)
+def get_data_product(conn: Conn, _: Reader, name: Annotated[str, PathParam(pattern=r"^[a-z0-9_-]{1,64}$")]) -> JSONResponse:
+    cur = conn.execute(_PRODUCT_SQL + " WHERE name = %s", (name,))
+    row = cur.fetchone()
+    if row is None:
+        raise ApiProblem(404, f"no data product named {name!r}")
+    names = [c.name for c in cur.description or []]
+    body = {n: jsonable(v) for n, v in zip(names, row, strict=True)}
+    contract_file = (REPO_ROOT / body["contract_path"]).resolve()
+    contract = None
+    if contract_file.is_file() and REPO_ROOT in contract_file.parents:
+        contract = yaml.safe_load(contract_file.read_text(encoding="utf-8"))
+    body["contract"] = json.loads(json.dumps(contract, default=str)) if contract is not None else None
+    return JSONResponse(body)

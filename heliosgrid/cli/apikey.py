@@ -1,0 +1,76 @@
+"""``heliosgrid apikey create|list|revoke``: manage API keys (stored as SHA-256 hashes)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from heliosgrid.api.auth import SCOPES, ApiKeyError, create_key, list_keys, revoke_key
+from heliosgrid.api.formats import jsonable
+from heliosgrid.db.connection import open_connection, resolve_database_url
+from heliosgrid.settings import get_settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("apikey", help="create, list and revoke API keys")
+    ps = p.add_subparsers(dest="apikey_command", metavar="ACTION")
+    ps.required = True
+    c = ps.add_parser("create", help="create a key and print its secret (shown only once)")
+    c.add_argument("--name", required=True, help="who or what uses the key (e.g. 'grafana', 'ops-dashboard')")
+    c.add_argument("--scope", action="append", required=True, choices=SCOPES,
+                   help="scope to grant; repeat for several (read, alerts:write, admin)")
+    c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.set_defaults(func=cmd_create)
+    ls = ps.add_parser("list", help="list keys (never the secrets)")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.set_defaults(func=cmd_list)
+    r = ps.add_parser("revoke", help="revoke a key by id")
+    r.add_argument("key_id", help="the 8-character key id shown by create/list")
+    r.set_defaults(func=cmd_revoke)
+
+
+def _conn():  # type: ignore[no-untyped-def]
+    return open_connection(resolve_database_url(get_settings()), autocommit=True)
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    with _conn() as conn:
+        try:
+            key = create_key(conn, args.name, args.scope)
+        except ApiKeyError as exc:
+            raise ValueError(str(exc)) from None
+    if args.json:
+        print(json.dumps({"key_id": key.key_id, "name": key.name, "scopes": list(key.scopes), "secret": key.secret}))
+    else:
+        print(f"created API key {key.key_id} ({key.name}) with scopes: {', '.join(key.scopes)}")
+        print("secret (shown once, store it now):")
+        print(key.secret)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    with _conn() as conn:
+        keys = list_keys(conn)
+    if args.json:
+        print(json.dumps([{k: jsonable(v) for k, v in row.items()} for row in keys]))
+        return 0
+    if not keys:
+        print("no API keys (create one with `heliosgrid apikey create --name NAME --scope read`)")
+        return 0
+    print(f"{'key_id':8}  {'name':24}  {'scopes':28}  {'created':20}  status")
+    for row in keys:
+        status = f"revoked {jsonable(row['revoked_at'])}" if row["revoked_at"] else "active"
+        scopes = ",".join(row["scopes"])  # type: ignore[arg-type]
+        created = str(jsonable(row["created_at"]))[:19]
+        print(f"{row['key_id']:8}  {row['name']!s:24}  {scopes:28}  {created:20}  {status}")
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    with _conn() as conn:
+        try:
+            when = revoke_key(conn, args.key_id)
+        except ApiKeyError as exc:
+            raise ValueError(str(exc)) from None
+    print(f"revoked API key {args.key_id} at {jsonable(when)}")
+    return 0
