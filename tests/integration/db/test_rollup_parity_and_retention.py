@@ -199,7 +199,7 @@ def test_rollups_match_an_independent_computation(parity_results: dict[str, dict
 
 def test_late_and_updated_rows_changed_the_rollups(parity_results: dict[str, dict[str, list[Row]]]) -> None:
     """A bucket that arrived entirely late appears; updated values replace the old ones."""
-    initial, late, updates = _generate()
+    _initial, late, _updates = _generate()
     late_bucket = PARITY_START + timedelta(hours=11)
     expected = sum(1 for (d, ts) in late if d == "par-inv-1" and late_bucket <= ts < late_bucket + timedelta(minutes=15))
     assert expected >= 10
@@ -226,10 +226,7 @@ def _floor_day(ts: datetime) -> datetime:
 @pytest.fixture(params=["postgres", "timescaledb"])
 def retention_conn(request: pytest.FixtureRequest, fresh_db: Callable[..., str]) -> Iterator[psycopg.Connection]:
     settings = load_settings()
-    if request.param == "postgres":
-        url = fresh_db()
-    else:
-        url = request.getfixturevalue("timescale_db")
+    url = fresh_db() if request.param == "postgres" else request.getfixturevalue("timescale_db")
     with open_connection(url, autocommit=True) as conn:
         seed_policies(conn, settings)
         _delete_devices(conn, [RET_DEVICE], RET_START - timedelta(days=1), AS_OF + timedelta(days=1))

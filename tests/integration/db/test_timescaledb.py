@@ -16,7 +16,7 @@ import pytest
 from heliosgrid.db.connection import open_connection
 from heliosgrid.db.info import database_info
 from heliosgrid.db.migrate import migrate
-from heliosgrid.db.retention import KEEP, MIN_DROP_AFTER, PolicyError, seed_policies, set_policy, show_policies
+from heliosgrid.db.retention import KEEP, MIN_DROP_AFTER, Policy, PolicyError, seed_policies, set_policy, show_policies
 from heliosgrid.db.rollups import RollupError, policy_job_status, refresh_rollups
 from heliosgrid.settings import Settings, load_settings
 
@@ -36,7 +36,7 @@ def settings() -> Settings:
     return load_settings()
 
 
-def _by_relation(conn: psycopg.Connection) -> dict[str, object]:
+def _by_relation(conn: psycopg.Connection) -> dict[str, Policy]:
     return {p.relation: p for p in show_policies(conn)}
 
 
@@ -50,7 +50,7 @@ def test_reapplying_migrations_is_a_noop_and_info_reports_timescaledb(tsconn: ps
     kinds = {r["name"]: r["kind"] for r in info["relations"]}
     for rollup in ("readings_15m", "readings_1h", "readings_1d"):
         assert kinds[rollup] == "continuous aggregate"
-    caggs = dict(tsconn.execute(
+    caggs: dict[str, bool] = dict(tsconn.execute(
         "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates"
     ).fetchall())
     assert caggs == {"readings_15m": False, "readings_1h": False, "readings_1d": False}  # real-time on
@@ -66,13 +66,13 @@ def test_reapplying_migrations_is_a_noop_and_info_reports_timescaledb(tsconn: ps
 def test_policies_are_registered_with_the_configured_intervals(tsconn: psycopg.Connection, settings: Settings) -> None:
     policies = _by_relation(tsconn)
     raw = policies["readings"]
-    assert raw.drop_after == settings.retention_raw_days * DAY  # type: ignore[attr-defined]
-    assert raw.job_drop_after == settings.retention_raw_days * DAY  # type: ignore[attr-defined]
-    assert raw.job_compress_after == settings.compress_raw_after_days * DAY  # type: ignore[attr-defined]
-    assert policies["readings_15m"].job_drop_after == settings.retention_15m_days * DAY  # type: ignore[attr-defined]
+    assert raw.drop_after == settings.retention_raw_days * DAY
+    assert raw.job_drop_after == settings.retention_raw_days * DAY
+    assert raw.job_compress_after == settings.compress_raw_after_days * DAY
+    assert policies["readings_15m"].job_drop_after == settings.retention_15m_days * DAY
     for rel in ("readings_1h", "readings_1d"):
-        assert policies[rel].retention_job_id is None  # type: ignore[attr-defined]  # kept forever by default
-    assert all(p.in_sync for p in policies.values())  # type: ignore[attr-defined]
+        assert policies[rel].retention_job_id is None  # kept forever by default
+    assert all(p.in_sync for p in policies.values())
     jobs = {(j["proc_name"], j["relation"]): j for j in policy_job_status(tsconn)}
     assert ("policy_retention", "readings") in jobs
     assert ("policy_compression", "readings") in jobs
@@ -92,11 +92,11 @@ def test_changed_settings_seed_new_catalogue_rows_and_jobs(tsconn: psycopg.Conne
     try:
         seed_policies(tsconn, load_settings(retention_15m_days=200))
         policy = _by_relation(tsconn)["readings_15m"]
-        assert policy.drop_after == 200 * DAY  # type: ignore[attr-defined]
-        assert policy.job_drop_after == 200 * DAY  # type: ignore[attr-defined]
+        assert policy.drop_after == 200 * DAY
+        assert policy.job_drop_after == 200 * DAY
         # settings seed only missing rows: an existing row is not overwritten by new settings
         seed_policies(tsconn, load_settings(retention_15m_days=100))
-        assert _by_relation(tsconn)["readings_15m"].job_drop_after == 200 * DAY  # type: ignore[attr-defined]
+        assert _by_relation(tsconn)["readings_15m"].job_drop_after == 200 * DAY
     finally:
         set_policy(tsconn, "readings_15m", drop_after=settings.retention_15m_days * DAY)
 
@@ -110,15 +110,15 @@ def test_dba_change_survives_migrate_and_drifted_jobs_are_repaired(
         assert changed.updated_by != "heliosgrid db migrate (settings)"
         # someone removes the job behind HeliosGrid's back
         tsconn.execute("SELECT remove_retention_policy('readings_1h')")
-        assert not _by_relation(tsconn)["readings_1h"].in_sync  # type: ignore[attr-defined]
+        assert not _by_relation(tsconn)["readings_1h"].in_sync
         migrate(tsconn)
         seed_policies(tsconn, settings)
         policy = _by_relation(tsconn)["readings_1h"]
-        assert policy.drop_after == 400 * DAY  # type: ignore[attr-defined]
-        assert policy.job_drop_after == 400 * DAY  # type: ignore[attr-defined]
+        assert policy.drop_after == 400 * DAY
+        assert policy.job_drop_after == 400 * DAY
     finally:
         set_policy(tsconn, "readings_1h", drop_after=None)
-    assert _by_relation(tsconn)["readings_1h"].retention_job_id is None  # type: ignore[attr-defined]
+    assert _by_relation(tsconn)["readings_1h"].retention_job_id is None
 
 
 def test_compression_policy_change_and_refusal_leave_jobs_consistent(
@@ -131,13 +131,13 @@ def test_compression_policy_change_and_refusal_leave_jobs_consistent(
         with pytest.raises(PolicyError, match="must be shorter than drop-after"):
             set_policy(tsconn, "readings", drop_after=10 * DAY, compress_after=KEEP)
         after = _by_relation(tsconn)["readings"]
-        assert after.job_drop_after == settings.retention_raw_days * DAY  # type: ignore[attr-defined]
-        assert after.job_compress_after == 14 * DAY  # type: ignore[attr-defined]
+        assert after.job_drop_after == settings.retention_raw_days * DAY
+        assert after.job_compress_after == 14 * DAY
         policy = set_policy(tsconn, "readings", compress_after=None)
         assert policy.compression_job_id is None
     finally:
         set_policy(tsconn, "readings", compress_after=settings.compress_raw_after_days * DAY)
-    assert _by_relation(tsconn)["readings"].job_compress_after == settings.compress_raw_after_days * DAY  # type: ignore[attr-defined]
+    assert _by_relation(tsconn)["readings"].job_compress_after == settings.compress_raw_after_days * DAY
 
 
 def test_refresh_refuses_an_open_transaction(timescale_db: str) -> None:
