@@ -34,3 +34,24 @@ def quality_task(context: Any) -> dict[str, Any]:
     summary = report.summary()
     log.info("quality %s", {k: v for k, v in summary.items() if k != "failures"})
     return summary
+
+
+def stream_supervision_task(context: Any) -> dict[str, Any]:
+    """Heartbeats, consumer lag and local restarts at the data-interval end (see
+    :mod:`heliosgrid.orchestration.supervision`)."""
+    from heliosgrid.orchestration.supervision import supervise_stream
+
+    _, end = data_interval(context)
+    settings = get_settings()
+    with task_connection(settings) as conn:
+        report = supervise_stream(conn, settings, end)
+    return report.summary()
+
+
+def housekeeping_task(context: Any) -> dict[str, Any]:
+    """Rollup refresh + retention (PostgreSQL) or policy-job status (TimescaleDB) at the interval end."""
+    from heliosgrid.orchestration.housekeeping import run_housekeeping
+
+    _, end = data_interval(context)
+    with task_connection() as conn:
+        return run_housekeeping(conn, end)
