@@ -1,0 +1,190 @@
+"""Rolling-origin backtests with "available at" semantics, plus the table and the plot.
+
+Procedure: the models are fitted (with their calibration) on the history before ``test_start``
+only; then forecasts are issued every ``origin_step_h`` hours from ``test_start`` on, each for the
+next 48 h. At each origin the forecaster receives **the history truncated at that origin** (the
+caller slices it, and :meth:`Forecaster.predict_quantiles` slices again), so no forecast can use a
+value labelled at or after its issue time. Scores are computed by :mod:`heliosgrid.forecast.metrics`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS, choose_champion, score_backtest
+from heliosgrid.forecast.models import DEFAULT_HORIZON_STEPS, Forecaster, check_power_series, make_model, truncate_history
+from heliosgrid.forecast.solar import STEP, ForecastInputError, SolarContext, infer_orientation
+from heliosgrid.forecast.weather import WeatherProvider
+from heliosgrid.physics.fleet import SiteSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODELS = ("persistence", "climatology", "prophet", "arima", "gbm")
+
+
+@dataclass
+class BacktestResult:
+    """Forecasts of every model at every origin, their scores and the champion."""
+
+    frame: pd.DataFrame
+    metrics: dict[str, dict[str, dict[str, float]]]
+    champion: str | None
+    capacity_kw: float
+    test_start: pd.Timestamp
+    test_end: pd.Timestamp
+    n_origins: int
+    timings_s: dict[str, float] = field(default_factory=dict)
+    forecasters: dict[str, Forecaster] = field(default_factory=dict)
+    site: SiteSpec | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready summary (metrics rounded, NaN as null)."""
+        def clean(v: Any) -> Any:
+            if isinstance(v, float):
+                return None if np.isnan(v) else round(v, 5)
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            return v
+        return {
+            "champion": self.champion,
+            "day_ahead_bucket": DAY_AHEAD_BUCKET,
+            "horizon_buckets_min": {k: list(v) for k, v in HORIZON_BUCKETS.items()},
+            "capacity_kw": round(self.capacity_kw, 4),
+            "test_start": self.test_start.isoformat(),
+            "test_end": self.test_end.isoformat(),
+            "n_origins": self.n_origins,
+            "orientation": ({"surface_tilt_deg": self.site.inverters[0].surface_tilt_deg,
+                             "surface_azimuth_deg": self.site.inverters[0].surface_azimuth_deg}
+                            if self.site is not None and self.site.inverters else None),
+            "models": clean(self.metrics),
+            "timings_s": clean(self.timings_s),
+        }
+
+    def table(self) -> str:
+        """A plain-text table: one row per model and horizon bucket."""
+        head = (f"{'model':<12} {'bucket':<7} {'n':>6} {'MAE kW':>9} {'RMSE kW':>9} {'nRMSE':>7} {'skill':>7} "
+                f"{'pinball':>8} {'cov80':>6}")
+        lines = [head, "-" * len(head)]
+        for name, buckets in self.metrics.items():
+            for b, m in buckets.items():
+                mark = " *" if name == self.champion and b == DAY_AHEAD_BUCKET else ""
+                lines.append(
+                    f"{name:<12} {b:<7} {m['n']:>6} {m['mae_kw']:>9.3f} {m['rmse_kw']:>9.3f} {m['nrmse']:>7.3f} "
+                    f"{m.get('skill', float('nan')):>7.3f} {m['pinball_kw']:>8.3f} {m['coverage_p10_p90']:>6.3f}{mark}"
+                )
+        lines.append(f"champion: {self.champion} (lowest nRMSE in the {DAY_AHEAD_BUCKET} bucket)")
+        return "\n".join(lines)
+
+
+def run_backtest(
+    series: pd.Series,
+    site: SiteSpec,
+    capacity_kw: float,
+    *,
+    models: Sequence[str] = DEFAULT_MODELS,
+    test_days: float = 21.0,
+    origin_step_h: float = 6.0,
+    horizon_steps: int = DEFAULT_HORIZON_STEPS,
+    weather: WeatherProvider | None = None,
+    calibration_days: int = 10,
+    fit_orientation: bool = False,
+) -> BacktestResult:
+    """Fit every model on the history before the last ``test_days`` days, then issue forecasts
+    every ``origin_step_h`` hours over those days and score them against the actuals.
+
+    ``fit_orientation`` infers the array tilt/azimuth from the training part (for sites whose
+    orientation is unknown, e.g. a CSV without ``--tilt/--azimuth``).
+    """
+    series = check_power_series(series)
+    if series.dropna().empty:
+        raise ForecastInputError("the power series has no values")
+    end = series.index[-1] + STEP
+    test_start = (end - pd.Timedelta(days=test_days)).floor("h")
+    train = series[series.index < test_start].dropna()
+    if len(train) < 7 * 96 * 0.3:
+        raise ForecastInputError(
+            f"not enough history before the test window ({len(train)} intervals before {test_start.isoformat()}); "
+            "need at least 7 days of data plus the test window"
+        )
+    if fit_orientation:
+        site = infer_orientation(train, site, capacity_kw)
+    if "persistence" not in models:
+        models = ["persistence", *models]
+    origins = pd.date_range(test_start, end - STEP, freq=pd.Timedelta(hours=origin_step_h), tz="UTC")
+    timings: dict[str, float] = {}
+    frames: list[pd.DataFrame] = []
+    forecasters: dict[str, Forecaster] = {}
+    for name in models:
+        t0 = time.perf_counter()
+        ctx = SolarContext(site, capacity_kw)
+        fc = Forecaster(make_model(name), ctx, calibration_days=calibration_days, weather=weather).fit(train)
+        t1 = time.perf_counter()
+        parts = []
+        for origin in origins:
+            available = truncate_history(series, origin)  # structural: nothing at/after the origin
+            out = fc.predict_quantiles(available, origin, horizon_steps)
+            out.insert(0, "issued_at", origin)
+            parts.append(out)
+        pred = pd.concat(parts, ignore_index=True)
+        pred.insert(0, "model", name)
+        frames.append(pred)
+        forecasters[name] = fc
+        timings[f"{name}_fit_s"] = t1 - t0
+        timings[f"{name}_backtest_s"] = time.perf_counter() - t1
+        log.info("backtest %s: fit %.1fs, %d origins %.1fs", name, t1 - t0, len(origins), time.perf_counter() - t1)
+    frame = pd.concat(frames, ignore_index=True)
+    targets = pd.DatetimeIndex(frame["target_ts"])
+    frame["actual_kw"] = series.reindex(targets).to_numpy()
+    ctx = SolarContext(site, capacity_kw)
+    uniq = targets.unique().sort_values()
+    frame["clearsky_kw"] = pd.Series(ctx.clearsky_kw(uniq), index=uniq).reindex(targets).to_numpy()
+    frame = frame[frame["target_ts"] < end].reset_index(drop=True)
+    metrics = score_backtest(frame, capacity_kw, models=list(models))
+    return BacktestResult(frame, metrics, choose_champion(metrics), capacity_kw, test_start, end, len(origins),
+                          timings, forecasters, site)
+
+
+def plot_backtest(result: BacktestResult, path: Path, models: Sequence[str] | None = None, days: float = 6.0) -> Path:
+    """PNG of actual power with P50 and the P10–P90 band of the champion (and persistence's P50),
+    for the shortest available lead (top) and for day-ahead leads ≥ 24 h (bottom)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = list(models or [m for m in (result.champion, "persistence") if m])
+    frame = result.frame
+    lo = result.test_end - pd.Timedelta(days=days)
+    fig, axes = plt.subplots(2, 1, figsize=(12, 7), sharex=True)
+    panels = ((0, "shortest lead (intraday)"), (1440, "day-ahead (lead ≥ 24 h)"))
+    for ax, (min_lead, title) in zip(axes, panels, strict=True):
+        actual_drawn = False
+        for i, name in enumerate(models):
+            m = frame[(frame["model"] == name) & (frame["horizon_min"] >= min_lead) & (frame["target_ts"] >= lo)]
+            m = m.sort_values("horizon_min").drop_duplicates("target_ts").sort_values("target_ts")
+            if m.empty:
+                continue
+            if not actual_drawn:
+                ax.plot(m["target_ts"], m["actual_kw"], color="black", lw=1.2, label="actual")
+                actual_drawn = True
+            color = "tab:blue" if i == 0 else "tab:orange"
+            ax.plot(m["target_ts"], m["p50_kw"], color=color, lw=1.0, label=f"{name} P50")
+            if i == 0:
+                ax.fill_between(m["target_ts"], m["p10_kw"], m["p90_kw"], color=color, alpha=0.25, label=f"{name} P10–P90")
+        ax.set_title(title)
+        ax.set_ylabel("AC power (kW)")
+        ax.legend(loc="upper right", fontsize=8)
+    axes[-1].set_xlabel("time (UTC)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -1,0 +1,163 @@
+"""Power series from CSV files and from the real datasets shipped inside installed wheels.
+
+Nothing is downloaded: built-in datasets are read with :mod:`importlib.resources` from the
+installed ``pvanalytics`` package (``pvanalytics/data``). Every loader returns a site AC power
+series in kW on the 15-min grid (UTC, interval-start labels; finer data is averaged, negative
+night tare is clipped to 0) together with the site description the models need.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+
+from heliosgrid.forecast.solar import STEP, ForecastInputError, site_from_capacity
+from heliosgrid.physics.fleet import SiteSpec
+
+
+@dataclass(frozen=True)
+class PowerDataset:
+    """A site power series (kW, 15-min, UTC) and its site description."""
+
+    name: str
+    series: pd.Series
+    site: SiteSpec
+    capacity_kw: float
+    description: str
+
+
+def to_15min(power_kw: pd.Series) -> pd.Series:
+    """Average a tz-aware power series (kW) onto 15-min interval-start labels (UTC).
+
+    Raises :class:`ForecastInputError` when the data are coarser than 15 minutes.
+    """
+    s = power_kw.dropna().sort_index()
+    s = s[~s.index.duplicated(keep="last")]
+    if len(s) < 2:
+        raise ForecastInputError("the power series has fewer than 2 valid values")
+    step = pd.Series(s.index).diff().dt.total_seconds().median()
+    if step > STEP.total_seconds() + 1:
+        raise ForecastInputError(f"data resolution is {step / 60:.0f} min; at least 15-min resolution is required")
+    s.index = s.index.tz_convert("UTC")
+    out = s.clip(lower=0.0).resample(STEP, label="left", closed="left").mean()
+    return out.rename("ac_power_kw")
+
+
+def parse_timestamps(raw: pd.Series, tz: str, column: str) -> pd.DatetimeIndex:
+    """Parse a timestamp column: offsets/UTC are honoured; naive times are local time in ``tz``."""
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ForecastInputError(f"unknown time zone {tz!r} (use an IANA name such as 'UTC' or 'America/Denver')") from None
+    text = raw.astype(str)
+    try:
+        parsed = pd.to_datetime(text, utc=False, format="ISO8601")
+    except (ValueError, TypeError):
+        try:
+            parsed = pd.to_datetime(text, utc=True)
+        except (ValueError, TypeError) as exc:
+            bad = next((v for v in text.head(1000) if pd.isna(pd.to_datetime(v, errors="coerce", utc=True))), text.iloc[0])
+            raise ForecastInputError(f"column {column!r}: unparsable timestamp {bad!r} ({exc})") from None
+    idx = pd.DatetimeIndex(parsed)
+    if idx.tz is None:
+        try:
+            idx = idx.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+        except (ValueError, TypeError) as exc:
+            raise ForecastInputError(f"column {column!r}: cannot localise timestamps to {tz}: {exc}") from None
+    return idx.tz_convert("UTC")
+
+
+def load_power_csv(
+    path: Path | str,
+    *,
+    timestamp_col: str,
+    power_col: str,
+    tz: str = "UTC",
+    power_unit: str = "kW",
+) -> pd.Series:
+    """Read ``power_col`` (kW, or W with ``power_unit='W'``) indexed by ``timestamp_col`` from a CSV."""
+    path = Path(path)
+    if not path.is_file():
+        raise ForecastInputError(f"CSV file not found: {path}")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ForecastInputError(f"cannot read CSV {path}: {str(exc).strip()}") from None
+    missing = [c for c in (timestamp_col, power_col) if c not in frame.columns]
+    if missing:
+        raise ForecastInputError(
+            f"CSV {path} has no column(s) {', '.join(repr(c) for c in missing)}; columns are: "
+            + ", ".join(repr(c) for c in frame.columns)
+        )
+    if power_unit not in ("kW", "W"):
+        raise ForecastInputError(f"power unit must be 'kW' or 'W', got {power_unit!r}")
+    index = parse_timestamps(frame[timestamp_col], tz, timestamp_col)
+    power = pd.to_numeric(frame[power_col], errors="coerce")
+    if power.notna().sum() == 0:
+        raise ForecastInputError(f"column {power_col!r} has no numeric values")
+    values = power.to_numpy(dtype=float) / (1000.0 if power_unit == "W" else 1.0)
+    series = pd.Series(values, index=index)
+    series = series[series.index.notna()]
+    return to_15min(series)
+
+
+def _data_file(name: str) -> Path:
+    ref = resources.files("pvanalytics") / "data" / name
+    with resources.as_file(ref) as p:
+        if not Path(p).is_file():
+            raise ForecastInputError(f"dataset file pvanalytics/data/{name} is not installed")
+        return Path(p)
+
+
+def _capacity_from_data(series: pd.Series) -> float:
+    """AC capacity (kW) when the nameplate is unknown: the maximum observed power, rounded up to 0.1 kW."""
+    return math.ceil(float(series.max()) * 10.0) / 10.0
+
+
+def load_serf() -> PowerDataset:
+    """NREL SERF East: 15-min AC power (W in the file), Golden CO, 2016-07-01 .. 2016-10-13."""
+    raw = pd.read_csv(_data_file("serf_east_15min_ac_power.csv"))
+    idx = pd.DatetimeIndex(pd.to_datetime(raw["measured_on"], utc=True))
+    series = to_15min(pd.Series(raw["ac_power"].to_numpy(dtype=float) / 1000.0, index=idx))
+    cap = _capacity_from_data(series)
+    site = site_from_capacity("nrel-serf-east", 39.742, -105.1727, cap, altitude_m=1828.0, timezone="America/Denver",
+                              surface_tilt_deg=25.0, surface_azimuth_deg=180.0)
+    return PowerDataset("serf", series, site, cap,
+                        "NREL SERF East rooftop array, Golden CO (pvanalytics/data/serf_east_15min_ac_power.csv), "
+                        "104 days of 15-min AC power; capacity = max observed power; orientation assumed 25°/180°.")
+
+
+def load_pvdaq_system50(start: str = "2013-05-01", end: str = "2013-09-01") -> PowerDataset:
+    """NREL PVDAQ system 50 (Golden CO), inverter AC power 2, a 4-month window (default May–Aug 2013)."""
+    raw = pd.read_parquet(_data_file("system_50_ac_power_2_full_DST.parquet"))
+    idx = pd.DatetimeIndex(pd.to_datetime(raw["measured_on"], utc=True))
+    series = pd.Series(raw["ac_power_2"].to_numpy(dtype=float) / 1000.0, index=idx)
+    series = series[(series.index >= pd.Timestamp(start, tz="UTC")) & (series.index < pd.Timestamp(end, tz="UTC"))]
+    series = to_15min(series)
+    cap = _capacity_from_data(series)
+    site = site_from_capacity("pvdaq-system-50", 39.7406, -105.1775, cap, altitude_m=1800.0, timezone="America/Denver",
+                              surface_tilt_deg=25.0, surface_azimuth_deg=180.0)
+    return PowerDataset("pvdaq50", series, site, cap,
+                        "NREL PVDAQ system 50, Golden CO (pvanalytics/data/system_50_ac_power_2_full_DST.parquet), "
+                        f"AC power 2, {start} .. {end}; capacity = max observed power; orientation assumed 25°/180°.")
+
+
+DATASETS = {"serf": load_serf, "pvdaq50": load_pvdaq_system50}
+
+
+def load_dataset(name: str) -> PowerDataset:
+    """A built-in dataset by name (see :data:`DATASETS`)."""
+    try:
+        loader = DATASETS[name]
+    except KeyError:
+        raise ForecastInputError(f"unknown dataset {name!r}; built-in datasets: {', '.join(DATASETS)}") from None
+    return loader()
+
+
+__all__ = ["DATASETS", "PowerDataset", "load_dataset", "load_power_csv", "np", "to_15min"]
