@@ -258,6 +258,8 @@ def airflow_env(settings: Settings, ctx: StackContext, dbname: str, stored: dict
         "AIRFLOW__CORE__FERNET_KEY": stored["fernet_key"],
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(ctx.database_url, dbname),
+        # psycopg 3 is async-capable; Airflow would otherwise derive an asyncpg URL (not installed).
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": sqlalchemy_url(ctx.database_url, dbname),
         "AIRFLOW__API__BASE_URL": base_url,
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(settings.airflow_port),
