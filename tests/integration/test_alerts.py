@@ -94,7 +94,9 @@ def test_auto_resolve_when_condition_clears(conn: psycopg.Connection) -> None:
     other_site = _raise(conn, site_id="s2", device_id="s2-inv01")
     quality = _raise(conn, source="quality", fault_type="stale_values")
     as_of = T0 + timedelta(hours=3)
-    n = alerts.resolve_absent(conn, "maintenance", ["inverter_trip"], {("s1", "s1-inv02", "inverter_trip")}, as_of, site_ids=["s1"])
+    n = alerts.resolve_absent(
+        conn, "maintenance", ["inverter_trip"], {("s1", "s1-inv02", "inverter_trip")}, as_of, site_ids=["s1"]
+    )
     assert n == 1
     got = alerts.get_alert(conn, trip1)
     assert got.state == "resolved" and got.resolved_by == alerts.AUTO_RESOLVER

@@ -1,0 +1,189 @@
+"""Expected power per inverter and peer comparison (the features every detector reads).
+
+Expected AC power (kW) per 15-minute bucket comes from the inverter's own measured plane-of-array
+irradiance and module back-sheet temperature through pvlib: the back-sheet temperature is
+converted to cell temperature with the SAPM relation (``sapm_cell_from_module``, ΔT = 3 °C for an
+open-rack glass/polymer module), then PVWatts DC (``dc_capacity_kw``, ``gamma_pdc_per_c``) and the
+PVWatts inverter (``ac_capacity_kw``, ``inverter_efficiency``) with clipping — the device metadata
+of the ``devices`` table.
+
+Assumptions: bucket means are fed to a non-linear model (PVWatts is nearly linear in irradiance
+except near clipping and at very low load, so the error is small in daylight); all inverters of a
+site share one orientation (true for the demo fleet), so their normalised yields and POA readings
+are directly comparable; a site's weather station POA is one more irradiance peer.
+
+Peer comparison: each inverter's normalised yield (AC kW per kWp DC) divided by the median of the
+*other* inverters of its site, bucket by bucket (``peer_ratio``); the same for POA (``poa_peer_ratio``)
+and the module-temperature residual against the SAPM model (``tmod_excess_c``, measured minus
+modelled, minus the peers' median of that residual — which removes wind and mounting effects
+common to the site).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pvlib
+
+from heliosgrid.physics import DeviceSpec, SiteSpec, clearsky_irradiance, poa_irradiance_w_m2, solar_position
+from heliosgrid.physics.model import expected_ac_power_kw as _pvwatts_ac
+from heliosgrid.physics.model import expected_dc_power_kw as _pvwatts_dc
+from heliosgrid.physics.model import module_temperature_c as _sapm_module
+
+SAPM_DELTA_T_C = 3.0
+"""Cell minus back-sheet temperature at 1000 W/m² for open-rack glass/polymer (SAPM), °C."""
+
+DAYLIGHT_POA_W_M2 = 150.0
+"""Buckets whose clear-sky POA and reference POA are both above this are 'daylight' for the
+loss detectors: below it, inverter start-up and low-load efficiency dominate the ratios."""
+
+MIN_PEER_POWER_FRACTION = 0.05
+"""Peer median normalised yield must exceed 5 % of nameplate for ``peer_ratio`` to be defined."""
+
+
+def expected_ac_from_sensors(poa_w_m2: pd.Series, module_temp_c: pd.Series, device: DeviceSpec) -> pd.Series:
+    """Expected AC power (kW) from measured POA (W/m²) and back-sheet temperature (°C)."""
+    poa = poa_w_m2.clip(lower=0.0)
+    tcell = pvlib.temperature.sapm_cell_from_module(module_temp_c, poa, SAPM_DELTA_T_C)
+    dc = _pvwatts_dc(poa.to_numpy(), np.asarray(tcell, dtype="float64"), device)
+    ac = _pvwatts_ac(np.asarray(dc, dtype="float64"), device)
+    return pd.Series(np.asarray(ac, dtype="float64"), index=poa_w_m2.index)
+
+
+def _peer_median(table: pd.DataFrame, col: str) -> pd.DataFrame:
+    """For each column c of ``table``, the row-wise median of all other columns (NaN-aware)."""
+    out = {}
+    for c in table.columns:
+        others = table.drop(columns=[c])
+        out[c] = others.median(axis=1, skipna=True) if others.shape[1] else pd.Series(np.nan, index=table.index)
+    return pd.DataFrame(out, index=table.index)
+
+
+def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Add expected-power and peer features to each inverter's 15-minute frame.
+
+    ``frames`` maps device_id → frame from :func:`heliosgrid.maintenance.frames.device_frames`
+    (weather stations included when present). Returns device_id → frame for the inverters with
+    extra columns: ``clearsky_poa_w_m2``, ``ref_poa_w_m2`` (median POA of all site sensors),
+    ``daylight``, ``ambient_ref_c``, ``expected_ac_kw``, ``expected_ac_model_temp_kw`` (expected
+    power with the SAPM-modelled module temperature instead of the measured one),
+    ``near_clipping``, ``ratio_expected``, ``norm_yield``, ``peer_ratio``, ``poa_peer_ratio``, ``tmod_model_c``,
+    ``tmod_excess_c``.
+    """
+    all_devices = [d for d in site.devices if d.device_id in frames]
+    inverters = [d for d in all_devices if d.kind == "inverter"]
+    if not all_devices:
+        return {}
+    grid = next(iter(frames.values())).index
+    times = grid + pd.Timedelta(minutes=7.5)  # sun position at bucket centre
+    solpos = solar_position(site, times)
+    cs = clearsky_irradiance(site, times, solpos)
+    clearsky_poa = {
+        d.device_id: pd.Series(
+            poa_irradiance_w_m2(site, d, times, cs["ghi"], cs["dni"], cs["dhi"], solpos).to_numpy(), index=grid
+        )
+        for d in all_devices
+    }
+    poa_all = pd.DataFrame({k: f["poa_w_m2_avg"] for k, f in frames.items()}, index=grid)
+    ref_poa = poa_all.median(axis=1, skipna=True)
+    ambient_all = pd.DataFrame({k: f["ambient_temp_c_avg"] for k, f in frames.items()}, index=grid)
+    ambient_ref = ambient_all.median(axis=1, skipna=True).interpolate(limit=8).ffill().bfill().fillna(20.0)
+
+    feats: dict[str, pd.DataFrame] = {}
+    for dev in inverters:
+        f = frames[dev.device_id].copy()
+        f["clearsky_poa_w_m2"] = clearsky_poa[dev.device_id]
+        f["ref_poa_w_m2"] = ref_poa
+        f["ambient_ref_c"] = ambient_ref
+        f["daylight"] = (f["clearsky_poa_w_m2"] > DAYLIGHT_POA_W_M2) & (f["ref_poa_w_m2"] > DAYLIGHT_POA_W_M2)
+        # A masked (faulty) POA sensor falls back to the site's reference POA.
+        poa_used = f["poa_w_m2_avg"].fillna(ref_poa.where(f["sample_count"] > 0))
+        f["poa_used_w_m2"] = poa_used
+        tmod_model = pd.Series(
+            np.asarray(_sapm_module(poa_used.clip(lower=0).to_numpy(), ambient_ref.to_numpy()), dtype="float64"),
+            index=grid,
+        )
+        f["expected_ac_kw"] = expected_ac_from_sensors(poa_used, f["module_temp_c_avg"].fillna(tmod_model), dev)
+        f["tmod_model_c"] = tmod_model
+        # Bucket means are unreliable near the clipping limit: with broken clouds the 1-minute power
+        # alternates between clipped and unclipped and the mean falls below the model of the mean.
+        f["near_clipping"] = (f["ac_power_kw_max"] >= 0.98 * dev.ac_capacity_kw) | (
+            f["expected_ac_kw"] >= 0.9 * dev.ac_capacity_kw
+        )
+        f["norm_yield"] = f["ac_power_kw_avg"] / dev.dc_capacity_kw if dev.dc_capacity_kw > 0 else np.nan
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f["ratio_expected"] = np.where(
+                f["expected_ac_kw"] > MIN_PEER_POWER_FRACTION * dev.ac_capacity_kw,
+                f["ac_power_kw_avg"] / f["expected_ac_kw"],
+                np.nan,
+            )
+        feats[dev.device_id] = f
+
+    poa_peer = _peer_median(poa_all, "poa")
+    for dev in all_devices:
+        if dev.kind == "inverter":
+            continue
+        f = frames[dev.device_id].copy()
+        f["clearsky_poa_w_m2"] = clearsky_poa[dev.device_id]
+        f["ref_poa_w_m2"] = ref_poa
+        f["ambient_ref_c"] = ambient_ref
+        f["daylight"] = (f["clearsky_poa_w_m2"] > DAYLIGHT_POA_W_M2) & (f["ref_poa_w_m2"] > DAYLIGHT_POA_W_M2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f["poa_peer_ratio"] = np.where(
+                poa_peer[dev.device_id] > DAYLIGHT_POA_W_M2, f["poa_w_m2_avg"] / poa_peer[dev.device_id], np.nan
+            )
+        feats[dev.device_id] = f
+    if not inverters:
+        return feats
+
+    ny = pd.DataFrame({k: feats[d.device_id]["norm_yield"] for d in inverters for k in [d.device_id]}, index=grid)
+    peer_ny = _peer_median(ny, "norm_yield")
+    resid = pd.DataFrame(
+        {d.device_id: feats[d.device_id]["module_temp_c_avg"] - feats[d.device_id]["tmod_model_c"] for d in inverters},
+        index=grid,
+    )
+    resid_peer = _peer_median(resid, "resid")
+    for dev in inverters:
+        f = feats[dev.device_id]
+        peer = peer_ny[dev.device_id]
+        min_ny = MIN_PEER_POWER_FRACTION * dev.ac_capacity_kw / dev.dc_capacity_kw if dev.dc_capacity_kw > 0 else np.inf
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f["peer_ratio"] = np.where(peer > min_ny, f["norm_yield"] / peer, np.nan)
+            f["poa_peer_ratio"] = np.where(
+                poa_peer[dev.device_id] > DAYLIGHT_POA_W_M2, f["poa_w_m2_avg"] / poa_peer[dev.device_id], np.nan
+            )
+        # Excess over the model *and* over the peers: a peer's faulty sensor cannot make a healthy
+        # device look hot, and site-wide wind effects cannot either.
+        f["tmod_excess_c"] = np.minimum(resid[dev.device_id], resid[dev.device_id] - resid_peer[dev.device_id].fillna(0.0))
+        # Expected power with the module temperature the SAPM model (plus the site's common residual)
+        # predicts: used where the measured module temperature is itself faulty (overheating, stuck).
+        tmod_ok = f["tmod_model_c"] + resid_peer[dev.device_id].fillna(0.0)
+        f["expected_ac_model_temp_kw"] = expected_ac_from_sensors(f["poa_used_w_m2"], tmod_ok, dev)
+    return feats
+
+
+CALIBRATION_QUANTILE = 0.75
+"""Healthy actual/expected ratios scatter tightly above (q99 ≈ median + 0.7 %) and widely below
+(cloud transients); the upper quartile is ≈ the healthy median and stays unbiased while up to
+half of the window is affected by an undetected gradual loss such as soiling."""
+
+
+def calibration_factor(f: pd.DataFrame, healthy: pd.Series | None = None) -> float:
+    """Typical actual/expected AC ratio (dimensionless) over healthy daylight buckets.
+
+    It absorbs the systematic difference between the PVWatts model and the plant (wiring losses,
+    nameplate tolerance, sensor calibration). Healthy = daylight, complete, not near clipping and
+    not excluded by ``healthy``; the statistic is the :data:`CALIBRATION_QUANTILE` quantile. Falls back to 1.0 with fewer than
+    8 such buckets.
+    """
+    ok = f["daylight"] & (f["sample_count"] >= NOMINAL_SAMPLES_MIN) & f["ratio_expected"].notna() & ~f["near_clipping"]
+    if healthy is not None:
+        ok &= healthy.reindex(f.index, fill_value=False)
+    values = f.loc[ok, "ratio_expected"]
+    if len(values) < 8:
+        return 1.0
+    return float(np.clip(values.quantile(CALIBRATION_QUANTILE), 0.8, 1.2))
+
+
+NOMINAL_SAMPLES_MIN = 13
+"""A bucket counts as complete with at least 13 of its 15 one-minute samples."""
