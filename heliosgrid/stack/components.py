@@ -312,9 +312,10 @@ def heliosgrid_specs(settings: Settings) -> list[ComponentSpec]:
                       addresses=lambda ctx: [("consumer metrics",
                                               f"http://127.0.0.1:{settings.consumer_metrics_port}/metrics")]),
         ComponentSpec(name="producer",
-                      argv=[python, "-m", "producer", "--backfill-days", str(DEMO_BACKFILL_DAYS), "--then-live"],
-                      depends_on=("broker", "fleet-sync"), min_uptime_s=5, stop_timeout_s=30,
-                      description="demo backfill then real-time simulation"),
+                      argv=[python, "-m", "producer", "realtime", "--backfill-days", str(DEMO_BACKFILL_DAYS),
+                            "--faults", "random", "--no-progress"],
+                      depends_on=("broker", "fleet-sync"), health=HeartbeatFresh("producer"), start_timeout_s=120,
+                      stop_timeout_s=30, description="demo backfill of the last days, then real-time simulation"),
         api_spec(settings),
         *airflow_specs(settings),
     ]
