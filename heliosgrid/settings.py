@@ -86,6 +86,15 @@ class Settings(BaseSettings):
     sites_file: Path | None = Field(default=None, description="YAML fleet description; None = demo fleet.")
     simulator_seed: int = 42
     bad_message_rate: float = Field(default=0.002, ge=0.0, le=1.0)
+    producer_linger_ms: int = Field(
+        default=20, ge=0, le=10_000, description="Kafka producer batching delay, ms (latency vs. throughput)."
+    )
+    producer_heartbeat_interval_s: float = Field(
+        default=30.0, gt=0, description="Producer heartbeat row period, s (when a database is reachable)."
+    )
+    producer_fault_rate_per_device_month: float = Field(
+        default=1.0, ge=0.0, le=100.0, description="Random faults per device per 30 days when faults are on."
+    )
 
     # --- API / dashboard ---------------------------------------------------------------------
     api_host: str = "127.0.0.1"

@@ -1,0 +1,103 @@
+"""Simulator/replay rows → Kafka messages of contract v1 (key = device_id, compact JSON).
+
+The wire form is exactly :func:`heliosgrid.contract.encode_reading`'s (same field order, ``ts``
+as ISO 8601 UTC with ``Z``, nulls for absent measures), built without a pydantic round trip
+so a backfill can serialise hundreds of thousands of readings a second. A unit test checks
+the two agree byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pandas as pd
+
+from heliosgrid.contract import SCHEMA_VERSION
+
+MEASURE_FIELDS: tuple[str, ...] = (
+    "ghi_w_m2",
+    "poa_w_m2",
+    "ambient_temp_c",
+    "module_temp_c",
+    "dc_power_kw",
+    "ac_power_kw",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutMessage:
+    """One message to send: Kafka key and value bytes, the device, its ``seq`` and sensor time."""
+
+    key: bytes
+    value: bytes
+    device_id: str
+    seq: int
+    ts_ns: int
+    """Sensor timestamp, nanoseconds since the Unix epoch (UTC)."""
+
+    @property
+    def ts(self) -> pd.Timestamp:
+        """Sensor timestamp (UTC)."""
+        return pd.Timestamp(self.ts_ns, tz="UTC")
+
+
+def _num(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def format_ts(ts: pd.Timestamp) -> str:
+    """``ts`` (UTC) as ISO 8601 with ``Z``, trailing zero fractions removed (as ``encode_reading``)."""
+    text = ts.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
+    return text + "Z"
+
+
+def reading_dict(row: dict[str, object]) -> dict[str, object]:
+    """The contract-v1 JSON object of one simulator/replay row (a ``dict`` of READING_COLUMNS)."""
+    ts = pd.Timestamp(row["ts"])  # type: ignore[arg-type]
+    ts = ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
+    out: dict[str, object] = {
+        "schema_version": SCHEMA_VERSION,
+        "device_id": row["device_id"],
+        "site_id": row["site_id"],
+        "ts": format_ts(ts),
+        "seq": int(row["seq"]),  # type: ignore[call-overload]
+    }
+    for name in MEASURE_FIELDS:
+        out[name] = _num(row.get(name))  # type: ignore[arg-type]
+    status = row.get("inverter_status")
+    out["inverter_status"] = status if isinstance(status, str) else None
+    return out
+
+
+def frame_to_messages(frame: pd.DataFrame) -> Iterator[OutMessage]:
+    """Messages of a readings frame, in the frame's row order (the simulator sorts by time)."""
+    if frame.empty:
+        return
+    ts_utc = frame["ts"].dt.tz_convert("UTC")
+    ts_text = ts_utc.dt.strftime("%Y-%m-%dT%H:%M:%S").tolist()
+    micro = ts_utc.dt.microsecond.tolist()
+    ts_ns = ts_utc.astype("int64").tolist()
+    device = frame["device_id"].astype(str).tolist()
+    site = frame["site_id"].astype(str).tolist()
+    seq = frame["seq"].astype("int64").tolist()
+    columns = [
+        [None if v != v else v for v in frame[name].astype(float).tolist()] for name in MEASURE_FIELDS
+    ]
+    status = [s if isinstance(s, str) else None for s in frame["inverter_status"].tolist()]
+    dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+    for i in range(len(device)):
+        text = ts_text[i] if micro[i] == 0 else f"{ts_text[i]}.{micro[i]:06d}".rstrip("0")
+        obj: dict[str, object] = {
+            "schema_version": SCHEMA_VERSION,
+            "device_id": device[i],
+            "site_id": site[i],
+            "ts": text + "Z",
+            "seq": seq[i],
+        }
+        for name, col in zip(MEASURE_FIELDS, columns, strict=True):
+            obj[name] = col[i]
+        obj["inverter_status"] = status[i]
+        yield OutMessage(device[i].encode(), dumps(obj).encode(), device[i], seq[i], ts_ns[i])
