@@ -1,0 +1,60 @@
+# syntax=docker/dockerfile:1
+# One image definition for HeliosGrid, two targets:
+#   app     (default) producer, consumer, API and the one-shot `heliosgrid db migrate`
+#   airflow the official Apache Airflow 3 image plus the heliosgrid library, for the DAGs
+# Both install exactly the pinned versions in requirements/constraints.txt.
+# Configuration is only through HELIOS_* environment variables (see heliosgrid/settings.py).
+
+ARG PYTHON_VERSION=3.11
+ARG AIRFLOW_VERSION=3.3.2
+
+# ---------------------------------------------------------------------------------------------
+FROM python:${PYTHON_VERSION}-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY requirements/constraints.txt requirements/constraints.txt
+COPY pyproject.toml README.md ./
+COPY heliosgrid heliosgrid
+COPY producer producer
+COPY consumer consumer
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install -c requirements/constraints.txt .
+
+# ---------------------------------------------------------------------------------------------
+FROM python:${PYTHON_VERSION}-slim-bookworm AS app
+LABEL org.opencontainers.image.title="heliosgrid" \
+      org.opencontainers.image.description="HeliosGrid producer, consumer, API and migrations"
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgomp1 tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin helios
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+# migrations are read from the source tree layout (heliosgrid/db/migrate.py: <repo>/db/migrations)
+COPY db/migrations /app/db/migrations
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    HELIOS_MIGRATIONS_DIR=/app/db/migrations \
+    HELIOS_DATA_DIR=/app/data \
+    HELIOS_API_HOST=0.0.0.0
+RUN mkdir -p /app/data && chown helios /app/data
+USER helios
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["heliosgrid", "--help"]
+
+# ---------------------------------------------------------------------------------------------
+FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION} AS airflow
+USER root
+COPY --chown=airflow:0 requirements/constraints.txt /opt/heliosgrid/requirements/constraints.txt
+COPY --chown=airflow:0 pyproject.toml README.md /opt/heliosgrid/
+COPY --chown=airflow:0 heliosgrid /opt/heliosgrid/heliosgrid
+COPY --chown=airflow:0 producer /opt/heliosgrid/producer
+COPY --chown=airflow:0 consumer /opt/heliosgrid/consumer
+COPY --chown=airflow:0 db/migrations /opt/heliosgrid/db/migrations
+USER airflow
+# apache-airflow is pinned to the image's own version in the constraints, so pip keeps it.
+RUN pip install --no-cache-dir -c /opt/heliosgrid/requirements/constraints.txt /opt/heliosgrid
+ENV HELIOS_MIGRATIONS_DIR=/opt/heliosgrid/db/migrations
