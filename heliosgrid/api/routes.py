@@ -256,7 +256,9 @@ def list_rollups(
     """Buckets whose start lies in ``[start, end)``; keyset-paginated by (bucket, device_id|site_id).
 
     Site aggregates: ``ac_power_kw`` and ``energy_kwh`` summed over inverters, irradiance
-    averaged over the devices reporting it, ``availability`` = ok samples / samples.
+    averaged over the devices reporting it, ``availability`` = ok samples / samples,
+    ``expected_ac_power_kw`` = PVWatts on each inverter's bucket-mean POA and module
+    temperature (same formula as ``bi.device_power_15m``; approximate for 1h/1d buckets).
     """
     lo, hi = _range(request, start, end, _DEFAULT_SPAN[resolution])
     limit = _limit(request, limit)
@@ -286,6 +288,10 @@ def list_rollups(
         query = sql.SQL(
             """SELECT r.site_id, r.bucket,
                       sum(r.ac_power_kw_avg) FILTER (WHERE d.kind = 'inverter') AS ac_power_kw,
+                      sum(least(d.ac_capacity_kw, greatest(0.0, d.dc_capacity_kw * r.poa_w_m2_avg / 1000.0
+                              * (1.0 + d.gamma_pdc_per_c * (coalesce(r.module_temp_c_avg, 25.0) - 25.0))
+                              * d.inverter_efficiency)))
+                          FILTER (WHERE d.kind = 'inverter') AS expected_ac_power_kw,
                       sum(r.energy_kwh) FILTER (WHERE d.kind = 'inverter') AS energy_kwh,
                       avg(r.poa_w_m2_avg) AS poa_w_m2,
                       avg(r.poa_irradiation_kwh_m2) AS poa_irradiation_kwh_m2,
