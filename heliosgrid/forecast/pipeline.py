@@ -1,0 +1,411 @@
+"""Training and forecasting pipeline over the database (called by the Airflow DAGs and the CLI).
+
+* :func:`retrain_site` — read a site's 15-min history (``readings_15m``), backtest every candidate
+  model with rolling origins, refit them on the whole window, store each as a ``models`` row with
+  its artefact, and promote the best one to champion only if it beats the current champion.
+* :func:`run_forecasts` — issue P10/P50/P90 forecasts of every site's champion into ``forecasts``.
+* :func:`check_drift` — rolling skill of the stored champion forecasts against smart persistence;
+  a ``forecast_drift`` alert when it falls below ``Settings.forecast_drift_skill_threshold``.
+
+Each is idempotent for the same ``as_of`` / ``issued_at``: model versions are named after the
+site, model and ``as_of``; forecasts are upserted on their primary key; alerts are raised through
+:func:`heliosgrid.alerts.raise_alert` (one active alert per site and fault type).
+
+History semantics: the 15-min bucket labelled ``b`` is used at time ``t`` only if ``b < t`` (the
+bucket is complete). A bucket where not every inverter of the site reported counts as missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import pickle
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from heliosgrid.forecast.backtest import run_backtest
+from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS
+from heliosgrid.forecast.models import DEFAULT_HORIZON_STEPS, Forecaster, make_model, persistence_csi
+from heliosgrid.forecast.solar import STEP, ForecastInputError, SolarContext, regular_grid
+from heliosgrid.physics.fleet import DeviceSpec, SiteSpec
+from heliosgrid.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ARTIFACT_FORMAT = 1
+#: A candidate must beat the champion's day-ahead nRMSE by at least this much (absolute, fraction of capacity).
+PROMOTION_MARGIN_NRMSE = 0.0005
+DRIFT_MIN_SAMPLES = 48
+
+
+@dataclass
+class RetrainResult:
+    """What a retrain did: candidates registered, which won the backtest, whether it was promoted."""
+
+    site_id: str
+    as_of: datetime
+    train_start: datetime
+    train_end: datetime
+    data_hash: str
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    best_version: str | None = None
+    champion_version: str | None = None
+    promoted: bool = False
+    reason: str = ""
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        for k in ("as_of", "train_start", "train_end"):
+            out[k] = out[k].isoformat()
+        return out
+
+
+def floor_15min(ts: datetime | pd.Timestamp | str) -> pd.Timestamp:
+    """UTC timestamp floored to the 15-min grid (naive input is rejected)."""
+    t = pd.Timestamp(ts)
+    if t.tzinfo is None:
+        raise ForecastInputError(f"timestamp {t.isoformat()} must be timezone-aware")
+    return t.tz_convert("UTC").floor(STEP)
+
+
+# --- reading ---------------------------------------------------------------------------------
+def load_site(conn: psycopg.Connection, site_id: str) -> tuple[SiteSpec, float]:
+    """The site and its inverters from ``sites``/``devices``, and its AC capacity (kW)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        site = cur.execute("SELECT * FROM sites WHERE site_id = %s", (site_id,)).fetchone()
+        if site is None:
+            raise ForecastInputError(f"unknown site {site_id!r}")
+        devices = cur.execute(
+            "SELECT * FROM devices WHERE site_id = %s AND kind = 'inverter' ORDER BY device_id", (site_id,)
+        ).fetchall()
+    specs = tuple(
+        DeviceSpec(
+            device_id=d["device_id"], site_id=site_id, kind="inverter",
+            surface_tilt_deg=float(d["surface_tilt_deg"]), surface_azimuth_deg=float(d["surface_azimuth_deg"]),
+            dc_capacity_kw=float(d["dc_capacity_kw"]), ac_capacity_kw=float(d["ac_capacity_kw"]),
+            gamma_pdc_per_c=float(d["gamma_pdc_per_c"]), inverter_efficiency=float(d["inverter_efficiency"]),
+        )
+        for d in devices
+    )
+    spec = SiteSpec(site_id, site["name"], float(site["latitude_deg"]), float(site["longitude_deg"]),
+                    float(site["altitude_m"]), site["timezone"], specs)
+    capacity = spec.ac_capacity_kw or float(site["ac_capacity_kw"])
+    if not specs or capacity <= 0:
+        raise ForecastInputError(f"site {site_id!r} has no inverters with AC capacity > 0")
+    return spec, capacity
+
+
+def read_history(conn: psycopg.Connection, site_id: str, start: pd.Timestamp, end: pd.Timestamp,
+                 n_inverters: int) -> pd.Series:
+    """Site AC power (kW) per 15-min bucket in ``[start, end)`` from ``readings_15m``.
+
+    Buckets where fewer than ``n_inverters`` inverters reported are NaN (not under-counted sums).
+    """
+    rows = conn.execute(
+        """SELECT r.bucket, sum(r.ac_power_kw_avg), count(r.ac_power_kw_avg)
+           FROM readings_15m r JOIN devices d ON d.device_id = r.device_id AND d.kind = 'inverter'
+           WHERE r.site_id = %s AND r.bucket >= %s AND r.bucket < %s
+           GROUP BY r.bucket ORDER BY r.bucket""",
+        (site_id, start.to_pydatetime(), end.to_pydatetime()),
+    ).fetchall()
+    if not rows:
+        return pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype=float, name="ac_power_kw")
+    idx = pd.DatetimeIndex([r[0] for r in rows]).tz_convert("UTC")
+    values = [float(r[1]) if r[1] is not None and r[2] >= n_inverters else math.nan for r in rows]
+    return pd.Series(values, index=idx, name="ac_power_kw")
+
+
+def data_hash(series: pd.Series) -> str:
+    """SHA-256 of the training data (timestamps and values rounded to 1 W)."""
+    h = hashlib.sha256()
+    h.update(np.asarray(series.index.asi8, dtype=np.int64).tobytes())
+    h.update(np.round(series.to_numpy(dtype=float), 3).tobytes())
+    return h.hexdigest()
+
+
+# --- registry --------------------------------------------------------------------------------
+def model_version(site_id: str, model_name: str, as_of: pd.Timestamp) -> str:
+    """Deterministic version name: retraining for the same ``as_of`` updates the same row."""
+    return f"{site_id}.{model_name}.{as_of:%Y%m%dT%H%MZ}"
+
+
+def save_artifact(forecaster: Forecaster, path: Path) -> None:
+    """Pickle ``forecaster`` atomically (write to a temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump({"format": ARTIFACT_FORMAT, "forecaster": forecaster}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_artifact(path: Path | str) -> Forecaster:
+    """Load a forecaster written by :func:`save_artifact` (trusted local files only)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ForecastInputError(f"model artefact {p} is missing")
+    with p.open("rb") as fh:
+        payload = pickle.load(fh)
+    if not isinstance(payload, dict) or payload.get("format") != ARTIFACT_FORMAT:
+        raise ForecastInputError(f"model artefact {p} has an unknown format")
+    fc = payload["forecaster"]
+    if not isinstance(fc, Forecaster):
+        raise ForecastInputError(f"model artefact {p} does not hold a forecaster")
+    return fc
+
+
+def should_promote(candidate: dict[str, Any] | None, champion: dict[str, Any] | None) -> tuple[bool, str]:
+    """Promotion rule on backtest metrics (``{bucket: {nrmse, skill, ...}}``).
+
+    Promote when there is no champion; else when the candidate's day-ahead nRMSE is lower by at
+    least ``PROMOTION_MARGIN_NRMSE``; else, at equal day-ahead nRMSE, when its mean skill over the
+    horizon buckets is higher. A candidate without a day-ahead score is never promoted over a champion.
+    """
+    if candidate is None or DAY_AHEAD_BUCKET not in candidate:
+        return (champion is None and candidate is not None), "candidate has no day-ahead score"
+    if champion is None:
+        return True, "no current champion"
+    cand_da = candidate[DAY_AHEAD_BUCKET].get("nrmse")
+    champ_da = (champion.get(DAY_AHEAD_BUCKET) or {}).get("nrmse")
+    if champ_da is None or (isinstance(champ_da, float) and math.isnan(champ_da)):
+        return True, "current champion has no day-ahead score"
+    if cand_da is None:
+        return False, "candidate has no day-ahead nRMSE"
+    if cand_da < champ_da - PROMOTION_MARGIN_NRMSE:
+        return True, f"day-ahead nRMSE {cand_da:.4f} < champion {champ_da:.4f}"
+    if abs(cand_da - champ_da) <= PROMOTION_MARGIN_NRMSE:
+        def mean_skill(m: dict[str, Any]) -> float:
+            vals = [m[b].get("skill") for b in HORIZON_BUCKETS if b in m and m[b].get("skill") is not None]
+            return float(np.mean(vals)) if vals else -math.inf
+        if mean_skill(candidate) > mean_skill(champion):
+            return True, "equal day-ahead nRMSE, higher mean skill"
+    return False, f"day-ahead nRMSE {cand_da:.4f} does not beat champion {champ_da:.4f}"
+
+
+def current_champion(conn: psycopg.Connection, site_id: str) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM models WHERE site_id = %s AND is_champion", (site_id,)).fetchone()
+
+
+def _metrics_json(metrics: dict[str, dict[str, float]]) -> dict[str, Any]:
+    return {b: {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in m.items()} for b, m in metrics.items()}
+
+
+def retrain_site(conn: psycopg.Connection, site_id: str, settings: Settings, as_of: datetime | pd.Timestamp) -> RetrainResult:
+    """Backtest, refit, register every candidate model of ``site_id`` on data before ``as_of``, and
+    promote the backtest winner if it beats the current champion. Commits when done."""
+    t0 = time.perf_counter()
+    as_of_ts = floor_15min(as_of)
+    site, capacity = load_site(conn, site_id)
+    start = as_of_ts - pd.Timedelta(days=settings.forecast_train_days)
+    history = read_history(conn, site_id, start, as_of_ts, len(site.inverters))
+    valid = history.dropna()
+    if len(valid) < (settings.forecast_backtest_days + 7) * 96 * 0.3:
+        raise ForecastInputError(
+            f"site {site_id}: {len(valid)} complete 15-min buckets before {as_of_ts.isoformat()}; need at least "
+            f"{settings.forecast_backtest_days + 7} days of history to train and backtest"
+        )
+    models = [m.strip() for m in settings.forecast_models.split(",") if m.strip()]
+    bt = run_backtest(history, site, capacity, models=models, test_days=settings.forecast_backtest_days, origin_step_h=6.0)
+    digest = data_hash(history)
+    result = RetrainResult(site_id, as_of_ts.to_pydatetime(), valid.index[0].to_pydatetime(),
+                           (valid.index[-1] + STEP).to_pydatetime(), digest)
+    versions: dict[str, str] = {}
+    for name in bt.metrics:
+        fc = Forecaster(make_model(name), SolarContext(site, capacity)).fit(history)
+        version = model_version(site_id, name, as_of_ts)
+        path = settings.models_path / site_id / f"{version}.pkl"
+        save_artifact(fc, path)
+        params = {**fc.describe(), "backtest": {"test_start": bt.test_start.isoformat(), "test_end": bt.test_end.isoformat(),
+                                                "n_origins": bt.n_origins, "origin_step_h": 6.0}}
+        conn.execute(
+            """INSERT INTO models (model_version, site_id, model_name, params, trained_at, train_start, train_end,
+                                   data_hash, metrics, artifact_path)
+               VALUES (%s, %s, %s, %s, now(), %s, %s, %s, %s, %s)
+               ON CONFLICT (model_version) DO UPDATE SET params = EXCLUDED.params, trained_at = now(),
+                   train_start = EXCLUDED.train_start, train_end = EXCLUDED.train_end, data_hash = EXCLUDED.data_hash,
+                   metrics = EXCLUDED.metrics, artifact_path = EXCLUDED.artifact_path""",
+            (version, site_id, name, Jsonb(params), result.train_start, result.train_end, digest,
+             Jsonb(_metrics_json(bt.metrics[name])), str(path)),
+        )
+        versions[name] = version
+        result.candidates.append({"model_version": version, "model_name": name,
+                                  "day_ahead_nrmse": bt.metrics[name].get(DAY_AHEAD_BUCKET, {}).get("nrmse"),
+                                  "skill": {b: bt.metrics[name][b].get("skill") for b in HORIZON_BUCKETS}})
+    best = bt.champion
+    result.best_version = versions.get(best) if best else None
+    champ = current_champion(conn, site_id)
+    if result.best_version is None:
+        result.reason = "no candidate could be scored"
+    elif champ is not None and champ["model_version"] == result.best_version:
+        result.reason = "backtest winner is already the champion"
+    else:
+        ok, reason = should_promote(_metrics_json(bt.metrics[best]) if best else None, champ["metrics"] if champ else None)
+        result.reason = reason
+        if ok:
+            conn.execute("UPDATE models SET is_champion = false WHERE site_id = %s AND is_champion", (site_id,))
+            conn.execute("UPDATE models SET is_champion = true, promoted_at = now() WHERE model_version = %s",
+                         (result.best_version,))
+            result.promoted = True
+    champ = current_champion(conn, site_id)
+    result.champion_version = champ["model_version"] if champ else None
+    conn.commit()
+    result.duration_s = time.perf_counter() - t0
+    log.info("retrain %s: best %s, champion %s (%s) in %.1fs", site_id, result.best_version, result.champion_version,
+             result.reason, result.duration_s)
+    return result
+
+
+# --- forecasting -----------------------------------------------------------------------------
+def champions(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Champion registry rows of every site."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM models WHERE is_champion ORDER BY site_id").fetchall()
+
+
+def forecast_site(conn: psycopg.Connection, champion: dict[str, Any], settings: Settings,
+                  issued_at: pd.Timestamp) -> pd.DataFrame:
+    """Forecast frame of one site's champion issued at ``issued_at`` (history strictly before it)."""
+    fc = load_artifact(champion["artifact_path"])
+    site_id = champion["site_id"]
+    site, _ = load_site(conn, site_id)
+    history = read_history(conn, site_id, issued_at - pd.Timedelta(days=21), issued_at, len(site.inverters))
+    steps = min(settings.forecast_horizon_h * 4, DEFAULT_HORIZON_STEPS)
+    return fc.predict_quantiles(history, issued_at, steps)
+
+
+def run_forecasts(conn: psycopg.Connection, settings: Settings, issued_at: datetime | pd.Timestamp) -> int:
+    """Write every site's champion forecast issued at ``issued_at`` (floored to 15 min); returns rows
+    written. Re-running for the same issue time overwrites the same rows. Commits per site."""
+    issue = floor_15min(issued_at)
+    total = 0
+    if settings.forecast_horizon_h * 4 > DEFAULT_HORIZON_STEPS:
+        log.warning("forecast_horizon_h=%d exceeds the 48 h the models are trained for; forecasting 48 h",
+                    settings.forecast_horizon_h)
+    for champ in champions(conn):
+        try:
+            frame = forecast_site(conn, champ, settings, issue)
+        except ForecastInputError as exc:
+            log.error("forecast for site %s skipped: %s", champ["site_id"], exc)
+            continue
+        rows = [
+            (champ["site_id"], champ["model_version"], issue.to_pydatetime(), ts.to_pydatetime(), int(h),
+             float(p10), float(p50), float(p90))
+            for ts, h, p10, p50, p90 in zip(frame["target_ts"], frame["horizon_min"], frame["p10_kw"],
+                                            frame["p50_kw"], frame["p90_kw"], strict=True)
+        ]
+        with conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (site_id, model_version, issued_at, target_ts) DO UPDATE SET
+                       horizon_min = EXCLUDED.horizon_min, p10_kw = EXCLUDED.p10_kw, p50_kw = EXCLUDED.p50_kw,
+                       p90_kw = EXCLUDED.p90_kw, created_at = now()""",
+                rows,
+            )
+        conn.commit()
+        total += len(rows)
+    return total
+
+
+# --- drift -----------------------------------------------------------------------------------
+def rolling_skill(conn: psycopg.Connection, champion: dict[str, Any], as_of: pd.Timestamp,
+                  window_days: int) -> dict[str, Any]:
+    """Skill (1 − RMSE/RMSE_persistence) of the champion's stored forecasts whose targets fall in
+    ``[as_of − window, as_of)``, against smart persistence recomputed at the same issue times
+    from the measured history (daylight targets with a measurement only)."""
+    site_id = champion["site_id"]
+    lo = as_of - pd.Timedelta(days=window_days)
+    frame = pd.DataFrame(
+        conn.execute(
+            """SELECT issued_at, target_ts, p50_kw FROM forecasts
+               WHERE site_id = %s AND model_version = %s AND target_ts >= %s AND target_ts < %s AND issued_at < %s
+               ORDER BY issued_at, target_ts""",
+            (site_id, champion["model_version"], lo.to_pydatetime(), as_of.to_pydatetime(), as_of.to_pydatetime()),
+        ).fetchall(),
+        columns=["issued_at", "target_ts", "p50_kw"],
+    )
+    out: dict[str, Any] = {"site_id": site_id, "model_version": champion["model_version"], "window_days": window_days,
+                           "n": 0, "skill": None, "rmse_kw": None, "rmse_persistence_kw": None}
+    if frame.empty:
+        return out
+    site, capacity = load_site(conn, site_id)
+    first_issue = pd.Timestamp(frame["issued_at"].min()).tz_convert("UTC")
+    history = read_history(conn, site_id, first_issue - pd.Timedelta(days=3), as_of, len(site.inverters))
+    if history.dropna().empty:
+        return out
+    fc = load_artifact(champion["artifact_path"])
+    ctx = SolarContext(site, capacity, fc.ctx.clearsky_scale)
+    frame["issued_at"] = pd.DatetimeIndex(frame["issued_at"]).tz_convert("UTC")
+    frame["target_ts"] = pd.DatetimeIndex(frame["target_ts"]).tz_convert("UTC")
+    persist = np.empty(len(frame))
+    for issue, idx in frame.groupby("issued_at").groups.items():
+        avail = history[history.index < issue]
+        k = ctx.csi(regular_grid(avail, issue)) if not avail.empty else pd.Series(dtype=float)
+        k0 = persistence_csi(k.to_numpy(), len(k))
+        targets = pd.DatetimeIndex(frame.loc[idx, "target_ts"])
+        persist[frame.index.get_indexer(idx)] = ctx.to_power(np.full(len(targets), k0), targets)
+    frame["persist_kw"] = persist
+    targets = pd.DatetimeIndex(frame["target_ts"])
+    frame["actual_kw"] = history.reindex(targets).to_numpy()
+    frame["clearsky_kw"] = ctx.clearsky_kw(targets)
+    scored = frame[(frame["clearsky_kw"] > 0) & frame["actual_kw"].notna()]
+    out["n"] = len(scored)
+    if len(scored) < DRIFT_MIN_SAMPLES:
+        return out
+    rmse = float(np.sqrt(np.mean((scored["p50_kw"] - scored["actual_kw"]) ** 2)))
+    rmse_p = float(np.sqrt(np.mean((scored["persist_kw"] - scored["actual_kw"]) ** 2)))
+    out.update(rmse_kw=rmse, rmse_persistence_kw=rmse_p, skill=(1.0 - rmse / rmse_p) if rmse_p > 0 else None)
+    return out
+
+
+def check_drift(conn: psycopg.Connection, settings: Settings, as_of: datetime | pd.Timestamp) -> list[dict[str, Any]]:
+    """Raise (or refresh) a ``forecast_drift`` alert for every site whose champion's rolling skill
+    is below ``settings.forecast_drift_skill_threshold``; auto-resolve the others. Returns the
+    active drift alerts as dicts. Commits."""
+    from heliosgrid.alerts import get_alert, raise_alert, resolve_absent
+
+    now = floor_15min(as_of)
+    active: list[dict[str, Any]] = []
+    keys = set()
+    checked: list[str] = []
+    for champ in champions(conn):
+        try:
+            stats = rolling_skill(conn, champ, now, settings.forecast_drift_window_days)
+        except ForecastInputError as exc:
+            log.error("drift check for site %s skipped: %s", champ["site_id"], exc)
+            continue
+        checked.append(champ["site_id"])
+        skill = stats["skill"]
+        if skill is None or skill >= settings.forecast_drift_skill_threshold:
+            continue
+        alert_id = raise_alert(
+            conn, site_id=champ["site_id"], source="forecast", fault_type="forecast_drift", severity="warning",
+            title=f"Forecast skill {skill:.2f} below {settings.forecast_drift_skill_threshold:.2f} "
+                  f"over the last {settings.forecast_drift_window_days} days",
+            started_at=now.to_pydatetime(), last_seen_at=now.to_pydatetime(),
+            evidence={**stats, "threshold": settings.forecast_drift_skill_threshold},
+            recommended_action="Retrain the site's models (heliosgrid forecast train) and check data quality.",
+        )
+        keys.add((champ["site_id"], "", "forecast_drift"))
+        active.append(get_alert(conn, alert_id).as_dict())
+    if checked:
+        resolve_absent(conn, "forecast", ["forecast_drift"], keys, now.to_pydatetime(), site_ids=checked)
+    conn.commit()
+    return active
