@@ -107,6 +107,17 @@ class Settings(BaseSettings):
     models_dir: Path | None = Field(default=None, description="Model artefacts; None = <data_dir>/models.")
     forecast_horizon_h: int = Field(default=48, ge=1, le=168)
     forecast_drift_skill_threshold: float = Field(default=0.0, description="Alert when rolling skill < this.")
+    forecast_train_days: int = Field(default=90, ge=7, le=1095, description="Days of 15-min history a retrain reads.")
+    forecast_backtest_days: int = Field(
+        default=14, ge=2, le=120, description="Last days of the training window held out for the retrain backtest."
+    )
+    forecast_drift_window_days: int = Field(
+        default=7, ge=1, le=90, description="Days of stored forecasts scored by the drift check (rolling skill)."
+    )
+    forecast_models: str = Field(
+        default="persistence,climatology,prophet,arima,gbm",
+        description="Comma-separated candidate models a retrain backtests (persistence is always included).",
+    )
     tariff_per_kwh: float = Field(default=0.08, ge=0.0, description="Revenue per kWh for lost-revenue figures.")
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
 
