@@ -1,0 +1,161 @@
+"""``run_maintenance``: read the database, run the detectors, update the alerts.
+
+Called by the Airflow maintenance DAG and by ``heliosgrid maintenance run``. For a window
+``[window_start, window_end)`` (UTC, floored to 15-minute buckets):
+
+1. refresh the rollups on the plain-PostgreSQL backend (TimescaleDB aggregates are real-time);
+2. read ``readings_15m`` from ``window_start − ANALYSIS_LOOKBACK`` (context the detectors need:
+   yesterday's level for a step, several days for drift and soiling) — or from the start of the
+   oldest active maintenance alert of those sites, at most ``MAX_EPISODE_LOOKBACK`` back, so an
+   alert's energy lost always covers its whole episode;
+3. run :func:`~heliosgrid.maintenance.engine.analyse_site` per site;
+4. raise/update an alert for every finding that reaches into the window; findings that ended
+   more than ``CLEAR_GRACE`` before ``window_end`` are resolved (the condition cleared); active
+   maintenance alerts of the scanned sites that no finding confirms are auto-resolved.
+
+Running the same window twice gives the same alerts (idempotent): updates keep the episode's
+earliest start, latest sighting and largest energy; resolved episodes are never reopened.
+Clipping findings are informational: they go to the summary, not to alerts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import psycopg
+
+from heliosgrid import alerts
+from heliosgrid.maintenance.detectors import ALL_TYPES, Finding
+from heliosgrid.maintenance.engine import analyse_site
+from heliosgrid.maintenance.frames import bucket_grid, device_frames, load_fleet_from_db, load_rollup_15m
+from heliosgrid.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_LOOKBACK = timedelta(days=7)
+MAX_EPISODE_LOOKBACK = timedelta(days=30)
+CLEAR_GRACE = timedelta(minutes=30)
+ALERT_TYPES = tuple(t for t in ALL_TYPES if t != "clipping")
+
+
+def _utc(value: datetime, name: str) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware, got {value!r}")
+    return ts.tz_convert("UTC")
+
+
+def _refresh_rollups(conn: psycopg.Connection) -> None:
+    row = conn.execute("SELECT to_regprocedure('helios_refresh_rollups()') IS NOT NULL").fetchone()
+    if row and row[0]:
+        conn.execute("SELECT helios_refresh_rollups()")
+
+
+def _evidence(fd: Finding) -> dict[str, Any]:
+    return {
+        **fd.evidence,
+        "detected_at": fd.detected_at.isoformat(),
+        "episode_start": fd.started_at.isoformat(),
+        "episode_end": fd.ended_at.isoformat(),
+    }
+
+
+def run_maintenance(
+    conn: psycopg.Connection,
+    settings: Settings,
+    window_start: datetime,
+    window_end: datetime,
+    *,
+    site_ids: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """Run the detectors for ``[window_start, window_end)`` and update alerts; return a summary.
+
+    The caller owns the transaction (the CLI commits on success). Raises ``ValueError`` with a
+    clear message for an empty or naive window or unknown sites.
+    """
+    clock = time.perf_counter()
+    start = _utc(window_start, "window_start").floor("15min")
+    end = _utc(window_end, "window_end").floor("15min")
+    if end <= start:
+        raise ValueError(f"empty window: window_end {end} must be after window_start {start} (15-min buckets)")
+    fleet = load_fleet_from_db(conn, site_ids)
+    if site_ids is not None:
+        missing = sorted(set(site_ids) - {s.site_id for s in fleet})
+        if missing:
+            raise ValueError(f"unknown site(s): {', '.join(missing)}")
+    _refresh_rollups(conn)
+    scanned = [s.site_id for s in fleet]
+    row = conn.execute(
+        "SELECT min(started_at) FROM alerts WHERE source = 'maintenance' AND state <> 'resolved' AND site_id = ANY(%s)",
+        (scanned,),
+    ).fetchone()
+    analysis_start = start - ANALYSIS_LOOKBACK
+    if row and row[0] is not None:
+        analysis_start = max(min(analysis_start, pd.Timestamp(row[0]).floor("15min")), start - MAX_EPISODE_LOOKBACK)
+    rollup = load_rollup_15m(conn, analysis_start.to_pydatetime(), end.to_pydatetime(), scanned)
+    grid = bucket_grid(analysis_start, end)
+
+    findings: list[Finding] = []
+    for site in fleet:
+        if not site.devices:
+            continue
+        findings += analyse_site(site, device_frames(rollup, site, grid), info=True)
+
+    relevant = [fd for fd in findings if fd.ended_at > start]
+    active_keys: set[alerts.AlertKey] = set()
+    raised = resolved = 0
+    energy = 0.0
+    clipping_kwh = 0.0
+    by_type: dict[str, int] = {}
+    for fd in relevant:
+        by_type[fd.fault_type] = by_type.get(fd.fault_type, 0) + 1
+        if fd.fault_type == "clipping":
+            clipping_kwh += fd.energy_lost_kwh
+            continue
+        alert_id = alerts.raise_alert(
+            conn,
+            site_id=fd.site_id,
+            device_id=fd.device_id,
+            source="maintenance",
+            fault_type=fd.fault_type,
+            severity=fd.severity,  # type: ignore[arg-type]
+            title=fd.title,
+            started_at=fd.started_at.to_pydatetime(),
+            last_seen_at=min(fd.ended_at, end).to_pydatetime(),
+            evidence=_evidence(fd),
+            energy_lost_kwh=fd.energy_lost_kwh,
+            recommended_action=fd.recommended_action,
+            tariff_per_kwh=settings.tariff_per_kwh,
+            currency=settings.currency,
+        )
+        raised += 1
+        energy += fd.energy_lost_kwh
+        if fd.ended_at < end - CLEAR_GRACE:
+            before = alerts.get_alert(conn, alert_id).state
+            alerts.resolve(conn, alert_id, alerts.AUTO_RESOLVER)
+            resolved += before != "resolved"
+        else:
+            active_keys.add((fd.site_id, fd.device_id, fd.fault_type))
+    resolved += alerts.resolve_absent(conn, "maintenance", ALERT_TYPES, active_keys, end.to_pydatetime(), site_ids=scanned)
+    summary = {
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "analysis_start": analysis_start.isoformat(),
+        "sites": scanned,
+        "devices": sum(len(s.devices) for s in fleet),
+        "buckets_read": len(rollup),
+        "findings": by_type,
+        "alerts_raised_or_updated": raised,
+        "alerts_resolved": resolved,
+        "alerts_active": len(active_keys),
+        "energy_lost_kwh": round(energy, 3),
+        "clipping_energy_kwh": round(clipping_kwh, 3),
+        "duration_s": round(time.perf_counter() - clock, 3),
+    }
+    log.info("maintenance run %s .. %s: %s", start, end, summary)
+    return summary
