@@ -18,9 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _run(args: argparse.Namespace) -> int:
     import logging
 
-    from producer.cli import UsageError, run_from_args
-
     from heliosgrid.cli import CLIError
+    from producer.cli import UsageError, run_from_args
 
     if not args.debug:
         logging.getLogger("kafka").setLevel(logging.WARNING)

@@ -1,0 +1,133 @@
+"""Contract v1: the checked-in JSON Schema equals the code's; decode_reading never raises and
+classifies bad input with the right reason code (property-based)."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from heliosgrid.cli.contract import SCHEMA_FILE, schema_text
+from heliosgrid.contract import REASON_CODES, ReadingV1, Rejection, decode_reading, encode_reading, json_schema
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def test_checked_in_schema_equals_code() -> None:
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text()
+    assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == json_schema()
+
+
+def test_schema_documents_every_field_with_units() -> None:
+    schema = json_schema()
+    assert set(schema["required"]) == {"schema_version", "device_id", "site_id", "ts", "seq"}
+    for name in ("ghi_w_m2", "poa_w_m2", "ambient_temp_c", "module_temp_c", "dc_power_kw", "ac_power_kw"):
+        assert schema["properties"][name]["description"]
+
+
+ids = st.from_regex(r"[A-Za-z0-9_.-]{1,64}", fullmatch=True)
+
+
+@st.composite
+def valid_readings(draw: st.DrawFn) -> dict[str, Any]:
+    ts = NOW - timedelta(minutes=draw(st.integers(0, 60 * 24 * 365)))
+    dc = draw(st.one_of(st.none(), st.floats(0, 5000)))
+    ac = None if dc is None else draw(st.floats(0, 1)) * dc
+    ambient = draw(st.one_of(st.none(), st.floats(-50, 65)))
+    module = draw(st.one_of(st.none(), st.floats(max(-50.0, (ambient or -50.0) - 25.0), 110)))
+    return {
+        "schema_version": 1,
+        "device_id": draw(ids),
+        "site_id": draw(ids),
+        "ts": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "seq": int(ts.timestamp() // 60),
+        "ghi_w_m2": draw(st.one_of(st.none(), st.floats(0, 1500))),
+        "poa_w_m2": draw(st.one_of(st.none(), st.floats(0, 1800))),
+        "ambient_temp_c": ambient,
+        "module_temp_c": module,
+        "dc_power_kw": dc,
+        "ac_power_kw": ac,
+        "inverter_status": draw(st.sampled_from([None, "ok", "standby", "fault", "off"])),
+    }
+
+
+@given(st.binary(max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
+    result = decode_reading(raw, None, now=NOW)
+    assert isinstance(result, ReadingV1 | Rejection)
+    if isinstance(result, Rejection):
+        assert result.reason_code in REASON_CODES
+
+
+@given(st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False) | st.text(max_size=10),
+                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+                    max_leaves=10))
+@settings(max_examples=200, deadline=None)
+def test_arbitrary_json_never_raises(obj: Any) -> None:
+    result = decode_reading(json.dumps(obj).encode(), None, now=NOW)
+    assert isinstance(result, Rejection)  # a random JSON value is never a valid reading
+    assert result.reason_code in REASON_CODES
+
+
+@given(valid_readings())
+@settings(max_examples=200, deadline=None)
+def test_valid_readings_roundtrip(msg: dict[str, Any]) -> None:
+    raw = json.dumps(msg).encode()
+    result = decode_reading(raw, msg["device_id"].encode(), now=NOW)
+    assert isinstance(result, ReadingV1), result
+    again = decode_reading(encode_reading(result), msg["device_id"].encode(), now=NOW)
+    assert again == result
+
+
+FIELD_LIMITS = {
+    "ghi_w_m2": (-20, 1500), "poa_w_m2": (-20, 1800), "ambient_temp_c": (-50, 65),
+    "module_temp_c": (-50, 110), "dc_power_kw": (-1, 100_000), "ac_power_kw": (-1, 100_000),
+}
+
+
+@given(valid_readings(), st.sampled_from(sorted(FIELD_LIMITS)), st.floats(1.0, 1e6), st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_out_of_range_values_are_rejected(msg: dict[str, Any], name: str, excess: float, above: bool) -> None:
+    low, high = FIELD_LIMITS[name]
+    msg[name] = high + excess if above else low - excess
+    result = decode_reading(json.dumps(msg).encode(), None, now=NOW)
+    assert isinstance(result, Rejection) and result.reason_code == "out_of_range", result
+
+
+@given(valid_readings(), st.sampled_from(["device_id", "site_id", "ts", "seq"]))
+@settings(max_examples=100, deadline=None)
+def test_missing_required_field(msg: dict[str, Any], name: str) -> None:
+    del msg[name]
+    result = decode_reading(json.dumps(msg).encode(), None, now=NOW)
+    assert isinstance(result, Rejection) and result.reason_code == "missing_field"
+
+
+@given(valid_readings(), st.sampled_from(["poa_w_m2", "seq", "ts", "inverter_status", "dc_power_kw"]),
+       st.sampled_from(["n/a", "", "12abc", [1], {"a": 1}]))
+@settings(max_examples=150, deadline=None)
+def test_wrong_types(msg: dict[str, Any], name: str, value: Any) -> None:
+    msg[name] = value
+    result = decode_reading(json.dumps(msg).encode(), None, now=NOW)
+    assert isinstance(result, Rejection) and result.reason_code == "wrong_type", result
+
+
+@given(valid_readings(), st.integers(6, 10_000))
+@settings(max_examples=50, deadline=None)
+def test_future_timestamps(msg: dict[str, Any], minutes_ahead: int) -> None:
+    msg["ts"] = (NOW + timedelta(minutes=minutes_ahead)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = decode_reading(json.dumps(msg).encode(), None, now=NOW)
+    assert isinstance(result, Rejection) and result.reason_code == "future_timestamp"
+
+
+def test_nan_and_infinity_are_not_accepted() -> None:
+    for bad in ("NaN", "Infinity", "-Infinity"):
+        raw = (b'{"schema_version":1,"device_id":"d","site_id":"s","ts":"2026-06-01T10:00:00Z","seq":1,'
+               b'"poa_w_m2":' + bad.encode() + b"}")
+        result = decode_reading(raw, None, now=NOW)
+        assert isinstance(result, Rejection), bad
+        assert not (isinstance(result, ReadingV1) and math.isnan(result.poa_w_m2 or 0.0))
