@@ -24,8 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the consumer; returns the process exit status."""
+def main(argv: Sequence[str] | None = None, early_signals: Sequence[int] = ()) -> int:
+    """Run the consumer; returns the process exit status.
+
+    ``early_signals`` are stop signals received before this function installed its handlers.
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, args.log_level),
@@ -53,4 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    if early_signals:
+        _stop(early_signals[0], None)
     return service.run()

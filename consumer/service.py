@@ -68,6 +68,11 @@ HEARTBEAT_INTERVAL_S = 15.0
 MAX_BACKOFF_S = 10.0
 DEGRADED_FOR_S = 60.0
 """After a database outage the heartbeat says 'degraded' for this long."""
+MAX_POLL_INTERVAL_MS = 30_000
+"""Longest gap between polls before the member is considered stuck. kafka-python also sends it
+as the group *rebalance timeout*: how long a rebalance waits for members that died (kill -9)
+without leaving. The loop polls at least every ``batch_max_wait_ms`` and keeps polling (paused)
+while the database is retried, so only one database transaction can approach this bound."""
 CRASH_HOOK_ENV = "HELIOS_TEST_CRASH_AFTER_DB_COMMIT"
 """Test-only: ``os._exit(137)`` right after the N-th DB commit, before the Kafka commit."""
 
@@ -167,7 +172,7 @@ class IngestService:
                 session_timeout_ms=s.kafka_session_timeout_ms,
                 heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
                 max_poll_records=s.batch_max_messages,
-                max_poll_interval_ms=max(300_000, int(s.db_retry_budget_s * 1000) + 60_000),
+                max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
                 fetch_max_bytes=64 * 1024 * 1024,
                 max_partition_fetch_bytes=8 * 1024 * 1024,
             )
