@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from heliosgrid.settings import Settings, get_settings, redact_url
 
@@ -42,6 +44,18 @@ def _ensure_database(server_url: str, dbname: str) -> None:
             log.info("created database %s", dbname)
 
 
+def with_database(url: str, dbname: str) -> str:
+    """``url`` (a libpq URL or key=value string) pointing at database ``dbname`` instead.
+
+    Keeps everything else, including a query string such as ``?host=/path/to/socket`` (the
+    embedded server's URL), which a naive ``rsplit('/')`` would cut in the wrong place.
+    """
+    if "://" in url:
+        parts = urlsplit(url)
+        return urlunsplit((parts.scheme, parts.netloc, "/" + quote(dbname), parts.query, parts.fragment))
+    return make_conninfo(url, dbname=dbname)
+
+
 def resolve_database_url(settings: Settings | None = None) -> str:
     """Return the libpq URL to use, starting the embedded default when needed."""
     settings = settings or get_settings()
@@ -49,12 +63,12 @@ def resolve_database_url(settings: Settings | None = None) -> str:
         return settings.database_url.get_secret_value()
     if _try_connect(LOCAL_SERVER_URL):
         _ensure_database(LOCAL_SERVER_URL, settings.local_database_name)
-        return f"postgresql://postgres@127.0.0.1:5432/{settings.local_database_name}"
+        return with_database(LOCAL_SERVER_URL, settings.local_database_name)
     from heliosgrid.db.embedded import start_embedded
 
     server_url = start_embedded(settings.data_dir / "pgdata")
     _ensure_database(server_url, settings.local_database_name)
-    return server_url.rsplit("/", 1)[0] + f"/{settings.local_database_name}"
+    return with_database(server_url, settings.local_database_name)
 
 
 def open_connection(url: str, *, autocommit: bool = False, connect_timeout_s: int = 10) -> psycopg.Connection:

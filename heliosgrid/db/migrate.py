@@ -137,11 +137,28 @@ class MigrateResult:
     already_applied: int
 
 
+MIGRATION_LOCK_KEY = 0x48454C494F53  # "HELIOS": one migrator at a time per database
+
+
 def migrate(conn: psycopg.Connection, directory: Path | None = None, requested_backend: str = "auto") -> MigrateResult:
-    """Apply every pending migration in order. ``conn`` must be in autocommit mode."""
+    """Apply every pending migration in order. ``conn`` must be in autocommit mode.
+
+    Concurrent callers (several containers starting at once) are serialised by a session
+    advisory lock; the second one finds everything applied. Each transactional migration is
+    recorded in ``schema_migrations`` in the same transaction that applies it, so a crash can
+    never leave a migration applied but unrecorded.
+    """
     if not conn.autocommit:
         raise MigrationError("migrate() needs an autocommit connection")
-    directory = directory or DEFAULT_MIGRATIONS_DIR
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+    try:
+        return _migrate_locked(conn, directory or DEFAULT_MIGRATIONS_DIR, requested_backend)
+    finally:
+        if not conn.closed:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+
+
+def _migrate_locked(conn: psycopg.Connection, directory: Path, requested_backend: str) -> MigrateResult:
     backend = choose_backend(conn, requested_backend)
     migrations = discover(directory, backend)
     _bootstrap(conn)
@@ -170,19 +187,25 @@ def migrate(conn: psycopg.Connection, directory: Path | None = None, requested_b
         if m.version in done:
             continue
         text = m.sql
+        no_transaction = text.lstrip().startswith(NO_TRANSACTION)
         started = time.perf_counter()
+
+        def record(m: Migration = m, started: float = started) -> None:
+            conn.execute(
+                "INSERT INTO schema_migrations(version, name, backend, checksum, duration_ms) VALUES (%s,%s,%s,%s,%s)",
+                (m.version, m.name, backend, m.checksum, int((time.perf_counter() - started) * 1000)),
+            )
+
         try:
-            if text.lstrip().startswith(NO_TRANSACTION):
+            if no_transaction:
                 conn.execute(text.encode())
+                record()
             else:
                 with conn.transaction():
                     conn.execute(text.encode())
+                    record()
         except psycopg.Error as exc:
-            raise MigrationError(f"migration {m.path.name} failed: {str(exc).strip()}") from exc
-        elapsed_ms = int((time.perf_counter() - started) * 1000)
-        conn.execute(
-            "INSERT INTO schema_migrations(version, name, backend, checksum, duration_ms) VALUES (%s,%s,%s,%s,%s)",
-            (m.version, m.name, backend, m.checksum, elapsed_ms),
-        )
+            hint = " (it ran without a transaction: check for partial changes)" if no_transaction else ""
+            raise MigrationError(f"migration {m.path.name} failed{hint}: {str(exc).strip()}") from exc
         applied.append(m.version)
     return MigrateResult(backend=backend, applied=applied, already_applied=len(done))

@@ -128,20 +128,30 @@ def _cli(url: str, *args: str, migrations_dir: Path | None = None) -> subprocess
     )
 
 
-def test_cli_migrate_twice_info_json_and_tamper(fresh_db: Callable[..., str], migrations_copy: Path) -> None:
+def test_cli_migrate_twice_info_json_and_tamper(
+    fresh_db: Callable[..., str], migrations_copy: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from heliosgrid.cli import main
+    from heliosgrid.settings import get_settings
+
     url = fresh_db(migrated=False)
-    first = _cli(url, "db", "migrate", migrations_dir=migrations_copy)
-    assert first.returncode == 0, first.stderr
-    assert "on backend postgres" in first.stdout
-    second = _cli(url, "db", "migrate", migrations_dir=migrations_copy)
-    assert second.returncode == 0, second.stderr
-    assert second.stdout.startswith("up to date:")
-    info = _cli(url, "db", "info", "--json")
-    assert info.returncode == 0, info.stderr
-    data = json.loads(info.stdout)
+    monkeypatch.setenv("HELIOS_DATABASE_URL", url)
+    monkeypatch.setenv("HELIOS_MIGRATIONS_DIR", str(migrations_copy))
+    get_settings.cache_clear()
+    try:
+        assert main(["db", "migrate"]) == 0
+        assert "on backend postgres" in capsys.readouterr().out
+        assert main(["db", "migrate"]) == 0
+        assert capsys.readouterr().out.startswith("up to date:")
+        assert main(["db", "info", "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+    finally:
+        get_settings.cache_clear()
     assert data["backend"] == "postgres"
     assert data["migrations_applied"] == len(discover(migrations_copy, "postgres"))
     assert {"readings", "readings_15m", "readings_1h", "readings_1d"} <= {r["name"] for r in data["relations"]}
+    # end to end in a real process: the refusal is one line on stderr, exit status 2
     target = migrations_copy / "0006_operations.sql"
     target.write_text(target.read_text().replace("Operational", "Operational!"))
     tampered = _cli(url, "db", "migrate", migrations_dir=migrations_copy)
@@ -156,3 +166,19 @@ def test_cli_unreachable_database_is_one_clear_line() -> None:
     assert result.stderr.startswith("error: cannot connect to postgresql://helios:***@127.0.0.1:1/nothing")
     assert "TopSecretPw" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_concurrent_migrators_are_serialised(fresh_db: Callable[..., str]) -> None:
+    """Two services running `db migrate` at once: one applies everything, the other nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = fresh_db(migrated=False)
+
+    def run() -> list[int]:
+        with open_connection(url, autocommit=True) as conn:
+            return migrate(conn, requested_backend="postgres").applied
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = sorted((f.result() for f in [pool.submit(run), pool.submit(run)]), key=len)
+    expected = [m.version for m in discover(DEFAULT_MIGRATIONS_DIR, "postgres")]
+    assert results == [[], expected]
