@@ -48,19 +48,30 @@ ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 _TABULAR = {
     "content": {CSV_MEDIA: {"schema": {"type": "string"}}, PARQUET_MEDIA: {"schema": {"type": "string", "format": "binary"}}}
 }
+_PROBLEM_CONTENT = {"application/problem+json": {"schema": models.Problem.model_json_schema()}}
+
+
+def _problem_doc(description: str) -> dict[str, Any]:
+    return {"description": description, "content": _PROBLEM_CONTENT}
+
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": models.Problem, "description": "Missing or invalid API key"},
-    403: {"model": models.Problem, "description": "The key lacks the required scope"},
-    422: {"model": models.Problem, "description": "Invalid parameters (including page size and time range limits)"},
-    429: {"model": models.Problem, "description": "Rate limit exceeded (see Retry-After)"},
+    401: _problem_doc("Missing or invalid API key"),
+    403: _problem_doc("The key lacks the required scope"),
+    422: _problem_doc("Invalid parameters (including page size and time range limits)"),
+    429: _problem_doc("Rate limit exceeded (see Retry-After)"),
+    503: _problem_doc("Database unavailable (see Retry-After)"),
 }
 
 
-def _responses(model: type[Any], tabular: bool = True) -> dict[int | str, dict[str, Any]]:
+def _responses(model: type[Any], tabular: bool = True, not_found: bool = False) -> dict[int | str, dict[str, Any]]:
     ok: dict[str, Any] = {"model": model}
     if tabular:
         ok.update(_TABULAR)
-    return {200: ok, **_ERRORS}
+    out: dict[int | str, dict[str, Any]] = {200: ok, **_ERRORS}
+    if not_found:
+        out[404] = _problem_doc("No such resource")
+    return out
 
 
 def get_conn(request: Request) -> Iterator[psycopg.Connection]:
@@ -135,7 +146,9 @@ def list_sites(request: Request, conn: Conn, _: Reader, format: FormatQ = None) 
     return render(request, format, columns_of(cur.description), cur.fetchall(), filename="sites")
 
 
-@router.get("/sites/{site_id}", tags=["catalogue"], responses=_responses(models.Site, tabular=False), summary="One site")
+@router.get(
+    "/sites/{site_id}", tags=["catalogue"], responses=_responses(models.Site, tabular=False, not_found=True), summary="One site"
+)
 def get_site(conn: Conn, _: Reader, site_id: SitePath) -> JSONResponse:
     cur = conn.execute(sql.SQL("SELECT {} FROM sites WHERE site_id = %s").format(_SITE_COLS), (site_id,))
     row = cur.fetchone()
@@ -157,7 +170,10 @@ def list_devices(request: Request, conn: Conn, _: Reader, site_id: SiteQ = None,
 
 
 @router.get(
-    "/sites/{site_id}/devices", tags=["catalogue"], responses=_responses(models.DevicePage), summary="Devices of one site"
+    "/sites/{site_id}/devices",
+    tags=["catalogue"],
+    responses=_responses(models.DevicePage, not_found=True),
+    summary="Devices of one site",
 )
 def list_site_devices(request: Request, conn: Conn, principal: Reader, site_id: SitePath, format: FormatQ = None) -> Response:
     if conn.execute("SELECT 1 FROM sites WHERE site_id = %s", (site_id,)).fetchone() is None:
@@ -596,7 +612,12 @@ def list_alerts(
 AlertIdPath = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 
 
-@router.get("/alerts/{alert_id}", tags=["alerts"], responses=_responses(models.AlertOut, tabular=False), summary="One alert")
+@router.get(
+    "/alerts/{alert_id}",
+    tags=["alerts"],
+    responses=_responses(models.AlertOut, tabular=False, not_found=True),
+    summary="One alert",
+)
 def get_alert(conn: Conn, _: Reader, alert_id: AlertIdPath) -> JSONResponse:
     try:
         alert = alert_lifecycle.get_alert(conn, alert_id)
@@ -619,8 +640,8 @@ def _transition(conn: psycopg.Connection, alert_id: int, action: str, by: str) -
 
 _WRITE_RESPONSES = {
     **_responses(models.AlertOut, tabular=False),
-    404: {"model": models.Problem, "description": "No such alert"},
-    409: {"model": models.Problem, "description": "Invalid state transition"},
+    404: _problem_doc("No such alert"),
+    409: _problem_doc("Invalid state transition"),
 }
 
 
@@ -739,7 +760,7 @@ def list_data_products(request: Request, conn: Conn, _: Reader, format: FormatQ 
 @router.get(
     "/data-products/{name}",
     tags=["catalogue"],
-    responses=_responses(models.DataProductDetail, tabular=False),
+    responses=_responses(models.DataProductDetail, tabular=False, not_found=True),
     summary="One data product with its ODCS data contract",
 )
 def get_data_product(conn: Conn, _: Reader, name: Annotated[str, PathParam(pattern=r"^[a-z0-9_-]{1,64}$")]) -> JSONResponse:

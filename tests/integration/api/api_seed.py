@@ -70,7 +70,7 @@ def seed(url: str) -> Seeded:
         start = now - timedelta(minutes=HISTORY_MIN)
         conn.execute("SELECT helios_ensure_partitions('readings', %s, %s)", (start - timedelta(days=1), now + timedelta(days=1)))
         rows = []
-        for device_id, (site, dc, _ac) in INVERTERS.items():
+        for device_id, (site, _dc, _ac) in INVERTERS.items():
             for i in range(HISTORY_MIN):
                 ts = start + timedelta(minutes=i)
                 status = "fault" if device_id == "alpha-inv2" and i < 30 else "ok"
@@ -133,7 +133,8 @@ class ServerThread:
 
     def __init__(self, url: str, port: int, settings: Settings, poll_interval_s: float = 0.3) -> None:
         app = create_app(settings, url, pool_max_size=6, stream_poll_interval_s=poll_interval_s)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                                   timeout_graceful_shutdown=3))
         self.thread = threading.Thread(target=self.server.run, daemon=True, name=f"api-{port}")
         self.base_url = f"http://127.0.0.1:{port}"
 

@@ -10,9 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 
-from api_seed import Seeded, ServerThread, free_port, make_keys, seed  # noqa: E402
+from api_seed import Seeded, ServerThread, free_port, make_keys, seed
 
-from heliosgrid.settings import load_settings  # noqa: E402
+from heliosgrid.settings import load_settings
 
 
 @pytest.fixture(scope="module")

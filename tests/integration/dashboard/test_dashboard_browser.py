@@ -9,12 +9,12 @@ Screenshots: test-artifacts/dashboard-*.png.
 from __future__ import annotations
 
 import json
-import psycopg
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
+import psycopg
 import pytest
 from api_seed import Seeded, db_scalar
 
