@@ -120,7 +120,7 @@ def _local_midnight_utc(site: SiteSpec, day: date) -> pd.Timestamp:
     return local.tz_convert("UTC")
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=64)
 def _site_day(site: SiteSpec, day: date, step: pd.Timedelta, seed: int) -> dict[str, pd.DataFrame]:
     """Clean (fault-free) signals of every device of ``site`` on local ``day``.
 
