@@ -256,7 +256,8 @@ class Supervisor:
             dep_ref = self._ref(record) if record else None
             if record is None or (dep_ref is not None and not dep_ref.alive()):
                 raise StackError(f"{spec.name}: dependency {dep!r} is not running", spec.name, log_path)
-        ctx.started_at[spec.name] = _now_iso()
+        # Full precision: heartbeat health checks compare database times against it.
+        ctx.started_at[spec.name] = datetime.now(UTC).isoformat()
         self.echo(f"starting {spec.name} ...")
         t0 = time.monotonic()
         if spec.kind == "inline":
