@@ -178,10 +178,18 @@ def detect_inverter_trip(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0) ->
     quiet = (~f["daylight"] | ~has_data) & (f["ac_power_kw_avg"].fillna(0.0) < TRIP_POWER_FRACTION * cap)
     episodes = merge_runs(runs(dead), quiet.to_numpy(dtype=bool))
     ratio = (f["ac_power_kw_avg"] / (f["expected_ac_kw"] * k)).to_numpy()
+    zero_with_light = (
+        has_data & (f["expected_ac_kw"] * k > 0.01 * cap) & (f["ac_power_kw_avg"].fillna(0.0) < TRIP_POWER_FRACTION * cap)
+    ).to_numpy(dtype=bool)
     out: list[Finding] = []
     for start, stop in episodes:
         # Extend by the partial buckets around the episode (trip began or ended mid-bucket).
         lo, hi = start, stop
+        # Extend over the low-light buckets at either end where it still produced nothing.
+        while lo > 0 and zero_with_light[lo - 1]:
+            lo -= 1
+        while hi < len(f) and zero_with_light[hi]:
+            hi += 1
         if lo > 0 and np.isfinite(ratio[lo - 1]) and ratio[lo - 1] < 0.9:
             lo -= 1
         if hi < len(f) and np.isfinite(ratio[hi]) and ratio[hi] < 0.9:
