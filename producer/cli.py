@@ -92,6 +92,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-checkpoint", action="store_true", help="do not resume or record progress")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--max-messages", type=_positive_int, help="stop after this many good readings")
+    g.add_argument("--metrics-port", type=_positive_int, default=0, help="serve Prometheus /metrics here (0 = off)")
 
 
 def add_mode_parsers(sub: Any) -> None:
@@ -229,6 +230,7 @@ def run_from_args(args: argparse.Namespace, settings: Settings | None = None) ->
         labels_dir=settings.data_dir / "labels", progress=not args.no_progress and sys.stderr.isatty(),
         max_messages=args.max_messages, partitions=settings.topic_partitions, linger_ms=settings.producer_linger_ms,
         heartbeat_interval_s=settings.producer_heartbeat_interval_s, replay_frame=replay_frame,
+        metrics_port=args.metrics_port,
     )
     service = ProducerService(config, fleet)
     service.install_signal_handlers()

@@ -58,6 +58,7 @@ from heliosgrid.simulation import (
 )
 from producer.badtraffic import BadTrafficInjector
 from producer.messages import OutMessage, frame_to_messages
+from producer.metrics import ProducerMetrics
 
 log = logging.getLogger("heliosgrid.producer")
 
@@ -95,6 +96,8 @@ class RunConfig:
     partitions: int = 3
     linger_ms: int = 20
     heartbeat_interval_s: float = 30.0
+    metrics_port: int = 0
+    """Serve Prometheus ``/metrics`` on 127.0.0.1:<port>; 0 = off."""
     replay_frame: pd.DataFrame | None = None
     """Replay mode: readings to send (already time-shifted)."""
 
@@ -208,6 +211,7 @@ class ProducerService:
         self._producer: KafkaProducer | None = None
         self._first_error: str | None = None
         self._written_blocks: set[pd.Timestamp] = set()
+        self.metrics: ProducerMetrics | None = ProducerMetrics() if config.metrics_port else None
         inverters = [(d.device_id, d.site_id) for s in self.fleet for d in s.inverters]
         self.injector = BadTrafficInjector(
             rate=config.bad_rate, seed=config.seed, devices=inverters or [(d.device_id, d.site_id)
@@ -310,6 +314,8 @@ class ProducerService:
     # ------------------------------------------------------------------------------ sending
     def _on_error(self, exc: BaseException) -> None:
         self.stats.delivery_errors += 1
+        if self.metrics is not None:
+            self.metrics.delivery_errors.inc()
         if self._first_error is None:
             self._first_error = f"{type(exc).__name__}: {exc}"
 
@@ -322,9 +328,16 @@ class ProducerService:
         if self.injector is None:
             self._send(msg.key, msg.value)
         else:
+            before = dict(self.injector.counts) if self.metrics is not None else None
             for key, value in self.injector.on_good(msg.key, msg.value, msg.ts_ns):
                 self._send(key, value)
+            if self.metrics is not None and before is not None and self.injector.counts != before:
+                for kind, count in self.injector.counts.items():
+                    if count != before.get(kind, 0):
+                        self.metrics.messages.labels(kind=kind).inc(count - before.get(kind, 0))
         self.stats.good_sent += 1
+        if self.metrics is not None:
+            self.metrics.good(msg.ts_ns)
 
     def _flush_and_checkpoint(self, run_key: str, next_ts: pd.Timestamp | None) -> bool:
         """Flush; if every send so far succeeded, checkpoint ``next_ts`` (held-back aware)."""
@@ -375,6 +388,9 @@ class ProducerService:
             self._producer = build_kafka_producer(cfg.bootstrap_servers, cfg.linger_ms)
         except KafkaError as exc:
             raise ProducerError(f"Kafka broker {cfg.bootstrap_servers} unavailable: {exc}") from None
+        if self.metrics is not None:
+            self.metrics.serve(cfg.metrics_port)
+            log.info("metrics on http://127.0.0.1:%d/metrics", cfg.metrics_port)
         heartbeat: _Heartbeat | None = None
         if cfg.database_url is not None:
             heartbeat = _Heartbeat(cfg.database_url, self.instance, cfg.heartbeat_interval_s, self._details)

@@ -16,12 +16,15 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import psycopg
 import pytest
+from conftest import free_port
 from kafka import KafkaConsumer, TopicPartition
 
 from heliosgrid.contract import ReadingV1, decode_reading
@@ -78,10 +81,15 @@ def test_backfill_every_message_arrives_keyed_and_in_order(
     fleet = load_fleet(fleet_file)
     start = pd.Timestamp("2026-06-01T06:00Z")
     end = start + pd.Timedelta(hours=5)  # 300 steps x 2 inverters = 600 readings
+    metrics_port = free_port()
     config = RunConfig(mode="backfill", topic=topic_names["readings"], bootstrap_servers=broker, start=start, end=end,
-                       speed=math.inf, seed=3, checkpoint=tmp_path / "ckpt.json", partitions=3)
+                       speed=math.inf, seed=3, checkpoint=tmp_path / "ckpt.json", partitions=3,
+                       metrics_port=metrics_port)
     stats = ProducerService(config, fleet).run()
     assert stats.exit_code == 0 and stats.good_sent == 600 and stats.delivery_errors == 0
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    assert 'heliosgrid_producer_messages_total{kind="good"} 600.0' in metrics
+    assert "heliosgrid_producer_last_reading_timestamp_seconds" in metrics
 
     by_partition = read_all(broker, topic_names["readings"])
     assert sum(len(v) for v in by_partition.values()) == 600
@@ -102,7 +110,7 @@ def test_backfill_every_message_arrives_keyed_and_in_order(
     assert pd.Timestamp(ckpt["next_ts"]) == end
 
     # a second run of the same backfill finds its checkpoint complete and sends nothing
-    again = ProducerService(config, fleet).run()
+    again = ProducerService(replace(config, metrics_port=0), fleet).run()
     assert again.good_sent == 0
 
 
