@@ -17,6 +17,7 @@ import secrets
 import shutil
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -106,26 +107,28 @@ def postmaster_ref(pgdata: Path) -> ProcessRef | None:
     return ProcessRef(pid=pid, start_ticks=ticks, group=False, stop_signal=int(signal.SIGINT))
 
 
-def database_spec(settings: Settings) -> ComponentSpec:
+def database_spec(settings: Settings, resolve: Callable[[Settings], str] | None = None) -> ComponentSpec:
     """Resolve the database (explicit URL, local PostgreSQL, else embedded pgserver).
 
     Only an embedded PostgreSQL under ``<data_dir>/pgdata`` is recorded as ours and stopped by
-    ``down``; an explicit or local server is used and left alone.
+    ``down``; an explicit or the local server is used and left alone. ``resolve`` defaults to
+    :func:`heliosgrid.db.connection.resolve_database_url`.
     """
 
     def run(ctx: StackContext) -> ProcessRef | None:
-        from heliosgrid.db.connection import resolve_database_url
+        from heliosgrid.db.connection import LOCAL_SERVER_URL, resolve_database_url
 
-        url = resolve_database_url(settings)
+        url = (resolve or resolve_database_url)(settings)
         ctx.env["HELIOS_DATABASE_URL"] = url
+        explicit = settings.database_url is not None and bool(settings.database_url.get_secret_value().strip())
+        if explicit or url.startswith(LOCAL_SERVER_URL.rsplit("/", 1)[0] + "/"):
+            return None
         pgdata = (ctx.data_dir / "pgdata").resolve()
-        if settings.database_url is None and str(pgdata) in url:
-            ref = postmaster_ref(pgdata)
-            if ref is None:
-                raise RuntimeError(f"embedded PostgreSQL in {pgdata} has no running postmaster")
-            ctx.info["database_embedded"] = True
-            return ref
-        return None
+        ref = postmaster_ref(pgdata)
+        if ref is None:
+            raise RuntimeError(f"embedded PostgreSQL in {pgdata} has no running postmaster")
+        ctx.info["database_embedded"] = True
+        return ref
 
     return ComponentSpec(
         name="database", kind="inline", run=run, health=DatabaseReachable(), start_timeout_s=60,
