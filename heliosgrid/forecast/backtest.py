@@ -160,7 +160,7 @@ def plot_backtest(result: BacktestResult, path: Path, models: Sequence[str] | No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    models = list(models or [m for m in (result.champion, "persistence") if m])
+    models = list(dict.fromkeys(models or [m for m in (result.champion, "persistence") if m]))
     frame = result.frame
     lo = result.test_end - pd.Timedelta(days=days)
     fig, axes = plt.subplots(2, 1, figsize=(12, 7), sharex=True)

@@ -7,7 +7,7 @@ forecasts under the plant's AC capacity. Models:
 ``persistence``  smart persistence: the mean CSI of the last hour before the issue time (the last
                  daylight hour when issued at night) is held for every horizon.
 ``climatology``  per time-of-day CSI mean over the last 14 days before the issue time.
-``prophet``      Prophet on the daylight CSI (daily seasonality, no weekly/yearly terms).
+``prophet``      Prophet on the daylight CSI (flat trend, daily seasonality, no weekly/yearly terms).
 ``arima``        statsforecast AutoARIMA on the CSI series (night gaps carried forward), re-applied
                  to the latest observations at every issue time without refitting.
 ``gbm``          LightGBM regression of the target CSI on features available at the issue time
@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from heliosgrid.forecast.solar import STEP, STEPS_PER_DAY, ForecastInputError, SolarContext, regular_grid
+from heliosgrid.forecast.solar import CSI_MAX, STEP, STEPS_PER_DAY, ForecastInputError, SolarContext, regular_grid
 from heliosgrid.forecast.weather import WeatherProvider
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,9 @@ class ProphetCSI(ForecastModel):
         if len(v) < 20:
             raise ForecastInputError("prophet needs at least 20 daylight intervals of history")
         frame = pd.DataFrame({"ds": v.index.tz_convert("UTC").tz_localize(None), "y": v.to_numpy()})
-        model = Prophet(daily_seasonality=True, weekly_seasonality=False, yearly_seasonality=False, uncertainty_samples=0)
+        # flat trend: a linear trend fitted on weeks of CSI extrapolates wildly over 48 h
+        model = Prophet(growth="flat", daily_seasonality=True, weekly_seasonality=False, yearly_seasonality=False,
+                        uncertainty_samples=0)
         model.fit(frame)
         self._model = model
         self._cache = None
@@ -186,7 +188,7 @@ class ProphetCSI(ForecastModel):
         return self._predict(pd.DatetimeIndex(issue_time + steps * STEP))
 
     def params(self) -> dict[str, Any]:
-        return {"fit_days": self.fit_days, "daily_seasonality": True}
+        return {"fit_days": self.fit_days, "growth": "flat", "daily_seasonality": True}
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -568,7 +570,7 @@ class Forecaster:
         k_hat = self.model.predict_csi(k, issue, steps, self.ctx, self.weather)
         if self.model.blends_persistence:
             k_hat = self._blend(steps * 15.0, k_hat, np.full(len(steps), persistence_csi(k.to_numpy(), len(k))))
-        k_hat = np.clip(k_hat, 0.0, None)
+        k_hat = np.clip(k_hat, 0.0, CSI_MAX)
         offsets = self.calibrator.offsets(steps * 15.0, k_hat)
         k_q = np.clip(k_hat[:, None] + offsets, 0.0, None)
         targets = pd.DatetimeIndex(issue + steps * STEP)

@@ -1,0 +1,86 @@
+"""`heliosgrid forecast backtest` on a small CSV and its input errors (exit 2, no traceback)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from heliosgrid.cli import main
+from heliosgrid.forecast.synthetic import synthetic_power
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    s = synthetic_power(16, pattern="alternating", seed=11)
+    path = tmp_path_factory.mktemp("fc") / "plant.csv"
+    local = s.index.tz_convert("Europe/Madrid").tz_localize(None)  # naive local times, --tz says which zone
+    pd.DataFrame({"time": local.strftime("%Y-%m-%d %H:%M:%S"), "power": s.to_numpy()}).to_csv(path, index=False)
+    return path
+
+
+def args(csv: Path, **over: str) -> list[str]:
+    base = {"--timestamp-col": "time", "--power-col": "power", "--latitude": "37.1", "--longitude": "-2.4",
+            "--capacity-kw": "100", "--tz": "Europe/Madrid"}
+    base.update(over)
+    out = ["forecast", "backtest", "--csv", str(csv)]
+    for k, v in base.items():
+        out += [k, v]
+    return out
+
+
+def test_backtest_json_on_csv(small_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "bt.png"
+    rc = main([*args(small_csv, **{"--tilt": "30", "--azimuth": "180"}), "--models", "persistence,climatology,gbm",
+               "--test-days", "5", "--json", "--plot", str(png)])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["models"]) == {"persistence", "climatology", "gbm"}
+    for model in out["models"].values():
+        assert set(model) == {"0-1h", "1-6h", "6-24h", "24-48h", "all"}
+        for key in ("mae_kw", "rmse_kw", "nrmse", "skill", "pinball_kw", "coverage_p10_p90"):
+            assert key in model["24-48h"]
+    assert out["champion"] in out["models"]
+    assert out["models"]["persistence"]["all"]["skill"] == 0.0
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"--power-col": "kw"}, "has no column(s) 'kw'"),
+        ({"--capacity-kw": "0"}, "--capacity-kw must be > 0"),
+        ({"--capacity-kw": "-5"}, "--capacity-kw must be > 0"),
+        ({"--tz": "Mars/Olympus"}, "unknown time zone"),
+        ({"--latitude": "123"}, "latitude must be within"),
+    ],
+)
+def test_bad_input_exit_2(small_csv: Path, over: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main([*args(small_csv, **over), "--models", "persistence"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_unparsable_timestamps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time,power\n2024-01-01 00:00,1\nyesterday-ish,2\n")
+    rc = main([*args(bad), "--models", "persistence"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unparsable timestamp" in err and "yesterday-ish" in err
+
+
+def test_missing_csv_options(small_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["forecast", "backtest", "--csv", str(small_csv), "--timestamp-col", "time"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--power-col" in err and "--capacity-kw" in err
+
+
+def test_unknown_dataset_and_model(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["forecast", "backtest", "--dataset", "nope"]) == 2
+    assert "unknown dataset 'nope'" in capsys.readouterr().err
+    assert main(["forecast", "backtest", "--dataset", "serf", "--models", "crystal-ball"]) == 2
+    assert "unknown model(s) crystal-ball" in capsys.readouterr().err
