@@ -129,6 +129,10 @@ class IngestService:
         self.registry = DeviceRegistry()
         self.stop_requested = False
         self.batches_committed = 0
+        self.assigned_partitions = 0
+        """Partitions currently owned (after the last rebalance)."""
+        self.first_batch_started_at: float | None = None
+        """Wall-clock time (``time.time()``) when the first batch's first records arrived."""
         self._conn: psycopg.Connection[Any] | None = None
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
@@ -231,6 +235,7 @@ class IngestService:
     # ---- rebalance ---------------------------------------------------------------------------
     def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         self.metrics.rebalances.inc()
+        self.assigned_partitions = 0
         before = len(self._pending)
         self._pending = [r for r in self._pending if TopicPartition(r.topic, r.partition) not in revoked]
         self._revoked = True
@@ -240,6 +245,7 @@ class IngestService:
 
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("assigned partitions: %s", sorted(tp.partition for tp in assigned))
+        self.assigned_partitions = len(assigned)
         if self._db_down and assigned and self._consumer is not None:
             self._consumer.pause(*assigned)
 
@@ -263,6 +269,8 @@ class IngestService:
                 self._pending.extend(records)
             if self._pending and first_at is None:
                 first_at = time.monotonic()
+                if self.first_batch_started_at is None:
+                    self.first_batch_started_at = time.time()
             if not self._pending:
                 break  # idle: let the caller beat the heartbeat and check the stop flag
         self._batch_started = first_at or time.monotonic()

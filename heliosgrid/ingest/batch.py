@@ -16,8 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from pydantic import ValidationError
 
 from heliosgrid.contract import ReadingV1, Rejection, decode_reading
+from heliosgrid.contract.reading import MAX_FUTURE_SKEW
 from heliosgrid.db.writer import QuarantineRow
 
 
@@ -78,6 +80,27 @@ class DecodedBatch:
         return {r.device_id for _, r in self.decoded}
 
 
+def decode_fast(raw: bytes | None, key: bytes | None, now: datetime) -> ReadingV1 | Rejection:
+    """Same result as :func:`heliosgrid.contract.decode_reading`, about twice as fast for valid input.
+
+    Valid messages are parsed and validated in one pass by pydantic-core's JSON parser
+    (``model_validate_json``); anything it refuses, and any key/clock problem, goes through the
+    canonical :func:`decode_reading`, which produces the exact rejection reason. The property
+    test ``test_fast_decode_agrees_with_the_contract`` checks that both always agree.
+    """
+    if raw is not None:
+        try:
+            reading = ReadingV1.model_validate_json(raw)
+        except ValidationError:
+            pass
+        else:
+            if (key is None or key.decode("utf-8", "replace") == reading.device_id) and (
+                reading.ts <= now + MAX_FUTURE_SKEW
+            ):
+                return reading
+    return decode_reading(raw, key, now)
+
+
 def decode_batch(messages: Iterable[RawMessage], now: datetime | None = None) -> DecodedBatch:
     """Decode every message against contract v1 (CPU only, no database).
 
@@ -86,7 +109,7 @@ def decode_batch(messages: Iterable[RawMessage], now: datetime | None = None) ->
     now = now or datetime.now(UTC)
     out = DecodedBatch()
     for msg in messages:
-        result = decode_reading(msg.value, msg.key, now)
+        result = decode_fast(msg.value, msg.key, now)
         if isinstance(result, Rejection):
             out.rejects.append(_reject(msg, result.reason_code, result.reason_detail))
         else:

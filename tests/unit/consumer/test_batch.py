@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from heliosgrid.contract import REASON_CODES, encode_reading
-from heliosgrid.ingest.batch import RawMessage, validate_batch
+from heliosgrid.contract import REASON_CODES, decode_reading, encode_reading
+from heliosgrid.ingest.batch import RawMessage, decode_fast, validate_batch
 from heliosgrid.ingest.synthetic import reading
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -59,3 +59,31 @@ def test_no_message_is_ever_lost_whatever_the_bytes(values: list[bytes]) -> None
     assert stored + len(out.rejects) == len(messages)
     assert len(rejected) == len(out.rejects)
     assert all(q.reason_code in REASON_CODES for q in out.rejects)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, width=32)
+    | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=6,
+)
+_fields = st.sampled_from([*sorted(json.loads(_good(0))), "extra"])
+_interesting = st.sampled_from([
+    1, 1.0, True, "1", 0, -1, 1e9, "2026-03-01T11:00:00Z", "2026-03-01T11:00:00", "2026-03-01 11:00:00+02:00",
+    "2026-03-01T13:00:00Z", 1772362800, "inv-1", "inv-2", "site-1", "ok", "OK", -5.0, -25.0, 2000.0, None, "",
+])
+
+
+@settings(max_examples=400)
+@given(st.dictionaries(_fields, _json_values | _interesting, max_size=4), st.booleans(),
+       st.sampled_from([None, b"inv-1", b"inv-2"]))
+def test_fast_decode_agrees_with_the_contract(changes: dict[str, object], drop: bool, key: bytes | None) -> None:
+    obj = json.loads(_good(3))
+    for field, value in changes.items():
+        if drop:
+            obj.pop(field, None)
+        else:
+            obj[field] = value
+    raw = json.dumps(obj).encode()
+    fast, canonical = decode_fast(raw, key, NOW), decode_reading(raw, key, NOW)
+    assert fast == canonical

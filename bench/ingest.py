@@ -1,0 +1,282 @@
+"""Ingest benchmark: database write limit vs. the consumer end to end, and ingest latency.
+
+One run, on a fresh database of the local PostgreSQL and a private Tansu broker:
+
+* (a) ``copy_upsert_rows_per_s`` — the baseline: pre-built rows written with the consumer's own
+  write path (:func:`heliosgrid.db.writer.write_rows`, binary COPY into staging + upsert), in
+  transactions of the consumer's batch size, no Kafka, no decoding.
+* (b) ``consumer_msgs_per_s`` — :class:`consumer.service.IngestService` on a pre-filled topic of
+  ``messages`` readings (3 partitions), from the first poll to the last offset commit, with
+  production settings (DLQ, heartbeat, rollup refresh every 5 s); ``ratio`` = (b)/(a).
+* (c) ``latency_p50_s`` / ``latency_p99_s`` — sensor timestamp → offset commit of its batch, at
+  a steady ``latency_rate_msg_s`` (paced producer stamping ``ts`` = send time).
+
+The readings table is truncated between (a) and (b) so both write into the same empty table.
+Targets (issue 4): ratio ≥ 0.5, p99 ≤ 1 s. ``profile=True`` adds the top cProfile entries of
+the consumer for (b).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import json
+import os
+import pstats
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from kafka import KafkaProducer
+
+from heliosgrid.broker import ensure_topics, start_tansu
+from heliosgrid.contract import ReadingV1
+from heliosgrid.db.connection import LOCAL_SERVER_URL, open_connection
+from heliosgrid.db.migrate import migrate
+from heliosgrid.db.writer import ReadingRow, write_rows
+from heliosgrid.ingest.synthetic import fleet_ids, register_devices
+from heliosgrid.settings import load_settings
+
+START = datetime(2026, 6, 1, tzinfo=UTC)
+PARTITIONS = 3
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _payload(device_id: str, site_id: str, ts: datetime, seq: int) -> bytes:
+    """Contract-v1 JSON built directly (same bytes as ``encode_reading``, ~20x faster)."""
+    poa = 200.0 + (seq % 800)
+    dc = poa * 0.1
+    return json.dumps(
+        {
+            "schema_version": 1, "device_id": device_id, "site_id": site_id,
+            "ts": ts.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z", "seq": seq,
+            "ghi_w_m2": poa * 0.9, "poa_w_m2": poa, "ambient_temp_c": 20.0, "module_temp_c": 20.0 + poa / 40,
+            "dc_power_kw": dc, "ac_power_kw": dc * 0.96, "inverter_status": "ok",
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def _rows(devices: Sequence[tuple[str, str]], per_device: int) -> list[ReadingRow]:
+    out: list[ReadingRow] = []
+    for step in range(per_device):
+        ts = START + timedelta(minutes=step)
+        for device_id, site_id in devices:
+            poa = 200.0 + (step % 800)
+            dc = poa * 0.1
+            out.append((device_id, ts, site_id, poa * 0.9, poa, 20.0, 20.0 + poa / 40, dc, dc * 0.96, "ok", step))
+    return out
+
+
+def _messages(devices: Sequence[tuple[str, str]], per_device: int) -> Iterator[tuple[bytes, bytes]]:
+    for step in range(per_device):
+        ts = START + timedelta(minutes=step)
+        for device_id, site_id in devices:
+            yield device_id.encode(), _payload(device_id, site_id, ts, step)
+
+
+def _producer(bootstrap: str, linger_ms: int) -> KafkaProducer:
+    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=linger_ms,
+                         batch_size=512 * 1024, max_request_size=8 * 1024 * 1024)
+
+
+class _Collector:
+    """``on_commit`` hook: counts committed readings and keeps sensor→commit latencies."""
+
+    def __init__(self, keep_latency: bool) -> None:
+        self.count = 0
+        self.first_commit_at: float | None = None
+        self.last_commit_at = 0.0
+        self.keep_latency = keep_latency
+        self.latencies_s: list[float] = []
+
+    def __call__(self, readings: Sequence[ReadingV1], committed_at: float) -> None:
+        self.count += len(readings)
+        self.first_commit_at = self.first_commit_at or committed_at
+        self.last_commit_at = committed_at
+        if self.keep_latency:
+            self.latencies_s.extend(committed_at - r.ts.timestamp() for r in readings)
+
+
+def _start_service(db_url: str, bootstrap: str, topic: str, collector: _Collector,
+                   profile: cProfile.Profile | None = None) -> tuple[Any, threading.Thread]:
+    from consumer.service import IngestService
+
+    settings = load_settings(
+        kafka_bootstrap_servers=bootstrap, topic_readings=topic, topic_dlq=topic + ".dlq",
+        consumer_group=f"bench-{uuid.uuid4().hex[:8]}", consumer_metrics_port=0,
+    )
+    service = IngestService(settings, db_url, on_commit=collector)
+
+    def target() -> None:
+        if profile is not None:
+            profile.enable()
+        try:
+            service.run()
+        finally:
+            if profile is not None:
+                profile.disable()
+
+    thread = threading.Thread(target=target, name="ingest-service", daemon=True)
+    thread.start()
+    return service, thread
+
+
+def _wait(cond: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"ingest bench: timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def run(messages: int = 500_000, latency_seconds: float = 20.0, latency_rate_msg_s: int = 2000,
+        profile: bool = False) -> dict[str, Any]:
+    """Run (a), (b) and (c); returns the figures (see the module docstring)."""
+    settings = load_settings()
+    n_devices = 1000
+    per_device = max(1, messages // n_devices)
+    messages = per_device * n_devices
+    dbname = f"helios_bench_{uuid.uuid4().hex[:8]}"
+    server = os.environ.get("HELIOS_TEST_PG_URL", LOCAL_SERVER_URL)
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{dbname}"')
+    db_url = server.rsplit("/", 1)[0] + "/" + dbname
+    port = _free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally block below
+    broker = start_tansu(port, log=log)
+    result: dict[str, Any] = {}
+    try:
+        with open_connection(db_url, autocommit=True) as conn:
+            backend = migrate(conn, requested_backend="postgres").backend
+            devices = fleet_ids("bench", 50, n_devices // 50)
+            with conn.transaction():
+                register_devices(conn, devices)
+
+            # (a) the write limit: pre-built rows, consumer batch size, one transaction per batch
+            rows = _rows(devices, per_device)
+            batch = settings.batch_max_messages
+            t0 = time.perf_counter()
+            for i in range(0, len(rows), batch):
+                with conn.transaction():
+                    write_rows(conn, rows[i:i + batch])
+            copy_s = time.perf_counter() - t0
+            del rows
+            conn.execute("TRUNCATE readings, rollup_invalidations")
+
+        # (b) end to end on a pre-filled topic
+        topic = f"bench.readings.{uuid.uuid4().hex[:6]}"
+        ensure_topics(bootstrap, {topic: PARTITIONS, topic + ".dlq": 1})
+        producer = _producer(bootstrap, linger_ms=50)
+        t0 = time.perf_counter()
+        for key, value in _messages(devices, per_device):
+            producer.send(topic, key=key, value=value)
+        producer.flush(timeout=300)
+        prefill_s = time.perf_counter() - t0
+        collector = _Collector(keep_latency=False)
+        prof = cProfile.Profile() if profile else None
+        service, thread = _start_service(db_url, bootstrap, topic, collector, prof)
+        _wait(lambda: collector.count >= messages or not thread.is_alive(), 900, "the consumer to drain the topic")
+        service.request_stop()
+        thread.join(timeout=60)
+        if service.first_batch_started_at is None or collector.count < messages:
+            raise RuntimeError(f"consumer stored {collector.count} of {messages} readings")
+        consumer_s = collector.last_commit_at - service.first_batch_started_at
+        with psycopg.connect(db_url) as conn:
+            stored = conn.execute("SELECT count(*) FROM readings").fetchone()
+        if stored is None or stored[0] != messages:
+            raise RuntimeError(f"readings has {stored} rows, expected {messages}")
+
+        # (c) latency at a steady rate, sensor ts = send time
+        lat_topic = f"bench.latency.{uuid.uuid4().hex[:6]}"
+        ensure_topics(bootstrap, {lat_topic: PARTITIONS, lat_topic + ".dlq": 1})
+        lat = _Collector(keep_latency=True)
+        lat_service, lat_thread = _start_service(db_url, bootstrap, lat_topic, lat)
+        _wait(lambda: lat_service.assigned_partitions > 0, 60, "the latency consumer to join")
+        sent = _paced_produce(bootstrap, lat_topic, devices, latency_rate_msg_s, latency_seconds)
+        _wait(lambda: lat.count >= sent or not lat_thread.is_alive(), 60, "latency readings to be committed")
+        lat_service.request_stop()
+        lat_thread.join(timeout=60)
+        warm = lat.latencies_s[latency_rate_msg_s:]  # skip the first second (fetch warm-up)
+        quantiles = statistics.quantiles(warm, n=100)
+        copy_rate = messages / copy_s
+        consumer_rate = messages / consumer_s
+        result = {
+            "copy_upsert_rows_per_s": round(copy_rate),
+            "consumer_msgs_per_s": round(consumer_rate),
+            "ratio": round(consumer_rate / copy_rate, 3),
+            "latency_p50_s": round(quantiles[49], 3),
+            "latency_p99_s": round(quantiles[98], 3),
+            "latency_max_s": round(max(warm), 3),
+            "targets": {"ratio_min": 0.5, "latency_p99_max_s": 1.0},
+            "targets_met": consumer_rate / copy_rate >= 0.5 and quantiles[98] <= 1.0,
+            "rows": messages,
+            "devices": n_devices,
+            "partitions": PARTITIONS,
+            "batch_max_messages": settings.batch_max_messages,
+            "batch_max_wait_ms": settings.batch_max_wait_ms,
+            "backend": backend,
+            "write_method": "copy",
+            "prefill_msgs_per_s": round(messages / prefill_s),
+            "latency_rate_msg_s": latency_rate_msg_s,
+            "latency_messages": sent,
+            "cpu_count": os.cpu_count(),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+        }
+        if prof is not None:
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(25)
+            result["profile_top_tottime"] = out.getvalue().splitlines()[-40:]
+    finally:
+        broker.terminate()
+        try:
+            broker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            broker.kill()
+        log.close()
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    return result
+
+
+def _paced_produce(bootstrap: str, topic: str, devices: Sequence[tuple[str, str]], rate_msg_s: int,
+                   seconds: float) -> int:
+    """Send ``rate_msg_s`` messages a second for ``seconds``, stamping ``ts`` with the send time."""
+    producer = _producer(bootstrap, linger_ms=2)
+    tick_s = 0.01
+    per_tick = max(1, round(rate_msg_s * tick_s))
+    seq = 10_000_000  # distinct from (b)'s keys
+    sent = 0
+    start = time.monotonic()
+    next_tick = start
+    i = 0
+    while time.monotonic() - start < seconds:
+        for _ in range(per_tick):
+            device_id, site_id = devices[i % len(devices)]
+            i += 1
+            if i % len(devices) == 0:
+                seq += 1
+            producer.send(topic, key=device_id.encode(),
+                          value=_payload(device_id, site_id, datetime.now(UTC), seq))
+            sent += 1
+        next_tick += tick_s
+        delay = next_tick - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    producer.flush(timeout=60)
+    producer.close()
+    return sent
