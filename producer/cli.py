@@ -118,7 +118,7 @@ def add_mode_parsers(sub: Any) -> None:
     rp.add_argument("--ts-column", default="timestamp", help="CSV: timestamp column (default 'timestamp')")
     rp.add_argument("--tz", default="UTC", help="CSV: time zone of timestamps without an offset")
     rp.add_argument("--map", action="append", metavar="FIELD=COLUMN[*SCALE]", help="CSV column → contract field")
-    rp.add_argument("--start", type=_timestamp, help="date the data is shifted to (default: so it ends today)")
+    rp.add_argument("--start", type=_timestamp, help="date the data is shifted to (default: so it ends yesterday)")
     rp.add_argument("--speed", type=_speed, default=math.inf, help="pace (default: as fast as possible)")
     _common(rp)
     bad = sub.add_parser("bad", help="send exactly N bad messages of a kind")
@@ -212,7 +212,8 @@ def run_from_args(args: argparse.Namespace, settings: Settings | None = None) ->
                               mapping=parse_mapping(args.map), ts_column=args.ts_column, timezone=args.tz)
         frame = source.readings
         span = frame["ts"].max().normalize() - frame["ts"].min().normalize()
-        target = args.start if args.start is not None else _now_floor("1D") - span
+        # default: the data ends yesterday, so all of it is in the past and replays at full speed
+        target = args.start if args.start is not None else _now_floor("1D") - span - pd.Timedelta(days=1)
         replay_frame = shift_to_start(frame, target)
         start = replay_frame["ts"].min()
         fleet = source.fleet

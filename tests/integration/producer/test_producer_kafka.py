@@ -199,3 +199,71 @@ def test_database_side_effects(
         assert conn.execute("SELECT count(*) FROM fault_events").fetchone() == (len(expected),)
         assert conn.execute("SELECT count(*) FROM devices").fetchone() == (2,)
     assert len((tmp_path / "labels" / "fault_events.jsonl").read_text().splitlines()) == len(expected)
+
+
+def test_kill_loop_leaves_no_gap_and_only_identical_duplicates(
+    broker: str, topic_names: dict[str, str], fleet_file: Path, tmp_path: Path
+) -> None:
+    """SIGKILL / SIGTERM the producer repeatedly: the topic holds every (device, seq) from the
+    start to the end, and every re-sent message is byte-identical (the consumer's upsert absorbs it)."""
+    topic = topic_names["readings"]
+    ckpt = tmp_path / "ckpt.json"
+    start = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=2)).floor("1min")
+    env = {**os.environ, "HELIOS_DATA_DIR": str(tmp_path / "data")}
+    cmd = _producer_cmd(broker, topic, fleet_file, ckpt, start.isoformat())
+    for round_no, sig in enumerate([signal.SIGKILL, signal.SIGTERM, signal.SIGKILL]):
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stderr=subprocess.DEVNULL)
+        try:
+            before = ckpt.stat().st_mtime_ns if ckpt.exists() else 0
+            deadline = time.monotonic() + 60
+            while (not ckpt.exists() or ckpt.stat().st_mtime_ns == before) and time.monotonic() < deadline:
+                time.sleep(0.1)  # wait for this run's first checkpoint
+            time.sleep(0.5 + 0.3 * round_no)
+            proc.send_signal(sig)
+            rc = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert rc == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
+    final = subprocess.run([*cmd, "--max-messages", "20"], cwd=REPO, env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert final.returncode == 0, final.stderr
+    seen: dict[tuple[str, int], bytes] = {}
+    per_device: dict[str, set[int]] = defaultdict(set)
+    for msgs in read_all(broker, topic).values():
+        for key, value in msgs:
+            reading = decode_reading(value, key)
+            assert isinstance(reading, ReadingV1)
+            ident = (reading.device_id, reading.seq)
+            assert seen.setdefault(ident, value) == value  # a duplicate is an exact re-send
+            per_device[reading.device_id].add(reading.seq)
+    first = int(start.value // 60_000_000_000)
+    assert set(per_device) == {"it-site-inv01", "it-site-inv02"}
+    for seqs in per_device.values():
+        assert min(seqs) == first and seqs == set(range(first, max(seqs) + 1))  # no gap
+    assert max(max(s) for s in per_device.values()) - first > 40
+
+
+def test_cli_replay_and_bad_traffic_to_broker(broker: str, topic_names: dict[str, str], tmp_path: Path) -> None:
+    """`python -m producer replay --dataset serf-east-1min` then `bad --kind all --count 2`."""
+    topic = topic_names["readings"]
+    env = {**os.environ, "HELIOS_DATA_DIR": str(tmp_path / "data")}
+    common = ["--bootstrap", broker, "--topic", topic, "--no-db", "--no-checkpoint", "--bad-rate", "0"]
+    replay = subprocess.run([sys.executable, "-m", "producer", "replay", "--dataset", "serf-east-1min",
+                             "--start", "2026-01-10", *common], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=180)
+    assert replay.returncode == 0, replay.stderr
+    bad = subprocess.run([sys.executable, "-m", "producer", "bad", "--kind", "all", "--count", "2", *common],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert bad.returncode == 0, bad.stderr
+    messages = [m for msgs in read_all(broker, topic).values() for m in msgs]
+    results = [decode_reading(v, k) for k, v in messages]
+    replayed = [r for r in results if isinstance(r, ReadingV1) and r.device_id == "nrel-serf-east-inv01"]
+    assert len(replayed) == 2607
+    assert min(r.ts for r in replayed).date().isoformat() == "2026-01-10"
+    reasons = sorted(r.reason_code for r in results if not isinstance(r, ReadingV1))
+    from producer.badtraffic import REJECT_KINDS
+
+    contract_rejects = sorted(k for k in REJECT_KINDS if k != "unknown_device") * 2
+    assert reasons == sorted(contract_rejects)
+    assert len(messages) == 2607 + 2 * 13

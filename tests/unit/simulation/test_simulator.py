@@ -291,3 +291,19 @@ def test_simulate_rejects_bad_arguments() -> None:
         simulate_fleet(FLEET, START, END, freq="30s")
     with pytest.raises(ValueError, match="timezone-aware"):
         simulate_fleet(FLEET, "2026-06-01", END)
+
+
+@pytest.mark.parametrize("day", ["2026-03-29", "2026-10-25"])
+def test_daylight_saving_days_have_a_complete_utc_grid(day: str) -> None:
+    start = pd.Timestamp(day, tz="UTC") - pd.Timedelta(hours=6)
+    end = start + pd.Timedelta(hours=36)
+    r = simulate_fleet(FLEET, start, end, seed=1)
+    ts = _device(r, INV).index
+    assert len(ts) == 36 * 60 and ts.is_unique and (ts.to_series().diff().dropna() == pd.Timedelta("1min")).all()
+
+
+def test_coarser_grid_is_aligned() -> None:
+    r = simulate_fleet(FLEET, "2026-06-01T00:07Z", "2026-06-02T00:00Z", freq="15min", seed=1)
+    ts = _device(r, INV).index
+    assert ts[0] == pd.Timestamp("2026-06-01T00:15Z") and len(ts) == 95
+    assert (ts.minute % 15 == 0).all()
