@@ -107,15 +107,26 @@ def _describe(context: Any) -> tuple[str, dict[str, Any], datetime]:
 def on_failure(context: Any) -> None:
     """Task/DAG failure callback: open or refresh the ``dag_failed`` pipeline alert of the DAG.
 
+    The task-level call records the exception; the DAG-level call only writes when no alert is
+    active yet (a run that failed without a failed task, e.g. on ``dagrun_timeout``).
+
     Never raises (a broken callback must not hide the original failure); problems are logged.
     """
     try:
-        from heliosgrid.alerts import raise_alert
+        from heliosgrid.alerts import list_alerts, raise_alert
         from heliosgrid.orchestration.db import task_connection
 
         dag_id, evidence, observed_at = _describe(context)
-        what = f"task {evidence['task_id']}" if evidence["task_id"] else "DAG run"
+        dag_level = "reason" in context or "exception" not in context
+        what = "DAG run" if dag_level else f"task {evidence['task_id']}"
         with task_connection() as conn:
+            if dag_level:
+                # DAG-level callback: the task callback already wrote the alert with the exception;
+                # only a failure without a failed task (e.g. dagrun_timeout) writes one here.
+                evidence["reason"] = str(context.get("reason") or "")
+                if list_alerts(conn, state="active", site_id=PIPELINE_SITE_ID, device_id=dag_id,
+                               source="pipeline", fault_type=DAG_FAILED):
+                    return
             raise_alert(
                 conn, site_id=PIPELINE_SITE_ID, device_id=dag_id, source="pipeline", fault_type=DAG_FAILED,
                 severity="warning", title=f"Airflow DAG {dag_id} failed ({what})",

@@ -114,8 +114,11 @@ def consumer_lag(bootstrap_servers: str, group_id: str, topic: str, timeout_s: f
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms,
                                  client_id="heliosgrid-supervision")
-        committed = {tp: meta.offset for tp, meta in admin.list_consumer_group_offsets(group_id).items()
-                     if tp.topic == topic}
+        if hasattr(admin, "list_group_offsets"):  # kafka-python >= 3
+            offsets = admin.list_group_offsets({group_id: None}).get(group_id, {})
+        else:  # pragma: no cover - kafka-python 2.x
+            offsets = admin.list_consumer_group_offsets(group_id)
+        committed = {tp: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
         consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms,
                                  enable_auto_commit=False, client_id="heliosgrid-supervision")
         parts = consumer.partitions_for_topic(topic)

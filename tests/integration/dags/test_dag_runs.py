@@ -1,0 +1,212 @@
+"""Each DAG executed with ``dag.test()`` against a fresh, real PostgreSQL database.
+
+The tasks reach the database through the documented Airflow connection
+(``AIRFLOW_CONN_HELIOSGRID_DB``). Every DAG is run twice for the same logical date: the second
+run must leave the same rows (idempotency keyed by the data interval).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from helios_dag_env import DAGS_FOLDER, PROBE_BUNDLE
+
+from heliosgrid.db.connection import open_connection
+from heliosgrid.physics.fleet import demo_fleet
+from heliosgrid.quality import CHECK_NAMES
+from heliosgrid.quality.synthetic import clean_readings, insert_fleet, insert_readings
+from heliosgrid.settings import get_settings, load_settings
+
+pytestmark = pytest.mark.integration
+
+SITE = demo_fleet()[0]  # es-tabernas: 4 inverters + 1 weather station
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_db: Path) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    return bag
+
+
+@pytest.fixture
+def helios_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[[str], None]]:
+    """Point the DAG tasks at a database (Airflow connection) and a private run directory."""
+    monkeypatch.setenv("HELIOS_DATA_DIR", str(tmp_path / "run"))  # never the developer's live stack
+
+    def use(db_url: str, **env: str) -> None:
+        monkeypatch.setenv("AIRFLOW_CONN_HELIOSGRID_DB", db_url)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+
+    yield use
+    get_settings.cache_clear()
+
+
+def run_dag(dagbag: Any, dag_id: str, logical_date: datetime) -> Any:
+    dag = dagbag.get_dag(dag_id)
+    dag_run = dag.test(logical_date=logical_date)
+    return dag_run
+
+
+def count(conn: psycopg.Connection, sql: str, *params: Any) -> int:
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_quality_dag_clean_run_then_planted_defects(dagbag: Any, fresh_db: Callable[..., str],
+                                                    helios_env: Callable[..., None]) -> None:
+    url = fresh_db()
+    helios_env(url)
+    start = datetime(2026, 6, 21, 11, 0, tzinfo=UTC)
+    with open_connection(url, autocommit=True) as conn:
+        insert_fleet(conn, [SITE])
+        clean = clean_readings(SITE, start, start + timedelta(minutes=45), seed=21)
+        insert_readings(conn, clean)
+
+        # clean interval [11:00, 11:15): every check passes, one row per check and device
+        first = run_dag(dagbag, "heliosgrid_quality", start + timedelta(minutes=15))
+        assert first.state == "success"
+        rows = conn.execute("SELECT check_name, device_id, passed, window_start, window_end FROM dq_results "
+                            "ORDER BY 1, 2").fetchall()
+        assert len(rows) == len(SITE.devices) * len(CHECK_NAMES) + 1
+        assert all(r[2] for r in rows)
+        assert {(r[3], r[4]) for r in rows} == {(start, start + timedelta(minutes=15))}
+        assert count(conn, "SELECT count(*) FROM alerts") == 0
+
+        # same logical date again: same rows, no duplicates
+        assert run_dag(dagbag, "heliosgrid_quality", start + timedelta(minutes=15)).state == "success"
+        assert conn.execute("SELECT check_name, device_id, passed, window_start, window_end FROM dq_results "
+                            "ORDER BY 1, 2").fetchall() == rows
+
+        # interval [11:15, 11:30) with a frozen sensor, a gap and an impossible irradiance value
+        sl = clean[(clean["ts"] >= start + timedelta(minutes=15)) & (clean["ts"] < start + timedelta(minutes=30))]
+        inv02 = sl.index[sl["device_id"] == f"{SITE.site_id}-inv02"][2:12]
+        conn.execute("DELETE FROM readings WHERE device_id = %s AND ts >= %s AND ts < %s",
+                     (f"{SITE.site_id}-inv03", start + timedelta(minutes=20), start + timedelta(minutes=27)))
+        bad = clean.loc[inv02].copy()
+        bad["poa_w_m2"] = float(clean.loc[inv02[0], "poa_w_m2"])
+        spike = clean.loc[[sl.index[sl["device_id"] == f"{SITE.site_id}-ws01"][7]]].copy()
+        spike["poa_w_m2"] = 1750.0
+        insert_readings(conn, bad)
+        insert_readings(conn, spike)
+        window = (start + timedelta(minutes=15), start + timedelta(minutes=30))
+        for _ in range(2):  # the re-run must not duplicate anything
+            assert run_dag(dagbag, "heliosgrid_quality", window[1]).state == "success"
+            failed = conn.execute("SELECT check_name, device_id FROM dq_results WHERE NOT passed AND window_start = %s "
+                                  "AND window_end = %s ORDER BY 1, 2", window).fetchall()
+            assert failed == [("completeness", f"{SITE.site_id}-inv03"),
+                              ("poa_clearsky_limits", f"{SITE.site_id}-ws01"),
+                              ("stale_values", f"{SITE.site_id}-inv02")]
+            alerts = conn.execute("SELECT fault_type, device_id, source, state FROM alerts ORDER BY 1").fetchall()
+            assert alerts == [("completeness", f"{SITE.site_id}-inv03", "quality", "open"),
+                              ("poa_clearsky_limits", f"{SITE.site_id}-ws01", "quality", "open"),
+                              ("stale_values", f"{SITE.site_id}-inv02", "quality", "open")]
+
+        # the next interval is clean again: the three alerts resolve themselves
+        assert run_dag(dagbag, "heliosgrid_quality", start + timedelta(minutes=45)).state == "success"
+        assert count(conn, "SELECT count(*) FROM alerts WHERE state = 'resolved' AND resolved_by = 'auto'") == 3
+        assert count(conn, "SELECT count(*) FROM alerts WHERE state <> 'resolved'") == 0
+
+
+def test_housekeeping_dag_refreshes_rollups_and_applies_retention(
+    dagbag: Any, fresh_db: Callable[..., str], helios_env: Callable[..., None]
+) -> None:
+    from heliosgrid.db.retention import seed_policies
+
+    url = fresh_db()
+    helios_env(url)
+    recent = datetime(2026, 6, 21, 11, 0, tzinfo=UTC)
+    old = datetime(2026, 4, 1, 11, 0, tzinfo=UTC)  # older than the 30-day raw retention
+    with open_connection(url, autocommit=True) as conn:
+        seed_policies(conn, load_settings())
+        insert_fleet(conn, [SITE])
+        insert_readings(conn, clean_readings(SITE, recent, recent + timedelta(hours=1), seed=1))
+        insert_readings(conn, clean_readings(SITE, old, old + timedelta(minutes=30), seed=2))
+        assert count(conn, "SELECT count(*) FROM readings_15m") == 0
+
+        logical = datetime(2026, 6, 21, 13, 7, tzinfo=UTC)
+        assert run_dag(dagbag, "heliosgrid_housekeeping", logical).state == "success"
+        rollups = conn.execute("SELECT device_id, bucket, sample_count FROM readings_15m ORDER BY 1, 2").fetchall()
+        assert len(rollups) == len(SITE.devices) * (4 + 2)
+        assert count(conn, "SELECT count(*) FROM readings WHERE ts < %s", recent) == 0  # old partition dropped
+        assert count(conn, "SELECT count(*) FROM readings") == len(SITE.devices) * 60
+        assert count(conn, "SELECT count(*) FROM readings_15m WHERE bucket < %s", recent) == len(SITE.devices) * 2
+
+        assert run_dag(dagbag, "heliosgrid_housekeeping", logical).state == "success"
+        assert conn.execute("SELECT device_id, bucket, sample_count FROM readings_15m ORDER BY 1, 2").fetchall() == rollups
+
+
+def test_stream_supervision_dag_alerts_on_stale_heartbeat_and_lag(
+    dagbag: Any, fresh_db: Callable[..., str], helios_env: Callable[..., None], broker: str
+) -> None:
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.structs import OffsetAndMetadata
+
+    url = fresh_db()
+    suffix = uuid.uuid4().hex[:8]
+    topic, group = f"test.supervision.{suffix}", f"test-group-{suffix}"
+    helios_env(url, HELIOS_KAFKA_BOOTSTRAP_SERVERS=broker, HELIOS_TOPIC_READINGS=topic, HELIOS_CONSUMER_GROUP=group,
+               HELIOS_CONSUMER_LAG_MAX_MESSAGES="3", HELIOS_HEARTBEAT_MAX_AGE_S="120")
+    admin = KafkaAdminClient(bootstrap_servers=broker)
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=broker)
+    for i in range(5):  # one request each (the broker counts offsets per record either way)
+        producer.send(topic, key=b"k", value=f"m{i}".encode()).get(timeout=30)
+    producer.close()
+
+    as_of = datetime(2026, 6, 21, 12, 0, tzinfo=UTC)
+    with open_connection(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO heartbeats (component, instance, last_beat_at) VALUES "
+                     "('consumer', 'c1', %s), ('producer', 'p1', %s)",
+                     (as_of - timedelta(seconds=30), as_of - timedelta(minutes=10)))
+        for _ in range(2):  # re-run of the same interval: same alerts, no duplicates
+            assert run_dag(dagbag, "heliosgrid_stream_supervision", as_of).state == "success"
+            alerts = conn.execute("SELECT site_id, device_id, fault_type, state FROM alerts ORDER BY 2, 3").fetchall()
+            assert alerts == [("_pipeline", "consumer", "consumer_lag", "open"),
+                              ("_pipeline", "producer", "heartbeat_stale", "open")]
+
+        # the producer beats again and the consumer group catches up: both alerts resolve
+        later = as_of + timedelta(minutes=5)
+        conn.execute("UPDATE heartbeats SET last_beat_at = %s", (later - timedelta(seconds=5),))
+        consumer = KafkaConsumer(bootstrap_servers=broker, group_id=group, enable_auto_commit=False)
+        consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(5, "", -1)})
+        consumer.close()
+        assert run_dag(dagbag, "heliosgrid_stream_supervision", later).state == "success"
+        assert conn.execute("SELECT device_id, state, resolved_by FROM alerts ORDER BY 1").fetchall() == [
+            ("consumer", "resolved", "auto"), ("producer", "resolved", "auto")]
+
+
+def test_failure_callback_writes_pipeline_alert_and_success_resolves_it(
+    airflow_db: Path, fresh_db: Callable[..., str], helios_env: Callable[..., None]
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    url = fresh_db()
+    helios_env(url)
+    bag = DagBag(dag_folder=str(PROBE_BUNDLE))
+    probe = bag.get_dag("heliosgrid_test_callback_probe")
+    dag_id = probe.dag_id
+    logical = datetime(2026, 6, 21, 12, 0, tzinfo=UTC)
+    assert probe.test(logical_date=logical, run_conf={"fail": True}).state == "failed"
+    with open_connection(url, autocommit=True) as conn:
+        row = conn.execute("SELECT site_id, source, fault_type, state, evidence->>'exception' FROM alerts "
+                           "WHERE device_id = %s", (dag_id,)).fetchone()
+        assert row is not None
+        assert row[:4] == ("_pipeline", "pipeline", "dag_failed", "open")
+        assert "planted failure" in row[4]
+        assert probe.test(logical_date=logical + timedelta(hours=1)).state == "success"
+        assert conn.execute("SELECT state, resolved_by FROM alerts WHERE device_id = %s", (dag_id,)).fetchall() == [
+            ("resolved", "auto")]
