@@ -3,10 +3,11 @@
 One contract per data product lives in ``contracts/<product>.yaml``. :func:`check_contracts`
 verifies, for each contract:
 
-* **schema** — every object (``schema[].physicalName``, optionally ``schema.relation``) exists
-  and has every declared property as a column of a *compatible* type: the contract's
-  ``physicalType`` and ``logicalType`` must fall into the same type family as the column
-  (text, integer, floating point, timestamp with time zone, boolean, json, array);
+* **schema** — every object (``schema[].physicalName``, schema-qualified if needed) exists and
+  has every declared property as a column of a *compatible* type: the contract's
+  ``physicalType`` and ``logicalType`` must fall into the column's type family (text, integer,
+  floating point, numeric, timestamp with time zone, boolean, json, array), lossless widenings
+  (integer or float → numeric) accepted;
 * **freshness** — each ``slaProperties`` entry with ``property: latency`` and an ``element``
   ``<object>.<column>``: ``as_of − max(column)`` must not exceed ``value`` (units s, m, h, d);
 * **quality** — each ``quality`` rule of ``type: sql`` returns one number, compared with the
@@ -37,7 +38,7 @@ QUERY_TIMEOUT_MS = 30_000
 _FAMILIES: dict[str, str] = {
     "text": "text", "character varying": "text", "varchar": "text", "character": "text", "char": "text", "name": "text",
     "smallint": "integer", "integer": "integer", "int": "integer", "int4": "integer", "bigint": "integer", "int8": "integer",
-    "double precision": "float", "real": "float", "float8": "float", "numeric": "float", "decimal": "float",
+    "double precision": "float", "real": "float", "float8": "float", "numeric": "numeric", "decimal": "numeric",
     "timestamp with time zone": "timestamptz", "timestamptz": "timestamptz",
     "timestamp without time zone": "timestamp", "timestamp": "timestamp", "date": "date",
     "boolean": "boolean", "bool": "boolean",
@@ -45,8 +46,8 @@ _FAMILIES: dict[str, str] = {
 }
 _LOGICAL: dict[str, set[str]] = {
     "string": {"text"},
-    "integer": {"integer"},
-    "number": {"float", "integer"},
+    "integer": {"integer", "numeric"},
+    "number": {"float", "integer", "numeric"},
     "timestamp": {"timestamptz", "timestamp"},
     "date": {"date", "timestamptz", "timestamp"},
     "boolean": {"boolean"},
@@ -58,6 +59,17 @@ _UNITS_S = {"s": 1, "sec": 1, "seconds": 1, "m": 60, "min": 60, "minutes": 60, "
 _AS_OF = re.compile(r"(?<!:):as_of\b")
 _OPERATORS = ("mustBe", "mustNotBe", "mustBeGreaterThan", "mustBeGreaterOrEqualTo", "mustBeLessThan",
               "mustBeLessOrEqualTo", "mustBeBetween", "mustNotBeBetween")
+
+
+# Lossless widenings accepted between a contract's physicalType family and the column's family
+# (e.g. TimescaleDB's sum(bigint) in hierarchical aggregates yields numeric).
+_WIDENINGS = {("integer", "numeric"), ("float", "numeric")}
+
+
+def compatible(contract_type: str, column_type: str) -> bool:
+    """True when a column of ``column_type`` holds every value of the contract's ``contract_type``."""
+    want, have = type_family(contract_type), type_family(column_type)
+    return want == have or (want, have) in _WIDENINGS
 
 
 def type_family(pg_type: str) -> str:
@@ -167,7 +179,7 @@ def _check_schema(conn: psycopg.Connection, obj: dict[str, Any]) -> list[Finding
             continue
         family = type_family(actual)
         problems = []
-        if prop.get("physicalType") and type_family(str(prop["physicalType"])) != family:
+        if prop.get("physicalType") and not compatible(str(prop["physicalType"]), actual):
             problems.append(f"physicalType {prop['physicalType']!r}")
         logical = prop.get("logicalType")
         if logical and family not in _LOGICAL.get(str(logical), {str(logical)}):

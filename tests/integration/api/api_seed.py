@@ -111,9 +111,9 @@ def seed(url: str) -> Seeded:
         for check, site, passed in (("completeness", "alpha", True), ("completeness", "beta", True),
                                     ("range_ac_power", "alpha", False), ("range_ac_power", "beta", True)):
             conn.execute(
-                "INSERT INTO dq_results (check_name, site_id, window_start, window_end, passed, measured_value, threshold) "
-                "VALUES (%s, %s, %s, %s, %s, 0.97, 0.95)",
-                (check, site, now - timedelta(hours=1), now, passed),
+                "INSERT INTO dq_results (check_name, site_id, window_start, window_end, passed, measured_value, threshold, "
+                "checked_at) VALUES (%s, %s, %s, %s, %s, 0.97, 0.95, %s)",
+                (check, site, now - timedelta(hours=1), now, passed, now),
             )
     return Seeded(url, now, len(rows), issues, alert_ids[:2], alert_ids[2])
 
