@@ -4,6 +4,7 @@ the .pbids file, and the read-only ``helios_bi_reader`` role (SET ROLE on a fres
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -32,10 +33,10 @@ def _db_columns(conn: psycopg.Connection, relation: str) -> dict[str, str] | Non
     return dict(cur.fetchall())
 
 
-def _binding_problems(url: str) -> list[str]:
+def _binding_problems(url: str, directory: Path = MODEL_DIR) -> list[str]:
     problems = []
     with open_connection(url, autocommit=True) as conn:
-        for table in parse_model().values():
+        for table in parse_model(directory).values():
             relation = f"{table.source_schema}.{table.source_item}"
             if table.source_schema != "bi":
                 problems.append(f"{table.name}: bound to {relation}, expected the bi schema")
@@ -66,18 +67,18 @@ def test_every_tmdl_table_and_column_exists_with_a_compatible_type_timescaledb(t
     assert _binding_problems(timescale_db) == []
 
 
-def test_binding_check_catches_a_wrong_type(bi_db: str, tmp_path: Path) -> None:
-    """The checker itself can fail: a string column bound to a double precision column is reported."""
-    from tmdl_model import parse_table
-
-    src = (MODEL_DIR / "tables" / "site.tmdl").read_text(encoding="utf-8")
-    broken = tmp_path / "site.tmdl"
-    broken.write_text(src.replace("\tcolumn dc_capacity_kw\n\t\tdataType: double", "\tcolumn dc_capacity_kw\n\t\tdataType: string"))
-    table = parse_table(broken)
-    with open_connection(bi_db, autocommit=True) as conn:
-        actual = _db_columns(conn, "bi.site")
-    assert actual is not None
-    assert actual["dc_capacity_kw"] not in COMPATIBLE[table.columns["dc_capacity_kw"].data_type]
+def test_binding_check_catches_a_wrong_type_and_a_missing_column(bi_db: str, tmp_path: Path) -> None:
+    """The checker itself can fail: a model copy with a wrong type and a renamed column is reported."""
+    shutil.copytree(MODEL_DIR, tmp_path / "definition")
+    site = tmp_path / "definition" / "tables" / "site.tmdl"
+    text = site.read_text(encoding="utf-8")
+    text = text.replace("column dc_capacity_kw\n\t\tdataType: double", "column dc_capacity_kw\n\t\tdataType: string")
+    text = text.replace("sourceColumn: timezone", "sourceColumn: time_zone")
+    site.write_text(text, encoding="utf-8")
+    assert set(_binding_problems(bi_db, tmp_path / "definition")) == {
+        "site.dc_capacity_kw: TMDL string vs database double precision",
+        "site.timezone: column bi.site.time_zone is missing",
+    }
 
 
 def test_partitions_are_directquery_on_the_parameters() -> None:
