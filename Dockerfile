@@ -20,6 +20,7 @@ COPY pyproject.toml README.md ./
 COPY heliosgrid heliosgrid
 COPY producer producer
 COPY consumer consumer
+# all dependencies (and a first copy of the package, replaced by the editable install below)
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install -c requirements/constraints.txt .
 
@@ -33,14 +34,16 @@ RUN apt-get update \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin helios
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-# migrations are read from the source tree layout (heliosgrid/db/migrate.py: <repo>/db/migrations)
-COPY db/migrations /app/db/migrations
+# The library reads repository files next to the package (db/migrations, contracts/, the API's
+# static files), so the source tree is kept at /app and the package installed editable from it
+# (dependencies are already in the venv from the build stage).
+COPY . /app
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    HELIOS_MIGRATIONS_DIR=/app/db/migrations \
     HELIOS_DATA_DIR=/app/data \
     HELIOS_API_HOST=0.0.0.0
-RUN mkdir -p /app/data && chown helios /app/data
+RUN pip install --no-cache-dir --no-deps --no-build-isolation -e /app \
+ && mkdir -p /app/data && chown helios /app/data
 USER helios
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["heliosgrid", "--help"]
@@ -48,13 +51,8 @@ CMD ["heliosgrid", "--help"]
 # ---------------------------------------------------------------------------------------------
 FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION} AS airflow
 USER root
-COPY --chown=airflow:0 requirements/constraints.txt /opt/heliosgrid/requirements/constraints.txt
-COPY --chown=airflow:0 pyproject.toml README.md /opt/heliosgrid/
-COPY --chown=airflow:0 heliosgrid /opt/heliosgrid/heliosgrid
-COPY --chown=airflow:0 producer /opt/heliosgrid/producer
-COPY --chown=airflow:0 consumer /opt/heliosgrid/consumer
-COPY --chown=airflow:0 db/migrations /opt/heliosgrid/db/migrations
+COPY --chown=airflow:0 . /opt/heliosgrid
 USER airflow
+# Editable for the same reason as the app image (repository files next to the package);
 # apache-airflow is pinned to the image's own version in the constraints, so pip keeps it.
-RUN pip install --no-cache-dir -c /opt/heliosgrid/requirements/constraints.txt /opt/heliosgrid
-ENV HELIOS_MIGRATIONS_DIR=/opt/heliosgrid/db/migrations
+RUN pip install --no-cache-dir -c /opt/heliosgrid/requirements/constraints.txt -e /opt/heliosgrid
