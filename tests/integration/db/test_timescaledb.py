@@ -176,3 +176,24 @@ def test_retention_cli_show_and_set_in_process(
     finally:
         assert main(["retention", "set", "readings_1d", "--drop-after", "none"]) == 0
         get_settings.cache_clear()
+
+
+def test_real_time_aggregation_shows_rows_not_yet_refreshed(tsconn: psycopg.Connection) -> None:
+    """Rows newer than the materialisation watermark appear in all three rollups at once."""
+    device = "rt-inv-1"
+    try:
+        tsconn.execute(
+            "INSERT INTO readings (device_id, ts, site_id, ac_power_kw, inverter_status, seq) "
+            "SELECT %s, g, 'rt-site', 8.0, 'ok', 1 FROM generate_series("
+            "'2030-01-01 00:00+00'::timestamptz, '2030-01-01 01:59+00'::timestamptz, INTERVAL '1 minute') g",
+            (device,),
+        )
+        for relation, buckets in (("readings_15m", 8), ("readings_1h", 2), ("readings_1d", 1)):
+            row = tsconn.execute(
+                f"SELECT count(*), sum(sample_count)::bigint, sum(energy_kwh), sum(status_ok_count)::bigint "
+                f"FROM {relation} WHERE device_id = %s",
+                (device,),
+            ).fetchone()
+            assert row == (buckets, 120, pytest.approx(16.0), 120), relation  # 8 kW x 2 h
+    finally:
+        tsconn.execute("DELETE FROM readings WHERE device_id = %s", (device,))
