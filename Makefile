@@ -27,7 +27,7 @@ up: setup ## run the whole local stack (broker, database, simulator, consumer, A
 	.venv/bin/heliosgrid stack up
 
 down: ## stop everything `make up` started
-	@test -x .venv/bin/heliosgrid && .venv/bin/heliosgrid stack down || true
+	@if [ -x .venv/bin/heliosgrid ]; then .venv/bin/heliosgrid stack down; else echo "nothing to stop (no .venv)"; fi
 
 status: ## show each component, lag and freshness
 	.venv/bin/heliosgrid status

@@ -226,7 +226,7 @@ class Supervisor:
             for spec in self.specs:
                 try:
                     self._start(spec, ctx, state)
-                except StackError:
+                except (StackError, KeyboardInterrupt):
                     self.echo("stopping what was started ...")
                     self._stop_all(state)
                     raise
