@@ -4,6 +4,9 @@ Units are in the field names: irradiance W/m², temperature °C, power kW. ``ts`
 timestamp (timezone-aware, ISO 8601); ``seq`` is the producer's per-device sequence number,
 strictly increasing for each device (used to prove nothing is lost or duplicated).
 
+Types are strict (what the JSON Schema says): measures are JSON numbers (not strings or
+booleans), ``seq`` a JSON integer, ``ts`` an ISO 8601 string (not Unix time).
+
 Cleaning (applied, not rejected): irradiance in [-20, 0) W/m² (sensor night offset) becomes 0;
 power in [-1, 0) kW (inverter night consumption) becomes 0; ``ts`` is normalised to UTC.
 Anything outside the physical ranges below is rejected with a reason code.
@@ -12,6 +15,7 @@ Anything outside the physical ranges below is rejected with a reason code.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -39,6 +43,7 @@ REASON_CODES: dict[str, str] = {
 }
 
 _ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 class ReadingV1(BaseModel):
@@ -50,16 +55,33 @@ class ReadingV1(BaseModel):
     device_id: str = Field(pattern=_ID_PATTERN, description="Device identifier; also the Kafka key.")
     site_id: str = Field(pattern=_ID_PATTERN, description="Site the device belongs to.")
     ts: datetime = Field(description="Sensor timestamp, ISO 8601 with offset; stored as UTC.")
-    seq: int = Field(ge=0, description="Per-device sequence number, strictly increasing.")
-    ghi_w_m2: float | None = Field(default=None, ge=-20, le=1500, description="Global horizontal irradiance, W/m².")
-    poa_w_m2: float | None = Field(default=None, ge=-20, le=1800, description="Plane-of-array irradiance, W/m².")
-    ambient_temp_c: float | None = Field(default=None, ge=-50, le=65, description="Ambient air temperature, °C.")
-    module_temp_c: float | None = Field(default=None, ge=-50, le=110, description="Module back-sheet temperature, °C.")
-    dc_power_kw: float | None = Field(default=None, ge=-1, le=100_000, description="Inverter DC input power, kW.")
-    ac_power_kw: float | None = Field(default=None, ge=-1, le=100_000, description="Inverter AC output power, kW.")
+    seq: int = Field(strict=True, ge=0, description="Per-device sequence number, strictly increasing.")
+    ghi_w_m2: float | None = Field(default=None, strict=True, ge=-20, le=1500, description="Global horizontal irradiance, W/m².")
+    poa_w_m2: float | None = Field(default=None, strict=True, ge=-20, le=1800, description="Plane-of-array irradiance, W/m².")
+    ambient_temp_c: float | None = Field(default=None, strict=True, ge=-50, le=65, description="Ambient air temperature, °C.")
+    module_temp_c: float | None = Field(
+        default=None, strict=True, ge=-50, le=110, description="Module back-sheet temperature, °C."
+    )
+    dc_power_kw: float | None = Field(default=None, strict=True, ge=-1, le=100_000, description="Inverter DC input power, kW.")
+    ac_power_kw: float | None = Field(default=None, strict=True, ge=-1, le=100_000, description="Inverter AC output power, kW.")
     inverter_status: Literal["ok", "standby", "fault", "off"] | None = Field(
         default=None, description="Inverter state; null for weather stations."
     )
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _not_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # True == 1 in Python; the contract wants the number 1
+            raise ValueError("schema_version must be the integer 1")
+        return value
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _iso_text(cls, value: Any) -> Any:
+        # pydantic would read numbers, and strings such as "12.5", as Unix time
+        if not isinstance(value, datetime) and not (isinstance(value, str) and _ISO_DATETIME.match(value)):
+            raise ValueError("timestamp must be an ISO 8601 date-time string with offset (e.g. 2026-01-01T12:00:00Z)")
+        return value
 
     @field_validator("ts")
     @classmethod
@@ -77,11 +99,15 @@ class ReadingV1(BaseModel):
 
     @model_validator(mode="after")
     def _plausible(self) -> ReadingV1:
-        if self.ac_power_kw is not None and self.dc_power_kw is not None and self.dc_power_kw > 0:
-            if self.ac_power_kw > self.dc_power_kw * 1.02 + 0.5:
-                raise ValueError(
-                    f"implausible: ac_power_kw {self.ac_power_kw:g} exceeds dc_power_kw {self.dc_power_kw:g}"
-                )
+        if (
+            self.ac_power_kw is not None
+            and self.dc_power_kw is not None
+            and self.dc_power_kw > 0
+            and self.ac_power_kw > self.dc_power_kw * 1.02 + 0.5
+        ):
+            raise ValueError(
+                f"implausible: ac_power_kw {self.ac_power_kw:g} exceeds dc_power_kw {self.dc_power_kw:g}"
+            )
         if (
             self.module_temp_c is not None
             and self.ambient_temp_c is not None
@@ -113,9 +139,7 @@ def _classify(exc: ValidationError) -> Rejection:
         code = "implausible"
     elif kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
         code = "out_of_range"
-    elif kind in {"string_pattern_mismatch"}:
-        code = "wrong_type"
-    elif kind == "value_error" and loc == "ts":
+    elif kind in {"string_pattern_mismatch"} or (kind == "value_error" and loc == "ts"):
         code = "wrong_type"
     else:
         code = "wrong_type"
@@ -138,7 +162,7 @@ def decode_reading(
         return Rejection("malformed_json", f"{type(exc).__name__}: {exc}"[:500])
     if not isinstance(obj, dict):
         return Rejection("not_an_object", f"payload is a JSON {type(obj).__name__}")
-    if obj.get("schema_version") != SCHEMA_VERSION:
+    if obj.get("schema_version") != SCHEMA_VERSION or isinstance(obj.get("schema_version"), bool):
         return Rejection(
             "unsupported_schema_version", f"schema_version {obj.get('schema_version')!r}; supported: {SCHEMA_VERSION}"
         )

@@ -108,7 +108,7 @@ def test_missing_required_field(msg: dict[str, Any], name: str) -> None:
 
 
 @given(valid_readings(), st.sampled_from(["poa_w_m2", "seq", "ts", "inverter_status", "dc_power_kw"]),
-       st.sampled_from(["n/a", "", "12abc", [1], {"a": 1}]))
+       st.sampled_from(["n/a", "", "12abc", [1], {"a": 1}, True, False, "12.5"]))
 @settings(max_examples=150, deadline=None)
 def test_wrong_types(msg: dict[str, Any], name: str, value: Any) -> None:
     msg[name] = value
@@ -122,6 +122,20 @@ def test_future_timestamps(msg: dict[str, Any], minutes_ahead: int) -> None:
     msg["ts"] = (NOW + timedelta(minutes=minutes_ahead)).strftime("%Y-%m-%dT%H:%M:%SZ")
     result = decode_reading(json.dumps(msg).encode(), None, now=NOW)
     assert isinstance(result, Rejection) and result.reason_code == "future_timestamp"
+
+
+def test_types_are_strict_as_the_json_schema_says() -> None:
+    base = {"schema_version": 1, "device_id": "d", "site_id": "s", "ts": "2026-06-01T10:00:00Z", "seq": 1}
+    for name, value, code in [
+        ("ts", 1780000000, "wrong_type"),  # not Unix time
+        ("seq", "7", "wrong_type"),
+        ("ac_power_kw", "1.5", "wrong_type"),
+        ("schema_version", True, "unsupported_schema_version"),
+    ]:
+        result = decode_reading(json.dumps({**base, name: value}).encode(), None, now=NOW)
+        assert isinstance(result, Rejection) and result.reason_code == code, (name, value, result)
+    ok = decode_reading(json.dumps({**base, "poa_w_m2": 5}).encode(), None, now=NOW)
+    assert isinstance(ok, ReadingV1) and ok.poa_w_m2 == 5.0  # JSON integers are fine for numbers
 
 
 def test_nan_and_infinity_are_not_accepted() -> None:
