@@ -122,3 +122,25 @@ def test_refresh_and_apply_through_the_cli(cli_env: str, capsys: pytest.CaptureF
     ]
     assert main(["db", "jobs"]) == 0
     assert "no TimescaleDB policy jobs" in capsys.readouterr().out
+
+
+def test_migrate_refuses_settings_that_would_break_rollups(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A raw retention inside the 15-min refresh window is refused by `db migrate` with the reason."""
+    with open_connection(cli_env, autocommit=True) as conn:
+        conn.execute("DELETE FROM retention_policies WHERE relation = 'readings'")
+    monkeypatch.setenv("HELIOS_RETENTION_RAW_DAYS", "5")
+    monkeypatch.setenv("HELIOS_COMPRESS_RAW_AFTER_DAYS", "2")
+    get_settings.cache_clear()
+    try:
+        assert main(["db", "migrate"]) == 2
+        assert capsys.readouterr().err.startswith("error: readings: drop-after 5d is too short")
+    finally:
+        monkeypatch.delenv("HELIOS_RETENTION_RAW_DAYS")
+        monkeypatch.delenv("HELIOS_COMPRESS_RAW_AFTER_DAYS")
+        get_settings.cache_clear()
+        assert main(["db", "migrate"]) == 0  # defaults re-seed the deleted row
+    with open_connection(cli_env, autocommit=True) as conn:
+        row = conn.execute("SELECT drop_after FROM retention_policies WHERE relation = 'readings'").fetchone()
+    assert row == (timedelta(days=30),)
