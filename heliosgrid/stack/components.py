@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from heliosgrid.settings import Settings, redact_url
-from heliosgrid.stack.health import HealthCheck, HeartbeatFresh, HttpOk, PortOpen
+from heliosgrid.stack.health import HealthCheck, HeartbeatFresh, HttpJsonField, HttpOk, PortOpen
 from heliosgrid.stack.process import ProcessRef, process_start_ticks
 from heliosgrid.stack.spec import ComponentSpec, StackContext
 
@@ -284,7 +284,8 @@ def airflow_specs(settings: Settings) -> list[ComponentSpec]:
         user, pw = ctx.info.get("airflow_user", AIRFLOW_ADMIN_USER), ctx.info.get("airflow_password", "?")
         return [("Airflow UI", f"{base_url}/  (user {user!r}, password {pw!r})")]
 
-    health: HealthCheck = HttpOk(f"{base_url}/api/v2/monitor/health", timeout_s=5)
+    health_url = f"{base_url}/api/v2/monitor/health"
+    health: HealthCheck = HttpOk(health_url, timeout_s=5)
     return [
         airflow_setup_spec(settings),
         ComponentSpec(name="airflow-db", kind="task", argv=[airflow, "db", "migrate"],
@@ -292,10 +293,12 @@ def airflow_specs(settings: Settings) -> list[ComponentSpec]:
         ComponentSpec(name="airflow-api-server", argv=[airflow, "api-server", "--port", str(settings.airflow_port),
                                                        "--host", "127.0.0.1", "--workers", "1"],
                       depends_on=("airflow-db",), health=health, start_timeout_s=300, addresses=addresses),
-        ComponentSpec(name="airflow-scheduler", argv=[airflow, "scheduler"], depends_on=("airflow-db",),
-                      min_uptime_s=5, stop_timeout_s=30),
-        ComponentSpec(name="airflow-dag-processor", argv=[airflow, "dag-processor"], depends_on=("airflow-db",),
-                      min_uptime_s=5, stop_timeout_s=30),
+        ComponentSpec(name="airflow-scheduler", argv=[airflow, "scheduler"], depends_on=("airflow-api-server",),
+                      health=HttpJsonField(health_url, ("scheduler", "status"), "healthy"), start_timeout_s=180,
+                      stop_timeout_s=30),
+        ComponentSpec(name="airflow-dag-processor", argv=[airflow, "dag-processor"], depends_on=("airflow-api-server",),
+                      health=HttpJsonField(health_url, ("dag_processor", "status"), "healthy"), start_timeout_s=180,
+                      stop_timeout_s=30),
     ]
 
 

@@ -69,6 +69,37 @@ class HttpOk:
 
 
 @dataclass(frozen=True)
+class HttpJsonField:
+    """Healthy when ``GET url`` returns JSON whose value at ``path`` equals ``expected``.
+
+    Example: Airflow's ``/api/v2/monitor/health`` with path ``("scheduler", "status")`` and
+    expected ``"healthy"`` (the scheduler's job heartbeat is recent).
+    """
+
+    url: str
+    path: tuple[str, ...]
+    expected: str
+    timeout_s: float = 5.0
+
+    def __call__(self, ctx: StackContext) -> str | None:
+        import json
+
+        try:
+            with urllib.request.urlopen(self.url, timeout=self.timeout_s) as resp:
+                value: object = json.load(resp)
+        except (OSError, ValueError) as exc:
+            return f"GET {self.url} failed: {exc}"
+        for key in self.path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value != self.expected:
+            return f"{'.'.join(self.path)} is {value!r}, not {self.expected!r}"
+        return None
+
+    def describe(self) -> str:
+        return f"{'.'.join(self.path)} = {self.expected!r} at {self.url}"
+
+
+@dataclass(frozen=True)
 class HeartbeatFresh:
     """Healthy when the ``heartbeats`` table has a row for ``component`` written after the
     component was (re)started, i.e. the process itself reached the database.

@@ -33,6 +33,8 @@ from heliosgrid.stack.spec import ComponentSpec, StackContext, validate_specs
 
 STATE_VERSION = 1
 LOG_TAIL_LINES = 15
+#: A component's log is moved to ``<name>.log.1`` (replacing it) when it starts with a log larger than this.
+LOG_ROTATE_BYTES = 64 * 1024 * 1024
 
 
 class StackError(RuntimeError):
@@ -251,6 +253,9 @@ class Supervisor:
     def _start(self, spec: ComponentSpec, ctx: StackContext, state: dict[str, Any]) -> None:
         log_path = self.log_file(spec.name)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if log_path.stat().st_size > LOG_ROTATE_BYTES:
+                os.replace(log_path, log_path.with_name(log_path.name + ".1"))
         for dep in spec.depends_on:
             record = state["components"].get(dep)
             dep_ref = self._ref(record) if record else None

@@ -18,7 +18,9 @@ from kafka.admin import KafkaAdminClient
 
 from heliosgrid.broker import ensure_topics, tansu_binary
 from heliosgrid.stack import ComponentSpec, HttpOk, PortOpen, StackContext, StackError, Supervisor
+from heliosgrid.stack.health import HttpJsonField
 from heliosgrid.stack.process import pid_alive
+from heliosgrid.stack.supervisor import LOG_ROTATE_BYTES
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +166,31 @@ def test_health_timeout_and_missing_program_fail_clearly(tmp_path: Path) -> None
     failing_task = ComponentSpec(name="migrate", kind="task", argv=[sys.executable, "-c", "raise SystemExit(4)"])
     with pytest.raises(StackError, match="'migrate' failed: exited with status 4"):
         Supervisor([failing_task], tmp_path / "d", echo=lambda _l: None).up()
+
+
+def test_json_field_health_and_log_rotation(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "health.json").write_text('{"scheduler": {"status": "healthy"}, "dag_processor": {"status": null}}')
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/health.json"
+    spec = ComponentSpec(
+        name="web", argv=[sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)],
+        health=HttpJsonField(base, ("scheduler", "status"), "healthy"), start_timeout_s=30, stop_timeout_s=5,
+    )
+    sup = Supervisor([spec], tmp_path / "data", echo=lambda _l: None)
+    sup.log_dir.mkdir(parents=True)
+    old_log = sup.log_file("web")
+    with open(old_log, "wb") as fh:
+        fh.truncate(LOG_ROTATE_BYTES + 1)  # sparse: a large old log
+    sup.up()
+    try:
+        assert old_log.with_name("web.log.1").stat().st_size == LOG_ROTATE_BYTES + 1
+        assert old_log.stat().st_size < 10_000
+        ctx = StackContext(data_dir=sup.data_dir, cwd=tmp_path)
+        assert HttpJsonField(base, ("dag_processor", "status"), "healthy")(ctx) == (
+            "dag_processor.status is None, not 'healthy'"
+        )
+        assert "failed" in (HttpJsonField(base.replace("health", "missing"), ("a",), "b")(ctx) or "")
+    finally:
+        sup.down()
