@@ -21,7 +21,8 @@ inverter_trip        AC < 2 % of nameplate while expected AC > 10 % of nameplate
 string_outage        rolling median (3 daylight buckets) of the calibrated ratio to expected
                      < 0.95 and ≥ 5 points below its level 6–30 h earlier (a *step*; soiling
                      moves ≤ 1 point a day), peers (when present) also < 0.97.
-soiling              daily median of the calibrated ratio to expected ≥ 2 % below 1 for 2 days,
+soiling              daily median of the calibrated ratio to expected (re-referenced to the site's
+                     median POA, so a drifting POA sensor cannot mimic it) ≥ 2 % below 1 for 2 days,
                      with a positive Theil–Sen loss slope (gradual); start back-extrapolated to
                      zero loss. Peers are not used: neighbours soil together.
 stuck_sensor         POA/GHI (while the site sees light) or a temperature with min == max over
@@ -332,6 +333,11 @@ def detect_soiling(
     local_day = f.index.tz_convert(timezone).normalize()
     daily = signal[ok].groupby(local_day[ok.to_numpy()]).median()
     counts = signal[ok].groupby(local_day[ok.to_numpy()]).size()
+    # A POA sensor reading high by x % inflates the expectation by ≈ x % and mimics soiling:
+    # re-reference the day's ratio to the site's other irradiance sensors (soiling leaves the
+    # clean reference sensor unchanged, a drifting sensor does not).
+    poa_ratio = f["poa_peer_ratio"][ok].groupby(local_day[ok.to_numpy()]).median()
+    daily = daily * poa_ratio.reindex(daily.index).fillna(1.0)
     daily = daily[counts >= 6]
     if len(daily) < 3:
         return []
