@@ -14,7 +14,8 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -94,6 +95,10 @@ def jsonable(value: Any) -> Any:
     """Convert a database value to a JSON-friendly one (datetimes → ISO 8601 UTC)."""
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
     if isinstance(value, float) and value != value:  # NaN → null
         return None
     return value

@@ -6,7 +6,7 @@ these models document the shapes; field names carry units (``_kw``, ``_kwh``, ``
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -82,13 +82,17 @@ class RollupPage(Page):
 
 class KpiDaily(BaseModel):
     site_id: str
-    day: datetime
-    energy_kwh: float | None
-    poa_irradiation_kwh_m2: float | None
+    day: date = Field(description="Site-local calendar day.")
+    inverters: int
     dc_capacity_kw: float
+    energy_kwh: float | None
+    reference_energy_kwh: float | None = Field(description="Σ DC capacity × reference yield (kWh); PR = energy / this.")
+    specific_yield_kwh_kwp: float | None
     performance_ratio: float | None
+    performance_ratio_temp_corr: float | None
     availability: float | None
-    completeness: float | None
+    expected_energy_kwh: float | None
+    lost_energy_kwh: float | None
     revenue: float | None
 
 

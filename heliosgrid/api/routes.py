@@ -347,15 +347,17 @@ def list_kpis(
     end: EndQ = None,
     format: FormatQ = None,
 ) -> Response:
-    """Rows of ``bi.site_kpi_daily`` (UTC days starting in ``[start, end)``; default the last 30 days)."""
+    """Rows of ``bi.site_kpi_daily`` (maintenance KPIs per *site-local* day) for the days from
+    the date of ``start`` to the date of ``end`` inclusive (UTC dates; default the last 30 days).
+    PR is IEC 61724-1 (``energy / reference_energy``); availability counts daylight buckets."""
     lo, hi = _range(request, start, end, timedelta(days=30))
     cur = conn.execute(
-        """SELECT site_id, day, energy_kwh, poa_irradiation_kwh_m2, dc_capacity_kw, performance_ratio,
-                  availability, completeness, revenue
+        """SELECT site_id, day, inverters, dc_capacity_kw, energy_kwh, reference_energy_kwh, specific_yield_kwh_kwp,
+                  performance_ratio, performance_ratio_temp_corr, availability, expected_energy_kwh, lost_energy_kwh, revenue
            FROM bi.site_kpi_daily
-           WHERE day >= %s AND day < %s AND (%s::text IS NULL OR site_id = %s)
+           WHERE day >= %s AND day <= %s AND (%s::text IS NULL OR site_id = %s)
            ORDER BY day, site_id""",
-        (lo, hi, site_id, site_id),
+        (lo.date(), hi.date(), site_id, site_id),
     )
     return render(request, format, columns_of(cur.description), cur.fetchall(), filename="kpis")
 
@@ -366,7 +368,7 @@ SELECT s.site_id, s.name, %(as_of)s::timestamptz AS as_of,
        p.expected_ac_power_kw,
        f.p10_kw AS forecast_p10_kw, f.p50_kw AS forecast_p50_kw, f.p90_kw AS forecast_p90_kw,
        k.energy_kwh AS energy_today_kwh,
-       k.energy_kwh / nullif(s.dc_capacity_kw * k.irradiation_kwh_m2, 0) AS performance_ratio_today,
+       k.performance_ratio AS performance_ratio_today,
        k.availability AS availability_today,
        (SELECT count(*) FROM alerts a WHERE a.site_id = s.site_id AND a.state <> 'resolved')::int AS open_alerts,
        fr.last_ts AS last_reading_ts,
@@ -392,14 +394,8 @@ LEFT JOIN LATERAL (
       AND fc.issued_at <= %(as_of)s::timestamptz
     ORDER BY fc.issued_at DESC, fc.model_version LIMIT 1
 ) f ON TRUE
-LEFT JOIN LATERAL (
-    SELECT sum(t.energy_kwh) AS energy_kwh, sum(t.poa_irradiation_kwh_m2) AS irradiation_kwh_m2,
-           avg(t.availability) AS availability
-    FROM bi.site_power_15m t
-    WHERE t.site_id = s.site_id
-      AND t.bucket >= (date_trunc('day', %(as_of)s::timestamptz AT TIME ZONE s.timezone) AT TIME ZONE s.timezone)
-      AND t.bucket <= %(as_of)s::timestamptz
-) k ON TRUE
+LEFT JOIN bi.site_kpi_daily k
+       ON k.site_id = s.site_id AND k.day = (%(as_of)s::timestamptz AT TIME ZONE s.timezone)::date
 LEFT JOIN LATERAL (
     SELECT max(r.ts) AS last_ts FROM readings r WHERE r.site_id = s.site_id AND r.ts <= %(as_of)s::timestamptz
 ) fr ON TRUE
@@ -424,7 +420,8 @@ def overview(
 ) -> Response:
     """Current power = sum over inverters of each one's latest reading in the last 15 min;
     expected power from ``bi.site_power_15m`` (PVWatts on measured POA); forecast band of the
-    current 15-min bucket from the latest issue; "today" in the site's own time zone."""
+    current 15-min bucket from the latest issue; energy/PR/availability "today" are the
+    ``bi.site_kpi_daily`` figures of the site-local day containing ``as_of``."""
     at = as_utc(as_of) if as_of is not None else datetime.now(UTC)
     cur = conn.execute(_OVERVIEW_SQL, {"as_of": at, "site_id": site_id})
     return render(request, format, columns_of(cur.description), cur.fetchall(), filename="overview")

@@ -202,7 +202,7 @@
       HeliosCharts.draw($("#history-chart"), { yLabel: "kWh", title: `energy of ${site}`, xMin: start.getTime(), xMax: end.getTime(),
         series: [{ kind: "bars", cls: "energy", color: "#58a6ff", barMs, points: roll.items.map((r) => [new Date(r.bucket), r.energy_kwh]) }] });
       $("#kpi-table tbody").innerHTML = kpis.items.map((k) => `<tr><td>${esc(k.day.slice(0, 10))}</td><td>${fmt(k.energy_kwh)}</td>
-        <td>${pct(k.performance_ratio)}</td><td>${pct(k.availability)}</td><td>${pct(k.completeness)}</td></tr>`).join("");
+        <td>${fmt(k.specific_yield_kwh_kwp, 2)}</td><td>${pct(k.performance_ratio)}</td><td>${pct(k.availability)}</td><td>${fmt(k.lost_energy_kwh)}</td></tr>`).join("");
       showError("");
     } catch (e) { showError(e.message); }
   }

@@ -4,6 +4,7 @@ the .pbids file, and the read-only ``helios_bi_reader`` role (SET ROLE on a fres
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -59,7 +60,7 @@ def bi_db(fresh_db: Callable[..., str]) -> str:
 
 
 def test_every_tmdl_table_and_column_exists_with_a_compatible_type_postgres(bi_db: str) -> None:
-    assert len(parse_model()) == 10
+    assert len(parse_model()) == 11
     assert _binding_problems(bi_db) == []
 
 
@@ -87,6 +88,11 @@ def test_partitions_are_directquery_on_the_parameters() -> None:
         assert table.mode == "directQuery", table.name
         assert "PostgreSQL.Database(Server, Database)" in table.source_text, table.name
         assert table.source_item == table.name
+
+
+def test_model_tmdl_references_every_table_file() -> None:
+    refs = set(re.findall(r"^ref table (\w+)$", (MODEL_DIR / "model.tmdl").read_text(encoding="utf-8"), re.M))
+    assert refs == set(parse_model())
 
 
 def test_relationships_reference_model_columns() -> None:
