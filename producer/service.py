@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import os
+import queue
 import signal
 import socket
 import threading
@@ -124,10 +125,16 @@ class RunStats:
     bad_by_kind: dict[str, int] = field(default_factory=dict)
     delivery_errors: int = 0
     first_ts: pd.Timestamp | None = None
-    last_ts: pd.Timestamp | None = None
+    last_ts_ns: int | None = None
+    """Sensor time of the newest reading sent, ns since the epoch (see :attr:`last_ts`)."""
     fault_events: int = 0
     exit_code: int = EXIT_OK
     stopped_by_signal: bool = False
+
+    @property
+    def last_ts(self) -> pd.Timestamp | None:
+        """Sensor time of the newest reading sent (UTC)."""
+        return None if self.last_ts_ns is None else pd.Timestamp(self.last_ts_ns, tz="UTC")
 
 
 def read_checkpoint(path: Path | None, run_key: str) -> pd.Timestamp | None:
@@ -299,6 +306,49 @@ class ProducerService:
                     self._blocks_seen(frame["ts"].iloc[0], frame["ts"].iloc[-1])
                 yield frame
 
+    def _prefetched(self, start: pd.Timestamp) -> Iterator[tuple[pd.DataFrame, list[OutMessage]]]:
+        """:meth:`_frames` with their messages, generated one or two chunks ahead in a thread
+        (simulation and serialisation overlap with Kafka sends). Worker errors are re-raised."""
+        ready: queue.Queue[tuple[pd.DataFrame, list[OutMessage]] | BaseException | None] = queue.Queue(maxsize=2)
+        halt = threading.Event()
+
+        def put(item: tuple[pd.DataFrame, list[OutMessage]] | BaseException | None) -> bool:
+            while not (halt.is_set() or self._stop.is_set()):
+                try:
+                    ready.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def work() -> None:
+            try:
+                for frame in self._frames(start):
+                    if not put((frame, list(frame_to_messages(frame)))):
+                        return
+                put(None)
+            except BaseException as exc:
+                put(exc)
+
+        worker = threading.Thread(target=work, name="producer-source", daemon=True)
+        worker.start()
+        try:
+            while True:
+                try:
+                    item = ready.get(timeout=0.2)
+                except queue.Empty:
+                    if self._stop.is_set() or (not worker.is_alive() and ready.empty()):
+                        return
+                    continue
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            halt.set()
+            worker.join(timeout=0.5)
+
     def _blocks_seen(self, first: pd.Timestamp, last: pd.Timestamp) -> None:
         """Open-ended random faults: write each 7-day block's ground truth when entering it."""
         epoch = pd.Timestamp(0, tz="UTC")
@@ -402,10 +452,10 @@ class ProducerService:
         last_checkpoint = time.monotonic()
         next_ts: pd.Timestamp | None = start
         try:
-            for frame in self._frames(start):
+            for frame, messages in self._prefetched(start):
                 if self._stop.is_set():
                     break
-                for msg in frame_to_messages(frame):
+                for msg in messages:
                     if self._stop.is_set() or (cfg.max_messages is not None and self.stats.good_sent >= cfg.max_messages):
                         self._stop.set()
                         next_ts = msg.ts
@@ -418,7 +468,7 @@ class ProducerService:
                     self._emit(msg)
                     if self.stats.first_ts is None:
                         self.stats.first_ts = msg.ts
-                    self.stats.last_ts = pd.Timestamp(msg.ts_ns, tz="UTC")
+                    self.stats.last_ts_ns = msg.ts_ns
                     if progress is not None:
                         progress.update(1)
                     if cfg.speed != math.inf and time.monotonic() - last_checkpoint > CHECKPOINT_EVERY_S:
@@ -462,7 +512,7 @@ class ProducerService:
             "mode": self.config.mode,
             "topic": self.config.topic,
             "good_sent": self.stats.good_sent,
-            "last_ts": self.stats.last_ts.isoformat() if self.stats.last_ts is not None else None,
+            "last_ts": last.isoformat() if (last := self.stats.last_ts) is not None else None,
             "bad_by_kind": dict(self.injector.counts) if self.injector is not None else {},
             "delivery_errors": self.stats.delivery_errors,
         }
