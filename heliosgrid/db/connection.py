@@ -75,8 +75,9 @@ def open_connection(url: str, *, autocommit: bool = False, connect_timeout_s: in
     """Open a psycopg connection with HeliosGrid session defaults.
 
     ``client_min_messages = warning`` silences servers (PGlite+TimescaleDB) that send DEBUG
-    notices to clients; ``timezone = UTC`` makes every timestamp text UTC; ``DEALLOCATE ALL``
-    clears prepared statements left in PGlite's single shared session by earlier connections.
+    notices to clients; ``timezone = UTC`` makes every timestamp text UTC; on PGlite,
+    ``DEALLOCATE ALL`` clears prepared statements left in its single shared session by earlier
+    connections.
     """
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout_s)
@@ -84,10 +85,13 @@ def open_connection(url: str, *, autocommit: bool = False, connect_timeout_s: in
         raise DatabaseUnavailable(f"cannot connect to {redact_url(url)}: {redact_url(str(exc)).strip()}") from None
     conn.execute("SET client_min_messages = warning")
     conn.execute("SET timezone = 'UTC'")
-    # PGlite serves every client connection from ONE backend session, so prepared statements of
-    # an earlier connection survive and collide with psycopg's names (_pg3_0, ...). Harmless on
-    # a real server, where a new session has none.
-    conn.execute("DEALLOCATE ALL")
+    # PGlite (PostgreSQL compiled to WASM with Emscripten) serves every client connection from
+    # ONE backend session, so prepared statements of an earlier connection survive and collide
+    # with psycopg's names (_pg3_0, ...). Only there: behind a transaction-pooling PgBouncer a
+    # DEALLOCATE ALL would remove statements other clients rely on.
+    row = conn.execute("SELECT position('Emscripten' IN version()) > 0").fetchone()
+    if row and row[0]:
+        conn.execute("DEALLOCATE ALL")
     conn.autocommit = autocommit
     return conn
 
