@@ -5,6 +5,8 @@ vs `HELIOS_FRESHNESS_SLA_S`), completeness per 15-min bucket, range/physical pla
 irradiance limits (pvanalytics QCRad / clear-sky), stale and interpolated values, outliers
 (Hampel) and AC power vs POA irradiance. One `dq_results` row per check, device and interval;
 failures open `quality` alerts that resolve themselves when the check passes again.
+A second task checks the data contracts (`contracts/*.yaml`, `heliosgrid.contracts`); a violated
+contract opens a `contract_violation` alert.
 
 **SLA**: finishes within 12 minutes of the interval end. **When it alerts**: see
 docs/operations.md, section *Airflow DAGs*.
@@ -27,7 +29,14 @@ def heliosgrid_quality() -> None:
 
         return quality_task(context)
 
+    @task
+    def contract_checks(**context: object) -> dict:
+        from heliosgrid.orchestration.tasks import contracts_task
+
+        return contracts_task(context)
+
     quality_checks()
+    contract_checks()
 
 
 heliosgrid_quality()

@@ -15,7 +15,8 @@ from helios_dag_env import AIRFLOW_ENV, DAGS_FOLDER
 
 pytestmark = pytest.mark.integration
 
-EXPECTED_DAGS = {"heliosgrid_quality", "heliosgrid_stream_supervision", "heliosgrid_housekeeping"}
+EXPECTED_DAGS = {"heliosgrid_quality", "heliosgrid_stream_supervision", "heliosgrid_housekeeping",
+                 "heliosgrid_forecast", "heliosgrid_retrain", "heliosgrid_maintenance"}
 
 _PROBE = r"""
 import json, sys, time

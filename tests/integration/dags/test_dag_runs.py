@@ -53,8 +53,17 @@ def helios_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Call
 
 
 def run_dag(dagbag: Any, dag_id: str, logical_date: datetime) -> Any:
+    """``dag.test()`` one run; also checks that every task really ran (none skipped or left out)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
     dag = dagbag.get_dag(dag_id)
     dag_run = dag.test(logical_date=logical_date)
+    with create_session() as session:
+        states = {(ti.task_id, ti.map_index): ti.state for ti in
+                  session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=dag_run.run_id)}
+    assert {task_id for task_id, _ in states} == set(dag.task_ids), states
+    assert dag_run.state != "success" or all(state == "success" for state in states.values()), states
     return dag_run
 
 
@@ -82,12 +91,18 @@ def test_quality_dag_clean_run_then_planted_defects(dagbag: Any, fresh_db: Calla
         assert len(rows) == len(SITE.devices) * len(CHECK_NAMES) + 1
         assert all(r[2] for r in rows)
         assert {(r[3], r[4]) for r in rows} == {(start, start + timedelta(minutes=15))}
-        assert count(conn, "SELECT count(*) FROM alerts") == 0
+        assert count(conn, "SELECT count(*) FROM alerts WHERE fault_type <> 'contract_violation'") == 0
+        # the contract task ran too: this database has no forecasts, so that contract is violated
+        contract_alerts = conn.execute("SELECT site_id, device_id, source, state FROM alerts "
+                                       "WHERE fault_type = 'contract_violation' ORDER BY device_id").fetchall()
+        assert ("_pipeline", "forecasts", "quality", "open") in contract_alerts
 
         # same logical date again: same rows, no duplicates
         assert run_dag(dagbag, "heliosgrid_quality", start + timedelta(minutes=15)).state == "success"
         assert conn.execute("SELECT check_name, device_id, passed, window_start, window_end FROM dq_results "
                             "ORDER BY 1, 2").fetchall() == rows
+        assert conn.execute("SELECT site_id, device_id, source, state FROM alerts WHERE fault_type = "
+                            "'contract_violation' ORDER BY device_id").fetchall() == contract_alerts
 
         # interval [11:15, 11:30) with a frozen sensor, a gap and an impossible irradiance value
         sl = clean[(clean["ts"] >= start + timedelta(minutes=15)) & (clean["ts"] < start + timedelta(minutes=30))]
@@ -108,15 +123,18 @@ def test_quality_dag_clean_run_then_planted_defects(dagbag: Any, fresh_db: Calla
             assert failed == [("completeness", f"{SITE.site_id}-inv03"),
                               ("poa_clearsky_limits", f"{SITE.site_id}-ws01"),
                               ("stale_values", f"{SITE.site_id}-inv02")]
-            alerts = conn.execute("SELECT fault_type, device_id, source, state FROM alerts ORDER BY 1").fetchall()
+            alerts = conn.execute("SELECT fault_type, device_id, source, state FROM alerts "
+                                  "WHERE fault_type <> 'contract_violation' ORDER BY 1").fetchall()
             assert alerts == [("completeness", f"{SITE.site_id}-inv03", "quality", "open"),
                               ("poa_clearsky_limits", f"{SITE.site_id}-ws01", "quality", "open"),
                               ("stale_values", f"{SITE.site_id}-inv02", "quality", "open")]
 
         # the next interval is clean again: the three alerts resolve themselves
         assert run_dag(dagbag, "heliosgrid_quality", start + timedelta(minutes=45)).state == "success"
-        assert count(conn, "SELECT count(*) FROM alerts WHERE state = 'resolved' AND resolved_by = 'auto'") == 3
-        assert count(conn, "SELECT count(*) FROM alerts WHERE state <> 'resolved'") == 0
+        quality = "source = 'quality' AND site_id = %s"
+        assert count(conn, f"SELECT count(*) FROM alerts WHERE {quality} AND state = 'resolved' "
+                     "AND resolved_by = 'auto'", SITE.site_id) == 3
+        assert count(conn, f"SELECT count(*) FROM alerts WHERE {quality} AND state <> 'resolved'", SITE.site_id) == 0
 
 
 def test_housekeeping_dag_refreshes_rollups_and_applies_retention(
@@ -210,3 +228,84 @@ def test_failure_callback_writes_pipeline_alert_and_success_resolves_it(
         assert probe.test(logical_date=logical + timedelta(hours=1)).state == "success"
         assert conn.execute("SELECT state, resolved_by FROM alerts WHERE device_id = %s", (dag_id,)).fetchall() == [
             ("resolved", "auto")]
+
+
+def test_maintenance_dag_raises_inverter_trip_idempotently(
+    dagbag: Any, fresh_db: Callable[..., str], helios_env: Callable[..., None]
+) -> None:
+    url = fresh_db()
+    helios_env(url)
+    day = datetime(2026, 6, 21, 6, 0, tzinfo=UTC)
+    frame = clean_readings(SITE, day, day + timedelta(hours=8), seed=4)
+    tripped = (frame["device_id"] == f"{SITE.site_id}-inv01") & (frame["ts"] >= day + timedelta(hours=5)) \
+        & (frame["ts"] < day + timedelta(hours=6))
+    frame.loc[tripped, ["ac_power_kw", "dc_power_kw"]] = 0.0
+    frame.loc[tripped, "inverter_status"] = "fault"
+    with open_connection(url, autocommit=True) as conn:
+        insert_fleet(conn, [SITE])
+        insert_readings(conn, frame)
+        logical = day + timedelta(hours=6, minutes=5)  # interval [11:05, 12:05) -> buckets [11:00, 12:00)
+        assert run_dag(dagbag, "heliosgrid_maintenance", logical).state == "success"
+        first = conn.execute("SELECT alert_id, device_id, fault_type, state, energy_lost_kwh FROM alerts "
+                             "WHERE source = 'maintenance' ORDER BY alert_id").fetchall()
+        trips = [a for a in first if a[2] == "inverter_trip"]
+        assert [(a[1], a[3]) for a in trips] == [(f"{SITE.site_id}-inv01", "open")]
+        assert trips[0][4] > 50.0  # an hour of a ~250 kW inverter lost
+        assert run_dag(dagbag, "heliosgrid_maintenance", logical).state == "success"
+        again = conn.execute("SELECT alert_id, device_id, fault_type, state, energy_lost_kwh FROM alerts "
+                             "WHERE source = 'maintenance' ORDER BY alert_id").fetchall()
+        assert again == first
+
+
+FC_SITE = "fc-dag"
+FC_START = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def _seed_forecast_history(conn: psycopg.Connection) -> None:
+    """24 days of 15-min rollups of a 100 kW two-inverter site (the forecasting tests' pattern)."""
+    from heliosgrid.forecast.synthetic import synthetic_power
+
+    conn.execute("INSERT INTO sites (site_id, name, latitude_deg, longitude_deg, altitude_m, timezone, dc_capacity_kw, "
+                 "ac_capacity_kw) VALUES (%s, 'Forecast DAG test', 37.1, -2.4, 500, 'Europe/Madrid', 115, 100)",
+                 (FC_SITE,))
+    for i in (1, 2):
+        conn.execute("INSERT INTO devices (device_id, site_id, kind, surface_tilt_deg, surface_azimuth_deg, "
+                     "dc_capacity_kw, ac_capacity_kw) VALUES (%s, %s, 'inverter', 30, 180, 57.5, 50)",
+                     (f"{FC_SITE}-inv0{i}", FC_SITE))
+    power = synthetic_power(24, start=str(FC_START.date()), pattern="alternating", seed=21)
+    conn.execute("SELECT helios_ensure_partitions('readings_15m', %s, %s)",
+                 (power.index[0].to_pydatetime(), power.index[-1].to_pydatetime()))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO readings_15m (device_id, site_id, bucket, sample_count, completeness, ac_power_kw_avg, "
+            "energy_kwh, status_ok_count) VALUES (%s, %s, %s, 15, 1.0, %s, %s, 15)",
+            [(f"{FC_SITE}-inv0{i}", FC_SITE, ts.to_pydatetime(), v / 2, v / 2 * 0.25)
+             for ts, v in power.items() for i in (1, 2)])
+
+
+def test_retrain_then_forecast_dags_write_models_and_forecasts_idempotently(
+    dagbag: Any, fresh_db: Callable[..., str], helios_env: Callable[..., None], tmp_path: Path
+) -> None:
+    url = fresh_db()
+    helios_env(url, HELIOS_MODELS_DIR=str(tmp_path / "models"), HELIOS_FORECAST_TRAIN_DAYS="30",
+               HELIOS_FORECAST_BACKTEST_DAYS="6", HELIOS_FORECAST_MODELS="persistence,climatology")
+    with open_connection(url, autocommit=True) as conn:
+        _seed_forecast_history(conn)
+        retrain_at = FC_START + timedelta(days=21, hours=2, minutes=40)
+        for _ in range(2):  # a re-run of the same day registers the same versions
+            assert run_dag(dagbag, "heliosgrid_retrain", retrain_at).state == "success"
+            models = conn.execute("SELECT model_version, model_name, is_champion, train_end FROM models "
+                                  "ORDER BY model_name").fetchall()
+            assert [m[1] for m in models] == ["climatology", "persistence"]
+            assert sum(m[2] for m in models) == 1
+            assert all(m[3] <= retrain_at for m in models)
+
+        issued = FC_START + timedelta(days=21, hours=8)
+        for _ in range(2):  # same hour again: same forecast rows
+            assert run_dag(dagbag, "heliosgrid_forecast", issued + timedelta(minutes=10)).state == "success"
+            rows = conn.execute("SELECT count(*), count(DISTINCT target_ts), min(issued_at), max(issued_at), "
+                                "bool_and(p10_kw <= p50_kw AND p50_kw <= p90_kw) FROM forecasts").fetchone()
+            assert rows is not None
+            assert rows[0] == rows[1] == 48 * 4
+            assert rows[2] == rows[3] == issued
+            assert rows[4] is True
