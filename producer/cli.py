@@ -271,9 +271,11 @@ def _send_bad(args: argparse.Namespace, topic: str, bootstrap: str, seed: int, s
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m producer``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in MODES and argv[0] not in {"-h", "--help"}):
-        debug_first = argv[:1] == ["--debug"]
-        argv = (["--debug"] if debug_first else []) + ["realtime"] + argv[1 if debug_first else 0:]
+    head = ["--debug"] if argv[:1] == ["--debug"] else []
+    rest = argv[len(head):]
+    if not rest or (rest[0] not in MODES and rest[0] not in {"-h", "--help"}):
+        rest = ["realtime", *rest]  # no mode given: real time (e.g. `--backfill-days 3 --then-live`)
+    argv = head + rest
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,

@@ -33,3 +33,10 @@ def test_argument_type_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixt
         main(argv)
     assert exc.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_debug_flag_before_the_mode_and_default_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--debug", "backfill", "--end", "2026-06-01", "--no-db"]) == 2
+    assert "needs --start or --days" in capsys.readouterr().err
+    assert main(["--freq", "7s", "--no-db"]) == 2  # no mode = realtime, options still parsed
+    assert "whole number of minutes" in capsys.readouterr().err

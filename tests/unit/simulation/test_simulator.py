@@ -7,6 +7,8 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from heliosgrid.contract import ReadingV1
 from heliosgrid.physics import DeviceSpec, SiteSpec, solar_position
@@ -307,3 +309,24 @@ def test_coarser_grid_is_aligned() -> None:
     ts = _device(r, INV).index
     assert ts[0] == pd.Timestamp("2026-06-01T00:15Z") and len(ts) == 95
     assert (ts.minute % 15 == 0).all()
+
+
+@given(seed=st.integers(0, 2**31), days=st.integers(1, 45), rate=st.floats(0.0, 5.0))
+@settings(max_examples=40, deadline=None)
+def test_random_schedule_invariants(seed: int, days: int, rate: float) -> None:
+    fleet = [_site("p"), _site("q", inverters=1)]
+    start = pd.Timestamp("2026-01-01T00:00Z") + pd.Timedelta(days=seed % 365)
+    end = start + pd.Timedelta(days=days)
+    faults = random_faults(fleet, start, end, seed, rate_per_device_month=rate)
+    assert {f.fault_type for f in faults} == set(FAULT_TYPES)
+    kinds = {d.device_id: d.kind for s in fleet for d in s.devices}
+    spans: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] = {}
+    for f in faults:
+        assert start <= f.started_at < f.ended_at <= end
+        assert f.started_at == f.started_at.floor("1min") and f.ended_at == f.ended_at.floor("1min")
+        if f.fault_type in {"inverter_trip", "string_outage", "soiling", "overheating"}:
+            assert kinds[f.device_id] == "inverter"
+        spans.setdefault(f.device_id, []).append((f.started_at, f.ended_at))
+    for device_spans in spans.values():
+        device_spans.sort()
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(device_spans))
