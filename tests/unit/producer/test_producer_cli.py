@@ -40,3 +40,11 @@ def test_debug_flag_before_the_mode_and_default_mode(capsys: pytest.CaptureFixtu
     assert "needs --start or --days" in capsys.readouterr().err
     assert main(["--freq", "7s", "--no-db"]) == 2  # no mode = realtime, options still parsed
     assert "whole number of minutes" in capsys.readouterr().err
+
+
+def test_heliosgrid_producer_subcommand_reports_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    from heliosgrid.cli import main as heliosgrid_main
+
+    assert heliosgrid_main(["producer", "backfill", "--end", "2026-06-01", "--no-db"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "needs --start or --days" in err

@@ -1,0 +1,69 @@
+"""Fleet registration against real PostgreSQL: idempotent upsert, metadata updates, CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from heliosgrid.db.connection import open_connection
+from heliosgrid.fleet import sync_fleet, validate_fleet
+from heliosgrid.physics import demo_fleet
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_sync_is_idempotent_and_updates_metadata(pg_db: str) -> None:
+    fleet = demo_fleet()
+    with open_connection(pg_db, autocommit=True) as conn:
+        first = sync_fleet(conn, fleet)
+        again = sync_fleet(conn, fleet)
+        assert first == again and (first.sites, first.devices) == (3, 12)
+        assert conn.execute("SELECT count(*) FROM sites").fetchone() == (3,)
+        assert conn.execute("SELECT count(*) FROM devices").fetchone() == (12,)
+        site = fleet[0]
+        changed_dev = replace(site.devices[0], ac_capacity_kw=222.0, surface_tilt_deg=12.0)
+        changed = replace(site, name="Renamed", devices=(changed_dev, *site.devices[1:]))
+        sync_fleet(conn, [changed])
+        row = conn.execute("SELECT ac_capacity_kw, surface_tilt_deg FROM devices WHERE device_id = %s",
+                           (changed_dev.device_id,)).fetchone()
+        assert row == (222.0, 12.0)
+        assert conn.execute("SELECT name, ac_capacity_kw FROM sites WHERE site_id = %s",
+                            (site.site_id,)).fetchone() == ("Renamed", changed.ac_capacity_kw)
+        assert conn.execute("SELECT count(*) FROM devices").fetchone() == (12,)  # nothing deleted
+
+
+def test_duplicate_ids_are_refused() -> None:
+    site = demo_fleet()[0]
+    with pytest.raises(ValueError, match="duplicate device_id"):
+        validate_fleet([replace(site, devices=(site.devices[0], site.devices[0]))])
+    with pytest.raises(ValueError, match="duplicate site_id"):
+        validate_fleet([site, site])
+
+
+def test_cli_fleet_sync(pg_db: str, tmp_path: Path) -> None:
+    fleet_file = tmp_path / "fleet.yaml"
+    fleet_file.write_text(
+        "sites:\n  - {site_id: cli-site, latitude_deg: 40, longitude_deg: -3,\n"
+        "     inverters: {count: 2, dc_capacity_kw: 50, ac_capacity_kw: 40}, weather_stations: 1}\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "HELIOS_DATABASE_URL": pg_db, "HELIOS_SITES_FILE": str(fleet_file)}
+    cli = [str(Path(sys.executable).with_name("heliosgrid"))]
+    done = subprocess.run([*cli, "fleet", "sync"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "1 site(s), 3 device(s)" in done.stdout
+    with psycopg.connect(pg_db) as conn:
+        assert conn.execute("SELECT count(*) FROM devices WHERE site_id = 'cli-site'").fetchone() == (3,)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sites:\n  - {name: no id}\n", encoding="utf-8")
+    failed = subprocess.run([*cli, "fleet", "sync", "--file", str(bad)], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert failed.returncode == 2 and failed.stderr.startswith("error:") and "Traceback" not in failed.stderr
+    assert "site_id" in failed.stderr
