@@ -6,9 +6,9 @@
    ``heartbeats.last_beat_at`` over its instances, aged at ``as_of``; older than
    ``Settings.heartbeat_max_age_s`` (or no row at all) is *unhealthy*.
 2. **Lag** — messages not yet consumed by the consumer group on the readings topic
-   (end offset − committed offset, summed over partitions; a partition without a committed
-   offset counts from its beginning offset), read from the broker with kafka-python under a
-   hard timeout. Above ``Settings.consumer_lag_max_messages`` is *unhealthy*; an unreachable
+   (high watermark − committed offset, summed over partitions; a partition without a committed
+   offset counts in full), read with :func:`heliosgrid.status.consumer_lag` under bounded
+   broker timeouts. Above ``Settings.consumer_lag_max_messages`` is *unhealthy*; an unreachable
    broker is reported as ``broker_unreachable``.
 3. **Restart** — when the local stack (``make up``, :mod:`heliosgrid.stack`) runs and an
    unhealthy component's process is ``stopped`` or ``failed``, it is restarted with
@@ -21,7 +21,6 @@ Each finding is a ``pipeline`` alert (site ``_pipeline``, device = component, fa
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -101,48 +100,21 @@ def heartbeat_states(conn: psycopg.Connection, as_of: datetime, max_age_s: float
     return out
 
 
-def consumer_lag(bootstrap_servers: str, group_id: str, topic: str, timeout_s: float = 10.0) -> int:
+def consumer_lag(bootstrap_servers: str, group_id: str, topic: str) -> int:
     """Messages on ``topic`` not yet committed by ``group_id`` (sum over partitions).
 
-    Raises :class:`LagUnavailable` when the broker cannot be reached or the topic is unknown.
+    Uses the project's one lag reader, :func:`heliosgrid.status.consumer_lag` (high watermark
+    from a Fetch, right on Tansu too — ADR 0027; bounded broker timeouts). Raises
+    :class:`LagUnavailable` when the broker cannot be reached or the topic is unknown.
     """
-    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
     from kafka.errors import KafkaError
 
-    timeout_ms = int(timeout_s * 1000)
-    admin = consumer = None
+    from heliosgrid.status import consumer_lag as lag_report
+
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms,
-                                 client_id="heliosgrid-supervision")
-        if hasattr(admin, "list_group_offsets"):  # kafka-python >= 3
-            offsets = admin.list_group_offsets({group_id: None}).get(group_id, {})
-        else:  # pragma: no cover - kafka-python 2.x
-            offsets = admin.list_consumer_group_offsets(group_id)
-        committed = {tp: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms,
-                                 enable_auto_commit=False, client_id="heliosgrid-supervision")
-        parts = consumer.partitions_for_topic(topic)
-        if not parts:
-            raise LagUnavailable(f"topic {topic!r} not found on {bootstrap_servers}")
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        ends = consumer.end_offsets(tps)
-        begins = consumer.beginning_offsets(tps)
-        lag = 0
-        for tp in tps:
-            start = committed.get(tp)
-            if start is None or start < 0:
-                start = begins.get(tp, 0)
-            lag += max(0, int(ends.get(tp, 0)) - int(start))
-        return lag
-    except KafkaError as exc:
+        return int(lag_report(bootstrap_servers, group_id, topic)["total_lag"])
+    except (KafkaError, OSError, LookupError) as exc:
         raise LagUnavailable(f"broker {bootstrap_servers}: {type(exc).__name__}: {exc}") from None
-    except OSError as exc:
-        raise LagUnavailable(f"broker {bootstrap_servers}: {exc}") from None
-    finally:
-        for client in (consumer, admin):
-            if client is not None:
-                with contextlib.suppress(Exception):  # closing a half-open client
-                    client.close()
 
 
 def components_to_restart(statuses: Sequence[Any], unhealthy: Sequence[str]) -> list[str]:
@@ -163,14 +135,14 @@ def _local_stack_statuses(settings: Settings) -> list[Any]:
 
 
 def supervise_stream(conn: psycopg.Connection, settings: Settings, as_of: datetime, *,
-                     restart_local: bool = True, lag_timeout_s: float = 10.0,
+                     restart_local: bool = True,
                      components: Sequence[str] = EXPECTED_COMPONENTS) -> SupervisionReport:
     """One supervision pass at ``as_of`` (see module docstring); writes/resolves pipeline alerts."""
     report = SupervisionReport(as_of)
     report.heartbeats = heartbeat_states(conn, as_of, settings.heartbeat_max_age_s, components)
     try:
         report.lag_messages = consumer_lag(settings.kafka_bootstrap_servers, settings.consumer_group,
-                                           settings.topic_readings, lag_timeout_s)
+                                           settings.topic_readings)
     except LagUnavailable as exc:
         report.lag_error = str(exc)
     unhealthy = [hb.component for hb in report.heartbeats if not hb.healthy]

@@ -181,8 +181,9 @@ def test_stream_supervision_dag_alerts_on_stale_heartbeat_and_lag(
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     admin.close()
     producer = KafkaProducer(bootstrap_servers=broker)
-    for i in range(5):  # one request each (the broker counts offsets per record either way)
-        producer.send(topic, key=b"k", value=f"m{i}".encode()).get(timeout=30)
+    for i in range(5):  # one batch: Tansu's ListOffsets would say 1 (ADR 0027), the lag must say 5
+        producer.send(topic, key=b"k", value=f"m{i}".encode())
+    producer.flush()
     producer.close()
 
     as_of = datetime(2026, 6, 21, 12, 0, tzinfo=UTC)
