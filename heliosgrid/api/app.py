@@ -48,10 +48,12 @@ def create_app(
     database_url: str | None = None,
     *,
     pool_max_size: int = 10,
+    pool_timeout_s: float = 10.0,
     stream_poll_interval_s: float = 1.0,
 ) -> FastAPI:
     """Build the app. ``database_url`` defaults to :func:`resolve_database_url`; resolution
-    (which may start the embedded database) happens when the app starts, not at import."""
+    (which may start the embedded database) happens when the app starts, not at import.
+    ``pool_timeout_s`` is how long a request waits for a database connection before 503."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -65,7 +67,7 @@ def create_app(
             max_size=pool_max_size,
             kwargs={"autocommit": True, "connect_timeout": 10},
             configure=_configure,
-            timeout=10.0,
+            timeout=pool_timeout_s,
             open=False,
             name="heliosgrid-api",
         )

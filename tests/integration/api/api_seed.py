@@ -131,8 +131,10 @@ def make_keys(url: str) -> dict[str, str]:
 class ServerThread:
     """uvicorn serving ``create_app`` on 127.0.0.1:port in a daemon thread."""
 
-    def __init__(self, url: str, port: int, settings: Settings, poll_interval_s: float = 0.3) -> None:
-        app = create_app(settings, url, pool_max_size=6, stream_poll_interval_s=poll_interval_s)
+    def __init__(
+        self, url: str, port: int, settings: Settings, poll_interval_s: float = 0.3, pool_timeout_s: float = 10.0
+    ) -> None:
+        app = create_app(settings, url, pool_max_size=6, pool_timeout_s=pool_timeout_s, stream_poll_interval_s=poll_interval_s)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
                                                    timeout_graceful_shutdown=3))
         self.thread = threading.Thread(target=self.server.run, daemon=True, name=f"api-{port}")
