@@ -93,7 +93,7 @@ def run() -> dict[str, Any]:
         while not server.started:
             time.sleep(0.05)
         base = f"http://127.0.0.1:{server.config.port}"
-        params = {"start": start.isoformat(), "end": end.isoformat(), "limit": PAGE}
+        params: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat(), "limit": PAGE}
         try:
             with open_connection(url, autocommit=True) as conn:
                 q = ("SELECT device_id, site_id, ts, ghi_w_m2, poa_w_m2, ambient_temp_c, module_temp_c, dc_power_kw, "
