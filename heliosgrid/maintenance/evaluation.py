@@ -71,7 +71,8 @@ thresholds by design (2 % soiling, 3 % drift, after smoothing); recall is also r
 
 def peak_effect(row: pd.Series) -> float | None:
     """Peak fractional effect of a gradual fault (soiling loss, POA drift) at its end; None otherwise."""
-    params = row["params"] if isinstance(row["params"], dict) else {}
+    params = row.get("params")
+    params = params if isinstance(params, dict) else {}
     days = (pd.Timestamp(row["ended_at"]) - pd.Timestamp(row["started_at"])).total_seconds() / 86400.0
     if row["fault_type"] == "soiling":
         return min(float(params.get("rate_per_day", 0.0)) * days, float(params.get("max_loss", 1.0)))

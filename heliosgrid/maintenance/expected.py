@@ -59,6 +59,37 @@ def _peer_median(table: pd.DataFrame, col: str) -> pd.DataFrame:
     return pd.DataFrame(out, index=table.index)
 
 
+MIN_INVERTERS_FOR_IMPLIED_POA = 3
+
+
+def _add_poa_peer_ratio(feats: dict[str, pd.DataFrame], inverters: list[DeviceSpec], poa_all: pd.DataFrame) -> None:
+    """``poa_peer_ratio`` = POA / median of the site's other irradiance references.
+
+    The references are the other sensors' POA readings *and* the POA implied by each other
+    inverter's power (its POA × actual/expected, normalised by the inverter's median ratio):
+    metered power does not drift, so even when several POA sensors of a site drift at once the
+    median stays anchored; a plant loss on one inverter (which lowers only its implied POA) and a
+    drifting sensor (which moves only its reading) each spoil one reference out of many.
+    """
+    implied: dict[str, pd.Series] = {}
+    # With fewer than 3 inverters one soiled or faulty inverter would be half of the implied
+    # references; such sites compare sensor readings only.
+    for dev in inverters if len(inverters) >= MIN_INVERTERS_FOR_IMPLIED_POA else []:
+        f = feats[dev.device_id]
+        r = f["ratio_expected"].where(f["daylight"] & ~f["near_clipping"] & (f["sample_count"] >= NOMINAL_SAMPLES_MIN))
+        k = float(np.clip(r.median(), 0.8, 1.2)) if r.notna().sum() >= 8 else 1.0
+        implied[dev.device_id] = f["poa_used_w_m2"] * r / k
+    for device_id, f in feats.items():
+        refs = [poa_all[c] for c in poa_all.columns if c != device_id]
+        refs += [v for k_id, v in implied.items() if k_id != device_id]
+        if not refs:
+            f["poa_peer_ratio"] = np.nan
+            continue
+        ref = pd.concat(refs, axis=1).median(axis=1, skipna=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f["poa_peer_ratio"] = np.where(ref > DAYLIGHT_POA_W_M2, f["poa_w_m2_avg"] / ref, np.nan)
+
+
 def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Add expected-power and peer features to each inverter's 15-minute frame.
 
@@ -119,7 +150,6 @@ def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, 
             )
         feats[dev.device_id] = f
 
-    poa_peer = _peer_median(poa_all, "poa")
     for dev in all_devices:
         if dev.kind == "inverter":
             continue
@@ -128,11 +158,8 @@ def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, 
         f["ref_poa_w_m2"] = ref_poa
         f["ambient_ref_c"] = ambient_ref
         f["daylight"] = (f["clearsky_poa_w_m2"] > DAYLIGHT_POA_W_M2) & (f["ref_poa_w_m2"] > DAYLIGHT_POA_W_M2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f["poa_peer_ratio"] = np.where(
-                poa_peer[dev.device_id] > DAYLIGHT_POA_W_M2, f["poa_w_m2_avg"] / poa_peer[dev.device_id], np.nan
-            )
         feats[dev.device_id] = f
+    _add_poa_peer_ratio(feats, inverters, poa_all)
     if not inverters:
         return feats
 
@@ -149,9 +176,6 @@ def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, 
         min_ny = MIN_PEER_POWER_FRACTION * dev.ac_capacity_kw / dev.dc_capacity_kw if dev.dc_capacity_kw > 0 else np.inf
         with np.errstate(divide="ignore", invalid="ignore"):
             f["peer_ratio"] = np.where(peer > min_ny, f["norm_yield"] / peer, np.nan)
-            f["poa_peer_ratio"] = np.where(
-                poa_peer[dev.device_id] > DAYLIGHT_POA_W_M2, f["poa_w_m2_avg"] / poa_peer[dev.device_id], np.nan
-            )
         # Excess over the model *and* over the peers: a peer's faulty sensor cannot make a healthy
         # device look hot, and site-wide wind effects cannot either.
         f["tmod_excess_c"] = np.minimum(resid[dev.device_id], resid[dev.device_id] - resid_peer[dev.device_id].fillna(0.0))
