@@ -30,6 +30,25 @@ def _age(age_s: float | None) -> str:
     return f"{age_s / 3600:.1f} h ago"
 
 
+#: Heartbeats of other instances older than this are hidden in the text view (seconds).
+RECENT_HEARTBEAT_S = 600.0
+
+
+def recent_heartbeats(beats: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Heartbeats to show: the newest per component, plus any instance that beat recently.
+
+    Each restart of a component writes a new instance row; the old rows stay in the table (the
+    stream-supervision DAG reads them), so the text view hides old instances.
+    """
+    newest: dict[str, dict[str, Any]] = {}
+    for h in beats:
+        best = newest.get(h["component"])
+        if best is None or (h["age_s"] < best["age_s"]):
+            newest[h["component"]] = h
+    shown = [h for h in beats if h is newest[h["component"]] or h["age_s"] <= RECENT_HEARTBEAT_S]
+    return shown, len(beats) - len(shown)
+
+
 def render_text(report: dict[str, Any]) -> str:
     """Human-readable form of :meth:`heliosgrid.status.StatusReport.as_dict`."""
     lines = ["components:"]
@@ -53,9 +72,12 @@ def render_text(report: dict[str, Any]) -> str:
     if "error" in db:
         lines.append(f"  {db['error']}")
     else:
-        lines.append("  heartbeats:" if db["heartbeats"] else "  heartbeats: none")
-        for h in db["heartbeats"]:
+        shown, hidden = recent_heartbeats(db["heartbeats"])
+        lines.append("  heartbeats:" if shown else "  heartbeats: none")
+        for h in shown:
             lines.append(f"    {h['component']}/{h['instance']:<20} {h['status']:<9} {_age(h['age_s'])}")
+        if hidden:
+            lines.append(f"    ({hidden} older instance(s) of restarted components hidden; --json lists all)")
         lines.append("  newest reading per site:" if db["sites"] else "  newest reading per site: no sites")
         for s in db["sites"]:
             lines.append(f"    {s['site_id']:<24} {_age(s['age_s'])}")

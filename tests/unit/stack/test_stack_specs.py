@@ -99,7 +99,11 @@ def test_render_text_names_problems_and_lag() -> None:
                         "reason": "process not running", "log_file": "x", "started_at": None}],
         "kafka": {"bootstrap": "127.0.0.1:1", "lag": {"group": "g", "topic": "t", "total_lag": 7, "partitions": [
             {"partition": 0, "end_offset": 10, "committed_offset": 3, "lag": 7}]}},
-        "database": {"url": "postgresql://u:***@h/db", "heartbeats": [], "sites": [
+        "database": {"url": "postgresql://u:***@h/db", "heartbeats": [
+            {"component": "consumer", "instance": "old", "status": "ok", "last_beat_at": None, "age_s": 4000.0},
+            {"component": "consumer", "instance": "new", "status": "ok", "last_beat_at": None, "age_s": 5.0},
+            {"component": "producer", "instance": "only", "status": "stopping", "last_beat_at": None, "age_s": 9000.0},
+        ], "sites": [
             {"site_id": "S1", "newest_reading_at": None, "age_s": 30.0}],
             "rollups": [{"relation": "readings_15m", "newest_bucket": None, "age_s": None}],
             "alerts_open": 2, "alerts_acknowledged": 1},
@@ -109,3 +113,5 @@ def test_render_text_names_problems_and_lag() -> None:
     assert "consumer: stopped" in text and "UNHEALTHY" in text
     assert "S1" in text and "30 s ago" in text and "2 open, 1 acknowledged" in text
     assert "readings_15m             never" in text
+    assert "consumer/new" in text and "consumer/old" not in text and "producer/only" in text
+    assert "(1 older instance(s) of restarted components hidden" in text
