@@ -80,6 +80,9 @@ class ForecastModel(abc.ABC):
     uses_weather: ClassVar[bool] = False
     #: Blend with smart persistence per horizon bucket (weights fitted on the calibration hold-out).
     blends_persistence: ClassVar[bool] = False
+    #: Shift P50 by the median hold-out residual (bias correction). Right for models that cannot
+    #: learn their own bias (persistence, climatology, prophet, arima); off for the L2-trained gbm.
+    median_shift: ClassVar[bool] = True
 
     def fit(self, k: pd.Series, ctx: SolarContext, weather: WeatherProvider | None = None) -> None:
         """Fit on the historical CSI series ``k`` (regular 15-min grid, NaN at night/gaps).
@@ -238,7 +241,7 @@ class ArimaCSI(ForecastModel):
 
 GBM_FEATURES = (
     "horizon_min", "k_persist", "k_last", "k_mean_3h", "k_std_3h", "k_mean_24h", "k_same_slot",
-    "k_clim_7d", "clearsky_frac", "elevation_deg", "azimuth_deg", "issue_elevation_deg", "nwp_csi",
+    "k_clim_7d", "k_clim_14d", "clearsky_frac", "elevation_deg", "azimuth_deg", "issue_elevation_deg", "nwp_csi",
 )
 
 
@@ -263,6 +266,7 @@ def gbm_features(
     same_idx = t - lag
     k_same = np.where(same_idx >= 0, k[np.clip(same_idx, 0, max(len(k) - 1, 0))] if len(k) else np.nan, np.nan)
     clim = slot_climatology(k, p, steps, 7)
+    clim14 = slot_climatology(k, p, steps, 14)
     cols = [
         steps * 15.0,
         np.full(n, persistence_csi(k, p)),
@@ -272,6 +276,7 @@ def gbm_features(
         np.full(n, k_mean_24h),
         k_same,
         clim,
+        clim14,
         table["clearsky_kw"].to_numpy() / capacity_kw,
         table["elevation_deg"].to_numpy(),
         table["azimuth_deg"].to_numpy(),
@@ -281,22 +286,30 @@ def gbm_features(
     return np.column_stack(cols)
 
 
+def gbm_base(x: np.ndarray) -> np.ndarray:
+    """Base forecast the trees correct: persistence below 6 h, the 14-day slot climatology beyond
+    (persistence where the climatology is unknown). With no signal the model falls back to it."""
+    h = x[:, GBM_FEATURES.index("horizon_min")]
+    persist = x[:, GBM_FEATURES.index("k_persist")]
+    clim = x[:, GBM_FEATURES.index("k_clim_14d")]
+    return np.where((h >= BLEND_MAX_HORIZON_MIN) & ~np.isnan(clim), clim, persist)
+
+
 class GradientBoostedCSI(ForecastModel):
     """LightGBM on clear-sky-index targets, one model for all horizons (horizon is a feature).
 
-    The trees learn the *correction to smart persistence* (target CSI − persistence CSI), so with
-    no signal the model falls back to persistence at short leads and learns the drift towards
-    the slot climatology at long leads.
+    The trees learn the correction to a base forecast (:func:`gbm_base`: persistence intraday,
+    slot climatology beyond 6 h), so with no signal the model falls back to the better simple
+    reference of each horizon range.
     """
 
     name = "gbm"
     uses_weather = True
     blends_persistence = True
+    median_shift = False
 
-    def __init__(self, n_estimators: int = 300, learning_rate: float = 0.04, num_leaves: int = 31,
-                 min_child_samples: int = 100, max_training_rows: int = 120_000, seed: int = 7,
-                 residual: float = 0.0) -> None:
-        self.residual = residual
+    def __init__(self, n_estimators: int = 150, learning_rate: float = 0.03, num_leaves: int = 31,
+                 min_child_samples: int = 300, max_training_rows: int = 120_000, seed: int = 7) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -341,7 +354,7 @@ class GradientBoostedCSI(ForecastModel):
             tt = pd.DatetimeIndex(issue + st * STEP)
             xs.append(gbm_features(values, p, st, table.iloc[p + st], float(elev[p]), ctx.capacity_kw,
                                    self._nwp(weather, ctx, issue, tt)))
-            ys.append(y[keep] - (self.residual * persistence_csi(values, p)))  # correction to persistence
+            ys.append(y[keep] - gbm_base(xs[-1]))  # learn the correction to the base forecast
         x = np.vstack(xs)
         y_all = np.concatenate(ys)
         params = {
@@ -363,7 +376,7 @@ class GradientBoostedCSI(ForecastModel):
         issue_elev = float(ctx.table(pd.DatetimeIndex([issue_time]))["elevation_deg"].iloc[0])
         x = gbm_features(values, len(values), steps, table, issue_elev, ctx.capacity_kw,
                          self._nwp(weather, ctx, issue_time, targets))
-        return self.residual * x[:, 1] + np.asarray(self._booster.predict(x, num_threads=1))
+        return gbm_base(x) + np.asarray(self._booster.predict(x, num_threads=1))
 
     def params(self) -> dict[str, Any]:
         return {"n_estimators": self.n_estimators, "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
@@ -477,8 +490,9 @@ class Forecaster:
 
     def __init__(self, model: ForecastModel, ctx: SolarContext, *, calibration_days: int = 10,
                  calibration_origin_step_h: float = 2.0, fit_clearsky_scale: bool = True,
-                 weather: WeatherProvider | None = None) -> None:
+                 weather: WeatherProvider | None = None, median_shift: bool | None = None) -> None:
         self.model = model
+        self.median_shift = model.median_shift if median_shift is None else median_shift
         self.ctx = ctx
         self.calibration_days = calibration_days
         self.calibration_origin_step_h = calibration_origin_step_h
@@ -572,6 +586,8 @@ class Forecaster:
             k_hat = self._blend(steps * 15.0, k_hat, np.full(len(steps), persistence_csi(k.to_numpy(), len(k))))
         k_hat = np.clip(k_hat, 0.0, CSI_MAX)
         offsets = self.calibrator.offsets(steps * 15.0, k_hat)
+        if not self.median_shift:
+            offsets[:, 1] = 0.0  # P50 = the model's own forecast; only the band comes from residuals
         k_q = np.clip(k_hat[:, None] + offsets, 0.0, None)
         targets = pd.DatetimeIndex(issue + steps * STEP)
         power = np.column_stack([self.ctx.to_power(k_q[:, i], targets) for i in range(3)])

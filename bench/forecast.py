@@ -1,0 +1,97 @@
+"""Forecast benchmark: every built-in real dataset, all models, rolling-origin backtest.
+
+Datasets (read from the installed ``pvanalytics`` wheel, nothing downloaded):
+
+* ``serf``    — NREL SERF East, 104 days of 15-min AC power, Golden CO (2016-07 .. 2016-10)
+* ``pvdaq50`` — NREL PVDAQ system 50 inverter 2, Golden CO, May–Aug 2013
+
+For each: orientation inferred from the training part, models fitted on everything before the
+last ``TEST_DAYS`` days, forecasts issued every ``ORIGIN_STEP_H`` hours over those days for 48 h.
+No weather forecasts are used (none ship with the wheels for these periods).
+Reported per model and horizon bucket: MAE, RMSE, nRMSE, skill vs smart persistence, pinball,
+P10–P90 coverage; the champion (lowest day-ahead nRMSE) and the issue's targets checked against
+it (and against ``gbm``, the model designed here). Speed: wall time of train + backtest + one
+48 h forecast for one site with all models (issue times every 6 h, as ``retrain_site`` does), and
+the same with persistence only as baseline; the machine's load average is recorded with it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from heliosgrid.forecast.backtest import DEFAULT_MODELS, run_backtest
+from heliosgrid.forecast.datasets import DATASETS, load_dataset
+from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS
+from heliosgrid.forecast.models import Forecaster, make_model
+from heliosgrid.forecast.solar import STEP, SolarContext
+
+TEST_DAYS = 21.0
+ORIGIN_STEP_H = 3.0  # scoring: 8 issue times a day
+PIPELINE_ORIGIN_STEP_H = 6.0  # timing: what retrain_site runs (4 issue times a day)
+
+
+def _targets(metrics: dict[str, dict[str, dict[str, float]]], model: str) -> dict[str, Any]:
+    m = metrics[model]
+    prophet_da = metrics.get("prophet", {}).get(DAY_AHEAD_BUCKET, {}).get("nrmse", math.nan)
+    da = m[DAY_AHEAD_BUCKET]["nrmse"]
+    skills = {b: m[b]["skill"] for b in HORIZON_BUCKETS}
+    coverage = m["all"]["coverage_p10_p90"]
+    reduction = 1.0 - da / prophet_da if prophet_da and not math.isnan(prophet_da) else math.nan
+    return {
+        "model": model,
+        "skill_by_bucket": {b: round(v, 4) for b, v in skills.items()},
+        "skill_positive_every_bucket": all(v > 0 for v in skills.values()),
+        "day_ahead_nrmse": round(da, 4),
+        "prophet_day_ahead_nrmse": round(prophet_da, 4),
+        "day_ahead_nrmse_reduction_vs_prophet": round(reduction, 4),
+        "day_ahead_20pct_below_prophet": bool(reduction >= 0.20),
+        "coverage_p10_p90": round(coverage, 4),
+        "coverage_within_80_pm_5": bool(0.75 <= coverage <= 0.85),
+    }
+
+
+def _one_site_pipeline_s(name: str, models: tuple[str, ...]) -> tuple[float, str | None]:
+    """Wall time (s) of train + backtest of ``models`` + refit of the winner + one 48 h forecast."""
+    ds = load_dataset(name)
+    t0 = time.perf_counter()
+    result = run_backtest(ds.series, ds.site, ds.capacity_kw, models=models, test_days=TEST_DAYS,
+                          origin_step_h=PIPELINE_ORIGIN_STEP_H, fit_orientation=True)
+    best = result.champion or "persistence"
+    fc = Forecaster(make_model(best), SolarContext(result.site or ds.site, ds.capacity_kw)).fit(ds.series)
+    fc.predict_quantiles(ds.series, ds.series.index[-1] + STEP)
+    return time.perf_counter() - t0, best
+
+
+def run() -> dict[str, Any]:
+    import os
+
+    out: dict[str, Any] = {"test_days": TEST_DAYS, "origin_step_h": ORIGIN_STEP_H,
+                           "pipeline_timing_origin_step_h": PIPELINE_ORIGIN_STEP_H, "day_ahead_bucket": DAY_AHEAD_BUCKET,
+                           "load_average_at_start": os.getloadavg()[0], "cpu_count": os.cpu_count(), "datasets": {}}
+    for name in DATASETS:
+        ds = load_dataset(name)
+        full_s, pipeline_champion = _one_site_pipeline_s(name, DEFAULT_MODELS)
+        base_s, _ = _one_site_pipeline_s(name, ("persistence",))
+        result = run_backtest(ds.series, ds.site, ds.capacity_kw, models=DEFAULT_MODELS, test_days=TEST_DAYS,
+                              origin_step_h=ORIGIN_STEP_H, fit_orientation=True)
+        summary = result.to_json()
+        entry = {
+            "description": ds.description,
+            "intervals": len(ds.series),
+            "capacity_kw": ds.capacity_kw,
+            "backtest": summary,
+            "champion": result.champion,
+            "targets_champion": _targets(result.metrics, result.champion) if result.champion else None,
+            "targets_gbm": _targets(result.metrics, "gbm"),
+            "one_site_train_backtest_forecast_s": round(full_s, 2),
+            "baseline_persistence_only_s": round(base_s, 2),
+            "ratio_to_baseline": round(full_s / base_s, 2) if base_s > 0 else None,
+            "within_60_s": full_s <= 60.0,
+            "pipeline_champion": pipeline_champion,
+        }
+        out["datasets"][name] = entry
+        print(f"\n== {name}: champion {result.champion}; {full_s:.1f}s (persistence only {base_s:.1f}s)")
+        print(result.table())
+    return out
