@@ -295,7 +295,7 @@ def airflow_specs(settings: Settings) -> list[ComponentSpec]:
                       depends_on=("airflow-db",), health=health, start_timeout_s=300, addresses=addresses),
         ComponentSpec(name="airflow-scheduler", argv=[airflow, "scheduler"], depends_on=("airflow-api-server",),
                       health=HttpJsonField(health_url, ("scheduler", "status"), "healthy"), start_timeout_s=180,
-                      stop_timeout_s=30),
+                      stop_timeout_s=30, stop_repeat_after_s=5),
         ComponentSpec(name="airflow-dag-processor", argv=[airflow, "dag-processor"], depends_on=("airflow-api-server",),
                       health=HttpJsonField(health_url, ("dag_processor", "status"), "healthy"), start_timeout_s=180,
                       stop_timeout_s=30),

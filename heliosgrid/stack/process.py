@@ -106,8 +106,11 @@ class ProcessRef:
             else:
                 os.kill(self.pid, sig)
 
-    def stop(self, timeout_s: float = 20.0, poll_s: float = 0.1) -> str:
+    def stop(self, timeout_s: float = 20.0, poll_s: float = 0.1, repeat_after_s: float | None = None) -> str:
         """Stop politely, then with SIGKILL after ``timeout_s``; return how it ended.
+
+        ``repeat_after_s`` sends the polite signal once more after that many seconds (Airflow's
+        scheduler waits for running tasks after the first SIGTERM and stops at the second).
 
         Returns ``"not running"``, ``"stopped"`` (exited after the polite signal) or ``"killed"``.
         Nothing is signalled when the recorded process no longer exists with the recorded
@@ -116,10 +119,15 @@ class ProcessRef:
         if not self.alive():
             return "not running"
         self._signal(self.stop_signal)
-        deadline = time.monotonic() + timeout_s
+        start = time.monotonic()
+        deadline = start + timeout_s
+        repeated = repeat_after_s is None
         while time.monotonic() < deadline:
             if not self._group_running():
                 return "stopped"
+            if not repeated and time.monotonic() - start >= (repeat_after_s or 0.0):
+                self._signal(self.stop_signal)
+                repeated = True
             time.sleep(poll_s)
         self._signal(signal.SIGKILL)
         deadline = time.monotonic() + 5.0

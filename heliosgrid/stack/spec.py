@@ -83,7 +83,7 @@ class ComponentSpec:
     without a health check must stay alive for ``min_uptime_s`` seconds. ``after_healthy`` runs
     once the component is healthy (create topics, create an API key); if it raises, the
     component counts as failed. ``stop_signal`` is sent first on stop, SIGKILL after
-    ``stop_timeout_s`` seconds.
+    ``stop_timeout_s`` seconds; ``stop_repeat_after_s`` repeats the polite signal once.
     """
 
     name: str
@@ -97,6 +97,7 @@ class ComponentSpec:
     min_uptime_s: float = 2.0
     stop_signal: int = int(signal.SIGTERM)
     stop_timeout_s: float = 20.0
+    stop_repeat_after_s: float | None = None
     after_healthy: HookFn | None = None
     addresses: AddressFn | None = None
     description: str = ""

@@ -416,7 +416,7 @@ class Supervisor:
                 continue
             spec = self.by_name.get(name)
             timeout = spec.stop_timeout_s if spec else 20.0
-            outcome = ref.stop(timeout_s=timeout)
+            outcome = ref.stop(timeout_s=timeout, repeat_after_s=spec.stop_repeat_after_s if spec else None)
             self.echo(f"  {name} (pid {ref.pid}): {outcome}")
             outcomes.append((name, outcome))
             with contextlib.suppress(FileNotFoundError):
@@ -442,7 +442,8 @@ class Supervisor:
             ctx = self._context(state)
             ref = self._ref(state["components"].get(name, {}))
             if ref is not None:
-                self.echo(f"  {name} (pid {ref.pid}): {ref.stop(timeout_s=spec.stop_timeout_s)}")
+                outcome = ref.stop(timeout_s=spec.stop_timeout_s, repeat_after_s=spec.stop_repeat_after_s)
+                self.echo(f"  {name} (pid {ref.pid}): {outcome}")
             self._start(spec, ctx, state)
         return self._status_of(spec, self.load_state(), ctx, check_health=True)
 

@@ -115,3 +115,21 @@ def test_render_text_names_problems_and_lag() -> None:
     assert "readings_15m             never" in text
     assert "consumer/new" in text and "consumer/old" not in text and "producer/only" in text
     assert "(1 older instance(s) of restarted components hidden" in text
+
+
+def test_stop_repeats_the_polite_signal_when_asked() -> None:
+    """Like Airflow's scheduler: the first SIGTERM starts a graceful wait, the second ends it."""
+    code = ("import signal, sys, time\n"
+            "n = 0\n"
+            "def h(*_):\n"
+            "    global n\n"
+            "    n += 1\n"
+            "    if n == 2: sys.exit(0)\n"
+            "signal.signal(signal.SIGTERM, h)\n"
+            "print('ready', flush=True)\n"
+            "while True: time.sleep(0.05)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+    ref = ProcessRef(pid=proc.pid, start_ticks=process_start_ticks(proc.pid))
+    assert ref.stop(timeout_s=10, repeat_after_s=0.3) == "stopped"
+    assert not pid_alive(proc.pid)
