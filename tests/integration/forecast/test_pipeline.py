@@ -26,7 +26,8 @@ AS_OF = START + pd.Timedelta(days=21)
 def conn(pg_db: str) -> Iterator[psycopg.Connection]:
     c = open_connection(pg_db)
     c.execute("""INSERT INTO sites (site_id, name, latitude_deg, longitude_deg, altitude_m, timezone, dc_capacity_kw,
-                                    ac_capacity_kw) (%s, 'Forecast test', 37.1, -2.4, 500, 'Europe/Madrid', 115, 100)""", (SITE,))
+                                    ac_capacity_kw)
+                 VALUES (%s, 'Forecast test', 37.1, -2.4, 500, 'Europe/Madrid', 115, 100)""", (SITE,))
     for i in (1, 2):  # two 50 kW inverters; the synthetic site power is split evenly between them
         c.execute("""INSERT INTO devices (device_id, site_id, kind, surface_tilt_deg, surface_azimuth_deg, dc_capacity_kw,
                                           ac_capacity_kw) VALUES (%s, %s, 'inverter', 30, 180, 57.5, 50)""",
