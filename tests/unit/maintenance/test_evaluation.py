@@ -53,3 +53,15 @@ def test_pvanalytics_labelled_sets_are_scored() -> None:
     assert set(out) == {"stale_data", "outliers", "data_shift"}
     assert out["stale_data"]["labelled_positive"] > 0
     assert out["stale_data"]["recall"] is not None and out["stale_data"]["recall"] > 0.5
+
+
+def test_cli_evaluate_json_and_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from heliosgrid.cli import main
+
+    assert main(["maintenance", "evaluate", "--days", "2", "--seed", "3", "--no-real-data", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["setup"]["days"] == 2 and set(out["per_fault_type"]) == set(FAULT_TYPES)
+    assert main(["maintenance", "evaluate", "--days", "0"]) == 2
+    assert "--days must be between 1 and 366" in capsys.readouterr().err
