@@ -21,12 +21,14 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
 import psycopg
-from fastapi import Request
+from fastapi import Depends, Request
 
 from heliosgrid.api.problems import ApiProblem
 
@@ -160,8 +162,19 @@ def extract_key(request: Request, allow_query: bool = False) -> str | None:
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="heliosgrid"'}
 
 
-def authenticate(request: Request, scope: str, *, allow_query: bool = False) -> Principal:
-    """Check the key, its scope and its rate limit; raise :class:`ApiProblem` otherwise."""
+def get_conn(request: Request) -> Iterator[psycopg.Connection]:
+    """A pooled autocommit connection for the duration of the request (shared by the key check
+    and the route: FastAPI caches a dependency per request, so a request holds one connection)."""
+    with request.app.state.pool.connection() as conn:
+        yield conn
+
+
+def authenticate(
+    request: Request, scope: str, *, allow_query: bool = False, conn: psycopg.Connection | None = None
+) -> Principal:
+    """Check the key, its scope and its rate limit; raise :class:`ApiProblem` otherwise.
+
+    Uses ``conn`` when given (the request's connection), else borrows one from the pool."""
     presented = extract_key(request, allow_query=allow_query)
     if not presented:
         raise ApiProblem(
@@ -170,7 +183,7 @@ def authenticate(request: Request, scope: str, *, allow_query: bool = False) -> 
     if not _KEY_FORMAT.match(presented):
         raise ApiProblem(401, "invalid API key", headers=_CHALLENGE)
     state = request.app.state
-    with state.pool.connection() as conn:
+    with state.pool.connection() if conn is None else nullcontext(conn) as conn:
         row = conn.execute(
             "SELECT key_id, name, scopes, revoked_at FROM api_keys WHERE key_hash = %s", (hash_key(presented),)
         ).fetchone()
@@ -199,11 +212,11 @@ def authenticate(request: Request, scope: str, *, allow_query: bool = False) -> 
     return principal
 
 
-def require(scope: str) -> Callable[[Request], Principal]:
+def require(scope: str) -> Callable[..., Principal]:
     """FastAPI dependency: the caller must hold ``scope``."""
 
-    def dependency(request: Request) -> Principal:
-        return authenticate(request, scope)
+    def dependency(request: Request, conn: Annotated[psycopg.Connection, Depends(get_conn)]) -> Principal:
+        return authenticate(request, scope, conn=conn)
 
     dependency.__name__ = f"require_{scope.replace(':', '_')}"
     return dependency

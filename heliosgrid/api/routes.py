@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -25,7 +24,7 @@ from psycopg import sql
 from heliosgrid import __version__
 from heliosgrid import alerts as alert_lifecycle
 from heliosgrid.api import models
-from heliosgrid.api.auth import Principal, require
+from heliosgrid.api.auth import Principal, get_conn, require
 from heliosgrid.api.formats import (
     BAD_CURSOR,
     CSV_MEDIA,
@@ -72,12 +71,6 @@ def _responses(model: type[Any], tabular: bool = True, not_found: bool = False) 
     if not_found:
         out[404] = _problem_doc("No such resource")
     return out
-
-
-def get_conn(request: Request) -> Iterator[psycopg.Connection]:
-    """A pooled autocommit connection for the duration of the request."""
-    with request.app.state.pool.connection() as conn:
-        yield conn
 
 
 Conn = Annotated[psycopg.Connection, Depends(get_conn)]
