@@ -232,26 +232,33 @@ def _limit_result(name: str, dev: DeviceInfo, start: datetime, end: datetime, ma
 # --- patterns over time ----------------------------------------------------------------------
 
 _PATTERN_COLUMNS = ("ghi_w_m2", "poa_w_m2", "ac_power_kw", "module_temp_c", "ambient_temp_c")
+CLIPPING_BAND = 0.02
+"""AC power within 2 % of the inverter nameplate counts as clipping (legitimately flat)."""
 
 
-def _daylight_series(readings: pd.DataFrame, column: str, geo: pd.DataFrame, th: Thresholds) -> pd.Series:
+def _daylight_series(readings: pd.DataFrame, column: str, geo: pd.DataFrame, dev: DeviceInfo) -> pd.Series:
     """Non-null values of ``column``; irradiance and power only while the sun is up (night zeros
-    are legitimately constant)."""
+    are legitimately constant), and AC power not while the inverter clips (it then sits flat at
+    its nameplate, within ``CLIPPING_BAND`` of ``ac_capacity_kw``)."""
     series = readings[column].dropna()
     if column in ("ghi_w_m2", "poa_w_m2", "ac_power_kw"):
         day = geo["zenith_deg"].reindex(series.index) < 85.0
         series = series[day & (series > 0)]
+    if column == "ac_power_kw" and dev.ac_capacity_kw > 0:
+        series = series[series < dev.ac_capacity_kw * (1.0 - CLIPPING_BAND)]
     return series
 
 
-def pattern_flags(readings: pd.DataFrame, geo: pd.DataFrame, th: Thresholds) -> tuple[dict[str, pd.Series], dict[str, pd.Series]]:
+def pattern_flags(
+    readings: pd.DataFrame, geo: pd.DataFrame, dev: DeviceInfo, th: Thresholds
+) -> tuple[dict[str, pd.Series], dict[str, pd.Series]]:
     """Stale and interpolated (non-flat linear) flags per column, on the readings' index."""
     stale: dict[str, pd.Series] = {}
     interp: dict[str, pd.Series] = {}
     for col in _PATTERN_COLUMNS:
         if col not in readings:
             continue
-        series = _daylight_series(readings, col, geo, th)
+        series = _daylight_series(readings, col, geo, dev)
         if len(series) < max(th.stale_window_samples, th.interpolation_window_samples):
             continue
         s_flag = gaps.stale_values_diff(series, window=th.stale_window_samples).astype(bool)
@@ -270,7 +277,7 @@ def _pattern_result(name: str, dev: DeviceInfo, start: datetime, end: datetime, 
 
 
 def outlier_flags(
-    readings: pd.DataFrame, geo: pd.DataFrame, exclude: pd.Series, th: Thresholds
+    readings: pd.DataFrame, geo: pd.DataFrame, dev: DeviceInfo, exclude: pd.Series, th: Thresholds
 ) -> tuple[dict[str, pd.Series], int]:
     """Hampel outliers of POA, GHI and AC power in daylight, skipping samples in ``exclude``."""
     out: dict[str, pd.Series] = {}
@@ -278,7 +285,7 @@ def outlier_flags(
     for col in ("poa_w_m2", "ghi_w_m2", "ac_power_kw"):
         if col not in readings:
             continue
-        series = _daylight_series(readings, col, geo, th)
+        series = _daylight_series(readings, col, geo, dev)
         series = series[~exclude.reindex(series.index, fill_value=False)]
         if len(series) < th.hampel_window_samples:
             continue
@@ -347,13 +354,13 @@ def run_device_checks(
     limits = limit_flags(readings, geo, dev, th)
     for name in ("range", "ghi_qcrad_limits", "poa_clearsky_limits"):
         results.append(_limit_result(name, dev, window_start, window_end, limits[name]))
-    stale, interp = pattern_flags(readings, geo, th)
+    stale, interp = pattern_flags(readings, geo, dev, th)
     results.append(_pattern_result("stale_values", dev, window_start, window_end, stale))
     results.append(_pattern_result("interpolated_values", dev, window_start, window_end, interp))
     bad_value = limits["range"] | limits["ghi_qcrad_limits"] | limits["poa_clearsky_limits"]
     for mask in stale.values():
         bad_value = bad_value | mask
-    out, n_checked = outlier_flags(readings, geo, bad_value, th)
+    out, n_checked = outlier_flags(readings, geo, dev, bad_value, th)
     n_out = sum(int(m.sum()) for m in out.values())
     fraction = n_out / n_checked if n_checked else 0.0
     results.append(_result(

@@ -116,13 +116,13 @@ def test_power_inconsistent_with_poa_fails_cross_check(frames: dict[str, pd.Data
 
 
 def test_isolated_spikes_fail_outliers(frames: dict[str, pd.DataFrame]) -> None:
-    frame = frames[INV].copy()
-    col = frame.columns.get_loc("ac_power_kw")
+    frame = frames[WS].copy()
+    col = frame.columns.get_loc("poa_w_m2")
     for i in range(2, 60, 5):  # 12 of 60 samples collapse by 40 % (plausible values, not limits)
         frame.iloc[i, col] *= 0.6
-    results = run(INV, frame)
-    assert "outliers" in failing(results)
-    assert results["outliers"].details["outliers_by_column"]["ac_power_kw"] >= 8
+    results = run(WS, frame)
+    assert failing(results) == {"outliers"}
+    assert results["outliers"].details["outliers_by_column"]["poa_w_m2"] >= 8
 
 
 def test_gap_fails_completeness_and_empty_window_is_not_judged(frames: dict[str, pd.DataFrame]) -> None:
@@ -167,3 +167,11 @@ def test_freshness_passes_iff_age_within_sla(age_s: float, sla: int) -> None:
     result = check_freshness(DEV, START, END, newest, END, sla)
     assert result.passed == ((END - newest).total_seconds() <= sla)
     assert result.threshold == sla
+
+
+def test_clipping_inverter_is_not_a_stale_sensor(frames: dict[str, pd.DataFrame]) -> None:
+    frame = frames[INV].copy()
+    frame.iloc[10:40, frame.columns.get_loc("ac_power_kw")] = 250.0  # flat at the 250 kW nameplate
+    assert failing(run(INV, frame)) == set()
+    frame.iloc[10:40, frame.columns.get_loc("ac_power_kw")] = 180.0  # flat well below it: frozen meter
+    assert failing(run(INV, frame)) == {"stale_values"}
