@@ -102,17 +102,24 @@ def test_status_cli_when_the_stack_is_down(tmp_path: Path) -> None:
     assert down.returncode == 0 and "not running" in down.stdout
 
 
-def test_stack_logs_cli(tmp_path: Path) -> None:
-    env = {**os.environ, "HELIOS_DATA_DIR": str(tmp_path)}
-    cli = str(REPO / ".venv" / "bin" / "heliosgrid")
-    (tmp_path / "logs").mkdir()
-    (tmp_path / "logs" / "consumer.log").write_text("".join(f"line {i}\n" for i in range(100)))
-    listing = subprocess.run([cli, "stack", "logs"], env=env, capture_output=True, text=True, timeout=60)
-    assert listing.returncode == 0 and f"log directory: {tmp_path / 'logs'}" in listing.stdout
-    assert "consumer" in listing.stdout and "airflow-scheduler" in listing.stdout
-    tail = subprocess.run([cli, "stack", "logs", "consumer", "-n", "3"], env=env, capture_output=True, text=True,
-                          timeout=60)
-    assert tail.returncode == 0 and tail.stdout == "line 97\nline 98\nline 99\n"
-    for args, message in ((["nope"], "unknown component 'nope'"), (["producer"], "no log yet for 'producer'")):
-        bad = subprocess.run([cli, "stack", "logs", *args], env=env, capture_output=True, text=True, timeout=60)
-        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
+def test_stack_logs_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from heliosgrid.cli import main
+    from heliosgrid.settings import get_settings
+
+    monkeypatch.setenv("HELIOS_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        (tmp_path / "logs").mkdir()
+        (tmp_path / "logs" / "consumer.log").write_text("".join(f"line {i}\n" for i in range(100)))
+        assert main(["stack", "logs"]) == 0
+        listing = capsys.readouterr().out
+        assert f"log directory: {tmp_path / 'logs'}" in listing
+        assert "consumer" in listing and "airflow-scheduler" in listing
+        assert main(["stack", "logs", "consumer", "-n", "3"]) == 0
+        assert capsys.readouterr().out == "line 97\nline 98\nline 99\n"
+        for args, message in ((["nope"], "unknown component 'nope'"), (["producer"], "no log yet for 'producer'")):
+            assert main(["stack", "logs", *args]) == 2
+            err = capsys.readouterr().err
+            assert message in err and "Traceback" not in err
+    finally:
+        get_settings.cache_clear()
