@@ -312,9 +312,18 @@ def detect_string_outage(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, ex
 
 
 def detect_soiling(
-    f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, exclude: pd.Series | None = None, timezone: str = "UTC"
+    f: pd.DataFrame,
+    device: DeviceSpec,
+    k: float = 1.0,
+    exclude: pd.Series | None = None,
+    timezone: str = "UTC",
+    others_daily_ratio: pd.Series | None = None,
 ) -> list[Finding]:
     """Soiling: a gradual, growing loss against the model, day by day (site local days).
+
+    The loss must be real power, not a sensor artefact: when the site has peers, at least half of
+    it must show in the power peer ratio, or — neighbours soiling together — in the other
+    inverters' own model ratios (``others_daily_ratio``: their median daily calibrated ratio).
 
     pvanalytics has no soiling estimator and RdTools (stochastic rate and recovery) is not a
     dependency; the daily-median ratio with a Theil–Sen trend is the same idea on a short window.
@@ -347,9 +356,18 @@ def detect_soiling(
     out: list[Finding] = []
     values = loss.to_numpy()
     days = daily.index
+    peer_daily = f["peer_ratio"][ok].groupby(local_day[ok.to_numpy()]).median().reindex(days)
     for start, stop in runs(dirty):
         if stop - start < 2:
             continue
+        run_loss = float(np.median(values[start:stop]))
+        run_days = days[start:stop]
+        if peer_daily.notna().any():
+            peer_loss = 1.0 - float(np.nanmedian(peer_daily.loc[run_days])) if peer_daily.loc[run_days].notna().any() else 0.0
+            others = others_daily_ratio.reindex(run_days) if others_daily_ratio is not None else pd.Series(dtype=float)
+            others_loss = 1.0 - float(np.nanmedian(others)) if others.notna().any() else 0.0
+            if peer_loss < 0.5 * run_loss and others_loss < 0.5 * run_loss:
+                continue  # the power does not confirm it: a sensor artefact, not soiling
         # Gradual: Theil-Sen slope of the loss over the run and the days before it must be > 0.
         lo = max(0, start - 10)
         # walk back while the loss was still growing from ~0

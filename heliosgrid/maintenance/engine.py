@@ -71,6 +71,19 @@ def _mask_sensors(frames: dict[str, pd.DataFrame], sensor_findings: list[Finding
     return cleaned
 
 
+def _daily_model_ratio(site: SiteSpec, feats: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Daily (site-local) median actual/expected ratio per inverter over unclipped daylight buckets."""
+    cols: dict[str, pd.Series] = {}
+    for dev in site.inverters:
+        f = feats.get(dev.device_id)
+        if f is None:
+            continue
+        ok = f["daylight"] & ~f["near_clipping"] & f["ratio_expected"].notna()
+        day = f.index.tz_convert(site.timezone).normalize()
+        cols[dev.device_id] = f["ratio_expected"][ok].groupby(day[ok.to_numpy()]).median()
+    return pd.DataFrame(cols)
+
+
 def analyse_site(site: SiteSpec, frames: dict[str, pd.DataFrame], *, info: bool = True) -> list[Finding]:
     """All findings for one site. ``frames``: device_id → 15-min frame (see :mod:`.frames`).
 
@@ -94,6 +107,7 @@ def analyse_site(site: SiteSpec, frames: dict[str, pd.DataFrame], *, info: bool 
     feats = site_features(site, _mask_sensors(frames, sensor_findings))
 
     findings: list[Finding] = list(sensor_findings)
+    daily_ratio = _daily_model_ratio(site, feats)
     for device_id, f in feats.items():
         dev = devices[device_id]
         if dev.kind != "inverter":
@@ -108,7 +122,9 @@ def analyse_site(site: SiteSpec, frames: dict[str, pd.DataFrame], *, info: bool 
         busy = _mask(f.index, own + new, "inverter_trip", "overheating", "comm_gap")
         new += detect_string_outage(f, dev, k, exclude=busy)
         busy |= _mask(f.index, new, "string_outage")
-        new += detect_soiling(f, dev, k, exclude=busy, timezone=site.timezone)
+        others = daily_ratio.drop(columns=[device_id], errors="ignore")
+        others_ratio = others.median(axis=1) if others.shape[1] else None
+        new += detect_soiling(f, dev, k, exclude=busy, timezone=site.timezone, others_daily_ratio=others_ratio)
         if info:
             new += detect_clipping(f, dev, timezone=site.timezone)
             new += detect_degradation(f, dev)

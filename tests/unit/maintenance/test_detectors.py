@@ -142,3 +142,17 @@ def test_runs_and_merge() -> None:
     assert d.runs(mask) == [(1, 3), (5, 6), (7, 8)]
     bridge = np.array([False, False, False, True, True, False, False, False])
     assert d.merge_runs(d.runs(mask), bridge) == [(1, 6), (7, 8)]
+
+
+def test_soiling_needs_the_power_to_confirm_it(clean_plant: Plant) -> None:
+    """A model-ratio decline the metered power does not share (sensor artefact) is not soiling."""
+    dev = clean_plant.device("es-tabernas-inv01")
+    f = clean_plant.features[dev.device_id].copy()
+    days = np.asarray((f.index - f.index[0]).total_seconds()) / 86400.0
+    decline = 1.0 - 0.02 * days  # 2 %/day, reaching 12 % after 6 days
+    f["ratio_expected"] = f["ratio_expected"] * decline
+    f["poa_peer_ratio"] = 1.0
+    assert d.detect_soiling(f, dev, timezone=clean_plant.site.timezone) == []
+    f["peer_ratio"] = f["peer_ratio"] * decline  # now the power really falls behind the peers
+    (found,) = d.detect_soiling(f, dev, timezone=clean_plant.site.timezone)
+    assert found.evidence["loss_rate_per_day"] == pytest.approx(0.02, abs=0.005)
