@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from psycopg import sql
 
 DEFAULT_CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "contracts"
 QUERY_TIMEOUT_MS = 30_000
+FRESHNESS_LOOKBACK_FACTOR = 10
 
 _FAMILIES: dict[str, str] = {
     "text": "text", "character varying": "text", "varchar": "text", "character": "text", "char": "text", "name": "text",
@@ -214,20 +215,25 @@ def _check_freshness(conn: psycopg.Connection, doc: dict[str, Any], sla: dict[st
     except (KeyError, TypeError, ValueError):
         return Finding("freshness", name, False, "latency SLA needs a numeric 'value'")
     relation = _relation_of(doc, obj_name)
+    # Look back only FRESHNESS_LOOKBACK_FACTOR x the SLA (at least a week): partition/chunk
+    # pruning keeps this cheap on big tables, and anything older is a violation anyway.
+    lookback = timedelta(seconds=max(limit_s * FRESHNESS_LOOKBACK_FACTOR, 7 * 86400))
     try:
         with conn.transaction():
             row = conn.execute(
-                sql.SQL("SELECT max({}) FROM {} WHERE {} <= %s").format(
-                    sql.Identifier(column), _identifier(relation), sql.Identifier(column)
+                sql.SQL("SELECT max({col}) FROM {rel} WHERE {col} <= %s AND {col} > %s").format(
+                    col=sql.Identifier(column), rel=_identifier(relation)
                 ),
-                (as_of,),
+                (as_of, as_of - lookback),
             ).fetchone()
     except psycopg.Error as exc:
         return Finding("freshness", name, False, f"cannot measure freshness of {relation}.{column}: {exc}".strip())
     newest = row[0] if row else None
     expected = f"<= {limit_s:g} s"
     if newest is None:
-        return Finding("freshness", name, False, f"{relation} has no rows up to {as_of.isoformat()}", expected=expected)
+        return Finding("freshness", name, False,
+                       f"{relation} has no rows in the {lookback.total_seconds():g} s before {as_of.isoformat()}",
+                       expected=expected)
     age_s = (as_of - newest).total_seconds()
     ok = age_s <= limit_s
     detail = f"newest {column} {newest.isoformat()} is {age_s:.0f} s old (SLA {limit_s:g} s)"
