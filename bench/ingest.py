@@ -8,6 +8,9 @@ One run, on a fresh database of the local PostgreSQL and a private Tansu broker:
 * (b) ``consumer_msgs_per_s`` — :class:`consumer.service.IngestService` on a pre-filled topic of
   ``messages`` readings (3 partitions), from the first poll to the last offset commit, with
   production settings (DLQ, heartbeat, rollup refresh every 5 s); ``ratio`` = (b)/(a).
+* context: ``kafka_poll_only_msgs_per_s`` (kafka-python fetching and parsing the same topic,
+  nothing else) and ``decode_only_msgs_per_s`` (contract decode of the same payloads) — the two
+  CPU-bound stages that bound (b) in one Python process (ADR 0016).
 * (c) ``latency_p50_s`` / ``latency_p99_s`` — sensor timestamp → offset commit of its batch, at
   a steady ``latency_rate_msg_s`` (paced producer stamping ``ts`` = send time).
 
@@ -35,13 +38,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from heliosgrid.broker import ensure_topics, start_tansu
 from heliosgrid.contract import ReadingV1
 from heliosgrid.db.connection import LOCAL_SERVER_URL, open_connection
 from heliosgrid.db.migrate import migrate
 from heliosgrid.db.writer import ReadingRow, write_rows
+from heliosgrid.ingest.batch import RawMessage, decode_batch
 from heliosgrid.ingest.synthetic import fleet_ids, register_devices
 from heliosgrid.settings import load_settings
 
@@ -201,6 +205,14 @@ def run(messages: int = 500_000, latency_seconds: float = 20.0, latency_rate_msg
         if stored is None or stored[0] != messages:
             raise RuntimeError(f"readings has {stored} rows, expected {messages}")
 
+        # Where the consumer's time goes: kafka-python fetch+parse alone, contract decode alone.
+        poll_rate = _poll_only_rate(bootstrap, topic, messages)
+        sample = [m for _, m in zip(range(50_000), _messages(devices, per_device), strict=False)]
+        raws = [RawMessage(topic, 0, i, k, v) for i, (k, v) in enumerate(sample)]
+        t0 = time.perf_counter()
+        decode_batch(raws)
+        decode_rate = len(raws) / (time.perf_counter() - t0)
+
         # (c) latency at a steady rate, sensor ts = send time
         lat_topic = f"bench.latency.{uuid.uuid4().hex[:6]}"
         ensure_topics(bootstrap, {lat_topic: PARTITIONS, lat_topic + ".dlq": 1})
@@ -232,6 +244,8 @@ def run(messages: int = 500_000, latency_seconds: float = 20.0, latency_rate_msg
             "backend": backend,
             "write_method": "copy",
             "prefill_msgs_per_s": round(messages / prefill_s),
+            "kafka_poll_only_msgs_per_s": round(poll_rate),
+            "decode_only_msgs_per_s": round(decode_rate),
             "latency_rate_msg_s": latency_rate_msg_s,
             "latency_messages": sent,
             "cpu_count": os.cpu_count(),
@@ -251,6 +265,25 @@ def run(messages: int = 500_000, latency_seconds: float = 20.0, latency_rate_msg
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
     return result
+
+
+def _poll_only_rate(bootstrap: str, topic: str, messages: int) -> float:
+    """kafka-python alone: fetch and parse the whole topic (no decode, no database), msg/s."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             max_poll_records=5000, fetch_max_bytes=64 * 1024 * 1024,
+                             max_partition_fetch_bytes=8 * 1024 * 1024)
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
+        consumer.seek_to_beginning()
+        count = 0
+        t0 = time.perf_counter()
+        deadline = time.monotonic() + 600
+        while count < messages and time.monotonic() < deadline:
+            for recs in consumer.poll(timeout_ms=500).values():
+                count += len(recs)
+        return count / (time.perf_counter() - t0)
+    finally:
+        consumer.close()
 
 
 def _paced_produce(bootstrap: str, topic: str, devices: Sequence[tuple[str, str]], rate_msg_s: int,

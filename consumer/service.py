@@ -2,7 +2,10 @@
 
 Delivery guarantee (ADR 0015): at-least-once with idempotent writes. For each micro-batch
 
-1. poll up to ``batch_max_messages`` records or ``batch_max_wait_ms`` after the first one;
+1. poll up to ``batch_max_messages`` records or ``batch_max_wait_ms`` after the first one,
+   closing the batch early once a poll of ``consumer_batch_linger_ms`` returns nothing
+   (natural batching: the batch is what accumulated while the previous one was written, so
+   batches grow with load and latency stays low when traffic is light);
 2. decode every message (contract v1, one ``now`` per batch), then — inside ONE database
    transaction — check devices against the registry, upsert the good readings, insert the
    rejects into ``quarantine`` and beat the heartbeat; commit;
@@ -261,12 +264,17 @@ class IngestService:
             if first_at is None:
                 timeout_ms = 200
             else:
-                timeout_ms = int((first_at + s.batch_max_wait_ms / 1000 - time.monotonic()) * 1000)
-                if timeout_ms <= 0:
+                remaining_ms = int((first_at + s.batch_max_wait_ms / 1000 - time.monotonic()) * 1000)
+                if remaining_ms <= 0:
                     break
+                timeout_ms = min(remaining_ms, s.consumer_batch_linger_ms)
             polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=s.batch_max_messages - len(self._pending))
+            got = 0
             for records in polled.values():
                 self._pending.extend(records)
+                got += len(records)
+            if first_at is not None and got == 0:
+                break  # caught up with the stream: write what has accumulated (natural batching)
             if self._pending and first_at is None:
                 first_at = time.monotonic()
                 if self.first_batch_started_at is None:

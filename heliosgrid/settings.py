@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="Plain-PostgreSQL backend: run the incremental rollup refresh at most "
         "this often after committed batches (0 = after every batch)."
     )
+    consumer_batch_linger_ms: int = Field(
+        default=0, ge=0, le=600_000, description="After a batch's first records, keep collecting while a poll "
+        "of this many ms still returns records (0 = take what has accumulated and write it: batches grow with "
+        "load, latency stays low). Batches never exceed batch_max_messages / batch_max_wait_ms."
+    )
 
     # --- producer / simulator ----------------------------------------------------------------
     sites_file: Path | None = Field(default=None, description="YAML fleet description; None = demo fleet.")

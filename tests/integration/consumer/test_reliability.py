@@ -235,9 +235,13 @@ def test_sigterm_sigkill_loop_while_producing_has_no_gaps_and_no_duplicates(
     group = _group()
     log = tmp_path / "consumer.log"
     signals = [signal.SIGTERM, signal.SIGKILL, signal.SIGTERM, signal.SIGKILL]
-    for sig in signals:
+    for i, sig in enumerate(signals):
         proc = start_consumer(consumer_env(db, broker, topic_names, group, batch_max_messages=100), log)
-        time.sleep(4.0)
+        # Tansu (the local broker) never expires a member that disappears in the middle of its
+        # JoinGroup (SIGTERM or SIGKILL), which stalls the whole group; Apache Kafka expires it
+        # after the rebalance timeout. So the signal lands while the member consumes.
+        wait_for(lambda: _joined(log, proc.pid), 60, "the consumer to join its group")
+        time.sleep(0.5 + 0.7 * i)
         rc = stop(proc, sig)
         assert rc == (0 if sig == signal.SIGTERM else -signal.SIGKILL), log.read_text()[-3000:]
     thread.join(timeout=60)
