@@ -225,6 +225,33 @@ def list_readings(
     return render(request, format, columns_of(cur.description), rows, next_cursor=next_cursor, filename="readings")
 
 
+@router.get(
+    "/readings/latest",
+    tags=["readings"],
+    responses=_responses(models.ReadingPage),
+    summary="The newest reading of every device (optionally of one site) within max_age_s",
+)
+def latest_readings(
+    request: Request,
+    conn: Conn,
+    _: Reader,
+    site_id: SiteQ = None,
+    max_age_s: Annotated[int, Query(ge=1, le=86400, description="Ignore readings older than this (s).")] = 900,
+    format: FormatQ = None,
+) -> Response:
+    """One row per device: its newest reading with ``ts`` in ``(now − max_age_s, now]``;
+    devices without such a reading are absent. What a live view starts from."""
+    cur = conn.execute(
+        sql.SQL(
+            "SELECT DISTINCT ON (device_id) {} FROM readings "
+            "WHERE ts > now() - make_interval(secs => %s) AND ts <= now() AND (%s::text IS NULL OR site_id = %s) "
+            "ORDER BY device_id, ts DESC"
+        ).format(_READING_COLS),
+        (max_age_s, site_id, site_id),
+    )
+    return render(request, format, columns_of(cur.description), cur.fetchall(), filename="latest_readings")
+
+
 # --- rollups -----------------------------------------------------------------------------------
 
 

@@ -86,8 +86,7 @@
   }
 
   async function loadLiveSeed() {
-    const start = new Date(Date.now() - LIVE_WINDOW_MS).toISOString();
-    const page = await api(`/v1/readings?start=${encodeURIComponent(start)}&limit=1000`);
+    const page = await api(`/v1/readings/latest?max_age_s=${LIVE_WINDOW_MS / 1000}`);
     for (const r of page.items) noteReading(r, false);
   }
 

@@ -60,6 +60,15 @@ def test_readings_filter_by_device(client: httpx.Client, seeded: Seeded) -> None
     assert all(r["ac_power_kw"] == ac_power_kw("beta-inv1") for r in page["items"])
 
 
+def test_latest_reading_per_device(client: httpx.Client, seeded: Seeded) -> None:
+    latest = client.get("/v1/readings/latest").json()["items"]
+    assert {r["device_id"] for r in latest} == set(INVERTERS)
+    assert all(r["ts"].replace("Z", "+00:00") == iso(seeded.now - timedelta(minutes=1)) for r in latest)
+    beta = client.get("/v1/readings/latest", params={"site_id": "beta", "format": "csv"}).text.splitlines()
+    assert len(beta) == 2 and beta[1].startswith("beta-inv1,beta,")
+    assert client.get("/v1/readings/latest", params={"max_age_s": 0}).status_code == 422
+
+
 def test_rollups_per_device_and_per_site(client: httpx.Client, seeded: Seeded) -> None:
     rng = {"start": iso(seeded.now - timedelta(hours=4)), "end": iso(seeded.now + timedelta(hours=1))}
     resp = client.get("/v1/rollups/1h", params={**rng, "device_id": "alpha-inv1"})
