@@ -9,6 +9,7 @@ value labelled at or after its issue time. Scores are computed by :mod:`heliosgr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -122,9 +123,11 @@ def run_backtest(
     timings: dict[str, float] = {}
     frames: list[pd.DataFrame] = []
     forecasters: dict[str, Forecaster] = {}
+    shared = SolarContext(site, capacity_kw)  # one clear-sky cache for every model
+    shared.table(pd.date_range(series.index[0], end + horizon_steps * STEP, freq=STEP, tz="UTC"))
     for name in models:
         t0 = time.perf_counter()
-        ctx = SolarContext(site, capacity_kw)
+        ctx = dataclasses.replace(shared)
         fc = Forecaster(make_model(name), ctx, calibration_days=calibration_days, weather=weather).fit(train)
         t1 = time.perf_counter()
         parts = []
@@ -143,9 +146,8 @@ def run_backtest(
     frame = pd.concat(frames, ignore_index=True)
     targets = pd.DatetimeIndex(frame["target_ts"])
     frame["actual_kw"] = series.reindex(targets).to_numpy()
-    ctx = SolarContext(site, capacity_kw)
     uniq = targets.unique().sort_values()
-    frame["clearsky_kw"] = pd.Series(ctx.clearsky_kw(uniq), index=uniq).reindex(targets).to_numpy()
+    frame["clearsky_kw"] = pd.Series(shared.clearsky_kw(uniq), index=uniq).reindex(targets).to_numpy()
     frame = frame[frame["target_ts"] < end].reset_index(drop=True)
     metrics = score_backtest(frame, capacity_kw, models=list(models))
     return BacktestResult(frame, metrics, choose_champion(metrics), capacity_kw, test_start, end, len(origins),

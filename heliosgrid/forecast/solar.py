@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from heliosgrid.physics import clearsky_ac_power_kw, solar_position
+from heliosgrid.physics import clearsky_ac_power_kw, clearsky_irradiance, solar_position
 from heliosgrid.physics.fleet import DeviceSpec, SiteSpec
 
 STEP = pd.Timedelta(minutes=15)
@@ -105,6 +105,7 @@ class SolarContext:
         mid = times + STEP / 2
         solpos = solar_position(self.site, mid)
         cs = clearsky_ac_power_kw(self.site, mid).to_numpy()
+        ghi_clear = clearsky_irradiance(self.site, mid, solpos)["ghi"].to_numpy()
         elevation = solpos["apparent_elevation"].to_numpy()
         cs = np.where(elevation > 0, cs, 0.0)
         return pd.DataFrame(
@@ -112,28 +113,43 @@ class SolarContext:
                 "clearsky_raw_kw": cs,
                 "elevation_deg": elevation,
                 "azimuth_deg": solpos["azimuth"].to_numpy(),
+                "ghi_clear_w_m2": ghi_clear,
             },
             index=times,
         )
 
     def table(self, times: pd.DatetimeIndex) -> pd.DataFrame:
-        """Columns ``clearsky_kw`` (scaled, clipped to capacity), ``elevation_deg``, ``azimuth_deg``.
+        """Columns ``clearsky_kw`` (scaled, clipped to capacity), ``elevation_deg``, ``azimuth_deg``,
+        ``ghi_clear_w_m2`` (Ineichen clear-sky GHI).
 
         ``times`` are interval-start labels on the 15-min grid; values are for interval midpoints.
         """
         if len(times) == 0:
-            return pd.DataFrame(columns=["clearsky_kw", "elevation_deg", "azimuth_deg"], index=times, dtype=float)
+            return pd.DataFrame(columns=["clearsky_kw", "elevation_deg", "azimuth_deg", "ghi_clear_w_m2"], index=times,
+                                dtype=float)
         cache = self._cache
         if cache is None or times.min() < cache.index[0] or times.max() > cache.index[-1]:
+            # extend the cache by whole days, computing only the missing ranges
             lo = times.min().floor("D") - pd.Timedelta(days=1)
-            hi = times.max().ceil("D") + pd.Timedelta(days=3)
-            if cache is not None:
-                lo, hi = min(lo, cache.index[0]), max(hi, cache.index[-1])
-            self._cache = cache = self._compute(pd.date_range(lo, hi, freq=STEP, tz="UTC"))
-        out = cache.reindex(times)
-        if out["clearsky_raw_kw"].isna().any():  # off-grid labels: compute directly
+            hi = times.max().ceil("D") + pd.Timedelta(days=7)
+            if cache is None:
+                cache = self._compute(pd.date_range(lo, hi, freq=STEP, tz="UTC"))
+            else:
+                parts = [cache]
+                if lo < cache.index[0]:
+                    parts.insert(0, self._compute(pd.date_range(lo, cache.index[0] - STEP, freq=STEP, tz="UTC")))
+                if hi > cache.index[-1]:
+                    parts.append(self._compute(pd.date_range(cache.index[-1] + STEP, hi, freq=STEP, tz="UTC")))
+                cache = pd.concat(parts)
+            self._cache = cache
+        offset_ns = times.asi8 - cache.index[0].value
+        step_ns = STEP.value
+        if (offset_ns % step_ns == 0).all():  # on the grid: positional lookup (fast path)
+            rows = cache.to_numpy()[offset_ns // step_ns]
+            out = pd.DataFrame(rows, index=times, columns=cache.columns)
+        else:  # off-grid labels: compute directly
             out = self._compute(times)
-        res = out[["elevation_deg", "azimuth_deg"]].copy()
+        res = out[["elevation_deg", "azimuth_deg", "ghi_clear_w_m2"]].copy()
         res.insert(0, "clearsky_kw", np.minimum(out["clearsky_raw_kw"].to_numpy() * self.clearsky_scale, self.capacity_kw))
         return res
 

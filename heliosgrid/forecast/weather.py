@@ -32,10 +32,8 @@ class WeatherProvider(abc.ABC):
 
     def forecast_csi(self, ctx: SolarContext, issue_time: pd.Timestamp, targets: pd.DatetimeIndex) -> np.ndarray:
         """Forecast GHI clear-sky index (dimensionless, NaN where unknown or at night)."""
-        from heliosgrid.physics import clearsky_irradiance
-
         fc = self.forecast(issue_time, targets)
-        cs = clearsky_irradiance(ctx.site, targets + pd.Timedelta(minutes=7.5))["ghi"].to_numpy()
+        cs = ctx.table(targets)["ghi_clear_w_m2"].to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
             kt = np.where(cs > 20.0, fc["ghi_w_m2"].to_numpy(dtype=float) / cs, np.nan)
         return np.clip(kt, 0.0, 1.6)
