@@ -10,10 +10,10 @@ from heliosgrid.settings import get_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    settings = get_settings()
+    # No settings are read here: building the parser must not fail on a bad environment.
     p = sub.add_parser("api", help="serve the /v1 API and the live dashboard (uvicorn)")
-    p.add_argument("--host", default=None, help=f"bind address (default HELIOS_API_HOST, {settings.api_host})")
-    p.add_argument("--port", type=int, default=None, help=f"TCP port (default HELIOS_API_PORT, {settings.api_port})")
+    p.add_argument("--host", default=None, help="bind address (default HELIOS_API_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="TCP port (default HELIOS_API_PORT, 8080)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument(
         "--write-openapi", type=Path, default=None, metavar="FILE",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import psycopg
+
 from heliosgrid.api.auth import SCOPES, ApiKeyError, create_key, list_keys, revoke_key
 from heliosgrid.api.formats import jsonable
 from heliosgrid.db.connection import open_connection, resolve_database_url
@@ -29,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.set_defaults(func=cmd_revoke)
 
 
-def _conn():  # type: ignore[no-untyped-def]
+def _conn() -> psycopg.Connection:
     return open_connection(resolve_database_url(get_settings()), autocommit=True)
 
 
