@@ -88,7 +88,7 @@ def run() -> dict[str, Any]:
         FaultSpec(f"{sid}-inv02", "comm_gap", DAY + pd.Timedelta(hours=10), DAY + pd.Timedelta(hours=11)),
     ]
     faulty = simulate_fleet([site], DAY, DAY + pd.Timedelta(days=1), seed=7, faults=faults).readings
-    fresults, fwindows, _ = _check_windows([site], faulty, DAY, DAY + pd.Timedelta(days=1))
+    fresults, _, _ = _check_windows([site], faulty, DAY, DAY + pd.Timedelta(days=1))
     by_window: dict[tuple[str, pd.Timestamp], set[str]] = {}
     for r in fresults:
         key = (r.device_id, pd.Timestamp(r.window_start))
