@@ -5,7 +5,7 @@
 (function () {
   "use strict";
   const NS = "http://www.w3.org/2000/svg";
-  const W = 1000, H = 280, M = { l: 52, r: 12, t: 10, b: 26 };
+  const W = 1000, H = 280, M = { l: 52, r: 12, t: 22, b: 26 };
 
   function el(name, attrs, parent) {
     const node = document.createElementNS(NS, name);
