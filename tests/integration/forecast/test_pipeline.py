@@ -104,3 +104,32 @@ def test_drift_alert_raised_once_and_resolved(conn: psycopg.Connection, settings
     assert check_drift(conn, settings, as_of) == []  # threshold 0: skill is fine, the alert is resolved
     state = conn.execute("SELECT state FROM alerts WHERE alert_id = %s", (first[0]["alert_id"],)).fetchone()[0]
     assert state == "resolved"
+
+
+def test_cli_models_run_and_errors(monkeypatch: pytest.MonkeyPatch, pg_db: str, settings: Settings,
+                                  trained: dict[str, object], capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from heliosgrid.cli import main
+    from heliosgrid.settings import get_settings
+
+    monkeypatch.setenv("HELIOS_DATABASE_URL", pg_db)
+    monkeypatch.setenv("HELIOS_MODELS_DIR", str(settings.models_path))
+    get_settings.cache_clear()
+    try:
+        assert main(["forecast", "models", "--site", SITE, "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert len(rows) == 3 and sum(r["is_champion"] for r in rows) == 1
+        assert all(float(r["age_h"]) >= 0 for r in rows)
+        assert main(["forecast", "models"]) == 0
+        assert "yes" in capsys.readouterr().out  # the champion column
+        issued = (AS_OF + pd.Timedelta(hours=1)).isoformat()
+        assert main(["forecast", "run", "--issued-at", issued]) == 0
+        assert "wrote 192 forecast rows" in capsys.readouterr().out
+        with pytest.raises(SystemExit) as exit_info:  # argparse rejects it before anything runs
+            main(["forecast", "run", "--issued-at", "2024-05-22T07:00"])
+        assert exit_info.value.code == 2 and "needs a UTC offset" in capsys.readouterr().err
+        assert main(["forecast", "train", "--site", "no-such-site"]) == 2
+        assert "unknown site 'no-such-site'" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()
