@@ -130,6 +130,13 @@
     HeliosCharts.draw($("#power-chart"), { series, yLabel: "kW", title: `power of ${site}` });
   }
 
+  let chartPending = false;
+  function scheduleChart() {  // at most one redraw per second however fast readings arrive
+    if (chartPending) return;
+    chartPending = true;
+    setTimeout(() => { chartPending = false; drawPowerChart(); }, 1000);
+  }
+
   // --- alerts -----------------------------------------------------------------------------------
   function renderAlerts() {
     const body = $("#alerts tbody");
@@ -183,7 +190,7 @@
       const card = document.querySelector(`#site-${CSS.escape(r.site_id)} [data-field="current-kw"]`);
       const kw = siteLiveKw(r.site_id);
       if (card && kw !== null) card.textContent = `${fmt(kw)} kW`;
-      if (r.site_id === state.chartSite) drawPowerChart();
+      if (r.site_id === state.chartSite) scheduleChart();
     });
     es.addEventListener("alert", (ev) => { const a = JSON.parse(ev.data); state.alerts.set(a.alert_id, a); renderAlerts(); });
     es.onerror = () => { badge.textContent = "live: reconnecting"; badge.className = "badge off"; };
