@@ -21,7 +21,7 @@ from heliosgrid.orchestration.dagkit import dag_kwargs
                   doc_md=__doc__, tags=["forecast"], dagrun_timeout=timedelta(minutes=30),
                   execution_timeout=timedelta(minutes=25)))
 def heliosgrid_forecast() -> None:
-    @task
+    @task(multiple_outputs=False)
     def forecast_and_drift(**context: object) -> dict:
         from heliosgrid.orchestration.tasks import forecast_task
 

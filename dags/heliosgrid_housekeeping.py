@@ -17,11 +17,11 @@ from airflow.sdk import CronDataIntervalTimetable, dag, task
 from heliosgrid.orchestration.dagkit import dag_kwargs
 
 
-@dag(**dag_kwargs(dag_id="heliosgrid_housekeeping", schedule=CronDataIntervalTimetable("7 * * * *", timezone="UTC"),
+@dag(**dag_kwargs(dag_id="heliosgrid_housekeeping", schedule=CronDataIntervalTimetable("20 * * * *", timezone="UTC"),
                   doc_md=__doc__, tags=["storage", "housekeeping"], dagrun_timeout=timedelta(minutes=30),
                   execution_timeout=timedelta(minutes=25)))
 def heliosgrid_housekeeping() -> None:
-    @task
+    @task(multiple_outputs=False)
     def housekeeping(**context: object) -> dict:
         from heliosgrid.orchestration.tasks import housekeeping_task
 

@@ -21,7 +21,7 @@ from heliosgrid.orchestration.dagkit import dag_kwargs
                   doc_md=__doc__, tags=["maintenance"], dagrun_timeout=timedelta(minutes=20),
                   execution_timeout=timedelta(minutes=15)))
 def heliosgrid_maintenance() -> None:
-    @task
+    @task(multiple_outputs=False)
     def detect_faults(**context: object) -> dict:
         from heliosgrid.orchestration.tasks import maintenance_task
 

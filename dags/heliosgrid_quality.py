@@ -23,20 +23,19 @@ from heliosgrid.orchestration.dagkit import dag_kwargs
                   doc_md=__doc__, tags=["quality", "freshness"], dagrun_timeout=timedelta(minutes=12),
                   execution_timeout=timedelta(minutes=10)))
 def heliosgrid_quality() -> None:
-    @task
+    @task(multiple_outputs=False)
     def quality_checks(**context: object) -> dict:
         from heliosgrid.orchestration.tasks import quality_task
 
         return quality_task(context)
 
-    @task
+    @task(multiple_outputs=False)
     def contract_checks(**context: object) -> dict:
         from heliosgrid.orchestration.tasks import contracts_task
 
         return contracts_task(context)
 
-    quality_checks()
-    contract_checks()
+    quality_checks() >> contract_checks()  # the quality contract judges the dq_results just written
 
 
 heliosgrid_quality()

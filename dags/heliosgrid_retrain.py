@@ -27,7 +27,7 @@ def heliosgrid_retrain() -> None:
 
         return sites_with_inverters(context)
 
-    @task(max_active_tis_per_dag=1)
+    @task(max_active_tis_per_dag=1, multiple_outputs=False)
     def retrain(site_id: str, **context: object) -> dict:
         from heliosgrid.orchestration.tasks import retrain_task
 

@@ -23,7 +23,7 @@ from heliosgrid.orchestration.dagkit import dag_kwargs
                   tags=["stream", "supervision"], dagrun_timeout=timedelta(minutes=4),
                   execution_timeout=timedelta(minutes=3), retries=1, retry_delay=timedelta(seconds=15)))
 def heliosgrid_stream_supervision() -> None:
-    @task
+    @task(multiple_outputs=False)
     def supervise(**context: object) -> dict:
         from heliosgrid.orchestration.tasks import stream_supervision_task
 
