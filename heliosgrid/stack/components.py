@@ -285,7 +285,8 @@ def airflow_specs(settings: Settings) -> list[ComponentSpec]:
         return [("Airflow UI", f"{base_url}/  (user {user!r}, password {pw!r})")]
 
     health_url = f"{base_url}/api/v2/monitor/health"
-    health: HealthCheck = HttpOk(health_url, timeout_s=5)
+    # Generous timeouts: right after start the first DAG runs load a 2-core machine fully.
+    health: HealthCheck = HttpOk(health_url, timeout_s=15)
     return [
         airflow_setup_spec(settings),
         ComponentSpec(name="airflow-db", kind="task", argv=[airflow, "db", "migrate"],
@@ -294,10 +295,11 @@ def airflow_specs(settings: Settings) -> list[ComponentSpec]:
                                                        "--host", "127.0.0.1", "--workers", "1"],
                       depends_on=("airflow-db",), health=health, start_timeout_s=300, addresses=addresses),
         ComponentSpec(name="airflow-scheduler", argv=[airflow, "scheduler"], depends_on=("airflow-api-server",),
-                      health=HttpJsonField(health_url, ("scheduler", "status"), "healthy"), start_timeout_s=180,
+                      health=HttpJsonField(health_url, ("scheduler", "status"), "healthy", 15), start_timeout_s=180,
                       stop_timeout_s=30, stop_repeat_after_s=5),
         ComponentSpec(name="airflow-dag-processor", argv=[airflow, "dag-processor"], depends_on=("airflow-api-server",),
-                      health=HttpJsonField(health_url, ("dag_processor", "status"), "healthy"), start_timeout_s=180,
+                      health=HttpJsonField(health_url, ("dag_processor", "status"), "healthy", 15),
+                      start_timeout_s=180,
                       stop_timeout_s=30),
     ]
 
