@@ -46,6 +46,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# Same helpers as tests/conftest.py. Pytest imports every conftest.py of a directory without
+# __init__.py as the module "conftest", so `from conftest import free_port, db_url, wait_port`
+# elsewhere gets whichever conftest was imported last; our conftests re-export these so that
+# pattern keeps working after them.
+def wait_port(host: str, port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout_s}s")
+
+
+def db_url(server_url: str, dbname: str) -> str:
+    return server_url.rsplit("/", 1)[0] + "/" + dbname
+
+
 def ac_power_kw(device_id: str) -> float:
     """The seeded AC power of every reading of ``device_id`` (kW)."""
     return 0.6 * INVERTERS[device_id][1]
