@@ -50,10 +50,12 @@ def create_app(
     pool_max_size: int = 10,
     pool_timeout_s: float = 10.0,
     stream_poll_interval_s: float = 1.0,
+    failed_auth_per_min: int = 30,
 ) -> FastAPI:
     """Build the app. ``database_url`` defaults to :func:`resolve_database_url`; resolution
     (which may start the embedded database) happens when the app starts, not at import.
-    ``pool_timeout_s`` is how long a request waits for a database connection before 503."""
+    ``pool_timeout_s`` is how long a request waits for a database connection before 503;
+    ``failed_auth_per_min`` limits failed authentications per client address (then 429)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -96,6 +98,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.limiter = TokenBucketLimiter(settings.api_rate_limit_per_min)
+    app.state.auth_failures = TokenBucketLimiter(failed_auth_per_min)
     app.state.last_used = {}
     app.state.stream_poll_interval_s = stream_poll_interval_s
     install_problem_handlers(app)

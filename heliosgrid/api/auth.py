@@ -10,7 +10,10 @@ Scopes: ``read`` (every GET), ``alerts:write`` (acknowledge / resolve alerts), `
 
 Rate limiting is a token bucket per key held in process memory: capacity
 ``api_rate_limit_per_min`` requests, refilled continuously at that rate per 60 s. With several
-API worker processes each has its own buckets (documented in docs/api.md).
+API worker processes each has its own buckets (documented in docs/api.md). Failed
+authentications (missing, malformed, unknown or revoked key) are limited per client address
+(``failed_auth_per_min`` of :func:`heliosgrid.api.create_app`, default 30): beyond it the
+address gets 429 without a database lookup until its bucket refills.
 """
 
 from __future__ import annotations
@@ -131,6 +134,14 @@ class TokenBucketLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
+    def wait_s(self, key: str) -> float:
+        """Seconds until ``key`` has a token (0.0 when it has one now), without taking it."""
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.refill_per_s)
+            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.refill_per_s
+
     def acquire(self, key: str) -> float:
         """Take one token. Returns 0.0 when allowed, else the seconds until a token is available."""
         now = self._clock()
@@ -175,23 +186,32 @@ def authenticate(
     """Check the key, its scope and its rate limit; raise :class:`ApiProblem` otherwise.
 
     Uses ``conn`` when given (the request's connection), else borrows one from the pool."""
+    state = request.app.state
+    client = f"client:{request.client.host if request.client else 'unknown'}"
+    blocked_s = state.auth_failures.wait_s(client)
+    if blocked_s > 0:
+        retry = max(1, math.ceil(blocked_s))
+        raise ApiProblem(429, f"too many failed authentications from this address; retry in {retry} s",
+                         headers={"Retry-After": str(retry)})
+
+    def refuse(detail: str) -> ApiProblem:
+        state.auth_failures.acquire(client)  # failed attempts per client address are rate limited
+        return ApiProblem(401, detail, headers=_CHALLENGE)
+
     presented = extract_key(request, allow_query=allow_query)
     if not presented:
-        raise ApiProblem(
-            401, "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", headers=_CHALLENGE
-        )
+        raise refuse("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
     if not _KEY_FORMAT.match(presented):
-        raise ApiProblem(401, "invalid API key", headers=_CHALLENGE)
-    state = request.app.state
+        raise refuse("invalid API key")
     with state.pool.connection() if conn is None else nullcontext(conn) as conn:
         row = conn.execute(
             "SELECT key_id, name, scopes, revoked_at FROM api_keys WHERE key_hash = %s", (hash_key(presented),)
         ).fetchone()
         if row is None:
-            raise ApiProblem(401, "invalid API key", headers=_CHALLENGE)
+            raise refuse("invalid API key")
         key_id, name, scopes, revoked_at = row
         if revoked_at is not None:
-            raise ApiProblem(401, f"API key {key_id} was revoked", headers=_CHALLENGE)
+            raise refuse(f"API key {key_id} was revoked")
         now = time.monotonic()
         last = state.last_used.get(key_id, -math.inf)
         if now - last >= LAST_USED_UPDATE_INTERVAL_S:

@@ -89,7 +89,7 @@ def test_validation_errors_are_problem_json(client: httpx.Client) -> None:
 
 @pytest.fixture(scope="module")
 def limited_api(seeded: Seeded) -> Iterator[str]:
-    with ServerThread(seeded.url, free_port(), load_settings(api_rate_limit_per_min=5)) as server:
+    with ServerThread(seeded.url, free_port(), load_settings(api_rate_limit_per_min=5), failed_auth_per_min=3) as server:
         yield server.base_url
 
 
@@ -104,3 +104,14 @@ def test_rate_limit_per_key_with_retry_after(limited_api: str, keys: dict[str, s
     # another key has its own bucket; health is never limited
     assert httpx.get(limited_api + "/v1/sites", headers={"X-API-Key": keys["write"]}).status_code == 200
     assert all(httpx.get(limited_api + "/v1/health").status_code == 200 for _ in range(7))
+
+
+def test_failed_authentications_are_limited_per_address(limited_api: str, keys: dict[str, str]) -> None:
+    bad = {"X-API-Key": "hg_deadbeef_" + "y" * 43}
+    assert [httpx.get(limited_api + "/v1/sites", headers=bad).status_code for _ in range(3)] == [401] * 3
+    blocked = httpx.get(limited_api + "/v1/sites", headers=bad)
+    assert "too many failed authentications" in str(_problem(blocked, 429)["detail"])
+    assert int(blocked.headers["Retry-After"]) >= 1
+    # the address is blocked for every key until the bucket refills; health stays open
+    assert httpx.get(limited_api + "/v1/sites", headers={"X-API-Key": keys["admin"]}).status_code == 429
+    assert httpx.get(limited_api + "/v1/health").status_code == 200

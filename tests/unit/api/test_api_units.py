@@ -101,7 +101,9 @@ def test_token_bucket_burst_refill_and_isolation() -> None:
     clock[0] = 10.0
     assert bucket.acquire("a") == 0.0
     clock[0] = 10_000.0
+    assert bucket.wait_s("a") == 0.0 and bucket.wait_s("a") == 0.0  # peeking takes nothing
     assert [bucket.acquire("a") for _ in range(7)].count(0.0) == 6  # never more than the burst
+    assert bucket.wait_s("a") == pytest.approx(10.0)
 
 
 def test_scopes_and_hashing() -> None:
