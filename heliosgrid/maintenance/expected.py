@@ -60,16 +60,38 @@ def _peer_median(table: pd.DataFrame, col: str) -> pd.DataFrame:
 
 
 MIN_INVERTERS_FOR_IMPLIED_POA = 3
+"""Sites with at least this many inverters use the POA implied by metered power as a reference."""
+
+IMPLIED_POA_PEER_TOLERANCE = 0.04
+"""An inverter's power-implied POA is trusted only in buckets where its normalised yield is within
+4 % of its peers' median (no soiling, string outage or trip of its own at that moment)."""
+
+MIN_TRUSTED_IMPLIED_REFS = 2
+"""Power-implied POA alone is the reference when at least this many other inverters are trusted."""
+
+SENSOR_AGREEMENT = 0.02
+"""The power → irradiance calibration of an inverter uses only buckets where its own POA sensor
+is within 2 % of the other sensors' median (daily-median scatter of healthy sensors < 1 %)."""
 
 
 def _add_poa_peer_ratio(feats: dict[str, pd.DataFrame], inverters: list[DeviceSpec], poa_all: pd.DataFrame) -> None:
-    """``poa_peer_ratio`` = POA / median of the site's other irradiance references.
+    """``poa_peer_ratio`` = POA / the site's drift-free irradiance reference (``poa_ref_w_m2``).
 
-    The references are the other sensors' POA readings *and* the POA implied by each other
-    inverter's power (its POA × actual/expected, normalised by the inverter's median ratio):
-    metered power does not drift, so even when several POA sensors of a site drift at once the
-    median stays anchored; a plant loss on one inverter (which lowers only its implied POA) and a
-    drifting sensor (which moves only its reading) each spoil one reference out of many.
+    Metered AC power does not drift, a pyranometer or reference cell does; and a plant loss on
+    one inverter shows in its power relative to its neighbours' power, which needs no irradiance
+    sensor at all. Hence the reference, at sites with ≥ :data:`MIN_INVERTERS_FOR_IMPLIED_POA`
+    inverters:
+
+    1. the POA implied by each *other* inverter's metered power (its POA × actual/expected,
+       normalised by the inverter's median ratio), kept only in buckets where that inverter's
+       normalised yield agrees with its peers' within :data:`IMPLIED_POA_PEER_TOLERANCE`; their
+       median is the reference when ≥ :data:`MIN_TRUSTED_IMPLIED_REFS` are available — even if
+       most POA sensors of the site drift together (Tabernas, July run) it stays anchored;
+    2. otherwise (fewer trusted inverters, small sites) the median of the other sensors'
+       readings and of the available implied POAs. At sites with fewer than 3 inverters the
+       weather station's POA is the reference for the inverters' sensors when it is present
+       (a secondary-standard pyranometer, independent of any inverter), the other sensors'
+       median otherwise.
     """
     implied: dict[str, pd.Series] = {}
     # With fewer than 3 inverters one soiled or faulty inverter would be half of the implied
@@ -77,17 +99,54 @@ def _add_poa_peer_ratio(feats: dict[str, pd.DataFrame], inverters: list[DeviceSp
     for dev in inverters if len(inverters) >= MIN_INVERTERS_FOR_IMPLIED_POA else []:
         f = feats[dev.device_id]
         r = f["ratio_expected"].where(f["daylight"] & ~f["near_clipping"] & (f["sample_count"] >= NOMINAL_SAMPLES_MIN))
-        k = float(np.clip(r.median(), 0.8, 1.2)) if r.notna().sum() >= 8 else 1.0
+        # Calibrate power → irradiance only where the inverter's own sensor agrees with the
+        # median of the other sensors: a drifting own sensor would otherwise bias k by its drift.
+        others = poa_all.drop(columns=[dev.device_id], errors="ignore").median(axis=1, skipna=True)
+        agree = (f["poa_w_m2_avg"] / others - 1.0).abs() <= SENSOR_AGREEMENT
+        r_cal = r.where(agree)
+        if r_cal.notna().sum() < 8:
+            r_cal = r
+        k = float(np.clip(r_cal.median(), 0.8, 1.2)) if r_cal.notna().sum() >= 8 else 1.0
         implied[dev.device_id] = f["poa_used_w_m2"] * r / k
+    trusted = {
+        k_id: v.where((feats[k_id]["peer_ratio"] - 1.0).abs() <= IMPLIED_POA_PEER_TOLERANCE) for k_id, v in implied.items()
+    }
     for device_id, f in feats.items():
         refs = [poa_all[c] for c in poa_all.columns if c != device_id]
         refs += [v for k_id, v in implied.items() if k_id != device_id]
         if not refs:
+            f["poa_ref_w_m2"] = np.nan
             f["poa_peer_ratio"] = np.nan
             continue
         ref = pd.concat(refs, axis=1).median(axis=1, skipna=True)
+        power_refs = [v for k_id, v in trusted.items() if k_id != device_id]
+        if power_refs:
+            power = pd.concat(power_refs, axis=1)
+            enough = power.notna().sum(axis=1) >= MIN_TRUSTED_IMPLIED_REFS
+            ref = ref.where(~enough, power.median(axis=1, skipna=True))
+        f["poa_ref_w_m2"] = ref
         with np.errstate(divide="ignore", invalid="ignore"):
             f["poa_peer_ratio"] = np.where(ref > DAYLIGHT_POA_W_M2, f["poa_w_m2_avg"] / ref, np.nan)
+
+
+def _add_expected_columns(f: pd.DataFrame, dev: DeviceSpec, poa_used: pd.Series, ambient_ref: pd.Series) -> None:
+    """Set ``poa_used_w_m2``, ``tmod_model_c``, ``expected_ac_kw``, ``near_clipping``, ``ratio_expected`` of ``f``."""
+    f["poa_used_w_m2"] = poa_used
+    tmod_model = pd.Series(
+        np.asarray(_sapm_module(poa_used.clip(lower=0).to_numpy(), ambient_ref.to_numpy()), dtype="float64"),
+        index=f.index,
+    )
+    f["expected_ac_kw"] = expected_ac_from_sensors(poa_used, f["module_temp_c_avg"].fillna(tmod_model), dev)
+    f["tmod_model_c"] = tmod_model
+    # Bucket means are unreliable near the clipping limit: with broken clouds the 1-minute power
+    # alternates between clipped and unclipped and the mean falls below the model of the mean.
+    f["near_clipping"] = (f["ac_power_kw_max"] >= 0.98 * dev.ac_capacity_kw) | (f["expected_ac_kw"] >= 0.9 * dev.ac_capacity_kw)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f["ratio_expected"] = np.where(
+            f["expected_ac_kw"] > MIN_PEER_POWER_FRACTION * dev.ac_capacity_kw,
+            f["ac_power_kw_avg"] / f["expected_ac_kw"],
+            np.nan,
+        )
 
 
 def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -129,25 +188,8 @@ def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, 
         f["daylight"] = (f["clearsky_poa_w_m2"] > DAYLIGHT_POA_W_M2) & (f["ref_poa_w_m2"] > DAYLIGHT_POA_W_M2)
         # A masked (faulty) POA sensor falls back to the site's reference POA.
         poa_used = f["poa_w_m2_avg"].fillna(ref_poa.where(f["sample_count"] > 0))
-        f["poa_used_w_m2"] = poa_used
-        tmod_model = pd.Series(
-            np.asarray(_sapm_module(poa_used.clip(lower=0).to_numpy(), ambient_ref.to_numpy()), dtype="float64"),
-            index=grid,
-        )
-        f["expected_ac_kw"] = expected_ac_from_sensors(poa_used, f["module_temp_c_avg"].fillna(tmod_model), dev)
-        f["tmod_model_c"] = tmod_model
-        # Bucket means are unreliable near the clipping limit: with broken clouds the 1-minute power
-        # alternates between clipped and unclipped and the mean falls below the model of the mean.
-        f["near_clipping"] = (f["ac_power_kw_max"] >= 0.98 * dev.ac_capacity_kw) | (
-            f["expected_ac_kw"] >= 0.9 * dev.ac_capacity_kw
-        )
+        _add_expected_columns(f, dev, poa_used, ambient_ref)
         f["norm_yield"] = f["ac_power_kw_avg"] / dev.dc_capacity_kw if dev.dc_capacity_kw > 0 else np.nan
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f["ratio_expected"] = np.where(
-                f["expected_ac_kw"] > MIN_PEER_POWER_FRACTION * dev.ac_capacity_kw,
-                f["ac_power_kw_avg"] / f["expected_ac_kw"],
-                np.nan,
-            )
         feats[dev.device_id] = f
 
     for dev in all_devices:
@@ -159,8 +201,8 @@ def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, 
         f["ambient_ref_c"] = ambient_ref
         f["daylight"] = (f["clearsky_poa_w_m2"] > DAYLIGHT_POA_W_M2) & (f["ref_poa_w_m2"] > DAYLIGHT_POA_W_M2)
         feats[dev.device_id] = f
-    _add_poa_peer_ratio(feats, inverters, poa_all)
     if not inverters:
+        _add_poa_peer_ratio(feats, inverters, poa_all)
         return feats
 
     ny = pd.DataFrame({k: feats[d.device_id]["norm_yield"] for d in inverters for k in [d.device_id]}, index=grid)
@@ -181,7 +223,22 @@ def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, 
         f["tmod_excess_c"] = np.minimum(resid[dev.device_id], resid[dev.device_id] - resid_peer[dev.device_id].fillna(0.0))
         # Expected power with the module temperature the SAPM model (plus the site's common residual)
         # predicts: used where the measured module temperature is itself faulty (overheating, stuck).
-        tmod_ok = f["tmod_model_c"] + resid_peer[dev.device_id].fillna(0.0)
+        f["tmod_resid_peer_c"] = resid_peer[dev.device_id].fillna(0.0)
+    _add_poa_peer_ratio(feats, inverters, poa_all)
+    for dev in inverters:
+        f = feats[dev.device_id]
+        # A masked (faulty) POA sensor falls back to the drift-free reference (the POA implied by
+        # the other inverters' metered power where they agree with each other) rather than to the
+        # median of the remaining sensors, which other undetected drifting sensors could bias.
+        masked = f["poa_w_m2_avg"].isna() & (f["sample_count"] > 0) & f["poa_ref_w_m2"].notna()
+        if masked.any():
+            _add_expected_columns(f, dev, f["poa_used_w_m2"].where(~masked, f["poa_ref_w_m2"]), ambient_ref)
+            f["tmod_excess_c"] = np.minimum(
+                f["module_temp_c_avg"] - f["tmod_model_c"], f["module_temp_c_avg"] - f["tmod_model_c"] - f["tmod_resid_peer_c"]
+            )
+        # Expected power with the module temperature the SAPM model (plus the site's common residual)
+        # predicts: used where the measured module temperature is itself faulty (overheating, stuck).
+        tmod_ok = f["tmod_model_c"] + f["tmod_resid_peer_c"]
         f["expected_ac_model_temp_kw"] = expected_ac_from_sensors(f["poa_used_w_m2"], tmod_ok, dev)
     return feats
 
