@@ -11,8 +11,9 @@ forecasts under the plant's AC capacity. Models:
 ``arima``        statsforecast AutoARIMA on the CSI series (night gaps carried forward), re-applied
                  to the latest observations at every issue time without refitting.
 ``gbm``          LightGBM regression of the target CSI on features available at the issue time
-                 (recent CSI level and variability, same-slot CSI of previous days, 14-day slot
-                 climatology, horizon, sun position, clear-sky power, optional NWP clear-sky index).
+                 (recent CSI level and variability, same-slot CSI of previous days, 7/14-day slot
+                 climatology, horizon, sun position, clear-sky power, optional NWP clear-sky index),
+                 as a correction to persistence (< 6 h) or the 14-day slot climatology (≥ 6 h).
 
 The :class:`Forecaster` adds calibrated P10/P50/P90: empirical quantiles of CSI residuals from
 rolling-origin forecasts on the last part of the training history, per horizon bucket and
@@ -78,7 +79,7 @@ class ForecastModel(abc.ABC):
 
     name: ClassVar[str]
     uses_weather: ClassVar[bool] = False
-    #: Blend with smart persistence per horizon bucket (weights fitted on the calibration hold-out).
+    #: Blend with ``reference_csi`` per horizon bucket (weights fitted on the calibration hold-out).
     blends_persistence: ClassVar[bool] = False
     #: Shift P50 by the median hold-out residual (bias correction). Right for models that cannot
     #: learn their own bias (persistence, climatology, prophet, arima); off for the L2-trained gbm.
@@ -101,6 +102,10 @@ class ForecastModel(abc.ABC):
     def params(self) -> dict[str, Any]:
         """Hyper-parameters for the model registry."""
         return {}
+
+    def reference_csi(self, k: pd.Series, issue_time: pd.Timestamp, steps: np.ndarray, ctx: SolarContext) -> np.ndarray:
+        """The simple forecast this model is blended with (``blends_persistence``): smart persistence."""
+        return np.full(len(steps), persistence_csi(k.to_numpy(), len(k)))
 
 
 class SmartPersistence(ForecastModel):
@@ -300,7 +305,8 @@ class GradientBoostedCSI(ForecastModel):
 
     The trees learn the correction to a base forecast (:func:`gbm_base`: persistence intraday,
     slot climatology beyond 6 h), so with no signal the model falls back to the better simple
-    reference of each horizon range.
+    reference of each horizon range; the share of the correction kept per horizon bucket is
+    fitted on the calibration hold-out (:func:`fit_blend_weights`).
     """
 
     name = "gbm"
@@ -378,6 +384,14 @@ class GradientBoostedCSI(ForecastModel):
                          self._nwp(weather, ctx, issue_time, targets))
         return gbm_base(x) + np.asarray(self._booster.predict(x, num_threads=1))
 
+    def reference_csi(self, k: pd.Series, issue_time: pd.Timestamp, steps: np.ndarray, ctx: SolarContext) -> np.ndarray:
+        """Its own base forecast: persistence intraday, 14-day slot climatology beyond 6 h."""
+        values = k.to_numpy()[-16 * STEPS_PER_DAY :]
+        p = len(values)
+        persist = np.full(len(steps), persistence_csi(values, p))
+        clim = slot_climatology(values, p, steps, 14)
+        return np.where((steps * 15.0 >= BLEND_MAX_HORIZON_MIN) & ~np.isnan(clim), clim, persist)
+
     def params(self) -> dict[str, Any]:
         return {"n_estimators": self.n_estimators, "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
                 "min_child_samples": self.min_child_samples, "features": list(GBM_FEATURES),
@@ -446,18 +460,19 @@ class ResidualCalibrator:
 
 
 def fit_blend_weights(horizon_min: np.ndarray, k_model: np.ndarray, k_persist: np.ndarray, k_obs: np.ndarray) -> np.ndarray:
-    """Per calibration horizon bucket, the weight ``w ∈ [0, 1]`` of persistence in
-    ``w × k_persist + (1 − w) × k_model`` that minimises the squared CSI error (closed form).
+    """Per calibration horizon bucket, the weight ``w ∈ [0, 1]`` of the reference forecast in
+    ``w × k_reference + (1 − w) × k_model`` that minimises the squared CSI error (closed form).
 
-    Only intraday buckets (< ``BLEND_MAX_HORIZON_MIN``) are blended: persistence has no skill
-    beyond a few hours, and a weight fitted on a short hold-out there is mostly noise.
+    The reference is the model's :meth:`ForecastModel.reference_csi` (gbm: its own base, i.e.
+    persistence below 6 h and the slot climatology beyond), so the weight says how much of the
+    trees' correction survives out of sample.
     """
     ok = ~(np.isnan(k_model) | np.isnan(k_obs) | np.isnan(k_persist))
     hb = ResidualCalibrator.cells(horizon_min, k_model)[0]
     weights = np.zeros(len(CAL_HORIZON_EDGES_MIN) - 1)
     for b in range(len(weights)):
         sel = ok & (hb == b)
-        if sel.sum() < CAL_MIN_SAMPLES or CAL_HORIZON_EDGES_MIN[b] >= BLEND_MAX_HORIZON_MIN:
+        if sel.sum() < CAL_MIN_SAMPLES:
             continue
         d = k_persist[sel] - k_model[sel]
         denom = float(np.dot(d, d))
@@ -542,7 +557,7 @@ class Forecaster:
             hs.append(steps * 15.0)
             kh.append(pred)
             ko.append(obs)
-            kp.append(np.full(len(steps), persistence_csi(k_hist.to_numpy(), len(k_hist))))
+            kp.append(self.model.reference_csi(k_hist, origin, steps, self.ctx))
             origin += step
         h_all, kh_all, ko_all, kp_all = (np.concatenate(a) for a in (hs, kh, ko, kp))
         if self.model.blends_persistence:
@@ -583,7 +598,7 @@ class Forecaster:
         steps = np.arange(horizon_steps)
         k_hat = self.model.predict_csi(k, issue, steps, self.ctx, self.weather)
         if self.model.blends_persistence:
-            k_hat = self._blend(steps * 15.0, k_hat, np.full(len(steps), persistence_csi(k.to_numpy(), len(k))))
+            k_hat = self._blend(steps * 15.0, k_hat, self.model.reference_csi(k, issue, steps, self.ctx))
         k_hat = np.clip(k_hat, 0.0, CSI_MAX)
         offsets = self.calibrator.offsets(steps * 15.0, k_hat)
         if not self.median_shift:
@@ -608,6 +623,6 @@ class Forecaster:
             "capacity_kw": self.ctx.capacity_kw,
             "calibration_days": self.calibration_days,
             "calibration_samples": self.calibrator.n_samples,
-            "persistence_blend_weights": [round(float(w), 4) for w in self.blend_weights],
+            "reference_blend_weights": [round(float(w), 4) for w in self.blend_weights],
             "weather_provider": type(self.weather).__name__ if self.weather else None,
         }
