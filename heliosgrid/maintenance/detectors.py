@@ -507,6 +507,11 @@ def detect_irradiance_drift(f: pd.DataFrame, device: DeviceSpec, exclude: pd.Ser
                     "power_peer_ratio": _num(float(f["peer_ratio"].iloc[pos[start:stop]].median()))
                     if "peer_ratio" in f
                     else None,
+                    # Which reference the ratio was taken against: the POA implied by the other
+                    # inverters' metered power (no sensor in it) or the other sensors' readings.
+                    "reference": "metered_power"
+                    if "poa_ref_from_power" in f and bool(f["poa_ref_from_power"].iloc[pos[start:stop]].mean() >= 0.5)
+                    else "sensors",
                 },
                 title=f"{device.device_id}: POA sensor reads {dev_value - 1.0:+.1%} against its peers",
             )

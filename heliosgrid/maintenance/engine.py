@@ -36,11 +36,17 @@ def _mask(index: pd.DatetimeIndex, findings: list[Finding], *types: str, sensor:
 
 def _blame_worst_drift(findings: list[Finding]) -> list[Finding]:
     """Among overlapping drift findings of one site keep the worst sensor (a drifting sensor also
-    shifts its peers' reference by a fraction of its drift when a site has only 2-3 sensors)."""
+    shifts its peers' reference by a fraction of its drift when a site has only 2-3 sensors).
+
+    Findings measured against the POA implied by metered power (evidence ``reference`` =
+    ``metered_power``) are kept as they are: no sensor is part of that reference, so another
+    drifting sensor cannot have caused them — several sensors can drift at the same time.
+    """
     drifts = sorted(
-        (f for f in findings if f.fault_type == "irradiance_drift"), key=lambda f: -abs(f.evidence.get("max_deviation") or 0)
+        (f for f in findings if f.fault_type == "irradiance_drift" and f.evidence.get("reference") != "metered_power"),
+        key=lambda f: -abs(f.evidence.get("max_deviation") or 0),
     )
-    kept: list[Finding] = []
+    kept: list[Finding] = [f for f in findings if f.fault_type == "irradiance_drift" and f.evidence.get("reference") == "metered_power"]
     for fd in drifts:
         dev = abs(fd.evidence.get("max_deviation") or 0.0)
         if any(

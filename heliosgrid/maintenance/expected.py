@@ -116,6 +116,7 @@ def _add_poa_peer_ratio(feats: dict[str, pd.DataFrame], inverters: list[DeviceSp
         refs += [v for k_id, v in implied.items() if k_id != device_id]
         if not refs:
             f["poa_ref_w_m2"] = np.nan
+            f["poa_ref_from_power"] = False
             f["poa_peer_ratio"] = np.nan
             continue
         ref = pd.concat(refs, axis=1).median(axis=1, skipna=True)
@@ -124,6 +125,9 @@ def _add_poa_peer_ratio(feats: dict[str, pd.DataFrame], inverters: list[DeviceSp
             power = pd.concat(power_refs, axis=1)
             enough = power.notna().sum(axis=1) >= MIN_TRUSTED_IMPLIED_REFS
             ref = ref.where(~enough, power.median(axis=1, skipna=True))
+            f["poa_ref_from_power"] = enough
+        else:
+            f["poa_ref_from_power"] = False
         f["poa_ref_w_m2"] = ref
         with np.errstate(divide="ignore", invalid="ignore"):
             f["poa_peer_ratio"] = np.where(ref > DAYLIGHT_POA_W_M2, f["poa_w_m2_avg"] / ref, np.nan)
