@@ -9,6 +9,7 @@ need no key; everything else does (see :mod:`heliosgrid.api.auth`).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -51,11 +52,13 @@ def create_app(
     pool_timeout_s: float = 10.0,
     stream_poll_interval_s: float = 1.0,
     failed_auth_per_min: int = 30,
+    max_streams_per_key: int = 10,
 ) -> FastAPI:
     """Build the app. ``database_url`` defaults to :func:`resolve_database_url`; resolution
     (which may start the embedded database) happens when the app starts, not at import.
     ``pool_timeout_s`` is how long a request waits for a database connection before 503;
-    ``failed_auth_per_min`` limits failed authentications per client address (then 429)."""
+    ``failed_auth_per_min`` limits failed authentications per client address (then 429);
+    ``max_streams_per_key`` caps concurrent SSE streams per key (then 429)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -101,6 +104,9 @@ def create_app(
     app.state.auth_failures = TokenBucketLimiter(failed_auth_per_min)
     app.state.last_used = {}
     app.state.stream_poll_interval_s = stream_poll_interval_s
+    app.state.max_streams_per_key = max_streams_per_key
+    app.state.open_streams = {}
+    app.state.streams_lock = threading.Lock()
     install_problem_handlers(app)
     app.include_router(routes.router)
     app.include_router(stream.router)

@@ -12,6 +12,7 @@ Events (``event:`` field): ``ready`` once at subscription (``{"since": …}``), 
 (one row of ``readings``), ``alert`` (one row of ``alerts``); a ``: keep-alive`` comment
 every ``KEEPALIVE_S`` seconds. EventSource cannot send headers, so this endpoint also accepts
 the key as ``?key=`` (prefer the header elsewhere: query strings end up in access logs).
+A key may hold at most ``max_streams_per_key`` open streams (``create_app``, default 10; 429).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from heliosgrid.api.auth import authenticate
 from heliosgrid.api.formats import jsonable
+from heliosgrid.api.problems import ApiProblem
 
 OVERLAP_S = 5.0
 KEEPALIVE_S = 15.0
@@ -105,7 +107,31 @@ async def stream(
     site_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None,
     key: Annotated[str | None, Query(max_length=200, description="API key (for EventSource, which cannot send headers).")] = None,
 ) -> StreamingResponse:
-    await run_in_threadpool(authenticate, request, "read", allow_query=True)
+    principal = await run_in_threadpool(authenticate, request, "read", allow_query=True)
+    state = request.app.state
+    with state.streams_lock:
+        open_streams = state.open_streams.get(principal.key_id, 0)
+        if open_streams >= state.max_streams_per_key:
+            raise ApiProblem(
+                429,
+                f"API key {principal.key_id} already has {open_streams} open streams (limit {state.max_streams_per_key}); "
+                "close one first",
+                headers={"Retry-After": "10"},
+            )
+        state.open_streams[principal.key_id] = open_streams + 1
+
+    def release() -> None:
+        with state.streams_lock:
+            state.open_streams[principal.key_id] -= 1
+
+    try:
+        return await _open_stream(request, site_id, release)
+    except BaseException:
+        release()
+        raise
+
+
+async def _open_stream(request: Request, site_id: str | None, release: Any) -> StreamingResponse:
     pool = request.app.state.pool
     interval_s: float = request.app.state.stream_poll_interval_s
 
@@ -119,20 +145,23 @@ async def stream(
     alerts = _Follower(_ALERTS_SQL, "updated_at", ("alert_id",), start)
 
     async def events() -> AsyncIterator[bytes]:
-        event_id = 0
-        yield b"retry: 3000\n\n" + _event("ready", {"since": jsonable(start)}, event_id)
-        last_sent = time.monotonic()
-        while not await request.is_disconnected():
-            for follower, name in ((readings, "reading"), (alerts, "alert")):
-                rows = await run_in_threadpool(follower.poll, pool, site_id)
-                for row in rows:
-                    event_id += 1
-                    yield _event(name, row, event_id)
+        try:
+            event_id = 0
+            yield b"retry: 3000\n\n" + _event("ready", {"since": jsonable(start)}, event_id)
+            last_sent = time.monotonic()
+            while not await request.is_disconnected():
+                for follower, name in ((readings, "reading"), (alerts, "alert")):
+                    rows = await run_in_threadpool(follower.poll, pool, site_id)
+                    for row in rows:
+                        event_id += 1
+                        yield _event(name, row, event_id)
+                        last_sent = time.monotonic()
+                if time.monotonic() - last_sent >= KEEPALIVE_S:
+                    yield b": keep-alive\n\n"
                     last_sent = time.monotonic()
-            if time.monotonic() - last_sent >= KEEPALIVE_S:
-                yield b": keep-alive\n\n"
-                last_sent = time.monotonic()
-            await anyio.sleep(interval_s)
+                await anyio.sleep(interval_s)
+        finally:
+            release()
 
     return StreamingResponse(
         events(),

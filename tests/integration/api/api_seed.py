@@ -152,10 +152,11 @@ class ServerThread:
 
     def __init__(
         self, url: str, port: int, settings: Settings, poll_interval_s: float = 0.3, pool_timeout_s: float = 10.0,
-        pool_max_size: int = 6, failed_auth_per_min: int = 1000,
+        pool_max_size: int = 6, failed_auth_per_min: int = 1000, max_streams_per_key: int = 10,
     ) -> None:
         app = create_app(settings, url, pool_max_size=pool_max_size, pool_timeout_s=pool_timeout_s,
-                         stream_poll_interval_s=poll_interval_s, failed_auth_per_min=failed_auth_per_min)
+                         stream_poll_interval_s=poll_interval_s, failed_auth_per_min=failed_auth_per_min,
+                         max_streams_per_key=max_streams_per_key)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
                                                    timeout_graceful_shutdown=3))
         self.thread = threading.Thread(target=self.server.run, daemon=True, name=f"api-{port}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import timedelta
 from queue import Empty, Queue
 
@@ -62,3 +63,26 @@ def test_stream_delivers_reading_and_alert_inserted_after_subscription(api: str,
     alert = _next(q, "alert")
     assert alert["alert_id"] == seeded.open_alert_ids[0] and alert["severity"] == "critical"
     stop.set()
+
+
+def test_open_streams_per_key_are_capped(seeded: Seeded, keys: dict[str, str]) -> None:
+    from api_seed import ServerThread, free_port
+
+    from heliosgrid.settings import load_settings
+
+    with ServerThread(seeded.url, free_port(), load_settings(), max_streams_per_key=1) as server:
+        url = server.base_url + "/v1/stream"
+        with httpx.stream("GET", url, params={"key": keys["read"]}, timeout=10) as first:
+            assert first.status_code == 200
+            second = httpx.get(url, params={"key": keys["read"]}, timeout=10)
+            assert second.status_code == 429 and "open streams (limit 1)" in second.json()["detail"]
+            with httpx.stream("GET", url, params={"key": keys["write"]}, timeout=10) as other_key:
+                assert other_key.status_code == 200  # another key has its own budget
+        # once the first stream is closed (noticed within a poll interval) the slot is free again
+        deadline = time.monotonic() + 10
+        while True:
+            with httpx.stream("GET", url, params={"key": keys["read"]}, timeout=10) as again:
+                if again.status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "stream slot was never released"
+            time.sleep(0.2)
