@@ -12,7 +12,9 @@ Delivery guarantee (ADR 0015): at-least-once with idempotent writes. For each mi
 3. publish the rejects to the dead-letter topic (original bytes, reason headers) and flush;
 4. only then commit the Kafka offsets (highest offset + 1 per partition of the batch).
 
-A crash anywhere re-delivers the batch: readings are upserted on ``(device_id, ts)`` and
+The transaction of batch N runs in a writer thread while the main thread polls and decodes
+batch N+1 (two-stage pipeline, ADR 0016); offsets are still committed in order, by the main
+thread, each only after its own batch committed. A crash anywhere re-delivers the batch: readings are upserted on ``(device_id, ts)`` and
 quarantine rows are unique on ``(topic, partition, offset)``, so the replay changes nothing.
 
 Database down: the assigned partitions are paused (polling continues so the group session and
@@ -33,6 +35,7 @@ import random
 import socket
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,14 +50,21 @@ from heliosgrid.contract import ReadingV1
 from heliosgrid.db.connection import DatabaseUnavailable, open_connection
 from heliosgrid.db.writer import (
     HeartbeatStatus,
-    QuarantineRow,
+    WriteResult,
     database_backend,
     refresh_rollups,
     write_heartbeat,
     write_quarantine,
     write_readings,
 )
-from heliosgrid.ingest.batch import DecodedBatch, DeviceRegistry, RawMessage, check_devices, decode_batch
+from heliosgrid.ingest.batch import (
+    BatchOutcome,
+    DecodedBatch,
+    DeviceRegistry,
+    RawMessage,
+    check_devices,
+    decode_batch,
+)
 from heliosgrid.ingest.metrics import ConsumerMetrics
 from heliosgrid.settings import Settings, redact_url
 
@@ -92,14 +102,15 @@ class RetryBudgetExceeded(Exception):
 
 
 @dataclass
-class BatchStats:
-    """What one committed batch did (also returned for tests and the benchmark)."""
+class _Batch:
+    """One micro-batch on its way: records, decoded messages, then the DB outcome."""
 
-    messages: int
-    readings: int
-    rejects: int
-    rows_upserted: int
-    latency_s: float
+    records: list[ConsumerRecord]
+    started: float
+    """``time.monotonic()`` when its first records arrived."""
+    decoded: DecodedBatch | None = None
+    outcome: BatchOutcome | None = None
+    result: WriteResult | None = None
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -140,6 +151,10 @@ class IngestService:
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
         self._pending: list[ConsumerRecord] = []
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-db-writer")
+        self._inflight: tuple[_Batch, Future[None]] | None = None
+        self._retrying: _Batch | None = None
+        self._batch_started = 0.0
         self._revoked = False
         self._db_down = False
         self._degraded_until = 0.0
@@ -207,6 +222,7 @@ class IngestService:
                     self._process(records)
                 else:
                     self._idle_housekeeping()
+            self._finish_inflight()
         except RetryBudgetExceeded as exc:
             log.error("%s", exc)
             status = EXIT_DB_UNAVAILABLE
@@ -221,6 +237,7 @@ class IngestService:
         return status
 
     def _close(self, commit_heartbeat: bool) -> None:
+        self._writer.shutdown(wait=True)
         if commit_heartbeat and self._conn is not None and not self._conn.closed:
             try:
                 with self._conn.transaction():
@@ -237,13 +254,33 @@ class IngestService:
 
     # ---- rebalance ---------------------------------------------------------------------------
     def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Called inside ``poll()`` before the partitions move to another member.
+
+        The batch being collected loses the records of revoked partitions (their new owner
+        re-reads them from the committed offset). A batch whose transaction is running in the
+        writer thread is awaited and, if it committed, its offsets are committed now — while
+        this member still owns them; if it failed, it is dropped uncommitted (re-delivered).
+        """
         self.metrics.rebalances.inc()
         self.assigned_partitions = 0
         before = len(self._pending)
         self._pending = [r for r in self._pending if TopicPartition(r.topic, r.partition) not in revoked]
-        self._revoked = True
+        if self._retrying is not None:
+            self._retrying.records = [r for r in self._retrying.records
+                                      if TopicPartition(r.topic, r.partition) not in revoked]
+            self._revoked = True
+        elif self._inflight is not None:
+            batch, future = self._inflight
+            self._inflight = None
+            try:
+                future.result()
+            except (DatabaseUnavailable, psycopg.Error) as exc:
+                log.warning("rebalance: in-flight batch of %d messages failed in the database and is not "
+                            "committed (re-delivered): %s", len(batch.records), redact_url(str(exc)).strip())
+            else:
+                self._after_db_commit(batch)
         if before != len(self._pending):
-            log.info("rebalance: dropped %d in-flight messages of revoked partitions (re-delivered to the new owner)",
+            log.info("rebalance: dropped %d collected messages of revoked partitions (re-delivered to the new owner)",
                      before - len(self._pending))
 
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -254,11 +291,10 @@ class IngestService:
 
     # ---- batching ----------------------------------------------------------------------------
     def _collect(self) -> list[ConsumerRecord]:
-        """Poll until the batch is full, its time is up, or nothing arrives (idle)."""
+        """Poll until the batch is full, its time is up, the stream is caught up, or idle."""
         assert self._consumer is not None
         s = self.settings
         self._pending = []
-        self._revoked = False
         first_at: float | None = None
         while not self.stop_requested and len(self._pending) < s.batch_max_messages:
             if first_at is None:
@@ -284,12 +320,35 @@ class IngestService:
         self._batch_started = first_at or time.monotonic()
         return self._pending
 
-    def _process(self, records: list[ConsumerRecord]) -> BatchStats:
-        decoded = decode_batch(
-            (RawMessage(r.topic, r.partition, r.offset, r.key, r.value) for r in records), datetime.now(UTC)
+    def _process(self, records: list[ConsumerRecord]) -> None:
+        """Decode a collected batch, wait for the previous one, then hand this one to the writer.
+
+        Two-stage pipeline: while the writer thread runs batch N's transaction, this thread
+        polls and decodes batch N+1. Offsets are still committed strictly in order, each only
+        after its own batch committed in the database.
+        """
+        batch = _Batch(records=list(records), started=self._batch_started)
+        batch.decoded = decode_batch(
+            (RawMessage(r.topic, r.partition, r.offset, r.key, r.value) for r in batch.records), datetime.now(UTC)
         )
-        stats = self._write_with_retry(decoded)
-        return stats
+        self._finish_inflight()
+        if not batch.records:
+            return
+        self._inflight = (batch, self._writer.submit(self._db_attempt, batch))
+
+    def _finish_inflight(self) -> None:
+        """Wait for the batch in the writer thread; retry it here if the database failed; commit."""
+        if self._inflight is None:
+            return
+        batch, future = self._inflight
+        self._inflight = None
+        try:
+            future.result()
+        except (DatabaseUnavailable, psycopg.Error) as exc:
+            self._retry_batch(batch, exc)
+            if not batch.records:
+                return
+        self._after_db_commit(batch)
 
     # ---- database ----------------------------------------------------------------------------
     def _connect_db_with_retry(self, started: float) -> psycopg.Connection[Any]:
@@ -304,7 +363,7 @@ class IngestService:
             except (DatabaseUnavailable, psycopg.Error) as exc:
                 backoff = self._backoff_or_fail(started, backoff, exc)
 
-    def _backoff_or_fail(self, started: float, backoff: float, exc: BaseException) -> float:
+    def _backoff_or_fail(self, started: float, backoff: float, exc: BaseException, pending: int = 0) -> float:
         """Sleep ``backoff`` (keeping the group session alive) or raise when the budget is spent."""
         elapsed = time.monotonic() - started
         budget = self.settings.db_retry_budget_s
@@ -313,7 +372,7 @@ class IngestService:
             raise RetryBudgetExceeded(
                 f"database unavailable for {elapsed:.0f} s (retry budget {budget:g} s, "
                 f"HELIOS_DB_RETRY_BUDGET_S) at {redact_url(self.database_url)}: {detail}; "
-                f"no offsets committed for {len(self._pending)} in-flight messages; exiting"
+                f"no offsets committed for {pending} in-flight messages; exiting"
             )
         self.metrics.db_retries.inc()
         log.warning("database error (retry in %.1f s, %.0f/%g s of budget used): %s", backoff, elapsed, budget, detail)
@@ -341,65 +400,83 @@ class IngestService:
                     consumer.seek(tp, min(r.offset for r in recs))
                     consumer.pause(tp)
 
-    def _write_with_retry(self, decoded: DecodedBatch) -> BatchStats:
+    def _db_attempt(self, batch: _Batch) -> None:
+        """One attempt at the batch's transaction (runs in the writer thread, or in the retry loop).
+
+        Device check, readings upsert, quarantine rows and heartbeat commit together. On error
+        the connection is dropped and the exception propagates (nothing was committed).
+        """
+        assert batch.decoded is not None
+        try:
+            conn = self._conn if self._conn is not None and not self._conn.closed else None
+            if conn is None:
+                conn = open_connection(self.database_url, autocommit=True, connect_timeout_s=5)
+                self._conn = conn
+            t0 = time.monotonic()
+            with conn.transaction():
+                sites = self.registry.sites_for(conn, batch.decoded.device_ids)
+                batch.outcome = check_devices(batch.decoded, sites)
+                batch.result = write_readings(conn, batch.outcome.readings)
+                write_quarantine(conn, batch.outcome.rejects)
+                write_heartbeat(conn, HEARTBEAT_COMPONENT, self.instance, self._status(),
+                                self._beat_details(len(batch.records), len(batch.outcome.rejects)))
+            self.metrics.write_latency.observe(time.monotonic() - t0)
+        except (DatabaseUnavailable, psycopg.Error):
+            if self._conn is not None and not self._conn.closed:
+                with contextlib.suppress(psycopg.Error):
+                    self._conn.close()
+            self._conn = None
+            raise
+        self._maybe_refresh_rollups()
+
+    def _retry_batch(self, batch: _Batch, first_error: BaseException) -> None:
+        """The database failed: pause, back off and retry the batch until it commits or the budget is spent."""
         assert self._consumer is not None
         started = time.monotonic()
         backoff = self.settings.db_retry_initial_backoff_s
+        self._retrying = batch
+        self._revoked = False
+        self._db_down = True
+        self._consumer.pause(*self._consumer.assignment())
+        exc = first_error
         try:
             while True:
+                backoff = self._backoff_or_fail(started, backoff, exc, len(batch.records))
                 if self._revoked:
-                    decoded = self._only_owned(decoded)
+                    batch.decoded = self._only_owned(batch)
                     self._revoked = False
-                if not self._pending:
-                    return BatchStats(0, 0, 0, 0, 0.0)
+                if not batch.records:
+                    return
                 try:
-                    conn = self._conn if self._conn is not None and not self._conn.closed else None
-                    if conn is None:
-                        conn = open_connection(self.database_url, autocommit=True, connect_timeout_s=5)
-                        self._conn = conn
-                    t0 = time.monotonic()
-                    with conn.transaction():
-                        sites = self.registry.sites_for(conn, decoded.device_ids)
-                        outcome = check_devices(decoded, sites)
-                        result = write_readings(conn, outcome.readings)
-                        write_quarantine(conn, outcome.rejects)
-                        write_heartbeat(conn, HEARTBEAT_COMPONENT, self.instance, self._status(),
-                                        self._beat_details(len(self._pending), len(outcome.rejects)))
-                    self.metrics.write_latency.observe(time.monotonic() - t0)
-                    break
-                except (DatabaseUnavailable, psycopg.Error) as exc:
-                    if self._conn is not None and not self._conn.closed:
-                        with contextlib.suppress(psycopg.Error):
-                            self._conn.close()
-                    self._conn = None
-                    if not self._db_down:
-                        self._db_down = True
-                        self._consumer.pause(*self._consumer.assignment())
-                    backoff = self._backoff_or_fail(started, backoff, exc)
+                    self._db_attempt(batch)
+                    return
+                except (DatabaseUnavailable, psycopg.Error) as again:
+                    exc = again
         finally:
-            if self._db_down:
-                self._db_down = False
-                self._degraded_until = time.monotonic() + DEGRADED_FOR_S
-                self._consumer.resume(*self._consumer.paused())
+            self._retrying = None
+            self._db_down = False
+            self._degraded_until = time.monotonic() + DEGRADED_FOR_S
+            self._consumer.resume(*self._consumer.paused())
+
+    def _after_db_commit(self, batch: _Batch) -> None:
+        """The batch is durable: (test hook), DLQ publish + flush, offset commit, metrics."""
+        assert batch.outcome is not None and batch.result is not None
         self._last_beat = time.monotonic()
         self._db_commits += 1
         if self._crash_after and self._db_commits >= self._crash_after:
             log.warning("%s reached: exiting with 137 between DB commit and offset commit", CRASH_HOOK_ENV)
             os._exit(137)
-        self._publish_dlq(outcome.rejects)
-        self._commit_offsets()
-        latency = time.monotonic() - self._batch_started
-        self._record(outcome.readings, outcome.rejects, result.rows_upserted, latency)
-        self._maybe_refresh_rollups()
-        return BatchStats(len(self._pending), len(outcome.readings), len(outcome.rejects), result.rows_upserted,
-                          latency)
+        self._publish_dlq(batch)
+        self._commit_offsets(batch)
+        self._record(batch, time.monotonic() - batch.started)
 
-    def _only_owned(self, decoded: DecodedBatch) -> DecodedBatch:
-        """Drop messages of partitions this member no longer owns (after a rebalance)."""
-        owned = {(r.topic, r.partition) for r in self._pending}
+    def _only_owned(self, batch: _Batch) -> DecodedBatch:
+        """The batch's decoded messages restricted to the records it still holds (after a rebalance)."""
+        assert batch.decoded is not None
+        owned = {(r.topic, r.partition) for r in batch.records}
         return DecodedBatch(
-            decoded=[(m, r) for m, r in decoded.decoded if (m.topic, m.partition) in owned],
-            rejects=[q for q in decoded.rejects if (q.source_topic, q.source_partition) in owned],
+            decoded=[(m, r) for m, r in batch.decoded.decoded if (m.topic, m.partition) in owned],
+            rejects=[q for q in batch.decoded.rejects if (q.source_topic, q.source_partition) in owned],
         )
 
     def _status(self) -> HeartbeatStatus:
@@ -410,11 +487,13 @@ class IngestService:
                 "topic": self.settings.topic_readings, "group": self.settings.consumer_group}
 
     # ---- after the DB commit -----------------------------------------------------------------
-    def _publish_dlq(self, rejects: Sequence[QuarantineRow]) -> None:
+    def _publish_dlq(self, batch: _Batch) -> None:
+        assert batch.outcome is not None
+        rejects = batch.outcome.rejects
         if not rejects:
             return
         assert self._producer is not None
-        by_pos = {(r.topic, r.partition, r.offset): r for r in self._pending}
+        by_pos = {(r.topic, r.partition, r.offset): r for r in batch.records}
         try:
             for q in rejects:
                 rec = by_pos.get((q.source_topic, q.source_partition, q.source_offset))
@@ -438,10 +517,10 @@ class IngestService:
                 "offsets not committed (the batch will be re-delivered)"
             ) from None
 
-    def _commit_offsets(self) -> None:
+    def _commit_offsets(self, batch: _Batch) -> None:
         assert self._consumer is not None
         offsets: dict[TopicPartition, int] = {}
-        for r in self._pending:
+        for r in batch.records:
             tp = TopicPartition(r.topic, r.partition)
             if r.offset + 1 > offsets.get(tp, -1):
                 offsets[tp] = r.offset + 1
@@ -454,10 +533,11 @@ class IngestService:
             return
         self.metrics.last_commit.set(time.time())
 
-    def _record(self, readings: Sequence[ReadingV1], rejects: Sequence[QuarantineRow], upserted: int,
-                latency_s: float) -> None:
+    def _record(self, batch: _Batch, latency_s: float) -> None:
+        assert batch.outcome is not None and batch.result is not None
+        readings, rejects, upserted = batch.outcome.readings, batch.outcome.rejects, batch.result.rows_upserted
         m = self.metrics
-        n = len(self._pending)
+        n = len(batch.records)
         self.batches_committed += 1
         m.batch_size.observe(n)
         m.batch_latency.observe(latency_s)
@@ -495,6 +575,7 @@ class IngestService:
             log.warning("rollup refresh failed (will retry): %s", redact_url(str(exc)).strip())
 
     def _idle_housekeeping(self) -> None:
+        self._finish_inflight()
         now = time.monotonic()
         if now - self._last_beat < HEARTBEAT_INTERVAL_S:
             return

@@ -11,6 +11,7 @@ import json
 import signal
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -132,11 +133,14 @@ def test_poison_messages_reach_dlq_and_quarantine_with_reason_and_good_ones_are_
 
     group = _group()
     log = tmp_path / "consumer.log"
+    metrics_port = free_port()
     proc = start_consumer(consumer_env(db, broker, topic_names, group, batch_max_messages=1000,
-                                       batch_max_wait_ms=500), log)
+                                       batch_max_wait_ms=500, consumer_metrics_port=metrics_port), log)
     try:
         wait_for(lambda: committed_offsets(broker, group, topic_names["readings"], 1)[0] == len(stream), 60,
                  "all offsets committed")
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as resp:
+            metrics = resp.read().decode()
     finally:
         assert stop(proc) == 0, log.read_text()
 
@@ -157,6 +161,14 @@ def test_poison_messages_reach_dlq_and_quarantine_with_reason_and_good_ones_are_
     assert all(h["source_topic"].decode() == topic_names["readings"] for _, h in dlq)
     assert all(h["reason_detail"] for _, h in dlq)
 
+    # Prometheus: rejects by reason, messages, lag per partition
+    for code in expected_codes:
+        assert f'helios_consumer_rejects_total{{reason="{code}"}} 1.0' in metrics
+    assert f"helios_consumer_messages_total {float(len(stream))}" in metrics
+    assert f'helios_consumer_rows_written_total {float(len(good))}' in metrics
+    assert f'helios_consumer_lag_messages{{partition="0",topic="{topic_names["readings"]}"}} 0.0' in metrics
+    assert "helios_consumer_batch_latency_seconds_count" in metrics
+
 
 
 def _joined(log: Path, pid: int) -> bool:
@@ -173,8 +185,7 @@ def _run_until_committed(
     """Run a clean consumer until every offset of ``topic`` is committed, then SIGTERM it (exit 0)."""
     proc = start_consumer(env, log)
     try:
-        wait_for(lambda: f"-{proc.pid} stopped" in log.read_text() or "assigned partitions" in
-                 log.read_text().split(f"-{proc.pid}: topic", 1)[-1], timeout_s, "the consumer to join its group")
+        wait_for(lambda: _joined(log, proc.pid), timeout_s, "the consumer to join its group")
         wait_for(lambda: sum(o or 0 for o in committed_offsets(broker, group, topic, partitions).values()) >= total,
                  timeout_s, f"{total} offsets committed", every_s=0.5)
     finally:
@@ -240,7 +251,7 @@ def test_sigterm_sigkill_loop_while_producing_has_no_gaps_and_no_duplicates(
         # Tansu (the local broker) never expires a member that disappears in the middle of its
         # JoinGroup (SIGTERM or SIGKILL), which stalls the whole group; Apache Kafka expires it
         # after the rebalance timeout. So the signal lands while the member consumes.
-        wait_for(lambda: _joined(log, proc.pid), 60, "the consumer to join its group")
+        wait_for(lambda p=proc.pid: _joined(log, p), 60, "the consumer to join its group")  # type: ignore[misc]
         time.sleep(0.5 + 0.7 * i)
         rc = stop(proc, sig)
         assert rc == (0 if sig == signal.SIGTERM else -signal.SIGKILL), log.read_text()[-3000:]
