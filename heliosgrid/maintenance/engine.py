@@ -46,7 +46,9 @@ def _blame_worst_drift(findings: list[Finding]) -> list[Finding]:
         (f for f in findings if f.fault_type == "irradiance_drift" and f.evidence.get("reference") != "metered_power"),
         key=lambda f: -abs(f.evidence.get("max_deviation") or 0),
     )
-    kept: list[Finding] = [f for f in findings if f.fault_type == "irradiance_drift" and f.evidence.get("reference") == "metered_power"]
+    kept: list[Finding] = [
+        f for f in findings if f.fault_type == "irradiance_drift" and f.evidence.get("reference") == "metered_power"
+    ]
     for fd in drifts:
         dev = abs(fd.evidence.get("max_deviation") or 0.0)
         if any(
