@@ -69,3 +69,12 @@ def test_malformed_contracts_are_refused_with_the_reason(tmp_path: Path, text: s
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ValueError, match=message):
         load_contract(path)
+
+
+def test_as_of_placeholder_is_bound_not_formatted() -> None:
+    from heliosgrid.contracts import _AS_OF
+
+    query = "SELECT count(*) FROM t WHERE d > (:as_of - INTERVAL '7 days')::date AND x::text LIKE '5%' AND y = :as_offset"
+    bound = _AS_OF.sub("%(as_of)s::timestamptz", query.replace("%", "%%"))
+    assert bound == ("SELECT count(*) FROM t WHERE d > (%(as_of)s::timestamptz - INTERVAL '7 days')::date "
+                     "AND x::text LIKE '5%%' AND y = :as_offset")
