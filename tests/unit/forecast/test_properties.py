@@ -1,0 +1,70 @@
+"""Property-based checks (hypothesis): whatever the calibration offsets and the model's CSI, the
+quantiles are ordered, non-negative, zero at night and never above capacity; the CSV parser never
+lets a malformed value through as a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from heliosgrid.forecast.datasets import load_power_csv
+from heliosgrid.forecast.models import Forecaster, ForecastModel, ResidualCalibrator
+from heliosgrid.forecast.solar import ForecastInputError, SolarContext
+from heliosgrid.forecast.synthetic import DEFAULT_SITE, synthetic_power
+
+HISTORY = synthetic_power(6, pattern="random", seed=2)
+ISSUE = pd.Timestamp("2024-05-07T00:00Z")
+CTX = SolarContext(DEFAULT_SITE, 100.0)
+CTX.table(pd.date_range(HISTORY.index[0], ISSUE + pd.Timedelta(days=3), freq="15min"))
+
+
+class FixedCSI(ForecastModel):
+    """A model that returns given CSI values (any finite float, even negative or huge)."""
+
+    name = "fixed"
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+    def predict_csi(self, k, issue_time, steps, ctx, weather=None):  # type: ignore[no-untyped-def]
+        return np.resize(self.values, len(steps))
+
+
+finite = st.floats(min_value=-5.0, max_value=5.0, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(finite, min_size=1, max_size=20), q=st.tuples(finite, finite, finite))
+def test_quantiles_always_valid(values: list[float], q: tuple[float, float, float]) -> None:
+    fc = Forecaster(FixedCSI(np.array(values)), CTX)
+    fc.calibrator = ResidualCalibrator(overall=q)
+    out = fc.predict_quantiles(HISTORY, ISSUE, 96)
+    p = out[["p10_kw", "p50_kw", "p90_kw"]].to_numpy()
+    assert np.all(np.isfinite(p))
+    assert np.all(p[:, 0] <= p[:, 1]) and np.all(p[:, 1] <= p[:, 2])
+    assert np.all(p >= 0) and np.all(p <= 100.0)
+    night = CTX.clearsky_kw(pd.DatetimeIndex(out["target_ts"])) == 0
+    assert np.all(p[night] == 0)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cell=st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00,\"\r\n"), max_size=30))
+def test_csv_parser_errors_are_clean(tmp_path: Path, cell: str) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text(f"time,power\n2024-06-01T10:00Z,1\n{cell},2\n2024-06-01T10:30Z,3\n", encoding="utf-8")
+    try:
+        s = load_power_csv(path, timestamp_col="time", power_col="power")
+    except ForecastInputError as exc:
+        assert str(exc)  # a message, not a traceback
+    else:
+        assert str(s.index.tz) == "UTC" and (s.dropna() >= 0).all()
+
+
+def test_fixed_model_sanity() -> None:
+    with pytest.raises(ForecastInputError):
+        Forecaster(FixedCSI(np.array([1.0])), CTX).predict_quantiles(HISTORY, ISSUE.tz_localize(None))
