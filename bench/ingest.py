@@ -191,6 +191,7 @@ def run(messages: int = 500_000, latency_seconds: float = 20.0, latency_rate_msg
             producer.send(topic, key=key, value=value)
         producer.flush(timeout=300)
         prefill_s = time.perf_counter() - t0
+        producer.close(timeout=10)
         collector = _Collector(keep_latency=False)
         prof = cProfile.Profile() if profile else None
         service, thread = _start_service(db_url, bootstrap, topic, collector, prof)
