@@ -74,6 +74,30 @@ SENSOR_AGREEMENT = 0.02
 is within 2 % of the other sensors' median (daily-median scatter of healthy sensors < 1 %)."""
 
 
+SENSOR_DISAGREEMENT_WINDOW = 48
+"""Daylight buckets (≈ 1.5 days) over which a sensor's ratio to the sensor median is smoothed."""
+
+
+def _sensors_disagree(poa_all: pd.DataFrame, daylight: pd.Series) -> pd.Series:
+    """True where at least one POA sensor of the site persistently disagrees with the others.
+
+    Each sensor's ratio to the median of all sensors, rolling median over
+    :data:`SENSOR_DISAGREEMENT_WINDOW` daylight buckets (15-minute ratios scatter 3–6 % under
+    broken clouds, the smoothed ratio < 1 %), off by more than :data:`SENSOR_AGREEMENT`. Where
+    all sensors agree they are believed — several independent sensors drifting by the same
+    amount at the same time is implausible, whereas soiling of the whole site lowers every
+    inverter's power together and would bias a power-implied reference.
+    """
+    lit = daylight.reindex(poa_all.index, fill_value=False).to_numpy(dtype=bool)
+    if poa_all.shape[1] < 2 or not lit.any():
+        return pd.Series(False, index=poa_all.index)
+    median = poa_all.median(axis=1, skipna=True)
+    ratio = poa_all.div(median.where(median > DAYLIGHT_POA_W_M2), axis=0)[lit]
+    smooth = ratio.rolling(SENSOR_DISAGREEMENT_WINDOW, min_periods=SENSOR_DISAGREEMENT_WINDOW // 2).median()
+    off = ((smooth - 1.0).abs() > SENSOR_AGREEMENT).any(axis=1)
+    return off.astype(float).reindex(poa_all.index).ffill().fillna(0.0) > 0.5
+
+
 def _add_poa_peer_ratio(feats: dict[str, pd.DataFrame], inverters: list[DeviceSpec], poa_all: pd.DataFrame) -> None:
     """``poa_peer_ratio`` = POA / the site's drift-free irradiance reference (``poa_ref_w_m2``).
 
@@ -85,8 +109,11 @@ def _add_poa_peer_ratio(feats: dict[str, pd.DataFrame], inverters: list[DeviceSp
     1. the POA implied by each *other* inverter's metered power (its POA × actual/expected,
        normalised by the inverter's median ratio), kept only in buckets where that inverter's
        normalised yield agrees with its peers' within :data:`IMPLIED_POA_PEER_TOLERANCE`; their
-       median is the reference when ≥ :data:`MIN_TRUSTED_IMPLIED_REFS` are available — even if
-       most POA sensors of the site drift together (Tabernas, July run) it stays anchored;
+       median is the reference when ≥ :data:`MIN_TRUSTED_IMPLIED_REFS` are available *and the
+       site's sensors disagree* (:func:`_sensors_disagree`) — even if most POA sensors of the
+       site drift at once (Tabernas, July run) it stays anchored; while all sensors agree they
+       are the reference (site-wide soiling lowers all power together and would bias the
+       power-implied POA, but not the sensors);
     2. otherwise (fewer trusted inverters, small sites) the median of the other sensors'
        readings and of the available implied POAs. At sites with fewer than 3 inverters the
        weather station's POA is the reference for the inverters' sensors when it is present
@@ -111,6 +138,7 @@ def _add_poa_peer_ratio(feats: dict[str, pd.DataFrame], inverters: list[DeviceSp
     trusted = {
         k_id: v.where((feats[k_id]["peer_ratio"] - 1.0).abs() <= IMPLIED_POA_PEER_TOLERANCE) for k_id, v in implied.items()
     }
+    disagree = _sensors_disagree(poa_all, next(iter(feats.values()))["daylight"]) if feats else None
     for device_id, f in feats.items():
         refs = [poa_all[c] for c in poa_all.columns if c != device_id]
         refs += [v for k_id, v in implied.items() if k_id != device_id]
@@ -123,7 +151,7 @@ def _add_poa_peer_ratio(feats: dict[str, pd.DataFrame], inverters: list[DeviceSp
         power_refs = [v for k_id, v in trusted.items() if k_id != device_id]
         if power_refs:
             power = pd.concat(power_refs, axis=1)
-            enough = power.notna().sum(axis=1) >= MIN_TRUSTED_IMPLIED_REFS
+            enough = (power.notna().sum(axis=1) >= MIN_TRUSTED_IMPLIED_REFS) & disagree
             ref = ref.where(~enough, power.median(axis=1, skipna=True))
             f["poa_ref_from_power"] = enough
         else:
