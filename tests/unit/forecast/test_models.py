@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from heliosgrid.forecast.backtest import run_backtest
 from heliosgrid.forecast.models import Forecaster, ResidualCalibrator, make_model, persistence_csi
+from heliosgrid.forecast.pipeline import load_artifact, save_artifact, should_promote
 from heliosgrid.forecast.solar import ForecastInputError, SolarContext
 from heliosgrid.forecast.synthetic import DEFAULT_SITE, synthetic_power
 
@@ -101,7 +104,7 @@ def test_bad_inputs_are_refused(fitted_gbm: Forecaster, synthetic_alternating: p
 
 
 @pytest.mark.parametrize("name", ["prophet", "arima"])
-def test_statistical_models_on_a_short_series(name: str) -> None:
+def test_statistical_models_on_a_short_series(name: str, tmp_path: Path) -> None:
     series = synthetic_power(10, pattern="random", seed=5)
     fc = Forecaster(make_model(name), SolarContext(DEFAULT_SITE, 100.0), calibration_days=3).fit(series[: 8 * 96])
     out = fc.predict_quantiles(series, pd.Timestamp("2024-05-09T06:00Z"), 96)
@@ -109,3 +112,19 @@ def test_statistical_models_on_a_short_series(name: str) -> None:
     assert (out["p10_kw"] <= out["p50_kw"]).all() and (out["p50_kw"] <= out["p90_kw"]).all()
     assert out["p50_kw"].max() > 10.0  # a daytime forecast, not all zeros
     assert fc.describe()["model"]
+    # the registry artefact round-trips and predicts the same
+    save_artifact(fc, tmp_path / "m.pkl")
+    again = load_artifact(tmp_path / "m.pkl").predict_quantiles(series, pd.Timestamp("2024-05-09T06:00Z"), 96)
+    pd.testing.assert_frame_equal(out, again)
+
+
+def test_promotion_rule() -> None:
+    good = {"24-48h": {"nrmse": 0.20, "skill": 0.2}, "0-1h": {"nrmse": 0.1, "skill": 0.1}}
+    worse = {"24-48h": {"nrmse": 0.25, "skill": 0.1}, "0-1h": {"nrmse": 0.1, "skill": 0.0}}
+    tie_better_skill = {"24-48h": {"nrmse": 0.2002, "skill": 0.3}, "0-1h": {"nrmse": 0.1, "skill": 0.3}}
+    assert should_promote(good, None) == (True, "no current champion")
+    assert should_promote(good, worse)[0] is True
+    assert should_promote(worse, good)[0] is False
+    assert should_promote(tie_better_skill, good)[0] is True  # within the margin, higher mean skill
+    assert should_promote(good, tie_better_skill)[0] is False
+    assert should_promote({"0-1h": {"nrmse": 0.1}}, good)[0] is False  # no day-ahead score: never over a champion
