@@ -28,10 +28,13 @@ soiling              daily median of the calibrated ratio to expected (re-refere
 stuck_sensor         POA/GHI (while the site sees light) or a temperature with min == max over
                      a bucket of ≥ 3 samples, or identical bucket means (pvanalytics
                      ``stale_values_diff``), for ≥ 2 buckets.
-irradiance_drift     POA / median POA of the site's other sensors, rolling median of 48 daylight
+irradiance_drift     POA / the site's irradiance reference (``poa_ref_w_m2``: the POA implied by
+                     the other, peer-consistent inverters' metered power while the sensors
+                     disagree, else the other sensors' median), rolling median of 48 daylight
                      buckets (≈ 1.5 days), off by > 3 % for 8 buckets (15-min ratios scatter by
                      3–6 % under broken clouds, daily medians by < 1 %); when several sensors of a
-                     site deviate together only the worst one is blamed.
+                     site deviate together against a sensor reference only the worst one is
+                     blamed (evidence ``reference``: ``metered_power`` or ``sensors``).
 overheating          module temperature above its SAPM model by > 8 °C more than the peers do,
                      for 2 consecutive buckets with POA > 100 W/m² (wind and mounting are common
                      to the site and cancel in the peer difference).
@@ -463,7 +466,7 @@ def detect_stuck_sensor(f: pd.DataFrame, device: DeviceSpec) -> list[Finding]:
 
 
 def detect_irradiance_drift(f: pd.DataFrame, device: DeviceSpec, exclude: pd.Series | None = None) -> list[Finding]:
-    """Drifting POA sensor: its reading departs from the site's other irradiance sensors."""
+    """Drifting POA sensor: its reading departs from the site's irradiance reference (``poa_peer_ratio``)."""
     ratio = f["poa_peer_ratio"]
     ok = f["daylight"] & _complete(f) & ratio.notna()
     if exclude is not None:

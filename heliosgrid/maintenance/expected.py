@@ -13,10 +13,12 @@ site share one orientation (true for the demo fleet), so their normalised yields
 are directly comparable; a site's weather station POA is one more irradiance peer.
 
 Peer comparison: each inverter's normalised yield (AC kW per kWp DC) divided by the median of the
-*other* inverters of its site, bucket by bucket (``peer_ratio``); the same for POA (``poa_peer_ratio``)
-and the module-temperature residual against the SAPM model (``tmod_excess_c``, measured minus
-modelled, minus the peers' median of that residual — which removes wind and mounting effects
-common to the site).
+*other* inverters of its site, bucket by bucket (``peer_ratio``); POA divided by the site's
+irradiance reference ``poa_ref_w_m2`` (``poa_peer_ratio``; the POA implied by the other,
+peer-consistent inverters' metered power while the sensors disagree, else the other sensors'
+median — see :func:`_add_poa_peer_ratio` and ADR 0033) and the module-temperature residual
+against the SAPM model (``tmod_excess_c``, measured minus modelled, minus the peers' median of
+that residual — which removes wind and mounting effects common to the site).
 """
 
 from __future__ import annotations
@@ -187,6 +189,8 @@ def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, 
     ``frames`` maps device_id → frame from :func:`heliosgrid.maintenance.frames.device_frames`
     (weather stations included when present). Returns device_id → frame for the inverters with
     extra columns: ``clearsky_poa_w_m2``, ``ref_poa_w_m2`` (median POA of all site sensors),
+    ``poa_ref_w_m2`` / ``poa_ref_from_power`` (each device's irradiance reference and whether it came
+    from metered power),
     ``daylight``, ``ambient_ref_c``, ``expected_ac_kw``, ``expected_ac_model_temp_kw`` (expected
     power with the SAPM-modelled module temperature instead of the measured one),
     ``near_clipping``, ``ratio_expected``, ``norm_yield``, ``peer_ratio``, ``poa_peer_ratio``, ``tmod_model_c``,
