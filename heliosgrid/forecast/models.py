@@ -240,7 +240,7 @@ class ArimaCSI(ForecastModel):
         return mean[steps]
 
     def params(self) -> dict[str, Any]:
-        order = list(self._model.model_["arma"]) if self._model is not None else None
+        order = [int(x) for x in self._model.model_["arma"]] if self._model is not None else None
         return {"fit_days": self.fit_days, "context_days": self.context_days, "arma": order}
 
 

@@ -67,10 +67,19 @@ class RetrainResult:
     duration_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
+        """JSON-safe dict: ISO timestamps, NaN scores as None."""
+        def clean(v: Any) -> Any:
+            if isinstance(v, float) and math.isnan(v):
+                return None
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [clean(x) for x in v]
+            return v
+        out = clean(dict(self.__dict__))
         for k in ("as_of", "train_start", "train_end"):
             out[k] = out[k].isoformat()
-        return out
+        return dict(out)
 
 
 def floor_15min(ts: datetime | pd.Timestamp | str) -> pd.Timestamp:
