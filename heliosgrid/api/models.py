@@ -6,10 +6,22 @@ these models document the shapes; field names carry units (``_kw``, ``_kwh``, ``
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
-from typing import Any
+from typing import Any, get_type_hints
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
+
+from heliosgrid.alerts import Alert
+from heliosgrid.dq import DqResultRow
+
+
+def _model_of(name: str, row: type[Any]) -> type[BaseModel]:
+    """A pydantic model with the fields (names, types, order; all required) of the dataclass ``row``,
+    so a library row shape is defined once and documented by the API as is."""
+    hints = get_type_hints(row)
+    fields: dict[str, Any] = {f.name: (hints[f.name], ...) for f in dataclasses.fields(row)}
+    return create_model(name, **fields)
 
 
 class Page(BaseModel):
@@ -152,47 +164,16 @@ class AccuracyPage(Page):
     items: list[dict[str, Any]]
 
 
-class AlertOut(BaseModel):
-    alert_id: int
-    site_id: str
-    device_id: str
-    source: str
-    fault_type: str
-    severity: str
-    state: str
-    started_at: datetime
-    last_seen_at: datetime
-    ended_at: datetime | None
-    title: str
-    evidence: dict[str, Any]
-    energy_lost_kwh: float
-    revenue_lost: float
-    currency: str
-    recommended_action: str
-    acknowledged_by: str | None
-    acknowledged_at: datetime | None
-    resolved_by: str | None
-    resolved_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+class AlertOut(_model_of("AlertRow", Alert)):  # type: ignore[misc]  # fields = heliosgrid.alerts.Alert
+    pass
 
 
 class AlertPage(Page):
     items: list[AlertOut]
 
 
-class DqResult(BaseModel):
-    check_name: str
-    site_id: str
-    device_id: str
-    window_start: datetime
-    window_end: datetime
-    passed: bool
-    measured_value: float | None
-    threshold: float | None
-    details: dict[str, Any]
-    run_id: str | None
-    checked_at: datetime
+class DqResult(_model_of("DqResultRow", DqResultRow)):  # type: ignore[misc]  # fields = heliosgrid.dq.DqResultRow
+    pass
 
 
 class DqPage(Page):

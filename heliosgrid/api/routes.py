@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -105,8 +106,64 @@ def _limit(request: Request, limit: int | None, default: int = 1000) -> int:
     return check_page_size(limit, max_size)
 
 
-def _where(clauses: list[sql.Composable]) -> sql.Composable:
-    return sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("TRUE")
+class _Where:
+    """A conjunction of SQL conditions and their parameters, built up filter by filter."""
+
+    def __init__(self, condition: str | None = None, *params: Any) -> None:
+        self.clauses: list[sql.Composable] = []
+        self.params: list[Any] = []
+        if condition is not None:
+            self.add(condition, *params)
+
+    def add(self, condition: str, *params: Any) -> None:
+        """Add a literal condition with ``%s`` placeholders for ``params``."""
+        self.clauses.append(sql.SQL(condition))  # literal SQL from this module only
+        self.params.extend(params)
+
+    def eq(self, column: str, value: Any) -> None:
+        """``column = value`` unless ``value`` is None; ``column`` may be qualified (``r.site_id``)."""
+        if value is not None:
+            self.clauses.append(sql.SQL("{} = %s").format(sql.Identifier(*column.split("."))))
+            self.params.append(value)
+
+    def sql(self) -> sql.Composable:
+        return sql.SQL(" AND ").join(self.clauses) if self.clauses else sql.SQL("TRUE")
+
+
+def _all_rows(request: Request, fmt: Format | None, cur: psycopg.Cursor[Any], filename: str) -> Response:
+    """Every row of an executed query in the negotiated format."""
+    return render(request, fmt, columns_of(cur.description), cur.fetchall(), filename=filename)
+
+
+def _page(
+    request: Request,
+    fmt: Format | None,
+    conn: psycopg.Connection,
+    query: sql.Composed,
+    params: Sequence[Any],
+    limit: int,
+    cursor_after: Callable[[dict[str, Any]], str],
+    filename: str,
+) -> Response:
+    """One keyset page: runs ``query`` (whose last placeholder is its LIMIT) for ``limit + 1`` rows;
+    when there are more than ``limit``, ``next_cursor`` is ``cursor_after(last row by column name)``."""
+    cur = conn.execute(query, [*params, limit + 1])
+    rows = cur.fetchall()
+    cols = columns_of(cur.description)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = cursor_after(dict(zip([c.name for c in cols], rows[-1], strict=True)))
+    return render(request, fmt, cols, rows, next_cursor=next_cursor, filename=filename)
+
+
+def _one_row(cur: psycopg.Cursor[Any], not_found: str) -> dict[str, Any]:
+    """The single row of an executed query as a JSON-ready dict; 404 ``not_found`` when there is none."""
+    row = cur.fetchone()
+    if row is None:
+        raise ApiProblem(404, not_found)
+    names = [c.name for c in cur.description or []]
+    return {n: jsonable(v) for n, v in zip(names, row, strict=True)}
 
 
 # --- health ------------------------------------------------------------------------------------
@@ -135,8 +192,7 @@ _DEVICE_COLS = sql.SQL(
 
 @router.get("/sites", tags=["catalogue"], responses=_responses(models.SitePage), summary="All sites")
 def list_sites(request: Request, conn: Conn, _: Reader, format: FormatQ = None) -> Response:
-    cur = conn.execute(sql.SQL("SELECT {} FROM sites ORDER BY site_id").format(_SITE_COLS))
-    return render(request, format, columns_of(cur.description), cur.fetchall(), filename="sites")
+    return _all_rows(request, format, conn.execute(sql.SQL("SELECT {} FROM sites ORDER BY site_id").format(_SITE_COLS)), "sites")
 
 
 @router.get(
@@ -144,11 +200,7 @@ def list_sites(request: Request, conn: Conn, _: Reader, format: FormatQ = None) 
 )
 def get_site(conn: Conn, _: Reader, site_id: SitePath) -> JSONResponse:
     cur = conn.execute(sql.SQL("SELECT {} FROM sites WHERE site_id = %s").format(_SITE_COLS), (site_id,))
-    row = cur.fetchone()
-    if row is None:
-        raise ApiProblem(404, f"no site with id {site_id!r}")
-    names = [c.name for c in cur.description or []]
-    return JSONResponse({n: jsonable(v) for n, v in zip(names, row, strict=True)})
+    return JSONResponse(_one_row(cur, f"no site with id {site_id!r}"))
 
 
 @router.get("/devices", tags=["catalogue"], responses=_responses(models.DevicePage), summary="Devices, optionally of one site")
@@ -159,7 +211,7 @@ def list_devices(request: Request, conn: Conn, _: Reader, site_id: SiteQ = None,
         ),
         (site_id, site_id),
     )
-    return render(request, format, columns_of(cur.description), cur.fetchall(), filename="devices")
+    return _all_rows(request, format, cur, "devices")
 
 
 @router.get(
@@ -203,26 +255,16 @@ def list_readings(
     """Default range: the last 24 h. Pages follow ``next_cursor`` until it is null."""
     lo, hi = _range(request, start, end, timedelta(days=1))
     limit = _limit(request, limit)
-    clauses: list[sql.Composable] = [sql.SQL("ts >= %s AND ts < %s")]
-    params: list[Any] = [lo, hi]
-    if site_id:
-        clauses.append(sql.SQL("site_id = %s"))
-        params.append(site_id)
-    if device_id:
-        clauses.append(sql.SQL("device_id = %s"))
-        params.append(device_id)
+    where = _Where("ts >= %s AND ts < %s", lo, hi)
+    where.eq("site_id", site_id)
+    where.eq("device_id", device_id)
     if cursor:
         after_ts, after_key = decode_cursor(cursor)
-        clauses.append(sql.SQL("(ts, device_id) > (%s, %s)"))
-        params += [after_ts, str(after_key)]
-    query = sql.SQL("SELECT {} FROM readings WHERE {} ORDER BY ts, device_id LIMIT %s").format(_READING_COLS, _where(clauses))
-    cur = conn.execute(query, [*params, limit + 1])
-    rows = cur.fetchall()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1][2], rows[-1][0])
-    return render(request, format, columns_of(cur.description), rows, next_cursor=next_cursor, filename="readings")
+        where.add("(ts, device_id) > (%s, %s)", after_ts, str(after_key))
+    query = sql.SQL("SELECT {} FROM readings WHERE {} ORDER BY ts, device_id LIMIT %s").format(_READING_COLS, where.sql())
+    return _page(
+        request, format, conn, query, where.params, limit, lambda last: encode_cursor(last["ts"], last["device_id"]), "readings"
+    )
 
 
 @router.get(
@@ -249,7 +291,7 @@ def latest_readings(
         ).format(_READING_COLS),
         (max_age_s, site_id, site_id),
     )
-    return render(request, format, columns_of(cur.description), cur.fetchall(), filename="latest_readings")
+    return _all_rows(request, format, cur, "latest_readings")
 
 
 # --- rollups -----------------------------------------------------------------------------------
@@ -302,25 +344,21 @@ def list_rollups(
         raise ApiProblem(422, "query parameter 'device_id' cannot be combined with group_by=site")
     table = sql.Identifier(f"readings_{resolution.value}")
     key_name = "device_id" if group_by is Grouping.device else "site_id"
-    clauses: list[sql.Composable] = [sql.SQL("r.bucket >= %s AND r.bucket < %s")]
-    params: list[Any] = [lo, hi]
-    if site_id:
-        clauses.append(sql.SQL("r.site_id = %s"))
-        params.append(site_id)
-    if device_id:
-        clauses.append(sql.SQL("r.device_id = %s"))
-        params.append(device_id)
+    where = _Where("r.bucket >= %s AND r.bucket < %s", lo, hi)
+    where.eq("r.site_id", site_id)
+    where.eq("r.device_id", device_id)
+    params = where.params
     if group_by is Grouping.device:
         if cursor:
             after_ts, after_key = decode_cursor(cursor)
-            clauses.append(sql.SQL("(r.bucket, r.device_id) > (%s, %s)"))
-            params += [after_ts, str(after_key)]
-        query = sql.SQL("SELECT r.* FROM {} r WHERE {} ORDER BY r.bucket, r.device_id LIMIT %s").format(table, _where(clauses))
+            where.add("(r.bucket, r.device_id) > (%s, %s)", after_ts, str(after_key))
+        query = sql.SQL("SELECT r.* FROM {} r WHERE {} ORDER BY r.bucket, r.device_id LIMIT %s").format(table, where.sql())
     else:
         having = sql.SQL("")
         if cursor:
             after_ts, after_key = decode_cursor(cursor)
             having = sql.SQL("HAVING (r.bucket, r.site_id) > (%s, %s)")
+            params = [*params, after_ts, str(after_key)]
         query = sql.SQL(
             """SELECT r.site_id, r.bucket,
                       sum(r.ac_power_kw_avg) FILTER (WHERE d.kind = 'inverter') AS ac_power_kw,
@@ -339,19 +377,11 @@ def list_rollups(
                       count(DISTINCT r.device_id) AS device_count
                FROM {} r JOIN devices d ON d.device_id = r.device_id
                WHERE {} GROUP BY r.site_id, r.bucket {} ORDER BY r.bucket, r.site_id LIMIT %s"""
-        ).format(table, _where(clauses), having)
-        if cursor:
-            params += [after_ts, str(after_key)]
-    cur = conn.execute(query, [*params, limit + 1])
-    rows = cur.fetchall()
-    cols = columns_of(cur.description)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        names = [c.name for c in cols]
-        last = rows[-1]
-        next_cursor = encode_cursor(last[names.index("bucket")], last[names.index(key_name)])
-    return render(request, format, cols, rows, next_cursor=next_cursor, filename=f"rollups_{resolution.value}")
+        ).format(table, where.sql(), having)
+    return _page(
+        request, format, conn, query, params, limit,
+        lambda last: encode_cursor(last["bucket"], last[key_name]), f"rollups_{resolution.value}",
+    )
 
 
 # --- KPIs and the operator overview ------------------------------------------------------------
@@ -379,7 +409,7 @@ def list_kpis(
            ORDER BY day, site_id""",
         (lo.date(), hi.date(), site_id, site_id),
     )
-    return render(request, format, columns_of(cur.description), cur.fetchall(), filename="kpis")
+    return _all_rows(request, format, cur, "kpis")
 
 
 _OVERVIEW_SQL = """
@@ -443,8 +473,7 @@ def overview(
     current 15-min bucket from the latest issue; energy/PR/availability "today" are the
     ``bi.site_kpi_daily`` figures of the site-local day containing ``as_of``."""
     at = as_utc(as_of) if as_of is not None else datetime.now(UTC)
-    cur = conn.execute(_OVERVIEW_SQL, {"as_of": at, "site_id": site_id})
-    return render(request, format, columns_of(cur.description), cur.fetchall(), filename="overview")
+    return _all_rows(request, format, conn.execute(_OVERVIEW_SQL, {"as_of": at, "site_id": site_id}), "overview")
 
 
 # --- forecasts ---------------------------------------------------------------------------------
@@ -478,23 +507,19 @@ def get_forecast(
         (site_id, as_of, as_of, model_version, model_version),
     ).fetchone()
     issue = row[0] if row else None
-    clauses: list[sql.Composable] = [sql.SQL("site_id = %s AND issued_at = %s")]
-    params: list[Any] = [site_id, issue]
+    where = _Where("site_id = %s AND issued_at = %s", site_id, issue)
     if model_version:
-        clauses.append(sql.SQL("model_version = %s"))
-        params.append(model_version)
+        where.add("model_version = %s", model_version)
     if start is not None:
-        clauses.append(sql.SQL("target_ts >= %s"))
-        params.append(as_utc(start))
+        where.add("target_ts >= %s", as_utc(start))
     if end is not None:
-        clauses.append(sql.SQL("target_ts < %s"))
-        params.append(as_utc(end))
+        where.add("target_ts < %s", as_utc(end))
     cur = conn.execute(
         sql.SQL(
             "SELECT site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw "
             "FROM forecasts WHERE {} ORDER BY target_ts, model_version"
-        ).format(_where(clauses)),
-        params,
+        ).format(where.sql()),
+        where.params,
     )
     return render(
         request, format, columns_of(cur.description), cur.fetchall(),
@@ -586,44 +611,29 @@ def list_alerts(
     format: FormatQ = None,
 ) -> Response:
     limit = _limit(request, limit, default=100)
-    clauses: list[sql.Composable] = []
-    params: list[Any] = []
+    where = _Where()
     if state is AlertState.active:
-        clauses.append(sql.SQL("state <> 'resolved'"))
+        where.add("state <> 'resolved'")
     elif state is not None:
-        clauses.append(sql.SQL("state = %s"))
-        params.append(state.value)
-    for col, value in (("site_id", site_id), ("device_id", device_id)):
-        if value:
-            clauses.append(sql.SQL("{} = %s").format(sql.Identifier(col)))
-            params.append(value)
-    if severity is not None:
-        clauses.append(sql.SQL("severity = %s"))
-        params.append(severity.value)
-    if source is not None:
-        clauses.append(sql.SQL("source = %s"))
-        params.append(source.value)
+        where.add("state = %s", state.value)
+    where.eq("site_id", site_id)
+    where.eq("device_id", device_id)
+    where.eq("severity", severity.value if severity is not None else None)
+    where.eq("source", source.value if source is not None else None)
     if since is not None:
-        clauses.append(sql.SQL("last_seen_at >= %s"))
-        params.append(as_utc(since))
+        where.add("last_seen_at >= %s", as_utc(since))
     if cursor:
         after_ts, after_id = decode_cursor(cursor)
         if not isinstance(after_id, int):
             raise ApiProblem(422, BAD_CURSOR)
-        clauses.append(sql.SQL("(started_at, alert_id) < (%s, %s)"))
-        params += [after_ts, after_id]
-    cur = conn.execute(
-        sql.SQL("SELECT {} FROM alerts WHERE {} ORDER BY started_at DESC, alert_id DESC LIMIT %s").format(
-            _ALERT_COLS, _where(clauses)
-        ),
-        [*params, limit + 1],
+        where.add("(started_at, alert_id) < (%s, %s)", after_ts, after_id)
+    query = sql.SQL("SELECT {} FROM alerts WHERE {} ORDER BY started_at DESC, alert_id DESC LIMIT %s").format(
+        _ALERT_COLS, where.sql()
     )
-    rows = cur.fetchall()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1][7], rows[-1][0])
-    return render(request, format, columns_of(cur.description), rows, next_cursor=next_cursor, filename="alerts")
+    return _page(
+        request, format, conn, query, where.params, limit,
+        lambda last: encode_cursor(last["started_at"], last["alert_id"]), "alerts",
+    )
 
 
 AlertIdPath = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
@@ -640,6 +650,10 @@ def get_alert(conn: Conn, _: Reader, alert_id: AlertIdPath) -> JSONResponse:
         alert = alert_lifecycle.get_alert(conn, alert_id)
     except alert_lifecycle.AlertNotFound as exc:
         raise ApiProblem(404, str(exc)) from None
+    return _alert_json(alert)
+
+
+def _alert_json(alert: alert_lifecycle.Alert) -> JSONResponse:
     return JSONResponse({k: jsonable(getattr(alert, k)) for k in alert.__dataclass_fields__})
 
 
@@ -652,7 +666,7 @@ def _transition(conn: psycopg.Connection, alert_id: int, action: str, by: str) -
         raise ApiProblem(404, str(exc)) from None
     except alert_lifecycle.AlertError as exc:
         raise ApiProblem(409, f"cannot {action} alert {alert_id}: {exc}") from None
-    return JSONResponse({k: jsonable(getattr(alert, k)) for k in alert.__dataclass_fields__})
+    return _alert_json(alert)
 
 
 _WRITE_RESPONSES = {
@@ -704,35 +718,26 @@ def list_quality_results(
     """Results whose window ends in ``[start, end)`` (default last 7 days), newest first."""
     lo, hi = _range(request, start, end, timedelta(days=7))
     limit = _limit(request, limit)
-    clauses: list[sql.Composable] = [sql.SQL("window_end >= %s AND window_end < %s")]
-    params: list[Any] = [lo, hi]
+    where = _Where("window_end >= %s AND window_end < %s", lo, hi)
     for col, value in (("site_id", site_id), ("device_id", device_id), ("check_name", check_name), ("passed", passed)):
-        if value is not None:
-            clauses.append(sql.SQL("{} = %s").format(sql.Identifier(col)))
-            params.append(value)
+        where.eq(col, value)
     if cursor:
         after_ts, after_key = decode_cursor(cursor)
         try:
             check, site, device = json.loads(str(after_key))
         except (ValueError, TypeError):
             raise ApiProblem(422, BAD_CURSOR) from None
-        clauses.append(sql.SQL("(window_end, check_name, site_id, device_id) < (%s, %s, %s, %s)"))
-        params += [after_ts, str(check), str(site), str(device)]
-    cur = conn.execute(
-        sql.SQL(
-            "SELECT check_name, site_id, device_id, window_start, window_end, passed, measured_value, threshold, "
-            "details, run_id, checked_at FROM dq_results WHERE {} "
-            "ORDER BY window_end DESC, check_name DESC, site_id DESC, device_id DESC LIMIT %s"
-        ).format(_where(clauses)),
-        [*params, limit + 1],
+        where.add("(window_end, check_name, site_id, device_id) < (%s, %s, %s, %s)", after_ts, str(check), str(site), str(device))
+    query = sql.SQL(
+        "SELECT check_name, site_id, device_id, window_start, window_end, passed, measured_value, threshold, "
+        "details, run_id, checked_at FROM dq_results WHERE {} "
+        "ORDER BY window_end DESC, check_name DESC, site_id DESC, device_id DESC LIMIT %s"
+    ).format(where.sql())
+    return _page(
+        request, format, conn, query, where.params, limit,
+        lambda last: encode_cursor(last["window_end"], json.dumps([last["check_name"], last["site_id"], last["device_id"]])),
+        "quality_results",
     )
-    rows = cur.fetchall()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(last[4], json.dumps([last[0], last[1], last[2]]))
-    return render(request, format, columns_of(cur.description), rows, next_cursor=next_cursor, filename="quality_results")
 
 
 @router.get(
@@ -755,7 +760,7 @@ def freshness(request: Request, conn: Conn, _: Reader, site_id: SiteQ = None, fo
            ORDER BY f.site_id""",
         (site_id, site_id),
     )
-    return render(request, format, columns_of(cur.description), cur.fetchall(), filename="freshness")
+    return _all_rows(request, format, cur, "freshness")
 
 
 # --- data-product catalogue --------------------------------------------------------------------
@@ -770,8 +775,7 @@ _PRODUCT_SQL = (
     "/data-products", tags=["catalogue"], responses=_responses(models.DataProductPage), summary="The data-product catalogue"
 )
 def list_data_products(request: Request, conn: Conn, _: Reader, format: FormatQ = None) -> Response:
-    cur = conn.execute(_PRODUCT_SQL + " ORDER BY name")
-    return render(request, format, columns_of(cur.description), cur.fetchall(), filename="data_products")
+    return _all_rows(request, format, conn.execute(_PRODUCT_SQL + " ORDER BY name"), "data_products")
 
 
 @router.get(
@@ -781,12 +785,7 @@ def list_data_products(request: Request, conn: Conn, _: Reader, format: FormatQ 
     summary="One data product with its ODCS data contract",
 )
 def get_data_product(conn: Conn, _: Reader, name: Annotated[str, PathParam(pattern=r"^[a-z0-9_-]{1,64}$")]) -> JSONResponse:
-    cur = conn.execute(_PRODUCT_SQL + " WHERE name = %s", (name,))
-    row = cur.fetchone()
-    if row is None:
-        raise ApiProblem(404, f"no data product named {name!r}")
-    names = [c.name for c in cur.description or []]
-    body = {n: jsonable(v) for n, v in zip(names, row, strict=True)}
+    body = _one_row(conn.execute(_PRODUCT_SQL + " WHERE name = %s", (name,)), f"no data product named {name!r}")
     contract_file = (REPO_ROOT / body["contract_path"]).resolve()
     contract = None
     if contract_file.is_file() and REPO_ROOT in contract_file.parents:

@@ -30,8 +30,24 @@ from heliosgrid.stack.process import ProcessRef
 Kind = Literal["service", "task", "inline"]
 
 
+class DataDirLayout:
+    """The run and log directories below a stack's data directory (``self.data_dir``)."""
+
+    data_dir: Path
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files and ``stack.json``."""
+        return self.data_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        """One ``<component>.log`` per component."""
+        return self.data_dir / "logs"
+
+
 @dataclass
-class StackContext:
+class StackContext(DataDirLayout):
     """What components learn about each other while the stack starts.
 
     ``env`` is added to every child's environment (e.g. ``HELIOS_DATABASE_URL`` once the
@@ -45,16 +61,6 @@ class StackContext:
     env: dict[str, str] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     started_at: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def run_dir(self) -> Path:
-        """Pid files and ``stack.json``."""
-        return self.data_dir / "run"
-
-    @property
-    def log_dir(self) -> Path:
-        """One ``<component>.log`` per component."""
-        return self.data_dir / "logs"
 
     @property
     def database_url(self) -> str | None:

@@ -29,7 +29,7 @@ from typing import Any
 
 from heliosgrid.settings import redact_url
 from heliosgrid.stack.process import ProcessRef, process_start_ticks
-from heliosgrid.stack.spec import ComponentSpec, StackContext, validate_specs
+from heliosgrid.stack.spec import ComponentSpec, DataDirLayout, StackContext, validate_specs
 
 STATE_VERSION = 1
 LOG_TAIL_LINES = 15
@@ -94,7 +94,7 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return redact_url("\n".join(text.splitlines()[-lines:]))
 
 
-class Supervisor:
+class Supervisor(DataDirLayout):
     """Starts, stops and inspects one stack described by ``specs`` under ``data_dir``.
 
     ``base_env`` seeds :attr:`StackContext.env` (e.g. broker address, data dir); ``echo``
@@ -119,14 +119,6 @@ class Supervisor:
         self.echo = echo
 
     # ------------------------------------------------------------------ paths and state
-    @property
-    def run_dir(self) -> Path:
-        return self.data_dir / "run"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.data_dir / "logs"
-
     @property
     def state_file(self) -> Path:
         return self.run_dir / "stack.json"
@@ -291,6 +283,18 @@ class Supervisor:
         fh.flush()
         return fh
 
+    def _popen(
+        self, spec: ComponentSpec, ctx: StackContext, log_path: Path, argv: Sequence[str], log_fh: Any
+    ) -> subprocess.Popen[bytes]:
+        """Start ``argv`` in its own session with output to ``log_fh``; a missing program is a :class:`StackError`."""
+        try:
+            return subprocess.Popen(
+                argv, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=self._child_env(spec, ctx), cwd=self.cwd, start_new_session=True,
+            )
+        except OSError as exc:
+            raise self._fail(spec, log_path, f"cannot execute {argv[0]!r}: {exc.strerror}") from None
+
     def _run_inline(self, spec: ComponentSpec, ctx: StackContext, state: dict[str, Any], log_path: Path) -> None:
         assert spec.run is not None
         with open(log_path, "a", encoding="utf-8") as fh:
@@ -313,13 +317,7 @@ class Supervisor:
     def _run_task(self, spec: ComponentSpec, ctx: StackContext, state: dict[str, Any], log_path: Path) -> None:
         argv = spec.resolve_argv(ctx)
         with self._open_log(spec, log_path, argv) as fh:
-            try:
-                proc = subprocess.Popen(
-                    argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    env=self._child_env(spec, ctx), cwd=self.cwd, start_new_session=True,
-                )
-            except OSError as exc:
-                raise self._fail(spec, log_path, f"cannot execute {argv[0]!r}: {exc.strerror}") from None
+            proc = self._popen(spec, ctx, log_path, argv, fh)
             try:
                 code = proc.wait(timeout=spec.start_timeout_s)
             except subprocess.TimeoutExpired:
@@ -337,13 +335,7 @@ class Supervisor:
     ) -> tuple[ProcessRef, subprocess.Popen[bytes]]:
         argv = spec.resolve_argv(ctx)
         with self._open_log(spec, log_path, argv) as fh:
-            try:
-                proc = subprocess.Popen(
-                    argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    env=self._child_env(spec, ctx), cwd=self.cwd, start_new_session=True,
-                )
-            except OSError as exc:
-                raise self._fail(spec, log_path, f"cannot execute {argv[0]!r}: {exc.strerror}") from None
+            proc = self._popen(spec, ctx, log_path, argv, fh)
         ticks = process_start_ticks(proc.pid)
         return ProcessRef(pid=proc.pid, start_ticks=ticks, group=True, stop_signal=spec.stop_signal), proc
 
