@@ -14,8 +14,9 @@ Delivery guarantee (ADR 0015): at-least-once with idempotent writes. For each mi
 
 The transaction of batch N runs in a writer thread while the main thread polls and decodes
 batch N+1 (two-stage pipeline, ADR 0016); offsets are still committed in order, by the main
-thread, each only after its own batch committed. A crash anywhere re-delivers the batch: readings are upserted on ``(device_id, ts)`` and
-quarantine rows are unique on ``(topic, partition, offset)``, so the replay changes nothing.
+thread, each only after its own batch committed. A crash anywhere re-delivers the batch:
+readings are upserted on ``(device_id, ts)`` and quarantine rows are unique on
+``(topic, partition, offset)``, so the replay changes nothing.
 
 Database down: the assigned partitions are paused (polling continues so the group session and
 the assignment stay alive), the transaction is retried with exponential backoff (capped at
