@@ -49,7 +49,7 @@ def conn(pg_db: str) -> Iterator[psycopg.Connection]:
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return load_settings(models_dir=tmp_path_factory.mktemp("models"), forecast_train_days=30, forecast_backtest_days=6,
-                         forecast_models="persistence,climatology,gbm", forecast_drift_window_days=2)
+                         forecast_models="persistence,climatology,prophet,arima,gbm", forecast_drift_window_days=2)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def trained(conn: psycopg.Connection, settings: Settings) -> dict[str, object]:
 def test_retrain_registers_candidates_and_promotes(conn: psycopg.Connection, trained: dict[str, object]) -> None:
     rows = conn.execute("SELECT model_name, is_champion, artifact_path, data_hash, train_end, metrics FROM models "
                         "WHERE site_id = %s ORDER BY model_name", (SITE,)).fetchall()
-    assert [r[0] for r in rows] == ["climatology", "gbm", "persistence"]
+    assert [r[0] for r in rows] == ["arima", "climatology", "gbm", "persistence", "prophet"]
     assert sum(r[1] for r in rows) == 1
     assert trained["promoted"] is True and trained["reason"] == "no current champion"
     champ = next(r for r in rows if r[1])
@@ -73,7 +73,7 @@ def test_retrain_registers_candidates_and_promotes(conn: psycopg.Connection, tra
 def test_retrain_same_as_of_is_idempotent(conn: psycopg.Connection, settings: Settings, trained: dict[str, object]) -> None:
     again = retrain_site(conn, SITE, settings, AS_OF)
     assert again.promoted is False and again.champion_version == trained["champion_version"]
-    assert conn.execute("SELECT count(*) FROM models WHERE site_id = %s", (SITE,)).fetchone()[0] == 3
+    assert conn.execute("SELECT count(*) FROM models WHERE site_id = %s", (SITE,)).fetchone()[0] == 5
 
 
 def test_forecast_writes_are_idempotent(conn: psycopg.Connection, settings: Settings, trained: dict[str, object]) -> None:
@@ -119,7 +119,7 @@ def test_cli_models_run_and_errors(monkeypatch: pytest.MonkeyPatch, pg_db: str, 
     try:
         assert main(["forecast", "models", "--site", SITE, "--json"]) == 0
         rows = json.loads(capsys.readouterr().out)
-        assert len(rows) == 3 and sum(r["is_champion"] for r in rows) == 1
+        assert len(rows) == 5 and sum(r["is_champion"] for r in rows) == 1
         assert all(float(r["age_h"]) >= 0 for r in rows)
         assert main(["forecast", "models"]) == 0
         assert "yes" in capsys.readouterr().out  # the champion column
