@@ -103,3 +103,15 @@ def test_site_wide_soiling_is_not_blamed_on_the_sensors(site_soiling_findings: l
 def test_site_wide_soiling_is_found_on_every_inverter(site_soiling_findings: list[Finding]) -> None:
     soiled = {f.device_id for f in site_soiling_findings if f.fault_type == "soiling"}
     assert soiled == {d.device_id for d in _site().inverters}
+
+
+def test_small_site_blames_a_drifting_weather_station_not_the_inverter_sensors() -> None:
+    """us-golden (2 inverters): no power-implied reference; the station is one of three votes."""
+    site = next(s for s in demo_fleet() if s.site_id == "us-golden")
+    faults = [FaultSpec("us-golden-ws01", "irradiance_drift", START + pd.Timedelta(days=1), END, {"drift_per_day": 0.03})]
+    sim = simulate_fleet([site], START, END, seed=5, faults=faults)
+    frames = device_frames(rollup_15m(sim.readings), site, bucket_grid(START, END))
+    findings = analyse_site(site, frames, info=False)
+    assert {f.device_id for f in findings if f.fault_type == "irradiance_drift"} == {"us-golden-ws01"}
+    assert all(f.evidence["reference"] == "sensors" for f in findings if f.fault_type == "irradiance_drift")
+    assert [f for f in findings if f.fault_type == "soiling"] == []
