@@ -155,6 +155,7 @@ class IngestService:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-db-writer")
         self._inflight: tuple[_Batch, Future[None]] | None = None
         self._retrying: _Batch | None = None
+        self._rebalance_count = 0
         self._batch_started = 0.0
         self._revoked = False
         self._db_down = False
@@ -263,6 +264,7 @@ class IngestService:
         this member still owns them; if it failed, it is dropped uncommitted (re-delivered).
         """
         self.metrics.rebalances.inc()
+        self._rebalance_count += 1
         self.assigned_partitions = 0
         before = len(self._pending)
         self._pending = [r for r in self._pending if TopicPartition(r.topic, r.partition) not in revoked]
@@ -332,7 +334,14 @@ class IngestService:
         batch.decoded = decode_batch(
             (RawMessage(r.topic, r.partition, r.offset, r.key, r.value) for r in batch.records), datetime.now(UTC)
         )
+        rebalances = self._rebalance_count
         self._finish_inflight()
+        if self._rebalance_count != rebalances and self._consumer is not None:
+            # A rebalance happened while the previous batch was retried: keep only records of
+            # partitions this member still owns (the others belong to their new owner now).
+            owned = self._consumer.assignment()
+            batch.records = [r for r in batch.records if TopicPartition(r.topic, r.partition) in owned]
+            batch.decoded = self._only_owned(batch)
         if not batch.records:
             return
         self._inflight = (batch, self._writer.submit(self._db_attempt, batch))
