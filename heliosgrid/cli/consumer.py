@@ -12,9 +12,36 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     run = psub.add_parser("run", help="consume until SIGTERM/SIGINT (configuration from HELIOS_* env)")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     run.set_defaults(func=cmd_run)
+    rp = psub.add_parser("replay-dlq", help="re-publish dead-letter messages to the readings topic")
+    rp.add_argument("--reason", action="append", metavar="CODE",
+                    help="only messages with this reason_code (repeatable; default: all)")
+    rp.add_argument("--max", type=int, default=None, metavar="N", help="stop after N DLQ messages")
+    rp.add_argument("--idle-timeout-s", type=float, default=5.0, help="stop when the DLQ is idle this long")
+    rp.set_defaults(func=cmd_replay_dlq)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from consumer.main import main
 
     return main(["--log-level", args.log_level])
+
+
+def cmd_replay_dlq(args: argparse.Namespace) -> int:
+    from heliosgrid.cli import CLIError
+    from heliosgrid.contract import REASON_CODES
+    from heliosgrid.ingest.replay import replay_dlq
+    from heliosgrid.settings import get_settings
+
+    for code in args.reason or []:
+        if code not in REASON_CODES:
+            raise CLIError(f"unknown reason code {code!r}; one of: {', '.join(sorted(REASON_CODES))}")
+    if args.max is not None and args.max < 1:
+        raise CLIError("--max must be a positive integer")
+    settings = get_settings()
+    result = replay_dlq(settings, set(args.reason) if args.reason else None, args.max, args.idle_timeout_s)
+    print(f"replayed {result.total_replayed} message(s) from {settings.topic_dlq} to {settings.topic_readings}")
+    for code, n in sorted(result.replayed.items()):
+        print(f"  {code:<28} {n}")
+    if result.skipped:
+        print("skipped (other reasons): " + ", ".join(f"{c} {n}" for c, n in sorted(result.skipped.items())))
+    return 0
