@@ -68,3 +68,35 @@ def test_housekeeping_reports_timescaledb_policy_jobs(ts_conn: psycopg.Connectio
     assert summary["jobs"] >= 4  # retention + continuous-aggregate refresh + compression policies
     assert summary["failed_jobs"] == []  # PGlite has no background workers: no job has run (or failed)
     assert len(summary["never_run"]) == summary["jobs"]
+
+
+def test_failed_policy_job_raises_and_resolves_a_pipeline_alert(ts_conn: psycopg.Connection) -> None:
+    """PGlite has no background workers, so the job-stat row the TimescaleDB scheduler writes after
+    a failed run is planted in its real catalog table; the housekeeping report must alert on it and
+    resolve the alert once the job's last run is no longer a failure."""
+    row = ts_conn.execute("SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' "
+                          "ORDER BY job_id LIMIT 1").fetchone()
+    assert row is not None
+    job_id = int(row[0])
+    device = f"job:{job_id}"
+    assert ts_conn.execute("SELECT 1 FROM _timescaledb_internal.bgw_job_stat WHERE job_id = %s", (job_id,)).fetchone() \
+        is None, "the shared PGlite already has a run record for this job"
+    try:
+        ts_conn.execute(
+            """INSERT INTO _timescaledb_internal.bgw_job_stat (job_id, last_start, last_finish, next_start,
+                   last_successful_finish, last_run_success, total_runs, total_duration, total_duration_failures,
+                   total_successes, total_failures, total_crashes, consecutive_failures, consecutive_crashes, flags)
+               VALUES (%s, now() - interval '2 min', now() - interval '1 min', now() + interval '1 hour', '-infinity',
+                       false, 1, '1 s', '1 s', 0, 1, 0, 1, 0, 0)""", (job_id,))
+        failed = run_housekeeping(ts_conn, datetime(2026, 6, 21, 13, 20, tzinfo=UTC))
+        assert failed["failed_jobs"] == [job_id]
+        assert ts_conn.execute("SELECT source, fault_type, state FROM alerts WHERE site_id = '_pipeline' AND device_id = %s",
+                               (device,)).fetchall() == [("pipeline", "timescaledb_job_failed", "open")]
+        ts_conn.execute("DELETE FROM _timescaledb_internal.bgw_job_stat WHERE job_id = %s", (job_id,))
+        healed = run_housekeeping(ts_conn, datetime(2026, 6, 21, 14, 20, tzinfo=UTC))
+        assert healed["failed_jobs"] == [] and healed["alerts_resolved"] == 1
+        assert ts_conn.execute("SELECT state, resolved_by FROM alerts WHERE site_id = '_pipeline' AND device_id = %s",
+                               (device,)).fetchall() == [("resolved", "auto")]
+    finally:
+        ts_conn.execute("DELETE FROM _timescaledb_internal.bgw_job_stat WHERE job_id = %s", (job_id,))
+        ts_conn.execute("DELETE FROM alerts WHERE site_id = '_pipeline' AND device_id = %s", (device,))
