@@ -360,6 +360,7 @@ def detect_soiling(
     values = loss.to_numpy()
     days = daily.index
     peer_daily = f["peer_ratio"][ok].groupby(local_day[ok.to_numpy()]).median().reindex(days)
+    clearsky_loss = _clearsky_envelope_loss(f, device, k, ok, local_day)
     for start, stop in runs(dirty):
         if stop - start < 2:
             continue
@@ -371,6 +372,13 @@ def detect_soiling(
             others_loss = 1.0 - float(np.nanmedian(others)) if others.notna().any() else 0.0
             if peer_loss < 0.5 * run_loss and others_loss < 0.5 * run_loss:
                 continue  # the power does not confirm it: a sensor artefact, not soiling
+            if peer_loss < 0.5 * run_loss:
+                # Only the neighbours' model ratios confirm it — and they share the site's
+                # irradiance sensors. On clear days the power must also have fallen against the
+                # clear-sky expectation (no sensor involved): drifting sensors do not lower it.
+                cs_loss = clearsky_loss.reindex(run_days).dropna()
+                if len(cs_loss) and float(np.median(cs_loss)) < 0.5 * float(np.median(loss.reindex(cs_loss.index))):
+                    continue
         # Gradual: Theil-Sen slope of the loss over the run and the days before it must be > 0.
         lo = max(0, start - 10)
         # walk back while the loss was still growing from ~0
@@ -408,6 +416,49 @@ def detect_soiling(
                 title=f"{device.device_id}: soiling loss growing to {peak:.1%}",
             )
         )
+    return out
+
+
+CLEAR_DAY_ENVELOPE_FRACTION = 0.8
+"""A day counts as clear when its clear-sky power envelope is ≥ 80 % of the clear baseline
+(overcast days sit at ≈ 0.3–0.6, days with sunny spells at ≈ 1; the margin keeps a day
+with up to ≈ 20 % soiling loss counted as clear)."""
+
+
+def _clearsky_envelope_loss(
+    f: pd.DataFrame, device: DeviceSpec, k: float, ok: pd.Series, local_day: pd.DatetimeIndex
+) -> pd.Series:
+    """Per clear local day: 1 − (envelope of actual / clear-sky AC) / (the clear baseline before it).
+
+    Envelope = 90th percentile of ``ac_power_kw_avg / (k · clearsky_ac_kw)`` over the day's usable
+    buckets (``ok``, clear-sky AC between 20 % and 90 % of nameplate: no clipping); clouds only
+    lower it, soiling lowers it on every day. Baseline = median envelope of the clear days among
+    the 10 days before (first days of the window: of the window's clear days). Days that are not
+    clear (envelope < :data:`CLEAR_DAY_ENVELOPE_FRACTION` × baseline) are NaN. Empty when the
+    frame has no ``clearsky_ac_kw``.
+    """
+    if "clearsky_ac_kw" not in f:
+        return pd.Series(dtype=float)
+    cap = device.ac_capacity_kw
+    cs = f["clearsky_ac_kw"] * k
+    use = ok & (cs > 0.2 * cap) & (cs < 0.9 * cap)
+    if not use.any():
+        return pd.Series(dtype=float)
+    index = (f["ac_power_kw_avg"] / cs)[use]
+    by_day = index.groupby(local_day[use.to_numpy()])
+    env = by_day.quantile(0.9)[by_day.size() >= 6]
+    out = pd.Series(np.nan, index=env.index)
+    for i in range(len(env)):
+        before = env.iloc[max(0, i - 10) : i]
+        if len(before) < 2:
+            before = env.iloc[: max(i, 10)]
+        top = float(before.max()) if len(before) else float("nan")
+        clear_before = before[before >= CLEAR_DAY_ENVELOPE_FRACTION * top]
+        if clear_before.empty:
+            continue
+        base = float(clear_before.median())
+        if env.iloc[i] >= CLEAR_DAY_ENVELOPE_FRACTION * base:
+            out.iloc[i] = max(0.0, 1.0 - float(env.iloc[i]) / base)
     return out
 
 

@@ -276,6 +276,13 @@ def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, 
         # predicts: used where the measured module temperature is itself faulty (overheating, stuck).
         tmod_ok = f["tmod_model_c"] + f["tmod_resid_peer_c"]
         f["expected_ac_model_temp_kw"] = expected_ac_from_sensors(f["poa_used_w_m2"], tmod_ok, dev)
+        # Clear-sky expected AC: no sensor in it (clear-sky POA, SAPM module temperature from the
+        # site's ambient temperature); the upper envelope of actual / clear-sky AC over a day is
+        # set by the clear moments, which only soiling (or another plant loss) lowers.
+        cs_tmod = pd.Series(
+            np.asarray(_sapm_module(f["clearsky_poa_w_m2"].to_numpy(), ambient_ref.to_numpy()), dtype="float64"), index=grid
+        )
+        f["clearsky_ac_kw"] = expected_ac_from_sensors(f["clearsky_poa_w_m2"], cs_tmod, dev)
     return feats
 
 

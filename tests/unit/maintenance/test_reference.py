@@ -115,3 +115,22 @@ def test_small_site_blames_a_drifting_weather_station_not_the_inverter_sensors()
     assert {f.device_id for f in findings if f.fault_type == "irradiance_drift"} == {"us-golden-ws01"}
     assert all(f.evidence["reference"] == "sensors" for f in findings if f.fault_type == "irradiance_drift")
     assert [f for f in findings if f.fault_type == "soiling"] == []
+
+
+def test_small_site_two_drifting_sensors_are_not_soiling() -> None:
+    """us-golden: the inverter's and the station's sensors drift together (2 of 3 votes wrong).
+
+    The sensors cannot tell which one drifts, and the masked inverter falls back to a drifting
+    station, so the model ratios of both inverters fall; the clear-sky power envelope (no sensor
+    in it) has not fallen, so it is not soiling. (Which sensor is blamed stays ambiguous here.)
+    """
+    site = next(s for s in demo_fleet() if s.site_id == "us-golden")
+    start = START + pd.Timedelta(days=1)
+    faults = [
+        FaultSpec("us-golden-inv01", "irradiance_drift", start, END, {"drift_per_day": 0.03}),
+        FaultSpec("us-golden-ws01", "irradiance_drift", start, END, {"drift_per_day": 0.02}),
+    ]
+    sim = simulate_fleet([site], START, END, seed=5, faults=faults)
+    findings = analyse_site(site, device_frames(rollup_15m(sim.readings), site, bucket_grid(START, END)), info=False)
+    assert "us-golden-inv01" in {f.device_id for f in findings if f.fault_type == "irradiance_drift"}
+    assert [f for f in findings if f.fault_type == "soiling"] == []
