@@ -22,9 +22,11 @@ string_outage        rolling median (3 daylight buckets) of the calibrated ratio
                      < 0.95 and ≥ 5 points below its level 6–30 h earlier (a *step*; soiling
                      moves ≤ 1 point a day), peers (when present) also < 0.97.
 soiling              daily median of the calibrated ratio to expected (re-referenced to the site's
-                     median POA, so a drifting POA sensor cannot mimic it) ≥ 2 % below 1 for 2 days,
-                     with a positive Theil–Sen loss slope (gradual); start back-extrapolated to
-                     zero loss. Peers are not used: neighbours soil together.
+                     irradiance reference, so a drifting POA sensor cannot mimic it) ≥ 2 % below 1
+                     for 2 days, with a positive Theil–Sen loss slope (gradual); start
+                     back-extrapolated to zero loss. Confirmed by metered power: at least half the
+                     loss in the power peer ratio, or — neighbours soiling together — in the other
+                     inverters' model ratios *and* in the clear-sky power envelope on clear days.
 stuck_sensor         POA/GHI (while the site sees light) or a temperature with min == max over
                      a bucket of ≥ 3 samples, or identical bucket means (pvanalytics
                      ``stale_values_diff``), for ≥ 2 buckets.
@@ -326,7 +328,10 @@ def detect_soiling(
 
     The loss must be real power, not a sensor artefact: when the site has peers, at least half of
     it must show in the power peer ratio, or — neighbours soiling together — in the other
-    inverters' own model ratios (``others_daily_ratio``: their median daily calibrated ratio).
+    inverters' own model ratios (``others_daily_ratio``: their median daily calibrated ratio);
+    since those share the site's irradiance sensors, in that case it must also show in the
+    clear-sky power envelope on the run's clear days (:func:`_clearsky_envelope_loss`), when
+    there are any.
 
     pvanalytics has no soiling estimator and RdTools (stochastic rate and recovery) is not a
     dependency; the daily-median ratio with a Theil–Sen trend is the same idea on a short window.
