@@ -156,3 +156,20 @@ def test_soiling_needs_the_power_to_confirm_it(clean_plant: Plant) -> None:
     f["peer_ratio"] = f["peer_ratio"] * decline  # now the power really falls behind the peers
     (found,) = d.detect_soiling(f, dev, timezone=clean_plant.site.timezone)
     assert found.evidence["loss_rate_per_day"] == pytest.approx(0.02, abs=0.005)
+
+
+def test_clearsky_envelope_loss_sees_power_loss_not_sensor_drift(clean_plant: Plant) -> None:
+    """The clear-sky power envelope has no sensor in it: a POA drift leaves it at 0, a real loss shows."""
+    dev = clean_plant.device("es-tabernas-inv01")
+    f = clean_plant.features[dev.device_id].copy()
+    tz = clean_plant.site.timezone
+    local_day = f.index.tz_convert(tz).normalize()
+    ok = f["daylight"] & (f["sample_count"] >= 13)
+    clean = d._clearsky_envelope_loss(f, dev, 1.0, ok, local_day).dropna()
+    assert len(clean) >= 3 and clean.max() < 0.02
+    f["poa_w_m2_avg"] = f["poa_w_m2_avg"] * 1.2  # a sensor drift does not touch it
+    assert d._clearsky_envelope_loss(f, dev, 1.0, ok, local_day).dropna().max() < 0.02
+    late = f.index >= f.index[0] + pd.Timedelta(days=3)
+    f.loc[late, "ac_power_kw_avg"] = f.loc[late, "ac_power_kw_avg"] * 0.9  # 10 % less power
+    lossy = d._clearsky_envelope_loss(f, dev, 1.0, ok, local_day).dropna()
+    assert lossy[lossy.index >= pd.Timestamp(f.index[late][0]).tz_convert(tz).normalize() + pd.Timedelta(days=1)].min() > 0.07
