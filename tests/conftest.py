@@ -6,15 +6,16 @@
 * ``timescale_url`` — a PGlite+TimescaleDB wire server (Node, tools/pglite) per session;
   one connection at a time, no COPY FROM STDIN.
 * ``timescale_db`` — ``timescale_url`` migrated once (TimescaleDB backend, policies seeded).
+
+Plain helpers (``free_port``, ``wait_port``, ``db_url``) live in ``tests/helpers.py``; import them
+from there (``from tests.helpers import free_port``), never from ``conftest``.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,31 +25,10 @@ import pytest
 
 from heliosgrid.db.connection import open_connection
 from heliosgrid.db.migrate import migrate
+from tests.helpers import db_url, free_port, wait_port
 
 REPO = Path(__file__).resolve().parents[1]
 PG_SERVER_URL = os.environ.get("HELIOS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(host: str, port: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout_s}s")
-
-
-def db_url(server_url: str, dbname: str) -> str:
-    return server_url.rsplit("/", 1)[0] + "/" + dbname
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ Seed (times relative to ``now`` = the database clock truncated to the minute, UT
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -37,32 +36,6 @@ class Seeded:
     forecast_issues: tuple[datetime, datetime]
     open_alert_ids: list[int]
     resolved_alert_id: int
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (same as tests/conftest.py)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# Same helpers as tests/conftest.py. Pytest imports every conftest.py of a directory without
-# __init__.py as the module "conftest", so `from conftest import free_port, db_url, wait_port`
-# elsewhere gets whichever conftest was imported last; our conftests re-export these so that
-# pattern keeps working after them.
-def wait_port(host: str, port: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout_s}s")
-
-
-def db_url(server_url: str, dbname: str) -> str:
-    return server_url.rsplit("/", 1)[0] + "/" + dbname
 
 
 def ac_power_kw(device_id: str) -> float:

@@ -6,9 +6,10 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from api_seed import Seeded, ServerThread, db_url, free_port, make_keys, seed, wait_port
+from api_seed import Seeded, ServerThread, make_keys, seed
 
 from heliosgrid.settings import load_settings
+from tests.helpers import free_port
 
 
 @pytest.fixture(scope="module")
@@ -32,5 +33,3 @@ def api(seeded: Seeded) -> Iterator[str]:
 def client(api: str, keys: dict[str, str]) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {keys['read']}"}, timeout=30) as c:
         yield c
-
-__all__ = ["db_url", "free_port", "wait_port"]  # see api_seed.py: other tests import these from "conftest"

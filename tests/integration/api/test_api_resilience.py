@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from api_seed import ServerThread, free_port
+from api_seed import ServerThread
 
 from heliosgrid.settings import load_settings
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -6,11 +6,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from api_seed import Seeded, ServerThread, free_port
+from api_seed import Seeded, ServerThread
 
 from heliosgrid.api.auth import create_key, revoke_key
 from heliosgrid.db.connection import open_connection
 from heliosgrid.settings import load_settings
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -66,9 +66,10 @@ def test_stream_delivers_reading_and_alert_inserted_after_subscription(api: str,
 
 
 def test_open_streams_per_key_are_capped(seeded: Seeded, keys: dict[str, str]) -> None:
-    from api_seed import ServerThread, free_port
+    from api_seed import ServerThread
 
     from heliosgrid.settings import load_settings
+    from tests.helpers import free_port
 
     with ServerThread(seeded.url, free_port(), load_settings(), max_streams_per_key=1) as server:
         url = server.base_url + "/v1/stream"

@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from api_seed import ServerThread, free_port
+from api_seed import ServerThread
 
 from heliosgrid.api.auth import create_key
 from heliosgrid.db.connection import open_connection
 from heliosgrid.settings import load_settings
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.integration
 SITE = "apits-site"

@@ -10,9 +10,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 
-from api_seed import Seeded, ServerThread, db_url, free_port, make_keys, seed, wait_port
+from api_seed import Seeded, ServerThread, make_keys, seed
 
 from heliosgrid.settings import load_settings
+from tests.helpers import free_port
 
 
 @pytest.fixture(scope="module")
@@ -29,5 +30,3 @@ def dash_keys(dash_seeded: Seeded) -> dict[str, str]:
 def dash_api(dash_seeded: Seeded) -> Iterator[str]:
     with ServerThread(dash_seeded.url, free_port(), load_settings(), poll_interval_s=0.5) as server:
         yield server.base_url
-
-__all__ = ["db_url", "free_port", "wait_port"]  # see api_seed.py: other tests import these from "conftest"

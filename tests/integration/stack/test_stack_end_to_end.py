@@ -14,9 +14,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import db_url, free_port
 
 from heliosgrid.stack.process import pid_alive
+from tests.helpers import db_url, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[3]

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port
 from kafka.admin import KafkaAdminClient
 
 from heliosgrid.broker import ensure_topics, tansu_binary
@@ -21,6 +20,7 @@ from heliosgrid.stack import ComponentSpec, HttpOk, PortOpen, StackContext, Stac
 from heliosgrid.stack.health import HttpJsonField
 from heliosgrid.stack.process import pid_alive
 from heliosgrid.stack.supervisor import LOG_ROTATE_BYTES
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.integration
 
