@@ -1,0 +1,11 @@
+-- Both backends. The live stream (heliosgrid/api/stream.py, GET /v1/stream) polls every second for
+-- readings with ingested_at > watermark (and ts > watermark - 6 h for partition/chunk pruning);
+-- without an index on ingested_at every poll scanned the whole newest partition/chunk.
+-- BRIN, not B-tree: rows are appended in ingestion order, so ingested_at is physically
+-- correlated within each day partition (PostgreSQL) or 1-day chunk (TimescaleDB); a BRIN index is
+-- a few pages per day and costs next to nothing on the ingest path. autosummarize = on lets
+-- autovacuum summarise each block range as soon as inserts move past it — unsummarised ranges
+-- always match, and the newest rows are exactly what the stream asks for (see ADR 0045).
+-- On the partitioned parent (PostgreSQL) / hypertable (TimescaleDB) the index and its options
+-- are created on every existing and future partition/chunk.
+CREATE INDEX readings_ingested_at_brin ON readings USING brin (ingested_at) WITH (autosummarize = on);
