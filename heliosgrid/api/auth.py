@@ -34,8 +34,8 @@ import psycopg
 from fastapi import Depends, Request
 
 from heliosgrid.api.problems import ApiProblem
+from heliosgrid.api.scopes import SCOPES
 
-SCOPES: tuple[str, ...] = ("read", "alerts:write", "admin")
 _KEY_FORMAT = re.compile(r"^hg_(?P<key_id>[0-9a-f]{8})_(?P<secret>[A-Za-z0-9_-]{20,128})$")
 _NAME_FORMAT = re.compile(r"^[A-Za-z0-9 _.@:-]{1,100}$")
 LAST_USED_UPDATE_INTERVAL_S = 60.0

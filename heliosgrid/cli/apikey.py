@@ -1,16 +1,20 @@
-"""``heliosgrid apikey create|list|revoke``: manage API keys (stored as SHA-256 hashes)."""
+"""``heliosgrid apikey create|list|revoke``: manage API keys (stored as SHA-256 hashes).
+
+The key functions (``heliosgrid.api.auth``, which loads FastAPI) are imported inside the
+commands, so registering this subcommand group costs no heavy imports.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-import psycopg
-
-from heliosgrid.api.auth import SCOPES, ApiKeyError, create_key, list_keys, revoke_key
-from heliosgrid.api.formats import jsonable
-from heliosgrid.db.connection import open_connection, resolve_database_url
+from heliosgrid.api.scopes import SCOPES
 from heliosgrid.settings import get_settings
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,10 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _conn() -> psycopg.Connection:
+    from heliosgrid.db.connection import open_connection, resolve_database_url
+
     return open_connection(resolve_database_url(get_settings()), autocommit=True)
 
 
 def cmd_create(args: argparse.Namespace) -> int:
+    from heliosgrid.api.auth import ApiKeyError, create_key
+
     with _conn() as conn:
         try:
             key = create_key(conn, args.name, args.scope)
@@ -51,6 +59,9 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from heliosgrid.api.auth import list_keys
+    from heliosgrid.api.formats import jsonable
+
     with _conn() as conn:
         keys = list_keys(conn)
     if args.json:
@@ -69,6 +80,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
+    from heliosgrid.api.auth import ApiKeyError, revoke_key
+    from heliosgrid.api.formats import jsonable
+
     with _conn() as conn:
         try:
             when = revoke_key(conn, args.key_id)

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
+from heliosgrid.cli._args import timestamp_arg
 from heliosgrid.contracts import check_contracts, format_report
 from heliosgrid.db.connection import open_connection, resolve_database_url
 from heliosgrid.settings import get_settings
-
-
-def _timestamp(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid timestamp {text!r}: expected ISO 8601, e.g. 2026-01-31T00:00:00Z") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ps.required = True
     c = ps.add_parser("check", help="verify schema, freshness and quality rules; exit 1 on any violation")
     c.add_argument("--json", action="store_true", help="machine-readable output")
-    c.add_argument("--as-of", type=_timestamp, default=None, metavar="TIMESTAMP",
+    c.add_argument("--as-of", type=timestamp_arg, default=None, metavar="TIMESTAMP",
                    help="measure freshness at this time (default: database now())")
     c.add_argument("--dir", type=Path, default=None, help="contracts directory (default: the repository's contracts/)")
     c.set_defaults(func=cmd_check)

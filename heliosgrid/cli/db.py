@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 
+from heliosgrid.cli._args import timestamp_arg
 from heliosgrid.db.connection import open_connection, resolve_database_url
 from heliosgrid.db.info import database_info
 from heliosgrid.db.migrate import migrate
@@ -22,9 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     i.add_argument("--json", action="store_true", help="machine-readable output")
     i.set_defaults(func=cmd_info)
     r = dbsub.add_parser("refresh", help="refresh the 15-min, hourly and daily rollups")
-    r.add_argument("--start", type=_timestamp_arg, default=None, metavar="TIMESTAMP",
+    r.add_argument("--start", type=timestamp_arg, default=None, metavar="TIMESTAMP",
                    help="TimescaleDB: start of the window (ISO 8601; default: the policy window)")
-    r.add_argument("--end", type=_timestamp_arg, default=None, metavar="TIMESTAMP",
+    r.add_argument("--end", type=timestamp_arg, default=None, metavar="TIMESTAMP",
                    help="TimescaleDB: end of the window (ISO 8601; default: now)")
     r.add_argument("--json", action="store_true", help="machine-readable output")
     r.set_defaults(func=cmd_refresh)
@@ -32,15 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     j.add_argument("--json", action="store_true", help="machine-readable output")
     j.set_defaults(func=cmd_jobs)
 
-
-def _timestamp_arg(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid timestamp {text!r}: expected ISO 8601, e.g. 2026-01-31T00:00:00Z"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from heliosgrid.cli._args import timestamp_arg
 from heliosgrid.db.connection import open_connection, resolve_database_url
 from heliosgrid.db.retention import (
     KEEP,
@@ -31,15 +32,6 @@ def _duration_arg(text: str) -> timedelta | None:
     except PolicyError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
-
-def _timestamp_arg(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid timestamp {text!r}: expected ISO 8601, e.g. 2026-01-31T00:00:00Z"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -65,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     st.set_defaults(func=cmd_set, _parser=st)
 
     ap = rsub.add_parser("apply", help="drop data older than the policies now (returns what was dropped)")
-    ap.add_argument("--as-of", type=_timestamp_arg, default=None, metavar="TIMESTAMP",
+    ap.add_argument("--as-of", type=timestamp_arg, default=None, metavar="TIMESTAMP",
                     help="measure ages from this ISO 8601 time instead of now")
     ap.add_argument("--json", action="store_true", help="machine-readable output")
     ap.set_defaults(func=cmd_apply)
