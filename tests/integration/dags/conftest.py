@@ -1,8 +1,10 @@
 """Airflow for the DAG tests: a private AIRFLOW_HOME with a SQLite metadata DB per session.
 
-The ``AIRFLOW_*`` variables are set when this conftest is imported (``helios_dag_env``), i.e.
-before any test imports Airflow (Airflow reads its configuration once, at import).
-``airflow db migrate`` runs once per session (~3 s). DAG runs use ``dag.test()`` in-process.
+The ``AIRFLOW_*`` variables (``helios_dag_env``) are put into ``os.environ`` for each test module
+of this directory (autouse fixture ``airflow_env``) and restored after it, so they never leak into
+other areas' subprocesses; the first Airflow import happens inside these modules (Airflow reads
+its home and metadata DB once, at import). ``airflow db migrate`` runs once per session (~3 s).
+DAG runs use ``dag.test()`` in-process.
 """
 
 from __future__ import annotations
@@ -14,17 +16,35 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helios_dag_env import AIRFLOW_ENV, AIRFLOW_HOME, AIRFLOW_PREIMPORTED
+from helios_dag_env import AIRFLOW_ENV, AIRFLOW_HOME
+
+
+@pytest.fixture(scope="module", autouse=True)
+def airflow_env() -> Iterator[None]:
+    """Apply the Airflow test environment for one module, then restore the previous values."""
+    if "airflow" in sys.modules:
+        from airflow.configuration import AIRFLOW_HOME as imported_home
+
+        if Path(imported_home) != AIRFLOW_HOME:
+            pytest.fail(f"airflow was imported with AIRFLOW_HOME={imported_home} before the DAG tests")
+    saved = {key: os.environ.get(key) for key in AIRFLOW_ENV}
+    os.environ.update(AIRFLOW_ENV)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Iterator[Path]:
+def airflow_db() -> Path:
     """Migrated SQLite metadata DB under the session's AIRFLOW_HOME."""
-    if AIRFLOW_PREIMPORTED:
-        pytest.fail("airflow was imported before tests/integration/dags/conftest.py set AIRFLOW_HOME")
     airflow = Path(sys.executable).with_name("airflow")
-    proc = subprocess.run([str(airflow), "db", "migrate"], env={**os.environ, **AIRFLOW_ENV},
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([str(airflow), "db", "migrate"], env={**os.environ, **AIRFLOW_ENV}, capture_output=True,
+                          text=True, timeout=300)
     if proc.returncode != 0:
         pytest.fail(f"airflow db migrate failed:\n{proc.stderr[-3000:]}")
-    yield AIRFLOW_HOME
+    return AIRFLOW_HOME

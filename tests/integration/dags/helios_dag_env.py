@@ -1,10 +1,12 @@
-"""Airflow environment of the DAG tests (imported by conftest.py before Airflow is imported)."""
+"""Airflow environment of the DAG tests.
+
+Applied to ``os.environ`` only while the session fixture ``airflow_db`` is active (and restored
+afterwards), so the ``AIRFLOW_*`` variables never leak into other areas' subprocesses.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -25,5 +27,3 @@ AIRFLOW_ENV = {
         {"name": "helios-test-probes", "classpath": _LOCAL, "kwargs": {"path": str(PROBE_BUNDLE)}},
     ]),
 }
-AIRFLOW_PREIMPORTED = "airflow" in sys.modules
-os.environ.update(AIRFLOW_ENV)
