@@ -7,7 +7,7 @@
   one connection at a time, no COPY FROM STDIN.
 * ``timescale_db`` — ``timescale_url`` migrated once (TimescaleDB backend, policies seeded).
 
-Plain helpers (``free_port``, ``wait_port``, ``db_url``) live in ``tests/helpers.py``; import them
+Plain helpers (``free_port``, ``wait_port``, ``db_url``, ``stop_process``) live in ``tests/helpers.py``; import them
 from there (``from tests.helpers import free_port``), never from ``conftest``.
 """
 
@@ -25,7 +25,7 @@ import pytest
 
 from heliosgrid.db.connection import open_connection
 from heliosgrid.db.migrate import migrate
-from tests.helpers import db_url, free_port, wait_port
+from tests.helpers import db_url, free_port, stop_process, wait_port
 
 REPO = Path(__file__).resolve().parents[1]
 PG_SERVER_URL = os.environ.get("HELIOS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -84,11 +84,7 @@ def timescale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         wait_port("127.0.0.1", port, timeout_s=60)
         yield f"postgresql://postgres:postgres@127.0.0.1:{port}/postgres?sslmode=disable"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 @pytest.fixture(scope="session")
@@ -119,11 +115,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 @pytest.fixture

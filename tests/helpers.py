@@ -1,6 +1,6 @@
 """Plain helper functions for tests (no fixtures; those live in ``tests/conftest.py``).
 
-Import them as ``from tests.helpers import free_port, wait_port, db_url``: pytest puts the
+Import them as ``from tests.helpers import free_port, wait_port, db_url, stop_process``: pytest puts the
 repository root on ``sys.path`` (``pythonpath = ["."]`` in pyproject.toml), so this is one real
 module, unlike ``conftest`` (several conftest.py files are imported under that one name).
 """
@@ -8,6 +8,7 @@ module, unlike ``conftest`` (several conftest.py files are imported under that o
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 
 
@@ -33,3 +34,12 @@ def wait_port(host: str, port: int, timeout_s: float = 30.0) -> None:
 def db_url(server_url: str, dbname: str) -> str:
     """``server_url`` with its database name replaced by ``dbname``."""
     return server_url.rsplit("/", 1)[0] + "/" + dbname
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    """Terminate a server process the test started; kill it if it has not exited after ``timeout_s`` (s)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
