@@ -66,6 +66,8 @@ log = logging.getLogger("heliosgrid.producer")
 HEARTBEAT_COMPONENT = "producer"
 EXIT_OK = 0
 EXIT_DELIVERY_FAILED = 1
+MAX_REALTIME_CATCH_UP = pd.Timedelta(days=7)
+"""A real-time run resumes from an older checkpoint (filling the outage) if it is at most this old."""
 CHECKPOINT_EVERY_S = 5.0
 """Paced runs flush and checkpoint at least this often (seconds)."""
 
@@ -409,8 +411,8 @@ class ProducerService:
         speed = self.config.speed
         while not self._stop.is_set():
             now_ns = time.time_ns()
-            allowed = now_ns
-            if speed != math.inf:
+            allowed = now_ns  # speed 1 (real time) and max: only the never-in-the-future rule
+            if speed not in (math.inf, 1.0):
                 allowed = min(now_ns, sim0_ns + int((time.monotonic() - wall0) * 1e9 * speed))
             if ts_ns <= allowed:
                 return
@@ -426,7 +428,11 @@ class ProducerService:
         run_key = cfg.run_key(self.fleet)
         start = cfg.start
         resumed = read_checkpoint(cfg.checkpoint, run_key)
-        if resumed is not None and resumed > start and (cfg.end is None or resumed < cfg.end):
+        catch_up = (
+            cfg.mode == "realtime" and resumed is not None and resumed < start
+            and pd.Timestamp.now(tz="UTC") - resumed <= MAX_REALTIME_CATCH_UP
+        )
+        if resumed is not None and (resumed > start or catch_up) and (cfg.end is None or resumed < cfg.end):
             log.info("resuming from checkpoint %s (run %s)", resumed.isoformat(), run_key)
             start = resumed
         elif resumed is not None and cfg.end is not None and resumed >= cfg.end:

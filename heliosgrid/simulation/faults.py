@@ -186,7 +186,9 @@ def random_faults(
         return []
     window_h = (end_ts - start_ts).total_seconds() / 3600.0
     n_extra = int(rng.poisson(rate_per_device_month * len(devices) * window_h / (30 * 24.0)))
-    wanted = list(fault_types) + [str(rng.choice(list(fault_types))) for _ in range(n_extra)]
+    # coverage first, short and daylight-bound faults before long ones (long ones can shrink)
+    coverage = sorted(fault_types, key=lambda t: _DURATION_H[t][1])
+    wanted = coverage + [str(rng.choice(list(fault_types))) for _ in range(n_extra)]
     busy: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] = {}
     out: list[FaultSpec] = []
     for fault_type in wanted:

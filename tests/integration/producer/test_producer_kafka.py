@@ -24,13 +24,13 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 import pytest
-from conftest import free_port
 from kafka import KafkaConsumer, TopicPartition
 
 from heliosgrid.contract import ReadingV1, decode_reading
 from heliosgrid.physics import load_fleet
 from heliosgrid.simulation import fault_ground_truth, random_faults
 from producer.service import ProducerService, RunConfig
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
@@ -267,3 +267,22 @@ def test_cli_replay_and_bad_traffic_to_broker(broker: str, topic_names: dict[str
     contract_rejects = sorted(k for k in REJECT_KINDS if k != "unknown_device") * 2
     assert reasons == sorted(contract_rejects)
     assert len(messages) == 2607 + 2 * 13
+
+
+def test_realtime_restart_fills_the_outage_from_its_checkpoint(
+    broker: str, topic_names: dict[str, str], fleet_file: Path, tmp_path: Path
+) -> None:
+    fleet = load_fleet(fleet_file)
+    now = pd.Timestamp.now(tz="UTC").floor("1min")
+    config = RunConfig(mode="realtime", topic=topic_names["readings"], bootstrap_servers=broker, start=now,
+                       speed=1.0, seed=2, checkpoint=tmp_path / "ckpt.json", max_messages=20)
+    outage_start = now - pd.Timedelta(minutes=30)
+    from producer.service import RunStats, write_checkpoint
+
+    write_checkpoint(config.checkpoint, config.run_key(fleet), outage_start, RunStats())  # type: ignore[arg-type]
+    stats = ProducerService(config, fleet).run()
+    assert stats.good_sent == 20 and stats.first_ts == outage_start  # the outage is filled first
+    first = int(outage_start.value // 60_000_000_000)
+    seqs = sorted(decode_reading(v, k).seq for msgs in read_all(broker, topic_names["readings"]).values()  # type: ignore[union-attr]
+                  for k, v in msgs)
+    assert seqs == sorted([*range(first, first + 10)] * 2)

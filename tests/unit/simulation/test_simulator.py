@@ -312,7 +312,7 @@ def test_coarser_grid_is_aligned() -> None:
 
 
 @given(seed=st.integers(0, 2**31), days=st.integers(1, 45), rate=st.floats(0.0, 5.0))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=150, deadline=None)
 def test_random_schedule_invariants(seed: int, days: int, rate: float) -> None:
     fleet = [_site("p"), _site("q", inverters=1)]
     start = pd.Timestamp("2026-01-01T00:00Z") + pd.Timedelta(days=seed % 365)
