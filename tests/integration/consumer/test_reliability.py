@@ -206,7 +206,11 @@ def test_kill_9_between_db_commit_and_offset_commit_repeatedly_loses_and_duplica
     for _ in range(3):
         env = consumer_env(db, broker, topic_names, group, batch_max_messages=60, test_crash_after_db_commit=2)
         proc = start_consumer(env, log)
-        rc = proc.wait(timeout=60)
+        try:
+            rc = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
         assert rc == 137, log.read_text()[-3000:]
         crashes += 1
         # the batch stored by the crashed run has no committed offset: it will be re-delivered
@@ -214,9 +218,11 @@ def test_kill_9_between_db_commit_and_offset_commit_repeatedly_loses_and_duplica
         assert rows == distinct
     # plus a plain kill -9 at an arbitrary moment of a normal run
     proc = start_consumer(consumer_env(db, broker, topic_names, group, batch_max_messages=60), log)
-    wait_for(lambda: reading_counts(db, prefix)[0] > 0, 30, "rows")
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGKILL)
+    try:
+        wait_for(lambda: reading_counts(db, prefix)[0] > 0, 30, "rows")
+        time.sleep(1.0)
+    finally:
+        proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=10) == -signal.SIGKILL
     _run_until_committed(broker, group, topic_names["readings"], 3, total,
                          consumer_env(db, broker, topic_names, group), log)
@@ -251,7 +257,11 @@ def test_sigterm_sigkill_loop_while_producing_has_no_gaps_and_no_duplicates(
         # Tansu (the local broker) never expires a member that disappears in the middle of its
         # JoinGroup (SIGTERM or SIGKILL), which stalls the whole group; Apache Kafka expires it
         # after the rebalance timeout. So the signal lands while the member consumes.
-        wait_for(lambda p=proc.pid: _joined(log, p), 60, "the consumer to join its group")  # type: ignore[misc]
+        try:
+            wait_for(lambda p=proc.pid: _joined(log, p), 60, "the consumer to join its group")  # type: ignore[misc]
+        except AssertionError:
+            proc.kill()
+            raise
         time.sleep(0.5 + 0.7 * i)
         rc = stop(proc, sig)
         assert rc == (0 if sig == signal.SIGTERM else -signal.SIGKILL), log.read_text()[-3000:]
