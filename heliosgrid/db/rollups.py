@@ -240,7 +240,10 @@ def policy_job_status(conn: psycopg.Connection) -> list[dict[str, Any]]:
     rows = conn.execute(
         """
         SELECT j.job_id, j.proc_name, j.hypertable_name, j.schedule_interval, j.config, j.scheduled,
-               s.last_run_status, s.last_run_started_at, s.next_start,
+               s.last_run_status,
+               -- a job that never ran reports -infinity, which Python datetimes cannot hold
+               CASE WHEN isfinite(s.last_run_started_at) THEN s.last_run_started_at END,
+               CASE WHEN isfinite(s.next_start) THEN s.next_start END,
                coalesce(s.total_runs, 0), coalesce(s.total_failures, 0)
         FROM timescaledb_information.jobs j
         LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id
