@@ -128,6 +128,10 @@ class Settings(BaseSettings):
 
     # --- airflow / local stack ---------------------------------------------------------------
     airflow_port: int = Field(default=8793, ge=1, le=65535)
+    demo_backfill_days: int = Field(
+        default=28, ge=0, le=365,
+        description="Days of simulated history `make up` backfills before real time (the retrain needs ~3 weeks).",
+    )
     broker_port: int = Field(default=19092, ge=1, le=65535)
 
     # --- data quality / supervision (Airflow DAGs) ----------------------------------------------

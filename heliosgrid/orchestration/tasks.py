@@ -93,24 +93,43 @@ def contracts_task(context: Any) -> dict[str, Any]:
 
 
 def forecast_task(context: Any) -> dict[str, Any]:
-    """Issue every site's champion forecast at the interval end, then score drift at the same time."""
-    from heliosgrid.forecast.pipeline import check_drift, run_forecasts
+    """Issue every site's champion forecast at the interval end, then score drift at the same time.
+
+    Cold start: a site that has no champion yet (a new plant, or a fresh ``make up``) is trained
+    first, as of the same interval end, once it has enough history; until then it is skipped.
+    The daily retrain DAG keeps the champions current afterwards.
+    """
+    from heliosgrid.forecast import ForecastInputError
+    from heliosgrid.forecast.pipeline import check_drift, current_champion, retrain_site, run_forecasts
 
     _, end = data_interval(context)
     settings = get_settings()
+    bootstrapped: list[str] = []
     with task_connection(settings) as conn:
+        for site_id in _inverter_site_ids(conn):
+            if current_champion(conn, site_id) is not None:
+                continue
+            try:
+                retrain_site(conn, site_id, settings, end)
+                bootstrapped.append(site_id)
+            except ForecastInputError as exc:
+                log.info("cold start of site %s postponed: %s", site_id, exc)
         rows = run_forecasts(conn, settings, end)
         drift = check_drift(conn, settings, end)
-    return {"issued_at": end.isoformat(), "forecast_rows": rows,
+    return {"issued_at": end.isoformat(), "forecast_rows": rows, "bootstrapped_sites": bootstrapped,
             "drift": [{k: v for k, v in d.items() if isinstance(v, str | int | float | bool) or v is None}
                       for d in drift]}
+
+
+def _inverter_site_ids(conn: Any) -> list[str]:
+    rows = conn.execute("SELECT DISTINCT site_id FROM devices WHERE kind = 'inverter' ORDER BY 1").fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def sites_with_inverters(context: Any) -> list[str]:
     """Site ids that have at least one inverter (the sites a retrain can model)."""
     with task_connection() as conn:
-        rows = conn.execute("SELECT DISTINCT site_id FROM devices WHERE kind = 'inverter' ORDER BY 1").fetchall()
-    return [str(r[0]) for r in rows]
+        return _inverter_site_ids(conn)
 
 
 def retrain_task(site_id: str, context: Any) -> dict[str, Any]:

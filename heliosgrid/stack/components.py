@@ -28,8 +28,6 @@ from heliosgrid.stack.spec import ComponentSpec, StackContext
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_ADMIN_USER = "admin"
-#: Days of history the demo producer backfills before it switches to real time.
-DEMO_BACKFILL_DAYS = 3
 
 
 def _venv_bin(name: str) -> str:
@@ -320,7 +318,7 @@ def heliosgrid_specs(settings: Settings) -> list[ComponentSpec]:
                       addresses=lambda ctx: [("consumer metrics",
                                               f"http://127.0.0.1:{settings.consumer_metrics_port}/metrics")]),
         ComponentSpec(name="producer",
-                      argv=[python, "-m", "producer", "realtime", "--backfill-days", str(DEMO_BACKFILL_DAYS),
+                      argv=[python, "-m", "producer", "realtime", "--backfill-days", str(settings.demo_backfill_days),
                             "--faults", "random", "--no-progress"],
                       depends_on=("broker", "fleet-sync"), health=HeartbeatFresh("producer"), start_timeout_s=120,
                       stop_timeout_s=30, description="demo backfill of the last days, then real-time simulation"),

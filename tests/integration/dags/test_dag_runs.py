@@ -310,3 +310,21 @@ def test_retrain_then_forecast_dags_write_models_and_forecasts_idempotently(
             assert rows[0] == rows[1] == 48 * 4
             assert rows[2] == rows[3] == issued
             assert rows[4] is True
+
+
+def test_forecast_dag_cold_start_trains_a_champion_first(
+    dagbag: Any, fresh_db: Callable[..., str], helios_env: Callable[..., None], tmp_path: Path
+) -> None:
+    """A fresh stack has history but no model yet: the hourly forecast DAG trains one, then forecasts."""
+    url = fresh_db()
+    helios_env(url, HELIOS_MODELS_DIR=str(tmp_path / "models"), HELIOS_FORECAST_TRAIN_DAYS="30",
+               HELIOS_FORECAST_BACKTEST_DAYS="6", HELIOS_FORECAST_MODELS="persistence,climatology")
+    with open_connection(url, autocommit=True) as conn:
+        _seed_forecast_history(conn)
+        assert count(conn, "SELECT count(*) FROM models") == 0
+        issued = FC_START + timedelta(days=21, hours=8)
+        for _ in range(2):  # the second run finds the champion and only re-issues the same forecast
+            assert run_dag(dagbag, "heliosgrid_forecast", issued + timedelta(minutes=10)).state == "success"
+            assert count(conn, "SELECT count(*) FROM models WHERE is_champion") == 1
+            assert count(conn, "SELECT count(*) FROM models") == 2
+            assert count(conn, "SELECT count(*) FROM forecasts WHERE issued_at = %s", issued) == 48 * 4
