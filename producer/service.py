@@ -411,8 +411,10 @@ class ProducerService:
         speed = self.config.speed
         while not self._stop.is_set():
             now_ns = time.time_ns()
-            allowed = now_ns  # speed 1 (real time) and max: only the never-in-the-future rule
-            if speed not in (math.inf, 1.0):
+            # max speed, and live real time (speed 1), obey only the never-in-the-future rule, so a
+            # real-time run catches up an outage at full speed; other speeds run a simulated clock
+            allowed = now_ns
+            if speed != math.inf and not (speed == 1.0 and self.config.mode == "realtime"):
                 allowed = min(now_ns, sim0_ns + int((time.monotonic() - wall0) * 1e9 * speed))
             if ts_ns <= allowed:
                 return

@@ -286,3 +286,19 @@ def test_realtime_restart_fills_the_outage_from_its_checkpoint(
     seqs = sorted(decode_reading(v, k).seq for msgs in read_all(broker, topic_names["readings"]).values()  # type: ignore[union-attr]
                   for k, v in msgs)
     assert seqs == sorted([*range(first, first + 10)] * 2)
+
+
+def test_accelerated_replay_is_paced(broker: str, topic_names: dict[str, str]) -> None:
+    """--speed 300 on 1-minute data: one reading every 0.2 s of wall time (never faster)."""
+    from producer.replay import load_serf, shift_to_start
+
+    source = load_serf("serf-east-1min")
+    frame = shift_to_start(source.readings, pd.Timestamp("2026-01-10T00:00Z"))
+    config = RunConfig(mode="replay", topic=topic_names["readings"], bootstrap_servers=broker,
+                       start=frame["ts"].min(), speed=300.0, replay_frame=frame, max_messages=11)
+    began = time.monotonic()
+    stats = ProducerService(config, source.fleet).run()
+    elapsed = time.monotonic() - began
+    assert stats.good_sent == 11
+    assert (stats.last_ts - stats.first_ts) == pd.Timedelta(minutes=10)  # type: ignore[operator]
+    assert elapsed >= 10 * 60 / 300 - 0.05  # 10 simulated minutes at 300x take >= 2 s
