@@ -22,11 +22,12 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from heliosgrid.settings import Settings, SettingsError, load_settings, redact_url
+
+if TYPE_CHECKING:  # pandas is imported where used, so building the CLI parser stays fast
+    import pandas as pd
 
 log = logging.getLogger("heliosgrid.producer")
 
@@ -38,6 +39,8 @@ class UsageError(ValueError):
 
 
 def _timestamp(text: str) -> pd.Timestamp:
+    import pandas as pd
+
     try:
         ts = pd.Timestamp(text)
     except (ValueError, TypeError):
@@ -150,11 +153,15 @@ def _database_url(settings: Settings, no_db: bool) -> str | None:
 
 
 def _now_floor(freq: str) -> pd.Timestamp:
+    import pandas as pd
+
     return pd.Timestamp.now(tz="UTC").floor(pd.Timedelta(freq))
 
 
 def run_from_args(args: argparse.Namespace, settings: Settings | None = None) -> int:
     """Run the mode selected by ``args``; returns the exit status."""
+    import pandas as pd
+
     from heliosgrid.fleet import fleet_from_settings
     from heliosgrid.simulation import grid_step
     from producer.service import ProducerService, RunConfig

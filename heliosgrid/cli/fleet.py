@@ -6,8 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from heliosgrid.db.connection import open_connection, resolve_database_url
-from heliosgrid.fleet import fleet_from_settings, sync_fleet
 from heliosgrid.settings import get_settings
 
 
@@ -31,6 +29,9 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def cmd_sync(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from heliosgrid.db.connection import open_connection, resolve_database_url
+    from heliosgrid.fleet import fleet_from_settings, sync_fleet
+
     fleet = fleet_from_settings(settings)
     with open_connection(resolve_database_url(settings), autocommit=True) as conn:
         result = sync_fleet(conn, fleet)
@@ -39,6 +40,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from heliosgrid.fleet import fleet_from_settings
+
     fleet = fleet_from_settings(_settings(args))
     if args.json:
         print(json.dumps([

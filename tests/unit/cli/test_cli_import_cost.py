@@ -17,7 +17,8 @@ import sys
 
 import pytest
 
-LAZY_CLI_MODULES = ("api", "apikey", "contracts", "db", "retention", "stack", "status")
+LAZY_CLI_MODULES = ("alerts", "api", "apikey", "bench", "consumer", "contract", "contracts", "db", "fleet", "maintenance",
+                    "producer", "quality", "retention", "stack", "status")
 HEAVY_MODULES = (
     "pandas", "pvlib", "pvanalytics", "fastapi", "starlette", "uvicorn", "psycopg_pool", "pyarrow",
     "prophet", "lightgbm", "statsforecast", "statsmodels", "sklearn", "airflow", "matplotlib", "kafka",
