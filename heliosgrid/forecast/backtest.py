@@ -22,7 +22,7 @@ import pandas as pd
 
 from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS, choose_champion, score_backtest
 from heliosgrid.forecast.models import DEFAULT_HORIZON_STEPS, Forecaster, check_power_series, make_model, truncate_history
-from heliosgrid.forecast.solar import STEP, ForecastInputError, SolarContext, infer_orientation
+from heliosgrid.forecast.solar import CSI_MAX, STEP, ForecastInputError, SolarContext, infer_orientation
 from heliosgrid.forecast.weather import WeatherProvider
 from heliosgrid.physics.fleet import SiteSpec
 
@@ -190,3 +190,81 @@ def plot_backtest(result: BacktestResult, path: Path, models: Sequence[str] | No
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def day_ahead_bounds(result: BacktestResult, reference: str = "prophet", min_clearsky_frac: float = 0.05) -> dict[str, Any]:
+    """What a history-only model can reach day-ahead, against ``reference`` (default Prophet).
+
+    Scored on the day-ahead bucket's (issue, target) pairs of the backtest (daylight, measured).
+    Scored like :func:`score_backtest` (daylight ``P_cs > 0`` with a measurement); daily means of the
+    clear-sky index ``k = P / P_cs`` use the intervals with ``P_cs ≥ min_clearsky_frac`` × capacity.
+    Bounds (nRMSE of capacity; the forecast is ``clip(k̂ × P_cs, 0, capacity)``):
+
+    * ``oracle_daily_mean_csi`` — k̂ = the *observed* mean k of the target's local day: a perfect
+      forecast of each day's cloudiness with no intra-day detail, i.e. what a perfect daily weather
+      forecast would add. Uses future data by construction: a bound, never a forecast.
+    * ``hindsight_constant_csi`` — one constant k̂ for the whole test window, chosen with hindsight
+      (the best "climatology" there is).
+    * ``hindsight_linear_from_past_days`` — k̂ = a + b·k̄(d−1) + c·k̄(d−2), the daily means of the two
+      local days before the issue day, with a, b, c fitted by least squares *on the test window
+      itself* (in-sample, so optimistic): how much the regime of the last days can tell about the
+      day after tomorrow at best.
+
+    Returns the reference's and the champion's nRMSE, the nRMSE that a 20 % reduction needs, and
+    the bounds with their reduction vs the reference.
+    """
+    if result.site is None:
+        raise ForecastInputError("the backtest result has no site (time zone) attached")
+    lo, hi = HORIZON_BUCKETS[DAY_AHEAD_BUCKET]
+    f = result.frame
+    cap = result.capacity_kw
+    ok = f["actual_kw"].notna() & (f["clearsky_kw"] > 0)
+    da = f[ok & (f["horizon_min"] >= lo) & (f["horizon_min"] < hi)]
+    ref = da[da["model"] == reference]
+    if ref.empty:
+        raise ForecastInputError(f"the backtest has no {reference!r} forecasts in the {DAY_AHEAD_BUCKET} bucket")
+    tz = result.site.timezone
+    # daily mean k of every local day (from all measured daylight intervals of the series in the frame)
+    obs = f[ok & (f["clearsky_kw"] >= min_clearsky_frac * cap)].drop_duplicates("target_ts")
+    obs = obs[["target_ts", "actual_kw", "clearsky_kw"]].copy()
+    obs["k"] = (obs["actual_kw"] / obs["clearsky_kw"]).clip(0.0, CSI_MAX)
+    obs["day"] = pd.DatetimeIndex(obs["target_ts"]).tz_convert(tz).normalize()
+    daily = obs.groupby("day")["k"].mean()
+
+    def nrmse(k_hat: np.ndarray, frame: pd.DataFrame) -> float:
+        p = np.clip(k_hat * frame["clearsky_kw"].to_numpy(), 0.0, cap)
+        return float(np.sqrt(np.mean((p - frame["actual_kw"].to_numpy()) ** 2)) / cap)
+
+    ref_nrmse = float(np.sqrt(np.mean((ref["p50_kw"] - ref["actual_kw"]) ** 2)) / cap)
+    day = pd.DatetimeIndex(ref["target_ts"]).tz_convert(tz).normalize()
+    issue_day = pd.DatetimeIndex(ref["issued_at"]).tz_convert(tz).normalize()
+    k_obs = (ref["actual_kw"] / ref["clearsky_kw"]).clip(0.0, CSI_MAX).to_numpy()
+    oracle = nrmse(np.nan_to_num(daily.reindex(day).to_numpy(), nan=float(daily.mean())), ref)
+    best_const = float(np.sum(k_obs * ref["clearsky_kw"] ** 2) / np.sum(ref["clearsky_kw"] ** 2))
+    const = nrmse(np.full(len(ref), best_const), ref)
+    prev1 = daily.reindex(issue_day - pd.Timedelta(days=1)).to_numpy()
+    prev2 = daily.reindex(issue_day - pd.Timedelta(days=2)).to_numpy()
+    have = ~(np.isnan(prev1) | np.isnan(prev2))
+    cs = ref["clearsky_kw"].to_numpy()
+    # least squares in power space: minimise Σ (cs·(a + b·k1 + c·k2) − P)² over the test pairs
+    design = np.column_stack([cs, cs * prev1, cs * prev2])[have]
+    coef, *_ = np.linalg.lstsq(design, ref["actual_kw"].to_numpy()[have], rcond=None)
+    k_lin = np.full(len(ref), best_const)
+    k_lin[have] = np.column_stack([np.ones(have.sum()), prev1[have], prev2[have]]) @ coef
+    linear = nrmse(k_lin, ref)
+
+    def entry(v: float) -> dict[str, float]:
+        return {"nrmse": round(v, 4), "reduction_vs_reference": round(1.0 - v / ref_nrmse, 4)}
+
+    champ = result.metrics.get(result.champion or "", {}).get(DAY_AHEAD_BUCKET, {}).get("nrmse", float("nan"))
+    return {
+        "reference": reference,
+        "n": len(ref),
+        "reference_nrmse": round(ref_nrmse, 4),
+        "champion": result.champion,
+        "champion_nrmse": round(float(champ), 4),
+        "nrmse_needed_for_20pct": round(0.8 * ref_nrmse, 4),
+        "oracle_daily_mean_csi": entry(oracle),
+        "hindsight_constant_csi": entry(const),
+        "hindsight_linear_from_past_days": {**entry(linear), "coef": [round(float(c), 4) for c in coef]},
+    }

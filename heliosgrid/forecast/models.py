@@ -291,13 +291,47 @@ def gbm_features(
     return np.column_stack(cols)
 
 
-def gbm_base(x: np.ndarray) -> np.ndarray:
-    """Base forecast the trees correct: persistence below 6 h, the 14-day slot climatology beyond
-    (persistence where the climatology is unknown). With no signal the model falls back to it."""
+BASE_HOUR_BINS = DEFAULT_HORIZON_STEPS // 4  # one persistence weight per hour of lead
+
+
+def fit_base_weights(horizon_min: np.ndarray, k_persist: np.ndarray, k_clim: np.ndarray, k_obs: np.ndarray,
+                     min_samples: int = 50) -> np.ndarray:
+    """Per hour of lead, the weight ``w ∈ [0, 1]`` of smart persistence in
+    ``w × k_persist + (1 − w) × k_clim`` that minimises the squared CSI error (closed form).
+
+    Fitted on training samples only. Where the slot climatology is unknown the base is persistence.
+    Hours with fewer than ``min_samples`` usable samples fall back to the previous hour's weight
+    (1.0 for the first), and the weights are made non-increasing with lead (persistence never gains
+    weight with lead), which keeps the base smooth and robust.
+    """
+    ok = ~(np.isnan(k_persist) | np.isnan(k_clim) | np.isnan(k_obs))
+    hour = np.clip((horizon_min // 60).astype(int), 0, BASE_HOUR_BINS - 1)
+    w = np.ones(BASE_HOUR_BINS)
+    prev = 1.0
+    for b in range(BASE_HOUR_BINS):
+        sel = ok & (hour == b)
+        if sel.sum() >= min_samples:
+            d = k_persist[sel] - k_clim[sel]
+            denom = float(np.dot(d, d))
+            if denom > 0:
+                prev = float(np.clip(np.dot(d, k_obs[sel] - k_clim[sel]) / denom, 0.0, 1.0))
+        w[b] = prev
+    return np.minimum.accumulate(w)
+
+
+def gbm_base(x: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Base forecast the trees correct: a per-lead-hour linear blend of persistence and the 14-day
+    slot climatology (``weights`` = persistence share per hour of lead, :func:`fit_base_weights`);
+    without weights persistence below 6 h and the climatology beyond. Where the climatology is
+    unknown the base is persistence. With no signal the model falls back to it."""
     h = x[:, GBM_FEATURES.index("horizon_min")]
     persist = x[:, GBM_FEATURES.index("k_persist")]
     clim = x[:, GBM_FEATURES.index("k_clim_14d")]
-    return np.where((h >= BLEND_MAX_HORIZON_MIN) & ~np.isnan(clim), clim, persist)
+    if weights is None:
+        w = np.where(h >= BLEND_MAX_HORIZON_MIN, 0.0, 1.0)
+    else:
+        w = weights[np.clip((h // 60).astype(int), 0, len(weights) - 1)]
+    return np.where(np.isnan(clim), persist, w * persist + (1.0 - w) * clim)
 
 
 class GradientBoostedCSI(ForecastModel):
@@ -323,6 +357,7 @@ class GradientBoostedCSI(ForecastModel):
         self.max_training_rows = max_training_rows
         self.seed = seed
         self._booster: Any = None
+        self.base_weights: np.ndarray | None = None
 
     def _nwp(self, weather: WeatherProvider | None, ctx: SolarContext, issue_time: pd.Timestamp,
              targets: pd.DatetimeIndex) -> np.ndarray | None:
@@ -360,9 +395,13 @@ class GradientBoostedCSI(ForecastModel):
             tt = pd.DatetimeIndex(issue + st * STEP)
             xs.append(gbm_features(values, p, st, table.iloc[p + st], float(elev[p]), ctx.capacity_kw,
                                    self._nwp(weather, ctx, issue, tt)))
-            ys.append(y[keep] - gbm_base(xs[-1]))  # learn the correction to the base forecast
+            ys.append(y[keep])
         x = np.vstack(xs)
-        y_all = np.concatenate(ys)
+        k_target = np.concatenate(ys)
+        self.base_weights = fit_base_weights(x[:, GBM_FEATURES.index("horizon_min")],
+                                             x[:, GBM_FEATURES.index("k_persist")],
+                                             x[:, GBM_FEATURES.index("k_clim_14d")], k_target)
+        y_all = k_target - gbm_base(x, self.base_weights)  # learn the correction to the base forecast
         params = {
             "objective": "regression", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_child_samples, "feature_fraction": 0.9, "bagging_fraction": 0.8,
@@ -382,15 +421,20 @@ class GradientBoostedCSI(ForecastModel):
         issue_elev = float(ctx.table(pd.DatetimeIndex([issue_time]))["elevation_deg"].iloc[0])
         x = gbm_features(values, len(values), steps, table, issue_elev, ctx.capacity_kw,
                          self._nwp(weather, ctx, issue_time, targets))
-        return gbm_base(x) + np.asarray(self._booster.predict(x, num_threads=1))
+        return gbm_base(x, self.base_weights) + np.asarray(self._booster.predict(x, num_threads=1))
 
     def reference_csi(self, k: pd.Series, issue_time: pd.Timestamp, steps: np.ndarray, ctx: SolarContext) -> np.ndarray:
-        """Its own base forecast: persistence intraday, 14-day slot climatology beyond 6 h."""
+        """Its own base forecast (:func:`gbm_base`): the fitted per-lead blend of persistence and the
+        14-day slot climatology."""
         values = k.to_numpy()[-16 * STEPS_PER_DAY :]
         p = len(values)
         persist = np.full(len(steps), persistence_csi(values, p))
         clim = slot_climatology(values, p, steps, 14)
-        return np.where((steps * 15.0 >= BLEND_MAX_HORIZON_MIN) & ~np.isnan(clim), clim, persist)
+        if self.base_weights is None:
+            w = np.where(steps * 15.0 >= BLEND_MAX_HORIZON_MIN, 0.0, 1.0)
+        else:
+            w = self.base_weights[np.clip(steps // 4, 0, len(self.base_weights) - 1)]
+        return np.where(np.isnan(clim), persist, w * persist + (1.0 - w) * clim)
 
     def params(self) -> dict[str, Any]:
         return {"n_estimators": self.n_estimators, "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
@@ -411,19 +455,54 @@ def make_model(name: str) -> ForecastModel:
         raise ForecastInputError(f"unknown model {name!r}; choose from {', '.join(MODEL_CLASSES)}") from None
 
 
+def conformal_levels(n: int, margin: float = 0.0) -> tuple[float, float, float]:
+    """Split-conformal (finite-sample) quantile levels for P10/P50/P90 from ``n`` residuals:
+    the upper level is ``⌈(n+1)·(0.9+margin)⌉ / n`` and the lower ``⌊(n+1)·(0.1−margin)⌋ / n``
+    (clipped to [0, 1]), which makes each one-sided miss rate ≤ 10 % − margin for exchangeable
+    residuals. ``margin`` widens the band against drift (see :attr:`ResidualCalibrator.margin`)."""
+    if n <= 0:
+        return QUANTILES
+    lo = max(0.0, np.floor((n + 1) * (QUANTILES[0] - margin)) / n)
+    hi = min(1.0, np.ceil((n + 1) * (QUANTILES[2] + margin)) / n)
+    return (float(lo), QUANTILES[1], float(hi))
+
+
+def _cell_quantiles(r: np.ndarray, margin: float = 0.0) -> tuple[float, float, float]:
+    return tuple(float(x) for x in np.quantile(r, conformal_levels(r.size, margin)))  # type: ignore[return-value]
+
+
+#: Floor of :func:`regime_variability` (dimensionless CSI standard deviation).
+VARIABILITY_FLOOR = 0.05
+VARIABILITY_DAYS = 3
+
+
+def regime_variability(k: np.ndarray) -> float:
+    """Weather-regime variability known at the issue time (``k`` ends just before it): the standard
+    deviation of the valid daylight CSI values of the last :data:`VARIABILITY_DAYS` days, floored at
+    :data:`VARIABILITY_FLOOR`. Used as the scale of the conformity score (normalised conformal), so
+    bands widen after variable days and narrow in settled weather. Dimensionless."""
+    window = k[-VARIABILITY_DAYS * STEPS_PER_DAY :]
+    valid = window[~np.isnan(window)]
+    if valid.size < 8:
+        return 0.25
+    return float(max(VARIABILITY_FLOOR, np.std(valid)))
+
+
 @dataclass
 class ResidualCalibrator:
     """Empirical CSI-residual quantiles per (horizon bucket, predicted-CSI regime) cell.
 
     A cell with fewer than ``CAL_MIN_SAMPLES`` residuals falls back to its horizon bucket, then to
     all residuals. Residual ``r = k_observed - k_predicted``; quantile ``q`` of the forecast is
-    ``k_predicted + Q_q(r)``.
+    ``k_predicted + Q_q(r)`` with finite-sample conformal levels (:func:`conformal_levels`).
     """
 
     table: dict[tuple[int, int], tuple[float, float, float]] = field(default_factory=dict)
     bucket_table: dict[int, tuple[float, float, float]] = field(default_factory=dict)
     overall: tuple[float, float, float] = (-0.3, 0.0, 0.2)
     n_samples: int = 0
+    #: Quantile-level margin (fraction) that widens the band beyond plain split conformal.
+    margin: float = 0.0
 
     @staticmethod
     def cells(horizon_min: np.ndarray, k_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -431,32 +510,37 @@ class ResidualCalibrator:
         rg = np.searchsorted(CAL_REGIME_EDGES, k_hat, side="right")
         return hb, rg
 
-    def fit(self, horizon_min: np.ndarray, k_hat: np.ndarray, k_obs: np.ndarray) -> ResidualCalibrator:
-        ok = ~(np.isnan(k_hat) | np.isnan(k_obs))
-        h, kh, r = horizon_min[ok], k_hat[ok], (k_obs - k_hat)[ok]
+    def fit(self, horizon_min: np.ndarray, k_hat: np.ndarray, k_obs: np.ndarray,
+            scale: np.ndarray | None = None) -> ResidualCalibrator:
+        """Fit the cell quantiles of ``(k_obs − k_hat) / scale`` (scale 1 when not given)."""
+        sc = np.ones_like(k_hat) if scale is None else scale
+        ok = ~(np.isnan(k_hat) | np.isnan(k_obs) | np.isnan(sc))
+        h, kh, r = horizon_min[ok], k_hat[ok], ((k_obs - k_hat) / sc)[ok]
         self.n_samples = int(r.size)
         if r.size == 0:
             return self
-        qs = list(QUANTILES)
-        self.overall = tuple(float(x) for x in np.quantile(r, qs))  # type: ignore[assignment]
+        return self._fit_cells(h, kh, r)
+
+    def _fit_cells(self, h: np.ndarray, kh: np.ndarray, r: np.ndarray) -> ResidualCalibrator:
+        self.overall = _cell_quantiles(r, self.margin)
         hb, rg = self.cells(h, kh)
         for b in np.unique(hb):
             sel = hb == b
             if sel.sum() >= CAL_MIN_SAMPLES:
-                self.bucket_table[int(b)] = tuple(float(x) for x in np.quantile(r[sel], qs))  # type: ignore[assignment]
+                self.bucket_table[int(b)] = _cell_quantiles(r[sel], self.margin)
             for g in np.unique(rg[sel]):
                 cell = sel & (rg == g)
                 if cell.sum() >= CAL_MIN_SAMPLES:
-                    self.table[(int(b), int(g))] = tuple(float(x) for x in np.quantile(r[cell], qs))  # type: ignore[assignment]
+                    self.table[(int(b), int(g))] = _cell_quantiles(r[cell], self.margin)
         return self
 
-    def offsets(self, horizon_min: np.ndarray, k_hat: np.ndarray) -> np.ndarray:
-        """Residual quantile offsets, shape (n, 3), for P10/P50/P90."""
+    def offsets(self, horizon_min: np.ndarray, k_hat: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """Residual quantile offsets, shape (n, 3), for P10/P50/P90 (times ``scale``)."""
         hb, rg = self.cells(horizon_min, k_hat)
         out = np.empty((len(horizon_min), 3))
         for i, (b, g) in enumerate(zip(hb.tolist(), rg.tolist(), strict=True)):
             out[i] = self.table.get((b, g)) or self.bucket_table.get(b) or self.overall
-        return out
+        return out * scale
 
 
 def fit_blend_weights(horizon_min: np.ndarray, k_model: np.ndarray, k_persist: np.ndarray, k_obs: np.ndarray) -> np.ndarray:
@@ -505,8 +589,12 @@ class Forecaster:
 
     def __init__(self, model: ForecastModel, ctx: SolarContext, *, calibration_days: int = 10,
                  calibration_origin_step_h: float = 2.0, fit_clearsky_scale: bool = True,
-                 weather: WeatherProvider | None = None, median_shift: bool | None = None) -> None:
+                 weather: WeatherProvider | None = None, median_shift: bool | None = None,
+                 calibration_folds: int = 1, scaled_bands: bool = True) -> None:
         self.model = model
+        self.scaled_bands = scaled_bands
+        self.calibration_folds = calibration_folds
+        self.calibration_folds_used = 0
         self.median_shift = model.median_shift if median_shift is None else median_shift
         self.ctx = ctx
         self.calibration_days = calibration_days
@@ -529,9 +617,11 @@ class Forecaster:
     def fit(self, history: pd.Series) -> Forecaster:
         """Fit the clear-sky scale, the model and the residual calibration on ``history`` only.
 
-        The last ``calibration_days`` days are held out: the model is fitted on the rest, forecasts
-        issued every ``calibration_origin_step_h`` hours over the hold-out give the residuals, then
-        the model is refitted on the whole history.
+        Cross-conformal over ``calibration_folds`` consecutive hold-out blocks of
+        ``calibration_days`` days at the end of the history (together at most half of it): for each
+        block the model is fitted on the history *before* the block and issues forecasts every
+        ``calibration_origin_step_h`` hours over it; the pooled residuals give the blend weights and
+        the quantile offsets. Then the model is refitted on the whole history.
         """
         history = check_power_series(history).dropna()
         if len(history) < 4 * STEPS_PER_DAY:
@@ -541,31 +631,36 @@ class Forecaster:
             self.ctx.fit_scale(history)
         span_days = (self.train_end - self.train_start) / pd.Timedelta(days=1)
         cal_days = min(float(self.calibration_days), span_days * 0.3)
-        cal_start = (self.train_end - pd.Timedelta(days=cal_days)).floor(STEP)
-        head = history[history.index < cal_start]
+        folds = max(1, min(self.calibration_folds, int(span_days * 0.5 // cal_days)))
         k_full = self._csi_grid(history)
-        self.model.fit(self._csi_grid(head), self.ctx, self.weather)
-        hs, kh, ko, kp = [], [], [], []
+        hs, kh, ko, kp, sc = [], [], [], [], []
         steps = np.arange(DEFAULT_HORIZON_STEPS)
-        origin = cal_start
         step = pd.Timedelta(hours=self.calibration_origin_step_h)
-        while origin < self.train_end:
-            k_hist = k_full[k_full.index < origin]
-            pred = self.model.predict_csi(k_hist, origin, steps, self.ctx, self.weather)
-            targets = origin + steps * STEP
-            obs = k_full.reindex(targets).to_numpy()
-            hs.append(steps * 15.0)
-            kh.append(pred)
-            ko.append(obs)
-            kp.append(self.model.reference_csi(k_hist, origin, steps, self.ctx))
-            origin += step
-        h_all, kh_all, ko_all, kp_all = (np.concatenate(a) for a in (hs, kh, ko, kp))
+        for fold in range(folds):
+            block_end = self.train_end - pd.Timedelta(days=cal_days * fold)
+            cal_start = (block_end - pd.Timedelta(days=cal_days)).floor(STEP)
+            self.model.fit(self._csi_grid(history[history.index < cal_start]), self.ctx, self.weather)
+            origin = cal_start
+            while origin < block_end:
+                k_hist = k_full[k_full.index < origin]
+                hs.append(steps * 15.0)
+                kh.append(self.model.predict_csi(k_hist, origin, steps, self.ctx, self.weather))
+                ko.append(k_full.reindex(origin + steps * STEP).to_numpy())
+                kp.append(self.model.reference_csi(k_hist, origin, steps, self.ctx))
+                sc.append(np.full(len(steps), self._band_scale(k_hist)))
+                origin += step
+        self.calibration_folds_used = folds
+        h_all, kh_all, ko_all, kp_all, sc_all = (np.concatenate(a) for a in (hs, kh, ko, kp, sc))
         if self.model.blends_persistence:
             self.blend_weights = fit_blend_weights(h_all, kh_all, kp_all, ko_all)
             kh_all = self._blend(h_all, kh_all, kp_all)
-        self.calibrator = ResidualCalibrator().fit(h_all, kh_all, ko_all)
+        self.calibrator = ResidualCalibrator().fit(h_all, kh_all, ko_all, sc_all)
         self.model.fit(k_full, self.ctx, self.weather)
         return self
+
+    def _band_scale(self, k_hist: pd.Series) -> float:
+        """Scale of the conformity score at an issue time (1 unless ``scaled_bands``)."""
+        return regime_variability(k_hist.to_numpy()) if self.scaled_bands else 1.0
 
     def _blend(self, horizon_min: np.ndarray, k_model: np.ndarray, k_persist: np.ndarray) -> np.ndarray:
         w = self.blend_weights[ResidualCalibrator.cells(horizon_min, k_model)[0]]
@@ -600,7 +695,7 @@ class Forecaster:
         if self.model.blends_persistence:
             k_hat = self._blend(steps * 15.0, k_hat, self.model.reference_csi(k, issue, steps, self.ctx))
         k_hat = np.clip(k_hat, 0.0, CSI_MAX)
-        offsets = self.calibrator.offsets(steps * 15.0, k_hat)
+        offsets = self.calibrator.offsets(steps * 15.0, k_hat, self._band_scale(k))
         if not self.median_shift:
             offsets[:, 1] = 0.0  # P50 = the model's own forecast; only the band comes from residuals
         k_q = np.clip(k_hat[:, None] + offsets, 0.0, None)
