@@ -41,7 +41,6 @@ import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from heliosgrid.broker import ensure_topics, start_tansu
-from heliosgrid.contract import ReadingV1
 from heliosgrid.db.connection import LOCAL_SERVER_URL, open_connection
 from heliosgrid.db.migrate import migrate
 from heliosgrid.db.writer import ReadingRow, write_rows
@@ -107,12 +106,12 @@ class _Collector:
         self.keep_latency = keep_latency
         self.latencies_s: list[float] = []
 
-    def __call__(self, readings: Sequence[ReadingV1], committed_at: float) -> None:
+    def __call__(self, readings: Sequence[ReadingRow], committed_at: float) -> None:
         self.count += len(readings)
         self.first_commit_at = self.first_commit_at or committed_at
         self.last_commit_at = committed_at
         if self.keep_latency:
-            self.latencies_s.extend(committed_at - r.ts.timestamp() for r in readings)
+            self.latencies_s.extend(committed_at - r[1].timestamp() for r in readings)  # r[1] = ts
 
 
 def _start_service(db_url: str, bootstrap: str, topic: str, collector: _Collector,

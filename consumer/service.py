@@ -47,22 +47,21 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from heliosgrid.contract import ReadingV1
 from heliosgrid.db.connection import DatabaseUnavailable, open_connection
 from heliosgrid.db.writer import (
     HeartbeatStatus,
+    ReadingRow,
     WriteResult,
     database_backend,
     refresh_rollups,
     write_heartbeat,
     write_quarantine,
-    write_readings,
+    write_reading_rows,
 )
 from heliosgrid.ingest.batch import (
     BatchOutcome,
     DecodedBatch,
     DeviceRegistry,
-    RawMessage,
     check_devices,
     decode_batch,
 )
@@ -90,8 +89,9 @@ while the database is retried, so only one database transaction can approach thi
 CRASH_HOOK_ENV = "HELIOS_TEST_CRASH_AFTER_DB_COMMIT"
 """Test-only: ``os._exit(137)`` right after the N-th DB commit, before the Kafka commit."""
 
-CommitCallback = Callable[[Sequence[ReadingV1], float], None]
-"""Called after each offset commit with the batch's readings and the commit time (``time.time()``)."""
+CommitCallback = Callable[[Sequence[ReadingRow], float], None]
+"""Called after each offset commit with the batch's stored reading rows
+(:data:`heliosgrid.db.writer.READING_COLUMNS` order) and the commit time (``time.time()``)."""
 
 
 class ConsumerStopped(Exception):
@@ -156,6 +156,8 @@ class IngestService:
         self._inflight: tuple[_Batch, Future[None]] | None = None
         self._retrying: _Batch | None = None
         self._rebalance_count = 0
+        self._committed: dict[TopicPartition, int] = {}
+        """Next offset to consume per owned partition, as last committed by this member."""
         self._batch_started = 0.0
         self._revoked = False
         self._db_down = False
@@ -285,6 +287,10 @@ class IngestService:
         if before != len(self._pending):
             log.info("rebalance: dropped %d collected messages of revoked partitions (re-delivered to the new owner)",
                      before - len(self._pending))
+        for tp in revoked:
+            self._committed.pop(tp, None)
+            with contextlib.suppress(KeyError):
+                self.metrics.lag.remove(tp.topic, str(tp.partition))
 
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("assigned partitions: %s", sorted(tp.partition for tp in assigned))
@@ -331,9 +337,7 @@ class IngestService:
         after its own batch committed in the database.
         """
         batch = _Batch(records=list(records), started=self._batch_started)
-        batch.decoded = decode_batch(
-            (RawMessage(r.topic, r.partition, r.offset, r.key, r.value) for r in batch.records), datetime.now(UTC)
-        )
+        batch.decoded = decode_batch(batch.records, datetime.now(UTC))
         rebalances = self._rebalance_count
         self._finish_inflight()
         if self._rebalance_count != rebalances and self._consumer is not None:
@@ -426,7 +430,7 @@ class IngestService:
             with conn.transaction():
                 sites = self.registry.sites_for(conn, batch.decoded.device_ids)
                 batch.outcome = check_devices(batch.decoded, sites)
-                batch.result = write_readings(conn, batch.outcome.readings)
+                batch.result = write_reading_rows(conn, batch.outcome.rows)
                 write_quarantine(conn, batch.outcome.rejects)
                 write_heartbeat(conn, HEARTBEAT_COMPONENT, self.instance, self._status(),
                                 self._beat_details(len(batch.records), len(batch.outcome.rejects)))
@@ -484,8 +488,11 @@ class IngestService:
         """The batch's decoded messages restricted to the records it still holds (after a rebalance)."""
         assert batch.decoded is not None
         owned = {(r.topic, r.partition) for r in batch.records}
+        kept = [(row, m) for row, m in zip(batch.decoded.rows, batch.decoded.sources, strict=True)
+                if (m.topic, m.partition) in owned]
         return DecodedBatch(
-            decoded=[(m, r) for m, r in batch.decoded.decoded if (m.topic, m.partition) in owned],
+            rows=[row for row, _ in kept],
+            sources=[m for _, m in kept],
             rejects=[q for q in batch.decoded.rejects if (q.source_topic, q.source_partition) in owned],
         )
 
@@ -541,11 +548,12 @@ class IngestService:
             # re-delivered to the new owner and the upsert makes that harmless.
             log.warning("offset commit refused after a rebalance (batch will be re-delivered): %s", exc)
             return
+        self._committed.update(offsets)
         self.metrics.last_commit.set(time.time())
 
     def _record(self, batch: _Batch, latency_s: float) -> None:
         assert batch.outcome is not None and batch.result is not None
-        readings, rejects, upserted = batch.outcome.readings, batch.outcome.rejects, batch.result.rows_upserted
+        readings, rejects, upserted = batch.outcome.rows, batch.outcome.rejects, batch.result.rows_upserted
         m = self.metrics
         n = len(batch.records)
         self.batches_committed += 1
@@ -556,20 +564,32 @@ class IngestService:
         m.rows_per_s.set(len(readings) / latency_s if latency_s > 0 else 0.0)
         for q in rejects:
             m.rejects.labels(q.reason_code).inc()
+        self._update_lag()
         if self.on_commit is not None:
             self.on_commit(readings, time.time())
-        if self._consumer is not None:
-            for tp in self._consumer.assignment():
-                high = self._consumer.highwater(tp)
-                if high is None:
-                    continue
-                try:
-                    pos = self._consumer.position(tp, timeout_ms=100)
-                except KafkaError:
-                    continue
-                if pos is not None:
-                    m.lag.labels(tp.topic, str(tp.partition)).set(max(high - pos, 0))
         log.debug("batch: %d messages, %d readings, %d rejects, %.3f s", n, len(readings), len(rejects), latency_s)
+
+    def lag_by_partition(self) -> dict[TopicPartition, int]:
+        """Messages not yet stored, per owned partition: high watermark − offset committed by this member.
+
+        The high watermark is the one kafka-python reads from every Fetch response
+        (``KafkaConsumer.highwater``), not ``end_offsets`` (ListOffsets), which Tansu answers with
+        the number of record *batches* and so under-reports (ADR 0027). Partitions with no
+        commit by this member yet, or no fetch response yet, are left out (unknown, not 0).
+        """
+        out: dict[TopicPartition, int] = {}
+        if self._consumer is None:
+            return out
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            done = self._committed.get(tp)
+            if high is not None and done is not None:
+                out[tp] = max(int(high) - done, 0)
+        return out
+
+    def _update_lag(self) -> None:
+        for tp, lag in self.lag_by_partition().items():
+            self.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     def _maybe_refresh_rollups(self) -> None:
         now = time.monotonic()
@@ -586,6 +606,7 @@ class IngestService:
 
     def _idle_housekeeping(self) -> None:
         self._finish_inflight()
+        self._update_lag()
         now = time.monotonic()
         if now - self._last_beat < HEARTBEAT_INTERVAL_S:
             return

@@ -246,24 +246,49 @@ def write_rows(
     return _copy_upsert(conn, rows) if chosen == "copy" else _unnest_upsert(conn, rows)
 
 
-def write_readings(
-    conn: psycopg.Connection[Any], readings: Sequence[ReadingV1], method: WriteMethod | None = None
-) -> WriteResult:
-    """De-duplicate and upsert ``readings`` into ``readings`` in the caller's transaction.
+def dedup_rows(rows: Iterable[ReadingRow]) -> list[ReadingRow]:
+    """:func:`dedup_readings` on row tuples: one row per ``(device_id, ts)``, highest ``seq`` wins.
 
-    Idempotent: writing the same batch twice leaves the table as after the first write.
-    Raises :class:`psycopg.Error` on database failure (the caller rolls back and retries).
+    Ties keep the later row; output order is first appearance of each key.
     """
-    unique = dedup_readings(readings)
-    rows = [reading_row(r) for r in unique]
-    chosen: WriteMethod = method or (choose_write_method(conn) if rows else "copy")
-    upserted = write_rows(conn, rows, chosen)
+    best: dict[tuple[str, datetime], ReadingRow] = {}
+    get = best.get
+    for r in rows:
+        key = (r[0], r[1])
+        prev = get(key)
+        if prev is None or r[10] >= prev[10]:
+            best[key] = r
+    return list(best.values())
+
+
+def write_reading_rows(
+    conn: psycopg.Connection[Any], rows: Sequence[ReadingRow], method: WriteMethod | None = None
+) -> WriteResult:
+    """De-duplicate and upsert reading rows (:data:`READING_COLUMNS` order) in the caller's transaction.
+
+    The consumer's path: rows come straight from the decoder, no model objects. Idempotent:
+    writing the same batch twice leaves the table as after the first write. Raises
+    :class:`psycopg.Error` on database failure (the caller rolls back and retries).
+    """
+    unique = dedup_rows(rows)
+    chosen: WriteMethod = method or (choose_write_method(conn) if unique else "copy")
+    upserted = write_rows(conn, unique, chosen)
     return WriteResult(
-        rows_received=len(readings),
-        duplicates_in_batch=len(readings) - len(unique),
+        rows_received=len(rows),
+        duplicates_in_batch=len(rows) - len(unique),
         rows_upserted=upserted,
         method=chosen,
     )
+
+
+def write_readings(
+    conn: psycopg.Connection[Any], readings: Sequence[ReadingV1], method: WriteMethod | None = None
+) -> WriteResult:
+    """De-duplicate and upsert ``readings`` (model objects) in the caller's transaction.
+
+    Same as :func:`write_reading_rows` on ``[reading_row(r) for r in readings]``.
+    """
+    return write_reading_rows(conn, [reading_row(r) for r in readings], method)
 
 
 def write_quarantine(conn: psycopg.Connection[Any], rows: Sequence[QuarantineRow]) -> int:

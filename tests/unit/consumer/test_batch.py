@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from heliosgrid.contract import REASON_CODES, decode_reading, encode_reading
-from heliosgrid.ingest.batch import RawMessage, decode_fast, validate_batch
+from heliosgrid.contract import REASON_CODES, Rejection, decode_reading, encode_reading
+from heliosgrid.db.writer import reading_row
+from heliosgrid.ingest.batch import SEQ, RawMessage, decode_row, validate_batch
 from heliosgrid.ingest.synthetic import reading
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -38,7 +39,7 @@ def test_good_and_bad_messages_are_split_with_reason_and_source_offset() -> None
         _msg(7, _good(5)),
     ]
     out = validate_batch(messages, REGISTRY, NOW)
-    assert [r.seq for r in out.readings] == [1, 5]
+    assert [r[SEQ] for r in out.rows] == [1, 5]
     assert sorted((q.source_offset, q.reason_code) for q in out.rejects) == [
         (1, "malformed_json"), (2, "unknown_device"), (3, "unknown_device"), (4, "future_timestamp"),
         (5, "key_mismatch"), (6, "malformed_json"),
@@ -54,7 +55,7 @@ def test_good_and_bad_messages_are_split_with_reason_and_source_offset() -> None
 def test_no_message_is_ever_lost_whatever_the_bytes(values: list[bytes]) -> None:
     messages = [_msg(i, v) for i, v in enumerate(values)]
     out = validate_batch(messages, REGISTRY, NOW)
-    stored = len(out.readings)
+    stored = len(out.rows)
     rejected = {q.source_offset for q in out.rejects}
     assert stored + len(out.rejects) == len(messages)
     assert len(rejected) == len(out.rejects)
@@ -85,5 +86,5 @@ def test_fast_decode_agrees_with_the_contract(changes: dict[str, object], drop: 
         else:
             obj[field] = value
     raw = json.dumps(obj).encode()
-    fast, canonical = decode_fast(raw, key, NOW), decode_reading(raw, key, NOW)
-    assert fast == canonical
+    fast, canonical = decode_row(raw, key, NOW), decode_reading(raw, key, NOW)
+    assert fast == (canonical if isinstance(canonical, Rejection) else reading_row(canonical))
