@@ -117,12 +117,17 @@ class SmartPersistence(ForecastModel):
         return np.full(len(steps), persistence_csi(k.to_numpy(), len(k)))
 
 
-def slot_climatology(k: np.ndarray, p: int, steps: np.ndarray, days: int) -> np.ndarray:
-    """Mean CSI of the same 15-min slot over the ``days`` most recent days available before ``p``."""
+def slot_climatology(k: np.ndarray, p: int, steps: np.ndarray, days: int, half_width: int = 0) -> np.ndarray:
+    """Mean CSI of the same 15-min slot over the ``days`` most recent days available before ``p``;
+    with ``half_width`` > 0 also of the ``half_width`` neighbouring slots on each side (a smoother
+    time-of-day profile)."""
     t = p + steps
     first = steps // STEPS_PER_DAY + 1  # smallest whole-day lag that lands before the issue time
     lags = first[:, None] + np.arange(days)[None, :]
     idx = t[:, None] - STEPS_PER_DAY * lags
+    if half_width > 0:
+        idx = (idx[:, :, None] + np.arange(-half_width, half_width + 1)[None, None, :]).reshape(len(steps), -1)
+        idx = np.where(idx < p, idx, -1)  # neighbours must also lie before the issue time
     valid_idx = idx >= 0
     vals = np.where(valid_idx, k[np.clip(idx, 0, max(len(k) - 1, 0))] if len(k) else np.nan, np.nan)
     with warnings.catch_warnings():
@@ -156,7 +161,7 @@ class ProphetCSI(ForecastModel):
 
     name = "prophet"
 
-    def __init__(self, fit_days: int = 60) -> None:
+    def __init__(self, fit_days: int = 30) -> None:
         self.fit_days = fit_days
         self._model: Any = None
         self._cache: pd.Series | None = None
@@ -247,7 +252,13 @@ class ArimaCSI(ForecastModel):
 GBM_FEATURES = (
     "horizon_min", "k_persist", "k_last", "k_mean_3h", "k_std_3h", "k_mean_24h", "k_same_slot",
     "k_clim_7d", "k_clim_14d", "clearsky_frac", "elevation_deg", "azimuth_deg", "issue_elevation_deg", "nwp_csi",
+    "k_clim_long",
 )
+#: The long climatology in the gbm's base forecast: days, and neighbouring slots on each side.
+CLIM_LONG_DAYS = 30
+CLIM_LONG_HALF_WIDTH = 2
+#: Days of history a forecast looks at (long climatology at 48 h lead plus margin).
+HISTORY_LOOKBACK_DAYS = CLIM_LONG_DAYS + 5
 
 
 def gbm_features(
@@ -272,6 +283,7 @@ def gbm_features(
     k_same = np.where(same_idx >= 0, k[np.clip(same_idx, 0, max(len(k) - 1, 0))] if len(k) else np.nan, np.nan)
     clim = slot_climatology(k, p, steps, 7)
     clim14 = slot_climatology(k, p, steps, 14)
+    clim_long = slot_climatology(k, p, steps, CLIM_LONG_DAYS, CLIM_LONG_HALF_WIDTH)
     cols = [
         steps * 15.0,
         np.full(n, persistence_csi(k, p)),
@@ -287,6 +299,7 @@ def gbm_features(
         table["azimuth_deg"].to_numpy(),
         np.full(n, issue_elevation_deg),
         nwp_csi if nwp_csi is not None else np.full(n, np.nan),
+        clim_long,
     ]
     return np.column_stack(cols)
 
@@ -320,13 +333,13 @@ def fit_base_weights(horizon_min: np.ndarray, k_persist: np.ndarray, k_clim: np.
 
 
 def gbm_base(x: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Base forecast the trees correct: a per-lead-hour linear blend of persistence and the 14-day
-    slot climatology (``weights`` = persistence share per hour of lead, :func:`fit_base_weights`);
+    """Base forecast the trees correct: a per-lead-hour linear blend of persistence and the long
+    (30-day, ±30 min smoothed) slot climatology (``weights`` = persistence share per hour of lead, :func:`fit_base_weights`);
     without weights persistence below 6 h and the climatology beyond. Where the climatology is
     unknown the base is persistence. With no signal the model falls back to it."""
     h = x[:, GBM_FEATURES.index("horizon_min")]
     persist = x[:, GBM_FEATURES.index("k_persist")]
-    clim = x[:, GBM_FEATURES.index("k_clim_14d")]
+    clim = x[:, GBM_FEATURES.index("k_clim_long")]
     if weights is None:
         w = np.where(h >= BLEND_MAX_HORIZON_MIN, 0.0, 1.0)
     else:
@@ -400,7 +413,7 @@ class GradientBoostedCSI(ForecastModel):
         k_target = np.concatenate(ys)
         self.base_weights = fit_base_weights(x[:, GBM_FEATURES.index("horizon_min")],
                                              x[:, GBM_FEATURES.index("k_persist")],
-                                             x[:, GBM_FEATURES.index("k_clim_14d")], k_target)
+                                             x[:, GBM_FEATURES.index("k_clim_long")], k_target)
         y_all = k_target - gbm_base(x, self.base_weights)  # learn the correction to the base forecast
         params = {
             "objective": "regression", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
@@ -415,26 +428,22 @@ class GradientBoostedCSI(ForecastModel):
     def predict_csi(self, k, issue_time, steps, ctx, weather=None):  # type: ignore[no-untyped-def]
         if self._booster is None:
             raise RuntimeError("gbm model is not fitted")
-        values = k.to_numpy()[-16 * STEPS_PER_DAY :]
+        x = self._features(k, issue_time, steps, ctx, weather)
+        return gbm_base(x, self.base_weights) + np.asarray(self._booster.predict(x, num_threads=1))
+
+    def _features(self, k: pd.Series, issue_time: pd.Timestamp, steps: np.ndarray, ctx: SolarContext,
+                  weather: WeatherProvider | None) -> np.ndarray:
+        values = k.to_numpy()[-HISTORY_LOOKBACK_DAYS * STEPS_PER_DAY :]
         targets = pd.DatetimeIndex(issue_time + steps * STEP)
         table = ctx.table(targets)
         issue_elev = float(ctx.table(pd.DatetimeIndex([issue_time]))["elevation_deg"].iloc[0])
-        x = gbm_features(values, len(values), steps, table, issue_elev, ctx.capacity_kw,
-                         self._nwp(weather, ctx, issue_time, targets))
-        return gbm_base(x, self.base_weights) + np.asarray(self._booster.predict(x, num_threads=1))
+        return gbm_features(values, len(values), steps, table, issue_elev, ctx.capacity_kw,
+                            self._nwp(weather, ctx, issue_time, targets))
 
     def reference_csi(self, k: pd.Series, issue_time: pd.Timestamp, steps: np.ndarray, ctx: SolarContext) -> np.ndarray:
         """Its own base forecast (:func:`gbm_base`): the fitted per-lead blend of persistence and the
-        14-day slot climatology."""
-        values = k.to_numpy()[-16 * STEPS_PER_DAY :]
-        p = len(values)
-        persist = np.full(len(steps), persistence_csi(values, p))
-        clim = slot_climatology(values, p, steps, 14)
-        if self.base_weights is None:
-            w = np.where(steps * 15.0 >= BLEND_MAX_HORIZON_MIN, 0.0, 1.0)
-        else:
-            w = self.base_weights[np.clip(steps // 4, 0, len(self.base_weights) - 1)]
-        return np.where(np.isnan(clim), persist, w * persist + (1.0 - w) * clim)
+        long slot climatology."""
+        return gbm_base(self._features(k, issue_time, steps, ctx, None), self.base_weights)
 
     def params(self) -> dict[str, Any]:
         return {"n_estimators": self.n_estimators, "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
@@ -467,10 +476,14 @@ def conformal_levels(n: int, margin: float = 0.0) -> tuple[float, float, float]:
     return (float(lo), QUANTILES[1], float(hi))
 
 
-def _cell_quantiles(r: np.ndarray, margin: float = 0.0) -> tuple[float, float, float]:
-    return tuple(float(x) for x in np.quantile(r, conformal_levels(r.size, margin)))  # type: ignore[return-value]
+def _cell_quantiles(r: np.ndarray, r_raw: np.ndarray, margin: float = 0.0) -> tuple[float, float, float]:
+    """(P10 of the scaled residuals ``r``, median of the raw residuals ``r_raw``, P90 of ``r``)."""
+    lo, _, hi = conformal_levels(r.size, margin)
+    return float(np.quantile(r, lo)), float(np.median(r_raw)), float(np.quantile(r, hi))
 
 
+#: Quantile-level margin of the P10/P90 band (see :func:`conformal_levels`): 0 = plain conformal.
+BAND_MARGIN = 0.025
 #: Floor of :func:`regime_variability` (dimensionless CSI standard deviation).
 VARIABILITY_FLOOR = 0.05
 VARIABILITY_DAYS = 3
@@ -493,8 +506,10 @@ class ResidualCalibrator:
     """Empirical CSI-residual quantiles per (horizon bucket, predicted-CSI regime) cell.
 
     A cell with fewer than ``CAL_MIN_SAMPLES`` residuals falls back to its horizon bucket, then to
-    all residuals. Residual ``r = k_observed - k_predicted``; quantile ``q`` of the forecast is
-    ``k_predicted + Q_q(r)`` with finite-sample conformal levels (:func:`conformal_levels`).
+    all residuals. Residual ``r = k_observed - k_predicted``. Normalised conformal: with a scale
+    ``s`` known at the issue time (:func:`regime_variability`), P10/P90 are
+    ``k_predicted + s × Q(r / s)`` at finite-sample conformal levels (:func:`conformal_levels`);
+    P50 is ``k_predicted + median(r)`` (a bias correction, not scaled).
     """
 
     table: dict[tuple[int, int], tuple[float, float, float]] = field(default_factory=dict)
@@ -512,35 +527,38 @@ class ResidualCalibrator:
 
     def fit(self, horizon_min: np.ndarray, k_hat: np.ndarray, k_obs: np.ndarray,
             scale: np.ndarray | None = None) -> ResidualCalibrator:
-        """Fit the cell quantiles of ``(k_obs − k_hat) / scale`` (scale 1 when not given)."""
+        """Fit the cell quantiles: P10/P90 of ``(k_obs − k_hat) / scale`` (scale 1 when not given),
+        P50 of ``k_obs − k_hat`` (the bias correction does not scale with the variability)."""
         sc = np.ones_like(k_hat) if scale is None else scale
         ok = ~(np.isnan(k_hat) | np.isnan(k_obs) | np.isnan(sc))
-        h, kh, r = horizon_min[ok], k_hat[ok], ((k_obs - k_hat) / sc)[ok]
+        h, kh, r, raw = horizon_min[ok], k_hat[ok], ((k_obs - k_hat) / sc)[ok], (k_obs - k_hat)[ok]
         self.n_samples = int(r.size)
         if r.size == 0:
             return self
-        return self._fit_cells(h, kh, r)
+        return self._fit_cells(h, kh, r, raw)
 
-    def _fit_cells(self, h: np.ndarray, kh: np.ndarray, r: np.ndarray) -> ResidualCalibrator:
-        self.overall = _cell_quantiles(r, self.margin)
+    def _fit_cells(self, h: np.ndarray, kh: np.ndarray, r: np.ndarray, raw: np.ndarray) -> ResidualCalibrator:
+        self.overall = _cell_quantiles(r, raw, self.margin)
         hb, rg = self.cells(h, kh)
         for b in np.unique(hb):
             sel = hb == b
             if sel.sum() >= CAL_MIN_SAMPLES:
-                self.bucket_table[int(b)] = _cell_quantiles(r[sel], self.margin)
+                self.bucket_table[int(b)] = _cell_quantiles(r[sel], raw[sel], self.margin)
             for g in np.unique(rg[sel]):
                 cell = sel & (rg == g)
                 if cell.sum() >= CAL_MIN_SAMPLES:
-                    self.table[(int(b), int(g))] = _cell_quantiles(r[cell], self.margin)
+                    self.table[(int(b), int(g))] = _cell_quantiles(r[cell], raw[cell], self.margin)
         return self
 
     def offsets(self, horizon_min: np.ndarray, k_hat: np.ndarray, scale: float = 1.0) -> np.ndarray:
-        """Residual quantile offsets, shape (n, 3), for P10/P50/P90 (times ``scale``)."""
+        """Residual quantile offsets, shape (n, 3), for P10/P50/P90: the P10/P90 offsets times
+        ``scale``; the P50 offset (median bias correction) is not scaled."""
         hb, rg = self.cells(horizon_min, k_hat)
         out = np.empty((len(horizon_min), 3))
         for i, (b, g) in enumerate(zip(hb.tolist(), rg.tolist(), strict=True)):
             out[i] = self.table.get((b, g)) or self.bucket_table.get(b) or self.overall
-        return out * scale
+        out[:, [0, 2]] *= scale
+        return out
 
 
 def fit_blend_weights(horizon_min: np.ndarray, k_model: np.ndarray, k_persist: np.ndarray, k_obs: np.ndarray) -> np.ndarray:
@@ -590,8 +608,9 @@ class Forecaster:
     def __init__(self, model: ForecastModel, ctx: SolarContext, *, calibration_days: int = 10,
                  calibration_origin_step_h: float = 2.0, fit_clearsky_scale: bool = True,
                  weather: WeatherProvider | None = None, median_shift: bool | None = None,
-                 calibration_folds: int = 1, scaled_bands: bool = True) -> None:
+                 calibration_folds: int = 1, scaled_bands: bool = True, band_margin: float = BAND_MARGIN) -> None:
         self.model = model
+        self.band_margin = band_margin
         self.scaled_bands = scaled_bands
         self.calibration_folds = calibration_folds
         self.calibration_folds_used = 0
@@ -654,7 +673,7 @@ class Forecaster:
         if self.model.blends_persistence:
             self.blend_weights = fit_blend_weights(h_all, kh_all, kp_all, ko_all)
             kh_all = self._blend(h_all, kh_all, kp_all)
-        self.calibrator = ResidualCalibrator().fit(h_all, kh_all, ko_all, sc_all)
+        self.calibrator = ResidualCalibrator(margin=self.band_margin).fit(h_all, kh_all, ko_all, sc_all)
         self.model.fit(k_full, self.ctx, self.weather)
         return self
 
@@ -681,7 +700,7 @@ class Forecaster:
         if issue != issue.floor(STEP):
             raise ForecastInputError(f"issue_time must be on the 15-minute grid, got {issue.isoformat()}")
         available = truncate_history(check_power_series(history), issue)
-        lookback = issue - pd.Timedelta(days=21)
+        lookback = issue - pd.Timedelta(days=HISTORY_LOOKBACK_DAYS)
         available = available[available.index >= lookback]
         if available.empty:
             available = pd.Series([np.nan], index=pd.DatetimeIndex([issue - STEP]))

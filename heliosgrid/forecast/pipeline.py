@@ -37,7 +37,13 @@ from psycopg.types.json import Jsonb
 
 from heliosgrid.forecast.backtest import run_backtest
 from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS
-from heliosgrid.forecast.models import DEFAULT_HORIZON_STEPS, Forecaster, make_model, persistence_csi
+from heliosgrid.forecast.models import (
+    DEFAULT_HORIZON_STEPS,
+    HISTORY_LOOKBACK_DAYS,
+    Forecaster,
+    make_model,
+    persistence_csi,
+)
 from heliosgrid.forecast.solar import STEP, ForecastInputError, SolarContext, regular_grid
 from heliosgrid.physics.fleet import DeviceSpec, SiteSpec
 from heliosgrid.settings import Settings
@@ -294,7 +300,8 @@ def forecast_site(conn: psycopg.Connection, champion: dict[str, Any], settings: 
     fc = load_artifact(champion["artifact_path"])
     site_id = champion["site_id"]
     site, _ = load_site(conn, site_id)
-    history = read_history(conn, site_id, issued_at - pd.Timedelta(days=21), issued_at, len(site.inverters))
+    history = read_history(conn, site_id, issued_at - pd.Timedelta(days=HISTORY_LOOKBACK_DAYS), issued_at,
+                           len(site.inverters))
     steps = min(settings.forecast_horizon_h * 4, DEFAULT_HORIZON_STEPS)
     return fc.predict_quantiles(history, issued_at, steps)
 
