@@ -200,7 +200,8 @@ def choose_write_method(conn: psycopg.Connection[Any]) -> WriteMethod:
 
 
 def _ensure_partitions(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow]) -> None:
-    days = sorted({datetime(r[1].year, r[1].month, r[1].day, tzinfo=UTC) for r in rows})
+    stamps = {r[1] for r in rows}  # few distinct stamps per batch: derive the days from those
+    days = sorted({datetime(t.year, t.month, t.day, tzinfo=UTC) for t in stamps})
     conn.execute(
         "SELECT helios_ensure_partitions('readings', d, d) FROM unnest(%s::timestamptz[]) AS d",
         (days,),

@@ -35,16 +35,20 @@ import msgspec
 from heliosgrid.contract.reading import MAX_FUTURE_SKEW
 from heliosgrid.db.writer import ReadingRow
 
-_ID = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}\Z")]
+_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 _TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})\Z")
 
 
-class _ReadingV1Wire(msgspec.Struct, frozen=True):
-    """Contract v1 as msgspec types, with the bounds of :class:`heliosgrid.contract.ReadingV1`."""
+class _ReadingV1Wire(msgspec.Struct, frozen=True, gc=False):
+    """Contract v1 as msgspec types, with the bounds of :class:`heliosgrid.contract.ReadingV1`.
+
+    The id pattern is checked by :func:`_valid_id` (cached) rather than by ``msgspec.Meta``
+    (which calls ``re`` for every message: ~1 µs of the ~1.4 µs decode).
+    """
 
     schema_version: Literal[1]
-    device_id: _ID
-    site_id: _ID
+    device_id: str
+    site_id: str
     ts: str
     seq: Annotated[int, msgspec.Meta(ge=0)]
     ghi_w_m2: Annotated[float, msgspec.Meta(ge=-20, le=1500)] | None = None
@@ -59,16 +63,10 @@ class _ReadingV1Wire(msgspec.Struct, frozen=True):
 _decoder = msgspec.json.Decoder(_ReadingV1Wire)
 
 
-def _clip(value: float | None) -> float | None:
-    """The contract's night-offset cleaning: negative irradiance/power becomes 0.0."""
-    if value is None:
-        return None
-    value = float(value)
-    return 0.0 if value < 0 else value
-
-
-def _num(value: float | None) -> float | None:
-    return None if value is None else float(value)
+@lru_cache(maxsize=65536)
+def _valid_id(text: str) -> bool:
+    """``text`` matches the contract's id pattern ``^[A-Za-z0-9_.-]{1,64}$`` (no trailing newline)."""
+    return _ID_PATTERN.match(text) is not None
 
 
 @lru_cache(maxsize=4096)
@@ -98,19 +96,30 @@ def decode_row_fast(raw: bytes | None, key: bytes | None, latest_ts: datetime) -
         m = _decoder.decode(raw)
     except msgspec.DecodeError:  # includes ValidationError (wrong type, range, missing field)
         return None
+    if not (_valid_id(m.device_id) and _valid_id(m.site_id)):
+        return None
     if key is not None and key.decode("utf-8", "replace") != m.device_id:
         return None
     ts = _parse_ts(m.ts)
     if ts is None or ts > latest_ts:
         return None
-    dc, ac = _clip(m.dc_power_kw), _clip(m.ac_power_kw)
+    # msgspec returns float for JSON integers too (as pydantic's strict float does).
+    ghi, poa, dc, ac = m.ghi_w_m2, m.poa_w_m2, m.dc_power_kw, m.ac_power_kw
+    # The contract's cleaning: night offsets of irradiance and power become 0.0.
+    if ghi is not None and ghi < 0:
+        ghi = 0.0
+    if poa is not None and poa < 0:
+        poa = 0.0
+    if dc is not None and dc < 0:
+        dc = 0.0
+    if ac is not None and ac < 0:
+        ac = 0.0
     if ac is not None and dc is not None and dc > 0 and ac > dc * 1.02 + 0.5:
         return None
-    ambient, module = _num(m.ambient_temp_c), _num(m.module_temp_c)
+    ambient, module = m.ambient_temp_c, m.module_temp_c
     if module is not None and ambient is not None and module < ambient - 25:
         return None
-    return (m.device_id, ts, m.site_id, _clip(m.ghi_w_m2), _clip(m.poa_w_m2), ambient, module, dc, ac,
-            m.inverter_status, m.seq)
+    return (m.device_id, ts, m.site_id, ghi, poa, ambient, module, dc, ac, m.inverter_status, m.seq)
 
 
 def latest_allowed_ts(now: datetime) -> datetime:
