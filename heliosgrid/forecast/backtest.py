@@ -203,6 +203,9 @@ def day_ahead_bounds(result: BacktestResult, reference: str = "prophet", min_cle
     * ``oracle_daily_mean_csi`` — k̂ = the *observed* mean k of the target's local day: a perfect
       forecast of each day's cloudiness with no intra-day detail, i.e. what a perfect daily weather
       forecast would add. Uses future data by construction: a bound, never a forecast.
+    * ``oracle_daily_mean_with_reference_shape`` — the reference's own k̂ rescaled per (issue, target
+      day) so that its daily mean matches the observed one: the reference's time-of-day shape plus
+      perfect daily cloudiness (also a bound using future data).
     * ``hindsight_constant_csi`` — one constant k̂ for the whole test window, chosen with hindsight
       (the best "climatology" there is).
     * ``hindsight_linear_from_past_days`` — k̂ = a + b·k̄(d−1) + c·k̄(d−2), the daily means of the two
@@ -239,7 +242,14 @@ def day_ahead_bounds(result: BacktestResult, reference: str = "prophet", min_cle
     day = pd.DatetimeIndex(ref["target_ts"]).tz_convert(tz).normalize()
     issue_day = pd.DatetimeIndex(ref["issued_at"]).tz_convert(tz).normalize()
     k_obs = (ref["actual_kw"] / ref["clearsky_kw"]).clip(0.0, CSI_MAX).to_numpy()
-    oracle = nrmse(np.nan_to_num(daily.reindex(day).to_numpy(), nan=float(daily.mean())), ref)
+    day_obs = np.nan_to_num(daily.reindex(day).to_numpy(), nan=float(daily.mean()))
+    oracle = nrmse(day_obs, ref)
+    k_ref = (ref["p50_kw"] / ref["clearsky_kw"]).clip(0.0, CSI_MAX).to_numpy()
+    bright = (ref["clearsky_kw"] >= min_clearsky_frac * cap).to_numpy()
+    groups = pd.Series(np.where(bright, k_ref, np.nan)).groupby([ref["issued_at"].to_numpy(), day]).transform("mean")
+    ref_day_mean = groups.to_numpy()
+    factor = np.where(ref_day_mean > 0, day_obs / np.where(ref_day_mean > 0, ref_day_mean, 1.0), 1.0)
+    oracle_shape = nrmse(np.clip(k_ref * factor, 0.0, CSI_MAX), ref)
     best_const = float(np.sum(k_obs * ref["clearsky_kw"] ** 2) / np.sum(ref["clearsky_kw"] ** 2))
     const = nrmse(np.full(len(ref), best_const), ref)
     prev1 = daily.reindex(issue_day - pd.Timedelta(days=1)).to_numpy()
@@ -265,6 +275,7 @@ def day_ahead_bounds(result: BacktestResult, reference: str = "prophet", min_cle
         "champion_nrmse": round(float(champ), 4),
         "nrmse_needed_for_20pct": round(0.8 * ref_nrmse, 4),
         "oracle_daily_mean_csi": entry(oracle),
+        "oracle_daily_mean_with_reference_shape": entry(oracle_shape),
         "hindsight_constant_csi": entry(const),
         "hindsight_linear_from_past_days": {**entry(linear), "coef": [round(float(c), 4) for c in coef]},
     }

@@ -137,5 +137,6 @@ def test_day_ahead_bounds_on_a_series_with_known_daily_cloudiness() -> None:
     # each day's CSI is drawn independently: knowing it is nearly perfect, the past days say nothing
     assert bounds["oracle_daily_mean_csi"]["nrmse"] < 0.03
     assert bounds["oracle_daily_mean_csi"]["reduction_vs_reference"] > 0.6
+    assert bounds["oracle_daily_mean_with_reference_shape"]["nrmse"] < 0.04
     assert bounds["hindsight_constant_csi"]["nrmse"] > 5 * bounds["oracle_daily_mean_csi"]["nrmse"]
     assert bounds["hindsight_linear_from_past_days"]["nrmse"] <= bounds["hindsight_constant_csi"]["nrmse"] + 1e-9
