@@ -7,17 +7,19 @@ forecasts under the plant's AC capacity. Models:
 ``persistence``  smart persistence: the mean CSI of the last hour before the issue time (the last
                  daylight hour when issued at night) is held for every horizon.
 ``climatology``  per time-of-day CSI mean over the last 14 days before the issue time.
-``prophet``      Prophet on the daylight CSI (flat trend, daily seasonality, no weekly/yearly terms).
+``prophet``      Prophet on the daylight CSI of the last 30 days (flat trend, daily seasonality, no
+                 weekly/yearly terms).
 ``arima``        statsforecast AutoARIMA on the CSI series (night gaps carried forward), re-applied
                  to the latest observations at every issue time without refitting.
 ``gbm``          LightGBM regression of the target CSI on features available at the issue time
                  (recent CSI level and variability, same-slot CSI of previous days, 7/14-day slot
                  climatology, horizon, sun position, clear-sky power, optional NWP clear-sky index),
-                 as a correction to persistence (< 6 h) or the 14-day slot climatology (≥ 6 h).
+                 as a correction to a per-lead blend of persistence and the 30-day slot climatology.
 
 The :class:`Forecaster` adds calibrated P10/P50/P90: empirical quantiles of CSI residuals from
 rolling-origin forecasts on the last part of the training history, per horizon bucket and
-predicted-CSI regime (split conformal). It enforces "available at" semantics structurally:
+predicted-CSI regime, normalised by the CSI variability of the last days (split conformal with a
+finite-sample correction and a drift margin; ADR 0022). It enforces "available at" semantics structurally:
 ``predict_quantiles`` drops every observation labelled at or after the issue time before any
 model sees the history.
 """
