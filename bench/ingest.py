@@ -8,6 +8,11 @@ One run, on a fresh database of the local PostgreSQL and a private Tansu broker:
 * (b) ``consumer_msgs_per_s`` — :class:`consumer.service.IngestService` on a pre-filled topic of
   ``messages`` readings (3 partitions), from the first poll to the last offset commit, with
   production settings (DLQ, heartbeat, rollup refresh every 5 s); ``ratio`` = (b)/(a).
+* ``consumer_msgs_per_s_2procs`` — the same topic read again by a fresh group of
+  ``PROCS`` consumer *processes* (one ``IngestService`` each, same settings) into the emptied
+  table, from the first batch of either to the last offset commit of both; its ratio to (a) is
+  ``ratio_2procs``. 3 partitions over 2 members split 2 + 1, so the ideal is 1.5× one process.
+  The headline ``ratio`` stays the single-process figure.
 * context: ``kafka_poll_only_msgs_per_s`` (kafka-python fetching and parsing the same topic,
   nothing else) and ``decode_only_msgs_per_s`` (contract decode of the same payloads) — the two
   CPU-bound stages that bound (b) in one Python process (ADR 0016).
@@ -24,8 +29,10 @@ from __future__ import annotations
 import cProfile
 import io
 import json
+import multiprocessing as mp
 import os
 import pstats
+import queue
 import socket
 import statistics
 import subprocess
@@ -50,6 +57,7 @@ from heliosgrid.settings import load_settings
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 PARTITIONS = 3
+PROCS = 2
 
 
 def _free_port() -> int:
@@ -114,6 +122,90 @@ class _Collector:
             self.latencies_s.extend(committed_at - r[1].timestamp() for r in readings)  # r[1] = ts
 
 
+def _consumer_process(db_url: str, bootstrap: str, topic: str, group: str, stored: Any, stop: Any,
+                      out: Any) -> None:
+    """Child process of the multi-process figure: one IngestService until ``stop`` is set.
+
+    ``stored`` (shared counter) counts committed readings; ``out`` receives
+    ``(first_batch_started_at, last_commit_at)`` (``time.time()`` of this process) at the end.
+    """
+    from consumer.service import IngestService
+
+    settings = load_settings(kafka_bootstrap_servers=bootstrap, topic_readings=topic, topic_dlq=topic + ".dlq",
+                             consumer_group=group, consumer_metrics_port=0)
+    last = [0.0]
+
+    def on_commit(rows: Sequence[ReadingRow], committed_at: float) -> None:
+        with stored.get_lock():
+            stored.value += len(rows)
+        last[0] = committed_at
+
+    service = IngestService(settings, db_url, on_commit=on_commit)
+    thread = threading.Thread(target=service.run, name="ingest-service", daemon=True)
+    thread.start()
+    while not stop.wait(0.05) and thread.is_alive():
+        pass
+    service.request_stop()
+    thread.join(timeout=60)
+    out.put((service.first_batch_started_at, last[0]))
+
+
+def _multi_process_rate(db_url: str, bootstrap: str, topic: str, messages: int, procs: int) -> float:
+    """``procs`` consumer processes in one fresh group drain ``topic`` (pre-filled): msg/s end to end."""
+    ctx = mp.get_context("spawn")
+    stored = ctx.Value("q", 0)
+    stop = ctx.Event()
+    out = ctx.Queue()
+    group = f"bench-{procs}p-{uuid.uuid4().hex[:8]}"
+    children = [ctx.Process(target=_consumer_process, args=(db_url, bootstrap, topic, group, stored, stop, out),
+                            name=f"bench-consumer-{i}") for i in range(procs)]
+    for c in children:
+        c.start()
+    try:
+        _wait(lambda: stored.value >= messages or not all(c.is_alive() for c in children), 900,
+              f"{procs} consumer processes to drain the topic")
+    finally:
+        stop.set()
+        stamps: list[tuple[float | None, float]] = []
+        for _ in children:
+            try:
+                stamps.append(out.get(timeout=90))
+            except queue.Empty:  # a child died: its figures are missing, reported below
+                break
+        for c in children:
+            c.join(timeout=30)
+            if c.is_alive():
+                c.terminate()
+    if stored.value < messages:
+        raise RuntimeError(f"{procs} consumer processes stored {stored.value} of {messages} readings")
+    if len(stamps) < procs:
+        raise RuntimeError(f"only {len(stamps)} of {procs} consumer processes reported their timings")
+    first = min(f for f, _ in stamps if f is not None)
+    last = max(t for _, t in stamps)
+    return messages / (last - first)
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds consumed so far by process ``pid`` (all its threads), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime (fields 14, 15 of stat)
+
+
+def _db_backend_pids(db_url: str, dbname: str) -> list[int]:
+    """PostgreSQL backend pids connected to ``dbname`` (other than the asking one)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                            (dbname,)).fetchall()
+    return [int(r[0]) for r in rows]
+
+
 def _start_service(db_url: str, bootstrap: str, topic: str, collector: _Collector,
                    profile: cProfile.Profile | None = None) -> tuple[Any, threading.Thread]:
     from consumer.service import IngestService
@@ -173,11 +265,16 @@ def run(messages: int = 500_000, latency_seconds: float = 20.0, latency_rate_msg
             # (a) the write limit: pre-built rows, consumer batch size, one transaction per batch
             rows = _rows(devices, per_device)
             batch = settings.batch_max_messages
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+            copy_backend = int(row[0]) if row else 0
+            cpu0 = (time.process_time(), _cpu_s(copy_backend))
             t0 = time.perf_counter()
             for i in range(0, len(rows), batch):
                 with conn.transaction():
                     write_rows(conn, rows[i:i + batch])
             copy_s = time.perf_counter() - t0
+            copy_cpu = {"client_process": time.process_time() - cpu0[0],
+                        "postgres_backend": _cpu_s(copy_backend) - cpu0[1]}
             del rows
             conn.execute("TRUNCATE readings, rollup_invalidations")
 
@@ -193,8 +290,16 @@ def run(messages: int = 500_000, latency_seconds: float = 20.0, latency_rate_msg
         producer.close(timeout=10)
         collector = _Collector(keep_latency=False)
         prof = cProfile.Profile() if profile else None
+        cpu_before = {"consumer": time.process_time(), "broker": _cpu_s(broker.pid)}
         service, thread = _start_service(db_url, bootstrap, topic, collector, prof)
+        _wait(lambda: collector.first_commit_at is not None or not thread.is_alive(), 300, "the first commit")
+        pg_pids = _db_backend_pids(db_url, dbname)  # the consumer's connection (opened before its first batch)
         _wait(lambda: collector.count >= messages or not thread.is_alive(), 900, "the consumer to drain the topic")
+        cpu_used = {
+            "consumer_process": time.process_time() - cpu_before["consumer"],
+            "broker": _cpu_s(broker.pid) - cpu_before["broker"],
+            "postgres_backend": sum(_cpu_s(p) for p in pg_pids),
+        }
         service.request_stop()
         thread.join(timeout=60)
         if service.first_batch_started_at is None or collector.count < messages:
@@ -204,6 +309,15 @@ def run(messages: int = 500_000, latency_seconds: float = 20.0, latency_rate_msg
             stored = conn.execute("SELECT count(*) FROM readings").fetchone()
         if stored is None or stored[0] != messages:
             raise RuntimeError(f"readings has {stored} rows, expected {messages}")
+
+        # The same topic again, by PROCS consumer processes into the emptied table.
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("TRUNCATE readings, rollup_invalidations")
+        procs_rate = _multi_process_rate(db_url, bootstrap, topic, messages, PROCS)
+        with psycopg.connect(db_url) as conn:
+            stored = conn.execute("SELECT count(*) FROM readings").fetchone()
+        if stored is None or stored[0] != messages:
+            raise RuntimeError(f"readings has {stored} rows after the {PROCS}-process run, expected {messages}")
 
         # Where the consumer's time goes: kafka-python fetch+parse alone, contract decode alone.
         poll_rate = _poll_only_rate(bootstrap, topic, messages)
@@ -231,6 +345,9 @@ def run(messages: int = 500_000, latency_seconds: float = 20.0, latency_rate_msg
             "copy_upsert_rows_per_s": round(copy_rate),
             "consumer_msgs_per_s": round(consumer_rate),
             "ratio": round(consumer_rate / copy_rate, 3),
+            "ratio_note": "single consumer process; see ratio_2procs for two processes on the 3-partition topic",
+            "consumer_msgs_per_s_2procs": round(procs_rate),
+            "ratio_2procs": round(procs_rate / copy_rate, 3),
             "latency_p50_s": round(quantiles[49], 3),
             "latency_p99_s": round(quantiles[98], 3),
             "latency_max_s": round(max(warm), 3),
@@ -244,6 +361,9 @@ def run(messages: int = 500_000, latency_seconds: float = 20.0, latency_rate_msg
             "backend": backend,
             "write_method": "copy",
             "prefill_msgs_per_s": round(messages / prefill_s),
+            "cpu_us_per_row_copy_upsert": {k: round(v / messages * 1e6, 1) for k, v in copy_cpu.items()},
+            "cpu_us_per_msg_single_consumer": {k: round(v / messages * 1e6, 1) for k, v in cpu_used.items()},
+            "cpu_cores_busy_single_consumer": {k: round(v / consumer_s, 2) for k, v in cpu_used.items()},
             "kafka_poll_only_msgs_per_s": round(poll_rate),
             "decode_only_msgs_per_s": round(decode_rate),
             "latency_rate_msg_s": latency_rate_msg_s,
