@@ -30,6 +30,20 @@ def test_conformal_levels_finite_sample() -> None:
     assert conformal_levels(0) == (0.1, 0.5, 0.9)
     lo, _, hi = conformal_levels(1000)
     assert lo <= 0.1 <= 0.9 <= hi
+    assert conformal_levels(999, margin=0.025) == pytest.approx((75 / 999, 0.5, 925 / 999))
+
+
+def test_cross_conformal_folds_pool_residuals_from_earlier_blocks(synthetic_alternating: pd.Series) -> None:
+    train = synthetic_alternating[: 21 * 96]
+    one = Forecaster(make_model("persistence"), SolarContext(DEFAULT_SITE, 100.0), calibration_days=4).fit(train)
+    two = Forecaster(make_model("persistence"), SolarContext(DEFAULT_SITE, 100.0), calibration_days=4,
+                     calibration_folds=2).fit(train)
+    assert (one.calibration_folds_used, two.calibration_folds_used) == (1, 2)
+    # the earlier block adds its own origins (and its 48 h targets are all observed)
+    assert 1.8 * one.calibrator.n_samples < two.calibrator.n_samples < 2.6 * one.calibrator.n_samples
+    capped = Forecaster(make_model("persistence"), SolarContext(DEFAULT_SITE, 100.0), calibration_days=4,
+                        calibration_folds=10).fit(train)
+    assert capped.calibration_folds_used == 2  # at most half of the 21 days is held out
 
 
 def test_calibrator_quantiles_scale_with_the_score_scale() -> None:
