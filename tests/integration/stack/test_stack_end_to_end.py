@@ -30,7 +30,8 @@ def stack_env(tmp_path: Path, pg_server_url: str) -> Iterator[dict[str, str]]:
     env.update({
         "HELIOS_DATA_DIR": str(tmp_path / "helios"), "HELIOS_LOCAL_DATABASE_NAME": name,
         "HELIOS_BROKER_PORT": str(free_port()), "HELIOS_API_PORT": str(free_port()),
-        "HELIOS_AIRFLOW_PORT": str(free_port()), "HELIOS_DEMO_BACKFILL_DAYS": "3", "HELIOS_CONSUMER_METRICS_PORT": str(free_port()),
+        "HELIOS_AIRFLOW_PORT": str(free_port()), "HELIOS_DEMO_BACKFILL_DAYS": "3",
+        "HELIOS_CONSUMER_METRICS_PORT": str(free_port()),
     })
     yield env
     subprocess.run([CLI, "stack", "down"], env=env, capture_output=True, timeout=180, cwd=REPO)
