@@ -45,7 +45,7 @@ bench: setup ## run the benchmarks; JSON results in bench/results/
 
 lint: setup ## ruff + mypy
 	.venv/bin/ruff check heliosgrid producer consumer dags tests bench
-	.venv/bin/mypy heliosgrid producer consumer
+	.venv/bin/mypy heliosgrid producer consumer dags bench
 
 compose-check: ## validate docker-compose.yml
 	docker-compose -f docker-compose.yml config -q
