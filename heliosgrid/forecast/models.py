@@ -430,6 +430,9 @@ class GradientBoostedCSI(ForecastModel):
     def predict_csi(self, k, issue_time, steps, ctx, weather=None):  # type: ignore[no-untyped-def]
         if self._booster is None:
             raise RuntimeError("gbm model is not fitted")
+        if "base_weights" not in self.__dict__ or self._booster.num_feature() != len(GBM_FEATURES):
+            raise ForecastInputError("this gbm artefact was trained with an older feature set; retrain the site "
+                                     "(heliosgrid forecast train)")
         x = self._features(k, issue_time, steps, ctx, weather)
         return gbm_base(x, self.base_weights) + np.asarray(self._booster.predict(x, num_threads=1))
 

@@ -4,6 +4,8 @@ the day-ahead bounds analysis."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +20,7 @@ from heliosgrid.forecast.models import (
     make_model,
     regime_variability,
 )
-from heliosgrid.forecast.solar import STEPS_PER_DAY, SolarContext, regular_grid
+from heliosgrid.forecast.solar import STEPS_PER_DAY, ForecastInputError, SolarContext, regular_grid
 from heliosgrid.forecast.synthetic import DEFAULT_SITE, synthetic_power
 
 ISSUE = pd.Timestamp("2024-05-23T06:00Z")
@@ -154,3 +156,12 @@ def test_day_ahead_bounds_on_a_series_with_known_daily_cloudiness() -> None:
     assert bounds["oracle_daily_mean_with_reference_shape"]["nrmse"] < 0.04
     assert bounds["hindsight_constant_csi"]["nrmse"] > 5 * bounds["oracle_daily_mean_csi"]["nrmse"]
     assert bounds["hindsight_linear_from_past_days"]["nrmse"] <= bounds["hindsight_constant_csi"]["nrmse"] + 1e-9
+
+
+def test_gbm_artefact_from_an_older_version_asks_for_a_retrain(fitted_gbm: Forecaster,
+                                                                 synthetic_alternating: pd.Series) -> None:
+    old = copy.copy(fitted_gbm)
+    old.model = copy.copy(fitted_gbm.model)
+    del old.model.__dict__["base_weights"]  # what unpickling a pre-ADR-0022 artefact gives
+    with pytest.raises(ForecastInputError, match="retrain"):
+        old.predict_quantiles(synthetic_alternating, ISSUE)
