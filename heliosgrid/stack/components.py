@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from heliosgrid.settings import Settings, redact_url
-from heliosgrid.stack.health import HealthCheck, HeartbeatFresh, HttpJsonField, HttpOk, PortOpen
+from heliosgrid.stack.health import AllOf, HealthCheck, HeartbeatFresh, HttpJsonField, HttpOk, PortOpen, ReadingsCaughtUp
 from heliosgrid.stack.process import ProcessRef, process_start_ticks
 from heliosgrid.stack.spec import ComponentSpec, StackContext
 
@@ -320,8 +320,9 @@ def heliosgrid_specs(settings: Settings) -> list[ComponentSpec]:
         ComponentSpec(name="producer",
                       argv=[python, "-m", "producer", "realtime", "--backfill-days", str(settings.demo_backfill_days),
                             "--faults", "random", "--no-progress"],
-                      depends_on=("broker", "fleet-sync"), health=HeartbeatFresh("producer"), start_timeout_s=120,
-                      stop_timeout_s=30, description="demo backfill of the last days, then real-time simulation"),
+                      depends_on=("broker", "fleet-sync", "consumer"),
+                      health=AllOf((HeartbeatFresh("producer"), ReadingsCaughtUp())), start_timeout_s=900,
+                      stop_timeout_s=30, description="demo backfill of the last days (waited for), then real-time simulation"),
         api_spec(settings),
         *airflow_specs(settings),
     ]

@@ -139,6 +139,38 @@ class HeartbeatFresh:
 
 
 @dataclass(frozen=True)
+class ReadingsCaughtUp:
+    """Healthy when the newest stored reading is at most ``max_lag_s`` behind the database clock.
+
+    Gates the components after the producer on the demo backfill having reached the database,
+    so the first Airflow runs (quality, the forecast cold start) see the whole history.
+    """
+
+    max_lag_s: float = 300.0
+
+    def __call__(self, ctx: StackContext) -> str | None:
+        from heliosgrid.db.connection import DatabaseUnavailable, open_connection
+
+        if not ctx.database_url:
+            return "no database URL known"
+        try:
+            with open_connection(ctx.database_url, autocommit=True, connect_timeout_s=3) as conn:
+                row = conn.execute("SELECT extract(epoch FROM now() - max(ts)) FROM readings").fetchone()
+        except DatabaseUnavailable as exc:
+            return str(exc)
+        except Exception as exc:  # e.g. table missing before migrations
+            return f"readings query failed: {type(exc).__name__}: {exc}".strip()
+        if row is None or row[0] is None:
+            return "no readings stored yet"
+        if float(row[0]) > self.max_lag_s:
+            return f"newest reading is {float(row[0]) / 3600:.1f} h old (backfill still arriving)"
+        return None
+
+    def describe(self) -> str:
+        return f"readings caught up to within {self.max_lag_s:.0f} s"
+
+
+@dataclass(frozen=True)
 class AllOf:
     """Healthy when every check is healthy (first failing reason is reported)."""
 
