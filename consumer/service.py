@@ -30,6 +30,7 @@ ever committed.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import random
@@ -86,6 +87,12 @@ MAX_POLL_INTERVAL_MS = 30_000
 as the group *rebalance timeout*: how long a rebalance waits for members that died (kill -9)
 without leaving. The loop polls at least every ``batch_max_wait_ms`` and keeps polling (paused)
 while the database is retried, so only one database transaction can approach this bound."""
+GC_THRESHOLDS = (50_000, 20, 50)
+"""Cyclic-GC thresholds while consuming (CPython defaults: 700/2000, 10, 10). Each batch allocates
+tens of thousands of short-lived tuples/bytes and no reference cycles; the default gen-0
+threshold made the collector run every few hundred messages and rescan the live batches
+(measured: +15-20 % consumer throughput with these values, ADR 0017). Memory is unaffected:
+reference counting still frees everything that is not part of a cycle immediately."""
 CRASH_HOOK_ENV = "HELIOS_TEST_CRASH_AFTER_DB_COMMIT"
 """Test-only: ``os._exit(137)`` right after the N-th DB commit, before the Kafka commit."""
 
@@ -213,6 +220,8 @@ class IngestService:
             self._close(commit_heartbeat=False)
             return EXIT_CONFIG
         self._consumer.subscribe([s.topic_readings], listener=_Rebalance(self))
+        gc.set_threshold(*GC_THRESHOLDS)
+        gc.freeze()  # start-up objects (modules, clients) are never scanned again
         log.info(
             "consumer %s: topic %s, group %s, DLQ %s, batch ≤ %d msgs / %d ms, database %s",
             self.instance, s.topic_readings, s.consumer_group, s.topic_dlq, s.batch_max_messages,
