@@ -13,14 +13,15 @@ import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from heliosgrid.forecast.solar import ForecastInputError
+if TYPE_CHECKING:  # pandas and the forecasting stack load only when a command runs
+    import pandas as pd
 
 
 def _utc(value: str) -> datetime:
+    import pandas as pd
+
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
@@ -92,7 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _load_backtest_input(args: argparse.Namespace) -> tuple[pd.Series, Any, float, bool]:
     from heliosgrid.forecast.datasets import load_dataset, load_power_csv
-    from heliosgrid.forecast.solar import site_from_capacity
+    from heliosgrid.forecast.solar import ForecastInputError, site_from_capacity
 
     if args.dataset:
         ds = load_dataset(args.dataset)
@@ -120,6 +121,7 @@ def _load_backtest_input(args: argparse.Namespace) -> tuple[pd.Series, Any, floa
 def cmd_backtest(args: argparse.Namespace) -> int:
     from heliosgrid.forecast.backtest import plot_backtest, run_backtest
     from heliosgrid.forecast.models import MODEL_CLASSES
+    from heliosgrid.forecast.solar import ForecastInputError
     from heliosgrid.forecast.weather import FileWeatherProvider
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -155,6 +157,7 @@ def _db() -> Any:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from heliosgrid.forecast.pipeline import retrain_site
+    from heliosgrid.forecast.solar import ForecastInputError
 
     settings, conn = _db()
     as_of = args.as_of or datetime.now(UTC)
@@ -182,6 +185,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from heliosgrid.forecast.pipeline import run_forecasts
 
     settings, conn = _db()
