@@ -109,3 +109,28 @@ def test_cli_without_database_is_a_clear_error() -> None:
         pytest.fail("heliosgrid CLI not installed in .venv")
     out = _cli("postgresql://postgres@127.0.0.1:1/nope?connect_timeout=2")
     assert out.returncode == 2 and out.stderr.startswith("error: cannot connect") and "Traceback" not in out.stderr
+
+
+def test_future_readings_rule_judges_skew_against_ingestion_not_the_check_time(contract_db: Seeded) -> None:
+    """A check of a past window must not flag readings that simply arrived later; real skew is flagged."""
+    later = contract_db.now + timedelta(hours=1)
+    skewed = contract_db.now - timedelta(minutes=1)
+    with psycopg.connect(contract_db.url, autocommit=True) as conn:
+        conn.execute("SELECT helios_ensure_partitions('readings', %s, %s)", (later, later + timedelta(minutes=10)))
+        # arrived after the check time (an hour later): not a violation of a check as of `now`
+        conn.execute("INSERT INTO readings (device_id, ts, site_id, ac_power_kw, seq, ingested_at) "
+                     "VALUES ('alpha-inv1', %s, 'alpha', 1, 99997, %s)", (later, later))
+    try:
+        with open_connection(contract_db.url, autocommit=True) as conn:
+            results = check_contracts(conn, as_of=contract_db.now)
+        assert [f.name for r in results for f in r.violations] == []
+        with psycopg.connect(contract_db.url, autocommit=True) as conn:
+            # a sensor clock 10 minutes ahead of the ingesting consumer: a violation
+            conn.execute("INSERT INTO readings (device_id, ts, site_id, ac_power_kw, seq, ingested_at) "
+                         "VALUES ('alpha-inv1', %s, 'alpha', 1, 99998, %s)", (later + timedelta(minutes=10), skewed))
+        with open_connection(contract_db.url, autocommit=True) as conn:
+            results = check_contracts(conn, as_of=contract_db.now)
+        assert [f.name for r in results for f in r.violations] == ["readings.no_future_readings"]
+    finally:
+        with psycopg.connect(contract_db.url, autocommit=True) as conn:
+            conn.execute("DELETE FROM readings WHERE seq IN (99997, 99998)")
