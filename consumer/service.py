@@ -545,11 +545,12 @@ class IngestService:
 
     def _commit_offsets(self, batch: _Batch) -> None:
         assert self._consumer is not None
-        offsets: dict[TopicPartition, int] = {}
+        nexts: dict[tuple[str, int], int] = {}  # plain tuples: no TopicPartition per record
         for r in batch.records:
-            tp = TopicPartition(r.topic, r.partition)
-            if r.offset + 1 > offsets.get(tp, -1):
-                offsets[tp] = r.offset + 1
+            key = (r.topic, r.partition)
+            if r.offset >= nexts.get(key, -1):
+                nexts[key] = r.offset + 1
+        offsets = {TopicPartition(t, p): off for (t, p), off in nexts.items()}
         try:
             self._consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
         except CommitFailedError as exc:
