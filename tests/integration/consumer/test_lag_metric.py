@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from ingest_helpers import make_topics, wait_for
 from kafka import KafkaProducer
 
 from consumer.service import IngestService
@@ -21,7 +22,6 @@ from heliosgrid.contract import encode_reading
 from heliosgrid.db.writer import ReadingRow
 from heliosgrid.ingest.synthetic import fleet_ids, readings_stream, register_devices
 from heliosgrid.settings import load_settings
-from tests.integration.consumer.ingest_helpers import make_topics, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
