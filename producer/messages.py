@@ -15,16 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from heliosgrid.contract import SCHEMA_VERSION
-
-MEASURE_FIELDS: tuple[str, ...] = (
-    "ghi_w_m2",
-    "poa_w_m2",
-    "ambient_temp_c",
-    "module_temp_c",
-    "dc_power_kw",
-    "ac_power_kw",
-)
+from heliosgrid.contract import MEASURE_FIELDS, SCHEMA_VERSION
 
 
 @dataclass(frozen=True, slots=True)

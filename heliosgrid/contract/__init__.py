@@ -6,7 +6,9 @@ checked in at ``heliosgrid/contract/reading_v1.schema.json`` (``heliosgrid contr
 """
 
 from heliosgrid.contract.reading import (
+    FAULT_TYPES,
     INVERTER_STATUSES,
+    MEASURE_FIELDS,
     NOMINAL_SAMPLE_INTERVAL_S,
     REASON_CODES,
     SCHEMA_VERSION,
@@ -18,7 +20,9 @@ from heliosgrid.contract.reading import (
 )
 
 __all__ = [
+    "FAULT_TYPES",
     "INVERTER_STATUSES",
+    "MEASURE_FIELDS",
     "NOMINAL_SAMPLE_INTERVAL_S",
     "REASON_CODES",
     "SCHEMA_VERSION",

@@ -27,6 +27,26 @@ NOMINAL_SAMPLE_INTERVAL_S = 60
 """Contract cadence: each device reports once a minute (rollup completeness assumes it)."""
 
 INVERTER_STATUSES = ("ok", "standby", "fault", "off")
+MEASURE_FIELDS: tuple[str, ...] = (
+    "ghi_w_m2",
+    "poa_w_m2",
+    "ambient_temp_c",
+    "module_temp_c",
+    "dc_power_kw",
+    "ac_power_kw",
+)
+"""The numeric measures of a reading, in wire and table order (units in the names)."""
+
+FAULT_TYPES: tuple[str, ...] = (
+    "inverter_trip",
+    "string_outage",
+    "soiling",
+    "stuck_sensor",
+    "irradiance_drift",
+    "overheating",
+    "comm_gap",
+)
+"""Plant fault taxonomy shared by the simulator's ground truth (``fault_events``) and the detectors."""
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 
 REASON_CODES: dict[str, str] = {

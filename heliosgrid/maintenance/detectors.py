@@ -57,19 +57,11 @@ import pandas as pd
 from pvanalytics.quality.gaps import stale_values_diff
 from scipy.stats import theilslopes
 
+from heliosgrid.contract import FAULT_TYPES
 from heliosgrid.maintenance.expected import NOMINAL_SAMPLES_MIN
 from heliosgrid.maintenance.frames import BUCKET, BUCKET_H
 from heliosgrid.physics import DeviceSpec
 
-FAULT_TYPES: tuple[str, ...] = (
-    "inverter_trip",
-    "string_outage",
-    "soiling",
-    "stuck_sensor",
-    "irradiance_drift",
-    "overheating",
-    "comm_gap",
-)
 """The fault types the simulator injects (and the evaluation scores)."""
 INFO_TYPES: tuple[str, ...] = ("clipping", "degradation")
 ALL_TYPES: tuple[str, ...] = FAULT_TYPES + INFO_TYPES

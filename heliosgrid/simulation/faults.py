@@ -30,18 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from heliosgrid.contract import FAULT_TYPES
 from heliosgrid.physics import SiteSpec
 from heliosgrid.simulation.weather import stable_hash
-
-FAULT_TYPES: tuple[str, ...] = (
-    "inverter_trip",
-    "string_outage",
-    "soiling",
-    "stuck_sensor",
-    "irradiance_drift",
-    "overheating",
-    "comm_gap",
-)
 
 INVERTER_ONLY_FAULTS = frozenset({"inverter_trip", "string_outage", "soiling", "overheating"})
 """Fault types that need an inverter (weather stations have no power path)."""
