@@ -150,3 +150,34 @@ def test_timestamps_the_contract_cannot_shift_to_utc_are_rejected_not_raised() -
     raw = json.dumps({**BASE, "ts": "0001-01-01T00:00:00+01:00"}).encode()
     result = decode_row(raw, None, NOW)
     assert isinstance(result, Rejection) and result.reason_code == "out_of_range"
+
+
+def test_fast_path_mirrors_the_contract_fields_bounds_and_literals() -> None:
+    """If contract v1 gains a field or changes a bound, the fast path must be changed with it."""
+    import typing
+
+    import annotated_types
+    import msgspec
+
+    from heliosgrid.contract import INVERTER_STATUSES
+    from heliosgrid.ingest.fastdecode import _ID_PATTERN, _ReadingV1Wire
+
+    struct: Any = msgspec.inspect.type_info(_ReadingV1Wire)
+    fields: dict[str, Any] = {f.name: f.type for f in struct.fields}
+    assert set(fields) == set(ReadingV1.model_fields)
+    for name, info in ReadingV1.model_fields.items():
+        ge = next((m.ge for m in info.metadata if isinstance(m, annotated_types.Ge)), None)
+        le = next((m.le for m in info.metadata if isinstance(m, annotated_types.Le)), None)
+        if ge is None and le is None:
+            continue
+        t: Any = fields[name]
+        num: Any = t.types[0] if isinstance(t, msgspec.inspect.UnionType) else t
+        assert (num.ge, num.le) == (ge, le), name
+    patterns = {getattr(m, "pattern", None) for n in ("device_id", "site_id") for m in
+                ReadingV1.model_fields[n].metadata}
+    assert patterns == {"^" + _ID_PATTERN.pattern.removesuffix("\\Z") + "$"}
+    status: Any = fields["inverter_status"]
+    assert isinstance(status, msgspec.inspect.UnionType)
+    assert set(status.types[0].values) == set(INVERTER_STATUSES)
+    version: Any = fields["schema_version"]
+    assert typing.get_args(ReadingV1.model_fields["schema_version"].annotation) == version.values
