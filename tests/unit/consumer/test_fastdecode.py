@@ -178,6 +178,7 @@ def test_fast_path_mirrors_the_contract_fields_bounds_and_literals() -> None:
     assert patterns == {"^" + _ID_PATTERN.pattern.removesuffix("\\Z") + "$"}
     status: Any = fields["inverter_status"]
     assert isinstance(status, msgspec.inspect.UnionType)
-    assert set(status.types[0].values) == set(INVERTER_STATUSES)
+    literal: Any = status.types[0]
+    assert set(literal.values) == set(INVERTER_STATUSES)
     version: Any = fields["schema_version"]
     assert typing.get_args(ReadingV1.model_fields["schema_version"].annotation) == version.values
