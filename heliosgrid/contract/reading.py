@@ -48,6 +48,8 @@ FAULT_TYPES: tuple[str, ...] = (
 )
 """Plant fault taxonomy shared by the simulator's ground truth (``fault_events``) and the detectors."""
 MAX_FUTURE_SKEW = timedelta(minutes=5)
+SEQ_MAX = 2**63 - 1
+"""Largest ``seq`` the ``readings.seq`` bigint column holds."""
 
 REASON_CODES: dict[str, str] = {
     "malformed_json": "payload is not valid UTF-8 JSON",
@@ -75,7 +77,9 @@ class ReadingV1(BaseModel):
     device_id: str = Field(pattern=_ID_PATTERN, description="Device identifier; also the Kafka key.")
     site_id: str = Field(pattern=_ID_PATTERN, description="Site the device belongs to.")
     ts: datetime = Field(description="Sensor timestamp, ISO 8601 with offset; stored as UTC.")
-    seq: int = Field(strict=True, ge=0, description="Per-device sequence number, strictly increasing.")
+    seq: int = Field(
+        strict=True, ge=0, le=SEQ_MAX, description="Per-device sequence number, strictly increasing (fits a bigint)."
+    )
     ghi_w_m2: float | None = Field(default=None, strict=True, ge=-20, le=1500, description="Global horizontal irradiance, W/m².")
     poa_w_m2: float | None = Field(default=None, strict=True, ge=-20, le=1800, description="Plane-of-array irradiance, W/m².")
     ambient_temp_c: float | None = Field(default=None, strict=True, ge=-50, le=65, description="Ambient air temperature, °C.")
@@ -108,7 +112,10 @@ class ReadingV1(BaseModel):
     def _aware_utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("timestamp needs a UTC offset (e.g. 2026-01-01T12:00:00Z)")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("timestamp out of range once converted to UTC") from None
 
     @field_validator("ghi_w_m2", "poa_w_m2", "dc_power_kw", "ac_power_kw")
     @classmethod
@@ -157,10 +164,8 @@ def _classify(exc: ValidationError) -> Rejection:
         code = "missing_field"
     elif "implausible" in msg:
         code = "implausible"
-    elif kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
+    elif kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"} or "out of range" in msg:
         code = "out_of_range"
-    elif kind in {"string_pattern_mismatch"} or (kind == "value_error" and loc == "ts"):
-        code = "wrong_type"
     else:
         code = "wrong_type"
     detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in errors[:5])
@@ -180,6 +185,8 @@ def decode_reading(
         obj: Any = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return Rejection("malformed_json", f"{type(exc).__name__}: {exc}"[:500])
+    except RecursionError:
+        return Rejection("malformed_json", "JSON nested too deeply")
     if not isinstance(obj, dict):
         return Rejection("not_an_object", f"payload is a JSON {type(obj).__name__}")
     if obj.get("schema_version") != SCHEMA_VERSION or isinstance(obj.get("schema_version"), bool):

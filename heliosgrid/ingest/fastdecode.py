@@ -32,7 +32,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from heliosgrid.contract.reading import MAX_FUTURE_SKEW
+from heliosgrid.contract.reading import MAX_FUTURE_SKEW, SEQ_MAX
 from heliosgrid.db.writer import ReadingRow
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
@@ -50,7 +50,7 @@ class _ReadingV1Wire(msgspec.Struct, frozen=True, gc=False):
     device_id: str
     site_id: str
     ts: str
-    seq: Annotated[int, msgspec.Meta(ge=0)]
+    seq: Annotated[int, msgspec.Meta(ge=0, le=SEQ_MAX)]
     ghi_w_m2: Annotated[float, msgspec.Meta(ge=-20, le=1500)] | None = None
     poa_w_m2: Annotated[float, msgspec.Meta(ge=-20, le=1800)] | None = None
     ambient_temp_c: Annotated[float, msgspec.Meta(ge=-50, le=65)] | None = None

@@ -145,3 +145,23 @@ def test_nan_and_infinity_are_not_accepted() -> None:
         result = decode_reading(raw, None, now=NOW)
         assert isinstance(result, Rejection), bad
         assert not (isinstance(result, ReadingV1) and math.isnan(result.poa_w_m2 or 0.0))
+
+
+def test_edge_inputs_are_rejected_with_a_reason_never_raised() -> None:
+    """Inputs found by property tests of the consumer's fast path: each must be a Rejection."""
+    from heliosgrid.contract import decode_reading
+    from heliosgrid.contract.reading import SEQ_MAX, Rejection
+
+    base = {"schema_version": 1, "device_id": "inv-1", "site_id": "s", "ts": "2026-03-01T11:00:00Z", "seq": 1}
+    cases = {
+        # converting to UTC overflows below year 1
+        "out_of_range": json.dumps({**base, "ts": "0001-01-01T00:00:00+01:00"}).encode(),
+        # recursion limit of the JSON parser
+        "malformed_json": b"[" * 100_000 + b"]" * 100_000,
+    }
+    for code, raw in cases.items():
+        result = decode_reading(raw)
+        assert isinstance(result, Rejection) and result.reason_code == code, (code, result)
+    too_big = decode_reading(json.dumps({**base, "seq": SEQ_MAX + 1}).encode())
+    assert isinstance(too_big, Rejection) and too_big.reason_code == "out_of_range"
+    assert not isinstance(decode_reading(json.dumps({**base, "seq": SEQ_MAX}).encode()), Rejection)
