@@ -33,24 +33,12 @@ from typing import Any, Literal
 
 import psycopg
 
-from heliosgrid.contract import ReadingV1
+from heliosgrid.contract import MEASURE_FIELDS, ReadingV1
 from heliosgrid.db import rollups
 
 WriteMethod = Literal["copy", "unnest"]
 
-READING_COLUMNS: tuple[str, ...] = (
-    "device_id",
-    "ts",
-    "site_id",
-    "ghi_w_m2",
-    "poa_w_m2",
-    "ambient_temp_c",
-    "module_temp_c",
-    "dc_power_kw",
-    "ac_power_kw",
-    "inverter_status",
-    "seq",
-)
+READING_COLUMNS: tuple[str, ...] = ("device_id", "ts", "site_id", *MEASURE_FIELDS, "inverter_status", "seq")
 """Columns written for each reading, in COPY / unnest order (``ingested_at`` defaults to now())."""
 
 _PG_TYPES: tuple[str, ...] = (

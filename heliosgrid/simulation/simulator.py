@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pvlib
 
+from heliosgrid.contract import MEASURE_FIELDS
 from heliosgrid.physics import DeviceSpec, SiteSpec, solar_position
 from heliosgrid.physics.model import (
     cell_temperature_c,
@@ -45,19 +46,7 @@ from heliosgrid.physics.model import (
 from heliosgrid.simulation.faults import ENERGY_LOSS_FAULTS, FaultSpec, random_faults
 from heliosgrid.simulation.weather import day_rng, day_weather, device_clearsky_index
 
-READING_COLUMNS: tuple[str, ...] = (
-    "device_id",
-    "site_id",
-    "ts",
-    "seq",
-    "ghi_w_m2",
-    "poa_w_m2",
-    "ambient_temp_c",
-    "module_temp_c",
-    "dc_power_kw",
-    "ac_power_kw",
-    "inverter_status",
-)
+READING_COLUMNS: tuple[str, ...] = ("device_id", "site_id", "ts", "seq", *MEASURE_FIELDS, "inverter_status")
 FAULT_COLUMNS: tuple[str, ...] = (
     "site_id",
     "device_id",
