@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import time
@@ -18,6 +19,9 @@ def start_embedded(pgdata: Path) -> str:
 
     pgdata.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(str(pgdata.resolve()), cleanup_mode=None)
+    # With cleanup_mode=None pgserver's exit hook only logs bookkeeping (and does so after logging
+    # streams may be closed, printing "Logging error"): nothing to clean up, so drop it.
+    atexit.unregister(server._cleanup)
     uri: str = server.get_uri()
     return uri
 
