@@ -1,0 +1,67 @@
+"""A private native TimescaleDB cluster for tests and benchmarks (development harness).
+
+Wraps ``../shared/timescaledb/pg-timescaledb`` (TimescaleDB 2.25.2 built for this machine's
+PostgreSQL 15, see its README). Production never calls this module: it exists so that the test
+suite and ``heliosgrid bench`` run the TimescaleDB backend on a real server with COPY, many
+connections and the background-job scheduler. Machines without the script fall back to PGlite
+(``tools/pglite``), and callers report which one ran.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT_ENV = "HELIOS_PG_TIMESCALEDB"
+
+
+def find_pg_timescaledb() -> Path | None:
+    """Return the ``pg-timescaledb`` script (``$HELIOS_PG_TIMESCALEDB`` or ``../shared``), or None."""
+    candidates = [os.environ.get(SCRIPT_ENV, ""), str(REPO.parent / "shared" / "timescaledb" / "pg-timescaledb")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+@dataclass
+class NativeTimescale:
+    """A started private cluster: ``url`` points at its ``postgres`` database."""
+
+    script: Path
+    datadir: Path
+    port: int
+    url: str
+
+    def stop(self) -> None:
+        """Fast shutdown, then remove the data directory."""
+        subprocess.run(["bash", str(self.script), "stop", str(self.datadir)], check=False, capture_output=True, timeout=60)
+        shutil.rmtree(self.datadir.parent, ignore_errors=True)
+
+
+def start_native_timescale(port: int, script: Path | None = None) -> NativeTimescale:
+    """Start a fresh private TimescaleDB cluster on 127.0.0.1:``port`` (about 1 s).
+
+    The data directory lives under ``/tmp`` with mode 0755 because, as root, the cluster runs as
+    the ``postgres`` user, which must be able to traverse every parent directory.
+    Raises FileNotFoundError when the script is missing and RuntimeError when start fails.
+    """
+    script = script or find_pg_timescaledb()
+    if script is None:
+        raise FileNotFoundError("pg-timescaledb not found (set HELIOS_PG_TIMESCALEDB or lay ../shared beside the repo)")
+    base = Path(tempfile.mkdtemp(prefix="helios-ts-", dir="/tmp"))
+    base.chmod(0o755)
+    datadir = base / "data"
+    proc = subprocess.run(
+        ["bash", str(script), "start", str(datadir), str(port)], capture_output=True, text=True, timeout=120
+    )
+    if proc.returncode != 0:
+        shutil.rmtree(base, ignore_errors=True)
+        raise RuntimeError(f"native TimescaleDB did not start: {proc.stderr.strip() or proc.stdout.strip()}")
+    url = proc.stdout.strip().splitlines()[-1]
+    return NativeTimescale(script=script, datadir=datadir, port=port, url=url)
