@@ -21,9 +21,9 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 
 from heliosgrid import __version__
-from heliosgrid.api import routes, stream
 from heliosgrid.api.auth import TokenBucketLimiter
 from heliosgrid.api.problems import install_problem_handlers
+from heliosgrid.api.routers import ROUTERS
 from heliosgrid.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,8 @@ def create_app(
     app.state.open_streams = {}
     app.state.streams_lock = threading.Lock()
     install_problem_handlers(app)
-    app.include_router(routes.router)
-    app.include_router(stream.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

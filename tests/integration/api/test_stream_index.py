@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from heliosgrid.api.stream import _READINGS_SQL, MAX_BATCH, MAX_READING_AGE
+from heliosgrid.api.routers.stream import _READINGS_SQL, MAX_BATCH, MAX_READING_AGE
 from heliosgrid.db.connection import open_connection
 
 pytestmark = pytest.mark.integration

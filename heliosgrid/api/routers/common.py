@@ -1,0 +1,159 @@
+"""What every ``/v1`` router shares: dependencies, query-parameter types, OpenAPI error
+documents, and the helpers that run a router's named query and render its rows.
+
+All SQL is parameterised (psycopg placeholders; identifiers only from closed enums via
+``psycopg.sql``). Time ranges are half-open ``[start, end)`` in UTC; naive timestamps are
+taken as UTC. Units follow the column names (kW, kWh, W/m², kWh/m², °C, seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import Depends, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import Response
+from psycopg import sql
+
+from heliosgrid.api import models
+from heliosgrid.api.auth import Principal, get_conn, require
+from heliosgrid.api.formats import (
+    CSV_MEDIA,
+    PARQUET_MEDIA,
+    Format,
+    check_page_size,
+    columns_of,
+    jsonable,
+    render,
+    time_range,
+)
+from heliosgrid.api.problems import ApiProblem
+
+ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+PREFIX = "/v1"
+
+_TABULAR = {
+    "content": {CSV_MEDIA: {"schema": {"type": "string"}}, PARQUET_MEDIA: {"schema": {"type": "string", "format": "binary"}}}
+}
+_PROBLEM_CONTENT = {"application/problem+json": {"schema": models.Problem.model_json_schema()}}
+
+
+def problem_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI response entry for a problem+json error."""
+    return {"description": description, "content": _PROBLEM_CONTENT}
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: problem_doc("Missing or invalid API key"),
+    403: problem_doc("The key lacks the required scope"),
+    422: problem_doc("Invalid parameters (including page size and time range limits)"),
+    429: problem_doc("Rate limit exceeded (see Retry-After)"),
+    503: problem_doc("Database unavailable (see Retry-After)"),
+}
+
+
+def responses(model: type[Any], tabular: bool = True, not_found: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses of an endpoint returning ``model`` (plus CSV/Parquet when ``tabular``)."""
+    ok: dict[str, Any] = {"model": model}
+    if tabular:
+        ok.update(_TABULAR)
+    out: dict[int | str, dict[str, Any]] = {200: ok, **_ERRORS}
+    if not_found:
+        out[404] = problem_doc("No such resource")
+    return out
+
+
+Conn = Annotated[psycopg.Connection, Depends(get_conn)]
+Reader = Annotated[Principal, Depends(require("read"))]
+Writer = Annotated[Principal, Depends(require("alerts:write"))]
+FormatQ = Annotated[Format | None, Query(description="Response format; overrides the Accept header.")]
+SiteQ = Annotated[str | None, Query(pattern=ID_PATTERN, description="Restrict to one site.")]
+DeviceQ = Annotated[str | None, Query(pattern=ID_PATTERN, description="Restrict to one device.")]
+StartQ = Annotated[datetime | None, Query(description="Inclusive start (ISO 8601; naive = UTC).")]
+EndQ = Annotated[datetime | None, Query(description="Exclusive end (ISO 8601; naive = UTC). Default: now.")]
+CursorQ = Annotated[str | None, Query(max_length=512, description="Opaque cursor from the previous page.")]
+LimitQ = Annotated[
+    int | None, Query(ge=1, description="Page size (default 1000, alerts 100; capped at HELIOS_API_MAX_PAGE_SIZE).")
+]
+SitePath = Annotated[str, PathParam(pattern=ID_PATTERN)]
+
+
+def settings_of(request: Request) -> Any:
+    """The app's :class:`~heliosgrid.settings.Settings`."""
+    return request.app.state.settings
+
+
+def time_window(request: Request, start: datetime | None, end: datetime | None, default: timedelta) -> tuple[datetime, datetime]:
+    """``[start, end)`` in UTC, checked against ``api_max_range_days``; ``default`` span back from ``end``."""
+    return time_range(start, end, max_days=settings_of(request).api_max_range_days, default_span=default)
+
+
+def page_size(request: Request, limit: int | None, default: int = 1000) -> int:
+    """The page size: ``default`` when not given, capped at ``api_max_page_size`` (422 beyond)."""
+    max_size: int = settings_of(request).api_max_page_size
+    if limit is None:
+        return min(default, max_size)
+    return check_page_size(limit, max_size)
+
+
+class Where:
+    """A conjunction of SQL conditions and their parameters, built up filter by filter."""
+
+    def __init__(self, condition: str | None = None, *params: Any) -> None:
+        self.clauses: list[sql.Composable] = []
+        self.params: list[Any] = []
+        if condition is not None:
+            self.add(condition, *params)
+
+    def add(self, condition: str, *params: Any) -> None:
+        """Add a literal condition with ``%s`` placeholders for ``params``."""
+        self.clauses.append(sql.SQL(condition))  # literal SQL from the routers only
+        self.params.extend(params)
+
+    def eq(self, column: str, value: Any) -> None:
+        """``column = value`` unless ``value`` is None; ``column`` may be qualified (``r.site_id``)."""
+        if value is not None:
+            self.clauses.append(sql.SQL("{} = %s").format(sql.Identifier(*column.split("."))))
+            self.params.append(value)
+
+    def sql(self) -> sql.Composable:
+        return sql.SQL(" AND ").join(self.clauses) if self.clauses else sql.SQL("TRUE")
+
+
+def all_rows(request: Request, fmt: Format | None, cur: psycopg.Cursor[Any], filename: str) -> Response:
+    """Every row of an executed query in the negotiated format."""
+    return render(request, fmt, columns_of(cur.description), cur.fetchall(), filename=filename)
+
+
+def keyset_page(
+    request: Request,
+    fmt: Format | None,
+    conn: psycopg.Connection,
+    query: sql.Composed,
+    params: Sequence[Any],
+    limit: int,
+    cursor_after: Callable[[dict[str, Any]], str],
+    filename: str,
+) -> Response:
+    """One keyset page: runs ``query`` (whose last placeholder is its LIMIT) for ``limit + 1`` rows;
+    when there are more than ``limit``, ``next_cursor`` is ``cursor_after(last row by column name)``."""
+    cur = conn.execute(query, [*params, limit + 1])
+    rows = cur.fetchall()
+    cols = columns_of(cur.description)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = cursor_after(dict(zip([c.name for c in cols], rows[-1], strict=True)))
+    return render(request, fmt, cols, rows, next_cursor=next_cursor, filename=filename)
+
+
+def one_row(cur: psycopg.Cursor[Any], not_found: str) -> dict[str, Any]:
+    """The single row of an executed query as a JSON-ready dict; 404 ``not_found`` when there is none."""
+    row = cur.fetchone()
+    if row is None:
+        raise ApiProblem(404, not_found)
+    names = [c.name for c in cur.description or []]
+    return {n: jsonable(v) for n, v in zip(names, row, strict=True)}
