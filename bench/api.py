@@ -145,7 +145,7 @@ def _sse_latency(base: str, key: str, url: str, ts: datetime, delay_s: float) ->
     ready = threading.Event()
 
     def listen() -> None:
-        with httpx.stream("GET", base + "/v1/stream", params={"key": key}, timeout=30) as resp:
+        with httpx.stream("GET", base + "/v1/stream", headers={"X-API-Key": key}, timeout=30) as resp:
             for line in resp.iter_lines():
                 if line == "event: ready":
                     ready.set()

@@ -149,6 +149,18 @@ class Settings(BaseSettings):
         default=50_000, ge=0, description="Consumer-group lag (messages, all partitions) that raises an alert."
     )
 
+    # --- api ---
+    api_statement_timeout_ms: int = Field(
+        default=15_000, ge=0,
+        description="statement_timeout of every API database connection (ms; 0 = none): a slow query answers 503.",
+    )
+    api_stream_token_ttl_s: int = Field(
+        default=60, ge=5, le=3600, description="Lifetime of a stream token from POST /v1/stream/token (s)."
+    )
+    api_stream_key_recheck_s: float = Field(
+        default=5.0, gt=0.0, le=300.0, description="How often an open SSE stream re-checks that its key is not revoked (s)."
+    )
+
     @field_validator("kafka_bootstrap_servers")
     @classmethod
     def _check_bootstrap(cls, value: str) -> str:

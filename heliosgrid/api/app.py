@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -18,9 +18,13 @@ import psycopg
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from psycopg import sql
 from psycopg_pool import ConnectionPool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from heliosgrid import __version__
+from heliosgrid.api import redaction
 from heliosgrid.api.auth import TokenBucketLimiter
 from heliosgrid.api.problems import install_problem_handlers
 from heliosgrid.api.routers import ROUTERS
@@ -39,9 +43,52 @@ Parquet with `?format=csv|parquet` or `Accept: text/csv` / `application/vnd.apac
 **Errors**: `application/problem+json`. Units are in the field names (kW, kWh, W/m², °C, s)."""
 
 
-def _configure(conn: psycopg.Connection) -> None:
-    conn.execute("SET client_min_messages = warning")
-    conn.execute("SET timezone = 'UTC'")
+def _configurer(statement_timeout_ms: int) -> Callable[[psycopg.Connection], None]:
+    """The pool's per-connection setup: quiet notices, UTC, and a ``statement_timeout`` so that
+    no request can hold a connection (and the pool) longer than ``statement_timeout_ms``."""
+
+    def configure(conn: psycopg.Connection) -> None:
+        conn.execute("SET client_min_messages = warning")
+        conn.execute("SET timezone = 'UTC'")
+        conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(int(statement_timeout_ms))))
+
+    return configure
+
+
+#: Security headers on every response; the dashboard (``/`` and ``/static``) also gets a strict
+#: Content-Security-Policy (same-origin scripts, styles, API calls; no framing, no plugins).
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+DASHBOARD_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+}
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware adding :data:`SECURITY_HEADERS` (and :data:`DASHBOARD_HEADERS` on the
+    dashboard) to every HTTP response; it never buffers, so SSE streams pass straight through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        extra = {**SECURITY_HEADERS, **(DASHBOARD_HEADERS if path == "/" or path.startswith("/static/") else {})}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in extra.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(
@@ -60,6 +107,7 @@ def create_app(
     ``failed_auth_per_min`` limits failed authentications per client address (then 429);
     ``max_streams_per_key`` caps concurrent SSE streams per key (then 429)."""
     settings = settings or get_settings()
+    redaction.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,7 +119,7 @@ def create_app(
             min_size=1,
             max_size=pool_max_size,
             kwargs={"autocommit": True, "connect_timeout": 10},
-            configure=_configure,
+            configure=_configurer(settings.api_statement_timeout_ms),
             timeout=pool_timeout_s,
             open=False,
             name="heliosgrid-api",
@@ -108,6 +156,7 @@ def create_app(
     app.state.open_streams = {}
     app.state.streams_lock = threading.Lock()
     install_problem_handlers(app)
+    app.add_middleware(SecurityHeaders)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -11,9 +11,11 @@ Scopes: ``read`` (every GET), ``alerts:write`` (acknowledge / resolve alerts), `
 Rate limiting is a token bucket per key held in process memory: capacity
 ``api_rate_limit_per_min`` requests, refilled continuously at that rate per 60 s. With several
 API worker processes each has its own buckets (documented in docs/api.md). Failed
-authentications (missing, malformed, unknown or revoked key) are limited per client address
-(``failed_auth_per_min`` of :func:`heliosgrid.api.create_app`, default 30): beyond it the
-address gets 429 without a database lookup until its bucket refills.
+authentications (missing, malformed, unknown or revoked key) are counted per client address
+and per presented key id (``failed_auth_per_min`` of :func:`heliosgrid.api.create_app`,
+default 30): beyond it further *failures* get 429 instead of 401 until the bucket refills. A
+valid key is never blocked by others' failures. Refused requests of a valid key (wrong scope)
+count against its rate limit like any other.
 """
 
 from __future__ import annotations
@@ -155,8 +157,9 @@ class TokenBucketLimiter:
             return (1.0 - tokens) / self.refill_per_s
 
 
-def extract_key(request: Request, allow_query: bool = False) -> str | None:
-    """The presented key: ``Authorization: Bearer``, ``X-API-Key`` or (SSE only) ``?key=``."""
+def extract_key(request: Request) -> str | None:
+    """The presented key: ``Authorization: Bearer`` or ``X-API-Key`` (never the URL: query
+    strings end up in access logs and browser history; the SSE stream takes a stream token)."""
     auth = request.headers.get("authorization")
     if auth:
         scheme, _, value = auth.partition(" ")
@@ -165,8 +168,6 @@ def extract_key(request: Request, allow_query: bool = False) -> str | None:
     header = request.headers.get("x-api-key")
     if header:
         return header.strip()
-    if allow_query:
-        return request.query_params.get("key")
     return None
 
 
@@ -180,56 +181,79 @@ def get_conn(request: Request) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-def authenticate(
-    request: Request, scope: str, *, allow_query: bool = False, conn: psycopg.Connection | None = None
-) -> Principal:
-    """Check the key, its scope and its rate limit; raise :class:`ApiProblem` otherwise.
+def refuse(request: Request, detail: str, key_id: str | None = None) -> ApiProblem:
+    """Count a failed authentication against the client address and, for a well-formed key,
+    against its public ``key_id`` prefix; 429 once either is over ``failed_auth_per_min``, else 401.
 
-    Uses ``conn`` when given (the request's connection), else borrows one from the pool."""
+    Only *failures* are counted and only failures are blocked: a valid key is never refused
+    because others failed behind the same address (NAT, proxy) or guessed at its key id."""
     state = request.app.state
-    client = f"client:{request.client.host if request.client else 'unknown'}"
-    blocked_s = state.auth_failures.wait_s(client)
-    if blocked_s > 0:
-        retry = max(1, math.ceil(blocked_s))
-        raise ApiProblem(429, f"too many failed authentications from this address; retry in {retry} s",
-                         headers={"Retry-After": str(retry)})
+    buckets = [f"client:{request.client.host if request.client else 'unknown'}"]
+    if key_id is not None:
+        buckets.append(f"key:{key_id}")
+    wait_s = max(state.auth_failures.acquire(b) for b in buckets)
+    if wait_s > 0:
+        retry = max(1, math.ceil(wait_s))
+        return ApiProblem(429, f"too many failed authentications from this address or for this key id; retry in {retry} s",
+                          headers={"Retry-After": str(retry)})
+    return ApiProblem(401, detail, headers=_CHALLENGE)
 
-    def refuse(detail: str) -> ApiProblem:
-        state.auth_failures.acquire(client)  # failed attempts per client address are rate limited
-        return ApiProblem(401, detail, headers=_CHALLENGE)
 
-    presented = extract_key(request, allow_query=allow_query)
-    if not presented:
-        raise refuse("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
-    if not _KEY_FORMAT.match(presented):
-        raise refuse("invalid API key")
-    with state.pool.connection() if conn is None else nullcontext(conn) as conn:
-        row = conn.execute(
-            "SELECT key_id, name, scopes, revoked_at FROM api_keys WHERE key_hash = %s", (hash_key(presented),)
-        ).fetchone()
-        if row is None:
-            raise refuse("invalid API key")
-        key_id, name, scopes, revoked_at = row
-        if revoked_at is not None:
-            raise refuse(f"API key {key_id} was revoked")
-        now = time.monotonic()
-        last = state.last_used.get(key_id, -math.inf)
-        if now - last >= LAST_USED_UPDATE_INTERVAL_S:
-            state.last_used[key_id] = now
-            conn.execute("UPDATE api_keys SET last_used_at = now() WHERE key_id = %s", (key_id,))
-    principal = Principal(key_id=key_id, name=name, scopes=frozenset(scopes))
-    if not principal.has(scope):
-        raise ApiProblem(403, f"API key {key_id} lacks the '{scope}' scope needed for this operation")
-    wait_s = state.limiter.acquire(key_id)
+def admit(request: Request, principal: Principal, scope: str) -> Principal:
+    """Rate-limit ``principal`` (every request counts, refused ones too), then check ``scope``."""
+    state = request.app.state
+    wait_s = state.limiter.acquire(principal.key_id)
     if wait_s > 0:
         retry = max(1, math.ceil(wait_s))
         raise ApiProblem(
             429,
             f"rate limit of {state.settings.api_rate_limit_per_min} requests per minute exceeded for key "
-            f"{key_id}; retry in {retry} s",
+            f"{principal.key_id}; retry in {retry} s",
             headers={"Retry-After": str(retry)},
         )
+    if not principal.has(scope):
+        raise ApiProblem(403, f"API key {principal.key_id} lacks the '{scope}' scope needed for this operation")
     return principal
+
+
+def _touch(request: Request, conn: psycopg.Connection, key_id: str) -> None:
+    """Record ``last_used_at`` at most once per :data:`LAST_USED_UPDATE_INTERVAL_S` per key."""
+    state = request.app.state
+    now = time.monotonic()
+    if now - state.last_used.get(key_id, -math.inf) >= LAST_USED_UPDATE_INTERVAL_S:
+        state.last_used[key_id] = now
+        conn.execute("UPDATE api_keys SET last_used_at = now() WHERE key_id = %s", (key_id,))
+
+
+def authenticate(request: Request, scope: str, *, conn: psycopg.Connection | None = None) -> Principal:
+    """Check the key, its rate limit and its scope; raise :class:`ApiProblem` otherwise.
+
+    Uses ``conn`` when given (the request's connection), else borrows one from the pool."""
+    presented = extract_key(request)
+    if not presented:
+        if "key" in request.query_params:
+            raise refuse(request, "API keys are not accepted in the URL (query strings end up in logs); send "
+                         "'Authorization: Bearer <key>' or, for /v1/stream, a token from POST /v1/stream/token")
+        raise refuse(request, "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+    match = _KEY_FORMAT.match(presented)
+    if not match:
+        raise refuse(request, "invalid API key")
+    with request.app.state.pool.connection() if conn is None else nullcontext(conn) as conn:
+        row = conn.execute(
+            "SELECT key_id, name, scopes, revoked_at FROM api_keys WHERE key_hash = %s", (hash_key(presented),)
+        ).fetchone()
+        if row is None:
+            raise refuse(request, "invalid API key", match["key_id"])
+        key_id, name, scopes, revoked_at = row
+        if revoked_at is not None:
+            raise refuse(request, f"API key {key_id} was revoked", key_id)
+        _touch(request, conn, key_id)
+    return admit(request, Principal(key_id=key_id, name=name, scopes=frozenset(scopes)), scope)
+
+
+def key_active(conn: psycopg.Connection, key_id: str) -> bool:
+    """True while the key exists and is not revoked."""
+    return conn.execute("SELECT 1 FROM api_keys WHERE key_id = %s AND revoked_at IS NULL", (key_id,)).fetchone() is not None
 
 
 def require(scope: str) -> Callable[..., Principal]:

@@ -109,11 +109,25 @@ def rows_to_dicts(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> l
     return [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in rows]
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(text: str) -> str:
+    """``text`` with a leading ``'`` when it starts like a spreadsheet formula (``=1+1``,
+    ``@SUM(…)``, ``+…``, ``-…``, tab, CR), so Excel/LibreOffice/Sheets show it as text."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
 def _csv_cell(value: Any) -> Any:
+    """A CSV cell: '' for NULL, compact JSON for objects, ISO 8601 for times; text cells that
+    could run as a spreadsheet formula are neutralised (numbers, also negative ones, are not text)."""
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"))
+        return neutralise_formula(json.dumps(value, separators=(",", ":")))
+    if isinstance(value, str):
+        return neutralise_formula(value)
     return jsonable(value)
 
 
@@ -161,8 +175,9 @@ def render(
     headers: dict[str, str] = {}
     if next_cursor is not None:
         headers["X-Next-Cursor"] = next_cursor
+        # A relative reference (RFC 8288 §3.1): never echo the client-supplied Host header.
         nxt = request.url.include_query_params(cursor=next_cursor)
-        headers["Link"] = f'<{nxt}>; rel="next"'
+        headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
     if chosen is Format.csv:
         headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
         return Response(to_csv(columns, rows), media_type=CSV_MEDIA, headers=headers)
@@ -192,17 +207,28 @@ def decode_cursor(cursor: str) -> tuple[datetime, str | int]:
         ts = datetime.fromisoformat(ts_text)
         if ts.tzinfo is None or not isinstance(key, str | int) or isinstance(key, bool):
             raise ValueError("bad cursor payload")
+        if isinstance(key, str) and "\x00" in key:
+            raise ValueError("NUL in cursor key")
         return ts, key
-    except (ValueError, TypeError, UnicodeError) as exc:
+    except (ValueError, TypeError, UnicodeError, OverflowError) as exc:
         raise ApiProblem(422, BAD_CURSOR) from exc
 
 
 # --- limits --------------------------------------------------------------------------------------
 
 
+TIMESTAMP_OUT_OF_RANGE = "timestamp out of range: in UTC it must lie between 0001-01-01 and 9999-12-31"
+
+
 def as_utc(ts: datetime) -> datetime:
-    """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    """Naive datetimes are taken as UTC; aware ones are converted to UTC.
+
+    Raises :class:`ValueError` (:data:`TIMESTAMP_OUT_OF_RANGE`) when the UTC time falls outside
+    years 1-9999 (e.g. ``0001-01-01T00:00:00+14:00``)."""
+    try:
+        return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(TIMESTAMP_OUT_OF_RANGE) from None
 
 
 def time_range(
@@ -220,8 +246,8 @@ def time_range(
     try:
         end_utc = as_utc(end) if end is not None else (now or datetime.now(UTC))
         start_utc = as_utc(start) if start is not None else end_utc - default_span
-    except OverflowError:
-        raise ApiProblem(422, "query parameters 'start'/'end': timestamp out of range") from None
+    except (OverflowError, ValueError):
+        raise ApiProblem(422, f"query parameters 'start'/'end': {TIMESTAMP_OUT_OF_RANGE}") from None
     if end_utc <= start_utc:
         raise ApiProblem(422, f"query parameter 'end' ({end_utc.isoformat()}) must be after 'start' ({start_utc.isoformat()})")
     if end_utc - start_utc > timedelta(days=max_days):

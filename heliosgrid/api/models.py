@@ -34,6 +34,12 @@ class Health(BaseModel):
     version: str
 
 
+class StreamTokenOut(BaseModel):
+    token: str = Field(description="Opens /v1/stream?token=… (only the stream), until expires_at.")
+    expires_at: datetime
+    expires_in_s: int = Field(description="Seconds until the token expires.")
+
+
 class Site(BaseModel):
     site_id: str
     name: str

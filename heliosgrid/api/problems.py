@@ -112,6 +112,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             503, "the database is unavailable; retry later", instance=request.url.path, headers={"Retry-After": "5"}
         )
 
+    @app.exception_handler(psycopg.errors.QueryCanceled)
+    async def _timeout(request: Request, exc: psycopg.errors.QueryCanceled) -> JSONResponse:
+        log.warning("query cancelled on %s: %s", request.url.path, exc)
+        return problem_response(
+            503, "the query took longer than the API's statement timeout (HELIOS_API_STATEMENT_TIMEOUT_MS); "
+            "narrow the request or retry later", instance=request.url.path, headers={"Retry-After": "5"},
+        )
+
     @app.exception_handler(psycopg.OperationalError)
     async def _db_down(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
         log.warning("database error: %s", exc)

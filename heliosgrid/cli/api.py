@@ -44,5 +44,9 @@ def cmd_api(args: argparse.Namespace) -> int:
     if not 1 <= port <= 65535:
         raise ValueError(f"--port must be 1-65535, got {port}")
     print(f"HeliosGrid API on http://{host}:{port}/ (docs: /docs)", flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, proxy_headers=False)
+    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level=args.log_level, proxy_headers=False)
+    from heliosgrid.api import redaction
+
+    redaction.install()  # after uvicorn configured its loggers: mask any key that still arrives in a URL
+    uvicorn.Server(config).run()
     return 0

@@ -169,10 +169,12 @@ def api_spec(settings: Settings) -> ComponentSpec:
 
     def addresses(ctx: StackContext) -> list[tuple[str, str]]:
         key = ctx.info.get("api_key", "")
+        # The key rides in the URL *fragment*, which browsers never send to the server: it cannot
+        # reach an access log or a proxy; the dashboard moves it to localStorage and clears it.
         return [
             ("API", f"{base}/v1  (OpenAPI: {base}/docs)"),
-            ("dashboard", f"{base}/?key={key}" if key else f"{base}/"),
-            ("API key (read, alerts:write)", key or "-"),
+            ("dashboard", f"{base}/#key={key}" if key else f"{base}/"),
+            ("API key (read, alerts:write)", f"in {ctx.data_dir / 'demo-api-key'} (0600)" if key else "-"),
         ]
 
     return ComponentSpec(

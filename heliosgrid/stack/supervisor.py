@@ -28,13 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from heliosgrid.settings import redact_url
+from heliosgrid.stack.logfiles import LOG_ROTATE_BYTES, ensure_private_dir, open_private, rotate_if_large, tail
 from heliosgrid.stack.process import ProcessRef, process_start_ticks
 from heliosgrid.stack.spec import ComponentSpec, DataDirLayout, StackContext, validate_specs
 
 STATE_VERSION = 1
-LOG_TAIL_LINES = 15
-#: A component's log is moved to ``<name>.log.1`` (replacing it) when it starts with a log larger than this.
-LOG_ROTATE_BYTES = 64 * 1024 * 1024
+__all__ = ["LOG_ROTATE_BYTES", "ComponentStatus", "StackError", "Supervisor", "UpResult"]
 
 
 class StackError(RuntimeError):
@@ -81,17 +80,6 @@ class UpResult:
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - 16_384))
-            text = fh.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    return redact_url("\n".join(text.splitlines()[-lines:]))
 
 
 class Supervisor(DataDirLayout):
@@ -244,10 +232,8 @@ class Supervisor(DataDirLayout):
 
     def _start(self, spec: ComponentSpec, ctx: StackContext, state: dict[str, Any]) -> None:
         log_path = self.log_file(spec.name)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            if log_path.stat().st_size > LOG_ROTATE_BYTES:
-                os.replace(log_path, log_path.with_name(log_path.name + ".1"))
+        ensure_private_dir(self.log_dir)
+        rotate_if_large(log_path)
         for dep in spec.depends_on:
             record = state["components"].get(dep)
             dep_ref = self._ref(record) if record else None
@@ -266,8 +252,8 @@ class Supervisor(DataDirLayout):
         self.echo(f"  {spec.name} ready ({time.monotonic() - t0:.1f} s)")
 
     def _fail(self, spec: ComponentSpec, log_path: Path, what: str) -> StackError:
-        tail = _tail(log_path)
-        detail = f"\n--- last lines of {log_path} ---\n{tail}" if tail else ""
+        last = tail(log_path)
+        detail = f"\n--- last lines of {log_path} ---\n{last}" if last else ""
         return StackError(f"component {spec.name!r} failed: {what}; log: {log_path}{detail}", spec.name, log_path)
 
     def _child_env(self, spec: ComponentSpec, ctx: StackContext) -> dict[str, str]:
@@ -278,7 +264,7 @@ class Supervisor(DataDirLayout):
         return env
 
     def _open_log(self, spec: ComponentSpec, log_path: Path, argv: Sequence[str]) -> Any:
-        fh = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed by the caller
+        fh = open_private(log_path)  # handed to the child, closed by the caller
         fh.write(f"\n=== {_now_iso()} start {spec.name}: {redact_url(' '.join(argv))}\n".encode())
         fh.flush()
         return fh
@@ -297,12 +283,12 @@ class Supervisor(DataDirLayout):
 
     def _run_inline(self, spec: ComponentSpec, ctx: StackContext, state: dict[str, Any], log_path: Path) -> None:
         assert spec.run is not None
-        with open(log_path, "a", encoding="utf-8") as fh:
+        with open_private(log_path, binary=False) as fh:
             fh.write(f"\n=== {_now_iso()} run {spec.name} (in the supervisor)\n")
         try:
             ref = spec.run(ctx)
         except Exception as exc:
-            with open(log_path, "a", encoding="utf-8") as fh:
+            with open_private(log_path, binary=False) as fh:
                 fh.write(redact_url(f"{type(exc).__name__}: {exc}") + "\n")
             raise self._fail(spec, log_path, redact_url(f"{type(exc).__name__}: {exc}")) from None
         record: dict[str, Any] = {"kind": "inline", "started_at": ctx.started_at[spec.name], "log": str(log_path)}
@@ -386,7 +372,7 @@ class Supervisor(DataDirLayout):
             spec.after_healthy(ctx)
         except Exception as exc:
             message = redact_url(f"{type(exc).__name__}: {exc}")
-            with open(log_path, "a", encoding="utf-8") as fh:
+            with open_private(log_path, binary=False) as fh:
                 fh.write(f"post-start step failed: {message}\n")
             raise self._fail(spec, log_path, f"post-start step failed: {message}") from None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -25,6 +24,7 @@ from heliosgrid.api.routers.common import (
     LimitQ,
     Reader,
     SiteQ,
+    UtcDateTime,
     Where,
     Writer,
     keyset_page,
@@ -70,7 +70,7 @@ def list_alerts(
     device_id: DeviceQ = None,
     severity: Severity | None = None,
     source: Source | None = None,
-    since: Annotated[datetime | None, Query(description="Only alerts last seen at or after this time.")] = None,
+    since: Annotated[UtcDateTime | None, Query(description="Only alerts last seen at or after this time.")] = None,
     limit: LimitQ = None,
     cursor: CursorQ = None,
     format: FormatQ = None,

@@ -17,6 +17,7 @@ from fastapi import Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from psycopg import sql
+from pydantic import AfterValidator
 
 from heliosgrid.api import models
 from heliosgrid.api.auth import Principal, get_conn, require
@@ -24,6 +25,7 @@ from heliosgrid.api.formats import (
     CSV_MEDIA,
     PARQUET_MEDIA,
     Format,
+    as_utc,
     check_page_size,
     columns_of,
     jsonable,
@@ -66,14 +68,26 @@ def responses(model: type[Any], tabular: bool = True, not_found: bool = False) -
     return out
 
 
+def _no_nul(text: str) -> str:
+    """PostgreSQL text cannot hold NUL; refuse it as a parameter error instead of a database error."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL (\\x00) characters")
+    return text
+
+
+#: A datetime query parameter, normalised to UTC (naive = UTC); out-of-range times are a 422.
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
+#: A free-text query parameter: any text except NUL characters.
+Text = Annotated[str, AfterValidator(_no_nul)]
+
 Conn = Annotated[psycopg.Connection, Depends(get_conn)]
 Reader = Annotated[Principal, Depends(require("read"))]
 Writer = Annotated[Principal, Depends(require("alerts:write"))]
 FormatQ = Annotated[Format | None, Query(description="Response format; overrides the Accept header.")]
 SiteQ = Annotated[str | None, Query(pattern=ID_PATTERN, description="Restrict to one site.")]
 DeviceQ = Annotated[str | None, Query(pattern=ID_PATTERN, description="Restrict to one device.")]
-StartQ = Annotated[datetime | None, Query(description="Inclusive start (ISO 8601; naive = UTC).")]
-EndQ = Annotated[datetime | None, Query(description="Exclusive end (ISO 8601; naive = UTC). Default: now.")]
+StartQ = Annotated[UtcDateTime | None, Query(description="Inclusive start (ISO 8601; naive = UTC).")]
+EndQ = Annotated[UtcDateTime | None, Query(description="Exclusive end (ISO 8601; naive = UTC). Default: now.")]
 CursorQ = Annotated[str | None, Query(max_length=512, description="Opaque cursor from the previous page.")]
 LimitQ = Annotated[
     int | None, Query(ge=1, description="Page size (default 1000, alerts 100; capped at HELIOS_API_MAX_PAGE_SIZE).")

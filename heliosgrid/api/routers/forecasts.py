@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -20,6 +20,8 @@ from heliosgrid.api.routers.common import (
     FormatQ,
     Reader,
     StartQ,
+    Text,
+    UtcDateTime,
     Where,
     responses,
     time_window,
@@ -54,9 +56,9 @@ def get_forecast(
     _: Reader,
     site_id: Annotated[str, Query(pattern=ID_PATTERN, description="Site to forecast.")],
     issued_at: Annotated[
-        datetime | None, Query(description="Return the latest issue with issued_at ≤ this time (default: latest).")
+        UtcDateTime | None, Query(description="Return the latest issue with issued_at ≤ this time (default: latest).")
     ] = None,
-    model_version: Annotated[str | None, Query(max_length=200)] = None,
+    model_version: Annotated[Text | None, Query(max_length=200)] = None,
     start: StartQ = None,
     end: EndQ = None,
     format: FormatQ = None,

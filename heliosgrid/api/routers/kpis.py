@@ -19,6 +19,7 @@ from heliosgrid.api.routers.common import (
     Reader,
     SiteQ,
     StartQ,
+    UtcDateTime,
     all_rows,
     responses,
     time_window,
@@ -104,7 +105,7 @@ def overview(
     conn: Conn,
     _: Reader,
     site_id: SiteQ = None,
-    as_of: Annotated[datetime | None, Query(description="Evaluate at this time (default now).")] = None,
+    as_of: Annotated[UtcDateTime | None, Query(description="Evaluate at this time (default now).")] = None,
     format: FormatQ = None,
 ) -> Response:
     """Current power = sum over inverters of each one's latest reading in the last 15 min;

@@ -24,6 +24,7 @@ from heliosgrid.api.routers.common import (
     Reader,
     SiteQ,
     StartQ,
+    Text,
     Where,
     all_rows,
     keyset_page,
@@ -57,7 +58,7 @@ def list_quality_results(
     _: Reader,
     site_id: SiteQ = None,
     device_id: DeviceQ = None,
-    check_name: Annotated[str | None, Query(max_length=200)] = None,
+    check_name: Annotated[Text | None, Query(max_length=200)] = None,
     passed: bool | None = None,
     start: StartQ = None,
     end: EndQ = None,
@@ -74,10 +75,12 @@ def list_quality_results(
     if cursor:
         after_ts, after_key = decode_cursor(cursor)
         try:
-            check, site, device = json.loads(str(after_key))
+            check, site, device = (str(v) for v in json.loads(str(after_key)))
+            if "\x00" in check + site + device:
+                raise ValueError("NUL in cursor")
         except (ValueError, TypeError):
             raise ApiProblem(422, BAD_CURSOR) from None
-        where.add("(window_end, check_name, site_id, device_id) < (%s, %s, %s, %s)", after_ts, str(check), str(site), str(device))
+        where.add("(window_end, check_name, site_id, device_id) < (%s, %s, %s, %s)", after_ts, check, site, device)
     return keyset_page(
         request, format, conn, sql.SQL(DQ_RESULTS_PAGE_SQL).format(where.sql()), where.params, limit,
         lambda last: encode_cursor(last["window_end"], json.dumps([last["check_name"], last["site_id"], last["device_id"]])),

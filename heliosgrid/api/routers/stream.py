@@ -1,17 +1,24 @@
 """Server-Sent Events: ``GET /v1/stream`` pushes new readings and alert changes.
 
-The stream polls the database every ``poll_interval_s`` (default 1 s) for readings whose
-``ingested_at`` and alerts whose ``updated_at`` are newer than the last seen watermark.
-Because ``now()`` is the *transaction start* time, a row committed late can carry a time a
-little older than rows already sent; each poll therefore re-reads a ``OVERLAP_S`` window
-behind the watermark and drops rows already sent, so such rows are still delivered once.
-Readings whose measurement time is more than ``MAX_READING_AGE`` older than the watermark
-(bulk backfills) are not streamed: clients reload history from ``/v1/rollups``.
+The stream polls the database every ``poll_interval_s`` (default 1 s) for readings and alerts
+after a keyset watermark: ``(ingested_at, device_id, ts)`` for readings, ``(updated_at,
+alert_id)`` for alerts, ``MAX_BATCH`` rows a page. Because ``now()`` is the *transaction start*
+time, one consumer transaction stamps all its rows with the same ``ingested_at`` (a catch-up
+batch can hold many thousands), and a row committed late can carry a time a little older than
+rows already sent. Each poll therefore pages through everything from ``OVERLAP_S`` behind the
+newest time sent, by the full key (so a batch larger than a page never stalls the stream), and
+drops rows already sent, so late rows are still delivered once. A poll sends at most
+``MAX_EVENTS_PER_POLL`` rows per table; the rest follow on the next poll. Readings whose
+measurement time is more than ``MAX_READING_AGE`` older than the watermark (bulk backfills)
+are not streamed: clients reload history from ``/v1/rollups``.
 
 Events (``event:`` field): ``ready`` once at subscription (``{"since": …}``), ``reading``
-(one row of ``readings``), ``alert`` (one row of ``alerts``); a ``: keep-alive`` comment
-every ``KEEPALIVE_S`` seconds. EventSource cannot send headers, so this endpoint also accepts
-the key as ``?key=`` (prefer the header elsewhere: query strings end up in access logs).
+(one row of ``readings``), ``alert`` (one row of ``alerts``), ``revoked`` (the key was revoked;
+the stream then ends); a ``: keep-alive`` comment every ``KEEPALIVE_S`` seconds.
+
+Auth: the key in a header, or — for ``EventSource``, which cannot send headers — a short-lived
+token from ``POST /v1/stream/token`` as ``?token=`` (:mod:`heliosgrid.api.stream_tokens`); a
+long-lived key in the URL is refused. The key is re-checked every ``api_stream_key_recheck_s``.
 A key may hold at most ``max_streams_per_key`` open streams (``create_app``, default 10; 429).
 """
 
@@ -19,31 +26,38 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from heliosgrid.api.auth import authenticate
+from heliosgrid.api import models, stream_tokens
+from heliosgrid.api.auth import Principal, authenticate, extract_key, key_active
 from heliosgrid.api.formats import jsonable
 from heliosgrid.api.problems import ApiProblem
+from heliosgrid.api.routers.common import ID_PATTERN, PREFIX, Reader, responses
 
 OVERLAP_S = 5.0
 KEEPALIVE_S = 15.0
 MAX_BATCH = 1000
+MAX_EVENTS_PER_POLL = 5000
 MAX_READING_AGE = timedelta(days=2)
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix=PREFIX)
 
+# Keyset page: rows after (%(since)s, %(after_device)s, %(after_ts)s) in (ingested_at, device_id, ts) order.
+# ``ingested_at >= since`` repeats the bound on its own so the BRIN index on ingested_at serves it.
 _READINGS_SQL = """
 SELECT device_id, site_id, ts, ghi_w_m2, poa_w_m2, ambient_temp_c, module_temp_c, dc_power_kw, ac_power_kw,
        inverter_status, seq, ingested_at
 FROM readings
-WHERE ingested_at > %(since)s AND ts > %(since)s - %(max_age)s
+WHERE ingested_at >= %(since)s
+  AND (ingested_at, device_id, ts) > (%(since)s, %(after_device)s::text, %(after_ts)s::timestamptz)
+  AND ts > %(since)s - %(max_age)s
   AND (%(site_id)s::text IS NULL OR site_id = %(site_id)s)
 ORDER BY ingested_at, device_id, ts
 LIMIT %(limit)s
@@ -53,46 +67,92 @@ SELECT alert_id, site_id, device_id, source, fault_type, severity, state, starte
        title, energy_lost_kwh, revenue_lost, currency, recommended_action, acknowledged_by, acknowledged_at,
        resolved_by, resolved_at, updated_at
 FROM alerts
-WHERE updated_at > %(since)s AND (%(site_id)s::text IS NULL OR site_id = %(site_id)s)
+WHERE updated_at >= %(since)s AND (updated_at, alert_id) > (%(since)s, %(after_id)s::bigint)
+  AND (%(site_id)s::text IS NULL OR site_id = %(site_id)s)
 ORDER BY updated_at, alert_id
 LIMIT %(limit)s
 """
+#: The first position of a page sequence: before every row with the watermark time.
+_READINGS_START = {"after_device": "", "after_ts": "-infinity"}
+_ALERTS_START = {"after_id": -(2**63)}
 
 
 class _Follower:
-    """Watermark + overlap de-duplication for one table (not thread-shared)."""
+    """Keyset watermark + overlap de-duplication for one table (not thread-shared).
 
-    def __init__(self, query: str, ts_col: str, key_cols: tuple[str, ...], start: datetime) -> None:
+    ``key_cols`` are the columns after ``ts_col`` in the keyset order; ``position`` maps the
+    last row of a page to the next page's parameters."""
+
+    def __init__(
+        self, query: str, ts_col: str, key_cols: tuple[str, ...], first: dict[str, Any],
+        position: Callable[[dict[str, Any]], dict[str, Any]], start: datetime,
+    ) -> None:
         self.query = query
         self.ts_col = ts_col
         self.key_cols = key_cols
+        self.first = first
+        self.position = position
         self.floor = start
         self.watermark = start
         self.sent: dict[tuple[Any, ...], datetime] = {}
 
-    def poll(self, pool: Any, site_id: str | None) -> list[dict[str, Any]]:
-        since = max(self.floor, self.watermark - timedelta(seconds=OVERLAP_S))
+    def _page(self, pool: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
         with pool.connection() as conn:
-            cur = conn.execute(
-                self.query, {"since": since, "site_id": site_id, "limit": MAX_BATCH, "max_age": MAX_READING_AGE}
-            )
+            cur = conn.execute(self.query, params)
             names = [c.name for c in cur.description or []]
-            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-        out = []
-        for row in rows:
-            key = (*(row[k] for k in self.key_cols), row[self.ts_col])
-            if key in self.sent:
-                continue
-            self.sent[key] = row[self.ts_col]
-            self.watermark = max(self.watermark, row[self.ts_col])
-            out.append({k: jsonable(v) for k, v in row.items()})
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def poll(self, pool: Any, site_id: str | None) -> list[dict[str, Any]]:
+        """New rows since the last poll, each once, in keyset order (at most ``MAX_EVENTS_PER_POLL``)."""
+        since = max(self.floor, self.watermark - timedelta(seconds=OVERLAP_S))
+        params: dict[str, Any] = {"since": since, **self.first, "site_id": site_id, "limit": MAX_BATCH,
+                                  "max_age": MAX_READING_AGE}
+        out: list[dict[str, Any]] = []
+        while len(out) < MAX_EVENTS_PER_POLL:
+            rows = self._page(pool, params)
+            for row in rows:
+                key = (*(row[k] for k in self.key_cols), row[self.ts_col])
+                if key in self.sent:
+                    continue
+                self.sent[key] = row[self.ts_col]
+                self.watermark = max(self.watermark, row[self.ts_col])
+                out.append({k: jsonable(v) for k, v in row.items()})
+            if len(rows) < MAX_BATCH:
+                break
+            params.update({"since": rows[-1][self.ts_col], **self.position(rows[-1])})
         horizon = self.watermark - timedelta(seconds=OVERLAP_S)
         self.sent = {k: v for k, v in self.sent.items() if v >= horizon}
         return out
 
 
+def readings_follower(start: datetime) -> _Follower:
+    return _Follower(_READINGS_SQL, "ingested_at", ("device_id", "ts"), _READINGS_START,
+                     lambda r: {"after_device": r["device_id"], "after_ts": r["ts"]}, start)
+
+
+def alerts_follower(start: datetime) -> _Follower:
+    return _Follower(_ALERTS_SQL, "updated_at", ("alert_id",), _ALERTS_START, lambda r: {"after_id": r["alert_id"]}, start)
+
+
 def _event(name: str, data: dict[str, Any], event_id: int) -> bytes:
     return f"id: {event_id}\nevent: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+@router.post(
+    "/stream/token",
+    tags=["stream"],
+    responses=responses(models.StreamTokenOut, tabular=False),
+    summary="A short-lived token that opens /v1/stream (for EventSource, which cannot send headers)",
+)
+def stream_token(request: Request, principal: Reader) -> JSONResponse:
+    """Send the key in the ``Authorization`` header; the token opens ``/v1/stream?token=…`` only,
+    for ``HELIOS_API_STREAM_TOKEN_TTL_S`` seconds (default 60), and dies with its key."""
+    presented = extract_key(request)
+    assert presented is not None  # Reader authenticated it
+    ttl_s: int = request.app.state.settings.api_stream_token_ttl_s
+    issued = stream_tokens.issue(presented, principal.key_id, ttl_s)
+    expires_at = datetime.fromtimestamp(issued.expires_unix, UTC)
+    return JSONResponse({"token": issued.token, "expires_at": jsonable(expires_at), "expires_in_s": ttl_s})
 
 
 @router.get(
@@ -104,10 +164,16 @@ def _event(name: str, data: dict[str, Any], event_id: int) -> bytes:
 )
 async def stream(
     request: Request,
-    site_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None,
-    key: Annotated[str | None, Query(max_length=200, description="API key (for EventSource, which cannot send headers).")] = None,
+    site_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    token: Annotated[
+        str | None,
+        Query(max_length=200, description="Stream token from POST /v1/stream/token (EventSource cannot send headers)."),
+    ] = None,
 ) -> StreamingResponse:
-    principal = await run_in_threadpool(authenticate, request, "read", allow_query=True)
+    if token is not None:
+        principal = await run_in_threadpool(stream_tokens.authenticate_token, request, token, "read")
+    else:
+        principal = await run_in_threadpool(authenticate, request, "read")
     state = request.app.state
     with state.streams_lock:
         open_streams = state.open_streams.get(principal.key_id, 0)
@@ -125,34 +191,42 @@ async def stream(
             state.open_streams[principal.key_id] -= 1
 
     try:
-        return await _open_stream(request, site_id, release)
+        return await _open_stream(request, site_id, principal, release)
     except BaseException:
         release()
         raise
 
 
-async def _open_stream(request: Request, site_id: str | None, release: Any) -> StreamingResponse:
+async def _open_stream(request: Request, site_id: str | None, principal: Principal, release: Any) -> StreamingResponse:
     pool = request.app.state.pool
     interval_s: float = request.app.state.stream_poll_interval_s
+    recheck_s: float = request.app.state.settings.api_stream_key_recheck_s
 
     def db_now() -> datetime:
         with pool.connection() as conn:
             row = conn.execute("SELECT now()").fetchone()
             return row[0]  # type: ignore[index,no-any-return]
 
+    def still_active() -> bool:
+        with pool.connection() as conn:
+            return key_active(conn, principal.key_id)
+
     start = await run_in_threadpool(db_now)
-    readings = _Follower(_READINGS_SQL, "ingested_at", ("device_id", "ts"), start)
-    alerts = _Follower(_ALERTS_SQL, "updated_at", ("alert_id",), start)
+    followers = ((readings_follower(start), "reading"), (alerts_follower(start), "alert"))
 
     async def events() -> AsyncIterator[bytes]:
         try:
             event_id = 0
             yield b"retry: 3000\n\n" + _event("ready", {"since": jsonable(start)}, event_id)
-            last_sent = time.monotonic()
+            last_sent = last_check = time.monotonic()
             while not await request.is_disconnected():
-                for follower, name in ((readings, "reading"), (alerts, "alert")):
-                    rows = await run_in_threadpool(follower.poll, pool, site_id)
-                    for row in rows:
+                if time.monotonic() - last_check >= recheck_s:
+                    last_check = time.monotonic()
+                    if not await run_in_threadpool(still_active):
+                        yield _event("revoked", {"detail": f"API key {principal.key_id} was revoked"}, event_id + 1)
+                        return
+                for follower, name in followers:
+                    for row in await run_in_threadpool(follower.poll, pool, site_id):
                         event_id += 1
                         yield _event(name, row, event_id)
                         last_sent = time.monotonic()

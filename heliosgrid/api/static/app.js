@@ -1,5 +1,7 @@
-/* HeliosGrid operator dashboard: plain JS over the /v1 API (API key in localStorage or ?key=),
- * live updates from the Server-Sent Events stream /v1/stream. Units: kW, kWh, ratios as %. */
+/* HeliosGrid operator dashboard: plain JS over the /v1 API (API key in localStorage, or once in
+ * the URL fragment #key=…, which browsers never send to the server), live updates from the
+ * Server-Sent Events stream /v1/stream opened with a short-lived stream token (never the key).
+ * Units: kW, kWh, ratios as %. */
 (function () {
   "use strict";
   const $ = (sel) => document.querySelector(sel);
@@ -36,12 +38,12 @@
   }
 
   function initKey() {
-    const params = new URLSearchParams(location.search);
-    const fromUrl = params.get("key");
+    const fragment = new URLSearchParams(location.hash.slice(1));
+    const fromUrl = fragment.get("key");
     if (fromUrl) {
       localStorage.setItem(KEY_STORE, fromUrl);
-      params.delete("key");
-      history.replaceState(null, "", location.pathname + (params.toString() ? "?" + params : ""));
+      fragment.delete("key");
+      history.replaceState(null, "", location.pathname + location.search + (fragment.toString() ? "#" + fragment : ""));
     }
     state.key = localStorage.getItem(KEY_STORE);
   }
@@ -172,11 +174,20 @@
   }
 
   // --- live stream ------------------------------------------------------------------------------
-  function openStream() {
+  async function openStream() {
     if (state.stream) state.stream.close();
-    const es = new EventSource(`/v1/stream?key=${encodeURIComponent(state.key)}`);
-    state.stream = es;
+    state.stream = null;
     const badge = $("#live-status");
+    let token;
+    try {
+      token = (await api("/v1/stream/token", { method: "POST" })).token;
+    } catch (e) {
+      badge.textContent = "live: reconnecting"; badge.className = "badge off";
+      if (e.status !== 401 && e.status !== 403) setTimeout(openStream, 5000);
+      return;
+    }
+    const es = new EventSource(`/v1/stream?token=${encodeURIComponent(token)}`);
+    state.stream = es;
     es.addEventListener("ready", () => { badge.textContent = "live: on"; badge.className = "badge on"; });
     es.addEventListener("reading", (ev) => {
       const r = JSON.parse(ev.data);
@@ -193,7 +204,13 @@
       if (r.site_id === state.chartSite) scheduleChart();
     });
     es.addEventListener("alert", (ev) => { const a = JSON.parse(ev.data); state.alerts.set(a.alert_id, a); renderAlerts(); });
-    es.onerror = () => { badge.textContent = "live: reconnecting"; badge.className = "badge off"; };
+    es.addEventListener("revoked", (ev) => { es.close(); askForKey(JSON.parse(ev.data).detail); });
+    es.onerror = () => {
+      badge.textContent = "live: reconnecting"; badge.className = "badge off";
+      // The browser retries with the same URL; once the token has expired that fails for good,
+      // so a closed stream is reopened with a fresh token.
+      if (es.readyState === EventSource.CLOSED && state.stream === es) setTimeout(openStream, 3000);
+    };
   }
 
   // --- history view -----------------------------------------------------------------------------

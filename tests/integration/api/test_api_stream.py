@@ -44,7 +44,9 @@ def _next(q: Queue[tuple[str, dict[str, object]]], kind: str, timeout_s: float =
 def test_stream_delivers_reading_and_alert_inserted_after_subscription(api: str, keys: dict[str, str], seeded: Seeded) -> None:
     q: Queue[tuple[str, dict[str, object]]] = Queue()
     stop = threading.Event()
-    t = threading.Thread(target=_listen, args=(api + "/v1/stream", {"key": keys["read"], "site_id": "alpha"}, q, stop),
+    # as the dashboard does: a short-lived stream token (EventSource cannot send the key in a header)
+    token = httpx.post(api + "/v1/stream/token", headers={"Authorization": f"Bearer {keys['read']}"}).json()["token"]
+    t = threading.Thread(target=_listen, args=(api + "/v1/stream", {"token": token, "site_id": "alpha"}, q, stop),
                          daemon=True)
     t.start()
     status = _next(q, "status")
@@ -73,16 +75,16 @@ def test_open_streams_per_key_are_capped(seeded: Seeded, keys: dict[str, str]) -
 
     with ServerThread(seeded.url, free_port(), load_settings(), max_streams_per_key=1) as server:
         url = server.base_url + "/v1/stream"
-        with httpx.stream("GET", url, params={"key": keys["read"]}, timeout=10) as first:
+        with httpx.stream("GET", url, headers={"X-API-Key": keys["read"]}, timeout=10) as first:
             assert first.status_code == 200
-            second = httpx.get(url, params={"key": keys["read"]}, timeout=10)
+            second = httpx.get(url, headers={"X-API-Key": keys["read"]}, timeout=10)
             assert second.status_code == 429 and "open streams (limit 1)" in second.json()["detail"]
-            with httpx.stream("GET", url, params={"key": keys["write"]}, timeout=10) as other_key:
+            with httpx.stream("GET", url, headers={"X-API-Key": keys["write"]}, timeout=10) as other_key:
                 assert other_key.status_code == 200  # another key has its own budget
         # once the first stream is closed (noticed within a poll interval) the slot is free again
         deadline = time.monotonic() + 10
         while True:
-            with httpx.stream("GET", url, params={"key": keys["read"]}, timeout=10) as again:
+            with httpx.stream("GET", url, headers={"X-API-Key": keys["read"]}, timeout=10) as again:
                 if again.status_code == 200:
                     break
             assert time.monotonic() < deadline, "stream slot was never released"

@@ -30,7 +30,10 @@ const nextLine = () => new Promise((resolve) => rl.once("line", resolve));
     page.on("pageerror", (e) => errors.push(String(e)));
     page.setDefaultTimeout(20000);
 
-    await page.goto(`${base}/?key=${encodeURIComponent(key)}`);
+    const urls = [];
+    page.on("request", (r) => urls.push(r.url().split("#")[0]));  // a fragment never leaves the browser
+    page.on("console", (m) => { if (/Content.Security.Policy/i.test(m.text())) errors.push(`CSP: ${m.text()}`); });
+    await page.goto(`${base}/#key=${encodeURIComponent(key)}`);
     await page.waitForSelector("body[data-ready=true]");
     if (page.url().includes("key=")) throw new Error("the key was left in the address bar");
     const stored = await page.evaluate(() => localStorage.getItem("heliosgrid.apiKey"));
@@ -41,6 +44,8 @@ const nextLine = () => new Promise((resolve) => rl.once("line", resolve));
     const points = await page.$eval("#power-chart svg polyline.actual", (el) => el.getAttribute("points").trim().split(/\s+/).length);
     const band = await page.$$eval("#power-chart svg polygon.forecast-band", (els) => els.length);
     await page.waitForSelector("#live-status.on");
+    if (urls.some((u) => u.includes(key) || u.includes(encodeURIComponent(key)))) throw new Error("the API key was sent in a URL");
+    if (!urls.some((u) => u.includes("/v1/stream?token=hgst_"))) throw new Error("the stream was not opened with a stream token");
     await page.screenshot({ path: path.join(outDir, "dashboard-loaded.png"), fullPage: true });
     say({ event: "loaded", cards, current, forecast, points, band });
 

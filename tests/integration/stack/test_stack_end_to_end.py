@@ -47,7 +47,8 @@ def run(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.Com
 def test_make_up_runs_the_whole_stack_and_down_stops_it(stack_env: dict[str, str], pg_server_url: str) -> None:
     up = run(stack_env, "stack", "up")
     assert up.returncode == 0, up.stdout + up.stderr
-    assert "the HeliosGrid stack is up" in up.stdout and "Airflow UI" in up.stdout and "?key=hg_" in up.stdout
+    assert "the HeliosGrid stack is up" in up.stdout and "Airflow UI" in up.stdout and "/#key=hg_" in up.stdout
+    assert "?key=" not in up.stdout  # a long-lived key never in a URL the server sees
     run_dir = Path(stack_env["HELIOS_DATA_DIR"]) / "run"
     pids = {p.stem: int(p.read_text()) for p in run_dir.glob("*.pid")}
     assert set(pids) == {"broker", "consumer", "producer", "api", "airflow-api-server", "airflow-scheduler",
