@@ -133,7 +133,9 @@ def _csv_cell(value: Any) -> Any:
 
 def to_csv(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> bytes:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    # RFC 4180 CRLF rows: the writer then quotes any cell holding CR or LF (with "\n" alone it
+    # leaves a bare CR unquoted, and readers split the row there).
+    writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([c.name for c in columns])
     for row in rows:
         writer.writerow([_csv_cell(v) for v in row])

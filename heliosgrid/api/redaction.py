@@ -18,16 +18,24 @@ from typing import Any
 
 _KEY = re.compile(r"\bhg_([0-9a-f]{8})_[A-Za-z0-9_-]+")
 _TOKEN = re.compile(r"\bhgst_([0-9a-f]{8})_[A-Za-z0-9_-]+")
-_QUERY = re.compile(r"(?i)([?&](?:api_key|key|token)=)[^&\s\"']+")
+_QUERY = re.compile(r"(?i)([?&](?:api_key|key|token)=)([^&\s\"']+)")
 #: Loggers that see request lines or may log request data.
 LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn", "fastapi", "heliosgrid")
 
 
+def _mask_query_value(match: re.Match[str]) -> str:
+    name, value = match.group(1), match.group(2)
+    if _KEY.fullmatch(value) or _TOKEN.fullmatch(value) or value.endswith("_***"):
+        return name + _TOKEN.sub(r"hgst_\1_***", _KEY.sub(r"hg_\1_***", value))
+    return name + "***"
+
+
 def redact(text: str) -> str:
-    """``text`` with API keys, stream tokens and key/token query values masked."""
+    """``text`` with API keys, stream tokens and key/token query values masked (a key's public
+    id stays visible, so the caller can be told)."""
+    text = _QUERY.sub(_mask_query_value, text)
     text = _TOKEN.sub(r"hgst_\1_***", text)
-    text = _KEY.sub(r"hg_\1_***", text)
-    return _QUERY.sub(r"\1***", text)
+    return _KEY.sub(r"hg_\1_***", text)
 
 
 def _redact_arg(value: Any) -> Any:

@@ -29,9 +29,20 @@ from heliosgrid.api.problems import ApiProblem
 aware = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9000, 1, 1), timezones=st.just(UTC))
 
 
-@given(ts=aware, key=st.one_of(st.text(max_size=64), st.integers(min_value=-(2**62), max_value=2**62)))
+# Cursor keys come from database text, which cannot hold NUL.
+db_text = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=64)
+
+
+@given(ts=aware, key=st.one_of(db_text, st.integers(min_value=-(2**62), max_value=2**62)))
 def test_cursor_round_trip(ts: datetime, key: str | int) -> None:
     assert decode_cursor(encode_cursor(ts, key)) == (ts, key)
+
+
+@given(ts=aware, before=db_text, after=db_text)
+def test_cursor_with_nul_in_its_key_is_a_422(ts: datetime, before: str, after: str) -> None:
+    with pytest.raises(ApiProblem) as exc:
+        decode_cursor(encode_cursor(ts, before + "\x00" + after))
+    assert exc.value.status == 422
 
 
 @given(garbage=st.text(max_size=200))
