@@ -55,7 +55,8 @@ from heliosgrid.ingest.batch import RawMessage, decode_batch
 from heliosgrid.ingest.synthetic import fleet_ids, register_devices
 from heliosgrid.settings import load_settings
 
-START = datetime(2026, 6, 1, tzinfo=UTC)
+START = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
+"""First sensor timestamp of the workload: recent, inside the consumer's accepted window (raw retention)."""
 PARTITIONS = 3
 PROCS = 2
 

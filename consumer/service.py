@@ -56,17 +56,17 @@ from heliosgrid.db.writer import (
     database_backend,
     refresh_rollups,
     write_heartbeat,
-    write_quarantine,
-    write_reading_rows,
 )
 from heliosgrid.ingest.batch import (
     BatchOutcome,
     DecodedBatch,
     DeviceRegistry,
-    check_devices,
     decode_batch,
+    ts_window,
 )
+from heliosgrid.ingest.deadletter import dead_letter, max_record_bytes
 from heliosgrid.ingest.metrics import ConsumerMetrics
+from heliosgrid.ingest.store import is_data_error, store_batch
 from heliosgrid.settings import Settings, redact_url
 
 log = logging.getLogger("heliosgrid.consumer")
@@ -75,6 +75,8 @@ EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_DB_UNAVAILABLE = 3
 EXIT_DLQ_UNAVAILABLE = 4
+EXIT_DB_REJECTED = 5
+"""The database refused even the quarantine row of a message (a schema problem, not an outage)."""
 
 HEARTBEAT_COMPONENT = "consumer"
 HEARTBEAT_INTERVAL_S = 15.0
@@ -172,6 +174,9 @@ class IngestService:
         self._last_beat = 0.0
         self._last_refresh = 0.0
         self._db_commits = 0
+        self._ts_window = ts_window(settings)
+        self._down_since: float | None = None
+        """``time.monotonic()`` of the first failure of the current database outage (None: up)."""
         hook = os.environ.get(CRASH_HOOK_ENV, "").strip()
         self._crash_after = int(hook) if hook.isdigit() else 0
 
@@ -214,6 +219,7 @@ class IngestService:
                 client_id=f"heliosgrid-dlq-{self.instance}",
                 acks="all",
                 linger_ms=5,
+                max_request_size=max_record_bytes(s.dlq_max_payload_bytes),
             )
         except KafkaError as exc:
             log.error("cannot reach the Kafka brokers %s: %s", s.kafka_bootstrap_servers, exc)
@@ -245,6 +251,9 @@ class IngestService:
         except _DlqFailure as exc:
             log.error("%s", exc)
             status = EXIT_DLQ_UNAVAILABLE
+        except _DbRejected as exc:
+            log.error("%s", exc)
+            status = EXIT_DB_REJECTED
         self._close(commit_heartbeat=status == EXIT_OK)
         log.info("consumer %s stopped after %d batches (exit %d)", self.instance, self.batches_committed, status)
         return status
@@ -346,7 +355,7 @@ class IngestService:
         after its own batch committed in the database.
         """
         batch = _Batch(records=list(records), started=self._batch_started)
-        batch.decoded = decode_batch(batch.records, datetime.now(UTC))
+        batch.decoded = decode_batch(batch.records, datetime.now(UTC), self._ts_window)
         rebalances = self._rebalance_count
         self._finish_inflight()
         if self._rebalance_count != rebalances and self._consumer is not None:
@@ -371,6 +380,7 @@ class IngestService:
             self._retry_batch(batch, exc)
             if not batch.records:
                 return
+        self._db_up()
         self._after_db_commit(batch)
 
     # ---- database ----------------------------------------------------------------------------
@@ -398,6 +408,8 @@ class IngestService:
                 f"no offsets committed for {pending} in-flight messages; exiting"
             )
         self.metrics.db_retries.inc()
+        if self._down_since is None:
+            self._down_since = started
         log.warning("database error (retry in %.1f s, %.0f/%g s of budget used): %s", backoff, elapsed, budget, detail)
         self._sleep_polling(backoff * random.uniform(0.8, 1.2))
         if self.stop_requested:
@@ -436,15 +448,25 @@ class IngestService:
                 conn = open_connection(self.database_url, autocommit=True, connect_timeout_s=5)
                 self._conn = conn
             t0 = time.monotonic()
-            with conn.transaction():
-                sites = self.registry.sites_for(conn, batch.decoded.device_ids)
-                batch.outcome = check_devices(batch.decoded, sites)
-                batch.result = write_reading_rows(conn, batch.outcome.rows)
-                write_quarantine(conn, batch.outcome.rejects)
-                write_heartbeat(conn, HEARTBEAT_COMPONENT, self.instance, self._status(),
-                                self._beat_details(len(batch.records), len(batch.outcome.rejects)))
+
+            def beat(c: psycopg.Connection[Any], outcome: BatchOutcome) -> None:
+                write_heartbeat(c, HEARTBEAT_COMPONENT, self.instance, self._status(),
+                                self._beat_details(len(batch.records), len(outcome.rejects)))
+
+            stored = store_batch(conn, batch.decoded, self.registry, beat)
+            batch.outcome, batch.result = stored.outcome, stored.result
             self.metrics.write_latency.observe(time.monotonic() - t0)
-        except (DatabaseUnavailable, psycopg.Error):
+        except psycopg.Error as exc:
+            if is_data_error(exc):  # not an outage: retrying the same rows would fail forever
+                raise _DbRejected(
+                    f"the database refused a batch even after isolating its messages: {redact_url(str(exc)).strip()}"
+                ) from None
+            if self._conn is not None and not self._conn.closed:
+                with contextlib.suppress(psycopg.Error):
+                    self._conn.close()
+            self._conn = None
+            raise
+        except DatabaseUnavailable:
             if self._conn is not None and not self._conn.closed:
                 with contextlib.suppress(psycopg.Error):
                     self._conn.close()
@@ -523,19 +545,10 @@ class IngestService:
         try:
             for q in rejects:
                 rec = by_pos.get((q.source_topic, q.source_partition, q.source_offset))
-                headers = [
-                    ("reason_code", q.reason_code.encode()),
-                    ("reason_detail", q.reason_detail.encode()),
-                    ("source_topic", q.source_topic.encode()),
-                    ("source_partition", str(q.source_partition).encode()),
-                    ("source_offset", str(q.source_offset).encode()),
-                ]
-                self._producer.send(
-                    self.settings.topic_dlq,
-                    key=rec.key if rec is not None else None,
-                    value=rec.value if rec is not None else q.raw_payload,
-                    headers=headers,
-                )
+                letter = dead_letter(q, rec.key if rec is not None else None, rec.value if rec is not None else None,
+                                     self.settings.dlq_max_payload_bytes)
+                self._producer.send(self.settings.topic_dlq, key=letter.key, value=letter.value,
+                                    headers=letter.headers)
             self._producer.flush(timeout=30)
         except KafkaError as exc:
             raise _DlqFailure(
@@ -619,6 +632,8 @@ class IngestService:
         self._update_lag()
         now = time.monotonic()
         if now - self._last_beat < HEARTBEAT_INTERVAL_S:
+            if self._conn is not None and not self._conn.closed:
+                self._maybe_refresh_rollups()
             return
         self._last_beat = now
         try:
@@ -629,8 +644,23 @@ class IngestService:
                                 self._beat_details(0, 0))
         except (DatabaseUnavailable, psycopg.Error) as exc:
             self._conn = None
+            if self._down_since is None:
+                self._down_since = now
             log.warning("heartbeat failed (database unavailable?): %s", redact_url(str(exc)).strip())
+            return
+        self._db_up()
+        self._maybe_refresh_rollups()
+
+    def _db_up(self) -> None:
+        """The database answered: log the end of an outage once."""
+        if self._down_since is not None:
+            log.info("database available again after %.1f s", time.monotonic() - self._down_since)
+            self._down_since = None
 
 
 class _DlqFailure(Exception):
     """Internal: rejects could not be published to the dead-letter topic."""
+
+
+class _DbRejected(Exception):
+    """Internal: a data error survived the isolating write (the quarantine row itself was refused)."""

@@ -11,12 +11,15 @@ use :meth:`Settings.public_dict` for display and :func:`redact_url` for log line
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from heliosgrid.contract.reading import EARLIEST_TS, MAX_FUTURE_SKEW
 
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<at>@)", re.I)
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.I)
@@ -160,6 +163,30 @@ class Settings(BaseSettings):
     api_stream_key_recheck_s: float = Field(
         default=5.0, gt=0.0, le=300.0, description="How often an open SSE stream re-checks that its key is not revoked (s)."
     )
+
+    # --- consumer ---
+    ingest_ts_earliest: datetime = Field(
+        default=EARLIEST_TS, description="Readings with an older ts are rejected (stale_timestamp); timezone-aware."
+    )
+    ingest_ts_max_age_days: float | None = Field(
+        default=None, gt=0,
+        description="Readings older than now minus this many days are rejected (stale_timestamp); "
+        "None uses retention_raw_days (older raw data would be dropped by retention anyway).",
+    )
+    ingest_max_future_skew_s: float = Field(
+        default=MAX_FUTURE_SKEW.total_seconds(), ge=0,
+        description="Readings whose ts is further ahead of the consumer's clock are rejected (future_timestamp).",
+    )
+    dlq_max_payload_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=512 * 1024,
+        description="Dead-letter records carry at most this many payload bytes (the full payload stays in "
+        "quarantine; headers give its size and sha256).",
+    )
+
+    @field_validator("ingest_ts_earliest")
+    @classmethod
+    def _aware_earliest(cls, value: datetime) -> datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -6,28 +6,34 @@ checked in at ``heliosgrid/contract/reading_v1.schema.json`` (``heliosgrid contr
 """
 
 from heliosgrid.contract.reading import (
+    DEFAULT_TS_WINDOW,
     FAULT_TYPES,
     INVERTER_STATUSES,
     MEASURE_FIELDS,
+    MEASURE_RANGES,
     NOMINAL_SAMPLE_INTERVAL_S,
     REASON_CODES,
     SCHEMA_VERSION,
     ReadingV1,
     Rejection,
+    TimestampWindow,
     decode_reading,
     encode_reading,
     json_schema,
 )
 
 __all__ = [
+    "DEFAULT_TS_WINDOW",
     "FAULT_TYPES",
     "INVERTER_STATUSES",
     "MEASURE_FIELDS",
+    "MEASURE_RANGES",
     "NOMINAL_SAMPLE_INTERVAL_S",
     "REASON_CODES",
     "SCHEMA_VERSION",
     "ReadingV1",
     "Rejection",
+    "TimestampWindow",
     "decode_reading",
     "encode_reading",
     "json_schema",

@@ -48,8 +48,83 @@ FAULT_TYPES: tuple[str, ...] = (
 )
 """Plant fault taxonomy shared by the simulator's ground truth (``fault_events``) and the detectors."""
 MAX_FUTURE_SKEW = timedelta(minutes=5)
+"""Default of how far ``ts`` may run ahead of the consumer's clock (``HELIOS_INGEST_MAX_FUTURE_SKEW_S``)."""
+EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
+"""Default floor of ``ts`` (``HELIOS_INGEST_TS_EARLIEST``): no monitored plant reports from before 2000,
+and an absurdly old stamp (year 1, 1900, 1970) would make the rollup refresh create a partition for
+every month in between."""
 SEQ_MAX = 2**63 - 1
 """Largest ``seq`` the ``readings.seq`` bigint column holds."""
+
+MEASURE_RANGES: dict[str, tuple[float, float]] = {
+    "ghi_w_m2": (-20, 1500),
+    "poa_w_m2": (-20, 1800),
+    "ambient_temp_c": (-50, 65),
+    "module_temp_c": (-50, 110),
+    "dc_power_kw": (-1, 100_000),
+    "ac_power_kw": (-1, 100_000),
+}
+"""Accepted physical range ``(min, max)`` of each measure, inclusive, in the unit of its name
+(before cleaning). The one definition of these limits: :class:`ReadingV1` and the ingest fast
+path (:mod:`heliosgrid.ingest.fastdecode`) are both built from it."""
+NIGHT_CLIPPED_FIELDS: tuple[str, ...] = ("ghi_w_m2", "poa_w_m2", "dc_power_kw", "ac_power_kw")
+"""Measures whose small negative night offsets (down to their range minimum) are cleaned to 0."""
+AC_OVER_DC_MAX_RATIO = 1.02
+AC_OVER_DC_MARGIN_KW = 0.5
+"""``ac_power_kw`` may exceed ``dc_power_kw`` by at most this ratio plus margin (metering tolerance)."""
+MODULE_BELOW_AMBIENT_MAX_C = 25.0
+"""A module this much colder than the ambient air (°C) contradicts physics (radiative cooling is a few °C)."""
+
+
+def implausibility(
+    ac_power_kw: float | None, dc_power_kw: float | None, module_temp_c: float | None, ambient_temp_c: float | None
+) -> str | None:
+    """Why the (cleaned) values contradict each other physically, or ``None`` when they do not.
+
+    The one definition of the contract's cross-field rules, shared by :class:`ReadingV1` and the
+    ingest fast path.
+    """
+    if (
+        ac_power_kw is not None
+        and dc_power_kw is not None
+        and dc_power_kw > 0
+        and ac_power_kw > dc_power_kw * AC_OVER_DC_MAX_RATIO + AC_OVER_DC_MARGIN_KW
+    ):
+        return f"implausible: ac_power_kw {ac_power_kw:g} exceeds dc_power_kw {dc_power_kw:g}"
+    if module_temp_c is not None and ambient_temp_c is not None and module_temp_c < ambient_temp_c - MODULE_BELOW_AMBIENT_MAX_C:
+        return f"implausible: module_temp_c more than {MODULE_BELOW_AMBIENT_MAX_C:g} °C below ambient_temp_c"
+    return None
+
+
+@dataclass(frozen=True)
+class TimestampWindow:
+    """The plausible span of a sensor timestamp, relative to the consumer's clock ``now`` (UTC).
+
+    ``ts`` is accepted when ``earliest_at(now) <= ts <= latest_at(now)``: not before ``earliest``,
+    not older than ``max_age`` (when set; the consumer uses the raw-data retention, since older
+    readings would be dropped at once), not more than ``max_future_skew`` ahead.
+    """
+
+    earliest: datetime = EARLIEST_TS
+    max_age: timedelta | None = None
+    max_future_skew: timedelta = MAX_FUTURE_SKEW
+
+    def earliest_at(self, now: datetime) -> datetime:
+        """The oldest ``ts`` accepted at ``now``."""
+        if self.max_age is None:
+            return self.earliest
+        return max(self.earliest, now - self.max_age)
+
+    def latest_at(self, now: datetime) -> datetime:
+        """The newest ``ts`` accepted at ``now``."""
+        return now + self.max_future_skew
+
+    def bounds(self, now: datetime) -> tuple[datetime, datetime]:
+        """``(earliest_at(now), latest_at(now))``: compute once per batch."""
+        return self.earliest_at(now), self.latest_at(now)
+
+
+DEFAULT_TS_WINDOW = TimestampWindow()
 
 REASON_CODES: dict[str, str] = {
     "malformed_json": "payload is not valid UTF-8 JSON",
@@ -59,13 +134,20 @@ REASON_CODES: dict[str, str] = {
     "wrong_type": "a field has the wrong type",
     "out_of_range": "a value is outside its physical range",
     "implausible": "values contradict each other physically",
-    "future_timestamp": "timestamp is more than 5 minutes ahead of the consumer's clock",
+    "future_timestamp": "timestamp is further ahead of the consumer's clock than the allowed skew (default 5 minutes)",
+    "stale_timestamp": "timestamp is before the accepted window (default 2000-01-01, and older than the raw-data retention)",
     "key_mismatch": "Kafka message key differs from device_id",
     "unknown_device": "device_id is not registered in the devices table",
+    "db_rejected": "the database refused the message's row (the detail names the constraint or error)",
 }
 
 _ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _measure(name: str, description: str) -> Any:
+    low, high = MEASURE_RANGES[name]
+    return Field(default=None, strict=True, ge=low, le=high, allow_inf_nan=False, description=description)
 
 
 class ReadingV1(BaseModel):
@@ -80,14 +162,12 @@ class ReadingV1(BaseModel):
     seq: int = Field(
         strict=True, ge=0, le=SEQ_MAX, description="Per-device sequence number, strictly increasing (fits a bigint)."
     )
-    ghi_w_m2: float | None = Field(default=None, strict=True, ge=-20, le=1500, description="Global horizontal irradiance, W/m².")
-    poa_w_m2: float | None = Field(default=None, strict=True, ge=-20, le=1800, description="Plane-of-array irradiance, W/m².")
-    ambient_temp_c: float | None = Field(default=None, strict=True, ge=-50, le=65, description="Ambient air temperature, °C.")
-    module_temp_c: float | None = Field(
-        default=None, strict=True, ge=-50, le=110, description="Module back-sheet temperature, °C."
-    )
-    dc_power_kw: float | None = Field(default=None, strict=True, ge=-1, le=100_000, description="Inverter DC input power, kW.")
-    ac_power_kw: float | None = Field(default=None, strict=True, ge=-1, le=100_000, description="Inverter AC output power, kW.")
+    ghi_w_m2: float | None = _measure("ghi_w_m2", "Global horizontal irradiance, W/m².")
+    poa_w_m2: float | None = _measure("poa_w_m2", "Plane-of-array irradiance, W/m².")
+    ambient_temp_c: float | None = _measure("ambient_temp_c", "Ambient air temperature, °C.")
+    module_temp_c: float | None = _measure("module_temp_c", "Module back-sheet temperature, °C.")
+    dc_power_kw: float | None = _measure("dc_power_kw", "Inverter DC input power, kW.")
+    ac_power_kw: float | None = _measure("ac_power_kw", "Inverter AC output power, kW.")
     inverter_status: Literal["ok", "standby", "fault", "off"] | None = Field(
         default=None, description="Inverter state; null for weather stations."
     )
@@ -117,7 +197,7 @@ class ReadingV1(BaseModel):
         except OverflowError:
             raise ValueError("timestamp out of range once converted to UTC") from None
 
-    @field_validator("ghi_w_m2", "poa_w_m2", "dc_power_kw", "ac_power_kw")
+    @field_validator(*NIGHT_CLIPPED_FIELDS)
     @classmethod
     def _clip_night_offset(cls, value: float | None) -> float | None:
         if value is not None and value < 0:
@@ -126,21 +206,9 @@ class ReadingV1(BaseModel):
 
     @model_validator(mode="after")
     def _plausible(self) -> ReadingV1:
-        if (
-            self.ac_power_kw is not None
-            and self.dc_power_kw is not None
-            and self.dc_power_kw > 0
-            and self.ac_power_kw > self.dc_power_kw * 1.02 + 0.5
-        ):
-            raise ValueError(
-                f"implausible: ac_power_kw {self.ac_power_kw:g} exceeds dc_power_kw {self.dc_power_kw:g}"
-            )
-        if (
-            self.module_temp_c is not None
-            and self.ambient_temp_c is not None
-            and self.module_temp_c < self.ambient_temp_c - 25
-        ):
-            raise ValueError("implausible: module_temp_c more than 25 °C below ambient_temp_c")
+        reason = implausibility(self.ac_power_kw, self.dc_power_kw, self.module_temp_c, self.ambient_temp_c)
+        if reason is not None:
+            raise ValueError(reason)
         return self
 
 
@@ -164,7 +232,9 @@ def _classify(exc: ValidationError) -> Rejection:
         code = "missing_field"
     elif "implausible" in msg:
         code = "implausible"
-    elif kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"} or "out of range" in msg:
+    elif kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than", "finite_number"} or (
+        "out of range" in msg
+    ):
         code = "out_of_range"
     else:
         code = "wrong_type"
@@ -172,19 +242,31 @@ def _classify(exc: ValidationError) -> Rejection:
     return Rejection(code, detail[:500])
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON literal {name} (JSON numbers are finite)")
+
+
+def _parse_json(raw: bytes) -> Any:
+    """Strict JSON: ``NaN``, ``Infinity`` and ``-Infinity`` (Python's extensions) are refused anywhere."""
+    return json.loads(raw, parse_constant=_no_constant)
+
+
 def decode_reading(
-    raw: bytes | None, key: bytes | None = None, now: datetime | None = None
+    raw: bytes | None, key: bytes | None = None, now: datetime | None = None,
+    window: TimestampWindow = DEFAULT_TS_WINDOW,
 ) -> ReadingV1 | Rejection:
     """Decode and validate one Kafka message value. Never raises for bad input.
 
-    ``now`` (UTC) bounds the future skew of ``ts``; pass it once per batch for speed.
+    ``now`` (UTC) anchors ``window`` (the accepted span of ``ts``); pass it once per batch for speed.
     """
     if raw is None:
         return Rejection("malformed_json", "empty message (tombstone)")
     try:
-        obj: Any = json.loads(raw)
+        obj: Any = _parse_json(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return Rejection("malformed_json", f"{type(exc).__name__}: {exc}"[:500])
+    except ValueError as exc:  # a NaN/Infinity literal
+        return Rejection("malformed_json", str(exc)[:500])
     except RecursionError:
         return Rejection("malformed_json", "JSON nested too deeply")
     if not isinstance(obj, dict):
@@ -199,9 +281,17 @@ def decode_reading(
         return _classify(exc)
     if key is not None and key.decode("utf-8", "replace") != reading.device_id:
         return Rejection("key_mismatch", f"key {key[:64]!r} != device_id {reading.device_id!r}")
-    now = now or datetime.now(UTC)
-    if reading.ts > now + MAX_FUTURE_SKEW:
-        return Rejection("future_timestamp", f"ts {reading.ts.isoformat()} is ahead of {now.isoformat()}")
+    return _check_window(reading, now or datetime.now(UTC), window)
+
+
+def _check_window(reading: ReadingV1, now: datetime, window: TimestampWindow) -> ReadingV1 | Rejection:
+    earliest, latest = window.bounds(now)
+    if reading.ts > latest:
+        return Rejection("future_timestamp", f"ts {reading.ts.isoformat()} is ahead of {now.isoformat()} "
+                         f"by more than {window.max_future_skew}")
+    if reading.ts < earliest:
+        return Rejection("stale_timestamp", f"ts {reading.ts.isoformat()} is before the earliest accepted "
+                         f"{earliest.isoformat()}")
     return reading
 
 

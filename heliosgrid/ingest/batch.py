@@ -16,14 +16,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 import psycopg
 
-from heliosgrid.contract import Rejection, decode_reading
+from heliosgrid.contract import DEFAULT_TS_WINDOW, Rejection, TimestampWindow, decode_reading
 from heliosgrid.db.writer import READING_COLUMNS, QuarantineRow, ReadingRow, reading_row
-from heliosgrid.ingest.fastdecode import decode_row_fast, latest_allowed_ts
+from heliosgrid.ingest.fastdecode import decode_row_fast
+from heliosgrid.settings import Settings
 
 DEVICE_ID: Final = 0
 TS: Final = 1
@@ -66,6 +67,8 @@ class BatchOutcome:
 
     rows: list[ReadingRow] = field(default_factory=list)
     rejects: list[QuarantineRow] = field(default_factory=list)
+    sources: list[SourceMessage] = field(default_factory=list)
+    """``rows[i]`` came from ``sources[i]`` (to quarantine a row the database refuses)."""
 
     def rejects_by_reason(self) -> dict[str, int]:
         """Count of rejected messages per reason code."""
@@ -75,13 +78,23 @@ class BatchOutcome:
         return out
 
 
+def db_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters and safe for a PostgreSQL ``text`` column.
+
+    PostgreSQL text cannot hold the NUL character (``DataError``: invalid byte sequence 0x00), so
+    NUL becomes the visible escape ``\\x00``; everything else is kept.
+    """
+    return text[:limit].replace("\x00", "\\x00")
+
+
 def _key_text(key: bytes | None) -> str | None:
     if key is None:
         return None
-    return key.decode("utf-8", "replace")[:256]
+    return db_text(key.decode("utf-8", "replace"), 256)
 
 
-def _reject(msg: SourceMessage, code: str, detail: str) -> QuarantineRow:
+def reject_row(msg: SourceMessage, code: str, detail: str) -> QuarantineRow:
+    """The quarantine row of ``msg`` (raw bytes kept as they are; key and detail made text-safe)."""
     return QuarantineRow(
         source_topic=msg.topic,
         source_partition=msg.partition,
@@ -89,7 +102,7 @@ def _reject(msg: SourceMessage, code: str, detail: str) -> QuarantineRow:
         message_key=_key_text(msg.key),
         raw_payload=msg.value if msg.value is not None else b"",
         reason_code=code,
-        reason_detail=detail[:500],
+        reason_detail=db_text(detail, 500),
     )
 
 
@@ -112,7 +125,9 @@ class DecodedBatch:
         return {r[DEVICE_ID] for r in self.rows}
 
 
-def decode_row_canonical(raw: bytes | None, key: bytes | None, now: datetime) -> ReadingRow | Rejection:
+def decode_row_canonical(
+    raw: bytes | None, key: bytes | None, now: datetime, window: TimestampWindow = DEFAULT_TS_WINDOW
+) -> ReadingRow | Rejection:
     """:func:`heliosgrid.contract.decode_reading` as a row, and never an exception.
 
     The contract's validators can raise on a few pathological inputs (a timestamp that cannot
@@ -121,7 +136,7 @@ def decode_row_canonical(raw: bytes | None, key: bytes | None, now: datetime) ->
     message never stops the consumer.
     """
     try:
-        result = decode_reading(raw, key, now)
+        result = decode_reading(raw, key, now, window)
     except OverflowError as exc:
         return Rejection("out_of_range", f"ts: outside the representable date range ({exc})")
     except RecursionError:
@@ -129,39 +144,43 @@ def decode_row_canonical(raw: bytes | None, key: bytes | None, now: datetime) ->
     return result if isinstance(result, Rejection) else reading_row(result)
 
 
-def decode_row(raw: bytes | None, key: bytes | None, now: datetime) -> ReadingRow | Rejection:
+def decode_row(
+    raw: bytes | None, key: bytes | None, now: datetime, window: TimestampWindow = DEFAULT_TS_WINDOW
+) -> ReadingRow | Rejection:
     """Decode one message value to its row, or the contract's :class:`Rejection` (never raises).
 
-    Same result as ``reading_row(decode_reading(raw, key, now))`` (or its rejection): the msgspec
-    fast path (:func:`heliosgrid.ingest.fastdecode.decode_row_fast`) answers for plain valid
+    Same result as ``reading_row(decode_reading(raw, key, now, window))`` (or its rejection): the
+    msgspec fast path (:func:`heliosgrid.ingest.fastdecode.decode_row_fast`) answers for plain valid
     messages, everything else goes through :func:`decode_row_canonical`. ``now`` is UTC.
     """
-    row = decode_row_fast(raw, key, latest_allowed_ts(now))
+    row = decode_row_fast(raw, key, window.bounds(now))
     if row is not None:
         return row
-    return decode_row_canonical(raw, key, now)
+    return decode_row_canonical(raw, key, now, window)
 
 
-def decode_batch(messages: Iterable[SourceMessage], now: datetime | None = None) -> DecodedBatch:
+def decode_batch(
+    messages: Iterable[SourceMessage], now: datetime | None = None, window: TimestampWindow = DEFAULT_TS_WINDOW
+) -> DecodedBatch:
     """Decode every message against contract v1 (CPU only, no database).
 
-    ``now`` (UTC, default: the current time) bounds the future-timestamp check for the whole batch.
+    ``now`` (UTC, default: the current time) anchors the accepted ``ts`` ``window`` for the whole batch.
     """
     now = now or datetime.now(UTC)
-    latest = latest_allowed_ts(now)
+    bounds = window.bounds(now)
     out = DecodedBatch()
     rows, sources = out.rows, out.sources
     fast = 0
     for msg in messages:
-        row = decode_row_fast(msg.value, msg.key, latest)
+        row = decode_row_fast(msg.value, msg.key, bounds)
         if row is not None:
             rows.append(row)
             sources.append(msg)
             fast += 1
             continue
-        result = decode_row_canonical(msg.value, msg.key, now)
+        result = decode_row_canonical(msg.value, msg.key, now, window)
         if isinstance(result, Rejection):
-            out.rejects.append(_reject(msg, result.reason_code, result.reason_detail))
+            out.rejects.append(reject_row(msg, result.reason_code, result.reason_detail))
         else:
             rows.append(result)
             sources.append(msg)
@@ -175,18 +194,19 @@ def check_devices(batch: DecodedBatch, device_sites: Mapping[str, str]) -> Batch
     ``device_sites`` maps device_id → site_id; anything else is rejected as ``unknown_device``.
     """
     out = BatchOutcome(rejects=list(batch.rejects))
-    kept = out.rows
+    kept, kept_sources = out.rows, out.sources
     get = device_sites.get
     for row, msg in zip(batch.rows, batch.sources, strict=True):
         device_id, site_id = row[DEVICE_ID], row[SITE_ID]
         site = get(device_id)
         if site == site_id:
             kept.append(row)
+            kept_sources.append(msg)
         elif site is None:
-            out.rejects.append(_reject(msg, "unknown_device", f"device_id {device_id!r} is not registered"))
+            out.rejects.append(reject_row(msg, "unknown_device", f"device_id {device_id!r} is not registered"))
         else:
             out.rejects.append(
-                _reject(
+                reject_row(
                     msg,
                     "unknown_device",
                     f"device_id {device_id!r} is registered at site {site!r}, message says {site_id!r}",
@@ -196,10 +216,21 @@ def check_devices(batch: DecodedBatch, device_sites: Mapping[str, str]) -> Batch
 
 
 def validate_batch(
-    messages: Iterable[SourceMessage], device_sites: Mapping[str, str], now: datetime | None = None
+    messages: Iterable[SourceMessage], device_sites: Mapping[str, str], now: datetime | None = None,
+    window: TimestampWindow = DEFAULT_TS_WINDOW,
 ) -> BatchOutcome:
     """Both stages at once: :func:`decode_batch` then :func:`check_devices`."""
-    return check_devices(decode_batch(messages, now), device_sites)
+    return check_devices(decode_batch(messages, now, window), device_sites)
+
+
+def ts_window(settings: Settings) -> TimestampWindow:
+    """The accepted ``ts`` span configured by ``HELIOS_INGEST_*`` (max age defaults to the raw retention)."""
+    days = settings.ingest_ts_max_age_days or float(settings.retention_raw_days)
+    return TimestampWindow(
+        earliest=settings.ingest_ts_earliest,
+        max_age=timedelta(days=days),
+        max_future_skew=timedelta(seconds=settings.ingest_max_future_skew_s),
+    )
 
 
 class DeviceRegistry:

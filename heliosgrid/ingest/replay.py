@@ -7,7 +7,9 @@ back to the DLQ with its reason, a reading already stored is absorbed by the ups
 
 Progress is kept by the consumer group ``<consumer_group>.dlq-replay`` on the DLQ topic and
 committed only after the re-published messages are acknowledged (at-least-once), so an
-interrupted replay resumes where it stopped.
+interrupted replay resumes where it stopped. Records whose payload was cut to bound their size
+(``payload_truncated: true``, see :mod:`heliosgrid.ingest.deadletter`) are not re-published:
+they are counted under ``skipped["truncated"]``; the whole message is in ``quarantine``.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from dataclasses import dataclass, field
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from heliosgrid.ingest.deadletter import is_truncated
 from heliosgrid.settings import Settings
 
 JOIN_TIMEOUT_S = 60.0
+TRUNCATED = "truncated"
+"""``skipped`` key of dead-letter records whose payload was cut (replay those from ``quarantine``)."""
 
 
 @dataclass
@@ -77,7 +82,9 @@ def replay_dlq(
                         break
                     headers = dict(rec.headers or [])
                     reason = headers.get("reason_code", b"unknown").decode("utf-8", "replace")
-                    if reasons is None or reason in reasons:
+                    if is_truncated(headers):  # a cut record: the whole message is only in quarantine
+                        result.skipped[TRUNCATED] = result.skipped.get(TRUNCATED, 0) + 1
+                    elif reasons is None or reason in reasons:
                         producer.send(settings.topic_readings, key=rec.key, value=rec.value)
                         result.replayed[reason] = result.replayed.get(reason, 0) + 1
                     else:

@@ -302,6 +302,7 @@ def test_postgres_immediate_stop_mid_run_then_restart_recovers_without_loss(
         assert stop(proc) == 0, log.read_text()[-3000:]
     text = log.read_text()
     assert "database error (retry in" in text
+    assert "database available again after" in text  # the end of the outage is logged (issue 11 #13)
     _assert_exactly_once(cluster_db, prefix, devices, per_device)
     with psycopg.connect(cluster_db) as conn:
         beats = conn.execute("SELECT status FROM heartbeats WHERE component = 'consumer'").fetchall()

@@ -9,13 +9,13 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from heliosgrid.contract import Rejection, encode_reading
+from heliosgrid.contract import DEFAULT_TS_WINDOW, Rejection, encode_reading
 from heliosgrid.contract.reading import ReadingV1
 from heliosgrid.ingest.batch import decode_row, decode_row_canonical
-from heliosgrid.ingest.fastdecode import decode_row_fast, latest_allowed_ts
+from heliosgrid.ingest.fastdecode import decode_row_fast
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
-LATEST = latest_allowed_ts(NOW)
+BOUNDS = DEFAULT_TS_WINDOW.bounds(NOW)
 
 BASE: dict[str, Any] = {
     "schema_version": 1, "device_id": "inv-1", "site_id": "site-1", "ts": "2026-03-01T11:00:00Z", "seq": 7,
@@ -107,7 +107,7 @@ def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
          b'"ac_power_kw":0.6}', None, NOW)
 @example(b'{"schema_version":1,"device_id":"inv-1\\n","site_id":"s","ts":"2026-03-01T11:00:00Z","seq":7}', None, NOW)
 def test_fast_path_is_a_subset_of_the_contract_with_identical_values(raw: bytes, key: bytes | None, now: datetime) -> None:
-    fast = decode_row_fast(raw, key, latest_allowed_ts(now))
+    fast = decode_row_fast(raw, key, DEFAULT_TS_WINDOW.bounds(now))
     canonical = decode_row_canonical(raw, key, now)
     if fast is not None:
         assert not isinstance(canonical, Rejection), (raw, canonical)
@@ -139,7 +139,7 @@ _valid_readings = st.builds(
 @given(_valid_readings)
 def test_fast_path_takes_every_wire_encoded_valid_reading(reading: ReadingV1) -> None:
     raw = encode_reading(reading)
-    fast = decode_row_fast(raw, reading.device_id.encode(), LATEST)
+    fast = decode_row_fast(raw, reading.device_id.encode(), BOUNDS)
     canonical = decode_row_canonical(raw, reading.device_id.encode(), NOW)
     assert fast is not None, raw
     assert not isinstance(canonical, Rejection)
@@ -182,3 +182,17 @@ def test_fast_path_mirrors_the_contract_fields_bounds_and_literals() -> None:
     assert set(literal.values) == set(INVERTER_STATUSES)
     version: Any = fields["schema_version"]
     assert typing.get_args(ReadingV1.model_fields["schema_version"].annotation) == version.values
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2027, 1, 1), timezones=st.just(UTC)),
+       st.integers(1, 60), st.integers(0, 30))
+def test_fast_path_and_contract_share_the_timestamp_window(ts: datetime, max_age_days: int, skew_min: int) -> None:
+    from heliosgrid.contract import TimestampWindow
+
+    window = TimestampWindow(max_age=timedelta(days=max_age_days), max_future_skew=timedelta(minutes=skew_min))
+    raw = json.dumps({**BASE, "ts": ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}).encode()
+    fast = decode_row_fast(raw, None, window.bounds(NOW))
+    canonical = decode_row_canonical(raw, None, NOW, window)
+    assert (fast is not None) == (not isinstance(canonical, Rejection)), (fast, canonical)
+    assert decode_row(raw, None, NOW, window) == canonical

@@ -165,3 +165,57 @@ def test_edge_inputs_are_rejected_with_a_reason_never_raised() -> None:
     too_big = decode_reading(json.dumps({**base, "seq": SEQ_MAX + 1}).encode())
     assert isinstance(too_big, Rejection) and too_big.reason_code == "out_of_range"
     assert not isinstance(decode_reading(json.dumps({**base, "seq": SEQ_MAX}).encode()), Rejection)
+
+
+_NON_FINITE = st.sampled_from([b"NaN", b"Infinity", b"-Infinity"])
+
+
+@given(valid_readings(), st.sampled_from(["poa_w_m2", "dc_power_kw", "ambient_temp_c", "seq", "unknown_extra",
+                                          "nested"]), _NON_FINITE)
+@settings(max_examples=150, deadline=None)
+def test_a_non_finite_literal_anywhere_is_malformed_json_with_its_name(msg: dict[str, Any], name: str,
+                                                                     literal: bytes) -> None:
+    """Python's json reads NaN/Infinity; JSON has no such numbers: refused in any field, known or not."""
+    msg[name] = "__HERE__" if name != "nested" else {"a": ["__HERE__"]}
+    raw = json.dumps(msg).encode().replace(b'"__HERE__"', literal)
+    result = decode_reading(raw, None, now=NOW)
+    assert isinstance(result, Rejection) and result.reason_code == "malformed_json", result
+    assert literal.decode().lstrip("-") in result.reason_detail
+    assert "100000" not in result.reason_detail
+
+
+def test_a_nan_measure_built_in_python_is_out_of_range_as_not_finite() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="finite"):
+        ReadingV1(schema_version=1, device_id="d", site_id="s", ts=NOW, seq=1, poa_w_m2=float("nan"))
+
+
+@given(valid_readings(), st.integers(-(60 * 24 * 365 * 30), 60 * 24), st.integers(1, 400), st.integers(0, 60))
+@settings(max_examples=300, deadline=None)
+def test_the_timestamp_window_decides_exactly_and_names_the_side(
+    msg: dict[str, Any], offset_min: int, max_age_days: int, skew_min: int
+) -> None:
+    from heliosgrid.contract import TimestampWindow
+
+    window = TimestampWindow(max_age=timedelta(days=max_age_days), max_future_skew=timedelta(minutes=skew_min))
+    ts = NOW + timedelta(minutes=offset_min)
+    msg["ts"] = ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = decode_reading(json.dumps(msg).encode(), None, now=NOW, window=window)
+    earliest = max(datetime(2000, 1, 1, tzinfo=UTC), NOW - timedelta(days=max_age_days))
+    if ts > NOW + timedelta(minutes=skew_min):
+        assert isinstance(result, Rejection) and result.reason_code == "future_timestamp"
+    elif ts < earliest:
+        assert isinstance(result, Rejection) and result.reason_code == "stale_timestamp"
+        assert earliest.isoformat() in result.reason_detail
+    else:
+        assert isinstance(result, ReadingV1), result
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(1999, 12, 31), timezones=st.just(UTC)))
+@settings(max_examples=100, deadline=None)
+def test_nothing_before_2000_is_accepted_by_default(ts: datetime) -> None:
+    base = {"schema_version": 1, "device_id": "d", "site_id": "s", "seq": 1, "ts": ts.isoformat()}
+    result = decode_reading(json.dumps(base).encode(), None, now=NOW)
+    assert isinstance(result, Rejection) and result.reason_code in {"stale_timestamp", "out_of_range"}
