@@ -151,6 +151,10 @@ def timescale_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Times
     try:
         wait_port("127.0.0.1", port, timeout_s=60)
         server = TimescaleServer("pglite", f"postgresql://postgres:postgres@127.0.0.1:{port}/postgres?sslmode=disable")
+        with open_connection(server.url, autocommit=True) as conn:
+            # PGlite links TimescaleDB in without shared_preload_libraries: create it here so that
+            # the backend choice (TimescaleDB only when preloaded or created) sees it
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
         _record_version(server)
         yield server
     finally:

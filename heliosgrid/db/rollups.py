@@ -229,6 +229,9 @@ def apply_retention(conn: psycopg.Connection, as_of: datetime | None = None) -> 
 def policy_job_status(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """TimescaleDB policy jobs with their last run (empty list on plain PostgreSQL).
 
+    HeliosGrid's refresh/retention/compression policies plus TimescaleDB's own job-history
+    retention; the telemetry job is left out (it only reports usage to Timescale).
+
     Each item: ``job_id``, ``proc_name`` (e.g. ``policy_retention``), ``relation``,
     ``schedule_interval`` (timedelta), ``config`` (dict), ``scheduled`` (bool),
     ``last_run_status`` (``'Success'``/``'Failed'``/``None`` when never run),
@@ -247,7 +250,8 @@ def policy_job_status(conn: psycopg.Connection) -> list[dict[str, Any]]:
                coalesce(s.total_runs, 0), coalesce(s.total_failures, 0)
         FROM timescaledb_information.jobs j
         LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id
-        WHERE j.proc_name LIKE 'policy\\_%'
+        -- telemetry only reports usage to Timescale (off in HeliosGrid's configs): not a data policy
+        WHERE j.proc_name LIKE 'policy\\_%' AND j.proc_name <> 'policy_telemetry'
         ORDER BY j.job_id
         """
     ).fetchall()
