@@ -49,12 +49,14 @@ class Settings(BaseSettings):
     # --- storage -----------------------------------------------------------------------------
     database_url: SecretStr | None = Field(
         default=None,
-        description="libpq URL of the database. Unset: local PostgreSQL at 127.0.0.1:5432 "
-        "(database 'heliosgrid') if reachable, else an embedded PostgreSQL under data_dir.",
+        description="libpq URL of the database. Unset: the local PostgreSQL at 127.0.0.1:5432 "
+        "(database local_database_name); only local mode (make up, heliosgrid stack, the CLI) creates "
+        "that database or starts an embedded PostgreSQL under data_dir when none answers.",
     )
     db_backend: Literal["auto", "timescaledb", "postgres"] = Field(
         default="auto",
-        description="'auto' uses TimescaleDB when the extension is available, else plain PostgreSQL.",
+        description="'auto' uses TimescaleDB when the extension is preloaded (shared_preload_libraries), "
+        "else plain PostgreSQL (warning when installed but not preloaded); 'timescaledb' fails without it.",
     )
     local_database_name: str = Field(default="heliosgrid", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     data_dir: Path = Field(default=Path(".helios"), description="Run directory: pids, logs, embedded DB, models.")

@@ -148,7 +148,28 @@ def database_status(url: str) -> dict[str, Any]:
             "SELECT count(*) FILTER (WHERE state = 'open'), count(*) FILTER (WHERE state = 'acknowledged') FROM alerts"
         ).fetchone()
         out["alerts_open"], out["alerts_acknowledged"] = (int(row[0]), int(row[1])) if row else (0, 0)
+        out["policy_jobs"] = policy_jobs_summary(conn)
     return out
+
+
+def policy_jobs_summary(conn: Any) -> dict[str, Any] | None:
+    """TimescaleDB policy jobs as the scheduler last ran them; None on plain PostgreSQL.
+
+    ``failed`` lists the jobs whose last run failed (the same condition that raises the
+    ``timescaledb_job_failed`` pipeline alert in housekeeping).
+    """
+    from heliosgrid.db.rollups import backend_of, policy_job_status
+
+    if backend_of(conn) != "timescaledb":
+        return None
+    jobs = policy_job_status(conn)
+    failed = [
+        {"job_id": j["job_id"], "proc_name": j["proc_name"], "relation": j["relation"],
+         "last_run_started_at": _iso(j["last_run_started_at"]), "total_failures": j["total_failures"]}
+        for j in jobs if j["failed"]
+    ]
+    return {"total": len(jobs), "failed": failed,
+            "never_run": [j["job_id"] for j in jobs if j["last_run_status"] is None]}
 
 
 def status_database_url(settings: Settings, recorded_env: dict[str, str]) -> str | None:
@@ -157,9 +178,9 @@ def status_database_url(settings: Settings, recorded_env: dict[str, str]) -> str
         return settings.database_url.get_secret_value()
     if recorded_env.get("HELIOS_DATABASE_URL"):
         return recorded_env["HELIOS_DATABASE_URL"]
-    from heliosgrid.db.connection import LOCAL_SERVER_URL, _try_connect
+    from heliosgrid.db.connection import LOCAL_SERVER_URL, server_reachable
 
-    if _try_connect(LOCAL_SERVER_URL, timeout_s=2):
+    if server_reachable(LOCAL_SERVER_URL, timeout_s=2):
         return LOCAL_SERVER_URL.rsplit("/", 1)[0] + f"/{settings.local_database_name}"
     return None
 
@@ -204,6 +225,11 @@ def collect_status(settings: Settings, *, bootstrap: str | None = None, check_he
     else:
         try:
             report.database = database_status(url)
+            for job in (report.database.get("policy_jobs") or {}).get("failed", []):
+                report.problems.append(
+                    f"database: TimescaleDB {job['proc_name']} job {job['job_id']} on {job['relation']} failed "
+                    "(timescaledb_information.job_errors has the cause)"
+                )
         except Exception as exc:
             report.database = {"url": redact_url(url), "error": redact_url(f"{type(exc).__name__}: {exc}".strip())}
             report.problems.append(f"database: {report.database['error']}")

@@ -3,9 +3,14 @@
 * ``pg_server_url`` — the local PostgreSQL (127.0.0.1:5432, started by .ci/run).
 * ``fresh_db`` — factory for a new, migrated database on it (plain-PostgreSQL backend).
 * ``pg_db`` — one fresh migrated database per test module (URL string).
-* ``timescale_url`` — a PGlite+TimescaleDB wire server (Node, tools/pglite) per session;
-  one connection at a time, no COPY FROM STDIN.
-* ``timescale_db`` — ``timescale_url`` migrated once (TimescaleDB backend, policies seeded).
+* ``timescale_server`` — the session's TimescaleDB server: the native TimescaleDB 2.25.2
+  cluster (``heliosgrid.db.timescale_server``) whenever ``../shared/timescaledb/pg-timescaledb``
+  exists, else the PGlite+TimescaleDB WASM fallback (one connection, no COPY, no background
+  jobs). ``HELIOS_TEST_TIMESCALE=native|pglite`` forces one; the pytest header and summary say
+  which ran.
+* ``timescale_url`` — an empty database on it; ``timescale_db`` — that database migrated once
+  (TimescaleDB backend, policies seeded), shared by the session.
+* ``timescale_fresh_db`` — factory for a new migrated TimescaleDB database (native only).
 
 Plain helpers (``free_port``, ``wait_port``, ``db_url``, ``stop_process``) live in ``tests/helpers.py``; import them
 from there (``from tests.helpers import free_port``), never from ``conftest``.
@@ -18,14 +23,17 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from heliosgrid.db.connection import open_connection
 from heliosgrid.db.migrate import migrate
-from tests.helpers import db_url, free_port, stop_process, wait_port
+from heliosgrid.db.timescale_server import find_pg_timescaledb, start_native_timescale
+from tests.helpers import db_url, free_port, stop_process, wait_for_policy_jobs, wait_port
 
 REPO = Path(__file__).resolve().parents[1]
 PG_SERVER_URL = os.environ.get("HELIOS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -69,9 +77,69 @@ def pg_db(fresh_db: Callable[..., str]) -> str:
     return fresh_db()
 
 
+TIMESCALE_ENV = "HELIOS_TEST_TIMESCALE"
+"""``native`` / ``pglite`` forces one TimescaleDB server; unset: native when ``pg-timescaledb`` exists."""
+
+_timescale_ran: dict[str, str] = {}
+"""What the ``timescale_server`` fixture started (``kind``, ``version``), for the terminal summary."""
+
+
+def timescale_kind() -> str:
+    """``'native'`` (../shared/timescaledb/pg-timescaledb) or ``'pglite'`` (fallback)."""
+    forced = os.environ.get(TIMESCALE_ENV, "").strip().lower()
+    if forced in ("native", "pglite"):
+        return forced
+    return "native" if find_pg_timescaledb() is not None else "pglite"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    kind = timescale_kind()
+    if kind == "native":
+        return f"timescaledb: native TimescaleDB 2.25.2 via {find_pg_timescaledb()}"
+    return "timescaledb: PGlite+TimescaleDB (WASM fallback: one connection, no COPY, no background jobs)"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _timescale_ran:
+        terminalreporter.write_line(
+            f"TimescaleDB tests ran on: {_timescale_ran['kind']} ({_timescale_ran['version']})"
+        )
+
+
+@dataclass(frozen=True)
+class TimescaleServer:
+    """The session's TimescaleDB server: ``url`` of its ``postgres`` database and its ``kind``."""
+
+    kind: str
+    url: str
+
+    @property
+    def native(self) -> bool:
+        return self.kind == "native"
+
+
+def _record_version(server: TimescaleServer) -> None:
+    with open_connection(server.url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT current_setting('server_version'), (SELECT default_version FROM pg_available_extensions "
+            "WHERE name = 'timescaledb')"
+        ).fetchone()
+    pg, ts = row if row else ("?", "?")
+    _timescale_ran.update(kind=server.kind, version=f"PostgreSQL {pg}, TimescaleDB {ts}")
+
+
 @pytest.fixture(scope="session")
-def timescale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PGlite+TimescaleDB server (in-memory) for the TimescaleDB path; session scoped."""
+def timescale_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TimescaleServer]:
+    """The native TimescaleDB cluster (when ``pg-timescaledb`` exists) else a PGlite server."""
+    if timescale_kind() == "native":
+        cluster = start_native_timescale(free_port())
+        try:
+            server = TimescaleServer("native", cluster.url)
+            _record_version(server)
+            yield server
+        finally:
+            cluster.stop()
+        return
     node = shutil.which("node")
     tool = REPO / "tools" / "pglite"
     if node is None or not (tool / "node_modules" / "@unni-craftsman" / "pglite").is_dir():
@@ -82,17 +150,76 @@ def timescale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc = subprocess.Popen([node, "server.mjs", str(port), "127.0.0.1"], cwd=tool, stdout=fh, stderr=subprocess.STDOUT)
     try:
         wait_port("127.0.0.1", port, timeout_s=60)
-        yield f"postgresql://postgres:postgres@127.0.0.1:{port}/postgres?sslmode=disable"
+        server = TimescaleServer("pglite", f"postgresql://postgres:postgres@127.0.0.1:{port}/postgres?sslmode=disable")
+        with open_connection(server.url, autocommit=True) as conn:
+            # PGlite links TimescaleDB in without shared_preload_libraries: create it here so that
+            # the backend choice (TimescaleDB only when preloaded or created) sees it
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        _record_version(server)
+        yield server
     finally:
         stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def timescale_fresh_db(timescale_server: TimescaleServer) -> Callable[..., str]:
+    """Factory: ``timescale_fresh_db(migrated=True)`` → URL of a new database on the native server.
+
+    Each call creates its own database (TimescaleDB backend, policies seeded when migrated), so a
+    module can change jobs, drop chunks or compress without touching other tests. Native only:
+    PGlite serves a single database, so tests using this are skipped on the fallback.
+    """
+    if not timescale_server.native:
+        pytest.skip("needs native TimescaleDB (PGlite serves one database, no background jobs)")
+
+    def make(migrated: bool = True) -> str:
+        name = f"helios_ts_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(timescale_server.url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = db_url(timescale_server.url, name)
+        if migrated:
+            from heliosgrid.db.retention import seed_policies
+            from heliosgrid.settings import load_settings
+
+            with open_connection(url, autocommit=True) as conn:
+                migrate(conn, requested_backend="timescaledb")
+                seed_policies(conn, load_settings())
+                wait_for_policy_jobs(conn)
+        return url
+
+    return make  # databases go with the session's cluster
+
+
+@pytest.fixture(scope="module")
+def timescale_module_db(timescale_server: TimescaleServer, request: pytest.FixtureRequest) -> str:
+    """A migrated TimescaleDB database private to the test module on native (``timescale_fresh_db``).
+
+    For modules that change policy jobs, compress or drop chunks. On the PGlite fallback (one
+    database) it is the shared ``timescale_db``.
+    """
+    if timescale_server.native:
+        return str(request.getfixturevalue("timescale_fresh_db")())
+    return str(request.getfixturevalue("timescale_db"))
+
+
+@pytest.fixture(scope="session")
+def timescale_url(timescale_server: TimescaleServer) -> str:
+    """An empty database on the TimescaleDB server (native: its own database; PGlite: ``postgres``)."""
+    if not timescale_server.native:
+        return timescale_server.url
+    name = f"helios_ts_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(timescale_server.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return db_url(timescale_server.url, name)
 
 
 @pytest.fixture(scope="session")
 def timescale_db(timescale_url: str) -> str:
     """``timescale_url`` migrated once for the session (TimescaleDB backend, policies seeded).
 
-    Shared by every area: open one connection at a time (close it before the next) and clean up
-    only the rows your tests wrote (e.g. your own device/site ids), never TRUNCATE shared tables.
+    Shared by every area: clean up only the rows your tests wrote (e.g. your own device/site
+    ids), never TRUNCATE shared tables. On the PGlite fallback open one connection at a time.
+    Tests that change jobs, compress or drop chunks use ``timescale_fresh_db`` instead.
     """
     from heliosgrid.db.retention import seed_policies
     from heliosgrid.settings import load_settings
@@ -100,6 +227,8 @@ def timescale_db(timescale_url: str) -> str:
     with open_connection(timescale_url, autocommit=True) as conn:
         migrate(conn, requested_backend="timescaledb")
         seed_policies(conn, load_settings())
+        # the policy jobs' first run (about 1 s after creation) must not race the tests' rows
+        wait_for_policy_jobs(conn)
     return timescale_url
 
 

@@ -101,8 +101,8 @@ def create_app(
     failed_auth_per_min: int = 30,
     max_streams_per_key: int = 10,
 ) -> FastAPI:
-    """Build the app. ``database_url`` defaults to :func:`resolve_database_url`; resolution
-    (which may start the embedded database) happens when the app starts, not at import.
+    """Build the app. ``database_url`` defaults to :func:`resolve_database_url` (pure: nothing is
+    started; an unreachable database answers 503), resolved when the app starts, not at import.
     ``pool_timeout_s`` is how long a request waits for a database connection before 503;
     ``failed_auth_per_min`` limits failed authentications per client address (then 429);
     ``max_streams_per_key`` caps concurrent SSE streams per key (then 429)."""

@@ -36,9 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _conn() -> psycopg.Connection:
-    from heliosgrid.db.connection import open_connection, resolve_database_url
+    from heliosgrid.db.connection import ensure_local_database, open_connection
 
-    return open_connection(resolve_database_url(get_settings()), autocommit=True)
+    return open_connection(ensure_local_database(get_settings()), autocommit=True)
 
 
 def cmd_create(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from heliosgrid.cli._args import timestamp_arg
 from heliosgrid.contracts import check_contracts, format_report
-from heliosgrid.db.connection import open_connection, resolve_database_url
+from heliosgrid.db.connection import ensure_local_database, open_connection
 from heliosgrid.settings import get_settings
 
 
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    with open_connection(resolve_database_url(get_settings()), autocommit=True) as conn:
+    with open_connection(ensure_local_database(get_settings()), autocommit=True) as conn:
         results = check_contracts(conn, as_of=args.as_of, directory=args.dir)
     if args.json:
         print(json.dumps({"ok": all(r.ok for r in results), "contracts": [r.as_dict() for r in results]}, indent=2))

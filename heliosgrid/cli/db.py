@@ -6,9 +6,9 @@ import argparse
 import json
 
 from heliosgrid.cli._args import timestamp_arg
-from heliosgrid.db.connection import open_connection, resolve_database_url
+from heliosgrid.db.connection import ensure_local_database, open_connection
 from heliosgrid.db.info import database_info
-from heliosgrid.db.migrate import migrate
+from heliosgrid.db.migrate import PRELOAD_FIX, migrate
 from heliosgrid.settings import get_settings
 
 
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = get_settings()
-    with open_connection(resolve_database_url(settings), autocommit=True) as conn:
+    with open_connection(ensure_local_database(settings), autocommit=True) as conn:
         result = migrate(conn, settings.migrations_dir, settings.db_backend)
         from heliosgrid.db.retention import seed_policies
 
@@ -51,7 +51,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     settings = get_settings()
-    with open_connection(resolve_database_url(settings), autocommit=True) as conn:
+    with open_connection(ensure_local_database(settings), autocommit=True) as conn:
         info = database_info(conn)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
@@ -60,10 +60,24 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"migrations applied: {info['migrations_applied']}")
         print(f"hypertables:        {', '.join(info['hypertables']) or '-'}")
         print(f"rollups:            {', '.join(info['rollups']) or '-'}")
+        print(f"timescaledb:        {_timescaledb_line(info['timescaledb'])}")
         print("relations:")
         for rel in info["relations"]:
             print(f"  {rel['name']:<28} {rel['kind']}")
     return 0
+
+
+def _timescaledb_line(ts: dict[str, object]) -> str:
+    if ts["installed_version"] is None:
+        return "not installed"
+    version = ts["version"] or f"{ts['installed_version']} installed, not created in this database"
+    line = f"{version}; preloaded: {'yes' if ts['preloaded'] else 'no'}; job scheduler: {ts['scheduler']}"
+    if "jobs" in ts:
+        failed = ts["jobs_failed"]
+        line += f"; {ts['jobs']} policy job(s), failed: {', '.join(map(str, failed)) if failed else 'none'}"  # type: ignore[call-overload]
+    if not ts["preloaded"]:
+        line += f" (to enable: {PRELOAD_FIX})"
+    return line
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
@@ -71,7 +85,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     from heliosgrid.db.rollups import RollupError, refresh_rollups
 
     settings = get_settings()
-    with open_connection(resolve_database_url(settings), autocommit=True) as conn:
+    with open_connection(ensure_local_database(settings), autocommit=True) as conn:
         try:
             result = refresh_rollups(conn, args.start, args.end)
         except RollupError as exc:
@@ -93,7 +107,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     from heliosgrid.db.rollups import policy_job_status
 
     settings = get_settings()
-    with open_connection(resolve_database_url(settings), autocommit=True) as conn:
+    with open_connection(ensure_local_database(settings), autocommit=True) as conn:
         jobs = policy_job_status(conn)
     if args.json:
         print(json.dumps(jobs, indent=2, default=str))

@@ -29,11 +29,11 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def cmd_sync(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from heliosgrid.db.connection import open_connection, resolve_database_url
+    from heliosgrid.db.connection import ensure_local_database, open_connection
     from heliosgrid.fleet import fleet_from_settings, sync_fleet
 
     fleet = fleet_from_settings(settings)
-    with open_connection(resolve_database_url(settings), autocommit=True) as conn:
+    with open_connection(ensure_local_database(settings), autocommit=True) as conn:
         result = sync_fleet(conn, fleet)
     print(f"fleet synced: {result.sites} site(s), {result.devices} device(s)")
     return 0

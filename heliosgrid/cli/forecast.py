@@ -148,11 +148,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def _db() -> Any:
-    from heliosgrid.db.connection import open_connection, resolve_database_url
+    from heliosgrid.db.connection import ensure_local_database, open_connection
     from heliosgrid.settings import get_settings
 
     settings = get_settings()
-    return settings, open_connection(resolve_database_url(settings))
+    return settings, open_connection(ensure_local_database(settings))
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def cmd_run(args: argparse.Namespace) -> int:
     from heliosgrid.cli import CLIError
-    from heliosgrid.db.connection import open_connection, resolve_database_url
+    from heliosgrid.db.connection import ensure_local_database, open_connection
     from heliosgrid.quality import QualityInputError, run_quality
 
     until = args.until
@@ -50,7 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         until = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
     since = args.since or until - timedelta(minutes=15)
     settings = get_settings()
-    with open_connection(resolve_database_url(settings), autocommit=True) as conn:
+    with open_connection(ensure_local_database(settings), autocommit=True) as conn:
         try:
             report = run_quality(conn, settings, since, until, site_ids=args.sites, run_id="cli",
                                  alerts=not args.no_alerts)

@@ -12,7 +12,7 @@ import json
 from datetime import timedelta
 
 from heliosgrid.cli._args import timestamp_arg
-from heliosgrid.db.connection import open_connection, resolve_database_url
+from heliosgrid.db.connection import ensure_local_database, open_connection
 from heliosgrid.db.retention import (
     KEEP,
     RELATIONS,
@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    with open_connection(resolve_database_url(get_settings()), autocommit=True) as conn:
+    with open_connection(ensure_local_database(get_settings()), autocommit=True) as conn:
         policies = show_policies(conn)
     if args.json:
         print(json.dumps([p.as_json() for p in policies], indent=2))
@@ -88,7 +88,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_set(args: argparse.Namespace) -> int:
     if args.drop_after is KEEP and args.compress_after is KEEP:
         args._parser.error("give --drop-after and/or --compress-after")
-    with open_connection(resolve_database_url(get_settings()), autocommit=True) as conn:
+    with open_connection(ensure_local_database(get_settings()), autocommit=True) as conn:
         policy = set_policy(conn, args.relation, drop_after=args.drop_after, compress_after=args.compress_after)
     if args.json:
         print(json.dumps(policy.as_json(), indent=2))
@@ -101,7 +101,7 @@ def cmd_set(args: argparse.Namespace) -> int:
 def cmd_apply(args: argparse.Namespace) -> int:
     from heliosgrid.cli import CLIError
 
-    with open_connection(resolve_database_url(get_settings()), autocommit=True) as conn:
+    with open_connection(ensure_local_database(get_settings()), autocommit=True) as conn:
         try:
             dropped = apply_retention(conn, args.as_of)
         except RollupError as exc:

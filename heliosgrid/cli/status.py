@@ -85,6 +85,12 @@ def render_text(report: dict[str, Any]) -> str:
         for r in db["rollups"]:
             lines.append(f"    {r['relation']:<24} {_age(r['age_s'])}")
         lines.append(f"  alerts: {db['alerts_open']} open, {db['alerts_acknowledged']} acknowledged")
+        jobs = db.get("policy_jobs")
+        if jobs is not None:
+            failed = jobs["failed"]
+            lines.append(f"  TimescaleDB policy jobs: {jobs['total']}, last run failed: "
+                         + (", ".join(f"{j['job_id']} ({j['proc_name']} on {j['relation']})" for j in failed)
+                            or "none"))
     if report["problems"]:
         lines.append("problems:")
         lines.extend(f"  - {p}" for p in report["problems"])

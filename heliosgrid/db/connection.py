@@ -1,14 +1,20 @@
 """Connections to the HeliosGrid database.
 
-``resolve_database_url`` implements the embedded default: with no ``HELIOS_DATABASE_URL`` the
-local PostgreSQL at 127.0.0.1:5432 is used (database ``heliosgrid``, created on first use); when
-nothing listens there an embedded PostgreSQL (the ``pgserver`` wheel) is started under
-``<data_dir>/pgdata``.
+* :func:`resolve_database_url` is a **pure** resolver: ``HELIOS_DATABASE_URL`` when set, else the
+  local default ``postgresql://postgres@127.0.0.1:5432/<local_database_name>``. It never
+  connects and never starts anything, so a service given a URL it cannot reach fails at its
+  first connection with :class:`DatabaseUnavailable` ("cannot connect to …").
+* :func:`ensure_local_database` is the explicit local-mode step that only ``make up`` /
+  ``heliosgrid stack`` and the CLI's local mode take: with no URL configured it uses the local
+  PostgreSQL when one answers (creating the database on first use) and otherwise starts an
+  embedded PostgreSQL (the ``pgserver`` wheel) under ``<data_dir>/pgdata``.
+* :func:`open_connection` opens a connection with the session defaults.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -28,7 +34,8 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached; the message never contains a password."""
 
 
-def _try_connect(url: str, timeout_s: int = 3) -> bool:
+def server_reachable(url: str, timeout_s: int = 3) -> bool:
+    """True when a connection to ``url`` succeeds within ``timeout_s`` (s); never raises."""
     try:
         with psycopg.connect(url, connect_timeout=timeout_s, autocommit=True):
             return True
@@ -56,12 +63,32 @@ def with_database(url: str, dbname: str) -> str:
     return make_conninfo(url, dbname=dbname)
 
 
-def resolve_database_url(settings: Settings | None = None) -> str:
-    """Return the libpq URL to use, starting the embedded default when needed."""
-    settings = settings or get_settings()
+def _configured_url(settings: Settings) -> str | None:
     if settings.database_url is not None and settings.database_url.get_secret_value().strip():
         return settings.database_url.get_secret_value()
-    if _try_connect(LOCAL_SERVER_URL):
+    return None
+
+
+def resolve_database_url(settings: Settings | None = None) -> str:
+    """The libpq URL to use: ``HELIOS_DATABASE_URL``, else the local default (pure: no I/O)."""
+    settings = settings or get_settings()
+    return _configured_url(settings) or with_database(LOCAL_SERVER_URL, settings.local_database_name)
+
+
+def ensure_local_database(settings: Settings | None = None) -> str:
+    """Local mode (``make up``, ``heliosgrid stack``, the CLI): a URL that answers, starting one if needed.
+
+    With ``HELIOS_DATABASE_URL`` set this is :func:`resolve_database_url` (nothing is started:
+    an explicit server that does not answer is reported by the first connection). Otherwise
+    the local PostgreSQL at 127.0.0.1:5432 is used when it answers, else an embedded PostgreSQL
+    is started (or reused) under ``<data_dir>/pgdata``; the database ``local_database_name``
+    is created there on first use.
+    """
+    settings = settings or get_settings()
+    configured = _configured_url(settings)
+    if configured is not None:
+        return configured
+    if server_reachable(LOCAL_SERVER_URL):
         _ensure_database(LOCAL_SERVER_URL, settings.local_database_name)
         return with_database(LOCAL_SERVER_URL, settings.local_database_name)
     from heliosgrid.db.embedded import start_embedded
@@ -71,26 +98,44 @@ def resolve_database_url(settings: Settings | None = None) -> str:
     return with_database(server_url, settings.local_database_name)
 
 
+_single_session_servers: dict[str, bool] = {}
+_single_session_lock = threading.Lock()
+
+
+def _serves_one_session(conn: psycopg.Connection, url: str) -> bool:
+    """Capability check, once per URL and process: does this server share ONE session between clients?
+
+    Only PGlite (PostgreSQL compiled to WASM with Emscripten, the test fallback for TimescaleDB)
+    does: prepared statements of an earlier client survive there and collide with psycopg's
+    names (``_pg3_0``, …). A real server is asked once per URL, then never again.
+    """
+    with _single_session_lock:
+        known = _single_session_servers.get(url)
+    if known is None:
+        row = conn.execute("SELECT position('Emscripten' IN version()) > 0").fetchone()
+        known = bool(row and row[0])
+        with _single_session_lock:
+            _single_session_servers[url] = known
+    return known
+
+
 def open_connection(url: str, *, autocommit: bool = False, connect_timeout_s: int = 10) -> psycopg.Connection:
     """Open a psycopg connection with HeliosGrid session defaults.
 
-    ``client_min_messages = warning`` silences servers (PGlite+TimescaleDB) that send DEBUG
-    notices to clients; ``timezone = UTC`` makes every timestamp text UTC; on PGlite,
-    ``DEALLOCATE ALL`` clears prepared statements left in its single shared session by earlier
-    connections.
+    ``client_min_messages = warning`` silences servers that send DEBUG notices to clients and
+    ``timezone = UTC`` makes every timestamp text UTC (one round trip; sent as SET rather than a
+    startup ``options`` parameter, which PgBouncer refuses). Raises :class:`DatabaseUnavailable`
+    naming the (redacted) URL when the server cannot be reached. On a server that shares one session between clients (PGlite,
+    see :func:`_serves_one_session`), ``DEALLOCATE ALL`` clears the previous client's prepared
+    statements; behind a transaction-pooling PgBouncer that would remove statements other
+    clients rely on, which is why it never runs on a real server.
     """
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout_s)
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(f"cannot connect to {redact_url(url)}: {redact_url(str(exc)).strip()}") from None
-    conn.execute("SET client_min_messages = warning")
-    conn.execute("SET timezone = 'UTC'")
-    # PGlite (PostgreSQL compiled to WASM with Emscripten) serves every client connection from
-    # ONE backend session, so prepared statements of an earlier connection survive and collide
-    # with psycopg's names (_pg3_0, ...). Only there: behind a transaction-pooling PgBouncer a
-    # DEALLOCATE ALL would remove statements other clients rely on.
-    row = conn.execute("SELECT position('Emscripten' IN version()) > 0").fetchone()
-    if row and row[0]:
+    conn.execute("SET client_min_messages = warning; SET timezone = 'UTC'")
+    if _serves_one_session(conn, url):
         conn.execute("DEALLOCATE ALL")
     conn.autocommit = autocommit
     return conn

@@ -1,4 +1,4 @@
-"""What ``heliosgrid db info`` reports: backend, migrations and relations."""
+"""What ``heliosgrid db info`` reports: backend, migrations, relations and TimescaleDB's scheduler."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from heliosgrid.db.migrate import recorded_backend
+from heliosgrid.db.migrate import recorded_backend, timescaledb_support
 
 ROLLUPS = ("readings_15m", "readings_1h", "readings_1d")
 
@@ -44,10 +44,53 @@ def database_info(conn: psycopg.Connection) -> dict[str, Any]:
             if rel["name"] in caggs:
                 rel["kind"] = "continuous aggregate"
     names = {r["name"] for r in relations}
-    return {
+    info: dict[str, Any] = {
         "backend": backend or "uninitialised",
         "migrations_applied": applied,
         "relations": relations,
         "hypertables": hypertables,
         "rollups": [r for r in ROLLUPS if r in names],
     }
+    info["timescaledb"] = timescaledb_info(conn, backend == "timescaledb")
+    return info
+
+
+def timescaledb_info(conn: psycopg.Connection, jobs: bool) -> dict[str, Any]:
+    """TimescaleDB on this server: versions, preload, the job scheduler of this database and its jobs.
+
+    ``scheduler`` is ``running`` when this database's ``TimescaleDB Background Worker
+    Scheduler`` process is up, ``not running`` when the extension is loaded but no scheduler
+    serves this database (``timescaledb.max_background_workers`` too low, or jobs stopped), and
+    ``not preloaded`` when policies can never run by themselves here. With ``jobs`` the policy
+    jobs are counted (``jobs_failed`` lists the ids whose last run failed).
+    """
+    support = timescaledb_support(conn)
+    out: dict[str, Any] = {
+        "installed_version": support.installed_version,
+        "version": support.created_version,
+        "preloaded": support.preloaded,
+    }
+    if not support.preloaded:
+        out["scheduler"] = "not preloaded"
+    else:
+        row = conn.execute(
+            """
+            SELECT count(*) FILTER (WHERE backend_type = 'TimescaleDB Background Worker Scheduler'
+                                      AND datname = current_database()),
+                   count(*) FILTER (WHERE backend_type = 'TimescaleDB Background Worker Launcher'),
+                   current_setting('timescaledb.max_background_workers', true)
+            FROM pg_stat_activity
+            """
+        ).fetchone()
+        schedulers, launchers, max_workers = row if row else (0, 0, None)
+        out["scheduler"] = "running" if schedulers else "not running"
+        out["launcher"] = "running" if launchers else "not running"
+        out["max_background_workers"] = int(max_workers) if max_workers is not None else None
+    if jobs and support.created_version is not None:
+        from heliosgrid.db.rollups import policy_job_status
+
+        status = policy_job_status(conn)
+        out["jobs"] = len(status)
+        out["jobs_failed"] = [j["job_id"] for j in status if j["failed"]]
+        out["jobs_never_run"] = [j["job_id"] for j in status if j["last_run_status"] is None]
+    return out

@@ -16,6 +16,7 @@ all others run in one transaction each.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ Backend = Literal["timescaledb", "postgres"]
 BACKENDS: tuple[Backend, ...] = ("timescaledb", "postgres")
 _NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+?)(?:\.(?P<backend>timescaledb|postgres))?\.sql$")
 NO_TRANSACTION = "-- helios:no-transaction"
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "db" / "migrations"
 
@@ -78,10 +81,47 @@ def discover(directory: Path, backend: Backend) -> list[Migration]:
     return out
 
 
+PRELOAD_FIX = (
+    "add timescaledb to shared_preload_libraries in postgresql.conf "
+    "(shared_preload_libraries = 'timescaledb'; ALTER SYSTEM SET shared_preload_libraries = 'timescaledb' "
+    "works too) and restart PostgreSQL"
+)
+"""How to enable TimescaleDB on a server where the extension is installed but not preloaded."""
+
+
+@dataclass(frozen=True)
+class TimescaleSupport:
+    """What the server offers for TimescaleDB (see :func:`timescaledb_support`)."""
+
+    installed_version: str | None
+    """``default_version`` of the installed extension files, None when not installed."""
+    preloaded: bool
+    """``timescaledb`` is in ``shared_preload_libraries`` (needed for its background jobs)."""
+    created_version: str | None
+    """The extension version created in this database, None when not created."""
+
+    @property
+    def usable(self) -> bool:
+        """True when the backend can be TimescaleDB: created here, or installed and preloaded."""
+        return self.created_version is not None or (self.installed_version is not None and self.preloaded)
+
+
+def timescaledb_support(conn: psycopg.Connection) -> TimescaleSupport:
+    """Ask the server (one query) whether TimescaleDB is installed, preloaded and created here."""
+    row = conn.execute(
+        """
+        SELECT (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'),
+               'timescaledb' = ANY(string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ',')),
+               (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb')
+        """
+    ).fetchone()
+    installed, preloaded, created = row if row else (None, False, None)
+    return TimescaleSupport(installed, bool(preloaded), created)
+
+
 def timescaledb_available(conn: psycopg.Connection) -> bool:
-    """True when the server can load the ``timescaledb`` extension."""
-    row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
-    return row is not None
+    """True when the server can run the TimescaleDB backend (installed and preloaded, or created)."""
+    return timescaledb_support(conn).usable
 
 
 def _bootstrap(conn: psycopg.Connection) -> None:
@@ -113,7 +153,16 @@ def recorded_backend(conn: psycopg.Connection) -> Backend | None:
 
 
 def choose_backend(conn: psycopg.Connection, requested: str = "auto") -> Backend:
-    """Decide the backend: the recorded one, else TimescaleDB when available (``auto``)."""
+    """Decide the backend (``HELIOS_DB_BACKEND``): the recorded one, else by what the server offers.
+
+    * ``auto``: TimescaleDB only when the extension is preloaded (or already created in this
+      database); installed but not preloaded → plain PostgreSQL and one warning naming the fix.
+    * ``timescaledb``: TimescaleDB or a :class:`MigrationError` saying what is missing and the fix
+      (never PostgreSQL's raw ``CREATE EXTENSION`` error).
+    * ``postgres``: plain PostgreSQL.
+    """
+    if requested not in ("auto", *BACKENDS):
+        raise MigrationError(f"HELIOS_DB_BACKEND={requested!r}: choose auto, timescaledb or postgres")
     recorded = recorded_backend(conn)
     if recorded is not None:
         if requested not in ("auto", recorded):
@@ -122,12 +171,28 @@ def choose_backend(conn: psycopg.Connection, requested: str = "auto") -> Backend
                 "cannot change it (migrate a new database instead)"
             )
         return recorded
-    has_tsdb = timescaledb_available(conn)
-    if requested == "timescaledb" and not has_tsdb:
-        raise MigrationError("HELIOS_DB_BACKEND=timescaledb but the timescaledb extension is not available here")
     if requested == "postgres":
         return "postgres"
-    return "timescaledb" if has_tsdb else "postgres"
+    support = timescaledb_support(conn)
+    if support.usable:
+        return "timescaledb"
+    if requested == "timescaledb":
+        if support.installed_version is None:
+            raise MigrationError(
+                "HELIOS_DB_BACKEND=timescaledb but the timescaledb extension is not installed on this server "
+                "(install TimescaleDB for this PostgreSQL, e.g. the timescale/timescaledb:2.25.2-pg15 image, "
+                "or use HELIOS_DB_BACKEND=postgres)"
+            )
+        raise MigrationError(
+            f"HELIOS_DB_BACKEND=timescaledb but TimescaleDB {support.installed_version} is installed and not "
+            f"preloaded: {PRELOAD_FIX}"
+        )
+    if support.installed_version is not None:
+        log.warning(
+            "TimescaleDB %s is installed but not preloaded, so this database uses plain PostgreSQL. "
+            "To use TimescaleDB: %s, then migrate a new database.", support.installed_version, PRELOAD_FIX,
+        )
+    return "postgres"
 
 
 @dataclass

@@ -239,27 +239,32 @@ def validate_policy(
         )
 
 
+def _sync_job(conn: psycopg.Connection, relation: str, kind: str, current: tuple[int, timedelta] | None,
+              value: timedelta | None) -> None:
+    """Make one retention/compression job match ``value``: alter it, add it, or remove it."""
+    if (current[1] if current else None) == value:
+        return
+    key = "drop_after" if kind == "retention" else "compress_after"
+    if current is not None and value is not None:
+        # keep the job (its id, schedule and run history); alter_job validates the new config
+        conn.execute(
+            "SELECT alter_job(%s, config => config || jsonb_build_object(%s::text, %s::interval::text)) "
+            "FROM timescaledb_information.jobs WHERE job_id = %s",
+            (current[0], key, value, current[0]),
+        )
+    elif current is not None:
+        conn.execute(f"SELECT remove_{kind}_policy(%s::regclass, if_exists => true)", (relation,))
+    else:
+        conn.execute(f"SELECT add_{kind}_policy(%s::regclass, {key} => %s::interval)", (relation, value))
+
+
 def _sync_jobs(conn: psycopg.Connection, relation: str, drop_after: timedelta | None,
                compress_after: timedelta | None) -> None:
     """Make the TimescaleDB retention/compression jobs of ``relation`` match the given values."""
     jobs = _jobs(conn)
-    current = jobs.get((relation, "retention"))
-    if (current[1] if current else None) != drop_after:
-        if current:
-            conn.execute("SELECT remove_retention_policy(%s::regclass, if_exists => true)", (relation,))
-        if drop_after is not None:
-            conn.execute("SELECT add_retention_policy(%s::regclass, drop_after => %s::interval)", (relation, drop_after))
-    if relation not in COMPRESSIBLE:
-        return
-    current = jobs.get((relation, "compression"))
-    if (current[1] if current else None) != compress_after:
-        if current:
-            conn.execute("SELECT remove_compression_policy(%s::regclass, if_exists => true)", (relation,))
-        if compress_after is not None:
-            conn.execute(
-                "SELECT add_compression_policy(%s::regclass, compress_after => %s::interval)",
-                (relation, compress_after),
-            )
+    _sync_job(conn, relation, "retention", jobs.get((relation, "retention")), drop_after)
+    if relation in COMPRESSIBLE:
+        _sync_job(conn, relation, "compression", jobs.get((relation, "compression")), compress_after)
 
 
 def set_policy(

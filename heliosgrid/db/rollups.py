@@ -7,8 +7,8 @@ DAG and the ``heliosgrid db refresh`` / ``heliosgrid retention apply`` commands:
   (plain PostgreSQL; a no-op on TimescaleDB, which creates chunks itself);
 * :func:`refresh_rollups` — bring ``readings_15m`` → ``readings_1h`` → ``readings_1d`` up to
   date;
-* :func:`apply_retention` — drop data older than the retention policies (on TimescaleDB the
-  background jobs do this in production; the function exists for PGlite, tests and operators);
+* :func:`apply_retention` — drop data older than the retention policies now (on TimescaleDB
+  the background jobs do this by themselves; this runs them at once for operators);
 * :func:`policy_job_status` — the TimescaleDB policy jobs and their last run, so supervision can
   report failed jobs.
 
@@ -191,43 +191,68 @@ def refresh_rollups(
 
 
 def apply_retention(conn: psycopg.Connection, as_of: datetime | None = None) -> list[DroppedData]:
-    """Drop data older than each relation's retention policy, measured back from ``as_of``.
+    """Enforce the retention policies now; returns the partitions/chunks dropped.
 
     Only whole partitions/chunks lying entirely before ``as_of - drop_after`` are dropped, so no
     row newer than that cutoff is ever touched (rows slightly older may survive until their
-    partition is entirely old). ``as_of`` defaults to now.
+    partition is entirely old). Dropping raw data never alters rollups already computed.
 
-    * plain PostgreSQL: ``helios_apply_retention(as_of)`` over the ``retention_policies`` table;
-    * TimescaleDB: ``drop_chunks`` for every registered retention job with its ``drop_after``
-      (in production the jobs run themselves; PGlite has no background workers).
-
-    Dropping raw data never alters rollups already computed. Returns what was dropped.
+    * plain PostgreSQL: ``helios_apply_retention(as_of)`` over the ``retention_policies`` table
+      (``as_of`` defaults to now);
+    * TimescaleDB without ``as_of``: every registered retention job is run now in this session
+      (``CALL run_job``: the scheduler's own procedure and configuration, its failure raised here);
+    * TimescaleDB with ``as_of``: ``drop_chunks`` per retention job with its ``drop_after``
+      measured from ``as_of`` (the background jobs always measure from now).
     """
-    as_of = datetime.now(UTC) if as_of is None else _aware(as_of, "as_of")
     backend = backend_of(conn)
-    dropped: list[DroppedData] = []
     with _outside_transaction(conn):
         if backend == "postgres":
-            rows = conn.execute("SELECT relation, dropped_partition FROM helios_apply_retention(%s)", (as_of,))
+            cutoff = datetime.now(UTC) if as_of is None else _aware(as_of, "as_of")
+            rows = conn.execute("SELECT relation, dropped_partition FROM helios_apply_retention(%s)", (cutoff,))
             return [DroppedData(str(rel), str(name)) for rel, name in rows.fetchall()]
         policies = conn.execute(
             """
-            SELECT hypertable_name, (config ->> 'drop_after')::interval
+            SELECT job_id, hypertable_name, (config ->> 'drop_after')::interval
             FROM timescaledb_information.jobs
             WHERE proc_name = 'policy_retention' AND hypertable_schema = 'public'
             ORDER BY hypertable_name
             """
         ).fetchall()
-        for relation, drop_after in policies:
+        if as_of is None:
+            before = _chunks(conn)
+            for job_id, _relation, _drop_after in policies:
+                conn.execute("CALL run_job(%s)", (job_id,))
+            after = _chunks(conn)
+            return [DroppedData(rel, chunk) for chunk, rel in sorted(before.items()) if chunk not in after]
+        cutoff = _aware(as_of, "as_of")
+        dropped: list[DroppedData] = []
+        for _job_id, relation, drop_after in policies:
             chunks = conn.execute(
-                "SELECT drop_chunks(%s::regclass, older_than => %s::timestamptz)", (relation, as_of - drop_after)
+                "SELECT drop_chunks(%s::regclass, older_than => %s::timestamptz)", (relation, cutoff - drop_after)
             ).fetchall()
             dropped.extend(DroppedData(str(relation), str(c[0])) for c in chunks)
     return dropped
 
 
+def _chunks(conn: psycopg.Connection) -> dict[str, str]:
+    """Every chunk of ``readings`` and the rollups: qualified chunk name → relation (cagg view name)."""
+    rows = conn.execute(
+        """
+        SELECT c.chunk_schema || '.' || c.chunk_name, coalesce(a.view_name, c.hypertable_name)
+        FROM timescaledb_information.chunks c
+        LEFT JOIN timescaledb_information.continuous_aggregates a
+          ON a.materialization_hypertable_schema = c.hypertable_schema
+         AND a.materialization_hypertable_name = c.hypertable_name
+        """
+    ).fetchall()
+    return {str(chunk): str(rel) for chunk, rel in rows}
+
+
 def policy_job_status(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """TimescaleDB policy jobs with their last run (empty list on plain PostgreSQL).
+
+    HeliosGrid's refresh/retention/compression policies plus TimescaleDB's own job-history
+    retention; the telemetry job is left out (it only reports usage to Timescale).
 
     Each item: ``job_id``, ``proc_name`` (e.g. ``policy_retention``), ``relation``,
     ``schedule_interval`` (timedelta), ``config`` (dict), ``scheduled`` (bool),
@@ -247,7 +272,8 @@ def policy_job_status(conn: psycopg.Connection) -> list[dict[str, Any]]:
                coalesce(s.total_runs, 0), coalesce(s.total_failures, 0)
         FROM timescaledb_information.jobs j
         LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id
-        WHERE j.proc_name LIKE 'policy\\_%'
+        -- telemetry only reports usage to Timescale (off in HeliosGrid's configs): not a data policy
+        WHERE j.proc_name LIKE 'policy\\_%' AND j.proc_name <> 'policy_telemetry'
         ORDER BY j.job_id
         """
     ).fetchall()

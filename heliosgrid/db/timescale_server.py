@@ -18,6 +18,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT_ENV = "HELIOS_PG_TIMESCALEDB"
+PREFIX_ENV = "HELIOS_TSPG_PREFIX"
+DEFAULT_PREFIX = Path("/tmp/helios-pg15-timescaledb")
+"""Where ``pg-timescaledb`` lays PostgreSQL 15 plus the extension files (its ``HELIOS_TSPG_PREFIX``)."""
 
 
 def find_pg_timescaledb() -> Path | None:
@@ -42,6 +45,55 @@ class NativeTimescale:
         """Fast shutdown, then remove the data directory."""
         subprocess.run(["bash", str(self.script), "stop", str(self.datadir)], check=False, capture_output=True, timeout=60)
         shutil.rmtree(self.datadir.parent, ignore_errors=True)
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@dataclass
+class UnpreloadedCluster:
+    """A private cluster whose PostgreSQL has the TimescaleDB files but does NOT preload them."""
+
+    bindir: Path
+    datadir: Path
+    port: int
+    url: str
+
+    def stop(self) -> None:
+        """Fast shutdown, then remove the data directory."""
+        subprocess.run(_as_postgres([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-w", "-m", "fast", "stop"]),
+                       check=False, capture_output=True, timeout=60)
+        shutil.rmtree(self.datadir.parent, ignore_errors=True)
+
+
+def start_unpreloaded_cluster(port: int) -> UnpreloadedCluster:
+    """Start a throwaway cluster from the ``pg-timescaledb`` prefix without ``shared_preload_libraries``.
+
+    The extension is available (``pg_available_extensions`` lists it) but ``CREATE EXTENSION``
+    fails: the situation ``HELIOS_DB_BACKEND`` must explain. Needs the prefix, which
+    :func:`start_native_timescale` lays on first use. Raises FileNotFoundError / RuntimeError.
+    """
+    bindir = Path(os.environ.get(PREFIX_ENV) or DEFAULT_PREFIX) / "lib" / "postgresql" / "15" / "bin"
+    if not (bindir / "initdb").is_file():
+        raise FileNotFoundError(f"no PostgreSQL prefix with TimescaleDB at {bindir} (start the native server once)")
+    base = Path(tempfile.mkdtemp(prefix="helios-nopreload-", dir="/tmp"))
+    base.chmod(0o755)
+    datadir = base / "data"
+    datadir.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(datadir, "postgres")
+    steps = [
+        [str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        [str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(datadir / "server.log"), "-w", "-t", "60",
+         "-o", f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={datadir}", "start"],
+    ]
+    for cmd in steps:
+        proc = subprocess.run(_as_postgres(cmd), capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            shutil.rmtree(base, ignore_errors=True)
+            raise RuntimeError(f"{Path(cmd[0]).name} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    return UnpreloadedCluster(bindir, datadir, port, f"postgresql://postgres@127.0.0.1:{port}/postgres")
 
 
 def start_native_timescale(port: int, script: Path | None = None) -> NativeTimescale:

@@ -110,13 +110,13 @@ def database_spec(settings: Settings, resolve: Callable[[Settings], str] | None 
 
     Only an embedded PostgreSQL under ``<data_dir>/pgdata`` is recorded as ours and stopped by
     ``down``; an explicit or the local server is used and left alone. ``resolve`` defaults to
-    :func:`heliosgrid.db.connection.resolve_database_url`.
+    :func:`heliosgrid.db.connection.ensure_local_database` (the explicit local-mode step).
     """
 
     def run(ctx: StackContext) -> ProcessRef | None:
-        from heliosgrid.db.connection import LOCAL_SERVER_URL, resolve_database_url
+        from heliosgrid.db.connection import LOCAL_SERVER_URL, ensure_local_database
 
-        url = (resolve or resolve_database_url)(settings)
+        url = (resolve or ensure_local_database)(settings)
         ctx.env["HELIOS_DATABASE_URL"] = url
         explicit = settings.database_url is not None and bool(settings.database_url.get_secret_value().strip())
         if explicit or url.startswith(LOCAL_SERVER_URL.rsplit("/", 1)[0] + "/"):

@@ -1,7 +1,7 @@
-"""The TimescaleDB path against PGlite+TimescaleDB (session server, one connection at a time).
+"""The TimescaleDB path: schema, policy catalogue and jobs, refresh and real-time aggregation.
 
-Every test restores the policies it changes, so the shared ``timescale_db`` keeps the seeded
-defaults for other tests.
+Runs on the module's own database on native TimescaleDB (``timescale_module_db``; the shared
+``timescale_db`` on the PGlite fallback). Every test restores the policies it changes.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ DAY = timedelta(days=1)
 
 
 @pytest.fixture
-def tsconn(timescale_db: str) -> Iterator[psycopg.Connection]:
-    with open_connection(timescale_db, autocommit=True) as conn:
+def tsconn(timescale_module_db: str) -> Iterator[psycopg.Connection]:
+    with open_connection(timescale_module_db, autocommit=True) as conn:
         yield conn
 
 
@@ -140,8 +140,8 @@ def test_compression_policy_change_and_refusal_leave_jobs_consistent(
     assert _by_relation(tsconn)["readings"].job_compress_after == settings.compress_raw_after_days * DAY
 
 
-def test_refresh_refuses_an_open_transaction(timescale_db: str) -> None:
-    with open_connection(timescale_db) as conn:
+def test_refresh_refuses_an_open_transaction(timescale_module_db: str) -> None:
+    with open_connection(timescale_module_db) as conn:
         conn.execute("SELECT 1")  # opens a transaction
         with pytest.raises(RollupError, match="outside a transaction"):
             refresh_rollups(conn)
@@ -155,12 +155,13 @@ def test_refresh_refuses_an_open_transaction(timescale_db: str) -> None:
 
 
 def test_retention_cli_show_and_set_in_process(
-    timescale_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], settings: Settings
+    timescale_module_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    settings: Settings
 ) -> None:
     from heliosgrid.cli import main
     from heliosgrid.settings import get_settings
 
-    monkeypatch.setenv("HELIOS_DATABASE_URL", timescale_db)
+    monkeypatch.setenv("HELIOS_DATABASE_URL", timescale_module_db)
     get_settings.cache_clear()
     try:
         assert main(["retention", "show", "--json"]) == 0

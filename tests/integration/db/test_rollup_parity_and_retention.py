@@ -25,6 +25,7 @@ from heliosgrid.db.connection import open_connection
 from heliosgrid.db.retention import seed_policies, set_policy
 from heliosgrid.db.rollups import apply_retention, ensure_partitions, refresh_rollups
 from heliosgrid.settings import load_settings
+from tests.helpers import wait_for_policy_jobs
 
 pytestmark = pytest.mark.integration
 
@@ -226,7 +227,9 @@ def _floor_day(ts: datetime) -> datetime:
 @pytest.fixture(params=["postgres", "timescaledb"])
 def retention_conn(request: pytest.FixtureRequest, fresh_db: Callable[..., str]) -> Iterator[psycopg.Connection]:
     settings = load_settings()
-    url = fresh_db() if request.param == "postgres" else request.getfixturevalue("timescale_db")
+    # native TimescaleDB: the module's own database, because the policy jobs this test creates run
+    # by themselves and drop every chunk older than their interval (measured from now)
+    url = fresh_db() if request.param == "postgres" else request.getfixturevalue("timescale_module_db")
     with open_connection(url, autocommit=True) as conn:
         seed_policies(conn, settings)
         _delete_devices(conn, [RET_DEVICE], RET_START - timedelta(days=1), AS_OF + timedelta(days=1))
@@ -240,6 +243,11 @@ def retention_conn(request: pytest.FixtureRequest, fresh_db: Callable[..., str])
 
 def test_retention_drops_only_data_older_than_the_policy(retention_conn: psycopg.Connection) -> None:
     conn = retention_conn
+    set_policy(conn, "readings", drop_after=timedelta(days=30))
+    set_policy(conn, "readings_15m", drop_after=timedelta(days=10))
+    # native: the new jobs run about 1 s after creation (measured from now, i.e. before these
+    # 2001 rows exist) and not again for a day, so apply_retention(AS_OF) below is the only drop
+    wait_for_policy_jobs(conn)
     rng = random.Random(3)
     rows, ts, seq = [], RET_START, 0
     while ts <= AS_OF:
@@ -248,8 +256,6 @@ def test_retention_drops_only_data_older_than_the_policy(retention_conn: psycopg
         ts += timedelta(minutes=30)
     _insert(conn, rows)
     refresh_rollups(conn, start=RET_START - timedelta(days=1), end=AS_OF + timedelta(days=1))
-    set_policy(conn, "readings", drop_after=timedelta(days=30))
-    set_policy(conn, "readings_15m", drop_after=timedelta(days=10))
     before = _rollups(conn, [RET_DEVICE])
     raw_before = [r[0] for r in conn.execute(
         "SELECT ts FROM readings WHERE device_id = %s ORDER BY ts", (RET_DEVICE,)).fetchall()]

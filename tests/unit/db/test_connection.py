@@ -27,3 +27,40 @@ def test_with_database_keyword_form() -> None:
     assert "dbname=heliosgrid" in out
     assert "host=/tmp/sock" in out
     assert "dbname=postgres" not in out
+
+
+# --- resolve_database_url is pure --------------------------------------------------------------
+
+def _no_io(monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+
+    import heliosgrid.db.embedded
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise AssertionError("resolve_database_url must not connect or start a database")
+
+    monkeypatch.setattr(psycopg, "connect", refuse)
+    monkeypatch.setattr(heliosgrid.db.embedded, "start_embedded", refuse)
+
+
+def test_resolver_returns_the_configured_url_without_connecting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from heliosgrid.db.connection import resolve_database_url
+    from heliosgrid.settings import load_settings
+
+    _no_io(monkeypatch)
+    url = "postgresql://app:s3cret@db.example:6543/helios?sslmode=require"
+    assert resolve_database_url(load_settings(database_url=url)) == url
+
+
+def test_resolver_without_url_is_the_local_default_and_starts_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    from heliosgrid.db.connection import resolve_database_url
+    from heliosgrid.settings import load_settings
+
+    monkeypatch.delenv("HELIOS_DATABASE_URL", raising=False)
+    _no_io(monkeypatch)
+    settings = load_settings(database_url=None, local_database_name="plant_a", data_dir=tmp_path)
+    assert resolve_database_url(settings) == "postgresql://postgres@127.0.0.1:5432/plant_a"
+    assert resolve_database_url(load_settings(database_url="  ", data_dir=tmp_path)).endswith(":5432/heliosgrid")
+    assert not (tmp_path / "pgdata").exists()  # type: ignore[operator]
