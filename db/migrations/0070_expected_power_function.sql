@@ -10,8 +10,10 @@
 -- Inputs: G = plane-of-array irradiance W/m² (negative clipped to 0; NULL → NULL), Tm = module
 -- back-sheet temperature °C (NULL → cell at 25 °C, i.e. no temperature correction), device metadata
 -- from `devices` (kW, 1/°C, 0..1). Bucket means in, so the same small non-linearity error as
--- the Python model (see expected.py). The body calls public.helios_expected_dc_power_kw schema-
--- qualified: continuous-aggregate refreshes run with an empty search_path.
+-- the Python model (see expected.py). Both are single-expression SQL functions so the planner
+-- inlines them (a FROM clause would prevent it and cost ~20 µs per row); the AC body calls
+-- public.helios_expected_dc_power_kw schema-qualified: continuous-aggregate refreshes run with an
+-- empty search_path.
 
 CREATE FUNCTION helios_expected_dc_power_kw(
     poa_w_m2 double precision, module_temp_c double precision,
@@ -35,15 +37,19 @@ CREATE FUNCTION helios_expected_ac_power_kw(
 RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE
-        WHEN pdc IS NULL THEN NULL
-        WHEN ac_capacity_kw <= 0 OR pdc = 0 THEN 0.0
+        WHEN poa_w_m2 IS NULL THEN NULL
+        WHEN ac_capacity_kw <= 0
+          OR public.helios_expected_dc_power_kw(poa_w_m2, module_temp_c, dc_capacity_kw, gamma_pdc_per_c) = 0 THEN 0.0
         ELSE least(ac_capacity_kw, greatest(0.0,
-                 pdc * inverter_efficiency / 0.9637
-                 * (-0.0162 * (pdc * inverter_efficiency / ac_capacity_kw)
-                    - 0.0059 / (pdc * inverter_efficiency / ac_capacity_kw)
+                 public.helios_expected_dc_power_kw(poa_w_m2, module_temp_c, dc_capacity_kw, gamma_pdc_per_c)
+                 * inverter_efficiency / 0.9637
+                 * (-0.0162 * public.helios_expected_dc_power_kw(poa_w_m2, module_temp_c, dc_capacity_kw, gamma_pdc_per_c)
+                            * inverter_efficiency / ac_capacity_kw
+                    - 0.0059 * ac_capacity_kw
+                      / (public.helios_expected_dc_power_kw(poa_w_m2, module_temp_c, dc_capacity_kw, gamma_pdc_per_c)
+                         * inverter_efficiency)
                     + 0.9858)))
     END
-    FROM (SELECT public.helios_expected_dc_power_kw(poa_w_m2, module_temp_c, dc_capacity_kw, gamma_pdc_per_c) AS pdc) AS x
 $$;
 COMMENT ON FUNCTION helios_expected_ac_power_kw(double precision, double precision, double precision, double precision, double precision, double precision) IS
     'Expected AC power (kW): PVWatts DC with SAPM cell temperature, PVWatts inverter part-load curve, clipping (pvlib parity).';
