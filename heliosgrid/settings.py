@@ -233,6 +233,14 @@ class Settings(BaseSettings):
             out[name] = value
         return out
 
+    # --- bi ---
+    bench_bi_fleets: str = Field(
+        default="5,20,50", pattern=r"^\d{1,4}(,\d{1,4})*$",
+        description="`heliosgrid bench bi`: fleet sizes in sites, comma-separated (20 is the reference size)",
+    )
+    bench_bi_inverters: int = Field(default=10, ge=1, le=100, description="`heliosgrid bench bi`: inverters per site")
+    bench_bi_days: int = Field(default=365, ge=2, le=1100, description="`heliosgrid bench bi`: days of 15-min data")
+
 
 def load_settings(**overrides: Any) -> Settings:
     """Build :class:`Settings`, turning validation errors into a readable :class:`SettingsError`."""

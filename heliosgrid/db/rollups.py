@@ -187,6 +187,9 @@ def refresh_rollups(
             conn.execute("CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, %s::timestamptz)",
                          (relation, lo, hi))
             windows[relation] = (lo, hi)
+        from heliosgrid.db.serving import refresh_serving_layer  # site/fleet rollups, KPI days (bi)
+
+        refresh_serving_layer(conn, *windows["readings_15m"])
     return RefreshResult(backend, None, windows, time.perf_counter() - started)
 
 

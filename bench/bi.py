@@ -1,0 +1,367 @@
+"""BI benchmark: every query the Power BI report and the dashboard send, over a year of 15-min data.
+
+``heliosgrid bench bi --json`` (or ``python -m bench bi``). For each backend — plain PostgreSQL
+(a fresh database on ``HELIOS_TEST_PG_URL``/127.0.0.1:5432, dropped at the end) and native
+TimescaleDB (a private cluster from :func:`heliosgrid.db.timescale_server.start_native_timescale`)
+— the fleet grows through ``FLEETS`` sites (default 5, 20, 50; 10 inverters each, one year of
+15-min data ending now), and at each size every query of :data:`REPORT_QUERIES` and of the
+dashboard (:data:`heliosgrid.api.routers.insights.DASHBOARD_QUERIES`) is timed. Sizes come from
+settings ``HELIOS_BENCH_BI_FLEETS`` (5,20,50), ``HELIOS_BENCH_BI_INVERTERS`` (10), ``HELIOS_BENCH_BI_DAYS`` (365).
+
+Figures:
+
+* ``cold_ms`` — first execution on a new connection (empty plan/catalogue caches; the OS page
+  cache is not dropped, which needs root over the shared server);
+* ``p50_ms``/``p95_ms`` — warm, over ``WARM_RUNS`` executions after one warm-up.
+
+Output: ``backends.<name>.fleets.<sites>.queries.<query>.{p50_ms, p95_ms, cold_ms, rows}``,
+``backends.<name>.fleets.<sites>.max_p95_ms``, ``backends.<name>.max_p95_ms`` (all fleets), and
+``backends.<name>.growth.<query>`` = p50 at the largest fleet / p50 at the default fleet
+(sub-linear when below the site ratio, reported as ``site_ratio``). Baseline measured in the same
+run: the issue's five example queries on the pre-serving-layer definitions (device rows
+aggregated per query, migrations 0040/0042), once each at the default fleet —
+``baseline.<query>.ms`` and ``ratio`` (serving-layer p50 / baseline).
+
+Data synthesis shortcut (to build a year in minutes, not hours): plain PostgreSQL gets the device
+15-min rollup rows (``readings_15m``, what the serving layer reads) straight from
+``generate_series``, and raw readings only for the last 2 days (freshness, device drill-down);
+TimescaleDB gets raw readings at one sample per 15 minutes (its rollups are continuous
+aggregates over ``readings`` and cannot be written directly), then the aggregates are refreshed.
+Both then go through the real refresh path of the serving layer (``helios_refresh_rollups()``
+and the continuous-aggregate refresh). Irradiance is a clear-sky-like daily arc scaled by a
+per-site-day cloud factor; power follows the PVWatts model with noise.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from heliosgrid.api.routers.insights import DASHBOARD_QUERIES
+from heliosgrid.db.connection import open_connection, with_database
+from heliosgrid.db.migrate import migrate
+from heliosgrid.db.serving import refresh_serving_layer
+from heliosgrid.settings import load_settings
+
+SERVER_URL = os.environ.get("HELIOS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DEFAULT_FLEET = 20
+WARM_RUNS = 15
+INVERTERS = 10
+TIMEZONES = ("Europe/Madrid", "Europe/Berlin", "America/Denver", "Australia/Sydney", "Asia/Kolkata")
+
+# The SQL DirectQuery visuals of powerbi/HeliosGrid.Report send (view, page filters, grouping,
+# top-N). Parameters: %(end)s (data end, "now"), %(site)s (the site-slicer selection), %(day)s.
+REPORT_QUERIES: dict[str, str] = {
+    # Fleet overview
+    "fleet_current_kw": "SELECT bucket, ac_power_kw FROM bi.fleet_power_15m WHERE bucket <= %(end)s "
+                        "ORDER BY bucket DESC LIMIT 1",
+    "fleet_energy_today_kwh": "SELECT sum(energy_kwh) FROM bi.fleet_power_15m WHERE bucket >= date_trunc('day', %(end)s::timestamptz)",
+    "fleet_pr_availability_30d": "SELECT sum(energy_kwh) / nullif(sum(reference_energy_kwh), 0), "
+                                 "sum(producing_buckets)::float8 / nullif(sum(daylight_buckets), 0) FROM bi.site_kpi_daily "
+                                 "WHERE day > %(end)s::date - 30",
+    "open_alerts": "SELECT count(*) FROM bi.alert WHERE state <> 'resolved'",
+    "site_table_30d": "SELECT s.site_id, s.site_name, s.latitude_deg, s.longitude_deg, sum(k.energy_kwh), "
+                      "sum(k.energy_kwh) / nullif(sum(k.reference_energy_kwh), 0) FROM bi.site s "
+                      "LEFT JOIN bi.site_kpi_daily k ON k.site_id = s.site_id AND k.day > %(end)s::date - 30 "
+                      "GROUP BY s.site_id, s.site_name, s.latitude_deg, s.longitude_deg ORDER BY 5 DESC NULLS LAST",
+    "fleet_power_today_vs_expected": "SELECT bucket, ac_power_kw, expected_ac_power_kw FROM bi.fleet_power_15m "
+                                     "WHERE bucket >= date_trunc('day', %(end)s::timestamptz) ORDER BY bucket",
+    "fleet_forecast_band_today": "SELECT target_ts, sum(p10_kw), sum(p50_kw), sum(p90_kw) FROM bi.forecast_latest "
+                                 "WHERE target_ts >= date_trunc('day', %(end)s::timestamptz) "
+                                 "AND target_ts < date_trunc('day', %(end)s::timestamptz) + INTERVAL '1 day' GROUP BY target_ts",
+    # Site detail (site slicer)
+    "site_power_expected_7d": "SELECT bucket, ac_power_kw, expected_ac_power_kw FROM bi.site_power_15m "
+                              "WHERE site_id = %(site)s AND bucket >= %(end)s::timestamptz - INTERVAL '7 days' ORDER BY bucket",
+    "site_forecast_band_7d": "SELECT target_ts, p10_kw, p50_kw, p90_kw FROM bi.forecast_latest WHERE site_id = %(site)s "
+                             "AND target_ts >= %(end)s::timestamptz - INTERVAL '7 days' ORDER BY target_ts",
+    "site_power_year_15m": "SELECT bucket, ac_power_kw FROM bi.site_power_15m WHERE site_id = %(site)s "
+                           "AND bucket >= %(end)s::timestamptz - INTERVAL '365 days' ORDER BY bucket",
+    "site_device_power_one_day": "SELECT device_id, bucket, ac_power_kw_avg, expected_ac_power_kw FROM bi.device_power_15m "
+                                 "WHERE site_id = %(site)s AND bucket >= %(day)s::timestamptz "
+                                 "AND bucket < %(day)s::timestamptz + INTERVAL '1 day'",
+    # Performance
+    "kpi_daily_all_sites_year": "SELECT site_id, day, energy_kwh, performance_ratio, availability FROM bi.site_kpi_daily "
+                                "WHERE day > %(end)s::date - 365",
+    "monthly_energy_per_site_year": "SELECT site_id, date_trunc('month', bucket), sum(energy_kwh) FROM bi.site_power_1d "
+                                    "WHERE bucket >= %(end)s::timestamptz - INTERVAL '365 days' GROUP BY 1, 2",
+    "specific_yield_by_site_year": "SELECT k.site_id, sum(k.energy_kwh) / nullif(max(s.dc_capacity_kw), 0) FROM bi.site_kpi_daily k "
+                                   "JOIN bi.site s ON s.site_id = k.site_id WHERE k.day > %(end)s::date - 365 GROUP BY k.site_id",
+    "top5_sites_lost_energy_30d": "SELECT site_id, sum(lost_energy_kwh) FROM bi.site_kpi_daily WHERE day > %(end)s::date - 30 "
+                                  "GROUP BY site_id ORDER BY 2 DESC LIMIT 5",
+    "lost_energy_by_cause_year": "SELECT fault_type, sum(energy_lost_kwh), sum(revenue_lost) FROM bi.alert "
+                                 "WHERE started_at >= %(end)s::timestamptz - INTERVAL '365 days' GROUP BY fault_type ORDER BY 2 DESC LIMIT 10",
+    # Forecast accuracy
+    "forecast_error_by_horizon_30d": "SELECT horizon_min / 60 AS horizon_h, avg(abs_error_kw), sqrt(avg(error_kw ^ 2)), "
+                                     "avg(in_band::int) FROM bi.forecast_accuracy "
+                                     "WHERE target_ts >= %(end)s::timestamptz - INTERVAL '30 days' GROUP BY 1 ORDER BY 1",
+    "forecast_coverage_by_site_30d": "SELECT site_id, avg(in_band::int), avg(abs_error_kw) FROM bi.forecast_accuracy "
+                                     "WHERE target_ts >= %(end)s::timestamptz - INTERVAL '30 days' GROUP BY site_id",
+    # Maintenance
+    "alerts_by_type_state": "SELECT fault_type, state, count(*) FROM bi.alert GROUP BY fault_type, state",
+    "lost_by_site_month_year": "SELECT site_id, date_trunc('month', started_at), sum(energy_lost_kwh), sum(revenue_lost) "
+                               "FROM bi.alert WHERE started_at >= %(end)s::timestamptz - INTERVAL '365 days' GROUP BY 1, 2",
+    # Data quality
+    "site_freshness": "SELECT site_id, last_reading_ts, last_ingested_at FROM bi.site_freshness",
+    "check_pass_rates_7d": "SELECT check_name, avg(passed::int) FROM bi.dq_result "
+                           "WHERE checked_at >= %(end)s::timestamptz - INTERVAL '7 days' GROUP BY check_name",
+    # The issue's five examples, as a visual sends them (the ones above cover the other four
+    # through the serving layer; these two keep the literal 15-min-view form)
+    "issue_monthly_energy_from_site_15m": "SELECT site_id, date_trunc('month', bucket), sum(energy_kwh) FROM bi.site_power_15m "
+                                          "WHERE bucket >= %(end)s::timestamptz - INTERVAL '365 days' GROUP BY 1, 2",
+    "issue_fleet_total_15m_30d_from_sites": "SELECT bucket, sum(ac_power_kw) FROM bi.site_power_15m "
+                                            "WHERE bucket >= %(end)s::timestamptz - INTERVAL '30 days' GROUP BY bucket ORDER BY bucket",
+}
+
+ISSUE_EXAMPLES = {
+    "monthly_energy_per_site_year": "issue_monthly_energy_from_site_15m",
+    "kpi_daily_all_sites_year": "kpi_daily_all_sites_year",
+    "site_power_year_15m": "site_power_year_15m",
+    "fleet_total_15m_30d": "issue_fleet_total_15m_30d_from_sites",
+    "site_power_expected_7d": "site_power_expected_7d",
+}
+"""The issue's five example queries -> the query of this benchmark that asks the same question."""
+
+# Pre-serving-layer definitions (0040/0042): device rows re-aggregated on every query.
+_LEGACY_SITE_15M = ("(SELECT r.site_id, r.bucket, sum(r.ac_power_kw_avg) AS ac_power_kw, sum(r.energy_kwh) AS energy_kwh, "
+                    "sum(least(d.ac_capacity_kw, greatest(0.0, d.dc_capacity_kw * r.poa_w_m2_avg / 1000.0 * (1.0 + "
+                    "d.gamma_pdc_per_c * (coalesce(r.module_temp_c_avg, 25.0) - 25.0)) * d.inverter_efficiency))) "
+                    "AS expected_ac_power_kw FROM readings_15m r JOIN devices d ON d.device_id = r.device_id "
+                    "AND d.kind = 'inverter' GROUP BY r.site_id, r.bucket)")
+BASELINE_QUERIES: dict[str, str] = {
+    "monthly_energy_per_site_year": f"SELECT site_id, date_trunc('month', bucket), sum(energy_kwh) FROM {_LEGACY_SITE_15M} p "
+                                    "WHERE bucket >= %(end)s::timestamptz - INTERVAL '365 days' GROUP BY 1, 2",
+    "kpi_daily_all_sites_year": "SELECT site_id, local_day, energy_kwh, performance_ratio, availability FROM maintenance_kpi_site_day "
+                                "WHERE local_day > %(end)s::date - 365",
+    "site_power_year_15m": f"SELECT bucket, ac_power_kw FROM {_LEGACY_SITE_15M} p WHERE site_id = %(site)s "
+                           "AND bucket >= %(end)s::timestamptz - INTERVAL '365 days' ORDER BY bucket",
+    "fleet_total_15m_30d": f"SELECT bucket, sum(ac_power_kw) FROM {_LEGACY_SITE_15M} p "
+                           "WHERE bucket >= %(end)s::timestamptz - INTERVAL '30 days' GROUP BY bucket ORDER BY bucket",
+    "site_power_expected_7d": f"SELECT bucket, ac_power_kw, expected_ac_power_kw FROM {_LEGACY_SITE_15M} p "
+                              "WHERE site_id = %(site)s AND bucket >= %(end)s::timestamptz - INTERVAL '7 days' ORDER BY bucket",
+}
+
+# One device 15-min bucket of synthetic values; %(…)s bound per call, t = bucket start, tz = site zone.
+_VALUES = """
+    WITH g AS (
+        SELECT d.device_id, d.site_id, t,
+               greatest(0.0, 1000.0 * sin(pi() * (extract(hour FROM t AT TIME ZONE s.timezone)
+                        + extract(minute FROM t AT TIME ZONE s.timezone) / 60.0 + 0.125 - 6.0) / 12.0))
+                 * (0.35 + 0.65 * abs(sin(hashtext(d.site_id || (t AT TIME ZONE s.timezone)::date::text)))) AS poa,
+               12.0 + 8.0 * sin(2 * pi() * extract(doy FROM t) / 365.0) AS amb
+        FROM devices d JOIN sites s ON s.site_id = d.site_id,
+             generate_series(%(start)s::timestamptz, %(stop)s::timestamptz - INTERVAL '15 minutes', INTERVAL '15 minutes') AS t
+        WHERE d.site_id = ANY(%(sites)s) AND d.kind = 'inverter')
+    SELECT device_id, site_id, t, poa, amb, amb + 0.03 * poa AS tmod,
+           least(250.0, 300.0 * poa / 1000.0 * (1 - 0.004 * (amb + 0.03 * poa - 25)) * 0.96) * (0.93 + 0.05 * random()) AS ac
+    FROM g"""
+
+
+def _sites(conn: psycopg.Connection, first: int, last: int) -> list[str]:
+    ids = [f"bench-s{i:03d}" for i in range(first, last)]
+    for i, site in zip(range(first, last), ids, strict=True):
+        conn.execute("INSERT INTO sites (site_id, name, latitude_deg, longitude_deg, timezone, dc_capacity_kw, ac_capacity_kw, "
+                     "tariff_per_kwh) VALUES (%s, %s, %s, %s, %s, %s, %s, 0.08)",
+                     (site, f"Plant {i:03d}", 36.0 + (i % 20), -5.0 + (i % 30), TIMEZONES[i % len(TIMEZONES)],
+                      300.0 * INVERTERS, 250.0 * INVERTERS))
+        conn.execute("INSERT INTO devices (device_id, site_id, kind, surface_tilt_deg, dc_capacity_kw, ac_capacity_kw) "
+                     "SELECT %s || '-inv' || lpad(j::text, 2, '0'), %s, 'inverter', 30, 300, 250 FROM generate_series(1, %s) j",
+                     (site, site, INVERTERS))
+    return ids
+
+
+def _load_postgres(conn: psycopg.Connection, sites: list[str], start: datetime, end: datetime) -> None:
+    conn.execute("SELECT helios_ensure_partitions('readings_15m', %s, %s)", (start, end))
+    conn.execute(
+        "INSERT INTO readings_15m (device_id, site_id, bucket, sample_count, completeness, poa_w_m2_avg, poa_w_m2_min, "
+        "poa_w_m2_max, ambient_temp_c_avg, module_temp_c_avg, ac_power_kw_avg, ac_power_kw_min, ac_power_kw_max, "
+        "energy_kwh, poa_irradiation_kwh_m2, status_ok_count) "
+        f"SELECT device_id, site_id, t, 15, 1.0, poa, poa, poa, amb, tmod, ac, ac, ac, ac * 0.25, poa * 0.25 / 1000.0, 15 FROM ({_VALUES}) v",
+        {"start": start, "stop": end - timedelta(days=2), "sites": sites})
+    _load_raw(conn, sites, end - timedelta(days=2), end)
+
+
+def _load_raw(conn: psycopg.Connection, sites: list[str], start: datetime, end: datetime) -> None:
+    if conn.execute("SELECT to_regprocedure('helios_ensure_partitions(text,timestamptz,timestamptz)')").fetchone() != (None,):
+        conn.execute("SELECT helios_ensure_partitions('readings', %s, %s)", (start, end))
+    conn.execute(
+        "INSERT INTO readings (device_id, ts, site_id, poa_w_m2, ambient_temp_c, module_temp_c, ac_power_kw, inverter_status, seq) "
+        f"SELECT device_id, t, site_id, poa, amb, tmod, ac, 'ok', extract(epoch FROM t)::bigint FROM ({_VALUES}) v",
+        {"start": start, "stop": end, "sites": sites})
+
+
+def _load_context(conn: psycopg.Connection, sites: list[str], end: datetime) -> None:
+    """Forecasts (daily issue, 48 h ahead, last 60 days), alerts and data-quality results."""
+    day0 = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    conn.execute(
+        "INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw) "
+        "SELECT s, 'bench-v1', i, i + h * INTERVAL '15 minutes', h * 15, 0.8 * p, p, 1.2 * p FROM unnest(%(sites)s::text[]) s, "
+        "generate_series(%(d0)s::timestamptz - INTERVAL '60 days', %(d0)s::timestamptz, INTERVAL '1 day') i, "
+        "generate_series(0, 191) h, LATERAL (SELECT greatest(0.0, 2400.0 * sin(pi() * ((h %% 96) / 4.0 - 6.0) / 12.0)) AS p) x",
+        {"sites": sites, "d0": day0})
+    conn.execute(
+        "INSERT INTO alerts (site_id, device_id, source, fault_type, severity, state, started_at, last_seen_at, title, "
+        "energy_lost_kwh, revenue_lost) SELECT s, s || '-inv01', 'maintenance', "
+        "(ARRAY['soiling','string_outage','inverter_trip','clipping','sensor_drift'])[1 + k %% 5], 'warning', "
+        "CASE WHEN k < 22 THEN 'resolved' ELSE (ARRAY['open','acknowledged'])[1 + k %% 2] END, "
+        "%(end)s::timestamptz - (k * 15) * INTERVAL '1 day', %(end)s::timestamptz - (k * 15 - 2) * INTERVAL '1 day', 'bench', "
+        "50.0 * (k %% 7), 4.0 * (k %% 7) FROM unnest(%(sites)s::text[]) s, generate_series(0, 23) k",
+        {"sites": sites, "end": end})
+    conn.execute(
+        "INSERT INTO dq_results (check_name, site_id, window_start, window_end, passed, checked_at) "
+        "SELECT c, s, w, w + INTERVAL '1 hour', random() > 0.05, w + INTERVAL '1 hour' FROM unnest(%(sites)s::text[]) s, "
+        "unnest(ARRAY['freshness','completeness','range','stuck','clock']) c, "
+        "generate_series(%(end)s::timestamptz - INTERVAL '30 days', %(end)s::timestamptz - INTERVAL '1 hour', INTERVAL '1 hour') w",
+        {"sites": sites, "end": end})
+
+
+def _grow(conn: psycopg.Connection, backend: str, first: int, last: int, start: datetime, end: datetime) -> float:
+    """Add sites ``first``..``last``-1 with a year of data, refresh the serving layer; returns seconds."""
+    t0 = time.perf_counter()
+    conn.autocommit = False
+    sites = _sites(conn, first, last)
+    if backend == "postgres":
+        _load_postgres(conn, sites, start, end)
+    else:
+        _load_raw(conn, sites, start, end)
+    _load_context(conn, sites, end)
+    conn.commit()
+    conn.autocommit = True
+    if backend == "postgres":
+        conn.execute("SELECT helios_refresh_rollups()")
+    else:
+        conn.execute("CALL refresh_continuous_aggregate('readings_15m', %s::timestamptz, %s::timestamptz)", (start, end))
+        refresh_serving_layer(conn, start, end)
+    conn.execute("VACUUM ANALYZE")
+    return time.perf_counter() - t0
+
+
+def _time(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    rows = conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+    return (time.perf_counter() - t0) * 1000.0, len(rows)
+
+
+def _measure(url: str, queries: dict[str, str], params: dict[str, Any], warm_runs: int) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for name, query in queries.items():
+        with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
+            cold_ms, rows = _time(conn, query, params)
+            _time(conn, query, params)
+            warm = sorted(_time(conn, query, params)[0] for _ in range(warm_runs))
+        out[name] = {"p50_ms": round(statistics.median(warm), 2),
+                     "p95_ms": round(statistics.quantiles(warm, n=20, method="inclusive")[18], 2),
+                     "cold_ms": round(cold_ms, 2), "rows": rows}
+    return out
+
+
+@contextmanager
+def _database(backend: str) -> Iterator[str]:
+    name = f"helios_bench_bi_{uuid.uuid4().hex[:8]}"
+    if backend == "postgres":
+        with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield with_database(SERVER_URL, name)
+        finally:
+            with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    from heliosgrid.db.timescale_server import start_native_timescale
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = start_native_timescale(port)
+    try:
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        yield with_database(server.url, name)
+    finally:
+        server.stop()
+
+
+def _run_backend(backend: str, fleets: tuple[int, ...], days: int, warm_runs: int) -> dict[str, Any]:
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    end = end - timedelta(minutes=end.minute % 15)
+    start = end - timedelta(days=days)
+    queries = {**REPORT_QUERIES, **DASHBOARD_QUERIES}
+    result: dict[str, Any] = {"fleets": {}, "baseline": {}}
+    with _database(backend) as url, open_connection(url, autocommit=True) as conn:
+        conn.execute("SET client_min_messages = warning")
+        migrate(conn, requested_backend=backend)
+        if backend == "timescaledb":
+            _pause_jobs(conn)
+        have = 0
+        for size in sorted(fleets):
+            load_s = _grow(conn, backend, have, size, start, end)
+            have = size
+            params = {"end": end, "site": "bench-s001", "day": end - timedelta(days=1), "as_of": end, "days": 30, "hours": 24 * 7}
+            measured = _measure(url, queries, params, warm_runs)
+            result["fleets"][str(size)] = {"sites": size, "inverters": size * INVERTERS, "load_and_refresh_s": round(load_s, 1),
+                                           "device_rows_15m": size * INVERTERS * days * 96, "queries": measured,
+                                           "max_p95_ms": max(q["p95_ms"] for q in measured.values())}
+            if size == DEFAULT_FLEET:
+                result["baseline"] = _baseline(conn, params, measured)
+    result["max_p95_ms"] = max(f["max_p95_ms"] for f in result["fleets"].values())
+    result["growth"] = _growth(result["fleets"], fleets)
+    return result
+
+
+def _pause_jobs(conn: psycopg.Connection, timeout_s: float = 120.0) -> None:
+    """Unschedule the policy jobs and wait for running ones: the benchmark drives the refreshes
+    itself, and TimescaleDB refuses a refresh overlapping one a job is running."""
+    conn.execute("SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs WHERE job_id >= 1000")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        row = conn.execute("SELECT count(*) FROM timescaledb_information.job_stats WHERE job_status = 'Running'").fetchone()
+        if not row or row[0] == 0:
+            return
+        time.sleep(0.5)
+
+
+def _baseline(conn: psycopg.Connection, params: dict[str, Any], measured: dict[str, dict[str, float]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, query in BASELINE_QUERIES.items():
+        ms, _ = _time(conn, query, params)
+        new_ms = measured[ISSUE_EXAMPLES[name]]["p50_ms"]
+        out[name] = {"ms": round(ms, 1), "serving_p50_ms": new_ms, "query": ISSUE_EXAMPLES[name],
+                     "ratio": round(new_ms / ms, 5) if ms else None}
+    return out
+
+
+def _growth(fleets: dict[str, Any], sizes: tuple[int, ...]) -> dict[str, Any]:
+    big, ref = str(max(sizes)), str(DEFAULT_FLEET)
+    if big == ref or ref not in fleets:
+        return {}
+    out: dict[str, Any] = {"site_ratio": round(max(sizes) / DEFAULT_FLEET, 2), "queries": {}}
+    for name, q in fleets[big]["queries"].items():
+        base = fleets[ref]["queries"][name]["p50_ms"]
+        out["queries"][name] = round(q["p50_ms"] / base, 2) if base else None
+    return out
+
+
+def run(backends: tuple[str, ...] = ("postgres", "timescaledb"), warm_runs: int = WARM_RUNS) -> dict[str, Any]:
+    """Run the benchmark on each backend (see the module docstring for the JSON layout)."""
+    global INVERTERS
+    settings = load_settings()
+    fleets = tuple(sorted({int(x) for x in settings.bench_bi_fleets.split(",")}))
+    days = settings.bench_bi_days
+    INVERTERS = settings.bench_bi_inverters
+    runners: dict[str, Callable[[], dict[str, Any]]] = {
+        b: (lambda b=b: _run_backend(b, fleets, days, warm_runs)) for b in backends}  # type: ignore[misc]
+    started = time.perf_counter()
+    out: dict[str, Any] = {"fleets": list(fleets), "inverters_per_site": INVERTERS, "days": days, "warm_runs": warm_runs,
+                           "target_warm_p95_ms": 100, "backends": {}}
+    for name, runner in runners.items():
+        out["backends"][name] = runner()
+    out["elapsed_s"] = round(time.perf_counter() - started, 1)
+    return out

@@ -1,0 +1,118 @@
+"""``/v1/insights``: what the dashboard's Performance and Data quality views show.
+
+Both endpoints read only the ``bi`` serving layer (materialised KPI days, alerts, data-quality
+results, freshness), so they answer in milliseconds over a year of data whatever the fleet size
+(``heliosgrid bench bi`` times these exact statements). The SQL constants are shared with the
+benchmark; they take ``as_of`` (timestamptz) and a window.
+
+* ``GET /v1/insights/performance?days=30``: fleet PR, availability and specific yield per
+  site-local day, the same per site, and lost energy/revenue by fault type (top 10);
+* ``GET /v1/insights/quality?hours=24``: per-site freshness, and pass rates per check and per site.
+
+Units: energy kWh, yield kWh/kWp, ratios 0..1, ages in seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+
+from heliosgrid.api.auth import Principal, get_conn, require
+from heliosgrid.api.formats import jsonable
+
+router = APIRouter(prefix="/v1/insights", tags=["insights"])
+Conn = Annotated[psycopg.Connection, Depends(get_conn)]
+Reader = Annotated[Principal, Depends(require("read"))]
+
+PERFORMANCE_DAILY_SQL = """
+SELECT day,
+       sum(energy_kwh) AS energy_kwh,
+       sum(energy_kwh) / nullif(sum(reference_energy_kwh), 0) AS performance_ratio,
+       sum(producing_buckets)::double precision / nullif(sum(daylight_buckets), 0) AS availability,
+       sum(energy_kwh) / nullif(sum(dc_capacity_kw), 0) AS specific_yield_kwh_kwp,
+       sum(lost_energy_kwh) AS lost_energy_kwh
+FROM bi.site_kpi_daily
+WHERE day > (%(as_of)s::timestamptz)::date - %(days)s::integer AND day <= (%(as_of)s::timestamptz)::date
+GROUP BY day ORDER BY day"""
+
+PERFORMANCE_SITES_SQL = """
+SELECT s.site_id, s.site_name,
+       sum(k.energy_kwh) AS energy_kwh,
+       sum(k.energy_kwh) / nullif(sum(k.reference_energy_kwh), 0) AS performance_ratio,
+       sum(k.producing_buckets)::double precision / nullif(sum(k.daylight_buckets), 0) AS availability,
+       sum(k.energy_kwh) / nullif(max(s.dc_capacity_kw), 0) AS specific_yield_kwh_kwp,
+       sum(k.lost_energy_kwh) AS lost_energy_kwh,
+       sum(k.revenue_lost) AS revenue_lost
+FROM bi.site s
+JOIN bi.site_kpi_daily k ON k.site_id = s.site_id
+WHERE k.day > (%(as_of)s::timestamptz)::date - %(days)s::integer AND k.day <= (%(as_of)s::timestamptz)::date
+GROUP BY s.site_id, s.site_name ORDER BY s.site_id"""
+
+LOST_BY_CAUSE_SQL = """
+SELECT fault_type, count(*) AS alerts, sum(energy_lost_kwh) AS energy_lost_kwh, sum(revenue_lost) AS revenue_lost
+FROM bi.alert
+WHERE started_at > %(as_of)s::timestamptz - make_interval(days => %(days)s::integer)
+  AND started_at <= %(as_of)s::timestamptz
+GROUP BY fault_type ORDER BY sum(energy_lost_kwh) DESC, fault_type LIMIT 10"""
+
+FRESHNESS_SQL = """
+SELECT f.site_id, f.last_reading_ts, f.last_ingested_at,
+       extract(epoch FROM %(as_of)s::timestamptz - f.last_reading_ts)::double precision AS age_s
+FROM bi.site_freshness f ORDER BY f.site_id"""
+
+CHECK_PASS_RATES_SQL = """
+SELECT check_name, count(*) AS runs, avg(passed::integer)::double precision AS pass_rate
+FROM bi.dq_result
+WHERE checked_at > %(as_of)s::timestamptz - make_interval(hours => %(hours)s::integer)
+  AND checked_at <= %(as_of)s::timestamptz
+GROUP BY check_name ORDER BY check_name"""
+
+SITE_PASS_RATES_SQL = """
+SELECT site_id, count(*) AS runs, avg(passed::integer)::double precision AS pass_rate
+FROM bi.dq_result
+WHERE checked_at > %(as_of)s::timestamptz - make_interval(hours => %(hours)s::integer)
+  AND checked_at <= %(as_of)s::timestamptz
+GROUP BY site_id ORDER BY site_id"""
+
+
+def _rows(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cur = conn.execute(query, params)  # type: ignore[arg-type]
+    names = [c.name for c in cur.description or []]
+    return [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in cur.fetchall()]
+
+
+@router.get("/performance", summary="Daily and per-site PR, availability, specific yield; lost energy by cause")
+def performance(conn: Conn, _: Reader, days: Annotated[int, Query(ge=1, le=366)] = 30) -> JSONResponse:
+    params = {"as_of": datetime.now(UTC), "days": days}
+    return JSONResponse({
+        "days": days,
+        "daily": _rows(conn, PERFORMANCE_DAILY_SQL, params),
+        "sites": _rows(conn, PERFORMANCE_SITES_SQL, params),
+        "lost_by_cause": _rows(conn, LOST_BY_CAUSE_SQL, params),
+    })
+
+
+@router.get("/quality", summary="Per-site data freshness and data-quality check pass rates")
+def quality(conn: Conn, _: Reader, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24) -> JSONResponse:
+    params = {"as_of": datetime.now(UTC), "hours": hours}
+    return JSONResponse({
+        "hours": hours,
+        "freshness": _rows(conn, FRESHNESS_SQL, params),
+        "checks": _rows(conn, CHECK_PASS_RATES_SQL, params),
+        "sites": _rows(conn, SITE_PASS_RATES_SQL, params),
+    })
+
+
+DASHBOARD_QUERIES: dict[str, str] = {
+    "dashboard_performance_daily": PERFORMANCE_DAILY_SQL,
+    "dashboard_performance_sites": PERFORMANCE_SITES_SQL,
+    "dashboard_lost_by_cause": LOST_BY_CAUSE_SQL,
+    "dashboard_freshness": FRESHNESS_SQL,
+    "dashboard_check_pass_rates": CHECK_PASS_RATES_SQL,
+    "dashboard_site_pass_rates": SITE_PASS_RATES_SQL,
+}
+"""Every statement the two dashboard views send, by name (the benchmark runs them all)."""
