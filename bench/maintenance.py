@@ -12,15 +12,12 @@ up to 15-minute buckets (the unavoidable minimum of touching the data once).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pandas as pd
 
-from heliosgrid.maintenance.evaluation import analyse_readings, evaluate_pvanalytics, score, targets_met
-from heliosgrid.maintenance.frames import rollup_15m
+from heliosgrid.maintenance.evaluation import evaluate_pvanalytics, score, simulate_and_score, targets_met
 from heliosgrid.physics import demo_fleet
-from heliosgrid.simulation import simulate_fleet
 
 DAYS = 30
 FAULT_RATE = 3.0
@@ -32,28 +29,17 @@ RUNS: tuple[tuple[int, str], ...] = (
 
 
 def _one(seed: int, start: str) -> tuple[dict[str, Any], list[Any], pd.DataFrame, dict[str, float]]:
-    fleet = demo_fleet()
-    t0 = pd.Timestamp(start, tz="UTC")
-    t1 = t0 + pd.Timedelta(days=DAYS)
-    clock = time.perf_counter()
-    sim = simulate_fleet(fleet, t0, t1, seed=seed, faults="random", fault_rate_per_device_month=FAULT_RATE)
-    simulate_s = time.perf_counter() - clock
-    clock = time.perf_counter()
-    rollup_15m(sim.readings)
-    baseline_s = time.perf_counter() - clock
-    clock = time.perf_counter()
-    findings = analyse_readings(fleet, sim.readings, t0, t1)
-    detect_s = time.perf_counter() - clock
-    per_type = score(findings, sim.faults, fleet)
+    sim = simulate_and_score(DAYS, seed, start=start, fault_rate_per_device_month=FAULT_RATE, fleet=demo_fleet())
     summary = {
         "seed": seed,
-        "start": t0.isoformat(),
-        "faults_injected": len(sim.faults),
-        "readings": len(sim.readings),
-        "targets_met": targets_met(per_type),
-        "per_fault_type": per_type,
+        "start": sim.result["setup"]["start"],
+        "faults_injected": sim.result["setup"]["faults_injected"],
+        "readings": sim.result["setup"]["readings"],
+        "targets_met": sim.result["targets_met"],
+        "per_fault_type": sim.result["per_fault_type"],
     }
-    return summary, findings, sim.faults, {"simulate_s": simulate_s, "rollup_s": baseline_s, "detect_s": detect_s}
+    timing = {"simulate_s": sim.timing_s["simulate"], "rollup_s": sim.timing_s["rollup"], "detect_s": sim.timing_s["detect"]}
+    return summary, sim.findings, sim.truth, timing
 
 
 def run() -> dict[str, Any]:

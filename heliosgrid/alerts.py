@@ -17,7 +17,8 @@ Rules (all times tz-aware UTC; energy kWh; money in ``currency`` units):
   last_seen_at]``; an update keeps the larger of the stored and the new value, so re-running a
   detector over the same (or a shorter) window never lowers nor double-counts it.
 * ``revenue_lost`` defaults to ``energy_lost_kwh × tariff`` with the site's ``tariff_per_kwh``
-  when set, else ``Settings.tariff_per_kwh``.
+  when set, else the caller's ``tariff_per_kwh`` or ``settings`` (the module never reads the
+  global settings).
 * ``severity`` only escalates (``info`` < ``warning`` < ``critical``) while the alert is active.
 * An acknowledged alert stays acknowledged when the detector sees the fault again.
 * Re-raising a finding already covered by a *resolved* alert of the same key (same episode, seen
@@ -39,7 +40,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from heliosgrid.settings import get_settings
+from heliosgrid.settings import Settings
 
 Source = Literal["maintenance", "quality", "pipeline", "forecast"]
 Severity = Literal["info", "warning", "critical"]
@@ -110,11 +111,16 @@ def _check_tz(name: str, value: datetime) -> None:
         raise AlertError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
 
 
-def _tariff_per_kwh(conn: psycopg.Connection, site_id: str, default_tariff: float | None) -> float:
+DEFAULT_CURRENCY: str = Settings.model_fields["currency"].default
+"""Currency of an alert when neither the caller nor its settings name one (the schema default)."""
+
+
+def _tariff_per_kwh(conn: psycopg.Connection, site_id: str, default_tariff: float | None) -> float | None:
+    """The site's tariff, else ``default_tariff`` (None when neither is known)."""
     row = conn.execute("SELECT tariff_per_kwh FROM sites WHERE site_id = %s", (site_id,)).fetchone()
     if row is not None and row[0] is not None:
         return float(row[0])
-    return float(default_tariff if default_tariff is not None else get_settings().tariff_per_kwh)
+    return default_tariff
 
 
 def raise_alert(
@@ -134,12 +140,16 @@ def raise_alert(
     recommended_action: str = "",
     tariff_per_kwh: float | None = None,
     currency: str | None = None,
+    settings: Settings | None = None,
 ) -> int:
     """Open the alert for ``(site_id, device_id, fault_type)`` or update the active one; return its id.
 
     ``energy_lost_kwh`` (kWh, ≥ 0) is the loss over the whole episode as known to the caller.
     ``revenue_lost`` (currency units) defaults to ``energy_lost_kwh × tariff`` where the tariff is
-    ``sites.tariff_per_kwh``, else ``tariff_per_kwh``, else ``Settings.tariff_per_kwh``.
+    ``sites.tariff_per_kwh``, else ``tariff_per_kwh``, else ``settings.tariff_per_kwh``; with none
+    of them a loss raises :class:`AlertError` (a zero loss needs no tariff). ``currency`` defaults
+    to ``settings.currency``, else :data:`DEFAULT_CURRENCY`. The module never reads the global
+    settings: callers pass theirs.
     ``evidence`` must be JSON-serialisable (numbers that triggered the alert).
     """
     if source not in SOURCES:
@@ -155,10 +165,14 @@ def raise_alert(
     if not energy_lost_kwh >= 0:  # also rejects NaN
         raise AlertError(f"energy_lost_kwh must be >= 0, got {energy_lost_kwh}")
     if revenue_lost is None:
-        revenue_lost = energy_lost_kwh * _tariff_per_kwh(conn, site_id, tariff_per_kwh)
+        fallback = tariff_per_kwh if tariff_per_kwh is not None else (settings.tariff_per_kwh if settings else None)
+        tariff = _tariff_per_kwh(conn, site_id, fallback) if energy_lost_kwh > 0 else 0.0
+        if tariff is None:
+            raise AlertError(f"no tariff for site {site_id!r}: pass tariff_per_kwh, settings or revenue_lost")
+        revenue_lost = energy_lost_kwh * tariff
     if not revenue_lost >= 0:
         raise AlertError(f"revenue_lost must be >= 0, got {revenue_lost}")
-    currency = currency or get_settings().currency
+    currency = currency or (settings.currency if settings else DEFAULT_CURRENCY)
 
     params: dict[str, Any] = {
         "site_id": site_id,

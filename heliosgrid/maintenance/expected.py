@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 import pvlib
 
+from heliosgrid.maintenance.detectors.thresholds import DEFAULT
+from heliosgrid.maintenance.frames import completeness
 from heliosgrid.physics import DeviceSpec, SiteSpec, clearsky_irradiance, poa_irradiance_w_m2, solar_position
 from heliosgrid.physics.model import expected_ac_power_kw as _pvwatts_ac
 from heliosgrid.physics.model import expected_dc_power_kw as _pvwatts_dc
@@ -127,7 +129,7 @@ def _add_poa_peer_ratio(feats: dict[str, pd.DataFrame], inverters: list[DeviceSp
     # references; such sites compare sensor readings only.
     for dev in inverters if len(inverters) >= MIN_INVERTERS_FOR_IMPLIED_POA else []:
         f = feats[dev.device_id]
-        r = f["ratio_expected"].where(f["daylight"] & ~f["near_clipping"] & (f["sample_count"] >= NOMINAL_SAMPLES_MIN))
+        r = f["ratio_expected"].where(f["daylight"] & ~f["near_clipping"] & (completeness(f) >= DEFAULT.complete_fraction))
         # Calibrate power → irradiance only where the inverter's own sensor agrees with the
         # median of the other sensors: a drifting own sensor would otherwise bias k by its drift.
         others = poa_all.drop(columns=[dev.device_id], errors="ignore").median(axis=1, skipna=True)
@@ -300,14 +302,10 @@ def calibration_factor(f: pd.DataFrame, healthy: pd.Series | None = None) -> flo
     not excluded by ``healthy``; the statistic is the :data:`CALIBRATION_QUANTILE` quantile. Falls back to 1.0 with fewer than
     8 such buckets.
     """
-    ok = f["daylight"] & (f["sample_count"] >= NOMINAL_SAMPLES_MIN) & f["ratio_expected"].notna() & ~f["near_clipping"]
+    ok = f["daylight"] & (completeness(f) >= DEFAULT.complete_fraction) & f["ratio_expected"].notna() & ~f["near_clipping"]
     if healthy is not None:
         ok &= healthy.reindex(f.index, fill_value=False)
     values = f.loc[ok, "ratio_expected"]
     if len(values) < 8:
         return 1.0
     return float(np.clip(values.quantile(CALIBRATION_QUANTILE), 0.8, 1.2))
-
-
-NOMINAL_SAMPLES_MIN = 13
-"""A bucket counts as complete with at least 13 of its 15 one-minute samples."""

@@ -28,6 +28,19 @@ BUCKET_H = 0.25
 NOMINAL_SAMPLES_PER_BUCKET = 15
 """Contract cadence is 60 s, so a complete 15-minute bucket holds 15 samples."""
 
+
+
+def completeness(f: pd.DataFrame) -> pd.Series:
+    """Share of the bucket's nominal samples present (``sample_count`` / ``nominal_samples``).
+
+    ``nominal_samples`` is the device's samples per 15-minute bucket at its nominal reporting
+    interval (a frame column set by :func:`device_frames`); frames without it assume the
+    contract's 60-s cadence (:data:`NOMINAL_SAMPLES_PER_BUCKET`).
+    """
+    nominal = f.get("nominal_samples", NOMINAL_SAMPLES_PER_BUCKET)
+    return f["sample_count"] / nominal
+
+
 ROLLUP_COLUMNS: tuple[str, ...] = (
     "sample_count",
     "ghi_w_m2_avg",

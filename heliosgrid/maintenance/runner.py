@@ -130,8 +130,7 @@ def run_maintenance(
             evidence=_evidence(fd),
             energy_lost_kwh=fd.energy_lost_kwh,
             recommended_action=fd.recommended_action,
-            tariff_per_kwh=settings.tariff_per_kwh,
-            currency=settings.currency,
+            settings=settings,
         )
         raised += 1
         energy += fd.energy_lost_kwh

@@ -10,6 +10,7 @@ import pytest
 
 from heliosgrid import alerts
 from heliosgrid.db.connection import open_connection
+from heliosgrid.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +43,7 @@ def _raise(conn: psycopg.Connection, **kw: object) -> int:
         "evidence": {"ac_power_kw": 0.0, "poa_w_m2": 700.0},
         "energy_lost_kwh": 50.0,
         "recommended_action": "Reset the inverter",
+        "tariff_per_kwh": 0.08,
     }
     args.update(kw)
     return alerts.raise_alert(conn, **args)  # type: ignore[arg-type]
@@ -63,6 +65,24 @@ def test_dedup_updates_one_active_alert(conn: psycopg.Connection) -> None:
 def test_revenue_uses_default_tariff_without_site_tariff(conn: psycopg.Connection) -> None:
     aid = _raise(conn, site_id="s2", device_id="s2-inv01", energy_lost_kwh=100.0, tariff_per_kwh=0.25)
     assert alerts.get_alert(conn, aid).revenue_lost == pytest.approx(25.0)
+
+
+def test_tariff_and_currency_come_from_the_settings_passed_not_the_global_ones(
+    conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HELIOS_TARIFF_PER_KWH", "9.0")
+    monkeypatch.setenv("HELIOS_CURRENCY", "JPY")
+    mine = Settings(tariff_per_kwh=0.5, currency="USD")
+    aid = _raise(conn, site_id="s2", device_id="s2-inv01", energy_lost_kwh=10.0, tariff_per_kwh=None, settings=mine)
+    alert = alerts.get_alert(conn, aid)
+    assert alert.revenue_lost == pytest.approx(5.0) and alert.currency == "USD"
+
+
+def test_a_loss_without_any_tariff_is_a_clear_error(conn: psycopg.Connection) -> None:
+    with pytest.raises(alerts.AlertError, match="no tariff for site 's2'"):
+        _raise(conn, site_id="s2", device_id="s2-inv01", energy_lost_kwh=10.0, tariff_per_kwh=None)
+    aid = _raise(conn, site_id="s2", device_id="s2-inv01", energy_lost_kwh=0.0, tariff_per_kwh=None)  # no loss: no tariff needed
+    assert alerts.get_alert(conn, aid).revenue_lost == 0.0
 
 
 def test_other_keys_are_separate_alerts(conn: psycopg.Connection) -> None:

@@ -165,11 +165,11 @@ def test_clearsky_envelope_loss_sees_power_loss_not_sensor_drift(clean_plant: Pl
     tz = clean_plant.site.timezone
     local_day = f.index.tz_convert(tz).normalize()
     ok = f["daylight"] & (f["sample_count"] >= 13)
-    clean = d._clearsky_envelope_loss(f, dev, 1.0, ok, local_day).dropna()
+    clean = d.clearsky_envelope_loss(f, dev, 1.0, ok, local_day).dropna()
     assert len(clean) >= 3 and clean.max() < 0.02
     f["poa_w_m2_avg"] = f["poa_w_m2_avg"] * 1.2  # a sensor drift does not touch it
-    assert d._clearsky_envelope_loss(f, dev, 1.0, ok, local_day).dropna().max() < 0.02
+    assert d.clearsky_envelope_loss(f, dev, 1.0, ok, local_day).dropna().max() < 0.02
     late = f.index >= f.index[0] + pd.Timedelta(days=3)
     f.loc[late, "ac_power_kw_avg"] = f.loc[late, "ac_power_kw_avg"] * 0.9  # 10 % less power
-    lossy = d._clearsky_envelope_loss(f, dev, 1.0, ok, local_day).dropna()
+    lossy = d.clearsky_envelope_loss(f, dev, 1.0, ok, local_day).dropna()
     assert lossy[lossy.index >= pd.Timestamp(f.index[late][0]).tz_convert(tz).normalize() + pd.Timedelta(days=1)].min() > 0.07

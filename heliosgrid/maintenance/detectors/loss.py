@@ -1,0 +1,197 @@
+"""Loss detectors with a sharp onset: inverter trip (no output) and string outage (a step down).
+
+Both work on the calibrated ratio actual / (k · expected AC) of one inverter's 15-minute frame
+(:func:`heliosgrid.maintenance.expected.site_features`); thresholds in
+:mod:`~heliosgrid.maintenance.detectors.thresholds`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from heliosgrid.maintenance.detectors.base import Finding, complete, exclusion, loss_kwh, merge_runs, num, runs, ts_at
+from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
+from heliosgrid.maintenance.frames import BUCKET_H
+from heliosgrid.physics import DeviceSpec
+
+
+def _trip_edges(f: pd.DataFrame, k: float, start: int, stop: int, zero_with_light: np.ndarray, th: Thresholds) -> tuple[int, int]:
+    """Extend a dead run over the low-light zero buckets and the partial bucket at either end."""
+    ratio = (f["ac_power_kw_avg"] / (f["expected_ac_kw"] * k)).to_numpy()
+    lo, hi = start, stop
+    while lo > 0 and zero_with_light[lo - 1]:
+        lo -= 1
+    while hi < len(f) and zero_with_light[hi]:
+        hi += 1
+    if lo > 0 and np.isfinite(ratio[lo - 1]) and ratio[lo - 1] < th.trip_edge_ratio:
+        lo -= 1
+    if hi < len(f) and np.isfinite(ratio[hi]) and ratio[hi] < th.trip_edge_ratio:
+        hi += 1
+    return lo, hi
+
+
+def detect_inverter_trip(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, th: Thresholds = DEFAULT) -> list[Finding]:
+    """Inverter trip / outage: no AC power while its irradiance says it should produce.
+
+    One dead daylight bucket is enough; night and no-data buckets in between do not split an
+    episode. Energy = Σ max(0, k·expected − actual) × 0.25 h over the episode (kWh).
+    """
+    cap = device.ac_capacity_kw
+    ac = f["ac_power_kw_avg"].fillna(0.0)
+    has_data = f["sample_count"] > 0
+    producing_expected = f["daylight"] & (f["expected_ac_kw"] * k > th.trip_expected_fraction * cap)
+    dead = has_data & producing_expected & (ac < th.trip_power_fraction * cap)
+    if "snow_suspected" in f:
+        dead &= ~f["snow_suspected"].fillna(False).astype(bool)
+    quiet = (~f["daylight"] | ~has_data) & (ac < th.trip_power_fraction * cap)
+    zero_with_light = (has_data & (f["expected_ac_kw"] * k > 0.01 * cap) & (ac < th.trip_power_fraction * cap)).to_numpy(
+        dtype=bool
+    )
+    out: list[Finding] = []
+    for start, stop in merge_runs(runs(dead), quiet.to_numpy(dtype=bool)):
+        lo, hi = _trip_edges(f, k, start, stop, zero_with_light, th)
+        energy = float((f["expected_ac_kw"].iloc[lo:hi] * k - f["ac_power_kw_avg"].iloc[lo:hi]).clip(lower=0).sum() * BUCKET_H)
+        dead_part = f.iloc[start:stop][dead.iloc[start:stop]]
+        out.append(
+            Finding(
+                site_id=device.site_id,
+                device_id=device.device_id,
+                fault_type="inverter_trip",
+                severity="critical",
+                started_at=ts_at(f, lo),
+                ended_at=ts_at(f, hi),
+                detected_at=ts_at(f, start + 1),
+                energy_lost_kwh=energy,
+                evidence={
+                    "dead_daylight_buckets": len(dead_part),
+                    "mean_ac_power_kw": num(dead_part["ac_power_kw_avg"].mean()),
+                    "mean_expected_ac_kw": num(dead_part["expected_ac_kw"].mean() * k),
+                    "mean_poa_w_m2": num(dead_part["poa_w_m2_avg"].mean(), 1),
+                    "status_ok_samples": int(dead_part["status_ok_count"].sum()),
+                },
+                title=f"Inverter {device.device_id} produces no power with irradiance",
+            )
+        )
+    return out
+
+
+@dataclass
+class _Usable:
+    """The usable daylight buckets of one inverter for the step test."""
+
+    t: pd.DatetimeIndex
+    ratio: np.ndarray
+    level: np.ndarray
+    peer: np.ndarray
+    pos_in_f: np.ndarray
+
+
+def _usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Series | None, th: Thresholds) -> _Usable:
+    usable = (
+        f["daylight"]
+        & complete(f, th)
+        & f["ratio_expected"].notna()
+        & ~f["near_clipping"]
+        & (f["ac_power_kw_avg"] > th.trip_power_fraction * device.ac_capacity_kw)
+        & ~(f["tmod_excess_c"] > th.overheat_excess_c / 2)  # hot modules: overheating's business
+        & ~exclusion(f, exclude)
+    )
+    u = f.loc[usable]
+    ratio = (u["ratio_expected"] / k).to_numpy()
+    return _Usable(
+        t=pd.DatetimeIndex(u.index),
+        ratio=ratio,
+        level=pd.Series(ratio).rolling(3, min_periods=3).median().to_numpy(),
+        peer=u["peer_ratio"].rolling(3, min_periods=3).median().to_numpy(),
+        pos_in_f=f.index.get_indexer(u.index),
+    )
+
+
+def _step_at(u: _Usable, i: int, th: Thresholds) -> float | None:
+    """The base ratio 6–30 h before bucket ``i`` when a step down holds at ``i``, else None."""
+    window = (u.t >= u.t[i] - pd.Timedelta(hours=30)) & (u.t < u.t[i] - pd.Timedelta(hours=6))
+    if window.sum() < 6:
+        return None
+    base = float(np.median(u.ratio[window]))
+    peer_ok = not np.isfinite(u.peer[i]) or u.peer[i] < th.peer_confirm_ratio
+    if u.level[i] < th.loss_level and base - u.level[i] >= th.step_min and peer_ok:
+        return base
+    return None
+
+
+def _episode(u: _Usable, i: int, base: float, th: Thresholds) -> tuple[int, int]:
+    """``[onset, stop)`` in usable positions: back while below base − step/2, forward while the level is."""
+    onset = i
+    half = base - th.step_min / 2
+    while onset > 0 and u.ratio[onset - 1] < half and u.t[onset] - u.t[onset - 1] <= pd.Timedelta(hours=18):
+        onset -= 1
+    stop = i + 1
+    while stop < len(u.t) and (u.level[stop] < half or not np.isfinite(u.level[stop])):
+        stop += 1
+    return onset, stop
+
+
+def _outage_finding(
+    f: pd.DataFrame, device: DeviceSpec, k: float, u: _Usable, i: int, span: tuple[int, int], base: float
+) -> Finding:
+    onset, stop = span
+    ratio_f = f["ratio_expected"].to_numpy() / k
+    a = int(u.pos_in_f[onset])
+    if a > 0 and np.isfinite(ratio_f[a - 1]) and ratio_f[a - 1] < base - 0.01:
+        a -= 1  # the partial bucket just before the onset (fault began mid-bucket)
+    b = int(u.pos_in_f[stop - 1]) + 1
+    if b < len(f) and np.isfinite(ratio_f[b]) and ratio_f[b] < base - 0.01:
+        b += 1
+    energy = loss_kwh(f, k, a, b) - (1.0 - base) * float((f["expected_ac_kw"].iloc[a:b] * k).sum() * BUCKET_H)
+    during = float(np.median(u.ratio[onset:stop]))
+    loss_fraction = 1.0 - during / base if base > 0 else float("nan")
+    return Finding(
+        site_id=device.site_id,
+        device_id=device.device_id,
+        fault_type="string_outage",
+        severity="critical" if loss_fraction >= 0.3 else "warning",
+        started_at=ts_at(f, a),
+        ended_at=ts_at(f, b),
+        detected_at=ts_at(f, int(u.pos_in_f[i]) + 1),
+        energy_lost_kwh=energy,
+        evidence={
+            "loss_fraction": num(loss_fraction),
+            "ratio_before": num(base),
+            "ratio_during": num(during),
+            "peer_ratio_at_detection": num(u.peer[i]),
+            "usable_buckets": stop - onset,
+        },
+        title=f"Inverter {device.device_id} lost {loss_fraction:.0%} of its output (string outage)",
+    )
+
+
+def detect_string_outage(
+    f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, exclude: pd.Series | None = None, th: Thresholds = DEFAULT
+) -> list[Finding]:
+    """String outage / partial loss: a *step* drop of output against the model, confirmed by peers.
+
+    Works on the usable daylight buckets only (complete, not excluded, producing, not near
+    clipping, modules not hot). ``level`` = rolling median of the last 3 calibrated ratios;
+    ``base`` = median ratio 6–30 h earlier. A step is ``base − level ≥ step_min`` with
+    ``level < loss_level`` (and peers, when present, below ``peer_confirm_ratio``). The episode
+    lasts while the level stays ``step_min / 2`` below the base (nights bridged); a single low
+    bucket is a transient.
+    """
+    u = _usable_buckets(f, device, k, exclude, th)
+    if len(u.t) < 8:
+        return []
+    out: list[Finding] = []
+    i = 3
+    while i < len(u.t):
+        base = _step_at(u, i, th)
+        if base is None:
+            i += 1
+            continue
+        onset, stop = _episode(u, i, base, th)
+        if stop - onset >= 2:
+            out.append(_outage_finding(f, device, k, u, i, (onset, stop), base))
+        i = stop + 1
+    return out

@@ -1,0 +1,134 @@
+"""Sensor detectors: stuck (flat-lined) sensors and drifting POA sensors.
+
+Their findings lose no energy; the engine masks the faulty readings before the loss detectors
+run so that a bad sensor never causes a false loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pvanalytics.quality.gaps import stale_values_diff
+from scipy.stats import theilslopes
+
+from heliosgrid.maintenance.detectors.base import Finding, complete, exclusion, merge_runs, num, runs, ts_at
+from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
+from heliosgrid.physics import DeviceSpec
+
+
+def stale(
+    series: pd.Series, smin: pd.Series | None, smax: pd.Series | None, counts: pd.Series, th: Thresholds = DEFAULT
+) -> pd.Series:
+    """Bucket is stale: min == max over ≥ ``th.stale_min_samples`` samples, or the bucket mean
+    repeats (pvanalytics ``stale_values_diff``, window 3)."""
+    flat = pd.Series(False, index=series.index)
+    if smin is not None and smax is not None:
+        flat = (counts >= th.stale_min_samples) & (smax - smin).abs().le(0.0) & series.notna()
+    present = series.dropna()
+    if len(present) >= 3:
+        repeat = stale_values_diff(present, window=3, rtol=0.0, atol=1e-9)
+        flat = flat | repeat.reindex(series.index, fill_value=False)
+    return flat
+
+
+def _stale_checks(f: pd.DataFrame, th: Thresholds) -> list[tuple[str, pd.Series, pd.Series]]:
+    """(sensor, stale buckets, bridge buckets) for every sensor column present in ``f``."""
+    counts = f["sample_count"]
+    lit = f["ref_poa_w_m2"] > th.stale_lit_poa_w_m2
+    checks: list[tuple[str, pd.Series, pd.Series]] = []
+    for sensor in ("poa_w_m2", "ghi_w_m2", "module_temp_c", "ambient_temp_c"):
+        col = f"{sensor}_avg"
+        if col not in f or not f[col].notna().any():
+            continue
+        flat = stale(f[col], f.get(f"{sensor}_min"), f.get(f"{sensor}_max"), counts, th)
+        if sensor in ("poa_w_m2", "ghi_w_m2"):
+            # An irradiance of exactly 0 at night is not stale; only judge while the site sees light.
+            checks.append((sensor, flat & lit, ~lit | (counts == 0)))
+        else:
+            checks.append((sensor, flat, counts == 0))
+    return checks
+
+
+def detect_stuck_sensor(f: pd.DataFrame, device: DeviceSpec, th: Thresholds = DEFAULT) -> list[Finding]:
+    """Stuck / flat-lined POA, GHI or temperature sensor (the value repeats) for ≥ 2 buckets."""
+    out: list[Finding] = []
+    for sensor, flat, bridge in _stale_checks(f, th):
+        for start, stop in merge_runs(runs(flat), bridge.to_numpy(dtype=bool)):
+            n = int(flat.iloc[start:stop].sum())
+            if n < th.stale_min_buckets:
+                continue
+            flagged = np.flatnonzero(flat.iloc[start:stop].to_numpy(dtype=bool)) + start
+            value = f[f"{sensor}_avg"].iloc[start]
+            out.append(
+                Finding(
+                    site_id=device.site_id,
+                    device_id=device.device_id,
+                    fault_type="stuck_sensor",
+                    severity="warning",
+                    started_at=ts_at(f, start),
+                    ended_at=ts_at(f, stop),
+                    detected_at=ts_at(f, int(flagged[th.stale_min_buckets - 1]) + 1),
+                    evidence={"sensor": sensor, "stuck_value": num(value), "stale_buckets": n},
+                    title=f"{device.device_id}: {sensor} sensor stuck at {value:.1f}",
+                )
+            )
+    return out
+
+
+def _drift_onset(r: pd.Series, start: int, stop: int) -> pd.Timestamp:
+    """Back-extrapolate a drift to where it left 1.0 (Theil–Sen over the run and 96 buckets before)."""
+    t_hours = np.asarray((r.index - r.index[0]).total_seconds(), dtype=float) / 3600.0
+    lo = max(0, start - 96)
+    seg_t = t_hours[lo:stop]
+    seg_v = np.abs(r.to_numpy()[lo:stop] - 1.0)
+    start_ts = pd.Timestamp(r.index[max(0, start - 7)])
+    if len(seg_t) >= 8:
+        slope, intercept, _, _ = theilslopes(seg_v, seg_t)
+        if slope > 0:
+            t0 = -intercept / slope
+            if t_hours[lo] <= t0 <= t_hours[start]:
+                start_ts = pd.Timestamp(r.index[0]) + pd.Timedelta(hours=float(t0))
+    return start_ts.floor("15min")
+
+
+def detect_irradiance_drift(
+    f: pd.DataFrame, device: DeviceSpec, exclude: pd.Series | None = None, th: Thresholds = DEFAULT
+) -> list[Finding]:
+    """Drifting POA sensor: its reading departs from the site's irradiance reference (``poa_peer_ratio``).
+
+    Rolling median over ``th.drift_window`` daylight buckets off by > ``th.drift_ratio`` for
+    ``th.drift_min_buckets`` buckets. Evidence ``reference`` says whether the reference was the
+    POA implied by metered power or the other sensors.
+    """
+    ratio = f["poa_peer_ratio"]
+    ok = f["daylight"] & complete(f, th) & ratio.notna() & ~exclusion(f, exclude)
+    r = ratio[ok]
+    if len(r) < th.drift_window:
+        return []
+    rolling = r.rolling(th.drift_window, min_periods=th.drift_window).median()
+    pos = np.flatnonzero(ok.to_numpy(dtype=bool))
+    out: list[Finding] = []
+    for start, stop in runs((rolling - 1.0).abs() > th.drift_ratio):
+        if stop - start < th.drift_min_buckets:
+            continue
+        dev_value = float(rolling.iloc[stop - 1])
+        from_power = "poa_ref_from_power" in f and bool(f["poa_ref_from_power"].iloc[pos[start:stop]].mean() >= 0.5)
+        out.append(
+            Finding(
+                site_id=device.site_id,
+                device_id=device.device_id,
+                fault_type="irradiance_drift",
+                severity="warning",
+                started_at=_drift_onset(r, start, stop),
+                ended_at=ts_at(f, int(pos[stop - 1]) + 1),
+                detected_at=ts_at(f, int(pos[start + 1]) + 1),
+                evidence={
+                    "poa_ratio_to_peers": num(dev_value),
+                    "max_deviation": num(float((rolling.iloc[start:stop] - 1.0).abs().max())),
+                    "power_peer_ratio": num(float(f["peer_ratio"].iloc[pos[start:stop]].median())) if "peer_ratio" in f else None,
+                    "reference": "metered_power" if from_power else "sensors",
+                },
+                title=f"{device.device_id}: POA sensor reads {dev_value - 1.0:+.1%} against its peers",
+            )
+        )
+    return out

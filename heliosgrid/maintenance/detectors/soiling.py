@@ -1,0 +1,188 @@
+"""Soiling: a gradual, growing loss against the model, day by day (site-local days).
+
+pvanalytics has no soiling estimator and RdTools (stochastic rate and recovery) is not a
+dependency; the daily-median calibrated ratio with a Theil–Sen trend is the same idea on a short
+window. The loss must be real power, not a sensor artefact (see :func:`_confirmed`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import theilslopes
+
+from heliosgrid.maintenance.detectors.base import Finding, complete, exclusion, num, runs
+from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
+from heliosgrid.maintenance.frames import BUCKET_H
+from heliosgrid.physics import DeviceSpec
+
+
+def clearsky_envelope_loss(
+    f: pd.DataFrame, device: DeviceSpec, k: float, ok: pd.Series, local_day: pd.DatetimeIndex, th: Thresholds = DEFAULT
+) -> pd.Series:
+    """Per clear local day: 1 − (envelope of actual / clear-sky AC) / (the clear baseline before it).
+
+    Envelope = 90th percentile of ``ac_power_kw_avg / (k · clearsky_ac_kw)`` over the day's usable
+    buckets (``ok``, clear-sky AC between 20 % and 90 % of nameplate: no clipping); clouds only
+    lower it, soiling lowers it on every day. Baseline = median envelope of the clear days among
+    the 10 days before (first days of the window: of the window's clear days). Days that are not
+    clear (envelope < ``th.clear_day_envelope_fraction`` × baseline) are NaN. Empty when the
+    frame has no ``clearsky_ac_kw``.
+    """
+    if "clearsky_ac_kw" not in f:
+        return pd.Series(dtype=float)
+    cap = device.ac_capacity_kw
+    cs = f["clearsky_ac_kw"] * k
+    use = ok & (cs > 0.2 * cap) & (cs < 0.9 * cap)
+    if not use.any():
+        return pd.Series(dtype=float)
+    index = (f["ac_power_kw_avg"] / cs)[use]
+    by_day = index.groupby(local_day[use.to_numpy()])
+    env = by_day.quantile(0.9)[by_day.size() >= 6]
+    out = pd.Series(np.nan, index=env.index)
+    for i in range(len(env)):
+        before = env.iloc[max(0, i - 10) : i]
+        if len(before) < 2:
+            before = env.iloc[: max(i, 10)]
+        top = float(before.max()) if len(before) else float("nan")
+        clear_before = before[before >= th.clear_day_envelope_fraction * top]
+        if clear_before.empty:
+            continue
+        base = float(clear_before.median())
+        if env.iloc[i] >= th.clear_day_envelope_fraction * base:
+            out.iloc[i] = max(0.0, 1.0 - float(env.iloc[i]) / base)
+    return out
+
+
+@dataclass
+class _Daily:
+    """Per local day: calibrated loss, power peer ratio, clear-sky envelope loss."""
+
+    loss: pd.Series
+    peer: pd.Series
+    clearsky_loss: pd.Series
+    ok: pd.Series
+
+
+def _daily_loss(
+    f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Series | None, timezone: str, th: Thresholds
+) -> _Daily | None:
+    signal = f["ratio_expected"] / k
+    ok = (
+        f["daylight"]
+        & complete(f, th)
+        & signal.notna()
+        & ~f["near_clipping"]
+        & (f["ac_power_kw_avg"] > th.trip_power_fraction * device.ac_capacity_kw)
+        & ~(f["tmod_excess_c"] > th.overheat_excess_c / 2)
+        & ~exclusion(f, exclude)
+    )
+    local_day = f.index.tz_convert(timezone).normalize()
+    days_ok = local_day[ok.to_numpy()]
+    daily = signal[ok].groupby(days_ok).median()
+    counts = signal[ok].groupby(days_ok).size()
+    # A POA sensor reading high by x % inflates the expectation by ≈ x % and mimics soiling:
+    # re-reference the day's ratio to the site's irradiance reference.
+    poa_ratio = f["poa_peer_ratio"][ok].groupby(days_ok).median()
+    daily = (daily * poa_ratio.reindex(daily.index).fillna(1.0))[counts >= 6]
+    if len(daily) < 3:
+        return None
+    peer = f["peer_ratio"][ok].groupby(days_ok).median().reindex(daily.index)
+    return _Daily(
+        loss=(1.0 - daily).clip(lower=0.0),
+        peer=peer,
+        clearsky_loss=clearsky_envelope_loss(f, device, k, ok, local_day, th),
+        ok=ok,
+    )
+
+
+def _confirmed(d: _Daily, start: int, stop: int, others_daily_ratio: pd.Series | None) -> bool:
+    """Metered power confirms the loss (see :func:`detect_soiling`)."""
+    if not d.peer.notna().any():
+        return True
+    run_days = d.loss.index[start:stop]
+    run_loss = float(np.median(d.loss.to_numpy()[start:stop]))
+    peer_run = d.peer.loc[run_days]
+    peer_loss = 1.0 - float(np.nanmedian(peer_run)) if peer_run.notna().any() else 0.0
+    others = others_daily_ratio.reindex(run_days) if others_daily_ratio is not None else pd.Series(dtype=float)
+    others_loss = 1.0 - float(np.nanmedian(others)) if others.notna().any() else 0.0
+    if peer_loss < 0.5 * run_loss and others_loss < 0.5 * run_loss:
+        return False  # a sensor artefact, not soiling
+    if peer_loss < 0.5 * run_loss:
+        # Only the neighbours' model ratios confirm it — and they share the site's sensors. On
+        # clear days the power must also have fallen against the clear-sky expectation.
+        cs_loss = d.clearsky_loss.reindex(run_days).dropna()
+        if len(cs_loss) and float(np.median(cs_loss)) < 0.5 * float(np.median(d.loss.reindex(cs_loss.index))):
+            return False
+    return True
+
+
+def _soiling_finding(
+    f: pd.DataFrame, device: DeviceSpec, k: float, d: _Daily, span: tuple[int, int], exclude: pd.Series | None, th: Thresholds
+) -> Finding | None:
+    """The finding for dirty days ``span`` when the loss grows (Theil–Sen slope), else None."""
+    start, stop = span
+    values = d.loss.to_numpy()
+    days = d.loss.index
+    lo = max(0, start - 10)
+    x = np.arange(lo, stop, dtype=float)
+    slope, intercept, _, _ = theilslopes(values[lo:stop], x)
+    if not slope > th.soiling_min_slope_per_day:
+        return None
+    zero_day = int(np.clip(np.floor(-intercept / slope), lo, start))  # back-extrapolated to zero loss
+    start_ts = pd.Timestamp(days[zero_day]).tz_convert("UTC")
+    end_ts = (pd.Timestamp(days[stop - 1]) + pd.Timedelta(days=1)).tz_convert("UTC")
+    detected = (pd.Timestamp(days[start + 1]) + pd.Timedelta(days=1)).tz_convert("UTC")  # end of the 2nd dirty day
+    i0, i1 = int(f.index.searchsorted(start_ts)), int(f.index.searchsorted(end_ts))
+    part = f.iloc[i0:i1][~exclusion(f, exclude).iloc[i0:i1]]
+    energy = float((part["expected_ac_kw"] * k - part["ac_power_kw_avg"]).dropna().sum() * BUCKET_H)
+    peak = float(values[start:stop].max())
+    return Finding(
+        site_id=device.site_id,
+        device_id=device.device_id,
+        fault_type="soiling",
+        severity="warning" if peak >= 0.05 else "info",
+        started_at=start_ts,
+        ended_at=end_ts,
+        detected_at=detected,
+        energy_lost_kwh=energy,
+        evidence={
+            "peak_daily_loss_fraction": num(peak),
+            "loss_rate_per_day": num(slope, 4),
+            "baseline_ratio": 1.0,
+            "dirty_days": stop - start,
+        },
+        title=f"{device.device_id}: soiling loss growing to {peak:.1%}",
+    )
+
+
+def detect_soiling(
+    f: pd.DataFrame,
+    device: DeviceSpec,
+    k: float = 1.0,
+    exclude: pd.Series | None = None,
+    timezone: str = "UTC",
+    others_daily_ratio: pd.Series | None = None,
+    th: Thresholds = DEFAULT,
+) -> list[Finding]:
+    """Soiling: daily calibrated loss ≥ ``th.soiling_loss`` for 2 days and growing.
+
+    When the site has peers, at least half the loss must show in the power peer ratio, or —
+    neighbours soiling together — in the other inverters' own model ratios
+    (``others_daily_ratio``: their median daily calibrated ratio); since those share the site's
+    irradiance sensors, it must then also show in the clear-sky power envelope on the run's
+    clear days (:func:`clearsky_envelope_loss`), when there are any.
+    """
+    d = _daily_loss(f, device, k, exclude, timezone, th)
+    if d is None:
+        return []
+    out: list[Finding] = []
+    for start, stop in runs(d.loss >= th.soiling_loss):
+        if stop - start < 2 or not _confirmed(d, start, stop, others_daily_ratio):
+            continue
+        found = _soiling_finding(f, device, k, d, (start, stop), exclude, th)
+        if found is not None:
+            out.append(found)
+    return out

@@ -1,0 +1,166 @@
+"""Overheating, communication gaps and the informational detectors (clipping, degradation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import theilslopes
+
+from heliosgrid.maintenance.detectors.base import Finding, complete, exclusion, merge_runs, num, runs, ts_at
+from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
+from heliosgrid.maintenance.frames import BUCKET, BUCKET_H, completeness
+from heliosgrid.physics import DeviceSpec
+
+
+def detect_overheating(
+    f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, exclude: pd.Series | None = None, th: Thresholds = DEFAULT
+) -> list[Finding]:
+    """Overheating: module temperature well above its model, beyond what the peers show.
+
+    ``tmod_excess_c`` > ``th.overheat_excess_c`` for 2 buckets with POA above
+    ``th.overheat_min_poa_w_m2``; energy from the expectation with the modelled module temperature.
+    """
+    lit = f["poa_used_w_m2"] > th.overheat_min_poa_w_m2
+    hot = (f["tmod_excess_c"] > th.overheat_excess_c) & lit & (f["sample_count"] > 0) & ~exclusion(f, exclude)
+    bridge = ~lit | (f["sample_count"] == 0)
+    out: list[Finding] = []
+    for start, stop in merge_runs(runs(hot), bridge.to_numpy(dtype=bool)):
+        n = int(hot.iloc[start:stop].sum())
+        if n < 2:
+            continue
+        flagged = np.flatnonzero(hot.iloc[start:stop].to_numpy(dtype=bool)) + start
+        part = f.iloc[start:stop]
+        gap_kw = (part["expected_ac_model_temp_kw"] * k - part["ac_power_kw_avg"]).where(part["daylight"])
+        excess = float(part["tmod_excess_c"][hot.iloc[start:stop]].median())
+        out.append(
+            Finding(
+                site_id=device.site_id,
+                device_id=device.device_id,
+                fault_type="overheating",
+                severity="critical" if excess > th.overheat_critical_c else "warning",
+                started_at=ts_at(f, start),
+                ended_at=ts_at(f, stop),
+                detected_at=ts_at(f, int(flagged[1]) + 1),
+                energy_lost_kwh=float(gap_kw.dropna().sum() * BUCKET_H),
+                evidence={
+                    "median_excess_c": num(excess, 1),
+                    "max_module_temp_c": num(float(part["module_temp_c_avg"].max()), 1),
+                    "hot_buckets": n,
+                },
+                title=f"{device.device_id}: modules {excess:.0f} °C hotter than modelled",
+            )
+        )
+    return out
+
+
+def detect_comm_gap(f: pd.DataFrame, device: DeviceSpec, th: Thresholds = DEFAULT) -> list[Finding]:
+    """Communication gap: buckets below ``th.comm_gap_completeness`` of their nominal samples, day or night.
+
+    Buckets before the device's monitoring start (``monitored`` column False: before its first
+    reading or ``commissioned_at``) are never a gap.
+    """
+    share = completeness(f)
+    gap = share < th.comm_gap_completeness
+    if "monitored" in f:
+        gap &= f["monitored"].astype(bool)
+    partial = (share < th.comm_gap_partial).to_numpy(dtype=bool)
+    nominal = f["nominal_samples"] if "nominal_samples" in f else pd.Series(15.0, index=f.index)
+    out: list[Finding] = []
+    for start, stop in runs(gap):
+        lo, hi = start, stop
+        if lo > 0 and partial[lo - 1]:
+            lo -= 1
+        if hi < len(f) and partial[hi]:
+            hi += 1
+        missing = float((nominal.iloc[lo:hi] - f["sample_count"].iloc[lo:hi]).clip(lower=0).sum())
+        hours = (hi - lo) * BUCKET_H
+        out.append(
+            Finding(
+                site_id=device.site_id,
+                device_id=device.device_id,
+                fault_type="comm_gap",
+                severity="critical" if hours > 4 else "warning",
+                started_at=ts_at(f, lo),
+                ended_at=ts_at(f, hi),
+                detected_at=ts_at(f, start + 1),
+                evidence={"missing_samples": int(missing), "duration_h": hours},
+                title=f"{device.device_id}: no data for {hours:.2g} h",
+            )
+        )
+    return out
+
+
+def detect_clipping(f: pd.DataFrame, device: DeviceSpec, timezone: str = "UTC") -> list[Finding]:
+    """Inverter clipping (informational): one finding per local day with clipped buckets."""
+    cap = device.ac_capacity_kw
+    dc_equiv = f["expected_ac_kw"]
+    if "dc_power_kw_avg" in f:
+        dc_equiv = f["dc_power_kw_avg"] * device.inverter_efficiency
+    clipped = (f["ac_power_kw_max"] >= 0.99 * cap) & (dc_equiv > cap)
+    if not clipped.any():
+        return []
+    out: list[Finding] = []
+    days = f.index.tz_convert(timezone).normalize()
+    for day, part in f[clipped].groupby(days[clipped.to_numpy()]):
+        energy = float((dc_equiv.loc[part.index] - part["ac_power_kw_avg"]).clip(lower=0).sum() * BUCKET_H)
+        out.append(
+            Finding(
+                site_id=device.site_id,
+                device_id=device.device_id,
+                fault_type="clipping",
+                severity="info",
+                started_at=pd.Timestamp(part.index[0]),
+                ended_at=pd.Timestamp(part.index[-1]) + BUCKET,
+                detected_at=pd.Timestamp(part.index[0]) + BUCKET,
+                energy_lost_kwh=energy,
+                evidence={"clipped_buckets": len(part), "local_day": str(pd.Timestamp(day).date())},
+                title=f"{device.device_id}: clipping {len(part) * BUCKET_H:.2g} h",
+            )
+        )
+    return out
+
+
+def _daily_performance_index(f: pd.DataFrame, th: Thresholds) -> tuple[pd.Series, pd.Series]:
+    """(daily actual / expected energy within 0.5..1.5, daily expected bucket sums) over complete daylight."""
+    ok = f["daylight"] & complete(f, th) & (f["expected_ac_kw"] > 0) & f["ac_power_kw_avg"].notna()
+    part = f[ok]
+    day = part.index.normalize()
+    daily_actual = part["ac_power_kw_avg"].groupby(day).sum()
+    daily_expected = part["expected_ac_kw"].groupby(day).sum()
+    pi = (daily_actual / daily_expected).dropna()
+    return pi[(pi > 0.5) & (pi < 1.5)], daily_expected  # outage days are other detectors' business
+
+
+def detect_degradation(
+    f: pd.DataFrame, device: DeviceSpec, min_days: int | None = None, th: Thresholds = DEFAULT
+) -> list[Finding]:
+    """Long-term degradation: Theil–Sen trend of the daily performance index (actual / expected energy)."""
+    min_days = th.degradation_min_days if min_days is None else min_days
+    pi, daily_expected = _daily_performance_index(f, th)
+    if len(pi) < min_days or (pi.index[-1] - pi.index[0]).days < min_days:
+        return []
+    years = np.asarray((pi.index - pi.index[0]).days, dtype=float) / 365.25
+    slope, intercept, lo_slope, hi_slope = theilslopes(pi.to_numpy(), years, alpha=0.95)
+    rate = slope / intercept if intercept > 0 else float("nan")
+    if not (rate < th.degradation_rate_per_year and hi_slope < 0):
+        return []
+    lost_fraction = np.clip(1.0 - (intercept + slope * years) / intercept, 0.0, 1.0)
+    energy = float((daily_expected.loc[pi.index] * lost_fraction).sum() * BUCKET_H)
+    return [
+        Finding(
+            site_id=device.site_id,
+            device_id=device.device_id,
+            fault_type="degradation",
+            severity="warning" if rate < 2 * th.degradation_rate_per_year else "info",
+            started_at=pd.Timestamp(pi.index[0]),
+            ended_at=pd.Timestamp(pi.index[-1]) + pd.Timedelta(days=1),
+            detected_at=pd.Timestamp(pi.index[-1]) + pd.Timedelta(days=1),
+            energy_lost_kwh=energy,
+            evidence={
+                "rate_per_year": num(rate, 4),
+                "rate_ci95_per_year": [num(lo_slope / intercept, 4), num(hi_slope / intercept, 4)],
+                "days": len(pi),
+            },
+            title=f"{device.device_id}: performance degrading {rate:.1%} per year",
+        )
+    ]

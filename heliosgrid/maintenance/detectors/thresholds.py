@@ -1,0 +1,74 @@
+"""Every detector threshold in one table: name, value, unit and why.
+
+Detectors read a :class:`Thresholds` instance (``DEFAULT`` unless the engine passes a per-device
+copy). Values are for 15-minute buckets; daylight = clear-sky and site POA > 150 W/m².
+
+=============================  ========  ==========================================================
+name                           default   why
+=============================  ========  ==========================================================
+trip_power_fraction            0.02      AC below 2 % of nameplate is "no output"
+trip_expected_fraction         0.10      the model must expect > 10 % of nameplate for a trip
+trip_edge_ratio                0.90      a partial bucket at either end of a trip (ratio < 0.9)
+                                         belongs to the episode (the trip began mid-bucket)
+loss_level                     0.95      string outage: the smoothed calibrated ratio is below it
+step_min                       0.05      string outage: ≥ 5 points below the level 6–30 h earlier
+                                         (soiling moves ≤ 1 point a day, never a 5-point step)
+peer_confirm_ratio             0.96      string outage: peers (when present) also below this
+soiling_loss                   0.02      soiling: daily loss ≥ 2 % for 2 days
+soiling_min_slope_per_day      0.002     soiling: Theil–Sen loss slope > 0.2 %/day (gradual)
+clear_day_envelope_fraction    0.80      a day is clear when its clear-sky power envelope is
+                                         ≥ 80 % of the clear baseline (overcast ≈ 0.3–0.6)
+drift_ratio                    0.03      drift: smoothed POA / reference off by > 3 %
+drift_window                   48        drift: rolling median over 48 daylight buckets (≈ 1.5 d)
+drift_min_buckets              8         drift: the deviation lasts ≥ 8 buckets
+stale_min_samples              3         stuck: min == max over a bucket of ≥ 3 samples
+stale_min_buckets              2         stuck: ≥ 2 stale buckets
+stale_lit_poa_w_m2             20.0      stuck POA/GHI judged only while the site sees light
+overheat_excess_c              8.0       overheating: module temperature > 8 °C above model and
+                                         peers (SAPM residual scatter ≈ 2 °C)
+overheat_min_poa_w_m2          100.0     overheating judged only above this POA
+overheat_critical_c            20.0      overheating above this excess is critical
+comm_gap_completeness          0.5       comm gap: bucket completeness below 50 %
+comm_gap_partial               0.9       a bucket below 90 % next to a gap extends it
+complete_fraction              0.85      a bucket is "complete" with ≥ 85 % of its nominal
+                                         samples (13 of 15 at a 60-s interval)
+degradation_rate_per_year      -0.01     degradation: Theil–Sen slope < −1 %/year, 95 % CI < 0
+degradation_min_days           180       degradation: at least 180 days of daily values
+=============================  ========  ==========================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Detector thresholds (see the module table for units and reasons)."""
+
+    trip_power_fraction: float = 0.02
+    trip_expected_fraction: float = 0.10
+    trip_edge_ratio: float = 0.90
+    loss_level: float = 0.95
+    step_min: float = 0.05
+    peer_confirm_ratio: float = 0.96
+    soiling_loss: float = 0.02
+    soiling_min_slope_per_day: float = 0.002
+    clear_day_envelope_fraction: float = 0.80
+    drift_ratio: float = 0.03
+    drift_window: int = 48
+    drift_min_buckets: int = 8
+    stale_min_samples: int = 3
+    stale_min_buckets: int = 2
+    stale_lit_poa_w_m2: float = 20.0
+    overheat_excess_c: float = 8.0
+    overheat_min_poa_w_m2: float = 100.0
+    overheat_critical_c: float = 20.0
+    comm_gap_completeness: float = 0.5
+    comm_gap_partial: float = 0.9
+    complete_fraction: float = 0.85
+    degradation_rate_per_year: float = -0.01
+    degradation_min_days: int = 180
+
+
+DEFAULT = Thresholds()
