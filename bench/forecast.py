@@ -26,8 +26,9 @@ from typing import Any
 
 from heliosgrid.forecast.backtest import DEFAULT_MODELS, day_ahead_bounds, run_backtest
 from heliosgrid.forecast.datasets import DATASETS, load_dataset
+from heliosgrid.forecast.forecaster import Forecaster
 from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS
-from heliosgrid.forecast.models import MODEL_CLASSES, Forecaster, ProphetCSI, make_model
+from heliosgrid.forecast.models import MODEL_CLASSES, ProphetCSI, make_model
 from heliosgrid.forecast.solar import STEP, SolarContext
 
 TEST_DAYS = 21.0

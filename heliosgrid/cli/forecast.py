@@ -175,6 +175,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 failures += 1
                 continue
+            conn.commit()  # retrain_site never commits the caller's transaction
             results.append(res.as_dict())
             if not args.json:
                 print(f"{site_id}: champion {res.champion_version} ({'promoted' if res.promoted else 'kept'}: {res.reason}); "
@@ -213,19 +214,12 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from psycopg.rows import dict_row
-
     from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET
+    from heliosgrid.forecast.registry import list_models
 
     _, conn = _db()
-    with conn, conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            """SELECT model_version, site_id, model_name, trained_at, train_start, train_end, data_hash, is_champion,
-                      promoted_at, metrics, artifact_path, extract(epoch FROM now() - trained_at) / 3600.0 AS age_h
-               FROM models WHERE %(site)s::text IS NULL OR site_id = %(site)s
-               ORDER BY site_id, is_champion DESC, trained_at DESC, model_name""",
-            {"site": args.site},
-        ).fetchall()
+    with conn:
+        rows = list_models(conn, args.site)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0

@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS
+from heliosgrid.forecast.forecaster import Forecaster, check_power_series, truncate_history
 from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS, choose_champion, score_backtest
-from heliosgrid.forecast.models import DEFAULT_HORIZON_STEPS, Forecaster, check_power_series, make_model, truncate_history
+from heliosgrid.forecast.models import make_model
 from heliosgrid.forecast.solar import CSI_MAX, STEP, ForecastInputError, SolarContext, infer_orientation
 from heliosgrid.forecast.weather import WeatherProvider
 from heliosgrid.physics.fleet import SiteSpec

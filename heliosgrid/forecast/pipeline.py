@@ -17,12 +17,8 @@ bucket is complete). A bucket where not every inverter of the site reported coun
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import os
-import pickle
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,26 +29,31 @@ import numpy as np
 import pandas as pd
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
-from heliosgrid.forecast.backtest import run_backtest
+from heliosgrid.forecast.backtest import BacktestResult
+from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, HISTORY_LOOKBACK_DAYS, persistence_csi
 from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS
-from heliosgrid.forecast.models import (
-    DEFAULT_HORIZON_STEPS,
-    HISTORY_LOOKBACK_DAYS,
-    Forecaster,
-    make_model,
-    persistence_csi,
+from heliosgrid.forecast.registry import (
+    champions,
+    current_champion,
+    load_artifact,
+    metrics_json,
+    model_version,
+    promote,
+    register_model,
+    save_artifact,
+    should_promote,
 )
 from heliosgrid.forecast.solar import STEP, ForecastInputError, SolarContext, regular_grid
+from heliosgrid.forecast.training import RETRAIN_ORIGIN_STEP_H, TrainedSite, data_hash, train_site_models
 from heliosgrid.physics.fleet import DeviceSpec, SiteSpec
 from heliosgrid.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_FORMAT = 1
-#: A candidate must beat the champion's day-ahead nRMSE by at least this much (absolute, fraction of capacity).
-PROMOTION_MARGIN_NRMSE = 0.0005
+#: Re-exported for the DAG tasks and the CLI (their home is :mod:`heliosgrid.forecast.registry`).
+__all__ = ["RetrainResult", "check_drift", "current_champion", "data_hash", "load_artifact", "load_site",
+           "read_history", "retrain_site", "run_forecasts", "save_artifact", "should_promote"]
 DRIFT_MIN_SAMPLES = 48
 
 
@@ -143,126 +144,57 @@ def read_history(conn: psycopg.Connection, site_id: str, start: pd.Timestamp, en
     return pd.Series(values, index=idx, name="ac_power_kw")
 
 
-def data_hash(series: pd.Series) -> str:
-    """SHA-256 of the training data (timestamps and values rounded to 1 W)."""
-    h = hashlib.sha256()
-    h.update(np.asarray(series.index.asi8, dtype=np.int64).tobytes())
-    h.update(np.round(series.to_numpy(dtype=float), 3).tobytes())
-    return h.hexdigest()
-
-
-# --- registry --------------------------------------------------------------------------------
-def model_version(site_id: str, model_name: str, as_of: pd.Timestamp) -> str:
-    """Deterministic version name: retraining for the same ``as_of`` updates the same row."""
-    return f"{site_id}.{model_name}.{as_of:%Y%m%dT%H%MZ}"
-
-
-def save_artifact(forecaster: Forecaster, path: Path) -> None:
-    """Pickle ``forecaster`` atomically (write to a temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump({"format": ARTIFACT_FORMAT, "forecaster": forecaster}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def load_artifact(path: Path | str) -> Forecaster:
-    """Load a forecaster written by :func:`save_artifact` (trusted local files only)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ForecastInputError(f"model artefact {p} is missing")
-    with p.open("rb") as fh:
-        payload = pickle.load(fh)
-    if not isinstance(payload, dict) or payload.get("format") != ARTIFACT_FORMAT:
-        raise ForecastInputError(f"model artefact {p} has an unknown format")
-    fc = payload["forecaster"]
-    if not isinstance(fc, Forecaster):
-        raise ForecastInputError(f"model artefact {p} does not hold a forecaster")
-    return fc
-
-
-def should_promote(candidate: dict[str, Any] | None, champion: dict[str, Any] | None) -> tuple[bool, str]:
-    """Promotion rule on backtest metrics (``{bucket: {nrmse, skill, ...}}``).
-
-    Promote when there is no champion; else when the candidate's day-ahead nRMSE is lower by at
-    least ``PROMOTION_MARGIN_NRMSE``; else, at equal day-ahead nRMSE, when its mean skill over the
-    horizon buckets is higher. A candidate without a day-ahead score is never promoted over a champion.
-    """
-    if candidate is None or DAY_AHEAD_BUCKET not in candidate:
-        return (champion is None and candidate is not None), "candidate has no day-ahead score"
-    if champion is None:
-        return True, "no current champion"
-    cand_da = candidate[DAY_AHEAD_BUCKET].get("nrmse")
-    champ_da = (champion.get(DAY_AHEAD_BUCKET) or {}).get("nrmse")
-    if champ_da is None or (isinstance(champ_da, float) and math.isnan(champ_da)):
-        return True, "current champion has no day-ahead score"
-    if cand_da is None:
-        return False, "candidate has no day-ahead nRMSE"
-    if cand_da < champ_da - PROMOTION_MARGIN_NRMSE:
-        return True, f"day-ahead nRMSE {cand_da:.4f} < champion {champ_da:.4f}"
-    if abs(cand_da - champ_da) <= PROMOTION_MARGIN_NRMSE:
-        def mean_skill(m: dict[str, Any]) -> float:
-            vals = [m[b].get("skill") for b in HORIZON_BUCKETS if b in m and m[b].get("skill") is not None]
-            return float(np.mean(vals)) if vals else -math.inf
-        if mean_skill(candidate) > mean_skill(champion):
-            return True, "equal day-ahead nRMSE, higher mean skill"
-    return False, f"day-ahead nRMSE {cand_da:.4f} does not beat champion {champ_da:.4f}"
-
-
-def current_champion(conn: psycopg.Connection, site_id: str) -> dict[str, Any] | None:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT * FROM models WHERE site_id = %s AND is_champion", (site_id,)).fetchone()
-
-
-def _metrics_json(metrics: dict[str, dict[str, float]]) -> dict[str, Any]:
-    return {b: {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in m.items()} for b, m in metrics.items()}
-
-
 def retrain_site(conn: psycopg.Connection, site_id: str, settings: Settings, as_of: datetime | pd.Timestamp) -> RetrainResult:
     """Backtest, refit, register every candidate model of ``site_id`` on data before ``as_of``, and
-    promote the backtest winner if it beats the current champion. Commits when done."""
+    promote the backtest winner if it beats the current champion.
+
+    Storage shell around the pure :func:`heliosgrid.forecast.training.train_site_models`: reads the
+    history, writes the artefacts, then the registry rows and the promotion in one
+    ``conn.transaction()`` block (a savepoint inside a caller's open transaction, which it never
+    commits; a transaction of its own on an autocommit connection)."""
     t0 = time.perf_counter()
     as_of_ts = floor_15min(as_of)
     site, capacity = load_site(conn, site_id)
     start = as_of_ts - pd.Timedelta(days=settings.forecast_train_days)
     history = read_history(conn, site_id, start, as_of_ts, len(site.inverters))
-    valid = history.dropna()
-    if len(valid) < (settings.forecast_backtest_days + 7) * 96 * 0.3:
-        raise ForecastInputError(
-            f"site {site_id}: {len(valid)} complete 15-min buckets before {as_of_ts.isoformat()}; need at least "
-            f"{settings.forecast_backtest_days + 7} days of history to train and backtest"
-        )
     models = [m.strip() for m in settings.forecast_models.split(",") if m.strip()]
-    bt = run_backtest(history, site, capacity, models=models, test_days=settings.forecast_backtest_days, origin_step_h=6.0)
-    digest = data_hash(history)
-    result = RetrainResult(site_id, as_of_ts.to_pydatetime(), valid.index[0].to_pydatetime(),
-                           (valid.index[-1] + STEP).to_pydatetime(), digest)
+    trained = train_site_models(history, site, capacity, models=models, backtest_days=settings.forecast_backtest_days)
+    bt = trained.backtest
+    result = RetrainResult(site_id, as_of_ts.to_pydatetime(), trained.train_start.to_pydatetime(),
+                           trained.train_end.to_pydatetime(), trained.data_hash)
+    paths = {}
+    for name, fc in trained.forecasters.items():
+        paths[name] = settings.models_path / site_id / f"{model_version(site_id, name, as_of_ts)}.pkl"
+        save_artifact(fc, paths[name])
+    with conn.transaction():
+        versions = _register_candidates(conn, trained, result, paths, as_of_ts)
+        _maybe_promote(conn, site_id, bt, versions, result)
+    result.duration_s = time.perf_counter() - t0
+    log.info("retrain %s: best %s, champion %s (%s) in %.1fs", site_id, result.best_version, result.champion_version,
+             result.reason, result.duration_s)
+    return result
+
+
+def _register_candidates(conn: psycopg.Connection, trained: TrainedSite, result: RetrainResult,
+                         paths: dict[str, Path], as_of: pd.Timestamp) -> dict[str, str]:
+    bt = trained.backtest
     versions: dict[str, str] = {}
-    for name in bt.metrics:
-        fc = Forecaster(make_model(name), SolarContext(site, capacity)).fit(history)
-        version = model_version(site_id, name, as_of_ts)
-        path = settings.models_path / site_id / f"{version}.pkl"
-        save_artifact(fc, path)
+    for name, fc in trained.forecasters.items():
+        version = model_version(trained.site_id, name, as_of)
         params = {**fc.describe(), "backtest": {"test_start": bt.test_start.isoformat(), "test_end": bt.test_end.isoformat(),
-                                                "n_origins": bt.n_origins, "origin_step_h": 6.0}}
-        conn.execute(
-            """INSERT INTO models (model_version, site_id, model_name, params, trained_at, train_start, train_end,
-                                   data_hash, metrics, artifact_path)
-               VALUES (%s, %s, %s, %s, now(), %s, %s, %s, %s, %s)
-               ON CONFLICT (model_version) DO UPDATE SET params = EXCLUDED.params, trained_at = now(),
-                   train_start = EXCLUDED.train_start, train_end = EXCLUDED.train_end, data_hash = EXCLUDED.data_hash,
-                   metrics = EXCLUDED.metrics, artifact_path = EXCLUDED.artifact_path""",
-            (version, site_id, name, Jsonb(params), result.train_start, result.train_end, digest,
-             Jsonb(_metrics_json(bt.metrics[name])), str(path)),
-        )
+                                                "n_origins": bt.n_origins, "origin_step_h": RETRAIN_ORIGIN_STEP_H}}
+        register_model(conn, version=version, site_id=trained.site_id, model_name=name, params=params,
+                       train_start=result.train_start, train_end=result.train_end, data_hash=trained.data_hash,
+                       metrics=bt.metrics[name], artifact_path=paths[name])
         versions[name] = version
         result.candidates.append({"model_version": version, "model_name": name,
                                   "day_ahead_nrmse": bt.metrics[name].get(DAY_AHEAD_BUCKET, {}).get("nrmse"),
                                   "skill": {b: bt.metrics[name][b].get("skill") for b in HORIZON_BUCKETS}})
+    return versions
+
+
+def _maybe_promote(conn: psycopg.Connection, site_id: str, bt: BacktestResult, versions: dict[str, str],
+                   result: RetrainResult) -> None:
     best = bt.champion
     result.best_version = versions.get(best) if best else None
     champ = current_champion(conn, site_id)
@@ -271,29 +203,16 @@ def retrain_site(conn: psycopg.Connection, site_id: str, settings: Settings, as_
     elif champ is not None and champ["model_version"] == result.best_version:
         result.reason = "backtest winner is already the champion"
     else:
-        ok, reason = should_promote(_metrics_json(bt.metrics[best]) if best else None, champ["metrics"] if champ else None)
+        ok, reason = should_promote(metrics_json(bt.metrics[best]) if best else None, champ["metrics"] if champ else None)
         result.reason = reason
         if ok:
-            conn.execute("UPDATE models SET is_champion = false WHERE site_id = %s AND is_champion", (site_id,))
-            conn.execute("UPDATE models SET is_champion = true, promoted_at = now() WHERE model_version = %s",
-                         (result.best_version,))
+            promote(conn, site_id, result.best_version)
             result.promoted = True
     champ = current_champion(conn, site_id)
     result.champion_version = champ["model_version"] if champ else None
-    conn.commit()
-    result.duration_s = time.perf_counter() - t0
-    log.info("retrain %s: best %s, champion %s (%s) in %.1fs", site_id, result.best_version, result.champion_version,
-             result.reason, result.duration_s)
-    return result
 
 
 # --- forecasting -----------------------------------------------------------------------------
-def champions(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    """Champion registry rows of every site."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT * FROM models WHERE is_champion ORDER BY site_id").fetchall()
-
-
 def forecast_site(conn: psycopg.Connection, champion: dict[str, Any], settings: Settings,
                   issued_at: pd.Timestamp) -> pd.DataFrame:
     """Forecast frame of one site's champion issued at ``issued_at`` (history strictly before it)."""

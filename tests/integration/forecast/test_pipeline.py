@@ -54,7 +54,20 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def trained(conn: psycopg.Connection, settings: Settings) -> dict[str, object]:
-    return retrain_site(conn, SITE, settings, AS_OF).as_dict()
+    out = retrain_site(conn, SITE, settings, AS_OF).as_dict()
+    conn.commit()  # retrain_site leaves the transaction to its caller
+    return out
+
+
+def test_retrain_does_not_commit_the_callers_transaction(pg_db: str, settings: Settings,
+                                                         trained: dict[str, object]) -> None:
+    """The storage shell writes inside ``conn.transaction()``: a caller that rolls back loses the rows."""
+    as_of = AS_OF - pd.Timedelta(days=1)
+    with open_connection(pg_db) as c:
+        retrain_site(c, SITE, settings, as_of)
+        assert c.execute("SELECT count(*) FROM models WHERE train_end <= %s", (as_of.to_pydatetime(),)).fetchone()[0] == 5
+        c.rollback()
+        assert c.execute("SELECT count(*) FROM models WHERE train_end <= %s", (as_of.to_pydatetime(),)).fetchone()[0] == 0
 
 
 def test_retrain_registers_candidates_and_promotes(conn: psycopg.Connection, trained: dict[str, object]) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from heliosgrid.forecast.models import Forecaster, make_model
+from heliosgrid.forecast.forecaster import Forecaster
+from heliosgrid.forecast.models import make_model
 from heliosgrid.forecast.solar import SolarContext
 from heliosgrid.forecast.synthetic import DEFAULT_SITE, synthetic_power
 

@@ -11,15 +11,10 @@ import pandas as pd
 import pytest
 
 from heliosgrid.forecast.backtest import day_ahead_bounds, run_backtest
-from heliosgrid.forecast.models import (
-    VARIABILITY_FLOOR,
-    Forecaster,
-    ResidualCalibrator,
-    conformal_levels,
-    fit_base_weights,
-    make_model,
-    regime_variability,
-)
+from heliosgrid.forecast.calibration import VARIABILITY_FLOOR, ResidualCalibrator, conformal_levels, regime_variability
+from heliosgrid.forecast.features import fit_base_weights
+from heliosgrid.forecast.forecaster import Forecaster
+from heliosgrid.forecast.models import make_model
 from heliosgrid.forecast.solar import STEPS_PER_DAY, ForecastInputError, SolarContext, regular_grid
 from heliosgrid.forecast.synthetic import DEFAULT_SITE, synthetic_power
 
@@ -162,6 +157,6 @@ def test_gbm_artefact_from_an_older_version_asks_for_a_retrain(fitted_gbm: Forec
                                                                  synthetic_alternating: pd.Series) -> None:
     old = copy.copy(fitted_gbm)
     old.model = copy.copy(fitted_gbm.model)
-    del old.model.__dict__["base_weights"]  # what unpickling a pre-ADR-0022 artefact gives
+    old.model.base_weights = None  # unfitted base; stale pickles are refused by registry.ARTIFACT_FORMAT
     with pytest.raises(ForecastInputError, match="retrain"):
         old.predict_quantiles(synthetic_alternating, ISSUE)

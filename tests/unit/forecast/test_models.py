@@ -10,8 +10,11 @@ import pandas as pd
 import pytest
 
 from heliosgrid.forecast.backtest import run_backtest
-from heliosgrid.forecast.models import Forecaster, ResidualCalibrator, make_model, persistence_csi
-from heliosgrid.forecast.pipeline import load_artifact, save_artifact, should_promote
+from heliosgrid.forecast.calibration import ResidualCalibrator
+from heliosgrid.forecast.features import persistence_csi
+from heliosgrid.forecast.forecaster import Forecaster
+from heliosgrid.forecast.models import make_model
+from heliosgrid.forecast.registry import load_artifact, save_artifact, should_promote
 from heliosgrid.forecast.solar import ForecastInputError, SolarContext
 from heliosgrid.forecast.synthetic import DEFAULT_SITE, synthetic_power
 

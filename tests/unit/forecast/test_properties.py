@@ -12,8 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from heliosgrid.forecast.calibration import ResidualCalibrator
 from heliosgrid.forecast.datasets import load_power_csv
-from heliosgrid.forecast.models import Forecaster, ForecastModel, ResidualCalibrator
+from heliosgrid.forecast.forecaster import Forecaster
+from heliosgrid.forecast.models import ForecastModel
 from heliosgrid.forecast.solar import ForecastInputError, SolarContext
 from heliosgrid.forecast.synthetic import DEFAULT_SITE, synthetic_power
 
