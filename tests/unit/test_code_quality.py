@@ -29,3 +29,27 @@ def test_test_modules_have_unique_basenames() -> None:
     """pytest's default import mode names test modules by basename: two equal names collide."""
     names = Counter(p.name for p in (REPO / "tests").rglob("test_*.py"))
     assert [n for n, c in names.items() if c > 1] == []
+
+
+def _python_files() -> list[Path]:
+    return sorted(p for top in ("heliosgrid", "consumer", "producer") for p in (REPO / top).rglob("*.py"))
+
+
+def test_no_module_over_450_lines() -> None:
+    """Issue 12: a room that grows past ~450 lines is split before it takes more."""
+    long = {str(p.relative_to(REPO)): n for p in _python_files() if (n := len(p.read_text().splitlines())) > 450}
+    assert long == {}
+
+
+def test_no_function_over_80_lines() -> None:
+    """Issue 12: functions stay short enough to read at once (target ~60, hard limit 80)."""
+    import ast
+
+    long: dict[str, int] = {}
+    for path in _python_files():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 80:
+                    long[f"{path.relative_to(REPO)}:{node.lineno} {node.name}"] = length
+    assert long == {}
