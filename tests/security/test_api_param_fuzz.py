@@ -21,7 +21,7 @@ TIME_PARAMS = [("/v1/alerts", {}, "since"), ("/v1/overview", {}, "as_of"), ("/v1
 CURSOR_PATHS = ["/v1/readings", "/v1/alerts", "/v1/quality/results", "/v1/rollups/1h"]
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-any_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+any_text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=40)
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 extreme_times = st.builds(
     lambda d, tz: d.replace(tzinfo=tz).isoformat(),
