@@ -14,7 +14,8 @@ are not streamed: clients reload history from ``/v1/rollups``.
 
 Events (``event:`` field): ``ready`` once at subscription (``{"since": …}``), ``reading``
 (one row of ``readings``), ``alert`` (one row of ``alerts``), ``revoked`` (the key was revoked;
-the stream then ends); a ``: keep-alive`` comment every ``KEEPALIVE_S`` seconds.
+the stream then ends); a ``: keep-alive`` comment every ``KEEPALIVE_S`` seconds. A database
+outage does not end the stream: polls fail and are retried, and the watermark resumes after it.
 
 Auth: the key in a header, or — for ``EventSource``, which cannot send headers — a short-lived
 token from ``POST /v1/stream/token`` as ``?token=`` (:mod:`heliosgrid.api.stream_tokens`); a
@@ -25,14 +26,17 @@ A key may hold at most ``max_streams_per_key`` open streams (``create_app``, def
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import anyio
+import psycopg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from psycopg_pool import PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
 from heliosgrid.api import models, stream_tokens
@@ -48,6 +52,7 @@ MAX_EVENTS_PER_POLL = 5000
 MAX_READING_AGE = timedelta(days=2)
 
 router = APIRouter(prefix=PREFIX)
+log = logging.getLogger(__name__)
 
 # Keyset page: rows after (%(since)s, %(after_device)s, %(after_ts)s) in (ingested_at, device_id, ts) order.
 # ``ingested_at >= since`` repeats the bound on its own so the BRIN index on ingested_at serves it.
@@ -220,16 +225,21 @@ async def _open_stream(request: Request, site_id: str | None, principal: Princip
             yield b"retry: 3000\n\n" + _event("ready", {"since": jsonable(start)}, event_id)
             last_sent = last_check = time.monotonic()
             while not await request.is_disconnected():
-                if time.monotonic() - last_check >= recheck_s:
-                    last_check = time.monotonic()
-                    if not await run_in_threadpool(still_active):
-                        yield _event("revoked", {"detail": f"API key {principal.key_id} was revoked"}, event_id + 1)
-                        return
-                for follower, name in followers:
-                    for row in await run_in_threadpool(follower.poll, pool, site_id):
-                        event_id += 1
-                        yield _event(name, row, event_id)
-                        last_sent = time.monotonic()
+                try:
+                    if time.monotonic() - last_check >= recheck_s:
+                        if not await run_in_threadpool(still_active):
+                            yield _event("revoked", {"detail": f"API key {principal.key_id} was revoked"}, event_id + 1)
+                            return
+                        last_check = time.monotonic()
+                    for follower, name in followers:
+                        for row in await run_in_threadpool(follower.poll, pool, site_id):
+                            event_id += 1
+                            yield _event(name, row, event_id)
+                            last_sent = time.monotonic()
+                except (psycopg.OperationalError, PoolTimeout) as exc:
+                    # Database restart or outage: keep the stream (and its watermark) and retry on
+                    # the next poll; keep-alives tell the client the server is alive meanwhile.
+                    log.warning("stream poll failed (retrying): %s", exc)
                 if time.monotonic() - last_sent >= KEEPALIVE_S:
                     yield b": keep-alive\n\n"
                     last_sent = time.monotonic()
