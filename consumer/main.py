@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from consumer.checkpoint import AfterDbCommit
 from consumer.service import EXIT_CONFIG, EXIT_DB_UNAVAILABLE, IngestService
 from heliosgrid.db.connection import DatabaseUnavailable, resolve_database_url
 from heliosgrid.settings import SettingsError, load_settings, redact_url
@@ -24,10 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, early_signals: Sequence[int] = ()) -> int:
+def main(argv: Sequence[str] | None = None, early_signals: Sequence[int] = (),
+         after_db_commit: AfterDbCommit | None = None) -> int:
     """Run the consumer; returns the process exit status.
 
     ``early_signals`` are stop signals received before this function installed its handlers.
+    ``after_db_commit`` is passed to :class:`IngestService` (tests inject a crash there).
     """
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -46,7 +49,7 @@ def main(argv: Sequence[str] | None = None, early_signals: Sequence[int] = ()) -
     except (DatabaseUnavailable, OSError) as exc:
         print(f"error: {redact_url(str(exc))}", file=sys.stderr)
         return EXIT_DB_UNAVAILABLE
-    service = IngestService(settings, url)
+    service = IngestService(settings, url, after_db_commit=after_db_commit)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         logging.getLogger("heliosgrid.consumer").info(

@@ -90,12 +90,18 @@ def consumer_env(
     return env
 
 
-def start_consumer(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start ``python -m consumer`` with its output appended to ``log_path``."""
+def start_consumer(env: dict[str, str], log_path: Path, crash_after_db_commit: int | None = None
+                   ) -> subprocess.Popen[bytes]:
+    """Start ``python -m consumer`` with its output appended to ``log_path``.
+
+    ``crash_after_db_commit=N`` runs the same service with an injected hook that exits 137 right
+    after its N-th database commit (``crashing_consumer.py``).
+    """
+    cmd = [PYTHON, "-m", "consumer"]
+    if crash_after_db_commit is not None:
+        cmd = [PYTHON, str(Path(__file__).with_name("crashing_consumer.py")), str(crash_after_db_commit)]
     with open(log_path, "ab") as fh:
-        return subprocess.Popen(
-            [PYTHON, "-m", "consumer"], cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT,
-        )
+        return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT)
 
 
 def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 30) -> int:

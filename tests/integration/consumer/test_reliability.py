@@ -204,8 +204,8 @@ def test_kill_9_between_db_commit_and_offset_commit_repeatedly_loses_and_duplica
     log = tmp_path / "consumer.log"
     crashes = 0
     for _ in range(3):
-        env = consumer_env(db, broker, topic_names, group, batch_max_messages=60, test_crash_after_db_commit=2)
-        proc = start_consumer(env, log)
+        env = consumer_env(db, broker, topic_names, group, batch_max_messages=60)
+        proc = start_consumer(env, log, crash_after_db_commit=2)
         try:
             rc = proc.wait(timeout=60)
         finally:

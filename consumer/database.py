@@ -1,0 +1,150 @@
+"""The consumer's database side: its connection, the device cache, outage bookkeeping, periodic tasks.
+
+* :class:`DatabaseSession` — one autocommit connection (re-opened after a failure), the device
+  registry, the heartbeat row and the outage state: the first failure of an outage is noted, the
+  first success after it is logged once ("database available again after N s") and the heartbeat
+  says ``degraded`` for :data:`DEGRADED_FOR_S` afterwards.
+* :class:`PeriodicTask` — "run this at most every N seconds", used for the rollup refresh
+  (:func:`rollup_refresh_task`), which runs after batches *and* while the consumer is idle, so
+  the rollups never stay stale once traffic stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from consumer.retry import OUTAGE_ERRORS
+from heliosgrid.db.connection import open_connection
+from heliosgrid.db.writer import HeartbeatStatus, database_backend, refresh_rollups, write_heartbeat
+from heliosgrid.ingest.batch import DeviceRegistry
+from heliosgrid.settings import redact_url
+
+log = logging.getLogger("heliosgrid.consumer")
+
+HEARTBEAT_COMPONENT = "consumer"
+DEGRADED_FOR_S = 60.0
+"""After a database outage the heartbeat says 'degraded' for this long."""
+
+
+class DatabaseSession:
+    """Connection, device registry, heartbeat and outage state of one consumer (see the module docstring)."""
+
+    def __init__(self, url: str, instance: str) -> None:
+        self.url = url
+        self.instance = instance
+        self.registry = DeviceRegistry()
+        self.conn: psycopg.Connection[Any] | None = None
+        self._down_since: float | None = None
+        self._degraded_until = 0.0
+
+    def connection(self) -> psycopg.Connection[Any]:
+        """The open connection (autocommit), opened now if there is none."""
+        if self.conn is None or self.conn.closed:
+            self.conn = open_connection(self.url, autocommit=True, connect_timeout_s=5)
+        return self.conn
+
+    def connect(self) -> None:
+        """Open the connection, check the database is migrated, load the device registry."""
+        conn = self.connection()
+        database_backend(conn)
+        self.registry.load(conn)
+
+    def drop(self) -> None:
+        """Forget the connection after a failure (the next attempt opens a new one)."""
+        if self.conn is not None and not self.conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                self.conn.close()
+        self.conn = None
+
+    def close(self, final_beat: dict[str, Any] | None) -> None:
+        """Write a last ``stopping`` heartbeat (when given) and close."""
+        if final_beat is not None and self.conn is not None and not self.conn.closed:
+            with contextlib.suppress(psycopg.Error), self.conn.transaction():
+                write_heartbeat(self.conn, HEARTBEAT_COMPONENT, self.instance, "stopping", final_beat)
+        self.drop()
+
+    # ---- outage bookkeeping -------------------------------------------------------------------
+    def mark_down(self) -> None:
+        """A database attempt failed: note when the outage started."""
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+
+    def mark_up(self) -> None:
+        """A database attempt succeeded: log the end of an outage once; 'degraded' for a while."""
+        if self._down_since is not None:
+            log.info("database available again after %.1f s", time.monotonic() - self._down_since)
+            self._down_since = None
+            self._degraded_until = time.monotonic() + DEGRADED_FOR_S
+
+    @property
+    def is_down(self) -> bool:
+        return self._down_since is not None
+
+    def status(self) -> HeartbeatStatus:
+        return "degraded" if time.monotonic() < self._degraded_until else "ok"
+
+    def beat(self, conn: psycopg.Connection[Any], details: dict[str, Any]) -> None:
+        """Upsert this consumer's heartbeat row in ``conn``'s current transaction."""
+        write_heartbeat(conn, HEARTBEAT_COMPONENT, self.instance, self.status(), details)
+
+    def beat_now(self, details: dict[str, Any]) -> bool:
+        """An idle heartbeat in its own transaction; False (logged, outage noted) when the database is down."""
+        try:
+            conn = self.connection()
+            with conn.transaction():
+                self.beat(conn, details)
+        except OUTAGE_ERRORS as exc:
+            self.drop()
+            self.mark_down()
+            log.warning("heartbeat failed (database unavailable?): %s", redact_url(str(exc)).strip())
+            return False
+        self.mark_up()
+        return True
+
+
+class PeriodicTask:
+    """Run ``action`` at most every ``interval_s`` seconds, whenever :meth:`maybe_run` is called."""
+
+    def __init__(self, name: str, interval_s: float, action: Callable[[], None]) -> None:
+        self.name = name
+        self.interval_s = interval_s
+        self.action = action
+        self.last_run = float("-inf")
+
+    def due(self, now: float | None = None) -> bool:
+        return (time.monotonic() if now is None else now) - self.last_run >= self.interval_s
+
+    def maybe_run(self) -> bool:
+        """Run the action if due; True when it ran."""
+        now = time.monotonic()
+        if not self.due(now):
+            return False
+        self.last_run = now
+        self.action()
+        return True
+
+
+def rollup_refresh_task(db: DatabaseSession, interval_s: float) -> PeriodicTask:
+    """The consumer's periodic rollup refresh (plain PostgreSQL; TimescaleDB's policies do it there).
+
+    Runs on the session's autocommit connection in its own transaction. A failure is logged and
+    retried at the next run: the invalidation log keeps the dirty buckets.
+    """
+
+    def refresh() -> None:
+        conn = db.conn
+        if conn is None or conn.closed:
+            return
+        try:
+            if database_backend(conn) == "postgres":
+                refresh_rollups(conn)
+        except psycopg.Error as exc:
+            log.warning("rollup refresh failed (will retry): %s", redact_url(str(exc)).strip())
+
+    return PeriodicTask("rollup-refresh", interval_s, refresh)
