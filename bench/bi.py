@@ -64,7 +64,8 @@ REPORT_QUERIES: dict[str, str] = {
     # Fleet overview
     "fleet_current_kw": "SELECT bucket, ac_power_kw FROM bi.fleet_power_15m WHERE bucket <= %(end)s "
                         "ORDER BY bucket DESC LIMIT 1",
-    "fleet_energy_today_kwh": "SELECT sum(energy_kwh) FROM bi.fleet_power_15m WHERE bucket >= date_trunc('day', %(end)s::timestamptz)",
+    "fleet_energy_today_kwh": "SELECT sum(energy_kwh) FROM bi.fleet_power_15m "
+                              "WHERE bucket >= date_trunc('day', %(end)s::timestamptz)",
     "fleet_pr_availability_30d": "SELECT sum(energy_kwh) / nullif(sum(reference_energy_kwh), 0), "
                                  "sum(producing_buckets)::float8 / nullif(sum(daylight_buckets), 0) FROM bi.site_kpi_daily "
                                  "WHERE day > %(end)s::date - 30",
@@ -93,12 +94,14 @@ REPORT_QUERIES: dict[str, str] = {
                                 "WHERE day > %(end)s::date - 365",
     "monthly_energy_per_site_year": "SELECT site_id, date_trunc('month', bucket), sum(energy_kwh) FROM bi.site_power_1d "
                                     "WHERE bucket >= %(end)s::timestamptz - INTERVAL '365 days' GROUP BY 1, 2",
-    "specific_yield_by_site_year": "SELECT k.site_id, sum(k.energy_kwh) / nullif(max(s.dc_capacity_kw), 0) FROM bi.site_kpi_daily k "
+    "specific_yield_by_site_year": "SELECT k.site_id, sum(k.energy_kwh) / nullif(max(s.dc_capacity_kw), 0) "
+                                   "FROM bi.site_kpi_daily k "
                                    "JOIN bi.site s ON s.site_id = k.site_id WHERE k.day > %(end)s::date - 365 GROUP BY k.site_id",
     "top5_sites_lost_energy_30d": "SELECT site_id, sum(lost_energy_kwh) FROM bi.site_kpi_daily WHERE day > %(end)s::date - 30 "
                                   "GROUP BY site_id ORDER BY 2 DESC LIMIT 5",
     "lost_energy_by_cause_year": "SELECT fault_type, sum(energy_lost_kwh), sum(revenue_lost) FROM bi.alert "
-                                 "WHERE started_at >= %(end)s::timestamptz - INTERVAL '365 days' GROUP BY fault_type ORDER BY 2 DESC LIMIT 10",
+                                 "WHERE started_at >= %(end)s::timestamptz - INTERVAL '365 days' GROUP BY fault_type ORDER BY "
+                                 "2 DESC LIMIT 10",
     # Forecast accuracy
     "forecast_error_by_horizon_30d": "SELECT horizon_min / 60 AS horizon_h, avg(abs_error_kw), sqrt(avg(error_kw ^ 2)), "
                                      "avg(in_band::int) FROM bi.forecast_accuracy "
@@ -118,7 +121,8 @@ REPORT_QUERIES: dict[str, str] = {
     "issue_monthly_energy_from_site_15m": "SELECT site_id, date_trunc('month', bucket), sum(energy_kwh) FROM bi.site_power_15m "
                                           "WHERE bucket >= %(end)s::timestamptz - INTERVAL '365 days' GROUP BY 1, 2",
     "issue_fleet_total_15m_30d_from_sites": "SELECT bucket, sum(ac_power_kw) FROM bi.site_power_15m "
-                                            "WHERE bucket >= %(end)s::timestamptz - INTERVAL '30 days' GROUP BY bucket ORDER BY bucket",
+                                            "WHERE bucket >= %(end)s::timestamptz - INTERVAL '30 days' GROUP BY bucket ORDER "
+                                            "BY bucket",
 }
 
 ISSUE_EXAMPLES = {
@@ -139,7 +143,8 @@ _LEGACY_SITE_15M = ("(SELECT r.site_id, r.bucket, sum(r.ac_power_kw_avg) AS ac_p
 BASELINE_QUERIES: dict[str, str] = {
     "monthly_energy_per_site_year": f"SELECT site_id, date_trunc('month', bucket), sum(energy_kwh) FROM {_LEGACY_SITE_15M} p "
                                     "WHERE bucket >= %(end)s::timestamptz - INTERVAL '365 days' GROUP BY 1, 2",
-    "kpi_daily_all_sites_year": "SELECT site_id, local_day, energy_kwh, performance_ratio, availability FROM maintenance_kpi_site_day "
+    "kpi_daily_all_sites_year": "SELECT site_id, local_day, energy_kwh, performance_ratio, availability "
+                                "FROM maintenance_kpi_site_day "
                                 "WHERE local_day > %(end)s::date - 365",
     "site_power_year_15m": f"SELECT bucket, ac_power_kw FROM {_LEGACY_SITE_15M} p WHERE site_id = %(site)s "
                            "AND bucket >= %(end)s::timestamptz - INTERVAL '365 days' ORDER BY bucket",
@@ -184,7 +189,8 @@ def _load_postgres(conn: psycopg.Connection, sites: list[str], start: datetime, 
         "INSERT INTO readings_15m (device_id, site_id, bucket, sample_count, completeness, poa_w_m2_avg, poa_w_m2_min, "
         "poa_w_m2_max, ambient_temp_c_avg, module_temp_c_avg, ac_power_kw_avg, ac_power_kw_min, ac_power_kw_max, "
         "energy_kwh, poa_irradiation_kwh_m2, status_ok_count) "
-        f"SELECT device_id, site_id, t, 15, 1.0, poa, poa, poa, amb, tmod, ac, ac, ac, ac * 0.25, poa * 0.25 / 1000.0, 15 FROM ({_VALUES}) v",
+        f"SELECT device_id, site_id, t, 15, 1.0, poa, poa, poa, amb, tmod, ac, ac, ac, ac * 0.25, poa * 0.25 / 1000.0, 15 FROM "
+        f"({_VALUES}) v",
         {"start": start, "stop": end - timedelta(days=2), "sites": sites})
     _load_raw(conn, sites, end - timedelta(days=2), end)
 
@@ -193,7 +199,8 @@ def _load_raw(conn: psycopg.Connection, sites: list[str], start: datetime, end: 
     if conn.execute("SELECT to_regprocedure('helios_ensure_partitions(text,timestamptz,timestamptz)')").fetchone() != (None,):
         conn.execute("SELECT helios_ensure_partitions('readings', %s, %s)", (start, end))
     conn.execute(
-        "INSERT INTO readings (device_id, ts, site_id, poa_w_m2, ambient_temp_c, module_temp_c, ac_power_kw, inverter_status, seq) "
+        "INSERT INTO readings (device_id, ts, site_id, poa_w_m2, ambient_temp_c, module_temp_c, ac_power_kw, inverter_status, "
+        "seq) "
         f"SELECT device_id, t, site_id, poa, amb, tmod, ac, 'ok', extract(epoch FROM t)::bigint FROM ({_VALUES}) v",
         {"start": start, "stop": end, "sites": sites})
 
@@ -219,7 +226,8 @@ def _load_context(conn: psycopg.Connection, sites: list[str], end: datetime) -> 
         "INSERT INTO dq_results (check_name, site_id, window_start, window_end, passed, checked_at) "
         "SELECT c, s, w, w + INTERVAL '1 hour', random() > 0.05, w + INTERVAL '1 hour' FROM unnest(%(sites)s::text[]) s, "
         "unnest(ARRAY['freshness','completeness','range','stuck','clock']) c, "
-        "generate_series(%(end)s::timestamptz - INTERVAL '30 days', %(end)s::timestamptz - INTERVAL '1 hour', INTERVAL '1 hour') w",
+        "generate_series(%(end)s::timestamptz - INTERVAL '30 days', %(end)s::timestamptz - INTERVAL '1 hour', INTERVAL '1 "
+        "hour') w",
         {"sites": sites, "end": end})
 
 

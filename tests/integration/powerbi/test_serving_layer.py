@@ -19,7 +19,7 @@ from heliosgrid.db.rollups import ensure_partitions, refresh_rollups
 
 pytestmark = pytest.mark.integration
 
-START = datetime(2024, 3, 9, tzinfo=UTC)  # spans the Sydney DST change of 2024-04-07? no: short, 3 days
+START = datetime(2024, 3, 9, tzinfo=UTC)
 END = START + timedelta(days=3)
 SITES = {"srv-site-utc": "UTC", "srv-site-syd": "Australia/Sydney"}
 INVERTERS = 3
@@ -69,18 +69,20 @@ SNAPSHOTS = {
     "site_power_1d": "SELECT site_id, bucket, ac_power_kw, energy_kwh, expected_energy_kwh FROM bi.site_power_1d "
                      "WHERE site_id = ANY(%(sites)s) ORDER BY 1, 2",
     "site_kpi_daily": "SELECT site_id, day, inverters, energy_kwh, performance_ratio, performance_ratio_temp_corr, availability, "
-                      "expected_energy_kwh, lost_energy_kwh, revenue FROM bi.site_kpi_daily WHERE site_id = ANY(%(sites)s) ORDER BY 1, 2",
-    "device_kpi_daily": "SELECT device_id, day, energy_kwh, performance_ratio, availability, lost_energy_kwh FROM bi.device_kpi_daily "
-                        "WHERE site_id = ANY(%(sites)s) ORDER BY 1, 2",
+                      "expected_energy_kwh, lost_energy_kwh, revenue FROM bi.site_kpi_daily WHERE site_id = ANY(%(sites)s) "
+                      "ORDER BY 1, 2",
+    "device_kpi_daily": "SELECT device_id, day, energy_kwh, performance_ratio, availability, lost_energy_kwh "
+                        "FROM bi.device_kpi_daily WHERE site_id = ANY(%(sites)s) ORDER BY 1, 2",
 }
 # The live definitions the materialised relations must equal.
 LIVE = {
-    "site_power_15m": "SELECT site_id, bucket, sum(ac_power_kw_avg), sum(expected_ac_power_kw), sum(energy_kwh), avg(poa_w_m2_avg), "
-                      "sum(status_ok_count)::float8 / nullif(sum(sample_count), 0) FROM bi.device_power_15m p "
+    "site_power_15m": "SELECT site_id, bucket, sum(ac_power_kw_avg), sum(expected_ac_power_kw), sum(energy_kwh), "
+                      "avg(poa_w_m2_avg), sum(status_ok_count)::float8 / nullif(sum(sample_count), 0) FROM bi.device_power_15m p "
                       "JOIN devices d USING (device_id, site_id) WHERE d.kind = 'inverter' AND site_id = ANY(%(sites)s) "
                       "GROUP BY 1, 2 ORDER BY 1, 2",
-    "site_kpi_daily": "SELECT k.site_id, k.local_day, k.inverters, k.energy_kwh, k.performance_ratio, k.performance_ratio_temp_corr, "
-                      "k.availability, k.expected_energy_kwh, k.lost_energy_kwh, k.energy_kwh * 0.1 FROM maintenance_kpi_site_day k "
+    "site_kpi_daily": "SELECT k.site_id, k.local_day, k.inverters, k.energy_kwh, k.performance_ratio, "
+                      "k.performance_ratio_temp_corr, k.availability, k.expected_energy_kwh, k.lost_energy_kwh, "
+                      "k.energy_kwh * 0.1 FROM maintenance_kpi_site_day k "
                       "WHERE k.site_id = ANY(%(sites)s) ORDER BY 1, 2",
 }
 
@@ -95,18 +97,75 @@ def _snapshot(conn: psycopg.Connection) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def _run(conn: psycopg.Connection) -> dict[str, dict[str, list[tuple[Any, ...]]]]:
-    """Load 3 days, refresh; late correction of the first day (ac power ×0.5), refresh again."""
+def _run(conn: psycopg.Connection) -> dict[str, Any]:
+    """Load 3 days, refresh; late correction of the first day (ac power ×0.5), refresh again;
+    then EXPLAIN ANALYZE every report and dashboard query."""
     _seed(conn)
     _load(conn, START, END, 1.0, 0)
     refresh_rollups(conn, **WINDOW)
     first = _snapshot(conn)
     _load(conn, START + timedelta(hours=2), START + timedelta(hours=20), 0.5, 10**9)
     refresh_rollups(conn, **WINDOW)
-    return {"first": first, "final": _snapshot(conn)}
+    return {"first": first, "final": _snapshot(conn), "explain": _explain_all(conn)}
+
+
+# Device-level 15-min rows of one site-day (4 devices x 96 buckets): the most a report query may read.
+# Raw readings (5-min cadence here) count as 1/3 of a 15-min row each.
+ONE_SITE_DAY_ROWS = (INVERTERS + 1) * 96
+RAW_PER_15M = 3
+PARAMS = {"end": END, "site": "srv-site-utc", "day": START + timedelta(days=1), "as_of": END, "days": 30, "hours": 24 * 7}
+
+
+def _device_level_relations(conn: psycopg.Connection) -> dict[str, float]:
+    """readings (weight 1/RAW_PER_15M) and readings_15m (weight 1) with their partitions or chunks."""
+    weights: dict[str, float] = {}
+    timescale = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone() is not None
+    for parent, weight in (("readings", 1.0 / RAW_PER_15M), ("readings_15m", 1.0)):
+        names = {parent} | {r[0] for r in conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass",
+            (parent,))}
+        if timescale:
+            hypertable = parent if parent == "readings" else conn.execute(
+                "SELECT materialization_hypertable_name FROM timescaledb_information.continuous_aggregates "
+                "WHERE view_name = %s", (parent,)).fetchone()[0]  # type: ignore[index]
+            names |= {hypertable} | {r[0] for r in conn.execute(
+                "SELECT chunk_name FROM timescaledb_information.chunks WHERE hypertable_name = %s", (hypertable,))}
+        weights.update(dict.fromkeys(names, weight))
+    return weights
+
+
+def _scanned(plan: dict[str, Any], relations: dict[str, float]) -> float:
+    """Device-level 15-min rows read by the plan: (rows returned + removed by filter) x loops, weighted."""
+    own = 0.0
+    # TimescaleDB's ChunkAppend (a Custom Scan naming the hypertable) only forwards its chunks' rows
+    if plan.get("Relation Name") in relations and plan.get("Node Type") != "Custom Scan":
+        rows = plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0) + plan.get("Rows Removed by Index Recheck", 0)
+        own = rows * plan.get("Actual Loops", 1) * relations[plan["Relation Name"]]
+    return own + sum(_scanned(child, relations) for child in plan.get("Plans", []))
+
+
+def explain_device_rows(conn: psycopg.Connection, queries: dict[str, str]) -> dict[str, float]:
+    relations = _device_level_relations(conn)
+    out = {}
+    for name, query in queries.items():
+        row = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, PARAMS).fetchone()  # type: ignore[arg-type]
+        assert row is not None
+        out[name] = _scanned(row[0][0]["Plan"], relations)
+    return out
+
+
+def _explain_all(conn: psycopg.Connection) -> dict[str, dict[str, float]]:
+    conn.execute("INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw) "
+                 "SELECT s, 'srv', %s, t, 60, 10, 20, 30 FROM unnest(%s::text[]) s, "
+                 "generate_series(%s::timestamptz, %s::timestamptz, INTERVAL '15 minutes') t",
+                 (START, list(SITES), START, END))
+    conn.execute("ANALYZE")  # planner statistics as autovacuum would have them on a live database
+    return {"report": explain_device_rows(conn, {**REPORT_QUERIES, **DASHBOARD_QUERIES}),
+            "baseline": explain_device_rows(conn, BASELINE_QUERIES)}
 
 
 def _cleanup(conn: psycopg.Connection) -> None:
+    conn.execute("DELETE FROM forecasts WHERE site_id = ANY(%s)", (list(SITES),))
     conn.execute("DELETE FROM readings WHERE site_id = ANY(%s)", (list(SITES),))
     refresh_rollups(conn, **WINDOW)
     conn.execute("DELETE FROM device_kpi_day WHERE site_id = ANY(%s)", (list(SITES),))
@@ -115,7 +174,7 @@ def _cleanup(conn: psycopg.Connection) -> None:
 
 
 @pytest.fixture(scope="module")
-def results(fresh_db: Callable[..., str], timescale_db: str) -> Iterator[dict[str, dict[str, dict[str, list[tuple[Any, ...]]]]]]:
+def results(fresh_db: Callable[..., str], timescale_db: str) -> Iterator[dict[str, Any]]:
     out = {}
     with open_connection(fresh_db(), autocommit=True) as conn:
         out["postgres"] = _run(conn)
@@ -171,4 +230,19 @@ def test_late_correction_reaches_site_rollups_and_kpi_days(results: dict[str, An
     energy = {(r[0], r[1]): r[2] for r in final["site_power_1d"]}
     energy_first = {(r[0], r[1]): r[2] for r in first["site_power_1d"]}
     assert energy[("srv-site-utc", START)] < 0.8 * energy_first[("srv-site-utc", START)]
-    assert energy[("srv-site-utc", START + timedelta(days=2))] == pytest.approx(energy_first[("srv-site-utc", START + timedelta(days=2))])
+    day3 = ("srv-site-utc", START + timedelta(days=2))
+    assert energy[day3] == pytest.approx(energy_first[day3])
+
+
+@pytest.mark.parametrize("backend", ["postgres", "timescaledb"])
+def test_no_report_query_scans_device_rows_beyond_one_site_day(results: dict[str, Any], backend: str) -> None:
+    scanned = results[backend]["explain"]["report"]
+    assert len(scanned) == len(REPORT_QUERIES) + len(DASHBOARD_QUERIES)
+    assert {q: n for q, n in scanned.items() if n > ONE_SITE_DAY_ROWS} == {}
+    assert scanned["site_device_power_one_day"] > 0  # the drill-down reads its one site-day, and is counted
+
+
+@pytest.mark.parametrize("backend", ["postgres", "timescaledb"])
+def test_the_scan_check_catches_the_old_device_level_definitions(results: dict[str, Any], backend: str) -> None:
+    baseline = results[backend]["explain"]["baseline"]
+    assert all(n > ONE_SITE_DAY_ROWS for n in baseline.values()), baseline
