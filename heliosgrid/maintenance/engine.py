@@ -1,5 +1,9 @@
 """Run every detector over a site's 15-minute frames, in dependency order.
 
+Per inverter the engine also learns its thresholds from its own scatter and fits its thermal
+model (:mod:`.learning`), classifies snow/frost shortfalls as ``snow_loss`` (not a trip), and
+says which detectors could not run and why (:mod:`.capability`): never silent.
+
 Order matters because later detectors must not re-explain what an earlier one already found:
 communication gaps and trips are found first and excluded from the calibration factor; stuck
 module-temperature buckets are excluded from overheating; trips and overheating from string
@@ -8,22 +12,29 @@ outage; all loss episodes from soiling; stuck POA buckets from irradiance drift.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 import pandas as pd
 
+from heliosgrid.maintenance.capability import not_evaluated_reasons
 from heliosgrid.maintenance.detectors import (
     Finding,
+    Thresholds,
     detect_clipping,
     detect_comm_gap,
     detect_degradation,
     detect_inverter_trip,
     detect_irradiance_drift,
     detect_overheating,
+    detect_snow_loss,
     detect_soiling,
     detect_string_outage,
     detect_stuck_sensor,
 )
 from heliosgrid.maintenance.expected import calibration_factor, site_features
-from heliosgrid.physics import SiteSpec
+from heliosgrid.maintenance.learning import Learned, fit_faiman_u0, learn_thresholds, snow_mask
+from heliosgrid.physics import DeviceSpec, SiteSpec
 
 
 def _mask(index: pd.DatetimeIndex, findings: list[Finding], *types: str, sensor: str | None = None) -> pd.Series:
@@ -92,51 +103,115 @@ def _daily_model_ratio(site: SiteSpec, feats: dict[str, pd.DataFrame]) -> pd.Dat
     return pd.DataFrame(cols)
 
 
-def analyse_site(site: SiteSpec, frames: dict[str, pd.DataFrame], *, info: bool = True) -> list[Finding]:
+@dataclass
+class SiteAnalysis:
+    """Findings of one site, the detectors that could not run (device → detector → reason) and
+    each inverter's learned thresholds (evidence)."""
+
+    findings: list[Finding]
+    not_evaluated: dict[str, dict[str, str]] = field(default_factory=dict)
+    learned: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _thermal_u0(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, float | None]:
+    """Fitted Faiman u0 per inverter with module and ambient temperature (site median ambient)."""
+    ambient = pd.concat([f["ambient_temp_c_avg"] for f in frames.values()], axis=1).median(axis=1)
+    out: dict[str, float | None] = {}
+    for dev in site.inverters:
+        f = frames.get(dev.device_id)
+        if f is not None:
+            out[dev.device_id] = fit_faiman_u0(f["poa_w_m2_avg"], f["module_temp_c_avg"], ambient)
+    return out
+
+
+def _sensor_pass(
+    site: SiteSpec, frames: dict[str, pd.DataFrame], u0: dict[str, float | None]
+) -> tuple[dict[str, pd.DataFrame], list[Finding]]:
+    """Pass 1: comm gaps, stuck and drifting sensors; returns the features of the masked frames."""
+    devices = {d.device_id: d for d in site.devices}
+    feats = site_features(site, frames, u0)
+    sensor_findings: list[Finding] = []
+    for device_id, f in feats.items():
+        sensor_findings += detect_comm_gap(f, devices[device_id]) + detect_stuck_sensor(f, devices[device_id])
+    feats = site_features(site, _mask_sensors(frames, sensor_findings), u0)
+    drifts: list[Finding] = []
+    for device_id, f in feats.items():
+        drifts += detect_irradiance_drift(f, devices[device_id])
+    sensor_findings += _blame_worst_drift(drifts)
+    return site_features(site, _mask_sensors(frames, sensor_findings), u0), sensor_findings
+
+
+def _loss_pass(
+    site: SiteSpec, dev: DeviceSpec, f: pd.DataFrame, own: list[Finding], others_ratio: pd.Series | None
+) -> tuple[list[Finding], Learned]:
+    """Pass 2 for one inverter: trip, snow, overheating, string outage, soiling with learned thresholds."""
+    trips = detect_inverter_trip(f, dev, 1.0)
+    unhealthy = _mask(f.index, own + trips, "comm_gap", "inverter_trip", "stuck_sensor", "irradiance_drift")
+    k = calibration_factor(f, healthy=~unhealthy)
+    snow = snow_mask(f, k)
+    f["snow_suspected"] = snow
+    learned = learn_thresholds(f, k, ~unhealthy & ~snow, site.timezone)
+    th: Thresholds = learned.thresholds
+    new = detect_inverter_trip(f, dev, k, th) + detect_snow_loss(f, dev, k, snow)
+    stuck_tmod = _mask(f.index, own, "stuck_sensor", sensor="module_temp_c")
+    new += detect_overheating(f, dev, k, exclude=stuck_tmod | snow, th=th)
+    busy = _mask(f.index, own + new, "inverter_trip", "overheating", "comm_gap") | snow
+    new += detect_string_outage(f, dev, k, exclude=busy, th=th)
+    busy |= _mask(f.index, new, "string_outage") | _snow_days(f, snow, site.timezone)
+    new += detect_soiling(f, dev, k, exclude=busy, timezone=site.timezone, others_daily_ratio=others_ratio, th=th)
+    for fd in new:
+        fd.evidence.setdefault("calibration_factor", round(k, 4))
+    return new, learned
+
+
+def _snow_days(f: pd.DataFrame, snow: pd.Series, timezone: str) -> pd.Series:
+    """Every bucket of a local day with snow and of the day after: melting snow leaves partial cover
+    whose shortfall is not soiling."""
+    day = pd.Series(f.index.tz_convert(timezone).normalize(), index=f.index)
+    snowy = set(day[snow.to_numpy(dtype=bool)])
+    snowy |= {d + pd.Timedelta(days=1) for d in snowy}
+    return day.isin(snowy)
+
+
+def _mark_ongoing(f: pd.DataFrame, findings: list[Finding]) -> None:
+    """Evidence ``ongoing``: no daylight bucket with data after the episode — it cannot have cleared yet
+    (a string outage at dusk is still there at dawn: the episode survives the night)."""
+    seen = f["daylight"] & (f["sample_count"] > 0)
+    for fd in findings:
+        if fd.fault_type != "comm_gap":
+            fd.evidence["ongoing"] = int((seen & (f.index >= fd.ended_at)).sum()) < 2
+
+
+def analyse_site_detail(site: SiteSpec, frames: dict[str, pd.DataFrame], *, info: bool = True) -> SiteAnalysis:
     """All findings for one site. ``frames``: device_id → 15-min frame (see :mod:`.frames`).
 
     Pass 1 finds sensor faults (stuck, drifting) and communication gaps; the faulty sensor
     readings are then masked (NaN) so that they no longer pollute their peers' references and
     the device's own expected power falls back to the site's reference POA / modelled module
-    temperature. Pass 2 runs the loss detectors on the cleaned frames. ``info`` adds the
-    informational detectors (clipping, degradation).
+    temperature. Pass 2 runs the loss detectors on the cleaned frames with each inverter's
+    learned thresholds. ``info`` adds the informational detectors (clipping, degradation).
     """
-    devices = {d.device_id: d for d in site.devices}
-    feats = site_features(site, frames)
-    sensor_findings: list[Finding] = []
-    for device_id, f in feats.items():
-        sensor_findings += detect_comm_gap(f, devices[device_id]) + detect_stuck_sensor(f, devices[device_id])
-    cleaned = _mask_sensors(frames, sensor_findings)
-    feats = site_features(site, cleaned)
-    drifts: list[Finding] = []
-    for device_id, f in feats.items():
-        drifts += detect_irradiance_drift(f, devices[device_id])
-    sensor_findings += _blame_worst_drift(drifts)
-    feats = site_features(site, _mask_sensors(frames, sensor_findings))
-
+    u0 = _thermal_u0(site, frames)
+    feats, sensor_findings = _sensor_pass(site, frames, u0)
     findings: list[Finding] = list(sensor_findings)
+    result = SiteAnalysis(findings)
     daily_ratio = _daily_model_ratio(site, feats)
-    for device_id, f in feats.items():
-        dev = devices[device_id]
-        if dev.kind != "inverter":
+    for dev in site.inverters:
+        f = feats.get(dev.device_id)
+        if f is None:
             continue
-        own = [fd for fd in sensor_findings if fd.device_id == device_id]
-        trips = detect_inverter_trip(f, dev, 1.0)
-        unhealthy = _mask(f.index, own + trips, "comm_gap", "inverter_trip", "stuck_sensor", "irradiance_drift")
-        k = calibration_factor(f, healthy=~unhealthy)
-        new = detect_inverter_trip(f, dev, k)
-        stuck_tmod = _mask(f.index, own, "stuck_sensor", sensor="module_temp_c")
-        new += detect_overheating(f, dev, k, exclude=stuck_tmod)
-        busy = _mask(f.index, own + new, "inverter_trip", "overheating", "comm_gap")
-        new += detect_string_outage(f, dev, k, exclude=busy)
-        busy |= _mask(f.index, new, "string_outage")
-        others = daily_ratio.drop(columns=[device_id], errors="ignore")
-        others_ratio = others.median(axis=1) if others.shape[1] else None
-        new += detect_soiling(f, dev, k, exclude=busy, timezone=site.timezone, others_daily_ratio=others_ratio)
+        own = [fd for fd in sensor_findings if fd.device_id == dev.device_id]
+        others = daily_ratio.drop(columns=[dev.device_id], errors="ignore")
+        new, learned = _loss_pass(site, dev, f, own, others.median(axis=1) if others.shape[1] else None)
         if info:
-            new += detect_clipping(f, dev, timezone=site.timezone)
-            new += detect_degradation(f, dev)
-        for fd in new:
-            fd.evidence.setdefault("calibration_factor", round(k, 4))
+            new += detect_clipping(f, dev, timezone=site.timezone) + detect_degradation(f, dev)
+        _mark_ongoing(f, own + new)
         findings += new
-    return findings
+        result.learned[dev.device_id] = {**learned.evidence(), "thermal_u0_w_m2_k": u0.get(dev.device_id)}
+        result.not_evaluated[dev.device_id] = not_evaluated_reasons(f, learned)
+    return result
+
+
+def analyse_site(site: SiteSpec, frames: dict[str, pd.DataFrame], *, info: bool = True) -> list[Finding]:
+    """The findings of :func:`analyse_site_detail`."""
+    return analyse_site_detail(site, frames, info=info).findings

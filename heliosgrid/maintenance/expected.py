@@ -23,6 +23,8 @@ that residual — which removes wind and mounting effects common to the site).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import pvlib
@@ -165,13 +167,23 @@ def _add_poa_peer_ratio(feats: dict[str, pd.DataFrame], inverters: list[DeviceSp
             f["poa_peer_ratio"] = np.where(ref > DAYLIGHT_POA_W_M2, f["poa_w_m2_avg"] / ref, np.nan)
 
 
-def _add_expected_columns(f: pd.DataFrame, dev: DeviceSpec, poa_used: pd.Series, ambient_ref: pd.Series) -> None:
+def module_temp_model_c(poa_w_m2: pd.Series, ambient_temp_c: pd.Series, u0: float | None = None) -> pd.Series:
+    """Modelled module temperature (°C): pvlib Faiman with the device's fitted ``u0`` (W/m²/K, no
+    wind term) when given, else SAPM open-rack glass/polymer (the default for unfitted devices)."""
+    poa = poa_w_m2.clip(lower=0)
+    if u0 is not None:
+        temp = pvlib.temperature.faiman(poa, ambient_temp_c, wind_speed=0.0, u0=u0, u1=0.0)
+    else:
+        temp = _sapm_module(poa.to_numpy(), ambient_temp_c.to_numpy())
+    return pd.Series(np.asarray(temp, dtype="float64"), index=poa_w_m2.index)
+
+
+def _add_expected_columns(
+    f: pd.DataFrame, dev: DeviceSpec, poa_used: pd.Series, ambient_ref: pd.Series, u0: float | None = None
+) -> None:
     """Set ``poa_used_w_m2``, ``tmod_model_c``, ``expected_ac_kw``, ``near_clipping``, ``ratio_expected`` of ``f``."""
     f["poa_used_w_m2"] = poa_used
-    tmod_model = pd.Series(
-        np.asarray(_sapm_module(poa_used.clip(lower=0).to_numpy(), ambient_ref.to_numpy()), dtype="float64"),
-        index=f.index,
-    )
+    tmod_model = module_temp_model_c(poa_used, ambient_ref, u0)
     f["expected_ac_kw"] = expected_ac_from_sensors(poa_used, f["module_temp_c_avg"].fillna(tmod_model), dev)
     f["tmod_model_c"] = tmod_model
     # Bucket means are unreliable near the clipping limit: with broken clouds the 1-minute power
@@ -185,7 +197,9 @@ def _add_expected_columns(f: pd.DataFrame, dev: DeviceSpec, poa_used: pd.Series,
         )
 
 
-def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def site_features(
+    site: SiteSpec, frames: dict[str, pd.DataFrame], thermal_u0: Mapping[str, float | None] | None = None
+) -> dict[str, pd.DataFrame]:
     """Add expected-power and peer features to each inverter's 15-minute frame.
 
     ``frames`` maps device_id → frame from :func:`heliosgrid.maintenance.frames.device_frames`
@@ -196,7 +210,8 @@ def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, 
     ``daylight``, ``ambient_ref_c``, ``expected_ac_kw``, ``expected_ac_model_temp_kw`` (expected
     power with the SAPM-modelled module temperature instead of the measured one),
     ``near_clipping``, ``ratio_expected``, ``norm_yield``, ``peer_ratio``, ``poa_peer_ratio``, ``tmod_model_c``,
-    ``tmod_excess_c``.
+    ``tmod_excess_c``. ``thermal_u0`` (device_id → fitted Faiman ``u0``, optional) replaces the
+    SAPM open-rack module-temperature model by the device's own fitted one.
     """
     all_devices = [d for d in site.devices if d.device_id in frames]
     inverters = [d for d in all_devices if d.kind == "inverter"]
@@ -226,7 +241,7 @@ def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, 
         f["daylight"] = (f["clearsky_poa_w_m2"] > DAYLIGHT_POA_W_M2) & (f["ref_poa_w_m2"] > DAYLIGHT_POA_W_M2)
         # A masked (faulty) POA sensor falls back to the site's reference POA.
         poa_used = f["poa_w_m2_avg"].fillna(ref_poa.where(f["sample_count"] > 0))
-        _add_expected_columns(f, dev, poa_used, ambient_ref)
+        _add_expected_columns(f, dev, poa_used, ambient_ref, (thermal_u0 or {}).get(dev.device_id))
         f["norm_yield"] = f["ac_power_kw_avg"] / dev.dc_capacity_kw if dev.dc_capacity_kw > 0 else np.nan
         feats[dev.device_id] = f
 
@@ -270,7 +285,8 @@ def site_features(site: SiteSpec, frames: dict[str, pd.DataFrame]) -> dict[str, 
         # median of the remaining sensors, which other undetected drifting sensors could bias.
         masked = f["poa_w_m2_avg"].isna() & (f["sample_count"] > 0) & f["poa_ref_w_m2"].notna()
         if masked.any():
-            _add_expected_columns(f, dev, f["poa_used_w_m2"].where(~masked, f["poa_ref_w_m2"]), ambient_ref)
+            u0 = (thermal_u0 or {}).get(dev.device_id)
+            _add_expected_columns(f, dev, f["poa_used_w_m2"].where(~masked, f["poa_ref_w_m2"]), ambient_ref, u0)
             f["tmod_excess_c"] = np.minimum(
                 f["module_temp_c_avg"] - f["tmod_model_c"], f["module_temp_c_avg"] - f["tmod_model_c"] - f["tmod_resid_peer_c"]
             )

@@ -14,7 +14,7 @@ rollup; :func:`device_frames` re-inserts it with ``sample_count = 0`` and NaN me
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -27,7 +27,6 @@ BUCKET = pd.Timedelta(minutes=15)
 BUCKET_H = 0.25
 NOMINAL_SAMPLES_PER_BUCKET = 15
 """Contract cadence is 60 s, so a complete 15-minute bucket holds 15 samples."""
-
 
 
 def completeness(f: pd.DataFrame) -> pd.Series:
@@ -166,10 +165,43 @@ def bucket_grid(start: datetime | pd.Timestamp, end: datetime | pd.Timestamp) ->
     return pd.date_range(lo, hi, freq="15min", inclusive="left", name="bucket")
 
 
+MAX_INTERVAL_S = 900.0
+"""Coarsest reporting interval the bucket-based detectors handle (one sample per bucket)."""
+
+
+def infer_interval_s(sample_count: pd.Series) -> float:
+    """A device's nominal reporting interval (s), inferred from its 15-minute sample counts.
+
+    Nominal samples per bucket = the 75th percentile of the counts of non-empty buckets (robust
+    to partial buckets at gaps and to an occasional duplicate); interval = 900 s / that. With
+    one sample per bucket the interval may be coarser than 15 minutes: it is then the median
+    spacing of the non-empty buckets (e.g. 1800 s for half-hourly data). NaN without data.
+    """
+    counts = sample_count[sample_count > 0]
+    if counts.empty:
+        return float("nan")
+    nominal = max(1.0, float(np.round(counts.quantile(0.75))))
+    if nominal > 1.0 or len(counts) < 3:
+        return MAX_INTERVAL_S / nominal
+    spacing_s = pd.Series(counts.index).diff().dt.total_seconds().median()
+    return float(max(MAX_INTERVAL_S, spacing_s))
+
+
 def device_frames(
-    rollup: pd.DataFrame, site: SiteSpec, grid: pd.DatetimeIndex, devices: Sequence[DeviceSpec] | None = None
+    rollup: pd.DataFrame,
+    site: SiteSpec,
+    grid: pd.DatetimeIndex,
+    devices: Sequence[DeviceSpec] | None = None,
+    monitoring_start: Mapping[str, pd.Timestamp | None] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Per-device frames of ``site`` on ``grid``; buckets without readings get ``sample_count = 0``."""
+    """Per-device frames of ``site`` on ``grid``; buckets without readings get ``sample_count = 0``.
+
+    Extra columns: ``interval_s`` (the device's nominal reporting interval, inferred by
+    :func:`infer_interval_s`), ``nominal_samples`` (samples a complete bucket holds, ≥ 1) and
+    ``monitored`` (bucket at or after the device's monitoring start: ``monitoring_start`` —
+    its commissioning or first reading ever, from the database — else its first bucket with
+    data in ``rollup``; a device is never "missing" before it started reporting).
+    """
     out: dict[str, pd.DataFrame] = {}
     sub = rollup[rollup["site_id"] == site.site_id]
     by_dev = {k: v for k, v in sub.groupby("device_id")}
@@ -181,6 +213,27 @@ def device_frames(
             frame = part.set_index("bucket")[list(ROLLUP_COLUMNS)].astype("float64").reindex(grid)
         frame["sample_count"] = frame["sample_count"].fillna(0.0)
         frame["status_ok_count"] = frame["status_ok_count"].fillna(0.0)
+        interval_s = infer_interval_s(frame["sample_count"])
+        frame["interval_s"] = interval_s
+        frame["nominal_samples"] = (
+            max(1.0, MAX_INTERVAL_S / interval_s) if np.isfinite(interval_s) else NOMINAL_SAMPLES_PER_BUCKET
+        )
+        start = (monitoring_start or {}).get(dev.device_id)
+        if start is None:
+            with_data = frame.index[frame["sample_count"] > 0]
+            start = with_data[0] if len(with_data) else None
+        frame["monitored"] = frame.index >= pd.Timestamp(start).floor("15min") if start is not None else False
         frame.index.name = "bucket"
         out[dev.device_id] = frame
     return out
+
+
+def load_monitoring_start(conn: psycopg.Connection, site_ids: Collection[str]) -> dict[str, pd.Timestamp | None]:
+    """Per device of ``site_ids``: ``commissioned_at`` when set, else its first reading ever (None: none yet)."""
+    rows = conn.execute(
+        """SELECT d.device_id,
+                  coalesce(d.commissioned_at, (SELECT min(r.ts) FROM readings r WHERE r.device_id = d.device_id))
+           FROM devices d WHERE d.site_id = ANY(%s)""",
+        (list(site_ids),),
+    ).fetchall()
+    return {row[0]: (pd.Timestamp(row[1]).tz_convert("UTC") if row[1] is not None else None) for row in rows}

@@ -15,7 +15,13 @@ from heliosgrid.maintenance.detectors.base import ACTIONS, ALL_TYPES, INFO_TYPES
 from heliosgrid.maintenance.detectors.loss import detect_inverter_trip, detect_string_outage
 from heliosgrid.maintenance.detectors.sensors import detect_irradiance_drift, detect_stuck_sensor, stale
 from heliosgrid.maintenance.detectors.soiling import clearsky_envelope_loss, detect_soiling
-from heliosgrid.maintenance.detectors.status import detect_clipping, detect_comm_gap, detect_degradation, detect_overheating
+from heliosgrid.maintenance.detectors.status import (
+    detect_clipping,
+    detect_comm_gap,
+    detect_degradation,
+    detect_overheating,
+    detect_snow_loss,
+)
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 
 __all__ = [
@@ -33,6 +39,7 @@ __all__ = [
     "detect_inverter_trip",
     "detect_irradiance_drift",
     "detect_overheating",
+    "detect_snow_loss",
     "detect_soiling",
     "detect_string_outage",
     "detect_stuck_sensor",

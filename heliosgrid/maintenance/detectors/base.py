@@ -19,7 +19,7 @@ from heliosgrid.contract import FAULT_TYPES
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 from heliosgrid.maintenance.frames import BUCKET, BUCKET_H, completeness
 
-INFO_TYPES: tuple[str, ...] = ("clipping", "degradation")
+INFO_TYPES: tuple[str, ...] = ("clipping", "degradation", "snow_loss")
 """Informational findings: in the run summary (clipping) or as info alerts, never a truck roll."""
 ALL_TYPES: tuple[str, ...] = FAULT_TYPES + INFO_TYPES
 
@@ -33,6 +33,7 @@ ACTIONS: dict[str, str] = {
     "comm_gap": "Check the data logger, network link and modem of the device; data may need backfilling.",
     "clipping": "Informational: energy lost to inverter clipping; review the DC/AC ratio at the next design review.",
     "degradation": "Compare with the module warranty; schedule IV-curve tests and an EL/IR inspection.",
+    "snow_loss": "Informational: snow or frost on the modules; no technician needed, output returns as it melts.",
 }
 
 

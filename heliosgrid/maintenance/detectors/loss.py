@@ -98,13 +98,16 @@ def _usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.S
         & (f["ac_power_kw_avg"] > th.trip_power_fraction * device.ac_capacity_kw)
         & ~(f["tmod_excess_c"] > th.overheat_excess_c / 2)  # hot modules: overheating's business
         & ~exclusion(f, exclude)
+        & (f["poa_used_w_m2"] >= th.string_min_poa_w_m2)
     )
+    if "clearsky_poa_w_m2" in f:
+        usable &= f["poa_used_w_m2"] >= th.string_min_clearness * f["clearsky_poa_w_m2"]
     u = f.loc[usable]
     ratio = (u["ratio_expected"] / k).to_numpy()
     return _Usable(
         t=pd.DatetimeIndex(u.index),
         ratio=ratio,
-        level=pd.Series(ratio).rolling(3, min_periods=3).median().to_numpy(),
+        level=pd.Series(ratio).rolling(th.string_window, min_periods=th.string_window).median().to_numpy(),
         peer=u["peer_ratio"].rolling(3, min_periods=3).median().to_numpy(),
         pos_in_f=f.index.get_indexer(u.index),
     )
@@ -135,7 +138,7 @@ def _episode(u: _Usable, i: int, base: float, th: Thresholds) -> tuple[int, int]
 
 
 def _outage_finding(
-    f: pd.DataFrame, device: DeviceSpec, k: float, u: _Usable, i: int, span: tuple[int, int], base: float
+    f: pd.DataFrame, device: DeviceSpec, k: float, u: _Usable, i: int, span: tuple[int, int], base: float, busy: pd.Series
 ) -> Finding:
     onset, stop = span
     ratio_f = f["ratio_expected"].to_numpy() / k
@@ -145,7 +148,9 @@ def _outage_finding(
     b = int(u.pos_in_f[stop - 1]) + 1
     if b < len(f) and np.isfinite(ratio_f[b]) and ratio_f[b] < base - 0.01:
         b += 1
-    energy = loss_kwh(f, k, a, b) - (1.0 - base) * float((f["expected_ac_kw"].iloc[a:b] * k).sum() * BUCKET_H)
+    # Energy over the episode's own buckets: a trip (or comm gap) inside it is counted once, by the trip.
+    own = f.iloc[a:b][~busy.iloc[a:b].to_numpy()]
+    energy = loss_kwh(own, k, 0, len(own)) - (1.0 - base) * float((own["expected_ac_kw"] * k).sum() * BUCKET_H)
     during = float(np.median(u.ratio[onset:stop]))
     loss_fraction = 1.0 - during / base if base > 0 else float("nan")
     return Finding(
@@ -184,14 +189,14 @@ def detect_string_outage(
     if len(u.t) < 8:
         return []
     out: list[Finding] = []
-    i = 3
+    i = th.string_window
     while i < len(u.t):
         base = _step_at(u, i, th)
         if base is None:
             i += 1
             continue
         onset, stop = _episode(u, i, base, th)
-        if stop - onset >= 2:
-            out.append(_outage_finding(f, device, k, u, i, (onset, stop), base))
+        if stop - onset >= max(2, th.string_window - 1):
+            out.append(_outage_finding(f, device, k, u, i, (onset, stop), base, exclusion(f, exclude)))
         i = stop + 1
     return out

@@ -164,3 +164,36 @@ def detect_degradation(
             title=f"{device.device_id}: performance degrading {rate:.1%} per year",
         )
     ]
+
+
+def detect_snow_loss(f: pd.DataFrame, device: DeviceSpec, k: float, snow: pd.Series) -> list[Finding]:
+    """Snow or frost on the modules (informational): episodes of ``snow`` buckets, nights bridged.
+
+    ``snow`` comes from :func:`heliosgrid.maintenance.learning.snow_mask`. Energy lost =
+    Σ max(0, k·expected − actual) × 0.25 h over the snow buckets (kWh); no truck roll.
+    """
+    snow = snow.reindex(f.index, fill_value=False).astype(bool)
+    bridge = (~f["daylight"] | (f["sample_count"] == 0)).to_numpy(dtype=bool)
+    out: list[Finding] = []
+    for start, stop in merge_runs(runs(snow), bridge):
+        part = f.iloc[start:stop][snow.iloc[start:stop].to_numpy()]
+        energy = float((part["expected_ac_kw"] * k - part["ac_power_kw_avg"].fillna(0.0)).clip(lower=0).sum() * BUCKET_H)
+        out.append(
+            Finding(
+                site_id=device.site_id,
+                device_id=device.device_id,
+                fault_type="snow_loss",
+                severity="info",
+                started_at=ts_at(f, start),
+                ended_at=ts_at(f, stop),
+                detected_at=ts_at(f, start + 1),
+                energy_lost_kwh=energy,
+                evidence={
+                    "snow_buckets": len(part),
+                    "median_module_temp_c": num(float(part["module_temp_c_avg"].median()), 1) if len(part) else None,
+                    "median_poa_w_m2": num(float(part["poa_used_w_m2"].median()), 1) if len(part) else None,
+                },
+                title=f"{device.device_id}: snow or frost on the modules",
+            )
+        )
+    return out

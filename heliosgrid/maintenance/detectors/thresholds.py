@@ -14,6 +14,15 @@ loss_level                     0.95      string outage: the smoothed calibrated 
 step_min                       0.05      string outage: ≥ 5 points below the level 6–30 h earlier
                                          (soiling moves ≤ 1 point a day, never a 5-point step)
 peer_confirm_ratio             0.96      string outage: peers (when present) also below this
+string_min_poa_w_m2            250.0     string outage judged only above this irradiance: below
+                                         it PVWatts' low-light and angular errors reach 30 %
+string_min_clearness           0.0       … and with irradiance ≥ this share of clear sky: 0.8 is
+                                         learned for devices scattering > 3 % (under broken
+                                         clouds sensor and array see different clouds: real
+                                         ratio scatter 10–30 % per bucket)
+string_window                  3         string outage: the level is the rolling median of this
+                                         many usable buckets and the episode needs as many (learned:
+                                         3 / 4 / 6 for a ratio scatter ≤ 3 % / ≤ 6 % / more)
 soiling_loss                   0.02      soiling: daily loss ≥ 2 % for 2 days
 soiling_min_slope_per_day      0.002     soiling: Theil–Sen loss slope > 0.2 %/day (gradual)
 clear_day_envelope_fraction    0.80      a day is clear when its clear-sky power envelope is
@@ -52,6 +61,9 @@ class Thresholds:
     loss_level: float = 0.95
     step_min: float = 0.05
     peer_confirm_ratio: float = 0.96
+    string_min_poa_w_m2: float = 250.0
+    string_min_clearness: float = 0.0
+    string_window: int = 3
     soiling_loss: float = 0.02
     soiling_min_slope_per_day: float = 0.002
     clear_day_envelope_fraction: float = 0.80

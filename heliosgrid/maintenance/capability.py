@@ -1,0 +1,72 @@
+"""Which detectors can run for a device, and why not: "not evaluated: reason", never silence.
+
+What each detector needs (15-minute buckets; the device's nominal interval is inferred from its
+sample counts, :func:`heliosgrid.maintenance.frames.infer_interval_s`):
+
+===================  =======================================================================
+detector             needs
+===================  =======================================================================
+comm_gap             any reporting interval ≤ 15 min; monitoring start (first reading or
+                     ``commissioned_at``)
+inverter_trip        AC power and an irradiance (own POA sensor, or the site's reference)
+string_outage        as trip (during the thresholds' warm-up it runs with the ceilings)
+soiling              as string outage, ≥ 3 days with ≥ 6 usable buckets
+stuck_sensor         the sensor's readings (min == max needs ≥ 3 samples per bucket, i.e. an
+                     interval ≤ 5 min; at 15 min repeated bucket means are used)
+irradiance_drift     an own POA sensor and a second irradiance reference at the site (another
+                     POA sensor, a weather station or ≥ 3 inverters)
+overheating          module and ambient temperature, irradiance
+snow_loss (info)     irradiance; module temperature (else ambient temperature)
+degradation (info)   ≥ 180 days of history in the analysis window
+===================  =======================================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from heliosgrid.maintenance.frames import MAX_INTERVAL_S
+from heliosgrid.maintenance.learning import Learned
+
+IRRADIANCE_DETECTORS = ("inverter_trip", "string_outage", "soiling", "overheating", "snow_loss")
+
+
+def _has(f: pd.DataFrame, col: str) -> bool:
+    return col in f and bool(f[col].notna().any())
+
+
+def _interval_reasons(f: pd.DataFrame) -> dict[str, str] | None:
+    """Everything except comm_gap when the interval is unknown or coarser than a bucket."""
+    interval_s = float(f["interval_s"].iloc[0]) if "interval_s" in f and len(f) else float("nan")
+    if not np.isfinite(interval_s):
+        return {"all": "no readings in the analysis window"}
+    if interval_s > MAX_INTERVAL_S:
+        reason = f"reporting interval {interval_s:.0f} s is coarser than the 15-minute buckets"
+        return dict.fromkeys((*IRRADIANCE_DETECTORS, "stuck_sensor", "irradiance_drift", "degradation"), reason)
+    return None
+
+
+def not_evaluated_reasons(f: pd.DataFrame, learned: Learned, history_days: float | None = None) -> dict[str, str]:
+    """detector → reason for the detectors that could not judge this inverter's frame ``f``.
+
+    ``learned`` is reported as evidence, not as a reason: during warm-up the loss detectors run
+    with the ceiling thresholds (:data:`heliosgrid.maintenance.learning.CEILING`).
+    """
+    del learned  # warm-up is not a reason: the ceilings apply
+    coarse = _interval_reasons(f)
+    if coarse is not None:
+        return coarse
+    out: dict[str, str] = {}
+    if not (_has(f, "poa_w_m2_avg") or _has(f, "poa_ref_w_m2") or _has(f, "ref_poa_w_m2")):
+        out.update(dict.fromkeys(IRRADIANCE_DETECTORS, "no plane-of-array irradiance (own sensor or site reference)"))
+    if not _has(f, "poa_w_m2_avg"):
+        out["irradiance_drift"] = "no POA sensor on the device"
+    elif not _has(f, "poa_ref_w_m2"):
+        out["irradiance_drift"] = "no second irradiance reference at the site (another POA sensor, a station or ≥ 3 inverters)"
+    if not _has(f, "module_temp_c_avg"):
+        out.setdefault("overheating", "no module temperature sensor")
+    days = history_days if history_days is not None else (f.index[-1] - f.index[0]).total_seconds() / 86400.0 if len(f) else 0.0
+    if days < 180:
+        out["degradation"] = f"needs ≥ 180 days of history, the analysis window has {days:.0f}"
+    return out

@@ -1,0 +1,335 @@
+"""Evaluation on real series: clean false-alert rates and injected faults, run as the DAG runs.
+
+``heliosgrid maintenance evaluate --real --json``. For every series of
+:mod:`heliosgrid.maintenance.realdata` the readings are rolled up exactly like ``readings_15m``
+and replayed through :func:`dag_replay`: the maintenance runner's logic
+(:mod:`heliosgrid.maintenance.runner` — analysis window = 7 days before the run window or back
+to the oldest active alert, ≤ 30 days; findings reaching into the window raise or update the one
+active alert per (device, fault type); an episode that ended and was followed by daylight with
+evidence is resolved; unconfirmed active alerts are auto-resolved), with the alert book kept in
+memory instead of the ``alerts`` table, one run per day of data.
+
+* **Clean**: every alert on the unmodified real series is a false alert (snow episodes are
+  ``snow_loss``, informational, and reported apart). Rate per detector per 30 site-days, per
+  cadence.
+* **Injected** (:mod:`heliosgrid.maintenance.injection`): one fault per copy of a series; a fault
+  is found when an alert of its type on its device overlaps it (±1 h). Per fault type:
+  precision = found faults / (found faults + alerts of the type that match no fault + extra
+  alerts of a split fault), recall, median delay in daylight hours, median per-fault energy
+  error |estimated − true| / true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from heliosgrid.maintenance import injection
+from heliosgrid.maintenance.detectors import INFO_TYPES, Finding
+from heliosgrid.maintenance.engine import analyse_site_detail
+from heliosgrid.maintenance.frames import bucket_grid, device_frames, rollup_15m
+from heliosgrid.maintenance.injection import Injected
+from heliosgrid.maintenance.realdata import RealSeries, load_corpus
+from heliosgrid.maintenance.runner import ANALYSIS_LOOKBACK, CLEAR_GRACE, MAX_EPISODE_LOOKBACK
+from heliosgrid.physics import SiteSpec
+
+INFORMATIONAL = (*INFO_TYPES, "snow_loss")
+
+
+@dataclass
+class BookAlert:
+    """One alert of the in-memory alert book (same update rules as :func:`heliosgrid.alerts.raise_alert`)."""
+
+    device_id: str
+    fault_type: str
+    started_at: pd.Timestamp
+    last_seen_at: pd.Timestamp
+    detected_at: pd.Timestamp
+    energy_lost_kwh: float
+    resolved: bool = False
+    findings: int = 1
+
+
+@dataclass
+class ReplayResult:
+    """Alerts of a replay and the detectors that could not run (device → detector → reason)."""
+
+    alerts: list[BookAlert]
+    not_evaluated: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+class AlertBook:
+    """One active alert per (device, fault type); monotone updates; resolved episodes never reopen."""
+
+    def __init__(self) -> None:
+        self.alerts: list[BookAlert] = []
+
+    def active(self, device_id: str, fault_type: str) -> BookAlert | None:
+        for a in self.alerts:
+            if not a.resolved and a.device_id == device_id and a.fault_type == fault_type:
+                return a
+        return None
+
+    def raise_alert(self, fd: Finding, window_end: pd.Timestamp) -> BookAlert:
+        last_seen = min(fd.ended_at, window_end)
+        for a in self.alerts:
+            covered = a.started_at <= fd.started_at and a.last_seen_at >= last_seen
+            if a.resolved and a.device_id == fd.device_id and a.fault_type == fd.fault_type and covered:
+                return a
+        active = self.active(fd.device_id, fd.fault_type)
+        if active is None:
+            new = BookAlert(fd.device_id, fd.fault_type, fd.started_at, last_seen, fd.detected_at, fd.energy_lost_kwh)
+            self.alerts.append(new)
+            return new
+        a = active
+        a.started_at = min(a.started_at, fd.started_at)
+        a.last_seen_at = max(a.last_seen_at, last_seen)
+        a.detected_at = min(a.detected_at, fd.detected_at)
+        a.energy_lost_kwh = max(a.energy_lost_kwh, fd.energy_lost_kwh)
+        a.findings += 1
+        return a
+
+    def oldest_active_start(self) -> pd.Timestamp | None:
+        starts = [a.started_at for a in self.alerts if not a.resolved]
+        return min(starts) if starts else None
+
+
+def _run_window(
+    book: AlertBook,
+    site: SiteSpec,
+    rollup: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    monitoring_start: Mapping[str, pd.Timestamp | None],
+) -> dict[str, dict[str, str]]:
+    """One maintenance run over ``[start, end)`` (the runner's steps 2–4, alerts in ``book``)."""
+    analysis_start = start - ANALYSIS_LOOKBACK
+    oldest = book.oldest_active_start()
+    if oldest is not None:
+        analysis_start = max(min(analysis_start, oldest.floor("15min")), start - MAX_EPISODE_LOOKBACK)
+    part = rollup[(rollup["bucket"] >= analysis_start) & (rollup["bucket"] < end)]
+    frames = device_frames(part, site, bucket_grid(analysis_start, end), monitoring_start=monitoring_start)
+    analysis = analyse_site_detail(site, frames, info=True)
+    confirmed: set[tuple[str, str]] = set()
+    for fd in analysis.findings:
+        if fd.ended_at <= start or fd.fault_type == "clipping":
+            continue
+        alert = book.raise_alert(fd, end)
+        if fd.ended_at < end - CLEAR_GRACE and not fd.evidence.get("ongoing", False):
+            alert.resolved = True
+        elif not alert.resolved:
+            confirmed.add((fd.device_id, fd.fault_type))
+    for a in book.alerts:
+        if not a.resolved and (a.device_id, a.fault_type) not in confirmed and a.last_seen_at <= end:
+            a.resolved = True
+    return analysis.not_evaluated
+
+
+def dag_replay(site: SiteSpec, readings: pd.DataFrame, step: pd.Timedelta = pd.Timedelta(days=1)) -> ReplayResult:
+    """Roll ``readings`` up and run the maintenance runner's logic every ``step`` over them."""
+    rollup = rollup_15m(readings)
+    first = pd.Timestamp(readings["ts"].min())
+    last = pd.Timestamp(readings["ts"].max())
+    monitoring_start = {d: first for d in readings["device_id"].unique()}
+    book = AlertBook()
+    not_evaluated: dict[str, dict[str, str]] = {}
+    t = first.floor("1D")
+    data_end = last.floor("15min")
+    while t < data_end:
+        # The last run ends with the data's last complete bucket (the runner also floors its end to
+        # a bucket boundary): the series stops there, the device did not go silent.
+        for dev, reasons in _run_window(book, site, rollup, t, min(t + step, data_end), monitoring_start).items():
+            not_evaluated.setdefault(dev, {}).update(reasons)
+        t += step
+    return ReplayResult(book.alerts, not_evaluated)
+
+
+def daylight_hours_between(site: SiteSpec, start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """Hours of daylight (clear-sky AC above 10 % of nameplate) in ``[start, end)``; 0 when end ≤ start."""
+    from heliosgrid.physics import clearsky_ac_power_kw
+
+    if end <= start:
+        return 0.0
+    times = pd.date_range(start.floor("5min"), end, freq="5min", inclusive="left")
+    if len(times) == 0:
+        return 0.0
+    cs = np.asarray(clearsky_ac_power_kw(site, times), dtype=float)
+    return float((cs > 0.1 * site.ac_capacity_kw).sum() * 5 / 60)
+
+
+def per_detector_rate(alerts: list[BookAlert], site_days: float) -> dict[str, float]:
+    """Alerts per fault type per 30 site-days (informational types excluded)."""
+    counts: dict[str, int] = {}
+    for a in alerts:
+        if a.fault_type not in INFORMATIONAL:
+            counts[a.fault_type] = counts.get(a.fault_type, 0) + 1
+    return {k: round(v * 30.0 / site_days, 3) for k, v in sorted(counts.items())} if site_days > 0 else {}
+
+
+def summarise_fault(
+    alerts: list[BookAlert], device_id: str, fault_type: str, start: pd.Timestamp, end: pd.Timestamp
+) -> dict[str, Any]:
+    """Matched alerts of one injected fault: ``hits``, ``unmatched`` (same type elsewhere), first detection, energy."""
+    tol = pd.Timedelta(hours=1)
+    same = [a for a in alerts if a.device_id == device_id and a.fault_type == fault_type]
+    hits = [a for a in same if a.started_at < end + tol and a.last_seen_at > start - tol]
+    return {
+        "hits": len(hits),
+        "unmatched": len(same) - len(hits),
+        "detected_at": min((a.detected_at for a in hits), default=None),
+        "energy_kwh": float(sum(a.energy_lost_kwh for a in hits)),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# the corpus run: clean and injected
+
+DERIVED_INPUTS_REASON = "irradiance and temperature are satellite/reanalysis values, not sensors"
+"""Series without irradiance or temperature sensors: the sensor detectors have nothing to judge."""
+SENSOR_TYPES = ("stuck_sensor", "irradiance_drift", "overheating")
+
+
+def _local_days(series: RealSeries) -> list[pd.Timestamp]:
+    ts = series.readings["ts"].dt.tz_convert(series.site.timezone)
+    return sorted(set(ts.dt.normalize()))
+
+
+def _plans(series: RealSeries) -> list[tuple[str, pd.Timestamp, Callable[..., Injected]]]:
+    """(fault type, start, injector) for one series: the issue's faults at fixed local times."""
+    days = _local_days(series)
+    has_poa = "poa" in series.sensors
+    if len(days) > 30:
+        picks = [days[20], days[55]]
+        soil = [days[12], days[60]]
+    else:
+        picks = [days[1], days[2]]
+        soil = []
+    hour = pd.Timedelta
+    out: list[tuple[str, pd.Timestamp, Callable[..., Injected]]] = []
+    for d in picks:
+        out += [
+            ("inverter_trip", d + hour(hours=10), injection.trip),
+            ("string_outage", d + hour(hours=11), injection.string_outage),
+        ]
+        out += [("comm_gap", d + hour(hours=10), injection.comm_gap)]
+        if has_poa:
+            out += [("stuck_sensor", d + hour(hours=9), injection.stuck_poa)]
+    if has_poa:
+        out += [("irradiance_drift", days[1], injection.irradiance_drift)]
+    out += [("soiling", d, injection.soiling) for d in soil]
+    return [(t, pd.Timestamp(s).tz_convert("UTC"), f) for t, s, f in out]
+
+
+def _context(series: RealSeries, fault_type: str, start: pd.Timestamp) -> pd.DataFrame:
+    """The readings a faulted copy is replayed on: all of a short series; ±days around it on a long one."""
+    if series.days <= 30:
+        return series.readings
+    after = pd.Timedelta(days=25 if fault_type == "soiling" else 5)
+    ts = series.readings["ts"]
+    return series.readings[(ts >= start - pd.Timedelta(days=10)) & (ts < start + after)].reset_index(drop=True)
+
+
+def _score_fault(series: RealSeries, fault_type: str, start: pd.Timestamp, inject: Callable[..., Injected]) -> dict[str, Any]:
+    done = inject(_context(series, fault_type, start), start, series.cadence_s)
+    replay = dag_replay(series.site, done.readings)
+    truth = done.truth
+    hit = summarise_fault(replay.alerts, truth["device_id"], fault_type, truth["started_at"], truth["ended_at"])
+    row: dict[str, Any] = {"series": series.name, "fault_type": fault_type, "started_at": str(truth["started_at"]), **hit}
+    row["detected_at"] = str(hit["detected_at"]) if hit["detected_at"] is not None else None
+    if hit["detected_at"] is not None:
+        row["delay_daylight_h"] = round(daylight_hours_between(series.site, truth["started_at"], hit["detected_at"]), 3)
+    if truth["energy_lost_kwh"] > 0 and hit["hits"]:
+        row["energy_true_kwh"] = round(truth["energy_lost_kwh"], 3)
+        row["energy_error"] = round(abs(hit["energy_kwh"] - truth["energy_lost_kwh"]) / truth["energy_lost_kwh"], 4)
+    reasons = replay.not_evaluated.get(truth["device_id"], {})
+    if fault_type in reasons:
+        row["not_evaluated"] = reasons[fault_type]
+    return row
+
+
+def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for fault_type in sorted({r["fault_type"] for r in rows}):
+        rs = [r for r in rows if r["fault_type"] == fault_type]
+        found = sum(1 for r in rs if r["hits"])
+        false = sum(r["unmatched"] + max(0, r["hits"] - 1) for r in rs)
+        delays = [r["delay_daylight_h"] for r in rs if "delay_daylight_h" in r]
+        errors = [r["energy_error"] for r in rs if "energy_error" in r]
+        out[fault_type] = {
+            "faults": len(rs),
+            "found": found,
+            "false_or_split_alerts": false,
+            "precision": round(found / (found + false), 4) if found + false else None,
+            "recall": round(found / len(rs), 4) if rs else None,
+            "median_delay_h": round(float(np.median(delays)), 3) if delays else None,
+            "median_energy_error": round(float(np.median(errors)), 4) if errors else None,
+            "missed": [
+                f"{r['series']} {r['started_at']}" + (f" (not evaluated: {r['not_evaluated']})" if "not_evaluated" in r else "")
+                for r in rs
+                if not r["hits"]
+            ],
+        }
+    return out
+
+
+def _clean(series: RealSeries) -> tuple[list[BookAlert], dict[str, str]]:
+    replay = dag_replay(series.site, series.readings)
+    reasons = dict(replay.not_evaluated.get(series.device.device_id, {}))
+    alerts = replay.alerts
+    if "poa" not in series.sensors:
+        alerts = [a for a in alerts if a.fault_type not in SENSOR_TYPES]
+        reasons.update(dict.fromkeys(SENSOR_TYPES, DERIVED_INPUTS_REASON))
+    return alerts, reasons
+
+
+def evaluate_real(names: tuple[str, ...] | None = None, *, injected: bool = True) -> dict[str, Any]:
+    """Clean false-alert rates and injected-fault scores on the real corpus (see module doc)."""
+    from heliosgrid.contract import FAULT_TYPES
+
+    corpus = load_corpus(names)
+    by_cadence: dict[str, dict[str, Any]] = {}
+    not_evaluated: dict[str, list[str]] = {}
+    series_out: list[dict[str, Any]] = []
+    all_alerts: list[BookAlert] = []
+    for s in corpus:
+        alerts, reasons = _clean(s)
+        all_alerts += alerts
+        cadence = f"{s.cadence_s // 60}min" if s.cadence_s >= 60 else f"{s.cadence_s}s"
+        bucket = by_cadence.setdefault(cadence, {"site_days": 0.0, "alerts": []})
+        bucket["site_days"] += s.days
+        bucket["alerts"] += alerts
+        for det, why in reasons.items():
+            not_evaluated.setdefault(det, []).append(f"{s.name}: {why}")
+        informational = [a for a in alerts if a.fault_type in INFORMATIONAL]
+        series_out.append(
+            {
+                "series": s.name,
+                "cadence_s": s.cadence_s,
+                "site_days": s.days,
+                "notes": s.notes,
+                "false_alerts": {t: sum(a.fault_type == t for a in alerts) for t in FAULT_TYPES},
+                "informational": {
+                    t: round(sum(a.energy_lost_kwh for a in informational if a.fault_type == t), 2) for t in INFORMATIONAL
+                },
+            }
+        )
+    site_days = sum(s.days for s in corpus)
+    rate = {t: 0.0 for t in FAULT_TYPES} | per_detector_rate(all_alerts, site_days)
+    result: dict[str, Any] = {
+        "site_days": round(site_days, 2),
+        "false_alerts_per_30_site_days": rate,
+        "false_alerts_per_30_site_days_by_cadence": {
+            c: {t: 0.0 for t in FAULT_TYPES} | per_detector_rate(v["alerts"], v["site_days"]) for c, v in by_cadence.items()
+        },
+        "not_evaluated": {k: sorted(set(v)) for k, v in sorted(not_evaluated.items())},
+        "series": series_out,
+    }
+    if injected:
+        rows = [_score_fault(s, t, start, f) for s in corpus for t, start, f in _plans(s)]
+        result["per_fault_type"] = _aggregate(rows)
+        result["injected"] = rows
+    return result

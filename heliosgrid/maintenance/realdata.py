@@ -1,0 +1,227 @@
+"""Real plant series shipped in installed wheels, as contract readings for the detectors.
+
+Nothing is downloaded: the files come from ``pvanalytics/data`` (NREL measurements). Each series
+becomes one site with one inverter (one site per file), with the contract's reading columns
+(``device_id, site_id, ts, poa_w_m2, ghi_w_m2, ambient_temp_c, module_temp_c, dc_power_kw,
+ac_power_kw, inverter_status``; power in kW, ``ts`` tz-aware UTC) at the file's own cadence.
+
+Metadata that the files do not carry is inferred from the data and documented per series:
+
+* capacities: AC nameplate = the series' maximum AC power; DC = the median of
+  AC / (POA / 1000 W/m²) / 0.96 over buckets with POA > 300 W/m² (the calibration factor of the
+  detectors absorbs the rest);
+* orientation: from the file's angle-of-incidence column (snow system: tilt 35°, azimuth 225°,
+  fitted to its ``aoi`` column), from pvanalytics ``infer_orientation_fit_pvwatts`` on clear
+  periods (SERF east, PSM3 clear-sky irradiance), or the building's published tilt (SERF west,
+  RSF II: measured POA, orientation only sets the clear-sky daylight mask).
+
+Series: ``serf-west-15min`` (Golden CO, Jan 2022, 5 days: AC, DC, POA, module and ambient
+temperature), ``serf-west-1min`` (the same interpolated to 1 minute, as the issue's replay
+did), ``rsf2-15min`` (NREL RSF II inverter 2, Jan 2022, 5 days), ``snow-15min`` (a
+Massachusetts system with snow on the modules, Jan 2022, 6 days), ``serf-east-15min-psm3``
+(SERF east AC, Jul–Oct 2016, 104 days, POA transposed from the satellite PSM3 GHI: no
+irradiance sensor, so the sensor detectors are "not evaluated" on it).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pvlib
+
+from heliosgrid.physics import DeviceSpec, SiteSpec
+
+GOLDEN = (39.742, -105.178, 1800.0)
+MST = "Etc/GMT+7"  # the NREL files' clock: UTC−07:00 all year
+MEASURES = ("poa_w_m2", "ghi_w_m2", "ambient_temp_c", "module_temp_c", "dc_power_kw", "ac_power_kw")
+
+
+@dataclass
+class RealSeries:
+    """One real series: its site (one inverter), readings, cadence (s) and which sensors it has."""
+
+    name: str
+    site: SiteSpec
+    readings: pd.DataFrame
+    cadence_s: int
+    sensors: tuple[str, ...]
+    notes: str = ""
+    snow_days: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def device(self) -> DeviceSpec:
+        return self.site.inverters[0]
+
+    @property
+    def days(self) -> float:
+        span = self.readings["ts"].max() - self.readings["ts"].min()
+        return round(span.total_seconds() / 86400.0, 2)
+
+
+def _read_csv(name: str, **kw: object) -> pd.DataFrame:
+    with (importlib.resources.files("pvanalytics") / "data" / name).open("rb") as fh:
+        return pd.read_csv(fh, **kw)  # type: ignore[call-overload, no-any-return]
+
+
+def _capacities(ac_kw: pd.Series, poa_w_m2: pd.Series) -> tuple[float, float]:
+    """(DC kW, AC kW) inferred from the data (see the module docstring)."""
+    ac_cap = float(ac_kw.max())
+    bright = (poa_w_m2 > 300.0) & (ac_kw > 0)
+    dc = float((ac_kw[bright] / (poa_w_m2[bright] / 1000.0) / 0.96).median()) if bright.sum() >= 8 else ac_cap * 1.1
+    return round(max(dc, ac_cap), 3), round(ac_cap, 3)
+
+
+def _site(name: str, where: tuple[float, float, float], tz: str, tilt: float, azimuth: float, dc: float, ac: float) -> SiteSpec:
+    dev = DeviceSpec(f"{name}-inv01", name, "inverter", tilt, azimuth, dc, ac, -0.004, 0.96)
+    return SiteSpec(name, f"{name} (real series, pvanalytics wheel)", where[0], where[1], where[2], tz, (dev,))
+
+
+def _readings(site: SiteSpec, ts: pd.DatetimeIndex, values: dict[str, pd.Series]) -> pd.DataFrame:
+    out = pd.DataFrame({"device_id": site.inverters[0].device_id, "site_id": site.site_id, "ts": ts.tz_convert("UTC")})
+    for name in MEASURES:
+        raw = values.get(name)
+        out[name] = np.asarray(raw, dtype="float64") if raw is not None else np.nan
+    out["ac_power_kw"] = out["ac_power_kw"].clip(lower=0.0)  # night-time tare draw is not production
+    out["inverter_status"] = np.where(out["ac_power_kw"] > 0, "ok", "standby")
+    return out.dropna(subset=["ts"]).sort_values("ts").reset_index(drop=True)
+
+
+def serf_west(cadence_s: int = 900) -> RealSeries:
+    """SERF west, 15-min file; ``cadence_s=60`` interpolates it to 1 minute (time-weighted)."""
+    raw = _read_csv("serf_west_15min.csv", index_col=0, parse_dates=True)
+    raw.index = pd.DatetimeIndex(raw.index).tz_localize(MST)
+    cols = {
+        "poa_w_m2": raw["poa_irradiance__771"],
+        "ambient_temp_c": raw["ambient_temp__780"],
+        "module_temp_c": raw[["module_temp_1__781", "module_temp_2__782", "module_temp_3__783"]].mean(axis=1),
+        "dc_power_kw": raw["dc_power__772"] / 1000.0,
+        "ac_power_kw": (raw["ac_power__773"] / 1000.0).clip(lower=0.0),
+    }
+    frame = pd.DataFrame(cols)
+    if cadence_s != 900:
+        fine = pd.date_range(frame.index[0], frame.index[-1], freq=f"{cadence_s}s")
+        frame = frame.reindex(frame.index.union(fine)).interpolate(method="time", limit=15 * 60 // cadence_s).reindex(fine)
+    dc, ac = _capacities(frame["ac_power_kw"], frame["poa_w_m2"])
+    name = "serf-west-15min" if cadence_s == 900 else f"serf-west-{cadence_s // 60}min"
+    site = _site(name, GOLDEN, MST, 20.0, 180.0, dc, ac)
+    notes = "measured POA, module and ambient temperature" + ("" if cadence_s == 900 else "; interpolated from 15 min")
+    sensors = ("poa", "module_temp", "ambient_temp", "ac_power", "dc_power")
+    return RealSeries(name, site, _readings(site, pd.DatetimeIndex(frame.index), dict(frame.items())), cadence_s, sensors, notes)
+
+
+def rsf2() -> RealSeries:
+    """NREL RSF II, inverter 2 (15 min, Jan 2022): AC, POA reference cell, module and ambient temperature."""
+    raw = _read_csv("nrel_RSF_II.csv", index_col=0)
+    raw.index = pd.to_datetime(raw.index, format="%m/%d/%Y %H:%M").tz_localize(MST)
+    ac_kw = raw["inv2_ac_power_w__1047"] / 1000.0
+    dc, ac = _capacities(ac_kw, raw["poa_irradiance_refcell__1054"])
+    site = _site("rsf2-15min", GOLDEN, MST, 10.0, 180.0, dc, ac)
+    values = {
+        "poa_w_m2": raw["poa_irradiance_refcell__1054"],
+        "ambient_temp_c": raw["ambient_temp__1053"],
+        "module_temp_c": raw["module_temp__1056"],
+        "dc_power_kw": raw["inv2_dc_power__1135"] / 1000.0,
+        "ac_power_kw": ac_kw,
+    }
+    sensors = ("poa", "module_temp", "ambient_temp", "ac_power", "dc_power")
+    return RealSeries(
+        "rsf2-15min", site, _readings(site, pd.DatetimeIndex(raw.index), values), 900, sensors, "measured POA; rooftop"
+    )
+
+
+def snow() -> RealSeries:
+    """The pvanalytics snow example system (15 min, Jan 2022, Massachusetts): snow on the modules."""
+    raw = _read_csv("snow_data.csv")
+    raw.index = pd.to_datetime(raw["Timestamp"], format="%m/%d/%Y %H:%M").dt.tz_localize("Etc/GMT+5")
+    ac_kw = raw["INV1 AC Power [kW]"]
+    dc, ac = _capacities(ac_kw, raw["POA [W/m²]"])
+    # Location and orientation fitted to the file's solar-position and angle-of-incidence columns.
+    site = _site("snow-15min", (42.581, -72.517, 100.0), "Etc/GMT+5", 35.0, 225.0, dc, ac)
+    values = {
+        "poa_w_m2": raw["POA [W/m²]"],
+        "ambient_temp_c": raw["Ambient Temp [C]"],
+        "module_temp_c": raw["Module Temp [C]"],
+        "ac_power_kw": ac_kw,
+    }
+    sensors = ("poa", "module_temp", "ambient_temp", "ac_power")
+    return RealSeries(
+        "snow-15min", site, _readings(site, pd.DatetimeIndex(raw.index), values), 900, sensors, "snow on the modules"
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _serf_east_raw() -> pd.DataFrame:
+    ac = _read_csv("serf_east_15min_ac_power.csv", index_col=0)
+    psm3 = _read_csv("serf_east_psm3_data.csv", index_col=0)
+    frame = pd.DataFrame(
+        {"ac_power_kw": (ac["ac_power"] / 1000.0).clip(lower=0.0).to_numpy()}, index=pd.to_datetime(ac.index, utc=True)
+    )
+    psm3.index = pd.to_datetime(psm3.index, utc=True)
+    return frame.join(psm3[["ghi", "ghi_clear", "dni_clear", "dhi_clear", "temp_air"]], how="inner")
+
+
+def serf_east_psm3() -> RealSeries:
+    """SERF east AC (15 min, 104 days) with POA transposed from the PSM3 satellite GHI (Erbs + Perez)."""
+    raw = _serf_east_raw()
+    where = GOLDEN
+    solpos = pvlib.solarposition.get_solarposition(raw.index + pd.Timedelta(minutes=7.5), where[0], where[1], where[2])
+    solpos = solpos.set_axis(raw.index)  # sun at the bucket centre, labelled by the bucket start
+    tilt, azimuth = _fit_orientation(raw, solpos)
+    erbs = pvlib.irradiance.erbs(raw["ghi"], solpos["zenith"], raw.index)
+    dni_extra = pvlib.irradiance.get_extra_radiation(raw.index)
+    poa = pvlib.irradiance.get_total_irradiance(
+        tilt,
+        azimuth,
+        solpos["apparent_zenith"],
+        solpos["azimuth"],
+        erbs["dni"],
+        raw["ghi"],
+        erbs["dhi"],
+        dni_extra=dni_extra,
+        model="perez",
+    )["poa_global"].fillna(0.0)
+    dc, ac = _capacities(raw["ac_power_kw"], poa)
+    site = _site("serf-east-15min-psm3", where, MST, tilt, azimuth, dc, ac)
+    values = {"poa_w_m2": poa, "ghi_w_m2": raw["ghi"], "ambient_temp_c": raw["temp_air"], "ac_power_kw": raw["ac_power_kw"]}
+    notes = (
+        f"POA transposed from satellite GHI (no irradiance sensor); orientation fitted: tilt {tilt:.0f}°, azimuth {azimuth:.0f}°"
+    )
+    readings = _readings(site, pd.DatetimeIndex(raw.index), values)
+    return RealSeries("serf-east-15min-psm3", site, readings, 900, ("satellite_poa", "ambient_temp", "ac_power"), notes)
+
+
+def _fit_orientation(raw: pd.DataFrame, solpos: pd.DataFrame) -> tuple[float, float]:
+    """Tilt and azimuth (degrees) from pvanalytics' PVWatts fit over clear periods (GHI ≈ clear-sky GHI)."""
+    from pvanalytics.system import infer_orientation_fit_pvwatts
+
+    clear = (raw["ghi_clear"] > 200) & ((raw["ghi"] / raw["ghi_clear"] - 1.0).abs() < 0.03) & (raw["ac_power_kw"] > 0.1)
+    part = raw[clear]
+    tilt, azimuth, *_ = infer_orientation_fit_pvwatts(
+        part["ac_power_kw"],
+        part["ghi_clear"],
+        part["dhi_clear"],
+        part["dni_clear"],
+        solpos.loc[part.index, "zenith"],
+        solpos.loc[part.index, "azimuth"],
+        temperature=part["temp_air"],
+    )
+    return round(float(tilt), 1), round(float(azimuth), 1)
+
+
+CORPUS: dict[str, Callable[[], RealSeries]] = {
+    "serf-west-15min": serf_west,
+    "serf-west-1min": lambda: serf_west(60),
+    "rsf2-15min": rsf2,
+    "snow-15min": snow,
+    "serf-east-15min-psm3": serf_east_psm3,
+}
+
+
+def load_corpus(names: tuple[str, ...] | None = None) -> list[RealSeries]:
+    """The real series (all of :data:`CORPUS` by default)."""
+    return [CORPUS[n]() for n in (names or tuple(CORPUS))]
