@@ -240,6 +240,22 @@ class Settings(BaseSettings):
     )
     bench_bi_inverters: int = Field(default=10, ge=1, le=100, description="`heliosgrid bench bi`: inverters per site")
     bench_bi_days: int = Field(default=365, ge=2, le=1100, description="`heliosgrid bench bi`: days of 15-min data")
+    # --- forecast ---
+    weather_provider: Literal["none", "open-meteo"] = Field(
+        default="none", description="NWP feed for the forecasts: none (history only) or open-meteo.")
+    weather_open_meteo_url: str = Field(default="https://api.open-meteo.com/v1/forecast",
+                                        description="Open-Meteo forecast endpoint (live issue times).")
+    weather_open_meteo_historical_url: str = Field(
+        default="https://historical-forecast-api.open-meteo.com/v1/forecast",
+        description="Open-Meteo historical-forecast endpoint (past issue times, backtests).")
+    weather_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Per-request timeout of the NWP feed.")
+    weather_retries: int = Field(default=2, ge=0, le=10, description="Retries after a failed NWP request.")
+    weather_cache_dir: Path | None = Field(default=None, description="NWP response cache; None = <data_dir>/weather.")
+
+    @property
+    def weather_cache_path(self) -> Path:
+        """Directory of the NWP response cache (one JSON file per site and issue hour)."""
+        return self.weather_cache_dir or self.data_dir / "weather"
 
 
 def load_settings(**overrides: Any) -> Settings:

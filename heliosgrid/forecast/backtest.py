@@ -20,11 +20,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from heliosgrid.forecast.ensemble import EnsembleForecaster, label
+from heliosgrid.forecast.evaluation import (
+    add_band_scales,
+    apply_online_bands,
+    climatology_quantiles,
+    ensemble_frame,
+    holdout_scores,
+    reference_comparison,
+    sharpness_metrics,
+)
 from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS
 from heliosgrid.forecast.forecaster import Forecaster, check_power_series, truncate_history
-from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS, choose_champion, score_backtest
+from heliosgrid.forecast.hygiene import HygieneReport
+from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS, score_backtest
 from heliosgrid.forecast.models import make_model
-from heliosgrid.forecast.solar import CSI_MAX, STEP, ForecastInputError, SolarContext, infer_orientation
+from heliosgrid.forecast.solar import CSI_MAX, STEP, ForecastInputError, SolarContext, infer_orientation, regular_grid
 from heliosgrid.forecast.weather import WeatherProvider
 from heliosgrid.physics.fleet import SiteSpec
 
@@ -47,6 +58,10 @@ class BacktestResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     forecasters: dict[str, Forecaster] = field(default_factory=dict)
     site: SiteSpec | None = None
+    champion_by_bucket: dict[str, str] = field(default_factory=dict)
+    reference_comparison: dict[str, Any] = field(default_factory=dict)
+    hygiene: dict[str, Any] | None = None
+    ensemble: EnsembleForecaster | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready summary (metrics rounded, NaN as null)."""
@@ -68,22 +83,29 @@ class BacktestResult:
                              "surface_azimuth_deg": self.site.inverters[0].surface_azimuth_deg}
                             if self.site is not None and self.site.inverters else None),
             "models": clean(self.metrics),
+            "champion_by_bucket": self.champion_by_bucket,
+            "champion_vs_best_reference": clean(self.reference_comparison),
+            "selection": clean(self.ensemble.evidence) if self.ensemble is not None else None,
+            "hygiene": self.hygiene,
             "timings_s": clean(self.timings_s),
         }
 
     def table(self) -> str:
         """A plain-text table: one row per model and horizon bucket."""
         head = (f"{'model':<12} {'bucket':<7} {'n':>6} {'MAE kW':>9} {'RMSE kW':>9} {'nRMSE':>7} {'skill':>7} "
-                f"{'pinball':>8} {'cov80':>6}")
+                f"{'pinball':>8} {'cov80':>6} {'width':>6}")
         lines = [head, "-" * len(head)]
         for name, buckets in self.metrics.items():
             for b, m in buckets.items():
-                mark = " *" if name == self.champion and b == DAY_AHEAD_BUCKET else ""
+                mark = f" * {self.champion_by_bucket.get(b, '')}" if name == self.champion else ""
                 lines.append(
                     f"{name:<12} {b:<7} {m['n']:>6} {m['mae_kw']:>9.3f} {m['rmse_kw']:>9.3f} {m['nrmse']:>7.3f} "
-                    f"{m.get('skill', float('nan')):>7.3f} {m['pinball_kw']:>8.3f} {m['coverage_p10_p90']:>6.3f}{mark}"
+                    f"{m.get('skill', float('nan')):>7.3f} {m['pinball_kw']:>8.3f} {m['coverage_p10_p90']:>6.3f} "
+                    f"{m.get('interval_width_rel', float('nan')):>6.3f}{mark}"
                 )
-        lines.append(f"champion: {self.champion} (lowest nRMSE in the {DAY_AHEAD_BUCKET} bucket)")
+        lines.append(f"champion: {self.champion} (per horizon bucket, chosen on the training hold-out)")
+        for w in (self.hygiene or {}).get("warnings", []):
+            lines.append(f"warning: {w}")
         return "\n".join(lines)
 
 
@@ -99,12 +121,18 @@ def run_backtest(
     weather: WeatherProvider | None = None,
     calibration_days: int = 10,
     fit_orientation: bool = False,
+    hygiene: HygieneReport | None = None,
+    online_bands: bool = True,
 ) -> BacktestResult:
     """Fit every model on the history before the last ``test_days`` days, then issue forecasts
     every ``origin_step_h`` hours over those days and score them against the actuals.
 
-    ``fit_orientation`` infers the array tilt/azimuth from the training part (for sites whose
-    orientation is unknown, e.g. a CSV without ``--tilt/--azimuth``).
+    Besides the candidates, the per-horizon champion (:mod:`heliosgrid.forecast.ensemble`, chosen on
+    the training hold-out) is scored as ``per_horizon`` and named champion. With ``online_bands`` every
+    model's P10/P90 is the online conformal band (:mod:`heliosgrid.forecast.conformal`).
+    ``fit_orientation`` infers the array tilt/azimuth from the training part. ``hygiene`` (the report of
+    :func:`heliosgrid.forecast.hygiene.clean_power_series`) is attached to the result; forecasts are
+    clipped at its effective capacity when the plant runs above the given one.
     """
     series = check_power_series(series)
     if series.dropna().empty:
@@ -122,11 +150,45 @@ def run_backtest(
     if "persistence" not in models:
         models = ["persistence", *models]
     origins = pd.date_range(test_start, end - STEP, freq=pd.Timedelta(hours=origin_step_h), tz="UTC")
+    clip_kw = max(capacity_kw, (hygiene.effective_capacity_kw or 0.0) if hygiene else 0.0)
+    shared = SolarContext(site, clip_kw)  # one clear-sky cache for every model
+    shared.table(pd.date_range(series.index[0], end + horizon_steps * STEP, freq=STEP, tz="UTC"))
     timings: dict[str, float] = {}
+    frames, forecasters = _fit_and_forecast(series, train, origins, models, shared, horizon_steps, weather,
+                                            calibration_days, timings)
+    t0 = time.perf_counter()
+    frame = pd.concat(frames, ignore_index=True)
+    targets = pd.DatetimeIndex(frame["target_ts"])
+    frame["actual_kw"] = series.reindex(targets).to_numpy()
+    uniq = targets.unique().sort_values()
+    frame["clearsky_kw"] = pd.Series(shared.clearsky_kw(uniq), index=uniq).reindex(targets).to_numpy()
+    frame = frame[frame["target_ts"] < end].reset_index(drop=True)
+    ens = EnsembleForecaster.from_members(forecasters)
+    frame = pd.concat([frame, ensemble_frame(frame, ens)], ignore_index=True)
+    k = forecasters["persistence"].ctx.csi(regular_grid(series, end))
+    frame = frame.merge(climatology_quantiles(frame, k), on=["issued_at", "target_ts"], how="left")
+    frame = add_band_scales(frame)
+    if online_bands:
+        owners: dict[str, Forecaster | EnsembleForecaster] = {**forecasters, ens.name: ens}
+        frame = pd.concat([apply_online_bands(frame[frame["model"] == n], holdout_scores(fc), clip_kw)
+                           for n, fc in owners.items()], ignore_index=True)
+    names = [*models, ens.name]
+    metrics = score_backtest(frame, capacity_kw, models=names)
+    for name, buckets in sharpness_metrics(frame, capacity_kw).items():
+        for b, extra in buckets.items():
+            metrics.get(name, {}).get(b, {}).update(extra)
+    timings["selection_and_bands_s"] = time.perf_counter() - t0
+    result = BacktestResult(frame, metrics, ens.name, capacity_kw, test_start, end, len(origins), timings,
+                            forecasters, site, {b: label(w) for b, w in ens.weights.items()},
+                            reference_comparison(metrics, ens.name), hygiene.as_dict() if hygiene else None, ens)
+    return result
+
+
+def _fit_and_forecast(series: pd.Series, train: pd.Series, origins: pd.DatetimeIndex, models: Sequence[str],
+                      shared: SolarContext, horizon_steps: int, weather: WeatherProvider | None,
+                      calibration_days: int, timings: dict[str, float]) -> tuple[list[pd.DataFrame], dict[str, Forecaster]]:
     frames: list[pd.DataFrame] = []
     forecasters: dict[str, Forecaster] = {}
-    shared = SolarContext(site, capacity_kw)  # one clear-sky cache for every model
-    shared.table(pd.date_range(series.index[0], end + horizon_steps * STEP, freq=STEP, tz="UTC"))
     for name in models:
         t0 = time.perf_counter()
         ctx = dataclasses.replace(shared)
@@ -145,15 +207,7 @@ def run_backtest(
         timings[f"{name}_fit_s"] = t1 - t0
         timings[f"{name}_backtest_s"] = time.perf_counter() - t1
         log.info("backtest %s: fit %.1fs, %d origins %.1fs", name, t1 - t0, len(origins), time.perf_counter() - t1)
-    frame = pd.concat(frames, ignore_index=True)
-    targets = pd.DatetimeIndex(frame["target_ts"])
-    frame["actual_kw"] = series.reindex(targets).to_numpy()
-    uniq = targets.unique().sort_values()
-    frame["clearsky_kw"] = pd.Series(shared.clearsky_kw(uniq), index=uniq).reindex(targets).to_numpy()
-    frame = frame[frame["target_ts"] < end].reset_index(drop=True)
-    metrics = score_backtest(frame, capacity_kw, models=list(models))
-    return BacktestResult(frame, metrics, choose_champion(metrics), capacity_kw, test_start, end, len(origins),
-                          timings, forecasters, site)
+    return frames, forecasters
 
 
 def plot_backtest(result: BacktestResult, path: Path, models: Sequence[str] | None = None, days: float = 6.0) -> Path:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from heliosgrid.forecast.hygiene import HygieneReport, clean_power_series
 from heliosgrid.forecast.solar import STEP, ForecastInputError, site_from_capacity
 from heliosgrid.physics.fleet import SiteSpec
 
@@ -30,6 +31,7 @@ class PowerDataset:
     site: SiteSpec
     capacity_kw: float
     description: str
+    hygiene: HygieneReport | None = None
 
 
 def to_15min(power_kw: pd.Series) -> pd.Series:
@@ -80,8 +82,12 @@ def load_power_csv(
     power_col: str,
     tz: str = "UTC",
     power_unit: str = "kW",
+    raw: bool = False,
 ) -> pd.Series:
-    """Read ``power_col`` (kW, or W with ``power_unit='W'``) indexed by ``timestamp_col`` from a CSV."""
+    """Read ``power_col`` (kW, or W with ``power_unit='W'``) indexed by ``timestamp_col`` from a CSV.
+
+    With ``raw`` the values are returned as read (UTC index, unparsable values NaN, no resampling), for
+    :func:`heliosgrid.forecast.hygiene.clean_power_series`; else averaged onto the 15-min grid."""
     path = Path(path)
     if not path.is_file():
         raise ForecastInputError(f"CSV file not found: {path}")
@@ -104,7 +110,7 @@ def load_power_csv(
     values = power.to_numpy(dtype=float) / (1000.0 if power_unit == "W" else 1.0)
     series = pd.Series(values, index=index)
     series = series[series.index.notna()]
-    return to_15min(series)
+    return series if raw else to_15min(series)
 
 
 def _data_file(name: str) -> Path:
@@ -124,31 +130,55 @@ def load_serf() -> PowerDataset:
     """NREL SERF East: 15-min AC power (W in the file), Golden CO, 2016-07-01 .. 2016-10-13."""
     raw = pd.read_csv(_data_file("serf_east_15min_ac_power.csv"))
     idx = pd.DatetimeIndex(pd.to_datetime(raw["measured_on"], utc=True))
-    series = to_15min(pd.Series(raw["ac_power"].to_numpy(dtype=float) / 1000.0, index=idx))
-    cap = _capacity_from_data(series)
-    site = site_from_capacity("nrel-serf-east", 39.742, -105.1727, cap, altitude_m=1828.0, timezone="America/Denver",
+    site = site_from_capacity("nrel-serf-east", 39.742, -105.1727, 1.0, altitude_m=1828.0, timezone="America/Denver",
                               surface_tilt_deg=25.0, surface_azimuth_deg=180.0)
+    series, report = clean_power_series(pd.Series(raw["ac_power"].to_numpy(dtype=float) / 1000.0, index=idx), site)
+    cap = _capacity_from_data(series)
+    site = site_with_capacity(site, cap)
     return PowerDataset("serf", series, site, cap,
                         "NREL SERF East rooftop array, Golden CO (pvanalytics/data/serf_east_15min_ac_power.csv), "
-                        "104 days of 15-min AC power; capacity = max observed power; orientation assumed 25°/180°.")
+                        "104 days of 15-min AC power; capacity = max observed power; orientation assumed 25°/180°.",
+                        report)
 
 
-def load_pvdaq_system50(start: str = "2013-05-01", end: str = "2013-09-01") -> PowerDataset:
-    """NREL PVDAQ system 50 (Golden CO), inverter AC power 2, a 4-month window (default May–Aug 2013)."""
+def load_pvdaq_system50(start: str = "2013-05-01", end: str = "2013-09-01", name: str = "pvdaq50") -> PowerDataset:
+    """NREL PVDAQ system 50 (Golden CO), inverter AC power 2, a window of the 2011-04..2013-12 file
+    (default May–Aug 2013). The logger clock follows daylight saving time although the file's
+    offset is a fixed −07:00: the hygiene step detects and corrects it."""
     raw = pd.read_parquet(_data_file("system_50_ac_power_2_full_DST.parquet"))
     idx = pd.DatetimeIndex(pd.to_datetime(raw["measured_on"], utc=True))
     series = pd.Series(raw["ac_power_2"].to_numpy(dtype=float) / 1000.0, index=idx)
     series = series[(series.index >= pd.Timestamp(start, tz="UTC")) & (series.index < pd.Timestamp(end, tz="UTC"))]
-    series = to_15min(series)
-    cap = _capacity_from_data(series)
-    site = site_from_capacity("pvdaq-system-50", 39.7406, -105.1775, cap, altitude_m=1800.0, timezone="America/Denver",
+    site = site_from_capacity("pvdaq-system-50", 39.7406, -105.1775, 1.0, altitude_m=1800.0, timezone="America/Denver",
                               surface_tilt_deg=25.0, surface_azimuth_deg=180.0)
-    return PowerDataset("pvdaq50", series, site, cap,
+    series, report = clean_power_series(series, site)
+    cap = _capacity_from_data(series)
+    return PowerDataset(name, series, site_with_capacity(site, cap), cap,
                         "NREL PVDAQ system 50, Golden CO (pvanalytics/data/system_50_ac_power_2_full_DST.parquet), "
-                        f"AC power 2, {start} .. {end}; capacity = max observed power; orientation assumed 25°/180°.")
+                        f"AC power 2, {start} .. {end}; capacity = max observed power; orientation assumed 25°/180°.",
+                        report)
 
 
-DATASETS = {"serf": load_serf, "pvdaq50": load_pvdaq_system50}
+def site_with_capacity(site: SiteSpec, capacity_kw: float) -> SiteSpec:
+    """``site`` (one inverter) with its AC capacity set to ``capacity_kw``."""
+    inv = site.inverters[0]
+    return site_from_capacity(site.site_id, site.latitude_deg, site.longitude_deg, capacity_kw,
+                              altitude_m=site.altitude_m, timezone=site.timezone,
+                              surface_tilt_deg=inv.surface_tilt_deg, surface_azimuth_deg=inv.surface_azimuth_deg)
+
+
+def load_pvdaq50_winter() -> PowerDataset:
+    """PVDAQ system 50 in winter (Nov 2012 – Feb 2013): low sun, short days, snow in Golden."""
+    return load_pvdaq_system50("2012-11-01", "2013-03-01", name="pvdaq50_winter")
+
+
+def load_pvdaq50_spring() -> PowerDataset:
+    """PVDAQ system 50, Jan – Apr 2012: the logger switches to daylight saving time on 2012-03-11."""
+    return load_pvdaq_system50("2012-01-15", "2012-05-01", name="pvdaq50_spring_dst")
+
+
+DATASETS = {"serf": load_serf, "pvdaq50": load_pvdaq_system50, "pvdaq50_winter": load_pvdaq50_winter,
+            "pvdaq50_spring_dst": load_pvdaq50_spring}
 
 
 def load_dataset(name: str) -> PowerDataset:

@@ -36,10 +36,9 @@ def persistence_csi(k: np.ndarray, p: int) -> float:
     return 1.0
 
 
-def slot_climatology(k: np.ndarray, p: int, steps: np.ndarray, days: int, half_width: int = 0) -> np.ndarray:
-    """Mean CSI of the same 15-min slot over the ``days`` most recent days available before ``p``;
-    with ``half_width`` > 0 also of the ``half_width`` neighbouring slots on each side (a smoother
-    time-of-day profile)."""
+def _slot_values(k: np.ndarray, p: int, steps: np.ndarray, days: int, half_width: int = 0) -> np.ndarray:
+    """CSI values of the same 15-min slot (± ``half_width`` slots) over the ``days`` most recent days
+    before ``p``, one row per step (NaN where unavailable)."""
     t = p + steps
     first = steps // STEPS_PER_DAY + 1  # smallest whole-day lag that lands before the issue time
     lags = first[:, None] + np.arange(days)[None, :]
@@ -48,11 +47,44 @@ def slot_climatology(k: np.ndarray, p: int, steps: np.ndarray, days: int, half_w
         idx = (idx[:, :, None] + np.arange(-half_width, half_width + 1)[None, None, :]).reshape(len(steps), -1)
         idx = np.where(idx < p, idx, -1)  # neighbours must also lie before the issue time
     valid_idx = idx >= 0
-    vals = np.where(valid_idx, k[np.clip(idx, 0, max(len(k) - 1, 0))] if len(k) else np.nan, np.nan)
+    return np.asarray(np.where(valid_idx, k[np.clip(idx, 0, max(len(k) - 1, 0))] if len(k) else np.nan, np.nan))
+
+
+def slot_climatology(k: np.ndarray, p: int, steps: np.ndarray, days: int, half_width: int = 0) -> np.ndarray:
+    """Mean CSI of the same 15-min slot over the ``days`` most recent days available before ``p``;
+    with ``half_width`` > 0 also of the ``half_width`` neighbouring slots on each side (a smoother
+    time-of-day profile)."""
+    vals = _slot_values(k, p, steps, days, half_width)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.asarray(np.nanmean(vals, axis=1))
 
+
+def slot_quantiles(k: np.ndarray, p: int, steps: np.ndarray, days: int, half_width: int,
+                   quantiles: tuple[float, ...]) -> np.ndarray:
+    """Empirical CSI quantiles (len(steps) × len(quantiles)) of the same slot (± ``half_width``) over
+    the last ``days`` days before ``p``: the climatological quantile forecast (NaN where no data)."""
+    vals = _slot_values(k, p, steps, days, half_width)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(np.nanquantile(vals, quantiles, axis=1)).T
+
+
+#: Climatological quantile forecast: same slot ± 30 min over the last 14 days.
+CLIM_QUANTILE_DAYS = 14
+CLIM_QUANTILE_HALF_WIDTH = 2
+#: Floor of the band scale (clear-sky index units).
+SPREAD_FLOOR = 0.05
+
+
+def climatology_halfwidths(k: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower (P50 − P10) and upper (P90 − P50) half-widths (CSI) of the climatological quantiles of each
+    target slot, floored at :data:`SPREAD_FLOOR`: the band scales. They carry the time-of-day shape and
+    the skew of recent weather (after clear weeks the downside is wide and the upside narrow)."""
+    q = slot_quantiles(k, len(k), steps, CLIM_QUANTILE_DAYS, CLIM_QUANTILE_HALF_WIDTH, (0.1, 0.5, 0.9))
+    lo = np.maximum(np.nan_to_num(q[:, 1] - q[:, 0], nan=0.5), SPREAD_FLOOR)
+    hi = np.maximum(np.nan_to_num(q[:, 2] - q[:, 1], nan=0.5), SPREAD_FLOOR)
+    return np.asarray(lo), np.asarray(hi)
 
 
 GBM_FEATURES = (

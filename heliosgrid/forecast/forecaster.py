@@ -17,7 +17,7 @@ from heliosgrid.forecast.calibration import (
     fit_blend_weights,
     regime_variability,
 )
-from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, HISTORY_LOOKBACK_DAYS
+from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, HISTORY_LOOKBACK_DAYS, climatology_halfwidths
 from heliosgrid.forecast.models.base import ForecastModel
 from heliosgrid.forecast.solar import CSI_MAX, STEP, STEPS_PER_DAY, ForecastInputError, SolarContext, regular_grid
 from heliosgrid.forecast.weather import WeatherProvider
@@ -64,6 +64,8 @@ class Forecaster:
         self.blend_weights: np.ndarray = np.zeros(len(CAL_HORIZON_EDGES_MIN) - 1)
         self.train_start: pd.Timestamp | None = None
         self.train_end: pd.Timestamp | None = None
+        #: Hold-out forecasts of the last fit (issued_at ns, horizon_min, k_p50, k_obs, scale, clim_lo, clim_hi); not pickled.
+        self.holdout: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
@@ -92,9 +94,28 @@ class Forecaster:
         cal_days = min(float(self.calibration_days), span_days * 0.3)
         folds = max(1, min(self.calibration_folds, int(span_days * 0.5 // cal_days)))
         k_full = self._csi_grid(history)
-        hs, kh, ko, kp, sc = [], [], [], [], []
+        h_all, kh_all, ko_all, kp_all, sc_all, org_all, lo_all, hi_all = self._holdout_forecasts(history, k_full, folds,
+                                                                                           cal_days)
+        self.calibration_folds_used = folds
+        if self.model.blends_persistence:
+            self.blend_weights = fit_blend_weights(h_all, kh_all, kp_all, ko_all)
+            kh_all = self._blend(h_all, kh_all, kp_all)
+        self.calibrator = ResidualCalibrator(margin=self.band_margin).fit(h_all, kh_all, ko_all, sc_all)
+        k_p50 = kh_all + (self.calibrator.offsets(h_all, kh_all)[:, 1] if self.median_shift else 0.0)
+        self.holdout = pd.DataFrame({"issued_at": org_all, "horizon_min": h_all.astype(int),
+                                     "k_p50": np.clip(k_p50, 0.0, CSI_MAX), "k_obs": ko_all, "scale": sc_all,
+                                     "clim_lo": lo_all, "clim_hi": hi_all})
+        self.model.fit(k_full, self.ctx, self.weather)
+        return self
+
+    def _holdout_forecasts(self, history: pd.Series, k_full: pd.Series, folds: int,
+                           cal_days: float) -> tuple[np.ndarray, ...]:
+        """Forecasts over the hold-out blocks, each by the model fitted before its block: horizon (min),
+        predicted CSI, observed CSI, reference CSI, band scale and issue time per target."""
+        hs, kh, ko, kp, sc, org, c_lo, c_hi = [], [], [], [], [], [], [], []
         steps = np.arange(DEFAULT_HORIZON_STEPS)
         step = pd.Timedelta(hours=self.calibration_origin_step_h)
+        assert self.train_end is not None
         for fold in range(folds):
             block_end = self.train_end - pd.Timedelta(days=cal_days * fold)
             cal_start = (block_end - pd.Timedelta(days=cal_days)).floor(STEP)
@@ -107,15 +128,17 @@ class Forecaster:
                 ko.append(k_full.reindex(origin + steps * STEP).to_numpy())
                 kp.append(self.model.reference_csi(k_hist, origin, steps, self.ctx))
                 sc.append(np.full(len(steps), self._band_scale(k_hist)))
+                org.append(np.full(len(steps), origin.value, dtype=np.int64))
+                lo, hi = climatology_halfwidths(k_hist.to_numpy(), steps)
+                c_lo.append(lo)
+                c_hi.append(hi)
                 origin += step
-        self.calibration_folds_used = folds
-        h_all, kh_all, ko_all, kp_all, sc_all = (np.concatenate(a) for a in (hs, kh, ko, kp, sc))
-        if self.model.blends_persistence:
-            self.blend_weights = fit_blend_weights(h_all, kh_all, kp_all, ko_all)
-            kh_all = self._blend(h_all, kh_all, kp_all)
-        self.calibrator = ResidualCalibrator(margin=self.band_margin).fit(h_all, kh_all, ko_all, sc_all)
-        self.model.fit(k_full, self.ctx, self.weather)
-        return self
+        return tuple(np.concatenate(a) for a in (hs, kh, ko, kp, sc, org, c_lo, c_hi))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["holdout"] = None  # hold-out forecasts are for selection at training time, not for the artefact
+        return state
 
     def _band_scale(self, k_hist: pd.Series) -> float:
         """Scale of the conformity score at an issue time (1 unless ``scaled_bands``)."""

@@ -1,0 +1,107 @@
+"""Logger clock checks from solar noon: a shifted or DST-switching clock moves each day's production
+window against the sun.
+
+For every day with production, the midpoint of the intervals above ``CLOCK_DAY_THRESHOLD`` of the
+day's maximum is compared with the solar transit, both in minutes of local mean solar time
+(UTC + longitude × 4 min/°, so no day wraps around midnight). pvanalytics ``shifts_ruptures``
+(binary segmentation, ruptures) splits the difference into periods and rounds each period's shift to
+15 min. The most common shift near zero is the reference (orientation and the interval labels give
+a small constant offset); periods that differ from it by ≥ 30 min (rounded to whole hours), or a whole series off by
+≥ ``CLOCK_MIN_CONSTANT_SHIFT_MIN``, are reported and can be corrected.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from heliosgrid.forecast.hygiene import CLOCK_DAY_THRESHOLD, CLOCK_MIN_CONSTANT_SHIFT_MIN, CLOCK_MIN_DAYS, ClockSegment
+from heliosgrid.forecast.solar import STEP
+from heliosgrid.physics.fleet import SiteSpec
+
+MIN_SEGMENT_SHIFT_MIN = 30
+SHIFT_ROUND_MIN = 60
+#: ruptures penalty: 10 finds every DST switch of PVDAQ system 50 (2011-2013); the default 20 misses two.
+RUPTURES_PENALTY = 10
+
+
+def daily_noon_offsets(series_kw: pd.Series, site: SiteSpec) -> pd.Series:
+    """Per UTC day (index: day in local mean solar time), minutes by which the production midpoint
+    follows the solar transit (positive: the data's clock is late)."""
+    lmt_offset = pd.Timedelta(minutes=4.0 * site.longitude_deg)
+    s = series_kw.dropna()
+    s = s[s > 0]
+    if s.empty:
+        return pd.Series(dtype=float)
+    local = s.copy()
+    local.index = s.index + lmt_offset + STEP / 2  # interval midpoints, local mean time
+    day = local.index.floor("D")
+    day_max = local.groupby(day).transform("max")
+    on = local[local >= CLOCK_DAY_THRESHOLD * day_max]
+    minutes = pd.Series(on.index.hour * 60.0 + on.index.minute + on.index.second / 60.0, index=on.index)
+    g = minutes.groupby(on.index.floor("D"))
+    mid = (g.min() + g.max()) / 2.0
+    mid = mid[g.count() >= 8]  # at least 2 h of production
+    days = pd.DatetimeIndex(mid.index)
+    # equation of time (minutes, Spencer 1971): solar transit = 12:00 − EoT in local mean time
+    b = 2.0 * np.pi * (days.dayofyear.to_numpy() - 1) / 365.0
+    eot = 229.18 * (0.000075 + 0.001868 * np.cos(b) - 0.032077 * np.sin(b) - 0.014615 * np.cos(2 * b)
+                    - 0.040849 * np.sin(2 * b))
+    # the first/last intervals above the threshold are one interval inside the window on each side
+    return pd.Series(mid.to_numpy() - (720.0 - eot), index=days)
+
+
+def detect_clock_shifts(series_kw: pd.Series, site: SiteSpec) -> list[ClockSegment]:
+    """Periods whose logger clock is shifted (see the module docstring); [] when none or too little data."""
+    from pvanalytics.quality.time import shifts_ruptures
+
+    offsets = daily_noon_offsets(series_kw, site)
+    if len(offsets) < CLOCK_MIN_DAYS:
+        return []
+    clean = offsets.clip(-180, 180)
+    event = pd.Series(np.round(clean.to_numpy() + 720.0).astype(int), index=offsets.index)
+    reference = pd.Series(np.full(len(event), 720, dtype=int), index=offsets.index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, shifts = shifts_ruptures(event, reference, period_min=min(CLOCK_MIN_DAYS, len(event)), shift_min=15,
+                                       prediction_penalty=RUPTURES_PENALTY)
+    shifted = shifts.reindex(offsets.index).ffill().bfill()
+    period = shifted.ne(shifted.shift()).cumsum()  # change points from ruptures, levels from our medians
+    level = clean.groupby(period).transform("median")
+    base = _reference_level(level)
+    # logger clock errors are whole hours (DST, a wrong zone; the bias of the production midpoint
+    # varies by ±15 min over the seasons, which rounding to 30 min would turn into false half hours)
+    rel = ((level - base) / SHIFT_ROUND_MIN).round().astype(int) * SHIFT_ROUND_MIN
+    segments: list[ClockSegment] = []
+    for _, part in rel.groupby(rel.ne(rel.shift()).cumsum()):
+        shift = int(part.iloc[0])
+        if abs(shift) >= MIN_SEGMENT_SHIFT_MIN:
+            segments.append(_segment(part.index, shift))
+    if not segments and abs(base) >= CLOCK_MIN_CONSTANT_SHIFT_MIN:
+        segments.append(_segment(rel.index, round(base / SHIFT_ROUND_MIN) * SHIFT_ROUND_MIN))
+    return segments
+
+
+def _segment(days: pd.Index, shift_min: int) -> ClockSegment:
+    return ClockSegment(days[0].date().isoformat(), (days[-1] + pd.Timedelta(days=1)).date().isoformat(), shift_min)
+
+
+def _reference_level(level: pd.Series) -> float:
+    """The period level (minutes) closest to zero: the clock setting taken as right."""
+    levels = level.unique()
+    return float(levels[np.argmin(np.abs(levels))])
+
+
+def correct_clock_shifts(series_kw: pd.Series, segments: list[ClockSegment], longitude_deg: float) -> pd.Series:
+    """Move the timestamps of each shifted period back by its shift (values labelled on overlapping
+    intervals at a transition are averaged)."""
+    s = series_kw.copy()
+    lmt_days = (s.index + pd.Timedelta(minutes=4.0 * longitude_deg)).floor("D")
+    new_index = s.index.copy()
+    for seg in segments:
+        sel = (lmt_days >= pd.Timestamp(seg.since, tz="UTC")) & (lmt_days < pd.Timestamp(seg.until, tz="UTC"))
+        new_index = new_index.where(~sel, new_index - pd.Timedelta(minutes=seg.shift_min))
+    s.index = new_index
+    return s.sort_index().resample(STEP).mean()

@@ -1,0 +1,84 @@
+"""Online (adaptive) conformal P10/P90 bands per horizon bucket.
+
+Conformity scores of a forecast: ``r_lo = (y − P50) / scale_lo`` and ``r_hi = (y − P50) / scale_hi``, with
+the scales the lower and upper half-widths of the climatological quantile forecast of the target slot
+(``P_cs × (k50 − k10)`` and ``P_cs × (k90 − k50)`` over the last 14 days, ± 30 min, floored at
+5 % of ``P_cs``; :func:`heliosgrid.forecast.features.climatology_halfwidths`), known at the issue time.
+The band is ``P10 = P50 + Q(r_lo, a_lo) × scale_lo`` and ``P90 = P50 + Q(r_hi, 1 − a_hi) × scale_hi``,
+clipped to ``[0, capacity]``: it follows the time-of-day shape and skew of recent weather, is smooth in
+the target time (no dips to zero in full sun) and zero at night.
+
+:class:`OnlineBand` keeps the scores of the last ``window`` matured forecasts of one bucket (starting
+with the training hold-out) and adapts the two miss levels with adaptive conformal inference
+(Gibbs & Candès 2021): after each issue time, ``a ← a + γ (0.1 − observed miss rate)`` on the
+forecasts that matured since, so coverage recovers after a change of weather regime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+TARGET_MISS = 0.10  # per side: P10 and P90
+ACI_GAMMA = 0.03
+ACI_LEVEL_BOUNDS = (0.01, 0.30)
+#: Scores kept per bucket (about two weeks of matured forecasts at 4 issue times a day).
+WINDOW = 4000
+
+
+@dataclass
+class OnlineBand:
+    """Adaptive split-conformal band of one horizon bucket (see the module docstring)."""
+
+    scores_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    scores_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    a_lo: float = TARGET_MISS
+    a_hi: float = TARGET_MISS
+    gamma: float = ACI_GAMMA
+    window: int = WINDOW
+
+    def __post_init__(self) -> None:
+        self.scores_lo = _finite(self.scores_lo)[-self.window :]
+        self.scores_hi = _finite(self.scores_hi)[-self.window :]
+
+    def offsets(self) -> tuple[float, float]:
+        """(lower, upper) score quantiles: P10 = P50 + lower × scale, P90 = P50 + upper × scale."""
+        if self.scores_lo.size < 10 or self.scores_hi.size < 10:
+            return -1.0, 1.0
+        n_lo, n_hi = self.scores_lo.size, self.scores_hi.size
+        lo = max(0.0, np.floor((n_lo + 1) * self.a_lo) / n_lo)
+        hi = min(1.0, np.ceil((n_hi + 1) * (1.0 - self.a_hi)) / n_hi)
+        return float(min(0.0, np.quantile(self.scores_lo, lo))), float(max(0.0, np.quantile(self.scores_hi, hi)))
+
+    def update(self, new_lo: np.ndarray, new_hi: np.ndarray) -> None:
+        """Feed the (lower-, upper-scaled) scores of the forecasts that matured since the last update:
+        one ACI step on each miss level, then the window."""
+        r_lo, r_hi = _finite(new_lo), _finite(new_hi)
+        if r_lo.size == 0 or r_hi.size == 0:
+            return
+        lo, hi = self.offsets()
+        lo_b, hi_b = ACI_LEVEL_BOUNDS
+        self.a_lo = float(np.clip(self.a_lo + self.gamma * (TARGET_MISS - np.mean(r_lo < lo)), lo_b, hi_b))
+        self.a_hi = float(np.clip(self.a_hi + self.gamma * (TARGET_MISS - np.mean(r_hi > hi)), lo_b, hi_b))
+        self.scores_lo = np.concatenate([self.scores_lo, r_lo])[-self.window :]
+        self.scores_hi = np.concatenate([self.scores_hi, r_hi])[-self.window :]
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    return v[np.isfinite(v)]
+
+
+def band_from_offsets(p50_kw: np.ndarray, scale_lo_kw: np.ndarray, scale_hi_kw: np.ndarray, lower: np.ndarray | float,
+                      upper: np.ndarray | float, capacity_kw: float) -> tuple[np.ndarray, np.ndarray]:
+    """P10, P90 (kW) from score offsets, clipped to [0, capacity] and around P50."""
+    p10 = np.clip(p50_kw + np.asarray(lower) * scale_lo_kw, 0.0, capacity_kw)
+    p90 = np.clip(p50_kw + np.asarray(upper) * scale_hi_kw, 0.0, capacity_kw)
+    return np.minimum(p10, p50_kw), np.maximum(p90, p50_kw)
+
+
+def scores(y_kw: np.ndarray, p50_kw: np.ndarray, scale_kw: np.ndarray) -> np.ndarray:
+    """Conformity scores ``(y − P50) / scale`` (NaN where the scale is ~0, i.e. night)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(scale_kw > 1e-9, (y_kw - p50_kw) / scale_kw, np.nan)

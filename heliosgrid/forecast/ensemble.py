@@ -1,0 +1,173 @@
+"""``per_horizon``: the champion built per horizon bucket from every candidate, references included.
+
+For each horizon bucket (``heliosgrid.forecast.metrics.HORIZON_BUCKETS``) the candidates' forecasts
+on the training hold-out (the last ``calibration_days`` of the training window, each model fitted
+before it: only data before any test window) decide:
+
+* the single model with the lowest hold-out RMSE, or
+* a convex blend of the candidates' P50 (non-negative least squares, weights summing to 1), only if
+  its two-fold cross-validated RMSE on the hold-out beats the best single model by ``BLEND_MIN_GAIN``.
+
+Persistence, climatology and Prophet are candidates, so a bucket where a reference forecasts best on
+the hold-out falls back to it by construction. The band is conformal on the selected forecast's own
+hold-out scores (:mod:`heliosgrid.forecast.conformal`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import nnls
+
+from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
+from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, climatology_halfwidths
+from heliosgrid.forecast.forecaster import Forecaster, check_power_series, truncate_history
+from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
+from heliosgrid.forecast.solar import STEP, ForecastInputError, regular_grid
+
+ENSEMBLE_NAME = "per_horizon"
+BLEND_MIN_GAIN = 0.01
+
+
+def holdout_power(fc: Forecaster) -> pd.DataFrame:
+    """A forecaster's hold-out forecasts in kW: issued_at, horizon_min, bucket, p50_kw, y_kw, scale_kw."""
+    if fc.holdout is None:
+        raise ForecastInputError(f"{fc.name} has no hold-out forecasts (not fitted in this process)")
+    h = fc.holdout
+    issued = pd.to_datetime(h["issued_at"].to_numpy(), utc=True)
+    targets = pd.DatetimeIndex(issued + pd.to_timedelta(h["horizon_min"].to_numpy(), unit="min"))
+    cs = fc.ctx.clearsky_kw(targets)
+    return pd.DataFrame({
+        "issued_at": h["issued_at"].to_numpy(), "horizon_min": h["horizon_min"].to_numpy(),
+        "bucket": bucket_of(h["horizon_min"].to_numpy()),
+        "p50_kw": np.clip(h["k_p50"].to_numpy() * cs, 0.0, fc.ctx.capacity_kw),
+        "y_kw": h["k_obs"].to_numpy() * cs, "scale_lo_kw": cs * h["clim_lo"].to_numpy(),
+        "scale_hi_kw": cs * h["clim_hi"].to_numpy(),
+    })
+
+
+def _cv_blend_rmse(x: np.ndarray, y: np.ndarray, half: np.ndarray) -> float:
+    err = []
+    for train in (half, ~half):
+        w = _convex_nnls(x[train], y[train])
+        err.append((x[~train] @ w - y[~train]) ** 2)
+    return float(np.sqrt(np.mean(np.concatenate(err))))
+
+
+def _convex_nnls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    w, _ = nnls(x, y)
+    total = float(w.sum())
+    return w / total if total > 0 else np.full(x.shape[1], 1.0 / x.shape[1])
+
+
+def select_per_bucket(members: dict[str, Forecaster]) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """Per bucket, the member weights (a single model = weight 1) and the hold-out evidence."""
+    frames = {name: holdout_power(fc) for name, fc in members.items()}
+    key = ["issued_at", "horizon_min"]
+    base = next(iter(frames.values()))[[*key, "bucket", "y_kw"]]
+    wide = base.copy()
+    for name, f in frames.items():
+        wide = wide.merge(f[[*key, "p50_kw"]].rename(columns={"p50_kw": name}), on=key)
+    names = list(frames)
+    wide = wide.dropna(subset=["y_kw", *names])
+    weights: dict[str, dict[str, float]] = {}
+    evidence: dict[str, Any] = {}
+    for b in HORIZON_BUCKETS:
+        sel = wide[wide["bucket"] == b]
+        if len(sel) < 20:
+            weights[b] = {"persistence": 1.0} if "persistence" in names else {names[0]: 1.0}
+            continue
+        x, y = sel[names].to_numpy(), sel["y_kw"].to_numpy()
+        rmse = {n: float(np.sqrt(np.mean((x[:, i] - y) ** 2))) for i, n in enumerate(names)}
+        best = min(rmse, key=lambda n: rmse[n])
+        origins = sel["issued_at"].to_numpy()
+        half = origins < np.median(np.unique(origins))
+        cv = _cv_blend_rmse(x, y, half) if half.any() and (~half).any() else np.inf
+        if cv < rmse[best] * (1.0 - BLEND_MIN_GAIN):
+            w = _convex_nnls(x, y)
+            weights[b] = {n: round(float(v), 4) for n, v in zip(names, w, strict=True) if v > 1e-4}
+        else:
+            weights[b] = {best: 1.0}
+        evidence[b] = {"holdout_rmse_kw": {n: round(v, 5) for n, v in rmse.items()}, "blend_cv_rmse_kw": round(cv, 5),
+                       "n": len(sel)}
+    return weights, evidence
+
+
+def combine_p50(p50_by_model: dict[str, np.ndarray], horizon_min: np.ndarray,
+                weights: dict[str, dict[str, float]]) -> np.ndarray:
+    """Per-bucket weighted P50 (kW) from the members' P50 arrays (same targets)."""
+    out = np.zeros(len(horizon_min))
+    buckets = bucket_of(horizon_min)
+    for b, w in weights.items():
+        sel = buckets == b
+        for name, v in w.items():
+            out[sel] += v * p50_by_model[name][sel]
+    return out
+
+
+def label(weights: dict[str, float]) -> str:
+    """``gbm`` for a single model, ``blend:gbm=0.62,prophet=0.38`` for a blend."""
+    if len(weights) == 1:
+        return next(iter(weights))
+    return "blend:" + ",".join(f"{n}={v:.2f}" for n, v in sorted(weights.items(), key=lambda kv: -kv[1]))
+
+
+@dataclass
+class EnsembleForecaster:
+    """The per-horizon champion as a forecaster (same ``predict_quantiles`` contract as :class:`Forecaster`)."""
+
+    members: dict[str, Forecaster]
+    weights: dict[str, dict[str, float]] = field(default_factory=dict)
+    bands: dict[str, tuple[float, float]] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
+    name: str = ENSEMBLE_NAME
+
+    @classmethod
+    def from_members(cls, members: dict[str, Forecaster]) -> EnsembleForecaster:
+        weights, evidence = select_per_bucket(members)
+        used = {n for w in weights.values() for n in w}
+        ens = cls({n: fc for n, fc in members.items() if n in used}, weights, {}, evidence)
+        ens.bands = ens._holdout_bands()
+        return ens
+
+    def _holdout_bands(self) -> dict[str, tuple[float, float]]:
+        frames = {n: holdout_power(fc) for n, fc in self.members.items()}
+        first = next(iter(frames.values()))
+        p50 = combine_p50({n: f["p50_kw"].to_numpy() for n, f in frames.items()}, first["horizon_min"].to_numpy(),
+                          self.weights)
+        r_lo, r_hi = (scores(first["y_kw"].to_numpy(), p50, first[c].to_numpy()) for c in ("scale_lo_kw", "scale_hi_kw"))
+        bucket = first["bucket"].to_numpy()
+        return {b: OnlineBand(r_lo[bucket == b], r_hi[bucket == b]).offsets() for b in HORIZON_BUCKETS}
+
+    @property
+    def ctx(self) -> Any:
+        return next(iter(self.members.values())).ctx
+
+    def predict_quantiles(self, history: pd.Series, issue_time: pd.Timestamp | str,
+                          horizon_steps: int = DEFAULT_HORIZON_STEPS) -> pd.DataFrame:
+        """P10/P50/P90 (kW): members' P50 combined per bucket, conformal band on ``P_cs × s``."""
+        parts = {n: fc.predict_quantiles(history, issue_time, horizon_steps) for n, fc in self.members.items()}
+        first = next(iter(parts.values()))
+        h = first["horizon_min"].to_numpy()
+        p50 = combine_p50({n: p["p50_kw"].to_numpy() for n, p in parts.items()}, h, self.weights)
+        issue = pd.Timestamp(first["target_ts"].iloc[0])
+        avail = truncate_history(check_power_series(history), issue).dropna()
+        k = self.ctx.csi(regular_grid(avail, issue)) if len(avail) else pd.Series(dtype=float)
+        cs = self.ctx.clearsky_kw(pd.DatetimeIndex(first["target_ts"]))
+        c_lo, c_hi = climatology_halfwidths(k.to_numpy(), (h // 15).astype(int))
+        buckets = bucket_of(h)
+        lower = np.array([self.bands.get(b, (-1.0, 1.0))[0] for b in buckets])
+        upper = np.array([self.bands.get(b, (-1.0, 1.0))[1] for b in buckets])
+        p10, p90 = band_from_offsets(p50, cs * c_lo, cs * c_hi, lower, upper, self.ctx.capacity_kw)
+        return pd.DataFrame({"target_ts": first["target_ts"], "horizon_min": h, "p10_kw": p10, "p50_kw": p50,
+                             "p90_kw": p90})
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": {"weights": self.weights, "bands": self.bands}, "members": sorted(self.members),
+                "capacity_kw": self.ctx.capacity_kw, "holdout": self.evidence}
+
+
+__all__ = ["ENSEMBLE_NAME", "STEP", "EnsembleForecaster", "combine_p50", "holdout_power", "label", "select_per_bucket"]

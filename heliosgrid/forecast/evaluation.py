@@ -1,0 +1,162 @@
+"""Backtest post-processing: the per-horizon champion's forecasts, online conformal bands for every
+model, climatological quantiles (the sharpness reference) and the per-bucket scores that use them.
+
+All of it runs on the long backtest frame (``model, issued_at, target_ts, horizon_min, p10_kw,
+p50_kw, p90_kw, actual_kw, clearsky_kw``) in issue-time order, and at each issue time uses only
+actuals labelled before it (a forecast of target ``τ`` matures at ``τ + 15 min``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from heliosgrid.forecast.calibration import regime_variability
+from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
+from heliosgrid.forecast.ensemble import ENSEMBLE_NAME, EnsembleForecaster, combine_p50, holdout_power
+from heliosgrid.forecast.features import CLIM_QUANTILE_DAYS, CLIM_QUANTILE_HALF_WIDTH, SPREAD_FLOOR, slot_quantiles
+from heliosgrid.forecast.forecaster import Forecaster
+from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS, bucket_of, pinball_loss
+from heliosgrid.forecast.solar import STEP
+
+REFERENCES = ("persistence", "climatology", "prophet")
+
+
+def issue_scales(k: pd.Series, origins: pd.DatetimeIndex) -> pd.Series:
+    """Regime variability ``s`` (dimensionless) known at each issue time, from the CSI series ``k``."""
+    values = k.to_numpy()
+    pos = np.searchsorted(k.index.asi8, origins.asi8, side="left")
+    return pd.Series([regime_variability(values[:p]) for p in pos], index=origins)
+
+
+def add_band_scales(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns ``scale_lo_kw``/``scale_hi_kw``: the climatological quantiles' lower/upper half-widths,
+    floored at ``SPREAD_FLOOR × P_cs`` (as :func:`heliosgrid.forecast.features.climatology_halfwidths`)."""
+    cs = frame["clearsky_kw"].to_numpy()
+    p10, p50, p90 = (frame[f"clim_p{q}_kw"].to_numpy() for q in (10, 50, 90))
+    frame["scale_lo_kw"] = np.maximum(np.nan_to_num(p50 - p10, nan=0.5 * cs), SPREAD_FLOOR * cs)
+    frame["scale_hi_kw"] = np.maximum(np.nan_to_num(p90 - p50, nan=0.5 * cs), SPREAD_FLOOR * cs)
+    return frame
+
+
+def climatology_quantiles(frame: pd.DataFrame, k: pd.Series) -> pd.DataFrame:
+    """P10/P50/P90 (kW) of the climatological quantile forecast for the frame's (issued_at, target_ts):
+    slot quantiles of the CSI over the last 14 days (± 30 min) before the issue, × clear-sky power."""
+    pairs = frame[["issued_at", "target_ts", "horizon_min", "clearsky_kw"]].drop_duplicates(["issued_at", "target_ts"])
+    values = k.to_numpy()
+    out = []
+    for issued, part in pairs.groupby("issued_at", sort=True):
+        p = int(np.searchsorted(k.index.asi8, pd.Timestamp(issued).value, side="left"))
+        steps = (part["horizon_min"].to_numpy() // 15).astype(int)
+        q = slot_quantiles(values[:p], p, steps, CLIM_QUANTILE_DAYS, CLIM_QUANTILE_HALF_WIDTH, (0.1, 0.5, 0.9))
+        cs = part["clearsky_kw"].to_numpy()[:, None]
+        out.append(pd.DataFrame(np.nan_to_num(q) * cs, columns=["clim_p10_kw", "clim_p50_kw", "clim_p90_kw"],
+                                index=part.index).assign(issued_at=part["issued_at"], target_ts=part["target_ts"]))
+    return pd.concat(out) if out else pd.DataFrame(columns=["issued_at", "target_ts"])
+
+
+def ensemble_frame(frame: pd.DataFrame, ens: EnsembleForecaster) -> pd.DataFrame:
+    """The per-horizon champion's rows built from its members' rows (same issue and target times)."""
+    key = ["issued_at", "target_ts"]
+    names = list(ens.members)
+    base = frame[frame["model"] == names[0]].drop(columns=["model"]).reset_index(drop=True)
+    p50 = {}
+    for n in names:
+        m = frame[frame["model"] == n][[*key, "p50_kw"]]
+        p50[n] = base[key].merge(m, on=key, how="left")["p50_kw"].to_numpy()
+    out = base.copy()
+    out["p50_kw"] = combine_p50(p50, out["horizon_min"].to_numpy(), ens.weights)
+    out.insert(0, "model", ens.name)
+    return out
+
+
+def holdout_scores(fc: Forecaster | EnsembleForecaster) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Conformity scores of a forecaster's training hold-out per bucket (the band's starting point)."""
+    if isinstance(fc, EnsembleForecaster):
+        frames = {n: holdout_power(m) for n, m in fc.members.items()}
+        first = next(iter(frames.values()))
+        p50 = combine_p50({n: f["p50_kw"].to_numpy() for n, f in frames.items()}, first["horizon_min"].to_numpy(),
+                          fc.weights)
+    else:
+        first = holdout_power(fc)
+        p50 = first["p50_kw"].to_numpy()
+    r_lo, r_hi = (scores(first["y_kw"].to_numpy(), p50, first[c].to_numpy()) for c in ("scale_lo_kw", "scale_hi_kw"))
+    bucket = first["bucket"].to_numpy()
+    return {b: (r_lo[bucket == b], r_hi[bucket == b]) for b in HORIZON_BUCKETS}
+
+
+def apply_online_bands(rows: pd.DataFrame, start_scores: dict[str, tuple[np.ndarray, np.ndarray]],
+                       capacity_kw: float) -> pd.DataFrame:
+    """Replace P10/P90 of one model's rows by the online conformal band (issue-time order, per bucket)."""
+    rows = rows.sort_values(["issued_at", "horizon_min"]).reset_index(drop=True)
+    origins = np.sort(rows["issued_at"].unique())
+    bucket = bucket_of(rows["horizon_min"].to_numpy())
+    y, p50 = rows["actual_kw"].to_numpy(), rows["p50_kw"].to_numpy()
+    r_lo, r_hi = scores(y, p50, rows["scale_lo_kw"].to_numpy()), scores(y, p50, rows["scale_hi_kw"].to_numpy())
+    matures = (pd.DatetimeIndex(rows["target_ts"]) + STEP).asi8
+    mature_at = np.searchsorted(pd.DatetimeIndex(origins).asi8, matures, side="left")  # first origin that knows it
+    issued_pos = np.searchsorted(origins, rows["issued_at"].to_numpy())
+    lo = np.zeros(len(rows))
+    hi = np.zeros(len(rows))
+    for b in HORIZON_BUCKETS:
+        empty = np.zeros(0)
+        band = OnlineBand(*start_scores.get(b, (empty, empty)))
+        in_b = bucket == b
+        for i in range(len(origins)):
+            new = in_b & (mature_at == i) & (issued_pos < i)
+            band.update(r_lo[new], r_hi[new])
+            sel = in_b & (issued_pos == i)
+            lo[sel], hi[sel] = band.offsets()
+    rows["p10_kw"], rows["p90_kw"] = band_from_offsets(p50, rows["scale_lo_kw"].to_numpy(),
+                                                       rows["scale_hi_kw"].to_numpy(), lo, hi, capacity_kw)
+    return rows
+
+
+def sharpness_metrics(frame: pd.DataFrame, capacity_kw: float) -> dict[str, dict[str, dict[str, float]]]:
+    """Per model and bucket: ``interval_width_rel`` = mean (P90 − P10) / capacity, ``pinball_clim_kw`` and
+    ``pinball_skill_vs_climatology`` = 1 − pinball / pinball of the climatological quantiles (same samples)."""
+    scored = frame[(frame["clearsky_kw"] > 0) & frame["actual_kw"].notna()].copy()
+    scored["bucket"] = bucket_of(scored["horizon_min"].to_numpy())
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name, m in scored.groupby("model"):
+        out[str(name)] = {}
+        for b in [*HORIZON_BUCKETS, "all"]:
+            sel = m if b == "all" else m[m["bucket"] == b]
+            if sel.empty:
+                out[str(name)][b] = {"interval_width_rel": math.nan, "pinball_clim_kw": math.nan,
+                                     "pinball_skill_vs_climatology": math.nan}
+                continue
+            y = sel["actual_kw"].to_numpy()
+            pin = _pinball(y, sel, "")
+            pin_c = _pinball(y, sel, "clim_")
+            out[str(name)][b] = {
+                "interval_width_rel": float(np.mean(sel["p90_kw"] - sel["p10_kw"]) / capacity_kw),
+                "pinball_clim_kw": pin_c,
+                "pinball_skill_vs_climatology": 1.0 - pin / pin_c if pin_c > 0 else math.nan,
+            }
+    return out
+
+
+def _pinball(y: np.ndarray, sel: pd.DataFrame, prefix: str) -> float:
+    return float(np.mean([pinball_loss(y, sel[f"{prefix}p{q}_kw"].to_numpy(), q / 100) for q in (10, 50, 90)]))
+
+
+def reference_comparison(metrics: dict[str, dict[str, dict[str, float]]], champion: str) -> dict[str, Any]:
+    """Per bucket: the champion's nRMSE against the best of persistence, climatology and Prophet."""
+    out: dict[str, Any] = {}
+    for b in HORIZON_BUCKETS:
+        refs = {r: metrics[r][b]["nrmse"] for r in REFERENCES if r in metrics and not math.isnan(metrics[r][b]["nrmse"])}
+        if not refs or champion not in metrics:
+            continue
+        best = min(refs, key=lambda r: refs[r])
+        champ = metrics[champion][b]["nrmse"]
+        out[b] = {"best_reference": best, "best_reference_nrmse": refs[best], "champion_nrmse": champ,
+                  "improvement": 1.0 - champ / refs[best] if refs[best] > 0 else math.nan}
+    return out
+
+
+__all__ = ["DAY_AHEAD_BUCKET", "ENSEMBLE_NAME", "apply_online_bands", "climatology_quantiles", "ensemble_frame",
+           "holdout_scores", "issue_scales", "reference_comparison", "sharpness_metrics"]

@@ -1,0 +1,199 @@
+"""Input hygiene before any model sees a power series: what was wrong, how much, and what was done.
+
+:func:`clean_power_series` takes a raw site AC power series (kW, tz-aware, any resolution ≤ 15 min)
+and returns the 15-min series the models use plus a :class:`HygieneReport` with counts:
+
+* ``duplicate_timestamps`` — repeated labels (the last value is kept);
+* ``sentinels`` — non-finite values and logger fill values (≤ −999, or beyond ±``SENTINEL_CAPACITY_FACTOR``
+  × capacity, e.g. −1e6): set missing;
+* ``negative_night`` / ``negative_day`` — negative readings (inverter tare at night): set to 0;
+* ``above_nameplate`` — 15-min values above ``ABOVE_NAMEPLATE_TOLERANCE`` × the given capacity; they are
+  kept (over-sized inverters run above their AC rating) and the forecast clip level is raised to
+  the observed 99.9th percentile (``effective_capacity_kw``);
+* ``flatline_intervals`` — daylight values stuck at one non-zero value for ≥ ``FLATLINE_WINDOW`` intervals
+  (a frozen logger; pvanalytics ``stale_values_diff``), excluding the clipping plateau: set missing;
+* ``gap_intervals`` / ``longest_gap_h`` — missing 15-min intervals on the grid;
+* ``clock`` — a shifted or DST-switching logger clock, detected from the midpoint of each day's
+  production against the solar transit (pvanalytics ``shifts_ruptures``); the timestamps of the
+  shifted days are corrected and a warning says by how much and since when;
+* ``capacity`` — the given nameplate checked against the data (warnings only, never silent changes
+  to the normalisation).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from heliosgrid.forecast.solar import STEP, ForecastInputError
+from heliosgrid.physics.fleet import SiteSpec
+
+log = logging.getLogger(__name__)
+
+SENTINEL_CAPACITY_FACTOR = 10.0
+SENTINEL_FLOOR_KW = -999.0
+ABOVE_NAMEPLATE_TOLERANCE = 1.02
+FLATLINE_WINDOW = 6  # 1.5 h of identical 15-min values in daylight
+#: A day's production window: intervals above this share of the day's maximum.
+CLOCK_DAY_THRESHOLD = 0.05
+#: Smallest whole-series clock offset corrected (smaller constant offsets are indistinguishable from
+#: an east/west-facing array); changes between segments (DST) are corrected from 30 min on.
+CLOCK_MIN_CONSTANT_SHIFT_MIN = 45
+CLOCK_MIN_DAYS = 10
+
+
+@dataclass
+class ClockSegment:
+    """Days ``[since, until)`` whose timestamps ran ``shift_min`` minutes late (negative: early)."""
+
+    since: str
+    until: str
+    shift_min: int
+
+
+@dataclass
+class HygieneReport:
+    """Counts of every input problem found and fixed (JSON-ready via :meth:`as_dict`)."""
+
+    n_input: int = 0
+    duplicate_timestamps: int = 0
+    sentinels: int = 0
+    negative_night: int = 0
+    negative_day: int = 0
+    above_nameplate: int = 0
+    flatline_intervals: int = 0
+    gap_intervals: int = 0
+    longest_gap_h: float = 0.0
+    clock_shifts: list[ClockSegment] = field(default_factory=list)
+    clock_corrected: bool = False
+    capacity_kw: float | None = None
+    observed_max_kw: float = 0.0
+    observed_p999_kw: float = 0.0
+    effective_capacity_kw: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["clock"] = {"corrected": out.pop("clock_corrected"), "segments": out.pop("clock_shifts")}
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        log.warning("%s", message)
+
+
+def _night_mask(index: pd.DatetimeIndex, site: SiteSpec) -> np.ndarray:
+    from heliosgrid.physics import solar_position
+
+    pos = solar_position(site, index)
+    return np.asarray(pos["apparent_elevation"].to_numpy() <= 0.0)
+
+
+def _raw_checks(raw: pd.Series, capacity_kw: float | None, report: HygieneReport) -> pd.Series:
+    s = raw.astype(float).sort_index()
+    dup = s.index.duplicated(keep="last")
+    report.duplicate_timestamps = int(dup.sum())
+    s = s[~dup]
+    ref = capacity_kw if capacity_kw else float(np.nanquantile(s[s > 0], 0.999)) if (s > 0).any() else 1.0
+    bad = ~np.isfinite(s.to_numpy()) | (s.to_numpy() <= SENTINEL_FLOOR_KW) \
+        | (np.abs(s.to_numpy()) > SENTINEL_CAPACITY_FACTOR * ref)
+    report.sentinels = int((bad & ~s.isna().to_numpy()).sum())
+    return s.where(~bad)
+
+
+def _negatives(s: pd.Series, site: SiteSpec, report: HygieneReport) -> pd.Series:
+    neg = (s < 0).to_numpy()
+    if neg.any():
+        night = _night_mask(pd.DatetimeIndex(s.index[neg]), site)
+        report.negative_night = int(night.sum())
+        report.negative_day = int((~night).sum())
+    return s.clip(lower=0.0)
+
+
+def _flatlines(s: pd.Series, capacity_kw: float, report: HygieneReport) -> pd.Series:
+    from pvanalytics.quality import gaps
+
+    valid = s.dropna()
+    if len(valid) < FLATLINE_WINDOW:
+        return s
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stale = gaps.stale_values_diff(valid, window=FLATLINE_WINDOW, atol=1e-6 * capacity_kw, mark="all")
+    plateau = valid >= 0.97 * valid.max()  # inverter clipping is a legitimate flat line
+    flagged = stale & (valid > 0.01 * capacity_kw) & ~plateau
+    report.flatline_intervals = int(flagged.sum())
+    return s.where(~flagged.reindex(s.index, fill_value=False))
+
+
+def _gaps(s: pd.Series, report: HygieneReport) -> None:
+    grid = pd.date_range(s.index[0], s.index[-1], freq=STEP, tz="UTC")
+    missing = s.reindex(grid).isna().to_numpy()
+    report.gap_intervals = int(missing.sum())
+    if missing.any():
+        runs = np.diff(np.flatnonzero(np.diff(np.r_[0, missing.astype(int), 0])))[::2]
+        report.longest_gap_h = float(runs.max()) / 4.0
+
+
+def _capacity(s: pd.Series, capacity_kw: float | None, report: HygieneReport) -> None:
+    valid = s.dropna()
+    report.capacity_kw = capacity_kw
+    report.observed_max_kw = float(valid.max()) if len(valid) else 0.0
+    report.observed_p999_kw = float(valid.quantile(0.999)) if len(valid) else 0.0
+    if capacity_kw is None:
+        report.effective_capacity_kw = math.ceil(report.observed_max_kw * 10.0) / 10.0 or None
+        return
+    above = valid > ABOVE_NAMEPLATE_TOLERANCE * capacity_kw
+    report.above_nameplate = int(above.sum())
+    report.effective_capacity_kw = capacity_kw
+    if report.observed_p999_kw > ABOVE_NAMEPLATE_TOLERANCE * capacity_kw:
+        report.effective_capacity_kw = round(report.observed_p999_kw, 4)
+        report.warn(f"output exceeds the given capacity {capacity_kw:g} kW in {report.above_nameplate} intervals "
+                    f"(max {report.observed_max_kw:.3g} kW); forecasts are clipped at the observed 99.9th percentile "
+                    f"{report.observed_p999_kw:.3g} kW, scores stay normalised by {capacity_kw:g} kW")
+    days = (valid.index[-1] - valid.index[0]) / pd.Timedelta(days=1) if len(valid) else 0.0
+    if days >= 14 and report.observed_max_kw < 0.4 * capacity_kw:
+        report.warn(f"the plant never exceeded {report.observed_max_kw:.3g} kW = "
+                    f"{report.observed_max_kw / capacity_kw:.0%} of the given capacity {capacity_kw:g} kW in "
+                    f"{days:.0f} days: check the nameplate and the power unit (W vs kW)")
+
+
+def clean_power_series(raw: pd.Series, site: SiteSpec, capacity_kw: float | None = None, *,
+                       correct_clock: bool = True) -> tuple[pd.Series, HygieneReport]:
+    """Clean a raw AC power series (kW, tz-aware index, resolution ≤ 15 min) and average it onto the
+    15-min UTC grid (interval-start labels). Returns the series and the report of what was done."""
+    from heliosgrid.forecast.clock import correct_clock_shifts, detect_clock_shifts
+
+    if not isinstance(raw.index, pd.DatetimeIndex) or raw.index.tz is None:
+        raise ForecastInputError("the power series needs a timezone-aware DatetimeIndex")
+    report = HygieneReport(n_input=len(raw))
+    s = _raw_checks(raw, capacity_kw, report)
+    s.index = pd.DatetimeIndex(s.index).tz_convert("UTC")
+    s = _negatives(s, site, report).dropna()
+    if len(s) < 2:
+        raise ForecastInputError("the power series has fewer than 2 valid values after removing sentinels")
+    step_s = pd.Series(s.index).diff().dt.total_seconds().median()
+    if step_s > STEP.total_seconds() + 1:
+        raise ForecastInputError(f"data resolution is {step_s / 60:.0f} min; at least 15-min resolution is required")
+    s = s.resample(STEP, label="left", closed="left").mean()
+    cap = capacity_kw or float(s.max())
+    s = _flatlines(s, cap, report)
+    segments = detect_clock_shifts(s, site)
+    if segments:
+        report.clock_shifts = segments
+        if correct_clock:
+            s = correct_clock_shifts(s, segments, site.longitude_deg)
+            report.clock_corrected = True
+        for seg in segments:
+            report.warn(f"logger clock runs {abs(seg.shift_min)} min {'late' if seg.shift_min > 0 else 'early'} "
+                        f"from {seg.since} until {seg.until} (detected from solar noon); "
+                        + ("timestamps corrected" if correct_clock else "not corrected"))
+    s = s.dropna()
+    _gaps(s, report)
+    _capacity(s, capacity_kw, report)
+    return s.rename("ac_power_kw"), report
