@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import psycopg
@@ -91,23 +91,10 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(
-    settings: Settings | None = None,
-    database_url: str | None = None,
-    *,
-    pool_max_size: int = 10,
-    pool_timeout_s: float = 10.0,
-    stream_poll_interval_s: float = 1.0,
-    failed_auth_per_min: int = 30,
-    max_streams_per_key: int = 10,
-) -> FastAPI:
-    """Build the app. ``database_url`` defaults to :func:`resolve_database_url` (pure: nothing is
-    started; an unreachable database answers 503), resolved when the app starts, not at import.
-    ``pool_timeout_s`` is how long a request waits for a database connection before 503;
-    ``failed_auth_per_min`` limits failed authentications per client address (then 429);
-    ``max_streams_per_key`` caps concurrent SSE streams per key (then 429)."""
-    settings = settings or get_settings()
-    redaction.install()
+def _pool_lifespan(
+    settings: Settings, database_url: str | None, pool_max_size: int, pool_timeout_s: float
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: a psycopg pool (``app.state.pool``) opened at start, closed at stop."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -131,6 +118,29 @@ def create_app(
         finally:
             pool.close()
 
+    return lifespan
+
+
+def create_app(
+    settings: Settings | None = None,
+    database_url: str | None = None,
+    *,
+    pool_max_size: int = 10,
+    pool_timeout_s: float = 10.0,
+    stream_poll_interval_s: float = 1.0,
+    failed_auth_per_min: int = 30,
+    max_streams_per_key: int = 10,
+) -> FastAPI:
+    """Build the app. ``database_url`` defaults to :func:`resolve_database_url` (pure: nothing is
+    started; an unreachable database answers 503), resolved when the app starts, not at import.
+    ``pool_timeout_s`` is how long a request waits for a database connection before 503;
+    ``failed_auth_per_min`` limits failed authentications per client address and per presented
+    key id (further failures get 429; a valid key is never blocked);
+    ``max_streams_per_key`` caps concurrent SSE streams per key (then 429)."""
+    settings = settings or get_settings()
+    redaction.install()
+
+    lifespan = _pool_lifespan(settings, database_url, pool_max_size, pool_timeout_s)
     app = FastAPI(
         title="HeliosGrid API",
         version=__version__,

@@ -108,7 +108,7 @@ def test_rate_limit_per_key_with_retry_after(limited_api: str, keys: dict[str, s
     assert all(httpx.get(limited_api + "/v1/health").status_code == 200 for _ in range(7))
 
 
-def test_failed_authentications_are_limited_per_address_but_never_block_a_valid_key(limited_api: str, keys: dict[str, str]) -> None:
+def test_failed_auth_limited_per_address_never_blocks_a_valid_key(limited_api: str, keys: dict[str, str]) -> None:
     bad = {"X-API-Key": "hg_deadbeef_" + "y" * 43}
     assert [httpx.get(limited_api + "/v1/sites", headers=bad).status_code for _ in range(3)] == [401] * 3
     blocked = httpx.get(limited_api + "/v1/sites", headers=bad)
