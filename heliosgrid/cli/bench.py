@@ -2,7 +2,8 @@
 
 Same modules as ``make bench`` / ``python -m bench NAME`` (``bench/<name>.py`` with
 ``run() -> dict``); results go to ``bench/results/<name>.json``. Sizes can be reduced for a
-quick look with ``--messages`` (benchmarks whose ``run`` accepts that parameter, e.g. ingest).
+quick look with ``--messages`` (benchmarks whose ``run`` accepts that parameter, e.g. ingest);
+``--backend timescaledb|postgres|both`` picks the storage backend of those that take it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("name", help="benchmark name, e.g. ingest")
     p.add_argument("--json", action="store_true", help="print only the JSON result")
     p.add_argument("--messages", type=int, default=None, help="workload size for benchmarks that take it")
+    p.add_argument("--backend", choices=["timescaledb", "postgres", "both"], default=None,
+                   help="storage backend for benchmarks that take it (ingest: default both)")
     p.set_defaults(func=cmd_bench)
 
 
@@ -55,6 +58,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if "messages" not in inspect.signature(module.run).parameters:
             raise CLIError(f"benchmark {args.name!r} does not take --messages")
         kwargs["messages"] = args.messages
+    if args.backend is not None:
+        if "backend" not in inspect.signature(module.run).parameters:
+            raise CLIError(f"benchmark {args.name!r} does not take --backend")
+        kwargs["backend"] = args.backend
     started = time.time()
     if not args.json:
         print(f"running benchmark {args.name} …", file=sys.stderr)
