@@ -1,18 +1,22 @@
-"""The writer stage of the consumer: one batch at a time in a writer thread, while the next is polled.
+"""The writer stage of the pipelined consumer: batches are written in a writer thread while the next are polled.
 
 :class:`Batch` is one micro-batch on its way (records → decoded messages → stored outcome).
-:class:`BatchWriter` runs a batch's database transaction and its dead-letter flush
-(:meth:`consumer.checkpoint.Checkpoint.make_durable`) in a single writer thread, so the polling
-thread can fetch and decode the next batch meanwhile. At most one batch is in the writer at a
-time: offsets are committed in batch order by the polling thread (kafka-python's consumer is not
-thread-safe), each only after its own batch is durable, and an outage holds everything behind the
-failed batch (ADR 0101).
+:class:`BatchWriter` runs each batch's database transaction and its dead-letter flush
+(:meth:`consumer.checkpoint.Checkpoint.make_durable`) in ONE writer thread, in submission order,
+so the polling thread fetches and decodes the next batches meanwhile. The guarantee is unchanged
+(ADR 0015, 0101): offsets are committed in batch order by the polling thread (kafka-python's
+consumer is not thread-safe), each only after its own batch and every earlier one are durable;
+rows, quarantine rows and dead letters are written in order per partition (one writer, FIFO, and
+a failed batch halts the ones behind it until it is retried); a rebalance drains the writer and
+commits what it stored before the partitions move.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,8 +41,8 @@ log = logging.getLogger("heliosgrid.consumer")
 
 BeatDetails = Callable[[int, int], dict[str, Any]]
 """(messages, rejects) of the batch → the heartbeat's details."""
-RetryThroughOutage = Callable[["Batch", BaseException], None]
-"""Retries a batch whose attempt failed with an outage error until it is stored (or raises)."""
+RetryThroughOutage = Callable[["Batch", BaseException | None], None]
+"""Retries a batch until it is stored (or raises): after its outage error, or (None) at once."""
 
 
 class DbRejected(Exception):
@@ -79,26 +83,52 @@ class Batch:
         self.restrict_to({TopicPartition(r.topic, r.partition) for r in self.records} - {TopicPartition(*g) for g in gone})
 
 
+class NotAttempted(Exception):
+    """The writer thread skipped a batch because an earlier one failed (it is retried in order)."""
+
+
 class BatchWriter:
-    """The writer thread and its one in-flight batch (see the module docstring)."""
+    """The writer thread and its in-flight batches, oldest first (see the module docstring).
+
+    Up to ``depth`` batches are in flight: while batch N is written, batch N+1 waits decoded in
+    the writer's queue, so the writer starts it the moment N is durable instead of waiting for
+    the polling thread to commit N's offsets first. When an attempt fails, the writer *halts*:
+    the batches queued behind it are not attempted (:class:`NotAttempted`), so nothing is written
+    out of order; the polling thread retries them in order (:meth:`completed`).
+    """
 
     def __init__(self, db: DatabaseSession, checkpoint: Checkpoint, metrics: ConsumerMetrics,
-                 periodic: PeriodicTask, beat_details: BeatDetails) -> None:
+                 periodic: PeriodicTask, beat_details: BeatDetails, depth: int = 2) -> None:
         self.db = db
         self.checkpoint = checkpoint
         self.metrics = metrics
         self.periodic = periodic
         self.beat_details = beat_details
+        self.depth = depth
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-db-writer")
-        self._inflight: tuple[Batch, Future[None]] | None = None
-        self.retrying: Batch | None = None
-        """The batch being retried through an outage (by the polling thread)."""
+        self._inflight: deque[tuple[Batch, Future[None]]] = deque()
+        self._halted = False
+        self.retrying: list[Batch] = []
+        """Batches being retried through an outage by the polling thread, oldest first."""
+
+    @property
+    def full(self) -> bool:
+        """``depth`` batches in flight: wait for the oldest before submitting another."""
+        return len(self._inflight) >= self.depth
 
     def submit(self, batch: Batch) -> None:
-        """Start ``batch`` in the writer thread (the previous one must be finished)."""
-        if self._inflight is not None:
-            raise RuntimeError("BatchWriter.submit: the previous batch is still in flight")
-        self._inflight = (batch, self._pool.submit(self.attempt, batch))
+        """Queue ``batch`` for the writer thread (behind the batches in flight)."""
+        self._inflight.append((batch, self._pool.submit(self._run, batch)))
+
+    def _run(self, batch: Batch) -> None:
+        """Writer thread: attempt ``batch`` unless an earlier batch failed; halt on any failure."""
+        if self._halted:
+            raise NotAttempted()
+        try:
+            self.attempt(batch)
+        except BaseException:
+            self._halted = True
+            raise
 
     def attempt(self, batch: Batch) -> None:
         """One attempt: the batch's transaction, then its dead letters (durable before any offset commit).
@@ -127,50 +157,78 @@ class BatchWriter:
         self.checkpoint.make_durable(batch.records, batch.stored.outcome.rejects)
         self.periodic.maybe_run()
 
-    def _take(self) -> tuple[Batch, BaseException | None] | None:
-        """Wait for the in-flight batch: it and its outage error (None when stored), or None if none."""
-        if self._inflight is None:
-            return None
-        batch, future = self._inflight
-        self._inflight = None
-        try:
-            future.result()
-        except OUTAGE_ERRORS as exc:
-            return batch, exc
-        return batch, None
+    def _settle(self) -> list[Batch]:
+        """Wait for every batch in flight; return them (results ignored: the writer is halted or idle)."""
+        rest = [batch for batch, _ in self._inflight]
+        for _, future in self._inflight:
+            with contextlib.suppress(BaseException):
+                future.result()
+        self._inflight.clear()
+        self._halted = False
+        return rest
 
-    def finish(self, retry: RetryThroughOutage) -> Batch | None:
-        """Wait for the in-flight batch; on an outage error let ``retry`` retry it. The stored batch, or None."""
-        taken = self._take()
-        if taken is None:
-            return None
-        batch, exc = taken
-        if exc is not None:
-            self.retrying = batch
-            try:
-                retry(batch, exc)
-            finally:
-                self.retrying = None
-        return batch if batch.records and batch.stored is not None else None
+    def completed(self, retry: RetryThroughOutage, keep: int = 0) -> list[Batch]:
+        """Batches now durable, oldest first, for their offset commit; at most ``keep`` stay in flight.
 
-    def on_revoked(self, revoked: Collection[TopicPartition]) -> Batch | None:
-        """A rebalance revokes ``revoked``: the in-flight batch if it got stored (commit it now), else None.
-
-        A batch being retried loses the revoked partitions' records; a batch whose attempt
-        failed is dropped uncommitted (its records are re-delivered to their new owner).
+        Finished batches are collected without waiting; older ones are waited for until at most
+        ``keep`` remain. After an outage error the failed batch and every batch behind it are
+        retried in order by ``retry`` (in the calling thread). Fatal errors (dead-letter topic,
+        refused quarantine) propagate.
         """
-        if self.retrying is not None:
-            self.retrying.drop(revoked)
-            return None
-        taken = self._take()
-        if taken is None:
-            return None
-        batch, exc = taken
-        if exc is not None:
-            log.warning("rebalance: in-flight batch of %d messages failed in the database and is not committed "
-                        "(re-delivered): %s", len(batch.records), error_line(exc))
-            return None
-        return batch
+        out: list[Batch] = []
+        while self._inflight:
+            batch, future = self._inflight[0]
+            if len(self._inflight) <= keep and not future.done():
+                break
+            try:
+                future.result()
+            except OUTAGE_ERRORS as exc:
+                self.retrying = self._settle()
+                out.extend(self._retry_in_order(retry, exc))
+                break
+            self._inflight.popleft()
+            out.append(batch)
+        return [b for b in out if b.records and b.stored is not None]
+
+    def _retry_in_order(self, retry: RetryThroughOutage, first_error: BaseException) -> list[Batch]:
+        done: list[Batch] = []
+        try:
+            error: BaseException | None = first_error
+            while self.retrying:
+                batch = self.retrying[0]
+                retry(batch, error)
+                error = None
+                done.append(self.retrying.pop(0))
+        finally:
+            self.retrying = []
+        return done
+
+    def on_revoked(self, revoked: Collection[TopicPartition]) -> list[Batch]:
+        """A rebalance revokes ``revoked``: the batches in flight that got stored, in order (commit them now).
+
+        Batches being retried lose the revoked partitions' records. In flight, the first batch
+        that failed and every batch behind it are dropped uncommitted: their records are
+        re-delivered (the eager rebalance resets every position to the committed offset).
+        """
+        for batch in self.retrying:
+            batch.drop(revoked)
+        if self.retrying:
+            return []
+        stored: list[Batch] = []
+        failed = False
+        for batch, future in self._inflight:
+            try:
+                future.result()
+            except NotAttempted:
+                failed = True
+            except OUTAGE_ERRORS as exc:
+                log.warning("rebalance: in-flight batch of %d messages failed in the database and is not committed "
+                            "(re-delivered): %s", len(batch.records), error_line(exc))
+                failed = True
+            if not failed and batch.stored is not None:
+                stored.append(batch)
+        self._settle()
+        return stored
 
     def shutdown(self) -> None:
         """Wait for the writer thread to end."""

@@ -178,7 +178,8 @@ class IngestService:
             log.error("cannot reach the Kafka brokers %s: %s", s.kafka_bootstrap_servers, exc)
             return False
         checkpoint = Checkpoint(self._producer, s.topic_dlq, s.dlq_max_payload_bytes, self.after_db_commit)
-        self._writer = BatchWriter(self.db, checkpoint, self.metrics, self.rollups, self._beat_details)
+        self._writer = BatchWriter(self.db, checkpoint, self.metrics, self.rollups, self._beat_details,
+                                   depth=s.consumer_pipeline_depth)
         self._consumer.subscribe([s.topic_readings], listener=_Rebalance(self))
         log.info(
             "consumer %s: topic %s, group %s, DLQ %s, batch ≤ %d msgs / %d ms, database %s",
@@ -197,7 +198,7 @@ class IngestService:
                     self._process(records)
                 else:
                     self._idle()
-            self._finish_inflight()
+            self._commit_completed(keep=0)
         except RetryBudgetExceeded as exc:
             log.error("%s", exc)
             return EXIT_DB_UNAVAILABLE
@@ -239,8 +240,7 @@ class IngestService:
             log.info("rebalance: dropped %d collected messages of revoked partitions (re-delivered to the new owner)",
                      before - len(self._pending))
         assert self._writer is not None
-        done = self._writer.on_revoked(revoked)
-        if done is not None:
+        for done in self._writer.on_revoked(revoked):
             self._commit(done)
         self._writer.checkpoint.forget(revoked)
         for tp in revoked:
@@ -285,24 +285,31 @@ class IngestService:
         return self._pending
 
     def _process(self, records: list[ConsumerRecord]) -> None:
-        """Decode a collected batch, finish the previous one, then hand this one to the writer thread."""
+        """Decode a collected batch, commit what the writer finished, then queue this one for the writer.
+
+        The writer holds at most ``depth`` batches: while it writes one, the next waits decoded
+        behind it, and this thread polls and decodes the one after (ADR 0101).
+        """
         assert self._writer is not None and self._consumer is not None
         batch = Batch.decode(records, self._batch_started, self._ts_window)
-        self._finish_inflight()
-        # A rebalance while the previous batch was retried: keep only partitions still owned.
+        self._commit_completed(keep=self._writer.depth - 1)
+        # A rebalance while earlier batches were retried: keep only partitions still owned.
         batch.restrict_to(self._consumer.assignment())
         if batch.records:
             self._writer.submit(batch)
 
-    def _finish_inflight(self) -> None:
-        """Wait for the writer thread's batch; retry it here through an outage; commit its offsets."""
+    def _commit_completed(self, keep: int) -> None:
+        """Commit the offsets of every batch the writer finished, in order, leaving at most ``keep`` in flight."""
         assert self._writer is not None
-        batch = self._writer.finish(self._retry)
-        if batch is not None:
+        for batch in self._writer.completed(self._retry, keep):
             self._commit(batch)
 
-    def _retry(self, batch: Batch, first_error: BaseException) -> None:
-        """The database failed: pause the partitions and retry ``batch`` until it commits (or give up)."""
+    def _retry(self, batch: Batch, first_error: BaseException | None) -> None:
+        """Pause the partitions and retry ``batch`` through the outage until it commits (or give up).
+
+        ``first_error`` is the outage error of its failed attempt; None for a batch the writer did
+        not attempt because an earlier one failed (it is tried at once).
+        """
         assert self._writer is not None and self._consumer is not None
         writer, consumer = self._writer, self._consumer
 
@@ -380,8 +387,8 @@ class IngestService:
             self.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     def _idle(self) -> None:
-        """Nothing polled: finish the in-flight batch, update lag, beat the heartbeat, run periodic tasks."""
-        self._finish_inflight()
+        """Nothing polled: finish the batches in flight, update lag, beat the heartbeat, run periodic tasks."""
+        self._commit_completed(keep=0)
         self._update_lag()
         now = time.monotonic()
         if now - self._last_beat >= HEARTBEAT_INTERVAL_S:

@@ -179,6 +179,12 @@ class Settings(BaseSettings):
         default=MAX_FUTURE_SKEW.total_seconds(), ge=0,
         description="Readings whose ts is further ahead of the consumer's clock are rejected (future_timestamp).",
     )
+    consumer_pipeline_depth: int = Field(
+        default=2, ge=1, le=8,
+        description="Batches in the consumer's writer stage at once (1: the next batch is only decoded while "
+        "one is written; 2: it also waits decoded behind it, so the writer never idles). Memory: depth × "
+        "batch_max_messages.",
+    )
     dlq_max_payload_bytes: int = Field(
         default=64 * 1024, ge=1024, le=512 * 1024,
         description="Dead-letter records carry at most this many payload bytes (the full payload stays in "

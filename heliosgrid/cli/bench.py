@@ -4,6 +4,7 @@ Same modules as ``make bench`` / ``python -m bench NAME`` (``bench/<name>.py`` w
 ``run() -> dict``); results go to ``bench/results/<name>.json``. Sizes can be reduced for a
 quick look with ``--messages`` (benchmarks whose ``run`` accepts that parameter, e.g. ingest);
 ``--duration S`` sets the run time of benchmarks whose ``run`` takes ``duration_s`` (e.g. soak).
+``--backend timescaledb|postgres|both`` picks the storage backend of those that take it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--messages", type=int, default=None, help="workload size for benchmarks that take it")
     p.add_argument("--duration", type=float, default=None, metavar="S",
                    help="run time in seconds for benchmarks that take it (e.g. soak)")
+    p.add_argument("--backend", choices=["timescaledb", "postgres", "both"], default=None,
+                   help="storage backend for benchmarks that take it (ingest: default both)")
     p.set_defaults(func=cmd_bench)
 
 
@@ -64,6 +67,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if "duration_s" not in inspect.signature(module.run).parameters:
             raise CLIError(f"benchmark {args.name!r} does not take --duration")
         kwargs["duration_s"] = args.duration
+    if args.backend is not None:
+        if "backend" not in inspect.signature(module.run).parameters:
+            raise CLIError(f"benchmark {args.name!r} does not take --backend")
+        kwargs["backend"] = args.backend
     started = time.time()
     if not args.json:
         print(f"running benchmark {args.name} …", file=sys.stderr)

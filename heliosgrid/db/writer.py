@@ -10,8 +10,11 @@ Readings are written idempotently, keyed on ``(device_id, ts)``:
   ``seq`` wins — a producer retry or a re-delivered message carries the same ``seq``);
 * the fast path streams the rows with binary ``COPY`` into a session-local staging table and
   upserts them with one ``INSERT … SELECT … ON CONFLICT (device_id, ts) DO UPDATE``;
-* the fallback path (servers without ``COPY FROM STDIN``, e.g. PGlite+TimescaleDB) sends the
-  columns as arrays and upserts ``FROM unnest(...)`` with the same conflict rule.
+* the fallback path exists only for PGlite+TimescaleDB (WASM, no ``COPY FROM STDIN``; the
+  test-suite fallback on machines without a native TimescaleDB): the columns go as arrays and
+  are upserted ``FROM unnest(...)`` with the same conflict rule. It is chosen by a capability
+  check made once per connection (:func:`choose_write_method`); every real server — PostgreSQL
+  and native TimescaleDB alike — takes COPY, so the fallback is never on a real server's hot path.
 
 An existing row is only rewritten when the incoming one has a higher ``seq``, or the same
 ``seq`` with different values: re-delivering an identical batch changes nothing (no dead
@@ -179,7 +182,8 @@ def _is_pglite(conn: psycopg.Connection[Any]) -> bool:
 
 
 def choose_write_method(conn: psycopg.Connection[Any]) -> WriteMethod:
-    """``'copy'`` unless the server cannot stream ``COPY FROM STDIN`` (then ``'unnest'``); cached."""
+    """Capability check, cached per connection: ``'copy'`` on every real server (PostgreSQL, native
+    TimescaleDB); ``'unnest'`` only on PGlite, which cannot stream ``COPY FROM STDIN``."""
     cached = _method_cache.get(conn)
     if cached is None:
         cached = "unnest" if _is_pglite(conn) else "copy"
