@@ -95,8 +95,11 @@ def timescale_kind() -> str:
 
 def pytest_report_header(config: pytest.Config) -> str:
     kind = timescale_kind()
-    if kind == "native":
-        return f"timescaledb: native TimescaleDB 2.25.2 via {find_pg_timescaledb()}"
+    script = find_pg_timescaledb()
+    if kind == "native" and script is not None:
+        libs = sorted(p.name for p in (script.parent / "lib").glob("timescaledb-2*.so"))
+        version = libs[0].removeprefix("timescaledb-").removesuffix(".so") if libs else "?"
+        return f"timescaledb: native TimescaleDB {version} via {script}"
     return "timescaledb: PGlite+TimescaleDB (WASM fallback: one connection, no COPY, no background jobs)"
 
 
