@@ -10,7 +10,8 @@
   which ran.
 * ``timescale_url`` — an empty database on it; ``timescale_db`` — that database migrated once
   (TimescaleDB backend, policies seeded), shared by the session.
-* ``timescale_fresh_db`` — factory for a new migrated TimescaleDB database (native only).
+* ``timescale_fresh_db`` — factory for new migrated TimescaleDB databases, dropped after the
+  test; ``timescale_module_db`` — one per module (native only; the shared one on PGlite).
 
 Plain helpers (``free_port``, ``wait_port``, ``db_url``, ``stop_process``) live in ``tests/helpers.py``; import them
 from there (``from tests.helpers import free_port``), never from ``conftest``.
@@ -94,8 +95,11 @@ def timescale_kind() -> str:
 
 def pytest_report_header(config: pytest.Config) -> str:
     kind = timescale_kind()
-    if kind == "native":
-        return f"timescaledb: native TimescaleDB 2.25.2 via {find_pg_timescaledb()}"
+    script = find_pg_timescaledb()
+    if kind == "native" and script is not None:
+        libs = sorted(p.name for p in (script.parent / "lib").glob("timescaledb-2*.so"))
+        version = libs[0].removeprefix("timescaledb-").removesuffix(".so") if libs else "?"
+        return f"timescaledb: native TimescaleDB {version} via {script}"
     return "timescaledb: PGlite+TimescaleDB (WASM fallback: one connection, no COPY, no background jobs)"
 
 
@@ -161,45 +165,63 @@ def timescale_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Times
         stop_process(proc)
 
 
-@pytest.fixture(scope="session")
-def timescale_fresh_db(timescale_server: TimescaleServer) -> Callable[..., str]:
+def _create_timescale_db(server: TimescaleServer, migrated: bool) -> str:
+    name = f"helios_ts_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = db_url(server.url, name)
+    if migrated:
+        from heliosgrid.db.retention import seed_policies
+        from heliosgrid.settings import load_settings
+
+        with open_connection(url, autocommit=True) as conn:
+            migrate(conn, requested_backend="timescaledb")
+            seed_policies(conn, load_settings())
+            wait_for_policy_jobs(conn)
+    return url
+
+
+def _drop_timescale_dbs(server: TimescaleServer, urls: list[str]) -> None:
+    """Drop databases made for a test/module: each one holds a TimescaleDB scheduler worker."""
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        for url in urls:
+            conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+@pytest.fixture
+def timescale_fresh_db(timescale_server: TimescaleServer) -> Iterator[Callable[..., str]]:
     """Factory: ``timescale_fresh_db(migrated=True)`` → URL of a new database on the native server.
 
-    Each call creates its own database (TimescaleDB backend, policies seeded when migrated), so a
-    module can change jobs, drop chunks or compress without touching other tests. Native only:
-    PGlite serves a single database, so tests using this are skipped on the fallback.
+    Each call creates its own database (TimescaleDB backend, policies seeded and their first run
+    done when migrated), dropped after the test, so a test can change jobs, drop chunks or
+    compress without touching others. Native only: PGlite serves a single database, so tests
+    using this are skipped on the fallback.
     """
     if not timescale_server.native:
         pytest.skip("needs native TimescaleDB (PGlite serves one database, no background jobs)")
+    created: list[str] = []
 
     def make(migrated: bool = True) -> str:
-        name = f"helios_ts_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(timescale_server.url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = db_url(timescale_server.url, name)
-        if migrated:
-            from heliosgrid.db.retention import seed_policies
-            from heliosgrid.settings import load_settings
+        created.append(_create_timescale_db(timescale_server, migrated))
+        return created[-1]
 
-            with open_connection(url, autocommit=True) as conn:
-                migrate(conn, requested_backend="timescaledb")
-                seed_policies(conn, load_settings())
-                wait_for_policy_jobs(conn)
-        return url
-
-    return make  # databases go with the session's cluster
+    yield make
+    _drop_timescale_dbs(timescale_server, created)
 
 
 @pytest.fixture(scope="module")
-def timescale_module_db(timescale_server: TimescaleServer, request: pytest.FixtureRequest) -> str:
-    """A migrated TimescaleDB database private to the test module on native (``timescale_fresh_db``).
+def timescale_module_db(timescale_server: TimescaleServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated TimescaleDB database private to the test module on native, dropped after it.
 
     For modules that change policy jobs, compress or drop chunks. On the PGlite fallback (one
     database) it is the shared ``timescale_db``.
     """
-    if timescale_server.native:
-        return str(request.getfixturevalue("timescale_fresh_db")())
-    return str(request.getfixturevalue("timescale_db"))
+    if not timescale_server.native:
+        yield str(request.getfixturevalue("timescale_db"))
+        return
+    url = _create_timescale_db(timescale_server, migrated=True)
+    yield url
+    _drop_timescale_dbs(timescale_server, [url])
 
 
 @pytest.fixture(scope="session")

@@ -96,12 +96,21 @@ def start_unpreloaded_cluster(port: int) -> UnpreloadedCluster:
     return UnpreloadedCluster(bindir, datadir, port, f"postgresql://postgres@127.0.0.1:{port}/postgres")
 
 
-def start_native_timescale(port: int, script: Path | None = None) -> NativeTimescale:
+HARNESS_SETTINGS: dict[str, str] = {"timescaledb.max_background_workers": "32", "max_worker_processes": "48"}
+"""Worker slots for test sessions: every database with TimescaleDB runs its own job scheduler,
+which holds one ``timescaledb.max_background_workers`` slot (the script's default of 8 is taken
+by a handful of per-module databases; jobs then never run in a newer one)."""
+
+
+def start_native_timescale(port: int, script: Path | None = None,
+                           settings: dict[str, str] | None = None) -> NativeTimescale:
     """Start a fresh private TimescaleDB cluster on 127.0.0.1:``port`` (about 1 s).
 
-    The data directory lives under ``/tmp`` with mode 0755 because, as root, the cluster runs as
-    the ``postgres`` user, which must be able to traverse every parent directory.
-    Raises FileNotFoundError when the script is missing and RuntimeError when start fails.
+    ``settings`` (default :data:`HARNESS_SETTINGS`; ``{}`` for none) are written with
+    ``ALTER SYSTEM`` and the cluster restarted once (another second). The data directory lives
+    under ``/tmp`` with mode 0755 because, as root, the cluster runs as the ``postgres`` user,
+    which must be able to traverse every parent directory. Raises FileNotFoundError when the
+    script is missing and RuntimeError when start fails.
     """
     script = script or find_pg_timescaledb()
     if script is None:
@@ -116,4 +125,24 @@ def start_native_timescale(port: int, script: Path | None = None) -> NativeTimes
         shutil.rmtree(base, ignore_errors=True)
         raise RuntimeError(f"native TimescaleDB did not start: {proc.stderr.strip() or proc.stdout.strip()}")
     url = proc.stdout.strip().splitlines()[-1]
-    return NativeTimescale(script=script, datadir=datadir, port=port, url=url)
+    server = NativeTimescale(script=script, datadir=datadir, port=port, url=url)
+    wanted = HARNESS_SETTINGS if settings is None else settings
+    if wanted:
+        _apply_settings(server, wanted)
+    return server
+
+
+def _apply_settings(server: NativeTimescale, settings: dict[str, str]) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server.url, autocommit=True, connect_timeout=10) as conn:
+        for name, value in settings.items():
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(*name.split(".")),
+                                                                   sql.Literal(value)))
+    script, datadir = str(server.script), str(server.datadir)
+    for cmd in (["bash", script, "stop", datadir], ["bash", script, "start", datadir, str(server.port)]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            server.stop()
+            raise RuntimeError(f"native TimescaleDB did not restart: {proc.stderr.strip() or proc.stdout.strip()}")

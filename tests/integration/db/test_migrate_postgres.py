@@ -112,7 +112,7 @@ def test_backend_cannot_be_switched(fresh_db: Callable[..., str]) -> None:
 def test_timescaledb_requested_but_unavailable(fresh_db: Callable[..., str]) -> None:
     url = fresh_db(migrated=False)
     with open_connection(url, autocommit=True) as conn, pytest.raises(
-        MigrationError, match="timescaledb extension is not available"
+        MigrationError, match="timescaledb extension is not installed on this server"
     ):
         migrate(conn, requested_backend="timescaledb")
 

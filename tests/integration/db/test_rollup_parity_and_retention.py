@@ -117,14 +117,24 @@ def _rollups(conn: psycopg.Connection, devices: Sequence[str]) -> dict[str, list
     }
 
 
-def _load_and_refresh(conn: psycopg.Connection) -> tuple[dict[str, list[Row]], dict[str, list[Row]]]:
-    """Load, refresh, load late rows and updates, refresh again; returns (first, final) rollups."""
+def _load_and_refresh(
+    conn: psycopg.Connection, compress: bool = False
+) -> tuple[dict[str, list[Row]], dict[str, list[Row]]]:
+    """Load, refresh, load late rows and updates, refresh again; returns (first, final) rollups.
+
+    ``compress`` (TimescaleDB): compress every raw chunk after the first refresh, so the late rows
+    and the updates are upserted into compressed chunks.
+    """
     initial, late, updates = _generate()
     window = {"start": PARITY_START - timedelta(days=1), "end": PARITY_END + timedelta(days=1)}
     _insert(conn, list(initial.values()))
     refresh_rollups(conn, **window)
     first = _rollups(conn, list(PARITY_DEVICES))
     assert first["readings_15m"], "first refresh materialised nothing"
+    if compress:
+        chunks = conn.execute("SELECT compress_chunk(c) FROM show_chunks('readings', newer_than => %s) c",
+                              (PARITY_START - timedelta(days=1),)).fetchall()
+        assert len(chunks) == 3  # the three UTC days of the parity data
     _insert(conn, list(late.values()))
     _insert(conn, list(updates.values()))
     refresh_rollups(conn, **window)
@@ -137,10 +147,15 @@ def _delete_devices(conn: psycopg.Connection, devices: Sequence[str], start: dat
 
 
 @pytest.fixture(scope="module")
-def parity_results(fresh_db: Callable[..., str], timescale_db: str) -> Iterator[dict[str, dict[str, list[Row]]]]:
+def parity_results(fresh_db: Callable[..., str], timescale_db: str, request: pytest.FixtureRequest
+                   ) -> Iterator[dict[str, dict[str, list[Row]]]]:
     """Final rollups per backend (keys ``postgres``/``timescaledb``) and after the first refresh
-    (keys ``postgres/first``/``timescaledb/first``)."""
+    (keys ``postgres/first``/``timescaledb/first``); on native TimescaleDB also
+    ``timescaledb-compressed`` (late rows and updates upserted into compressed chunks)."""
     results: dict[str, dict[str, list[Row]]] = {}
+    if request.getfixturevalue("timescale_server").native:
+        with open_connection(request.getfixturevalue("timescale_module_db"), autocommit=True) as conn:
+            _first, results["timescaledb-compressed"] = _load_and_refresh(conn, compress=True)
     with open_connection(fresh_db(), autocommit=True) as conn:
         results["postgres/first"], results["postgres"] = _load_and_refresh(conn)
     with open_connection(timescale_db, autocommit=True) as conn:
@@ -157,9 +172,14 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+@pytest.mark.parametrize("variant", ["timescaledb", "timescaledb-compressed"])
 @pytest.mark.parametrize("level", LEVELS)
-def test_rollups_are_identical_on_both_backends(parity_results: dict[str, dict[str, list[Row]]], level: str) -> None:
-    pg, ts = parity_results["postgres"][level], parity_results["timescaledb"][level]
+def test_rollups_are_identical_on_both_backends(
+    parity_results: dict[str, dict[str, list[Row]]], level: str, variant: str
+) -> None:
+    if variant not in parity_results:
+        pytest.skip("compression parity needs native TimescaleDB (PGlite: one shared database)")
+    pg, ts = parity_results["postgres"][level], parity_results[variant][level]
     assert len(pg) == len(ts)
     assert [r[:3] for r in pg] == [r[:3] for r in ts]
     for pg_row, ts_row in zip(pg, ts, strict=True):
