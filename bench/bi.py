@@ -243,6 +243,8 @@ def _grow(conn: psycopg.Connection, backend: str, first: int, last: int, start: 
     _load_context(conn, sites, end)
     conn.commit()
     conn.autocommit = True
+    # statistics as autovacuum keeps them on a live database (fresh partitions/chunks have none)
+    conn.execute("ANALYZE readings" if backend == "timescaledb" else "ANALYZE readings, readings_15m")
     if backend == "postgres":
         conn.execute("SELECT helios_refresh_rollups()")
     else:
