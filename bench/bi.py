@@ -34,6 +34,7 @@ per-site-day cloud factor; power follows the PVWatts model with noise.
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import statistics
@@ -243,6 +244,8 @@ def _grow(conn: psycopg.Connection, backend: str, first: int, last: int, start: 
     _load_context(conn, sites, end)
     conn.commit()
     conn.autocommit = True
+    # statistics as autovacuum keeps them on a live database (fresh partitions/chunks have none)
+    conn.execute("ANALYZE readings" if backend == "timescaledb" else "ANALYZE readings, readings_15m")
     if backend == "postgres":
         conn.execute("SELECT helios_refresh_rollups()")
     else:
@@ -329,11 +332,12 @@ def _pause_jobs(conn: psycopg.Connection, timeout_s: float = 120.0) -> None:
     itself, and TimescaleDB refuses a refresh overlapping one a job is running."""
     conn.execute("SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs WHERE job_id >= 1000")
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        row = conn.execute("SELECT count(*) FROM timescaledb_information.job_stats WHERE job_status = 'Running'").fetchone()
+    while time.monotonic() < deadline:  # job workers show as "<job name> [<job id>]" in pg_stat_activity
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name ~ '\\[[0-9]+\\]$'").fetchone()
         if not row or row[0] == 0:
             return
         time.sleep(0.5)
+    raise RuntimeError("TimescaleDB policy jobs still running after unscheduling them")
 
 
 def _baseline(conn: psycopg.Connection, params: dict[str, Any], measured: dict[str, dict[str, float]]) -> dict[str, Any]:
@@ -347,13 +351,18 @@ def _baseline(conn: psycopg.Connection, params: dict[str, Any], measured: dict[s
 
 
 def _growth(fleets: dict[str, Any], sizes: tuple[int, ...]) -> dict[str, Any]:
-    big, ref = str(max(sizes)), str(DEFAULT_FLEET)
-    if big == ref or ref not in fleets:
-        return {}
-    out: dict[str, Any] = {"site_ratio": round(max(sizes) / DEFAULT_FLEET, 2), "queries": {}}
-    for name, q in fleets[big]["queries"].items():
-        base = fleets[ref]["queries"][name]["p50_ms"]
-        out["queries"][name] = round(q["p50_ms"] / base, 2) if base else None
+    """Warm p50 ratios between fleet sizes: ``<small>_to_<big>`` with the site ratio, per query."""
+    measured = sorted(int(s) for s in fleets)
+    pairs = list(itertools.pairwise(measured))
+    if len(measured) > 2:
+        pairs.append((measured[0], measured[-1]))
+    out: dict[str, Any] = {}
+    for small, big in pairs:
+        ratios = {}
+        for name, q in fleets[str(big)]["queries"].items():
+            base = fleets[str(small)]["queries"][name]["p50_ms"]
+            ratios[name] = round(q["p50_ms"] / base, 2) if base else None
+        out[f"{small}_to_{big}"] = {"site_ratio": round(big / small, 2), "queries": ratios}
     return out
 
 

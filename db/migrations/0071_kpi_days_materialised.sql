@@ -96,25 +96,31 @@ BEGIN
     SELECT min(d.day_start), max(d.day_end) INTO lo, hi FROM _dirty_kpi_day d;
 
     DELETE FROM device_kpi_day t USING _dirty_kpi_day d WHERE t.site_id = d.site_id AND t.day = d.day;
+    -- Aggregate first, then keep the dirty days: joining on the computed local day per 15-min row
+    -- would evaluate AT TIME ZONE for every (row, dirty day of the site) pair.
     INSERT INTO device_kpi_day (site_id, device_id, day, dc_capacity_kw, buckets, energy_kwh, poa_irradiation_kwh_m2,
                                 reference_yield_h, reference_energy_kwh, expected_dc_energy_kwh, daylight_buckets,
                                 producing_buckets, expected_energy_kwh, lost_energy_kwh)
-    SELECT b.site_id, b.device_id, b.local_day,
-           max(b.dc_capacity_kw),
-           count(*),
-           coalesce(sum(b.energy_kwh), 0),
-           coalesce(sum(b.poa_irradiation_kwh_m2), 0),
-           sum(b.reference_yield_h),
-           max(b.dc_capacity_kw) * sum(b.reference_yield_h),
-           sum(b.expected_dc_energy_kwh),
-           count(*) FILTER (WHERE b.daylight),
-           count(*) FILTER (WHERE b.producing),
-           sum(b.expected_ac_energy_kwh),
-           greatest(0, sum(b.expected_ac_energy_kwh) - coalesce(sum(b.energy_kwh), 0))
-    FROM maintenance_kpi_bucket b
-    JOIN _dirty_kpi_day d ON d.site_id = b.site_id AND d.day = b.local_day
-    WHERE b.bucket >= lo AND b.bucket < hi
-    GROUP BY b.site_id, b.device_id, b.local_day;
+    SELECT a.site_id, a.device_id, a.local_day, a.dc_capacity_kw, a.buckets, a.energy_kwh, a.poa_irradiation_kwh_m2,
+           a.reference_yield_h, a.reference_energy_kwh, a.expected_dc_energy_kwh, a.daylight_buckets,
+           a.producing_buckets, a.expected_energy_kwh, a.lost_energy_kwh
+    FROM (
+        SELECT b.site_id, b.device_id, b.local_day,
+               max(b.dc_capacity_kw) AS dc_capacity_kw,
+               count(*) AS buckets,
+               coalesce(sum(b.energy_kwh), 0) AS energy_kwh,
+               coalesce(sum(b.poa_irradiation_kwh_m2), 0) AS poa_irradiation_kwh_m2,
+               sum(b.reference_yield_h) AS reference_yield_h,
+               max(b.dc_capacity_kw) * sum(b.reference_yield_h) AS reference_energy_kwh,
+               sum(b.expected_dc_energy_kwh) AS expected_dc_energy_kwh,
+               count(*) FILTER (WHERE b.daylight) AS daylight_buckets,
+               count(*) FILTER (WHERE b.producing) AS producing_buckets,
+               sum(b.expected_ac_energy_kwh) AS expected_energy_kwh,
+               greatest(0, sum(b.expected_ac_energy_kwh) - coalesce(sum(b.energy_kwh), 0)) AS lost_energy_kwh
+        FROM maintenance_kpi_bucket b
+        WHERE b.bucket >= lo AND b.bucket < hi AND b.site_id IN (SELECT DISTINCT x.site_id FROM _dirty_kpi_day x)
+        GROUP BY b.site_id, b.device_id, b.local_day) a
+    JOIN _dirty_kpi_day d ON d.site_id = a.site_id AND d.day = a.local_day;
 
     DELETE FROM site_kpi_day t USING _dirty_kpi_day d WHERE t.site_id = d.site_id AND t.day = d.day;
     INSERT INTO site_kpi_day (site_id, day, inverters, dc_capacity_kw, energy_kwh, poa_irradiation_kwh_m2,

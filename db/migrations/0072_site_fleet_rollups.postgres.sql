@@ -3,8 +3,10 @@
 -- column meanings). Refresh uses the device rollups' invalidation mechanism: statement triggers
 -- on readings_15m log every (site, 15-min bucket) whose device rows helios_refresh_rollups()
 -- deleted or inserted — whatever the age of the late or corrected data — and
--- helios_refresh_site_rollups() recomputes exactly those site buckets, then the hours, days and
--- fleet buckets containing them, then the site-local KPI days (0071). helios_refresh_rollups()
+-- helios_refresh_site_rollups() recomputes exactly those site buckets from the device rows, then
+-- the hours, days and fleet buckets containing them from the site 15-min rows (the same sums as
+-- the TimescaleDB aggregates, which must read readings_15m, with 10x fewer rows), then the
+-- site-local KPI days (0071). helios_refresh_rollups()
 -- becomes device refresh + site refresh, so every existing caller (writer, DAG, CLI) refreshes
 -- the serving layer too. Small tables (one row per site per bucket): not partitioned, no
 -- retention (a year of 15-min rows for 50 sites is 1.75 M rows).
@@ -196,116 +198,101 @@ GROUP BY r.site_id, time_bucket(INTERVAL '15 minutes', r.bucket);
     DELETE FROM site_rollup_1h t USING _site_dirty_1h x WHERE t.site_id = x.site_id AND t.bucket = x.bucket;
     INSERT INTO site_rollup_1h (site_id, bucket, device_buckets, sample_count, status_ok_count, ac_power_kw, expected_ac_power_kw, energy_kwh, expected_energy_kwh, reference_energy_kwh, poa_w_m2_sum, poa_count, poa_irradiation_kwh_m2_sum, completeness_sum)
 SELECT r.site_id, time_bucket(INTERVAL '1 hour', r.bucket) AS bucket,
-    count(*) AS device_buckets,
+    sum(r.device_buckets)::bigint AS device_buckets,
     sum(r.sample_count)::bigint AS sample_count,
     sum(r.status_ok_count)::bigint AS status_ok_count,
-    sum(r.ac_power_kw_avg) * 0.25 / 1.0 AS ac_power_kw,
-    sum(helios_expected_ac_power_kw(r.poa_w_m2_avg, r.module_temp_c_avg, d.dc_capacity_kw, d.ac_capacity_kw,
-                                    d.gamma_pdc_per_c, d.inverter_efficiency)) * 0.25 / 1.0 AS expected_ac_power_kw,
+    sum(r.ac_power_kw) * 0.25 / 1.0 AS ac_power_kw,
+    sum(r.expected_ac_power_kw) * 0.25 / 1.0 AS expected_ac_power_kw,
     sum(r.energy_kwh) AS energy_kwh,
-    sum(helios_expected_ac_power_kw(r.poa_w_m2_avg, r.module_temp_c_avg, d.dc_capacity_kw, d.ac_capacity_kw,
-                                    d.gamma_pdc_per_c, d.inverter_efficiency)) * 0.25 AS expected_energy_kwh,
-    sum(d.dc_capacity_kw * coalesce(r.poa_w_m2_avg, 0) * 0.25 / 1000.0) AS reference_energy_kwh,
-    sum(r.poa_w_m2_avg) AS poa_w_m2_sum,
-    count(r.poa_w_m2_avg) AS poa_count,
-    sum(r.poa_irradiation_kwh_m2) AS poa_irradiation_kwh_m2_sum,
-    sum(r.completeness) AS completeness_sum
-FROM readings_15m r JOIN devices d ON d.device_id = r.device_id
+    sum(r.expected_energy_kwh) AS expected_energy_kwh,
+    sum(r.reference_energy_kwh) AS reference_energy_kwh,
+    sum(r.poa_w_m2_sum) AS poa_w_m2_sum,
+    sum(r.poa_count)::bigint AS poa_count,
+    sum(r.poa_irradiation_kwh_m2_sum) AS poa_irradiation_kwh_m2_sum,
+    sum(r.completeness_sum) AS completeness_sum
+FROM site_rollup_15m r
 JOIN _site_dirty_1h x ON r.site_id = x.site_id AND time_bucket(INTERVAL '1 hour', r.bucket) = x.bucket
-WHERE d.kind = 'inverter'
-  AND r.bucket >= (SELECT min(bucket) FROM _site_dirty_1h) AND r.bucket < (SELECT max(bucket) FROM _site_dirty_1h) + INTERVAL '1 hour'
+WHERE r.bucket >= (SELECT min(bucket) FROM _site_dirty_1h) AND r.bucket < (SELECT max(bucket) FROM _site_dirty_1h) + INTERVAL '1 hour'
 GROUP BY r.site_id, time_bucket(INTERVAL '1 hour', r.bucket);
 
     DELETE FROM site_rollup_1d t USING _site_dirty_1d x WHERE t.site_id = x.site_id AND t.bucket = x.bucket;
     INSERT INTO site_rollup_1d (site_id, bucket, device_buckets, sample_count, status_ok_count, ac_power_kw, expected_ac_power_kw, energy_kwh, expected_energy_kwh, reference_energy_kwh, poa_w_m2_sum, poa_count, poa_irradiation_kwh_m2_sum, completeness_sum)
 SELECT r.site_id, time_bucket(INTERVAL '1 day', r.bucket) AS bucket,
-    count(*) AS device_buckets,
+    sum(r.device_buckets)::bigint AS device_buckets,
     sum(r.sample_count)::bigint AS sample_count,
     sum(r.status_ok_count)::bigint AS status_ok_count,
-    sum(r.ac_power_kw_avg) * 0.25 / 24.0 AS ac_power_kw,
-    sum(helios_expected_ac_power_kw(r.poa_w_m2_avg, r.module_temp_c_avg, d.dc_capacity_kw, d.ac_capacity_kw,
-                                    d.gamma_pdc_per_c, d.inverter_efficiency)) * 0.25 / 24.0 AS expected_ac_power_kw,
+    sum(r.ac_power_kw) * 0.25 / 24.0 AS ac_power_kw,
+    sum(r.expected_ac_power_kw) * 0.25 / 24.0 AS expected_ac_power_kw,
     sum(r.energy_kwh) AS energy_kwh,
-    sum(helios_expected_ac_power_kw(r.poa_w_m2_avg, r.module_temp_c_avg, d.dc_capacity_kw, d.ac_capacity_kw,
-                                    d.gamma_pdc_per_c, d.inverter_efficiency)) * 0.25 AS expected_energy_kwh,
-    sum(d.dc_capacity_kw * coalesce(r.poa_w_m2_avg, 0) * 0.25 / 1000.0) AS reference_energy_kwh,
-    sum(r.poa_w_m2_avg) AS poa_w_m2_sum,
-    count(r.poa_w_m2_avg) AS poa_count,
-    sum(r.poa_irradiation_kwh_m2) AS poa_irradiation_kwh_m2_sum,
-    sum(r.completeness) AS completeness_sum
-FROM readings_15m r JOIN devices d ON d.device_id = r.device_id
+    sum(r.expected_energy_kwh) AS expected_energy_kwh,
+    sum(r.reference_energy_kwh) AS reference_energy_kwh,
+    sum(r.poa_w_m2_sum) AS poa_w_m2_sum,
+    sum(r.poa_count)::bigint AS poa_count,
+    sum(r.poa_irradiation_kwh_m2_sum) AS poa_irradiation_kwh_m2_sum,
+    sum(r.completeness_sum) AS completeness_sum
+FROM site_rollup_15m r
 JOIN _site_dirty_1d x ON r.site_id = x.site_id AND time_bucket(INTERVAL '1 day', r.bucket) = x.bucket
-WHERE d.kind = 'inverter'
-  AND r.bucket >= (SELECT min(bucket) FROM _site_dirty_1d) AND r.bucket < (SELECT max(bucket) FROM _site_dirty_1d) + INTERVAL '1 day'
+WHERE r.bucket >= (SELECT min(bucket) FROM _site_dirty_1d) AND r.bucket < (SELECT max(bucket) FROM _site_dirty_1d) + INTERVAL '1 day'
 GROUP BY r.site_id, time_bucket(INTERVAL '1 day', r.bucket);
 
     DELETE FROM fleet_rollup_15m t USING _fleet_dirty_15m x WHERE t.bucket = x.bucket;
     INSERT INTO fleet_rollup_15m (bucket, device_buckets, sample_count, status_ok_count, ac_power_kw, expected_ac_power_kw, energy_kwh, expected_energy_kwh, reference_energy_kwh, poa_w_m2_sum, poa_count, poa_irradiation_kwh_m2_sum, completeness_sum)
 SELECT time_bucket(INTERVAL '15 minutes', r.bucket) AS bucket,
-    count(*) AS device_buckets,
+    sum(r.device_buckets)::bigint AS device_buckets,
     sum(r.sample_count)::bigint AS sample_count,
     sum(r.status_ok_count)::bigint AS status_ok_count,
-    sum(r.ac_power_kw_avg) * 0.25 / 0.25 AS ac_power_kw,
-    sum(helios_expected_ac_power_kw(r.poa_w_m2_avg, r.module_temp_c_avg, d.dc_capacity_kw, d.ac_capacity_kw,
-                                    d.gamma_pdc_per_c, d.inverter_efficiency)) * 0.25 / 0.25 AS expected_ac_power_kw,
+    sum(r.ac_power_kw) * 0.25 / 0.25 AS ac_power_kw,
+    sum(r.expected_ac_power_kw) * 0.25 / 0.25 AS expected_ac_power_kw,
     sum(r.energy_kwh) AS energy_kwh,
-    sum(helios_expected_ac_power_kw(r.poa_w_m2_avg, r.module_temp_c_avg, d.dc_capacity_kw, d.ac_capacity_kw,
-                                    d.gamma_pdc_per_c, d.inverter_efficiency)) * 0.25 AS expected_energy_kwh,
-    sum(d.dc_capacity_kw * coalesce(r.poa_w_m2_avg, 0) * 0.25 / 1000.0) AS reference_energy_kwh,
-    sum(r.poa_w_m2_avg) AS poa_w_m2_sum,
-    count(r.poa_w_m2_avg) AS poa_count,
-    sum(r.poa_irradiation_kwh_m2) AS poa_irradiation_kwh_m2_sum,
-    sum(r.completeness) AS completeness_sum
-FROM readings_15m r JOIN devices d ON d.device_id = r.device_id
+    sum(r.expected_energy_kwh) AS expected_energy_kwh,
+    sum(r.reference_energy_kwh) AS reference_energy_kwh,
+    sum(r.poa_w_m2_sum) AS poa_w_m2_sum,
+    sum(r.poa_count)::bigint AS poa_count,
+    sum(r.poa_irradiation_kwh_m2_sum) AS poa_irradiation_kwh_m2_sum,
+    sum(r.completeness_sum) AS completeness_sum
+FROM site_rollup_15m r
 JOIN _fleet_dirty_15m x ON time_bucket(INTERVAL '15 minutes', r.bucket) = x.bucket
-WHERE d.kind = 'inverter'
-  AND r.bucket >= (SELECT min(bucket) FROM _fleet_dirty_15m) AND r.bucket < (SELECT max(bucket) FROM _fleet_dirty_15m) + INTERVAL '15 minutes'
+WHERE r.bucket >= (SELECT min(bucket) FROM _fleet_dirty_15m) AND r.bucket < (SELECT max(bucket) FROM _fleet_dirty_15m) + INTERVAL '15 minutes'
 GROUP BY time_bucket(INTERVAL '15 minutes', r.bucket);
 
     DELETE FROM fleet_rollup_1h t USING _fleet_dirty_1h x WHERE t.bucket = x.bucket;
     INSERT INTO fleet_rollup_1h (bucket, device_buckets, sample_count, status_ok_count, ac_power_kw, expected_ac_power_kw, energy_kwh, expected_energy_kwh, reference_energy_kwh, poa_w_m2_sum, poa_count, poa_irradiation_kwh_m2_sum, completeness_sum)
 SELECT time_bucket(INTERVAL '1 hour', r.bucket) AS bucket,
-    count(*) AS device_buckets,
+    sum(r.device_buckets)::bigint AS device_buckets,
     sum(r.sample_count)::bigint AS sample_count,
     sum(r.status_ok_count)::bigint AS status_ok_count,
-    sum(r.ac_power_kw_avg) * 0.25 / 1.0 AS ac_power_kw,
-    sum(helios_expected_ac_power_kw(r.poa_w_m2_avg, r.module_temp_c_avg, d.dc_capacity_kw, d.ac_capacity_kw,
-                                    d.gamma_pdc_per_c, d.inverter_efficiency)) * 0.25 / 1.0 AS expected_ac_power_kw,
+    sum(r.ac_power_kw) * 0.25 / 1.0 AS ac_power_kw,
+    sum(r.expected_ac_power_kw) * 0.25 / 1.0 AS expected_ac_power_kw,
     sum(r.energy_kwh) AS energy_kwh,
-    sum(helios_expected_ac_power_kw(r.poa_w_m2_avg, r.module_temp_c_avg, d.dc_capacity_kw, d.ac_capacity_kw,
-                                    d.gamma_pdc_per_c, d.inverter_efficiency)) * 0.25 AS expected_energy_kwh,
-    sum(d.dc_capacity_kw * coalesce(r.poa_w_m2_avg, 0) * 0.25 / 1000.0) AS reference_energy_kwh,
-    sum(r.poa_w_m2_avg) AS poa_w_m2_sum,
-    count(r.poa_w_m2_avg) AS poa_count,
-    sum(r.poa_irradiation_kwh_m2) AS poa_irradiation_kwh_m2_sum,
-    sum(r.completeness) AS completeness_sum
-FROM readings_15m r JOIN devices d ON d.device_id = r.device_id
+    sum(r.expected_energy_kwh) AS expected_energy_kwh,
+    sum(r.reference_energy_kwh) AS reference_energy_kwh,
+    sum(r.poa_w_m2_sum) AS poa_w_m2_sum,
+    sum(r.poa_count)::bigint AS poa_count,
+    sum(r.poa_irradiation_kwh_m2_sum) AS poa_irradiation_kwh_m2_sum,
+    sum(r.completeness_sum) AS completeness_sum
+FROM site_rollup_15m r
 JOIN _fleet_dirty_1h x ON time_bucket(INTERVAL '1 hour', r.bucket) = x.bucket
-WHERE d.kind = 'inverter'
-  AND r.bucket >= (SELECT min(bucket) FROM _fleet_dirty_1h) AND r.bucket < (SELECT max(bucket) FROM _fleet_dirty_1h) + INTERVAL '1 hour'
+WHERE r.bucket >= (SELECT min(bucket) FROM _fleet_dirty_1h) AND r.bucket < (SELECT max(bucket) FROM _fleet_dirty_1h) + INTERVAL '1 hour'
 GROUP BY time_bucket(INTERVAL '1 hour', r.bucket);
 
     DELETE FROM fleet_rollup_1d t USING _fleet_dirty_1d x WHERE t.bucket = x.bucket;
     INSERT INTO fleet_rollup_1d (bucket, device_buckets, sample_count, status_ok_count, ac_power_kw, expected_ac_power_kw, energy_kwh, expected_energy_kwh, reference_energy_kwh, poa_w_m2_sum, poa_count, poa_irradiation_kwh_m2_sum, completeness_sum)
 SELECT time_bucket(INTERVAL '1 day', r.bucket) AS bucket,
-    count(*) AS device_buckets,
+    sum(r.device_buckets)::bigint AS device_buckets,
     sum(r.sample_count)::bigint AS sample_count,
     sum(r.status_ok_count)::bigint AS status_ok_count,
-    sum(r.ac_power_kw_avg) * 0.25 / 24.0 AS ac_power_kw,
-    sum(helios_expected_ac_power_kw(r.poa_w_m2_avg, r.module_temp_c_avg, d.dc_capacity_kw, d.ac_capacity_kw,
-                                    d.gamma_pdc_per_c, d.inverter_efficiency)) * 0.25 / 24.0 AS expected_ac_power_kw,
+    sum(r.ac_power_kw) * 0.25 / 24.0 AS ac_power_kw,
+    sum(r.expected_ac_power_kw) * 0.25 / 24.0 AS expected_ac_power_kw,
     sum(r.energy_kwh) AS energy_kwh,
-    sum(helios_expected_ac_power_kw(r.poa_w_m2_avg, r.module_temp_c_avg, d.dc_capacity_kw, d.ac_capacity_kw,
-                                    d.gamma_pdc_per_c, d.inverter_efficiency)) * 0.25 AS expected_energy_kwh,
-    sum(d.dc_capacity_kw * coalesce(r.poa_w_m2_avg, 0) * 0.25 / 1000.0) AS reference_energy_kwh,
-    sum(r.poa_w_m2_avg) AS poa_w_m2_sum,
-    count(r.poa_w_m2_avg) AS poa_count,
-    sum(r.poa_irradiation_kwh_m2) AS poa_irradiation_kwh_m2_sum,
-    sum(r.completeness) AS completeness_sum
-FROM readings_15m r JOIN devices d ON d.device_id = r.device_id
+    sum(r.expected_energy_kwh) AS expected_energy_kwh,
+    sum(r.reference_energy_kwh) AS reference_energy_kwh,
+    sum(r.poa_w_m2_sum) AS poa_w_m2_sum,
+    sum(r.poa_count)::bigint AS poa_count,
+    sum(r.poa_irradiation_kwh_m2_sum) AS poa_irradiation_kwh_m2_sum,
+    sum(r.completeness_sum) AS completeness_sum
+FROM site_rollup_15m r
 JOIN _fleet_dirty_1d x ON time_bucket(INTERVAL '1 day', r.bucket) = x.bucket
-WHERE d.kind = 'inverter'
-  AND r.bucket >= (SELECT min(bucket) FROM _fleet_dirty_1d) AND r.bucket < (SELECT max(bucket) FROM _fleet_dirty_1d) + INTERVAL '1 day'
+WHERE r.bucket >= (SELECT min(bucket) FROM _fleet_dirty_1d) AND r.bucket < (SELECT max(bucket) FROM _fleet_dirty_1d) + INTERVAL '1 day'
 GROUP BY time_bucket(INTERVAL '1 day', r.bucket);
 
     -- site-local KPI days containing the changed buckets (0071)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
+import pvlib
 import pytest
 
 from heliosgrid.db.connection import open_connection
@@ -72,8 +73,9 @@ def test_device_day_kpis(conn: psycopg.Connection) -> None:
     assert r["performance_ratio_temp_corr"] == pytest.approx(200.0 / edc)
     # availability: 5 daylight buckets (≥ 50 W/m²), 4 producing with status ok
     assert r["availability"] == pytest.approx(0.8)
-    # expected AC: min(250, 288) kW × 0.25 h × 4 + min(250, 30.324·0.96) kW × 0.25 h
-    expected = 250.0 + 300 * 0.1 * (1 - 0.004 * (22.3 - 25.0)) * 0.96 * 0.25
+    # expected AC (helios_expected_ac_power_kw, migration 0070): clipped at 250 kW × 0.25 h × 4, plus the
+    # 100 W/m² bucket through the PVWatts inverter's part-load curve (pvlib, as maintenance/expected.py)
+    expected = 250.0 + float(pvlib.inverter.pvwatts(300 * 0.1 * (1 - 0.004 * (22.3 - 25.0)), 250 / 0.96, 0.96)) * 0.25
     assert r["expected_energy_kwh"] == pytest.approx(expected)
     assert r["lost_energy_kwh"] == pytest.approx(expected - 200.0)
     night = rows[("kpi-inv01", date(2026, 6, 2))]
