@@ -33,7 +33,7 @@ from heliosgrid.maintenance.detectors import (
     detect_stuck_sensor,
 )
 from heliosgrid.maintenance.expected import calibration_factor, site_features
-from heliosgrid.maintenance.learning import Learned, fit_faiman_u0, learn_thresholds, snow_mask
+from heliosgrid.maintenance.learning import CEILING, Learned, fit_faiman_u0, learn_thresholds, snow_mask
 from heliosgrid.physics import DeviceSpec, SiteSpec
 
 
@@ -150,7 +150,10 @@ def _loss_pass(
     k = calibration_factor(f, healthy=~unhealthy)
     snow = snow_mask(f, k)
     f["snow_suspected"] = snow
-    learned = learn_thresholds(f, k, ~unhealthy & ~snow, site.timezone)
+    # Learn from clean buckets only: a large outage found with the conservative ceilings is left
+    # out, so a fault never raises its own threshold.
+    obvious = detect_string_outage(f, dev, k, exclude=unhealthy | snow, th=CEILING)
+    learned = learn_thresholds(f, k, ~unhealthy & ~snow & ~_mask(f.index, obvious, "string_outage"), site.timezone)
     th: Thresholds = learned.thresholds
     new = detect_inverter_trip(f, dev, k, th) + detect_snow_loss(f, dev, k, snow)
     stuck_tmod = _mask(f.index, own, "stuck_sensor", sensor="module_temp_c")

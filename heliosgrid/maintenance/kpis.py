@@ -28,6 +28,9 @@ DEVICE_COLUMNS = (
     "poa_irradiation_kwh_m2",
     "daylight_buckets",
     "producing_buckets",
+    "unavailable_buckets",
+    "unknown_buckets",
+    "data_quality",
 )
 SITE_COLUMNS = (
     "site_id",
@@ -40,6 +43,7 @@ SITE_COLUMNS = (
     "availability",
     "expected_energy_kwh",
     "lost_energy_kwh",
+    "data_quality",
 )
 
 

@@ -6,22 +6,25 @@ irradiance). Each run (so refreshed at least daily), per inverter, over the anal
 *clear, healthy* buckets — daylight, complete, not near clipping, not inside a found trip,
 communication gap or sensor fault, with the irradiance used between 80 % and 130 % of its
 clear-sky value (clouds passing make the model ratio scatter for reasons that are not the
-device's) — the robust spread σ = 1.4826 · MAD of the calibrated ratio, and σ_day of the
-day-to-day differences of its daily medians (÷ √2; a soiling trend does not inflate it), set
+device's) — the robust spread σ = 1.4826 · MAD of the calibrated ratio's residual against the
+same time of day 24–48 h earlier (the string-outage test's own statistic), and σ_day of the day-to-day differences of its daily medians (÷ √2): differences
+are not inflated by a step or trend inside the window, so a fault cannot raise its own
+threshold — set
 
 * ``step_min`` = clip(4 σ, 0.05, 0.15), ``loss_level`` = 1 − ``step_min`` and the smoothing
   window ``string_window`` = 3 / 4 / 6 buckets for σ ≤ 3 % / ≤ 6 % / more, and above 3 % only
   buckets with irradiance ≥ 80 % of clear sky (string outage);
 * ``soiling_loss`` = clip(3 σ_day, 0.02, 0.06) (soiling);
-* ``drift_ratio`` = clip(3 σ_poa_day, 0.03, 0.08) (irradiance drift, σ of the daily POA/ref ratio).
+* ``drift_ratio`` = clip(3 σ_poa_day, 0.03, 0.08) (irradiance drift, σ of the daily POA/ref ratio);
+* ``overheat_excess_c`` = max(8 °C, 4 × the spread of the module-temperature residual).
 
 **Warm-up:** with fewer than :data:`WARMUP_CLEAR_BUCKETS` clear buckets on at least
 :data:`WARMUP_DAYS` days the ceilings apply (the most conservative thresholds), and the
 detectors that depend on them say so in the run result.
 
 **Thermal model.** Per device the Faiman heat-loss coefficient ``u0`` (W/m²/K, no wind term:
-most plants do not meter wind) is fitted to its own daylight buckets as the median of
-POA / (module − ambient temperature) over POA > 300 W/m², bounded to pvlib's physically plausible
+most plants do not meter wind) is fitted to its own daylight buckets by least squares of
+module − ambient temperature = POA / u0 over POA > 300 W/m², bounded to a physically plausible
 range; the modelled module temperature is ``pvlib.temperature.faiman``. A rooftop array runs
 hotter than an open rack, and that is its normal: only an excess over *its own* model is
 overheating.
@@ -44,6 +47,7 @@ import pandas as pd
 import pvlib
 
 from heliosgrid.maintenance.detectors.base import complete
+from heliosgrid.maintenance.detectors.loss import earlier_base
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 
 WARMUP_CLEAR_BUCKETS = 24
@@ -81,11 +85,19 @@ class Learned:
             "step_min": round(self.thresholds.step_min, 4),
             "soiling_loss": round(self.thresholds.soiling_loss, 4),
             "string_window": self.thresholds.string_window,
+            "overheat_excess_c": round(self.thresholds.overheat_excess_c, 2),
         }
 
 
 CEILING = replace(
-    DEFAULT, step_min=0.15, loss_level=0.85, soiling_loss=0.06, drift_ratio=0.08, string_window=6, string_min_clearness=0.8
+    DEFAULT,
+    step_min=0.15,
+    loss_level=0.85,
+    soiling_loss=0.06,
+    drift_ratio=0.08,
+    string_window=6,
+    string_min_clearness=0.8,
+    overheat_excess_c=20.0,
 )
 """Thresholds during warm-up: the ceilings of the learned ranges."""
 
@@ -119,7 +131,13 @@ def learn_thresholds(f: pd.DataFrame, k: float, healthy: pd.Series, timezone: st
     n_days = len(set(day))
     if len(r) < WARMUP_CLEAR_BUCKETS or n_days < WARMUP_DAYS:
         return Learned(CEILING, None, None, len(r), True)
-    sigma = _mad_sigma(r)
+    # Residual against the same time of day earlier — what the string-outage test compares —
+    # with its robust spread (a step inside the window touches only the day of its onset).
+    resid = r.to_numpy() - earlier_base(pd.DatetimeIndex(r.index), r.to_numpy())
+    resid = resid[np.isfinite(resid)]
+    sigma = (
+        _mad_sigma(pd.Series(resid)) if len(resid) >= WARMUP_CLEAR_BUCKETS // 2 else _mad_sigma(r.diff().dropna()) / np.sqrt(2.0)
+    )
     daily = r.groupby(day).median()
     # Day-to-day differences: a soiling trend in the window shifts them all alike and leaves their
     # spread (the noise a daily threshold must clear) unchanged.
@@ -135,18 +153,35 @@ def learn_thresholds(f: pd.DataFrame, k: float, healthy: pd.Series, timezone: st
         loss_level=1.0 - step,
         soiling_loss=float(np.clip(3 * sigma_day, DEFAULT.soiling_loss, CEILING.soiling_loss)),
         drift_ratio=float(np.clip(3 * sigma_poa, DEFAULT.drift_ratio, CEILING.drift_ratio)),
+        overheat_excess_c=overheat_threshold_c(f, clear),
     )
     return Learned(th, sigma, sigma_day, len(r), False)
 
 
 def fit_faiman_u0(poa_w_m2: pd.Series, module_temp_c: pd.Series, ambient_temp_c: pd.Series) -> float | None:
-    """Faiman ``u0`` (W/m²/K, wind term 0) from a device's own data; None with < 8 usable buckets."""
+    """Faiman ``u0`` (W/m²/K, wind term 0) from a device's own data; None with < 8 usable buckets.
+
+    Least squares of rise = POA / u0 through the origin over POA > 300 W/m² (1/u0 = Σ POA·rise /
+    Σ POA²): weighted to the bright hours where overheating is judged, so the thermal lag of
+    mornings does not bias it. An overheating episode of a few hours moves it little.
+    """
     rise = module_temp_c - ambient_temp_c
-    ok = (poa_w_m2 > 300.0) & (rise > 1.0) & poa_w_m2.notna() & rise.notna()
+    ok = (poa_w_m2 > 300.0) & poa_w_m2.notna() & rise.notna()
     if ok.sum() < 8:
         return None
-    u0 = float((poa_w_m2[ok] / rise[ok]).median())
-    return float(np.clip(u0, *FAIMAN_U0_RANGE))
+    inv_u0 = float((poa_w_m2[ok] * rise[ok]).sum() / (poa_w_m2[ok] ** 2).sum())
+    if not inv_u0 > 0:
+        return FAIMAN_U0_RANGE[1]
+    return float(np.clip(1.0 / inv_u0, *FAIMAN_U0_RANGE))
+
+
+def overheat_threshold_c(f: pd.DataFrame, clear: pd.Series) -> float:
+    """Overheating threshold (°C): max(default, 4 × the robust spread of the module-temperature
+    residual over clear healthy buckets) — a single-inverter site has no peers to cancel weather."""
+    resid = (f["module_temp_c_avg"] - f["tmod_model_c"])[clear].dropna()
+    if len(resid) < WARMUP_CLEAR_BUCKETS:
+        return DEFAULT.overheat_excess_c
+    return float(max(DEFAULT.overheat_excess_c, 4.0 * _mad_sigma(resid)))
 
 
 def faiman_module_temp_c(poa_w_m2: pd.Series, ambient_temp_c: pd.Series, u0: float) -> pd.Series:

@@ -116,7 +116,7 @@ def _run_window(
     analysis = analyse_site_detail(site, frames, info=True)
     confirmed: set[tuple[str, str]] = set()
     for fd in analysis.findings:
-        if fd.ended_at <= start or fd.fault_type == "clipping":
+        if (fd.ended_at <= start and not fd.evidence.get("ongoing", False)) or fd.fault_type == "clipping":
             continue
         alert = book.raise_alert(fd, end)
         if fd.ended_at < end - CLEAR_GRACE and not fd.evidence.get("ongoing", False):

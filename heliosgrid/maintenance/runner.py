@@ -10,8 +10,14 @@ Called by the Airflow maintenance DAG and by ``heliosgrid maintenance run``. For
    alert's energy lost always covers its whole episode;
 3. run :func:`~heliosgrid.maintenance.engine.analyse_site` per site;
 4. raise/update an alert for every finding that reaches into the window; findings that ended
-   more than ``CLEAR_GRACE`` before ``window_end`` are resolved (the condition cleared); active
-   maintenance alerts of the scanned sites that no finding confirms are auto-resolved.
+   more than ``CLEAR_GRACE`` before ``window_end`` *and were followed by daylight with data* are
+   resolved (the condition cleared — an outage at dusk is still there at dawn, one fault = one
+   alert); active maintenance alerts of the scanned sites that no finding confirms are
+   auto-resolved.
+
+Devices are monitored from ``devices.commissioned_at`` or their first reading (migration 0080):
+no communication gap before it. The summary's ``not_evaluated`` lists, per device, the
+detectors that could not run and why (interval too coarse, sensor missing, too little history).
 
 Running the same window twice gives the same alerts (idempotent): updates keep the episode's
 earliest start, latest sighting and largest energy; resolved episodes are never reopened.
@@ -31,8 +37,8 @@ import psycopg
 
 from heliosgrid import alerts
 from heliosgrid.maintenance.detectors import ALL_TYPES, Finding
-from heliosgrid.maintenance.engine import analyse_site
-from heliosgrid.maintenance.frames import bucket_grid, device_frames, load_fleet_from_db, load_rollup_15m
+from heliosgrid.maintenance.engine import analyse_site_detail
+from heliosgrid.maintenance.frames import bucket_grid, device_frames, load_fleet_from_db, load_monitoring_start, load_rollup_15m
 from heliosgrid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -100,13 +106,17 @@ def run_maintenance(
     rollup = load_rollup_15m(conn, analysis_start.to_pydatetime(), end.to_pydatetime(), scanned)
     grid = bucket_grid(analysis_start, end)
 
+    monitoring = load_monitoring_start(conn, scanned)
     findings: list[Finding] = []
+    not_evaluated: dict[str, dict[str, str]] = {}
     for site in fleet:
         if not site.devices:
             continue
-        findings += analyse_site(site, device_frames(rollup, site, grid), info=True)
+        analysis = analyse_site_detail(site, device_frames(rollup, site, grid, monitoring_start=monitoring), info=True)
+        findings += analysis.findings
+        not_evaluated.update({dev: reasons for dev, reasons in analysis.not_evaluated.items() if reasons})
 
-    relevant = [fd for fd in findings if fd.ended_at > start]
+    relevant = [fd for fd in findings if fd.ended_at > start or fd.evidence.get("ongoing", False)]
     active_keys: set[alerts.AlertKey] = set()
     raised = resolved = 0
     energy = 0.0
@@ -134,7 +144,8 @@ def run_maintenance(
         )
         raised += 1
         energy += fd.energy_lost_kwh
-        if fd.ended_at < end - CLEAR_GRACE:
+        # An episode followed only by night (or no data) has not cleared: it stays one alert.
+        if fd.ended_at < end - CLEAR_GRACE and not fd.evidence.get("ongoing", False):
             before = alerts.get_alert(conn, alert_id).state
             alerts.resolve(conn, alert_id, alerts.AUTO_RESOLVER)
             resolved += before != "resolved"
@@ -154,6 +165,7 @@ def run_maintenance(
         "alerts_active": len(active_keys),
         "energy_lost_kwh": round(energy, 3),
         "clipping_energy_kwh": round(clipping_kwh, 3),
+        "not_evaluated": not_evaluated,
         "duration_s": round(time.perf_counter() - clock, 3),
     }
     log.info("maintenance run %s .. %s: %s", start, end, summary)

@@ -87,6 +87,7 @@ class _Usable:
     level: np.ndarray
     peer: np.ndarray
     pos_in_f: np.ndarray
+    base: np.ndarray
 
 
 def _usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Series | None, th: Thresholds) -> _Usable:
@@ -104,21 +105,49 @@ def _usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.S
         usable &= f["poa_used_w_m2"] >= th.string_min_clearness * f["clearsky_poa_w_m2"]
     u = f.loc[usable]
     ratio = (u["ratio_expected"] / k).to_numpy()
+    t = pd.DatetimeIndex(u.index)
     return _Usable(
-        t=pd.DatetimeIndex(u.index),
+        t=t,
         ratio=ratio,
         level=pd.Series(ratio).rolling(th.string_window, min_periods=th.string_window).median().to_numpy(),
         peer=u["peer_ratio"].rolling(3, min_periods=3).median().to_numpy(),
         pos_in_f=f.index.get_indexer(u.index),
+        base=earlier_base(t, ratio),
     )
 
 
+SAME_TIME_HALF_WIDTH = pd.Timedelta(hours=1.5)
+
+
+def earlier_base(t: pd.DatetimeIndex, values: np.ndarray) -> np.ndarray:
+    """Per point, the median of ``values`` at the same time of day (± 1.5 h) 24 h earlier, else 48 h
+    earlier (≥ 4 points), else over 6–30 h earlier (≥ 6 points); NaN without history.
+
+    Comparing like with like removes the model's diurnal error shape (angle of incidence,
+    spectrum, thermal lag: real ratios sag by 10–15 % at noon on some plants), which a plain
+    6–30 h median would read as a step.
+    """
+    secs = np.asarray(t.asi8, dtype=np.int64) // 10**9
+    out = np.full(len(secs), np.nan)
+    half = int(SAME_TIME_HALF_WIDTH.total_seconds())
+    for i, now in enumerate(secs):
+        for lag in (86400, 2 * 86400):
+            lo, hi = np.searchsorted(secs, [now - lag - half, now - lag + half + 1])
+            if hi - lo >= 4:
+                out[i] = np.median(values[lo:hi])
+                break
+        else:
+            lo, hi = np.searchsorted(secs, [now - 30 * 3600, now - 6 * 3600])
+            if hi - lo >= 6:
+                out[i] = np.median(values[lo:hi])
+    return out
+
+
 def _step_at(u: _Usable, i: int, th: Thresholds) -> float | None:
-    """The base ratio 6–30 h before bucket ``i`` when a step down holds at ``i``, else None."""
-    window = (u.t >= u.t[i] - pd.Timedelta(hours=30)) & (u.t < u.t[i] - pd.Timedelta(hours=6))
-    if window.sum() < 6:
+    """The earlier base ratio (:func:`earlier_base`) when a step down holds at bucket ``i``, else None."""
+    base = float(u.base[i])
+    if not np.isfinite(base):
         return None
-    base = float(np.median(u.ratio[window]))
     peer_ok = not np.isfinite(u.peer[i]) or u.peer[i] < th.peer_confirm_ratio
     if u.level[i] < th.loss_level and base - u.level[i] >= th.step_min and peer_ok:
         return base
@@ -132,9 +161,23 @@ def _episode(u: _Usable, i: int, base: float, th: Thresholds) -> tuple[int, int]
     while onset > 0 and u.ratio[onset - 1] < half and u.t[onset] - u.t[onset - 1] <= pd.Timedelta(hours=18):
         onset -= 1
     stop = i + 1
-    while stop < len(u.t) and (u.level[stop] < half or not np.isfinite(u.level[stop])):
+    # Forward while the level stays below the pre-fault ratio at its time of day (the detection
+    # base when that hour has no pre-fault history): the episode survives nights and days.
+    while stop < len(u.t) and (
+        not np.isfinite(u.level[stop]) or u.level[stop] < _pre_fault_reference(u, stop, onset, base) - th.step_min / 2
+    ):
         stop += 1
     return onset, stop
+
+
+def _pre_fault_reference(u: _Usable, j: int, onset: int, fallback: float) -> float:
+    """Median ratio of the 3 days before ``onset`` at bucket ``j``'s time of day (± 1.5 h)."""
+    secs = np.asarray(u.t.asi8, dtype=np.int64) // 10**9
+    start = secs[onset]
+    before = (secs < start) & (secs >= start - 3 * 86400)
+    tod = np.abs(((secs - secs[j]) + 43200) % 86400 - 43200)
+    near = before & (tod <= SAME_TIME_HALF_WIDTH.total_seconds())
+    return float(np.median(u.ratio[near])) if near.sum() >= 2 else fallback
 
 
 def _outage_finding(

@@ -34,7 +34,9 @@ def stale(
 def _stale_checks(f: pd.DataFrame, th: Thresholds) -> list[tuple[str, pd.Series, pd.Series]]:
     """(sensor, stale buckets, bridge buckets) for every sensor column present in ``f``."""
     counts = f["sample_count"]
-    lit = f["ref_poa_w_m2"] > th.stale_lit_poa_w_m2
+    # The sun is up by the clear-sky model, not by the (possibly stuck) sensors themselves.
+    sky = f["clearsky_poa_w_m2"] if "clearsky_poa_w_m2" in f else f["ref_poa_w_m2"]
+    lit = sky > th.stale_lit_poa_w_m2
     checks: list[tuple[str, pd.Series, pd.Series]] = []
     for sensor in ("poa_w_m2", "ghi_w_m2", "module_temp_c", "ambient_temp_c"):
         col = f"{sensor}_avg"

@@ -17,15 +17,19 @@ pytestmark = pytest.mark.integration
 DAY = datetime(2026, 6, 1, tzinfo=UTC)
 
 
-def _insert_bucket(cur: psycopg.Cursor, device: str, bucket: datetime, poa: float, tmod: float, ac: float, status: str) -> None:
-    """15 one-minute readings with constant values in the 15-minute bucket starting at ``bucket``."""
+def _insert_bucket(
+    cur: psycopg.Cursor, device: str, bucket: datetime, poa: float, tmod: float, ac: float, status: str, *, flat: bool = False
+) -> None:
+    """15 one-minute readings in the 15-minute bucket starting at ``bucket``; POA carries ±0.1 W/m² of
+    sensor noise (mean exactly ``poa``) unless ``flat`` (a flat-lined sensor)."""
     for minute in range(15):
         ts = bucket + timedelta(minutes=minute)
+        reading = poa if flat or poa == 0 else poa + 0.1 * (minute % 3 - 1)
         cur.execute(
             """INSERT INTO readings (device_id, ts, site_id, poa_w_m2, module_temp_c, ambient_temp_c, dc_power_kw,
                                      ac_power_kw, inverter_status, seq)
                VALUES (%s, %s, 'kpi-site', %s, %s, 20, %s, %s, %s, %s)""",
-            (device, ts, poa, tmod, ac / 0.96, ac, status, int(ts.timestamp() // 60)),
+            (device, ts, reading, tmod, ac / 0.96, ac, status, int(ts.timestamp() // 60)),
         )
 
 
@@ -55,6 +59,13 @@ def conn(pg_db: str) -> Iterator[psycopg.Connection]:
             for i in range(4):
                 _insert_bucket(cur, "kpi-inv02", DAY + timedelta(hours=10, minutes=15 * i), 1000.0, 22.0, 72.0, "ok")
             _insert_bucket(cur, "kpi-ws01", DAY + timedelta(hours=10), 1000.0, 22.0, 0.0, "ok")
+            # Next day, inv02: a dead inverter trickling 0.1 kW (< 1 % of 80 kW) with status fault for
+            # 4 buckets, then a flat-lined POA sensor for 4 producing buckets.
+            for i in range(4):
+                _insert_bucket(cur, "kpi-inv02", DAY + timedelta(days=1, hours=8, minutes=15 * i), 800.0, 30.0, 0.1, "fault")
+                _insert_bucket(
+                    cur, "kpi-inv02", DAY + timedelta(days=1, hours=10, minutes=15 * i), 500.0, 30.0, 72.0, "ok", flat=True
+                )
         c.execute("SELECT helios_refresh_rollups()")
         yield c
 
@@ -90,6 +101,21 @@ def test_site_day_kpis_are_capacity_weighted(conn: psycopg.Connection) -> None:
     # Σ E / Σ (Pdc0 × Yr) = 272 / (300 × 1.025 + 100 × 1.0)
     assert site["performance_ratio"] == pytest.approx(272.0 / (300 * 1.025 + 100.0))
     assert site["availability"] == pytest.approx(8 / 9)
+
+
+def test_availability_is_iec_time_based_and_implausible_pr_is_a_data_quality_flag(conn: psycopg.Connection) -> None:
+    rows = {(r["device_id"], r["local_day"]): r for r in daily_kpis(conn, level="device", site_id="kpi-site")}
+    day2 = rows[("kpi-inv02", date(2026, 6, 2))]
+    # trickle (0.1 kW < 1 % of nameplate) with a fault status is unavailable: 4 of 8 buckets available
+    assert day2["availability"] == pytest.approx(0.5) and day2["unavailable_buckets"] == 4
+    # POA flat over 4 buckets of 15 samples: the PR is not reported as a number
+    assert day2["data_quality"] == "poa_stuck" and day2["performance_ratio"] is None
+    assert rows[("kpi-inv02", date(2026, 6, 1))]["data_quality"] == "ok"
+    (site,) = daily_kpis(conn, level="site", site_id="kpi-site", start_day=date(2026, 6, 2), end_day=date(2026, 6, 2))
+    assert site["data_quality"] == "poa_stuck" and site["performance_ratio"] is None
+    implausible = conn.execute("SELECT helios_iec_availability_state(800, 0.0, 15, 0, 80)").fetchone()
+    assert implausible is not None and implausible[0] == "unavailable"
+    assert conn.execute("SELECT helios_iec_availability_state(NULL, 5, 0, 0, 80)").fetchone() == ("unknown",)
 
 
 def test_bad_arguments_are_refused(conn: psycopg.Connection) -> None:

@@ -22,10 +22,11 @@ def test_device_and_site_kpis_on_timescaledb(timescale_db: str) -> None:
                                         gamma_pdc_per_c, inverter_efficiency)
                    VALUES ('kpits-inv01', 'kpits-site', 'inverter', 30, 300, 250, -0.004, 0.96) ON CONFLICT DO NOTHING"""
             )
-            # One hour at 1000 W/m², module 22 °C (cell 25 °C), 200 kW, status ok.
+            # One hour at 1000 W/m² (± 0.1 W/m² sensor noise, mean exact), module 22 °C (cell 25 °C), 200 kW, ok.
             conn.execute(
                 """INSERT INTO readings (device_id, ts, site_id, poa_w_m2, module_temp_c, ac_power_kw, inverter_status, seq)
-                   SELECT 'kpits-inv01', g, 'kpits-site', 1000, 22, 200, 'ok', extract(epoch FROM g)::bigint / 60
+                   SELECT 'kpits-inv01', g, 'kpits-site', 1000 + 0.1 * ((extract(minute FROM g)::int % 3) - 1), 22, 200, 'ok',
+                          extract(epoch FROM g)::bigint / 60
                    FROM generate_series('2031-06-01 10:00+00'::timestamptz, '2031-06-01 10:59+00', INTERVAL '1 minute') g"""
             )
             (row,) = daily_kpis(conn, level="device", site_id="kpits-site")

@@ -1,0 +1,74 @@
+"""Detectors on real NREL series from the pvanalytics wheel (issue 14 regressions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from heliosgrid.maintenance import injection
+from heliosgrid.maintenance.frames import bucket_grid, device_frames, infer_interval_s, rollup_15m
+from heliosgrid.maintenance.real_eval import dag_replay
+from heliosgrid.maintenance.realdata import RealSeries, rsf2, serf_west, snow
+
+
+@pytest.fixture(scope="module")
+def west15() -> RealSeries:
+    return serf_west()
+
+
+@pytest.mark.parametrize(("interval_s", "per_bucket"), [(1, 900), (60, 15), (300, 3), (900, 1)])
+def test_interval_is_inferred_from_sample_counts(interval_s: int, per_bucket: int) -> None:
+    idx = pd.date_range("2026-01-01", periods=96, freq="15min", tz="UTC")
+    counts = pd.Series(float(per_bucket), index=idx)
+    counts.iloc[10] = per_bucket // 2  # a partial bucket does not change the nominal interval
+    assert infer_interval_s(counts) == pytest.approx(interval_s)
+
+
+def test_half_hourly_data_is_recognised_as_coarser_than_a_bucket() -> None:
+    idx = pd.date_range("2026-01-01", periods=96, freq="15min", tz="UTC")
+    counts = pd.Series(np.where(np.arange(96) % 2 == 0, 1.0, 0.0), index=idx)
+    assert infer_interval_s(counts) == pytest.approx(1800.0)
+
+
+@pytest.mark.parametrize("make", [serf_west, rsf2], ids=["serf-west", "rsf2"])
+def test_fifteen_minute_real_data_has_no_comm_gap(make) -> None:  # type: ignore[no-untyped-def]
+    series = make()
+    alerts = dag_replay(series.site, series.readings).alerts
+    assert [a for a in alerts if a.fault_type == "comm_gap"] == []
+
+
+def test_no_comm_gap_before_the_first_reading(west15: RealSeries) -> None:
+    rollup = rollup_15m(west15.readings)
+    first = rollup["bucket"].min()
+    grid = bucket_grid(first - pd.Timedelta(days=7), first + pd.Timedelta(days=1))
+    frame = device_frames(rollup, west15.site, grid)[west15.device.device_id]
+    assert not frame.loc[: first - pd.Timedelta(minutes=15), "monitored"].any()
+    from heliosgrid.maintenance.detectors import detect_comm_gap
+
+    assert detect_comm_gap(frame, west15.device) == []
+
+
+def test_snow_on_the_modules_is_snow_loss_not_a_trip() -> None:
+    series = snow()
+    alerts = dag_replay(series.site, series.readings).alerts
+    kinds = {a.fault_type for a in alerts}
+    assert "snow_loss" in kinds and "inverter_trip" not in kinds
+    assert sum(a.energy_lost_kwh for a in alerts if a.fault_type == "snow_loss") > 10.0
+
+
+def test_a_two_day_string_outage_is_one_alert(west15: RealSeries) -> None:
+    start = pd.Timestamp("2022-01-03 11:00", tz=west15.site.timezone).tz_convert("UTC")
+    done = injection.string_outage(west15.readings, start, west15.cadence_s, factor=0.5)
+    alerts = [a for a in dag_replay(west15.site, done.readings).alerts if a.fault_type == "string_outage"]
+    assert len(alerts) == 1
+    assert alerts[0].energy_lost_kwh == pytest.approx(done.truth["energy_lost_kwh"], rel=0.3)
+
+
+def test_a_three_hour_trip_is_found_within_an_hour_at_both_cadences(west15: RealSeries) -> None:
+    for series in (west15, serf_west(60)):
+        start = pd.Timestamp("2022-01-04 10:00", tz=series.site.timezone).tz_convert("UTC")
+        done = injection.trip(series.readings, start, series.cadence_s)
+        (trip,) = [a for a in dag_replay(series.site, done.readings).alerts if a.fault_type == "inverter_trip"]
+        assert trip.detected_at - start <= pd.Timedelta(hours=1)
+        assert trip.energy_lost_kwh == pytest.approx(done.truth["energy_lost_kwh"], rel=0.15)
