@@ -196,6 +196,28 @@ class Settings(BaseSettings):
     def _aware_earliest(cls, value: datetime) -> datetime:
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
+    # --- fleet ---
+    fleet_batch_size: int = Field(
+        default=25, ge=1, le=10_000,
+        description="Sites per mapped Airflow task of the forecast, maintenance and retrain DAGs.",
+    )
+    fleet_max_active_tis: int = Field(
+        default=2, ge=1, le=1024,
+        description="Mapped site-batch tasks of one fleet DAG running at once (max_active_tis_per_dag).",
+    )
+    fleet_db_pool: str = Field(
+        default="heliosgrid_db", pattern=r"^[A-Za-z0-9_.-]{1,256}$",
+        description="Airflow pool every site-batch task runs in; its slots bound concurrent DB-heavy tasks.",
+    )
+    supervision_restarter: Literal["auto", "local", "orchestrator"] = Field(
+        default="auto",
+        description="Who restarts a dead producer/consumer: 'local' (make up processes), 'orchestrator' "
+        "(compose/Kubernetes restart policy; supervision only alerts), 'auto' (local when a local stack is recorded).",
+    )
+    fleet_db_pool_slots: int = Field(
+        default=4, ge=1, le=1024, description="Slots of the Airflow pool fleet_db_pool (created idempotently)."
+    )
+
     @field_validator("kafka_bootstrap_servers")
     @classmethod
     def _check_bootstrap(cls, value: str) -> str:

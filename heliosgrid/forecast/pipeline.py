@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -213,6 +214,13 @@ def _maybe_promote(conn: psycopg.Connection, site_id: str, bt: BacktestResult, v
 
 
 # --- forecasting -----------------------------------------------------------------------------
+def champions(conn: psycopg.Connection, site_ids: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Champion registry rows of every site (or of ``site_ids`` only)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM models WHERE is_champion AND (%s OR site_id = ANY(%s)) ORDER BY site_id",
+                           (site_ids is None, list(site_ids or []))).fetchall()
+
+
 def forecast_site(conn: psycopg.Connection, champion: dict[str, Any], settings: Settings,
                   issued_at: pd.Timestamp) -> pd.DataFrame:
     """Forecast frame of one site's champion issued at ``issued_at`` (history strictly before it)."""
@@ -225,15 +233,16 @@ def forecast_site(conn: psycopg.Connection, champion: dict[str, Any], settings: 
     return fc.predict_quantiles(history, issued_at, steps)
 
 
-def run_forecasts(conn: psycopg.Connection, settings: Settings, issued_at: datetime | pd.Timestamp) -> int:
-    """Write every site's champion forecast issued at ``issued_at`` (floored to 15 min); returns rows
-    written. Re-running for the same issue time overwrites the same rows. Commits per site."""
+def run_forecasts(conn: psycopg.Connection, settings: Settings, issued_at: datetime | pd.Timestamp,
+                  site_ids: Collection[str] | None = None) -> int:
+    """Write every site's (or ``site_ids``') champion forecast issued at ``issued_at`` (floored to 15 min);
+    returns rows written. Re-running for the same issue time overwrites the same rows. Commits per site."""
     issue = floor_15min(issued_at)
     total = 0
     if settings.forecast_horizon_h * 4 > DEFAULT_HORIZON_STEPS:
         log.warning("forecast_horizon_h=%d exceeds the 48 h the models are trained for; forecasting 48 h",
                     settings.forecast_horizon_h)
-    for champ in champions(conn):
+    for champ in champions(conn, site_ids):
         try:
             frame = forecast_site(conn, champ, settings, issue)
         except ForecastInputError as exc:
@@ -310,8 +319,9 @@ def rolling_skill(conn: psycopg.Connection, champion: dict[str, Any], as_of: pd.
     return out
 
 
-def check_drift(conn: psycopg.Connection, settings: Settings, as_of: datetime | pd.Timestamp) -> list[dict[str, Any]]:
-    """Raise (or refresh) a ``forecast_drift`` alert for every site whose champion's rolling skill
+def check_drift(conn: psycopg.Connection, settings: Settings, as_of: datetime | pd.Timestamp,
+                site_ids: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Raise (or refresh) a ``forecast_drift`` alert for every site (or ``site_ids``) whose champion's rolling skill
     is below ``settings.forecast_drift_skill_threshold``; auto-resolve the others. Returns the
     active drift alerts as dicts. Commits."""
     from heliosgrid.alerts import get_alert, raise_alert, resolve_absent
@@ -320,7 +330,7 @@ def check_drift(conn: psycopg.Connection, settings: Settings, as_of: datetime | 
     active: list[dict[str, Any]] = []
     keys = set()
     checked: list[str] = []
-    for champ in champions(conn):
+    for champ in champions(conn, site_ids):
         try:
             stats = rolling_skill(conn, champ, now, settings.forecast_drift_window_days)
         except ForecastInputError as exc:

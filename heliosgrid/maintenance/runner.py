@@ -78,10 +78,13 @@ def run_maintenance(
     window_end: datetime,
     *,
     site_ids: Collection[str] | None = None,
+    refresh_rollups: bool = True,
 ) -> dict[str, Any]:
     """Run the detectors for ``[window_start, window_end)`` and update alerts; return a summary.
 
-    The caller owns the transaction (the CLI commits on success). Raises ``ValueError`` with a
+    The caller owns the transaction (the CLI commits on success). ``refresh_rollups=False`` skips
+    step 1 for a caller that refreshed already (the fleet DAG refreshes once per batch: the refresh
+    holds an advisory lock until the caller's transaction ends). Raises ``ValueError`` with a
     clear message for an empty or naive window or unknown sites.
     """
     clock = time.perf_counter()
@@ -94,7 +97,8 @@ def run_maintenance(
         missing = sorted(set(site_ids) - {s.site_id for s in fleet})
         if missing:
             raise ValueError(f"unknown site(s): {', '.join(missing)}")
-    _refresh_rollups(conn)
+    if refresh_rollups:
+        _refresh_rollups(conn)
     scanned = [s.site_id for s in fleet]
     row = conn.execute(
         "SELECT min(started_at) FROM alerts WHERE source = 'maintenance' AND state <> 'resolved' AND site_id = ANY(%s)",

@@ -10,6 +10,8 @@ time, and parsing must not touch the database or the network.
 * :func:`on_failure` writes a ``pipeline`` alert (site ``_pipeline``, device = DAG id,
   fault type ``dag_failed``); :func:`on_success` resolves it when a later run of the DAG
   succeeds.
+* :func:`site_batch_task_kwargs` — pool and ``max_active_tis_per_dag`` of the mapped site-batch
+  tasks (from the settings; the one parse-time import of ``heliosgrid.settings``).
 * :func:`data_interval` — the run's ``[data_interval_start, data_interval_end)`` from the task
   context: every write of a DAG is keyed by it so that re-running an interval rewrites the same
   rows.
@@ -59,6 +61,19 @@ def dag_kwargs(*, dag_id: str, schedule: Any, doc_md: str | None, tags: list[str
         "on_failure_callback": on_failure,
         "on_success_callback": on_success,
     }
+
+
+def site_batch_task_kwargs() -> dict[str, Any]:
+    """``@task`` arguments of the mapped site-batch tasks: the database pool and how many batches
+    of one DAG run at once (``HELIOS_FLEET_DB_POOL``, ``HELIOS_FLEET_MAX_ACTIVE_TIS``).
+
+    Reads the settings at DAG parse time (environment and ``.env`` only, no database).
+    """
+    from heliosgrid.settings import get_settings
+
+    settings = get_settings()
+    return {"pool": settings.fleet_db_pool, "max_active_tis_per_dag": settings.fleet_max_active_tis,
+            "multiple_outputs": False}
 
 
 def data_interval(context: Any) -> tuple[datetime, datetime]:

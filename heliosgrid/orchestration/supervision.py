@@ -10,10 +10,10 @@
    offset counts in full), read with :func:`heliosgrid.status.consumer_lag` under bounded
    broker timeouts. Above ``Settings.consumer_lag_max_messages`` is *unhealthy*; an unreachable
    broker is reported as ``broker_unreachable``.
-3. **Restart** — when the local stack (``make up``, :mod:`heliosgrid.stack`) runs and an
-   unhealthy component's process is ``stopped`` or ``failed``, it is restarted with
-   :func:`heliosgrid.stack.restart`. In a compose/Kubernetes deployment the orchestrator restarts
-   containers; supervision only reports (alerts).
+3. **Restart** — through a :class:`~heliosgrid.orchestration.restart.Restarter`: on the local
+   stack (``make up``) an unhealthy component whose process is ``stopped`` or ``failed`` is
+   restarted; in a compose/Kubernetes deployment the orchestrator's restart policy restarts
+   containers and supervision only reports (alerts).
 
 Each finding is a ``pipeline`` alert (site ``_pipeline``, device = component, fault types
 ``heartbeat_stale``, ``consumer_lag``, ``broker_unreachable``), auto-resolved when healthy again.
@@ -31,13 +31,13 @@ import psycopg
 
 from heliosgrid.alerts import raise_alert, resolve_absent
 from heliosgrid.orchestration.dagkit import PIPELINE_SITE_ID
+from heliosgrid.orchestration.restart import Restarter, restarter_for
 from heliosgrid.settings import Settings
 
 log = logging.getLogger(__name__)
 
 EXPECTED_COMPONENTS = ("producer", "consumer")
 FAULT_TYPES = ("heartbeat_stale", "consumer_lag", "broker_unreachable")
-RESTARTABLE_STATES = ("stopped", "failed")
 
 
 class LagUnavailable(RuntimeError):
@@ -66,7 +66,7 @@ class SupervisionReport:
     lag_error: str | None = None
     restarted: list[str] = field(default_factory=list)
     restart_errors: dict[str, str] = field(default_factory=dict)
-    deployment: str = "external"
+    deployment: str = "orchestrator"
     alerts_raised: int = 0
     alerts_resolved: int = 0
 
@@ -117,27 +117,13 @@ def consumer_lag(bootstrap_servers: str, group_id: str, topic: str) -> int:
         raise LagUnavailable(f"broker {bootstrap_servers}: {type(exc).__name__}: {exc}") from None
 
 
-def components_to_restart(statuses: Sequence[Any], unhealthy: Sequence[str]) -> list[str]:
-    """Unhealthy components whose local process is ``stopped`` or ``failed`` (restartable).
-
-    ``statuses`` are :class:`heliosgrid.stack.ComponentStatus` items (``name``, ``state``).
-    """
-    by_name = {s.name: s for s in statuses}
-    return [c for c in unhealthy if c in by_name and by_name[c].state in RESTARTABLE_STATES]
-
-
-def _local_stack_statuses(settings: Settings) -> list[Any]:
-    """Component statuses of the local stack, or [] when no local stack is recorded."""
-    from heliosgrid.stack import component_status
-
-    statuses = component_status(settings, check_health=False)
-    return [] if all(s.state == "not started" for s in statuses) else statuses
-
-
 def supervise_stream(conn: psycopg.Connection, settings: Settings, as_of: datetime, *,
-                     restart_local: bool = True,
+                     restarter: Restarter | None = None,
                      components: Sequence[str] = EXPECTED_COMPONENTS) -> SupervisionReport:
-    """One supervision pass at ``as_of`` (see module docstring); writes/resolves pipeline alerts."""
+    """One supervision pass at ``as_of`` (see module docstring); writes/resolves pipeline alerts.
+
+    ``restarter`` defaults to :func:`heliosgrid.orchestration.restart.restarter_for` (settings).
+    """
     report = SupervisionReport(as_of)
     report.heartbeats = heartbeat_states(conn, as_of, settings.heartbeat_max_age_s, components)
     try:
@@ -146,22 +132,15 @@ def supervise_stream(conn: psycopg.Connection, settings: Settings, as_of: dateti
     except LagUnavailable as exc:
         report.lag_error = str(exc)
     unhealthy = [hb.component for hb in report.heartbeats if not hb.healthy]
-    if restart_local and unhealthy:
-        try:
-            statuses = _local_stack_statuses(settings)
-        except Exception as exc:
-            statuses = []
-            log.warning("local stack status unavailable: %s", exc)
-        if statuses:
-            report.deployment = "local"
-            from heliosgrid.stack import restart
-
-            for component in components_to_restart(statuses, unhealthy):
-                try:
-                    restart(component, settings)
-                    report.restarted.append(component)
-                except Exception as exc:
-                    report.restart_errors[component] = f"{type(exc).__name__}: {exc}"
+    if unhealthy:
+        restarter = restarter or restarter_for(settings)
+        report.deployment = restarter.deployment
+        for component in restarter.restartable(unhealthy):
+            try:
+                restarter.restart(component)
+                report.restarted.append(component)
+            except Exception as exc:  # any failure of one restart is reported in the alert, not raised
+                report.restart_errors[component] = f"{type(exc).__name__}: {exc}"
     active: set[tuple[str, str, str]] = set()
 
     def alert(device: str, fault: str, severity: str, title: str, evidence: dict[str, Any], action: str) -> None:

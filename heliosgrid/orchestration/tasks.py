@@ -14,6 +14,7 @@ from typing import Any
 
 from heliosgrid.orchestration.dagkit import data_interval
 from heliosgrid.orchestration.db import task_connection
+from heliosgrid.orchestration.sitebatch import Kind, run_site_batch
 from heliosgrid.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,17 @@ def contracts_task(context: Any) -> dict[str, Any]:
             "violated": sorted(r.name for r in results if not r.ok), "alerts_resolved": resolved}
 
 
-def forecast_task(context: Any) -> dict[str, Any]:
-    """Issue every site's champion forecast at the interval end, then score drift at the same time.
+def site_batches_task(context: Any, kind: Kind) -> list[list[str]]:
+    """The sites of the ``kind`` DAG in batches of ``HELIOS_FLEET_BATCH_SIZE`` (the mapped tasks' input)."""
+    from heliosgrid.orchestration.sitebatch import chunk, fleet_site_ids
+
+    settings = get_settings()
+    with task_connection(settings) as conn:
+        return chunk(fleet_site_ids(conn, kind), settings.fleet_batch_size)
+
+
+def forecast_batch_task(site_ids: list[str], context: Any) -> dict[str, Any]:
+    """Each site of the batch: cold start if needed, champion forecast at the interval end, drift.
 
     Cold start: a site that has no champion yet (a new plant, or a fresh ``make up``) is trained
     first, as of the same interval end, once it has enough history; until then it is skipped.
@@ -104,61 +114,72 @@ def forecast_task(context: Any) -> dict[str, Any]:
 
     _, end = data_interval(context)
     settings = get_settings()
-    bootstrapped: list[str] = []
-    with task_connection(settings) as conn:
-        for site_id in _inverter_site_ids(conn):
-            if current_champion(conn, site_id) is not None:
-                continue
+
+    def one_site(conn: Any, site_id: str) -> dict[str, Any]:
+        bootstrapped = False
+        if current_champion(conn, site_id) is None:
             try:
                 retrain_site(conn, site_id, settings, end)
-                bootstrapped.append(site_id)
+                bootstrapped = True
             except ForecastInputError as exc:
-                log.info("cold start of site %s postponed: %s", site_id, exc)
-        rows = run_forecasts(conn, settings, end)
-        drift = check_drift(conn, settings, end)
-    return {"issued_at": end.isoformat(), "forecast_rows": rows, "bootstrapped_sites": bootstrapped,
-            "drift": [{k: v for k, v in d.items() if isinstance(v, str | int | float | bool) or v is None}
-                      for d in drift]}
+                return {"skipped": f"cold start postponed: {exc}"}
+        rows = run_forecasts(conn, settings, end, site_ids=[site_id])
+        drift = check_drift(conn, settings, end, site_ids=[site_id])
+        return {"forecast_rows": rows, "bootstrapped": bootstrapped, "drift_alert": bool(drift)}
+
+    with task_connection(settings) as conn:
+        return run_site_batch(conn, "forecast", site_ids, end, one_site).summary()
 
 
-def _inverter_site_ids(conn: Any) -> list[str]:
-    rows = conn.execute("SELECT DISTINCT site_id FROM devices WHERE kind = 'inverter' ORDER BY 1").fetchall()
-    return [str(r[0]) for r in rows]
+def retrain_batch_task(site_ids: list[str], context: Any) -> dict[str, Any]:
+    """Retrain, backtest and maybe promote each site's models on data before the interval end.
 
-
-def sites_with_inverters(context: Any) -> list[str]:
-    """Site ids that have at least one inverter (the sites a retrain can model)."""
-    with task_connection() as conn:
-        return _inverter_site_ids(conn)
-
-
-def retrain_task(site_id: str, context: Any) -> dict[str, Any]:
-    """Retrain, backtest and maybe promote one site's models on data before the interval end.
-
-    A site without enough history yet is skipped (returned with ``skipped``), not failed: it is
-    the normal state of a newly commissioned plant.
+    A site without enough history yet is skipped, not failed: it is the normal state of a newly
+    commissioned plant.
     """
     from heliosgrid.forecast import ForecastInputError
     from heliosgrid.forecast.pipeline import retrain_site
 
     _, end = data_interval(context)
     settings = get_settings()
-    with task_connection(settings) as conn:
+
+    def one_site(conn: Any, site_id: str) -> dict[str, Any]:
         try:
             result = retrain_site(conn, site_id, settings, end)
         except ForecastInputError as exc:
-            log.warning("retrain %s skipped: %s", site_id, exc)
-            return {"site_id": site_id, "as_of": end.isoformat(), "skipped": str(exc)}
-    out = result.as_dict()
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in out.items()}
+            return {"skipped": str(exc)}
+        return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in result.as_dict().items()
+                if k in ("best_version", "champion_version", "promoted", "reason", "duration_s")}
+
+    with task_connection(settings) as conn:
+        return run_site_batch(conn, "retrain", site_ids, end, one_site).summary()
 
 
-def maintenance_task(context: Any) -> dict[str, Any]:
-    """Run the fault detectors over the data interval and update maintenance alerts (one transaction)."""
+def maintenance_batch_task(site_ids: list[str], context: Any) -> dict[str, Any]:
+    """Fault detectors over the data interval for each site of the batch (one transaction per site).
+
+    On plain PostgreSQL the rollups are refreshed once for the batch first, outside the sites'
+    transactions (the refresh's advisory lock would otherwise serialise the batches).
+    """
+    from heliosgrid.db.rollups import backend_of, refresh_rollups
     from heliosgrid.maintenance.runner import run_maintenance
 
     start, end = data_interval(context)
     settings = get_settings()
-    with task_connection(settings) as conn, conn.transaction():
-        summary = run_maintenance(conn, settings, start, end)
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in summary.items()}
+
+    def one_site(conn: Any, site_id: str) -> dict[str, Any]:
+        with conn.transaction():
+            out = run_maintenance(conn, settings, start, end, site_ids=[site_id], refresh_rollups=False)
+        return {k: out[k] for k in ("findings", "alerts_raised_or_updated", "alerts_resolved", "energy_lost_kwh")}
+
+    with task_connection(settings) as conn:
+        if backend_of(conn) == "postgres":
+            refresh_rollups(conn)
+        return run_site_batch(conn, "maintenance", site_ids, end, one_site).summary()
+
+
+def fleet_report_task(kind: Kind, summaries: Any) -> dict[str, Any]:
+    """Totals of one fleet DAG run over its batch summaries (logged, and the run's XCom)."""
+    from heliosgrid.orchestration.sitebatch import fleet_report
+
+    return fleet_report(kind, list(summaries))

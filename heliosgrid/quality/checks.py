@@ -24,7 +24,7 @@ Layering (each defect is reported once, by its most specific check):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ import pandas as pd
 from pvanalytics.quality import gaps, irradiance, outliers
 
 from heliosgrid.contract.reading import NOMINAL_SAMPLE_INTERVAL_S
+from heliosgrid.dq import CheckResult
 
 SAMPLES_PER_15M = 15 * 60 // NOMINAL_SAMPLE_INTERVAL_S
 
@@ -81,21 +82,6 @@ class Thresholds:
     night_zenith_deg: float = 95.0
     ac_capacity_margin: float = 0.05
     night_power_fraction: float = 0.01
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One data-quality verdict (one ``dq_results`` row). ``device_id`` is '' for site scope."""
-
-    check_name: str
-    site_id: str
-    device_id: str
-    window_start: datetime
-    window_end: datetime
-    passed: bool
-    measured_value: float | None
-    threshold: float | None
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -277,6 +277,8 @@ def airflow_env(settings: Settings, ctx: StackContext, dbname: str, stored: dict
 
 def airflow_specs(settings: Settings) -> list[ComponentSpec]:
     """Airflow 3: metadata-DB migration, then api-server, scheduler and dag-processor."""
+    from heliosgrid.orchestration.sitebatch import db_pool_command
+
     airflow = _venv_bin("airflow")
     base_url = f"http://127.0.0.1:{settings.airflow_port}"
 
@@ -291,6 +293,8 @@ def airflow_specs(settings: Settings) -> list[ComponentSpec]:
         airflow_setup_spec(settings),
         ComponentSpec(name="airflow-db", kind="task", argv=[airflow, "db", "migrate"],
                       depends_on=("airflow-setup",), start_timeout_s=600, description="Airflow metadata DB migrate"),
+        ComponentSpec(name="airflow-pool", kind="task", argv=db_pool_command(settings, airflow),
+                      depends_on=("airflow-db",), start_timeout_s=120, description="Airflow pool of the fleet DAGs"),
         ComponentSpec(name="airflow-api-server", argv=[airflow, "api-server", "--port", str(settings.airflow_port),
                                                        "--host", "127.0.0.1", "--workers", "1"],
                       depends_on=("airflow-db",), health=health, start_timeout_s=300, addresses=addresses),

@@ -12,11 +12,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from helios_dag_env import AIRFLOW_ENV, AIRFLOW_HOME
+from helios_dag_env import AIRFLOW_ENV, AIRFLOW_HOME, DAGS_FOLDER
+
+from heliosgrid.settings import get_settings
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -48,3 +51,27 @@ def airflow_db() -> Path:
     if proc.returncode != 0:
         pytest.fail(f"airflow db migrate failed:\n{proc.stderr[-3000:]}")
     return AIRFLOW_HOME
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_db: Path) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    return bag
+
+
+@pytest.fixture
+def helios_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[[str], None]]:
+    """Point the DAG tasks at a database (Airflow connection) and a private run directory."""
+    monkeypatch.setenv("HELIOS_DATA_DIR", str(tmp_path / "run"))  # never the developer's live stack
+
+    def use(db_url: str, **env: str) -> None:
+        monkeypatch.setenv("AIRFLOW_CONN_HELIOSGRID_DB", db_url)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+
+    yield use
+    get_settings.cache_clear()

@@ -8,48 +8,24 @@ run must leave the same rows (idempotency keyed by the data interval).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from helios_dag_env import DAGS_FOLDER, PROBE_BUNDLE
+from helios_dag_env import PROBE_BUNDLE
 
 from heliosgrid.db.connection import open_connection
 from heliosgrid.physics.fleet import demo_fleet
 from heliosgrid.quality import CHECK_NAMES
 from heliosgrid.quality.synthetic import clean_readings, insert_fleet, insert_readings
-from heliosgrid.settings import get_settings, load_settings
+from heliosgrid.settings import load_settings
 
 pytestmark = pytest.mark.integration
 
 SITE = demo_fleet()[0]  # es-tabernas: 4 inverters + 1 weather station
-
-
-@pytest.fixture(scope="module")
-def dagbag(airflow_db: Path) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAGS_FOLDER))
-    assert bag.import_errors == {}
-    return bag
-
-
-@pytest.fixture
-def helios_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[[str], None]]:
-    """Point the DAG tasks at a database (Airflow connection) and a private run directory."""
-    monkeypatch.setenv("HELIOS_DATA_DIR", str(tmp_path / "run"))  # never the developer's live stack
-
-    def use(db_url: str, **env: str) -> None:
-        monkeypatch.setenv("AIRFLOW_CONN_HELIOSGRID_DB", db_url)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        get_settings.cache_clear()
-
-    yield use
-    get_settings.cache_clear()
 
 
 def run_dag(dagbag: Any, dag_id: str, logical_date: datetime) -> Any:
@@ -262,17 +238,17 @@ FC_SITE = "fc-dag"
 FC_START = datetime(2024, 5, 1, tzinfo=UTC)
 
 
-def _seed_forecast_history(conn: psycopg.Connection) -> None:
+def _seed_forecast_history(conn: psycopg.Connection, site_id: str = FC_SITE) -> None:
     """24 days of 15-min rollups of a 100 kW two-inverter site (the forecasting tests' pattern)."""
     from heliosgrid.forecast.synthetic import synthetic_power
 
     conn.execute("INSERT INTO sites (site_id, name, latitude_deg, longitude_deg, altitude_m, timezone, dc_capacity_kw, "
                  "ac_capacity_kw) VALUES (%s, 'Forecast DAG test', 37.1, -2.4, 500, 'Europe/Madrid', 115, 100)",
-                 (FC_SITE,))
+                 (site_id,))
     for i in (1, 2):
         conn.execute("INSERT INTO devices (device_id, site_id, kind, surface_tilt_deg, surface_azimuth_deg, "
                      "dc_capacity_kw, ac_capacity_kw) VALUES (%s, %s, 'inverter', 30, 180, 57.5, 50)",
-                     (f"{FC_SITE}-inv0{i}", FC_SITE))
+                     (f"{site_id}-inv0{i}", site_id))
     power = synthetic_power(24, start=str(FC_START.date()), pattern="alternating", seed=21)
     conn.execute("SELECT helios_ensure_partitions('readings_15m', %s, %s)",
                  (power.index[0].to_pydatetime(), power.index[-1].to_pydatetime()))
@@ -280,7 +256,7 @@ def _seed_forecast_history(conn: psycopg.Connection) -> None:
         cur.executemany(
             "INSERT INTO readings_15m (device_id, site_id, bucket, sample_count, completeness, ac_power_kw_avg, "
             "energy_kwh, status_ok_count) VALUES (%s, %s, %s, 15, 1.0, %s, %s, 15)",
-            [(f"{FC_SITE}-inv0{i}", FC_SITE, ts.to_pydatetime(), v / 2, v / 2 * 0.25)
+            [(f"{site_id}-inv0{i}", site_id, ts.to_pydatetime(), v / 2, v / 2 * 0.25)
              for ts, v in power.items() for i in (1, 2)])
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from heliosgrid.orchestration.dagkit import dag_kwargs, data_interval
 from heliosgrid.orchestration.db import AIRFLOW_CONN_ENV, ConnectionConfigError, airflow_connection_url, connection_url
-from heliosgrid.orchestration.supervision import components_to_restart
+from heliosgrid.orchestration.restart import components_to_restart, restarter_for
 from heliosgrid.settings import load_settings
 from heliosgrid.stack import ComponentStatus
 
@@ -74,3 +77,21 @@ def test_only_stopped_or_failed_unhealthy_components_are_restarted() -> None:
     assert components_to_restart(statuses, ["producer", "consumer"]) == ["producer"]
     assert components_to_restart(statuses, []) == []
     assert components_to_restart([_status("consumer", "failed")], ["consumer", "producer"]) == ["consumer"]
+
+
+def test_restarter_choice_follows_the_settings(tmp_path: Path) -> None:
+    empty = load_settings(data_dir=tmp_path / "no-stack")
+    orchestrator = restarter_for(load_settings(supervision_restarter="orchestrator", data_dir=tmp_path))
+    assert orchestrator.deployment == "orchestrator" and orchestrator.restartable(["consumer"]) == []
+    with pytest.raises(RuntimeError, match="restart policy"):
+        orchestrator.restart("consumer")
+    assert restarter_for(empty).deployment == "orchestrator"  # auto: no local stack recorded
+    local = restarter_for(load_settings(supervision_restarter="local", data_dir=tmp_path / "no-stack"))
+    assert local.deployment == "local" and local.restartable(["consumer"]) == []  # nothing recorded to restart
+
+
+def test_supervision_does_not_import_the_local_supervisor() -> None:
+    code = ("import sys; import heliosgrid.orchestration.supervision as s; "
+            "print('heliosgrid.stack' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "False"

@@ -37,7 +37,8 @@ def test_heliosgrid_stack_order_and_ports_follow_settings() -> None:
     specs = heliosgrid_specs(settings)
     assert [s.name for s in specs] == [
         "broker", "database", "migrate", "fleet-sync", "consumer", "producer", "api",
-        "airflow-setup", "airflow-db", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
+        "airflow-setup", "airflow-db", "airflow-pool", "airflow-api-server", "airflow-scheduler",
+        "airflow-dag-processor",
     ]
     validate_specs(specs)
     by_name = {s.name: s for s in specs}
