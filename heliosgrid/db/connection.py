@@ -17,6 +17,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -102,20 +103,22 @@ _single_session_servers: dict[str, bool] = {}
 _single_session_lock = threading.Lock()
 
 
-def _serves_one_session(conn: psycopg.Connection, url: str) -> bool:
-    """Capability check, once per URL and process: does this server share ONE session between clients?
+def is_pglite(conn: psycopg.Connection[Any]) -> bool:
+    """Capability check, once per server and process: is this PGlite (PostgreSQL in WASM)?
 
-    Only PGlite (PostgreSQL compiled to WASM with Emscripten, the test fallback for TimescaleDB)
-    does: prepared statements of an earlier client survive there and collide with psycopg's
-    names (``_pg3_0``, …). A real server is asked once per URL, then never again.
+    PGlite, the test fallback for TimescaleDB where ``../shared`` is missing, shares ONE session
+    between clients (prepared statements of an earlier client survive and collide with psycopg's
+    names ``_pg3_0``, …) and cannot stream ``COPY FROM STDIN``. A real server is asked once per
+    ``host:port/dbname``, then never again, so no PGlite path runs on a real server's hot path.
     """
+    key = conn.info.dsn
     with _single_session_lock:
-        known = _single_session_servers.get(url)
+        known = _single_session_servers.get(key)
     if known is None:
         row = conn.execute("SELECT position('Emscripten' IN version()) > 0").fetchone()
         known = bool(row and row[0])
         with _single_session_lock:
-            _single_session_servers[url] = known
+            _single_session_servers[key] = known
     return known
 
 
@@ -126,7 +129,7 @@ def open_connection(url: str, *, autocommit: bool = False, connect_timeout_s: in
     ``timezone = UTC`` makes every timestamp text UTC (one round trip; sent as SET rather than a
     startup ``options`` parameter, which PgBouncer refuses). Raises :class:`DatabaseUnavailable`
     naming the (redacted) URL when the server cannot be reached. On a server that shares one session between clients (PGlite,
-    see :func:`_serves_one_session`), ``DEALLOCATE ALL`` clears the previous client's prepared
+    see :func:`is_pglite`), ``DEALLOCATE ALL`` clears the previous client's prepared
     statements; behind a transaction-pooling PgBouncer that would remove statements other
     clients rely on, which is why it never runs on a real server.
     """
@@ -135,7 +138,7 @@ def open_connection(url: str, *, autocommit: bool = False, connect_timeout_s: in
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(f"cannot connect to {redact_url(url)}: {redact_url(str(exc)).strip()}") from None
     conn.execute("SET client_min_messages = warning; SET timezone = 'UTC'")
-    if _serves_one_session(conn, url):
+    if is_pglite(conn):
         conn.execute("DEALLOCATE ALL")
     conn.autocommit = autocommit
     return conn

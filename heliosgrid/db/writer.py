@@ -38,6 +38,7 @@ import psycopg
 
 from heliosgrid.contract import MEASURE_FIELDS, ReadingV1
 from heliosgrid.db import rollups
+from heliosgrid.db.connection import is_pglite
 
 WriteMethod = Literal["copy", "unnest"]
 
@@ -174,19 +175,12 @@ def database_backend(conn: psycopg.Connection[Any]) -> str:
     return cached
 
 
-def _is_pglite(conn: psycopg.Connection[Any]) -> bool:
-    """PGlite (WASM PostgreSQL) has no ``COPY FROM STDIN``; it reports itself in ``version()``."""
-    row = conn.execute("SELECT version()").fetchone()
-    text = str(row[0]).lower() if row else ""
-    return "wasm" in text or "emscripten" in text or "pglite" in text
-
-
 def choose_write_method(conn: psycopg.Connection[Any]) -> WriteMethod:
     """Capability check, cached per connection: ``'copy'`` on every real server (PostgreSQL, native
     TimescaleDB); ``'unnest'`` only on PGlite, which cannot stream ``COPY FROM STDIN``."""
     cached = _method_cache.get(conn)
     if cached is None:
-        cached = "unnest" if _is_pglite(conn) else "copy"
+        cached = "unnest" if is_pglite(conn) else "copy"
         _method_cache[conn] = cached
     return cached
 
