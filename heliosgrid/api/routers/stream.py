@@ -5,10 +5,11 @@ after a keyset watermark: ``(ingested_at, device_id, ts)`` for readings, ``(upda
 alert_id)`` for alerts, ``MAX_BATCH`` rows a page. Because ``now()`` is the *transaction start*
 time, one consumer transaction stamps all its rows with the same ``ingested_at`` (a catch-up
 batch can hold many thousands), and a row committed late can carry a time a little older than
-rows already sent. Each poll therefore pages through everything from ``OVERLAP_S`` behind the
-newest time sent, by the full key (so a batch larger than a page never stalls the stream), and
-drops rows already sent, so late rows are still delivered once. A poll sends at most
-``MAX_EVENTS_PER_POLL`` rows per table; the rest follow on the next poll. Readings whose
+rows already sent. Each poll therefore makes two keyset passes: the rows after a cursor (the
+last row read, by the full key: a batch larger than a page never stalls the stream), and the
+late rows of the ``OVERLAP_S`` window before the cursor's time, dropping rows already sent, so
+late rows are still delivered once. A poll sends at most about ``MAX_EVENTS_PER_POLL`` rows per
+table; the rest follow on the next poll. Readings whose
 measurement time is more than ``MAX_READING_AGE`` older than the watermark (bulk backfills)
 are not streamed: clients reload history from ``/v1/rollups``.
 
