@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 from api_seed import Seeded
@@ -57,3 +59,22 @@ def test_revoking_a_key_ends_its_open_stream(sec_api: str, sec_seeded: Seeded) -
         assert sse.closed.wait(10), "the server kept the stream of a revoked key open"
         _insert(conn, "revoke", 100, 3)
     assert sse.collect("reading", 1, timeout_s=2) == []
+
+
+def test_a_transaction_that_commits_late_is_still_delivered_once(sec_api: str, sec_keys: dict[str, str],
+                                                                 sec_seeded: Seeded) -> None:
+    """Rows stamped with an older now() than rows already streamed (their transaction started
+    first but committed last) come through the overlap pass, once."""
+    headers = {"X-API-Key": sec_keys["read"]}
+    with (SseListener(sec_api + "/v1/stream", params={"site_id": "late"}, headers=headers) as sse,
+          psycopg.connect(sec_seeded.url) as slow, psycopg.connect(sec_seeded.url, autocommit=True) as fast):
+        slow.execute("INSERT INTO readings (device_id, site_id, ts, ac_power_kw, seq) "
+                     "VALUES ('late-slow', 'late', date_trunc('second', now()), 1, 1)")  # now() = its start
+        time.sleep(1.0)
+        _insert(fast, "late", 0, 3)
+        assert {r["device_id"] for r in sse.collect("reading", 3, timeout_s=15)} <= {f"late-{i}" for i in range(12)}
+        time.sleep(1.0)  # the stream has moved past the fast rows
+        slow.commit()
+        late = sse.collect("reading", 1, timeout_s=15)
+        assert [r["device_id"] for r in late] == ["late-slow"]
+        assert sse.collect("reading", 1, timeout_s=3) == []  # nothing twice

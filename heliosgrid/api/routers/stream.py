@@ -5,10 +5,11 @@ after a keyset watermark: ``(ingested_at, device_id, ts)`` for readings, ``(upda
 alert_id)`` for alerts, ``MAX_BATCH`` rows a page. Because ``now()`` is the *transaction start*
 time, one consumer transaction stamps all its rows with the same ``ingested_at`` (a catch-up
 batch can hold many thousands), and a row committed late can carry a time a little older than
-rows already sent. Each poll therefore pages through everything from ``OVERLAP_S`` behind the
-newest time sent, by the full key (so a batch larger than a page never stalls the stream), and
-drops rows already sent, so late rows are still delivered once. A poll sends at most
-``MAX_EVENTS_PER_POLL`` rows per table; the rest follow on the next poll. Readings whose
+rows already sent. Each poll therefore makes two keyset passes: the rows after a cursor (the
+last row read, by the full key: a batch larger than a page never stalls the stream), and the
+late rows of the ``OVERLAP_S`` window before the cursor's time, dropping rows already sent, so
+late rows are still delivered once. A poll sends at most about ``MAX_EVENTS_PER_POLL`` rows per
+table; the rest follow on the next poll. Readings whose
 measurement time is more than ``MAX_READING_AGE`` older than the watermark (bulk backfills)
 are not streamed: clients reload history from ``/v1/rollups``.
 
@@ -54,13 +55,14 @@ MAX_READING_AGE = timedelta(days=2)
 router = APIRouter(prefix=PREFIX)
 log = logging.getLogger(__name__)
 
-# Keyset page: rows after (%(since)s, %(after_device)s, %(after_ts)s) in (ingested_at, device_id, ts) order.
+# Keyset page: rows after (%(since)s, %(after_device)s, %(after_ts)s) in (ingested_at, device_id, ts) order,
+# ingested before %(until)s.
 # ``ingested_at >= since`` repeats the bound on its own so the BRIN index on ingested_at serves it.
 _READINGS_SQL = """
 SELECT device_id, site_id, ts, ghi_w_m2, poa_w_m2, ambient_temp_c, module_temp_c, dc_power_kw, ac_power_kw,
        inverter_status, seq, ingested_at
 FROM readings
-WHERE ingested_at >= %(since)s
+WHERE ingested_at >= %(since)s AND ingested_at < %(until)s
   AND (ingested_at, device_id, ts) > (%(since)s, %(after_device)s::text, %(after_ts)s::timestamptz)
   AND ts > %(since)s - %(max_age)s
   AND (%(site_id)s::text IS NULL OR site_id = %(site_id)s)
@@ -72,33 +74,38 @@ SELECT alert_id, site_id, device_id, source, fault_type, severity, state, starte
        title, energy_lost_kwh, revenue_lost, currency, recommended_action, acknowledged_by, acknowledged_at,
        resolved_by, resolved_at, updated_at
 FROM alerts
-WHERE updated_at >= %(since)s AND (updated_at, alert_id) > (%(since)s, %(after_id)s::bigint)
+WHERE updated_at >= %(since)s AND updated_at < %(until)s AND (updated_at, alert_id) > (%(since)s, %(after_id)s::bigint)
   AND (%(site_id)s::text IS NULL OR site_id = %(site_id)s)
 ORDER BY updated_at, alert_id
 LIMIT %(limit)s
 """
 #: The first position of a page sequence: before every row with the watermark time.
 _READINGS_START = {"after_device": "", "after_ts": "-infinity"}
+_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 _ALERTS_START = {"after_id": -(2**63)}
 
 
 class _Follower:
     """Keyset watermark + overlap de-duplication for one table (not thread-shared).
 
-    ``key_cols`` are the columns after ``ts_col`` in the keyset order; ``position`` maps the
-    last row of a page to the next page's parameters."""
+    ``key_cols`` are the columns after ``ts_col`` in the keyset order; ``after`` maps a row to
+    the page parameters that continue after it. ``cursor`` is the keyset position of the last
+    row read in order; each poll reads (1) *late* rows: the overlap window up to the cursor's
+    time, skipping rows already sent, then (2) *new* rows after the cursor. Rows of the cursor's
+    own transaction are never re-read, so a huge transaction costs one pass, not one per poll."""
 
     def __init__(
         self, query: str, ts_col: str, key_cols: tuple[str, ...], first: dict[str, Any],
-        position: Callable[[dict[str, Any]], dict[str, Any]], start: datetime,
+        after: Callable[[dict[str, Any]], dict[str, Any]], start: datetime,
     ) -> None:
         self.query = query
         self.ts_col = ts_col
         self.key_cols = key_cols
         self.first = first
-        self.position = position
+        self.after = after
         self.floor = start
         self.watermark = start
+        self.cursor: dict[str, Any] = {"since": start, **first}
         self.sent: dict[tuple[Any, ...], datetime] = {}
 
     def _page(self, pool: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -107,24 +114,33 @@ class _Follower:
             names = [c.name for c in cur.description or []]
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
-    def poll(self, pool: Any, site_id: str | None) -> list[dict[str, Any]]:
-        """New rows since the last poll, each once, in keyset order (at most ``MAX_EVENTS_PER_POLL``)."""
-        since = max(self.floor, self.watermark - timedelta(seconds=OVERLAP_S))
-        params: dict[str, Any] = {"since": since, **self.first, "site_id": site_id, "limit": MAX_BATCH,
-                                  "max_age": MAX_READING_AGE}
-        out: list[dict[str, Any]] = []
+    def _scan(self, pool: Any, params: dict[str, Any], out: list[dict[str, Any]], advance: bool) -> None:
+        """Page from ``params`` until a short page or ``MAX_EVENTS_PER_POLL``; rows not sent yet
+        go to ``out``; ``advance`` moves :attr:`cursor` along (the new-rows pass)."""
         while len(out) < MAX_EVENTS_PER_POLL:
             rows = self._page(pool, params)
             for row in rows:
                 key = (*(row[k] for k in self.key_cols), row[self.ts_col])
-                if key in self.sent:
-                    continue
-                self.sent[key] = row[self.ts_col]
-                self.watermark = max(self.watermark, row[self.ts_col])
-                out.append({k: jsonable(v) for k, v in row.items()})
+                if key not in self.sent:
+                    self.sent[key] = row[self.ts_col]
+                    self.watermark = max(self.watermark, row[self.ts_col])
+                    out.append({k: jsonable(v) for k, v in row.items()})
+            if rows:
+                params = {**params, "since": rows[-1][self.ts_col], **self.after(rows[-1])}
+                if advance:
+                    self.cursor = {"since": rows[-1][self.ts_col], **self.after(rows[-1])}
             if len(rows) < MAX_BATCH:
-                break
-            params.update({"since": rows[-1][self.ts_col], **self.position(rows[-1])})
+                return
+
+    def poll(self, pool: Any, site_id: str | None) -> list[dict[str, Any]]:
+        """New rows since the last poll, each once, in keyset order per pass (at most about
+        ``MAX_EVENTS_PER_POLL``; the rest follow on the next poll)."""
+        common = {"site_id": site_id, "limit": MAX_BATCH, "max_age": MAX_READING_AGE}
+        since = max(self.floor, self.watermark - timedelta(seconds=OVERLAP_S))
+        out: list[dict[str, Any]] = []
+        if since < self.cursor["since"]:
+            self._scan(pool, {**common, "since": since, **self.first, "until": self.cursor["since"]}, out, advance=False)
+        self._scan(pool, {**common, **self.cursor, "until": _END_OF_TIME}, out, advance=True)
         horizon = self.watermark - timedelta(seconds=OVERLAP_S)
         self.sent = {k: v for k, v in self.sent.items() if v >= horizon}
         return out

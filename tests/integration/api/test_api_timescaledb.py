@@ -24,6 +24,24 @@ DEVICES = ("apits-inv1", "apits-inv2")
 NOW = datetime(2026, 6, 21, 12, 0, tzinfo=UTC)
 
 
+def test_site_freshness_view_on_timescaledb(timescale_db: str) -> None:
+    """Migration 0055's bi.site_freshness (newest row per site) on the TimescaleDB backend. Runs
+    before ``ts_api`` holds PGlite's only connection; own site id, rows deleted after."""
+    site, newest = "apits-fresh", NOW - timedelta(minutes=1)
+    with open_connection(timescale_db, autocommit=True) as conn:
+        try:
+            conn.execute("INSERT INTO sites (site_id, name, latitude_deg, longitude_deg) VALUES (%s, 'fresh', 45, 5)", (site,))
+            conn.execute("INSERT INTO readings (device_id, ts, site_id, ac_power_kw, seq) "
+                         "SELECT %s, %s - i * interval '1 minute', %s, 1, i FROM generate_series(0, 30) i",
+                         ("apits-fresh-inv1", newest, site))
+            row = conn.execute("SELECT last_reading_ts, last_ingested_at FROM bi.site_freshness WHERE site_id = %s",
+                               (site,)).fetchone()
+        finally:
+            conn.execute("DELETE FROM readings WHERE site_id = %s", (site,))
+            conn.execute("DELETE FROM sites WHERE site_id = %s", (site,))
+    assert row is not None and row[0] == newest and row[1] is not None
+
+
 @pytest.fixture(scope="module")
 def ts_api(timescale_db: str) -> Iterator[tuple[str, str]]:
     with open_connection(timescale_db, autocommit=True) as conn:

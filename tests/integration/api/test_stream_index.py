@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from heliosgrid.api.routers.stream import _READINGS_SQL, _READINGS_START, MAX_BATCH, MAX_READING_AGE
+from heliosgrid.api.routers.stream import _END_OF_TIME, _READINGS_SQL, _READINGS_START, MAX_BATCH, MAX_READING_AGE
 from heliosgrid.db.connection import open_connection
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,8 @@ def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def _explain_stream(conn: psycopg.Connection, since: datetime) -> list[dict[str, Any]]:
-    params = {"since": since, **_READINGS_START, "site_id": None, "limit": MAX_BATCH, "max_age": MAX_READING_AGE}
+    params = {"since": since, **_READINGS_START, "until": _END_OF_TIME, "site_id": None, "limit": MAX_BATCH,
+              "max_age": MAX_READING_AGE}
     row = conn.execute("EXPLAIN (FORMAT JSON) " + _READINGS_SQL, params).fetchone()
     assert row is not None
     return list(_plan_nodes(row[0][0]["Plan"]))
@@ -82,7 +83,8 @@ def _insert_and_check(conn: psycopg.Connection, backend: str, site_id: str) -> N
     scans = [n["Node Type"] for n in nodes if n.get("Relation Name") == newest_part.rsplit(".", 1)[-1]]
     assert scans == ["Bitmap Heap Scan"], f"newest partition/chunk {newest_part} scanned by {scans}"
 
-    params = {"since": since, **_READINGS_START, "site_id": site_id, "limit": MAX_BATCH, "max_age": MAX_READING_AGE}
+    params = {"since": since, **_READINGS_START, "until": _END_OF_TIME, "site_id": site_id, "limit": MAX_BATCH,
+              "max_age": MAX_READING_AGE}
     rows = conn.execute(_READINGS_SQL, params).fetchall()
     assert len(rows) == 21 * 30  # the first keyset page starts at `since` itself (inclusive)
     assert all(r[11] >= since for r in rows)
