@@ -26,7 +26,7 @@ from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
 from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, climatology_halfwidths
 from heliosgrid.forecast.forecaster import Forecaster, check_power_series, truncate_history
 from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
-from heliosgrid.forecast.solar import STEP, ForecastInputError, regular_grid
+from heliosgrid.forecast.solar import ForecastInputError, regular_grid
 
 ENSEMBLE_NAME = "per_horizon"
 BLEND_MIN_GAIN = 0.01
@@ -170,4 +170,4 @@ class EnsembleForecaster:
                 "capacity_kw": self.ctx.capacity_kw, "holdout": self.evidence}
 
 
-__all__ = ["ENSEMBLE_NAME", "STEP", "EnsembleForecaster", "combine_p50", "holdout_power", "label", "select_per_bucket"]
+__all__ = ["ENSEMBLE_NAME", "EnsembleForecaster", "combine_p50", "holdout_power", "label", "select_per_bucket"]
