@@ -26,10 +26,10 @@ from typing import Any
 
 from heliosgrid.forecast.backtest import DEFAULT_MODELS, day_ahead_bounds, run_backtest
 from heliosgrid.forecast.datasets import DATASETS, load_dataset
-from heliosgrid.forecast.forecaster import Forecaster
 from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS
-from heliosgrid.forecast.models import MODEL_CLASSES, ProphetCSI, make_model
-from heliosgrid.forecast.solar import STEP, SolarContext
+from heliosgrid.forecast.models import MODEL_CLASSES, ProphetCSI
+from heliosgrid.forecast.solar import STEP
+from heliosgrid.forecast.training import train_site_models
 
 TEST_DAYS = 21.0
 ORIGIN_STEP_H = 3.0  # scoring: 8 issue times a day
@@ -75,15 +75,16 @@ def _prophet_fit_days_check(ds: Any, result: Any) -> dict[str, Any]:
 
 
 def _one_site_pipeline_s(name: str, models: tuple[str, ...]) -> tuple[float, float, str | None]:
-    """Wall and CPU time (s) of train + backtest of ``models`` + refit of the winner + one 48 h forecast."""
+    """Wall and CPU time (s) of what ``retrain_site`` + ``run_forecasts`` do for one site, without the
+    database: hygiene, backtest of ``models`` and of the per-horizon champion (issue times every 6 h),
+    refit of every model on the whole window, and one 48 h forecast of the champion."""
     ds = load_dataset(name)
     t0 = time.perf_counter()
     c0 = time.process_time()
-    result = run_backtest(ds.series, ds.site, ds.capacity_kw, models=models, test_days=TEST_DAYS,
-                          origin_step_h=PIPELINE_ORIGIN_STEP_H, fit_orientation=True)
-    best = result.champion or "persistence"
-    fc = Forecaster(make_model(best), SolarContext(result.site or ds.site, ds.capacity_kw)).fit(ds.series)
-    fc.predict_quantiles(ds.series, ds.series.index[-1] + STEP)
+    trained = train_site_models(ds.series, ds.site, ds.capacity_kw, models=models, backtest_days=TEST_DAYS,
+                                origin_step_h=PIPELINE_ORIGIN_STEP_H)
+    best = trained.backtest.champion or "persistence"
+    trained.forecasters[best].predict_quantiles(ds.series, ds.series.index[-1] + STEP)
     return time.perf_counter() - t0, time.process_time() - c0, best
 
 

@@ -49,7 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     b = fsub.add_parser("backtest", help="rolling-origin backtest of the models on a CSV or a built-in dataset")
     src = b.add_mutually_exclusive_group(required=True)
     src.add_argument("--csv", type=Path, help="CSV with a timestamp column and a site AC power column")
-    src.add_argument("--dataset", help="built-in real dataset from an installed wheel: serf, pvdaq50")
+    src.add_argument("--dataset", help="built-in real dataset from an installed wheel: serf, pvdaq50, pvdaq50_winter, "
+                                       "pvdaq50_spring_dst")
+    src.add_argument("--corpus", action="store_true",
+                     help="every real PV power series in the installed wheels (see heliosgrid.forecast.corpus)")
     b.add_argument("--timestamp-col", help="CSV timestamp column (ISO 8601; naive times are in --tz)")
     b.add_argument("--power-col", help="CSV AC power column (kW, or W with --power-unit W)")
     b.add_argument("--power-unit", choices=("kW", "W"), default="kW")
@@ -64,7 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     b.add_argument("--test-days", type=_positive, default=21.0, help="days at the end used for rolling origins")
     b.add_argument("--origin-step-h", type=_positive, default=6.0, help="hours between forecast issue times")
     b.add_argument("--weather-csv", type=Path, help="optional NWP file: issued_at,target_ts,ghi_w_m2[,temp_air_c]")
-    b.add_argument("--plot", type=Path, help="write a PNG of forecast vs actual with the P10–P90 band")
+    b.add_argument("--plot", type=Path, help="write a PNG: series with the band, skill and coverage/sharpness per "
+                                            "bucket (with --corpus: one PNG per series, NAME inserted before .png)")
     b.add_argument("--json", action="store_true", help="print the metrics as JSON")
     b.set_defaults(func=cmd_backtest)
 
@@ -91,13 +95,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     m.set_defaults(func=cmd_models)
 
 
-def _load_backtest_input(args: argparse.Namespace) -> tuple[pd.Series, Any, float, bool]:
+def _load_backtest_input(args: argparse.Namespace) -> tuple[pd.Series, Any, float, bool, Any]:
     from heliosgrid.forecast.datasets import load_dataset, load_power_csv
+    from heliosgrid.forecast.hygiene import clean_power_series
     from heliosgrid.forecast.solar import ForecastInputError, site_from_capacity
 
     if args.dataset:
         ds = load_dataset(args.dataset)
-        return ds.series, ds.site, ds.capacity_kw, True
+        return ds.series, ds.site, ds.capacity_kw, True, ds.hygiene
     missing = [f"--{n.replace('_', '-')}" for n in ("timestamp_col", "power_col", "latitude", "longitude", "capacity_kw")
                if getattr(args, n) is None]
     if missing:
@@ -108,14 +113,15 @@ def _load_backtest_input(args: argparse.Namespace) -> tuple[pd.Series, Any, floa
         raise ForecastInputError(f"--tilt must be within [0, 90] degrees, got {args.tilt}")
     if args.azimuth is not None and not 0 <= args.azimuth <= 360:
         raise ForecastInputError(f"--azimuth must be within [0, 360] degrees, got {args.azimuth}")
-    series = load_power_csv(args.csv, timestamp_col=args.timestamp_col, power_col=args.power_col, tz=args.tz,
-                            power_unit=args.power_unit)
+    raw = load_power_csv(args.csv, timestamp_col=args.timestamp_col, power_col=args.power_col, tz=args.tz,
+                         power_unit=args.power_unit, raw=True)
     site = site_from_capacity(args.csv.stem[:64] or "csv-site", args.latitude, args.longitude, args.capacity_kw,
                               altitude_m=args.altitude, timezone=args.tz,
                               surface_tilt_deg=args.tilt if args.tilt is not None else 25.0,
                               surface_azimuth_deg=args.azimuth if args.azimuth is not None else 180.0)
     infer = args.tilt is None and args.azimuth is None
-    return series, site, args.capacity_kw, infer
+    series, report = clean_power_series(raw, site, args.capacity_kw)
+    return series, site, args.capacity_kw, infer, report
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -129,10 +135,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if unknown or not models:
         given = ", ".join(unknown) or "(none given)"
         raise ForecastInputError(f"unknown model(s) {given}; choose from {', '.join(MODEL_CLASSES)}")
-    series, site, capacity, infer = _load_backtest_input(args)
-    weather = FileWeatherProvider(args.weather_csv) if args.weather_csv else None
+    if args.corpus:
+        return _backtest_corpus(args, models)
+    series, site, capacity, infer, report = _load_backtest_input(args)
+    weather = FileWeatherProvider(args.weather_csv) if args.weather_csv else _settings_weather(site)
     result = run_backtest(series, site, capacity, models=models, test_days=args.test_days,
-                          origin_step_h=args.origin_step_h, weather=weather, fit_orientation=infer)
+                          origin_step_h=args.origin_step_h, weather=weather, fit_orientation=infer, hygiene=report)
     if args.plot:
         plot_backtest(result, args.plot)
     if args.json:
@@ -144,6 +152,42 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print(result.table())
         if args.plot:
             print(f"plot: {args.plot}")
+    return 0
+
+
+def _settings_weather(site: Any) -> Any:
+    from heliosgrid.forecast.open_meteo import provider_from_settings
+    from heliosgrid.settings import get_settings
+
+    return provider_from_settings(get_settings(), site.latitude_deg, site.longitude_deg)
+
+
+def _backtest_corpus(args: argparse.Namespace, models: list[str]) -> int:
+    """Backtest every corpus series; JSON ``{"corpus": {name: backtest | skipped}, "summary": [...]}``."""
+    from heliosgrid.forecast.backtest import plot_backtest, run_backtest
+    from heliosgrid.forecast.corpus import CORPUS, skipped_entry, summary_rows
+
+    out: dict[str, Any] = {}
+    for entry in CORPUS:
+        if entry.loader is None:
+            out[entry.name] = skipped_entry(entry)
+            continue
+        ds = entry.loader()
+        result = run_backtest(ds.series, ds.site, ds.capacity_kw, models=models, test_days=args.test_days,
+                              origin_step_h=args.origin_step_h, fit_orientation=True, hygiene=ds.hygiene,
+                              weather=_settings_weather(ds.site))
+        out[entry.name] = {"file": entry.file, "description": ds.description, "backtest": result.to_json()}
+        if args.plot:
+            path = args.plot.with_name(f"{args.plot.stem}-{entry.name}{args.plot.suffix or '.png'}")
+            out[entry.name]["plot"] = str(plot_backtest(result, path))
+        if not args.json:
+            print(f"== {entry.name}: {ds.description}\n{result.table()}\n")
+    summary = summary_rows(out)
+    if args.json:
+        print(json.dumps({"corpus": out, "summary": summary}, indent=2))
+    else:
+        for row in summary:
+            print(" ".join(f"{k}={v}" for k, v in row.items()))
     return 0
 
 
@@ -180,9 +224,22 @@ def cmd_train(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"{site_id}: champion {res.champion_version} ({'promoted' if res.promoted else 'kept'}: {res.reason}); "
                       f"{len(res.candidates)} candidates in {res.duration_s:.1f}s")
+                print("  input hygiene: " + _hygiene_line(res.hygiene))
     if args.json:
         print(json.dumps(results, indent=2, default=str))
     return 2 if failures else 0
+
+
+def _hygiene_line(h: dict[str, Any]) -> str:
+    keys = ("duplicate_timestamps", "sentinels", "negative_night", "negative_day", "above_nameplate",
+            "flatline_intervals", "gap_intervals")
+    parts = [f"{k}={h.get(k, 0)}" for k in keys]
+    segments = (h.get("clock") or {}).get("segments") or []
+    parts.append(f"clock_shifts={len(segments)}")
+    text = ", ".join(parts)
+    for w in h.get("warnings", []):
+        text += f"\n  warning: {w}"
+    return text
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,6 @@ import pandas as pd
 
 from heliosgrid.forecast.ensemble import EnsembleForecaster, label
 from heliosgrid.forecast.evaluation import (
-    add_band_scales,
     apply_online_bands,
     climatology_quantiles,
     ensemble_frame,
@@ -35,6 +33,7 @@ from heliosgrid.forecast.forecaster import Forecaster, check_power_series, trunc
 from heliosgrid.forecast.hygiene import HygieneReport
 from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS, score_backtest
 from heliosgrid.forecast.models import make_model
+from heliosgrid.forecast.plots import plot_backtest
 from heliosgrid.forecast.solar import CSI_MAX, STEP, ForecastInputError, SolarContext, infer_orientation, regular_grid
 from heliosgrid.forecast.weather import WeatherProvider
 from heliosgrid.physics.fleet import SiteSpec
@@ -157,31 +156,42 @@ def run_backtest(
     frames, forecasters = _fit_and_forecast(series, train, origins, models, shared, horizon_steps, weather,
                                             calibration_days, timings)
     t0 = time.perf_counter()
-    frame = pd.concat(frames, ignore_index=True)
-    targets = pd.DatetimeIndex(frame["target_ts"])
-    frame["actual_kw"] = series.reindex(targets).to_numpy()
-    uniq = targets.unique().sort_values()
-    frame["clearsky_kw"] = pd.Series(shared.clearsky_kw(uniq), index=uniq).reindex(targets).to_numpy()
-    frame = frame[frame["target_ts"] < end].reset_index(drop=True)
+    frame = _assemble_frame(frames, series, shared, end)
     ens = EnsembleForecaster.from_members(forecasters)
-    frame = pd.concat([frame, ensemble_frame(frame, ens)], ignore_index=True)
-    k = forecasters["persistence"].ctx.csi(regular_grid(series, end))
-    frame = frame.merge(climatology_quantiles(frame, k), on=["issued_at", "target_ts"], how="left")
-    frame = add_band_scales(frame)
-    if online_bands:
-        owners: dict[str, Forecaster | EnsembleForecaster] = {**forecasters, ens.name: ens}
-        frame = pd.concat([apply_online_bands(frame[frame["model"] == n], holdout_scores(fc), clip_kw)
-                           for n, fc in owners.items()], ignore_index=True)
+    frame = _champion_and_bands(frame, forecasters, ens, series, end, clip_kw, online_bands)
     names = [*models, ens.name]
     metrics = score_backtest(frame, capacity_kw, models=names)
     for name, buckets in sharpness_metrics(frame, capacity_kw).items():
         for b, extra in buckets.items():
             metrics.get(name, {}).get(b, {}).update(extra)
     timings["selection_and_bands_s"] = time.perf_counter() - t0
-    result = BacktestResult(frame, metrics, ens.name, capacity_kw, test_start, end, len(origins), timings,
-                            forecasters, site, {b: label(w) for b, w in ens.weights.items()},
-                            reference_comparison(metrics, ens.name), hygiene.as_dict() if hygiene else None, ens)
-    return result
+    return BacktestResult(frame, metrics, ens.name, capacity_kw, test_start, end, len(origins), timings,
+                          forecasters, site, {b: label(w) for b, w in ens.weights.items()},
+                          reference_comparison(metrics, ens.name), hygiene.as_dict() if hygiene else None, ens)
+
+
+def _assemble_frame(frames: list[pd.DataFrame], series: pd.Series, shared: SolarContext, end: pd.Timestamp) -> pd.DataFrame:
+    """All models' forecasts with the actual and clear-sky power of each target (targets before ``end``)."""
+    frame = pd.concat(frames, ignore_index=True)
+    targets = pd.DatetimeIndex(frame["target_ts"])
+    frame["actual_kw"] = series.reindex(targets).to_numpy()
+    uniq = targets.unique().sort_values()
+    frame["clearsky_kw"] = pd.Series(shared.clearsky_kw(uniq), index=uniq).reindex(targets).to_numpy()
+    return frame[frame["target_ts"] < end].reset_index(drop=True)
+
+
+def _champion_and_bands(frame: pd.DataFrame, forecasters: dict[str, Forecaster], ens: EnsembleForecaster,
+                        series: pd.Series, end: pd.Timestamp, clip_kw: float, online_bands: bool) -> pd.DataFrame:
+    """Add the per-horizon champion's rows, the climatological quantiles and band scales, and (with
+    ``online_bands``) replace every model's P10/P90 by its online conformal band."""
+    frame = pd.concat([frame, ensemble_frame(frame, ens)], ignore_index=True)
+    k = forecasters["persistence"].ctx.csi(regular_grid(series, end))
+    frame = frame.merge(climatology_quantiles(frame, k), on=["issued_at", "target_ts"], how="left")
+    if online_bands:
+        owners: dict[str, Forecaster | EnsembleForecaster] = {**forecasters, ens.name: ens}
+        frame = pd.concat([apply_online_bands(frame[frame["model"] == n], holdout_scores(fc), clip_kw)
+                           for n, fc in owners.items()], ignore_index=True)
+    return frame
 
 
 def _fit_and_forecast(series: pd.Series, train: pd.Series, origins: pd.DatetimeIndex, models: Sequence[str],
@@ -210,68 +220,37 @@ def _fit_and_forecast(series: pd.Series, train: pd.Series, origins: pd.DatetimeI
     return frames, forecasters
 
 
-def plot_backtest(result: BacktestResult, path: Path, models: Sequence[str] | None = None, days: float = 6.0) -> Path:
-    """PNG of actual power with P50 and the P10–P90 band of the champion (and persistence's P50),
-    for the shortest available lead (top) and for day-ahead leads ≥ 24 h (bottom)."""
-    import matplotlib
+def _daily_mean_csi(bright: pd.DataFrame, tz: str) -> pd.Series:
+    """Mean clear-sky index of every local day (from all measured bright intervals in the frame)."""
+    obs = bright.drop_duplicates("target_ts")[["target_ts", "actual_kw", "clearsky_kw"]].copy()
+    obs["k"] = (obs["actual_kw"] / obs["clearsky_kw"]).clip(0.0, CSI_MAX)
+    obs["day"] = pd.DatetimeIndex(obs["target_ts"]).tz_convert(tz).normalize()
+    return obs.groupby("day")["k"].mean()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    models = list(dict.fromkeys(models or [m for m in (result.champion, "persistence") if m]))
-    frame = result.frame
-    lo = result.test_end - pd.Timedelta(days=days)
-    fig, axes = plt.subplots(2, 1, figsize=(12, 7), sharex=True)
-    panels = ((0, "shortest lead (intraday)"), (1440, "day-ahead (lead ≥ 24 h)"))
-    for ax, (min_lead, title) in zip(axes, panels, strict=True):
-        actual_drawn = False
-        for i, name in enumerate(models):
-            m = frame[(frame["model"] == name) & (frame["horizon_min"] >= min_lead) & (frame["target_ts"] >= lo)]
-            m = m.sort_values("horizon_min").drop_duplicates("target_ts").sort_values("target_ts")
-            if m.empty:
-                continue
-            if not actual_drawn:
-                ax.plot(m["target_ts"], m["actual_kw"], color="black", lw=1.2, label="actual")
-                actual_drawn = True
-            color = "tab:blue" if i == 0 else "tab:orange"
-            ax.plot(m["target_ts"], m["p50_kw"], color=color, lw=1.0, label=f"{name} P50")
-            if i == 0:
-                ax.fill_between(m["target_ts"], m["p10_kw"], m["p90_kw"], color=color, alpha=0.25, label=f"{name} P10–P90")
-        ax.set_title(title)
-        ax.set_ylabel("AC power (kW)")
-        ax.legend(loc="upper right", fontsize=8)
-    axes[-1].set_xlabel("time (UTC)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+def _hindsight_linear(daily: pd.Series, issue_day: pd.DatetimeIndex, ref: pd.DataFrame,
+                      fallback_csi: float) -> tuple[np.ndarray, np.ndarray]:
+    """k̂ = a + b·k̄(d−1) + c·k̄(d−2) fitted by least squares in power space on the test pairs (in hindsight)."""
+    prev1 = daily.reindex(issue_day - pd.Timedelta(days=1)).to_numpy()
+    prev2 = daily.reindex(issue_day - pd.Timedelta(days=2)).to_numpy()
+    have = ~(np.isnan(prev1) | np.isnan(prev2))
+    cs = ref["clearsky_kw"].to_numpy()
+    # least squares in power space: minimise Σ (cs·(a + b·k1 + c·k2) − P)² over the test pairs
+    design = np.column_stack([cs, cs * prev1, cs * prev2])[have]
+    coef, *_ = np.linalg.lstsq(design, ref["actual_kw"].to_numpy()[have], rcond=None)
+    k_lin = np.full(len(ref), fallback_csi)
+    k_lin[have] = np.column_stack([np.ones(have.sum()), prev1[have], prev2[have]]) @ coef
+    return k_lin, coef
 
 
 def day_ahead_bounds(result: BacktestResult, reference: str = "prophet", min_clearsky_frac: float = 0.05) -> dict[str, Any]:
-    """What a history-only model can reach day-ahead, against ``reference`` (default Prophet).
-
-    Scored on the day-ahead bucket's (issue, target) pairs of the backtest (daylight, measured).
-    Scored like :func:`score_backtest` (daylight ``P_cs > 0`` with a measurement); daily means of the
-    clear-sky index ``k = P / P_cs`` use the intervals with ``P_cs ≥ min_clearsky_frac`` × capacity.
-    Bounds (nRMSE of capacity; the forecast is ``clip(k̂ × P_cs, 0, capacity)``):
-
-    * ``oracle_daily_mean_csi`` — k̂ = the *observed* mean k of the target's local day: a perfect
-      forecast of each day's cloudiness with no intra-day detail, i.e. what a perfect daily weather
-      forecast would add. Uses future data by construction: a bound, never a forecast.
-    * ``oracle_daily_mean_with_reference_shape`` — the reference's own k̂ rescaled per (issue, target
-      day) so that its daily mean matches the observed one: the reference's time-of-day shape plus
-      perfect daily cloudiness (also a bound using future data).
-    * ``hindsight_constant_csi`` — one constant k̂ for the whole test window, chosen with hindsight
-      (the best "climatology" there is).
-    * ``hindsight_linear_from_past_days`` — k̂ = a + b·k̄(d−1) + c·k̄(d−2), the daily means of the two
-      local days before the issue day, with a, b, c fitted by least squares *on the test window
-      itself* (in-sample, so optimistic): how much the regime of the last days can tell about the
-      day after tomorrow at best.
-
-    Returns the reference's and the champion's nRMSE, the nRMSE that a 20 % reduction needs, and
-    the bounds with their reduction vs the reference.
-    """
+    """What a history-only model can reach day-ahead against ``reference`` (ADR 0023), on the
+    day-ahead (issue, target) pairs of the backtest (daylight, measured); nRMSE of capacity with
+    ``clip(k̂ × P_cs, 0, capacity)``. Bounds: ``oracle_daily_mean_csi`` (the observed daily-mean k of
+    the target day: future data, a bound), ``oracle_daily_mean_with_reference_shape`` (the reference's
+    shape rescaled to that mean), ``hindsight_constant_csi`` (the best constant k for the window) and
+    ``hindsight_linear_from_past_days`` (k̂ = a + b·k̄(d−1) + c·k̄(d−2) fitted on the test window itself).
+    Daily means use intervals with ``P_cs ≥ min_clearsky_frac × capacity``."""
     if result.site is None:
         raise ForecastInputError("the backtest result has no site (time zone) attached")
     lo, hi = HORIZON_BUCKETS[DAY_AHEAD_BUCKET]
@@ -283,12 +262,7 @@ def day_ahead_bounds(result: BacktestResult, reference: str = "prophet", min_cle
     if ref.empty:
         raise ForecastInputError(f"the backtest has no {reference!r} forecasts in the {DAY_AHEAD_BUCKET} bucket")
     tz = result.site.timezone
-    # daily mean k of every local day (from all measured daylight intervals of the series in the frame)
-    obs = f[ok & (f["clearsky_kw"] >= min_clearsky_frac * cap)].drop_duplicates("target_ts")
-    obs = obs[["target_ts", "actual_kw", "clearsky_kw"]].copy()
-    obs["k"] = (obs["actual_kw"] / obs["clearsky_kw"]).clip(0.0, CSI_MAX)
-    obs["day"] = pd.DatetimeIndex(obs["target_ts"]).tz_convert(tz).normalize()
-    daily = obs.groupby("day")["k"].mean()
+    daily = _daily_mean_csi(f[ok & (f["clearsky_kw"] >= min_clearsky_frac * cap)], tz)
 
     def nrmse(k_hat: np.ndarray, frame: pd.DataFrame) -> float:
         p = np.clip(k_hat * frame["clearsky_kw"].to_numpy(), 0.0, cap)
@@ -302,21 +276,13 @@ def day_ahead_bounds(result: BacktestResult, reference: str = "prophet", min_cle
     oracle = nrmse(day_obs, ref)
     k_ref = (ref["p50_kw"] / ref["clearsky_kw"]).clip(0.0, CSI_MAX).to_numpy()
     bright = (ref["clearsky_kw"] >= min_clearsky_frac * cap).to_numpy()
-    groups = pd.Series(np.where(bright, k_ref, np.nan)).groupby([ref["issued_at"].to_numpy(), day]).transform("mean")
-    ref_day_mean = groups.to_numpy()
-    factor = np.where(ref_day_mean > 0, day_obs / np.where(ref_day_mean > 0, ref_day_mean, 1.0), 1.0)
+    groups = pd.Series(np.where(bright, k_ref, np.nan)).groupby([ref["issued_at"].to_numpy(), day]).transform(
+        "mean").to_numpy()
+    factor = np.where(groups > 0, day_obs / np.where(groups > 0, groups, 1.0), 1.0)
     oracle_shape = nrmse(np.clip(k_ref * factor, 0.0, CSI_MAX), ref)
     best_const = float(np.sum(k_obs * ref["clearsky_kw"] ** 2) / np.sum(ref["clearsky_kw"] ** 2))
     const = nrmse(np.full(len(ref), best_const), ref)
-    prev1 = daily.reindex(issue_day - pd.Timedelta(days=1)).to_numpy()
-    prev2 = daily.reindex(issue_day - pd.Timedelta(days=2)).to_numpy()
-    have = ~(np.isnan(prev1) | np.isnan(prev2))
-    cs = ref["clearsky_kw"].to_numpy()
-    # least squares in power space: minimise Σ (cs·(a + b·k1 + c·k2) − P)² over the test pairs
-    design = np.column_stack([cs, cs * prev1, cs * prev2])[have]
-    coef, *_ = np.linalg.lstsq(design, ref["actual_kw"].to_numpy()[have], rcond=None)
-    k_lin = np.full(len(ref), best_const)
-    k_lin[have] = np.column_stack([np.ones(have.sum()), prev1[have], prev2[have]]) @ coef
+    k_lin, coef = _hindsight_linear(daily, issue_day, ref, best_const)
     linear = nrmse(k_lin, ref)
 
     def entry(v: float) -> dict[str, float]:
@@ -335,3 +301,6 @@ def day_ahead_bounds(result: BacktestResult, reference: str = "prophet", min_cle
         "hindsight_constant_csi": entry(const),
         "hindsight_linear_from_past_days": {**entry(linear), "coef": [round(float(c), 4) for c in coef]},
     }
+
+
+__all__ = ["DEFAULT_MODELS", "BacktestResult", "day_ahead_bounds", "plot_backtest", "run_backtest"]

@@ -75,3 +75,22 @@ def skipped_entry(entry: CorpusEntry) -> dict[str, object]:
     reason = entry.reason.replace("short", f"{days:.1f} days: too short for a 48-h rolling-origin backtest "
                                            "(≥ 7 days of training + test days)")
     return {"file": entry.file, "days": round(days, 2), "skipped": reason}
+
+
+def summary_rows(corpus_json: dict[str, dict[str, object]]) -> list[dict[str, object]]:
+    """One row per (series, bucket): champion's choice and nRMSE vs the best reference, coverage, width,
+    pinball skill vs climatological quantiles."""
+    rows: list[dict[str, object]] = []
+    for name, entry in corpus_json.items():
+        bt = entry.get("backtest")
+        if not isinstance(bt, dict):
+            continue
+        champ = bt["champion"]
+        for bucket, cmp in (bt.get("champion_vs_best_reference") or {}).items():
+            m = bt["models"][champ][bucket]
+            rows.append({"series": name, "bucket": bucket, "champion": bt["champion_by_bucket"].get(bucket),
+                         "champion_nrmse": cmp["champion_nrmse"], "best_reference": cmp["best_reference"],
+                         "best_reference_nrmse": cmp["best_reference_nrmse"], "improvement": cmp["improvement"],
+                         "coverage_p10_p90": m["coverage_p10_p90"], "interval_width_rel": m["interval_width_rel"],
+                         "pinball_skill_vs_climatology": m["pinball_skill_vs_climatology"]})
+    return rows

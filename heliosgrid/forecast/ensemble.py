@@ -5,8 +5,10 @@ on the training hold-out (the last ``calibration_days`` of the training window, 
 before it: only data before any test window) decide:
 
 * the single model with the lowest hold-out RMSE, or
-* a convex blend of the candidates' P50 (non-negative least squares, weights summing to 1), only if
-  its two-fold cross-validated RMSE on the hold-out beats the best single model by ``BLEND_MIN_GAIN``.
+* a combination of the candidates' P50 — convex non-negative least squares weights, or Bates–Granger
+  weights ∝ 1/MSE (robust when the hold-out is short) — if its two-fold (early/late half of the
+  hold-out) cross-validated RMSE beats the best single model by ``BLEND_MIN_GAIN``; the lower of the
+  two wins. The final weights are fitted on the whole hold-out.
 
 Persistence, climatology and Prophet are candidates, so a bucket where a reference forecasts best on
 the hold-out falls back to it by construction. The band is conformal on the selected forecast's own
@@ -26,7 +28,7 @@ from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
 from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, climatology_halfwidths
 from heliosgrid.forecast.forecaster import Forecaster, check_power_series, truncate_history
 from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
-from heliosgrid.forecast.solar import STEP, ForecastInputError, regular_grid
+from heliosgrid.forecast.solar import ForecastInputError, regular_grid
 
 ENSEMBLE_NAME = "per_horizon"
 BLEND_MIN_GAIN = 0.01
@@ -54,6 +56,20 @@ def _cv_blend_rmse(x: np.ndarray, y: np.ndarray, half: np.ndarray) -> float:
     for train in (half, ~half):
         w = _convex_nnls(x[train], y[train])
         err.append((x[~train] @ w - y[~train]) ** 2)
+    return float(np.sqrt(np.mean(np.concatenate(err))))
+
+
+def _inverse_mse_weights(x: np.ndarray, y: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Bates–Granger combination weights ∝ 1 / MSE of each candidate (on ``rows``, default all)."""
+    sel = slice(None) if rows is None else rows
+    mse = np.mean((x[sel] - y[sel, None]) ** 2, axis=0)
+    w = 1.0 / np.maximum(mse, 1e-12)
+    return np.asarray(w / w.sum())
+
+
+def _cv_fixed_weights_rmse(x: np.ndarray, y: np.ndarray, half: np.ndarray) -> float:
+    """Two-fold RMSE of the inverse-MSE combination (weights from one half, scored on the other)."""
+    err = [(x[~train] @ _inverse_mse_weights(x, y, train) - y[~train]) ** 2 for train in (half, ~half)]
     return float(np.sqrt(np.mean(np.concatenate(err))))
 
 
@@ -86,13 +102,20 @@ def select_per_bucket(members: dict[str, Forecaster]) -> tuple[dict[str, dict[st
         origins = sel["issued_at"].to_numpy()
         half = origins < np.median(np.unique(origins))
         cv = _cv_blend_rmse(x, y, half) if half.any() and (~half).any() else np.inf
-        if cv < rmse[best] * (1.0 - BLEND_MIN_GAIN):
+        inv = _inverse_mse_weights(x, y) if half.any() and (~half).any() else None
+        inv_cv = _cv_fixed_weights_rmse(x, y, half) if inv is not None else np.inf
+        options = {"single": rmse[best] * (1.0 - BLEND_MIN_GAIN), "nnls": cv, "inverse_mse": inv_cv}
+        choice = min(options, key=lambda o: options[o])
+        if choice == "nnls":
             w = _convex_nnls(x, y)
-            weights[b] = {n: round(float(v), 4) for n, v in zip(names, w, strict=True) if v > 1e-4}
-        else:
+        elif choice == "inverse_mse" and inv is not None:
+            w = inv
+        if choice == "single":
             weights[b] = {best: 1.0}
+        else:
+            weights[b] = {n: round(float(v), 4) for n, v in zip(names, w, strict=True) if v > 1e-4}
         evidence[b] = {"holdout_rmse_kw": {n: round(v, 5) for n, v in rmse.items()}, "blend_cv_rmse_kw": round(cv, 5),
-                       "n": len(sel)}
+                       "inverse_mse_cv_rmse_kw": round(inv_cv, 5), "choice": choice, "n": len(sel)}
     return weights, evidence
 
 
@@ -170,4 +193,4 @@ class EnsembleForecaster:
                 "capacity_kw": self.ctx.capacity_kw, "holdout": self.evidence}
 
 
-__all__ = ["ENSEMBLE_NAME", "STEP", "EnsembleForecaster", "combine_p50", "holdout_power", "label", "select_per_bucket"]
+__all__ = ["ENSEMBLE_NAME", "EnsembleForecaster", "combine_p50", "holdout_power", "label", "select_per_bucket"]

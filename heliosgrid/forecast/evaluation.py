@@ -17,7 +17,12 @@ import pandas as pd
 from heliosgrid.forecast.calibration import regime_variability
 from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
 from heliosgrid.forecast.ensemble import ENSEMBLE_NAME, EnsembleForecaster, combine_p50, holdout_power
-from heliosgrid.forecast.features import CLIM_QUANTILE_DAYS, CLIM_QUANTILE_HALF_WIDTH, SPREAD_FLOOR, slot_quantiles
+from heliosgrid.forecast.features import (
+    CLIM_QUANTILE_DAYS,
+    CLIM_QUANTILE_HALF_WIDTH,
+    halfwidths_from_quantiles,
+    slot_quantiles,
+)
 from heliosgrid.forecast.forecaster import Forecaster
 from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS, bucket_of, pinball_loss
 from heliosgrid.forecast.solar import STEP
@@ -32,29 +37,26 @@ def issue_scales(k: pd.Series, origins: pd.DatetimeIndex) -> pd.Series:
     return pd.Series([regime_variability(values[:p]) for p in pos], index=origins)
 
 
-def add_band_scales(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns ``scale_lo_kw``/``scale_hi_kw``: the climatological quantiles' lower/upper half-widths,
-    floored at ``SPREAD_FLOOR × P_cs`` (as :func:`heliosgrid.forecast.features.climatology_halfwidths`)."""
-    cs = frame["clearsky_kw"].to_numpy()
-    p10, p50, p90 = (frame[f"clim_p{q}_kw"].to_numpy() for q in (10, 50, 90))
-    frame["scale_lo_kw"] = np.maximum(np.nan_to_num(p50 - p10, nan=0.5 * cs), SPREAD_FLOOR * cs)
-    frame["scale_hi_kw"] = np.maximum(np.nan_to_num(p90 - p50, nan=0.5 * cs), SPREAD_FLOOR * cs)
-    return frame
-
-
 def climatology_quantiles(frame: pd.DataFrame, k: pd.Series) -> pd.DataFrame:
     """P10/P50/P90 (kW) of the climatological quantile forecast for the frame's (issued_at, target_ts):
-    slot quantiles of the CSI over the last 14 days (± 30 min) before the issue, × clear-sky power."""
+    slot quantiles of the CSI over the last 14 days (± 30 min) before the issue, × clear-sky power;
+    and the band scales ``scale_lo_kw``/``scale_hi_kw`` (their smoothed half-widths × P_cs, as
+    :func:`heliosgrid.forecast.features.climatology_halfwidths`)."""
     pairs = frame[["issued_at", "target_ts", "horizon_min", "clearsky_kw"]].drop_duplicates(["issued_at", "target_ts"])
     values = k.to_numpy()
     out = []
     for issued, part in pairs.groupby("issued_at", sort=True):
         p = int(np.searchsorted(k.index.asi8, pd.Timestamp(issued).value, side="left"))
         steps = (part["horizon_min"].to_numpy() // 15).astype(int)
+        order = np.argsort(steps)
+        part, steps = part.iloc[order], steps[order]
         q = slot_quantiles(values[:p], p, steps, CLIM_QUANTILE_DAYS, CLIM_QUANTILE_HALF_WIDTH, (0.1, 0.5, 0.9))
-        cs = part["clearsky_kw"].to_numpy()[:, None]
-        out.append(pd.DataFrame(np.nan_to_num(q) * cs, columns=["clim_p10_kw", "clim_p50_kw", "clim_p90_kw"],
-                                index=part.index).assign(issued_at=part["issued_at"], target_ts=part["target_ts"]))
+        cs = part["clearsky_kw"].to_numpy()
+        lo, hi = halfwidths_from_quantiles(q)
+        frame_q = pd.DataFrame(np.nan_to_num(q) * cs[:, None], columns=["clim_p10_kw", "clim_p50_kw", "clim_p90_kw"],
+                               index=part.index)
+        out.append(frame_q.assign(scale_lo_kw=lo * cs, scale_hi_kw=hi * cs, issued_at=part["issued_at"],
+                                  target_ts=part["target_ts"]))
     return pd.concat(out) if out else pd.DataFrame(columns=["issued_at", "target_ts"])
 
 

@@ -82,9 +82,22 @@ def climatology_halfwidths(k: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray
     target slot, floored at :data:`SPREAD_FLOOR`: the band scales. They carry the time-of-day shape and
     the skew of recent weather (after clear weeks the downside is wide and the upside narrow)."""
     q = slot_quantiles(k, len(k), steps, CLIM_QUANTILE_DAYS, CLIM_QUANTILE_HALF_WIDTH, (0.1, 0.5, 0.9))
-    lo = np.maximum(np.nan_to_num(q[:, 1] - q[:, 0], nan=0.5), SPREAD_FLOOR)
-    hi = np.maximum(np.nan_to_num(q[:, 2] - q[:, 1], nan=0.5), SPREAD_FLOOR)
-    return np.asarray(lo), np.asarray(hi)
+    return halfwidths_from_quantiles(q)
+
+
+#: Half-widths are averaged over ± this many 15-min steps: slot quantiles of ~70 values jump from one
+#: slot to the next, which would make the band jagged.
+HALFWIDTH_SMOOTH_STEPS = 4
+
+
+def halfwidths_from_quantiles(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothed, floored lower/upper half-widths from consecutive-step quantiles ``q`` (n × 3: k10, k50, k90)."""
+    lo = pd.Series(np.nan_to_num(q[:, 1] - q[:, 0], nan=0.5))
+    hi = pd.Series(np.nan_to_num(q[:, 2] - q[:, 1], nan=0.5))
+    win = 2 * HALFWIDTH_SMOOTH_STEPS + 1
+    lo_s = lo.rolling(win, center=True, min_periods=1).mean().to_numpy()
+    hi_s = hi.rolling(win, center=True, min_periods=1).mean().to_numpy()
+    return np.asarray(np.maximum(lo_s, SPREAD_FLOOR)), np.asarray(np.maximum(hi_s, SPREAD_FLOOR))
 
 
 GBM_FEATURES = (

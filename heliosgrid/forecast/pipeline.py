@@ -32,8 +32,12 @@ import psycopg
 from psycopg.rows import dict_row
 
 from heliosgrid.forecast.backtest import BacktestResult
+from heliosgrid.forecast.ensemble import EnsembleForecaster
 from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, HISTORY_LOOKBACK_DAYS, persistence_csi
+from heliosgrid.forecast.forecaster import Forecaster
+from heliosgrid.forecast.hygiene import clean_power_series
 from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS
+from heliosgrid.forecast.open_meteo import provider_from_settings
 from heliosgrid.forecast.registry import (
     champions,
     current_champion,
@@ -47,6 +51,7 @@ from heliosgrid.forecast.registry import (
 )
 from heliosgrid.forecast.solar import STEP, ForecastInputError, SolarContext, regular_grid
 from heliosgrid.forecast.training import RETRAIN_ORIGIN_STEP_H, TrainedSite, data_hash, train_site_models
+from heliosgrid.forecast.weather import WeatherProvider
 from heliosgrid.physics.fleet import DeviceSpec, SiteSpec
 from heliosgrid.settings import Settings
 
@@ -68,6 +73,8 @@ class RetrainResult:
     train_end: datetime
     data_hash: str
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    hygiene: dict[str, Any] = field(default_factory=dict)
+    champion_by_bucket: dict[str, str] = field(default_factory=dict)
     best_version: str | None = None
     champion_version: str | None = None
     promoted: bool = False
@@ -159,10 +166,14 @@ def retrain_site(conn: psycopg.Connection, site_id: str, settings: Settings, as_
     start = as_of_ts - pd.Timedelta(days=settings.forecast_train_days)
     history = read_history(conn, site_id, start, as_of_ts, len(site.inverters))
     models = [m.strip() for m in settings.forecast_models.split(",") if m.strip()]
-    trained = train_site_models(history, site, capacity, models=models, backtest_days=settings.forecast_backtest_days)
+    weather = provider_from_settings(settings, site.latitude_deg, site.longitude_deg)
+    trained = train_site_models(history, site, capacity, models=models, backtest_days=settings.forecast_backtest_days,
+                                weather=weather)
     bt = trained.backtest
     result = RetrainResult(site_id, as_of_ts.to_pydatetime(), trained.train_start.to_pydatetime(),
-                           trained.train_end.to_pydatetime(), trained.data_hash)
+                           trained.train_end.to_pydatetime(), trained.data_hash,
+                           hygiene=trained.hygiene.as_dict() if trained.hygiene else {},
+                           champion_by_bucket=dict(bt.champion_by_bucket))
     paths = {}
     for name, fc in trained.forecasters.items():
         paths[name] = settings.models_path / site_id / f"{model_version(site_id, name, as_of_ts)}.pkl"
@@ -226,11 +237,23 @@ def forecast_site(conn: psycopg.Connection, champion: dict[str, Any], settings: 
     """Forecast frame of one site's champion issued at ``issued_at`` (history strictly before it)."""
     fc = load_artifact(champion["artifact_path"])
     site_id = champion["site_id"]
-    site, _ = load_site(conn, site_id)
+    site, capacity = load_site(conn, site_id)
+    attach_weather(fc, provider_from_settings(settings, site.latitude_deg, site.longitude_deg))
     history = read_history(conn, site_id, issued_at - pd.Timedelta(days=HISTORY_LOOKBACK_DAYS), issued_at,
                            len(site.inverters))
+    if not history.dropna().empty:
+        history, report = clean_power_series(history, site, capacity)
+        for warning in report.warnings:
+            log.warning("site %s: %s", site_id, warning)
     steps = min(settings.forecast_horizon_h * 4, DEFAULT_HORIZON_STEPS)
     return fc.predict_quantiles(history, issued_at, steps)
+
+
+def attach_weather(fc: Forecaster | EnsembleForecaster, weather: WeatherProvider | None) -> None:
+    """Give the weather provider to every (member) forecaster whose model uses weather forecasts."""
+    members = fc.members.values() if isinstance(fc, EnsembleForecaster) else [fc]
+    for member in members:
+        member.weather = weather if member.model.uses_weather else None
 
 
 def run_forecasts(conn: psycopg.Connection, settings: Settings, issued_at: datetime | pd.Timestamp,

@@ -25,6 +25,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from heliosgrid.forecast.ensemble import EnsembleForecaster
 from heliosgrid.forecast.forecaster import Forecaster
 from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS
 from heliosgrid.forecast.solar import ForecastInputError
@@ -42,7 +43,7 @@ def model_version(site_id: str, model_name: str, as_of: pd.Timestamp) -> str:
     return f"{site_id}.{model_name}.{as_of:%Y%m%dT%H%MZ}"
 
 
-def save_artifact(forecaster: Forecaster, path: Path) -> None:
+def save_artifact(forecaster: Forecaster | EnsembleForecaster, path: Path) -> None:
     """Write ``forecaster`` atomically (temporary file, then rename) with the format header."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -57,7 +58,7 @@ def save_artifact(forecaster: Forecaster, path: Path) -> None:
         raise
 
 
-def load_artifact(path: Path | str) -> Forecaster:
+def load_artifact(path: Path | str) -> Forecaster | EnsembleForecaster:
     """Load a forecaster written by :func:`save_artifact` of the same :data:`ARTIFACT_FORMAT`."""
     p = Path(path)
     if not p.is_file():
@@ -76,7 +77,7 @@ def load_artifact(path: Path | str) -> Forecaster:
             fc = pickle.load(fh)
         except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
             raise ForecastInputError(f"model artefact {p} is damaged ({exc}); {retrain}") from None
-    if not isinstance(fc, Forecaster):
+    if not isinstance(fc, Forecaster | EnsembleForecaster):
         raise ForecastInputError(f"model artefact {p} does not hold a forecaster")
     return fc
 

@@ -15,9 +15,12 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.forecast.backtest import BacktestResult, run_backtest
+from heliosgrid.forecast.ensemble import EnsembleForecaster
 from heliosgrid.forecast.forecaster import Forecaster
+from heliosgrid.forecast.hygiene import HygieneReport, clean_power_series
 from heliosgrid.forecast.models import make_model
 from heliosgrid.forecast.solar import STEP, STEPS_PER_DAY, ForecastInputError, SolarContext
+from heliosgrid.forecast.weather import WeatherProvider
 from heliosgrid.physics.fleet import SiteSpec
 
 #: Hours between backtest origins in a retrain (4 issue times a day).
@@ -35,7 +38,8 @@ class TrainedSite:
     train_end: pd.Timestamp
     data_hash: str
     backtest: BacktestResult
-    forecasters: dict[str, Forecaster] = field(default_factory=dict)
+    forecasters: dict[str, Forecaster | EnsembleForecaster] = field(default_factory=dict)
+    hygiene: HygieneReport | None = None
 
 
 def data_hash(series: pd.Series) -> str:
@@ -47,13 +51,19 @@ def data_hash(series: pd.Series) -> str:
 
 
 def train_site_models(history: pd.Series, site: SiteSpec, capacity_kw: float, *, models: Sequence[str],
-                      backtest_days: float, origin_step_h: float = RETRAIN_ORIGIN_STEP_H) -> TrainedSite:
-    """Backtest ``models`` on the last ``backtest_days`` of ``history`` (site AC power, kW, 15-min,
-    UTC, interval-start labels) with rolling origins, then refit each model on the whole history.
+                      backtest_days: float, origin_step_h: float = RETRAIN_ORIGIN_STEP_H,
+                      weather: WeatherProvider | None = None) -> TrainedSite:
+    """Clean ``history`` (site AC power, kW, 15-min, UTC, interval-start labels;
+    :func:`heliosgrid.forecast.hygiene.clean_power_series`), backtest ``models`` and the per-horizon
+    champion on its last ``backtest_days`` with rolling origins, then refit each model on the whole
+    history and build the per-horizon champion from the refitted models.
 
     Raises :class:`ForecastInputError` when there is not enough history (``backtest_days`` + 7 days
     at :data:`MIN_VALID_SHARE` of the intervals).
     """
+    if history.dropna().empty:
+        raise ForecastInputError(f"site {site.site_id}: no measured power in the training window")
+    history, report = clean_power_series(history, site, capacity_kw)
     valid = history.dropna()
     need_days = backtest_days + 7
     if len(valid) < need_days * STEPS_PER_DAY * MIN_VALID_SHARE:
@@ -62,8 +72,13 @@ def train_site_models(history: pd.Series, site: SiteSpec, capacity_kw: float, *,
             f"site {site.site_id}: {len(valid)} complete 15-min buckets before {getattr(end, 'isoformat', lambda: end)()}; "
             f"need at least {need_days:g} days of history to train and backtest"
         )
-    bt = run_backtest(history, site, capacity_kw, models=list(models), test_days=backtest_days, origin_step_h=origin_step_h)
-    out = TrainedSite(site.site_id, valid.index[0], valid.index[-1] + STEP, data_hash(history), bt)
-    for name in bt.metrics:
-        out.forecasters[name] = Forecaster(make_model(name), SolarContext(site, capacity_kw)).fit(history)
+    bt = run_backtest(history, site, capacity_kw, models=list(models), test_days=backtest_days, origin_step_h=origin_step_h,
+                      hygiene=report, weather=weather)
+    out = TrainedSite(site.site_id, valid.index[0], valid.index[-1] + STEP, data_hash(history), bt, hygiene=report)
+    clip_kw = max(capacity_kw, report.effective_capacity_kw or capacity_kw)
+    members = {name: Forecaster(make_model(name), SolarContext(site, clip_kw), weather=weather).fit(history)
+               for name in bt.metrics if name != bt.champion}
+    out.forecasters.update(members)
+    if bt.champion is not None and bt.champion not in members:
+        out.forecasters[bt.champion] = EnsembleForecaster.from_members(members)
     return out

@@ -65,20 +65,23 @@ def test_retrain_does_not_commit_the_callers_transaction(pg_db: str, settings: S
     as_of = AS_OF - pd.Timedelta(days=1)
     with open_connection(pg_db) as c:
         retrain_site(c, SITE, settings, as_of)
-        assert c.execute("SELECT count(*) FROM models WHERE train_end <= %s", (as_of.to_pydatetime(),)).fetchone()[0] == 5
+        assert c.execute("SELECT count(*) FROM models WHERE train_end <= %s", (as_of.to_pydatetime(),)).fetchone()[0] == 6
         c.rollback()
         assert c.execute("SELECT count(*) FROM models WHERE train_end <= %s", (as_of.to_pydatetime(),)).fetchone()[0] == 0
 
 
 def test_retrain_registers_candidates_and_promotes(conn: psycopg.Connection, trained: dict[str, object]) -> None:
-    rows = conn.execute("SELECT model_name, is_champion, artifact_path, data_hash, train_end, metrics FROM models "
+    rows = conn.execute("SELECT model_name, is_champion, artifact_path, data_hash, train_end, metrics, params FROM models "
                         "WHERE site_id = %s ORDER BY model_name", (SITE,)).fetchall()
-    assert [r[0] for r in rows] == ["arima", "climatology", "gbm", "persistence", "prophet"]
+    assert [r[0] for r in rows] == ["arima", "climatology", "gbm", "per_horizon", "persistence", "prophet"]
     assert sum(r[1] for r in rows) == 1
     assert trained["promoted"] is True and trained["reason"] == "no current champion"
     champ = next(r for r in rows if r[1])
-    assert champ[0] == "gbm"  # the alternating pattern is learnable, persistence is not
-    assert Path(champ[2]).is_file() and load_artifact(champ[2]).name == "gbm"
+    assert champ[0] == "per_horizon"
+    assert "gbm" in champ[6]["model"]["weights"]["24-48h"]  # the alternating pattern is learnable, persistence is not
+    assert trained["champion_by_bucket"]["24-48h"] != "persistence"
+    assert Path(champ[2]).is_file() and load_artifact(champ[2]).name == "per_horizon"
+    assert {"sentinels", "clock", "gap_intervals"} <= set(trained["hygiene"])
     assert len(champ[3]) == 64 and pd.Timestamp(champ[4]) <= AS_OF
     assert champ[5]["24-48h"]["skill"] > 0.3
 
@@ -86,7 +89,7 @@ def test_retrain_registers_candidates_and_promotes(conn: psycopg.Connection, tra
 def test_retrain_same_as_of_is_idempotent(conn: psycopg.Connection, settings: Settings, trained: dict[str, object]) -> None:
     again = retrain_site(conn, SITE, settings, AS_OF)
     assert again.promoted is False and again.champion_version == trained["champion_version"]
-    assert conn.execute("SELECT count(*) FROM models WHERE site_id = %s", (SITE,)).fetchone()[0] == 5
+    assert conn.execute("SELECT count(*) FROM models WHERE site_id = %s", (SITE,)).fetchone()[0] == 6
 
 
 def test_forecast_writes_are_idempotent(conn: psycopg.Connection, settings: Settings, trained: dict[str, object]) -> None:
@@ -132,7 +135,7 @@ def test_cli_models_run_and_errors(monkeypatch: pytest.MonkeyPatch, pg_db: str, 
     try:
         assert main(["forecast", "models", "--site", SITE, "--json"]) == 0
         rows = json.loads(capsys.readouterr().out)
-        assert len(rows) == 5 and sum(r["is_champion"] for r in rows) == 1
+        assert len(rows) == 6 and sum(r["is_champion"] for r in rows) == 1
         assert all(float(r["age_h"]) >= 0 for r in rows)
         assert main(["forecast", "models"]) == 0
         assert "yes" in capsys.readouterr().out  # the champion column

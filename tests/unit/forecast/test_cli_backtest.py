@@ -37,12 +37,18 @@ def test_backtest_json_on_csv(small_csv: Path, tmp_path: Path, capsys: pytest.Ca
                "--test-days", "5", "--json", "--plot", str(png)])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out["models"]) == {"persistence", "climatology", "gbm"}
+    assert set(out["models"]) == {"persistence", "climatology", "gbm", "per_horizon"}
     for model in out["models"].values():
         assert set(model) == {"0-1h", "1-6h", "6-24h", "24-48h", "all"}
-        for key in ("mae_kw", "rmse_kw", "nrmse", "skill", "pinball_kw", "coverage_p10_p90"):
+        for key in ("mae_kw", "rmse_kw", "nrmse", "skill", "pinball_kw", "coverage_p10_p90", "interval_width_rel",
+                    "pinball_skill_vs_climatology"):
             assert key in model["24-48h"]
-    assert out["champion"] in out["models"]
+    assert out["champion"] == "per_horizon" and out["champion"] in out["models"]
+    assert set(out["champion_by_bucket"]) == {"0-1h", "1-6h", "6-24h", "24-48h"}
+    for choice in out["champion_by_bucket"].values():  # a candidate or a blend of candidates
+        assert choice in {"persistence", "climatology", "gbm"} or choice.startswith("blend:")
+    assert set(out["hygiene"]) >= {"sentinels", "negative_night", "above_nameplate", "flatline_intervals",
+                                   "gap_intervals", "duplicate_timestamps", "clock"}
     assert out["models"]["persistence"]["all"]["skill"] == 0.0
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

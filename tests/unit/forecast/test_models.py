@@ -91,7 +91,8 @@ def test_gbm_beats_persistence_where_the_answer_is_known(synthetic_alternating: 
     assert gbm["24-48h"]["skill"] > 0.5
     assert gbm["all"]["skill"] > 0.3
     assert gbm["0-1h"]["skill"] > -0.2  # same-day: persistence is already right there
-    assert result.champion == "gbm"
+    assert result.champion == "per_horizon"
+    assert result.champion_by_bucket["24-48h"] != "persistence"  # the hold-out already shows gbm's edge
     # calibrated band covers roughly the nominal 80 % on this easy series
     assert 0.6 <= gbm["all"]["coverage_p10_p90"] <= 1.0
 

@@ -45,7 +45,7 @@ class Server:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            def do_GET(self) -> None:
                 outer.requests.append({"path": [urlparse(self.path).path], **parse_qs(urlparse(self.path).query)})
                 status, payload, delay = outer.script.pop(0) if len(outer.script) > 1 else outer.script[0]
                 time.sleep(delay)

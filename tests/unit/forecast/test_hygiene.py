@@ -1,0 +1,98 @@
+"""Input hygiene: each problem counted and fixed; the logger clock checked against solar noon."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from heliosgrid.forecast.clock import daily_noon_offsets, detect_clock_shifts
+from heliosgrid.forecast.datasets import load_dataset
+from heliosgrid.forecast.hygiene import clean_power_series
+from heliosgrid.forecast.solar import ForecastInputError
+from heliosgrid.forecast.synthetic import DEFAULT_SITE, synthetic_power
+
+CAP = 100.0
+
+
+@pytest.fixture(scope="module")
+def clean_series() -> pd.Series:
+    return synthetic_power(30, pattern="random", seed=8)
+
+
+def test_every_problem_is_counted_and_fixed(clean_series: pd.Series) -> None:
+    raw = clean_series.copy()
+    night = raw[raw == 0].index
+    raw[night[:5]] = -0.4  # inverter tare at night
+    noon = raw[raw > 0.5 * CAP].index
+    raw[noon[:3]] = -1e6  # logger fill values
+    raw[noon[10:12]] = CAP * 1.08  # over-sized inverter above its AC rating
+    start = raw.index.get_loc(noon[40])
+    raw.iloc[start : start + 8] = 42.0  # frozen logger: 2 h of one value in daylight
+    raw = raw.drop(raw.index[2000:2010])  # a 2.5 h gap
+    raw = pd.concat([raw, raw.iloc[100:104]])  # duplicated rows
+    out, rep = clean_power_series(raw, DEFAULT_SITE, CAP)
+    assert rep.sentinels == 3 and rep.negative_night == 5 and rep.duplicate_timestamps == 4
+    assert rep.above_nameplate == 2 and rep.flatline_intervals == 8
+    assert rep.gap_intervals >= 10 + 3 + 8 and rep.longest_gap_h >= 2.5
+    assert (out >= 0).all() and out.max() <= CAP * 1.08 and not out.isin([42.0]).any()
+    assert rep.as_dict()["clock"] == {"corrected": False, "segments": []}
+
+
+def test_capacity_far_above_the_data_is_warned(clean_series: pd.Series) -> None:
+    _, rep = clean_power_series(clean_series, DEFAULT_SITE, 1000.0)
+    assert any("never exceeded" in w for w in rep.warnings)
+
+
+def test_dst_switch_is_detected_and_corrected(clean_series: pd.Series) -> None:
+    raw = clean_series.copy()
+    late = raw.index >= pd.Timestamp("2024-05-16", tz="UTC")
+    raw.index = raw.index.where(~late, raw.index + pd.Timedelta(hours=1))  # the logger jumps to summer time
+    out, rep = clean_power_series(raw, DEFAULT_SITE, CAP)
+    assert [(s.shift_min, s.since) for s in rep.clock_shifts] == [(60, "2024-05-16")]
+    assert rep.clock_corrected and "60 min late from 2024-05-16" in rep.warnings[0]
+    assert daily_noon_offsets(out, DEFAULT_SITE).abs().max() < 20  # corrected
+    assert not detect_clock_shifts(clean_series, DEFAULT_SITE)
+
+
+def test_whole_series_shift_corrected_small_offsets_left(clean_series: pd.Series) -> None:
+    shifted = clean_series.copy()
+    shifted.index = shifted.index + pd.Timedelta(hours=2)
+    assert [s.shift_min for s in detect_clock_shifts(shifted, DEFAULT_SITE)] == [120]
+    slightly = clean_series.copy()
+    slightly.index = slightly.index + pd.Timedelta(minutes=15)  # like an east/west array: not a clock error
+    assert detect_clock_shifts(slightly, DEFAULT_SITE) == []
+
+
+def test_real_logger_clock_pvdaq50_switches_to_dst_on_2012_03_11() -> None:
+    ds = load_dataset("pvdaq50_spring_dst")
+    assert ds.hygiene is not None
+    segs = [(s.since, s.shift_min) for s in ds.hygiene.clock_shifts]
+    assert segs == [("2012-03-11", 60)]
+    serf = load_dataset("serf")
+    assert serf.hygiene is not None and serf.hygiene.clock_shifts == [] and serf.hygiene.negative_night > 1000
+
+
+def test_coarse_or_empty_input_is_refused() -> None:
+    idx = pd.date_range("2024-05-01", periods=200, freq="1h", tz="UTC")
+    with pytest.raises(ForecastInputError, match="resolution is 60 min"):
+        clean_power_series(pd.Series(1.0, index=idx), DEFAULT_SITE, CAP)
+    with pytest.raises(ForecastInputError, match="fewer than 2 valid values"):
+        clean_power_series(pd.Series([-1e6, np.nan], index=idx[:2]), DEFAULT_SITE, CAP)
+    with pytest.raises(ForecastInputError, match="timezone-aware"):
+        clean_power_series(pd.Series([1.0], index=pd.DatetimeIndex(["2024-01-01"])), DEFAULT_SITE, CAP)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([-1e6, -9999.0, 0.0])),
+                min_size=2, max_size=300))
+def test_any_values_give_a_clean_series_or_a_clear_error(values: list[float]) -> None:
+    idx = pd.date_range("2024-05-01T06:00Z", periods=len(values), freq="5min")
+    try:
+        out, rep = clean_power_series(pd.Series(values, index=idx), DEFAULT_SITE, CAP)
+    except ForecastInputError:
+        return
+    assert np.isfinite(out.to_numpy()).all() and (out >= 0).all()
+    assert rep.n_input == len(values)
