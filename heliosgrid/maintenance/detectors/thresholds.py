@@ -32,7 +32,8 @@ drift_window                   48        drift: rolling median over 48 daylight 
 drift_min_buckets              8         drift: the deviation lasts ≥ 8 buckets
 stale_min_samples              3         stuck: min == max over a bucket of ≥ 3 samples
 stale_min_buckets              2         stuck: ≥ 2 stale buckets
-stale_lit_poa_w_m2             20.0      stuck POA/GHI judged only while the site sees light
+stale_lit_poa_w_m2             100.0     stuck POA/GHI judged only while the clear-sky POA is above
+                                         this (a dark-offset reading at dawn repeats legitimately)
 overheat_excess_c              8.0       overheating: module temperature > 8 °C above model and
                                          peers (SAPM residual scatter ≈ 2 °C)
 overheat_min_poa_w_m2          100.0     overheating judged only above this POA
@@ -72,7 +73,7 @@ class Thresholds:
     drift_min_buckets: int = 8
     stale_min_samples: int = 3
     stale_min_buckets: int = 2
-    stale_lit_poa_w_m2: float = 20.0
+    stale_lit_poa_w_m2: float = 100.0
     overheat_excess_c: float = 8.0
     overheat_min_poa_w_m2: float = 100.0
     overheat_critical_c: float = 20.0
