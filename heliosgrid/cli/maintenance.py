@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ev.add_argument(
         "--real",
         action="store_true",
-        help="evaluate on the real NREL series in the pvanalytics wheel (clean and with injected faults) instead of the simulator",
+        help="evaluate on the real NREL series of the pvanalytics wheel (clean and with injected faults), not the simulator",
     )
     ev.add_argument("--series", action="append", metavar="NAME", help="with --real: limit to a series (repeatable; default all)")
     ev.add_argument("--json", action="store_true", help="print the full result as JSON")

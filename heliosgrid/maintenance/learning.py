@@ -14,7 +14,7 @@ threshold. They set
 
 * ``step_min`` = clip(4 σ, 0.05, 0.15), ``loss_level`` = 1 − ``step_min`` and the smoothing
   window ``string_window`` = 3 / 4 / 6 buckets for σ ≤ 3 % / ≤ 6 % / more, and above 3 % only
-  buckets with irradiance ≥ 80 % of clear sky (string outage);
+  buckets with irradiance ≥ 250 W/m² and ≥ 80 % of clear sky (string outage);
 * ``soiling_loss`` = clip(3 σ_day, 0.02, 0.06) (soiling);
 * ``drift_ratio`` = clip(3 σ_poa_day, 0.03, 0.08) (irradiance drift, σ of the daily POA/ref ratio);
 * ``overheat_excess_c`` = max(8 °C, 4 × the spread of the module-temperature residual).
@@ -111,6 +111,7 @@ CEILING = replace(
     drift_ratio=0.08,
     string_window=6,
     string_min_clearness=0.8,
+    string_min_poa_w_m2=250.0,
     overheat_excess_c=20.0,
 )
 """Thresholds during warm-up: the ceilings of the learned ranges."""
@@ -163,6 +164,7 @@ def learn_thresholds(f: pd.DataFrame, k: float, healthy: pd.Series, timezone: st
         DEFAULT,
         string_window=3 if sigma <= 0.03 else 4 if sigma <= 0.06 else 6,
         string_min_clearness=0.0 if sigma <= 0.03 else CEILING.string_min_clearness,
+        string_min_poa_w_m2=0.0 if sigma <= 0.03 else CEILING.string_min_poa_w_m2,
         step_min=step,
         loss_level=1.0 - step,
         soiling_loss=float(np.clip(3 * sigma_day, DEFAULT.soiling_loss, CEILING.soiling_loss)),

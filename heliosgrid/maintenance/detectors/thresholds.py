@@ -14,8 +14,9 @@ loss_level                     0.95      string outage: the smoothed calibrated 
 step_min                       0.05      string outage: ≥ 5 points below the level 6–30 h earlier
                                          (soiling moves ≤ 1 point a day, never a 5-point step)
 peer_confirm_ratio             0.96      string outage: peers (when present) also below this
-string_min_poa_w_m2            250.0     string outage judged only above this irradiance: below
-                                         it PVWatts' low-light and angular errors reach 30 %
+string_min_poa_w_m2            0.0       string outage judged only above this irradiance: 250 is
+                                         learned for devices scattering > 3 % (below it PVWatts'
+                                         low-light and angular errors reach 30 % on real plants)
 string_min_clearness           0.0       … and with irradiance ≥ this share of clear sky: 0.8 is
                                          learned for devices scattering > 3 % (under broken
                                          clouds sensor and array see different clouds: real
@@ -62,7 +63,7 @@ class Thresholds:
     loss_level: float = 0.95
     step_min: float = 0.05
     peer_confirm_ratio: float = 0.96
-    string_min_poa_w_m2: float = 250.0
+    string_min_poa_w_m2: float = 0.0
     string_min_clearness: float = 0.0
     string_window: int = 3
     soiling_loss: float = 0.02
