@@ -53,9 +53,10 @@ def _serf_sites() -> dict[str, SiteSpec]:
     west = DeviceSpec("nrel-serf-west-inv01", SERF_WEST_SITE_ID, "inverter", 20.0, 180.0, 6.3, 5.7, -0.004, 0.96)
     east = DeviceSpec("nrel-serf-east-inv01", SERF_EAST_SITE_ID, "inverter", 42.9, 164.4, 6.0, 5.5, -0.004, 0.96)
     where = (39.742, -105.178, 1800.0)
+    tz = "America/Denver"
     return {
-        SERF_WEST_SITE_ID: SiteSpec(SERF_WEST_SITE_ID, "NREL SERF west (Golden, Colorado) — replay", *where, "America/Denver", (west,)),
-        SERF_EAST_SITE_ID: SiteSpec(SERF_EAST_SITE_ID, "NREL SERF east (Golden, Colorado) — replay", *where, "America/Denver", (east,)),
+        SERF_WEST_SITE_ID: SiteSpec(SERF_WEST_SITE_ID, "NREL SERF west (Golden, Colorado) — replay", *where, tz, (west,)),
+        SERF_EAST_SITE_ID: SiteSpec(SERF_EAST_SITE_ID, "NREL SERF east (Golden, Colorado) — replay", *where, tz, (east,)),
     }
 
 
