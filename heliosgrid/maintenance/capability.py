@@ -64,6 +64,11 @@ def not_evaluated_reasons(f: pd.DataFrame, learned: Learned, history_days: float
             "soiling trend cannot be told from the irradiance reference's noise (add a POA sensor or peers)"
         )
         out["string_outage"] = out["soiling"] = reason
+    elif learned.too_noisy_daily:
+        out["soiling"] = (
+            f"daily model ratios scatter by {learned.sigma_day:.1%}: a soiling threshold above 6 % would be needed "
+            "(add a POA sensor or peers)"
+        )
     if not (_has(f, "poa_w_m2_avg") or _has(f, "poa_ref_w_m2") or _has(f, "ref_poa_w_m2")):
         out.update(dict.fromkeys(IRRADIANCE_DETECTORS, "no plane-of-array irradiance (own sensor or site reference)"))
     if not _has(f, "poa_w_m2_avg"):

@@ -162,7 +162,8 @@ def _loss_pass(
     busy = _mask(f.index, own + new, "inverter_trip", "overheating", "comm_gap") | _snow_days(f, snow, site.timezone, 0)
     if not learned.too_noisy:
         new += detect_string_outage(f, dev, k, exclude=busy, th=th)
-        busy |= _mask(f.index, new, "string_outage") | _snow_days(f, snow, site.timezone, 1)
+    busy |= _mask(f.index, new, "string_outage") | _snow_days(f, snow, site.timezone, 1)
+    if not learned.too_noisy_daily:
         new += detect_soiling(f, dev, k, exclude=busy, timezone=site.timezone, others_daily_ratio=others_ratio, th=th)
     for fd in new:
         fd.evidence.setdefault("calibration_factor", round(k, 4))

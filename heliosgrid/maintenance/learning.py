@@ -19,8 +19,9 @@ threshold. They set
 * ``drift_ratio`` = clip(3 σ_poa_day, 0.03, 0.08) (irradiance drift, σ of the daily POA/ref ratio);
 * ``overheat_excess_c`` = max(8 °C, 4 × the spread of the module-temperature residual).
 
-**Too noisy:** above σ = :data:`NOISY_SIGMA` (8 %) string outage and soiling are "not
-evaluated" for the device, with the measured σ as the reason, instead of crying wolf.
+**Too noisy:** above σ = :data:`NOISY_SIGMA` (6 %) string outage and soiling are "not
+evaluated" for the device, with the measured σ as the reason, instead of crying wolf; soiling
+also when 3 σ_day exceeds its 6 % ceiling.
 
 **Warm-up:** with fewer than :data:`WARMUP_CLEAR_BUCKETS` clear buckets on at least
 :data:`WARMUP_DAYS` days the ceilings apply (the most conservative thresholds), and the
@@ -70,7 +71,7 @@ FAIMAN_U0_RANGE = (10.0, 60.0)
 """Plausible Faiman u0 (W/m²/K): ≈ 15 insulated rooftop … 25 open rack … 45 windy open rack."""
 
 
-NOISY_SIGMA = 0.08
+NOISY_SIGMA = 0.06
 """Above this model-ratio scatter on clear buckets a step or soiling trend cannot be told from the
 reference's own noise (satellite irradiance, a mismatched sensor): those detectors say so."""
 
@@ -89,6 +90,11 @@ class Learned:
     def too_noisy(self) -> bool:
         return self.sigma is not None and self.sigma > NOISY_SIGMA
 
+    @property
+    def too_noisy_daily(self) -> bool:
+        """Daily medians scatter so much that the soiling threshold would exceed its ceiling."""
+        return self.too_noisy or (self.sigma_day is not None and 3 * self.sigma_day > CEILING.soiling_loss)
+
     def evidence(self) -> dict[str, Any]:
         return {
             "ratio_sigma": None if self.sigma is None else round(self.sigma, 4),
@@ -96,6 +102,7 @@ class Learned:
             "clear_buckets": self.clear_buckets,
             "warm_up": self.warm_up,
             "too_noisy": self.too_noisy,
+            "too_noisy_daily": self.too_noisy_daily,
             "step_min": round(self.thresholds.step_min, 4),
             "soiling_loss": round(self.thresholds.soiling_loss, 4),
             "string_window": self.thresholds.string_window,

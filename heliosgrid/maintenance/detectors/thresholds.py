@@ -8,6 +8,9 @@ name                           default   why
 =============================  ========  ==========================================================
 trip_power_fraction            0.02      AC below 2 % of nameplate is "no output"
 trip_expected_fraction         0.10      the model must expect > 10 % of nameplate for a trip
+trip_min_clearsky_poa_w_m2     300.0     a trip needs the sun up properly (clear-sky POA): at low
+                                         sun, horizon and row shading zero a real array's output
+                                         (low-light zero buckets still extend a found trip)
 trip_edge_ratio                0.90      a partial bucket at either end of a trip (ratio < 0.9)
                                          belongs to the episode (the trip began mid-bucket)
 loss_level                     0.95      string outage: the smoothed calibrated ratio is below it
@@ -59,6 +62,7 @@ class Thresholds:
 
     trip_power_fraction: float = 0.02
     trip_expected_fraction: float = 0.10
+    trip_min_clearsky_poa_w_m2: float = 300.0
     trip_edge_ratio: float = 0.90
     loss_level: float = 0.95
     step_min: float = 0.05
