@@ -2,15 +2,16 @@
 
 Datasets come from installed wheels (nothing is downloaded): ``pvanalytics/data`` holds NREL's
 SERF (Golden, Colorado) inverter data. Timestamps are shifted by a whole number of days so the
-first day of the file lands on the chosen start date — the local time of day (and with it the
-sun's position) is preserved. ``seq`` is minutes since the epoch of the shifted timestamp, as
+first day of each file (each site) lands on the chosen start date, never later than now — the
+local time of day (and with it the sun's position) is preserved. ``seq`` is minutes since the epoch of the shifted timestamp, as
 for simulated data. Source units are converted to the contract's (W → kW).
 
 Datasets (``--dataset``):
 
 * ``serf`` — ``serf_west_15min.csv`` (Jan 2022, 5 days, 15 min: AC, DC, POA, ambient and module
-  temperature) as ``nrel-serf-west-inv01`` and ``serf_east_15min_ac_power.csv`` (Jul–Oct 2016,
-  104 days, 15 min, AC only) as ``nrel-serf-east-inv01``.
+  temperature) as ``nrel-serf-west-inv01`` (site ``nrel-serf-west``) and
+  ``serf_east_15min_ac_power.csv`` (Jul–Oct 2016, 104 days, 15 min, AC only) as
+  ``nrel-serf-east-inv01`` (site ``nrel-serf-east``): one site per file.
 * ``serf-east-1min`` — ``serf_east_1min_ac_power.csv`` (2 days, 1 min, AC only).
 
 The files' clocks are Mountain Standard Time (UTC−07:00 all year, as their offsets say).
@@ -33,20 +34,30 @@ from heliosgrid.contract.reading import ReadingV1
 from heliosgrid.physics import DeviceSpec, SiteSpec
 from heliosgrid.simulation import READING_COLUMNS, SEQ_UNIT
 
-SERF_SITE_ID = "nrel-serf"
+SERF_WEST_SITE_ID = "nrel-serf-west"
+SERF_EAST_SITE_ID = "nrel-serf-east"
 SERF_TZ = "Etc/GMT+7"  # POSIX sign convention: UTC−07:00, no daylight saving time
 CONTRACT_FIELDS = tuple(
     name for name in ReadingV1.model_fields if name not in {"schema_version", "device_id", "site_id", "ts", "seq"}
 )
 
 
-def _serf_site() -> SiteSpec:
-    devices = (
-        DeviceSpec("nrel-serf-west-inv01", SERF_SITE_ID, "inverter", 20.0, 180.0, 6.3, 5.7, -0.004, 0.96),
-        DeviceSpec("nrel-serf-east-inv01", SERF_SITE_ID, "inverter", 20.0, 150.0, 6.0, 5.5, -0.004, 0.96),
-    )
-    return SiteSpec(SERF_SITE_ID, "NREL SERF (Golden, Colorado) — replay", 39.742, -105.178, 1800.0,
-                    "America/Denver", devices)
+def _serf_sites() -> dict[str, SiteSpec]:
+    """One site per file (the arrays are separate systems on the SERF roof).
+
+    Orientation: west — tilt 20°, azimuth 180° (its measured POA drives the detectors; the
+    orientation only sets the clear-sky daylight mask); east — tilt 43°, azimuth 164°, fitted by
+    pvanalytics ``infer_orientation_fit_pvwatts`` to its AC power on clear PSM3 periods
+    (:mod:`heliosgrid.maintenance.realdata`).
+    """
+    west = DeviceSpec("nrel-serf-west-inv01", SERF_WEST_SITE_ID, "inverter", 20.0, 180.0, 6.3, 5.7, -0.004, 0.96)
+    east = DeviceSpec("nrel-serf-east-inv01", SERF_EAST_SITE_ID, "inverter", 42.9, 164.4, 6.0, 5.5, -0.004, 0.96)
+    where = (39.742, -105.178, 1800.0)
+    tz = "America/Denver"
+    return {
+        SERF_WEST_SITE_ID: SiteSpec(SERF_WEST_SITE_ID, "NREL SERF west (Golden, Colorado) — replay", *where, tz, (west,)),
+        SERF_EAST_SITE_ID: SiteSpec(SERF_EAST_SITE_ID, "NREL SERF east (Golden, Colorado) — replay", *where, tz, (east,)),
+    }
 
 
 @dataclass
@@ -90,7 +101,7 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
 
 def load_serf(variant: str = "serf") -> ReplaySource:
     """Load a SERF dataset from the installed pvanalytics wheel (see the module docstring)."""
-    site = _serf_site()
+    sites = _serf_sites()
     if variant == "serf":
         with _data_file("serf_west_15min.csv").open("rb") as fh:
             west = pd.read_csv(fh, index_col=0, parse_dates=True)
@@ -99,14 +110,14 @@ def load_serf(variant: str = "serf") -> ReplaySource:
             east = pd.read_csv(fh, index_col=0)
         east.index = pd.to_datetime(east.index, utc=True)
         frames = [
-            _frame("nrel-serf-west-inv01", SERF_SITE_ID, pd.DatetimeIndex(west.index), {
+            _frame("nrel-serf-west-inv01", SERF_WEST_SITE_ID, pd.DatetimeIndex(west.index), {
                 "poa_w_m2": west["poa_irradiance__771"],
                 "ambient_temp_c": west["ambient_temp__780"],
                 "module_temp_c": west["module_temp_1__781"],
                 "dc_power_kw": west["dc_power__772"] / 1000.0,
                 "ac_power_kw": west["ac_power__773"] / 1000.0,
             }),
-            _frame("nrel-serf-east-inv01", SERF_SITE_ID, pd.DatetimeIndex(east.index), {
+            _frame("nrel-serf-east-inv01", SERF_EAST_SITE_ID, pd.DatetimeIndex(east.index), {
                 "ac_power_kw": east["ac_power"] / 1000.0,
             }),
         ]
@@ -114,12 +125,13 @@ def load_serf(variant: str = "serf") -> ReplaySource:
         with _data_file("serf_east_1min_ac_power.csv").open("rb") as fh:
             east1 = pd.read_csv(fh, index_col=0)
         east1.index = pd.to_datetime(east1.index, utc=True)
-        frames = [_frame("nrel-serf-east-inv01", SERF_SITE_ID, pd.DatetimeIndex(east1.index), {
+        frames = [_frame("nrel-serf-east-inv01", SERF_EAST_SITE_ID, pd.DatetimeIndex(east1.index), {
             "ac_power_kw": east1["ac_power__752"] / 1000.0,
         })]
     else:
         raise ValueError(f"unknown dataset {variant!r}; expected one of {', '.join(DATASETS)}")
-    return ReplaySource(variant, [site], _finish(pd.concat(frames, ignore_index=True)))
+    frame = _finish(pd.concat(frames, ignore_index=True))
+    return ReplaySource(variant, [sites[sid] for sid in sorted(set(frame["site_id"]))], frame)
 
 
 DATASETS: dict[str, Callable[[], ReplaySource]] = {
@@ -185,16 +197,26 @@ def load_csv(
     return ReplaySource(path.name, [], _finish(frame))
 
 
-def shift_to_start(readings: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
-    """Shift timestamps by whole days so the first reading's UTC date becomes ``start``'s date.
+def shift_to_start(readings: pd.DataFrame, start: pd.Timestamp, now: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Shift each site's timestamps by whole days so its first reading's UTC date becomes ``start``'s date.
 
-    Time of day is kept (the data stays consistent with the sun). ``seq`` is recomputed.
+    One shift per site (per source file): files years apart each land on ``start`` instead of
+    the later one landing years after the earlier. Never in the future: a site whose data would
+    end after ``now`` (default: the current time) is moved back by whole days until its last
+    reading is at or before ``now``. Time of day is kept (the data stays consistent with the
+    sun). ``seq`` is recomputed.
     """
     if readings.empty:
         return readings
-    first_day = readings["ts"].min().normalize()
-    days = (start.tz_convert("UTC").normalize() - first_day).days
+    now = pd.Timestamp.now(tz="UTC") if now is None else now.tz_convert("UTC")
     out = readings.copy()
-    out["ts"] = out["ts"] + pd.Timedelta(days=days)
+    target = start.tz_convert("UTC").normalize()
+    for _site, rows in out.groupby("site_id", sort=False):
+        ts = rows["ts"]
+        days = (target - ts.min().normalize()).days
+        overshoot = ts.max() + pd.Timedelta(days=days) - now
+        if overshoot > pd.Timedelta(0):
+            days -= int(np.ceil(overshoot / pd.Timedelta(days=1)))
+        out.loc[rows.index, "ts"] = ts + pd.Timedelta(days=days)
     out["seq"] = ((out["ts"] - pd.Timestamp(0, tz="UTC")) // SEQ_UNIT).astype("int64")
     return out

@@ -53,6 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ev.add_argument("--seed", type=int, default=42, help="simulator / fault schedule seed (default 42)")
     ev.add_argument("--fault-rate", type=float, default=3.0, help="random faults per device per 30 days (default 3)")
     ev.add_argument("--no-real-data", action="store_true", help="skip the pvanalytics labelled sets")
+    ev.add_argument(
+        "--real",
+        action="store_true",
+        help="evaluate on the real NREL series of the pvanalytics wheel (clean and with injected faults), not the simulator",
+    )
+    ev.add_argument("--series", action="append", metavar="NAME", help="with --real: limit to a series (repeatable; default all)")
     ev.add_argument("--json", action="store_true", help="print the full result as JSON")
     ev.set_defaults(func=cmd_evaluate)
 
@@ -91,9 +97,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_real(args: argparse.Namespace) -> int:
+    from heliosgrid.maintenance.real_eval import evaluate_real
+    from heliosgrid.maintenance.realdata import CORPUS
+
+    unknown = sorted(set(args.series or []) - set(CORPUS))
+    if unknown:
+        raise CLIError(f"unknown series {', '.join(unknown)}; expected one of {', '.join(CORPUS)}")
+    result = evaluate_real(tuple(args.series) if args.series else None)
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+        return 0
+    print(f"clean real series: {result['site_days']} site-days; false alerts per 30 site-days")
+    for cadence, rates in result["false_alerts_per_30_site_days_by_cadence"].items():
+        print(f"  {cadence:>6}: " + ", ".join(f"{k} {v:g}" for k, v in rates.items()))
+    print(f"{'fault type':<18} {'n':>3} {'prec':>6} {'recall':>6} {'delay_h':>8} {'energy_err':>10}")
+    for fault_type, e in result["per_fault_type"].items():
+        prec = "-" if e["precision"] is None else f"{e['precision']:.2f}"
+        delay = "-" if e["median_delay_h"] is None else f"{e['median_delay_h']:.2f}"
+        err = "-" if e["median_energy_error"] is None else f"{e['median_energy_error']:.1%}"
+        print(f"{fault_type:<18} {e['faults']:>3} {prec:>6} {e['recall']:>6.2f} {delay:>8} {err:>10}")
+    for detector, reasons in result["not_evaluated"].items():
+        for reason in reasons:
+            print(f"not evaluated: {detector}: {reason}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from heliosgrid.maintenance.evaluation import evaluate
 
+    if args.real:
+        return _evaluate_real(args)
     if args.days < 1 or args.days > 366:
         raise CLIError(f"--days must be between 1 and 366, got {args.days}")
     if args.fault_rate <= 0:

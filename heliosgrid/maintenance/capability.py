@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.maintenance.frames import MAX_INTERVAL_S
-from heliosgrid.maintenance.learning import Learned
+from heliosgrid.maintenance.learning import NOISY_SIGMA, Learned
 
 IRRADIANCE_DETECTORS = ("inverter_trip", "string_outage", "soiling", "overheating", "snow_loss")
 
@@ -50,14 +50,25 @@ def _interval_reasons(f: pd.DataFrame) -> dict[str, str] | None:
 def not_evaluated_reasons(f: pd.DataFrame, learned: Learned, history_days: float | None = None) -> dict[str, str]:
     """detector → reason for the detectors that could not judge this inverter's frame ``f``.
 
-    ``learned`` is reported as evidence, not as a reason: during warm-up the loss detectors run
-    with the ceiling thresholds (:data:`heliosgrid.maintenance.learning.CEILING`).
+    During warm-up the loss detectors run with the ceiling thresholds
+    (:data:`heliosgrid.maintenance.learning.CEILING`); a device too noisy to judge steps or
+    soiling (``learned.too_noisy``) gets a reason for both.
     """
-    del learned  # warm-up is not a reason: the ceilings apply
     coarse = _interval_reasons(f)
     if coarse is not None:
         return coarse
     out: dict[str, str] = {}
+    if learned.too_noisy:
+        reason = (
+            f"the model ratio scatters by {learned.sigma:.0%} on clear buckets (> {NOISY_SIGMA:.0%}): a string loss or a "
+            "soiling trend cannot be told from the irradiance reference's noise (add a POA sensor or peers)"
+        )
+        out["string_outage"] = out["soiling"] = reason
+    elif learned.too_noisy_daily:
+        out["soiling"] = (
+            f"daily model ratios scatter by {learned.sigma_day:.1%}: a soiling threshold above 6 % would be needed "
+            "(add a POA sensor or peers)"
+        )
     if not (_has(f, "poa_w_m2_avg") or _has(f, "poa_ref_w_m2") or _has(f, "ref_poa_w_m2")):
         out.update(dict.fromkeys(IRRADIANCE_DETECTORS, "no plane-of-array irradiance (own sensor or site reference)"))
     if not _has(f, "poa_w_m2_avg"):

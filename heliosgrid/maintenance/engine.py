@@ -158,21 +158,24 @@ def _loss_pass(
     new = detect_inverter_trip(f, dev, k, th) + detect_snow_loss(f, dev, k, snow)
     stuck_tmod = _mask(f.index, own, "stuck_sensor", sensor="module_temp_c")
     new += detect_overheating(f, dev, k, exclude=stuck_tmod | snow, th=th)
-    busy = _mask(f.index, own + new, "inverter_trip", "overheating", "comm_gap") | snow
-    new += detect_string_outage(f, dev, k, exclude=busy, th=th)
-    busy |= _mask(f.index, new, "string_outage") | _snow_days(f, snow, site.timezone)
-    new += detect_soiling(f, dev, k, exclude=busy, timezone=site.timezone, others_daily_ratio=others_ratio, th=th)
+    # Snow days (and the day after: melting snow leaves partial cover) are snow_loss's business.
+    busy = _mask(f.index, own + new, "inverter_trip", "overheating", "comm_gap") | _snow_days(f, snow, site.timezone, 0)
+    if not learned.too_noisy:
+        new += detect_string_outage(f, dev, k, exclude=busy, th=th)
+    busy |= _mask(f.index, new, "string_outage") | _snow_days(f, snow, site.timezone, 1)
+    if not learned.too_noisy_daily:
+        new += detect_soiling(f, dev, k, exclude=busy, timezone=site.timezone, others_daily_ratio=others_ratio, th=th)
     for fd in new:
         fd.evidence.setdefault("calibration_factor", round(k, 4))
     return new, learned
 
 
-def _snow_days(f: pd.DataFrame, snow: pd.Series, timezone: str) -> pd.Series:
-    """Every bucket of a local day with snow and of the day after: melting snow leaves partial cover
-    whose shortfall is not soiling."""
+def _snow_days(f: pd.DataFrame, snow: pd.Series, timezone: str, days_after: int) -> pd.Series:
+    """Every bucket of a local day with snow and of the ``days_after`` days after it: melting snow
+    leaves partial cover whose shortfall is neither a string outage nor soiling."""
     day = pd.Series(f.index.tz_convert(timezone).normalize(), index=f.index)
     snowy = set(day[snow.to_numpy(dtype=bool)])
-    snowy |= {d + pd.Timedelta(days=1) for d in snowy}
+    snowy |= {d + pd.Timedelta(days=n) for d in snowy for n in range(1, days_after + 1)}
     return day.isin(snowy)
 
 

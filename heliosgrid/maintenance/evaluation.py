@@ -268,7 +268,8 @@ def evaluate_pvanalytics() -> dict[str, Any]:
 
     * stale data (``ac_power_inv_2173_stale_data.csv``): the stuck-sensor rule of
       :func:`~heliosgrid.maintenance.detectors.stale` (repeated bucket values, daytime only);
-    * outliers (``ac_power_inv_7539_outliers.csv``): pvanalytics' Hampel filter;
+    * outliers (``ac_power_inv_7539_outliers.csv``): :func:`heliosgrid.maintenance.outliers.flag_outliers`,
+      with the raw pvanalytics functions (Hampel, z-score, Tukey) as baselines;
     * data shifts (``pvlib_data_shift.csv``, daily values): pvanalytics' ``detect_data_shifts``,
       scored per day as "on or after a detected shift" against the label.
     """
@@ -286,8 +287,18 @@ def evaluate_pvanalytics() -> dict[str, Any]:
     }
 
     outl = _pvanalytics_csv("ac_power_inv_7539_outliers.csv", parse_dates=["timestamp"], index_col="timestamp")
-    flagged_o = outliers.hampel(outl["value_normalized"], window=5)
-    out["outliers"] = {"method": "pvanalytics hampel(window=5)", **_binary_scores(flagged_o, outl["outlier"])}
+    from heliosgrid.maintenance.outliers import flag_outliers
+
+    flagged_o = flag_outliers(outl["value_normalized"])
+    out["outliers"] = {
+        "method": "heliosgrid.maintenance.outliers.flag_outliers (range check + isolated spike)",
+        **_binary_scores(flagged_o, outl["outlier"]),
+        "baselines": {
+            "pvanalytics hampel(window=5)": _binary_scores(outliers.hampel(outl["value_normalized"], window=5), outl["outlier"]),
+            "pvanalytics zscore": _binary_scores(outliers.zscore(outl["value_normalized"]), outl["outlier"]),
+            "pvanalytics tukey": _binary_scores(outliers.tukey(outl["value_normalized"]), outl["outlier"]),
+        },
+    }
 
     shift = _pvanalytics_csv("pvlib_data_shift.csv")
     shift.index = pd.to_datetime(shift["timestamp"], format="%m/%d/%Y")

@@ -7,16 +7,21 @@ irradiance). Each run (so refreshed at least daily), per inverter, over the anal
 communication gap or sensor fault, with the irradiance used between 80 % and 130 % of its
 clear-sky value (clouds passing make the model ratio scatter for reasons that are not the
 device's) — the robust spread σ = 1.4826 · MAD of the calibrated ratio's residual against the
-same time of day 24–48 h earlier (the string-outage test's own statistic), and σ_day of the day-to-day differences of its daily medians (÷ √2): differences
-are not inflated by a step or trend inside the window, so a fault cannot raise its own
-threshold — set
+same time of day 24–48 h earlier (the string-outage test's own statistic), and σ_day of the
+day-to-day differences of its daily medians (÷ √2, not inflated by a soiling trend). Outages
+found with the ceiling thresholds are left out first, so a fault cannot raise its own
+threshold. They set
 
 * ``step_min`` = clip(4 σ, 0.05, 0.15), ``loss_level`` = 1 − ``step_min`` and the smoothing
   window ``string_window`` = 3 / 4 / 6 buckets for σ ≤ 3 % / ≤ 6 % / more, and above 3 % only
-  buckets with irradiance ≥ 80 % of clear sky (string outage);
+  buckets with irradiance ≥ 250 W/m² and ≥ 80 % of clear sky (string outage);
 * ``soiling_loss`` = clip(3 σ_day, 0.02, 0.06) (soiling);
 * ``drift_ratio`` = clip(3 σ_poa_day, 0.03, 0.08) (irradiance drift, σ of the daily POA/ref ratio);
 * ``overheat_excess_c`` = max(8 °C, 4 × the spread of the module-temperature residual).
+
+**Too noisy:** above σ = :data:`NOISY_SIGMA` (6 %) string outage and soiling are "not
+evaluated" for the device, with the measured σ as the reason, instead of crying wolf; soiling
+also when 3 σ_day exceeds its 6 % ceiling.
 
 **Warm-up:** with fewer than :data:`WARMUP_CLEAR_BUCKETS` clear buckets on at least
 :data:`WARMUP_DAYS` days the ceilings apply (the most conservative thresholds), and the
@@ -66,6 +71,11 @@ FAIMAN_U0_RANGE = (10.0, 60.0)
 """Plausible Faiman u0 (W/m²/K): ≈ 15 insulated rooftop … 25 open rack … 45 windy open rack."""
 
 
+NOISY_SIGMA = 0.06
+"""Above this model-ratio scatter on clear buckets a step or soiling trend cannot be told from the
+reference's own noise (satellite irradiance, a mismatched sensor): those detectors say so."""
+
+
 @dataclass(frozen=True)
 class Learned:
     """Per-device learned thresholds and the statistics behind them."""
@@ -76,12 +86,23 @@ class Learned:
     clear_buckets: int
     warm_up: bool
 
+    @property
+    def too_noisy(self) -> bool:
+        return self.sigma is not None and self.sigma > NOISY_SIGMA
+
+    @property
+    def too_noisy_daily(self) -> bool:
+        """Daily medians scatter so much that the soiling threshold would exceed its ceiling."""
+        return self.too_noisy or (self.sigma_day is not None and 3 * self.sigma_day > CEILING.soiling_loss)
+
     def evidence(self) -> dict[str, Any]:
         return {
             "ratio_sigma": None if self.sigma is None else round(self.sigma, 4),
             "daily_ratio_sigma": None if self.sigma_day is None else round(self.sigma_day, 4),
             "clear_buckets": self.clear_buckets,
             "warm_up": self.warm_up,
+            "too_noisy": self.too_noisy,
+            "too_noisy_daily": self.too_noisy_daily,
             "step_min": round(self.thresholds.step_min, 4),
             "soiling_loss": round(self.thresholds.soiling_loss, 4),
             "string_window": self.thresholds.string_window,
@@ -97,6 +118,7 @@ CEILING = replace(
     drift_ratio=0.08,
     string_window=6,
     string_min_clearness=0.8,
+    string_min_poa_w_m2=250.0,
     overheat_excess_c=20.0,
 )
 """Thresholds during warm-up: the ceilings of the learned ranges."""
@@ -149,6 +171,7 @@ def learn_thresholds(f: pd.DataFrame, k: float, healthy: pd.Series, timezone: st
         DEFAULT,
         string_window=3 if sigma <= 0.03 else 4 if sigma <= 0.06 else 6,
         string_min_clearness=0.0 if sigma <= 0.03 else CEILING.string_min_clearness,
+        string_min_poa_w_m2=0.0 if sigma <= 0.03 else CEILING.string_min_poa_w_m2,
         step_min=step,
         loss_level=1.0 - step,
         soiling_loss=float(np.clip(3 * sigma_day, DEFAULT.soiling_loss, CEILING.soiling_loss)),

@@ -43,6 +43,8 @@ def detect_inverter_trip(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, th
     ac = f["ac_power_kw_avg"].fillna(0.0)
     has_data = f["sample_count"] > 0
     producing_expected = f["daylight"] & (f["expected_ac_kw"] * k > th.trip_expected_fraction * cap)
+    if "clearsky_poa_w_m2" in f:  # low sun: row-to-row and horizon shading, not a trip
+        producing_expected &= f["clearsky_poa_w_m2"] >= th.trip_min_clearsky_poa_w_m2
     dead = has_data & producing_expected & (ac < th.trip_power_fraction * cap)
     if "snow_suspected" in f:
         dead &= ~f["snow_suspected"].fillna(False).astype(bool)
@@ -121,7 +123,8 @@ SAME_TIME_HALF_WIDTH = pd.Timedelta(hours=1.5)
 
 def earlier_base(t: pd.DatetimeIndex, values: np.ndarray) -> np.ndarray:
     """Per point, the median of ``values`` at the same time of day (± 1.5 h) 24 h earlier, else 48 h
-    earlier (≥ 4 points), else over 6–30 h earlier (≥ 6 points); NaN without history.
+    earlier (≥ 4 points), else over 6–30 h earlier (≥ 6 points); NaN without history. NaN values
+    (buckets of an earlier episode) are not history.
 
     Comparing like with like removes the model's diurnal error shape (angle of incidence,
     spectrum, thermal lag: real ratios sag by 10–15 % at noon on some plants), which a plain
@@ -130,16 +133,17 @@ def earlier_base(t: pd.DatetimeIndex, values: np.ndarray) -> np.ndarray:
     secs = np.asarray(t.asi8, dtype=np.int64) // 10**9
     out = np.full(len(secs), np.nan)
     half = int(SAME_TIME_HALF_WIDTH.total_seconds())
+    finite = np.isfinite(values)
     for i, now in enumerate(secs):
         for lag in (86400, 2 * 86400):
             lo, hi = np.searchsorted(secs, [now - lag - half, now - lag + half + 1])
-            if hi - lo >= 4:
-                out[i] = np.median(values[lo:hi])
+            if finite[lo:hi].sum() >= 4:
+                out[i] = np.nanmedian(values[lo:hi])
                 break
         else:
             lo, hi = np.searchsorted(secs, [now - 30 * 3600, now - 6 * 3600])
-            if hi - lo >= 6:
-                out[i] = np.median(values[lo:hi])
+            if finite[lo:hi].sum() >= 6:
+                out[i] = np.nanmedian(values[lo:hi])
     return out
 
 
@@ -154,27 +158,29 @@ def _step_at(u: _Usable, i: int, th: Thresholds) -> float | None:
     return None
 
 
-def _episode(u: _Usable, i: int, base: float, th: Thresholds) -> tuple[int, int]:
-    """``[onset, stop)`` in usable positions: back while below base − step/2, forward while the level is."""
+def _episode(u: _Usable, i: int, base: float, th: Thresholds, floor: int = 0) -> tuple[int, int]:
+    """``[onset, stop)`` in usable positions: back while below base − step/2 (not before ``floor``,
+    the end of the previous episode), forward while the level is."""
     onset = i
     half = base - th.step_min / 2
-    while onset > 0 and u.ratio[onset - 1] < half and u.t[onset] - u.t[onset - 1] <= pd.Timedelta(hours=18):
+    while onset > floor and u.ratio[onset - 1] < half and u.t[onset] - u.t[onset - 1] <= pd.Timedelta(hours=18):
         onset -= 1
     stop = i + 1
     # Forward while the level stays below the pre-fault ratio at its time of day (the detection
     # base when that hour has no pre-fault history): the episode survives nights and days.
     while stop < len(u.t) and (
-        not np.isfinite(u.level[stop]) or u.level[stop] < _pre_fault_reference(u, stop, onset, base) - th.step_min / 2
+        not np.isfinite(u.level[stop]) or u.level[stop] < _pre_fault_reference(u, stop, onset, base, half) - th.step_min / 2
     ):
         stop += 1
     return onset, stop
 
 
-def _pre_fault_reference(u: _Usable, j: int, onset: int, fallback: float) -> float:
-    """Median ratio of the 3 days before ``onset`` at bucket ``j``'s time of day (± 1.5 h)."""
+def _pre_fault_reference(u: _Usable, j: int, onset: int, fallback: float, healthy_above: float) -> float:
+    """Median ratio of the 3 days before ``onset`` at bucket ``j``'s time of day (± 1.5 h), over the
+    buckets that looked healthy (ratio ≥ ``healthy_above``: an earlier fault is not a reference)."""
     secs = np.asarray(u.t.asi8, dtype=np.int64) // 10**9
     start = secs[onset]
-    before = (secs < start) & (secs >= start - 3 * 86400)
+    before = (secs < start) & (secs >= start - 3 * 86400) & (u.ratio >= healthy_above)
     tod = np.abs(((secs - secs[j]) + 43200) % 86400 - 43200)
     near = before & (tod <= SAME_TIME_HALF_WIDTH.total_seconds())
     return float(np.median(u.ratio[near])) if near.sum() >= 2 else fallback
@@ -233,12 +239,18 @@ def detect_string_outage(
         return []
     out: list[Finding] = []
     i = th.string_window
+    floor = 0
     while i < len(u.t):
         base = _step_at(u, i, th)
         if base is None:
             i += 1
             continue
-        onset, stop = _episode(u, i, base, th)
+        onset, stop = _episode(u, i, base, th, floor)
+        floor = stop
+        # The episode is no baseline for what follows (a second outage right after the first).
+        masked = u.ratio.copy()
+        masked[onset:stop] = np.nan
+        u.base[stop:] = earlier_base(u.t, masked)[stop:]
         if stop - onset >= max(2, th.string_window - 1):
             out.append(_outage_finding(f, device, k, u, i, (onset, stop), base, exclusion(f, exclude)))
         i = stop + 1

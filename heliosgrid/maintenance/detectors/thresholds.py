@@ -8,14 +8,18 @@ name                           default   why
 =============================  ========  ==========================================================
 trip_power_fraction            0.02      AC below 2 % of nameplate is "no output"
 trip_expected_fraction         0.10      the model must expect > 10 % of nameplate for a trip
+trip_min_clearsky_poa_w_m2     300.0     a trip needs the sun up properly (clear-sky POA): at low
+                                         sun, horizon and row shading zero a real array's output
+                                         (low-light zero buckets still extend a found trip)
 trip_edge_ratio                0.90      a partial bucket at either end of a trip (ratio < 0.9)
                                          belongs to the episode (the trip began mid-bucket)
 loss_level                     0.95      string outage: the smoothed calibrated ratio is below it
 step_min                       0.05      string outage: ≥ 5 points below the level 6–30 h earlier
                                          (soiling moves ≤ 1 point a day, never a 5-point step)
 peer_confirm_ratio             0.96      string outage: peers (when present) also below this
-string_min_poa_w_m2            250.0     string outage judged only above this irradiance: below
-                                         it PVWatts' low-light and angular errors reach 30 %
+string_min_poa_w_m2            0.0       string outage judged only above this irradiance: 250 is
+                                         learned for devices scattering > 3 % (below it PVWatts'
+                                         low-light and angular errors reach 30 % on real plants)
 string_min_clearness           0.0       … and with irradiance ≥ this share of clear sky: 0.8 is
                                          learned for devices scattering > 3 % (under broken
                                          clouds sensor and array see different clouds: real
@@ -32,7 +36,8 @@ drift_window                   48        drift: rolling median over 48 daylight 
 drift_min_buckets              8         drift: the deviation lasts ≥ 8 buckets
 stale_min_samples              3         stuck: min == max over a bucket of ≥ 3 samples
 stale_min_buckets              2         stuck: ≥ 2 stale buckets
-stale_lit_poa_w_m2             20.0      stuck POA/GHI judged only while the site sees light
+stale_lit_poa_w_m2             100.0     stuck POA/GHI judged only while the clear-sky POA is above
+                                         this (a dark-offset reading at dawn repeats legitimately)
 overheat_excess_c              8.0       overheating: module temperature > 8 °C above model and
                                          peers (SAPM residual scatter ≈ 2 °C)
 overheat_min_poa_w_m2          100.0     overheating judged only above this POA
@@ -57,11 +62,12 @@ class Thresholds:
 
     trip_power_fraction: float = 0.02
     trip_expected_fraction: float = 0.10
+    trip_min_clearsky_poa_w_m2: float = 300.0
     trip_edge_ratio: float = 0.90
     loss_level: float = 0.95
     step_min: float = 0.05
     peer_confirm_ratio: float = 0.96
-    string_min_poa_w_m2: float = 250.0
+    string_min_poa_w_m2: float = 0.0
     string_min_clearness: float = 0.0
     string_window: int = 3
     soiling_loss: float = 0.02
@@ -72,7 +78,7 @@ class Thresholds:
     drift_min_buckets: int = 8
     stale_min_samples: int = 3
     stale_min_buckets: int = 2
-    stale_lit_poa_w_m2: float = 20.0
+    stale_lit_poa_w_m2: float = 100.0
     overheat_excess_c: float = 8.0
     overheat_min_poa_w_m2: float = 100.0
     overheat_critical_c: float = 20.0

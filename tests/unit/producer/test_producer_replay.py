@@ -90,3 +90,19 @@ def test_csv_errors(tmp_path: Path) -> None:
     csv.write_text("t,a\n2024-01-01,1\n", encoding="utf-8")
     with pytest.raises(ValueError, match="not found"):
         load_csv(csv, device_id="d", site_id="s", mapping={"ac_power_kw": ("b", 1.0)}, ts_column="t")
+
+
+def test_each_file_is_its_own_site_and_lands_on_the_start_date(serf: pd.DataFrame) -> None:
+    """README example `--start 2026-01-05`: both files start that day (the 2022 file used to land in 2031)."""
+    assert set(serf.groupby("device_id")["site_id"].first()) == {"nrel-serf-west", "nrel-serf-east"}
+    shifted = shift_to_start(serf, pd.Timestamp("2026-01-05T00:00Z"), now=pd.Timestamp("2026-12-01T00:00Z"))
+    firsts = shifted.groupby("site_id")["ts"].min().dt.normalize()
+    assert (firsts == pd.Timestamp("2026-01-05T00:00Z")).all()
+    assert shifted["ts"].max() < pd.Timestamp("2026-06-01T00:00Z")
+
+
+def test_replay_never_lands_in_the_future(serf: pd.DataFrame) -> None:
+    now = pd.Timestamp("2026-02-01T12:00Z")
+    shifted = shift_to_start(serf, pd.Timestamp("2026-01-20T00:00Z"), now=now)
+    assert shifted["ts"].max() <= now
+    assert (shifted["ts"].dt.time.to_numpy() == serf["ts"].dt.time.to_numpy()).all()
