@@ -24,6 +24,7 @@ from heliosgrid import __version__
 from heliosgrid.api import routes, stream
 from heliosgrid.api.auth import TokenBucketLimiter
 from heliosgrid.api.problems import install_problem_handlers
+from heliosgrid.api.routers import insights
 from heliosgrid.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(routes.router)
     app.include_router(stream.router)
+    app.include_router(insights.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
