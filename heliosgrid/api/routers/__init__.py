@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from heliosgrid.api.routers import alerts, catalogue, forecasts, kpis, meta, products, quality, readings, stream
+from heliosgrid.api.routers import alerts, catalogue, forecasts, insights, kpis, meta, products, quality, readings, stream
 
 ROUTERS: tuple[APIRouter, ...] = (
     meta.router,
@@ -19,6 +19,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     alerts.router,
     quality.router,
     products.router,
+    insights.router,
     stream.router,
 )
 

@@ -30,10 +30,13 @@
     return resp.json();
   }
 
+  window.HeliosApi = api; // shared with the Performance and Data quality views
+
   // --- key handling -----------------------------------------------------------------------------
   function askForKey(message) {
     if (state.stream) state.stream.close();
-    $("#operator-view").hidden = true; $("#history-view").hidden = true; $("#key-form").hidden = false;
+    for (const m of document.querySelectorAll("main")) m.hidden = true;
+    $("#key-form").hidden = false;
     $("#key-error").textContent = message || "";
   }
 
@@ -233,9 +236,9 @@
   // --- wiring -----------------------------------------------------------------------------------
   function switchView(view) {
     for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.view === view);
-    $("#operator-view").hidden = view !== "operator";
-    $("#history-view").hidden = view !== "history";
+    for (const m of document.querySelectorAll("main[data-view]")) m.hidden = m.dataset.view !== view;
     if (view === "history") loadHistory();
+    document.dispatchEvent(new CustomEvent("helios:view", { detail: view })); // performance.js, quality.js
   }
 
   async function start() {

@@ -53,7 +53,8 @@ def test_reapplying_migrations_is_a_noop_and_info_reports_timescaledb(tsconn: ps
     caggs: dict[str, bool] = dict(tsconn.execute(
         "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates"
     ).fetchall())
-    assert caggs == {"readings_15m": False, "readings_1h": False, "readings_1d": False}  # real-time on
+    serving = {f"{level}_{width}": False for level in ("site_rollup", "fleet_rollup") for width in ("15m", "1h", "1d")}
+    assert caggs == {"readings_15m": False, "readings_1h": False, "readings_1d": False, **serving}  # real-time on (0072: bi)
     chunk = tsconn.execute(
         "SELECT time_interval FROM timescaledb_information.dimensions WHERE hypertable_name = 'readings'"
     ).fetchone()
@@ -79,7 +80,8 @@ def test_policies_are_registered_with_the_configured_intervals(tsconn: psycopg.C
     # MIN_DROP_AFTER mirrors the continuous-aggregate refresh windows of migration 0004
     refresh = {rel: j["config"]["start_offset"] for (proc, rel), j in jobs.items()
                if proc == "policy_refresh_continuous_aggregate"}
-    assert set(refresh) == {"readings_15m", "readings_1h", "readings_1d"}
+    serving = {f"{level}_{width}" for level in ("site_rollup", "fleet_rollup") for width in ("15m", "1h", "1d")}  # 0072 (bi)
+    assert set(refresh) == {"readings_15m", "readings_1h", "readings_1d"} | serving
     sources = {"readings_15m": "readings", "readings_1h": "readings_15m", "readings_1d": "readings_1h"}
     for cagg, source in sources.items():
         offset = tsconn.execute("SELECT %s::interval", (refresh[cagg],)).fetchone()
