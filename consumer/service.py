@@ -184,7 +184,7 @@ class IngestService:
         """Consume until stopped. Returns 0 on a requested stop, non-zero on a fatal failure."""
         s = self.settings
         try:
-            self.metrics.serve(s.consumer_metrics_port)
+            self.metrics.serve(s.consumer_metrics_port, s.consumer_metrics_host)
         except OSError as exc:
             log.error("cannot serve /metrics on port %d: %s", s.consumer_metrics_port, exc)
             return EXIT_CONFIG
