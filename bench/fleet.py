@@ -80,6 +80,9 @@ def _template_rollups(days: int) -> list[pd.DataFrame]:
     sim = simulate_fleet(templates, END - timedelta(days=days), END, seed=11, faults="random",
                          fault_rate_per_device_month=3.0)
     rolled = rollup_15m(sim.readings)
+    rolled["completeness"] = rolled["sample_count"] / 15.0  # as migration 0004: samples / nominal at 60 s
+    if "poa_irradiation_kwh_m2" not in rolled:
+        rolled["poa_irradiation_kwh_m2"] = rolled["poa_w_m2_avg"] * 0.25 / 1000.0
     return [rolled[rolled["site_id"] == s.site_id].assign(
         device_id=lambda f, s=s: f["device_id"].str.removeprefix(s.site_id)) for s in templates]
 
