@@ -132,7 +132,7 @@ class IngestService:
     def run(self) -> int:
         """Consume until stopped. Returns 0 on a requested stop, non-zero on a fatal failure."""
         try:
-            self.metrics.serve(self.settings.consumer_metrics_port)
+            self.metrics.serve(self.settings.consumer_metrics_port, self.settings.consumer_metrics_host)
         except OSError as exc:
             log.error("cannot serve /metrics on port %d: %s", self.settings.consumer_metrics_port, exc)
             return EXIT_CONFIG

@@ -102,6 +102,8 @@ class ContractResult:
     version: str
     path: str
     findings: list[Finding] = field(default_factory=list)
+    producer_dag: str | None = None
+    """DAG producing the data (``producedByDag``); its first run decides when violations count."""
 
     @property
     def ok(self) -> bool:
@@ -300,7 +302,8 @@ def check_contract(conn: psycopg.Connection, path: Path, as_of: datetime) -> Con
         result = ContractResult(name=path.stem, version="?", path=str(path))
         result.findings.append(Finding("contract", path.name, False, str(exc)))
         return result
-    result = ContractResult(name=str(doc["name"]), version=str(doc["version"]), path=str(path))
+    result = ContractResult(name=str(doc["name"]), version=str(doc["version"]), path=str(path),
+                            producer_dag=producing_dag(doc))
     for obj in doc["schema"]:
         result.findings += _check_schema(conn, obj)
         for rule in obj.get("quality") or []:
@@ -353,6 +356,15 @@ def format_report(results: list[ContractResult]) -> str:
     return "\n".join(lines)
 
 
+def producing_dag(doc: dict[str, Any]) -> str | None:
+    """The Airflow DAG that produces the contract's data (custom property ``producedByDag``), or None
+    (e.g. the readings stream, produced by the consumer)."""
+    for prop in doc.get("customProperties") or []:
+        if isinstance(prop, dict) and prop.get("property") == "producedByDag" and prop.get("value"):
+            return str(prop["value"])
+    return None
+
+
 def freshness_sla_s(doc: dict[str, Any]) -> float | None:
     """The contract's latency SLA in seconds, or None."""
     for sla in doc.get("slaProperties") or []:
@@ -361,4 +373,5 @@ def freshness_sla_s(doc: dict[str, Any]) -> float | None:
     return None
 
 
-__all__ = ["ContractResult", "Finding", "check_contracts", "format_report", "freshness_sla_s", "load_contract"]
+__all__ = ["ContractResult", "Finding", "check_contracts", "format_report", "freshness_sla_s", "load_contract",
+           "producing_dag"]

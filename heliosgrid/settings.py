@@ -214,6 +214,9 @@ class Settings(BaseSettings):
         description="Who restarts a dead producer/consumer: 'local' (make up processes), 'orchestrator' "
         "(compose/Kubernetes restart policy; supervision only alerts), 'auto' (local when a local stack is recorded).",
     )
+    consumer_metrics_host: str = Field(
+        default="127.0.0.1", description="Address the consumer's /metrics listens on (0.0.0.0 only inside a container)."
+    )
     fleet_db_pool_slots: int = Field(
         default=4, ge=1, le=1024, description="Slots of the Airflow pool fleet_db_pool (created idempotently)."
     )

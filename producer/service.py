@@ -41,6 +41,7 @@ from types import FrameType
 from typing import Any, Literal
 
 import pandas as pd
+import psycopg
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
@@ -104,12 +105,16 @@ class RunConfig:
     replay_frame: pd.DataFrame | None = None
     """Replay mode: readings to send (already time-shifted)."""
 
-    def run_key(self, fleet: Sequence[SiteSpec]) -> str:
-        """Identity of a resumable run: a checkpoint only applies to the same run."""
+    def run_key(self, fleet: Sequence[SiteSpec], database: str | None = None) -> str:
+        """Identity of a resumable run: a checkpoint only applies to the same run *into the same
+        database* (``database`` = :func:`database_identity`), so a new, empty database gets its
+        history again instead of resuming where another database's run stopped."""
         parts: dict[str, Any] = {
             "mode": self.mode, "seed": self.seed, "freq": self.freq, "faults": self.faults,
             "devices": sorted(d.device_id for s in fleet for d in s.devices), "topic": self.topic,
         }
+        if database is not None:
+            parts["database"] = database
         if self.mode != "realtime":
             parts.update(start=self.start.isoformat(), end=self.end.isoformat() if self.end is not None else None)
         if self.replay_frame is not None:
@@ -165,6 +170,20 @@ def write_checkpoint(path: Path, run_key: str, next_ts: pd.Timestamp, stats: Run
     tmp.replace(path)
 
 
+def database_identity(url: str) -> str | None:
+    """``helios_instance.instance_id`` of the database at ``url`` (migration 0095): different for
+    another database and for a dropped and re-created one. None when the database is unreachable
+    or not migrated (the checkpoint then applies to no database-keyed run: the history is re-sent,
+    which is harmless — the consumer upserts)."""
+    try:
+        with open_connection(url, autocommit=True, connect_timeout_s=10) as conn:
+            row = conn.execute("SELECT instance_id::text FROM helios_instance").fetchone()
+    except (DatabaseUnavailable, psycopg.Error) as exc:
+        log.warning("database identity unknown (%s); not resuming a checkpoint", redact_url(str(exc)).strip())
+        return None
+    return None if row is None else str(row[0])
+
+
 def build_kafka_producer(bootstrap_servers: str, linger_ms: int, client_id: str = "heliosgrid-producer") -> KafkaProducer:
     """KafkaProducer with the durability settings of ADR 0011 (acks=all, idempotent, gzip)."""
     return KafkaProducer(
@@ -198,7 +217,7 @@ class _Heartbeat(threading.Thread):
             with open_connection(self.url, autocommit=True, connect_timeout_s=5) as conn:
                 write_heartbeat(conn, HEARTBEAT_COMPONENT, self.instance, status, self.details())
             self._warned = False
-        except (DatabaseUnavailable, Exception) as exc:  # never let the heartbeat kill the producer
+        except (DatabaseUnavailable, psycopg.Error) as exc:  # a DB outage must not kill the producer
             if not self._warned:
                 log.warning("heartbeat not written (database unavailable?): %s", redact_url(str(exc)).strip())
                 self._warned = True
@@ -256,7 +275,7 @@ class ProducerService:
                 if self.fleet:
                     result = sync_fleet(conn, self.fleet)
                     log.info("fleet registered: %d site(s), %d device(s)", result.sites, result.devices)
-        except (DatabaseUnavailable, Exception) as exc:
+        except (DatabaseUnavailable, psycopg.Error) as exc:
             log.warning("fleet not registered (database unavailable or not migrated): %s",
                         redact_url(str(exc)).strip())
 
@@ -275,7 +294,7 @@ class ProducerService:
             try:
                 with open_connection(self.config.database_url, autocommit=True) as conn:
                     write_fault_events(conn, truth)
-            except (DatabaseUnavailable, Exception) as exc:
+            except (DatabaseUnavailable, psycopg.Error) as exc:
                 log.warning("fault_events not written (labels file kept): %s", redact_url(str(exc)).strip())
         self.stats.fault_events += len(truth)
 
@@ -427,7 +446,7 @@ class ProducerService:
         """Produce until the source ends, ``max_messages`` is reached, or a stop is requested."""
         cfg = self.config
         grid_step(cfg.freq)
-        run_key = cfg.run_key(self.fleet)
+        run_key = cfg.run_key(self.fleet, database_identity(cfg.database_url) if cfg.database_url else None)
         start = cfg.start
         resumed = read_checkpoint(cfg.checkpoint, run_key)
         catch_up = (

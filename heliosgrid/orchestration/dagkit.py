@@ -154,15 +154,33 @@ def on_failure(context: Any) -> None:
 
 
 def on_success(context: Any) -> None:
-    """DAG success callback: resolve the DAG's active ``dag_failed`` alert, if any."""
+    """DAG success callback: record the run in ``pipeline_runs`` (:func:`record_success`) and resolve
+    the DAG's active ``dag_failed`` alert, if any."""
     try:
         from heliosgrid.alerts import list_alerts, resolve
         from heliosgrid.orchestration.db import task_connection
 
-        dag_id, _, _ = _describe(context)
+        dag_id, evidence, interval_end = _describe(context)
         with task_connection() as conn:
             for alert in list_alerts(conn, state="active", site_id=PIPELINE_SITE_ID, device_id=dag_id,
                                      source="pipeline", fault_type=DAG_FAILED):
                 resolve(conn, alert.alert_id, by="auto")
+            record_success(conn, dag_id, interval_end, evidence.get("run_id"))
     except Exception as exc:  # pragma: no cover - logged, never raised
         log.error("success callback could not resolve the pipeline alert: %s: %s", type(exc).__name__, exc)
+
+
+def record_success(conn: Any, dag_id: str, interval_end: datetime, run_id: str | None) -> None:
+    """Upsert the DAG's first/latest successful run (data-interval end) into ``pipeline_runs``."""
+    conn.execute(
+        """INSERT INTO pipeline_runs (dag_id, first_success_at, last_success_at, last_run_id) VALUES (%s, %s, %s, %s)
+           ON CONFLICT (dag_id) DO UPDATE SET
+               first_success_at = LEAST(pipeline_runs.first_success_at, EXCLUDED.first_success_at),
+               last_success_at = GREATEST(pipeline_runs.last_success_at, EXCLUDED.last_success_at),
+               last_run_id = EXCLUDED.last_run_id""",
+        (dag_id, interval_end, interval_end, run_id))
+
+
+def dags_that_succeeded(conn: Any) -> set[str]:
+    """DAG ids with at least one successful run recorded in ``pipeline_runs``."""
+    return {str(r[0]) for r in conn.execute("SELECT dag_id FROM pipeline_runs").fetchall()}

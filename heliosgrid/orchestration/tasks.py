@@ -63,18 +63,24 @@ CONTRACT_VIOLATION = "contract_violation"
 
 def contracts_task(context: Any) -> dict[str, Any]:
     """Check the data contracts (``contracts/*.yaml``) at the interval end; one ``quality`` alert
-    per violated contract (site ``_pipeline``, device = contract name), resolved when it holds."""
+    per violated contract (site ``_pipeline``, device = contract name), resolved when it holds.
+
+    Cold start: a contract whose producing DAG (``producedByDag``) has no successful run recorded
+    in ``pipeline_runs`` yet is *pending*, not violated (a fresh stack opens no alerts); from that
+    DAG's first success on, violations alert as usual."""
     from heliosgrid.alerts import raise_alert, resolve_absent
     from heliosgrid.contracts import check_contracts
-    from heliosgrid.orchestration.dagkit import PIPELINE_SITE_ID
+    from heliosgrid.orchestration.dagkit import PIPELINE_SITE_ID, dags_that_succeeded
 
     _, end = data_interval(context)
     with task_connection() as conn:
         results = check_contracts(conn, as_of=end)
+        produced = dags_that_succeeded(conn)  # this DAG's current run is not among them yet
+        pending = sorted(r.name for r in results if not r.ok and r.producer_dag and r.producer_dag not in produced)
         active: set[tuple[str, str, str]] = set()
         with conn.transaction():
             for res in results:
-                if res.ok:
+                if res.ok or res.name in pending:
                     continue
                 active.add((PIPELINE_SITE_ID, res.name, CONTRACT_VIOLATION))
                 raise_alert(
@@ -89,8 +95,9 @@ def contracts_task(context: Any) -> dict[str, Any]:
                     "contract; the alert resolves when the contract holds again.",
                 )
             resolved = resolve_absent(conn, "quality", [CONTRACT_VIOLATION], active, end, site_ids=[PIPELINE_SITE_ID])
-    return {"as_of": end.isoformat(), "contracts": len(results),
-            "violated": sorted(r.name for r in results if not r.ok), "alerts_resolved": resolved}
+    return {"as_of": end.isoformat(), "contracts": len(results), "pending_first_run": pending,
+            "violated": sorted(r.name for r in results if not r.ok and r.name not in pending),
+            "alerts_resolved": resolved}
 
 
 def site_batches_task(context: Any, kind: Kind) -> list[list[str]]:
