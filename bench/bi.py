@@ -35,9 +35,11 @@ per-site-day cloud factor; power follows the PVWatts model with noise.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import socket
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -320,6 +322,8 @@ def _run_backend(backend: str, fleets: tuple[int, ...], days: int, warm_runs: in
             result["fleets"][str(size)] = {"sites": size, "inverters": size * INVERTERS, "load_and_refresh_s": round(load_s, 1),
                                            "device_rows_15m": size * INVERTERS * days * 96, "queries": measured,
                                            "max_p95_ms": max(q["p95_ms"] for q in measured.values())}
+            # progress line per fleet on stderr, so a long run that is stopped still leaves its figures
+            print(json.dumps({"backend": backend, **result["fleets"][str(size)]}, default=str), file=sys.stderr, flush=True)
             if size == DEFAULT_FLEET:
                 result["baseline"] = _baseline(conn, params, measured)
     result["max_p95_ms"] = max(f["max_p95_ms"] for f in result["fleets"].values())
