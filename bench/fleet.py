@@ -48,8 +48,8 @@ DAYS = 7
 HISTORY_DAYS = 22  # default retrain: backtest 14 days + 7 days of training, and a margin
 TEMPLATES = 4
 SAMPLE_TRAIN = int(os.environ.get("HELIOS_BENCH_FLEET_SAMPLE_TRAIN", "2"))
-SAMPLE_MAINT = 20
-WALL_SITES, WALL_BATCH = 40, 10
+SAMPLE_MAINT = int(os.environ.get("HELIOS_BENCH_FLEET_SAMPLE_MAINT", "4"))
+WALL_SITES, WALL_BATCH = int(os.environ.get("HELIOS_BENCH_FLEET_WALL_SITES", "8")), 2
 TARGET_SITES = 10_000
 SLA_WINDOW_S = {"forecast": 30 * 60, "maintenance": 15 * 60, "retrain": (3 * 60 + 20) * 60}
 END = datetime(2026, 6, 22, tzinfo=UTC)  # interval end of every measured run
@@ -132,8 +132,7 @@ def _per_site(kind: str, site_ids: list[str]) -> float:
 
 def _dag_wall_s(site_ids: list[str], workers: int) -> float:
     batches = [site_ids[i:i + WALL_BATCH] for i in range(0, len(site_ids), WALL_BATCH)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(_maintenance_batch, batches[:workers]))  # warm the workers' imports (not timed)
+    with ProcessPoolExecutor(max_workers=workers) as pool:  # forked: the libraries are imported already
         t0 = time.perf_counter()
         results = list(pool.map(_maintenance_batch, batches))
         elapsed = time.perf_counter() - t0
@@ -145,10 +144,87 @@ def _projection(per_site: dict[str, float], efficiency: float) -> dict[str, int]
     return {k: max(1, math.ceil(TARGET_SITES * per_site[k] / (SLA_WINDOW_S[k] * efficiency))) for k in per_site}
 
 
-def run() -> dict[str, Any]:
+def _generate(url: str) -> tuple[list[str], list[pd.DataFrame], int]:
+    """Migrate, register ``SITES`` sites and COPY their rollups; returns site ids, the week's
+    templates (reused for the growth sites) and the rows written."""
     from heliosgrid.db.connection import open_connection
     from heliosgrid.db.migrate import migrate
     from heliosgrid.fleet import sync_fleet
+
+    with open_connection(url, autocommit=True) as conn:
+        migrate(conn, requested_backend="postgres")
+        fleet = _fleet(0, SITES)
+        sync_fleet(conn, fleet)
+        week = _template_rollups(DAYS)
+        rows = _copy_rollups(conn, fleet[SAMPLE_TRAIN:], week)
+        rows += _copy_rollups(conn, fleet[:SAMPLE_TRAIN], _template_rollups(HISTORY_DAYS))
+        conn.execute("ANALYZE")
+    return [s.site_id for s in fleet], week, rows
+
+
+def _grow(url: str, week: list[pd.DataFrame]) -> int:
+    """Add sites up to ``GROWTH_SITES`` (same templates); returns the rows written."""
+    from heliosgrid.db.connection import open_connection
+    from heliosgrid.fleet import sync_fleet
+
+    with open_connection(url, autocommit=True) as conn:
+        more = _fleet(SITES, GROWTH_SITES - SITES)
+        sync_fleet(conn, more)
+        rows = _copy_rollups(conn, more, week)
+        conn.execute("ANALYZE")
+    return rows
+
+
+def _measure(url: str) -> dict[str, Any]:
+    clock = time.perf_counter()
+    ids, week, rows = _generate(url)
+    generate_s = time.perf_counter() - clock
+    train_ids, maint_ids = ids[:SAMPLE_TRAIN], ids[SAMPLE_TRAIN:SAMPLE_TRAIN + SAMPLE_MAINT]
+    per_site = {"retrain": _per_site("retrain", train_ids)}
+    per_site["forecast"] = _per_site("forecast", train_ids)
+    per_site["maintenance"] = _per_site("maintenance", maint_ids)
+    wall_ids = ids[SAMPLE_TRAIN:SAMPLE_TRAIN + WALL_SITES]
+    wall = {"parallelism_1": _dag_wall_s(wall_ids, 1), "parallelism_2": _dag_wall_s(wall_ids, 2)}
+    growth: dict[str, Any] = {"sites": [SITES], "per_site_s": {k: [per_site[k]] for k in ("maintenance", "forecast")}}
+    if GROWTH_SITES > SITES:
+        rows += _grow(url, week)
+        growth["sites"].append(GROWTH_SITES)
+        growth["per_site_s"]["maintenance"].append(_per_site("maintenance", maint_ids))
+        growth["per_site_s"]["forecast"].append(_per_site("forecast", train_ids))
+    return {"ids": ids, "rows": rows, "generate_s": generate_s, "per_site": per_site, "wall": wall, "growth": growth,
+            "samples": {"retrain": len(train_ids), "forecast": len(train_ids), "maintenance": len(maint_ids)},
+            "wall_sites": len(wall_ids)}
+
+
+def _report(m: dict[str, Any]) -> dict[str, Any]:
+    wall, per_site = m["wall"], m["per_site"]
+    ratio = wall["parallelism_2"] / wall["parallelism_1"]
+    efficiency = min(1.0, wall["parallelism_1"] / (2 * wall["parallelism_2"]))
+    return {
+        "sites": SITES,
+        "inverters_per_site": INVERTERS,
+        "days": DAYS,
+        "rollup_rows": m["rows"],
+        "generate_s": round(m["generate_s"], 1),
+        "per_site_s": {k: round(v, 3) for k, v in per_site.items()},
+        "per_site_sample": m["samples"],
+        "dag_wall_s": {k: round(v, 2) for k, v in wall.items()},
+        "dag_wall_run": f"heliosgrid_maintenance mapped over {m['wall_sites']} sites in batches of {WALL_BATCH}, "
+                        "1 vs 2 worker processes (LocalExecutor parallelism 1 vs 2)",
+        "parallelism_2_over_1": round(ratio, 3),
+        "parallel_efficiency": round(efficiency, 3),
+        "target_ratio_max": 0.65,
+        "target_met": ratio <= 0.65,
+        "sla_window_s": SLA_WINDOW_S,
+        "workers_needed_10k_sites": _projection(per_site, efficiency),
+        "growth": {"sites": m["growth"]["sites"],
+                   "per_site_s": {k: [round(v, 3) for v in vs] for k, vs in m["growth"]["per_site_s"].items()}},
+        "cpu_count": os.cpu_count(),
+        "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
+    }
+
+
+def run() -> dict[str, Any]:
     from heliosgrid.settings import get_settings
 
     server = os.environ.get("HELIOS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -157,62 +233,11 @@ def run() -> dict[str, Any]:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
     saved = {k: os.environ.get(k) for k in ("HELIOS_DATABASE_URL", "AIRFLOW_CONN_HELIOSGRID_DB", "HELIOS_MODELS_DIR")}
-    models_dir = tempfile.mkdtemp(prefix="helios-bench-fleet-models-")
-    os.environ.update(HELIOS_DATABASE_URL=url, HELIOS_MODELS_DIR=models_dir)
+    os.environ.update(HELIOS_DATABASE_URL=url, HELIOS_MODELS_DIR=tempfile.mkdtemp(prefix="helios-bench-fleet-"))
     os.environ.pop("AIRFLOW_CONN_HELIOSGRID_DB", None)
     get_settings.cache_clear()
     try:
-        clock = time.perf_counter()
-        with open_connection(url, autocommit=True) as conn:
-            migrate(conn, requested_backend="postgres")
-            fleet = _fleet(0, SITES)
-            sync_fleet(conn, fleet)
-            week = _template_rollups(DAYS)
-            rows = _copy_rollups(conn, fleet[SAMPLE_TRAIN:], week)
-            rows += _copy_rollups(conn, fleet[:SAMPLE_TRAIN], _template_rollups(HISTORY_DAYS))
-            conn.execute("ANALYZE")
-        generate_s = time.perf_counter() - clock
-        ids = [s.site_id for s in fleet]
-        train_ids, maint_ids = ids[:SAMPLE_TRAIN], ids[SAMPLE_TRAIN:SAMPLE_TRAIN + SAMPLE_MAINT]
-        per_site = {"retrain": _per_site("retrain", train_ids)}
-        per_site["forecast"] = _per_site("forecast", train_ids)
-        per_site["maintenance"] = _per_site("maintenance", maint_ids)
-        wall_ids = ids[SAMPLE_TRAIN:SAMPLE_TRAIN + WALL_SITES]
-        wall = {"parallelism_1": _dag_wall_s(wall_ids, 1), "parallelism_2": _dag_wall_s(wall_ids, 2)}
-        efficiency = min(1.0, wall["parallelism_1"] / (2 * wall["parallelism_2"]))
-        growth: dict[str, Any] = {"sites": SITES, "per_site_s": {
-            "maintenance": per_site["maintenance"], "forecast": per_site["forecast"]}}
-        if GROWTH_SITES > SITES:
-            with open_connection(url, autocommit=True) as conn:
-                more = _fleet(SITES, GROWTH_SITES - SITES)
-                sync_fleet(conn, more)
-                rows += _copy_rollups(conn, more, week)
-                conn.execute("ANALYZE")
-            growth = {"sites": [SITES, GROWTH_SITES], "per_site_s": {
-                "maintenance": [per_site["maintenance"], _per_site("maintenance", maint_ids)],
-                "forecast": [per_site["forecast"], _per_site("forecast", train_ids)]}}
-        ratio = wall["parallelism_2"] / wall["parallelism_1"]
-        return {
-            "sites": SITES,
-            "inverters_per_site": INVERTERS,
-            "days": DAYS,
-            "rollup_rows": rows,
-            "generate_s": round(generate_s, 1),
-            "per_site_s": {k: round(v, 4) for k, v in per_site.items()},
-            "per_site_sample": {"retrain": len(train_ids), "forecast": len(train_ids), "maintenance": len(maint_ids)},
-            "dag_wall_s": {k: round(v, 2) for k, v in wall.items()},
-            "dag_wall_run": f"heliosgrid_maintenance mapped over {WALL_SITES} sites in batches of {WALL_BATCH}, "
-                            "1 vs 2 worker processes (LocalExecutor parallelism 1 vs 2)",
-            "parallelism_2_over_1": round(ratio, 3),
-            "parallel_efficiency": round(efficiency, 3),
-            "target_ratio_max": 0.65,
-            "target_met": ratio <= 0.65,
-            "sla_window_s": SLA_WINDOW_S,
-            "workers_needed_10k_sites": _projection(per_site, efficiency),
-            "growth": growth,
-            "cpu_count": os.cpu_count(),
-            "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
-        }
+        return _report(_measure(url))
     finally:
         for key, value in saved.items():
             if value is None:

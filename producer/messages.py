@@ -1,15 +1,15 @@
 """Simulator/replay rows → Kafka messages of contract v1 (key = device_id, compact JSON).
 
-The wire form is exactly :func:`heliosgrid.contract.encode_reading`'s (same field order, ``ts``
-as ISO 8601 UTC with ``Z``, nulls for absent measures), built without a pydantic round trip
-so a backfill can serialise hundreds of thousands of readings a second. A unit test checks
-the two agree byte for byte.
+The producer's one encoder. The wire form is exactly :func:`heliosgrid.contract.encode_reading`'s
+(same field order, ``ts`` as ISO 8601 UTC with ``Z`` and trailing zero fractions removed, nulls
+for absent measures), built column-wise without a pydantic round trip so a backfill can
+serialise hundreds of thousands of readings a second. A unit test checks the two agree byte for
+byte.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -33,34 +33,6 @@ class OutMessage:
     def ts(self) -> pd.Timestamp:
         """Sensor timestamp (UTC)."""
         return pd.Timestamp(self.ts_ns, tz="UTC")
-
-
-def _num(value: float) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-
-
-def format_ts(ts: pd.Timestamp) -> str:
-    """``ts`` (UTC) as ISO 8601 with ``Z``, trailing zero fractions removed (as ``encode_reading``)."""
-    text = ts.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
-    return text + "Z"
-
-
-def reading_dict(row: dict[str, object]) -> dict[str, object]:
-    """The contract-v1 JSON object of one simulator/replay row (a ``dict`` of READING_COLUMNS)."""
-    ts = pd.Timestamp(row["ts"])  # type: ignore[arg-type]
-    ts = ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
-    out: dict[str, object] = {
-        "schema_version": SCHEMA_VERSION,
-        "device_id": row["device_id"],
-        "site_id": row["site_id"],
-        "ts": format_ts(ts),
-        "seq": int(row["seq"]),  # type: ignore[call-overload]
-    }
-    for name in MEASURE_FIELDS:
-        out[name] = _num(row.get(name))  # type: ignore[arg-type]
-    status = row.get("inverter_status")
-    out["inverter_status"] = status if isinstance(status, str) else None
-    return out
 
 
 def frame_to_messages(frame: pd.DataFrame) -> Iterator[OutMessage]:

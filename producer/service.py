@@ -23,8 +23,6 @@ write the checkpoint and a 'stopping' heartbeat, exit 0.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import os
@@ -33,12 +31,9 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 from types import FrameType
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 import psycopg
@@ -59,172 +54,25 @@ from heliosgrid.simulation import (
     random_faults_for_block,
 )
 from producer.badtraffic import BadTrafficInjector
+from producer.checkpoint import (
+    EXIT_DELIVERY_FAILED,
+    EXIT_OK,
+    RunStats,
+    database_identity,
+    read_checkpoint,
+    write_checkpoint,
+)
+from producer.delivery import Heartbeat, build_kafka_producer
 from producer.messages import OutMessage, frame_to_messages
 from producer.metrics import ProducerMetrics
+from producer.runconfig import ProducerError, RunConfig
 
 log = logging.getLogger("heliosgrid.producer")
 
-HEARTBEAT_COMPONENT = "producer"
-EXIT_OK = 0
-EXIT_DELIVERY_FAILED = 1
 MAX_REALTIME_CATCH_UP = pd.Timedelta(days=7)
 """A real-time run resumes from an older checkpoint (filling the outage) if it is at most this old."""
 CHECKPOINT_EVERY_S = 5.0
 """Paced runs flush and checkpoint at least this often (seconds)."""
-
-
-class ProducerError(RuntimeError):
-    """A user-facing failure of the producer (printed as one line, non-zero exit)."""
-
-
-@dataclass
-class RunConfig:
-    """What to produce and how fast. Timestamps are tz-aware UTC."""
-
-    mode: Literal["realtime", "backfill", "replay"]
-    topic: str
-    bootstrap_servers: str
-    start: pd.Timestamp
-    end: pd.Timestamp | None = None
-    speed: float = math.inf
-    freq: str = "1min"
-    seed: int = 42
-    faults: Literal["none", "random"] = "none"
-    fault_rate_per_device_month: float = 1.0
-    bad_rate: float = 0.0
-    database_url: str | None = None
-    checkpoint: Path | None = None
-    labels_dir: Path | None = None
-    progress: bool = False
-    max_messages: int | None = None
-    partitions: int = 3
-    linger_ms: int = 20
-    heartbeat_interval_s: float = 30.0
-    metrics_port: int = 0
-    """Serve Prometheus ``/metrics`` on 127.0.0.1:<port>; 0 = off."""
-    replay_frame: pd.DataFrame | None = None
-    """Replay mode: readings to send (already time-shifted)."""
-
-    def run_key(self, fleet: Sequence[SiteSpec], database: str | None = None) -> str:
-        """Identity of a resumable run: a checkpoint only applies to the same run *into the same
-        database* (``database`` = :func:`database_identity`), so a new, empty database gets its
-        history again instead of resuming where another database's run stopped."""
-        parts: dict[str, Any] = {
-            "mode": self.mode, "seed": self.seed, "freq": self.freq, "faults": self.faults,
-            "devices": sorted(d.device_id for s in fleet for d in s.devices), "topic": self.topic,
-        }
-        if database is not None:
-            parts["database"] = database
-        if self.mode != "realtime":
-            parts.update(start=self.start.isoformat(), end=self.end.isoformat() if self.end is not None else None)
-        if self.replay_frame is not None:
-            parts["replay_rows"] = len(self.replay_frame)
-        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
-@dataclass
-class RunStats:
-    """What a run did."""
-
-    good_sent: int = 0
-    extra_sent: int = 0
-    """Bad-traffic messages and duplicate re-sends."""
-    bad_by_kind: dict[str, int] = field(default_factory=dict)
-    delivery_errors: int = 0
-    first_ts: pd.Timestamp | None = None
-    last_ts_ns: int | None = None
-    """Sensor time of the newest reading sent, ns since the epoch (see :attr:`last_ts`)."""
-    fault_events: int = 0
-    exit_code: int = EXIT_OK
-    stopped_by_signal: bool = False
-
-    @property
-    def last_ts(self) -> pd.Timestamp | None:
-        """Sensor time of the newest reading sent (UTC)."""
-        return None if self.last_ts_ns is None else pd.Timestamp(self.last_ts_ns, tz="UTC")
-
-
-def read_checkpoint(path: Path | None, run_key: str) -> pd.Timestamp | None:
-    """The resume timestamp stored for ``run_key`` at ``path`` (None if absent or another run's)."""
-    if path is None or not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("run_key") != run_key:
-            return None
-        return pd.Timestamp(data["next_ts"]).tz_convert("UTC")
-    except (ValueError, KeyError, TypeError) as exc:
-        log.warning("ignoring unreadable checkpoint %s: %s", path, exc)
-        return None
-
-
-def write_checkpoint(path: Path, run_key: str, next_ts: pd.Timestamp, stats: RunStats) -> None:
-    """Atomically record that every reading before ``next_ts`` is durably in the topic."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(
-        json.dumps({"run_key": run_key, "next_ts": next_ts.isoformat(), "good_sent": stats.good_sent,
-                    "written_at": datetime.now(UTC).isoformat()}),
-        encoding="utf-8",
-    )
-    tmp.replace(path)
-
-
-def database_identity(url: str) -> str | None:
-    """``helios_instance.instance_id`` of the database at ``url`` (migration 0095): different for
-    another database and for a dropped and re-created one. None when the database is unreachable
-    or not migrated (the checkpoint then applies to no database-keyed run: the history is re-sent,
-    which is harmless — the consumer upserts)."""
-    try:
-        with open_connection(url, autocommit=True, connect_timeout_s=10) as conn:
-            row = conn.execute("SELECT instance_id::text FROM helios_instance").fetchone()
-    except (DatabaseUnavailable, psycopg.Error) as exc:
-        log.warning("database identity unknown (%s); not resuming a checkpoint", redact_url(str(exc)).strip())
-        return None
-    return None if row is None else str(row[0])
-
-
-def build_kafka_producer(bootstrap_servers: str, linger_ms: int, client_id: str = "heliosgrid-producer") -> KafkaProducer:
-    """KafkaProducer with the durability settings of ADR 0011 (acks=all, idempotent, gzip)."""
-    return KafkaProducer(
-        bootstrap_servers=bootstrap_servers,
-        client_id=client_id,
-        acks="all",
-        enable_idempotence=True,
-        compression_type="gzip",
-        linger_ms=linger_ms,
-        batch_size=256 * 1024,
-        max_in_flight_requests_per_connection=5,
-        request_timeout_ms=30_000,
-        delivery_timeout_ms=120_000,
-        max_block_ms=60_000,
-    )
-
-
-class _Heartbeat(threading.Thread):
-    """Writes the ``heartbeats`` row every interval while a database is reachable."""
-
-    def __init__(self, url: str, instance: str, interval_s: float, details: Callable[[], dict[str, Any]]) -> None:
-        super().__init__(name="producer-heartbeat", daemon=True)
-        self.url, self.instance, self.interval_s, self.details = url, instance, interval_s, details
-        self.stop_event = threading.Event()
-        self._warned = False
-
-    def beat(self, status: Literal["ok", "degraded", "stopping", "failed"]) -> None:
-        from heliosgrid.db.writer import write_heartbeat
-
-        try:
-            with open_connection(self.url, autocommit=True, connect_timeout_s=5) as conn:
-                write_heartbeat(conn, HEARTBEAT_COMPONENT, self.instance, status, self.details())
-            self._warned = False
-        except (DatabaseUnavailable, psycopg.Error) as exc:  # a DB outage must not kill the producer
-            if not self._warned:
-                log.warning("heartbeat not written (database unavailable?): %s", redact_url(str(exc)).strip())
-                self._warned = True
-
-    def run(self) -> None:
-        while not self.stop_event.wait(self.interval_s):
-            self.beat("ok")
 
 
 class ProducerService:
@@ -442,11 +290,9 @@ class ProducerService:
             wait_s = (ts_ns - allowed) / 1e9 / (speed if speed != math.inf else 1.0)
             self._stop.wait(min(max(wait_s, 0.01), 0.5))
 
-    def run(self) -> RunStats:
-        """Produce until the source ends, ``max_messages`` is reached, or a stop is requested."""
+    def _resume_start(self, run_key: str) -> pd.Timestamp | None:
+        """Where this run starts: the configured start, or the checkpoint; None = already complete."""
         cfg = self.config
-        grid_step(cfg.freq)
-        run_key = cfg.run_key(self.fleet, database_identity(cfg.database_url) if cfg.database_url else None)
         start = cfg.start
         resumed = read_checkpoint(cfg.checkpoint, run_key)
         catch_up = (
@@ -455,10 +301,15 @@ class ProducerService:
         )
         if resumed is not None and (resumed > start or catch_up) and (cfg.end is None or resumed < cfg.end):
             log.info("resuming from checkpoint %s (run %s)", resumed.isoformat(), run_key)
-            start = resumed
-        elif resumed is not None and cfg.end is not None and resumed >= cfg.end:
+            return resumed
+        if resumed is not None and cfg.end is not None and resumed >= cfg.end:
             log.info("checkpoint says run %s is complete; nothing to send", run_key)
-            return self.stats
+            return None
+        return start
+
+    def _open(self) -> Heartbeat | None:
+        """Register the fleet, create topics and the Kafka producer, serve metrics, start beating."""
+        cfg = self.config
         self._db_setup()
         try:
             ensure_topics(cfg.bootstrap_servers, {cfg.topic: cfg.partitions})
@@ -468,71 +319,84 @@ class ProducerService:
         if self.metrics is not None:
             self.metrics.serve(cfg.metrics_port)
             log.info("metrics on http://127.0.0.1:%d/metrics", cfg.metrics_port)
-        heartbeat: _Heartbeat | None = None
-        if cfg.database_url is not None:
-            heartbeat = _Heartbeat(cfg.database_url, self.instance, cfg.heartbeat_interval_s, self._details)
-            heartbeat.beat("ok")
-            heartbeat.start()
-        progress = self._progress_bar(start)
-        sim0_ns = int(start.value)
-        wall0 = time.monotonic()
+        if cfg.database_url is None:
+            return None
+        heartbeat = Heartbeat(cfg.database_url, self.instance, cfg.heartbeat_interval_s, self._details)
+        heartbeat.beat("ok")
+        heartbeat.start()
+        return heartbeat
+
+    def _send_all(self, run_key: str, start: pd.Timestamp, progress: Any) -> pd.Timestamp | None:
+        """Send every message from ``start`` (paced); returns the resume point after the last one."""
+        cfg = self.config
+        sim0_ns, wall0 = int(start.value), time.monotonic()
         last_checkpoint = time.monotonic()
         next_ts: pd.Timestamp | None = start
-        try:
-            for frame, messages in self._prefetched(start):
-                if self._stop.is_set():
-                    break
-                for msg in messages:
-                    if self._stop.is_set() or (cfg.max_messages is not None and self.stats.good_sent >= cfg.max_messages):
-                        self._stop.set()
-                        next_ts = msg.ts
-                        break
-                    if cfg.speed != math.inf or msg.ts_ns > time.time_ns():
-                        self._wait_until(msg.ts_ns, sim0_ns, wall0)
-                        if self._stop.is_set():
-                            next_ts = msg.ts
-                            break
-                    self._emit(msg)
-                    if self.stats.first_ts is None:
-                        self.stats.first_ts = msg.ts
-                    self.stats.last_ts_ns = msg.ts_ns
-                    if progress is not None:
-                        progress.update(1)
-                    if cfg.speed != math.inf and time.monotonic() - last_checkpoint > CHECKPOINT_EVERY_S:
-                        self._flush_and_checkpoint(run_key, pd.Timestamp(msg.ts_ns, tz="UTC"))
-                        last_checkpoint = time.monotonic()
-                else:
-                    # the whole chunk went out: everything before the next chunk's start is sent
-                    if not frame.empty:
-                        next_ts = frame["ts"].iloc[-1] + grid_step(cfg.freq)
-                        if cfg.speed == math.inf:
-                            self._flush_and_checkpoint(run_key, next_ts)
-                    continue
+        for frame, messages in self._prefetched(start):
+            if self._stop.is_set():
                 break
+            for msg in messages:
+                if self._stop.is_set() or (cfg.max_messages is not None and self.stats.good_sent >= cfg.max_messages):
+                    self._stop.set()
+                    return msg.ts
+                if cfg.speed != math.inf or msg.ts_ns > time.time_ns():
+                    self._wait_until(msg.ts_ns, sim0_ns, wall0)
+                    if self._stop.is_set():
+                        return msg.ts
+                self._emit(msg)
+                if self.stats.first_ts is None:
+                    self.stats.first_ts = msg.ts
+                self.stats.last_ts_ns = msg.ts_ns
+                if progress is not None:
+                    progress.update(1)
+                if cfg.speed != math.inf and time.monotonic() - last_checkpoint > CHECKPOINT_EVERY_S:
+                    self._flush_and_checkpoint(run_key, pd.Timestamp(msg.ts_ns, tz="UTC"))
+                    last_checkpoint = time.monotonic()
+            # the whole chunk went out: everything before the next chunk's start is sent
+            if not frame.empty:
+                next_ts = frame["ts"].iloc[-1] + grid_step(cfg.freq)
+                if cfg.speed == math.inf:
+                    self._flush_and_checkpoint(run_key, next_ts)
+        return next_ts
+
+    def run(self) -> RunStats:
+        """Produce until the source ends, ``max_messages`` is reached, or a stop is requested."""
+        cfg = self.config
+        grid_step(cfg.freq)
+        run_key = cfg.run_key(self.fleet, database_identity(cfg.database_url) if cfg.database_url else None)
+        start = self._resume_start(run_key)
+        if start is None:
+            return self.stats
+        heartbeat = self._open()
+        progress = self._progress_bar(start)
+        try:
+            next_ts = self._send_all(run_key, start, progress)
             if self.injector is not None:
                 for key, value in self.injector.drain():
                     self._send(key, value)
                 self.stats.bad_by_kind = dict(self.injector.counts)
-            ok = self._flush_and_checkpoint(run_key, next_ts)
-            if not ok:
+            if not self._flush_and_checkpoint(run_key, next_ts):
                 self.stats.exit_code = EXIT_DELIVERY_FAILED
                 log.error("%d message(s) not delivered (first error: %s); checkpoint not advanced",
                           self.stats.delivery_errors, self._first_error)
         finally:
-            if progress is not None:
-                progress.close()
-            if self._producer is not None:
-                try:
-                    self._producer.close(timeout=30)
-                except KafkaError as exc:  # pragma: no cover - broker vanished at close
-                    log.warning("producer close: %s", exc)
-            if heartbeat is not None:
-                heartbeat.stop_event.set()
-                heartbeat.beat("stopping" if self.stats.exit_code == EXIT_OK else "failed")
+            self._close(progress, heartbeat)
         log.info("sent %d reading(s) (%s .. %s), %d extra (bad/duplicate), %d fault event(s)",
                  self.stats.good_sent, self.stats.first_ts, self.stats.last_ts,
                  sum(self.stats.bad_by_kind.values()), self.stats.fault_events)
         return self.stats
+
+    def _close(self, progress: Any, heartbeat: Heartbeat | None) -> None:
+        if progress is not None:
+            progress.close()
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=30)
+            except KafkaError as exc:  # pragma: no cover - broker vanished at close
+                log.warning("producer close: %s", exc)
+        if heartbeat is not None:
+            heartbeat.stop_event.set()
+            heartbeat.beat("stopping" if self.stats.exit_code == EXIT_OK else "failed")
 
     def _details(self) -> dict[str, Any]:
         return {

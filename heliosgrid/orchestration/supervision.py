@@ -117,6 +117,17 @@ def consumer_lag(bootstrap_servers: str, group_id: str, topic: str) -> int:
         raise LagUnavailable(f"broker {bootstrap_servers}: {type(exc).__name__}: {exc}") from None
 
 
+def _restart(report: SupervisionReport, restarter: Restarter, unhealthy: Sequence[str]) -> None:
+    """Restart what ``restarter`` takes on; each outcome is recorded in ``report``."""
+    report.deployment = restarter.deployment
+    for component in restarter.restartable(unhealthy):
+        try:
+            restarter.restart(component)
+            report.restarted.append(component)
+        except Exception as exc:  # any failure of one restart is reported in the alert, not raised
+            report.restart_errors[component] = f"{type(exc).__name__}: {exc}"
+
+
 def supervise_stream(conn: psycopg.Connection, settings: Settings, as_of: datetime, *,
                      restarter: Restarter | None = None,
                      components: Sequence[str] = EXPECTED_COMPONENTS) -> SupervisionReport:
@@ -133,14 +144,7 @@ def supervise_stream(conn: psycopg.Connection, settings: Settings, as_of: dateti
         report.lag_error = str(exc)
     unhealthy = [hb.component for hb in report.heartbeats if not hb.healthy]
     if unhealthy:
-        restarter = restarter or restarter_for(settings)
-        report.deployment = restarter.deployment
-        for component in restarter.restartable(unhealthy):
-            try:
-                restarter.restart(component)
-                report.restarted.append(component)
-            except Exception as exc:  # any failure of one restart is reported in the alert, not raised
-                report.restart_errors[component] = f"{type(exc).__name__}: {exc}"
+        _restart(report, restarter or restarter_for(settings), unhealthy)
     active: set[tuple[str, str, str]] = set()
 
     def alert(device: str, fault: str, severity: str, title: str, evidence: dict[str, Any], action: str) -> None:

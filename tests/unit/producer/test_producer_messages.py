@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from heliosgrid.contract import ReadingV1, decode_reading, encode_reading
 from heliosgrid.physics import demo_fleet
 from heliosgrid.simulation import simulate_fleet
-from producer.messages import format_ts, frame_to_messages, reading_dict
+from producer.messages import frame_to_messages
 
 
 def _readings() -> pd.DataFrame:
@@ -31,17 +33,16 @@ def test_messages_decode_and_equal_encode_reading_byte_for_byte() -> None:
     assert compared > len(messages) // 2
 
 
-def test_reading_dict_matches_fast_path() -> None:
-    frame = _readings().head(50)
-    fast = list(frame_to_messages(frame))
-    for row, msg in zip(frame.to_dict("records"), fast, strict=True):
-        slow = reading_dict(row)
-        assert slow == __import__("json").loads(msg.value)
-
-
-def test_format_ts_trims_fraction() -> None:
-    assert format_ts(pd.Timestamp("2026-06-01T10:00:00Z")) == "2026-06-01T10:00:00Z"
-    assert format_ts(pd.Timestamp("2026-06-01T10:00:00.250Z")) == "2026-06-01T10:00:00.25Z"
+def test_fractional_seconds_are_trimmed_as_the_contract_encoder_does() -> None:
+    frame = _readings().head(3).copy()
+    frame["ts"] = pd.to_datetime(["2026-06-01T10:00:00Z", "2026-06-01T10:00:00.250Z", "2026-06-01T10:00:00.000001Z"],
+                                 format="ISO8601")
+    texts = [json.loads(m.value)["ts"] for m in frame_to_messages(frame)]
+    assert texts == ["2026-06-01T10:00:00Z", "2026-06-01T10:00:00.25Z", "2026-06-01T10:00:00.000001Z"]
+    for msg in frame_to_messages(frame):
+        decoded = decode_reading(msg.value, msg.key, now=pd.Timestamp("2026-06-02T00:00Z").to_pydatetime())
+        assert isinstance(decoded, ReadingV1)
+        assert json.loads(encode_reading(decoded))["ts"] == json.loads(msg.value)["ts"]
 
 
 def test_empty_frame_gives_no_messages() -> None:
