@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,6 +70,66 @@ def _evidence(fd: Finding) -> dict[str, Any]:
         "episode_start": fd.started_at.isoformat(),
         "episode_end": fd.ended_at.isoformat(),
     }
+
+
+@dataclass
+class _AlertUpdate:
+    """What one run did to the alerts."""
+
+    by_type: dict[str, int] = field(default_factory=dict)
+    raised: int = 0
+    resolved: int = 0
+    active: int = 0
+    energy_kwh: float = 0.0
+    clipping_kwh: float = 0.0
+
+
+def _update_alerts(
+    conn: psycopg.Connection,
+    settings: Settings,
+    findings: list[Finding],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    scanned: list[str],
+) -> _AlertUpdate:
+    """Step 4: raise/update/resolve the alerts of the findings reaching into ``[start, end)``."""
+    relevant = [fd for fd in findings if fd.ended_at > start or fd.evidence.get("ongoing", False)]
+    active_keys: set[alerts.AlertKey] = set()
+    raised = resolved = 0
+    energy = 0.0
+    clipping_kwh = 0.0
+    by_type: dict[str, int] = {}
+    for fd in relevant:
+        by_type[fd.fault_type] = by_type.get(fd.fault_type, 0) + 1
+        if fd.fault_type == "clipping":
+            clipping_kwh += fd.energy_lost_kwh
+            continue
+        alert_id = alerts.raise_alert(
+            conn,
+            site_id=fd.site_id,
+            device_id=fd.device_id,
+            source="maintenance",
+            fault_type=fd.fault_type,
+            severity=fd.severity,  # type: ignore[arg-type]
+            title=fd.title,
+            started_at=fd.started_at.to_pydatetime(),
+            last_seen_at=min(fd.ended_at, end).to_pydatetime(),
+            evidence=_evidence(fd),
+            energy_lost_kwh=fd.energy_lost_kwh,
+            recommended_action=fd.recommended_action,
+            settings=settings,
+        )
+        raised += 1
+        energy += fd.energy_lost_kwh
+        # An episode followed only by night (or no data) has not cleared: it stays one alert.
+        if fd.ended_at < end - CLEAR_GRACE and not fd.evidence.get("ongoing", False):
+            before = alerts.get_alert(conn, alert_id).state
+            alerts.resolve(conn, alert_id, alerts.AUTO_RESOLVER)
+            resolved += before != "resolved"
+        else:
+            active_keys.add((fd.site_id, fd.device_id, fd.fault_type))
+    resolved += alerts.resolve_absent(conn, "maintenance", ALERT_TYPES, active_keys, end.to_pydatetime(), site_ids=scanned)
+    return _AlertUpdate(by_type, raised, resolved, len(active_keys), energy, clipping_kwh)
 
 
 def run_maintenance(
@@ -120,42 +181,7 @@ def run_maintenance(
         findings += analysis.findings
         not_evaluated.update({dev: reasons for dev, reasons in analysis.not_evaluated.items() if reasons})
 
-    relevant = [fd for fd in findings if fd.ended_at > start or fd.evidence.get("ongoing", False)]
-    active_keys: set[alerts.AlertKey] = set()
-    raised = resolved = 0
-    energy = 0.0
-    clipping_kwh = 0.0
-    by_type: dict[str, int] = {}
-    for fd in relevant:
-        by_type[fd.fault_type] = by_type.get(fd.fault_type, 0) + 1
-        if fd.fault_type == "clipping":
-            clipping_kwh += fd.energy_lost_kwh
-            continue
-        alert_id = alerts.raise_alert(
-            conn,
-            site_id=fd.site_id,
-            device_id=fd.device_id,
-            source="maintenance",
-            fault_type=fd.fault_type,
-            severity=fd.severity,  # type: ignore[arg-type]
-            title=fd.title,
-            started_at=fd.started_at.to_pydatetime(),
-            last_seen_at=min(fd.ended_at, end).to_pydatetime(),
-            evidence=_evidence(fd),
-            energy_lost_kwh=fd.energy_lost_kwh,
-            recommended_action=fd.recommended_action,
-            settings=settings,
-        )
-        raised += 1
-        energy += fd.energy_lost_kwh
-        # An episode followed only by night (or no data) has not cleared: it stays one alert.
-        if fd.ended_at < end - CLEAR_GRACE and not fd.evidence.get("ongoing", False):
-            before = alerts.get_alert(conn, alert_id).state
-            alerts.resolve(conn, alert_id, alerts.AUTO_RESOLVER)
-            resolved += before != "resolved"
-        else:
-            active_keys.add((fd.site_id, fd.device_id, fd.fault_type))
-    resolved += alerts.resolve_absent(conn, "maintenance", ALERT_TYPES, active_keys, end.to_pydatetime(), site_ids=scanned)
+    done = _update_alerts(conn, settings, findings, start, end, scanned)
     summary = {
         "window_start": start.isoformat(),
         "window_end": end.isoformat(),
@@ -163,12 +189,12 @@ def run_maintenance(
         "sites": scanned,
         "devices": sum(len(s.devices) for s in fleet),
         "buckets_read": len(rollup),
-        "findings": by_type,
-        "alerts_raised_or_updated": raised,
-        "alerts_resolved": resolved,
-        "alerts_active": len(active_keys),
-        "energy_lost_kwh": round(energy, 3),
-        "clipping_energy_kwh": round(clipping_kwh, 3),
+        "findings": done.by_type,
+        "alerts_raised_or_updated": done.raised,
+        "alerts_resolved": done.resolved,
+        "alerts_active": done.active,
+        "energy_lost_kwh": round(done.energy_kwh, 3),
+        "clipping_energy_kwh": round(done.clipping_kwh, 3),
         "not_evaluated": not_evaluated,
         "duration_s": round(time.perf_counter() - clock, 3),
     }

@@ -60,10 +60,9 @@ def detect_comm_gap(f: pd.DataFrame, device: DeviceSpec, th: Thresholds = DEFAUL
     reading or ``commissioned_at``) are never a gap.
     """
     share = completeness(f)
-    gap = share < th.comm_gap_completeness
-    if "monitored" in f:
-        gap &= f["monitored"].astype(bool)
-    partial = (share < th.comm_gap_partial).to_numpy(dtype=bool)
+    monitored = f["monitored"].astype(bool) if "monitored" in f else pd.Series(True, index=f.index)
+    gap = (share < th.comm_gap_completeness) & monitored
+    partial = ((share < th.comm_gap_partial) & monitored).to_numpy(dtype=bool)
     nominal = f["nominal_samples"] if "nominal_samples" in f else pd.Series(15.0, index=f.index)
     out: list[Finding] = []
     for start, stop in runs(gap):

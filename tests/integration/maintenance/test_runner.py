@@ -85,6 +85,30 @@ def test_trip_opens_then_auto_resolves_idempotently(loaded: tuple[str, float]) -
         assert [(a.device_id, a.fault_type) for a in others if a.fault_type != "degradation"] == []
 
 
+def test_no_comm_gap_before_a_device_started_reporting(loaded: tuple[str, float]) -> None:
+    """Issue 11 #12: a window reaching back before the first reading ever raised back-dated comm gaps."""
+    url, _ = loaded
+    settings = load_settings()
+    with open_connection(url) as conn:  # rolled back: the module's other tests see no change
+        summary = run_maintenance(
+            conn, settings, (START - pd.Timedelta(days=3)).to_pydatetime(), (START + pd.Timedelta(hours=12)).to_pydatetime()
+        )
+        assert summary["findings"].get("comm_gap", 0) == 0
+        assert "not_evaluated" in summary
+        # Commissioned two days before its first reading: the silence in between is a gap.
+        conn.execute(
+            "UPDATE devices SET commissioned_at = %s WHERE device_id = 'us-golden-inv02'",
+            ((START - pd.Timedelta(days=2)).to_pydatetime(),),
+        )
+        run_maintenance(
+            conn, settings, (START - pd.Timedelta(days=3)).to_pydatetime(), (START + pd.Timedelta(hours=12)).to_pydatetime()
+        )
+        gaps = alerts.list_alerts(conn, fault_type="comm_gap", limit=10)
+        assert {a.device_id for a in gaps} == {"us-golden-inv02"}
+        assert min(a.started_at for a in gaps) >= (START - pd.Timedelta(days=2)).to_pydatetime()
+        conn.rollback()
+
+
 def test_bad_window_is_refused(loaded: tuple[str, float]) -> None:
     url, _ = loaded
     with open_connection(url, autocommit=True) as conn, pytest.raises(ValueError, match="empty window"):
