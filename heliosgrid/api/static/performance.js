@@ -9,6 +9,9 @@
   const pct = (v) => (v === null || v === undefined ? "—" : (100 * v).toFixed(1) + " %");
   const esc = (t) => String(t ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const day = (d) => new Date(d + "T00:00:00Z");
+  // The CSP (style-src 'self') refuses inline style attributes: meter widths are set through CSSOM.
+  const setMeterWidths = (root) => root.querySelectorAll("span[data-width]").forEach((el) => { el.style.width = el.dataset.width + "%"; });
+  window.HeliosMeters = setMeterWidths;
 
   async function load() {
     const view = $("#performance-view");
@@ -29,8 +32,9 @@
         <td>${pct(s.availability)}</td><td>${fmt(s.lost_energy_kwh, 0)}</td><td>${fmt(s.revenue_lost, 2)}</td></tr>`).join("");
       const maxLost = Math.max(1e-9, ...data.lost_by_cause.map((c) => c.energy_lost_kwh || 0));
       $("#perf-causes tbody").innerHTML = data.lost_by_cause.map((c) => `<tr data-fault-type="${esc(c.fault_type)}"><td>${esc(c.fault_type)}</td>
-        <td>${c.alerts}</td><td><span class="meter"><span style="width:${(100 * (c.energy_lost_kwh || 0) / maxLost).toFixed(1)}%"></span></span>
+        <td>${c.alerts}</td><td><span class="meter"><span data-width="${(100 * (c.energy_lost_kwh || 0) / maxLost).toFixed(1)}"></span></span>
         ${fmt(c.energy_lost_kwh, 1)}</td><td>${fmt(c.revenue_lost, 2)}</td></tr>`).join("");
+      setMeterWidths($("#perf-causes"));
       $("#perf-causes-empty").hidden = data.lost_by_cause.length > 0;
       $("#error").textContent = "";
       view.dataset.ready = "true";

@@ -12,7 +12,7 @@
 
   function rateRows(rows, key, attr) {
     return rows.map((r) => `<tr data-${attr}="${esc(r[key])}"><td>${esc(r[key])}</td><td>${r.runs}</td>
-      <td class="${r.pass_rate < 0.95 ? "fresh-stale" : "fresh-ok"}"><span class="meter"><span style="width:${(100 * (r.pass_rate || 0)).toFixed(1)}%"></span></span>
+      <td class="${r.pass_rate < 0.95 ? "fresh-stale" : "fresh-ok"}"><span class="meter"><span data-width="${(100 * (r.pass_rate || 0)).toFixed(1)}"></span></span>
       ${pct(r.pass_rate)}</td></tr>`).join("");
   }
 
@@ -27,6 +27,8 @@
         <td class="${f.age_s !== null && f.age_s <= STALE_S ? "fresh-ok" : "fresh-stale"}">${age(f.age_s)}</td></tr>`).join("");
       $("#dq-checks tbody").innerHTML = rateRows(data.checks, "check_name", "check");
       $("#dq-sites tbody").innerHTML = rateRows(data.sites, "site_id", "site-id");
+      window.HeliosMeters($("#dq-checks"));
+      window.HeliosMeters($("#dq-sites"));
       $("#dq-empty").hidden = data.checks.length > 0;
       $("#error").textContent = "";
       view.dataset.ready = "true";

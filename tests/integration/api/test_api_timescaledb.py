@@ -15,6 +15,7 @@ from api_seed import ServerThread
 
 from heliosgrid.api.auth import create_key
 from heliosgrid.db.connection import open_connection
+from heliosgrid.db.rollups import refresh_rollups
 from heliosgrid.settings import load_settings
 from tests.helpers import free_port
 
@@ -59,6 +60,9 @@ def ts_api(timescale_db: str) -> Iterator[tuple[str, str]]:
         conn.execute(
             "INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw) "
             "VALUES (%s, 'ts-test', %s, %s, 60, 80, 95, 110)", (SITE, NOW - timedelta(hours=2), NOW - timedelta(minutes=30)))
+        # What the policy jobs do in production (this test's day lies outside their windows):
+        # refresh the device and serving aggregates and the materialised KPI days.
+        refresh_rollups(conn, NOW - timedelta(days=1), NOW + timedelta(days=1))
         key = create_key(conn, "ts-test", ["read"]).secret
     try:
         settings = load_settings(api_rate_limit_per_min=10_000)

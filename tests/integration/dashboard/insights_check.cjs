@@ -24,7 +24,7 @@ const texts = (page, sel) => page.$$eval(sel, (els) => els.map((e) => e.textCont
     const page = context.pages()[0] || (await context.newPage());
     page.on("pageerror", (e) => errors.push(String(e)));
     page.setDefaultTimeout(20000);
-    await page.goto(`${base}/?key=${encodeURIComponent(key)}`);
+    await page.goto(`${base}/#key=${encodeURIComponent(key)}`);
     await page.waitForSelector("body[data-ready=true]");
 
     await page.click("#tab-performance");
