@@ -225,13 +225,6 @@ def _maybe_promote(conn: psycopg.Connection, site_id: str, bt: BacktestResult, v
 
 
 # --- forecasting -----------------------------------------------------------------------------
-def champions(conn: psycopg.Connection, site_ids: Collection[str] | None = None) -> list[dict[str, Any]]:
-    """Champion registry rows of every site (or of ``site_ids`` only)."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT * FROM models WHERE is_champion AND (%s OR site_id = ANY(%s)) ORDER BY site_id",
-                           (site_ids is None, list(site_ids or []))).fetchall()
-
-
 def forecast_site(conn: psycopg.Connection, champion: dict[str, Any], settings: Settings,
                   issued_at: pd.Timestamp) -> pd.DataFrame:
     """Forecast frame of one site's champion issued at ``issued_at`` (history strictly before it)."""

@@ -16,6 +16,7 @@ import math
 import os
 import pickle
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -128,10 +129,11 @@ def current_champion(conn: psycopg.Connection, site_id: str) -> dict[str, Any] |
         return cur.execute("SELECT * FROM models WHERE site_id = %s AND is_champion", (site_id,)).fetchone()
 
 
-def champions(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    """Champion registry rows of every site."""
+def champions(conn: psycopg.Connection, site_ids: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Champion registry rows of every site (or of ``site_ids`` only), ordered by site."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT * FROM models WHERE is_champion ORDER BY site_id").fetchall()
+        return cur.execute("SELECT * FROM models WHERE is_champion AND (%s OR site_id = ANY(%s)) ORDER BY site_id",
+                           (site_ids is None, list(site_ids or []))).fetchall()
 
 
 def _mean_skill(m: dict[str, Any]) -> float:
