@@ -332,9 +332,10 @@ def _run_backend(backend: str, fleets: tuple[int, ...], days: int, warm_runs: in
 
 
 def _pause_jobs(conn: psycopg.Connection, timeout_s: float = 120.0) -> None:
-    """Unschedule the policy jobs and wait for running ones: the benchmark drives the refreshes
+    """Remove the policy jobs and wait for running ones: the benchmark drives the refreshes
     itself, and TimescaleDB refuses a refresh overlapping one a job is running."""
-    conn.execute("SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs WHERE job_id >= 1000")
+    # delete (not just unschedule) the jobs: an unscheduled job already queued by the scheduler still ran
+    conn.execute("SELECT delete_job(job_id) FROM timescaledb_information.jobs WHERE job_id >= 1000")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:  # job workers show as "<job name> [<job id>]" in pg_stat_activity
         row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name ~ '\\[[0-9]+\\]$'").fetchone()

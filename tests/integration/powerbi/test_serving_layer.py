@@ -159,9 +159,27 @@ def _explain_all(conn: psycopg.Connection) -> dict[str, dict[str, float]]:
                  "SELECT s, 'srv', %s, t, 60, 10, 20, 30 FROM unnest(%s::text[]) s, "
                  "generate_series(%s::timestamptz, %s::timestamptz, INTERVAL '15 minutes') t",
                  (START, list(SITES), START, END))
+    # a second, later issue: targets before it keep the first issue, later ones take this one
+    conn.execute("INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw) "
+                 "SELECT s, 'srv', %s, t, 30, 5, 15, 25 FROM unnest(%s::text[]) s, "
+                 "generate_series(%s::timestamptz, %s::timestamptz, INTERVAL '15 minutes') t",
+                 (START + timedelta(hours=12), list(SITES), START, END))
     conn.execute("ANALYZE")  # planner statistics as autovacuum would have them on a live database
     return {"report": explain_device_rows(conn, {**REPORT_QUERIES, **DASHBOARD_QUERIES}),
-            "baseline": explain_device_rows(conn, BASELINE_QUERIES)}
+            "baseline": explain_device_rows(conn, BASELINE_QUERIES),
+            "accuracy": _rows(conn, "SELECT * FROM bi.forecast_accuracy WHERE site_id = ANY(%(sites)s) ORDER BY 1, 2"),
+            "accuracy_0040": _rows(conn, FORECAST_ACCURACY_0040)}
+
+
+# The DISTINCT ON definition of bi.forecast_accuracy (0040) that 0074 replaced.
+FORECAST_ACCURACY_0040 = """
+WITH f AS (SELECT DISTINCT ON (site_id, target_ts) site_id, model_version, issued_at, target_ts, horizon_min,
+                  p10_kw, p50_kw, p90_kw
+           FROM forecasts WHERE issued_at <= target_ts ORDER BY site_id, target_ts, issued_at DESC, model_version)
+SELECT f.site_id, f.target_ts, f.issued_at, f.model_version, f.horizon_min, f.p10_kw, f.p50_kw, f.p90_kw,
+       a.ac_power_kw, f.p50_kw - a.ac_power_kw, abs(f.p50_kw - a.ac_power_kw), (a.ac_power_kw BETWEEN f.p10_kw AND f.p90_kw)
+FROM f JOIN bi.site_power_15m a ON a.site_id = f.site_id AND a.bucket = f.target_ts
+WHERE f.site_id = ANY(%(sites)s) ORDER BY 1, 2"""
 
 
 def _cleanup(conn: psycopg.Connection) -> None:
@@ -246,3 +264,10 @@ def test_no_report_query_scans_device_rows_beyond_one_site_day(results: dict[str
 def test_the_scan_check_catches_the_old_device_level_definitions(results: dict[str, Any], backend: str) -> None:
     baseline = results[backend]["explain"]["baseline"]
     assert all(n > ONE_SITE_DAY_ROWS for n in baseline.values()), baseline
+
+
+@pytest.mark.parametrize("backend", ["postgres", "timescaledb"])
+def test_forecast_accuracy_rows_unchanged_by_the_lateral_form(results: dict[str, Any], backend: str) -> None:
+    new, old = results[backend]["explain"]["accuracy"], results[backend]["explain"]["accuracy_0040"]
+    assert len(new) == 2 * 3 * 96 and {r[4] for r in new} == {30, 60}  # both issues are the latest for some targets
+    assert _same(new, old)
