@@ -39,11 +39,11 @@ def _free_port() -> int:
 
 def _bench_simulator() -> dict[str, Any]:
     from heliosgrid.simulation import simulate_fleet
-    from heliosgrid.simulation.simulator import _site_day
+    from heliosgrid.simulation.signals import site_day
 
     fleet = demo_fleet()
     end = START + pd.Timedelta(days=3)
-    _site_day.cache_clear()
+    site_day.cache_clear()
     t0 = time.perf_counter()
     result = simulate_fleet(fleet, START, end, seed=1, faults="random")
     sim_s = time.perf_counter() - t0

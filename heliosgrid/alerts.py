@@ -152,28 +152,9 @@ def raise_alert(
     settings: callers pass theirs.
     ``evidence`` must be JSON-serialisable (numbers that triggered the alert).
     """
-    if source not in SOURCES:
-        raise AlertError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-    if severity not in SEVERITIES:
-        raise AlertError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
-    if not site_id or not fault_type or not title:
-        raise AlertError("site_id, fault_type and title must be non-empty")
-    _check_tz("started_at", started_at)
-    _check_tz("last_seen_at", last_seen_at)
-    if last_seen_at < started_at:
-        raise AlertError(f"last_seen_at {last_seen_at.isoformat()} is before started_at {started_at.isoformat()}")
-    if not energy_lost_kwh >= 0:  # also rejects NaN
-        raise AlertError(f"energy_lost_kwh must be >= 0, got {energy_lost_kwh}")
-    if revenue_lost is None:
-        fallback = tariff_per_kwh if tariff_per_kwh is not None else (settings.tariff_per_kwh if settings else None)
-        tariff = _tariff_per_kwh(conn, site_id, fallback) if energy_lost_kwh > 0 else 0.0
-        if tariff is None:
-            raise AlertError(f"no tariff for site {site_id!r}: pass tariff_per_kwh, settings or revenue_lost")
-        revenue_lost = energy_lost_kwh * tariff
-    if not revenue_lost >= 0:
-        raise AlertError(f"revenue_lost must be >= 0, got {revenue_lost}")
+    _check_alert_args(site_id, source, fault_type, severity, title, started_at, last_seen_at, energy_lost_kwh)
+    revenue_lost = _revenue_lost(conn, site_id, energy_lost_kwh, revenue_lost, tariff_per_kwh, settings)
     currency = currency or (settings.currency if settings else DEFAULT_CURRENCY)
-
     params: dict[str, Any] = {
         "site_id": site_id,
         "device_id": device_id,
@@ -189,7 +170,63 @@ def raise_alert(
         "currency": currency,
         "action": recommended_action,
     }
-    # Same episode already handled and resolved (a re-run over an old window): do not reopen.
+    covered = _resolved_episode(conn, params)
+    if covered is not None:
+        return covered
+    return _upsert_alert(conn, params)
+
+
+def _check_alert_args(
+    site_id: str,
+    source: str,
+    fault_type: str,
+    severity: str,
+    title: str,
+    started_at: datetime,
+    last_seen_at: datetime,
+    energy_lost_kwh: float,
+) -> None:
+    """Raise :class:`AlertError` on an unknown source/severity, empty keys, naive or reversed times, or a bad loss."""
+    if source not in SOURCES:
+        raise AlertError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    if severity not in SEVERITIES:
+        raise AlertError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+    if not site_id or not fault_type or not title:
+        raise AlertError("site_id, fault_type and title must be non-empty")
+    _check_tz("started_at", started_at)
+    _check_tz("last_seen_at", last_seen_at)
+    if last_seen_at < started_at:
+        raise AlertError(f"last_seen_at {last_seen_at.isoformat()} is before started_at {started_at.isoformat()}")
+    if not energy_lost_kwh >= 0:  # also rejects NaN
+        raise AlertError(f"energy_lost_kwh must be >= 0, got {energy_lost_kwh}")
+
+
+def _revenue_lost(
+    conn: psycopg.Connection,
+    site_id: str,
+    energy_lost_kwh: float,
+    revenue_lost: float | None,
+    tariff_per_kwh: float | None,
+    settings: Settings | None,
+) -> float:
+    """``revenue_lost`` as given, else ``energy_lost_kwh`` (kWh) × the site's tariff (currency/kWh).
+
+    Tariff order: ``sites.tariff_per_kwh``, ``tariff_per_kwh``, ``settings.tariff_per_kwh``; a zero
+    loss needs none. Raises :class:`AlertError` when a loss has no tariff or the revenue is negative/NaN.
+    """
+    if revenue_lost is None:
+        fallback = tariff_per_kwh if tariff_per_kwh is not None else (settings.tariff_per_kwh if settings else None)
+        tariff = _tariff_per_kwh(conn, site_id, fallback) if energy_lost_kwh > 0 else 0.0
+        if tariff is None:
+            raise AlertError(f"no tariff for site {site_id!r}: pass tariff_per_kwh, settings or revenue_lost")
+        revenue_lost = energy_lost_kwh * tariff
+    if not revenue_lost >= 0:
+        raise AlertError(f"revenue_lost must be >= 0, got {revenue_lost}")
+    return revenue_lost
+
+
+def _resolved_episode(conn: psycopg.Connection, params: Mapping[str, Any]) -> int | None:
+    """Id of a resolved alert already covering this episode (a re-run over an old window): not reopened."""
     covered = conn.execute(
         """SELECT alert_id FROM alerts
            WHERE site_id = %(site_id)s AND device_id = %(device_id)s AND fault_type = %(fault_type)s
@@ -198,8 +235,11 @@ def raise_alert(
            ORDER BY alert_id DESC LIMIT 1""",
         params,
     ).fetchone()
-    if covered is not None:
-        return int(covered[0])
+    return None if covered is None else int(covered[0])
+
+
+def _upsert_alert(conn: psycopg.Connection, params: Mapping[str, Any]) -> int:
+    """Insert the alert, or merge into the active one (worst severity, widest window, largest loss)."""
     rank_new = _SEVERITY_RANK_SQL.format("EXCLUDED.severity")
     rank_old = _SEVERITY_RANK_SQL.format("alerts.severity")
     row = conn.execute(

@@ -1,6 +1,7 @@
 """Fleet simulator: pvlib physics + stochastic weather + sensor noise + injected faults.
 
-Pipeline per site and local day (see :mod:`heliosgrid.simulation.weather` for the weather):
+Pipeline per site and local day (steps 1-6 in :mod:`heliosgrid.simulation.signals`, the weather
+in :mod:`heliosgrid.simulation.weather`, step 7 in :mod:`heliosgrid.simulation.fault_effects`):
 
 1. Sun position and Ineichen clear-sky irradiance (:mod:`heliosgrid.physics`, pvlib).
 2. Each device's GHI = clear-sky GHI × its clear-sky index; DNI/DHI by the Erbs decomposition.
@@ -25,26 +26,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
-from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import pvlib
 
 from heliosgrid.contract import MEASURE_FIELDS
-from heliosgrid.physics import DeviceSpec, SiteSpec, solar_position
-from heliosgrid.physics.model import (
-    cell_temperature_c,
-    clearsky_irradiance,
-    expected_ac_power_kw,
-    expected_dc_power_kw,
-    module_temperature_c,
-    poa_irradiance_w_m2,
-)
+from heliosgrid.physics import SiteSpec
+from heliosgrid.simulation.fault_effects import apply_faults
 from heliosgrid.simulation.faults import ENERGY_LOSS_FAULTS, FaultSpec, random_faults
-from heliosgrid.simulation.weather import day_rng, day_weather, device_clearsky_index
+from heliosgrid.simulation.signals import clean_frames
 
 READING_COLUMNS: tuple[str, ...] = ("device_id", "site_id", "ts", "seq", *MEASURE_FIELDS, "inverter_status")
 FAULT_COLUMNS: tuple[str, ...] = (
@@ -62,9 +53,6 @@ SEQ_UNIT = pd.Timedelta(minutes=1)
 DEFAULT_FAULT_RATE_PER_DEVICE_MONTH = 1.0
 RANDOM_BLOCK = pd.Timedelta(days=7)
 """Open-ended random fault schedules are drawn per 7-day block aligned on the epoch."""
-
-_POA_MAX_W_M2 = 1750.0
-_MODULE_TEMP_MAX_C = 105.0
 
 FaultsArg = Sequence[FaultSpec] | Literal["random"] | None
 
@@ -104,154 +92,6 @@ def _utc(value: Any, name: str) -> pd.Timestamp:
     return ts.tz_convert("UTC")
 
 
-def _local_midnight_utc(site: SiteSpec, day: date) -> pd.Timestamp:
-    local = pd.Timestamp(day).tz_localize(site.timezone, ambiguous=True, nonexistent="shift_forward")
-    return local.tz_convert("UTC")
-
-
-@lru_cache(maxsize=64)
-def _site_day(site: SiteSpec, day: date, step: pd.Timedelta, seed: int) -> dict[str, pd.DataFrame]:
-    """Clean (fault-free) signals of every device of ``site`` on local ``day``.
-
-    Returns device_id → DataFrame indexed by UTC ``ts`` with the measured columns
-    (``ghi_w_m2``, ``poa_w_m2``, ``ambient_temp_c``, ``module_temp_c``) and, for inverters, the
-    true ``dc_power_kw`` / ``ac_power_kw`` (rounded to 1 W). Treat the frames as read-only.
-    """
-    begin = _local_midnight_utc(site, day).ceil(step)
-    finish = _local_midnight_utc(site, day + timedelta(days=1))
-    times = pd.date_range(begin, finish, freq=step, inclusive="left")
-    step_min = step / pd.Timedelta(minutes=1)
-    weather = day_weather(
-        seed, site.site_id, day, times.tz_convert(site.timezone), step_min, site.latitude_deg, site.altitude_m
-    )
-    solpos = solar_position(site, times)
-    clear = clearsky_irradiance(site, times, solpos)
-    zenith = solpos["apparent_zenith"]
-    ambient = pd.Series(weather.ambient_temp_c, index=times)
-    out: dict[str, pd.DataFrame] = {}
-    for dev in site.devices:
-        rng = day_rng(seed, dev.device_id, day, stream=1)
-        k = device_clearsky_index(rng, weather.clearsky_index, step_min)
-        ghi = (clear["ghi"] * k).clip(lower=0.0)
-        split = pvlib.irradiance.erbs(ghi, zenith, times)
-        poa = poa_irradiance_w_m2(site, dev, times, ghi, split["dni"].fillna(0.0), split["dhi"].fillna(0.0), solpos)
-        t_module = np.asarray(module_temperature_c(poa, ambient, weather.wind_speed_m_s))
-        n = len(times)
-        frame = pd.DataFrame(index=times)
-        frame.index.name = "ts"
-        poa_meas = poa.to_numpy() * (1.0 + rng.normal(0.0, 0.01, n)) + rng.normal(0.0, 1.0, n)
-        frame["poa_w_m2"] = np.round(np.clip(poa_meas, -5.0, _POA_MAX_W_M2), 1)
-        if dev.kind == "weather_station":
-            ghi_meas = ghi.to_numpy() * (1.0 + rng.normal(0.0, 0.01, n)) + rng.normal(0.0, 1.0, n)
-            frame["ghi_w_m2"] = np.round(np.clip(ghi_meas, -5.0, 1450.0), 1)
-            frame["ambient_temp_c"] = np.round(weather.ambient_temp_c + rng.normal(0.0, 0.2, n), 2)
-            frame["module_temp_c"] = np.nan
-            frame["dc_power_kw"] = np.nan
-            frame["ac_power_kw"] = np.nan
-        else:
-            t_cell = cell_temperature_c(poa, ambient, weather.wind_speed_m_s)
-            dc = np.clip(np.asarray(expected_dc_power_kw(poa, t_cell, dev), dtype=float), 0.0, None)
-            frame["ghi_w_m2"] = np.nan
-            frame["ambient_temp_c"] = np.nan
-            frame["module_temp_c"] = np.round(t_module + rng.normal(0.0, 0.3, n), 2)
-            frame["dc_power_kw"] = dc
-            frame["ac_power_kw"] = _inverter_ac(dc, dev)
-        out[dev.device_id] = frame
-    return out
-
-
-def _inverter_ac(dc_power_kw: np.ndarray, device: DeviceSpec) -> np.ndarray:
-    """AC power (kW, rounded to 1 W) of ``device`` for DC input ``dc_power_kw``."""
-    ac = np.asarray(expected_ac_power_kw(np.asarray(dc_power_kw, dtype=float), device), dtype=float)
-    return np.round(np.nan_to_num(ac, nan=0.0), 3)
-
-
-def _local_days(site: SiteSpec, start: pd.Timestamp, end: pd.Timestamp) -> list[date]:
-    first = start.tz_convert(site.timezone).date()
-    last = (end - pd.Timedelta(microseconds=1)).tz_convert(site.timezone).date()
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
-def _clean_frames(
-    site: SiteSpec, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta, seed: int
-) -> dict[str, pd.DataFrame]:
-    """Clean device frames of ``site`` over ``[start, end)``."""
-    days = _local_days(site, start, end)
-    blocks = [_site_day(site, d, step, seed) for d in days]
-    out: dict[str, pd.DataFrame] = {}
-    for dev in site.devices:
-        frame = pd.concat([b[dev.device_id] for b in blocks]) if len(blocks) > 1 else blocks[0][dev.device_id]
-        out[dev.device_id] = frame.loc[(frame.index >= start) & (frame.index < end)]
-    return out
-
-
-def _value_before(site: SiteSpec, device: DeviceSpec, ts: pd.Timestamp, column: str, step: pd.Timedelta, seed: int) -> float:
-    """The clean measured ``column`` of ``device`` one grid step before ``ts`` (what a stuck sensor repeats)."""
-    prev = ts.ceil(step) - step
-    frame = _site_day(site, prev.tz_convert(site.timezone).date(), step, seed)[device.device_id]
-    return float(frame.at[prev, column])
-
-
-def _apply_faults(
-    clean: pd.DataFrame,
-    site: SiteSpec,
-    device: DeviceSpec,
-    faults: Sequence[FaultSpec],
-    step: pd.Timedelta,
-    seed: int,
-) -> pd.DataFrame:
-    """Measured frame of one device after ``faults``; adds ``inverter_status``, drops gap rows."""
-    out = clean.copy()
-    idx = clean.index
-    n = len(idx)
-    dc_factor = np.ones(n)
-    ac_factor = np.ones(n)
-    trip = np.zeros(n, dtype=bool)
-    present = np.ones(n, dtype=bool)
-    for fault in faults:
-        mask = np.asarray((idx >= fault.started_at) & (idx < fault.ended_at))
-        if not mask.any():
-            continue
-        days = np.asarray((idx[mask] - fault.started_at) / pd.Timedelta(days=1), dtype=float)
-        p = fault.params
-        kind = fault.fault_type
-        if kind == "inverter_trip":
-            trip |= mask
-        elif kind == "string_outage":
-            dc_factor[mask] *= 1.0 - float(p["loss_fraction"])
-        elif kind == "soiling":
-            dc_factor[mask] *= 1.0 - np.minimum(float(p["rate_per_day"]) * days, float(p["max_loss"]))
-        elif kind == "overheating":
-            ac_factor[mask] *= 1.0 - float(p["derate_fraction"])
-            col = out.columns.get_loc("module_temp_c")
-            out.iloc[mask, col] = np.round(np.minimum(out.iloc[mask, col] + float(p["delta_c"]), _MODULE_TEMP_MAX_C), 2)
-        elif kind == "irradiance_drift":
-            col = out.columns.get_loc("poa_w_m2")
-            gain = 1.0 + float(p["drift_per_day"]) * days
-            out.iloc[mask, col] = np.round(np.clip(out.iloc[mask, col] * gain, -5.0, _POA_MAX_W_M2), 1)
-        elif kind == "stuck_sensor":
-            sensor = str(p["sensor"])
-            if not np.isnan(clean[sensor].to_numpy()).all():
-                value = _value_before(site, device, fault.started_at, sensor, step, seed)
-                out.iloc[mask, out.columns.get_loc(sensor)] = value
-        elif kind == "comm_gap":
-            present &= ~mask
-    if device.kind == "inverter":
-        if (dc_factor != 1.0).any() or (ac_factor != 1.0).any():
-            dc_in = clean["dc_power_kw"].to_numpy() * dc_factor
-            # A derating inverter (overheating) leaves its MPP: DC input falls with the AC output.
-            out["ac_power_kw"] = np.round(_inverter_ac(dc_in, device) * ac_factor, 3)
-            out["dc_power_kw"] = dc_in * ac_factor
-        dc_out = np.where(trip, 0.0, out["dc_power_kw"].to_numpy())
-        ac_out = np.where(trip, 0.0, out["ac_power_kw"].to_numpy())
-        out["dc_power_kw"] = np.round(dc_out, 3)
-        out["ac_power_kw"] = ac_out
-        out["inverter_status"] = np.where(trip, "fault", np.where(ac_out > 0.0, "ok", "standby")).astype(object)
-    else:
-        out["inverter_status"] = None
-    return out.loc[present]
-
-
 def _faults_by_device(faults: Sequence[FaultSpec]) -> dict[str, list[FaultSpec]]:
     out: dict[str, list[FaultSpec]] = {}
     for f in faults:
@@ -283,10 +123,10 @@ def _simulate_window(
     frames: list[pd.DataFrame] = []
     clean_parts: list[pd.Series] = []
     for site in fleet:
-        cleans = _clean_frames(site, start, end, step, seed)
+        cleans = clean_frames(site, start, end, step, seed)
         for dev in site.devices:
             clean = cleans[dev.device_id]
-            measured = _apply_faults(clean, site, dev, by_device.get(dev.device_id, []), step, seed)
+            measured = apply_faults(clean, site, dev, by_device.get(dev.device_id, []), step, seed)
             measured = measured.reset_index()
             measured.insert(0, "site_id", site.site_id)
             measured.insert(0, "device_id", dev.device_id)
@@ -348,8 +188,8 @@ def fault_ground_truth(
         b = min(f.ended_at, hi) if hi is not None else f.ended_at
         lost = 0.0
         if f.fault_type in ENERGY_LOSS_FAULTS and b > a:
-            clean = _clean_frames(site, a, b, step, seed)[dev.device_id]
-            faulted = _apply_faults(clean, site, dev, [f], step, seed)
+            clean = clean_frames(site, a, b, step, seed)[dev.device_id]
+            faulted = apply_faults(clean, site, dev, [f], step, seed)
             diff = clean["ac_power_kw"].to_numpy() - faulted["ac_power_kw"].to_numpy()
             lost = round(float(diff.sum()) * (step / pd.Timedelta(hours=1)), 6)
         rows.append(
