@@ -47,8 +47,8 @@ lint: setup ## ruff + mypy
 	.venv/bin/ruff check heliosgrid producer consumer dags tests bench
 	.venv/bin/mypy heliosgrid producer consumer dags bench
 
-compose-check: ## validate docker-compose.yml
-	docker-compose -f docker-compose.yml config -q
+compose-check: ## validate docker-compose.yml (default and distributed profiles; example secrets when .env is absent)
+	@scripts/compose-check.sh
 
 clean: down ## remove the run directory (.helios)
 	rm -rf .helios
