@@ -55,15 +55,11 @@ SELECT
     r.energy_kwh,
     r.poa_irradiation_kwh_m2,
     coalesce(r.poa_w_m2_avg, 0) * 0.25 / 1000.0 AS reference_yield_h,
-    d.dc_capacity_kw * coalesce(r.poa_w_m2_avg, 0) / 1000.0
-        * (1 + d.gamma_pdc_per_c * (coalesce(r.module_temp_c_avg, 25) + 3.0 * coalesce(r.poa_w_m2_avg, 0) / 1000.0 - 25))
+    -- expected power: the one SQL definition (0070), in parity with heliosgrid.maintenance.expected
+    helios_expected_dc_power_kw(coalesce(r.poa_w_m2_avg, 0), r.module_temp_c_avg, d.dc_capacity_kw, d.gamma_pdc_per_c)
         * 0.25 AS expected_dc_energy_kwh,
-    least(
-        d.ac_capacity_kw,
-        d.dc_capacity_kw * coalesce(r.poa_w_m2_avg, 0) / 1000.0
-            * (1 + d.gamma_pdc_per_c * (coalesce(r.module_temp_c_avg, 25) + 3.0 * coalesce(r.poa_w_m2_avg, 0) / 1000.0 - 25))
-            * d.inverter_efficiency
-    ) * 0.25 AS expected_ac_energy_kwh,
+    helios_expected_ac_power_kw(coalesce(r.poa_w_m2_avg, 0), r.module_temp_c_avg, d.dc_capacity_kw, d.ac_capacity_kw,
+                                d.gamma_pdc_per_c, d.inverter_efficiency) * 0.25 AS expected_ac_energy_kwh,
     a.state IN ('available', 'unavailable') AS daylight,
     a.state = 'available' AS producing,
     a.state AS availability_state,
