@@ -49,9 +49,8 @@ DEVICE_ROLLUPS_SQL = "SELECT r.* FROM {} r WHERE {} ORDER BY r.bucket, r.device_
 # {0}: the rollup table; {1}: a Where on alias r; {2}: a keyset HAVING or nothing; last placeholder: LIMIT.
 SITE_ROLLUPS_SQL = """SELECT r.site_id, r.bucket,
                       sum(r.ac_power_kw_avg) FILTER (WHERE d.kind = 'inverter') AS ac_power_kw,
-                      sum(least(d.ac_capacity_kw, greatest(0.0, d.dc_capacity_kw * r.poa_w_m2_avg / 1000.0
-                              * (1.0 + d.gamma_pdc_per_c * (coalesce(r.module_temp_c_avg, 25.0) - 25.0))
-                              * d.inverter_efficiency)))
+                      sum(helios_expected_ac_power_kw(r.poa_w_m2_avg, r.module_temp_c_avg, d.dc_capacity_kw,
+                                                      d.ac_capacity_kw, d.gamma_pdc_per_c, d.inverter_efficiency))
                           FILTER (WHERE d.kind = 'inverter') AS expected_ac_power_kw,
                       sum(r.energy_kwh) FILTER (WHERE d.kind = 'inverter') AS energy_kwh,
                       avg(r.poa_w_m2_avg) AS poa_w_m2,
@@ -159,8 +158,9 @@ def list_rollups(
 
     Site aggregates: ``ac_power_kw`` and ``energy_kwh`` summed over inverters, irradiance
     averaged over the devices reporting it, ``availability`` = ok samples / samples,
-    ``expected_ac_power_kw`` = PVWatts on each inverter's bucket-mean POA and module
-    temperature (same formula as ``bi.device_power_15m``; approximate for 1h/1d buckets).
+    ``expected_ac_power_kw`` = ``helios_expected_ac_power_kw`` (migration 0070: PVWatts with SAPM cell
+    temperature and the inverter curve, the one definition shared with ``bi`` and maintenance) on
+    each inverter's bucket-mean POA and module temperature (approximate for 1h/1d buckets).
     """
     lo, hi = time_window(request, start, end, _DEFAULT_SPAN[resolution])
     limit = page_size(request, limit)
