@@ -217,16 +217,9 @@ def site_features(
     inverters = [d for d in all_devices if d.kind == "inverter"]
     if not all_devices:
         return {}
+    u0s = thermal_u0 or {}
     grid = next(iter(frames.values())).index
-    times = grid + pd.Timedelta(minutes=7.5)  # sun position at bucket centre
-    solpos = solar_position(site, times)
-    cs = clearsky_irradiance(site, times, solpos)
-    clearsky_poa = {
-        d.device_id: pd.Series(
-            poa_irradiance_w_m2(site, d, times, cs["ghi"], cs["dni"], cs["dhi"], solpos).to_numpy(), index=grid
-        )
-        for d in all_devices
-    }
+    clearsky_poa = _clearsky_poa(site, all_devices, grid)
     poa_all = pd.DataFrame({k: f["poa_w_m2_avg"] for k, f in frames.items()}, index=grid)
     ref_poa = poa_all.median(axis=1, skipna=True)
     ambient_all = pd.DataFrame({k: f["ambient_temp_c_avg"] for k, f in frames.items()}, index=grid)
@@ -234,30 +227,54 @@ def site_features(
 
     feats: dict[str, pd.DataFrame] = {}
     for dev in inverters:
-        f = frames[dev.device_id].copy()
-        f["clearsky_poa_w_m2"] = clearsky_poa[dev.device_id]
-        f["ref_poa_w_m2"] = ref_poa
-        f["ambient_ref_c"] = ambient_ref
-        f["daylight"] = (f["clearsky_poa_w_m2"] > DAYLIGHT_POA_W_M2) & (f["ref_poa_w_m2"] > DAYLIGHT_POA_W_M2)
+        f = _reference_columns(frames[dev.device_id], clearsky_poa[dev.device_id], ref_poa, ambient_ref)
         # A masked (faulty) POA sensor falls back to the site's reference POA.
         poa_used = f["poa_w_m2_avg"].fillna(ref_poa.where(f["sample_count"] > 0))
-        _add_expected_columns(f, dev, poa_used, ambient_ref, (thermal_u0 or {}).get(dev.device_id))
+        _add_expected_columns(f, dev, poa_used, ambient_ref, u0s.get(dev.device_id))
         f["norm_yield"] = f["ac_power_kw_avg"] / dev.dc_capacity_kw if dev.dc_capacity_kw > 0 else np.nan
         feats[dev.device_id] = f
-
     for dev in all_devices:
-        if dev.kind == "inverter":
-            continue
-        f = frames[dev.device_id].copy()
-        f["clearsky_poa_w_m2"] = clearsky_poa[dev.device_id]
-        f["ref_poa_w_m2"] = ref_poa
-        f["ambient_ref_c"] = ambient_ref
-        f["daylight"] = (f["clearsky_poa_w_m2"] > DAYLIGHT_POA_W_M2) & (f["ref_poa_w_m2"] > DAYLIGHT_POA_W_M2)
-        feats[dev.device_id] = f
+        if dev.kind != "inverter":
+            feats[dev.device_id] = _reference_columns(
+                frames[dev.device_id], clearsky_poa[dev.device_id], ref_poa, ambient_ref
+            )
     if not inverters:
         _add_poa_peer_ratio(feats, inverters, poa_all)
         return feats
+    _add_peer_columns(feats, inverters, grid)
+    _add_poa_peer_ratio(feats, inverters, poa_all)
+    for dev in inverters:
+        _add_model_temp_columns(feats[dev.device_id], dev, ambient_ref, u0s.get(dev.device_id))
+    return feats
 
+
+def _clearsky_poa(site: SiteSpec, devices: list[DeviceSpec], grid: pd.DatetimeIndex) -> dict[str, pd.Series]:
+    """Clear-sky POA irradiance (W/m²) of each device on the 15-minute ``grid`` (sun at bucket centre)."""
+    times = grid + pd.Timedelta(minutes=7.5)  # sun position at bucket centre
+    solpos = solar_position(site, times)
+    cs = clearsky_irradiance(site, times, solpos)
+    return {
+        d.device_id: pd.Series(
+            poa_irradiance_w_m2(site, d, times, cs["ghi"], cs["dni"], cs["dhi"], solpos).to_numpy(), index=grid
+        )
+        for d in devices
+    }
+
+
+def _reference_columns(
+    frame: pd.DataFrame, clearsky_poa: pd.Series, ref_poa: pd.Series, ambient_ref: pd.Series
+) -> pd.DataFrame:
+    """Copy of ``frame`` with ``clearsky_poa_w_m2``, ``ref_poa_w_m2``, ``ambient_ref_c`` and ``daylight``."""
+    f = frame.copy()
+    f["clearsky_poa_w_m2"] = clearsky_poa
+    f["ref_poa_w_m2"] = ref_poa
+    f["ambient_ref_c"] = ambient_ref
+    f["daylight"] = (f["clearsky_poa_w_m2"] > DAYLIGHT_POA_W_M2) & (f["ref_poa_w_m2"] > DAYLIGHT_POA_W_M2)
+    return f
+
+
+def _add_peer_columns(feats: dict[str, pd.DataFrame], inverters: list[DeviceSpec], grid: pd.DatetimeIndex) -> None:
+    """Add ``peer_ratio``, ``tmod_excess_c`` (°C) and ``tmod_resid_peer_c`` (°C) to each inverter's frame."""
     ny = pd.DataFrame({k: feats[d.device_id]["norm_yield"] for d in inverters for k in [d.device_id]}, index=grid)
     peer_ny = _peer_median(ny, "norm_yield")
     resid = pd.DataFrame(
@@ -274,34 +291,34 @@ def site_features(
         # Excess over the model *and* over the peers: a peer's faulty sensor cannot make a healthy
         # device look hot, and site-wide wind effects cannot either.
         f["tmod_excess_c"] = np.minimum(resid[dev.device_id], resid[dev.device_id] - resid_peer[dev.device_id].fillna(0.0))
-        # Expected power with the module temperature the SAPM model (plus the site's common residual)
-        # predicts: used where the measured module temperature is itself faulty (overheating, stuck).
+        # The site's common module-temperature residual, added to the model where the measured
+        # module temperature is itself faulty (see _add_model_temp_columns).
         f["tmod_resid_peer_c"] = resid_peer[dev.device_id].fillna(0.0)
-    _add_poa_peer_ratio(feats, inverters, poa_all)
-    for dev in inverters:
-        f = feats[dev.device_id]
-        # A masked (faulty) POA sensor falls back to the drift-free reference (the POA implied by
-        # the other inverters' metered power where they agree with each other) rather than to the
-        # median of the remaining sensors, which other undetected drifting sensors could bias.
-        masked = f["poa_w_m2_avg"].isna() & (f["sample_count"] > 0) & f["poa_ref_w_m2"].notna()
-        if masked.any():
-            u0 = (thermal_u0 or {}).get(dev.device_id)
-            _add_expected_columns(f, dev, f["poa_used_w_m2"].where(~masked, f["poa_ref_w_m2"]), ambient_ref, u0)
-            f["tmod_excess_c"] = np.minimum(
-                f["module_temp_c_avg"] - f["tmod_model_c"], f["module_temp_c_avg"] - f["tmod_model_c"] - f["tmod_resid_peer_c"]
-            )
-        # Expected power with the module temperature the SAPM model (plus the site's common residual)
-        # predicts: used where the measured module temperature is itself faulty (overheating, stuck).
-        tmod_ok = f["tmod_model_c"] + f["tmod_resid_peer_c"]
-        f["expected_ac_model_temp_kw"] = expected_ac_from_sensors(f["poa_used_w_m2"], tmod_ok, dev)
-        # Clear-sky expected AC: no sensor in it (clear-sky POA, SAPM module temperature from the
-        # site's ambient temperature); the upper envelope of actual / clear-sky AC over a day is
-        # set by the clear moments, which only soiling (or another plant loss) lowers.
-        cs_tmod = pd.Series(
-            np.asarray(_sapm_module(f["clearsky_poa_w_m2"].to_numpy(), ambient_ref.to_numpy()), dtype="float64"), index=grid
+
+
+def _add_model_temp_columns(f: pd.DataFrame, dev: DeviceSpec, ambient_ref: pd.Series, u0: float | None) -> None:
+    """Re-base masked POA on the power-implied reference; add ``expected_ac_model_temp_kw`` and ``clearsky_ac_kw``."""
+    # A masked (faulty) POA sensor falls back to the drift-free reference (the POA implied by
+    # the other inverters' metered power where they agree with each other) rather than to the
+    # median of the remaining sensors, which other undetected drifting sensors could bias.
+    masked = f["poa_w_m2_avg"].isna() & (f["sample_count"] > 0) & f["poa_ref_w_m2"].notna()
+    if masked.any():
+        _add_expected_columns(f, dev, f["poa_used_w_m2"].where(~masked, f["poa_ref_w_m2"]), ambient_ref, u0)
+        f["tmod_excess_c"] = np.minimum(
+            f["module_temp_c_avg"] - f["tmod_model_c"], f["module_temp_c_avg"] - f["tmod_model_c"] - f["tmod_resid_peer_c"]
         )
-        f["clearsky_ac_kw"] = expected_ac_from_sensors(f["clearsky_poa_w_m2"], cs_tmod, dev)
-    return feats
+    # Expected power with the module temperature the SAPM model (plus the site's common residual)
+    # predicts: used where the measured module temperature is itself faulty (overheating, stuck).
+    tmod_ok = f["tmod_model_c"] + f["tmod_resid_peer_c"]
+    f["expected_ac_model_temp_kw"] = expected_ac_from_sensors(f["poa_used_w_m2"], tmod_ok, dev)
+    # Clear-sky expected AC: no sensor in it (clear-sky POA, SAPM module temperature from the
+    # site's ambient temperature); the upper envelope of actual / clear-sky AC over a day is
+    # set by the clear moments, which only soiling (or another plant loss) lowers.
+    cs_tmod = pd.Series(
+        np.asarray(_sapm_module(f["clearsky_poa_w_m2"].to_numpy(), ambient_ref.to_numpy()), dtype="float64"),
+        index=ambient_ref.index,  # the site's 15-minute grid
+    )
+    f["clearsky_ac_kw"] = expected_ac_from_sensors(f["clearsky_poa_w_m2"], cs_tmod, dev)
 
 
 CALIBRATION_QUANTILE = 0.75

@@ -14,10 +14,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg.rows import dict_row
 
-DEVICE_COLUMNS = (
-    "site_id",
-    "device_id",
-    "local_day",
+_ENERGY_KPI_COLUMNS = (
     "energy_kwh",
     "specific_yield_kwh_kwp",
     "performance_ratio",
@@ -25,6 +22,13 @@ DEVICE_COLUMNS = (
     "availability",
     "expected_energy_kwh",
     "lost_energy_kwh",
+)
+"""KPI columns both views share, in view order."""
+DEVICE_COLUMNS = (
+    "site_id",
+    "device_id",
+    "local_day",
+    *_ENERGY_KPI_COLUMNS,
     "poa_irradiation_kwh_m2",
     "daylight_buckets",
     "producing_buckets",
@@ -32,19 +36,7 @@ DEVICE_COLUMNS = (
     "unknown_buckets",
     "data_quality",
 )
-SITE_COLUMNS = (
-    "site_id",
-    "local_day",
-    "inverters",
-    "energy_kwh",
-    "specific_yield_kwh_kwp",
-    "performance_ratio",
-    "performance_ratio_temp_corr",
-    "availability",
-    "expected_energy_kwh",
-    "lost_energy_kwh",
-    "data_quality",
-)
+SITE_COLUMNS = ("site_id", "local_day", "inverters", *_ENERGY_KPI_COLUMNS, "data_quality")
 
 
 def daily_kpis(

@@ -64,19 +64,19 @@ SELECT f.site_id, f.last_reading_ts, f.last_ingested_at,
        extract(epoch FROM %(as_of)s::timestamptz - f.last_reading_ts)::double precision AS age_s
 FROM bi.site_freshness f ORDER BY f.site_id"""
 
-CHECK_PASS_RATES_SQL = """
-SELECT check_name, count(*) AS runs, avg(passed::integer)::double precision AS pass_rate
-FROM bi.dq_result
-WHERE checked_at > %(as_of)s::timestamptz - make_interval(hours => %(hours)s::integer)
-  AND checked_at <= %(as_of)s::timestamptz
-GROUP BY check_name ORDER BY check_name"""
 
-SITE_PASS_RATES_SQL = """
-SELECT site_id, count(*) AS runs, avg(passed::integer)::double precision AS pass_rate
+def _pass_rates_sql(group_column: str) -> str:
+    """Runs and pass rate (0–1) of the data-quality checks over the last ``hours``, per ``group_column``."""
+    return f"""
+SELECT {group_column}, count(*) AS runs, avg(passed::integer)::double precision AS pass_rate
 FROM bi.dq_result
 WHERE checked_at > %(as_of)s::timestamptz - make_interval(hours => %(hours)s::integer)
   AND checked_at <= %(as_of)s::timestamptz
-GROUP BY site_id ORDER BY site_id"""
+GROUP BY {group_column} ORDER BY {group_column}"""
+
+
+CHECK_PASS_RATES_SQL = _pass_rates_sql("check_name")
+SITE_PASS_RATES_SQL = _pass_rates_sql("site_id")
 
 
 def _rows(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
