@@ -158,9 +158,59 @@ def _now_floor(freq: str) -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").floor(pd.Timedelta(freq))
 
 
+def _realtime_window(args: argparse.Namespace) -> tuple[pd.Timestamp, float]:
+    """Start time and speed of a realtime run: an explicit ``--start``, a backfill of
+    ``--backfill-days`` caught up at full speed (the never-in-the-future rule makes it live), or now."""
+    import pandas as pd
+
+    speed = float(args.speed)
+    now = _now_floor(args.freq)
+    if args.start is not None:
+        start = args.start
+    elif args.backfill_days > 0:
+        start = now - pd.Timedelta(days=args.backfill_days)
+    else:
+        start = now - pd.Timedelta(days=1) if speed > 1 else now
+    if args.backfill_days > 0 and speed == 1.0:
+        speed = math.inf
+    return start, speed
+
+
+def _backfill_window(args: argparse.Namespace) -> tuple[pd.Timestamp, pd.Timestamp | None]:
+    """``[start, end)`` of a backfill (``end`` None with ``--then-live``); UsageError when it is empty."""
+    import pandas as pd
+
+    end = args.end or _now_floor(args.freq)
+    if args.start is None and args.days is None:
+        raise UsageError("backfill needs --start or --days")
+    start = args.start if args.start is not None else end - pd.Timedelta(days=args.days)
+    if end <= start:
+        raise UsageError(f"--end {end} must be after --start {start}")
+    return start, None if args.then_live else end
+
+
+def _replay_source(args: argparse.Namespace) -> tuple[pd.DataFrame, Any]:
+    """The replayed readings, shifted so that they start at ``--start`` (default: the data ends
+    yesterday, so all of it is in the past and replays at full speed), and the replay's fleet."""
+    import pandas as pd
+
+    from producer.replay import DATASETS, load_csv, parse_mapping, shift_to_start
+
+    if args.dataset:
+        source = DATASETS[args.dataset]()
+    else:
+        if not args.device_id or not args.site_id:
+            raise UsageError("--csv needs --device-id and --site-id")
+        source = load_csv(args.csv, device_id=args.device_id, site_id=args.site_id,
+                          mapping=parse_mapping(args.map), ts_column=args.ts_column, timezone=args.tz)
+    frame = source.readings
+    span = frame["ts"].max().normalize() - frame["ts"].min().normalize()
+    target = args.start if args.start is not None else _now_floor("1D") - span - pd.Timedelta(days=1)
+    return shift_to_start(frame, target), source.fleet
+
+
 def run_from_args(args: argparse.Namespace, settings: Settings | None = None) -> int:
     """Run the mode selected by ``args``; returns the exit status."""
-    import pandas as pd
 
     from heliosgrid.fleet import fleet_from_settings
     from heliosgrid.simulation import grid_step
@@ -186,44 +236,13 @@ def run_from_args(args: argparse.Namespace, settings: Settings | None = None) ->
     replay_frame = None
     end: pd.Timestamp | None = None
     if mode == "realtime":
-        speed = args.speed
-        now = _now_floor(args.freq)
-        if args.start is not None:
-            start = args.start
-        elif args.backfill_days > 0:
-            start = now - pd.Timedelta(days=args.backfill_days)
-        else:
-            start = now - pd.Timedelta(days=1) if speed > 1 else now
-        if args.backfill_days > 0 and speed == 1.0:
-            speed = math.inf  # catch up as fast as possible; the never-in-the-future rule makes it live
+        start, speed = _realtime_window(args)
     elif mode == "backfill":
+        start, end = _backfill_window(args)
         speed = math.inf
-        end = args.end or _now_floor(args.freq)
-        if args.start is None and args.days is None:
-            raise UsageError("backfill needs --start or --days")
-        start = args.start if args.start is not None else end - pd.Timedelta(days=args.days)
-        if end <= start:
-            raise UsageError(f"--end {end} must be after --start {start}")
-        if args.then_live:
-            end = None
     else:  # replay
-        from producer.replay import DATASETS, load_csv, parse_mapping, shift_to_start
-
-        speed = args.speed
-        if args.dataset:
-            source = DATASETS[args.dataset]()
-        else:
-            if not args.device_id or not args.site_id:
-                raise UsageError("--csv needs --device-id and --site-id")
-            source = load_csv(args.csv, device_id=args.device_id, site_id=args.site_id,
-                              mapping=parse_mapping(args.map), ts_column=args.ts_column, timezone=args.tz)
-        frame = source.readings
-        span = frame["ts"].max().normalize() - frame["ts"].min().normalize()
-        # default: the data ends yesterday, so all of it is in the past and replays at full speed
-        target = args.start if args.start is not None else _now_floor("1D") - span - pd.Timedelta(days=1)
-        replay_frame = shift_to_start(frame, target)
-        start = replay_frame["ts"].min()
-        fleet = source.fleet
+        replay_frame, fleet = _replay_source(args)
+        start, speed = replay_frame["ts"].min(), args.speed
     checkpoint = None if args.no_checkpoint else (
         args.checkpoint or settings.data_dir / "producer" / f"checkpoint-{mode}.json"
     )
