@@ -37,7 +37,7 @@ def test_real_servers_get_no_pglite_statement_after_the_first_connection(
     url = str(request.getfixturevalue("pg_db" if server == "postgres" else "timescale_db"))
     if "sslmode=disable" in url and "postgres:postgres@" in url:
         pytest.skip("PGlite fallback: the per-connection reset is exactly what it needs")
-    connection._single_session_servers.pop(url, None)
+    connection._single_session_servers.clear()  # keyed per server (conn.info.dsn): forget every answer
     seen = _statements(monkeypatch)
     with open_connection(url) as conn:  # first connection: the capability is asked once
         assert conn.execute("SHOW timezone").fetchone() == ("UTC",)
