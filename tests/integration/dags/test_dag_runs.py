@@ -276,7 +276,8 @@ def test_retrain_then_forecast_dags_write_models_and_forecasts_idempotently(
             assert run_dag(dagbag, "heliosgrid_retrain", retrain_at).state == "success"
             models = conn.execute("SELECT model_version, model_name, is_champion, train_end FROM models "
                                   "ORDER BY model_name").fetchall()
-            assert [m[1] for m in models] == ["climatology", "persistence"]
+            # the per-horizon champion (ADR 0120) is registered beside its members
+            assert [m[1] for m in models] == ["climatology", "per_horizon", "persistence"]
             assert sum(m[2] for m in models) == 1
             assert all(m[3] <= retrain_at for m in models)
 
@@ -305,5 +306,5 @@ def test_forecast_dag_cold_start_trains_a_champion_first(
         for _ in range(2):  # the second run finds the champion and only re-issues the same forecast
             assert run_dag(dagbag, "heliosgrid_forecast", issued + timedelta(minutes=10)).state == "success"
             assert count(conn, "SELECT count(*) FROM models WHERE is_champion") == 1
-            assert count(conn, "SELECT count(*) FROM models") == 2
+            assert count(conn, "SELECT count(*) FROM models") == 3  # two members + the per-horizon champion
             assert count(conn, "SELECT count(*) FROM forecasts WHERE issued_at = %s", issued) == 48 * 4
