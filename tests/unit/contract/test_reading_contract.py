@@ -38,7 +38,8 @@ def valid_readings(draw: st.DrawFn) -> dict[str, Any]:
     dc = draw(st.one_of(st.none(), st.floats(0, 5000)))
     ac = None if dc is None else draw(st.floats(0, 1)) * dc
     ambient = draw(st.one_of(st.none(), st.floats(-50, 65)))
-    module = draw(st.one_of(st.none(), st.floats(max(-50.0, (ambient or -50.0) - 25.0), 110)))
+    low_c = -50.0 if ambient is None else max(-50.0, ambient - 25.0)  # `ambient or …` lost ambient == 0.0
+    module = draw(st.one_of(st.none(), st.floats(low_c, 110)))
     return {
         "schema_version": 1,
         "device_id": draw(ids),
