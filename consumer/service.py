@@ -42,6 +42,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, Topic
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
+from consumer import fastrecords
 from consumer.checkpoint import AfterDbCommit, Checkpoint, DlqFailure
 from consumer.database import DatabaseSession, rollup_refresh_task
 from consumer.pipeline import Batch, BatchWriter, DbRejected
@@ -170,6 +171,8 @@ class IngestService:
                 max_poll_interval_ms=MAX_POLL_INTERVAL_MS, fetch_max_bytes=64 * 1024 * 1024,
                 max_partition_fetch_bytes=8 * 1024 * 1024,
             )
+            if s.consumer_fast_record_parser:
+                fastrecords.install(self._consumer)
             self._producer = KafkaProducer(
                 bootstrap_servers=servers, client_id=f"heliosgrid-dlq-{self.instance}", acks="all", linger_ms=5,
                 max_request_size=max_record_bytes(s.dlq_max_payload_bytes),

@@ -282,6 +282,11 @@ class Settings(BaseSettings):
     weather_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Per-request timeout of the NWP feed.")
     weather_retries: int = Field(default=2, ge=0, le=10, description="Retries after a failed NWP request.")
     weather_cache_dir: Path | None = Field(default=None, description="NWP response cache; None = <data_dir>/weather.")
+    # --- ingest ---
+    consumer_fast_record_parser: bool = Field(
+        default=True, description="Parse fetched Kafka v2 record batches with consumer.fastrecords (same records "
+        "as kafka-python's parser, about half its CPU; anything unusual still goes to kafka-python). ADR 0220.",
+    )
 
     @property
     def weather_cache_path(self) -> Path:
