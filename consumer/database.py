@@ -1,12 +1,12 @@
-"""The consumer's database side: its connection, the device cache, outage bookkeeping, periodic tasks.
+"""The consumer's database side: its connection, the device cache, outage bookkeeping.
 
 * :class:`DatabaseSession` — one autocommit connection (re-opened after a failure), the device
   registry, the heartbeat row and the outage state: the first failure of an outage is noted, the
   first success after it is logged once ("database available again after N s") and the heartbeat
   says ``degraded`` for :data:`DEGRADED_FOR_S` afterwards.
-* :class:`PeriodicTask` — "run this at most every N seconds", used for the rollup refresh
-  (:func:`rollup_refresh_task`), which runs after batches *and* while the consumer is idle, so
-  the rollups never stay stale once traffic stops.
+
+The rollup refresh (plain PostgreSQL) runs in its own thread on its own connection:
+:class:`consumer.rollup_refresher.RollupRefresher` (ADR 0220).
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
 from consumer.retry import OUTAGE_ERRORS
 from heliosgrid.db.connection import open_connection
-from heliosgrid.db.writer import HeartbeatStatus, database_backend, refresh_rollups, write_heartbeat
+from heliosgrid.db.writer import HeartbeatStatus, database_backend, write_heartbeat
 from heliosgrid.ingest.batch import DeviceRegistry
 from heliosgrid.settings import redact_url
 
@@ -106,45 +105,3 @@ class DatabaseSession:
             return False
         self.mark_up()
         return True
-
-
-class PeriodicTask:
-    """Run ``action`` at most every ``interval_s`` seconds, whenever :meth:`maybe_run` is called."""
-
-    def __init__(self, name: str, interval_s: float, action: Callable[[], None]) -> None:
-        self.name = name
-        self.interval_s = interval_s
-        self.action = action
-        self.last_run = float("-inf")
-
-    def due(self, now: float | None = None) -> bool:
-        return (time.monotonic() if now is None else now) - self.last_run >= self.interval_s
-
-    def maybe_run(self) -> bool:
-        """Run the action if due; True when it ran."""
-        now = time.monotonic()
-        if not self.due(now):
-            return False
-        self.last_run = now
-        self.action()
-        return True
-
-
-def rollup_refresh_task(db: DatabaseSession, interval_s: float) -> PeriodicTask:
-    """The consumer's periodic rollup refresh (plain PostgreSQL; TimescaleDB's policies do it there).
-
-    Runs on the session's autocommit connection in its own transaction. A failure is logged and
-    retried at the next run: the invalidation log keeps the dirty buckets.
-    """
-
-    def refresh() -> None:
-        conn = db.conn
-        if conn is None or conn.closed:
-            return
-        try:
-            if database_backend(conn) == "postgres":
-                refresh_rollups(conn)
-        except psycopg.Error as exc:
-            log.warning("rollup refresh failed (will retry): %s", redact_url(str(exc)).strip())
-
-    return PeriodicTask("rollup-refresh", interval_s, refresh)

@@ -21,14 +21,14 @@ from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from consumer.checkpoint import Checkpoint
-from consumer.database import DatabaseSession, PeriodicTask
+from consumer.database import DatabaseSession
 from consumer.retry import OUTAGE_ERRORS, error_line
 from heliosgrid.contract import TimestampWindow
 from heliosgrid.db.connection import DatabaseUnavailable
@@ -42,6 +42,13 @@ log = logging.getLogger("heliosgrid.consumer")
 BeatDetails = Callable[[int, int], dict[str, Any]]
 """(messages, rejects) of the batch → the heartbeat's details."""
 RetryThroughOutage = Callable[["Batch", BaseException | None], None]
+
+
+class Periodic(Protocol):
+    """Told after every durable batch (:class:`consumer.rollup_refresher.RollupRefresher`: must not block)."""
+
+    def maybe_run(self) -> bool: ...
+
 """Retries a batch until it is stored (or raises): after its outage error, or (None) at once."""
 
 
@@ -98,7 +105,7 @@ class BatchWriter:
     """
 
     def __init__(self, db: DatabaseSession, checkpoint: Checkpoint, metrics: ConsumerMetrics,
-                 periodic: PeriodicTask, beat_details: BeatDetails, depth: int = 2) -> None:
+                 periodic: Periodic, beat_details: BeatDetails, depth: int = 2) -> None:
         self.db = db
         self.checkpoint = checkpoint
         self.metrics = metrics

@@ -44,9 +44,10 @@ from kafka.errors import KafkaError
 
 from consumer import fastrecords
 from consumer.checkpoint import AfterDbCommit, Checkpoint, DlqFailure
-from consumer.database import DatabaseSession, rollup_refresh_task
+from consumer.database import DatabaseSession
 from consumer.pipeline import Batch, BatchWriter, DbRejected
 from consumer.retry import ConsumerStopped, OutageRetry, RetryBudgetExceeded, RetryPolicy
+from consumer.rollup_refresher import RollupRefresher
 from heliosgrid.db.writer import ReadingRow
 from heliosgrid.ingest.batch import ts_window
 from heliosgrid.ingest.deadletter import max_record_bytes
@@ -116,7 +117,7 @@ class IngestService:
         self.db = DatabaseSession(database_url, self.instance)
         self.outage = OutageRetry(RetryPolicy(settings.db_retry_initial_backoff_s, settings.db_retry_budget_s),
                                   database_url, lambda: self.stop_requested, self._on_db_retry)
-        self.rollups = rollup_refresh_task(self.db, settings.consumer_rollup_refresh_interval_s)
+        self.rollups = RollupRefresher(database_url, settings.consumer_rollup_refresh_interval_s)
         self._ts_window = ts_window(settings)
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
@@ -140,6 +141,7 @@ class IngestService:
         status = self._connect_db()
         if status is not None:
             return status
+        self.rollups.start()
         if not self._connect_kafka():
             self._close(commit_heartbeat=False)
             return EXIT_CONFIG
@@ -219,6 +221,7 @@ class IngestService:
     def _close(self, commit_heartbeat: bool) -> None:
         if self._writer is not None:
             self._writer.shutdown()
+        self.rollups.stop()
         self.db.close({"batches": self.batches_committed} if commit_heartbeat else None)
         if self._consumer is not None:
             self._consumer.close(autocommit=False)
@@ -390,13 +393,10 @@ class IngestService:
             self.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     def _idle(self) -> None:
-        """Nothing polled: finish the batches in flight, update lag, beat the heartbeat, run periodic tasks."""
+        """Nothing polled: finish the batches in flight, update lag, beat the heartbeat (the rollup refresher runs on its own)."""
         self._commit_completed(keep=0)
         self._update_lag()
         now = time.monotonic()
         if now - self._last_beat >= HEARTBEAT_INTERVAL_S:
             self._last_beat = now
-            if not self.db.beat_now(self._beat_details(0, 0)):
-                return
-        if self.db.conn is not None and not self.db.is_down:
-            self.rollups.maybe_run()
+            self.db.beat_now(self._beat_details(0, 0))

@@ -93,7 +93,7 @@ def test_v2_batches_identical(batches: list[Any], gzip: bool, append_time: bool,
 @settings(max_examples=40, deadline=None)
 @given(recs=records, before=records)
 def test_control_and_transactional_batches_identical(recs: list[Any], before: list[Any]) -> None:
-    commit_marker = (recs[0][0], struct.pack(">hh", 0, 1), struct.pack(">hi", 0, 0), [])  # version 0, COMMIT
+    commit_marker: tuple[Any, ...] = (recs[0][0], struct.pack(">hh", 0, 1), struct.pack(">hi", 0, 0), [])  # version 0, COMMIT
     data = (v2_batch(before, 0, producer_id=7) + v2_batch([commit_marker], len(before), control=True, producer_id=7)
             + v2_batch(recs, len(before) + 1))
     got = same(data)

@@ -1,0 +1,113 @@
+"""The consumer's rollup refresh on plain PostgreSQL, off the write path: its own thread and connection.
+
+On plain PostgreSQL the 15-min/hourly/daily rollups (and the site/fleet serving layer) are brought
+up to date by ``helios_refresh_rollups()`` from the invalidation log the ``readings`` triggers
+write; TimescaleDB's continuous-aggregate policies do it in a background worker there. Until
+ADR 0220 the consumer ran that refresh inline in its writer thread every
+``consumer_rollup_refresh_interval_s``: the writer (and so every batch queued behind it, and
+their offset commits) waited for it. :class:`RollupRefresher` keeps the product behaviour — the
+rollups trail the committed readings by at most about one interval plus one refresh, also after
+traffic stops — but runs the refresh in its own thread on its own autocommit connection, like the
+housekeeping DAG does (the SQL serialises concurrent refreshes with an advisory lock and claims
+invalidations by deleting them, so it is safe beside the writer).
+
+The writer calls :meth:`maybe_run` after every durable batch (non-blocking: it marks the
+rollups dirty). The thread refreshes when they are dirty and the interval since its last refresh
+has passed. A failure is logged and retried at the next interval; the invalidation log keeps the
+dirty buckets, so nothing is lost (housekeeping refreshes them too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from typing import Any
+
+import psycopg
+
+from heliosgrid.db.connection import DatabaseUnavailable, open_connection
+from heliosgrid.db.writer import database_backend, refresh_rollups
+from heliosgrid.settings import redact_url
+
+log = logging.getLogger("heliosgrid.consumer")
+
+
+class RollupRefresher:
+    """Refresh the plain-PostgreSQL rollups at most every ``interval_s`` seconds after writes (a thread)."""
+
+    name = "rollup-refresh"
+
+    def __init__(self, url: str, interval_s: float) -> None:
+        self.url = url
+        self.interval_s = interval_s
+        self.refreshes = 0
+        """Refreshes completed (tests, metrics)."""
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._thread: threading.Thread | None = None
+        self._last_run = float("-inf")
+
+    def start(self) -> None:
+        """Open the connection and start the thread on plain PostgreSQL; nothing on TimescaleDB.
+
+        A database that cannot be reached now is tried again at the first refresh.
+        """
+        try:
+            if database_backend(self._connection()) != "postgres":
+                self._drop()
+                return
+        except (psycopg.Error, DatabaseUnavailable) as exc:
+            log.warning("rollup refresher: database not reachable yet (%s)", redact_url(str(exc)).strip())
+            self._drop()
+        self._thread = threading.Thread(target=self._loop, name="ingest-rollup-refresh", daemon=True)
+        self._thread.start()
+
+    def maybe_run(self) -> bool:
+        """Rows were written: refresh within the interval. Never blocks; False (the refresh is not run here)."""
+        self._dirty.set()
+        return False
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """End the thread (a refresh in progress is finished first) and close the connection."""
+        self._stop.set()
+        self._dirty.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        self._drop()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._dirty.wait()
+            wait_s = self._last_run + self.interval_s - time.monotonic()
+            if wait_s > 0 and self._stop.wait(wait_s):
+                return
+            if self._stop.is_set():
+                return
+            self._dirty.clear()
+            self._last_run = time.monotonic()
+            if not self._refresh():
+                self._dirty.set()  # retried after the next interval
+
+    def _refresh(self) -> bool:
+        try:
+            refresh_rollups(self._connection())
+        except (psycopg.Error, DatabaseUnavailable) as exc:
+            log.warning("rollup refresh failed (will retry): %s", redact_url(str(exc)).strip())
+            self._drop()
+            return False
+        self.refreshes += 1
+        return True
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = open_connection(self.url, autocommit=True, connect_timeout_s=5)
+        return self._conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+        self._conn = None
