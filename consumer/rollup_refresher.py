@@ -13,7 +13,12 @@ invalidations by deleting them, so it is safe beside the writer).
 
 The writer calls :meth:`maybe_run` after every durable batch (non-blocking: it marks the
 rollups dirty). The thread refreshes when they are dirty and the interval since its last refresh
-has passed. A failure is logged and retried at the next interval; the invalidation log keeps the
+has passed: ``interval_s`` when the consumer is caught up, ``backlog_interval_s`` while it drains
+a backlog (:attr:`behind`; its batches come back full). Each refresh has a fixed part (the hour,
+day and fleet buckets and KPI days containing every dirty 15-min bucket are recomputed whole), so
+refreshing every few seconds during a catch-up recomputes the same hours and days again and
+again while the rollups trail by the backlog anyway; once caught up, the short interval applies
+again. A failure is logged and retried at the next interval; the invalidation log keeps the
 dirty buckets, so nothing is lost (housekeeping refreshes them too).
 """
 
@@ -39,9 +44,12 @@ class RollupRefresher:
 
     name = "rollup-refresh"
 
-    def __init__(self, url: str, interval_s: float) -> None:
+    def __init__(self, url: str, interval_s: float, backlog_interval_s: float | None = None) -> None:
         self.url = url
         self.interval_s = interval_s
+        self.backlog_interval_s = max(interval_s, backlog_interval_s or interval_s)
+        self.behind = False
+        """Set by the consumer: True while it drains a backlog (its batches come back full)."""
         self.refreshes = 0
         """Refreshes completed (tests, metrics)."""
         self._dirty = threading.Event()
@@ -81,15 +89,19 @@ class RollupRefresher:
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._dirty.wait()
-            wait_s = self._last_run + self.interval_s - time.monotonic()
-            if wait_s > 0 and self._stop.wait(wait_s):
-                return
+            remaining_s = self._next_due() - time.monotonic()
+            if remaining_s > 0:  # short waits: a consumer that catches up gets the short interval at once
+                self._stop.wait(min(remaining_s, 0.5))
+                continue
             if self._stop.is_set():
                 return
             self._dirty.clear()
             self._last_run = time.monotonic()
             if not self._refresh():
                 self._dirty.set()  # retried after the next interval
+
+    def _next_due(self) -> float:
+        return self._last_run + (self.backlog_interval_s if self.behind else self.interval_s)
 
     def _refresh(self) -> bool:
         try:

@@ -117,7 +117,8 @@ class IngestService:
         self.db = DatabaseSession(database_url, self.instance)
         self.outage = OutageRetry(RetryPolicy(settings.db_retry_initial_backoff_s, settings.db_retry_budget_s),
                                   database_url, lambda: self.stop_requested, self._on_db_retry)
-        self.rollups = RollupRefresher(database_url, settings.consumer_rollup_refresh_interval_s)
+        self.rollups = RollupRefresher(database_url, settings.consumer_rollup_refresh_interval_s,
+                                       settings.consumer_rollup_refresh_backlog_interval_s)
         self._ts_window = ts_window(settings)
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
@@ -288,6 +289,7 @@ class IngestService:
             if not self._pending:
                 break  # idle: let the caller beat the heartbeat and check the stop flag
         self._batch_started = first_at or time.monotonic()
+        self.rollups.behind = len(self._pending) >= s.batch_max_messages  # a full batch: draining a backlog
         return self._pending
 
     def _process(self, records: list[ConsumerRecord]) -> None:

@@ -287,6 +287,11 @@ class Settings(BaseSettings):
         default=True, description="Parse fetched Kafka v2 record batches with consumer.fastrecords (same records "
         "as kafka-python's parser, about half its CPU; anything unusual still goes to kafka-python). ADR 0220.",
     )
+    consumer_rollup_refresh_backlog_interval_s: float = Field(
+        default=60.0, ge=0, description="Plain-PostgreSQL backend: while the consumer drains a backlog (full "
+        "batches) its rollup refresh runs at most this often instead of consumer_rollup_refresh_interval_s "
+        "(the rollups trail by the backlog anyway; each refresh recomputes whole hours/days). ADR 0220.",
+    )
 
     @property
     def weather_cache_path(self) -> Path:

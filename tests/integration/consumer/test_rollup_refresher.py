@@ -1,0 +1,70 @@
+"""The consumer's rollup refresher (plain PostgreSQL) against a real database: its own thread and
+connection, the short interval when caught up, the long one while a backlog drains."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from ingest_helpers import wait_for
+
+from consumer.rollup_refresher import RollupRefresher
+from heliosgrid.db.writer import write_rows
+from heliosgrid.ingest.synthetic import fleet_ids, register_devices
+
+pytestmark = pytest.mark.integration
+
+
+def _write(db: str, devices: list[tuple[str, str]], minute: int) -> None:
+    ts = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2) + timedelta(minutes=minute)
+    rows = [(d, ts, s, 500.0, 520.0, 20.0, 33.0, 50.0, 48.0, "ok", minute) for d, s in devices]
+    with psycopg.connect(db, autocommit=True) as conn, conn.transaction():
+        write_rows(conn, rows)
+
+
+def _dirty(db: str) -> int:
+    with psycopg.connect(db, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM rollup_invalidations").fetchone()
+    return int(row[0]) if row else -1
+
+
+def test_refreshes_after_writes_in_its_own_thread_and_waits_while_behind(pg_db: str) -> None:
+    devices = fleet_ids(f"rr{uuid.uuid4().hex[:5]}", 1, 3)
+    with psycopg.connect(pg_db, autocommit=True) as conn:
+        register_devices(conn, devices)
+    refresher = RollupRefresher(pg_db, interval_s=0.5, backlog_interval_s=3600)
+    refresher.start()
+    try:
+        _write(pg_db, devices, 0)
+        assert refresher.maybe_run() is False  # never refreshes in the caller's thread
+        wait_for(lambda: _dirty(pg_db) == 0, 30, "the refresher to clear the invalidation log")
+        assert refresher.refreshes >= 1
+        done = refresher.refreshes
+
+        refresher.behind = True  # draining a backlog: the long interval applies
+        _write(pg_db, devices, 20)
+        refresher.maybe_run()
+        time.sleep(2.0)
+        assert _dirty(pg_db) > 0 and refresher.refreshes == done
+
+        refresher.behind = False  # caught up: refreshed within the short interval
+        wait_for(lambda: _dirty(pg_db) == 0, 30, "the caught-up refresher to refresh")
+        with psycopg.connect(pg_db, autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM readings_15m WHERE device_id = ANY(%s)",
+                               ([d for d, _ in devices],)).fetchone()
+        assert row is not None and row[0] == 2 * len(devices)
+    finally:
+        refresher.stop()
+
+
+def test_stop_ends_the_thread_without_waiting_for_the_interval(pg_db: str) -> None:
+    refresher = RollupRefresher(pg_db, interval_s=3600)
+    refresher.start()
+    refresher.maybe_run()
+    t0 = time.monotonic()
+    refresher.stop()
+    assert time.monotonic() - t0 < 5
+    assert refresher._thread is not None and not refresher._thread.is_alive()
