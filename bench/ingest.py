@@ -13,7 +13,11 @@ each backend (default both), on a fresh database of that backend:
   poll to its last offset commit; ``ratio`` = consumer / baseline of the same backend, same run;
 * ``latency_p50_s`` / ``latency_p99_s`` — sensor ``ts`` → offset commit of its batch at a steady
   ``latency_rate_msg_s`` (2,000 msg/s; a paced producer stamps ``ts`` with the send time);
-* context: CPU µs per message of the consumer process, the PostgreSQL backend and the broker.
+* context: CPU µs per message of the consumer process, the PostgreSQL backends (the writer's and,
+  on plain PostgreSQL, the rollup refresher's) and the broker; on plain PostgreSQL
+  ``rollups_current_after_last_commit_s``: how long after the last offset commit the consumer's
+  rollup refresher had the rollups covering every reading (ADR 0220: during a backlog the refresh
+  runs at the backlog interval, so the drain's last refresh may fall after the measured window).
 
 Backends: ``postgres`` is the local PostgreSQL (``HELIOS_TEST_PG_URL``); ``timescaledb`` is a
 private native TimescaleDB 2.25 cluster started with
@@ -56,7 +60,7 @@ from heliosgrid.broker import ensure_topics, start_tansu
 from heliosgrid.db.connection import LOCAL_SERVER_URL, open_connection
 from heliosgrid.db.migrate import migrate
 from heliosgrid.db.timescale_server import start_native_timescale
-from heliosgrid.db.writer import choose_write_method, write_rows
+from heliosgrid.db.writer import choose_write_method, database_backend, write_rows
 from heliosgrid.ingest.batch import RawMessage, decode_batch
 from heliosgrid.ingest.synthetic import fleet_ids, register_devices
 from heliosgrid.settings import load_settings
@@ -131,6 +135,9 @@ def _consume(db_url: str, bootstrap: str, topic: str, messages: int, broker_pid:
     cpu = {"consumer_process": time.process_time() - cpu_before["consumer_process"],
            "broker": cpu_s(broker_pid) - cpu_before["broker"],
            "postgres_backend": sum(cpu_s(p) for p in pg_pids) - pg_before}
+    rollups_after_s = _rollups_current_after(db_url, collector)
+    if rollups_after_s is not None:  # the refresh work the drain left behind, counted too
+        cpu["postgres_backend_through_rollups_current"] = sum(cpu_s(p) for p in pg_pids) - pg_before
     service.request_stop()
     thread.join(timeout=60)
     if service.first_batch_started_at is None or collector.count < messages:
@@ -140,12 +147,28 @@ def _consume(db_url: str, bootstrap: str, topic: str, messages: int, broker_pid:
         stored = conn.execute("SELECT count(*) FROM readings").fetchone()
     if stored is None or stored[0] != messages:
         raise RuntimeError(f"readings has {stored} rows, expected {messages}")
-    out: dict[str, Any] = {"rate": messages / elapsed, "elapsed_s": elapsed, "cpu": cpu}
+    out: dict[str, Any] = {"rate": messages / elapsed, "elapsed_s": elapsed, "cpu": cpu,
+                           "rollups_current_after_s": rollups_after_s}
     if prof is not None:
         text = io.StringIO()
         pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(25)
         out["profile"] = text.getvalue().splitlines()[-40:]
     return out
+
+
+def _rollups_current_after(db_url: str, collector: Collector) -> float | None:
+    """Plain PostgreSQL: seconds from the last offset commit until the consumer's rollup refresher
+    has emptied the invalidation log (the rollups cover every reading); None on TimescaleDB."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        if database_backend(conn) != "postgres":
+            return None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM rollup_invalidations").fetchone()
+            if row is not None and row[0] == 0:
+                return max(time.time() - collector.last_commit_at, 0.0)
+            time.sleep(0.1)
+    raise RuntimeError("the consumer did not bring the rollups up to date within 600 s")
 
 
 def _latency(db_url: str, bootstrap: str, devices: Sequence[tuple[str, str]], rate_msg_s: int,
@@ -192,6 +215,8 @@ def _backend_figures(backend: str, bootstrap: str, topic: str, devices: Sequence
                                            for k, v in consumer["cpu"].items()},
         "latency_messages": lat["sent"],
     }
+    if consumer["rollups_current_after_s"] is not None:
+        out["rollups_current_after_last_commit_s"] = round(consumer["rollups_current_after_s"], 2)
     if "profile" in consumer:
         out["profile_top_tottime"] = consumer["profile"]
     return out
