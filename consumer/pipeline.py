@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Protocol
 
 import psycopg
@@ -38,6 +39,7 @@ from heliosgrid.ingest.store import StoredBatch, is_data_error, store_batch
 from heliosgrid.settings import redact_url
 
 log = logging.getLogger("heliosgrid.consumer")
+_PARTITION_OF = attrgetter("topic", "partition")
 
 BeatDetails = Callable[[int, int], dict[str, Any]]
 """(messages, rejects) of the batch → the heartbeat's details."""
@@ -74,7 +76,7 @@ class Batch:
     def restrict_to(self, owned: Collection[TopicPartition]) -> None:
         """Keep only the records (and decoded messages) of partitions in ``owned``."""
         keys = {(tp.topic, tp.partition) for tp in owned}
-        if all((r.topic, r.partition) in keys for r in self.records):
+        if keys.issuperset(map(_PARTITION_OF, self.records)):  # the usual case, checked in C
             return
         self.records = [r for r in self.records if (r.topic, r.partition) in keys]
         d = self.decoded

@@ -106,7 +106,8 @@ def decode_row_fast(raw: bytes | None, key: bytes | None, bounds: TsBounds) -> R
         return None
     if not (_valid_id(m.device_id) and _valid_id(m.site_id)):
         return None
-    if key is not None and key.decode("utf-8", "replace") != m.device_id:
+    # device_id passed the id pattern (ASCII), so "key decodes to device_id" is "key is its bytes".
+    if key is not None and key != m.device_id.encode():
         return None
     ts = _parse_ts(m.ts)
     if ts is None or ts > bounds[1] or ts < bounds[0]:
