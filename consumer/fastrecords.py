@@ -137,28 +137,12 @@ class FastPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc,name-
         try:
             for _ in range(batch.records_count):
                 # Varints are zigzag-encoded; one-byte ones (b < 0x80) are decoded inline, saving a call.
-                b = buf[pos]
-                if b < 0x80:
-                    length, pos = (b >> 1) ^ -(b & 1), pos + 1
-                else:
-                    length, pos = dv(buf, pos)
+                length, pos = ((b >> 1) ^ -(b & 1), pos + 1) if (b := buf[pos]) < 0x80 else dv(buf, pos)
                 start = pos
                 pos = pos + 1 if buf[pos] < 0x80 else dv(buf, pos)[1]  # record attributes: unused, as in kafka-python
-                b = buf[pos]
-                if b < 0x80:
-                    ts_delta, pos = (b >> 1) ^ -(b & 1), pos + 1
-                else:
-                    ts_delta, pos = dv(buf, pos)
-                b = buf[pos]
-                if b < 0x80:
-                    offset_delta, pos = (b >> 1) ^ -(b & 1), pos + 1
-                else:
-                    offset_delta, pos = dv(buf, pos)
-                b = buf[pos]
-                if b < 0x80:
-                    key_len, pos = (b >> 1) ^ -(b & 1), pos + 1
-                else:
-                    key_len, pos = dv(buf, pos)
+                ts_delta, pos = ((b >> 1) ^ -(b & 1), pos + 1) if (b := buf[pos]) < 0x80 else dv(buf, pos)
+                offset_delta, pos = ((b >> 1) ^ -(b & 1), pos + 1) if (b := buf[pos]) < 0x80 else dv(buf, pos)
+                key_len, pos = ((b >> 1) ^ -(b & 1), pos + 1) if (b := buf[pos]) < 0x80 else dv(buf, pos)
                 key = None
                 if key_len >= 0:
                     key, pos = buf[pos:pos + key_len], pos + key_len
