@@ -44,14 +44,13 @@ _PARTITION_OF = attrgetter("topic", "partition")
 BeatDetails = Callable[[int, int], dict[str, Any]]
 """(messages, rejects) of the batch → the heartbeat's details."""
 RetryThroughOutage = Callable[["Batch", BaseException | None], None]
+"""Retries a batch until it is stored (or raises): after its outage error, or (None) at once."""
 
 
 class Periodic(Protocol):
     """Told after every durable batch (:class:`consumer.rollup_refresher.RollupRefresher`: must not block)."""
 
     def maybe_run(self) -> bool: ...
-
-"""Retries a batch until it is stored (or raises): after its outage error, or (None) at once."""
 
 
 class DbRejected(Exception):

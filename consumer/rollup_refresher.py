@@ -110,6 +110,10 @@ class RollupRefresher:
             log.warning("rollup refresh failed (will retry): %s", redact_url(str(exc)).strip())
             self._drop()
             return False
+        except Exception:  # the thread must outlive any one failure; the invalidation log keeps the buckets
+            log.exception("rollup refresh failed unexpectedly (will retry)")
+            self._drop()
+            return False
         self.refreshes += 1
         return True
 
