@@ -101,12 +101,12 @@ def apply_noise(
     frame: pd.DataFrame, device: DeviceSpec, day: date, step: pd.Timedelta, seed: int, profile: NoiseProfile
 ) -> pd.DataFrame:
     """A copy of one device's clean local-day ``frame`` (see :func:`.signals.site_day`) with the
-    profile's meter, irradiance-sensor and module-temperature imperfections."""
+    profile's irradiance-sensor and module-temperature imperfections (the sensors, before faults)."""
     out = frame.copy()
     n = len(out)
     step_min = step / pd.Timedelta(minutes=1)
     const = day_rng(seed, device.device_id, BIAS_DAY, stream=NOISE_STREAM)
-    meter_gain = 1.0 + const.normal(0.0, profile.meter_bias_sigma)
+    const.normal(0.0, profile.meter_bias_sigma)  # the meter's gain (first draw): apply_meter_noise
     poa_gain = 1.0 + const.normal(0.0, profile.poa_bias_sigma)
     phase = int(const.integers(0, max(1, profile.poa_cleaning_days)))
     rng = day_rng(seed, device.device_id, day, stream=NOISE_STREAM)
@@ -119,10 +119,30 @@ def apply_noise(
     if "ghi_w_m2" in out and out["ghi_w_m2"].notna().any():
         out["ghi_w_m2"] = np.round(out["ghi_w_m2"].to_numpy(dtype=float) * poa_gain * soiling, 1)
     if device.kind == "inverter":
-        white = rng.normal(0.0, profile.meter_sigma, n)
-        for col in ("dc_power_kw", "ac_power_kw"):
-            out[col] = np.round(np.clip(out[col].to_numpy(dtype=float) * meter_gain * (1.0 + white), 0.0, None), 3)
         out["module_temp_c"] = _first_order_lag(out["module_temp_c"].to_numpy(dtype=float), profile.module_tau_min, step_min)
+    return out
+
+
+def apply_meter_noise(
+    frame: pd.DataFrame, device: DeviceSpec, step: pd.Timedelta, seed: int, profile: NoiseProfile
+) -> pd.DataFrame:
+    """``frame`` (one device, indexed by UTC ``ts``, after faults: the meter measures the faulted
+    plant) with the meter's gain error and white noise on DC and AC power. The noise of a sample
+    depends only on (seed, device, UTC day, slot of the day), so any window equals the same slice
+    of a longer run."""
+    if device.kind != "inverter" or frame.empty:
+        return frame
+    out = frame.copy()
+    gain = 1.0 + day_rng(seed, device.device_id, BIAS_DAY, stream=NOISE_STREAM).normal(0.0, profile.meter_bias_sigma)
+    slots = int(pd.Timedelta(days=1) / step)
+    day0 = out.index.floor("1D")
+    white = np.empty(len(out))
+    for day in day0.unique():
+        rows = np.asarray(day0 == day)
+        draws = day_rng(seed, device.device_id, day.date(), stream=NOISE_STREAM + 1).normal(0.0, profile.meter_sigma, slots)
+        white[rows] = draws[np.asarray((out.index[rows] - day) // step, dtype=int)]
+    for col in ("dc_power_kw", "ac_power_kw"):
+        out[col] = np.round(np.clip(out[col].to_numpy(dtype=float) * gain * (1.0 + white), 0.0, None), 3)
     return out
 
 

@@ -184,7 +184,8 @@ def compare(real_names: tuple[str, ...] | None = None) -> dict[str, Any]:
 def markdown_table(result: dict[str, Any]) -> str:
     """The "Simulator vs real series" table of ``docs/maintenance.md`` from :func:`compare`."""
     cols = ("cadence_s", "clear_buckets", *BAND_FIGURES)
-    head = "| series | cadence (s) | clear buckets | ratio σ | daily ratio σ | POA/clear-sky σ | T_mod − model σ (°C) | T_mod lag τ (min) |"
+    head = ("| series | cadence (s) | clear buckets | ratio σ | daily ratio σ | POA/clear-sky σ "
+            "| T_mod − model σ (°C) | T_mod lag τ (min) |")
     lines = [head, "|" + "---|" * (len(cols) + 1)]
 
     def cell(v: Any) -> str:

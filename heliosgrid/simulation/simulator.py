@@ -37,7 +37,7 @@ from heliosgrid.contract import MEASURE_FIELDS
 from heliosgrid.physics import SiteSpec
 from heliosgrid.simulation.fault_effects import apply_faults
 from heliosgrid.simulation.faults import ENERGY_LOSS_FAULTS, FaultSpec, random_faults
-from heliosgrid.simulation.noise import REALISTIC, NoiseProfile, keep_reporting_rows
+from heliosgrid.simulation.noise import REALISTIC, NoiseProfile, apply_meter_noise, keep_reporting_rows
 from heliosgrid.simulation.signals import clean_frames
 
 READING_COLUMNS: tuple[str, ...] = ("device_id", "site_id", "ts", "seq", *MEASURE_FIELDS, "inverter_status")
@@ -133,6 +133,7 @@ def _simulate_window(
             clean = cleans[dev.device_id]
             measured = apply_faults(metered[dev.device_id], site, dev, by_device.get(dev.device_id, []), step, seed)
             if noise is not None:
+                measured = apply_meter_noise(measured, dev, step, seed, noise)
                 measured = keep_reporting_rows(measured, noise.interval_for(dev.device_id), step)
             measured = measured.reset_index()
             measured.insert(0, "site_id", site.site_id)
