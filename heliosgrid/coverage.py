@@ -42,11 +42,10 @@ def record_coverage(conn: psycopg.Connection, summary: Mapping[str, Any]) -> int
     start = datetime.fromisoformat(str(summary["window_start"]))
     end = datetime.fromisoformat(str(summary["window_end"]))
     reasons: Mapping[str, Mapping[str, str]] = summary.get("not_evaluated") or {}
-    site_of = dict(
-        conn.execute(
-            "SELECT device_id, site_id FROM devices WHERE device_id = ANY(%s)", (list(reasons),)
-        ).fetchall()
-    ) if reasons else {}
+    site_of: dict[str, str] = {}
+    if reasons:
+        rows_db = conn.execute("SELECT device_id, site_id FROM devices WHERE device_id = ANY(%s)", (list(reasons),))
+        site_of = {str(d): str(s) for d, s in rows_db.fetchall()}
     with conn.cursor() as cur:
         cur.execute("DELETE FROM maintenance_runs WHERE site_id = ANY(%s) AND window_end = %s", (sites, end))
         cur.executemany(
@@ -56,7 +55,7 @@ def record_coverage(conn: psycopg.Connection, summary: Mapping[str, Any]) -> int
         rows = [
             (site_of[dev], end, dev, detector, str(why)[:2000] or "unknown")
             for dev, by_detector in sorted(reasons.items())
-            if site_of.get(dev) in sites
+            if site_of.get(dev, "") in sites
             for detector, why in sorted(by_detector.items())
         ]
         cur.executemany(
