@@ -26,3 +26,4 @@ def test_status_says_when_everything_was_evaluated() -> None:
     assert not_evaluated_lines([]) == ["  maintenance: every detector evaluated (or no run yet)"]
     # An older report without the key (database before migration 0120) renders too.
     assert "every detector evaluated" in render_text(_report(None))
+
