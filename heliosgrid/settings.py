@@ -293,6 +293,25 @@ class Settings(BaseSettings):
         "(the rollups trail by the backlog anyway; each refresh recomputes whole hours/days). ADR 0220.",
     )
 
+    # --- sim ---
+    sim_noise: Literal["realistic", "none"] = Field(
+        default="realistic",
+        description="Simulator/producer measurement noise: 'realistic' (meter, irradiance sensor, thermal lag; "
+                    "calibrated to real series, docs/maintenance.md) or 'none' (exact physics).")
+    sim_interval_s: int = Field(default=60, ge=60, le=900,
+                                description="Default reporting interval of a simulated device (s; multiple of the "
+                                            "simulator step, 60 s … 15 min).")
+    sim_device_interval_s: dict[str, int] = Field(
+        default_factory=dict,
+        description='Per-device reporting interval (s), e.g. {"us-golden-inv01": 900, "us-golden-ws01": 60}.')
+
+    @property
+    def sim_noise_profile(self) -> Any:
+        """The :class:`heliosgrid.simulation.noise.NoiseProfile` of these settings (None: exact physics)."""
+        from heliosgrid.simulation.noise import profile_named
+
+        return profile_named(self.sim_noise, dict(self.sim_device_interval_s), self.sim_interval_s)
+
     @property
     def weather_cache_path(self) -> Path:
         """Directory of the NWP response cache (one JSON file per site and issue hour)."""

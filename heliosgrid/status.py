@@ -149,6 +149,9 @@ def database_status(url: str) -> dict[str, Any]:
         ).fetchone()
         out["alerts_open"], out["alerts_acknowledged"] = (int(row[0]), int(row[1])) if row else (0, 0)
         out["policy_jobs"] = policy_jobs_summary(conn)
+        from heliosgrid.coverage import status_coverage
+
+        out["maintenance_not_evaluated"] = status_coverage(conn)
     return out
 
 

@@ -257,7 +257,7 @@ def run_from_args(args: argparse.Namespace, settings: Settings | None = None) ->
         labels_dir=settings.data_dir / "labels", progress=not args.no_progress and sys.stderr.isatty(),
         max_messages=args.max_messages, partitions=settings.topic_partitions, linger_ms=settings.producer_linger_ms,
         heartbeat_interval_s=settings.producer_heartbeat_interval_s, replay_frame=replay_frame,
-        metrics_port=args.metrics_port,
+        metrics_port=args.metrics_port, noise=settings.sim_noise_profile,
     )
     service = ProducerService(config, fleet)
     service.install_signal_handlers()

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from heliosgrid.physics import SiteSpec
+from heliosgrid.simulation.noise import REALISTIC, NoiseProfile
 
 
 class ProducerError(RuntimeError):
@@ -46,6 +47,8 @@ class RunConfig:
     """Serve Prometheus ``/metrics`` on 127.0.0.1:<port>; 0 = off."""
     replay_frame: pd.DataFrame | None = None
     """Replay mode: readings to send (already time-shifted)."""
+    noise: NoiseProfile | None = REALISTIC
+    """Simulated modes: measurement noise and per-device intervals (``HELIOS_SIM_*``); None = exact physics."""
 
     def run_key(self, fleet: Sequence[SiteSpec], database: str | None = None) -> str:
         """Identity of a resumable run: a checkpoint only applies to the same run *into the same
@@ -53,6 +56,7 @@ class RunConfig:
         history again instead of resuming where another database's run stopped."""
         parts: dict[str, Any] = {
             "mode": self.mode, "seed": self.seed, "freq": self.freq, "faults": self.faults,
+            "noise": repr(self.noise),
             "devices": sorted(d.device_id for s in fleet for d in s.devices), "topic": self.topic,
         }
         if database is not None:

@@ -161,16 +161,19 @@ class ProducerService:
             return
         chunk = "1D" if cfg.end is not None and cfg.speed == math.inf else "1h"
         if cfg.faults == "none":
-            yield from iter_fleet(self.fleet, start, cfg.end, freq=cfg.freq, seed=cfg.seed, faults=None, chunk=chunk)
+            yield from iter_fleet(self.fleet, start, cfg.end, freq=cfg.freq, seed=cfg.seed, faults=None, chunk=chunk,
+                                  noise=cfg.noise)
         elif cfg.end is not None:
             # the schedule belongs to the whole run (original start), not to a resumed part of it
             faults = random_faults(self.fleet, cfg.start, cfg.end, cfg.seed,
                                    rate_per_device_month=cfg.fault_rate_per_device_month, freq=cfg.freq)
             self._write_ground_truth(faults, cfg.start, cfg.end)
-            yield from iter_fleet(self.fleet, start, cfg.end, freq=cfg.freq, seed=cfg.seed, faults=faults, chunk=chunk)
+            yield from iter_fleet(self.fleet, start, cfg.end, freq=cfg.freq, seed=cfg.seed, faults=faults, chunk=chunk,
+                                  noise=cfg.noise)
         else:
             for frame in iter_fleet(self.fleet, start, None, freq=cfg.freq, seed=cfg.seed, faults="random",
-                                    chunk=chunk, fault_rate_per_device_month=cfg.fault_rate_per_device_month):
+                                    chunk=chunk, fault_rate_per_device_month=cfg.fault_rate_per_device_month,
+                                    noise=cfg.noise):
                 if not frame.empty:
                     self._blocks_seen(frame["ts"].iloc[0], frame["ts"].iloc[-1])
                 yield frame

@@ -91,12 +91,22 @@ def render_text(report: dict[str, Any]) -> str:
             lines.append(f"  TimescaleDB policy jobs: {jobs['total']}, last run failed: "
                          + (", ".join(f"{j['job_id']} ({j['proc_name']} on {j['relation']})" for j in failed)
                             or "none"))
+        lines.extend(not_evaluated_lines(db.get("maintenance_not_evaluated") or []))
     if report["problems"]:
         lines.append("problems:")
         lines.extend(f"  - {p}" for p in report["problems"])
     else:
         lines.append("all components up and healthy")
     return "\n".join(lines)
+
+
+def not_evaluated_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """``detector: not evaluated — reason`` per site/device of the newest maintenance run of each site."""
+    if not rows:
+        return ["  maintenance: every detector evaluated (or no run yet)"]
+    lines = ["  maintenance, not evaluated (newest run per site):"]
+    lines += [f"    {r['site_id']}/{r['device_id']:<20} {r['detector']}: not evaluated — {r['reason']}" for r in rows]
+    return lines
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ import pandas as pd
 import psycopg
 
 from heliosgrid import alerts
+from heliosgrid.coverage import record_coverage
 from heliosgrid.maintenance.detectors import ALL_TYPES, Finding
 from heliosgrid.maintenance.engine import analyse_site_detail
 from heliosgrid.maintenance.frames import bucket_grid, device_frames, load_fleet_from_db, load_monitoring_start, load_rollup_15m
@@ -198,5 +199,6 @@ def run_maintenance(
         "not_evaluated": not_evaluated,
         "duration_s": round(time.perf_counter() - clock, 3),
     }
+    record_coverage(conn, summary)  # "not evaluated: reason" for status, API and dashboard
     log.info("maintenance run %s .. %s: %s", start, end, summary)
     return summary

@@ -24,6 +24,7 @@ from heliosgrid.physics.model import (
     module_temperature_c,
     poa_irradiance_w_m2,
 )
+from heliosgrid.simulation.noise import NoiseProfile, apply_noise
 from heliosgrid.simulation.weather import day_rng, day_weather, device_clearsky_index
 
 POA_MAX_W_M2 = 1750.0
@@ -98,12 +99,28 @@ def local_days(site: SiteSpec, start: pd.Timestamp, end: pd.Timestamp) -> list[d
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def clean_frames(
-    site: SiteSpec, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta, seed: int
+@lru_cache(maxsize=64)
+def noisy_site_day(
+    site: SiteSpec, day: date, step: pd.Timedelta, seed: int, noise: NoiseProfile | None
 ) -> dict[str, pd.DataFrame]:
-    """Clean device frames of ``site`` over ``[start, end)``."""
+    """:func:`site_day` with the measurement imperfections of ``noise`` (None: unchanged)."""
+    clean = site_day(site, day, step, seed)
+    if noise is None:
+        return clean
+    return {d.device_id: apply_noise(clean[d.device_id], d, day, step, seed, noise) for d in site.devices}
+
+
+def clean_frames(
+    site: SiteSpec,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    step: pd.Timedelta,
+    seed: int,
+    noise: NoiseProfile | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Fault-free device frames of ``site`` over ``[start, end)`` (with ``noise``'s imperfections)."""
     days = local_days(site, start, end)
-    blocks = [site_day(site, d, step, seed) for d in days]
+    blocks = [noisy_site_day(site, d, step, seed, noise) for d in days]
     out: dict[str, pd.DataFrame] = {}
     for dev in site.devices:
         frame = pd.concat([b[dev.device_id] for b in blocks]) if len(blocks) > 1 else blocks[0][dev.device_id]

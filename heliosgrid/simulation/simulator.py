@@ -9,9 +9,11 @@ in :mod:`heliosgrid.simulation.weather`, step 7 in :mod:`heliosgrid.simulation.f
 4. SAPM module (back-sheet) and cell temperatures from POA, ambient and a daily wind speed.
 5. PVWatts DC with the device's temperature coefficient; PVWatts inverter with clipping at
    ``ac_capacity_kw``.
-6. Sensor noise: POA ±1 % + 1 W/m² (σ), GHI the same, temperatures σ 0.2–0.3 °C. Power is
-   the inverter's own metering and is reported noise-free (rounded to 1 W), so a fault-free
-   run reports exactly :attr:`SimulationResult.clean_ac_power_kw`.
+6. Sensor noise: POA ±1 % + 1 W/m² (σ), GHI the same, temperatures σ 0.2–0.3 °C; then, by
+   default, the real-world imperfections of :mod:`heliosgrid.simulation.noise` (meter noise
+   and gain error, irradiance-sensor gain, slow error and soiling, module-temperature lag,
+   per-device reporting interval). With ``noise=None`` power is reported noise-free (rounded
+   to 1 W), so a fault-free run reports exactly :attr:`SimulationResult.clean_ac_power_kw`.
 7. Faults (:mod:`heliosgrid.simulation.faults`) modify power, status and sensors, or drop rows.
 
 Everything random is keyed on (seed, site/device, local day), so any window of time can be
@@ -35,6 +37,7 @@ from heliosgrid.contract import MEASURE_FIELDS
 from heliosgrid.physics import SiteSpec
 from heliosgrid.simulation.fault_effects import apply_faults
 from heliosgrid.simulation.faults import ENERGY_LOSS_FAULTS, FaultSpec, random_faults
+from heliosgrid.simulation.noise import REALISTIC, NoiseProfile, apply_meter_noise, keep_reporting_rows
 from heliosgrid.simulation.signals import clean_frames
 
 READING_COLUMNS: tuple[str, ...] = ("device_id", "site_id", "ts", "seq", *MEASURE_FIELDS, "inverter_status")
@@ -117,6 +120,7 @@ def _simulate_window(
     seed: int,
     faults: Sequence[FaultSpec],
     with_clean: bool,
+    noise: NoiseProfile | None = None,
 ) -> tuple[pd.DataFrame, pd.Series | None]:
     """Readings (and optionally the clean AC series) of ``fleet`` over ``[start, end)``."""
     by_device = _faults_by_device(faults)
@@ -124,9 +128,13 @@ def _simulate_window(
     clean_parts: list[pd.Series] = []
     for site in fleet:
         cleans = clean_frames(site, start, end, step, seed)
+        metered = clean_frames(site, start, end, step, seed, noise) if noise is not None else cleans
         for dev in site.devices:
             clean = cleans[dev.device_id]
-            measured = apply_faults(clean, site, dev, by_device.get(dev.device_id, []), step, seed)
+            measured = apply_faults(metered[dev.device_id], site, dev, by_device.get(dev.device_id, []), step, seed)
+            if noise is not None:
+                measured = apply_meter_noise(measured, dev, step, seed, noise)
+                measured = keep_reporting_rows(measured, noise.interval_for(dev.device_id), step)
             measured = measured.reset_index()
             measured.insert(0, "site_id", site.site_id)
             measured.insert(0, "device_id", dev.device_id)
@@ -240,18 +248,24 @@ def simulate_fleet(
     seed: int = 42,
     faults: FaultsArg = None,
     fault_rate_per_device_month: float = DEFAULT_FAULT_RATE_PER_DEVICE_MONTH,
+    noise: NoiseProfile | None = REALISTIC,
 ) -> SimulationResult:
     """Simulate every device of ``fleet`` over ``[start, end)`` (tz-aware timestamps).
 
     ``faults``: explicit :class:`FaultSpec` list, ``"random"`` (a :func:`random_faults` schedule
     for this window and seed, covering every fault type) or None. Deterministic for a seed.
+    ``noise``: measurement imperfections and per-device reporting intervals
+    (:mod:`heliosgrid.simulation.noise`; default :data:`REALISTIC`); ``None`` = exact physics,
+    where a fault-free run reports exactly ``clean_ac_power_kw``.
     """
     step = grid_step(freq)
     start_ts, end_ts = _utc(start, "start"), _utc(end, "end")
     if end_ts <= start_ts:
         raise ValueError(f"end ({end_ts}) must be after start ({start_ts})")
     fault_list = _resolve_faults(fleet, start_ts, end_ts, freq, seed, faults, fault_rate_per_device_month)
-    readings, clean = _simulate_window(fleet, start_ts.ceil(step), end_ts, step, seed, fault_list, with_clean=True)
+    readings, clean = _simulate_window(
+        fleet, start_ts.ceil(step), end_ts, step, seed, fault_list, with_clean=True, noise=noise
+    )
     truth = fault_ground_truth(fleet, fault_list, freq=freq, seed=seed, start=start_ts, end=end_ts)
     assert clean is not None
     return SimulationResult(readings=readings, faults=truth, clean_ac_power_kw=clean)
@@ -274,6 +288,7 @@ def iter_fleet(
     faults: FaultsArg = None,
     chunk: str | pd.Timedelta = "1D",
     fault_rate_per_device_month: float = DEFAULT_FAULT_RATE_PER_DEVICE_MONTH,
+    noise: NoiseProfile | None = REALISTIC,
 ) -> Iterator[pd.DataFrame]:
     """Yield readings chunk by chunk (UTC-aligned ``chunk``s, default one day) from ``start``.
 
@@ -314,6 +329,6 @@ def iter_fleet(
             while block < nxt:
                 chunk_faults += random_faults_for_block(fleet, block, seed, freq, fault_rate_per_device_month)
                 block += RANDOM_BLOCK
-        readings, _ = _simulate_window(fleet, cursor, nxt, step, seed, chunk_faults, with_clean=False)
+        readings, _ = _simulate_window(fleet, cursor, nxt, step, seed, chunk_faults, with_clean=False, noise=noise)
         yield readings
         cursor = nxt

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from heliosgrid.api.routers import alerts, catalogue, forecasts, insights, kpis, meta, products, quality, readings, stream
+from heliosgrid.api.routers import (
+    alerts,
+    catalogue,
+    forecasts,
+    insights,
+    kpis,
+    maintenance,
+    meta,
+    products,
+    quality,
+    readings,
+    stream,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     meta.router,
@@ -20,6 +32,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     quality.router,
     products.router,
     insights.router,
+    maintenance.router,
     stream.router,
 )
 

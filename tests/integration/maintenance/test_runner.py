@@ -37,7 +37,7 @@ COLUMNS = (
 @pytest.fixture(scope="module")
 def loaded(pg_db: str) -> Iterator[tuple[str, float]]:
     site = next(s for s in demo_fleet() if s.site_id == "us-golden")
-    sim = simulate_fleet([site], START, END, seed=11, faults=[TRIP])
+    sim = simulate_fleet([site], START, END, seed=11, faults=[TRIP], noise=None)  # exact physics: alert lifecycle
     with open_connection(pg_db, autocommit=True) as conn:
         sync_fleet(conn, [site])
         conn.execute("UPDATE sites SET tariff_per_kwh = 0.10 WHERE site_id = 'us-golden'")

@@ -71,7 +71,7 @@ def test_a_two_day_string_outage_is_one_alert_through_the_nights() -> None:
         start + pd.Timedelta(days=4, hours=9),
         {"loss_fraction": 0.25},
     )
-    sim = simulate_fleet([site], start, start + pd.Timedelta(days=6), seed=7, faults=[fault])
+    sim = simulate_fleet([site], start, start + pd.Timedelta(days=6), seed=7, faults=[fault], noise=None)
     alerts = [a for a in dag_replay(site, sim.readings).alerts if a.fault_type == "string_outage"]
     assert len(alerts) == 1 and alerts[0].device_id == "es-tabernas-inv02"
     truth = float(sim.faults["energy_lost_kwh"].iloc[0])

@@ -35,7 +35,7 @@ def _site() -> SiteSpec:
 
 def _frames(faults: list[FaultSpec]) -> dict[str, pd.DataFrame]:
     site = _site()
-    sim = simulate_fleet([site], START, END, seed=11, faults=faults)
+    sim = simulate_fleet([site], START, END, seed=11, faults=faults, noise=None)
     return device_frames(rollup_15m(sim.readings), site, bucket_grid(START, END))
 
 
@@ -109,7 +109,7 @@ def test_small_site_blames_a_drifting_weather_station_not_the_inverter_sensors()
     """us-golden (2 inverters): no power-implied reference; the station is one of three votes."""
     site = next(s for s in demo_fleet() if s.site_id == "us-golden")
     faults = [FaultSpec("us-golden-ws01", "irradiance_drift", START + pd.Timedelta(days=1), END, {"drift_per_day": 0.03})]
-    sim = simulate_fleet([site], START, END, seed=5, faults=faults)
+    sim = simulate_fleet([site], START, END, seed=5, faults=faults, noise=None)
     frames = device_frames(rollup_15m(sim.readings), site, bucket_grid(START, END))
     findings = analyse_site(site, frames, info=False)
     assert {f.device_id for f in findings if f.fault_type == "irradiance_drift"} == {"us-golden-ws01"}
@@ -130,7 +130,7 @@ def test_small_site_two_drifting_sensors_are_not_soiling() -> None:
         FaultSpec("us-golden-inv01", "irradiance_drift", start, END, {"drift_per_day": 0.03}),
         FaultSpec("us-golden-ws01", "irradiance_drift", start, END, {"drift_per_day": 0.02}),
     ]
-    sim = simulate_fleet([site], START, END, seed=5, faults=faults)
+    sim = simulate_fleet([site], START, END, seed=5, faults=faults, noise=None)
     findings = analyse_site(site, device_frames(rollup_15m(sim.readings), site, bucket_grid(START, END)), info=False)
     assert "us-golden-inv01" in {f.device_id for f in findings if f.fault_type == "irradiance_drift"}
     assert [f for f in findings if f.fault_type == "soiling"] == []

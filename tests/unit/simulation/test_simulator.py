@@ -42,7 +42,7 @@ WS = "t-site-ws01"
 
 @pytest.fixture(scope="module")
 def clean_run() -> SimulationResult:
-    return simulate_fleet(FLEET, START, END, seed=11)
+    return simulate_fleet(FLEET, START, END, seed=11, noise=None)  # exact physics: clean power reported as is
 
 
 def _device(result: SimulationResult, device_id: str) -> pd.DataFrame:
@@ -65,7 +65,7 @@ def test_shape_columns_and_seq(clean_run: SimulationResult) -> None:
 
 
 def test_deterministic_for_a_seed(clean_run: SimulationResult) -> None:
-    again = simulate_fleet(FLEET, START, END, seed=11)
+    again = simulate_fleet(FLEET, START, END, seed=11, noise=None)
     pd.testing.assert_frame_equal(clean_run.readings, again.readings)
     other = simulate_fleet(FLEET, START, END, seed=12)
     assert not np.allclose(other.readings["poa_w_m2"], clean_run.readings["poa_w_m2"])
@@ -107,7 +107,7 @@ def test_night_is_zero_and_day_produces(clean_run: SimulationResult) -> None:
 
 def test_clipping_at_ac_capacity() -> None:
     site = _site("clip", dc_kw=400.0, ac_kw=200.0, inverters=1)  # DC/AC ratio 2: clips around noon
-    r = simulate_fleet([site], START, END, seed=2)
+    r = simulate_fleet([site], START, END, seed=2, noise=None)
     inv = _device(r, "clip-inv01")
     assert inv["ac_power_kw"].max() == pytest.approx(200.0)
     assert (inv["ac_power_kw"] <= 200.0 + 1e-9).all()
@@ -134,7 +134,7 @@ def test_every_reading_is_a_valid_contract_message() -> None:
 
 
 def _single(fault: FaultSpec, seed: int = 11) -> tuple[SimulationResult, pd.DataFrame, pd.Series]:
-    r = simulate_fleet(FLEET, START, END, seed=seed, faults=[fault])
+    r = simulate_fleet(FLEET, START, END, seed=seed, faults=[fault], noise=None)
     dev = _device(r, fault.device_id)
     in_window = (dev.index >= fault.started_at) & (dev.index < fault.ended_at)
     return r, dev, pd.Series(in_window, index=dev.index)
