@@ -7,7 +7,7 @@ import argparse
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import psycopg
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from heliosgrid.settings import Settings
 
 Command = Callable[[argparse.Namespace], int]
+T = TypeVar("T")
 
 
 def timestamp_arg(text: str) -> datetime:
@@ -57,6 +58,32 @@ def local_connection(settings: Settings | None = None) -> psycopg.Connection:
     return open_connection(ensure_local_database(settings or get_settings()), autocommit=True)
 
 
+def on_local_db(
+    call: Callable[[psycopg.Connection], T],
+    refused: type[Exception] | tuple[type[Exception], ...] = (),
+    settings: Settings | None = None,
+) -> T:
+    """``call(conn)`` on a :func:`local_connection`; an exception of a ``refused`` type (the
+    library's "bad request" error) becomes a :class:`~heliosgrid.cli.CLIError` with its message
+    (``error: …``, exit status 2)."""
+    from heliosgrid.cli import CLIError
+
+    with local_connection(settings) as conn:
+        try:
+            return call(conn)
+        except refused as exc:
+            raise CLIError(str(exc)) from None
+
+
 def print_json(value: Any) -> None:
     """``value`` as indented JSON on stdout (non-JSON values such as timestamps via ``str``)."""
     print(json.dumps(value, indent=2, default=str))
+
+
+def answer(args: argparse.Namespace, value: T, print_text: Callable[[T], int | None]) -> int:
+    """Print ``value`` as JSON with ``--json`` (exit status 0), else as ``print_text(value)``
+    does (its return value is the exit status; ``None`` = 0)."""
+    if args.json:
+        print_json(value)
+        return 0
+    return print_text(value) or 0

@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING
 
 from heliosgrid.api.scopes import SCOPES
-from heliosgrid.cli._args import add_action, add_group, add_json_flag, local_connection
+from heliosgrid.cli._args import add_action, add_group, add_json_flag, on_local_db
 
 if TYPE_CHECKING:
     pass
@@ -32,11 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def cmd_create(args: argparse.Namespace) -> int:
     from heliosgrid.api.auth import ApiKeyError, create_key
 
-    with local_connection() as conn:
-        try:
-            key = create_key(conn, args.name, args.scope)
-        except ApiKeyError as exc:
-            raise ValueError(str(exc)) from None
+    key = on_local_db(lambda conn: create_key(conn, args.name, args.scope), ApiKeyError)
     if args.json:
         print(json.dumps({"key_id": key.key_id, "name": key.name, "scopes": list(key.scopes), "secret": key.secret}))
     else:
@@ -50,8 +46,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from heliosgrid.api.auth import list_keys
     from heliosgrid.api.formats import jsonable
 
-    with local_connection() as conn:
-        keys = list_keys(conn)
+    keys = on_local_db(list_keys)
     if args.json:
         print(json.dumps([{k: jsonable(v) for k, v in row.items()} for row in keys]))
         return 0
@@ -71,10 +66,6 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     from heliosgrid.api.auth import ApiKeyError, revoke_key
     from heliosgrid.api.formats import jsonable
 
-    with local_connection() as conn:
-        try:
-            when = revoke_key(conn, args.key_id)
-        except ApiKeyError as exc:
-            raise ValueError(str(exc)) from None
+    when = on_local_db(lambda conn: revoke_key(conn, args.key_id), ApiKeyError)
     print(f"revoked API key {args.key_id} at {jsonable(when)}")
     return 0

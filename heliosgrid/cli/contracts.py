@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from heliosgrid.cli._args import add_action, add_group, add_json_flag, local_connection, timestamp_arg
+from heliosgrid.cli._args import add_action, add_group, add_json_flag, on_local_db, timestamp_arg
 from heliosgrid.contracts import check_contracts, format_report
 
 
@@ -20,8 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    with local_connection() as conn:
-        results = check_contracts(conn, as_of=args.as_of, directory=args.dir)
+    results = on_local_db(lambda conn: check_contracts(conn, as_of=args.as_of, directory=args.dir))
     if args.json:
         print(json.dumps({"ok": all(r.ok for r in results), "contracts": [r.as_dict() for r in results]}, indent=2))
     else:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
-from heliosgrid.cli._args import add_action, add_group, add_json_flag, local_connection, print_json, timestamp_arg
+from heliosgrid.cli._args import add_action, add_group, add_json_flag, answer, local_connection, on_local_db, timestamp_arg
 from heliosgrid.db.info import database_info
 from heliosgrid.db.migrate import PRELOAD_FIX, migrate
 from heliosgrid.settings import get_settings
@@ -41,20 +42,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    with local_connection() as conn:
-        info = database_info(conn)
-    if args.json:
-        print_json(info)
-    else:
-        print(f"backend:            {info['backend']}")
-        print(f"migrations applied: {info['migrations_applied']}")
-        print(f"hypertables:        {', '.join(info['hypertables']) or '-'}")
-        print(f"rollups:            {', '.join(info['rollups']) or '-'}")
-        print(f"timescaledb:        {_timescaledb_line(info['timescaledb'])}")
-        print("relations:")
-        for rel in info["relations"]:
-            print(f"  {rel['name']:<28} {rel['kind']}")
-    return 0
+    return answer(args, on_local_db(database_info), _print_info)
+
+
+def _print_info(info: dict[str, Any]) -> None:
+    print(f"backend:            {info['backend']}")
+    print(f"migrations applied: {info['migrations_applied']}")
+    print(f"hypertables:        {', '.join(info['hypertables']) or '-'}")
+    print(f"rollups:            {', '.join(info['rollups']) or '-'}")
+    print(f"timescaledb:        {_timescaledb_line(info['timescaledb'])}")
+    print("relations:")
+    for rel in info["relations"]:
+        print(f"  {rel['name']:<28} {rel['kind']}")
 
 
 def _timescaledb_line(ts: dict[str, object]) -> str:
@@ -71,14 +70,9 @@ def _timescaledb_line(ts: dict[str, object]) -> str:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    from heliosgrid.cli import CLIError
     from heliosgrid.db.rollups import RollupError, refresh_rollups
 
-    with local_connection() as conn:
-        try:
-            result = refresh_rollups(conn, args.start, args.end)
-        except RollupError as exc:
-            raise CLIError(str(exc)) from None
+    result = on_local_db(lambda conn: refresh_rollups(conn, args.start, args.end), RollupError)
     windows = {rel: [lo.isoformat(), hi.isoformat()] for rel, (lo, hi) in result.windows.items()}
     if args.json:
         print(json.dumps({"backend": result.backend, "buckets_recomputed": result.buckets_recomputed,
@@ -95,11 +89,11 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 def cmd_jobs(args: argparse.Namespace) -> int:
     from heliosgrid.db.rollups import policy_job_status
 
-    with local_connection() as conn:
-        jobs = policy_job_status(conn)
-    if args.json:
-        print_json(jobs)
-        return 0
+    return answer(args, on_local_db(policy_job_status), _print_jobs)
+
+
+def _print_jobs(jobs: list[dict[str, Any]]) -> int:
+    """One line per job; exit status 1 when any job's last run failed."""
     if not jobs:
         print("no TimescaleDB policy jobs (plain-PostgreSQL backend: run `heliosgrid db refresh` and "
               "`heliosgrid retention apply` from the scheduler)")

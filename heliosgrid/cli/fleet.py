@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from heliosgrid.cli._args import add_action, add_group, add_json_flag, local_connection
+from heliosgrid.cli._args import add_action, add_group, add_json_flag, on_local_db
 from heliosgrid.settings import get_settings
 
 
@@ -29,8 +29,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from heliosgrid.fleet import fleet_from_settings, sync_fleet
 
     fleet = fleet_from_settings(settings)
-    with local_connection(settings) as conn:
-        result = sync_fleet(conn, fleet)
+    result = on_local_db(lambda conn: sync_fleet(conn, fleet), settings=settings)
     print(f"fleet synced: {result.sites} site(s), {result.devices} device(s)")
     return 0
 

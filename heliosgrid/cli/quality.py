@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime, timedelta
 
-from heliosgrid.cli._args import add_action, add_group, add_json_flag, local_connection, print_json
+from heliosgrid.cli._args import add_action, add_group, add_json_flag, on_local_db, print_json
 from heliosgrid.settings import get_settings
 
 
@@ -37,7 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from heliosgrid.cli import CLIError
     from heliosgrid.quality import QualityInputError, run_quality
 
     until = args.until
@@ -46,12 +45,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         until = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
     since = args.since or until - timedelta(minutes=15)
     settings = get_settings()
-    with local_connection(settings) as conn:
-        try:
-            report = run_quality(conn, settings, since, until, site_ids=args.sites, run_id="cli",
-                                 alerts=not args.no_alerts)
-        except QualityInputError as exc:
-            raise CLIError(str(exc)) from None
+    report = on_local_db(
+        lambda conn: run_quality(conn, settings, since, until, site_ids=args.sites, run_id="cli", alerts=not args.no_alerts),
+        QualityInputError, settings,
+    )
     summary = report.summary()
     if args.json:
         print_json(summary)
