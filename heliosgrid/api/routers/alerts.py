@@ -6,8 +6,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import psycopg
+from fastapi import Depends, Query
 from fastapi import Path as PathParam
-from fastapi import Query
 from fastapi.responses import JSONResponse, Response
 from psycopg import sql
 
@@ -53,19 +53,15 @@ StateQ = Annotated[AlertState | None, Query(description="'active' = open or ackn
 SinceQ = Annotated[UtcDateTime | None, Query(description="Only alerts last seen at or after this time.")]
 
 
-@router.get("/alerts", responses=responses(models.AlertPage), summary="Alerts, newest first, with filters")
-def list_alerts(
+def alert_filter(
     state: StateQ = None,
     site_id: SiteQ = None,
     device_id: DeviceQ = None,
     severity: Severity | None = None,
     source: Source | None = None,
     since: SinceQ = None,
-    *,
-    paging: Page,
-    rq: Read,
-) -> Response:
-    limit = rq.page_size(paging, default=100)
+) -> Where:
+    """The alert filters of the query string as one SQL condition on ``alerts`` (all must hold)."""
     where = Where()
     if state == "active":
         where.add("state <> 'resolved'")
@@ -77,6 +73,12 @@ def list_alerts(
     where.eq("source", source.value if source is not None else None)
     if since is not None:
         where.add("last_seen_at >= %s", as_utc(since))
+    return where
+
+
+@router.get("/alerts", responses=responses(models.AlertPage), summary="Alerts, newest first, with filters")
+def list_alerts(where: Annotated[Where, Depends(alert_filter)], *, paging: Page, rq: Read) -> Response:
+    limit = rq.page_size(paging, default=100)
     if paging.cursor:
         after_ts, after_id = decode_cursor(paging.cursor)
         if not isinstance(after_id, int):
