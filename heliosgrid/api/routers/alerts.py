@@ -53,7 +53,7 @@ StateQ = Annotated[AlertState | None, Query(description="'active' = open or ackn
 SinceQ = Annotated[UtcDateTime | None, Query(description="Only alerts last seen at or after this time.")]
 
 
-def alert_filter(
+async def alert_filter(
     state: StateQ = None,
     site_id: SiteQ = None,
     device_id: DeviceQ = None,
@@ -61,7 +61,8 @@ def alert_filter(
     source: Source | None = None,
     since: SinceQ = None,
 ) -> Where:
-    """The alert filters of the query string as one SQL condition on ``alerts`` (all must hold)."""
+    """The alert filters of the query string as one SQL condition on ``alerts`` (all must hold);
+    ``async`` as it does no I/O (FastAPI runs it inline, not in its threadpool)."""
     where = Where()
     if state == "active":
         where.add("state <> 'resolved'")

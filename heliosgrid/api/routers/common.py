@@ -150,18 +150,19 @@ class ReadContext:
         return render(self.request, self.format, columns_of(cur.description), rows, envelope=envelope, filename=filename)
 
 
-def _read_context(request: Request, conn: Conn, _: Reader, format: FormatQ = None) -> ReadContext:
+async def _read_context(request: Request, conn: Conn, _: Reader, format: FormatQ = None) -> ReadContext:
     return ReadContext(request, conn, format)
 
 
-def _time_range(start: StartQ = None, end: EndQ = None) -> TimeRange:
+async def _time_range(start: StartQ = None, end: EndQ = None) -> TimeRange:
     return TimeRange(start, end)
 
 
-def _paging(limit: LimitQ = None, cursor: CursorQ = None) -> Paging:
+async def _paging(limit: LimitQ = None, cursor: CursorQ = None) -> Paging:
     return Paging(limit, cursor)
 
 
+# ``async``: they do no I/O, so FastAPI runs them inline instead of in its threadpool.
 # FastAPI lists an endpoint's own query parameters first, then those of its dependencies in
 # declaration order: declare these keyword-only after the endpoint's own parameters, in the
 # order Range, Page, Read, so that the documented parameter order stays ... start, end, limit,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from hypothesis import given
@@ -28,10 +29,10 @@ def test_alert_enums_are_the_lifecycle_sets() -> None:
 
 def test_alert_filter_renders_only_the_given_filters() -> None:
     since = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    where = alert_filter(state=AlertState("active"), site_id="s1", severity=Severity("critical"), since=since)
+    where = asyncio.run(alert_filter(state=AlertState("active"), site_id="s1", severity=Severity("critical"), since=since))
     assert where.sql().as_string(None) == """state <> 'resolved' AND "site_id" = %s AND "severity" = %s AND last_seen_at >= %s"""
     assert where.params == ["s1", "critical", since]
-    closed = alert_filter(state=AlertState("resolved"), device_id="d1", source=Source("quality"))
+    closed = asyncio.run(alert_filter(state=AlertState("resolved"), device_id="d1", source=Source("quality")))
     assert closed.sql().as_string(None) == """state = %s AND "device_id" = %s AND "source" = %s"""
     assert closed.params == ["resolved", "d1", "quality"]
-    assert alert_filter().sql().as_string(None) == "TRUE"
+    assert asyncio.run(alert_filter()).sql().as_string(None) == "TRUE"
