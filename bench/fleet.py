@@ -236,6 +236,7 @@ def _report(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
+    from heliosgrid.environ import patched_environ
     from heliosgrid.settings import get_settings
 
     server = os.environ.get("HELIOS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -243,18 +244,13 @@ def run() -> dict[str, Any]:
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
-    saved = {k: os.environ.get(k) for k in ("HELIOS_DATABASE_URL", "AIRFLOW_CONN_HELIOSGRID_DB", "HELIOS_MODELS_DIR")}
-    os.environ.update(HELIOS_DATABASE_URL=url, HELIOS_MODELS_DIR=tempfile.mkdtemp(prefix="helios-bench-fleet-"))
-    os.environ.pop("AIRFLOW_CONN_HELIOSGRID_DB", None)
-    get_settings.cache_clear()
+    env = {"HELIOS_DATABASE_URL": url, "HELIOS_MODELS_DIR": tempfile.mkdtemp(prefix="helios-bench-fleet-"),
+           "AIRFLOW_CONN_HELIOSGRID_DB": None}
     try:
-        return _report(_measure(url))
+        with patched_environ(env):
+            get_settings.cache_clear()
+            return _report(_measure(url))
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         get_settings.cache_clear()
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

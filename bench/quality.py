@@ -33,8 +33,7 @@ MATCHING_CHECK = {"stuck_sensor": "stale_values", "comm_gap": "completeness"}
 
 
 def _info(site: SiteSpec, dev: Any) -> DeviceInfo:
-    return DeviceInfo(dev.device_id, site.site_id, dev.kind, site.latitude_deg, site.longitude_deg, site.altitude_m,
-                      dev.surface_tilt_deg, dev.surface_azimuth_deg, dev.dc_capacity_kw, dev.ac_capacity_kw)
+    return DeviceInfo.at_site(site, dev)
 
 
 def _check_windows(fleet: list[SiteSpec], readings: pd.DataFrame, start: pd.Timestamp,

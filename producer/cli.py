@@ -20,11 +20,13 @@ import argparse
 import logging
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from heliosgrid.settings import Settings, SettingsError, load_settings, redact_url
+
+N = TypeVar("N", int, float)
 
 if TYPE_CHECKING:  # pandas is imported where used, so building the CLI parser stays fast
     import pandas as pd
@@ -48,36 +50,32 @@ def _timestamp(text: str) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def _checked_number(
+    convert: Callable[[str], N], ok: Callable[[N], bool], not_a_number: str, out_of_range: str
+) -> Callable[[str], N]:
+    """An argparse type: ``convert(text)``, which must satisfy ``ok``; otherwise an error
+    ``"<not_a_number|out_of_range>, got '<text>'"``."""
+
+    def parse(text: str) -> N:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{not_a_number}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{out_of_range}, got {text!r}")
+        return value
+
+    return parse
+
+
+_finite_speed = _checked_number(float, lambda v: v > 0, "speed must be a number > 0 or 'max'", "speed must be > 0")
+_rate = _checked_number(float, lambda v: 0.0 <= v <= 1.0, "rate must be a number in [0, 1]", "rate must be in [0, 1]")
+_positive_int = _checked_number(int, lambda v: v >= 0, "expected a whole number", "expected a number >= 0")
+
+
 def _speed(text: str) -> float:
-    if text in {"inf", "max"}:
-        return math.inf
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"speed must be a number > 0 or 'max', got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"speed must be > 0, got {text!r}")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"rate must be a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"rate must be in [0, 1], got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+    """Simulated seconds per wall second: a number > 0, or ``inf``/``max`` (as fast as possible)."""
+    return math.inf if text in {"inf", "max"} else _finite_speed(text)
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -6,15 +6,14 @@ import argparse
 import json
 
 from heliosgrid.cli import CLIError
+from heliosgrid.cli._args import add_action, add_group
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from heliosgrid.alerts import SOURCES, STATES
 
-    p = sub.add_parser("alerts", help="list, acknowledge and resolve alerts")
-    asub = p.add_subparsers(dest="alerts_command", metavar="ACTION")
-    asub.required = True
-    ls = asub.add_parser("list", help="alerts, newest first")
+    asub = add_group(sub, "alerts", "list, acknowledge and resolve alerts")
+    ls = add_action(asub, "list", "alerts, newest first", cmd_list)
     ls.add_argument("--state", choices=(*STATES, "active"), default="active", help="default: active (open or acknowledged)")
     ls.add_argument("--site", default=None, metavar="SITE_ID")
     ls.add_argument("--device", default=None, metavar="DEVICE_ID")
@@ -22,7 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ls.add_argument("--fault-type", default=None)
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument("--json", action="store_true")
-    ls.set_defaults(func=cmd_list)
     for name, helptext in (("ack", "acknowledge an open alert"), ("resolve", "resolve an alert by hand")):
         a = asub.add_parser(name, help=helptext)
         a.add_argument("alert_id", type=int)

@@ -11,44 +11,28 @@ import json
 from typing import TYPE_CHECKING
 
 from heliosgrid.api.scopes import SCOPES
-from heliosgrid.settings import get_settings
+from heliosgrid.cli._args import add_action, add_group, add_json_flag, on_local_db
 
 if TYPE_CHECKING:
-    import psycopg
+    pass
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("apikey", help="create, list and revoke API keys")
-    ps = p.add_subparsers(dest="apikey_command", metavar="ACTION")
-    ps.required = True
-    c = ps.add_parser("create", help="create a key and print its secret (shown only once)")
+    ps = add_group(sub, "apikey", "create, list and revoke API keys")
+    c = add_action(ps, "create", "create a key and print its secret (shown only once)", cmd_create)
     c.add_argument("--name", required=True, help="who or what uses the key (e.g. 'grafana', 'ops-dashboard')")
     c.add_argument("--scope", action="append", required=True, choices=SCOPES,
                    help="scope to grant; repeat for several (read, alerts:write, admin)")
-    c.add_argument("--json", action="store_true", help="machine-readable output")
-    c.set_defaults(func=cmd_create)
-    ls = ps.add_parser("list", help="list keys (never the secrets)")
-    ls.add_argument("--json", action="store_true", help="machine-readable output")
-    ls.set_defaults(func=cmd_list)
-    r = ps.add_parser("revoke", help="revoke a key by id")
+    add_json_flag(c)
+    add_json_flag(add_action(ps, "list", "list keys (never the secrets)", cmd_list))
+    r = add_action(ps, "revoke", "revoke a key by id", cmd_revoke)
     r.add_argument("key_id", help="the 8-character key id shown by create/list")
-    r.set_defaults(func=cmd_revoke)
-
-
-def _conn() -> psycopg.Connection:
-    from heliosgrid.db.connection import ensure_local_database, open_connection
-
-    return open_connection(ensure_local_database(get_settings()), autocommit=True)
 
 
 def cmd_create(args: argparse.Namespace) -> int:
     from heliosgrid.api.auth import ApiKeyError, create_key
 
-    with _conn() as conn:
-        try:
-            key = create_key(conn, args.name, args.scope)
-        except ApiKeyError as exc:
-            raise ValueError(str(exc)) from None
+    key = on_local_db(lambda conn: create_key(conn, args.name, args.scope), ApiKeyError)
     if args.json:
         print(json.dumps({"key_id": key.key_id, "name": key.name, "scopes": list(key.scopes), "secret": key.secret}))
     else:
@@ -62,8 +46,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from heliosgrid.api.auth import list_keys
     from heliosgrid.api.formats import jsonable
 
-    with _conn() as conn:
-        keys = list_keys(conn)
+    keys = on_local_db(list_keys)
     if args.json:
         print(json.dumps([{k: jsonable(v) for k, v in row.items()} for row in keys]))
         return 0
@@ -83,10 +66,6 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     from heliosgrid.api.auth import ApiKeyError, revoke_key
     from heliosgrid.api.formats import jsonable
 
-    with _conn() as conn:
-        try:
-            when = revoke_key(conn, args.key_id)
-        except ApiKeyError as exc:
-            raise ValueError(str(exc)) from None
+    when = on_local_db(lambda conn: revoke_key(conn, args.key_id), ApiKeyError)
     print(f"revoked API key {args.key_id} at {jsonable(when)}")
     return 0

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from heliosgrid.cli._args import add_action, add_group
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("consumer", help="ingest consumer: Kafka readings → database")
-    psub = p.add_subparsers(dest="consumer_command", metavar="ACTION")
-    psub.required = True
-    run = psub.add_parser("run", help="consume until SIGTERM/SIGINT (configuration from HELIOS_* env)")
+    psub = add_group(sub, "consumer", "ingest consumer: Kafka readings → database")
+    run = add_action(psub, "run", "consume until SIGTERM/SIGINT (configuration from HELIOS_* env)", cmd_run)
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    run.set_defaults(func=cmd_run)
-    rp = psub.add_parser("replay-dlq", help="re-publish dead-letter messages to the readings topic")
+    rp = add_action(psub, "replay-dlq", "re-publish dead-letter messages to the readings topic", cmd_replay_dlq)
     rp.add_argument("--reason", action="append", metavar="CODE",
                     help="only messages with this reason_code (repeatable; default: all)")
     rp.add_argument("--max", type=int, default=None, metavar="N", help="stop after N DLQ messages")
     rp.add_argument("--idle-timeout-s", type=float, default=5.0, help="stop when the DLQ is idle this long")
-    rp.set_defaults(func=cmd_replay_dlq)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from heliosgrid.cli._args import add_action, add_group
 from heliosgrid.contract import json_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "contract" / "reading_v1.schema.json"
@@ -18,14 +19,10 @@ def schema_text() -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("contract", help="message contract of the readings stream (JSON Schema)")
-    cs = p.add_subparsers(dest="contract_command", metavar="ACTION")
-    cs.required = True
-    s = cs.add_parser("schema", help="print the JSON Schema of contract v1 (or write it with --write)")
+    cs = add_group(sub, "contract", "message contract of the readings stream (JSON Schema)")
+    s = add_action(cs, "schema", "print the JSON Schema of contract v1 (or write it with --write)", cmd_schema)
     s.add_argument("--write", action="store_true", help=f"write it to {SCHEMA_FILE.name} in the package")
-    s.set_defaults(func=cmd_schema)
-    c = cs.add_parser("check", help="exit 1 if the checked-in schema file differs from the code")
-    c.set_defaults(func=cmd_check)
+    add_action(cs, "check", "exit 1 if the checked-in schema file differs from the code", cmd_check)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -4,39 +4,31 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
-from heliosgrid.cli._args import timestamp_arg
-from heliosgrid.db.connection import ensure_local_database, open_connection
+from heliosgrid.cli._args import add_action, add_group, add_json_flag, answer, local_connection, on_local_db, timestamp_arg
 from heliosgrid.db.info import database_info
 from heliosgrid.db.migrate import PRELOAD_FIX, migrate
 from heliosgrid.settings import get_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    db = sub.add_parser("db", help="database schema: migrate, info, refresh rollups, policy jobs")
-    dbsub = db.add_subparsers(dest="db_command", metavar="ACTION")
-    dbsub.required = True
-    m = dbsub.add_parser("migrate", help="apply pending migrations (idempotent)")
-    m.set_defaults(func=cmd_migrate)
-    i = dbsub.add_parser("info", help="backend, applied migrations and relations")
-    i.add_argument("--json", action="store_true", help="machine-readable output")
-    i.set_defaults(func=cmd_info)
-    r = dbsub.add_parser("refresh", help="refresh the 15-min, hourly and daily rollups")
+    dbsub = add_group(sub, "db", "database schema: migrate, info, refresh rollups, policy jobs")
+    add_action(dbsub, "migrate", "apply pending migrations (idempotent)", cmd_migrate)
+    add_json_flag(add_action(dbsub, "info", "backend, applied migrations and relations", cmd_info))
+    r = add_action(dbsub, "refresh", "refresh the 15-min, hourly and daily rollups", cmd_refresh)
     r.add_argument("--start", type=timestamp_arg, default=None, metavar="TIMESTAMP",
                    help="TimescaleDB: start of the window (ISO 8601; default: the policy window)")
     r.add_argument("--end", type=timestamp_arg, default=None, metavar="TIMESTAMP",
                    help="TimescaleDB: end of the window (ISO 8601; default: now)")
-    r.add_argument("--json", action="store_true", help="machine-readable output")
-    r.set_defaults(func=cmd_refresh)
-    j = dbsub.add_parser("jobs", help="TimescaleDB policy jobs and their last run")
-    j.add_argument("--json", action="store_true", help="machine-readable output")
-    j.set_defaults(func=cmd_jobs)
+    add_json_flag(r)
+    add_json_flag(add_action(dbsub, "jobs", "TimescaleDB policy jobs and their last run", cmd_jobs))
 
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = get_settings()
-    with open_connection(ensure_local_database(settings), autocommit=True) as conn:
+    with local_connection(settings) as conn:
         result = migrate(conn, settings.migrations_dir, settings.db_backend)
         from heliosgrid.db.retention import seed_policies
 
@@ -50,21 +42,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    with open_connection(ensure_local_database(settings), autocommit=True) as conn:
-        info = database_info(conn)
-    if args.json:
-        print(json.dumps(info, indent=2, default=str))
-    else:
-        print(f"backend:            {info['backend']}")
-        print(f"migrations applied: {info['migrations_applied']}")
-        print(f"hypertables:        {', '.join(info['hypertables']) or '-'}")
-        print(f"rollups:            {', '.join(info['rollups']) or '-'}")
-        print(f"timescaledb:        {_timescaledb_line(info['timescaledb'])}")
-        print("relations:")
-        for rel in info["relations"]:
-            print(f"  {rel['name']:<28} {rel['kind']}")
-    return 0
+    return answer(args, on_local_db(database_info), _print_info)
+
+
+def _print_info(info: dict[str, Any]) -> None:
+    print(f"backend:            {info['backend']}")
+    print(f"migrations applied: {info['migrations_applied']}")
+    print(f"hypertables:        {', '.join(info['hypertables']) or '-'}")
+    print(f"rollups:            {', '.join(info['rollups']) or '-'}")
+    print(f"timescaledb:        {_timescaledb_line(info['timescaledb'])}")
+    print("relations:")
+    for rel in info["relations"]:
+        print(f"  {rel['name']:<28} {rel['kind']}")
 
 
 def _timescaledb_line(ts: dict[str, object]) -> str:
@@ -81,15 +70,9 @@ def _timescaledb_line(ts: dict[str, object]) -> str:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    from heliosgrid.cli import CLIError
     from heliosgrid.db.rollups import RollupError, refresh_rollups
 
-    settings = get_settings()
-    with open_connection(ensure_local_database(settings), autocommit=True) as conn:
-        try:
-            result = refresh_rollups(conn, args.start, args.end)
-        except RollupError as exc:
-            raise CLIError(str(exc)) from None
+    result = on_local_db(lambda conn: refresh_rollups(conn, args.start, args.end), RollupError)
     windows = {rel: [lo.isoformat(), hi.isoformat()] for rel, (lo, hi) in result.windows.items()}
     if args.json:
         print(json.dumps({"backend": result.backend, "buckets_recomputed": result.buckets_recomputed,
@@ -106,12 +89,11 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 def cmd_jobs(args: argparse.Namespace) -> int:
     from heliosgrid.db.rollups import policy_job_status
 
-    settings = get_settings()
-    with open_connection(ensure_local_database(settings), autocommit=True) as conn:
-        jobs = policy_job_status(conn)
-    if args.json:
-        print(json.dumps(jobs, indent=2, default=str))
-        return 0
+    return answer(args, on_local_db(policy_job_status), _print_jobs)
+
+
+def _print_jobs(jobs: list[dict[str, Any]]) -> int:
+    """One line per job; exit status 1 when any job's last run failed."""
     if not jobs:
         print("no TimescaleDB policy jobs (plain-PostgreSQL backend: run `heliosgrid db refresh` and "
               "`heliosgrid retention apply` from the scheduler)")

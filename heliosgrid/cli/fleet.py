@@ -6,20 +6,17 @@ import argparse
 import json
 from pathlib import Path
 
+from heliosgrid.cli._args import add_action, add_group, add_json_flag, on_local_db
 from heliosgrid.settings import get_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("fleet", help="sites and devices: sync the fleet file into the database, show it")
-    fs = p.add_subparsers(dest="fleet_command", metavar="ACTION")
-    fs.required = True
-    s = fs.add_parser("sync", help="upsert sites and devices (idempotent)")
-    s.add_argument("--file", type=Path, help="fleet YAML (default: HELIOS_SITES_FILE or the demo fleet)")
-    s.set_defaults(func=cmd_sync)
-    sh = fs.add_parser("show", help="print the fleet file's sites and devices")
-    sh.add_argument("--file", type=Path, help="fleet YAML (default: HELIOS_SITES_FILE or the demo fleet)")
-    sh.add_argument("--json", action="store_true", help="machine-readable output")
-    sh.set_defaults(func=cmd_show)
+    fs = add_group(sub, "fleet", "sites and devices: sync the fleet file into the database, show it")
+    sync = add_action(fs, "sync", "upsert sites and devices (idempotent)", cmd_sync)
+    show = add_action(fs, "show", "print the fleet file's sites and devices", cmd_show)
+    for action in (sync, show):
+        action.add_argument("--file", type=Path, help="fleet YAML (default: HELIOS_SITES_FILE or the demo fleet)")
+    add_json_flag(show)
 
 
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -29,12 +26,10 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def cmd_sync(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from heliosgrid.db.connection import ensure_local_database, open_connection
     from heliosgrid.fleet import fleet_from_settings, sync_fleet
 
     fleet = fleet_from_settings(settings)
-    with open_connection(ensure_local_database(settings), autocommit=True) as conn:
-        result = sync_fleet(conn, fleet)
+    result = on_local_db(lambda conn: sync_fleet(conn, fleet), settings=settings)
     print(f"fleet synced: {result.sites} site(s), {result.devices} device(s)")
     return 0
 

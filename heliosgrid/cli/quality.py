@@ -9,9 +9,9 @@ input is one ``error:`` line with exit status 2.
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import UTC, datetime, timedelta
 
+from heliosgrid.cli._args import add_action, add_group, add_json_flag, on_local_db, print_json
 from heliosgrid.settings import get_settings
 
 
@@ -26,22 +26,17 @@ def _timestamp(text: str) -> datetime:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    quality = sub.add_parser("quality", help="data-quality and freshness checks")
-    qsub = quality.add_subparsers(dest="quality_command", metavar="ACTION")
-    qsub.required = True
-    run = qsub.add_parser("run", help="run every check over a window and store the results")
+    qsub = add_group(sub, "quality", "data-quality and freshness checks")
+    run = add_action(qsub, "run", "run every check over a window and store the results", cmd_run)
     run.add_argument("--since", type=_timestamp, help="window start, ISO 8601 (default: --until minus 15 min)")
     run.add_argument("--until", type=_timestamp, help="window end, ISO 8601 (default: now, floored to 15 min)")
     run.add_argument("--site", action="append", dest="sites", metavar="SITE_ID", help="only this site (repeatable)")
-    run.add_argument("--json", action="store_true", help="machine-readable summary")
+    add_json_flag(run, "machine-readable summary")
     run.add_argument("--no-alerts", action="store_true", help="store results but do not raise/resolve alerts")
     run.add_argument("--strict", action="store_true", help="exit status 1 when any check fails")
-    run.set_defaults(func=cmd_run)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from heliosgrid.cli import CLIError
-    from heliosgrid.db.connection import ensure_local_database, open_connection
     from heliosgrid.quality import QualityInputError, run_quality
 
     until = args.until
@@ -50,15 +45,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         until = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
     since = args.since or until - timedelta(minutes=15)
     settings = get_settings()
-    with open_connection(ensure_local_database(settings), autocommit=True) as conn:
-        try:
-            report = run_quality(conn, settings, since, until, site_ids=args.sites, run_id="cli",
-                                 alerts=not args.no_alerts)
-        except QualityInputError as exc:
-            raise CLIError(str(exc)) from None
+    report = on_local_db(
+        lambda conn: run_quality(conn, settings, since, until, site_ids=args.sites, run_id="cli", alerts=not args.no_alerts),
+        QualityInputError, settings,
+    )
     summary = report.summary()
     if args.json:
-        print(json.dumps(summary, indent=2, default=str))
+        print_json(summary)
     else:
         print(f"window  {summary['window_start']} .. {summary['window_end']}")
         print(f"checks  {summary['checks']}  passed {summary['passed']}  failed {summary['failed']}")

@@ -11,7 +11,7 @@ import argparse
 import json
 from datetime import timedelta
 
-from heliosgrid.cli._args import timestamp_arg
+from heliosgrid.cli._args import add_action, add_group, add_json_flag, timestamp_arg
 from heliosgrid.db.connection import ensure_local_database, open_connection
 from heliosgrid.db.retention import (
     KEEP,
@@ -35,17 +35,10 @@ def _duration_arg(text: str) -> timedelta | None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    ret = sub.add_parser("retention", help="retention and compression policies (DBA interface)")
-    rsub = ret.add_subparsers(dest="retention_command", metavar="ACTION")
-    rsub.required = True
-
-    show = rsub.add_parser("show", help="the policy of every managed relation")
-    show.add_argument("--json", action="store_true", help="machine-readable output")
-    show.set_defaults(func=cmd_show)
-
-    st = rsub.add_parser(
-        "set",
-        help="change a relation's retention and/or compression",
+    rsub = add_group(sub, "retention", "retention and compression policies (DBA interface)")
+    add_json_flag(add_action(rsub, "show", "the policy of every managed relation", cmd_show))
+    st = add_action(
+        rsub, "set", "change a relation's retention and/or compression", cmd_set,
         description="Durations: <n>h, <n>d or <n>w (e.g. 12h, 90d, 2w), or 'none'.",
     )
     st.add_argument("relation", choices=RELATIONS)
@@ -53,14 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     help="drop data older than this ('none' keeps it forever)")
     st.add_argument("--compress-after", type=_duration_arg, default=KEEP, metavar="DURATION",
                     help="compress raw chunks older than this (TimescaleDB only; 'none' disables)")
-    st.add_argument("--json", action="store_true", help="print the resulting policy as JSON")
-    st.set_defaults(func=cmd_set, _parser=st)
-
-    ap = rsub.add_parser("apply", help="drop data older than the policies now (returns what was dropped)")
+    add_json_flag(st, "print the resulting policy as JSON")
+    st.set_defaults(_parser=st)
+    ap = add_action(rsub, "apply", "drop data older than the policies now (returns what was dropped)", cmd_apply)
     ap.add_argument("--as-of", type=timestamp_arg, default=None, metavar="TIMESTAMP",
                     help="measure ages from this ISO 8601 time instead of now")
-    ap.add_argument("--json", action="store_true", help="machine-readable output")
-    ap.set_defaults(func=cmd_apply)
+    add_json_flag(ap)
 
 
 def cmd_show(args: argparse.Namespace) -> int:

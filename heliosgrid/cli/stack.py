@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 
+from heliosgrid.cli._args import add_action, add_group
 from heliosgrid.settings import get_settings
 
 
@@ -17,21 +18,15 @@ def quiet_client_logs() -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    stack = sub.add_parser("stack", help="local stack: up, down, restart, logs")
-    ssub = stack.add_subparsers(dest="stack_command", metavar="ACTION")
-    ssub.required = True
-    up = ssub.add_parser("up", help="start every component in order and wait for health (idempotent)")
-    up.set_defaults(func=cmd_up)
-    down = ssub.add_parser("down", help="stop exactly the processes `stack up` started")
-    down.set_defaults(func=cmd_down)
-    restart = ssub.add_parser("restart", help="restart one service of the running stack")
+    ssub = add_group(sub, "stack", "local stack: up, down, restart, logs")
+    add_action(ssub, "up", "start every component in order and wait for health (idempotent)", cmd_up)
+    add_action(ssub, "down", "stop exactly the processes `stack up` started", cmd_down)
+    restart = add_action(ssub, "restart", "restart one service of the running stack", cmd_restart)
     restart.add_argument("component", help="e.g. consumer, producer, api")
-    restart.set_defaults(func=cmd_restart)
-    logs = ssub.add_parser("logs", help="show the last lines of a component's log (or list the logs)")
+    logs = add_action(ssub, "logs", "show the last lines of a component's log (or list the logs)", cmd_logs)
     logs.add_argument("component", nargs="?", help="component name; omitted: list the log files")
     logs.add_argument("-n", "--lines", type=int, default=40, help="number of lines (default 40)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines (Ctrl-C stops)")
-    logs.set_defaults(func=cmd_logs)
 
 
 def _print_addresses(addresses: list[tuple[str, str]]) -> None:

@@ -24,7 +24,7 @@ Layering (each defect is reported once, by its most specific check):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from pvanalytics.quality import gaps, irradiance, outliers
 
 from heliosgrid.contract.reading import NOMINAL_SAMPLE_INTERVAL_S
 from heliosgrid.dq import CheckResult
+from heliosgrid.physics.fleet import DeviceSpec, SiteSpec
 
 SAMPLES_PER_15M = 15 * 60 // NOMINAL_SAMPLE_INTERVAL_S
 
@@ -84,20 +85,20 @@ class Thresholds:
     night_power_fraction: float = 0.01
 
 
-@dataclass(frozen=True)
-class DeviceInfo:
-    """What the checks need to know about a device (from the ``devices``/``sites`` tables)."""
+@dataclass(frozen=True, kw_only=True)
+class DeviceInfo(DeviceSpec):
+    """What the checks need to know about a device: its :class:`DeviceSpec` (the ``devices``
+    row) and the location of its site (the ``sites`` row; degrees, metres)."""
 
-    device_id: str
-    site_id: str
-    kind: str
     latitude_deg: float
     longitude_deg: float
     altitude_m: float
-    surface_tilt_deg: float
-    surface_azimuth_deg: float
-    dc_capacity_kw: float
-    ac_capacity_kw: float
+
+    @classmethod
+    def at_site(cls, site: SiteSpec, device: DeviceSpec) -> DeviceInfo:
+        """``device`` located at ``site``."""
+        spec = {f.name: getattr(device, f.name) for f in fields(DeviceSpec)}
+        return cls(**spec, latitude_deg=site.latitude_deg, longitude_deg=site.longitude_deg, altitude_m=site.altitude_m)
 
 
 def _result(

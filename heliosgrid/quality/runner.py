@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from heliosgrid.alerts import Severity, raise_alert, resolve_absent
@@ -119,17 +120,19 @@ def _validate_window(window_start: datetime, window_end: datetime, as_of: dateti
 
 def load_devices(conn: psycopg.Connection, site_ids: list[str] | None = None) -> list[DeviceInfo]:
     """Devices with their site's location, optionally restricted to ``site_ids``."""
-    rows = conn.execute(
-        """
-        SELECT d.device_id, d.site_id, d.kind, s.latitude_deg, s.longitude_deg, s.altitude_m,
-               d.surface_tilt_deg, d.surface_azimuth_deg, d.dc_capacity_kw, d.ac_capacity_kw
-        FROM devices d JOIN sites s USING (site_id)
-        WHERE %(sites)s::text[] IS NULL OR d.site_id = ANY(%(sites)s::text[])
-        ORDER BY d.site_id, d.device_id
-        """,
-        {"sites": site_ids},
-    ).fetchall()
-    return [DeviceInfo(*row) for row in rows]
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            """
+            SELECT d.device_id, d.site_id, d.kind, d.surface_tilt_deg, d.surface_azimuth_deg, d.dc_capacity_kw,
+                   d.ac_capacity_kw, d.gamma_pdc_per_c, d.inverter_efficiency,
+                   s.latitude_deg, s.longitude_deg, s.altitude_m
+            FROM devices d JOIN sites s USING (site_id)
+            WHERE %(sites)s::text[] IS NULL OR d.site_id = ANY(%(sites)s::text[])
+            ORDER BY d.site_id, d.device_id
+            """,
+            {"sites": site_ids},
+        ).fetchall()
+    return [DeviceInfo(**row) for row in rows]
 
 
 def load_readings(conn: psycopg.Connection, window_start: datetime, window_end: datetime, device_ids: list[str]) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from heliosgrid.stack.spec import StackContext
@@ -99,6 +99,27 @@ class HttpJsonField:
         return f"{'.'.join(self.path)} = {self.expected!r} at {self.url}"
 
 
+def _fetch_one(
+    ctx: StackContext, what: str, query: str, params: tuple[Any, ...] = (), *, empty: str
+) -> tuple[tuple[Any, ...] | None, str]:
+    """``(row, "")``: the one row of ``query`` on the stack's database (3 s connect timeout), or
+    ``(None, reason)`` when there is none to judge: no URL known, the database unreachable, the
+    ``what`` query failed (e.g. its table is missing before migrations), or no row / a NULL first
+    column (``reason`` = ``empty``)."""
+    from heliosgrid.db.connection import DatabaseUnavailable, open_connection
+
+    if not ctx.database_url:
+        return None, "no database URL known"
+    try:
+        with open_connection(ctx.database_url, autocommit=True, connect_timeout_s=3) as conn:
+            row = conn.execute(query, params).fetchone()
+    except DatabaseUnavailable as exc:
+        return None, str(exc)
+    except Exception as exc:  # e.g. table missing before migrations
+        return None, f"{what} query failed: {type(exc).__name__}: {exc}".strip()
+    return (None, empty) if row is None or row[0] is None else (row, "")
+
+
 @dataclass(frozen=True)
 class HeartbeatFresh:
     """Healthy when the ``heartbeats`` table has a row for ``component`` written after the
@@ -111,23 +132,14 @@ class HeartbeatFresh:
     max_age_s: float = 60.0
 
     def __call__(self, ctx: StackContext) -> str | None:
-        from heliosgrid.db.connection import DatabaseUnavailable, open_connection
-
-        if not ctx.database_url:
-            return "no database URL known"
-        try:
-            with open_connection(ctx.database_url, autocommit=True, connect_timeout_s=3) as conn:
-                row = conn.execute(
-                    "SELECT max(last_beat_at) >= %s, extract(epoch FROM now() - max(last_beat_at)) "
-                    "FROM heartbeats WHERE component = %s",
-                    (ctx.component_started_at(self.component), self.component),
-                ).fetchone()
-        except DatabaseUnavailable as exc:
-            return str(exc)
-        except Exception as exc:  # e.g. table missing before migrations
-            return f"heartbeat query failed: {type(exc).__name__}: {exc}".strip()
-        if row is None or row[0] is None:
-            return f"no heartbeat row for component {self.component!r} yet"
+        row, failure = _fetch_one(
+            ctx, "heartbeat",
+            "SELECT max(last_beat_at) >= %s, extract(epoch FROM now() - max(last_beat_at)) FROM heartbeats WHERE component = %s",
+            (ctx.component_started_at(self.component), self.component),
+            empty=f"no heartbeat row for component {self.component!r} yet",
+        )
+        if row is None:
+            return failure
         if not row[0]:
             return f"no heartbeat from {self.component!r} since it started"
         if float(row[1]) > self.max_age_s:
@@ -149,19 +161,11 @@ class ReadingsCaughtUp:
     max_lag_s: float = 300.0
 
     def __call__(self, ctx: StackContext) -> str | None:
-        from heliosgrid.db.connection import DatabaseUnavailable, open_connection
-
-        if not ctx.database_url:
-            return "no database URL known"
-        try:
-            with open_connection(ctx.database_url, autocommit=True, connect_timeout_s=3) as conn:
-                row = conn.execute("SELECT extract(epoch FROM now() - max(ts)) FROM readings").fetchone()
-        except DatabaseUnavailable as exc:
-            return str(exc)
-        except Exception as exc:  # e.g. table missing before migrations
-            return f"readings query failed: {type(exc).__name__}: {exc}".strip()
-        if row is None or row[0] is None:
-            return "no readings stored yet"
+        row, failure = _fetch_one(
+            ctx, "readings", "SELECT extract(epoch FROM now() - max(ts)) FROM readings", empty="no readings stored yet"
+        )
+        if row is None:
+            return failure
         if float(row[0]) > self.max_lag_s:
             return f"newest reading is {float(row[0]) / 3600:.1f} h old (backfill still arriving)"
         return None

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import psycopg
-from fastapi import APIRouter, Query, Request
+from fastapi import Depends, Query
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from psycopg import sql
@@ -16,68 +16,55 @@ from heliosgrid.api import models
 from heliosgrid.api.formats import BAD_CURSOR, as_utc, decode_cursor, encode_cursor, jsonable
 from heliosgrid.api.problems import ApiProblem
 from heliosgrid.api.routers.common import (
-    PREFIX,
     Conn,
-    CursorQ,
     DeviceQ,
-    FormatQ,
-    LimitQ,
+    Page,
+    Read,
     Reader,
     SiteQ,
     UtcDateTime,
     Where,
     Writer,
-    keyset_page,
-    page_size,
     problem_doc,
     responses,
+    router_for,
+    value_enum,
 )
 
 _ALERT_COLS = sql.SQL(", ").join(sql.Identifier(c) for c in alert_lifecycle.Alert.__dataclass_fields__)
 # {0}: the alert columns; {1}: a Where; last placeholder: LIMIT.
 ALERTS_PAGE_SQL = "SELECT {} FROM alerts WHERE {} ORDER BY started_at DESC, alert_id DESC LIMIT %s"
 
-router = APIRouter(prefix=PREFIX)
+router = router_for("alerts")
 
 
-class AlertState(StrEnum):
-    open = "open"
-    acknowledged = "acknowledged"
-    resolved = "resolved"
-    active = "active"
+# The query enums are the lifecycle's closed sets (plus 'active' = open or acknowledged).
+if TYPE_CHECKING:
+    AlertState: TypeAlias = StrEnum
+    Severity: TypeAlias = StrEnum
+    Source: TypeAlias = StrEnum
+else:
+    AlertState = value_enum("AlertState", (*alert_lifecycle.STATES, "active"))
+    Severity = value_enum("Severity", alert_lifecycle.SEVERITIES)
+    Source = value_enum("Source", alert_lifecycle.SOURCES)
 
 
-class Severity(StrEnum):
-    info = "info"
-    warning = "warning"
-    critical = "critical"
+StateQ = Annotated[AlertState | None, Query(description="'active' = open or acknowledged.")]
+SinceQ = Annotated[UtcDateTime | None, Query(description="Only alerts last seen at or after this time.")]
 
 
-class Source(StrEnum):
-    maintenance = "maintenance"
-    quality = "quality"
-    pipeline = "pipeline"
-    forecast = "forecast"
-
-
-@router.get("/alerts", tags=["alerts"], responses=responses(models.AlertPage), summary="Alerts, newest first, with filters")
-def list_alerts(
-    request: Request,
-    conn: Conn,
-    _: Reader,
-    state: Annotated[AlertState | None, Query(description="'active' = open or acknowledged.")] = None,
+async def alert_filter(
+    state: StateQ = None,
     site_id: SiteQ = None,
     device_id: DeviceQ = None,
     severity: Severity | None = None,
     source: Source | None = None,
-    since: Annotated[UtcDateTime | None, Query(description="Only alerts last seen at or after this time.")] = None,
-    limit: LimitQ = None,
-    cursor: CursorQ = None,
-    format: FormatQ = None,
-) -> Response:
-    limit = page_size(request, limit, default=100)
+    since: SinceQ = None,
+) -> Where:
+    """The alert filters of the query string as one SQL condition on ``alerts`` (all must hold);
+    ``async`` as it does no I/O (FastAPI runs it inline, not in its threadpool)."""
     where = Where()
-    if state is AlertState.active:
+    if state == "active":
         where.add("state <> 'resolved'")
     elif state is not None:
         where.add("state = %s", state.value)
@@ -87,27 +74,25 @@ def list_alerts(
     where.eq("source", source.value if source is not None else None)
     if since is not None:
         where.add("last_seen_at >= %s", as_utc(since))
-    if cursor:
-        after_ts, after_id = decode_cursor(cursor)
+    return where
+
+
+@router.get("/alerts", responses=responses(models.AlertPage), summary="Alerts, newest first, with filters")
+def list_alerts(where: Annotated[Where, Depends(alert_filter)], *, paging: Page, rq: Read) -> Response:
+    limit = rq.page_size(paging, default=100)
+    if paging.cursor:
+        after_ts, after_id = decode_cursor(paging.cursor)
         if not isinstance(after_id, int):
             raise ApiProblem(422, BAD_CURSOR)
         where.add("(started_at, alert_id) < (%s, %s)", after_ts, after_id)
     query = sql.SQL(ALERTS_PAGE_SQL).format(_ALERT_COLS, where.sql())
-    return keyset_page(
-        request, format, conn, query, where.params, limit,
-        lambda last: encode_cursor(last["started_at"], last["alert_id"]), "alerts",
-    )
+    return rq.page(query, where.params, limit, lambda last: encode_cursor(last["started_at"], last["alert_id"]), "alerts")
 
 
 AlertIdPath = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 
 
-@router.get(
-    "/alerts/{alert_id}",
-    tags=["alerts"],
-    responses=responses(models.AlertOut, tabular=False, not_found=True),
-    summary="One alert",
-)
+@router.get("/alerts/{alert_id}", responses=responses(models.AlertOut, tabular=False, not_found=True), summary="One alert")
 def get_alert(conn: Conn, _: Reader, alert_id: AlertIdPath) -> JSONResponse:
     try:
         alert = alert_lifecycle.get_alert(conn, alert_id)
@@ -139,22 +124,21 @@ _WRITE_RESPONSES = {
 }
 
 
-@router.post(
-    "/alerts/{alert_id}/acknowledge",
-    tags=["alerts"],
-    responses=_WRITE_RESPONSES,
-    summary="Acknowledge an open alert (scope alerts:write); idempotent",
-)
-def acknowledge_alert(conn: Conn, principal: Writer, alert_id: AlertIdPath) -> JSONResponse:
-    """Records the key's name and id as ``acknowledged_by``. 409 if the alert is resolved."""
-    return _transition(conn, alert_id, "acknowledge", f"{principal.name} ({principal.key_id})")
+def _add_transition(action: str, summary: str, description: str | None = None) -> None:
+    """Register ``POST /alerts/{alert_id}/<action>`` (scope alerts:write) as ``<action>_alert``;
+    the key's name and id are recorded as the actor."""
+
+    def endpoint(conn: Conn, principal: Writer, alert_id: AlertIdPath) -> JSONResponse:
+        return _transition(conn, alert_id, action, f"{principal.name} ({principal.key_id})")
+
+    router.add_api_route(
+        f"/alerts/{{alert_id}}/{action}", endpoint, methods=["POST"], name=f"{action}_alert",
+        responses=_WRITE_RESPONSES, summary=summary, description=description,
+    )
 
 
-@router.post(
-    "/alerts/{alert_id}/resolve",
-    tags=["alerts"],
-    responses=_WRITE_RESPONSES,
-    summary="Resolve an open or acknowledged alert (scope alerts:write); idempotent",
+_add_transition(
+    "acknowledge", "Acknowledge an open alert (scope alerts:write); idempotent",
+    "Records the key's name and id as ``acknowledged_by``. 409 if the alert is resolved.",
 )
-def resolve_alert(conn: Conn, principal: Writer, alert_id: AlertIdPath) -> JSONResponse:
-    return _transition(conn, alert_id, "resolve", f"{principal.name} ({principal.key_id})")
+_add_transition("resolve", "Resolve an open or acknowledged alert (scope alerts:write); idempotent")

@@ -8,12 +8,14 @@ taken as UTC. Units follow the column names (kW, kWh, W/m², kWh/m², °C, secon
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from psycopg import sql
@@ -93,6 +95,87 @@ LimitQ = Annotated[
     int | None, Query(ge=1, description="Page size (default 1000, alerts 100; capped at HELIOS_API_MAX_PAGE_SIZE).")
 ]
 SitePath = Annotated[str, PathParam(pattern=ID_PATTERN)]
+
+
+def router_for(tag: str) -> APIRouter:
+    """The ``/v1`` router of one resource; every endpoint on it carries the OpenAPI ``tag``."""
+    return APIRouter(prefix=PREFIX, tags=[tag])
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """The ``start`` / ``end`` query parameters of an endpoint over a time range (UTC, naive = UTC)."""
+
+    start: StartQ = None
+    end: EndQ = None
+
+
+@dataclass(frozen=True)
+class Paging:
+    """The keyset-paging query parameters: page size and the opaque cursor of the previous page."""
+
+    limit: LimitQ = None
+    cursor: CursorQ = None
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """An authenticated read request: the request (content negotiation, settings), its pooled
+    connection and the requested response ``format`` (``None``: from the Accept header)."""
+
+    request: Request
+    conn: psycopg.Connection
+    format: Format | None
+
+    def window(self, span: TimeRange, default: timedelta) -> tuple[datetime, datetime]:
+        """``[start, end)`` in UTC, checked against ``api_max_range_days``; ``default`` span back from ``end``."""
+        return time_window(self.request, span.start, span.end, default)
+
+    def page_size(self, paging: Paging, default: int = 1000) -> int:
+        """The page size: ``default`` when not given, capped at ``api_max_page_size`` (422 beyond)."""
+        return page_size(self.request, paging.limit, default)
+
+    def rows(self, query: Any, params: Sequence[Any] | dict[str, Any] | None, filename: str) -> Response:
+        """Every row of ``query`` (run with ``params``) in the negotiated format."""
+        return all_rows(self.request, self.format, self.conn.execute(query, params), filename)
+
+    def page(
+        self, query: sql.Composed, params: Sequence[Any], limit: int, cursor_after: Callable[[dict[str, Any]], str], filename: str
+    ) -> Response:
+        """One keyset page of ``query`` (see :func:`keyset_page`)."""
+        return keyset_page(self.request, self.format, self.conn, query, params, limit, cursor_after, filename)
+
+    def table(self, cur: psycopg.Cursor[Any], rows: list[Any], envelope: dict[str, Any], filename: str) -> Response:
+        """``rows`` of an executed query in the negotiated format, JSON wrapped in ``envelope``."""
+        return render(self.request, self.format, columns_of(cur.description), rows, envelope=envelope, filename=filename)
+
+
+async def _read_context(request: Request, conn: Conn, _: Reader, format: FormatQ = None) -> ReadContext:
+    return ReadContext(request, conn, format)
+
+
+async def _time_range(start: StartQ = None, end: EndQ = None) -> TimeRange:
+    return TimeRange(start, end)
+
+
+async def _paging(limit: LimitQ = None, cursor: CursorQ = None) -> Paging:
+    return Paging(limit, cursor)
+
+
+# ``async``: they do no I/O, so FastAPI runs them inline instead of in its threadpool.
+# FastAPI lists an endpoint's own query parameters first, then those of its dependencies in
+# declaration order: declare these keyword-only after the endpoint's own parameters, in the
+# order Range, Page, Read, so that the documented parameter order stays ... start, end, limit,
+# cursor, format.
+Read = Annotated[ReadContext, Depends(_read_context)]
+Range = Annotated[TimeRange, Depends(_time_range)]
+Page = Annotated[Paging, Depends(_paging)]
+
+
+def value_enum(name: str, values: Iterable[str]) -> type[StrEnum]:
+    """A ``StrEnum`` named ``name`` whose members are ``values`` (member name = value), in order:
+    the OpenAPI enum of a closed set of strings defined once in the domain layer."""
+    return StrEnum(name, [(value, value) for value in values])  # type: ignore[return-value]
 
 
 def settings_of(request: Request) -> Any:

@@ -6,26 +6,13 @@ import math
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query
 from fastapi.responses import Response
 from psycopg import sql
 
 from heliosgrid.api import models
-from heliosgrid.api.formats import as_utc, columns_of, jsonable, render
-from heliosgrid.api.routers.common import (
-    ID_PATTERN,
-    PREFIX,
-    Conn,
-    EndQ,
-    FormatQ,
-    Reader,
-    StartQ,
-    Text,
-    UtcDateTime,
-    Where,
-    responses,
-    time_window,
-)
+from heliosgrid.api.formats import as_utc, jsonable
+from heliosgrid.api.routers.common import ID_PATTERN, Range, Read, Text, UtcDateTime, Where, responses, router_for
 
 LATEST_ISSUE_SQL = """SELECT max(issued_at) FROM forecasts
            WHERE site_id = %s AND (%s::timestamptz IS NULL OR issued_at <= %s)
@@ -41,65 +28,51 @@ ACCURACY_SQL = """SELECT site_id, target_ts, issued_at, model_version, horizon_m
            WHERE site_id = %s AND target_ts >= %s AND target_ts < %s AND actual_kw IS NOT NULL
            ORDER BY target_ts"""
 
-router = APIRouter(prefix=PREFIX)
+router = router_for("forecasts")
+IssuedAtQ = Annotated[
+    UtcDateTime | None, Query(description="Return the latest issue with issued_at ≤ this time (default: latest).")
+]
+ModelVersionQ = Annotated[Text | None, Query(max_length=200)]
 
 
 @router.get(
     "/forecasts",
-    tags=["forecasts"],
     responses=responses(models.ForecastIssue),
     summary="The latest forecast issue of a site, or the one in force at a given time",
 )
 def get_forecast(
-    request: Request,
-    conn: Conn,
-    _: Reader,
     site_id: Annotated[str, Query(pattern=ID_PATTERN, description="Site to forecast.")],
-    issued_at: Annotated[
-        UtcDateTime | None, Query(description="Return the latest issue with issued_at ≤ this time (default: latest).")
-    ] = None,
-    model_version: Annotated[Text | None, Query(max_length=200)] = None,
-    start: StartQ = None,
-    end: EndQ = None,
-    format: FormatQ = None,
+    issued_at: IssuedAtQ = None,
+    model_version: ModelVersionQ = None,
+    *,
+    span: Range,
+    rq: Read,
 ) -> Response:
     """P10/P50/P90 site AC power (kW) per 15-minute target time of one issue."""
     as_of = as_utc(issued_at) if issued_at is not None else None
-    row = conn.execute(LATEST_ISSUE_SQL, (site_id, as_of, as_of, model_version, model_version)).fetchone()
+    row = rq.conn.execute(LATEST_ISSUE_SQL, (site_id, as_of, as_of, model_version, model_version)).fetchone()
     issue = row[0] if row else None
     where = Where("site_id = %s AND issued_at = %s", site_id, issue)
     if model_version:
         where.add("model_version = %s", model_version)
-    if start is not None:
-        where.add("target_ts >= %s", as_utc(start))
-    if end is not None:
-        where.add("target_ts < %s", as_utc(end))
-    cur = conn.execute(sql.SQL(ISSUE_SQL).format(where.sql()), where.params)
-    return render(
-        request, format, columns_of(cur.description), cur.fetchall(),
-        envelope={"site_id": site_id, "issued_at": jsonable(issue)}, filename=f"forecast_{site_id}",
-    )
+    if span.start is not None:
+        where.add("target_ts >= %s", as_utc(span.start))
+    if span.end is not None:
+        where.add("target_ts < %s", as_utc(span.end))
+    cur = rq.conn.execute(sql.SQL(ISSUE_SQL).format(where.sql()), where.params)
+    return rq.table(cur, cur.fetchall(), {"site_id": site_id, "issued_at": jsonable(issue)}, f"forecast_{site_id}")
 
 
 @router.get(
     "/forecasts/accuracy",
-    tags=["forecasts"],
     responses=responses(models.AccuracyPage),
     summary="Forecast vs actual per 15-minute target with MAE, RMSE, bias and P10–P90 coverage",
 )
-def forecast_accuracy(
-    request: Request,
-    conn: Conn,
-    _: Reader,
-    site_id: Annotated[str, Query(pattern=ID_PATTERN)],
-    start: StartQ = None,
-    end: EndQ = None,
-    format: FormatQ = None,
-) -> Response:
+def forecast_accuracy(site_id: Annotated[str, Query(pattern=ID_PATTERN)], *, span: Range, rq: Read) -> Response:
     """For each target time the latest forecast issued no later than it (``bi.forecast_accuracy``).
     ``error_kw`` = P50 − actual; default range the last 7 days."""
-    lo, hi = time_window(request, start, end, timedelta(days=7))
-    cur = conn.execute(ACCURACY_SQL, (site_id, lo, hi))
+    lo, hi = rq.window(span, timedelta(days=7))
+    cur = rq.conn.execute(ACCURACY_SQL, (site_id, lo, hi))
     rows = cur.fetchall()
     errors = [float(r[9]) for r in rows]
     n = len(errors)
@@ -110,7 +83,4 @@ def forecast_accuracy(
         "bias_kw": sum(errors) / n if n else None,
         "p10_p90_coverage": sum(1 for r in rows if r[11]) / n if n else None,
     }
-    return render(
-        request, format, columns_of(cur.description), rows,
-        envelope={"site_id": site_id, "summary": summary}, filename=f"forecast_accuracy_{site_id}",
-    )
+    return rq.table(cur, rows, {"site_id": site_id, "summary": summary}, f"forecast_accuracy_{site_id}")

@@ -18,15 +18,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from heliosgrid.api.auth import Principal, get_conn, require
 from heliosgrid.api.formats import jsonable
+from heliosgrid.api.routers.common import PREFIX, Conn, Reader
 
-router = APIRouter(prefix="/v1/insights", tags=["insights"])
-Conn = Annotated[psycopg.Connection, Depends(get_conn)]
-Reader = Annotated[Principal, Depends(require("read"))]
+router = APIRouter(prefix=f"{PREFIX}/insights", tags=["insights"])
 
 PERFORMANCE_DAILY_SQL = """
 SELECT day,
@@ -85,26 +83,23 @@ def _rows(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> list[
     return [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in cur.fetchall()]
 
 
+def _report(conn: psycopg.Connection, window: dict[str, int], queries: dict[str, str]) -> JSONResponse:
+    """``window`` (e.g. ``{"days": 30}``) and the rows of each named query, all run with the
+    window and ``as_of`` = now."""
+    params = {"as_of": datetime.now(UTC), **window}
+    return JSONResponse({**window, **{name: _rows(conn, query, params) for name, query in queries.items()}})
+
+
 @router.get("/performance", summary="Daily and per-site PR, availability, specific yield; lost energy by cause")
 def performance(conn: Conn, _: Reader, days: Annotated[int, Query(ge=1, le=366)] = 30) -> JSONResponse:
-    params = {"as_of": datetime.now(UTC), "days": days}
-    return JSONResponse({
-        "days": days,
-        "daily": _rows(conn, PERFORMANCE_DAILY_SQL, params),
-        "sites": _rows(conn, PERFORMANCE_SITES_SQL, params),
-        "lost_by_cause": _rows(conn, LOST_BY_CAUSE_SQL, params),
-    })
+    queries = {"daily": PERFORMANCE_DAILY_SQL, "sites": PERFORMANCE_SITES_SQL, "lost_by_cause": LOST_BY_CAUSE_SQL}
+    return _report(conn, {"days": days}, queries)
 
 
 @router.get("/quality", summary="Per-site data freshness and data-quality check pass rates")
 def quality(conn: Conn, _: Reader, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24) -> JSONResponse:
-    params = {"as_of": datetime.now(UTC), "hours": hours}
-    return JSONResponse({
-        "hours": hours,
-        "freshness": _rows(conn, FRESHNESS_SQL, params),
-        "checks": _rows(conn, CHECK_PASS_RATES_SQL, params),
-        "sites": _rows(conn, SITE_PASS_RATES_SQL, params),
-    })
+    queries = {"freshness": FRESHNESS_SQL, "checks": CHECK_PASS_RATES_SQL, "sites": SITE_PASS_RATES_SQL}
+    return _report(conn, {"hours": hours}, queries)
 
 
 DASHBOARD_QUERIES: dict[str, str] = {

@@ -6,24 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query
 from fastapi.responses import Response
 
 from heliosgrid.api import models
 from heliosgrid.api.formats import as_utc
-from heliosgrid.api.routers.common import (
-    PREFIX,
-    Conn,
-    EndQ,
-    FormatQ,
-    Reader,
-    SiteQ,
-    StartQ,
-    UtcDateTime,
-    all_rows,
-    responses,
-    time_window,
-)
+from heliosgrid.api.routers.common import Range, Read, SiteQ, UtcDateTime, responses, router_for
 
 KPIS_SQL = """SELECT site_id, day, inverters, dc_capacity_kw, energy_kwh, reference_energy_kwh, specific_yield_kwh_kwp,
                   performance_ratio, performance_ratio_temp_corr, availability, expected_energy_kwh, lost_energy_kwh, revenue
@@ -73,44 +61,28 @@ ORDER BY s.site_id
 """
 
 
-router = APIRouter(prefix=PREFIX)
+router = router_for("kpis")
+AsOfQ = Annotated[UtcDateTime | None, Query(description="Evaluate at this time (default now).")]
 
 
-@router.get("/kpis", tags=["kpis"], responses=responses(models.KpiPage), summary="Daily KPIs per site: energy, PR, availability")
-def list_kpis(
-    request: Request,
-    conn: Conn,
-    _: Reader,
-    site_id: SiteQ = None,
-    start: StartQ = None,
-    end: EndQ = None,
-    format: FormatQ = None,
-) -> Response:
+@router.get("/kpis", responses=responses(models.KpiPage), summary="Daily KPIs per site: energy, PR, availability")
+def list_kpis(site_id: SiteQ = None, *, span: Range, rq: Read) -> Response:
     """Rows of ``bi.site_kpi_daily`` (maintenance KPIs per *site-local* day) for the days from
     the date of ``start`` to the date of ``end`` inclusive (UTC dates; default the last 30 days).
     PR is IEC 61724-1 (``energy / reference_energy``); availability counts daylight buckets."""
-    lo, hi = time_window(request, start, end, timedelta(days=30))
-    cur = conn.execute(KPIS_SQL, (lo.date(), hi.date(), site_id, site_id))
-    return all_rows(request, format, cur, "kpis")
+    lo, hi = rq.window(span, timedelta(days=30))
+    return rq.rows(KPIS_SQL, (lo.date(), hi.date(), site_id, site_id), "kpis")
 
 
 @router.get(
     "/overview",
-    tags=["kpis"],
     responses=responses(models.OverviewPage),
     summary="Operator view per site: current vs expected power, forecast band, energy today, PR, alerts, freshness",
 )
-def overview(
-    request: Request,
-    conn: Conn,
-    _: Reader,
-    site_id: SiteQ = None,
-    as_of: Annotated[UtcDateTime | None, Query(description="Evaluate at this time (default now).")] = None,
-    format: FormatQ = None,
-) -> Response:
+def overview(site_id: SiteQ = None, as_of: AsOfQ = None, *, rq: Read) -> Response:
     """Current power = sum over inverters of each one's latest reading in the last 15 min;
     expected power from ``bi.site_power_15m`` (PVWatts on measured POA); forecast band of the
     current 15-min bucket from the latest issue; energy/PR/availability "today" are the
     ``bi.site_kpi_daily`` figures of the site-local day containing ``as_of``."""
     at = as_utc(as_of) if as_of is not None else datetime.now(UTC)
-    return all_rows(request, format, conn.execute(OVERVIEW_SQL, {"as_of": at, "site_id": site_id}), "overview")
+    return rq.rows(OVERVIEW_SQL, {"as_of": at, "site_id": site_id}, "overview")

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
 from heliosgrid.api import models
-from heliosgrid.api.routers.common import PREFIX, Conn, FormatQ, Reader, all_rows, one_row, responses
+from heliosgrid.api.routers.common import Conn, Read, Reader, one_row, responses, router_for
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -23,19 +22,16 @@ PRODUCTS_SQL = (
 PRODUCTS_ORDERED_SQL = PRODUCTS_SQL + " ORDER BY name"
 PRODUCT_SQL = PRODUCTS_SQL + " WHERE name = %s"
 
-router = APIRouter(prefix=PREFIX)
+router = router_for("catalogue")
 
 
-@router.get(
-    "/data-products", tags=["catalogue"], responses=responses(models.DataProductPage), summary="The data-product catalogue"
-)
-def list_data_products(request: Request, conn: Conn, _: Reader, format: FormatQ = None) -> Response:
-    return all_rows(request, format, conn.execute(PRODUCTS_ORDERED_SQL), "data_products")
+@router.get("/data-products", responses=responses(models.DataProductPage), summary="The data-product catalogue")
+def list_data_products(*, rq: Read) -> Response:
+    return rq.rows(PRODUCTS_ORDERED_SQL, None, "data_products")
 
 
 @router.get(
     "/data-products/{name}",
-    tags=["catalogue"],
     responses=responses(models.DataProductDetail, tabular=False, not_found=True),
     summary="One data product with its ODCS data contract",
 )

@@ -7,31 +7,14 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query
 from fastapi.responses import Response
 from psycopg import sql
 
 from heliosgrid.api import models
 from heliosgrid.api.formats import decode_cursor, encode_cursor
 from heliosgrid.api.problems import ApiProblem
-from heliosgrid.api.routers.common import (
-    PREFIX,
-    Conn,
-    CursorQ,
-    DeviceQ,
-    EndQ,
-    FormatQ,
-    LimitQ,
-    Reader,
-    SiteQ,
-    StartQ,
-    Where,
-    all_rows,
-    keyset_page,
-    page_size,
-    responses,
-    time_window,
-)
+from heliosgrid.api.routers.common import DeviceQ, Page, Range, Read, SiteQ, Where, responses, router_for
 
 _READING_COLS = sql.SQL(
     "device_id, site_id, ts, ghi_w_m2, poa_w_m2, ambient_temp_c, module_temp_c, dc_power_kw, ac_power_kw, "
@@ -64,60 +47,38 @@ SITE_ROLLUPS_SQL = """SELECT r.site_id, r.bucket,
                FROM {} r JOIN devices d ON d.device_id = r.device_id
                WHERE {} GROUP BY r.site_id, r.bucket {} ORDER BY r.bucket, r.site_id LIMIT %s"""
 
-router = APIRouter(prefix=PREFIX)
+router = router_for("readings")
 
 
-@router.get(
-    "/readings",
-    tags=["readings"],
-    responses=responses(models.ReadingPage),
-    summary="Raw readings, keyset-paginated by (ts, device_id)",
-)
-def list_readings(
-    request: Request,
-    conn: Conn,
-    _: Reader,
-    site_id: SiteQ = None,
-    device_id: DeviceQ = None,
-    start: StartQ = None,
-    end: EndQ = None,
-    limit: LimitQ = None,
-    cursor: CursorQ = None,
-    format: FormatQ = None,
-) -> Response:
+@router.get("/readings", responses=responses(models.ReadingPage), summary="Raw readings, keyset-paginated by (ts, device_id)")
+def list_readings(site_id: SiteQ = None, device_id: DeviceQ = None, *, span: Range, paging: Page, rq: Read) -> Response:
     """Default range: the last 24 h. Pages follow ``next_cursor`` until it is null."""
-    lo, hi = time_window(request, start, end, timedelta(days=1))
-    limit = page_size(request, limit)
+    lo, hi = rq.window(span, timedelta(days=1))
+    limit = rq.page_size(paging)
     where = Where("ts >= %s AND ts < %s", lo, hi)
     where.eq("site_id", site_id)
     where.eq("device_id", device_id)
-    if cursor:
-        after_ts, after_key = decode_cursor(cursor)
+    if paging.cursor:
+        after_ts, after_key = decode_cursor(paging.cursor)
         where.add("(ts, device_id) > (%s, %s)", after_ts, str(after_key))
     query = sql.SQL(READINGS_PAGE_SQL).format(_READING_COLS, where.sql())
-    return keyset_page(
-        request, format, conn, query, where.params, limit, lambda last: encode_cursor(last["ts"], last["device_id"]), "readings"
-    )
+    return rq.page(query, where.params, limit, lambda last: encode_cursor(last["ts"], last["device_id"]), "readings")
 
 
 @router.get(
     "/readings/latest",
-    tags=["readings"],
     responses=responses(models.ReadingPage),
     summary="The newest reading of every device (optionally of one site) within max_age_s",
 )
 def latest_readings(
-    request: Request,
-    conn: Conn,
-    _: Reader,
     site_id: SiteQ = None,
     max_age_s: Annotated[int, Query(ge=1, le=86400, description="Ignore readings older than this (s).")] = 900,
-    format: FormatQ = None,
+    *,
+    rq: Read,
 ) -> Response:
     """One row per device: its newest reading with ``ts`` in ``(now − max_age_s, now]``;
     devices without such a reading are absent. What a live view starts from."""
-    cur = conn.execute(LATEST_READINGS_SQL, (max_age_s, site_id, site_id))
-    return all_rows(request, format, cur, "latest_readings")
+    return rq.rows(LATEST_READINGS_SQL, (max_age_s, site_id, site_id), "latest_readings")
 
 
 class Resolution(StrEnum):
@@ -132,27 +93,23 @@ class Grouping(StrEnum):
 
 
 _DEFAULT_SPAN = {Resolution.m15: timedelta(days=1), Resolution.h1: timedelta(days=7), Resolution.d1: timedelta(days=90)}
+GroupByQ = Annotated[Grouping, Query(description="'device' rows or 'site' aggregates (inverters summed).")]
 
 
 @router.get(
     "/rollups/{resolution}",
-    tags=["readings"],
     responses=responses(models.RollupPage),
     summary="15-minute, hourly or daily rollups per device or aggregated per site",
 )
 def list_rollups(
-    request: Request,
-    conn: Conn,
-    _: Reader,
     resolution: Resolution,
-    group_by: Annotated[Grouping, Query(description="'device' rows or 'site' aggregates (inverters summed).")] = Grouping.device,
+    group_by: GroupByQ = Grouping.device,
     site_id: SiteQ = None,
     device_id: DeviceQ = None,
-    start: StartQ = None,
-    end: EndQ = None,
-    limit: LimitQ = None,
-    cursor: CursorQ = None,
-    format: FormatQ = None,
+    *,
+    span: Range,
+    paging: Page,
+    rq: Read,
 ) -> Response:
     """Buckets whose start lies in ``[start, end)``; keyset-paginated by (bucket, device_id|site_id).
 
@@ -162,8 +119,8 @@ def list_rollups(
     temperature and the inverter curve, the one definition shared with ``bi`` and maintenance) on
     each inverter's bucket-mean POA and module temperature (approximate for 1h/1d buckets).
     """
-    lo, hi = time_window(request, start, end, _DEFAULT_SPAN[resolution])
-    limit = page_size(request, limit)
+    lo, hi = rq.window(span, _DEFAULT_SPAN[resolution])
+    limit = rq.page_size(paging)
     if group_by is Grouping.site and device_id:
         raise ApiProblem(422, "query parameter 'device_id' cannot be combined with group_by=site")
     table = sql.Identifier(f"readings_{resolution.value}")
@@ -173,18 +130,16 @@ def list_rollups(
     where.eq("r.device_id", device_id)
     params = where.params
     if group_by is Grouping.device:
-        if cursor:
-            after_ts, after_key = decode_cursor(cursor)
+        if paging.cursor:
+            after_ts, after_key = decode_cursor(paging.cursor)
             where.add("(r.bucket, r.device_id) > (%s, %s)", after_ts, str(after_key))
         query = sql.SQL(DEVICE_ROLLUPS_SQL).format(table, where.sql())
     else:
         having = sql.SQL("")
-        if cursor:
-            after_ts, after_key = decode_cursor(cursor)
+        if paging.cursor:
+            after_ts, after_key = decode_cursor(paging.cursor)
             having = sql.SQL("HAVING (r.bucket, r.site_id) > (%s, %s)")
             params = [*params, after_ts, str(after_key)]
         query = sql.SQL(SITE_ROLLUPS_SQL).format(table, where.sql(), having)
-    return keyset_page(
-        request, format, conn, query, params, limit,
-        lambda last: encode_cursor(last["bucket"], last[key_name]), f"rollups_{resolution.value}",
-    )
+    filename = f"rollups_{resolution.value}"
+    return rq.page(query, params, limit, lambda last: encode_cursor(last["bucket"], last[key_name]), filename)

@@ -30,6 +30,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -85,6 +86,7 @@ _END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 _ALERTS_START = {"after_id": -(2**63)}
 
 
+@dataclass
 class _Follower:
     """Keyset watermark + overlap de-duplication for one table (not thread-shared).
 
@@ -94,19 +96,19 @@ class _Follower:
     time, skipping rows already sent, then (2) *new* rows after the cursor. Rows of the cursor's
     own transaction are never re-read, so a huge transaction costs one pass, not one per poll."""
 
-    def __init__(
-        self, query: str, ts_col: str, key_cols: tuple[str, ...], first: dict[str, Any],
-        after: Callable[[dict[str, Any]], dict[str, Any]], start: datetime,
-    ) -> None:
-        self.query = query
-        self.ts_col = ts_col
-        self.key_cols = key_cols
-        self.first = first
-        self.after = after
-        self.floor = start
-        self.watermark = start
-        self.cursor: dict[str, Any] = {"since": start, **first}
-        self.sent: dict[tuple[Any, ...], datetime] = {}
+    query: str
+    ts_col: str
+    key_cols: tuple[str, ...]
+    first: dict[str, Any]
+    after: Callable[[dict[str, Any]], dict[str, Any]]
+    floor: datetime  # the stream's start: nothing older is read
+    watermark: datetime = field(init=False)
+    cursor: dict[str, Any] = field(init=False)
+    sent: dict[tuple[Any, ...], datetime] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.watermark = self.floor
+        self.cursor = {"since": self.floor, **self.first}
 
     def _page(self, pool: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
         with pool.connection() as conn:

@@ -10,10 +10,7 @@
   const state = { key: null, sites: [], devices: {}, overview: {}, live: {}, livePoints: {}, chartSite: null,
                   rollups: [], forecast: [], alerts: new Map(), stream: null };
 
-  const fmt = (v, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? "—" : Number(v).toFixed(digits));
-  const pct = (v) => (v === null || v === undefined ? "—" : (100 * v).toFixed(1) + " %");
-  const age = (s) => (s === null || s === undefined ? "—" : s < 120 ? `${Math.round(s)} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
-  const esc = (t) => String(t ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const { fmt, pct, age, esc } = window.HeliosFormat;
 
   function showError(msg) { $("#error").textContent = msg || ""; }
 

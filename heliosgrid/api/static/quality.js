@@ -4,10 +4,7 @@
 (function () {
   "use strict";
   const $ = (sel) => document.querySelector(sel);
-  const pct = (v) => (v === null || v === undefined ? "—" : (100 * v).toFixed(1) + " %");
-  const esc = (t) => String(t ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  const age = (s) => (s === null || s === undefined ? "—" : s < 120 ? `${Math.round(s)} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
-  const time = (t) => (t ? new Date(t).toLocaleString() : "—");
+  const { pct, esc, age, time, meters } = window.HeliosFormat;
   const STALE_S = 300;
 
   function rateRows(rows, key, attr) {
@@ -16,25 +13,17 @@
       ${pct(r.pass_rate)}</td></tr>`).join("");
   }
 
-  async function load() {
-    const view = $("#quality-view");
-    view.dataset.ready = "false";
-    const hours = Math.min(744, Math.max(1, parseInt($("#dq-hours").value, 10) || 24));
-    try {
-      const data = await window.HeliosApi(`/v1/insights/quality?hours=${hours}`);
-      $("#dq-freshness tbody").innerHTML = data.freshness.map((f) => `<tr data-site-id="${esc(f.site_id)}"><td>${esc(f.site_id)}</td>
-        <td>${time(f.last_reading_ts)}</td><td>${time(f.last_ingested_at)}</td>
-        <td class="${f.age_s !== null && f.age_s <= STALE_S ? "fresh-ok" : "fresh-stale"}">${age(f.age_s)}</td></tr>`).join("");
-      $("#dq-checks tbody").innerHTML = rateRows(data.checks, "check_name", "check");
-      $("#dq-sites tbody").innerHTML = rateRows(data.sites, "site_id", "site-id");
-      window.HeliosMeters($("#dq-checks"));
-      window.HeliosMeters($("#dq-sites"));
-      $("#dq-empty").hidden = data.checks.length > 0;
-      $("#error").textContent = "";
-      view.dataset.ready = "true";
-    } catch (e) { $("#error").textContent = `Data quality: ${e.message}`; }
+  function render(data) {
+    $("#dq-freshness tbody").innerHTML = data.freshness.map((f) => `<tr data-site-id="${esc(f.site_id)}"><td>${esc(f.site_id)}</td>
+      <td>${time(f.last_reading_ts)}</td><td>${time(f.last_ingested_at)}</td>
+      <td class="${f.age_s !== null && f.age_s <= STALE_S ? "fresh-ok" : "fresh-stale"}">${age(f.age_s)}</td></tr>`).join("");
+    $("#dq-checks tbody").innerHTML = rateRows(data.checks, "check_name", "check");
+    $("#dq-sites tbody").innerHTML = rateRows(data.sites, "site_id", "site-id");
+    meters($("#dq-checks"));
+    meters($("#dq-sites"));
+    $("#dq-empty").hidden = data.checks.length > 0;
   }
 
-  document.addEventListener("helios:view", (ev) => { if (ev.detail === "quality") load(); });
-  document.addEventListener("DOMContentLoaded", () => $("#dq-load").addEventListener("click", load));
+  window.HeliosView({ name: "quality", label: "Data quality", input: "#dq-hours", button: "#dq-load",
+                      url: (hours) => `/v1/insights/quality?hours=${hours}`, render });
 })();

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from helios_dag_env import AIRFLOW_ENV, AIRFLOW_HOME, DAGS_FOLDER
 
+from heliosgrid.environ import patched_environ
 from heliosgrid.settings import get_settings
 
 
@@ -30,16 +31,8 @@ def airflow_env() -> Iterator[None]:
 
         if Path(imported_home) != AIRFLOW_HOME:
             pytest.fail(f"airflow was imported with AIRFLOW_HOME={imported_home} before the DAG tests")
-    saved = {key: os.environ.get(key) for key in AIRFLOW_ENV}
-    os.environ.update(AIRFLOW_ENV)
-    try:
+    with patched_environ(AIRFLOW_ENV):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

@@ -28,8 +28,7 @@ SITE: SiteSpec = demo_fleet()[0]
 
 
 def info(dev: DeviceSpec) -> DeviceInfo:
-    return DeviceInfo(dev.device_id, SITE.site_id, dev.kind, SITE.latitude_deg, SITE.longitude_deg, SITE.altitude_m,
-                      dev.surface_tilt_deg, dev.surface_azimuth_deg, dev.dc_capacity_kw, dev.ac_capacity_kw)
+    return DeviceInfo.at_site(SITE, dev)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +147,8 @@ def test_thresholds_can_be_tightened(frames: dict[str, pd.DataFrame]) -> None:
     assert {r.check_name for r in results if not r.passed} == {"power_vs_poa"}
 
 
-DEV = DeviceInfo("d", "s", "inverter", 0, 0, 0, 0, 180, 1, 1)
+DEV = DeviceInfo(device_id="d", site_id="s", kind="inverter", surface_tilt_deg=0, surface_azimuth_deg=180, dc_capacity_kw=1,
+                 ac_capacity_kw=1, latitude_deg=0, longitude_deg=0, altitude_m=0)
 
 
 @given(counts=st.lists(st.integers(min_value=0, max_value=20), min_size=4, max_size=4),
