@@ -99,29 +99,40 @@ class HttpJsonField:
         return f"{'.'.join(self.path)} = {self.expected!r} at {self.url}"
 
 
-def _fetch_one(
-    ctx: StackContext, what: str, query: str, params: tuple[Any, ...] = (), *, empty: str
-) -> tuple[tuple[Any, ...] | None, str]:
-    """``(row, "")``: the one row of ``query`` on the stack's database (3 s connect timeout), or
-    ``(None, reason)`` when there is none to judge: no URL known, the database unreachable, the
-    ``what`` query failed (e.g. its table is missing before migrations), or no row / a NULL first
-    column (``reason`` = ``empty``)."""
-    from heliosgrid.db.connection import DatabaseUnavailable, open_connection
+class _DatabaseRowCheck:
+    """Template for checks that judge one row of a query on the stack's database.
 
-    if not ctx.database_url:
-        return None, "no database URL known"
-    try:
-        with open_connection(ctx.database_url, autocommit=True, connect_timeout_s=3) as conn:
-            row = conn.execute(query, params).fetchone()
-    except DatabaseUnavailable as exc:
-        return None, str(exc)
-    except Exception as exc:  # e.g. table missing before migrations
-        return None, f"{what} query failed: {type(exc).__name__}: {exc}".strip()
-    return (None, empty) if row is None or row[0] is None else (row, "")
+    Subclasses give the query (``_query``) and judge its row (``_judge``); fetching, the 3 s
+    connect timeout and every "nothing to judge" reason live here once: no URL known, the
+    database unreachable, the query failed (e.g. its table is missing before migrations), or no
+    row / a NULL first column.
+    """
+
+    def _query(self, ctx: StackContext) -> tuple[str, str, tuple[Any, ...], str]:
+        """``(what, sql, params, reason_when_empty)``."""
+        raise NotImplementedError
+
+    def _judge(self, row: tuple[Any, ...]) -> str | None:
+        raise NotImplementedError
+
+    def __call__(self, ctx: StackContext) -> str | None:
+        from heliosgrid.db.connection import DatabaseUnavailable, open_connection
+
+        if not ctx.database_url:
+            return "no database URL known"
+        what, sql, params, empty = self._query(ctx)
+        try:
+            with open_connection(ctx.database_url, autocommit=True, connect_timeout_s=3) as conn:
+                row = conn.execute(sql, params).fetchone()
+        except DatabaseUnavailable as exc:
+            return str(exc)
+        except Exception as exc:  # e.g. table missing before migrations
+            return f"{what} query failed: {type(exc).__name__}: {exc}".strip()
+        return empty if row is None or row[0] is None else self._judge(row)
 
 
 @dataclass(frozen=True)
-class HeartbeatFresh:
+class HeartbeatFresh(_DatabaseRowCheck):
     """Healthy when the ``heartbeats`` table has a row for ``component`` written after the
     component was (re)started, i.e. the process itself reached the database.
 
@@ -131,15 +142,15 @@ class HeartbeatFresh:
     component: str
     max_age_s: float = 60.0
 
-    def __call__(self, ctx: StackContext) -> str | None:
-        row, failure = _fetch_one(
-            ctx, "heartbeat",
-            "SELECT max(last_beat_at) >= %s, extract(epoch FROM now() - max(last_beat_at)) FROM heartbeats WHERE component = %s",
-            (ctx.component_started_at(self.component), self.component),
-            empty=f"no heartbeat row for component {self.component!r} yet",
+    def _query(self, ctx: StackContext) -> tuple[str, str, tuple[Any, ...], str]:
+        sql = (
+            "SELECT max(last_beat_at) >= %s, extract(epoch FROM now() - max(last_beat_at)) "
+            "FROM heartbeats WHERE component = %s"
         )
-        if row is None:
-            return failure
+        params = (ctx.component_started_at(self.component), self.component)
+        return "heartbeat", sql, params, f"no heartbeat row for component {self.component!r} yet"
+
+    def _judge(self, row: tuple[Any, ...]) -> str | None:
         if not row[0]:
             return f"no heartbeat from {self.component!r} since it started"
         if float(row[1]) > self.max_age_s:
@@ -151,7 +162,7 @@ class HeartbeatFresh:
 
 
 @dataclass(frozen=True)
-class ReadingsCaughtUp:
+class ReadingsCaughtUp(_DatabaseRowCheck):
     """Healthy when the newest stored reading is at most ``max_lag_s`` behind the database clock.
 
     Gates the components after the producer on the demo backfill having reached the database,
@@ -160,15 +171,13 @@ class ReadingsCaughtUp:
 
     max_lag_s: float = 300.0
 
-    def __call__(self, ctx: StackContext) -> str | None:
-        row, failure = _fetch_one(
-            ctx, "readings", "SELECT extract(epoch FROM now() - max(ts)) FROM readings", empty="no readings stored yet"
-        )
-        if row is None:
-            return failure
-        if float(row[0]) > self.max_lag_s:
-            return f"newest reading is {float(row[0]) / 3600:.1f} h old (backfill still arriving)"
-        return None
+    def _query(self, ctx: StackContext) -> tuple[str, str, tuple[Any, ...], str]:
+        sql = "SELECT extract(epoch FROM now() - max(ts)) FROM readings"
+        return "readings", sql, (), "no readings stored yet"
+
+    def _judge(self, row: tuple[Any, ...]) -> str | None:
+        lag_s = float(row[0])
+        return f"newest reading is {lag_s / 3600:.1f} h old (backfill still arriving)" if lag_s > self.max_lag_s else None
 
     def describe(self) -> str:
         return f"readings caught up to within {self.max_lag_s:.0f} s"
