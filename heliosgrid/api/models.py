@@ -41,15 +41,17 @@ class StreamTokenOut(BaseModel):
 
 
 class Site(BaseModel):
+    """A plant in the catalogue; capacities are the sums over its inverters."""
+
     site_id: str
     name: str
-    latitude_deg: float
-    longitude_deg: float
-    altitude_m: float
-    timezone: str
-    dc_capacity_kw: float
-    ac_capacity_kw: float
-    tariff_per_kwh: float | None
+    latitude_deg: float = Field(description="WGS 84 latitude, degrees north.")
+    longitude_deg: float = Field(description="WGS 84 longitude, degrees east.")
+    altitude_m: float = Field(description="Altitude above sea level, metres.")
+    timezone: str = Field(description="IANA time zone of the plant; site-local days use it.")
+    dc_capacity_kw: float = Field(description="DC nameplate (STC), kW.")
+    ac_capacity_kw: float = Field(description="Inverter AC rating, kW.")
+    tariff_per_kwh: float | None = Field(description="Energy price for lost-revenue figures, per kWh; null if unknown.")
 
 
 class SitePage(Page):
