@@ -85,3 +85,21 @@ def test_a_three_hour_trip_is_found_within_an_hour_at_both_cadences(west15: Real
         (trip,) = [a for a in dag_replay(series.site, done.readings).alerts if a.fault_type == "inverter_trip"]
         assert trip.detected_at - start <= pd.Timedelta(hours=1)
         assert trip.energy_lost_kwh == pytest.approx(done.truth["energy_lost_kwh"], rel=0.15)
+
+
+def test_a_covered_dark_sensor_beside_a_dark_array_is_not_a_stuck_sensor() -> None:
+    """RSF II, 2022-01-03 morning: the reference cell sits at its dark offset (−1.8 W/m²) for an
+    hour after sunrise while the inverter produces nothing — snow on both, not a stuck sensor."""
+    series = rsf2()
+    alerts = dag_replay(series.site, series.readings).alerts
+    assert [a for a in alerts if a.fault_type == "stuck_sensor"] == []
+
+
+def test_a_sensor_stuck_at_its_dark_offset_while_the_array_produces_is_found() -> None:
+    series = rsf2()
+    start = pd.Timestamp("2022-01-04 17:00", tz="UTC")
+    readings = series.readings.copy()
+    window = (readings["ts"] >= start) & (readings["ts"] < start + pd.Timedelta(hours=3))
+    readings.loc[window, "poa_w_m2"] = -1.8
+    alerts = dag_replay(series.site, readings).alerts
+    assert any(a.fault_type == "stuck_sensor" and a.started_at <= start + pd.Timedelta(hours=1) for a in alerts)
