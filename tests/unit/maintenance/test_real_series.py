@@ -103,3 +103,19 @@ def test_a_sensor_stuck_at_its_dark_offset_while_the_array_produces_is_found() -
     readings.loc[window, "poa_w_m2"] = -1.8
     alerts = dag_replay(series.site, readings).alerts
     assert any(a.fault_type == "stuck_sensor" and a.started_at <= start + pd.Timedelta(hours=1) for a in alerts)
+
+
+def test_the_files_own_gaps_are_found_and_their_comm_gap_alerts_are_true(west15: RealSeries) -> None:
+    from dataclasses import replace
+
+    from heliosgrid.maintenance.real_eval import _clean, file_gaps
+
+    start = pd.Timestamp("2022-01-04 18:00", tz="UTC")
+    keep = ~((west15.readings["ts"] >= start) & (west15.readings["ts"] < start + pd.Timedelta(hours=3)))
+    gappy = replace(west15, readings=west15.readings[keep].reset_index(drop=True))
+    assert file_gaps(west15) == []
+    ((gap_start, gap_end),) = file_gaps(gappy)  # the file's readings are stamped at :01, :16, ...
+    assert abs(gap_start - start) < pd.Timedelta(minutes=15)
+    assert abs(gap_end - (start + pd.Timedelta(hours=3))) < pd.Timedelta(minutes=15)
+    alerts, _, on_file_gaps = _clean(gappy)
+    assert on_file_gaps == 1 and [a for a in alerts if a.fault_type == "comm_gap"] == []
