@@ -225,19 +225,6 @@ def simulate_and_score(
     return SimulationRun(result, findings, sim.faults, timing)
 
 
-def evaluate_simulation(
-    days: int = 30,
-    seed: int = 42,
-    *,
-    start: str = "2026-04-01",
-    fault_rate_per_device_month: float = 3.0,
-    fleet: Sequence[SiteSpec] | None = None,
-) -> dict[str, Any]:
-    """The JSON result of :func:`simulate_and_score`."""
-    run = simulate_and_score(days, seed, start=start, fault_rate_per_device_month=fault_rate_per_device_month, fleet=fleet)
-    return run.result
-
-
 # --------------------------------------------------------------------------------------------
 # pvanalytics labelled real data
 
@@ -324,7 +311,7 @@ def evaluate(
     days: int = 30, seed: int = 42, *, fault_rate_per_device_month: float = 3.0, real_data: bool = True
 ) -> dict[str, Any]:
     """The full evaluation: simulated fleet with ground truth, plus pvanalytics labelled sets."""
-    result = evaluate_simulation(days, seed, fault_rate_per_device_month=fault_rate_per_device_month)
+    result = simulate_and_score(days, seed, fault_rate_per_device_month=fault_rate_per_device_month).result
     if real_data:
         result["pvanalytics_labelled"] = evaluate_pvanalytics()
     return result

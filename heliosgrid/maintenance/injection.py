@@ -51,16 +51,22 @@ def trip(readings: pd.DataFrame, start: pd.Timestamp, cadence_s: int, hours: flo
     return Injected(out, _truth(readings, "inverter_trip", start, end, lost, cadence_s))
 
 
+def _scale_power(
+    readings: pd.DataFrame, fault_type: str, start: pd.Timestamp, end: pd.Timestamp, keep: Any, cadence_s: int
+) -> Injected:
+    """AC and DC power × ``keep`` (a factor or, per reading in the window, a series) in ``[start, end)``."""
+    out = readings.copy()
+    w = _window(out, start, end)
+    lost = out.loc[w, "ac_power_kw"] * (1.0 - keep)
+    out.loc[w, ["ac_power_kw", "dc_power_kw"]] = out.loc[w, ["ac_power_kw", "dc_power_kw"]].mul(keep, axis=0)
+    return Injected(out, _truth(readings, fault_type, start, end, lost, cadence_s))
+
+
 def string_outage(
     readings: pd.DataFrame, start: pd.Timestamp, cadence_s: int, factor: float = 0.75, days: float = 2.0
 ) -> Injected:
     """String outage: AC and DC power × ``factor`` for ``days``."""
-    end = start + pd.Timedelta(days=days)
-    out = readings.copy()
-    w = _window(out, start, end)
-    lost = out.loc[w, "ac_power_kw"] * (1.0 - factor)
-    out.loc[w, ["ac_power_kw", "dc_power_kw"]] = out.loc[w, ["ac_power_kw", "dc_power_kw"]] * factor
-    return Injected(out, _truth(readings, "string_outage", start, end, lost, cadence_s))
+    return _scale_power(readings, "string_outage", start, start + pd.Timedelta(days=days), factor, cadence_s)
 
 
 def soiling(
@@ -68,14 +74,9 @@ def soiling(
 ) -> Injected:
     """Soiling: AC and DC power × (1 − rate · days since start) for ``days``, then cleaned."""
     end = start + pd.Timedelta(days=days)
-    out = readings.copy()
-    w = _window(out, start, end)
-    elapsed_d = (out.loc[w, "ts"] - start).dt.total_seconds() / 86400.0
-    keep = 1.0 - rate_per_day * elapsed_d
-    lost = out.loc[w, "ac_power_kw"] * (1.0 - keep)
-    out.loc[w, "ac_power_kw"] = out.loc[w, "ac_power_kw"] * keep
-    out.loc[w, "dc_power_kw"] = out.loc[w, "dc_power_kw"] * keep
-    return Injected(out, _truth(readings, "soiling", start, end, lost, cadence_s))
+    ts = readings.loc[_window(readings, start, end), "ts"]
+    keep = 1.0 - rate_per_day * (ts - start).dt.total_seconds() / 86400.0
+    return _scale_power(readings, "soiling", start, end, keep, cadence_s)
 
 
 def stuck_poa(readings: pd.DataFrame, start: pd.Timestamp, cadence_s: int, hours: float = 6.0) -> Injected:

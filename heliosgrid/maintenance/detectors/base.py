@@ -18,6 +18,7 @@ import pandas as pd
 from heliosgrid.contract import FAULT_TYPES
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 from heliosgrid.maintenance.frames import BUCKET, BUCKET_H, completeness
+from heliosgrid.physics import DeviceSpec
 
 INFO_TYPES: tuple[str, ...] = ("clipping", "degradation", "snow_loss")
 """Informational findings: in the run summary (clipping) or as info alerts, never a truck roll."""
@@ -57,6 +58,34 @@ class Finding:
         if not self.recommended_action:
             self.recommended_action = ACTIONS.get(self.fault_type, "")
         self.energy_lost_kwh = max(0.0, float(self.energy_lost_kwh))
+
+
+def episode(
+    device: DeviceSpec,
+    fault_type: str,
+    severity: str,
+    f: pd.DataFrame,
+    span: tuple[int, int],
+    detected: int,
+    *,
+    title: str,
+    evidence: dict[str, Any],
+    energy_lost_kwh: float = 0.0,
+) -> Finding:
+    """The :class:`Finding` of an episode over buckets ``[span[0], span[1])`` of ``f``, detected at
+    the start of bucket ``detected`` (the end of the bucket that completed the evidence)."""
+    return Finding(
+        site_id=device.site_id,
+        device_id=device.device_id,
+        fault_type=fault_type,
+        severity=severity,
+        started_at=ts_at(f, span[0]),
+        ended_at=ts_at(f, span[1]),
+        detected_at=ts_at(f, detected),
+        energy_lost_kwh=energy_lost_kwh,
+        evidence=evidence,
+        title=title,
+    )
 
 
 def runs(mask: pd.Series) -> list[tuple[int, int]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from heliosgrid.maintenance.detectors.base import Finding, complete, exclusion, loss_kwh, merge_runs, num, runs, ts_at
+from heliosgrid.maintenance.detectors.base import Finding, complete, episode, exclusion, loss_kwh, merge_runs, num, runs
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 from heliosgrid.maintenance.frames import BUCKET_H
 from heliosgrid.physics import DeviceSpec
@@ -57,24 +57,25 @@ def detect_inverter_trip(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, th
         lo, hi = _trip_edges(f, k, start, stop, zero_with_light, th)
         energy = float((f["expected_ac_kw"].iloc[lo:hi] * k - f["ac_power_kw_avg"].iloc[lo:hi]).clip(lower=0).sum() * BUCKET_H)
         dead_part = f.iloc[start:stop][dead.iloc[start:stop]]
+        evidence = {
+            "dead_daylight_buckets": len(dead_part),
+            "mean_ac_power_kw": num(dead_part["ac_power_kw_avg"].mean()),
+            "mean_expected_ac_kw": num(dead_part["expected_ac_kw"].mean() * k),
+            "mean_poa_w_m2": num(dead_part["poa_w_m2_avg"].mean(), 1),
+            "status_ok_samples": int(dead_part["status_ok_count"].sum()),
+        }
+        title = f"Inverter {device.device_id} produces no power with irradiance"
         out.append(
-            Finding(
-                site_id=device.site_id,
-                device_id=device.device_id,
-                fault_type="inverter_trip",
-                severity="critical",
-                started_at=ts_at(f, lo),
-                ended_at=ts_at(f, hi),
-                detected_at=ts_at(f, start + 1),
+            episode(
+                device,
+                "inverter_trip",
+                "critical",
+                f,
+                (lo, hi),
+                start + 1,
+                title=title,
+                evidence=evidence,
                 energy_lost_kwh=energy,
-                evidence={
-                    "dead_daylight_buckets": len(dead_part),
-                    "mean_ac_power_kw": num(dead_part["ac_power_kw_avg"].mean()),
-                    "mean_expected_ac_kw": num(dead_part["expected_ac_kw"].mean() * k),
-                    "mean_poa_w_m2": num(dead_part["poa_w_m2_avg"].mean(), 1),
-                    "status_ok_samples": int(dead_part["status_ok_count"].sum()),
-                },
-                title=f"Inverter {device.device_id} produces no power with irradiance",
             )
         )
     return out
@@ -202,24 +203,17 @@ def _outage_finding(
     energy = loss_kwh(own, k, 0, len(own)) - (1.0 - base) * float((own["expected_ac_kw"] * k).sum() * BUCKET_H)
     during = float(np.median(u.ratio[onset:stop]))
     loss_fraction = 1.0 - during / base if base > 0 else float("nan")
-    return Finding(
-        site_id=device.site_id,
-        device_id=device.device_id,
-        fault_type="string_outage",
-        severity="critical" if loss_fraction >= 0.3 else "warning",
-        started_at=ts_at(f, a),
-        ended_at=ts_at(f, b),
-        detected_at=ts_at(f, int(u.pos_in_f[i]) + 1),
-        energy_lost_kwh=energy,
-        evidence={
-            "loss_fraction": num(loss_fraction),
-            "ratio_before": num(base),
-            "ratio_during": num(during),
-            "peer_ratio_at_detection": num(u.peer[i]),
-            "usable_buckets": stop - onset,
-        },
-        title=f"Inverter {device.device_id} lost {loss_fraction:.0%} of its output (string outage)",
-    )
+    evidence = {
+        "loss_fraction": num(loss_fraction),
+        "ratio_before": num(base),
+        "ratio_during": num(during),
+        "peer_ratio_at_detection": num(u.peer[i]),
+        "usable_buckets": stop - onset,
+    }
+    severity = "critical" if loss_fraction >= 0.3 else "warning"
+    title = f"Inverter {device.device_id} lost {loss_fraction:.0%} of its output (string outage)"
+    detected = int(u.pos_in_f[i]) + 1
+    return episode(device, "string_outage", severity, f, (a, b), detected, title=title, evidence=evidence, energy_lost_kwh=energy)
 
 
 def detect_string_outage(

@@ -11,7 +11,7 @@ import pandas as pd
 from pvanalytics.quality.gaps import stale_values_diff
 from scipy.stats import theilslopes
 
-from heliosgrid.maintenance.detectors.base import Finding, complete, exclusion, merge_runs, num, runs, ts_at
+from heliosgrid.maintenance.detectors.base import Finding, complete, episode, exclusion, merge_runs, num, runs
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 from heliosgrid.physics import DeviceSpec
 
@@ -31,7 +31,14 @@ def stale(
     return flat
 
 
-def _stale_checks(f: pd.DataFrame, th: Thresholds) -> list[tuple[str, pd.Series, pd.Series]]:
+def _dark_together(f: pd.DataFrame, col: str, device: DeviceSpec, th: Thresholds) -> pd.Series:
+    """Buckets where an irradiance sensor sits at its dark offset while the inverter produces
+    nothing either: sensor and array are covered together (snow, frost, shade) — they agree."""
+    ac = f["ac_power_kw_avg"] if "ac_power_kw_avg" in f else pd.Series(np.nan, index=f.index)
+    return (f[col] <= th.stale_dark_w_m2) & (ac < th.trip_power_fraction * device.ac_capacity_kw)
+
+
+def _stale_checks(f: pd.DataFrame, device: DeviceSpec, th: Thresholds) -> list[tuple[str, pd.Series, pd.Series]]:
     """(sensor, stale buckets, bridge buckets) for every sensor column present in ``f``."""
     counts = f["sample_count"]
     # The sun is up by the clear-sky model, not by the (possibly stuck) sensors themselves.
@@ -45,35 +52,31 @@ def _stale_checks(f: pd.DataFrame, th: Thresholds) -> list[tuple[str, pd.Series,
         flat = stale(f[col], f.get(f"{sensor}_min"), f.get(f"{sensor}_max"), counts, th)
         if sensor in ("poa_w_m2", "ghi_w_m2"):
             # An irradiance of exactly 0 at night is not stale; only judge while the site sees light.
-            checks.append((sensor, flat & lit, ~lit | (counts == 0)))
+            agree = _dark_together(f, col, device, th)
+            checks.append((sensor, flat & lit & ~agree, ~lit | (counts == 0) | agree))
         else:
             checks.append((sensor, flat, counts == 0))
     return checks
 
 
 def detect_stuck_sensor(f: pd.DataFrame, device: DeviceSpec, th: Thresholds = DEFAULT) -> list[Finding]:
-    """Stuck / flat-lined POA, GHI or temperature sensor (the value repeats) for ≥ 2 buckets."""
+    """Stuck / flat-lined POA, GHI or temperature sensor (the value repeats) for ≥ 2 buckets.
+
+    An irradiance sensor flat at its dark offset (≤ ``th.stale_dark_w_m2``) while the inverter
+    produces nothing either is not stuck: both are covered (snow on RSF II, 2022-01-03 morning).
+    """
     out: list[Finding] = []
-    for sensor, flat, bridge in _stale_checks(f, th):
+    for sensor, flat, bridge in _stale_checks(f, device, th):
         for start, stop in merge_runs(runs(flat), bridge.to_numpy(dtype=bool)):
             n = int(flat.iloc[start:stop].sum())
             if n < th.stale_min_buckets:
                 continue
             flagged = np.flatnonzero(flat.iloc[start:stop].to_numpy(dtype=bool)) + start
             value = f[f"{sensor}_avg"].iloc[start]
-            out.append(
-                Finding(
-                    site_id=device.site_id,
-                    device_id=device.device_id,
-                    fault_type="stuck_sensor",
-                    severity="warning",
-                    started_at=ts_at(f, start),
-                    ended_at=ts_at(f, stop),
-                    detected_at=ts_at(f, int(flagged[th.stale_min_buckets - 1]) + 1),
-                    evidence={"sensor": sensor, "stuck_value": num(value), "stale_buckets": n},
-                    title=f"{device.device_id}: {sensor} sensor stuck at {value:.1f}",
-                )
-            )
+            evidence = {"sensor": sensor, "stuck_value": num(value), "stale_buckets": n}
+            title = f"{device.device_id}: {sensor} sensor stuck at {value:.1f}"
+            detected = int(flagged[th.stale_min_buckets - 1]) + 1
+            out.append(episode(device, "stuck_sensor", "warning", f, (start, stop), detected, title=title, evidence=evidence))
     return out
 
 
@@ -115,22 +118,15 @@ def detect_irradiance_drift(
             continue
         dev_value = float(rolling.iloc[stop - 1])
         from_power = "poa_ref_from_power" in f and bool(f["poa_ref_from_power"].iloc[pos[start:stop]].mean() >= 0.5)
-        out.append(
-            Finding(
-                site_id=device.site_id,
-                device_id=device.device_id,
-                fault_type="irradiance_drift",
-                severity="warning",
-                started_at=_drift_onset(r, start, stop),
-                ended_at=ts_at(f, int(pos[stop - 1]) + 1),
-                detected_at=ts_at(f, int(pos[start + 1]) + 1),
-                evidence={
-                    "poa_ratio_to_peers": num(dev_value),
-                    "max_deviation": num(float((rolling.iloc[start:stop] - 1.0).abs().max())),
-                    "power_peer_ratio": num(float(f["peer_ratio"].iloc[pos[start:stop]].median())) if "peer_ratio" in f else None,
-                    "reference": "metered_power" if from_power else "sensors",
-                },
-                title=f"{device.device_id}: POA sensor reads {dev_value - 1.0:+.1%} against its peers",
-            )
-        )
+        evidence = {
+            "poa_ratio_to_peers": num(dev_value),
+            "max_deviation": num(float((rolling.iloc[start:stop] - 1.0).abs().max())),
+            "power_peer_ratio": num(float(f["peer_ratio"].iloc[pos[start:stop]].median())) if "peer_ratio" in f else None,
+            "reference": "metered_power" if from_power else "sensors",
+        }
+        title = f"{device.device_id}: POA sensor reads {dev_value - 1.0:+.1%} against its peers"
+        span = (int(pos[start]), int(pos[stop - 1]) + 1)
+        found = episode(device, "irradiance_drift", "warning", f, span, int(pos[start + 1]) + 1, title=title, evidence=evidence)
+        found.started_at = _drift_onset(r, start, stop)  # back-extrapolated to where the drift began
+        out.append(found)
     return out

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import theilslopes
 
-from heliosgrid.maintenance.detectors.base import Finding, complete, exclusion, merge_runs, num, runs, ts_at
+from heliosgrid.maintenance.detectors.base import Finding, complete, episode, exclusion, merge_runs, num, runs
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 from heliosgrid.maintenance.frames import BUCKET, BUCKET_H, completeness
 from heliosgrid.physics import DeviceSpec
@@ -32,22 +32,26 @@ def detect_overheating(
         part = f.iloc[start:stop]
         gap_kw = (part["expected_ac_model_temp_kw"] * k - part["ac_power_kw_avg"]).where(part["daylight"])
         excess = float(part["tmod_excess_c"][hot.iloc[start:stop]].median())
+        evidence = {
+            "median_excess_c": num(excess, 1),
+            "max_module_temp_c": num(float(part["module_temp_c_avg"].max()), 1),
+            "hot_buckets": n,
+        }
+        severity = "critical" if excess > th.overheat_critical_c else "warning"
+        title = f"{device.device_id}: modules {excess:.0f} °C hotter than modelled"
+        energy = float(gap_kw.dropna().sum() * BUCKET_H)
+        detected = int(flagged[1]) + 1
         out.append(
-            Finding(
-                site_id=device.site_id,
-                device_id=device.device_id,
-                fault_type="overheating",
-                severity="critical" if excess > th.overheat_critical_c else "warning",
-                started_at=ts_at(f, start),
-                ended_at=ts_at(f, stop),
-                detected_at=ts_at(f, int(flagged[1]) + 1),
-                energy_lost_kwh=float(gap_kw.dropna().sum() * BUCKET_H),
-                evidence={
-                    "median_excess_c": num(excess, 1),
-                    "max_module_temp_c": num(float(part["module_temp_c_avg"].max()), 1),
-                    "hot_buckets": n,
-                },
-                title=f"{device.device_id}: modules {excess:.0f} °C hotter than modelled",
+            episode(
+                device,
+                "overheating",
+                severity,
+                f,
+                (start, stop),
+                detected,
+                title=title,
+                evidence=evidence,
+                energy_lost_kwh=energy,
             )
         )
     return out
@@ -73,19 +77,10 @@ def detect_comm_gap(f: pd.DataFrame, device: DeviceSpec, th: Thresholds = DEFAUL
             hi += 1
         missing = float((nominal.iloc[lo:hi] - f["sample_count"].iloc[lo:hi]).clip(lower=0).sum())
         hours = (hi - lo) * BUCKET_H
-        out.append(
-            Finding(
-                site_id=device.site_id,
-                device_id=device.device_id,
-                fault_type="comm_gap",
-                severity="critical" if hours > 4 else "warning",
-                started_at=ts_at(f, lo),
-                ended_at=ts_at(f, hi),
-                detected_at=ts_at(f, start + 1),
-                evidence={"missing_samples": int(missing), "duration_h": hours},
-                title=f"{device.device_id}: no data for {hours:.2g} h",
-            )
-        )
+        severity = "critical" if hours > 4 else "warning"
+        evidence = {"missing_samples": int(missing), "duration_h": hours}
+        title = f"{device.device_id}: no data for {hours:.2g} h"
+        out.append(episode(device, "comm_gap", severity, f, (lo, hi), start + 1, title=title, evidence=evidence))
     return out
 
 
@@ -177,22 +172,15 @@ def detect_snow_loss(f: pd.DataFrame, device: DeviceSpec, k: float, snow: pd.Ser
     for start, stop in merge_runs(runs(snow), bridge):
         part = f.iloc[start:stop][snow.iloc[start:stop].to_numpy()]
         energy = float((part["expected_ac_kw"] * k - part["ac_power_kw_avg"].fillna(0.0)).clip(lower=0).sum() * BUCKET_H)
+        evidence = {
+            "snow_buckets": len(part),
+            "median_module_temp_c": num(float(part["module_temp_c_avg"].median()), 1) if len(part) else None,
+            "median_poa_w_m2": num(float(part["poa_used_w_m2"].median()), 1) if len(part) else None,
+        }
+        title = f"{device.device_id}: snow or frost on the modules"
         out.append(
-            Finding(
-                site_id=device.site_id,
-                device_id=device.device_id,
-                fault_type="snow_loss",
-                severity="info",
-                started_at=ts_at(f, start),
-                ended_at=ts_at(f, stop),
-                detected_at=ts_at(f, start + 1),
-                energy_lost_kwh=energy,
-                evidence={
-                    "snow_buckets": len(part),
-                    "median_module_temp_c": num(float(part["module_temp_c_avg"].median()), 1) if len(part) else None,
-                    "median_poa_w_m2": num(float(part["poa_used_w_m2"].median()), 1) if len(part) else None,
-                },
-                title=f"{device.device_id}: snow or frost on the modules",
+            episode(
+                device, "snow_loss", "info", f, (start, stop), start + 1, title=title, evidence=evidence, energy_lost_kwh=energy
             )
         )
     return out

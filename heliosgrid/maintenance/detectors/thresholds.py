@@ -38,6 +38,9 @@ stale_min_samples              3         stuck: min == max over a bucket of ≥ 
 stale_min_buckets              2         stuck: ≥ 2 stale buckets
 stale_lit_poa_w_m2             100.0     stuck POA/GHI judged only while the clear-sky POA is above
                                          this (a dark-offset reading at dawn repeats legitimately)
+stale_dark_w_m2                10.0      … and not while it sits at its dark offset (≤ this) with the
+                                         inverter below trip_power_fraction too: sensor and array
+                                         are covered together (snow, RSF II 2022-01-03), they agree
 overheat_excess_c              8.0       overheating: module temperature > 8 °C above model and
                                          peers (SAPM residual scatter ≈ 2 °C)
 overheat_min_poa_w_m2          100.0     overheating judged only above this POA
@@ -53,40 +56,55 @@ degradation_min_days           180       degradation: at least 180 days of daily
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Annotated, get_type_hints
+
+
+@dataclass(frozen=True)
+class Unit:
+    """The unit of a threshold, carried in its type (``Annotated[float, Unit("W/m²")]``)."""
+
+    symbol: str
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """Detector thresholds (see the module table for units and reasons)."""
 
-    trip_power_fraction: float = 0.02
-    trip_expected_fraction: float = 0.10
-    trip_min_clearsky_poa_w_m2: float = 300.0
-    trip_edge_ratio: float = 0.90
-    loss_level: float = 0.95
-    step_min: float = 0.05
-    peer_confirm_ratio: float = 0.96
-    string_min_poa_w_m2: float = 0.0
-    string_min_clearness: float = 0.0
-    string_window: int = 3
-    soiling_loss: float = 0.02
-    soiling_min_slope_per_day: float = 0.002
-    clear_day_envelope_fraction: float = 0.80
-    drift_ratio: float = 0.03
-    drift_window: int = 48
-    drift_min_buckets: int = 8
-    stale_min_samples: int = 3
-    stale_min_buckets: int = 2
-    stale_lit_poa_w_m2: float = 100.0
-    overheat_excess_c: float = 8.0
-    overheat_min_poa_w_m2: float = 100.0
-    overheat_critical_c: float = 20.0
-    comm_gap_completeness: float = 0.5
-    comm_gap_partial: float = 0.9
-    complete_fraction: float = 0.85
-    degradation_rate_per_year: float = -0.01
-    degradation_min_days: int = 180
+    trip_power_fraction: Annotated[float, Unit("of nameplate")] = 0.02
+    trip_expected_fraction: Annotated[float, Unit("of nameplate")] = 0.10
+    trip_min_clearsky_poa_w_m2: Annotated[float, Unit("W/m²")] = 300.0
+    trip_edge_ratio: Annotated[float, Unit("ratio")] = 0.90
+    loss_level: Annotated[float, Unit("ratio")] = 0.95
+    step_min: Annotated[float, Unit("ratio")] = 0.05
+    peer_confirm_ratio: Annotated[float, Unit("ratio")] = 0.96
+    string_min_poa_w_m2: Annotated[float, Unit("W/m²")] = 0.0
+    string_min_clearness: Annotated[float, Unit("of clear-sky POA")] = 0.0
+    string_window: Annotated[int, Unit("buckets")] = 3
+    soiling_loss: Annotated[float, Unit("fraction")] = 0.02
+    soiling_min_slope_per_day: Annotated[float, Unit("1/day")] = 0.002
+    clear_day_envelope_fraction: Annotated[float, Unit("fraction")] = 0.80
+    drift_ratio: Annotated[float, Unit("fraction")] = 0.03
+    drift_window: Annotated[int, Unit("buckets")] = 48
+    drift_min_buckets: Annotated[int, Unit("buckets")] = 8
+    stale_min_samples: Annotated[int, Unit("samples")] = 3
+    stale_min_buckets: Annotated[int, Unit("buckets")] = 2
+    stale_lit_poa_w_m2: Annotated[float, Unit("W/m²")] = 100.0
+    stale_dark_w_m2: Annotated[float, Unit("W/m²")] = 10.0
+    overheat_excess_c: Annotated[float, Unit("°C")] = 8.0
+    overheat_min_poa_w_m2: Annotated[float, Unit("W/m²")] = 100.0
+    overheat_critical_c: Annotated[float, Unit("°C")] = 20.0
+    comm_gap_completeness: Annotated[float, Unit("of nominal samples")] = 0.5
+    comm_gap_partial: Annotated[float, Unit("of nominal samples")] = 0.9
+    complete_fraction: Annotated[float, Unit("of nominal samples")] = 0.85
+    degradation_rate_per_year: Annotated[float, Unit("1/year")] = -0.01
+    degradation_min_days: Annotated[int, Unit("days")] = 180
 
 
 DEFAULT = Thresholds()
+
+
+def units() -> dict[str, str]:
+    """Threshold name → unit, read from the annotations of :class:`Thresholds`."""
+    hints = get_type_hints(Thresholds, include_extras=True)
+    return {f.name: next(m.symbol for m in hints[f.name].__metadata__ if isinstance(m, Unit)) for f in fields(Thresholds)}

@@ -173,3 +173,17 @@ def test_clearsky_envelope_loss_sees_power_loss_not_sensor_drift(clean_plant: Pl
     f.loc[late, "ac_power_kw_avg"] = f.loc[late, "ac_power_kw_avg"] * 0.9  # 10 % less power
     lossy = d.clearsky_envelope_loss(f, dev, 1.0, ok, local_day).dropna()
     assert lossy[lossy.index >= pd.Timestamp(f.index[late][0]).tz_convert(tz).normalize() + pd.Timedelta(days=1)].min() > 0.07
+
+
+def test_the_thresholds_table_documents_every_default_with_its_unit() -> None:
+    from dataclasses import fields
+
+    from heliosgrid.maintenance.detectors import thresholds
+
+    doc = thresholds.__doc__ or ""
+    rows = [line.split() for line in doc.splitlines() if line[:1].isalpha() and "_" in line.split()[0]]
+    table = {row[0]: float(row[1]) for row in rows if len(row) > 1}
+    units = thresholds.units()
+    for f in fields(thresholds.Thresholds):
+        assert table.get(f.name) == pytest.approx(float(getattr(thresholds.DEFAULT, f.name))), f.name
+        assert units[f.name]

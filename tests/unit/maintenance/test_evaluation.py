@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 
 from heliosgrid.maintenance.detectors import FAULT_TYPES, Finding
-from heliosgrid.maintenance.evaluation import evaluate_pvanalytics, evaluate_simulation, score
+from heliosgrid.maintenance.evaluation import evaluate_pvanalytics, score, simulate_and_score
 
 
 def test_evaluate_three_days_scores_every_fault_type() -> None:
-    result = evaluate_simulation(days=3, seed=5, fault_rate_per_device_month=1.0)
+    result = simulate_and_score(days=3, seed=5, fault_rate_per_device_month=1.0).result
     per_type = result["per_fault_type"]
     assert set(per_type) == set(FAULT_TYPES)
     assert result["setup"]["faults_injected"] >= len(FAULT_TYPES)  # the schedule covers every type

@@ -85,3 +85,37 @@ def test_a_three_hour_trip_is_found_within_an_hour_at_both_cadences(west15: Real
         (trip,) = [a for a in dag_replay(series.site, done.readings).alerts if a.fault_type == "inverter_trip"]
         assert trip.detected_at - start <= pd.Timedelta(hours=1)
         assert trip.energy_lost_kwh == pytest.approx(done.truth["energy_lost_kwh"], rel=0.15)
+
+
+def test_a_covered_dark_sensor_beside_a_dark_array_is_not_a_stuck_sensor() -> None:
+    """RSF II, 2022-01-03 morning: the reference cell sits at its dark offset (−1.8 W/m²) for an
+    hour after sunrise while the inverter produces nothing — snow on both, not a stuck sensor."""
+    series = rsf2()
+    alerts = dag_replay(series.site, series.readings).alerts
+    assert [a for a in alerts if a.fault_type == "stuck_sensor"] == []
+
+
+def test_a_sensor_stuck_at_its_dark_offset_while_the_array_produces_is_found() -> None:
+    series = rsf2()
+    start = pd.Timestamp("2022-01-04 17:00", tz="UTC")
+    readings = series.readings.copy()
+    window = (readings["ts"] >= start) & (readings["ts"] < start + pd.Timedelta(hours=3))
+    readings.loc[window, "poa_w_m2"] = -1.8
+    alerts = dag_replay(series.site, readings).alerts
+    assert any(a.fault_type == "stuck_sensor" and a.started_at <= start + pd.Timedelta(hours=1) for a in alerts)
+
+
+def test_the_files_own_gaps_are_found_and_their_comm_gap_alerts_are_true(west15: RealSeries) -> None:
+    from dataclasses import replace
+
+    from heliosgrid.maintenance.real_eval import _clean, file_gaps
+
+    start = pd.Timestamp("2022-01-04 18:00", tz="UTC")
+    keep = ~((west15.readings["ts"] >= start) & (west15.readings["ts"] < start + pd.Timedelta(hours=3)))
+    gappy = replace(west15, readings=west15.readings[keep].reset_index(drop=True))
+    assert file_gaps(west15) == []
+    ((gap_start, gap_end),) = file_gaps(gappy)  # the file's readings are stamped at :01, :16, ...
+    assert abs(gap_start - start) < pd.Timedelta(minutes=15)
+    assert abs(gap_end - (start + pd.Timedelta(hours=3))) < pd.Timedelta(minutes=15)
+    alerts, _, on_file_gaps = _clean(gappy)
+    assert on_file_gaps == 1 and [a for a in alerts if a.fault_type == "comm_gap"] == []
