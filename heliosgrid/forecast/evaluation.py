@@ -16,7 +16,7 @@ import pandas as pd
 
 from heliosgrid.forecast.calibration import regime_variability
 from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
-from heliosgrid.forecast.ensemble import ENSEMBLE_NAME, EnsembleForecaster, combine_p50, holdout_power
+from heliosgrid.forecast.ensemble import ENSEMBLE_NAME, REFERENCES, EnsembleForecaster, combine_p50, holdout_power
 from heliosgrid.forecast.features import (
     CLIM_QUANTILE_DAYS,
     CLIM_QUANTILE_HALF_WIDTH,
@@ -26,8 +26,6 @@ from heliosgrid.forecast.features import (
 from heliosgrid.forecast.forecaster import Forecaster
 from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS, bucket_of, pinball_loss
 from heliosgrid.forecast.solar import STEP
-
-REFERENCES = ("persistence", "climatology", "prophet")
 
 
 def issue_scales(k: pd.Series, origins: pd.DatetimeIndex) -> pd.Series:
