@@ -23,9 +23,9 @@ from heliosgrid.forecast.ensemble import EnsembleForecaster, label
 from heliosgrid.forecast.evaluation import (
     apply_online_bands,
     climatology_quantiles,
-    ensemble_frame,
     holdout_scores,
     reference_comparison,
+    reselected_ensemble_frame,
     sharpness_metrics,
 )
 from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS
@@ -186,7 +186,9 @@ def _champion_and_bands(frame: pd.DataFrame, forecasters: dict[str, Forecaster],
                         series: pd.Series, end: pd.Timestamp, clip_kw: float, online_bands: bool) -> pd.DataFrame:
     """Add the per-horizon champion's rows, the climatological quantiles and band scales, and (with
     ``online_bands``) replace every model's P10/P90 by its online conformal band."""
-    frame = pd.concat([frame, ensemble_frame(frame, ens)], ignore_index=True)
+    champ_rows, counts = reselected_ensemble_frame(frame, ens, forecasters)
+    ens.evidence = {**ens.evidence, "choices_over_issue_times": counts}
+    frame = pd.concat([frame, champ_rows], ignore_index=True)
     k = forecasters["persistence"].ctx.csi(regular_grid(series, end))
     frame = frame.merge(climatology_quantiles(frame, k), on=["issued_at", "target_ts"], how="left")
     if online_bands:

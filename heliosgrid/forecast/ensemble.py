@@ -119,16 +119,20 @@ def _choose(x: np.ndarray, y: np.ndarray, fold: np.ndarray, names: list[str]) ->
     return weights, evidence
 
 
-def select_per_bucket(members: dict[str, Forecaster]) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
-    """Per bucket, the member weights (a single model = weight 1) and the rolling-origin evidence."""
+def holdout_wide(members: dict[str, Forecaster]) -> tuple[pd.DataFrame, list[str]]:
+    """The members' hold-out P50 (kW) side by side: issued_at (ns), horizon_min, bucket, y_kw, one column
+    per member (daylight targets with a measurement only); and the member names."""
     frames = {name: holdout_power(fc) for name, fc in members.items()}
     key = ["issued_at", "horizon_min"]
-    base = next(iter(frames.values()))[[*key, "bucket", "y_kw"]]
-    wide = base.copy()
+    wide = next(iter(frames.values()))[[*key, "bucket", "y_kw"]].copy()
     for name, f in frames.items():
         wide = wide.merge(f[[*key, "p50_kw"]].rename(columns={"p50_kw": name}), on=key)
     names = list(frames)
-    wide = wide.dropna(subset=["y_kw", *names])
+    return wide.dropna(subset=["y_kw", *names]), names
+
+
+def weights_from_wide(wide: pd.DataFrame, names: list[str]) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """Per bucket, the member weights (a single model = weight 1) chosen on ``wide`` and the evidence."""
     weights: dict[str, dict[str, float]] = {}
     evidence: dict[str, Any] = {}
     for b in HORIZON_BUCKETS:
@@ -139,6 +143,11 @@ def select_per_bucket(members: dict[str, Forecaster]) -> tuple[dict[str, dict[st
         fold = fold_ids(sel["issued_at"].to_numpy())
         weights[b], evidence[b] = _choose(sel[names].to_numpy(), sel["y_kw"].to_numpy(), fold, names)
     return weights, evidence
+
+
+def select_per_bucket(members: dict[str, Forecaster]) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """Per bucket, the member weights (a single model = weight 1) and the rolling-origin evidence."""
+    return weights_from_wide(*holdout_wide(members))
 
 
 def combine_p50(p50_by_model: dict[str, np.ndarray], horizon_min: np.ndarray,
@@ -215,4 +224,5 @@ class EnsembleForecaster:
                 "capacity_kw": self.ctx.capacity_kw, "holdout": self.evidence}
 
 
-__all__ = ["ENSEMBLE_NAME", "EnsembleForecaster", "combine_p50", "holdout_power", "label", "select_per_bucket"]
+__all__ = ["ENSEMBLE_NAME", "EnsembleForecaster", "combine_p50", "holdout_power", "holdout_wide", "label",
+           "select_per_bucket", "weights_from_wide"]
