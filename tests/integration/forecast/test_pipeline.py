@@ -135,7 +135,8 @@ def test_band_is_updated_online_from_matured_forecasts(conn: psycopg.Connection,
     issue = AS_OF + pd.Timedelta(days=2, hours=12)
     assert len(matured_forecasts(conn, SITE, champ["model_version"], issue)) > 500
     accurate = forecast_site(conn, champ, settings, issue)
-    conn.execute("UPDATE forecasts SET p50_kw = p50_kw * 0.3, p10_kw = least(p10_kw, p50_kw * 0.3) WHERE site_id = %s AND model_version = %s AND issued_at < %s",
+    conn.execute("UPDATE forecasts SET p50_kw = p50_kw * 0.3, p10_kw = least(p10_kw, p50_kw * 0.3) "
+                 "WHERE site_id = %s AND model_version = %s AND issued_at < %s",
                  (SITE, champ["model_version"], issue.to_pydatetime()))
     try:
         off = forecast_site(conn, champ, settings, issue)
