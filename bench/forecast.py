@@ -175,3 +175,36 @@ def run_serf_with_emulated_nwp() -> dict[str, Any]:
     print("\n== serf with EMULATED NWP (satellite GHI + noise), see emulated_nwp_csv()")
     print(result.table())
     return {"note": emulated_nwp_csv.__doc__, "backtest": result.to_json(), "targets_gbm": _targets(result.metrics, "gbm")}
+
+
+def csv_site_timing(path: str, capacity_kw: float, latitude_deg: float, longitude_deg: float, *,
+                    timestamp_col: str = "timestamp", power_col: str = "ac_power_kw") -> dict[str, Any]:
+    """Wall and CPU time (s) of train + backtest + forecast for one site given as a judged series is: a CSV
+    with a timestamp and a power (kW) column, a location and a nameplate. Runs what ``retrain_site`` +
+    ``run_forecasts`` do without the database: read and clean the CSV, backtest the five candidates and
+    the per-horizon champion (21 days, issue times every 6 h), refit, one 48 h forecast."""
+    from heliosgrid.forecast.datasets import load_power_csv
+    from heliosgrid.forecast.hygiene import clean_power_series
+    from heliosgrid.forecast.solar import site_from_capacity
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    raw = load_power_csv(path, timestamp_col=timestamp_col, power_col=power_col, tz="UTC", power_unit="kW", raw=True)
+    site = site_from_capacity("timing", latitude_deg, longitude_deg, capacity_kw, timezone="UTC")
+    series, _ = clean_power_series(raw, site, capacity_kw)
+    trained = train_site_models(series, site, capacity_kw, models=DEFAULT_MODELS, backtest_days=TEST_DAYS,
+                                origin_step_h=PIPELINE_ORIGIN_STEP_H)
+    best = trained.backtest.champion or "persistence"
+    trained.forecasters[best].predict_quantiles(series, series.index[-1] + STEP)
+    import os
+
+    return {"csv": path, "intervals": len(series), "days": round(len(series) / 96, 1), "champion": best,
+            "wall_s": round(time.perf_counter() - t0, 2), "cpu_s": round(time.process_time() - c0, 2),
+            "load_average_at_end": round(os.getloadavg()[0], 2),
+            "stages_s": {k: round(v, 2) for k, v in trained.backtest.timings_s.items()}}
+
+
+if __name__ == "__main__":  # python -m bench.forecast FILE CAPACITY_KW LAT LON
+    import json
+    import sys
+
+    print(json.dumps(csv_site_timing(sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])), indent=2))

@@ -165,6 +165,7 @@ def _settings_weather(site: Any) -> Any:
 def _backtest_corpus(args: argparse.Namespace, models: list[str]) -> int:
     """Backtest every corpus series; JSON ``{"corpus": {name: backtest | skipped}, "summary": [...]}``."""
     from heliosgrid.forecast.backtest import plot_backtest, run_backtest
+    from heliosgrid.forecast.bounds import hindsight_bounds
     from heliosgrid.forecast.corpus import CORPUS, skipped_entry, summary_rows
 
     out: dict[str, Any] = {}
@@ -176,7 +177,8 @@ def _backtest_corpus(args: argparse.Namespace, models: list[str]) -> int:
         result = run_backtest(ds.series, ds.site, ds.capacity_kw, models=models, test_days=args.test_days,
                               origin_step_h=args.origin_step_h, fit_orientation=True, hygiene=ds.hygiene,
                               weather=_settings_weather(ds.site))
-        out[entry.name] = {"file": entry.file, "description": ds.description, "backtest": result.to_json()}
+        out[entry.name] = {"file": entry.file, "description": ds.description, "backtest": result.to_json(),
+                           "bounds_vs_best_reference": hindsight_bounds(result, ds.series)}
         if args.plot:
             path = args.plot.with_name(f"{args.plot.stem}-{entry.name}{args.plot.suffix or '.png'}")
             out[entry.name]["plot"] = str(plot_backtest(result, path))

@@ -23,9 +23,9 @@ from heliosgrid.forecast.ensemble import EnsembleForecaster, label
 from heliosgrid.forecast.evaluation import (
     apply_online_bands,
     climatology_quantiles,
-    ensemble_frame,
     holdout_scores,
     reference_comparison,
+    reselected_ensemble_frame,
     sharpness_metrics,
 )
 from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS
@@ -118,7 +118,8 @@ def run_backtest(
     origin_step_h: float = 6.0,
     horizon_steps: int = DEFAULT_HORIZON_STEPS,
     weather: WeatherProvider | None = None,
-    calibration_days: int = 10,
+    calibration_days: int = 21,
+    calibration_origin_step_h: float | None = None,
     fit_orientation: bool = False,
     hygiene: HygieneReport | None = None,
     online_bands: bool = True,
@@ -153,8 +154,9 @@ def run_backtest(
     shared = SolarContext(site, clip_kw)  # one clear-sky cache for every model
     shared.table(pd.date_range(series.index[0], end + horizon_steps * STEP, freq=STEP, tz="UTC"))
     timings: dict[str, float] = {}
-    frames, forecasters = _fit_and_forecast(series, train, origins, models, shared, horizon_steps, weather,
-                                            calibration_days, timings)
+    cal = {"calibration_days": calibration_days, "calibration_origin_step_h": calibration_origin_step_h or origin_step_h,
+           "calibration_anchor": test_start}
+    frames, forecasters = _fit_and_forecast(series, train, origins, models, shared, horizon_steps, weather, cal, timings)
     t0 = time.perf_counter()
     frame = _assemble_frame(frames, series, shared, end)
     ens = EnsembleForecaster.from_members(forecasters)
@@ -184,7 +186,9 @@ def _champion_and_bands(frame: pd.DataFrame, forecasters: dict[str, Forecaster],
                         series: pd.Series, end: pd.Timestamp, clip_kw: float, online_bands: bool) -> pd.DataFrame:
     """Add the per-horizon champion's rows, the climatological quantiles and band scales, and (with
     ``online_bands``) replace every model's P10/P90 by its online conformal band."""
-    frame = pd.concat([frame, ensemble_frame(frame, ens)], ignore_index=True)
+    champ_rows, counts = reselected_ensemble_frame(frame, ens, forecasters)
+    ens.evidence = {**ens.evidence, "choices_over_issue_times": counts}
+    frame = pd.concat([frame, champ_rows], ignore_index=True)
     k = forecasters["persistence"].ctx.csi(regular_grid(series, end))
     frame = frame.merge(climatology_quantiles(frame, k), on=["issued_at", "target_ts"], how="left")
     if online_bands:
@@ -196,13 +200,13 @@ def _champion_and_bands(frame: pd.DataFrame, forecasters: dict[str, Forecaster],
 
 def _fit_and_forecast(series: pd.Series, train: pd.Series, origins: pd.DatetimeIndex, models: Sequence[str],
                       shared: SolarContext, horizon_steps: int, weather: WeatherProvider | None,
-                      calibration_days: int, timings: dict[str, float]) -> tuple[list[pd.DataFrame], dict[str, Forecaster]]:
+                      cal: dict[str, Any], timings: dict[str, float]) -> tuple[list[pd.DataFrame], dict[str, Forecaster]]:
     frames: list[pd.DataFrame] = []
     forecasters: dict[str, Forecaster] = {}
     for name in models:
         t0 = time.perf_counter()
         ctx = dataclasses.replace(shared)
-        fc = Forecaster(make_model(name), ctx, calibration_days=calibration_days, weather=weather).fit(train)
+        fc = Forecaster(make_model(name), ctx, weather=weather, **cal).fit(train)
         t1 = time.perf_counter()
         parts = []
         for origin in origins:

@@ -10,7 +10,7 @@ the target time (no dips to zero in full sun) and zero at night.
 
 :class:`OnlineBand` keeps the scores of the last ``window`` matured forecasts of one bucket (starting
 with the training hold-out) and adapts the two miss levels with adaptive conformal inference
-(Gibbs & Candès 2021): after each issue time, ``a ← a + γ (0.1 − observed miss rate)`` on the
+(Gibbs & Candès 2021): after each issue time, ``a ← a + γ (0.09 − observed miss rate)`` (:data:`AIM_MISS`) on the
 forecasts that matured since, so coverage recovers after a change of weather regime.
 """
 
@@ -21,6 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 TARGET_MISS = 0.10  # per side: P10 and P90
+#: The band aims at 1 point less miss per side than nominal (82 % nominal P10–P90): forecasts are not
+#: exchangeable across weeks (the weather regime drifts between the hold-out and the issue time), and
+#: with lagged feedback (24–48 h forecasts mature a day or two later) plain ACI under-covered the
+#: day-ahead buckets (0.73–0.76 at a 0.10 aim on the corpus; 0.76–0.84 at 0.09; ADR 0200).
+MISS_MARGIN = 0.01
+AIM_MISS = TARGET_MISS - MISS_MARGIN
 ACI_GAMMA = 0.03
 ACI_LEVEL_BOUNDS = (0.01, 0.30)
 #: Scores kept per bucket (about two weeks of matured forecasts at 4 issue times a day).
@@ -33,8 +39,8 @@ class OnlineBand:
 
     scores_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))
     scores_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    a_lo: float = TARGET_MISS
-    a_hi: float = TARGET_MISS
+    a_lo: float = AIM_MISS
+    a_hi: float = AIM_MISS
     gamma: float = ACI_GAMMA
     window: int = WINDOW
 
@@ -59,8 +65,8 @@ class OnlineBand:
             return
         lo, hi = self.offsets()
         lo_b, hi_b = ACI_LEVEL_BOUNDS
-        self.a_lo = float(np.clip(self.a_lo + self.gamma * (TARGET_MISS - np.mean(r_lo < lo)), lo_b, hi_b))
-        self.a_hi = float(np.clip(self.a_hi + self.gamma * (TARGET_MISS - np.mean(r_hi > hi)), lo_b, hi_b))
+        self.a_lo = float(np.clip(self.a_lo + self.gamma * (AIM_MISS - np.mean(r_lo < lo)), lo_b, hi_b))
+        self.a_hi = float(np.clip(self.a_hi + self.gamma * (AIM_MISS - np.mean(r_hi > hi)), lo_b, hi_b))
         self.scores_lo = np.concatenate([self.scores_lo, r_lo])[-self.window :]
         self.scores_hi = np.concatenate([self.scores_hi, r_hi])[-self.window :]
 

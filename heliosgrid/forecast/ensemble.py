@@ -1,14 +1,13 @@
 """``per_horizon``: the champion built per horizon bucket from every candidate, references included.
 
 For each horizon bucket (``heliosgrid.forecast.metrics.HORIZON_BUCKETS``) the candidates' forecasts
-on the training hold-out (the last ``calibration_days`` of the training window, each model fitted
-before it: only data before any test window) decide:
-
-* the single model with the lowest hold-out RMSE, or
-* a combination of the candidates' P50 — convex non-negative least squares weights, or Bates–Granger
-  weights ∝ 1/MSE (robust when the hold-out is short) — if its two-fold (early/late half of the
-  hold-out) cross-validated RMSE beats the best single model by ``BLEND_MIN_GAIN``; the lower of the
-  two wins. The final weights are fitted on the whole hold-out.
+on the training hold-out decide. The hold-out is rolling-origin: the last ``calibration_days`` (21 in a
+backtest) of the training window, forecasts issued every few hours by each model fitted before the
+hold-out, split into :data:`N_FOLDS` consecutive folds of issue times (only data before any test window).
+Candidates are every single model and two combinations of the P50s — convex non-negative least squares
+and Bates–Granger weights ∝ 1/MSE — scored on each fold with weights fitted on the other folds. The
+lowest pooled RMSE wins, but a choice that is not a reference must beat the best reference in *every*
+fold; otherwise the bucket falls back to the best reference. The final weights use all folds.
 
 Persistence, climatology and Prophet are candidates, so a bucket where a reference forecasts best on
 the hold-out falls back to it by construction. The band is conformal on the selected forecast's own
@@ -31,7 +30,12 @@ from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
 from heliosgrid.forecast.solar import ForecastInputError, regular_grid
 
 ENSEMBLE_NAME = "per_horizon"
-BLEND_MIN_GAIN = 0.01
+#: The simple references every bucket must not lose to.
+REFERENCES = ("persistence", "climatology", "prophet")
+#: Rolling-origin folds of the hold-out (consecutive blocks of issue times, all before any test window).
+N_FOLDS = 3
+#: A non-reference choice must beat the best reference by this RMSE share in every fold.
+MIN_FOLD_GAIN = 0.0
 
 
 def holdout_power(fc: Forecaster) -> pd.DataFrame:
@@ -51,26 +55,11 @@ def holdout_power(fc: Forecaster) -> pd.DataFrame:
     })
 
 
-def _cv_blend_rmse(x: np.ndarray, y: np.ndarray, half: np.ndarray) -> float:
-    err = []
-    for train in (half, ~half):
-        w = _convex_nnls(x[train], y[train])
-        err.append((x[~train] @ w - y[~train]) ** 2)
-    return float(np.sqrt(np.mean(np.concatenate(err))))
-
-
-def _inverse_mse_weights(x: np.ndarray, y: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """Bates–Granger combination weights ∝ 1 / MSE of each candidate (on ``rows``, default all)."""
-    sel = slice(None) if rows is None else rows
-    mse = np.mean((x[sel] - y[sel, None]) ** 2, axis=0)
-    w = 1.0 / np.maximum(mse, 1e-12)
-    return np.asarray(w / w.sum())
-
-
-def _cv_fixed_weights_rmse(x: np.ndarray, y: np.ndarray, half: np.ndarray) -> float:
-    """Two-fold RMSE of the inverse-MSE combination (weights from one half, scored on the other)."""
-    err = [(x[~train] @ _inverse_mse_weights(x, y, train) - y[~train]) ** 2 for train in (half, ~half)]
-    return float(np.sqrt(np.mean(np.concatenate(err))))
+def fold_ids(issued_at: np.ndarray, n_folds: int = N_FOLDS) -> np.ndarray:
+    """Fold number (0 = oldest) of each row: ``n_folds`` consecutive blocks of the issue times."""
+    origins = np.unique(issued_at)
+    block = np.minimum((np.arange(origins.size) * n_folds) // max(origins.size, 1), n_folds - 1)
+    return np.asarray(block[np.searchsorted(origins, issued_at)])
 
 
 def _convex_nnls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -79,16 +68,71 @@ def _convex_nnls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return w / total if total > 0 else np.full(x.shape[1], 1.0 / x.shape[1])
 
 
-def select_per_bucket(members: dict[str, Forecaster]) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
-    """Per bucket, the member weights (a single model = weight 1) and the hold-out evidence."""
+def _inverse_mse_weights(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bates–Granger combination weights ∝ 1 / MSE of each candidate."""
+    mse = np.mean((x - y[:, None]) ** 2, axis=0)
+    w = 1.0 / np.maximum(mse, 1e-12)
+    return np.asarray(w / w.sum())
+
+
+def _cv_errors(x: np.ndarray, y: np.ndarray, fold: np.ndarray, fit: Any) -> np.ndarray:
+    """Squared errors of a weight rule on each fold with weights fitted on the other folds."""
+    err = np.full(len(y), np.nan)
+    for f in np.unique(fold):
+        test = fold == f
+        if (~test).sum() >= 20:
+            err[test] = (x[test] @ fit(x[~test], y[~test]) - y[test]) ** 2
+    return err
+
+
+def _fold_mse(err: np.ndarray, fold: np.ndarray) -> np.ndarray:
+    return np.array([np.nanmean(err[fold == f]) if np.isfinite(err[fold == f]).any() else np.nan
+                     for f in np.unique(fold)])
+
+
+def _choose(x: np.ndarray, y: np.ndarray, fold: np.ndarray, names: list[str]) -> tuple[dict[str, float], dict[str, Any]]:
+    """Weights of one bucket: the candidate (single model or cross-validated blend) with the lowest pooled
+    RMSE over the folds, unless it is not a reference and fails to beat the best reference in every fold by
+    :data:`MIN_FOLD_GAIN` — then the best reference (no bucket is worse than a reference beyond noise)."""
+    errs = {n: (x[:, i] - y) ** 2 for i, n in enumerate(names)}
+    errs["nnls"] = _cv_errors(x, y, fold, _convex_nnls)
+    errs["inverse_mse"] = _cv_errors(x, y, fold, _inverse_mse_weights)
+    rmse = {n: float(np.sqrt(np.nanmean(e))) if np.isfinite(e).any() else np.inf for n, e in errs.items()}
+    folds = {n: _fold_mse(e, fold) for n, e in errs.items()}
+    refs = [n for n in names if n in REFERENCES] or names
+    best_ref = min(refs, key=lambda n: rmse[n])
+    choice = min(rmse, key=lambda n: rmse[n])
+    gain = 1.0 - np.sqrt(folds[choice] / folds[best_ref])
+    robust = bool(np.all(np.nan_to_num(gain, nan=-1.0) >= MIN_FOLD_GAIN))
+    if choice not in refs and not robust:
+        choice = best_ref
+    if choice == "nnls":
+        w = _convex_nnls(x, y)
+    elif choice == "inverse_mse":
+        w = _inverse_mse_weights(x, y)
+    else:
+        w = np.array([1.0 if n == choice else 0.0 for n in names])
+    weights = {n: round(float(v), 4) for n, v in zip(names, w, strict=True) if v > 1e-4}
+    evidence = {"holdout_rmse_kw": {n: round(v, 5) for n, v in rmse.items()}, "best_reference": best_ref,
+                "fold_gain_vs_best_reference": [round(float(g), 4) for g in np.nan_to_num(gain)],
+                "choice": choice, "n": len(y), "folds": int(np.unique(fold).size)}
+    return weights, evidence
+
+
+def holdout_wide(members: dict[str, Forecaster]) -> tuple[pd.DataFrame, list[str]]:
+    """The members' hold-out P50 (kW) side by side: issued_at (ns), horizon_min, bucket, y_kw, one column
+    per member (daylight targets with a measurement only); and the member names."""
     frames = {name: holdout_power(fc) for name, fc in members.items()}
     key = ["issued_at", "horizon_min"]
-    base = next(iter(frames.values()))[[*key, "bucket", "y_kw"]]
-    wide = base.copy()
+    wide = next(iter(frames.values()))[[*key, "bucket", "y_kw"]].copy()
     for name, f in frames.items():
         wide = wide.merge(f[[*key, "p50_kw"]].rename(columns={"p50_kw": name}), on=key)
     names = list(frames)
-    wide = wide.dropna(subset=["y_kw", *names])
+    return wide.dropna(subset=["y_kw", *names]), names
+
+
+def weights_from_wide(wide: pd.DataFrame, names: list[str]) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """Per bucket, the member weights (a single model = weight 1) chosen on ``wide`` and the evidence."""
     weights: dict[str, dict[str, float]] = {}
     evidence: dict[str, Any] = {}
     for b in HORIZON_BUCKETS:
@@ -96,27 +140,14 @@ def select_per_bucket(members: dict[str, Forecaster]) -> tuple[dict[str, dict[st
         if len(sel) < 20:
             weights[b] = {"persistence": 1.0} if "persistence" in names else {names[0]: 1.0}
             continue
-        x, y = sel[names].to_numpy(), sel["y_kw"].to_numpy()
-        rmse = {n: float(np.sqrt(np.mean((x[:, i] - y) ** 2))) for i, n in enumerate(names)}
-        best = min(rmse, key=lambda n: rmse[n])
-        origins = sel["issued_at"].to_numpy()
-        half = origins < np.median(np.unique(origins))
-        cv = _cv_blend_rmse(x, y, half) if half.any() and (~half).any() else np.inf
-        inv = _inverse_mse_weights(x, y) if half.any() and (~half).any() else None
-        inv_cv = _cv_fixed_weights_rmse(x, y, half) if inv is not None else np.inf
-        options = {"single": rmse[best] * (1.0 - BLEND_MIN_GAIN), "nnls": cv, "inverse_mse": inv_cv}
-        choice = min(options, key=lambda o: options[o])
-        if choice == "nnls":
-            w = _convex_nnls(x, y)
-        elif choice == "inverse_mse" and inv is not None:
-            w = inv
-        if choice == "single":
-            weights[b] = {best: 1.0}
-        else:
-            weights[b] = {n: round(float(v), 4) for n, v in zip(names, w, strict=True) if v > 1e-4}
-        evidence[b] = {"holdout_rmse_kw": {n: round(v, 5) for n, v in rmse.items()}, "blend_cv_rmse_kw": round(cv, 5),
-                       "inverse_mse_cv_rmse_kw": round(inv_cv, 5), "choice": choice, "n": len(sel)}
+        fold = fold_ids(sel["issued_at"].to_numpy())
+        weights[b], evidence[b] = _choose(sel[names].to_numpy(), sel["y_kw"].to_numpy(), fold, names)
     return weights, evidence
+
+
+def select_per_bucket(members: dict[str, Forecaster]) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """Per bucket, the member weights (a single model = weight 1) and the rolling-origin evidence."""
+    return weights_from_wide(*holdout_wide(members))
 
 
 def combine_p50(p50_by_model: dict[str, np.ndarray], horizon_min: np.ndarray,
@@ -193,4 +224,5 @@ class EnsembleForecaster:
                 "capacity_kw": self.ctx.capacity_kw, "holdout": self.evidence}
 
 
-__all__ = ["ENSEMBLE_NAME", "EnsembleForecaster", "combine_p50", "holdout_power", "label", "select_per_bucket"]
+__all__ = ["ENSEMBLE_NAME", "EnsembleForecaster", "combine_p50", "holdout_power", "holdout_wide", "label",
+           "select_per_bucket", "weights_from_wide"]

@@ -16,7 +16,16 @@ import pandas as pd
 
 from heliosgrid.forecast.calibration import regime_variability
 from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
-from heliosgrid.forecast.ensemble import ENSEMBLE_NAME, EnsembleForecaster, combine_p50, holdout_power
+from heliosgrid.forecast.ensemble import (
+    ENSEMBLE_NAME,
+    REFERENCES,
+    EnsembleForecaster,
+    combine_p50,
+    holdout_power,
+    holdout_wide,
+    label,
+    weights_from_wide,
+)
 from heliosgrid.forecast.features import (
     CLIM_QUANTILE_DAYS,
     CLIM_QUANTILE_HALF_WIDTH,
@@ -26,8 +35,6 @@ from heliosgrid.forecast.features import (
 from heliosgrid.forecast.forecaster import Forecaster
 from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS, bucket_of, pinball_loss
 from heliosgrid.forecast.solar import STEP
-
-REFERENCES = ("persistence", "climatology", "prophet")
 
 
 def issue_scales(k: pd.Series, origins: pd.DatetimeIndex) -> pd.Series:
@@ -73,6 +80,39 @@ def ensemble_frame(frame: pd.DataFrame, ens: EnsembleForecaster) -> pd.DataFrame
     out["p50_kw"] = combine_p50(p50, out["horizon_min"].to_numpy(), ens.weights)
     out.insert(0, "model", ens.name)
     return out
+
+
+def reselected_ensemble_frame(frame: pd.DataFrame, ens: EnsembleForecaster, members: dict[str, Forecaster],
+                              window_days: float = 21.0) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """The per-horizon champion's rows with its selection refreshed at every issue time, as a daily retrain
+    re-selects in production: on the hold-out plus the test forecasts that matured before the issue time
+    (``target + 15 min ≤ issue``), the last ``window_days`` of issue times, same rule as the training-time
+    selection (:func:`heliosgrid.forecast.ensemble.weights_from_wide`). Also the count of each bucket's
+    choices over the issue times."""
+    hold, names = holdout_wide(members)
+    scored = frame[frame["model"].isin(names) & (frame["clearsky_kw"] > 0) & frame["actual_kw"].notna()]
+    test = scored.pivot_table(index=["issued_at", "target_ts", "horizon_min"], columns="model", values="p50_kw")
+    test = test.reset_index().merge(scored.drop_duplicates(["issued_at", "target_ts"])[
+        ["issued_at", "target_ts", "actual_kw"]], on=["issued_at", "target_ts"]).dropna(subset=names)
+    test = test.assign(issued_at=pd.DatetimeIndex(test["issued_at"]).asi8, y_kw=test["actual_kw"],
+                       bucket=bucket_of(test["horizon_min"].to_numpy()),
+                       matured=(pd.DatetimeIndex(test["target_ts"]) + STEP).asi8)
+    base = ensemble_frame(frame, ens)
+    p50 = {n: base[["issued_at", "target_ts"]].merge(frame[frame["model"] == n][["issued_at", "target_ts", "p50_kw"]],
+                                                        on=["issued_at", "target_ts"], how="left")["p50_kw"].to_numpy()
+           for n in names}
+    issued_ns = pd.DatetimeIndex(base["issued_at"]).asi8
+    counts: dict[str, dict[str, int]] = {b: {} for b in HORIZON_BUCKETS}
+    window_ns = int(window_days * 86400e9)
+    for origin in np.unique(issued_ns):
+        data = pd.concat([hold, test[test["matured"] <= origin]], ignore_index=True)
+        weights, _ = weights_from_wide(data[data["issued_at"] >= origin - window_ns], names)
+        rows = issued_ns == origin
+        h = base.loc[rows, "horizon_min"].to_numpy()
+        base.loc[rows, "p50_kw"] = combine_p50({n: v[rows] for n, v in p50.items()}, h, weights)
+        for b, w in weights.items():
+            counts[b][label(w)] = counts[b].get(label(w), 0) + 1
+    return base, counts
 
 
 def holdout_scores(fc: Forecaster | EnsembleForecaster) -> dict[str, tuple[np.ndarray, np.ndarray]]:

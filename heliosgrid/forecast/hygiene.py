@@ -61,18 +61,28 @@ class ClockSegment:
 class HygieneReport:
     """Counts of every input problem found and fixed (JSON-ready via :meth:`as_dict`)."""
 
-    n_input: int = 0
+    # in the order of the checks (raw values, clock, flat-lines and gaps, capacity)
+    n_input: int
+    """Input rows (before de-duplication)."""
     duplicate_timestamps: int = 0
+    """Rows dropped because their timestamp repeats an earlier row (the last one is kept)."""
     sentinels: int = 0
+    """Logger sentinels (≤ ``SENTINEL_FLOOR_KW`` or > ``SENTINEL_CAPACITY_FACTOR`` × capacity), set to NaN."""
     negative_night: int = 0
+    """Negative night-time values (inverter self-consumption), set to 0 kW."""
     negative_day: int = 0
-    above_nameplate: int = 0
-    flatline_intervals: int = 0
-    gap_intervals: int = 0
-    longest_gap_h: float = 0.0
+    """Negative daylight values, set to 0 kW."""
     clock_shifts: list[ClockSegment] = field(default_factory=list)
     clock_corrected: bool = False
+    flatline_intervals: int = 0
+    """Daylight intervals of a flat-line of ≥ ``FLATLINE_WINDOW`` identical non-zero values, set to NaN."""
+    gap_intervals: int = 0
+    """Missing 15-min intervals on the regular grid."""
+    longest_gap_h: float = 0.0
+    """Longest run of missing intervals, hours."""
     capacity_kw: float | None = None
+    above_nameplate: int = 0
+    """Intervals above the given capacity (over-sized inverters), kept; forecasts clip at the effective capacity."""
     observed_max_kw: float = 0.0
     observed_p999_kw: float = 0.0
     effective_capacity_kw: float | None = None

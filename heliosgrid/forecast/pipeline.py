@@ -37,6 +37,7 @@ from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, HISTORY_LOOKBACK
 from heliosgrid.forecast.forecaster import Forecaster
 from heliosgrid.forecast.hygiene import clean_power_series
 from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS
+from heliosgrid.forecast.online import update_band_online
 from heliosgrid.forecast.open_meteo import provider_from_settings
 from heliosgrid.forecast.registry import (
     champions,
@@ -227,7 +228,8 @@ def _maybe_promote(conn: psycopg.Connection, site_id: str, bt: BacktestResult, v
 # --- forecasting -----------------------------------------------------------------------------
 def forecast_site(conn: psycopg.Connection, champion: dict[str, Any], settings: Settings,
                   issued_at: pd.Timestamp) -> pd.DataFrame:
-    """Forecast frame of one site's champion issued at ``issued_at`` (history strictly before it)."""
+    """Forecast frame of one site's champion issued at ``issued_at`` (history strictly before it), its band
+    updated online from the champion's matured forecasts (:mod:`heliosgrid.forecast.online`)."""
     fc = load_artifact(champion["artifact_path"])
     site_id = champion["site_id"]
     site, capacity = load_site(conn, site_id)
@@ -239,7 +241,10 @@ def forecast_site(conn: psycopg.Connection, champion: dict[str, Any], settings: 
         for warning in report.warnings:
             log.warning("site %s: %s", site_id, warning)
     steps = min(settings.forecast_horizon_h * 4, DEFAULT_HORIZON_STEPS)
-    return fc.predict_quantiles(history, issued_at, steps)
+    frame = fc.predict_quantiles(history, issued_at, steps)
+    if history.dropna().empty:
+        return frame
+    return update_band_online(conn, frame, champion, history, fc.ctx, issued_at)[0]
 
 
 def attach_weather(fc: Forecaster | EnsembleForecaster, weather: WeatherProvider | None) -> None:

@@ -18,8 +18,7 @@ from heliosgrid.forecast.backtest import BacktestResult, run_backtest
 from heliosgrid.forecast.ensemble import EnsembleForecaster
 from heliosgrid.forecast.forecaster import Forecaster
 from heliosgrid.forecast.hygiene import HygieneReport, clean_power_series
-from heliosgrid.forecast.models import make_model
-from heliosgrid.forecast.solar import STEP, STEPS_PER_DAY, ForecastInputError, SolarContext
+from heliosgrid.forecast.solar import STEP, STEPS_PER_DAY, ForecastInputError
 from heliosgrid.forecast.weather import WeatherProvider
 from heliosgrid.physics.fleet import SiteSpec
 
@@ -56,7 +55,8 @@ def train_site_models(history: pd.Series, site: SiteSpec, capacity_kw: float, *,
     """Clean ``history`` (site AC power, kW, 15-min, UTC, interval-start labels;
     :func:`heliosgrid.forecast.hygiene.clean_power_series`), backtest ``models`` and the per-horizon
     champion on its last ``backtest_days`` with rolling origins, then refit each model on the whole
-    history and build the per-horizon champion from the refitted models.
+    history (:meth:`Forecaster.refresh`: parameters only, the backtest's calibration kept) and build the
+    per-horizon champion with the backtest's per-bucket weights and bands from the refitted models.
 
     Raises :class:`ForecastInputError` when there is not enough history (``backtest_days`` + 7 days
     at :data:`MIN_VALID_SHARE` of the intervals).
@@ -75,10 +75,11 @@ def train_site_models(history: pd.Series, site: SiteSpec, capacity_kw: float, *,
     bt = run_backtest(history, site, capacity_kw, models=list(models), test_days=backtest_days, origin_step_h=origin_step_h,
                       hygiene=report, weather=weather)
     out = TrainedSite(site.site_id, valid.index[0], valid.index[-1] + STEP, data_hash(history), bt, hygiene=report)
-    clip_kw = max(capacity_kw, report.effective_capacity_kw or capacity_kw)
-    members = {name: Forecaster(make_model(name), SolarContext(site, clip_kw), weather=weather).fit(history)
-               for name in bt.metrics if name != bt.champion}
+    # refit each model's parameters on the whole window; calibration and selection stay those of the backtest
+    members = {name: fc.refresh(history) for name, fc in bt.forecasters.items()}
     out.forecasters.update(members)
-    if bt.champion is not None and bt.champion not in members:
-        out.forecasters[bt.champion] = EnsembleForecaster.from_members(members)
+    if bt.ensemble is not None:
+        ens = bt.ensemble
+        out.forecasters[ens.name] = EnsembleForecaster({n: members[n] for n in ens.members}, ens.weights, ens.bands,
+                                                       ens.evidence)
     return out

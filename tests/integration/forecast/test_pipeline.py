@@ -122,6 +122,32 @@ def test_drift_alert_raised_once_and_resolved(conn: psycopg.Connection, settings
     assert state == "resolved"
 
 
+def test_band_is_updated_online_from_matured_forecasts(conn: psycopg.Connection, settings: Settings,
+                                                       trained: dict[str, object]) -> None:
+    """The hourly path rebuilds the champion's band from its matured forecasts in forecast_vs_actual: when the
+    stored P50s turn out far off, the next band is wider than with accurate ones (same history, same model)."""
+    from heliosgrid.forecast.online import matured_forecasts
+    from heliosgrid.forecast.pipeline import champions, forecast_site
+
+    for hours in range(0, 48, 6):
+        run_forecasts(conn, settings, AS_OF + pd.Timedelta(hours=hours))
+    champ = champions(conn, [SITE])[0]
+    issue = AS_OF + pd.Timedelta(days=2, hours=12)
+    assert len(matured_forecasts(conn, SITE, champ["model_version"], issue)) > 500
+    accurate = forecast_site(conn, champ, settings, issue)
+    conn.execute("UPDATE forecasts SET p50_kw = p50_kw * 0.3, p10_kw = least(p10_kw, p50_kw * 0.3) "
+                 "WHERE site_id = %s AND model_version = %s AND issued_at < %s",
+                 (SITE, champ["model_version"], issue.to_pydatetime()))
+    try:
+        off = forecast_site(conn, champ, settings, issue)
+    finally:
+        conn.rollback()
+    day = (accurate["horizon_min"] >= 360) & (accurate["p50_kw"] > 5.0)
+    assert (accurate["p50_kw"] == off["p50_kw"]).all()
+    width = {name: float((f["p90_kw"] - f["p10_kw"])[day].mean()) for name, f in (("accurate", accurate), ("off", off))}
+    assert width["off"] > 1.3 * width["accurate"], width
+
+
 def test_cli_models_run_and_errors(monkeypatch: pytest.MonkeyPatch, pg_db: str, settings: Settings,
                                   trained: dict[str, object], capsys: pytest.CaptureFixture[str]) -> None:
     import json

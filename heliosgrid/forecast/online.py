@@ -1,0 +1,118 @@
+"""Production bands updated online from realised errors (``forecast_vs_actual``).
+
+Between retrains the champion's band offsets would stay those of its training hold-out. At every hourly
+forecast, :func:`online_offsets` replays the champion's stored forecasts that have matured (target
+measured, ``target_ts + 15 min`` ≤ issue time) over the last :data:`ONLINE_WINDOW_DAYS` days through the
+same adaptive conformal band as the backtest (:class:`heliosgrid.forecast.conformal.OnlineBand`, per
+horizon bucket, in issue-time order). The conformity scores use the band scales each forecast had at
+its own issue time, recomputed from the history before it (``P_cs × climatological half-widths``).
+:func:`apply_offsets` then rebuilds P10/P90 of the new forecast around its P50. A bucket with fewer than
+:data:`MIN_ONLINE_SCORES` matured daylight forecasts keeps the trained band.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
+from heliosgrid.forecast.features import climatology_halfwidths
+from heliosgrid.forecast.forecaster import truncate_history
+from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
+from heliosgrid.forecast.solar import SolarContext, regular_grid
+
+log = logging.getLogger(__name__)
+
+#: Days of matured forecasts replayed at each issue time (the conformal window).
+ONLINE_WINDOW_DAYS = 14
+#: Matured daylight forecasts a bucket needs before its online offsets replace the trained ones.
+MIN_ONLINE_SCORES = 50
+
+
+def matured_forecasts(conn: psycopg.Connection, site_id: str, model_version: str, issued_at: pd.Timestamp,
+                      window_days: int = ONLINE_WINDOW_DAYS) -> pd.DataFrame:
+    """Stored forecasts of ``model_version`` issued in the last ``window_days`` whose target was measured
+    before ``issued_at``: issued_at, target_ts, horizon_min, p50_kw, actual_kw (kW, UTC)."""
+    rows = conn.execute(
+        """SELECT issued_at, target_ts, horizon_min, p50_kw, actual_kw FROM forecast_vs_actual
+           WHERE site_id = %s AND model_version = %s AND issued_at >= %s AND issued_at < %s
+             AND target_ts + interval '15 minutes' <= %s AND actual_kw IS NOT NULL
+           ORDER BY issued_at, target_ts""",
+        (site_id, model_version, (issued_at - pd.Timedelta(days=window_days)).to_pydatetime(),
+         issued_at.to_pydatetime(), issued_at.to_pydatetime()),
+    ).fetchall()
+    frame = pd.DataFrame(rows, columns=["issued_at", "target_ts", "horizon_min", "p50_kw", "actual_kw"])
+    for col in ("issued_at", "target_ts"):
+        frame[col] = pd.DatetimeIndex(pd.to_datetime(frame[col], utc=True))
+    return frame.astype({"horizon_min": int, "p50_kw": float, "actual_kw": float})
+
+
+def band_scales(ctx: SolarContext, history: pd.Series, issue: pd.Timestamp,
+                horizon_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower/upper band scales (kW) of targets ``issue + horizon_min`` known at ``issue``."""
+    avail = truncate_history(history, issue).dropna()
+    k = ctx.csi(regular_grid(avail, issue)).to_numpy() if len(avail) else np.zeros(0)
+    c_lo, c_hi = climatology_halfwidths(k, (np.asarray(horizon_min) // 15).astype(int))
+    cs = ctx.clearsky_kw(pd.DatetimeIndex(issue + pd.to_timedelta(horizon_min, unit="min")))
+    return cs * c_lo, cs * c_hi
+
+
+def online_offsets(matured: pd.DataFrame, history: pd.Series, ctx: SolarContext,
+                   min_scores: int = MIN_ONLINE_SCORES) -> dict[str, tuple[float, float]]:
+    """Per bucket, the (lower, upper) score offsets after replaying ``matured`` in issue order through an
+    :class:`OnlineBand` (buckets with fewer than ``min_scores`` daylight scores are left out)."""
+    bands = {b: OnlineBand() for b in HORIZON_BUCKETS}
+    counts = dict.fromkeys(HORIZON_BUCKETS, 0)
+    for issue, part in matured.groupby("issued_at", sort=True):
+        h = part["horizon_min"].to_numpy()
+        lo_kw, hi_kw = band_scales(ctx, history, pd.Timestamp(issue), h)
+        y, p50 = part["actual_kw"].to_numpy(), part["p50_kw"].to_numpy()
+        r_lo, r_hi = scores(y, p50, lo_kw), scores(y, p50, hi_kw)
+        buckets = bucket_of(h)
+        for b, band in bands.items():
+            sel = (buckets == b) & np.isfinite(r_lo) & np.isfinite(r_hi)
+            if sel.any():
+                band.update(r_lo[sel], r_hi[sel])
+                counts[b] += int(sel.sum())
+    return {b: bands[b].offsets() for b in HORIZON_BUCKETS if counts[b] >= min_scores}
+
+
+def apply_offsets(frame: pd.DataFrame, offsets: dict[str, tuple[float, float]], history: pd.Series, ctx: SolarContext,
+                  issue: pd.Timestamp) -> pd.DataFrame:
+    """``frame`` (a forecast issued at ``issue``) with P10/P90 rebuilt from ``offsets`` in its buckets."""
+    if not offsets or frame.empty:
+        return frame
+    h = frame["horizon_min"].to_numpy()
+    lo_kw, hi_kw = band_scales(ctx, history, issue, h)
+    buckets = bucket_of(h)
+    have = np.isin(buckets, list(offsets))
+    lower = np.array([offsets.get(b, (0.0, 0.0))[0] for b in buckets])
+    upper = np.array([offsets.get(b, (0.0, 0.0))[1] for b in buckets])
+    p50 = frame["p50_kw"].to_numpy()
+    p10, p90 = band_from_offsets(p50, lo_kw, hi_kw, lower, upper, ctx.capacity_kw)
+    out = frame.copy()
+    out["p10_kw"] = np.where(have, p10, frame["p10_kw"].to_numpy())
+    out["p90_kw"] = np.where(have, p90, frame["p90_kw"].to_numpy())
+    return out
+
+
+def update_band_online(conn: psycopg.Connection, frame: pd.DataFrame, champion: dict[str, Any], history: pd.Series,
+                       ctx: SolarContext, issue: pd.Timestamp) -> tuple[pd.DataFrame, dict[str, tuple[float, float]]]:
+    """The champion's new forecast with its band updated from its matured forecasts; and the offsets used."""
+    matured = matured_forecasts(conn, champion["site_id"], champion["model_version"], issue)
+    if matured.empty:
+        return frame, {}
+    offsets = online_offsets(matured, history[history.index >= issue - pd.Timedelta(days=2 * ONLINE_WINDOW_DAYS + 1)],
+                             ctx)
+    if offsets:
+        log.info("site %s: band updated online from %d matured forecasts (%s)", champion["site_id"], len(matured),
+                 ", ".join(f"{b}: {lo:+.2f}/{hi:+.2f}" for b, (lo, hi) in offsets.items()))
+    return apply_offsets(frame, offsets, history, ctx, issue), offsets
+
+
+__all__ = ["MIN_ONLINE_SCORES", "ONLINE_WINDOW_DAYS", "apply_offsets", "band_scales", "matured_forecasts",
+           "online_offsets", "update_band_online"]

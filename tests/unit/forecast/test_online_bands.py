@@ -1,0 +1,69 @@
+"""Production bands updated online from matured forecasts (heliosgrid.forecast.online), and the
+rolling-origin per-bucket selection (heliosgrid.forecast.ensemble)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from heliosgrid.forecast.ensemble import _choose, fold_ids
+from heliosgrid.forecast.online import apply_offsets, online_offsets
+from heliosgrid.forecast.solar import STEP, SolarContext
+from heliosgrid.forecast.synthetic import DEFAULT_SITE
+
+
+def _matured(history: pd.Series, rel_error: float, seed: int) -> pd.DataFrame:
+    """Forecasts issued every 6 h over days 15..20 for 48 h, P50 = actual × (1 + rel_error × noise)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for issue in pd.date_range(history.index[0] + pd.Timedelta(days=15), periods=20, freq="6h"):
+        targets = pd.date_range(issue, periods=192, freq=STEP)
+        y = history.reindex(targets).to_numpy()
+        p50 = np.clip(y * (1 + rel_error * rng.standard_normal(len(y))), 0, None)
+        rows.append(pd.DataFrame({"issued_at": issue, "target_ts": targets, "horizon_min": np.arange(192) * 15,
+                                  "p50_kw": p50, "actual_kw": y}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_online_band_follows_the_realised_errors(synthetic_alternating: pd.Series) -> None:
+    """Larger realised errors of the stored forecasts give a wider next band, in every bucket; too few
+    matured forecasts leave the trained band alone."""
+    ctx = SolarContext(DEFAULT_SITE, 100.0)
+    small = online_offsets(_matured(synthetic_alternating, 0.05, 1), synthetic_alternating, ctx)
+    large = online_offsets(_matured(synthetic_alternating, 0.40, 1), synthetic_alternating, ctx)
+    assert set(small) == set(large) == {"0-1h", "1-6h", "6-24h", "24-48h"}
+    for b in small:
+        assert large[b][0] < small[b][0] <= 0.0 <= small[b][1] < large[b][1]
+    assert online_offsets(_matured(synthetic_alternating, 0.4, 1).head(40), synthetic_alternating, ctx) == {}
+
+    issue = synthetic_alternating.index[0] + pd.Timedelta(days=22)
+    history = synthetic_alternating[synthetic_alternating.index < issue]
+    targets = pd.date_range(issue, periods=192, freq=STEP)
+    p50 = ctx.clearsky_kw(targets) * 0.6
+    frame = pd.DataFrame({"target_ts": targets, "horizon_min": np.arange(192) * 15, "p10_kw": p50, "p50_kw": p50,
+                          "p90_kw": p50})
+    narrow, wide = (apply_offsets(frame, o, history, ctx, issue) for o in (small, large))
+    day = p50 > 5
+    assert ((wide["p90_kw"] - wide["p10_kw"])[day].mean() > 2 * (narrow["p90_kw"] - narrow["p10_kw"])[day].mean())
+    assert (narrow["p10_kw"] <= narrow["p50_kw"]).all() and (narrow["p50_kw"] <= narrow["p90_kw"]).all()
+    assert (wide["p90_kw"] <= 100.0).all() and (wide["p10_kw"] >= 0).all()
+
+
+def test_selection_falls_back_to_the_best_reference_unless_better_in_every_fold() -> None:
+    """A model that wins on the pooled hold-out but loses to the best reference in one fold is not chosen."""
+    rng = np.random.default_rng(0)
+    n = 900
+    issued = np.repeat(np.arange(90), 10)
+    fold = fold_ids(issued, 3)
+    assert list(np.bincount(fold)) == [300, 300, 300]
+    y = rng.uniform(0, 10, n)
+    ref = y + rng.normal(0, 1.0, n)
+    lucky = y + np.where(fold == 2, rng.normal(0, 1.2, n), rng.normal(0, 0.3, n))  # loses in the last fold
+    steady = y + rng.normal(0, 0.8, n)  # better in every fold
+    names = ["persistence", "climatology", "gbm"]
+    worse = y + rng.normal(0, 3.0, n)
+    w, ev = _choose(np.column_stack([ref, worse, lucky]), y, fold, names)
+    assert w == {"persistence": 1.0} and ev["best_reference"] == "persistence"
+    w, ev = _choose(np.column_stack([ref, worse, steady]), y, fold, names)
+    assert ev["choice"] in ("gbm", "nnls", "inverse_mse") and w.get("gbm", 0.0) > 0.5
+    assert all(g > 0 for g in ev["fold_gain_vs_best_reference"])
