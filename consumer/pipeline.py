@@ -95,6 +95,7 @@ class NotAttempted(Exception):
     """The writer thread skipped a batch because an earlier one failed (it is retried in order)."""
 
 
+@dataclass(eq=False)
 class BatchWriter:
     """The writer thread and its in-flight batches, oldest first (see the module docstring).
 
@@ -105,14 +106,14 @@ class BatchWriter:
     out of order; the polling thread retries them in order (:meth:`completed`).
     """
 
-    def __init__(self, db: DatabaseSession, checkpoint: Checkpoint, metrics: ConsumerMetrics,
-                 periodic: Periodic, beat_details: BeatDetails, depth: int = 2) -> None:
-        self.db = db
-        self.checkpoint = checkpoint
-        self.metrics = metrics
-        self.periodic = periodic
-        self.beat_details = beat_details
-        self.depth = depth
+    db: DatabaseSession
+    checkpoint: Checkpoint
+    metrics: ConsumerMetrics
+    periodic: Periodic
+    beat_details: BeatDetails
+    depth: int = 2
+
+    def __post_init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-db-writer")
         self._inflight: deque[tuple[Batch, Future[None]]] = deque()
         self._halted = False
