@@ -6,7 +6,8 @@ and materialised forecast accuracy (0100-0101).
   else is needed.
 * TimescaleDB: the site/fleet continuous aggregates (``site_rollup_*``, ``fleet_rollup_*``) have
   refresh policies, the KPI days and forecast accuracy jobs (``helios_kpi_days_job``,
-  ``helios_forecast_accuracy_job``, last 8 days); in production they run themselves. :func:`refresh_serving_layer` does the same work for an explicit window —
+  ``helios_forecast_accuracy_job``, last 8 days); in production they run themselves.
+  :func:`refresh_serving_layer` does the same work for an explicit window —
   late data older than the policy windows, PGlite (no background workers), tests and benchmarks.
 """
 
