@@ -349,25 +349,32 @@ def _refresh_timescale(conn: psycopg.Connection, sites: list[str], start: dateti
     (``refresh_continuous_aggregate`` of ``readings_15m``, then
     :func:`heliosgrid.db.serving.refresh_serving_layer`). The synthesised year before it is
     materialised for the new sites only — a cagg refresh is by time range, so growing the fleet
-    would recompute every site's year at each step: the site aggregates run their own defining
-    query (TimescaleDB's direct view) restricted to the new sites; the fleet aggregates, all of
-    whose columns are sums, are re-summed from the site aggregates of the same width; the KPI
-    days and accuracy rows are logged/recomputed by their refresh functions. (Materialisation
-    hypertables are read directly: until the first refresh, a real-time view would recompute
-    everything above its watermark.)"""
+    would recompute every site's year at each step, six times over the device rows: the site
+    15-min aggregate runs its own defining query (TimescaleDB's direct view) restricted to the
+    new sites; the coarser site and the fleet aggregates, whose columns are all sums (mean powers
+    scaled by 0.25 h / bucket hours), are summed from the site 15-min rows — as
+    ``helios_refresh_site_rollups()`` builds them on plain PostgreSQL; the KPI days and accuracy
+    rows are logged/recomputed by their refresh functions. Materialisation hypertables are read
+    directly: until its first refresh, a real-time view recomputes everything above its watermark."""
     conn.execute("CALL refresh_continuous_aggregate('readings_15m', %s::timestamptz, %s::timestamptz)", (raw_start, end))
     relations = _cagg_relations(conn)
     window = {"sites": sites, "start": start, "stop": raw_start}
-    for width in ("15m", "1h", "1d"):
-        direct, mat, cols = relations[f"site_rollup_{width}"]
-        conn.execute(f"INSERT INTO {mat} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {direct} "
-                     "WHERE site_id = ANY(%(sites)s) AND bucket >= %(start)s AND bucket < %(stop)s", window)
-        _, fleet_mat, fleet_cols = relations[f"fleet_rollup_{width}"]
-        summed = [c for c in fleet_cols if c != "bucket"]
-        conn.execute(f"DELETE FROM {fleet_mat} WHERE bucket >= %(start)s AND bucket < %(stop)s", window)
-        conn.execute(f"INSERT INTO {fleet_mat} (bucket, {', '.join(summed)}) "
-                     f"SELECT bucket, {', '.join(f'sum({c})' for c in summed)} FROM {mat} "
-                     "WHERE bucket >= %(start)s AND bucket < %(stop)s GROUP BY bucket", window)
+    direct, site_mat, cols = relations["site_rollup_15m"]
+    conn.execute(f"INSERT INTO {site_mat} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {direct} "
+                 "WHERE site_id = ANY(%(sites)s) AND bucket >= %(start)s AND bucket < %(stop)s", window)
+    for width, hours in (("15m", 0.25), ("1h", 1.0), ("1d", 24.0)):
+        for level, where, key in (("site", "site_id = ANY(%(sites)s) AND ", "site_id, "), ("fleet", "", "")):
+            _, mat, cols = relations[f"{level}_rollup_{width}"]
+            if (level, width) == ("site", "15m"):
+                continue
+            summed = [c for c in cols if c not in ("site_id", "bucket")]
+            terms = ", ".join(f"sum({c}) * {0.25 / hours if c.endswith('power_kw') else 1.0}" for c in summed)
+            bucket = f"time_bucket(INTERVAL '{hours} hours', bucket)"
+            if level == "fleet":
+                conn.execute(f"DELETE FROM {mat} WHERE bucket >= %(start)s AND bucket < %(stop)s", window)
+            conn.execute(f"INSERT INTO {mat} ({key}bucket, {', '.join(summed)}) SELECT {key}{bucket}, {terms} "
+                         f"FROM {site_mat} WHERE {where}bucket >= %(start)s AND bucket < %(stop)s GROUP BY {key}{bucket}",
+                         window)
     refresh_serving_layer(conn, raw_start, end)
     conn.execute("INSERT INTO kpi_day_invalidations (site_id, day) SELECT s.site_id, d::date FROM sites s, "
                  "generate_series((%(start)s AT TIME ZONE s.timezone)::date, (%(stop)s AT TIME ZONE s.timezone)::date, "
