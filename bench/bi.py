@@ -3,9 +3,10 @@
 ``heliosgrid bench bi --json`` (or ``python -m bench bi``). For each backend — plain PostgreSQL
 (a fresh database on ``HELIOS_TEST_PG_URL``/127.0.0.1:5432, dropped at the end) and native
 TimescaleDB (a private cluster from :func:`heliosgrid.db.timescale_server.start_native_timescale`)
-— the fleet grows through ``FLEETS`` sites (default 5, 20, 50; 10 inverters each, one year of
-15-min data ending now), and at each size every query of :data:`REPORT_QUERIES` and of the
-dashboard (:data:`heliosgrid.api.routers.insights.DASHBOARD_QUERIES`) is timed. Sizes come from
+— the fleet grows through ``FLEETS`` sites (default 5, 20, 50, plus 10 for the issue's
+examples; 10 inverters each, one year of 15-min data ending now), and at each size every query
+of :data:`REPORT_QUERIES`, :data:`EXAMPLE_QUERIES` and of the dashboard
+(:data:`heliosgrid.api.routers.insights.DASHBOARD_QUERIES`) is timed. Sizes come from
 settings ``HELIOS_BENCH_BI_FLEETS`` (5,20,50), ``HELIOS_BENCH_BI_INVERTERS`` (10), ``HELIOS_BENCH_BI_DAYS`` (365).
 
 Figures:
@@ -14,22 +15,29 @@ Figures:
   cache is not dropped, which needs root over the shared server);
 * ``p50_ms``/``p95_ms`` — warm, over ``WARM_RUNS`` executions after one warm-up.
 
-Output: ``backends.<name>.fleets.<sites>.queries.<query>.{p50_ms, p95_ms, cold_ms, rows}``,
-``backends.<name>.fleets.<sites>.max_p95_ms``, ``backends.<name>.max_p95_ms`` (all fleets), and
-``backends.<name>.growth.<query>`` = p50 at the largest fleet / p50 at the default fleet
-(sub-linear when below the site ratio, reported as ``site_ratio``). Baseline measured in the same
-run: the issue's five example queries on the pre-serving-layer definitions (device rows
-aggregated per query, migrations 0040/0042), once each at the default fleet —
-``baseline.<query>.ms`` and ``ratio`` (serving-layer p50 / baseline).
+Each figure is the time until the complete result is in the client (libpq), fetched in binary
+format as Npgsql (Power BI's PostgreSQL driver) receives it; turning rows into Python objects is
+not counted (a site-year of 15-min rows costs 70-150 ms of Python alone on this machine).
+``loadavg_1m`` records the machine's load before and after each fleet's measurement.
 
-Data synthesis shortcut (to build a year in minutes, not hours): plain PostgreSQL gets the device
-15-min rollup rows (``readings_15m``, what the serving layer reads) straight from
-``generate_series``, and raw readings only for the last 2 days (freshness, device drill-down);
-TimescaleDB gets raw readings at one sample per 15 minutes (its rollups are continuous
-aggregates over ``readings`` and cannot be written directly), then the aggregates are refreshed.
-Both then go through the real refresh path of the serving layer (``helios_refresh_rollups()``
-and the continuous-aggregate refresh). Irradiance is a clear-sky-like daily arc scaled by a
-per-site-day cloud factor; power follows the PVWatts model with noise.
+Output: ``backends.<name>.fleets.<sites>.queries.<query>.{p50_ms, p95_ms, cold_ms, rows}``,
+``backends.<name>.fleets.<sites>.max_p95_ms``, ``backends.<name>.max_p95_ms`` (all fleets),
+``backends.<name>.growth.<small>_to_<big>`` = p50 ratios between fleet sizes with the site ratio,
+and ``backends.<name>.issue_examples`` — the issue's five example queries written literally
+against the ``bi`` views (:data:`EXAMPLE_QUERIES`) at :data:`EXAMPLES_FLEET` sites, the issue's
+table. Baseline measured in the same run: the five examples on the pre-serving-layer
+definitions (device rows aggregated per query, migrations 0040/0042), once each at the default
+fleet — ``baseline.<query>.ms`` and ``ratio`` (serving-layer p50 / baseline).
+
+Data synthesis (a year in minutes, not hours): device 15-min rollup rows before the last
+:data:`RAW_DAYS` days (the raw retention) come straight from ``generate_series`` into
+``readings_15m`` (plain PostgreSQL) or its materialisation hypertable (TimescaleDB); the last
+:data:`RAW_DAYS` days are raw readings, one per device and 15 minutes. Then the serving layer
+is refreshed through the real refresh path (``helios_refresh_rollups()`` on PostgreSQL;
+``refresh_continuous_aggregate`` and :func:`heliosgrid.db.serving.refresh_serving_layer` on
+TimescaleDB, whose synthesised year is materialised for the new sites only — see
+:func:`_refresh_timescale`). Irradiance is a clear-sky-like daily arc scaled by a per-site-day
+cloud factor; power follows the PVWatts model with noise.
 """
 
 from __future__ import annotations

@@ -1,27 +1,28 @@
--- bi.site_freshness (0055) found each site's newest reading with a backward scan ordered by ts.
--- On TimescaleDB the planner serves that order from readings_ts_idx (ts DESC, all sites) with a
--- site filter, chunk by chunk (ChunkAppend ordered by time): it reads every newer row of every
--- other site, and a site that stopped reporting scans the whole raw history (465 ms for 5 sites
--- over a year of chunks). Now the search starts at the site's newest 15-min bucket in the
--- serving layer (site_rollup_15m: one index probe; on TimescaleDB the real-time aggregate
--- includes buckets not materialised yet), so only raw rows at or after that bucket are read and
--- older chunks/partitions are excluded at run time. Readings newer than the last refresh are
--- still found (no upper bound). A site with no rollup bucket yet searches its whole history, as
--- before. Same columns and semantics as 0055 (newest measurement, and when it was stored).
+-- bi.site_freshness (0055) found each site's newest reading with a backward scan ordered by ts
+-- over the whole raw history. On TimescaleDB the planner serves that order with an ordered
+-- ChunkAppend over every chunk (plan and run-time exclusion work per chunk: 465 ms for 5 sites
+-- when the raw table held a year of daily chunks), and a site that stopped reporting is scanned
+-- back through every newer row of the other sites. Now the search looks first at the last day
+-- (now() - 1 day: chunks/partitions before it are excluded), and only for a site with no reading
+-- in that day falls back to the whole history (the branch is gated on the first one finding
+-- nothing, so live sites never run it). Same columns and semantics as 0055: the newest
+-- measurement, and when it was stored.
 CREATE OR REPLACE VIEW bi.site_freshness AS
 SELECT s.site_id,
-       newest.ts AS last_reading_ts,
-       newest.ingested_at AS last_ingested_at
+       coalesce(recent.ts, older.ts) AS last_reading_ts,
+       CASE WHEN recent.ts IS NOT NULL THEN recent.ingested_at ELSE older.ingested_at END AS last_ingested_at
 FROM sites s
-CROSS JOIN LATERAL (
-    SELECT coalesce(max(b.bucket), '-infinity'::timestamptz) AS since
-    FROM site_rollup_15m b
-    WHERE b.site_id = s.site_id
-) last_bucket
 LEFT JOIN LATERAL (
     SELECT r.ts, r.ingested_at
     FROM readings r
-    WHERE r.site_id = s.site_id AND r.ts >= last_bucket.since
+    WHERE r.site_id = s.site_id AND r.ts >= now() - INTERVAL '1 day'
     ORDER BY r.ts DESC, r.ingested_at DESC
     LIMIT 1
-) newest ON TRUE;
+) recent ON TRUE
+LEFT JOIN LATERAL (
+    SELECT r.ts, r.ingested_at
+    FROM readings r
+    WHERE recent.ts IS NULL AND r.site_id = s.site_id
+    ORDER BY r.ts DESC, r.ingested_at DESC
+    LIMIT 1
+) older ON TRUE;
