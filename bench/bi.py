@@ -525,9 +525,11 @@ def _growth(fleets: dict[str, Any], sizes: tuple[int, ...]) -> dict[str, Any]:
     return out
 
 
-def run(backends: tuple[str, ...] = ("postgres", "timescaledb"), warm_runs: int = WARM_RUNS) -> dict[str, Any]:
-    """Run the benchmark on each backend (see the module docstring for the JSON layout)."""
+def run(backend: str = "both", warm_runs: int = WARM_RUNS) -> dict[str, Any]:
+    """Run the benchmark on ``backend`` (``postgres``, ``timescaledb`` or ``both``; the CLI's
+    ``--backend``) — see the module docstring for the JSON layout."""
     global INVERTERS
+    backends = ("postgres", "timescaledb") if backend == "both" else (backend,)
     settings = load_settings()
     fleets = tuple(sorted({int(x) for x in settings.bench_bi_fleets.split(",")} | {EXAMPLES_FLEET}))
     days = settings.bench_bi_days
