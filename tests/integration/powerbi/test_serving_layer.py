@@ -154,7 +154,7 @@ def explain_device_rows(conn: psycopg.Connection, queries: dict[str, str]) -> di
     return out
 
 
-def _explain_all(conn: psycopg.Connection) -> dict[str, dict[str, float]]:
+def _explain_all(conn: psycopg.Connection) -> dict[str, Any]:
     conn.execute("INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw) "
                  "SELECT s, 'srv', %s, t, 60, 10, 20, 30 FROM unnest(%s::text[]) s, "
                  "generate_series(%s::timestamptz, %s::timestamptz, INTERVAL '15 minutes') t",
@@ -166,7 +166,7 @@ def _explain_all(conn: psycopg.Connection) -> dict[str, dict[str, float]]:
                  (START + timedelta(hours=12), list(SITES), START, END))
     refresh_rollups(conn, **WINDOW)  # forecast accuracy is materialised (0100): written forecasts reach it on refresh
     conn.execute("ANALYZE")  # planner statistics as autovacuum would have them on a live database
-    out = {"report": explain_device_rows(conn, {**REPORT_QUERIES, **DASHBOARD_QUERIES, **EXAMPLE_QUERIES}),
+    out: dict[str, Any] = {"report": explain_device_rows(conn, {**REPORT_QUERIES, **DASHBOARD_QUERIES, **EXAMPLE_QUERIES}),
            "baseline": explain_device_rows(conn, BASELINE_QUERIES),
            "accuracy": _rows(conn, ACCURACY),
            "accuracy_0040": _rows(conn, FORECAST_ACCURACY_0040)}
