@@ -1,4 +1,4 @@
-"""The BI serving layer (migrations 0070-0073) on both backends: site/fleet rollups and materialised
+"""The BI serving layer (migrations 0070-0073, 0100-0102) on both backends: site/fleet rollups and materialised
 KPI days equal the live definitions, late data reaches them, TimescaleDB and plain PostgreSQL
 agree, and no report or dashboard query scans device-level 15-min rows beyond one site-day."""
 
@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from bench.bi import BASELINE_QUERIES, REPORT_QUERIES
+from bench.bi import BASELINE_QUERIES, EXAMPLE_QUERIES, REPORT_QUERIES
 from heliosgrid.api.routers.insights import DASHBOARD_QUERIES
 from heliosgrid.db.connection import open_connection
 from heliosgrid.db.rollups import ensure_partitions, refresh_rollups
@@ -154,7 +154,7 @@ def explain_device_rows(conn: psycopg.Connection, queries: dict[str, str]) -> di
     return out
 
 
-def _explain_all(conn: psycopg.Connection) -> dict[str, dict[str, float]]:
+def _explain_all(conn: psycopg.Connection) -> dict[str, Any]:
     conn.execute("INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw) "
                  "SELECT s, 'srv', %s, t, 60, 10, 20, 30 FROM unnest(%s::text[]) s, "
                  "generate_series(%s::timestamptz, %s::timestamptz, INTERVAL '15 minutes') t",
@@ -164,11 +164,26 @@ def _explain_all(conn: psycopg.Connection) -> dict[str, dict[str, float]]:
                  "SELECT s, 'srv', %s, t, 30, 5, 15, 25 FROM unnest(%s::text[]) s, "
                  "generate_series(%s::timestamptz, %s::timestamptz, INTERVAL '15 minutes') t",
                  (START + timedelta(hours=12), list(SITES), START, END))
+    refresh_rollups(conn, **WINDOW)  # forecast accuracy is materialised (0100): written forecasts reach it on refresh
     conn.execute("ANALYZE")  # planner statistics as autovacuum would have them on a live database
-    return {"report": explain_device_rows(conn, {**REPORT_QUERIES, **DASHBOARD_QUERIES}),
-            "baseline": explain_device_rows(conn, BASELINE_QUERIES),
-            "accuracy": _rows(conn, "SELECT * FROM bi.forecast_accuracy WHERE site_id = ANY(%(sites)s) ORDER BY 1, 2"),
-            "accuracy_0040": _rows(conn, FORECAST_ACCURACY_0040)}
+    out: dict[str, Any] = {"report": explain_device_rows(conn, {**REPORT_QUERIES, **DASHBOARD_QUERIES, **EXAMPLE_QUERIES}),
+           "baseline": explain_device_rows(conn, BASELINE_QUERIES),
+           "accuracy": _rows(conn, ACCURACY),
+           "accuracy_0040": _rows(conn, FORECAST_ACCURACY_0040)}
+    # late data on both sides of the accuracy rows: a correction of day-2 actuals and a re-issue
+    # (later issued_at) for targets of day 3
+    _load(conn, START + timedelta(hours=30), START + timedelta(hours=34), 0.7, 2 * 10**9)
+    conn.execute("INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw) "
+                 "SELECT s, 'srv', %s, t, 15, 1, 2, 3 FROM unnest(%s::text[]) s, "
+                 "generate_series(%s::timestamptz, %s::timestamptz, INTERVAL '15 minutes') t",
+                 (START + timedelta(hours=50), list(SITES), START + timedelta(hours=51), END))
+    refresh_rollups(conn, **WINDOW)
+    out["accuracy_late"] = _rows(conn, ACCURACY)
+    out["accuracy_late_0040"] = _rows(conn, FORECAST_ACCURACY_0040)
+    return out
+
+
+ACCURACY = "SELECT * FROM bi.forecast_accuracy WHERE site_id = ANY(%(sites)s) ORDER BY 1, 2"
 
 
 # The DISTINCT ON definition of bi.forecast_accuracy (0040) that 0074 replaced.
@@ -255,7 +270,7 @@ def test_late_correction_reaches_site_rollups_and_kpi_days(results: dict[str, An
 @pytest.mark.parametrize("backend", ["postgres", "timescaledb"])
 def test_no_report_query_scans_device_rows_beyond_one_site_day(results: dict[str, Any], backend: str) -> None:
     scanned = results[backend]["explain"]["report"]
-    assert len(scanned) == len(REPORT_QUERIES) + len(DASHBOARD_QUERIES)
+    assert len(scanned) == len(REPORT_QUERIES) + len(DASHBOARD_QUERIES) + len(EXAMPLE_QUERIES)
     assert {q: n for q, n in scanned.items() if n > ONE_SITE_DAY_ROWS} == {}
     assert scanned["site_device_power_one_day"] > 0  # the drill-down reads its one site-day, and is counted
 
@@ -271,3 +286,14 @@ def test_forecast_accuracy_rows_unchanged_by_the_lateral_form(results: dict[str,
     new, old = results[backend]["explain"]["accuracy"], results[backend]["explain"]["accuracy_0040"]
     assert len(new) == 2 * 3 * 96 and {r[4] for r in new} == {30, 60}  # both issues are the latest for some targets
     assert _same(new, old)
+
+
+@pytest.mark.parametrize("backend", ["postgres", "timescaledb"])
+def test_materialised_accuracy_follows_late_actuals_and_reissued_forecasts(results: dict[str, Any], backend: str) -> None:
+    explain = results[backend]["explain"]
+    late, live, before = explain["accuracy_late"], explain["accuracy_late_0040"], explain["accuracy"]
+    assert _same(late, live)
+    assert {r[4] for r in late} == {15, 30, 60}  # the re-issue is now the latest for day-3 targets
+    changed_actuals = [a for a, b in zip(late, before, strict=True)
+                       if START + timedelta(hours=30) <= a[1] < START + timedelta(hours=34) and not _close(a[8], b[8])]
+    assert changed_actuals  # the day-2 correction reached the materialised rows
