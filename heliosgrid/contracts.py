@@ -151,7 +151,8 @@ def load_contract(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _relation_columns(conn: psycopg.Connection, relation: str) -> dict[str, str] | None:
+def relation_columns(conn: psycopg.Connection, relation: str) -> dict[str, str] | None:
+    """Column name → SQL type (``format_type``) of a table or view, or ``None`` if it does not exist."""
     row = conn.execute("SELECT to_regclass(%s)::oid", (relation,)).fetchone()
     if row is None or row[0] is None:
         return None
@@ -169,7 +170,7 @@ def _identifier(relation: str) -> sql.Identifier:
 
 def _check_schema(conn: psycopg.Connection, obj: dict[str, Any]) -> list[Finding]:
     relation = str(obj.get("physicalName") or obj["name"])
-    columns = _relation_columns(conn, relation)
+    columns = relation_columns(conn, relation)
     if columns is None:
         return [Finding("schema", relation, False, f"relation {relation} does not exist")]
     out = []

@@ -15,6 +15,7 @@ import pytest
 from psycopg import errors, sql
 from tmdl_model import COMPATIBLE, MODEL_DIR, dax_column_refs, parameter_names, parse_model, parse_relationships
 
+from heliosgrid.contracts import relation_columns
 from heliosgrid.db.connection import open_connection
 
 pytestmark = pytest.mark.integration
@@ -24,16 +25,6 @@ EXPECTED_MEASURES = {"Current kW", "Expected kW", "Energy Today kWh", "Performan
                      "Forecast Bias kW", "Open Alerts"}
 
 
-def _db_columns(conn: psycopg.Connection, relation: str) -> dict[str, str] | None:
-    row = conn.execute("SELECT to_regclass(%s)::oid", (relation,)).fetchone()
-    if row is None or row[0] is None:
-        return None
-    cur = conn.execute(
-        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = %s AND attnum > 0 "
-        "AND NOT attisdropped", (row[0],))
-    return dict(cur.fetchall())
-
-
 def _binding_problems(url: str, directory: Path = MODEL_DIR) -> list[str]:
     problems = []
     with open_connection(url, autocommit=True) as conn:
@@ -41,7 +32,7 @@ def _binding_problems(url: str, directory: Path = MODEL_DIR) -> list[str]:
             relation = f"{table.source_schema}.{table.source_item}"
             if table.source_schema != "bi":
                 problems.append(f"{table.name}: bound to {relation}, expected the bi schema")
-            columns = _db_columns(conn, relation)
+            columns = relation_columns(conn, relation)
             if columns is None:
                 problems.append(f"{table.name}: relation {relation} does not exist")
                 continue
