@@ -85,6 +85,9 @@ def seed(url: str) -> Seeded:
                     "VALUES ('alpha', 'test-model-v1', %s, %s, %s, %s, %s, %s)",
                     [(issued, t, int((t - issued).total_seconds() // 60), 90.0 + k, 115.0 + k, 140.0 + k) for t in targets],
                 )
+        # Forecasts for targets already measured (a backfill): the accuracy table (migration 0100) picks them
+        # up at the next rollup refresh; run that step now.
+        conn.execute("SELECT helios_refresh_forecast_accuracy()")
         alert_ids = []
         for device_id, fault, state in (
             ("alpha-inv2", "inverter_trip", "open"),
