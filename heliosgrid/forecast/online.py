@@ -23,7 +23,7 @@ from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
 from heliosgrid.forecast.features import climatology_halfwidths
 from heliosgrid.forecast.forecaster import truncate_history
 from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
-from heliosgrid.forecast.solar import SolarContext, regular_grid
+from heliosgrid.forecast.solar import STEP, SolarContext, regular_grid
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,38 @@ def band_scales(ctx: SolarContext, history: pd.Series, issue: pd.Timestamp,
     """Lower/upper band scales (kW) of targets ``issue + horizon_min`` known at ``issue``."""
     avail = truncate_history(history, issue).dropna()
     k = ctx.csi(regular_grid(avail, issue)).to_numpy() if len(avail) else np.zeros(0)
-    c_lo, c_hi = climatology_halfwidths(k, (np.asarray(horizon_min) // 15).astype(int))
+    return _scales_from_csi(ctx, k, issue, horizon_min)
+
+
+def _scales_from_csi(ctx: SolarContext, k_before_issue: np.ndarray, issue: pd.Timestamp,
+                     horizon_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Band scales (kW) from the CSI grid that ends just before ``issue``."""
+    c_lo, c_hi = climatology_halfwidths(k_before_issue, (np.asarray(horizon_min) // 15).astype(int))
     cs = ctx.clearsky_kw(pd.DatetimeIndex(issue + pd.to_timedelta(horizon_min, unit="min")))
     return cs * c_lo, cs * c_hi
+
+
+class IssueScales:
+    """Band scales at many issue times from ONE clear-sky-index grid of the history (the replay of
+    :func:`online_offsets` asks for ~56 issue times per hourly forecast; recomputing the grid and the
+    CSI of the whole history for each was the cost). Same values as :func:`band_scales`: at an issue
+    time only the grid positions before it are used."""
+
+    def __init__(self, ctx: SolarContext, history: pd.Series) -> None:
+        self.ctx = ctx
+        avail = history.dropna()
+        grid = ctx.csi(regular_grid(avail)) if len(avail) else pd.Series(dtype=float)
+        self.k = grid.to_numpy()
+        self.index_ns = pd.DatetimeIndex(grid.index).asi8 if len(grid) else np.zeros(0, dtype=np.int64)
+        self.end_ns = int(self.index_ns[-1]) if len(grid) else None
+
+    def __call__(self, issue: pd.Timestamp, horizon_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = int(np.searchsorted(self.index_ns, issue.value, side="left"))
+        k = self.k[:p]
+        if self.end_ns is not None and issue.value > self.end_ns + STEP.value:  # grid ends before the issue
+            gap = (issue.value - self.end_ns - STEP.value) // STEP.value
+            k = np.concatenate([k, np.full(int(gap), np.nan)])
+        return _scales_from_csi(self.ctx, k, issue, horizon_min)
 
 
 def online_offsets(matured: pd.DataFrame, history: pd.Series, ctx: SolarContext,
@@ -67,9 +96,10 @@ def online_offsets(matured: pd.DataFrame, history: pd.Series, ctx: SolarContext,
     :class:`OnlineBand` (buckets with fewer than ``min_scores`` daylight scores are left out)."""
     bands = {b: OnlineBand() for b in HORIZON_BUCKETS}
     counts = dict.fromkeys(HORIZON_BUCKETS, 0)
+    scales = IssueScales(ctx, history)
     for issue, part in matured.groupby("issued_at", sort=True):
         h = part["horizon_min"].to_numpy()
-        lo_kw, hi_kw = band_scales(ctx, history, pd.Timestamp(issue), h)
+        lo_kw, hi_kw = scales(pd.Timestamp(issue), h)
         y, p50 = part["actual_kw"].to_numpy(), part["p50_kw"].to_numpy()
         r_lo, r_hi = scores(y, p50, lo_kw), scores(y, p50, hi_kw)
         buckets = bucket_of(h)

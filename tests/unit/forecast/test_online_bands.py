@@ -67,3 +67,22 @@ def test_selection_falls_back_to_the_best_reference_unless_better_in_every_fold(
     w, ev = _choose(np.column_stack([ref, worse, steady]), y, fold, names)
     assert ev["choice"] in ("gbm", "nnls", "inverse_mse") and w.get("gbm", 0.0) > 0.5
     assert all(g > 0 for g in ev["fold_gain_vs_best_reference"])
+
+
+def test_cached_issue_scales_equal_the_per_issue_recomputation(synthetic_alternating: pd.Series) -> None:
+    """IssueScales (one CSI grid for the whole replay) gives the same band scales as band_scales at each issue
+    time, including issue times inside a data gap and after the end of the history."""
+    from heliosgrid.forecast.online import IssueScales, band_scales
+
+    ctx = SolarContext(DEFAULT_SITE, 100.0)
+    history = synthetic_alternating.copy()
+    history.iloc[1500:1700] = np.nan  # a gap of two days
+    cached = IssueScales(ctx, history)
+    h = np.arange(192) * 15
+    start = history.index[0]
+    for issue in (start + pd.Timedelta(days=16, hours=6), history.index[1600], history.index[-1] + STEP,
+                  history.index[-1] + pd.Timedelta(hours=7)):
+        lo_ref, hi_ref = band_scales(ctx, history, issue, h)
+        lo, hi = cached(issue, h)
+        np.testing.assert_allclose(lo, lo_ref)
+        np.testing.assert_allclose(hi, hi_ref)
