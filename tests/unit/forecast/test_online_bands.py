@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from heliosgrid.forecast.ensemble import _choose, fold_ids
+from heliosgrid.forecast.ensemble import MIN_FOLD_GAIN, _choose, fold_ids
 from heliosgrid.forecast.online import apply_offsets, online_offsets
 from heliosgrid.forecast.solar import STEP, SolarContext
 from heliosgrid.forecast.synthetic import DEFAULT_SITE
@@ -49,8 +49,9 @@ def test_online_band_follows_the_realised_errors(synthetic_alternating: pd.Serie
     assert (wide["p90_kw"] <= 100.0).all() and (wide["p10_kw"] >= 0).all()
 
 
-def test_selection_falls_back_to_the_best_reference_unless_better_in_every_fold() -> None:
-    """A model that wins on the pooled hold-out but loses to the best reference in one fold is not chosen."""
+def test_selection_falls_back_to_the_reference_blend_unless_better_in_every_fold() -> None:
+    """A model that wins on the pooled hold-out but loses to the reference blend in one fold is not chosen: the
+    bucket gets the convex blend of the references (here almost all persistence)."""
     rng = np.random.default_rng(0)
     n = 900
     issued = np.repeat(np.arange(90), 10)
@@ -63,10 +64,31 @@ def test_selection_falls_back_to_the_best_reference_unless_better_in_every_fold(
     names = ["persistence", "climatology", "gbm"]
     worse = y + rng.normal(0, 3.0, n)
     w, ev = _choose(np.column_stack([ref, worse, lucky]), y, fold, names)
-    assert w == {"persistence": 1.0} and ev["best_reference"] == "persistence"
+    assert ev["choice"] == "reference_blend" and ev["best_reference"] == "persistence"
+    assert "gbm" not in w and w["persistence"] > 0.85
+    assert min(ev["fold_gain_vs_reference_blend"]["gbm"]) < 0
     w, ev = _choose(np.column_stack([ref, worse, steady]), y, fold, names)
-    assert ev["choice"] in ("gbm", "nnls", "inverse_mse") and w.get("gbm", 0.0) > 0.5
-    assert all(g > 0 for g in ev["fold_gain_vs_best_reference"])
+    assert ev["choice"] in ("gbm", "nnls") and w.get("gbm", 0.0) > 0.5
+    assert all(g >= MIN_FOLD_GAIN for g in ev["fold_gain_vs_reference_blend"][ev["choice"]])
+
+
+def test_reference_blend_is_not_worse_than_either_reference_when_their_ranking_flips() -> None:
+    """Two references whose ranking flips between the hold-out and later: the chosen reference blend (fitted
+    on the hold-out only) beats the hold-out's best reference on the later data, where that one is worse."""
+    rng = np.random.default_rng(3)
+    n = 1200
+    y = rng.uniform(0, 10, 2 * n)
+    noise_a = np.concatenate([rng.normal(0, 0.8, n), rng.normal(0, 1.6, n)])  # good first, bad later
+    noise_b = np.concatenate([rng.normal(0, 1.2, n), rng.normal(0, 1.0, n)])
+    x = np.column_stack([y + noise_a, y + noise_b])
+    names = ["persistence", "climatology"]
+    fold = fold_ids(np.repeat(np.arange(n // 10), 10), 3)
+    w, ev = _choose(x[:n], y[:n], fold, names)
+    assert ev["choice"] == "reference_blend" and ev["best_reference"] == "persistence"
+    later = x[n:] @ np.array([w.get(m, 0.0) for m in names])
+    rmse_blend = np.sqrt(np.mean((later - y[n:]) ** 2))
+    rmse_best_holdout_ref = np.sqrt(np.mean((x[n:, 0] - y[n:]) ** 2))
+    assert rmse_blend < 0.8 * rmse_best_holdout_ref
 
 
 def test_cached_issue_scales_equal_the_per_issue_recomputation(synthetic_alternating: pd.Series) -> None:
