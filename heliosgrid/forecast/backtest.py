@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from heliosgrid.forecast.bandsource import apply_source_bands, start_sources
 from heliosgrid.forecast.ensemble import EnsembleForecaster, label
 from heliosgrid.forecast.evaluation import (
-    apply_online_bands,
     climatology_quantiles,
-    holdout_scores,
+    holdout_frame,
     reference_comparison,
     reselected_ensemble_frame,
     sharpness_metrics,
@@ -185,7 +185,9 @@ def _assemble_frame(frames: list[pd.DataFrame], series: pd.Series, shared: Solar
 def _champion_and_bands(frame: pd.DataFrame, forecasters: dict[str, Forecaster], ens: EnsembleForecaster,
                         series: pd.Series, end: pd.Timestamp, clip_kw: float, online_bands: bool) -> pd.DataFrame:
     """Add the per-horizon champion's rows, the climatological quantiles and band scales, and (with
-    ``online_bands``) replace every model's P10/P90 by its online conformal band."""
+    ``online_bands``) replace every model's P10/P90 by its online conformal band with the band centre
+    chosen per bucket (:mod:`heliosgrid.forecast.bandsource`); the champion keeps the final centre and
+    offsets for production."""
     champ_rows, counts = reselected_ensemble_frame(frame, ens, forecasters)
     ens.evidence = {**ens.evidence, "choices_over_issue_times": counts}
     frame = pd.concat([frame, champ_rows], ignore_index=True)
@@ -193,8 +195,14 @@ def _champion_and_bands(frame: pd.DataFrame, forecasters: dict[str, Forecaster],
     frame = frame.merge(climatology_quantiles(frame, k), on=["issued_at", "target_ts"], how="left")
     if online_bands:
         owners: dict[str, Forecaster | EnsembleForecaster] = {**forecasters, ens.name: ens}
-        frame = pd.concat([apply_online_bands(frame[frame["model"] == n], holdout_scores(fc), clip_kw)
-                           for n, fc in owners.items()], ignore_index=True)
+        parts = []
+        for n, fc in owners.items():
+            sources = start_sources(holdout_frame(fc), clip_kw)
+            parts.append(apply_source_bands(frame[frame["model"] == n], sources, clip_kw))
+            if n == ens.name:  # the production band starts where the backtest ended
+                ens.band_centre = {b: src.choice() for b, src in sources.items()}
+                ens.bands = {b: src.bands[ens.band_centre[b]].offsets() for b, src in sources.items()}
+        frame = pd.concat(parts, ignore_index=True)
     return frame
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.optimize import nnls
 
 from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
-from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, climatology_halfwidths
+from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, climatology_band
 from heliosgrid.forecast.forecaster import Forecaster, check_power_series, truncate_history
 from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
 from heliosgrid.forecast.solar import ForecastInputError, regular_grid
@@ -42,7 +42,8 @@ MIN_FOLD_GAIN = 0.05
 
 
 def holdout_power(fc: Forecaster) -> pd.DataFrame:
-    """A forecaster's hold-out forecasts in kW: issued_at, horizon_min, bucket, p50_kw, y_kw, scale_kw."""
+    """A forecaster's hold-out forecasts in kW: issued_at, horizon_min, bucket, p50_kw, y_kw, scale_lo_kw, scale_hi_kw,
+    clim_p50_kw (the climatological median)."""
     if fc.holdout is None:
         raise ForecastInputError(f"{fc.name} has no hold-out forecasts (not fitted in this process)")
     h = fc.holdout
@@ -54,7 +55,7 @@ def holdout_power(fc: Forecaster) -> pd.DataFrame:
         "bucket": bucket_of(h["horizon_min"].to_numpy()),
         "p50_kw": np.clip(h["k_p50"].to_numpy() * cs, 0.0, fc.ctx.capacity_kw),
         "y_kw": h["k_obs"].to_numpy() * cs, "scale_lo_kw": cs * h["clim_lo"].to_numpy(),
-        "scale_hi_kw": cs * h["clim_hi"].to_numpy(),
+        "scale_hi_kw": cs * h["clim_hi"].to_numpy(), "clim_p50_kw": cs * h["clim_mid"].to_numpy(),
     })
 
 
@@ -181,6 +182,8 @@ class EnsembleForecaster:
     bands: dict[str, tuple[float, float]] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
     name: str = ENSEMBLE_NAME
+    #: Per bucket, the weight of the P50 in the band centre (rest: climatological median; bandsource.py).
+    band_centre: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_members(cls, members: dict[str, Forecaster]) -> EnsembleForecaster:
@@ -205,7 +208,8 @@ class EnsembleForecaster:
 
     def predict_quantiles(self, history: pd.Series, issue_time: pd.Timestamp | str,
                           horizon_steps: int = DEFAULT_HORIZON_STEPS) -> pd.DataFrame:
-        """P10/P50/P90 (kW): members' P50 combined per bucket, conformal band on ``P_cs × s``."""
+        """P10/P50/P90 (kW): members' P50 combined per bucket, conformal band on ``P_cs × s`` around each bucket's
+        band centre (:mod:`heliosgrid.forecast.bandsource`)."""
         parts = {n: fc.predict_quantiles(history, issue_time, horizon_steps) for n, fc in self.members.items()}
         first = next(iter(parts.values()))
         h = first["horizon_min"].to_numpy()
@@ -214,16 +218,20 @@ class EnsembleForecaster:
         avail = truncate_history(check_power_series(history), issue).dropna()
         k = self.ctx.csi(regular_grid(avail, issue)) if len(avail) else pd.Series(dtype=float)
         cs = self.ctx.clearsky_kw(pd.DatetimeIndex(first["target_ts"]))
-        c_lo, c_hi = climatology_halfwidths(k.to_numpy(), (h // 15).astype(int))
+        c_lo, c_hi, c_mid = climatology_band(k.to_numpy(), (h // 15).astype(int))
         buckets = bucket_of(h)
         lower = np.array([self.bands.get(b, (-1.0, 1.0))[0] for b in buckets])
         upper = np.array([self.bands.get(b, (-1.0, 1.0))[1] for b in buckets])
-        p10, p90 = band_from_offsets(p50, cs * c_lo, cs * c_hi, lower, upper, self.ctx.capacity_kw)
+        weight = np.array([self.band_centre.get(b, 1.0) for b in buckets])
+        centre = weight * p50 + (1.0 - weight) * np.where(np.isfinite(c_mid), cs * c_mid, p50)
+        p10, p90 = band_from_offsets(centre, cs * c_lo, cs * c_hi, lower, upper, self.ctx.capacity_kw)
+        p10, p90 = np.minimum(p10, p50), np.maximum(p90, p50)
         return pd.DataFrame({"target_ts": first["target_ts"], "horizon_min": h, "p10_kw": p10, "p50_kw": p50,
                              "p90_kw": p90})
 
     def describe(self) -> dict[str, Any]:
-        return {"model": {"weights": self.weights, "bands": self.bands}, "members": sorted(self.members),
+        return {"model": {"weights": self.weights, "bands": self.bands, "band_centre": self.band_centre},
+                "members": sorted(self.members),
                 "capacity_kw": self.ctx.capacity_kw, "holdout": self.evidence}
 
 

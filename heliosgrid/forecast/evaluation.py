@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.forecast.calibration import regime_variability
-from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
 from heliosgrid.forecast.ensemble import (
     ENSEMBLE_NAME,
     REFERENCES,
@@ -115,46 +114,16 @@ def reselected_ensemble_frame(frame: pd.DataFrame, ens: EnsembleForecaster, memb
     return base, counts
 
 
-def holdout_scores(fc: Forecaster | EnsembleForecaster) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Conformity scores of a forecaster's training hold-out per bucket (the band's starting point)."""
+def holdout_frame(fc: Forecaster | EnsembleForecaster) -> pd.DataFrame:
+    """A forecaster's training hold-out in kW (bucket, y_kw, p50_kw, clim_p50_kw, scale_lo_kw, scale_hi_kw):
+    the band sources' starting point (:func:`heliosgrid.forecast.bandsource.start_sources`)."""
     if isinstance(fc, EnsembleForecaster):
         frames = {n: holdout_power(m) for n, m in fc.members.items()}
-        first = next(iter(frames.values()))
-        p50 = combine_p50({n: f["p50_kw"].to_numpy() for n, f in frames.items()}, first["horizon_min"].to_numpy(),
-                          fc.weights)
-    else:
-        first = holdout_power(fc)
-        p50 = first["p50_kw"].to_numpy()
-    r_lo, r_hi = (scores(first["y_kw"].to_numpy(), p50, first[c].to_numpy()) for c in ("scale_lo_kw", "scale_hi_kw"))
-    bucket = first["bucket"].to_numpy()
-    return {b: (r_lo[bucket == b], r_hi[bucket == b]) for b in HORIZON_BUCKETS}
-
-
-def apply_online_bands(rows: pd.DataFrame, start_scores: dict[str, tuple[np.ndarray, np.ndarray]],
-                       capacity_kw: float) -> pd.DataFrame:
-    """Replace P10/P90 of one model's rows by the online conformal band (issue-time order, per bucket)."""
-    rows = rows.sort_values(["issued_at", "horizon_min"]).reset_index(drop=True)
-    origins = np.sort(rows["issued_at"].unique())
-    bucket = bucket_of(rows["horizon_min"].to_numpy())
-    y, p50 = rows["actual_kw"].to_numpy(), rows["p50_kw"].to_numpy()
-    r_lo, r_hi = scores(y, p50, rows["scale_lo_kw"].to_numpy()), scores(y, p50, rows["scale_hi_kw"].to_numpy())
-    matures = (pd.DatetimeIndex(rows["target_ts"]) + STEP).asi8
-    mature_at = np.searchsorted(pd.DatetimeIndex(origins).asi8, matures, side="left")  # first origin that knows it
-    issued_pos = np.searchsorted(origins, rows["issued_at"].to_numpy())
-    lo = np.zeros(len(rows))
-    hi = np.zeros(len(rows))
-    for b in HORIZON_BUCKETS:
-        empty = np.zeros(0)
-        band = OnlineBand(*start_scores.get(b, (empty, empty)))
-        in_b = bucket == b
-        for i in range(len(origins)):
-            new = in_b & (mature_at == i) & (issued_pos < i)
-            band.update(r_lo[new], r_hi[new])
-            sel = in_b & (issued_pos == i)
-            lo[sel], hi[sel] = band.offsets()
-    rows["p10_kw"], rows["p90_kw"] = band_from_offsets(p50, rows["scale_lo_kw"].to_numpy(),
-                                                       rows["scale_hi_kw"].to_numpy(), lo, hi, capacity_kw)
-    return rows
+        first = next(iter(frames.values())).copy()
+        first["p50_kw"] = combine_p50({n: f["p50_kw"].to_numpy() for n, f in frames.items()},
+                                      first["horizon_min"].to_numpy(), fc.weights)
+        return first
+    return holdout_power(fc)
 
 
 def sharpness_metrics(frame: pd.DataFrame, capacity_kw: float) -> dict[str, dict[str, dict[str, float]]]:
@@ -200,5 +169,5 @@ def reference_comparison(metrics: dict[str, dict[str, dict[str, float]]], champi
     return out
 
 
-__all__ = ["DAY_AHEAD_BUCKET", "ENSEMBLE_NAME", "apply_online_bands", "climatology_quantiles", "ensemble_frame",
-           "holdout_scores", "issue_scales", "reference_comparison", "sharpness_metrics"]
+__all__ = ["DAY_AHEAD_BUCKET", "ENSEMBLE_NAME", "climatology_quantiles", "ensemble_frame",
+           "holdout_frame", "issue_scales", "reference_comparison", "sharpness_metrics"]

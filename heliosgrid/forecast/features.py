@@ -81,8 +81,16 @@ def climatology_halfwidths(k: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray
     """Lower (P50 − P10) and upper (P90 − P50) half-widths (CSI) of the climatological quantiles of each
     target slot, floored at :data:`SPREAD_FLOOR`: the band scales. They carry the time-of-day shape and
     the skew of recent weather (after clear weeks the downside is wide and the upside narrow)."""
+    lo, hi, _ = climatology_band(k, steps)
+    return lo, hi
+
+
+def climatology_band(k: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`climatology_halfwidths` plus the climatological median CSI of each target slot (NaN where the
+    last 14 days have no value of the slot): the band scales and the climatological band centre."""
     q = slot_quantiles(k, len(k), steps, CLIM_QUANTILE_DAYS, CLIM_QUANTILE_HALF_WIDTH, (0.1, 0.5, 0.9))
-    return halfwidths_from_quantiles(q)
+    lo, hi = halfwidths_from_quantiles(q)
+    return lo, hi, np.asarray(q[:, 1])
 
 
 #: Half-widths are averaged over ± this many 15-min steps: slot quantiles of ~70 values jump from one

@@ -17,7 +17,7 @@ from heliosgrid.forecast.calibration import (
     fit_blend_weights,
     regime_variability,
 )
-from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, HISTORY_LOOKBACK_DAYS, climatology_halfwidths
+from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, HISTORY_LOOKBACK_DAYS, climatology_band
 from heliosgrid.forecast.models.base import ForecastModel
 from heliosgrid.forecast.solar import CSI_MAX, STEP, STEPS_PER_DAY, ForecastInputError, SolarContext, regular_grid
 from heliosgrid.forecast.weather import WeatherProvider
@@ -68,7 +68,8 @@ class Forecaster:
         self.blend_weights: np.ndarray = np.zeros(len(CAL_HORIZON_EDGES_MIN) - 1)
         self.train_start: pd.Timestamp | None = None
         self.train_end: pd.Timestamp | None = None
-        #: Hold-out forecasts of the last fit (issued_at ns, horizon_min, k_p50, k_obs, scale, clim_lo, clim_hi); not pickled.
+        #: Hold-out forecasts of the last fit (issued_at ns, horizon_min, k_p50, k_obs, scale, clim_lo, clim_hi, clim_mid
+        #: = climatological median CSI); not pickled.
         self.holdout: pd.DataFrame | None = None
 
     @property
@@ -98,8 +99,8 @@ class Forecaster:
         cal_days = min(float(self.calibration_days), span_days * 0.3)
         folds = max(1, min(self.calibration_folds, int(span_days * 0.5 // cal_days)))
         k_full = self._csi_grid(history)
-        h_all, kh_all, ko_all, kp_all, sc_all, org_all, lo_all, hi_all = self._holdout_forecasts(history, k_full, folds,
-                                                                                           cal_days)
+        h_all, kh_all, ko_all, kp_all, sc_all, org_all, lo_all, hi_all, mid_all = self._holdout_forecasts(
+            history, k_full, folds, cal_days)
         self.calibration_folds_used = folds
         if self.model.blends_persistence:
             self.blend_weights = fit_blend_weights(h_all, kh_all, kp_all, ko_all)
@@ -108,7 +109,7 @@ class Forecaster:
         k_p50 = kh_all + (self.calibrator.offsets(h_all, kh_all)[:, 1] if self.median_shift else 0.0)
         self.holdout = pd.DataFrame({"issued_at": org_all, "horizon_min": h_all.astype(int),
                                      "k_p50": np.clip(k_p50, 0.0, CSI_MAX), "k_obs": ko_all, "scale": sc_all,
-                                     "clim_lo": lo_all, "clim_hi": hi_all})
+                                     "clim_lo": lo_all, "clim_hi": hi_all, "clim_mid": mid_all})
         self.model.fit(k_full, self.ctx, self.weather)
         return self
 
@@ -126,8 +127,9 @@ class Forecaster:
     def _holdout_forecasts(self, history: pd.Series, k_full: pd.Series, folds: int,
                            cal_days: float) -> tuple[np.ndarray, ...]:
         """Forecasts over the hold-out blocks, each by the model fitted before its block: horizon (min),
-        predicted CSI, observed CSI, reference CSI, band scale and issue time per target."""
-        hs, kh, ko, kp, sc, org, c_lo, c_hi = [], [], [], [], [], [], [], []
+        predicted CSI, observed CSI, reference CSI, band scale, issue time and the climatological lower/upper
+        half-widths and median CSI per target."""
+        hs, kh, ko, kp, sc, org, c_lo, c_hi, c_mid = [], [], [], [], [], [], [], [], []
         steps = np.arange(DEFAULT_HORIZON_STEPS)
         step = pd.Timedelta(hours=self.calibration_origin_step_h)
         assert self.train_end is not None
@@ -147,11 +149,12 @@ class Forecaster:
                 kp.append(self.model.reference_csi(k_hist, origin, steps, self.ctx))
                 sc.append(np.full(len(steps), self._band_scale(k_hist)))
                 org.append(np.full(len(steps), origin.value, dtype=np.int64))
-                lo, hi = climatology_halfwidths(k_hist.to_numpy(), steps)
+                lo, hi, mid = climatology_band(k_hist.to_numpy(), steps)
                 c_lo.append(lo)
                 c_hi.append(hi)
+                c_mid.append(mid)
                 origin += step
-        return tuple(np.concatenate(a) for a in (hs, kh, ko, kp, sc, org, c_lo, c_hi))
+        return tuple(np.concatenate(a) for a in (hs, kh, ko, kp, sc, org, c_lo, c_hi, c_mid))
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import psycopg
 
+from heliosgrid.forecast.bandsource import band_centre
 from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
-from heliosgrid.forecast.features import climatology_halfwidths
+from heliosgrid.forecast.features import climatology_band
 from heliosgrid.forecast.forecaster import truncate_history
 from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
 from heliosgrid.forecast.solar import STEP, SolarContext, regular_grid
@@ -52,19 +53,20 @@ def matured_forecasts(conn: psycopg.Connection, site_id: str, model_version: str
 
 
 def band_scales(ctx: SolarContext, history: pd.Series, issue: pd.Timestamp,
-                horizon_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower/upper band scales (kW) of targets ``issue + horizon_min`` known at ``issue``."""
+                horizon_min: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower/upper band scales (kW) of targets ``issue + horizon_min`` known at ``issue``, and the
+    climatological median (kW, NaN where unknown): the band centre's climatological part."""
     avail = truncate_history(history, issue).dropna()
     k = ctx.csi(regular_grid(avail, issue)).to_numpy() if len(avail) else np.zeros(0)
     return _scales_from_csi(ctx, k, issue, horizon_min)
 
 
 def _scales_from_csi(ctx: SolarContext, k_before_issue: np.ndarray, issue: pd.Timestamp,
-                     horizon_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Band scales (kW) from the CSI grid that ends just before ``issue``."""
-    c_lo, c_hi = climatology_halfwidths(k_before_issue, (np.asarray(horizon_min) // 15).astype(int))
+                     horizon_min: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Band scales and climatological median (kW) from the CSI grid that ends just before ``issue``."""
+    c_lo, c_hi, c_mid = climatology_band(k_before_issue, (np.asarray(horizon_min) // 15).astype(int))
     cs = ctx.clearsky_kw(pd.DatetimeIndex(issue + pd.to_timedelta(horizon_min, unit="min")))
-    return cs * c_lo, cs * c_hi
+    return cs * c_lo, cs * c_hi, cs * c_mid
 
 
 class IssueScales:
@@ -81,7 +83,7 @@ class IssueScales:
         self.index_ns = pd.DatetimeIndex(grid.index).asi8 if len(grid) else np.zeros(0, dtype=np.int64)
         self.end_ns = int(self.index_ns[-1]) if len(grid) else None
 
-    def __call__(self, issue: pd.Timestamp, horizon_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, issue: pd.Timestamp, horizon_min: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p = int(np.searchsorted(self.index_ns, issue.value, side="left"))
         k = self.k[:p]
         if self.end_ns is not None and issue.value > self.end_ns + STEP.value:  # grid ends before the issue
@@ -90,19 +92,26 @@ class IssueScales:
         return _scales_from_csi(self.ctx, k, issue, horizon_min)
 
 
+def _centres(p50_kw: np.ndarray, clim_kw: np.ndarray, buckets: np.ndarray, centre: dict[str, float] | None) -> np.ndarray:
+    weight = np.array([(centre or {}).get(b, 1.0) for b in buckets])
+    return band_centre(p50_kw, clim_kw, 1.0) * weight + band_centre(p50_kw, clim_kw, 0.0) * (1.0 - weight)
+
+
 def online_offsets(matured: pd.DataFrame, history: pd.Series, ctx: SolarContext,
-                   min_scores: int = MIN_ONLINE_SCORES) -> dict[str, tuple[float, float]]:
+                   min_scores: int = MIN_ONLINE_SCORES,
+                   centre: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
     """Per bucket, the (lower, upper) score offsets after replaying ``matured`` in issue order through an
-    :class:`OnlineBand` (buckets with fewer than ``min_scores`` daylight scores are left out)."""
+    :class:`OnlineBand` (buckets with fewer than ``min_scores`` daylight scores are left out). Scores are
+    taken around each bucket's band centre (``centre``: weight of the P50, default 1; bandsource.py)."""
     bands = {b: OnlineBand() for b in HORIZON_BUCKETS}
     counts = dict.fromkeys(HORIZON_BUCKETS, 0)
     scales = IssueScales(ctx, history)
     for issue, part in matured.groupby("issued_at", sort=True):
         h = part["horizon_min"].to_numpy()
-        lo_kw, hi_kw = scales(pd.Timestamp(issue), h)
-        y, p50 = part["actual_kw"].to_numpy(), part["p50_kw"].to_numpy()
-        r_lo, r_hi = scores(y, p50, lo_kw), scores(y, p50, hi_kw)
+        lo_kw, hi_kw, mid_kw = scales(pd.Timestamp(issue), h)
         buckets = bucket_of(h)
+        y, c = part["actual_kw"].to_numpy(), _centres(part["p50_kw"].to_numpy(), mid_kw, buckets, centre)
+        r_lo, r_hi = scores(y, c, lo_kw), scores(y, c, hi_kw)
         for b, band in bands.items():
             sel = (buckets == b) & np.isfinite(r_lo) & np.isfinite(r_hi)
             if sel.any():
@@ -112,36 +121,38 @@ def online_offsets(matured: pd.DataFrame, history: pd.Series, ctx: SolarContext,
 
 
 def apply_offsets(frame: pd.DataFrame, offsets: dict[str, tuple[float, float]], history: pd.Series, ctx: SolarContext,
-                  issue: pd.Timestamp) -> pd.DataFrame:
+                  issue: pd.Timestamp, centre: dict[str, float] | None = None) -> pd.DataFrame:
     """``frame`` (a forecast issued at ``issue``) with P10/P90 rebuilt from ``offsets`` in its buckets."""
     if not offsets or frame.empty:
         return frame
     h = frame["horizon_min"].to_numpy()
-    lo_kw, hi_kw = band_scales(ctx, history, issue, h)
+    lo_kw, hi_kw, mid_kw = band_scales(ctx, history, issue, h)
     buckets = bucket_of(h)
     have = np.isin(buckets, list(offsets))
     lower = np.array([offsets.get(b, (0.0, 0.0))[0] for b in buckets])
     upper = np.array([offsets.get(b, (0.0, 0.0))[1] for b in buckets])
     p50 = frame["p50_kw"].to_numpy()
-    p10, p90 = band_from_offsets(p50, lo_kw, hi_kw, lower, upper, ctx.capacity_kw)
+    p10, p90 = band_from_offsets(_centres(p50, mid_kw, buckets, centre), lo_kw, hi_kw, lower, upper, ctx.capacity_kw)
     out = frame.copy()
-    out["p10_kw"] = np.where(have, p10, frame["p10_kw"].to_numpy())
-    out["p90_kw"] = np.where(have, p90, frame["p90_kw"].to_numpy())
+    out["p10_kw"] = np.where(have, np.minimum(p10, p50), frame["p10_kw"].to_numpy())
+    out["p90_kw"] = np.where(have, np.maximum(p90, p50), frame["p90_kw"].to_numpy())
     return out
 
 
 def update_band_online(conn: psycopg.Connection, frame: pd.DataFrame, champion: dict[str, Any], history: pd.Series,
-                       ctx: SolarContext, issue: pd.Timestamp) -> tuple[pd.DataFrame, dict[str, tuple[float, float]]]:
-    """The champion's new forecast with its band updated from its matured forecasts; and the offsets used."""
+                       ctx: SolarContext, issue: pd.Timestamp, centre: dict[str, float] | None = None,
+                       ) -> tuple[pd.DataFrame, dict[str, tuple[float, float]]]:
+    """The champion's new forecast with its band updated from its matured forecasts; and the offsets used.
+    ``centre``: the champion's band centre per bucket (``EnsembleForecaster.band_centre``; default the P50)."""
     matured = matured_forecasts(conn, champion["site_id"], champion["model_version"], issue)
     if matured.empty:
         return frame, {}
     offsets = online_offsets(matured, history[history.index >= issue - pd.Timedelta(days=2 * ONLINE_WINDOW_DAYS + 1)],
-                             ctx)
+                             ctx, centre=centre)
     if offsets:
         log.info("site %s: band updated online from %d matured forecasts (%s)", champion["site_id"], len(matured),
                  ", ".join(f"{b}: {lo:+.2f}/{hi:+.2f}" for b, (lo, hi) in offsets.items()))
-    return apply_offsets(frame, offsets, history, ctx, issue), offsets
+    return apply_offsets(frame, offsets, history, ctx, issue, centre), offsets
 
 
 __all__ = ["MIN_ONLINE_SCORES", "ONLINE_WINDOW_DAYS", "apply_offsets", "band_scales", "matured_forecasts",

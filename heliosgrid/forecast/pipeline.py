@@ -244,7 +244,7 @@ def forecast_site(conn: psycopg.Connection, champion: dict[str, Any], settings: 
     frame = fc.predict_quantiles(history, issued_at, steps)
     if history.dropna().empty:
         return frame
-    return update_band_online(conn, frame, champion, history, fc.ctx, issued_at)[0]
+    return update_band_online(conn, frame, champion, history, fc.ctx, issued_at, getattr(fc, "band_centre", None))[0]
 
 
 def attach_weather(fc: Forecaster | EnsembleForecaster, weather: WeatherProvider | None) -> None:

@@ -104,7 +104,5 @@ def test_cached_issue_scales_equal_the_per_issue_recomputation(synthetic_alterna
     start = history.index[0]
     for issue in (start + pd.Timedelta(days=16, hours=6), history.index[1600], history.index[-1] + STEP,
                   history.index[-1] + pd.Timedelta(hours=7)):
-        lo_ref, hi_ref = band_scales(ctx, history, issue, h)
-        lo, hi = cached(issue, h)
-        np.testing.assert_allclose(lo, lo_ref)
-        np.testing.assert_allclose(hi, hi_ref)
+        for got, want in zip(cached(issue, h), band_scales(ctx, history, issue, h), strict=True):
+            np.testing.assert_allclose(got, want)

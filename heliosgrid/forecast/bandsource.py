@@ -1,0 +1,128 @@
+"""The band source of each horizon bucket: where the conformal P10–P90 band is centred (ADR 0250).
+
+A band is ``P10 = c + lower × scale_lo`` and ``P90 = c + upper × scale_hi`` with the climatological band
+scales (:mod:`heliosgrid.forecast.conformal`) and adaptive conformal offsets. Its centre ``c`` is
+``w × P50 + (1 − w) × P50_clim``: the forecast's own P50 (``w = 1``), the climatological median of the
+target slot over the last 14 days (``w = 0``, i.e. conformalised climatological quantiles), or halfway.
+The forecast's P50 is reported unchanged; P10 ≤ P50 ≤ P90 is kept by widening.
+
+Why: the P50 of the point champion minimises squared error, and at 6–48 h it is a mean, not a median;
+a band centred on it lost to the climatological quantiles in pinball loss on most corpus cells, a band
+centred on the climatological median did not lose as much. Which centre is best differs per bucket and
+site, so each bucket keeps one :class:`OnlineBand` per centre and issues the band of the centre whose
+bands had the lowest P10/P90 pinball loss over the last :data:`LOSS_WINDOW` matured forecasts (starting
+with the training hold-out). All of it uses only forecasts matured before the issue time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
+from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
+from heliosgrid.forecast.solar import STEP
+
+#: Weights of the forecast's P50 in the band centre (the rest is the climatological median).
+CENTRE_WEIGHTS = (1.0, 0.5, 0.0)
+#: Matured forecasts whose P10/P90 pinball loss decides the centre (about two weeks at 4 issues a day).
+LOSS_WINDOW = 4000
+
+
+def band_centre(p50_kw: np.ndarray, clim_p50_kw: np.ndarray, weight: float) -> np.ndarray:
+    """``weight × P50 + (1 − weight) × P50_clim`` (kW); the P50 where the climatological median is unknown."""
+    clim = np.where(np.isfinite(clim_p50_kw), clim_p50_kw, p50_kw)
+    return np.asarray(weight * p50_kw + (1.0 - weight) * clim)
+
+
+def tail_pinball(y_kw: np.ndarray, p10_kw: np.ndarray, p90_kw: np.ndarray) -> np.ndarray:
+    """Per sample, the pinball loss (kW) of P10 at q = 0.1 plus that of P90 at q = 0.9."""
+    d10, d90 = y_kw - p10_kw, y_kw - p90_kw
+    return np.asarray(np.maximum(0.1 * d10, -0.9 * d10) + np.maximum(0.9 * d90, -0.1 * d90))
+
+
+@dataclass
+class BandSource:
+    """One bucket's conformal bands, one per centre weight, and their recent P10/P90 pinball losses."""
+
+    bands: dict[float, OnlineBand] = field(default_factory=dict)
+    losses: dict[float, np.ndarray] = field(default_factory=dict)
+
+    def choice(self) -> float:
+        """The centre weight with the lowest mean recent loss (ties and no data: the first weight)."""
+        means = {w: float(np.mean(v)) if v.size else np.inf for w, v in self.losses.items()}
+        return min(self.bands, key=lambda w: (means.get(w, np.inf), CENTRE_WEIGHTS.index(w)))
+
+    def record(self, weight: float, r_lo: np.ndarray, r_hi: np.ndarray, loss: np.ndarray) -> None:
+        """Matured forecasts of the band centred with ``weight``: their scores and their losses."""
+        self.bands[weight].update(r_lo, r_hi)
+        ok = loss[np.isfinite(loss)]
+        self.losses[weight] = np.concatenate([self.losses.get(weight, np.zeros(0)), ok])[-LOSS_WINDOW:]
+
+
+def _rows_band(p50: np.ndarray, clim: np.ndarray, s_lo: np.ndarray, s_hi: np.ndarray, weight: float,
+               offsets: tuple[float, float], capacity_kw: float) -> tuple[np.ndarray, np.ndarray]:
+    c = band_centre(p50, clim, weight)
+    p10, p90 = band_from_offsets(c, s_lo, s_hi, offsets[0], offsets[1], capacity_kw)
+    return np.minimum(p10, p50), np.maximum(p90, p50)
+
+
+def start_sources(hold: pd.DataFrame, capacity_kw: float) -> dict[str, BandSource]:
+    """Per bucket, the bands of every centre started on the hold-out (columns ``bucket, y_kw, p50_kw,
+    clim_p50_kw, scale_lo_kw, scale_hi_kw``) and their in-sample hold-out losses."""
+    out: dict[str, BandSource] = {}
+    for b in HORIZON_BUCKETS:
+        h = hold[hold["bucket"] == b]
+        y, p50, clim = (h[c].to_numpy() for c in ("y_kw", "p50_kw", "clim_p50_kw"))
+        s_lo, s_hi = h["scale_lo_kw"].to_numpy(), h["scale_hi_kw"].to_numpy()
+        src = BandSource()
+        for w in CENTRE_WEIGHTS:
+            c = band_centre(p50, clim, w)
+            src.bands[w] = OnlineBand(scores(y, c, s_lo), scores(y, c, s_hi))
+            p10, p90 = _rows_band(p50, clim, s_lo, s_hi, w, src.bands[w].offsets(), capacity_kw)
+            loss = tail_pinball(y, p10, p90)
+            src.losses[w] = loss[np.isfinite(loss) & (s_lo > 1e-9)][-LOSS_WINDOW:]
+        out[b] = src
+    return out
+
+
+def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capacity_kw: float) -> pd.DataFrame:
+    """Replace P10/P90 of one model's rows (columns ``issued_at, target_ts, horizon_min, p50_kw, actual_kw,
+    clim_p50_kw, scale_lo_kw, scale_hi_kw``) by the band of each bucket's chosen centre, in issue-time order;
+    a forecast feeds the bands and losses once its target has been measured (``target + 15 min``). Adds
+    ``band_centre_weight``. ``sources`` is updated in place (its final state is the production start)."""
+    rows = rows.sort_values(["issued_at", "horizon_min"]).reset_index(drop=True)
+    origins = np.sort(rows["issued_at"].unique())
+    bucket = bucket_of(rows["horizon_min"].to_numpy())
+    y, p50, clim = (rows[c].to_numpy(dtype=float) for c in ("actual_kw", "p50_kw", "clim_p50_kw"))
+    s_lo, s_hi = rows["scale_lo_kw"].to_numpy(dtype=float), rows["scale_hi_kw"].to_numpy(dtype=float)
+    mature_at = np.searchsorted(pd.DatetimeIndex(origins).asi8, (pd.DatetimeIndex(rows["target_ts"]) + STEP).asi8,
+                                side="left")
+    issued_pos = np.searchsorted(origins, rows["issued_at"].to_numpy())
+    issued = {w: (np.zeros(len(rows)), np.zeros(len(rows))) for w in CENTRE_WEIGHTS}
+    r = {w: (scores(y, band_centre(p50, clim, w), s_lo), scores(y, band_centre(p50, clim, w), s_hi))
+         for w in CENTRE_WEIGHTS}
+    p10, p90, chosen = np.zeros(len(rows)), np.zeros(len(rows)), np.ones(len(rows))
+    for b in HORIZON_BUCKETS:
+        src = sources.get(b) or BandSource({w: OnlineBand() for w in CENTRE_WEIGHTS}, {})
+        sources[b] = src
+        in_b = bucket == b
+        for i in range(len(origins)):
+            new = in_b & (mature_at == i) & (issued_pos < i)
+            if new.any():
+                for w in src.bands:
+                    loss = tail_pinball(y[new], issued[w][0][new], issued[w][1][new])
+                    src.record(w, r[w][0][new], r[w][1][new], np.where(s_lo[new] > 1e-9, loss, np.nan))
+            sel = in_b & (issued_pos == i)
+            for w in src.bands:
+                lo, hi = _rows_band(p50[sel], clim[sel], s_lo[sel], s_hi[sel], w, src.bands[w].offsets(), capacity_kw)
+                issued[w][0][sel], issued[w][1][sel] = lo, hi
+            w_best = src.choice()
+            p10[sel], p90[sel], chosen[sel] = issued[w_best][0][sel], issued[w_best][1][sel], w_best
+    rows["p10_kw"], rows["p90_kw"], rows["band_centre_weight"] = p10, p90, chosen
+    return rows
+
+
+__all__ = ["CENTRE_WEIGHTS", "BandSource", "apply_source_bands", "band_centre", "start_sources", "tail_pinball"]

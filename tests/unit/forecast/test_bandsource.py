@@ -1,0 +1,68 @@
+"""Band centre chosen per bucket on matured forecasts (heliosgrid.forecast.bandsource)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from heliosgrid.forecast.bandsource import CENTRE_WEIGHTS, apply_source_bands, start_sources, tail_pinball
+from heliosgrid.forecast.metrics import bucket_of
+
+
+def _rows(n_issues: int, seed: int, start: str = "2024-06-01") -> pd.DataFrame:
+    """Forecasts issued every 6 h for 48 h: a clear-sky-like day curve times a CSI around a regime level that
+    changes per issue time. The climatological median knows the regime, the P50 does not (a constant
+    0.65 CSI), so only a band centred (partly) on the climatological median can be sharp."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for issue in pd.date_range(start, periods=n_issues, freq="6h", tz="UTC"):
+        h = np.arange(192) * 15
+        targets = issue + pd.to_timedelta(h, unit="min")
+        hour = targets.hour + targets.minute / 60
+        cs = np.clip(np.sin((hour - 6) / 12 * np.pi), 0, None) * 100
+        regime = rng.uniform(0.3, 1.0)
+        k = np.clip(regime + rng.normal(0, 0.08, 192), 0, 1.2)
+        parts.append(pd.DataFrame({"issued_at": issue, "target_ts": targets, "horizon_min": h, "actual_kw": cs * k,
+                                   "p50_kw": cs * 0.65, "clim_p50_kw": cs * regime, "scale_lo_kw": cs * 0.1,
+                                   "scale_hi_kw": cs * 0.1, "clearsky_kw": cs}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _hold(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.assign(bucket=bucket_of(rows["horizon_min"].to_numpy()), y_kw=rows["actual_kw"])
+
+
+def test_the_centre_with_the_lower_pinball_is_chosen_and_coverage_holds() -> None:
+    hold, test = _rows(40, 1), _rows(60, 2, "2024-06-11")
+    sources = start_sources(_hold(hold), 100.0)
+    out = apply_source_bands(test, sources, 100.0)
+    day = out["clearsky_kw"] > 5
+    assert set(out.loc[day, "band_centre_weight"]) <= set(CENTRE_WEIGHTS)
+    assert (out.loc[day, "band_centre_weight"] < 1.0).mean() > 0.9  # the climatological median centres better
+    y = out.loc[day, "actual_kw"].to_numpy()
+    p10, p90 = out.loc[day, "p10_kw"].to_numpy(), out.loc[day, "p90_kw"].to_numpy()
+    assert 0.74 <= np.mean((p10 <= y) & (y <= p90)) <= 0.88
+    assert (out["p10_kw"] <= out["p50_kw"]).all() and (out["p50_kw"] <= out["p90_kw"]).all()
+    around_p50 = apply_source_bands(test, {b: _only_p50(s) for b, s in start_sources(_hold(hold), 100.0).items()}, 100.0)
+    loss = tail_pinball(y, p10, p90).mean()
+    loss_p50 = tail_pinball(y, around_p50.loc[day, "p10_kw"].to_numpy(), around_p50.loc[day, "p90_kw"].to_numpy()).mean()
+    assert loss < loss_p50
+
+
+def _only_p50(src):  # type: ignore[no-untyped-def]
+    src.bands = {1.0: src.bands[1.0]}
+    src.losses = {1.0: src.losses[1.0]}
+    return src
+
+
+def test_bands_issued_up_to_t_do_not_depend_on_actuals_after_t() -> None:
+    hold, test = _rows(40, 1), _rows(40, 3, "2024-06-11")
+    cut = pd.Timestamp("2024-06-16", tz="UTC")
+    changed = test.copy()
+    changed.loc[changed["target_ts"] >= cut, "actual_kw"] *= 0.2
+    a = apply_source_bands(test, start_sources(_hold(hold), 100.0), 100.0)
+    b = apply_source_bands(changed, start_sources(_hold(hold), 100.0), 100.0)
+    early = a["issued_at"] <= cut
+    pd.testing.assert_series_equal(a.loc[early, "p10_kw"], b.loc[early, "p10_kw"])
+    pd.testing.assert_series_equal(a.loc[early, "p90_kw"], b.loc[early, "p90_kw"])
+    assert not np.allclose(a.loc[~early, "p10_kw"], b.loc[~early, "p10_kw"])
