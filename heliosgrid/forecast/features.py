@@ -64,10 +64,30 @@ def slot_quantiles(k: np.ndarray, p: int, steps: np.ndarray, days: int, half_wid
                    quantiles: tuple[float, ...]) -> np.ndarray:
     """Empirical CSI quantiles (len(steps) × len(quantiles)) of the same slot (± ``half_width``) over
     the last ``days`` days before ``p``: the climatological quantile forecast (NaN where no data)."""
-    vals = _slot_values(k, p, steps, days, half_width)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(np.nanquantile(vals, quantiles, axis=1)).T
+    return row_nanquantiles(_slot_values(k, p, steps, days, half_width), quantiles)
+
+
+def row_nanquantiles(vals: np.ndarray, quantiles: tuple[float, ...]) -> np.ndarray:
+    """``np.nanquantile(vals, quantiles, axis=1).T`` (linear interpolation) without its per-row Python loop:
+    NaN rows give NaN. One sort of the whole matrix (NaN sort last), then interpolation at ``(n − 1) q``
+    of each row's ``n`` valid values; the per-row loop of ``np.nanquantile`` was the largest single cost
+    of a site's training (≈ 15 % of its CPU)."""
+    v = np.sort(np.asarray(vals, dtype=float), axis=1)
+    n = np.sum(~np.isnan(v), axis=1)
+    out = np.full((v.shape[0], len(quantiles)), np.nan)
+    have = n > 0
+    if not have.any() or v.shape[1] == 0:
+        return out
+    rows = np.nonzero(have)[0]
+    last = (n[have] - 1).astype(float)
+    for j, q in enumerate(quantiles):
+        pos = last * q
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, n[have] - 1)
+        frac = pos - lo
+        a, b = v[rows, lo], v[rows, hi]
+        out[rows, j] = a + (b - a) * frac
+    return out
 
 
 #: Climatological quantile forecast: same slot ± 30 min over the last 14 days.

@@ -70,3 +70,21 @@ def test_csv_parser_errors_are_clean(tmp_path: Path, cell: str) -> None:
 def test_fixed_model_sanity() -> None:
     with pytest.raises(ForecastInputError):
         Forecaster(FixedCSI(np.array([1.0])), CTX).predict_quantiles(HISTORY, ISSUE.tz_localize(None))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 30), st.floats(0.0, 0.9), st.integers(0, 10_000))
+def test_row_nanquantiles_equals_numpy_nanquantile(rows: int, cols: int, nan_share: float, seed: int) -> None:
+    """The vectorised slot quantiles are numpy's nanquantile (linear), all-NaN rows included."""
+    import warnings
+
+    from heliosgrid.forecast.features import row_nanquantiles
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, cols))
+    x[rng.random(x.shape) < nan_share] = np.nan
+    qs = (0.1, 0.5, 0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = np.nanquantile(x, qs, axis=1).T
+    np.testing.assert_allclose(row_nanquantiles(x, qs), want, equal_nan=True, rtol=1e-12, atol=1e-12)
