@@ -118,15 +118,8 @@ class SolarContext:
             index=times,
         )
 
-    def table(self, times: pd.DatetimeIndex) -> pd.DataFrame:
-        """Columns ``clearsky_kw`` (scaled, clipped to capacity), ``elevation_deg``, ``azimuth_deg``,
-        ``ghi_clear_w_m2`` (Ineichen clear-sky GHI).
-
-        ``times`` are interval-start labels on the 15-min grid; values are for interval midpoints.
-        """
-        if len(times) == 0:
-            return pd.DataFrame(columns=["clearsky_kw", "elevation_deg", "azimuth_deg", "ghi_clear_w_m2"], index=times,
-                                dtype=float)
+    def _ensure_cache(self, times: pd.DatetimeIndex) -> pd.DataFrame:
+        """The clear-sky cache, extended (by whole days, computing only the missing ranges) to cover ``times``."""
         cache = self._cache
         if cache is None or times.min() < cache.index[0] or times.max() > cache.index[-1]:
             # extend the cache by whole days, computing only the missing ranges
@@ -142,6 +135,18 @@ class SolarContext:
                     parts.append(self._compute(pd.date_range(cache.index[-1] + STEP, hi, freq=STEP, tz="UTC")))
                 cache = pd.concat(parts)
             self._cache = cache
+        return cache
+
+    def table(self, times: pd.DatetimeIndex) -> pd.DataFrame:
+        """Columns ``clearsky_kw`` (scaled, clipped to capacity), ``elevation_deg``, ``azimuth_deg``,
+        ``ghi_clear_w_m2`` (Ineichen clear-sky GHI).
+
+        ``times`` are interval-start labels on the 15-min grid; values are for interval midpoints.
+        """
+        if len(times) == 0:
+            return pd.DataFrame(columns=["clearsky_kw", "elevation_deg", "azimuth_deg", "ghi_clear_w_m2"], index=times,
+                                dtype=float)
+        cache = self._ensure_cache(times)
         offset_ns = times.asi8 - cache.index[0].value
         step_ns = STEP.value
         if (offset_ns % step_ns == 0).all():  # on the grid: positional lookup (fast path)
@@ -155,6 +160,13 @@ class SolarContext:
 
     def clearsky_kw(self, times: pd.DatetimeIndex) -> np.ndarray:
         """Scaled clear-sky AC power (kW) for interval labels ``times``; 0 at night."""
+        if len(times) == 0:
+            return np.zeros(0)
+        cache = self._ensure_cache(times)
+        offset_ns = times.asi8 - cache.index[0].value
+        if (offset_ns % STEP.value == 0).all():  # on the grid: one column by position, no frame built
+            raw = cache["clearsky_raw_kw"].to_numpy()[offset_ns // STEP.value]
+            return np.asarray(np.minimum(raw * self.clearsky_scale, self.capacity_kw))
         return self.table(times)["clearsky_kw"].to_numpy()
 
     def fit_scale(self, history: pd.Series, quantile: float = 0.98) -> float:
