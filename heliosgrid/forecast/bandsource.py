@@ -11,7 +11,10 @@ a band centred on it lost to the climatological quantiles in pinball loss on mos
 centred on the climatological median did not lose as much. Which centre is best differs per bucket and
 site, so each bucket keeps one :class:`OnlineBand` per centre and issues the band of the centre whose
 bands had the lowest P10/P90 pinball loss over the last :data:`LOSS_WINDOW` matured forecasts (starting
-with the training hold-out). All of it uses only forecasts matured before the issue time.
+with the training hold-out). The adaptive miss levels of every centre's band are driven by the misses of
+the band actually issued, so switching centres does not escape the coverage control (ACI's long-run
+coverage holds for any sequence of nested bands). All of it uses only forecasts matured before the
+issue time.
 """
 
 from __future__ import annotations
@@ -55,9 +58,12 @@ class BandSource:
         means = {w: float(np.mean(v)) if v.size else np.inf for w, v in self.losses.items()}
         return min(self.bands, key=lambda w: (means.get(w, np.inf), CENTRE_WEIGHTS.index(w)))
 
-    def record(self, weight: float, r_lo: np.ndarray, r_hi: np.ndarray, loss: np.ndarray) -> None:
-        """Matured forecasts of the band centred with ``weight``: their scores and their losses."""
-        self.bands[weight].update(r_lo, r_hi)
+    def record(self, weight: float, r_lo: np.ndarray, r_hi: np.ndarray, loss: np.ndarray,
+               misses: tuple[float, float] | None = None) -> None:
+        """Matured forecasts of the band centred with ``weight``: their scores and their losses; ``misses``
+        = the lower/upper miss rates of the bands actually issued for them (they drive every centre's
+        adaptive level, so the coverage of what is issued is what ACI controls)."""
+        self.bands[weight].update(r_lo, r_hi, misses)
         ok = loss[np.isfinite(loss)]
         self.losses[weight] = np.concatenate([self.losses.get(weight, np.zeros(0)), ok])[-LOSS_WINDOW:]
 
@@ -112,9 +118,11 @@ def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capac
         for i in range(len(origins)):
             new = in_b & (mature_at == i) & (issued_pos < i)
             if new.any():
+                day = new & (s_lo > 1e-9) & np.isfinite(y)
+                misses = (float(np.mean(y[day] < p10[day])), float(np.mean(y[day] > p90[day]))) if day.any() else None
                 for w in src.bands:
                     loss = tail_pinball(y[new], issued[w][0][new], issued[w][1][new])
-                    src.record(w, r[w][0][new], r[w][1][new], np.where(s_lo[new] > 1e-9, loss, np.nan))
+                    src.record(w, r[w][0][new], r[w][1][new], np.where(s_lo[new] > 1e-9, loss, np.nan), misses)
             sel = in_b & (issued_pos == i)
             for w in src.bands:
                 lo, hi = _rows_band(p50[sel], clim[sel], s_lo[sel], s_hi[sel], w, src.bands[w].offsets(), capacity_kw)

@@ -57,16 +57,19 @@ class OnlineBand:
         hi = min(1.0, np.ceil((n_hi + 1) * (1.0 - self.a_hi)) / n_hi)
         return float(min(0.0, np.quantile(self.scores_lo, lo))), float(max(0.0, np.quantile(self.scores_hi, hi)))
 
-    def update(self, new_lo: np.ndarray, new_hi: np.ndarray) -> None:
+    def update(self, new_lo: np.ndarray, new_hi: np.ndarray, misses: tuple[float, float] | None = None) -> None:
         """Feed the (lower-, upper-scaled) scores of the forecasts that matured since the last update:
-        one ACI step on each miss level, then the window."""
+        one ACI step on each miss level, then the window. ``misses`` (lower, upper miss rates) drives the
+        ACI step with the misses of the band that was actually issued when that was another band's
+        (:mod:`heliosgrid.forecast.bandsource` switches between centres); default: this band's own misses."""
         r_lo, r_hi = _finite(new_lo), _finite(new_hi)
         if r_lo.size == 0 or r_hi.size == 0:
             return
         lo, hi = self.offsets()
+        miss_lo, miss_hi = misses if misses is not None else (float(np.mean(r_lo < lo)), float(np.mean(r_hi > hi)))
         lo_b, hi_b = ACI_LEVEL_BOUNDS
-        self.a_lo = float(np.clip(self.a_lo + self.gamma * (AIM_MISS - np.mean(r_lo < lo)), lo_b, hi_b))
-        self.a_hi = float(np.clip(self.a_hi + self.gamma * (AIM_MISS - np.mean(r_hi > hi)), lo_b, hi_b))
+        self.a_lo = float(np.clip(self.a_lo + self.gamma * (AIM_MISS - miss_lo), lo_b, hi_b))
+        self.a_hi = float(np.clip(self.a_hi + self.gamma * (AIM_MISS - miss_hi), lo_b, hi_b))
         self.scores_lo = np.concatenate([self.scores_lo, r_lo])[-self.window :]
         self.scores_hi = np.concatenate([self.scores_hi, r_hi])[-self.window :]
 
