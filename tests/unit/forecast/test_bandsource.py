@@ -66,3 +66,18 @@ def test_bands_issued_up_to_t_do_not_depend_on_actuals_after_t() -> None:
     pd.testing.assert_series_equal(a.loc[early, "p10_kw"], b.loc[early, "p10_kw"])
     pd.testing.assert_series_equal(a.loc[early, "p90_kw"], b.loc[early, "p90_kw"])
     assert not np.allclose(a.loc[~early, "p10_kw"], b.loc[~early, "p10_kw"])
+
+
+def test_issued_band_misses_drive_the_adaptive_level() -> None:
+    """The ACI step uses the given miss rates of the issued band, not the band's own: a band that would have
+    covered everything still widens when the issued band missed below."""
+    from heliosgrid.forecast.conformal import AIM_MISS, OnlineBand
+
+    rng = np.random.default_rng(0)
+    band = OnlineBand(rng.normal(size=500), rng.normal(size=500))
+    inside = np.zeros(50)  # scores at 0: this band's own misses are 0 on both sides
+    band.update(inside, inside, misses=(0.5, 0.0))
+    assert band.a_lo < AIM_MISS < band.a_hi
+    own = OnlineBand(rng.normal(size=500), rng.normal(size=500))
+    own.update(inside, inside)
+    assert own.a_lo > AIM_MISS and own.a_hi > AIM_MISS
