@@ -185,6 +185,10 @@ class EnsembleForecaster:
     #: Per bucket, the weight of the P50 in the band centre (rest: climatological median; bandsource.py).
     band_centre: dict[str, float] = field(default_factory=dict)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Artefacts pickled before ADR 0250 have no ``band_centre``: their bands stay centred on the P50."""
+        self.__dict__.update({"band_centre": {}, **state})
+
     @classmethod
     def from_members(cls, members: dict[str, Forecaster]) -> EnsembleForecaster:
         weights, evidence = select_per_bucket(members)

@@ -81,3 +81,18 @@ def test_issued_band_misses_drive_the_adaptive_level() -> None:
     own = OnlineBand(rng.normal(size=500), rng.normal(size=500))
     own.update(inside, inside)
     assert own.a_lo > AIM_MISS and own.a_hi > AIM_MISS
+
+
+def test_ensemble_artefacts_pickled_before_band_centres_still_load() -> None:
+    """An EnsembleForecaster pickled without ``band_centre`` (before ADR 0250) loads with P50-centred bands."""
+    import pickle
+
+    from heliosgrid.forecast.ensemble import EnsembleForecaster
+
+    ens = EnsembleForecaster({}, {"0-1h": {"persistence": 1.0}}, {"0-1h": (-1.0, 1.0)}, {})
+    state = dict(ens.__dict__)
+    state.pop("band_centre")
+    old = EnsembleForecaster.__new__(EnsembleForecaster)
+    old.__setstate__(state)
+    assert old.band_centre == {} and old.weights == ens.weights
+    assert pickle.loads(pickle.dumps(ens)).band_centre == {}
