@@ -231,24 +231,34 @@ def _plans(series: RealSeries) -> list[tuple[str, pd.Timestamp, Callable[..., In
     hour = pd.Timedelta
     out: list[tuple[str, pd.Timestamp, Callable[..., Injected]]] = []
     for d in picks:
-        out += [
-            ("inverter_trip", d + hour(hours=10), injection.trip),
-            ("string_outage", d + hour(hours=11), injection.string_outage),
-        ]
+        if "ac_power" in series.sensors:
+            out += [
+                ("inverter_trip", d + hour(hours=10), injection.trip),
+                ("string_outage", d + hour(hours=11), injection.string_outage),
+            ]
         out += [("comm_gap", d + hour(hours=10), injection.comm_gap)]
         if has_poa:
             out += [("stuck_sensor", d + hour(hours=9), injection.stuck_poa)]
     if has_poa:
-        out += [("irradiance_drift", days[1], injection.irradiance_drift)]
+        # Long series: one drift per fault window, after the clear-sky reference's warm-up.
+        drift_days = picks if series.days >= LONG_SERIES_DAYS else [days[1]]
+        out += [("irradiance_drift", d, injection.irradiance_drift) for d in drift_days]
     out += [("soiling", d, injection.soiling) for d in soil]
     return [(t, pd.Timestamp(s).tz_convert("UTC"), f) for t, s, f in out]
+
+
+AFTER_DAYS = {"soiling": 25, "irradiance_drift": 12}
+"""Days replayed after a fault's start on a long series (a drift goes on until recalibrated; the
+clear-sky check needs clear days to see it)."""
+POA_ONLY_REASON = "no AC power: a POA-only station (only the sensor detectors and comm_gap judge)"
+LOSS_TYPES = ("inverter_trip", "string_outage", "soiling", "overheating")
 
 
 def _context(series: RealSeries, fault_type: str, start: pd.Timestamp) -> pd.DataFrame:
     """The readings a faulted copy is replayed on: all of a short series; ±days around it on a long one."""
     if series.days < LONG_SERIES_DAYS:
         return series.readings
-    after = pd.Timedelta(days=25 if fault_type == "soiling" else 5)
+    after = pd.Timedelta(days=AFTER_DAYS.get(fault_type, 5))
     ts = series.readings["ts"]
     return series.readings[(ts >= start - pd.Timedelta(days=10)) & (ts < start + after)].reset_index(drop=True)
 
@@ -333,6 +343,9 @@ def _clean(series: RealSeries) -> tuple[list[BookAlert], dict[str, str], int]:
     if "poa" not in series.sensors:
         alerts = [a for a in alerts if a.fault_type not in SENSOR_TYPES]
         reasons.update(dict.fromkeys(SENSOR_TYPES, DERIVED_INPUTS_REASON))
+    if "ac_power" not in series.sensors:
+        alerts = [a for a in alerts if a.fault_type not in LOSS_TYPES]
+        reasons.update(dict.fromkeys(LOSS_TYPES, POA_ONLY_REASON))
     return alerts, reasons, true_gaps
 
 
