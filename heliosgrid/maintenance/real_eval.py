@@ -397,4 +397,9 @@ def evaluate_real(names: tuple[str, ...] | None = None, *, injected: bool = True
         rows = [_score_fault(s, t, start, f) for s in corpus for t, start, f in _plans(s)]
         result["per_fault_type"] = _aggregate(rows)
         result["injected"] = rows
+        if names is None:
+            from heliosgrid.maintenance.soiling_eval import evaluate_soiling_long
+
+            # The 7-day runner window cannot see a 3-week ramp: the long-window detector apart.
+            result["soiling_long_window"] = evaluate_soiling_long()
     return result

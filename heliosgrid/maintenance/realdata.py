@@ -331,3 +331,13 @@ CORPUS: dict[str, Callable[[], RealSeries]] = {
 def load_corpus(names: tuple[str, ...] | None = None) -> list[RealSeries]:
     """The real series (all of :data:`CORPUS` by default)."""
     return [CORPUS[n]() for n in (names or tuple(CORPUS))]
+
+
+def pvdaq50_year(year: int = 2012) -> RealSeries:
+    """PVDAQ system 50 AC power with satellite POA over one calendar year (the long-window
+    soiling evaluation: a ramp of 3 weeks needs weeks of the device's own baseline before it)."""
+    start = pd.Timestamp(f"{year}-01-01", tz=MST)
+    raw = _pvdaq50_raw()
+    part = raw[(raw.index >= start) & (raw.index < start + pd.Timedelta(days=366 if year % 4 == 0 else 365))]
+    what = f"PVDAQ system 50, year {year}"
+    return _satellite_series(f"pvdaq50-{year}-psm3", part, PVDAQ50_WHERE, what, _pvdaq50_orientation())

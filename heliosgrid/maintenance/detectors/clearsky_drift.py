@@ -90,32 +90,45 @@ class ClearDays:
     last_bucket: pd.Series
 
 
-def clear_days(f: pd.DataFrame, th: Thresholds = DEFAULT, exclude: pd.Series | None = None) -> ClearDays:
-    """The clear days of frame ``f`` (see the module docstring)."""
+def _power_index(f: pd.DataFrame) -> pd.Series:
+    """AC power / clear-sky AC on unclipped buckets with clear-sky AC ≥ 20 % of its peak (NaN elsewhere)."""
+    if "clearsky_ac_kw" not in f or "ac_power_kw_avg" not in f:
+        return pd.Series(np.nan, index=f.index)
+    cs_ac = f["clearsky_ac_kw"]
+    usable = cs_ac >= 0.2 * float(cs_ac.max())
+    if "near_clipping" in f:
+        usable &= ~f["near_clipping"].astype(bool)
+    return (f["ac_power_kw_avg"] / cs_ac).where(usable & (cs_ac > 0))
+
+
+def clear_days(f: pd.DataFrame, th: Thresholds = DEFAULT, exclude: pd.Series | None = None, by: str = "poa") -> ClearDays:
+    """The clear days of frame ``f`` (see the module docstring), chosen from the stability of the
+    sensor's clear-sky ratio (``by="poa"``) or of the power's (``by="power"``: sites without a
+    sensor, and soiling, which must not depend on the sensor it is checked against)."""
     cs = f["clearsky_poa_w_m2"]
-    ratio = (f["poa_w_m2_avg"] / cs).where(cs >= CLEAR_MIN_CS_POA_W_M2)
+    sensor = (f["poa_w_m2_avg"] / cs).where(cs >= CLEAR_MIN_CS_POA_W_M2) if "poa_w_m2_avg" in f else cs * np.nan
+    power = _power_index(f)
+    ratio = sensor if by == "poa" else power.where(cs >= CLEAR_MIN_CS_POA_W_M2)
     running = ratio.rolling(5, center=True, min_periods=5).median()
     stable = ((ratio / running - 1.0).abs() <= STABLE_TOLERANCE) & complete(f, th)
     if exclude is not None:
         stable &= ~exclude.reindex(f.index, fill_value=False).astype(bool)
     day = pd.Series(solar_day(f), index=f.index)
-    if "clearsky_ac_kw" in f and "ac_power_kw_avg" in f:
-        power = (f["ac_power_kw_avg"] / f["clearsky_ac_kw"]).where(f["clearsky_ac_kw"] > 0)
-    else:
-        power = pd.Series(np.nan, index=f.index)
     clear = stable.to_numpy(dtype=bool)
-    by = day[clear]
-    n = ratio[clear].groupby(by).size()
+    group = day[clear]
+    n = ratio[clear].groupby(group).size()
     lit = ratio.notna().groupby(day).sum().reindex(n.index)
-    a_all = ratio[clear].groupby(by).median()
-    # Whole-day clear: most lit buckets stable, and not a uniformly overcast day (clear-sky index
-    # ≥ 0.6 and ≥ 0.8 × the frame's bright days: overcast days are stable too, but dark).
-    candidate = (n >= MIN_CLEAR_BUCKETS) & (n >= CLEAR_DAY_FRACTION * lit) & (a_all >= MIN_CLEARSKY_INDEX)
-    bright = float(a_all[candidate].quantile(0.9)) if candidate.any() else float("nan")
-    keep = n.index[candidate & (a_all >= RELATIVE_CLEARNESS * bright)]
-    a = a_all.reindex(keep)
-    b = power[clear].groupby(by).median().reindex(keep)
-    last = pd.Series(f.index[clear], index=f.index[clear]).groupby(by).max().reindex(keep)
+    level = ratio[clear].groupby(group).median()
+    # Whole-day clear: most lit buckets stable, and not a uniformly overcast day (index ≥ 0.6 of
+    # the frame's bright days' level for power, ≥ 0.6 absolute for the sensor, and ≥ 0.8 × the
+    # frame's bright days: overcast days are stable too, but dark).
+    floor = MIN_CLEARSKY_INDEX if by == "poa" else MIN_CLEARSKY_INDEX * float(level.quantile(0.9) if len(level) else np.nan)
+    candidate = (n >= MIN_CLEAR_BUCKETS) & (n >= CLEAR_DAY_FRACTION * lit) & (level >= floor)
+    bright = float(level[candidate].quantile(0.9)) if candidate.any() else float("nan")
+    keep = n.index[candidate & (level >= RELATIVE_CLEARNESS * bright)]
+    a = sensor[clear].groupby(group).median().reindex(keep)
+    b = power[clear].groupby(group).median().reindex(keep)
+    last = pd.Series(f.index[clear], index=f.index[clear]).groupby(group).max().reindex(keep)
     return ClearDays(a=a, b=b, n=n.reindex(keep), last_bucket=last)
 
 
