@@ -299,7 +299,7 @@ def _score_fault(series: RealSeries, fault_type: str, start: pd.Timestamp, injec
         row["energy_true_kwh"] = round(truth["energy_lost_kwh"], 3)
         row["energy_error"] = round(abs(hit["energy_kwh"] - truth["energy_lost_kwh"]) / truth["energy_lost_kwh"], 4)
     reasons = replay.not_evaluated.get(truth["device_id"], {})
-    if fault_type in reasons:
+    if fault_type in reasons and not hit["hits"]:  # a detector that found the fault judged it
         row["not_evaluated"] = reasons[fault_type]
     return row
 
@@ -349,22 +349,38 @@ def _clean(series: RealSeries) -> tuple[list[BookAlert], dict[str, str], int]:
     return alerts, reasons, true_gaps
 
 
+def _series_exclusions(series: RealSeries) -> tuple[str, ...]:
+    """Fault types a series cannot judge at all (no POA sensor: sensor types; no AC: loss types)."""
+    out: tuple[str, ...] = ()
+    if "poa" not in series.sensors:
+        out += SENSOR_TYPES
+    if "ac_power" not in series.sensors:
+        out += LOSS_TYPES
+    return out
+
+
+def rates_from_series(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """False alerts per fault type per 30 site-days, over the site-days of the series that can judge
+    the type (``judged_types``): a POA-only station does not dilute the trip rate."""
+    from heliosgrid.contract import FAULT_TYPES
+
+    out: dict[str, float] = {}
+    for t in FAULT_TYPES:
+        judged = [r for r in rows if t in r.get("judged_types", FAULT_TYPES)]
+        days = sum(r["site_days"] for r in judged)
+        out[t] = round(sum(r["false_alerts"][t] for r in judged) * 30.0 / days, 3) if days > 0 else 0.0
+    return out
+
+
 def evaluate_real(names: tuple[str, ...] | None = None, *, injected: bool = True) -> dict[str, Any]:
     """Clean false-alert rates and injected-fault scores on the real corpus (see module doc)."""
     from heliosgrid.contract import FAULT_TYPES
 
     corpus = load_corpus(names)
-    by_cadence: dict[str, dict[str, Any]] = {}
     not_evaluated: dict[str, list[str]] = {}
     series_out: list[dict[str, Any]] = []
-    all_alerts: list[BookAlert] = []
     for s in corpus:
         alerts, reasons, true_gaps = _clean(s)
-        all_alerts += alerts
-        cadence = f"{s.cadence_s // 60}min" if s.cadence_s >= 60 else f"{s.cadence_s}s"
-        bucket = by_cadence.setdefault(cadence, {"site_days": 0.0, "alerts": []})
-        bucket["site_days"] += s.days
-        bucket["alerts"] += alerts
         for det, why in reasons.items():
             not_evaluated.setdefault(det, []).append(f"{s.name}: {why}")
         informational = [a for a in alerts if a.fault_type in INFORMATIONAL]
@@ -374,6 +390,7 @@ def evaluate_real(names: tuple[str, ...] | None = None, *, injected: bool = True
                 "cadence_s": s.cadence_s,
                 "site_days": s.days,
                 "notes": s.notes,
+                "judged_types": [t for t in FAULT_TYPES if t not in _series_exclusions(s)],
                 "false_alerts": {t: sum(a.fault_type == t for a in alerts) for t in FAULT_TYPES},
                 "file_gaps": len(file_gaps(s)),
                 "comm_gap_alerts_on_file_gaps": true_gaps,
@@ -382,14 +399,14 @@ def evaluate_real(names: tuple[str, ...] | None = None, *, injected: bool = True
                 },
             }
         )
-    site_days = sum(s.days for s in corpus)
-    rate = {t: 0.0 for t in FAULT_TYPES} | per_detector_rate(all_alerts, site_days)
+    by_cadence: dict[str, list[dict[str, Any]]] = {}
+    for row in series_out:
+        cadence = f"{row['cadence_s'] // 60}min" if row["cadence_s"] >= 60 else f"{row['cadence_s']}s"
+        by_cadence.setdefault(cadence, []).append(row)
     result: dict[str, Any] = {
-        "site_days": round(site_days, 2),
-        "false_alerts_per_30_site_days": rate,
-        "false_alerts_per_30_site_days_by_cadence": {
-            c: {t: 0.0 for t in FAULT_TYPES} | per_detector_rate(v["alerts"], v["site_days"]) for c, v in by_cadence.items()
-        },
+        "site_days": round(sum(s.days for s in corpus), 2),
+        "false_alerts_per_30_site_days": rates_from_series(series_out),
+        "false_alerts_per_30_site_days_by_cadence": {c: rates_from_series(v) for c, v in by_cadence.items()},
         "not_evaluated": {k: sorted(set(v)) for k, v in sorted(not_evaluated.items())},
         "series": series_out,
     }

@@ -192,8 +192,8 @@ def warmup_reason(f: pd.DataFrame, th: Thresholds = DEFAULT) -> str | None:
     table = judged_days(f, th)
     if not table["judged"].any():
         return (
-            f"clear-sky reference in warm-up: {len(table)} clear day(s) in the analysis window, "
-            f"needs {MIN_BASELINE_DAYS} clear days before the judged day"
+            f"clear-sky reference in warm-up: {len(table)} clear day(s) in the analysis window; a clear day is "
+            f"judged once {MIN_BASELINE_DAYS} clear days precede it (a trend needs {TREND_MIN_DAYS})"
         )
     return None
 
