@@ -149,7 +149,9 @@ def _loss_pass(
 ) -> tuple[list[Finding], Learned]:
     """Pass 2 for one inverter: trip, snow, overheating, string outage, soiling with learned thresholds."""
     trips = detect_inverter_trip(f, dev, 1.0)
-    unhealthy = _mask(f.index, own + trips, "comm_gap", "inverter_trip", "stuck_sensor", "irradiance_drift")
+    # A clear-sky drift alert informs about the sensor only: it is still the site's irradiance (ADR 0270).
+    peer_checked = [fd for fd in own if fd.evidence.get("reference") != "clear_sky"]
+    unhealthy = _mask(f.index, peer_checked + trips, "comm_gap", "inverter_trip", "stuck_sensor", "irradiance_drift")
     k = calibration_factor(f, healthy=~unhealthy)
     snow = snow_mask(f, k)
     f["snow_suspected"] = snow
