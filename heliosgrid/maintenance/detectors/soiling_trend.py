@@ -9,7 +9,7 @@ buckets; ``A`` = the same for the POA reading (sensor or satellite-derived) when
 
 Rule: over the frame's clear days (≥ ``MIN_CLEAR_DAYS``), the Theil–Sen slope of ``B`` relative
 to its baseline (median of the first ``BASELINE_DAYS`` clear days, the device's own) is negative,
-its 95 % interval excludes 0, and the loss reached at the last clear day is ≥ ``MIN_LOSS``. The
+the upper end of its 80 % interval (one-sided 90 %) is < 0, and the loss reached at the last clear day is ≥ ``MIN_LOSS``. The
 clear-sky check of irradiance drift separates soiling from the atmosphere: when ``A`` fell by at
 least half as much (smoke, haze, a season's turbidity), it is not soiling. The loss is modelled
 as a ramp from the onset (:func:`hinge_fit`) to the end of the frame;
