@@ -14,7 +14,8 @@ soiling              as string outage, ≥ 3 days with ≥ 6 usable buckets
 stuck_sensor         the sensor's readings (min == max needs ≥ 3 samples per bucket, i.e. an
                      interval ≤ 5 min; at 15 min repeated bucket means are used)
 irradiance_drift     an own POA sensor and a second irradiance reference at the site (another
-                     POA sensor, a weather station or ≥ 3 inverters)
+                     POA sensor, a weather station or ≥ 3 inverters); without one, the clear
+                     sky on clear days after a warm-up of 3 clear days (clearsky_drift.py)
 overheating          module and ambient temperature, irradiance
 snow_loss (info)     irradiance; module temperature (else ambient temperature)
 degradation (info)   ≥ 180 days of history in the analysis window
@@ -74,7 +75,12 @@ def not_evaluated_reasons(f: pd.DataFrame, learned: Learned, history_days: float
     if not _has(f, "poa_w_m2_avg"):
         out["irradiance_drift"] = "no POA sensor on the device"
     elif not _has(f, "poa_ref_w_m2"):
-        out["irradiance_drift"] = "no second irradiance reference at the site (another POA sensor, a station or ≥ 3 inverters)"
+        # No second sensor: the clear sky on clear days is the reference, after its warm-up.
+        from heliosgrid.maintenance.detectors.clearsky_drift import warmup_reason
+
+        why = warmup_reason(f)
+        if why is not None:
+            out["irradiance_drift"] = why
     if not _has(f, "module_temp_c_avg"):
         out.setdefault("overheating", "no module temperature sensor")
     days = history_days if history_days is not None else (f.index[-1] - f.index[0]).total_seconds() / 86400.0 if len(f) else 0.0

@@ -80,7 +80,10 @@ def _mask_sensors(frames: dict[str, pd.DataFrame], sensor_findings: list[Finding
     for device_id, frame in frames.items():
         own = [fd for fd in sensor_findings if fd.device_id == device_id]
         frame = frame.copy()
-        bad_poa = _mask(frame.index, own, "irradiance_drift") | _mask(frame.index, own, "stuck_sensor", sensor="poa_w_m2")
+        # A drift seen only against the clear sky leaves the sensor in use: masking a site's only
+        # irradiance would blind the loss detectors and shrink the learned scatter (ADR 0270).
+        peer_drifts = [fd for fd in own if fd.evidence.get("reference") != "clear_sky"]
+        bad_poa = _mask(frame.index, peer_drifts, "irradiance_drift") | _mask(frame.index, own, "stuck_sensor", sensor="poa_w_m2")
         frame.loc[bad_poa.to_numpy(), "poa_w_m2_avg"] = float("nan")
         for sensor in ("module_temp_c", "ambient_temp_c", "ghi_w_m2"):
             bad = _mask(frame.index, own, "stuck_sensor", sensor=sensor)
@@ -146,7 +149,9 @@ def _loss_pass(
 ) -> tuple[list[Finding], Learned]:
     """Pass 2 for one inverter: trip, snow, overheating, string outage, soiling with learned thresholds."""
     trips = detect_inverter_trip(f, dev, 1.0)
-    unhealthy = _mask(f.index, own + trips, "comm_gap", "inverter_trip", "stuck_sensor", "irradiance_drift")
+    # A clear-sky drift alert informs about the sensor only: it is still the site's irradiance (ADR 0270).
+    peer_checked = [fd for fd in own if fd.evidence.get("reference") != "clear_sky"]
+    unhealthy = _mask(f.index, peer_checked + trips, "comm_gap", "inverter_trip", "stuck_sensor", "irradiance_drift")
     k = calibration_factor(f, healthy=~unhealthy)
     snow = snow_mask(f, k)
     f["snow_suspected"] = snow

@@ -231,24 +231,34 @@ def _plans(series: RealSeries) -> list[tuple[str, pd.Timestamp, Callable[..., In
     hour = pd.Timedelta
     out: list[tuple[str, pd.Timestamp, Callable[..., Injected]]] = []
     for d in picks:
-        out += [
-            ("inverter_trip", d + hour(hours=10), injection.trip),
-            ("string_outage", d + hour(hours=11), injection.string_outage),
-        ]
+        if "ac_power" in series.sensors:
+            out += [
+                ("inverter_trip", d + hour(hours=10), injection.trip),
+                ("string_outage", d + hour(hours=11), injection.string_outage),
+            ]
         out += [("comm_gap", d + hour(hours=10), injection.comm_gap)]
         if has_poa:
             out += [("stuck_sensor", d + hour(hours=9), injection.stuck_poa)]
     if has_poa:
-        out += [("irradiance_drift", days[1], injection.irradiance_drift)]
+        # Long series: one drift per fault window, after the clear-sky reference's warm-up.
+        drift_days = picks if series.days >= LONG_SERIES_DAYS else [days[1]]
+        out += [("irradiance_drift", d, injection.irradiance_drift) for d in drift_days]
     out += [("soiling", d, injection.soiling) for d in soil]
     return [(t, pd.Timestamp(s).tz_convert("UTC"), f) for t, s, f in out]
+
+
+AFTER_DAYS = {"soiling": 25, "irradiance_drift": 12}
+"""Days replayed after a fault's start on a long series (a drift goes on until recalibrated; the
+clear-sky check needs clear days to see it)."""
+POA_ONLY_REASON = "no AC power: a POA-only station (only the sensor detectors and comm_gap judge)"
+LOSS_TYPES = ("inverter_trip", "string_outage", "soiling", "overheating")
 
 
 def _context(series: RealSeries, fault_type: str, start: pd.Timestamp) -> pd.DataFrame:
     """The readings a faulted copy is replayed on: all of a short series; ±days around it on a long one."""
     if series.days < LONG_SERIES_DAYS:
         return series.readings
-    after = pd.Timedelta(days=25 if fault_type == "soiling" else 5)
+    after = pd.Timedelta(days=AFTER_DAYS.get(fault_type, 5))
     ts = series.readings["ts"]
     return series.readings[(ts >= start - pd.Timedelta(days=10)) & (ts < start + after)].reset_index(drop=True)
 
@@ -289,7 +299,7 @@ def _score_fault(series: RealSeries, fault_type: str, start: pd.Timestamp, injec
         row["energy_true_kwh"] = round(truth["energy_lost_kwh"], 3)
         row["energy_error"] = round(abs(hit["energy_kwh"] - truth["energy_lost_kwh"]) / truth["energy_lost_kwh"], 4)
     reasons = replay.not_evaluated.get(truth["device_id"], {})
-    if fault_type in reasons:
+    if fault_type in reasons and not hit["hits"]:  # a detector that found the fault judged it
         row["not_evaluated"] = reasons[fault_type]
     return row
 
@@ -333,7 +343,33 @@ def _clean(series: RealSeries) -> tuple[list[BookAlert], dict[str, str], int]:
     if "poa" not in series.sensors:
         alerts = [a for a in alerts if a.fault_type not in SENSOR_TYPES]
         reasons.update(dict.fromkeys(SENSOR_TYPES, DERIVED_INPUTS_REASON))
+    if "ac_power" not in series.sensors:
+        alerts = [a for a in alerts if a.fault_type not in LOSS_TYPES]
+        reasons.update(dict.fromkeys(LOSS_TYPES, POA_ONLY_REASON))
     return alerts, reasons, true_gaps
+
+
+def _series_exclusions(series: RealSeries) -> tuple[str, ...]:
+    """Fault types a series cannot judge at all (no POA sensor: sensor types; no AC: loss types)."""
+    out: tuple[str, ...] = ()
+    if "poa" not in series.sensors:
+        out += SENSOR_TYPES
+    if "ac_power" not in series.sensors:
+        out += LOSS_TYPES
+    return out
+
+
+def rates_from_series(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """False alerts per fault type per 30 site-days, over the site-days of the series that can judge
+    the type (``judged_types``): a POA-only station does not dilute the trip rate."""
+    from heliosgrid.contract import FAULT_TYPES
+
+    out: dict[str, float] = {}
+    for t in FAULT_TYPES:
+        judged = [r for r in rows if t in r.get("judged_types", FAULT_TYPES)]
+        days = sum(r["site_days"] for r in judged)
+        out[t] = round(sum(r["false_alerts"][t] for r in judged) * 30.0 / days, 3) if days > 0 else 0.0
+    return out
 
 
 def evaluate_real(names: tuple[str, ...] | None = None, *, injected: bool = True) -> dict[str, Any]:
@@ -341,17 +377,10 @@ def evaluate_real(names: tuple[str, ...] | None = None, *, injected: bool = True
     from heliosgrid.contract import FAULT_TYPES
 
     corpus = load_corpus(names)
-    by_cadence: dict[str, dict[str, Any]] = {}
     not_evaluated: dict[str, list[str]] = {}
     series_out: list[dict[str, Any]] = []
-    all_alerts: list[BookAlert] = []
     for s in corpus:
         alerts, reasons, true_gaps = _clean(s)
-        all_alerts += alerts
-        cadence = f"{s.cadence_s // 60}min" if s.cadence_s >= 60 else f"{s.cadence_s}s"
-        bucket = by_cadence.setdefault(cadence, {"site_days": 0.0, "alerts": []})
-        bucket["site_days"] += s.days
-        bucket["alerts"] += alerts
         for det, why in reasons.items():
             not_evaluated.setdefault(det, []).append(f"{s.name}: {why}")
         informational = [a for a in alerts if a.fault_type in INFORMATIONAL]
@@ -361,6 +390,7 @@ def evaluate_real(names: tuple[str, ...] | None = None, *, injected: bool = True
                 "cadence_s": s.cadence_s,
                 "site_days": s.days,
                 "notes": s.notes,
+                "judged_types": [t for t in FAULT_TYPES if t not in _series_exclusions(s)],
                 "false_alerts": {t: sum(a.fault_type == t for a in alerts) for t in FAULT_TYPES},
                 "file_gaps": len(file_gaps(s)),
                 "comm_gap_alerts_on_file_gaps": true_gaps,
@@ -369,14 +399,14 @@ def evaluate_real(names: tuple[str, ...] | None = None, *, injected: bool = True
                 },
             }
         )
-    site_days = sum(s.days for s in corpus)
-    rate = {t: 0.0 for t in FAULT_TYPES} | per_detector_rate(all_alerts, site_days)
+    by_cadence: dict[str, list[dict[str, Any]]] = {}
+    for row in series_out:
+        cadence = f"{row['cadence_s'] // 60}min" if row["cadence_s"] >= 60 else f"{row['cadence_s']}s"
+        by_cadence.setdefault(cadence, []).append(row)
     result: dict[str, Any] = {
-        "site_days": round(site_days, 2),
-        "false_alerts_per_30_site_days": rate,
-        "false_alerts_per_30_site_days_by_cadence": {
-            c: {t: 0.0 for t in FAULT_TYPES} | per_detector_rate(v["alerts"], v["site_days"]) for c, v in by_cadence.items()
-        },
+        "site_days": round(sum(s.days for s in corpus), 2),
+        "false_alerts_per_30_site_days": rates_from_series(series_out),
+        "false_alerts_per_30_site_days_by_cadence": {c: rates_from_series(v) for c, v in by_cadence.items()},
         "not_evaluated": {k: sorted(set(v)) for k, v in sorted(not_evaluated.items())},
         "series": series_out,
     }
@@ -384,4 +414,9 @@ def evaluate_real(names: tuple[str, ...] | None = None, *, injected: bool = True
         rows = [_score_fault(s, t, start, f) for s in corpus for t, start, f in _plans(s)]
         result["per_fault_type"] = _aggregate(rows)
         result["injected"] = rows
+        if names is None:
+            from heliosgrid.maintenance.soiling_eval import evaluate_soiling_long
+
+            # The 7-day runner window cannot see a 3-week ramp: the long-window detector apart.
+            result["soiling_long_window"] = evaluate_soiling_long()
     return result

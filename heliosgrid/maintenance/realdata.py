@@ -20,7 +20,10 @@ temperature), ``serf-west-1min`` (the same interpolated to 1 minute, as the issu
 did), ``rsf2-15min`` (NREL RSF II inverter 2, Jan 2022, 5 days), ``snow-15min`` (a
 Massachusetts system with snow on the modules, Jan 2022, 6 days), ``serf-east-15min-psm3``
 (SERF east AC, Jul–Oct 2016, 104 days, POA transposed from the satellite PSM3 GHI: no
-irradiance sensor, so the sensor detectors are "not evaluated" on it).
+irradiance sensor, so the sensor detectors are "not evaluated" on it), ``pvdaq50-*-psm3`` (PVDAQ
+system 50 AC with satellite POA, four 30-day windows), ``system15-*-poa`` (PVDAQ system 15's
+measured POA sensor alone, four 60-day windows: a POA-only station on which only the sensor
+detectors judge).
 """
 
 from __future__ import annotations
@@ -279,6 +282,41 @@ def _fit_orientation(raw: pd.DataFrame, solpos: pd.DataFrame) -> tuple[float, fl
     return round(float(tilt), 1), round(float(azimuth), 1)
 
 
+SYSTEM15_WINDOWS = {"2019-04": "2019-04-01", "2020-07": "2020-07-01", "2021-10": "2021-10-01", "2022-01": "2022-01-01"}
+"""60-day windows of the PVDAQ system 15 POA sensor (spring, summer, autumn, winter)."""
+SYSTEM15_DAYS = 60
+
+
+@functools.lru_cache(maxsize=1)
+def _system15_raw() -> pd.Series:
+    """PVDAQ system 15 POA irradiance (W/m², 15 min, 2019-02 … 2023-10, UTC−07:00 clock)."""
+    raw = _parquet("system_15_poa_irradiance.parquet")
+    poa = pd.Series(raw["poa_irradiance__484"].to_numpy(dtype=float), index=pd.DatetimeIndex(raw["measured_on"]))
+    poa.index = poa.index.tz_convert("UTC")
+    return poa[~poa.index.duplicated()]
+
+
+def system15_poa(window: str) -> RealSeries:
+    """A POA-only station: PVDAQ system 15's irradiance sensor, :data:`SYSTEM15_DAYS` days from
+    :data:`SYSTEM15_WINDOWS`. The file has no power, temperature or coordinates: the location is
+    taken as NREL Golden CO (the file's UTC−07:00 clock; an assumption) and the orientation
+    (tilt 20°, azimuth 180°) was fitted to the sensor's clear-day shape (grid search, clear-sky
+    POA). Readings above 1500 W/m² (the file has spikes up to 5600) are dropped as outliers.
+    Only the sensor detectors (stuck, drift) have anything to judge."""
+    start = pd.Timestamp(SYSTEM15_WINDOWS[window], tz=MST)
+    raw = _system15_raw()
+    part = raw[(raw.index >= start) & (raw.index < start + pd.Timedelta(days=SYSTEM15_DAYS))]
+    part = part[part.notna() & (part <= 1500.0)]
+    name = f"system15-{window}-poa"
+    dev = DeviceSpec(f"{name}-inv01", name, "inverter", 20.0, 180.0, 1.0, 1.0, -0.004, 0.96)
+    site = SiteSpec(name, f"{name} (real POA sensor, pvanalytics wheel)", *GOLDEN, MST, (dev,))
+    readings = _readings(site, pd.DatetimeIndex(part.index), {"poa_w_m2": part})
+    readings["ac_power_kw"] = np.nan
+    readings["inverter_status"] = "ok"
+    notes = "measured POA only (no power, no temperature); location assumed Golden CO, orientation fitted"
+    return RealSeries(name, site, readings, 900, ("poa",), notes)
+
+
 CORPUS: dict[str, Callable[[], RealSeries]] = {
     "serf-west-15min": serf_west,
     "serf-west-1min": lambda: serf_west(60),
@@ -286,9 +324,20 @@ CORPUS: dict[str, Callable[[], RealSeries]] = {
     "snow-15min": snow,
     "serf-east-15min-psm3": serf_east_psm3,
     **{f"pvdaq50-{w}-psm3": functools.partial(pvdaq50, w) for w in PVDAQ50_WINDOWS},
+    **{f"system15-{w}-poa": functools.partial(system15_poa, w) for w in SYSTEM15_WINDOWS},
 }
 
 
 def load_corpus(names: tuple[str, ...] | None = None) -> list[RealSeries]:
     """The real series (all of :data:`CORPUS` by default)."""
     return [CORPUS[n]() for n in (names or tuple(CORPUS))]
+
+
+def pvdaq50_year(year: int = 2012) -> RealSeries:
+    """PVDAQ system 50 AC power with satellite POA over one calendar year (the long-window
+    soiling evaluation: a ramp of 3 weeks needs weeks of the device's own baseline before it)."""
+    start = pd.Timestamp(f"{year}-01-01", tz=MST)
+    raw = _pvdaq50_raw()
+    part = raw[(raw.index >= start) & (raw.index < start + pd.Timedelta(days=366 if year % 4 == 0 else 365))]
+    what = f"PVDAQ system 50, year {year}"
+    return _satellite_series(f"pvdaq50-{year}-psm3", part, PVDAQ50_WHERE, what, _pvdaq50_orientation())

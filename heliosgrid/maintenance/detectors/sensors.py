@@ -12,6 +12,7 @@ from pvanalytics.quality.gaps import stale_values_diff
 from scipy.stats import theilslopes
 
 from heliosgrid.maintenance.detectors.base import Finding, complete, episode, exclusion, merge_runs, num, runs
+from heliosgrid.maintenance.detectors.clearsky_drift import detect_clearsky_drift
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 from heliosgrid.physics import DeviceSpec
 
@@ -103,8 +104,12 @@ def detect_irradiance_drift(
 
     Rolling median over ``th.drift_window`` daylight buckets off by > ``th.drift_ratio`` for
     ``th.drift_min_buckets`` buckets. Evidence ``reference`` says whether the reference was the
-    POA implied by metered power or the other sensors.
+    POA implied by metered power or the other sensors. A device with no such reference is
+    judged against the clear sky on clear days (:mod:`.clearsky_drift`, reference ``clear_sky``).
     """
+    if "poa_peer_ratio" not in f or not f["poa_peer_ratio"].notna().any():
+        # No second sensor, station or power-implied reference: the clear sky is the reference.
+        return detect_clearsky_drift(f, device, exclude, th)
     ratio = f["poa_peer_ratio"]
     ok = f["daylight"] & complete(f, th) & ratio.notna() & ~exclusion(f, exclude)
     r = ratio[ok]
