@@ -31,6 +31,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from consumer.checkpoint import Checkpoint
 from consumer.database import DatabaseSession
 from consumer.retry import OUTAGE_ERRORS, error_line
+from consumer.stages import StageClock
 from heliosgrid.contract import TimestampWindow
 from heliosgrid.db.connection import DatabaseUnavailable
 from heliosgrid.ingest.batch import BatchOutcome, DecodedBatch, decode_batch
@@ -112,6 +113,7 @@ class BatchWriter:
     periodic: Periodic
     beat_details: BeatDetails
     depth: int = 2
+    stages: StageClock | None = None
 
     def __post_init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-db-writer")
@@ -133,11 +135,15 @@ class BatchWriter:
         """Writer thread: attempt ``batch`` unless an earlier batch failed; halt on any failure."""
         if self._halted:
             raise NotAttempted()
+        started = self.stages.writer_started() if self.stages is not None else 0.0
         try:
             self.attempt(batch)
         except BaseException:
             self._halted = True
             raise
+        finally:
+            if self.stages is not None:
+                self.stages.writer_finished(started)
 
     def attempt(self, batch: Batch) -> None:
         """One attempt: the batch's transaction, then its dead letters (durable before any offset commit).

@@ -34,6 +34,7 @@ import gc
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -48,6 +49,7 @@ from consumer.database import DatabaseSession
 from consumer.pipeline import Batch, BatchWriter, DbRejected
 from consumer.retry import ConsumerStopped, OutageRetry, RetryBudgetExceeded, RetryPolicy
 from consumer.rollup_refresher import RollupRefresher
+from consumer.stages import StageClock
 from heliosgrid.db.writer import ReadingRow
 from heliosgrid.ingest.batch import ts_window
 from heliosgrid.ingest.deadletter import max_record_bytes
@@ -108,6 +110,8 @@ class IngestService:
         self.on_commit = on_commit
         self.after_db_commit = after_db_commit
         self.metrics = ConsumerMetrics()
+        self.stages = StageClock()
+        """Wall time per pipeline stage (:mod:`consumer.stages`)."""
         self.stop_requested = False
         self.batches_committed = 0
         self.assigned_partitions = 0
@@ -185,7 +189,7 @@ class IngestService:
             return False
         checkpoint = Checkpoint(self._producer, s.topic_dlq, s.dlq_max_payload_bytes, self.after_db_commit)
         self._writer = BatchWriter(self.db, checkpoint, self.metrics, self.rollups, self._beat_details,
-                                   depth=s.consumer_pipeline_depth)
+                                   depth=s.consumer_pipeline_depth, stages=self.stages)
         self._consumer.subscribe([s.topic_readings], listener=_Rebalance(self))
         log.info(
             "consumer %s: topic %s, group %s, DLQ %s, batch ≤ %d msgs / %d ms, database %s",
@@ -197,6 +201,15 @@ class IngestService:
     def _loop(self) -> int:
         gc.set_threshold(*GC_THRESHOLDS)
         gc.freeze()  # start-up objects (modules, clients) are never scanned again
+        switch_s = sys.getswitchinterval()
+        if self.settings.consumer_gil_switch_interval_ms > 0:
+            sys.setswitchinterval(self.settings.consumer_gil_switch_interval_ms / 1000)
+        try:
+            return self._consume()
+        finally:
+            sys.setswitchinterval(switch_s)
+
+    def _consume(self) -> int:
         try:
             while not self.stop_requested:
                 records = self._collect()
@@ -275,7 +288,8 @@ class IngestService:
                 if remaining_ms <= 0:
                     break
                 timeout_ms = min(remaining_ms, s.consumer_batch_linger_ms)
-            polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=s.batch_max_messages - len(self._pending))
+            with self.stages.timing("poll_s"):
+                polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=s.batch_max_messages - len(self._pending))
             got = 0
             for records in polled.values():
                 self._pending.extend(records)
@@ -299,8 +313,10 @@ class IngestService:
         behind it, and this thread polls and decodes the one after (ADR 0101).
         """
         assert self._writer is not None and self._consumer is not None
-        batch = Batch.decode(records, self._batch_started, self._ts_window)
-        self._commit_completed(keep=self._writer.depth - 1)
+        with self.stages.timing("decode_s"):
+            batch = Batch.decode(records, self._batch_started, self._ts_window)
+        with self.stages.timing("wait_writer_s"):
+            self._commit_completed(keep=self._writer.depth - 1)
         # A rebalance while earlier batches were retried: keep only partitions still owned.
         batch.restrict_to(self._consumer.assignment())
         if batch.records:
@@ -397,6 +413,7 @@ class IngestService:
     def _idle(self) -> None:
         """Nothing polled: finish the batches in flight, update lag, beat the heartbeat (the rollup refresher runs on its own)."""
         self._commit_completed(keep=0)
+        self.stages.writer_paused()
         self._update_lag()
         now = time.monotonic()
         if now - self._last_beat >= HEARTBEAT_INTERVAL_S:
