@@ -14,7 +14,8 @@ invalidations by deleting them, so it is safe beside the writer).
 The writer calls :meth:`maybe_run` after every durable batch (non-blocking: it marks the
 rollups dirty). The thread refreshes when they are dirty and the interval since its last refresh
 has passed: ``interval_s`` when the consumer is caught up, ``backlog_interval_s`` while it drains
-a backlog (:attr:`behind`; its batches come back full). Each refresh has a fixed part (the hour,
+a backlog (:attr:`behind`: its batches come back full, or the log holds another full batch behind the
+one just polled, ADR 0230). Each refresh has a fixed part (the hour,
 day and fleet buckets and KPI days containing every dirty 15-min bucket are recomputed whole), so
 refreshing every few seconds during a catch-up recomputes the same hours and days again and
 again while the rollups trail by the backlog anyway; once caught up, the short interval applies

@@ -41,7 +41,7 @@ from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
+from kafka.errors import IllegalStateError, KafkaError
 
 from consumer import fastrecords
 from consumer.checkpoint import AfterDbCommit, Checkpoint, DlqFailure
@@ -280,6 +280,7 @@ class IngestService:
         s = self.settings
         self._pending = []
         first_at: float | None = None
+        next_positions: dict[TopicPartition, int] = {}
         while not self.stop_requested and len(self._pending) < s.batch_max_messages:
             if first_at is None:
                 timeout_ms = 200
@@ -291,9 +292,10 @@ class IngestService:
             with self.stages.timing("poll_s"):
                 polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=s.batch_max_messages - len(self._pending))
             got = 0
-            for records in polled.values():
+            for tp, records in polled.items():
                 self._pending.extend(records)
                 got += len(records)
+                next_positions[tp] = records[-1].offset + 1
             if first_at is not None and got == 0:
                 break  # caught up with the stream: write what has accumulated (natural batching)
             if self._pending and first_at is None:
@@ -303,8 +305,25 @@ class IngestService:
             if not self._pending:
                 break  # idle: let the caller beat the heartbeat and check the stop flag
         self._batch_started = first_at or time.monotonic()
-        self.rollups.behind = len(self._pending) >= s.batch_max_messages  # a full batch: draining a backlog
+        self.rollups.behind = (len(self._pending) >= s.batch_max_messages
+                               or self._backlog_after(next_positions) >= s.batch_max_messages)
         return self._pending
+
+    def _backlog_after(self, next_positions: dict[TopicPartition, int]) -> int:
+        """Messages already in the log behind this batch: Σ high watermark − next position, over its partitions.
+
+        A batch can close short during a backlog (a poll returned nothing while the next fetch was
+        in flight), so "the batch came back full" alone flickers; the high watermark of the last
+        Fetch response says whether more is waiting (ADR 0230). Unknown watermarks count 0.
+        """
+        assert self._consumer is not None
+        backlog = 0
+        for tp, position in next_positions.items():
+            with contextlib.suppress(IllegalStateError):  # revoked by a rebalance inside poll()
+                high = self._consumer.highwater(tp)
+                if high is not None:
+                    backlog += max(int(high) - position, 0)
+        return backlog
 
     def _process(self, records: list[ConsumerRecord]) -> None:
         """Decode a collected batch, commit what the writer finished, then queue this one for the writer.
