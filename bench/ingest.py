@@ -135,13 +135,19 @@ def _consume(db_url: str, bootstrap: str, topic: str, messages: int, broker_pid:
     dbname = db_url.rsplit("/", 1)[1]
     pg_pids = db_backend_pids(db_url, dbname)
     pg_before = sum(cpu_s(p) for p in pg_pids)
+    refresh_before = sum(cpu_s(p) for p, name in pg_pids.items() if name == "heliosgrid-rollup-refresh")
     stages_before, count_before = service.stages.as_dict(), collector.count
+    refreshes_before = service.rollups.refreshes
     wait(lambda: collector.count >= messages or not thread.is_alive(), 900, "the consumer to drain the topic")
     stages = {k: round(v - stages_before[k], 3) for k, v in service.stages.as_dict().items()}
     stages["messages"] = collector.count - count_before
+    stages["rollup_refreshes"] = service.rollups.refreshes - refreshes_before
     cpu = {"consumer_process": time.process_time() - cpu_before["consumer_process"],
            "broker": cpu_s(broker_pid) - cpu_before["broker"],
            "postgres_backend": sum(cpu_s(p) for p in pg_pids) - pg_before}
+    refresh_pids = [p for p, name in pg_pids.items() if name == "heliosgrid-rollup-refresh"]
+    if refresh_pids:  # plain PostgreSQL: the refresher's share of the backend CPU, during the drain
+        cpu["postgres_backend_rollup_refresh"] = sum(cpu_s(p) for p in refresh_pids) - refresh_before
     rollups_after_s = _rollups_current_after(db_url, collector)
     if rollups_after_s is not None:  # the refresh work the drain left behind, counted too
         cpu["postgres_backend_through_rollups_current"] = sum(cpu_s(p) for p in pg_pids) - pg_before

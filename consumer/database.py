@@ -46,6 +46,7 @@ class DatabaseSession:
         """The open connection (autocommit), opened now if there is none."""
         if self.conn is None or self.conn.closed:
             self.conn = open_connection(self.url, autocommit=True, connect_timeout_s=5)
+            self.conn.execute("SET application_name = 'heliosgrid-consumer-writer'")  # pg_stat_activity, bench
         return self.conn
 
     def connect(self) -> None:

@@ -122,6 +122,10 @@ class BatchWriter:
         self.retrying: list[Batch] = []
         """Batches being retried through an outage by the polling thread, oldest first."""
 
+    def busy(self) -> bool:
+        """A batch is queued for or being written by the writer thread (safe from any thread)."""
+        return any(not future.done() for _, future in list(self._inflight))  # list(): one atomic copy
+
     @property
     def full(self) -> bool:
         """``depth`` batches in flight: wait for the oldest before submitting another."""

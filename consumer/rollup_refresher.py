@@ -29,6 +29,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -45,8 +46,12 @@ class RollupRefresher:
 
     name = "rollup-refresh"
 
-    def __init__(self, url: str, interval_s: float, backlog_interval_s: float | None = None) -> None:
+    def __init__(self, url: str, interval_s: float, backlog_interval_s: float | None = None,
+                 writing: Callable[[], bool] | None = None) -> None:
         self.url = url
+        self.writing = writing
+        """True while the consumer's writer has batches in flight: a due refresh waits for them (at
+        most ``interval_s`` longer), so derived data yields to ingest at the end of a catch-up."""
         self.interval_s = interval_s
         self.backlog_interval_s = max(interval_s, backlog_interval_s or interval_s)
         self.behind = False
@@ -71,6 +76,10 @@ class RollupRefresher:
         except (psycopg.Error, DatabaseUnavailable) as exc:
             log.warning("rollup refresher: database not reachable yet (%s)", redact_url(str(exc)).strip())
             self._drop()
+        # The first refresh is due one interval after start, like every later one: refreshing at the
+        # first write would recompute the hours/days of one batch, then again an interval later
+        # (at a start with a backlog, the backlog interval applies from the start too; ADR 0230).
+        self._last_run = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="ingest-rollup-refresh", daemon=True)
         self._thread.start()
 
@@ -93,6 +102,9 @@ class RollupRefresher:
             remaining_s = self._next_due() - time.monotonic()
             if remaining_s > 0:  # short waits: a consumer that catches up gets the short interval at once
                 self._stop.wait(min(remaining_s, 0.5))
+                continue
+            if self.writing is not None and self.writing() and -remaining_s < self.interval_s:
+                self._stop.wait(0.02)  # the writer is busy: refresh right after its batches are stored
                 continue
             if self._stop.is_set():
                 return
@@ -121,6 +133,7 @@ class RollupRefresher:
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
             self._conn = open_connection(self.url, autocommit=True, connect_timeout_s=5)
+            self._conn.execute("SET application_name = 'heliosgrid-rollup-refresh'")  # pg_stat_activity, bench
         return self._conn
 
     def _drop(self) -> None:

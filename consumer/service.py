@@ -190,6 +190,7 @@ class IngestService:
         checkpoint = Checkpoint(self._producer, s.topic_dlq, s.dlq_max_payload_bytes, self.after_db_commit)
         self._writer = BatchWriter(self.db, checkpoint, self.metrics, self.rollups, self._beat_details,
                                    depth=s.consumer_pipeline_depth, stages=self.stages)
+        self.rollups.writing = self._writer.busy
         self._consumer.subscribe([s.topic_readings], listener=_Rebalance(self))
         log.info(
             "consumer %s: topic %s, group %s, DLQ %s, batch ≤ %d msgs / %d ms, database %s",
