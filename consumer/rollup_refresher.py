@@ -55,7 +55,7 @@ class RollupRefresher:
         self.interval_s = interval_s
         self.backlog_interval_s = max(interval_s, backlog_interval_s or interval_s)
         self.behind = False
-        """Set by the consumer: True while it drains a backlog (its batches come back full)."""
+        """Set by the consumer: True while it drains a backlog (full batches, or a full batch waiting behind)."""
         self.refreshes = 0
         """Refreshes completed (tests, metrics)."""
         self._dirty = threading.Event()

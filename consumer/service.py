@@ -294,9 +294,10 @@ class IngestService:
                 polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=s.batch_max_messages - len(self._pending))
             got = 0
             for tp, records in polled.items():
-                self._pending.extend(records)
-                got += len(records)
-                next_positions[tp] = records[-1].offset + 1
+                if records:
+                    self._pending.extend(records)
+                    got += len(records)
+                    next_positions[tp] = records[-1].offset + 1
             if first_at is not None and got == 0:
                 break  # caught up with the stream: write what has accumulated (natural batching)
             if self._pending and first_at is None:
