@@ -128,6 +128,8 @@ class IngestService:
         self._producer: KafkaProducer | None = None
         self._writer: BatchWriter | None = None
         self._pending: list[ConsumerRecord] = []
+        self._next_positions: dict[TopicPartition, int] = {}
+        """Offset after the last record polled, per partition (for :meth:`_backlog`)."""
         self._batch_started = 0.0
         self._last_beat = 0.0
 
@@ -265,6 +267,8 @@ class IngestService:
             self._commit(done)
         self._writer.checkpoint.forget(revoked)
         for tp in revoked:
+            self._next_positions.pop(tp, None)
+        for tp in revoked:
             with contextlib.suppress(KeyError):
                 self.metrics.lag.remove(tp.topic, str(tp.partition))
 
@@ -281,7 +285,6 @@ class IngestService:
         s = self.settings
         self._pending = []
         first_at: float | None = None
-        next_positions: dict[TopicPartition, int] = {}
         while not self.stop_requested and len(self._pending) < s.batch_max_messages:
             if first_at is None:
                 timeout_ms = 200
@@ -297,7 +300,7 @@ class IngestService:
                 if records:
                     self._pending.extend(records)
                     got += len(records)
-                    next_positions[tp] = records[-1].offset + 1
+                    self._next_positions[tp] = records[-1].offset + 1
             if first_at is not None and got == 0:
                 break  # caught up with the stream: write what has accumulated (natural batching)
             if self._pending and first_at is None:
@@ -308,19 +311,21 @@ class IngestService:
                 break  # idle: let the caller beat the heartbeat and check the stop flag
         self._batch_started = first_at or time.monotonic()
         self.rollups.behind = (len(self._pending) >= s.batch_max_messages
-                               or self._backlog_after(next_positions) >= s.batch_max_messages)
+                               or self._backlog() >= s.batch_max_messages)
         return self._pending
 
-    def _backlog_after(self, next_positions: dict[TopicPartition, int]) -> int:
-        """Messages already in the log behind this batch: Σ high watermark − next position, over its partitions.
+    def _backlog(self) -> int:
+        """Messages already in the log behind what was polled: Σ high watermark − next position, over the
+        partitions polled so far.
 
         A batch can close short during a backlog (a poll returned nothing while the next fetch was
-        in flight), so "the batch came back full" alone flickers; the high watermark of the last
-        Fetch response says whether more is waiting (ADR 0230). Unknown watermarks count 0.
+        in flight, or it held the tail of one partition while the others still have a backlog), so
+        "the batch came back full" alone flickers; the high watermarks of the last Fetch responses
+        say whether more is waiting (ADR 0230). Unknown watermarks count 0.
         """
         assert self._consumer is not None
         backlog = 0
-        for tp, position in next_positions.items():
+        for tp, position in list(self._next_positions.items()):
             with contextlib.suppress(IllegalStateError):  # revoked by a rebalance inside poll()
                 high = self._consumer.highwater(tp)
                 if high is not None:

@@ -26,23 +26,23 @@ MESSAGES = 230
 BATCH = 40
 
 
-def _produce(broker: str, topic: str, devices: list[tuple[str, str]]) -> None:
+def _produce(broker: str, topic: str, devices: list[tuple[str, str]], partitions: int = 1) -> None:
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=1)
     producer = KafkaProducer(bootstrap_servers=broker, acks="all", linger_ms=200, batch_size=1 << 20)
     for i, r in enumerate(readings_stream(devices, start, 100)):
         if i == MESSAGES:
             break
-        producer.send(topic, key=r.device_id.encode(), value=encode_reading(r))
+        producer.send(topic, key=r.device_id.encode(), value=encode_reading(r), partition=i % partitions)
     producer.flush(timeout=30)
     producer.close()
 
 
-def test_backlog_behind_a_batch_is_the_high_watermark_minus_its_next_position(
+def test_backlog_is_the_high_watermark_minus_the_next_position_over_every_partition_polled(
     pg_db: str, broker: str, topic_names: dict[str, str]
 ) -> None:
     devices = fleet_ids(f"bl{uuid.uuid4().hex[:6]}", 2, 3)
-    make_topics(broker, topic_names, partitions=1)
-    _produce(broker, topic_names["readings"], devices)
+    make_topics(broker, topic_names, partitions=2)
+    _produce(broker, topic_names["readings"], devices, partitions=2)
     settings = load_settings(
         kafka_bootstrap_servers=broker, topic_readings=topic_names["readings"], topic_dlq=topic_names["dlq"],
         consumer_group=f"bl-{uuid.uuid4().hex[:8]}", consumer_metrics_port=0, batch_max_messages=BATCH,
@@ -51,16 +51,25 @@ def test_backlog_behind_a_batch_is_the_high_watermark_minus_its_next_position(
     assert service._connect_kafka()
     consumer = service._consumer
     assert consumer is not None
+    tp0, tp1 = (TopicPartition(topic_names["readings"], p) for p in (0, 1))
     try:
-        got: list[int] = []
+        def known() -> bool:
+            return {tp0, tp1} <= consumer.assignment() and None not in (consumer.highwater(tp0), consumer.highwater(tp1))
+
         deadline = time.monotonic() + 60
-        while not got and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500, max_records=10).values():
-                got.extend(r.offset for r in records)
-        tp = TopicPartition(topic_names["readings"], 0)
-        assert got and consumer.highwater(tp) == MESSAGES
-        assert service._backlog_after({tp: got[-1] + 1}) == MESSAGES - got[-1] - 1
-        assert service._backlog_after({tp: MESSAGES}) == 0
+        while time.monotonic() < deadline and not known():
+            service._collect()
+        high0, high1 = consumer.highwater(tp0), consumer.highwater(tp1)
+        assert high0 is not None and high1 is not None and high0 + high1 == MESSAGES
+        polled = dict(service._next_positions)
+        assert service._backlog() == sum(h - polled[tp] for tp, h in ((tp0, high0), (tp1, high1)) if tp in polled)
+        # A batch that held the tail of partition 0 still sees partition 1's backlog.
+        service._next_positions.update({tp0: high0, tp1: 10})
+        assert service._backlog() == high1 - 10
+        service._next_positions[tp1] = high1
+        assert service._backlog() == 0
+        service._on_revoked({tp1})  # a revoked partition no longer counts
+        assert set(service._next_positions) == {tp0}
     finally:
         service._close(commit_heartbeat=False)
 
