@@ -29,7 +29,7 @@ from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from consumer.checkpoint import Checkpoint
-from consumer.database import DatabaseSession
+from consumer.database import BATCH_BEAT_MIN_INTERVAL_S, DatabaseSession
 from consumer.retry import OUTAGE_ERRORS, error_line
 from consumer.stages import StageClock
 from heliosgrid.contract import TimestampWindow
@@ -160,7 +160,8 @@ class BatchWriter:
             t0 = time.monotonic()
 
             def beat(c: psycopg.Connection[Any], outcome: BatchOutcome) -> None:
-                self.db.beat(c, self.beat_details(len(batch.records), len(outcome.rejects)))
+                self.db.beat(c, self.beat_details(len(batch.records), len(outcome.rejects)),
+                             min_interval_s=BATCH_BEAT_MIN_INTERVAL_S)
 
             batch.stored = store_batch(conn, batch.decoded, self.db.registry, beat)
             self.metrics.write_latency.observe(time.monotonic() - t0)

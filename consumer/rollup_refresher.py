@@ -63,6 +63,7 @@ class RollupRefresher:
         self._conn: psycopg.Connection[Any] | None = None
         self._thread: threading.Thread | None = None
         self._last_run = float("-inf")
+        self._deferred_since: float | None = None
 
     def start(self) -> None:
         """Open the connection and start the thread on plain PostgreSQL; nothing on TimescaleDB.
@@ -103,15 +104,25 @@ class RollupRefresher:
             if remaining_s > 0:  # short waits: a consumer that catches up gets the short interval at once
                 self._stop.wait(min(remaining_s, 0.5))
                 continue
-            if self.writing is not None and self.writing() and -remaining_s < self.interval_s:
+            if self._yield_to_writer():
                 self._stop.wait(0.02)  # the writer is busy: refresh right after its batches are stored
                 continue
+            self._deferred_since = None
             if self._stop.is_set():
                 return
             self._dirty.clear()
             self._last_run = time.monotonic()
             if not self._refresh():
                 self._dirty.set()  # retried after the next interval
+
+    def _yield_to_writer(self) -> bool:
+        """A due refresh waits while the writer is busy, for at most ``interval_s`` since it became due."""
+        if self.writing is None or not self.writing():
+            return False
+        now = time.monotonic()
+        if self._deferred_since is None:
+            self._deferred_since = now
+        return now - self._deferred_since < self.interval_s
 
     def _next_due(self) -> float:
         return self._last_run + (self.backlog_interval_s if self.behind else self.interval_s)

@@ -66,7 +66,8 @@ EXIT_DB_REJECTED = 5
 """The database refused even the quarantine row of a message (a schema problem, not an outage)."""
 
 HEARTBEAT_INTERVAL_S = 15.0
-"""A heartbeat row is written after every batch and at least this often when idle."""
+"""A heartbeat row is written in batch transactions (at most once a second, consumer.database.BATCH_BEAT_MIN_INTERVAL_S)
+and at least this often when idle."""
 MAX_POLL_INTERVAL_MS = 30_000
 """Longest gap between polls before the member is considered stuck. kafka-python also sends it
 as the group *rebalance timeout*: how long a rebalance waits for members that died (kill -9)
