@@ -8,7 +8,7 @@ Delivery guarantee (ADR 0015): at-least-once with idempotent writes. For each mi
    batches grow with load and latency stays low when traffic is light);
 2. decode every message (contract v1, one ``now`` per batch, the configured ``ts`` window);
 3. in the writer thread (:mod:`consumer.pipeline`): ONE database transaction (device check,
-   readings upsert, quarantine rows, heartbeat; :func:`heliosgrid.ingest.store.store_batch`),
+   readings upsert, quarantine rows, heartbeat at most once a second; :func:`heliosgrid.ingest.store.store_batch`),
    then the rejects are published to the dead-letter topic and flushed
    (:meth:`consumer.checkpoint.Checkpoint.make_durable`);
 4. back in this thread, in batch order, the Kafka offsets are committed
