@@ -18,10 +18,12 @@ each backend (default both), on a fresh database of that backend:
   writing, writer idle); ``writer_s_per_row_vs_copy`` = the writer's seconds per message ÷ the
   baseline's seconds per row (1.0: the writer is as fast as the bare COPY upsert);
 * context: CPU µs per message of the consumer process, the PostgreSQL backends (the writer's and,
-  on plain PostgreSQL, the rollup refresher's) and the broker; on plain PostgreSQL
-  ``rollups_current_after_last_commit_s``: how long after the last offset commit the consumer's
-  rollup refresher had the rollups covering every reading (ADR 0220: during a backlog the refresh
-  runs at the backlog interval, so the drain's last refresh may fall after the measured window).
+  on plain PostgreSQL, the rollup refresher's, also alone as ``postgres_backend_rollup_refresh``)
+  and the broker; on plain PostgreSQL ``rollups_current_after_last_commit_s``: how long after the
+  last offset commit the consumer's rollup refresher had the rollups covering every reading
+  (ADR 0220, 0230: during a backlog the refresh runs at the backlog interval and a due refresh
+  waits for the writer's batches, so the drain's last refresh may fall after the measured
+  window; ``postgres_backend_through_rollups_current`` counts it).
 
 Backends: ``postgres`` is the local PostgreSQL (``HELIOS_TEST_PG_URL``); ``timescaledb`` is a
 private native TimescaleDB 2.25 cluster started with
