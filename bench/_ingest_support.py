@@ -105,12 +105,12 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14, 15 of stat)
 
 
-def db_backend_pids(db_url: str, dbname: str) -> list[int]:
-    """PostgreSQL backend pids connected to ``dbname`` (other than the asking one)."""
+def db_backend_pids(db_url: str, dbname: str) -> dict[int, str]:
+    """PostgreSQL backends connected to ``dbname`` (other than the asking one): pid → application_name."""
     with psycopg.connect(db_url, autocommit=True) as conn:
-        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                            (dbname,)).fetchall()
-    return [int(r[0]) for r in rows]
+        rows = conn.execute("SELECT pid, application_name FROM pg_stat_activity "
+                            "WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,)).fetchall()
+    return {int(r[0]): str(r[1] or "") for r in rows}
 
 
 def start_service(db_url: str, bootstrap: str, topic: str, collector: Collector,

@@ -13,11 +13,17 @@ each backend (default both), on a fresh database of that backend:
   poll to its last offset commit; ``ratio`` = consumer / baseline of the same backend, same run;
 * ``latency_p50_s`` / ``latency_p99_s`` — sensor ``ts`` → offset commit of its batch at a steady
   ``latency_rate_msg_s`` (2,000 msg/s; a paced producer stamps ``ts`` with the send time);
+* ``stage_wall_s_single_consumer`` — wall seconds per pipeline stage of that drain, from its first
+  offset commit to its last (:mod:`consumer.stages`: poll, decode, waiting for the writer,
+  writing, writer idle); ``writer_s_per_row_vs_copy`` = the writer's seconds per message ÷ the
+  baseline's seconds per row (1.0: the writer is as fast as the bare COPY upsert);
 * context: CPU µs per message of the consumer process, the PostgreSQL backends (the writer's and,
-  on plain PostgreSQL, the rollup refresher's) and the broker; on plain PostgreSQL
-  ``rollups_current_after_last_commit_s``: how long after the last offset commit the consumer's
-  rollup refresher had the rollups covering every reading (ADR 0220: during a backlog the refresh
-  runs at the backlog interval, so the drain's last refresh may fall after the measured window).
+  on plain PostgreSQL, the rollup refresher's, also alone as ``postgres_backend_rollup_refresh``)
+  and the broker; on plain PostgreSQL ``rollups_current_after_last_commit_s``: how long after the
+  last offset commit the consumer's rollup refresher had the rollups covering every reading
+  (ADR 0220, 0230: during a backlog the refresh runs at the backlog interval and a due refresh
+  waits for the writer's batches, so the drain's last refresh may fall after the measured
+  window; ``postgres_backend_through_rollups_current`` counts it).
 
 Backends: ``postgres`` is the local PostgreSQL (``HELIOS_TEST_PG_URL``); ``timescaledb`` is a
 private native TimescaleDB 2.25 cluster started with
@@ -131,10 +137,19 @@ def _consume(db_url: str, bootstrap: str, topic: str, messages: int, broker_pid:
     dbname = db_url.rsplit("/", 1)[1]
     pg_pids = db_backend_pids(db_url, dbname)
     pg_before = sum(cpu_s(p) for p in pg_pids)
+    refresh_before = sum(cpu_s(p) for p, name in pg_pids.items() if name == "heliosgrid-rollup-refresh")
+    stages_before, count_before = service.stages.as_dict(), collector.count
+    refreshes_before = service.rollups.refreshes
     wait(lambda: collector.count >= messages or not thread.is_alive(), 900, "the consumer to drain the topic")
+    stages = {k: round(v - stages_before[k], 3) for k, v in service.stages.as_dict().items()}
+    stages["messages"] = collector.count - count_before
+    stages["rollup_refreshes"] = service.rollups.refreshes - refreshes_before
     cpu = {"consumer_process": time.process_time() - cpu_before["consumer_process"],
            "broker": cpu_s(broker_pid) - cpu_before["broker"],
            "postgres_backend": sum(cpu_s(p) for p in pg_pids) - pg_before}
+    refresh_pids = [p for p, name in pg_pids.items() if name == "heliosgrid-rollup-refresh"]
+    if refresh_pids:  # plain PostgreSQL: the refresher's share of the backend CPU, during the drain
+        cpu["postgres_backend_rollup_refresh"] = sum(cpu_s(p) for p in refresh_pids) - refresh_before
     rollups_after_s = _rollups_current_after(db_url, collector)
     if rollups_after_s is not None:  # the refresh work the drain left behind, counted too
         cpu["postgres_backend_through_rollups_current"] = sum(cpu_s(p) for p in pg_pids) - pg_before
@@ -148,7 +163,7 @@ def _consume(db_url: str, bootstrap: str, topic: str, messages: int, broker_pid:
     if stored is None or stored[0] != messages:
         raise RuntimeError(f"readings has {stored} rows, expected {messages}")
     out: dict[str, Any] = {"rate": messages / elapsed, "elapsed_s": elapsed, "cpu": cpu,
-                           "rollups_current_after_s": rollups_after_s}
+                           "rollups_current_after_s": rollups_after_s, "stages": stages}
     if prof is not None:
         text = io.StringIO()
         pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(25)
@@ -214,6 +229,9 @@ def _backend_figures(backend: str, bootstrap: str, topic: str, devices: Sequence
         "cpu_cores_busy_single_consumer": {k: round(v / consumer["elapsed_s"], 2)
                                            for k, v in consumer["cpu"].items()},
         "latency_messages": lat["sent"],
+        "stage_wall_s_single_consumer": consumer["stages"],
+        "writer_s_per_row_vs_copy": round(consumer["stages"]["write_s"] / max(consumer["stages"]["messages"], 1)
+                                            * copy["rate"], 3),
     }
     if consumer["rollups_current_after_s"] is not None:
         out["rollups_current_after_last_commit_s"] = round(consumer["rollups_current_after_s"], 2)

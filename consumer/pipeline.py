@@ -29,8 +29,9 @@ from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from consumer.checkpoint import Checkpoint
-from consumer.database import DatabaseSession
+from consumer.database import BATCH_BEAT_MIN_INTERVAL_S, DatabaseSession
 from consumer.retry import OUTAGE_ERRORS, error_line
+from consumer.stages import StageClock
 from heliosgrid.contract import TimestampWindow
 from heliosgrid.db.connection import DatabaseUnavailable
 from heliosgrid.ingest.batch import BatchOutcome, DecodedBatch, decode_batch
@@ -112,6 +113,7 @@ class BatchWriter:
     periodic: Periodic
     beat_details: BeatDetails
     depth: int = 2
+    stages: StageClock | None = None
 
     def __post_init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-db-writer")
@@ -119,6 +121,10 @@ class BatchWriter:
         self._halted = False
         self.retrying: list[Batch] = []
         """Batches being retried through an outage by the polling thread, oldest first."""
+
+    def busy(self) -> bool:
+        """A batch is queued for or being written by the writer thread (safe from any thread)."""
+        return any(not future.done() for _, future in list(self._inflight))  # list(): one atomic copy
 
     @property
     def full(self) -> bool:
@@ -133,11 +139,15 @@ class BatchWriter:
         """Writer thread: attempt ``batch`` unless an earlier batch failed; halt on any failure."""
         if self._halted:
             raise NotAttempted()
+        started = self.stages.writer_started() if self.stages is not None else 0.0
         try:
             self.attempt(batch)
         except BaseException:
             self._halted = True
             raise
+        finally:
+            if self.stages is not None:
+                self.stages.writer_finished(started)
 
     def attempt(self, batch: Batch) -> None:
         """One attempt: the batch's transaction, then its dead letters (durable before any offset commit).
@@ -150,7 +160,8 @@ class BatchWriter:
             t0 = time.monotonic()
 
             def beat(c: psycopg.Connection[Any], outcome: BatchOutcome) -> None:
-                self.db.beat(c, self.beat_details(len(batch.records), len(outcome.rejects)))
+                self.db.beat(c, self.beat_details(len(batch.records), len(outcome.rejects)),
+                             min_interval_s=BATCH_BEAT_MIN_INTERVAL_S)
 
             batch.stored = store_batch(conn, batch.decoded, self.db.registry, beat)
             self.metrics.write_latency.observe(time.monotonic() - t0)

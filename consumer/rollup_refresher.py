@@ -14,7 +14,8 @@ invalidations by deleting them, so it is safe beside the writer).
 The writer calls :meth:`maybe_run` after every durable batch (non-blocking: it marks the
 rollups dirty). The thread refreshes when they are dirty and the interval since its last refresh
 has passed: ``interval_s`` when the consumer is caught up, ``backlog_interval_s`` while it drains
-a backlog (:attr:`behind`; its batches come back full). Each refresh has a fixed part (the hour,
+a backlog (:attr:`behind`: its batches come back full, or the log holds another full batch behind the
+one just polled, ADR 0230). Each refresh has a fixed part (the hour,
 day and fleet buckets and KPI days containing every dirty 15-min bucket are recomputed whole), so
 refreshing every few seconds during a catch-up recomputes the same hours and days again and
 again while the rollups trail by the backlog anyway; once caught up, the short interval applies
@@ -28,6 +29,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -44,12 +46,16 @@ class RollupRefresher:
 
     name = "rollup-refresh"
 
-    def __init__(self, url: str, interval_s: float, backlog_interval_s: float | None = None) -> None:
+    def __init__(self, url: str, interval_s: float, backlog_interval_s: float | None = None,
+                 writing: Callable[[], bool] | None = None) -> None:
         self.url = url
+        self.writing = writing
+        """True while the consumer's writer has batches in flight: a due refresh waits for them (at
+        most ``interval_s`` longer), so derived data yields to ingest at the end of a catch-up."""
         self.interval_s = interval_s
         self.backlog_interval_s = max(interval_s, backlog_interval_s or interval_s)
         self.behind = False
-        """Set by the consumer: True while it drains a backlog (its batches come back full)."""
+        """Set by the consumer: True while it drains a backlog (full batches, or a full batch waiting behind)."""
         self.refreshes = 0
         """Refreshes completed (tests, metrics)."""
         self._dirty = threading.Event()
@@ -57,6 +63,7 @@ class RollupRefresher:
         self._conn: psycopg.Connection[Any] | None = None
         self._thread: threading.Thread | None = None
         self._last_run = float("-inf")
+        self._deferred_since: float | None = None
 
     def start(self) -> None:
         """Open the connection and start the thread on plain PostgreSQL; nothing on TimescaleDB.
@@ -70,6 +77,10 @@ class RollupRefresher:
         except (psycopg.Error, DatabaseUnavailable) as exc:
             log.warning("rollup refresher: database not reachable yet (%s)", redact_url(str(exc)).strip())
             self._drop()
+        # The first refresh is due one interval after start, like every later one: refreshing at the
+        # first write would recompute the hours/days of one batch, then again an interval later
+        # (at a start with a backlog, the backlog interval applies from the start too; ADR 0230).
+        self._last_run = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="ingest-rollup-refresh", daemon=True)
         self._thread.start()
 
@@ -93,12 +104,25 @@ class RollupRefresher:
             if remaining_s > 0:  # short waits: a consumer that catches up gets the short interval at once
                 self._stop.wait(min(remaining_s, 0.5))
                 continue
+            if self._yield_to_writer():
+                self._stop.wait(0.02)  # the writer is busy: refresh right after its batches are stored
+                continue
+            self._deferred_since = None
             if self._stop.is_set():
                 return
             self._dirty.clear()
             self._last_run = time.monotonic()
             if not self._refresh():
                 self._dirty.set()  # retried after the next interval
+
+    def _yield_to_writer(self) -> bool:
+        """A due refresh waits while the writer is busy, for at most ``interval_s`` since it became due."""
+        if self.writing is None or not self.writing():
+            return False
+        now = time.monotonic()
+        if self._deferred_since is None:
+            self._deferred_since = now
+        return now - self._deferred_since < self.interval_s
 
     def _next_due(self) -> float:
         return self._last_run + (self.backlog_interval_s if self.behind else self.interval_s)
@@ -120,6 +144,7 @@ class RollupRefresher:
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
             self._conn = open_connection(self.url, autocommit=True, connect_timeout_s=5)
+            self._conn.execute("SET application_name = 'heliosgrid-rollup-refresh'")  # pg_stat_activity, bench
         return self._conn
 
     def _drop(self) -> None:

@@ -8,7 +8,7 @@ Delivery guarantee (ADR 0015): at-least-once with idempotent writes. For each mi
    batches grow with load and latency stays low when traffic is light);
 2. decode every message (contract v1, one ``now`` per batch, the configured ``ts`` window);
 3. in the writer thread (:mod:`consumer.pipeline`): ONE database transaction (device check,
-   readings upsert, quarantine rows, heartbeat; :func:`heliosgrid.ingest.store.store_batch`),
+   readings upsert, quarantine rows, heartbeat at most once a second; :func:`heliosgrid.ingest.store.store_batch`),
    then the rejects are published to the dead-letter topic and flushed
    (:meth:`consumer.checkpoint.Checkpoint.make_durable`);
 4. back in this thread, in batch order, the Kafka offsets are committed
@@ -34,13 +34,14 @@ import gc
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
+from kafka.errors import IllegalStateError, KafkaError
 
 from consumer import fastrecords
 from consumer.checkpoint import AfterDbCommit, Checkpoint, DlqFailure
@@ -48,6 +49,7 @@ from consumer.database import DatabaseSession
 from consumer.pipeline import Batch, BatchWriter, DbRejected
 from consumer.retry import ConsumerStopped, OutageRetry, RetryBudgetExceeded, RetryPolicy
 from consumer.rollup_refresher import RollupRefresher
+from consumer.stages import StageClock
 from heliosgrid.db.writer import ReadingRow
 from heliosgrid.ingest.batch import ts_window
 from heliosgrid.ingest.deadletter import max_record_bytes
@@ -64,7 +66,8 @@ EXIT_DB_REJECTED = 5
 """The database refused even the quarantine row of a message (a schema problem, not an outage)."""
 
 HEARTBEAT_INTERVAL_S = 15.0
-"""A heartbeat row is written after every batch and at least this often when idle."""
+"""A heartbeat row is written in batch transactions (at most once a second, consumer.database.BATCH_BEAT_MIN_INTERVAL_S)
+and at least this often when idle."""
 MAX_POLL_INTERVAL_MS = 30_000
 """Longest gap between polls before the member is considered stuck. kafka-python also sends it
 as the group *rebalance timeout*: how long a rebalance waits for members that died (kill -9)
@@ -108,6 +111,8 @@ class IngestService:
         self.on_commit = on_commit
         self.after_db_commit = after_db_commit
         self.metrics = ConsumerMetrics()
+        self.stages = StageClock()
+        """Wall time per pipeline stage (:mod:`consumer.stages`)."""
         self.stop_requested = False
         self.batches_committed = 0
         self.assigned_partitions = 0
@@ -124,6 +129,8 @@ class IngestService:
         self._producer: KafkaProducer | None = None
         self._writer: BatchWriter | None = None
         self._pending: list[ConsumerRecord] = []
+        self._next_positions: dict[TopicPartition, int] = {}
+        """Offset after the last record polled, per partition (for :meth:`_backlog`)."""
         self._batch_started = 0.0
         self._last_beat = 0.0
 
@@ -185,7 +192,8 @@ class IngestService:
             return False
         checkpoint = Checkpoint(self._producer, s.topic_dlq, s.dlq_max_payload_bytes, self.after_db_commit)
         self._writer = BatchWriter(self.db, checkpoint, self.metrics, self.rollups, self._beat_details,
-                                   depth=s.consumer_pipeline_depth)
+                                   depth=s.consumer_pipeline_depth, stages=self.stages)
+        self.rollups.writing = self._writer.busy
         self._consumer.subscribe([s.topic_readings], listener=_Rebalance(self))
         log.info(
             "consumer %s: topic %s, group %s, DLQ %s, batch ≤ %d msgs / %d ms, database %s",
@@ -197,6 +205,15 @@ class IngestService:
     def _loop(self) -> int:
         gc.set_threshold(*GC_THRESHOLDS)
         gc.freeze()  # start-up objects (modules, clients) are never scanned again
+        switch_s = sys.getswitchinterval()
+        if self.settings.consumer_gil_switch_interval_ms > 0:
+            sys.setswitchinterval(self.settings.consumer_gil_switch_interval_ms / 1000)
+        try:
+            return self._consume()
+        finally:
+            sys.setswitchinterval(switch_s)
+
+    def _consume(self) -> int:
         try:
             while not self.stop_requested:
                 records = self._collect()
@@ -251,6 +268,8 @@ class IngestService:
             self._commit(done)
         self._writer.checkpoint.forget(revoked)
         for tp in revoked:
+            self._next_positions.pop(tp, None)
+        for tp in revoked:
             with contextlib.suppress(KeyError):
                 self.metrics.lag.remove(tp.topic, str(tp.partition))
 
@@ -275,11 +294,14 @@ class IngestService:
                 if remaining_ms <= 0:
                     break
                 timeout_ms = min(remaining_ms, s.consumer_batch_linger_ms)
-            polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=s.batch_max_messages - len(self._pending))
+            with self.stages.timing("poll_s"):
+                polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=s.batch_max_messages - len(self._pending))
             got = 0
-            for records in polled.values():
-                self._pending.extend(records)
-                got += len(records)
+            for tp, records in polled.items():
+                if records:
+                    self._pending.extend(records)
+                    got += len(records)
+                    self._next_positions[tp] = records[-1].offset + 1
             if first_at is not None and got == 0:
                 break  # caught up with the stream: write what has accumulated (natural batching)
             if self._pending and first_at is None:
@@ -289,8 +311,27 @@ class IngestService:
             if not self._pending:
                 break  # idle: let the caller beat the heartbeat and check the stop flag
         self._batch_started = first_at or time.monotonic()
-        self.rollups.behind = len(self._pending) >= s.batch_max_messages  # a full batch: draining a backlog
+        self.rollups.behind = (len(self._pending) >= s.batch_max_messages
+                               or self._backlog() >= s.batch_max_messages)
         return self._pending
+
+    def _backlog(self) -> int:
+        """Messages already in the log behind what was polled: Σ high watermark − next position, over the
+        partitions polled so far.
+
+        A batch can close short during a backlog (a poll returned nothing while the next fetch was
+        in flight, or it held the tail of one partition while the others still have a backlog), so
+        "the batch came back full" alone flickers; the high watermarks of the last Fetch responses
+        say whether more is waiting (ADR 0230). Unknown watermarks count 0.
+        """
+        assert self._consumer is not None
+        backlog = 0
+        for tp, position in list(self._next_positions.items()):
+            with contextlib.suppress(IllegalStateError):  # revoked by a rebalance inside poll()
+                high = self._consumer.highwater(tp)
+                if high is not None:
+                    backlog += max(int(high) - position, 0)
+        return backlog
 
     def _process(self, records: list[ConsumerRecord]) -> None:
         """Decode a collected batch, commit what the writer finished, then queue this one for the writer.
@@ -299,8 +340,10 @@ class IngestService:
         behind it, and this thread polls and decodes the one after (ADR 0101).
         """
         assert self._writer is not None and self._consumer is not None
-        batch = Batch.decode(records, self._batch_started, self._ts_window)
-        self._commit_completed(keep=self._writer.depth - 1)
+        with self.stages.timing("decode_s"):
+            batch = Batch.decode(records, self._batch_started, self._ts_window)
+        with self.stages.timing("wait_writer_s"):
+            self._commit_completed(keep=self._writer.depth - 1)
         # A rebalance while earlier batches were retried: keep only partitions still owned.
         batch.restrict_to(self._consumer.assignment())
         if batch.records:
@@ -397,6 +440,7 @@ class IngestService:
     def _idle(self) -> None:
         """Nothing polled: finish the batches in flight, update lag, beat the heartbeat (the rollup refresher runs on its own)."""
         self._commit_completed(keep=0)
+        self.stages.writer_paused()
         self._update_lag()
         now = time.monotonic()
         if now - self._last_beat >= HEARTBEAT_INTERVAL_S:

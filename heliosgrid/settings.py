@@ -292,6 +292,12 @@ class Settings(BaseSettings):
         "batches) its rollup refresh runs at most this often instead of consumer_rollup_refresh_interval_s "
         "(the rollups trail by the backlog anyway; each refresh recomputes whole hours/days). ADR 0220.",
     )
+    consumer_gil_switch_interval_ms: float = Field(
+        default=1.0, ge=0, le=100, description="The consumer's Python thread switch interval while it consumes "
+        "(sys.setswitchinterval; CPython default 5 ms, 0 leaves it). The writer thread waits this long at most for "
+        "the GIL after each database round trip while the polling thread decodes. ADR 0230.",
+    )
+    # --- end ingest ---
 
     # --- sim ---
     sim_noise: Literal["realistic", "none"] = Field(

@@ -68,3 +68,31 @@ def test_stop_ends_the_thread_without_waiting_for_the_interval(pg_db: str) -> No
     refresher.stop()
     assert time.monotonic() - t0 < 5
     assert refresher._thread is not None and not refresher._thread.is_alive()
+
+
+def test_the_first_refresh_is_one_interval_after_start_and_waits_for_the_writer(pg_db: str) -> None:
+    devices = fleet_ids(f"rw{uuid.uuid4().hex[:5]}", 1, 3)
+    with psycopg.connect(pg_db, autocommit=True) as conn:
+        register_devices(conn, devices)
+    writing = [True]
+    refresher = RollupRefresher(pg_db, interval_s=1.5, writing=lambda: writing[0])
+    refresher.start()
+    try:
+        _write(pg_db, devices, 0)
+        refresher.maybe_run()
+        time.sleep(1.0)  # not yet one interval since start
+        assert refresher.refreshes == 0
+        time.sleep(1.0)  # due, but the writer is busy: the refresh yields to it
+        assert refresher.refreshes == 0 and _dirty(pg_db) > 0
+        writing[0] = False  # its batches are stored: refreshed at once
+        wait_for(lambda: refresher.refreshes == 1, 5, "the refresh after the writer went idle")
+        assert _dirty(pg_db) == 0
+
+        writing[0] = True  # a writer that never idles delays a due refresh by one interval at most
+        _write(pg_db, devices, 20)
+        refresher.maybe_run()
+        t0 = time.monotonic()
+        wait_for(lambda: refresher.refreshes == 2, 10, "the refresh despite a busy writer")
+        assert time.monotonic() - t0 <= 1.5 + 1.5 + 1.0
+    finally:
+        refresher.stop()
