@@ -32,6 +32,7 @@ from heliosgrid.maintenance.detectors import (
     detect_string_outage,
     detect_stuck_sensor,
 )
+from heliosgrid.maintenance.detectors.stepdrop import detect_string_outage_cusum
 from heliosgrid.maintenance.expected import calibration_factor, site_features
 from heliosgrid.maintenance.learning import CEILING, Learned, fit_faiman_u0, learn_thresholds, snow_mask
 from heliosgrid.physics import DeviceSpec, SiteSpec
@@ -160,8 +161,7 @@ def _loss_pass(
     new += detect_overheating(f, dev, k, exclude=stuck_tmod | snow, th=th)
     # Snow days (and the day after: melting snow leaves partial cover) are snow_loss's business.
     busy = _mask(f.index, own + new, "inverter_trip", "overheating", "comm_gap") | _snow_days(f, snow, site.timezone, 0)
-    if not learned.too_noisy:
-        new += detect_string_outage(f, dev, k, exclude=busy, th=th)
+    new += detect_string_outage_cusum(f, dev, k, exclude=busy, th=th)
     busy |= _mask(f.index, new, "string_outage") | _snow_days(f, snow, site.timezone, 1)
     if not learned.too_noisy_daily:
         new += detect_soiling(f, dev, k, exclude=busy, timezone=site.timezone, others_daily_ratio=others_ratio, th=th)

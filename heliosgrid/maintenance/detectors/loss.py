@@ -45,7 +45,7 @@ def detect_inverter_trip(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, th
     producing_expected = f["daylight"] & (f["expected_ac_kw"] * k > th.trip_expected_fraction * cap)
     if "clearsky_poa_w_m2" in f:  # low sun: row-to-row and horizon shading, not a trip
         producing_expected &= f["clearsky_poa_w_m2"] >= th.trip_min_clearsky_poa_w_m2
-    dead = has_data & producing_expected & (ac < th.trip_power_fraction * cap)
+    dead = has_data & producing_expected & (ac < th.trip_off_fraction * cap)
     if "snow_suspected" in f:
         dead &= ~f["snow_suspected"].fillna(False).astype(bool)
     quiet = (~f["daylight"] | ~has_data) & (ac < th.trip_power_fraction * cap)

@@ -1,0 +1,279 @@
+"""String outage as a CUSUM step test on the model ratio against the device's own baseline.
+
+A string outage is a *partial, stable* drop of output against the model. With a measured POA
+sensor the model ratio of a real plant scatters by 3–8 % per 15-minute bucket; with satellite
+irradiance (no sensor) by 7–13 %, and the error is systematic (time of day, angle of incidence,
+the satellite's pixel). A 25 % step is still large against that, if the test
+
+* compares each bucket with the **device's own baseline** at that time of day: the median
+  calibrated ratio of its healthy usable buckets over the :data:`BASELINE_DAYS` days before
+  (at ± :data:`TOD_HALF_WIDTH`; without 3 such buckets the median over all hours of those days),
+  which removes the model's diurnal error shape; buckets inside an episode are no baseline;
+* accumulates the evidence (one-sided CUSUM on the relative residual ``d = ratio / baseline − 1``
+  winsorised at ``−(δ + 2σ)``): ``S ← max(0, S − d − δ/2)``, alarm at ``S > h = 4σ``. ``σ`` is
+  the robust spread (1.4826 · MAD) of ``d`` over the window's buckets outside any episode, ``δ``
+  the smallest step the test is built to find, ``max(0.10, 2.5σ)`` (:func:`detectable_step`).
+  Only usable buckets count (clear: irradiance ≥ 250 W/m² and ≥ 80 % of clear sky, complete,
+  producing, not clipping, not excluded), so nights and clouds neither add nor clear evidence and
+  an episode survives nights;
+* confirms the drop is a string loss: the episode's median residual is between −85 % (≈ 0 is a
+  trip's business) and −δ/2, and the residuals inside it are stable (their spread ≤ 2σ: passing
+  clouds the satellite missed scatter far more).
+
+The episode starts at the last bucket where ``S`` was 0 (the CUSUM change-point estimate) and
+ends when an upward CUSUM on ``d − m`` (``m`` the episode's median residual) passes ``h``. Energy
+lost = the episode's measured energy × ``−m / (1 + m)`` over all its daylight buckets with data
+outside trips and gaps (a stable fractional loss: ``measured = (1 + m) × baseline-corrected
+expected``), so a trip inside it is counted once, by the trip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from heliosgrid.maintenance.detectors.base import Finding, complete, episode, exclusion, num
+from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
+from heliosgrid.maintenance.frames import BUCKET_H
+from heliosgrid.physics import DeviceSpec
+
+BASELINE_DAYS = 7
+"""History (days) of the per-device baseline ratio."""
+TOD_HALF_WIDTH_S = 5400
+"""Same time of day: ± 1.5 h."""
+MIN_STEP = 0.10
+"""Smallest step the test is built to find, whatever the device's scatter (fraction of output)."""
+STEP_SIGMAS = 2.5
+"""The step to find is at least this many σ of the per-bucket residual."""
+ALARM_SIGMAS = 4.0
+"""CUSUM alarm level h in σ."""
+SIGMA_FLOOR = 0.01
+"""Floor of σ (a noise-free simulator would make h vanish)."""
+WARMUP_SIGMA = 0.08
+"""σ assumed while the device has < 8 buckets with an own-history baseline: the median real
+per-bucket scatter (measured POA 3–8 %, satellite 7–13 %), the baseline then the calibrated 1.0."""
+MAX_LOSS = 0.85
+"""A drop deeper than this is a trip (output ≈ 0), not a string loss."""
+MIN_CLEAR_POA_W_M2 = 250.0
+MIN_CLEARNESS = 0.8
+
+
+def detectable_step(sigma: float) -> float:
+    """The smallest relative step (fraction of output) the CUSUM test is built to find."""
+    return float(max(MIN_STEP, STEP_SIGMAS * sigma))
+
+
+@dataclass
+class _Series:
+    """The usable buckets of one inverter: times (s), calibrated ratio and positions in the frame."""
+
+    secs: np.ndarray
+    ratio: np.ndarray
+    pos: np.ndarray
+
+
+def usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Series | None, th: Thresholds) -> _Series:
+    """Clear, complete, producing daylight buckets away from clipping, hot modules and exclusions."""
+    usable = (
+        f["daylight"]
+        & complete(f, th)
+        & f["ratio_expected"].notna()
+        & ~f["near_clipping"]
+        & (f["ac_power_kw_avg"] > th.trip_power_fraction * device.ac_capacity_kw)
+        & ~(f["tmod_excess_c"] > th.overheat_excess_c / 2)
+        & ~exclusion(f, exclude)
+        & (f["poa_used_w_m2"] >= MIN_CLEAR_POA_W_M2)
+    )
+    if "clearsky_poa_w_m2" in f:
+        usable &= f["poa_used_w_m2"] >= MIN_CLEARNESS * f["clearsky_poa_w_m2"]
+    u = f.loc[usable]
+    secs = np.asarray(pd.DatetimeIndex(u.index).asi8, dtype=np.int64) // 10**9
+    return _Series(secs, (u["ratio_expected"] / k).to_numpy(dtype=float), f.index.get_indexer(u.index))
+
+
+def baseline_at(s: _Series, i: int, healthy: np.ndarray) -> float:
+    """Median healthy ratio before bucket ``i``'s day (≥ 12 h earlier, ≤ BASELINE_DAYS) at its time of day."""
+    now = s.secs[i]
+    lo, hi = np.searchsorted(s.secs, [now - BASELINE_DAYS * 86400, now - 12 * 3600])
+    if hi <= lo:
+        return float("nan")
+    window = slice(lo, hi)
+    ok = healthy[window]
+    tod = np.abs(((s.secs[window] - now) + 43200) % 86400 - 43200) <= TOD_HALF_WIDTH_S
+    near = ok & tod
+    if near.sum() >= 3:
+        return float(np.median(s.ratio[window][near]))
+    if ok.sum() >= 6:
+        return float(np.median(s.ratio[window][ok]))
+    return float("nan")
+
+
+def _baseline_or_level(s: _Series, i: int, healthy: np.ndarray) -> tuple[float, bool]:
+    """(baseline, from own history): without history the calibrated level 1.0 (warm-up)."""
+    b = baseline_at(s, i, healthy)
+    return (b, True) if np.isfinite(b) and b > 0 else (1.0, False)
+
+
+@dataclass
+class Episode:
+    """One step-down episode in usable positions ``[onset, stop)``, detected at ``detected``."""
+
+    onset: int
+    detected: int
+    stop: int
+    median_residual: float
+    spread: float
+
+
+def _residuals(s: _Series, healthy: np.ndarray) -> np.ndarray:
+    """Relative residuals against the own-history baseline (NaN without history)."""
+    d = np.full(len(s.secs), np.nan)
+    for i in range(len(s.secs)):
+        b = baseline_at(s, i, healthy)
+        if np.isfinite(b) and b > 0:
+            d[i] = s.ratio[i] / b - 1.0
+    return d
+
+
+def _sigma(d: np.ndarray) -> float:
+    x = d[np.isfinite(d)]
+    if len(x) < 8:
+        return float("nan")
+    return float(max(SIGMA_FLOOR, 1.4826 * np.median(np.abs(x - np.median(x)))))
+
+
+def cusum_episodes(s: _Series, sigma: float) -> tuple[list[Episode], np.ndarray]:
+    """Sequential CUSUM over the usable buckets; returns the episodes and the residuals ``d``.
+
+    The baseline of every bucket is recomputed from the healthy buckets so far: an episode's
+    buckets are no baseline for what follows (its second day is compared with the days before it).
+    """
+    n = len(s.secs)
+    healthy = np.ones(n, dtype=bool)
+    d = np.full(n, np.nan)
+    step = detectable_step(sigma)
+    kappa, h, floor = step / 2, ALARM_SIGMAS * sigma, -(step + 2 * sigma)
+    out: list[Episode] = []
+    cusum, last_zero, current = 0.0, -1, None
+    up, up_zero = 0.0, -1
+    for i in range(n):
+        b, _ = _baseline_or_level(s, i, healthy)
+        d[i] = s.ratio[i] / b - 1.0
+        if current is None:
+            cusum = max(0.0, cusum - max(d[i], floor) - kappa)
+            if cusum == 0.0:
+                last_zero = i
+            if cusum > h:
+                current = Episode(last_zero + 1, i, i + 1, float("nan"), float("nan"))
+                healthy[current.onset : i + 1] = False
+                up, up_zero = 0.0, i
+            continue
+        healthy[i] = False
+        part = d[current.onset : i + 1]
+        m = float(np.nanmedian(part))
+        up = max(0.0, up + (d[i] - m) - kappa)
+        if up == 0.0:
+            up_zero = i
+        if up > h:  # recovered: the episode ends after the last bucket where the upward sum was 0
+            current.stop = up_zero + 1
+            healthy[current.stop : i + 1] = True
+            out.append(current)
+            current, cusum, last_zero = None, 0.0, i
+        else:
+            current.stop = i + 1
+    if current is not None:
+        out.append(current)
+    for ep in out:
+        part = d[ep.onset : ep.stop]
+        part = part[np.isfinite(part)]
+        ep.median_residual = float(np.median(part)) if len(part) else float("nan")
+        ep.spread = float(1.4826 * np.median(np.abs(part - np.median(part)))) if len(part) else float("nan")
+    return out, d
+
+
+def is_string_loss(ep: Episode, sigma: float) -> bool:
+    """A partial, stable drop: median residual in [−MAX_LOSS, −δ/2], spread ≤ 2σ, ≥ 3 buckets."""
+    step = detectable_step(sigma)
+    return (
+        ep.stop - ep.onset >= 3
+        and -MAX_LOSS <= ep.median_residual <= -step / 2
+        and ep.spread <= max(2.0 * sigma, 0.5 * abs(ep.median_residual))
+    )
+
+
+def device_sigma(s: _Series) -> float:
+    """σ of the relative residual outside the episodes of a first pass (a fault never widens its own test)."""
+    sigma = _sigma(_residuals(s, np.ones(len(s.secs), dtype=bool)))
+    if not np.isfinite(sigma):
+        return WARMUP_SIGMA
+    episodes, d = cusum_episodes(s, sigma)
+    keep = np.ones(len(d), dtype=bool)
+    for ep in episodes:
+        if is_string_loss(ep, sigma):
+            keep[ep.onset : ep.stop] = False
+    again = _sigma(d[keep])
+    return again if np.isfinite(again) else sigma
+
+
+def _span(f: pd.DataFrame, s: _Series, ep: Episode, k: float, level: float) -> tuple[int, int]:
+    """Frame positions ``[a, b)`` of an episode, with the partial bucket at either end."""
+    ratio_f = f["ratio_expected"].to_numpy() / k
+    a = int(s.pos[ep.onset])
+    if a > 0 and np.isfinite(ratio_f[a - 1]) and ratio_f[a - 1] < level:
+        a -= 1
+    b = int(s.pos[ep.stop - 1]) + 1
+    if b < len(f) and np.isfinite(ratio_f[b]) and ratio_f[b] < level:
+        b += 1
+    return a, b
+
+
+def _finding(
+    f: pd.DataFrame, device: DeviceSpec, k: float, s: _Series, ep: Episode, sigma: float, busy: pd.Series
+) -> Finding:
+    base = float(np.nanmedian(s.ratio[max(0, ep.onset - 12) : ep.onset])) if ep.onset > 0 else float("nan")
+    loss = -ep.median_residual
+    a, b = _span(f, s, ep, k, (base if np.isfinite(base) else 1.0) * (1 - loss / 2))
+    part = f.iloc[a:b]
+    own = part["daylight"].to_numpy(dtype=bool) & ~busy.iloc[a:b].to_numpy(dtype=bool) & (part["sample_count"] > 0).to_numpy()
+    measured_kwh = float(part["ac_power_kw_avg"][own].fillna(0.0).clip(lower=0).sum() * BUCKET_H)
+    energy = measured_kwh * loss / (1.0 - loss)
+    evidence = {
+        "loss_fraction": num(loss),
+        "ratio_before": num(base),
+        "ratio_during": num(base * (1 - loss)) if np.isfinite(base) else None,
+        "residual_sigma": num(sigma),
+        "detectable_step": num(detectable_step(sigma)),
+        "usable_buckets": ep.stop - ep.onset,
+        "test": "cusum",
+    }
+    severity = "critical" if loss >= 0.3 else "warning"
+    title = f"Inverter {device.device_id} lost {loss:.0%} of its output (string outage)"
+    detected = int(s.pos[ep.detected]) + 1
+    return episode(device, "string_outage", severity, f, (a, b), detected, title=title, evidence=evidence, energy_lost_kwh=energy)
+
+
+def detect_string_outage_cusum(
+    f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, exclude: pd.Series | None = None, th: Thresholds = DEFAULT
+) -> list[Finding]:
+    """String outages of one inverter by the CUSUM step test (module doc); ``exclude`` = trips,
+    gaps, overheating, snow days: neither evidence nor baseline, and no energy counted there."""
+    s = usable_buckets(f, device, k, exclude, th)
+    if len(s.secs) < 8:
+        return []
+    sigma = device_sigma(s)
+    if not np.isfinite(sigma):
+        return []
+    episodes, _ = cusum_episodes(s, sigma)
+    busy = exclusion(f, exclude)
+    return [_finding(f, device, k, s, ep, sigma, busy) for ep in episodes if is_string_loss(ep, sigma)]
+
+
+def residual_sigma(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Series | None = None) -> float | None:
+    """σ of the CUSUM test's relative residual for this device (None without enough history)."""
+    s = usable_buckets(f, device, k, exclude, DEFAULT)
+    if len(s.secs) < 8:
+        return None
+    sigma = device_sigma(s)
+    return sigma if np.isfinite(sigma) else None
