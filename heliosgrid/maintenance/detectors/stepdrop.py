@@ -43,8 +43,9 @@ BASELINE_DAYS = 7
 """History (days) of the per-device baseline ratio."""
 TOD_HALF_WIDTH_S = 5400
 """Same time of day: ± 1.5 h."""
-MIN_STEP = 0.10
-"""Smallest step the test is built to find, whatever the device's scatter (fraction of output)."""
+MIN_STEP = 0.15
+"""Smallest step the test is built to find, whatever the device's scatter (fraction of output):
+real single-inverter plants shift their daily level by up to ≈ 8 % (frost, dew, rain-cleaning)."""
 STEP_SIGMAS = 2.5
 """The step to find is at least this many σ of the per-bucket residual."""
 ALARM_SIGMAS = 4.0
@@ -125,6 +126,8 @@ class Episode:
     stop: int
     median_residual: float
     spread: float
+    open: bool = False
+    """Still below its baseline at the last usable bucket: it has not cleared (nights bridged)."""
 
 
 def _residuals(s: _Series, healthy: np.ndarray) -> np.ndarray:
@@ -144,6 +147,12 @@ def _sigma(d: np.ndarray) -> float:
     return float(max(SIGMA_FLOOR, 1.4826 * np.median(np.abs(x - np.median(x)))))
 
 
+def _cusum_params(sigma: float) -> tuple[float, float, float]:
+    """(drift κ = δ/2, alarm level h = 4σ, winsorising floor −(δ + 2σ)) for a residual spread σ."""
+    step = detectable_step(sigma)
+    return step / 2, ALARM_SIGMAS * sigma, -(step + 2 * sigma)
+
+
 def cusum_episodes(s: _Series, sigma: float) -> tuple[list[Episode], np.ndarray]:
     """Sequential CUSUM over the usable buckets; returns the episodes and the residuals ``d``.
 
@@ -153,14 +162,14 @@ def cusum_episodes(s: _Series, sigma: float) -> tuple[list[Episode], np.ndarray]
     n = len(s.secs)
     healthy = np.ones(n, dtype=bool)
     d = np.full(n, np.nan)
-    step = detectable_step(sigma)
-    kappa, h, floor = step / 2, ALARM_SIGMAS * sigma, -(step + 2 * sigma)
+    params = {True: _cusum_params(sigma), False: _cusum_params(max(sigma, WARMUP_SIGMA))}
     out: list[Episode] = []
     cusum, last_zero, current = 0.0, -1, None
     up, up_zero = 0.0, -1
     for i in range(n):
-        b, _ = _baseline_or_level(s, i, healthy)
+        b, own = _baseline_or_level(s, i, healthy)
         d[i] = s.ratio[i] / b - 1.0
+        kappa, h, floor = params[own]
         if current is None:
             cusum = max(0.0, cusum - max(d[i], floor) - kappa)
             if cusum == 0.0:
@@ -184,6 +193,7 @@ def cusum_episodes(s: _Series, sigma: float) -> tuple[list[Episode], np.ndarray]
         else:
             current.stop = i + 1
     if current is not None:
+        current.open = True
         out.append(current)
     for ep in out:
         part = d[ep.onset : ep.stop]
@@ -229,12 +239,12 @@ def _span(f: pd.DataFrame, s: _Series, ep: Episode, k: float, level: float) -> t
     return a, b
 
 
-def _finding(
-    f: pd.DataFrame, device: DeviceSpec, k: float, s: _Series, ep: Episode, sigma: float, busy: pd.Series
-) -> Finding:
+def _finding(f: pd.DataFrame, device: DeviceSpec, k: float, s: _Series, ep: Episode, sigma: float, busy: pd.Series) -> Finding:
     base = float(np.nanmedian(s.ratio[max(0, ep.onset - 12) : ep.onset])) if ep.onset > 0 else float("nan")
     loss = -ep.median_residual
     a, b = _span(f, s, ep, k, (base if np.isfinite(base) else 1.0) * (1 - loss / 2))
+    if ep.open:  # not cleared: the loss goes on to the end of the data (energy so far)
+        b = len(f)
     part = f.iloc[a:b]
     own = part["daylight"].to_numpy(dtype=bool) & ~busy.iloc[a:b].to_numpy(dtype=bool) & (part["sample_count"] > 0).to_numpy()
     measured_kwh = float(part["ac_power_kw_avg"][own].fillna(0.0).clip(lower=0).sum() * BUCKET_H)
@@ -247,6 +257,7 @@ def _finding(
         "detectable_step": num(detectable_step(sigma)),
         "usable_buckets": ep.stop - ep.onset,
         "test": "cusum",
+        "open": ep.open,
     }
     severity = "critical" if loss >= 0.3 else "warning"
     title = f"Inverter {device.device_id} lost {loss:.0%} of its output (string outage)"
@@ -254,26 +265,48 @@ def _finding(
     return episode(device, "string_outage", severity, f, (a, b), detected, title=title, evidence=evidence, energy_lost_kwh=energy)
 
 
+MAX_DETECTABLE_STEP = 0.25
+"""Above this smallest detectable step the device's string test is "not evaluated": a string
+outage of a quarter of the output could not be told from the irradiance reference's noise."""
+
+
+@dataclass
+class StringTest:
+    """Findings of the CUSUM string test, the residual spread σ and the smallest detectable step."""
+
+    findings: list[Finding]
+    sigma: float | None
+
+    @property
+    def detectable_step(self) -> float | None:
+        return None if self.sigma is None else detectable_step(self.sigma)
+
+    @property
+    def evaluated(self) -> bool:
+        return self.sigma is None or detectable_step(self.sigma) <= MAX_DETECTABLE_STEP
+
+
+def string_test(
+    f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, exclude: pd.Series | None = None, th: Thresholds = DEFAULT
+) -> StringTest:
+    """String outages of one inverter by the CUSUM step test (module doc); ``exclude`` = trips,
+    gaps, overheating, snow days: neither evidence nor baseline, and no energy counted there.
+    No findings when the smallest detectable step exceeds :data:`MAX_DETECTABLE_STEP`."""
+    s = usable_buckets(f, device, k, exclude, th)
+    if len(s.secs) < 8:
+        return StringTest([], None)
+    sigma = device_sigma(s)
+    result = StringTest([], sigma)
+    if not result.evaluated:
+        return result
+    episodes, _ = cusum_episodes(s, sigma)
+    busy = exclusion(f, exclude)
+    result.findings = [_finding(f, device, k, s, ep, sigma, busy) for ep in episodes if is_string_loss(ep, sigma)]
+    return result
+
+
 def detect_string_outage_cusum(
     f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, exclude: pd.Series | None = None, th: Thresholds = DEFAULT
 ) -> list[Finding]:
-    """String outages of one inverter by the CUSUM step test (module doc); ``exclude`` = trips,
-    gaps, overheating, snow days: neither evidence nor baseline, and no energy counted there."""
-    s = usable_buckets(f, device, k, exclude, th)
-    if len(s.secs) < 8:
-        return []
-    sigma = device_sigma(s)
-    if not np.isfinite(sigma):
-        return []
-    episodes, _ = cusum_episodes(s, sigma)
-    busy = exclusion(f, exclude)
-    return [_finding(f, device, k, s, ep, sigma, busy) for ep in episodes if is_string_loss(ep, sigma)]
-
-
-def residual_sigma(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Series | None = None) -> float | None:
-    """σ of the CUSUM test's relative residual for this device (None without enough history)."""
-    s = usable_buckets(f, device, k, exclude, DEFAULT)
-    if len(s.secs) < 8:
-        return None
-    sigma = device_sigma(s)
-    return sigma if np.isfinite(sigma) else None
+    """The findings of :func:`string_test`."""
+    return string_test(f, device, k, exclude, th).findings
