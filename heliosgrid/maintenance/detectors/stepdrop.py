@@ -59,6 +59,12 @@ MAX_LOSS = 0.85
 """A drop deeper than this is a trip (output ≈ 0), not a string loss."""
 MIN_CLEAR_POA_W_M2 = 250.0
 MIN_CLEARNESS = 0.8
+MIN_CLEARSKY_POA_W_M2 = 400.0
+"""Low sun (dawn, dusk, winter edges) is no evidence: transposition and horizon shading errors."""
+MIN_EPISODE_BUCKETS = 4
+"""A step is reported once it holds over this many clear buckets (1 h at 15 min)."""
+WARMUP_FALLBACK_DAYS = 2
+"""Days after a device's first reading during which the calibrated level stands in for history."""
 
 
 def detectable_step(sigma: float) -> float:
@@ -73,6 +79,10 @@ class _Series:
     secs: np.ndarray
     ratio: np.ndarray
     pos: np.ndarray
+    expected_kw: np.ndarray
+    warmup_until_s: int = -1
+    """Buckets before this time (s) without own history compare with the calibrated level 1.0: the
+    device started reporting inside the window (else the window's first days are history only)."""
 
 
 def usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Series | None, th: Thresholds) -> _Series:
@@ -88,10 +98,18 @@ def usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Se
         & (f["poa_used_w_m2"] >= MIN_CLEAR_POA_W_M2)
     )
     if "clearsky_poa_w_m2" in f:
-        usable &= f["poa_used_w_m2"] >= MIN_CLEARNESS * f["clearsky_poa_w_m2"]
+        usable &= (f["poa_used_w_m2"] >= MIN_CLEARNESS * f["clearsky_poa_w_m2"]) & (
+            f["clearsky_poa_w_m2"] >= MIN_CLEARSKY_POA_W_M2
+        )
     u = f.loc[usable]
     secs = np.asarray(pd.DatetimeIndex(u.index).asi8, dtype=np.int64) // 10**9
-    return _Series(secs, (u["ratio_expected"] / k).to_numpy(dtype=float), f.index.get_indexer(u.index))
+    ratio = (u["ratio_expected"] / k).to_numpy(dtype=float)
+    out = _Series(secs, ratio, f.index.get_indexer(u.index), u["expected_ac_kw"].to_numpy(dtype=float))
+    has_data = (f["sample_count"].fillna(0) > 0).to_numpy()
+    if len(f) and not has_data[0] and has_data.any():
+        first = int(pd.Timestamp(f.index[int(np.argmax(has_data))]).value // 10**9)
+        out.warmup_until_s = first + WARMUP_FALLBACK_DAYS * 86400
+    return out
 
 
 def baseline_at(s: _Series, i: int, healthy: np.ndarray) -> float:
@@ -112,9 +130,16 @@ def baseline_at(s: _Series, i: int, healthy: np.ndarray) -> float:
 
 
 def _baseline_or_level(s: _Series, i: int, healthy: np.ndarray) -> tuple[float, bool]:
-    """(baseline, from own history): without history the calibrated level 1.0 (warm-up)."""
+    """(baseline, from own history). Without healthy history: the whole history (an episode that
+    began without a baseline becomes its own, so it can end); without any, the calibrated level
+    1.0 during the warm-up after a device's first reading; else NaN (no evidence)."""
     b = baseline_at(s, i, healthy)
-    return (b, True) if np.isfinite(b) and b > 0 else (1.0, False)
+    if np.isfinite(b) and b > 0:
+        return b, True
+    b = baseline_at(s, i, np.ones(len(s.secs), dtype=bool))
+    if np.isfinite(b) and b > 0:
+        return b, False
+    return (1.0, False) if s.secs[i] < s.warmup_until_s else (float("nan"), False)
 
 
 @dataclass
@@ -126,6 +151,8 @@ class Episode:
     stop: int
     median_residual: float
     spread: float
+    energy_loss: float = float("nan")
+    """1 − Σ ratio·expected / Σ baseline·expected over the episode: the energy-weighted loss."""
     open: bool = False
     """Still below its baseline at the last usable bucket: it has not cleared (nights bridged)."""
 
@@ -168,6 +195,8 @@ def cusum_episodes(s: _Series, sigma: float) -> tuple[list[Episode], np.ndarray]
     up, up_zero = 0.0, -1
     for i in range(n):
         b, own = _baseline_or_level(s, i, healthy)
+        if not np.isfinite(b):
+            continue
         d[i] = s.ratio[i] / b - 1.0
         kappa, h, floor = params[own]
         if current is None:
@@ -195,19 +224,44 @@ def cusum_episodes(s: _Series, sigma: float) -> tuple[list[Episode], np.ndarray]
     if current is not None:
         current.open = True
         out.append(current)
+    outside = np.ones(n, dtype=bool)
+    for ep in out:
+        outside[ep.onset : ep.stop] = False
     for ep in out:
         part = d[ep.onset : ep.stop]
         part = part[np.isfinite(part)]
         ep.median_residual = float(np.median(part)) if len(part) else float("nan")
         ep.spread = float(1.4826 * np.median(np.abs(part - np.median(part)))) if len(part) else float("nan")
+        ep.energy_loss = _energy_loss(s, ep, d, outside)
     return out, d
+
+
+def _energy_loss(s: _Series, ep: Episode, d: np.ndarray, outside: np.ndarray) -> float:
+    """Energy-weighted loss of an episode: 1 − (Σ ratio·expected / Σ expected) inside it over the
+    same outside it — the healthy buckets within BASELINE_DAYS before *and after* (the level after a
+    repair is as good a reference as the level before, and twice the data halves the baseline's
+    error). Falls back to the time-of-day matched residuals with < 12 healthy buckets."""
+    w, r = s.expected_kw, s.ratio
+    inside = slice(ep.onset, ep.stop)
+    lo, hi = np.searchsorted(s.secs, [s.secs[ep.onset] - BASELINE_DAYS * 86400, s.secs[ep.stop - 1] + BASELINE_DAYS * 86400])
+    ref = np.zeros(len(r), dtype=bool)
+    ref[lo:hi] = outside[lo:hi]
+    if ref.sum() >= 12:
+        level_in = (r[inside] * w[inside]).sum() / w[inside].sum()
+        level_out = (r[ref] * w[ref]).sum() / w[ref].sum()
+        return float(1.0 - level_in / level_out)
+    dd = d[inside]
+    ok = np.isfinite(dd) & (dd > -1.0)
+    if not ok.any():
+        return float("nan")
+    return float(1.0 - (r[inside][ok] * w[inside][ok]).sum() / (r[inside][ok] / (1.0 + dd[ok]) * w[inside][ok]).sum())
 
 
 def is_string_loss(ep: Episode, sigma: float) -> bool:
     """A partial, stable drop: median residual in [−MAX_LOSS, −δ/2], spread ≤ 2σ, ≥ 3 buckets."""
     step = detectable_step(sigma)
     return (
-        ep.stop - ep.onset >= 3
+        ep.stop - ep.onset >= MIN_EPISODE_BUCKETS
         and -MAX_LOSS <= ep.median_residual <= -step / 2
         and ep.spread <= max(2.0 * sigma, 0.5 * abs(ep.median_residual))
     )
@@ -248,7 +302,8 @@ def _finding(f: pd.DataFrame, device: DeviceSpec, k: float, s: _Series, ep: Epis
     part = f.iloc[a:b]
     own = part["daylight"].to_numpy(dtype=bool) & ~busy.iloc[a:b].to_numpy(dtype=bool) & (part["sample_count"] > 0).to_numpy()
     measured_kwh = float(part["ac_power_kw_avg"][own].fillna(0.0).clip(lower=0).sum() * BUCKET_H)
-    energy = measured_kwh * loss / (1.0 - loss)
+    e_loss = ep.energy_loss if np.isfinite(ep.energy_loss) and 0 < ep.energy_loss < 1 else loss
+    energy = measured_kwh * e_loss / (1.0 - e_loss)
     evidence = {
         "loss_fraction": num(loss),
         "ratio_before": num(base),
@@ -261,7 +316,8 @@ def _finding(f: pd.DataFrame, device: DeviceSpec, k: float, s: _Series, ep: Epis
     }
     severity = "critical" if loss >= 0.3 else "warning"
     title = f"Inverter {device.device_id} lost {loss:.0%} of its output (string outage)"
-    detected = int(s.pos[ep.detected]) + 1
+    # Reported once the alarm has sounded and the step holds over MIN_EPISODE_BUCKETS clear buckets.
+    detected = int(s.pos[max(ep.detected, ep.onset + MIN_EPISODE_BUCKETS - 1)]) + 1
     return episode(device, "string_outage", severity, f, (a, b), detected, title=title, evidence=evidence, energy_lost_kwh=energy)
 
 
