@@ -95,12 +95,14 @@ def usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Se
         & (f["ac_power_kw_avg"] > th.trip_power_fraction * device.ac_capacity_kw)
         & ~(f["tmod_excess_c"] > th.overheat_excess_c / 2)
         & ~exclusion(f, exclude)
-        & (f["poa_used_w_m2"] >= MIN_CLEAR_POA_W_M2)
     )
-    if "clearsky_poa_w_m2" in f:
-        usable &= (f["poa_used_w_m2"] >= MIN_CLEARNESS * f["clearsky_poa_w_m2"]) & (
-            f["clearsky_poa_w_m2"] >= MIN_CLEARSKY_POA_W_M2
-        )
+    if th.string_min_clearness > 0 or th.string_min_poa_w_m2 > 0:
+        # A noisy reference (learned σ > 3 %): clear, bright buckets only (clouds the sensor and the
+        # array see differently, and low sun, are no evidence).
+        usable &= f["poa_used_w_m2"] >= max(th.string_min_poa_w_m2, MIN_CLEAR_POA_W_M2)
+        if "clearsky_poa_w_m2" in f:
+            cs = f["clearsky_poa_w_m2"]
+            usable &= (f["poa_used_w_m2"] >= max(th.string_min_clearness, MIN_CLEARNESS) * cs) & (cs >= MIN_CLEARSKY_POA_W_M2)
     u = f.loc[usable]
     secs = np.asarray(pd.DatetimeIndex(u.index).asi8, dtype=np.int64) // 10**9
     ratio = (u["ratio_expected"] / k).to_numpy(dtype=float)
@@ -167,20 +169,37 @@ def _residuals(s: _Series, healthy: np.ndarray) -> np.ndarray:
     return d
 
 
+def _mad_sigma(x: np.ndarray) -> float:
+    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+
+
 def _sigma(d: np.ndarray) -> float:
+    """Per-bucket robust σ of the residual (NaN with < 8 values)."""
     x = d[np.isfinite(d)]
     if len(x) < 8:
         return float("nan")
-    return float(max(SIGMA_FLOOR, 1.4826 * np.median(np.abs(x - np.median(x)))))
+    return float(max(SIGMA_FLOOR, _mad_sigma(x)))
 
 
-def _cusum_params(sigma: float) -> tuple[float, float, float]:
-    """(drift κ = δ/2, alarm level h = 4σ, winsorising floor −(δ + 2σ)) for a residual spread σ."""
+def _correlation_factor(d: np.ndarray, sigma: float) -> float:
+    """How much less the buckets' evidence is worth than white noise: clip(2 σ_hour / σ, 1, 2), σ_hour
+    the spread of the mean of 4 consecutive buckets. White noise averages down by 2 over 4 buckets;
+    the errors of a satellite irradiance (a cloud placed in the wrong pixel or hour) do not, so the
+    CUSUM's alarm level is raised by this factor."""
+    x = d[np.isfinite(d)]
+    if len(x) < 12 or not sigma > 0:
+        return 1.0
+    hourly = pd.Series(x).rolling(4).mean().dropna().to_numpy()
+    return float(np.clip(2.0 * _mad_sigma(hourly) / sigma, 1.0, 2.0))
+
+
+def _cusum_params(sigma: float, corr: float) -> tuple[float, float, float]:
+    """(drift κ = δ/2, alarm level h = 4σ × corr, winsorising floor −(δ + 2σ)) for a residual spread σ."""
     step = detectable_step(sigma)
-    return step / 2, ALARM_SIGMAS * sigma, -(step + 2 * sigma)
+    return step / 2, ALARM_SIGMAS * sigma * corr, -(step + 2 * sigma)
 
 
-def cusum_episodes(s: _Series, sigma: float) -> tuple[list[Episode], np.ndarray]:
+def cusum_episodes(s: _Series, sigma: float, corr: float = 1.0) -> tuple[list[Episode], np.ndarray]:
     """Sequential CUSUM over the usable buckets; returns the episodes and the residuals ``d``.
 
     The baseline of every bucket is recomputed from the healthy buckets so far: an episode's
@@ -189,7 +208,7 @@ def cusum_episodes(s: _Series, sigma: float) -> tuple[list[Episode], np.ndarray]
     n = len(s.secs)
     healthy = np.ones(n, dtype=bool)
     d = np.full(n, np.nan)
-    params = {True: _cusum_params(sigma), False: _cusum_params(max(sigma, WARMUP_SIGMA))}
+    params = {True: _cusum_params(sigma, corr), False: _cusum_params(max(sigma, WARMUP_SIGMA), corr)}
     out: list[Episode] = []
     cusum, last_zero, current = 0.0, -1, None
     up, up_zero = 0.0, -1
@@ -267,18 +286,20 @@ def is_string_loss(ep: Episode, sigma: float) -> bool:
     )
 
 
-def device_sigma(s: _Series) -> float:
-    """σ of the relative residual outside the episodes of a first pass (a fault never widens its own test)."""
+def device_sigma(s: _Series) -> tuple[float, float]:
+    """(σ, correlation factor) of the relative residual outside the episodes of a first pass (a
+    fault never widens its own test)."""
     sigma = _sigma(_residuals(s, np.ones(len(s.secs), dtype=bool)))
     if not np.isfinite(sigma):
-        return WARMUP_SIGMA
+        return WARMUP_SIGMA, 1.0
     episodes, d = cusum_episodes(s, sigma)
     keep = np.ones(len(d), dtype=bool)
     for ep in episodes:
         if is_string_loss(ep, sigma):
             keep[ep.onset : ep.stop] = False
     again = _sigma(d[keep])
-    return again if np.isfinite(again) else sigma
+    sigma = again if np.isfinite(again) else sigma
+    return sigma, _correlation_factor(d[keep], sigma)
 
 
 def _span(f: pd.DataFrame, s: _Series, ep: Episode, k: float, level: float) -> tuple[int, int]:
@@ -332,6 +353,7 @@ class StringTest:
 
     findings: list[Finding]
     sigma: float | None
+    correlation: float = 1.0
 
     @property
     def detectable_step(self) -> float | None:
@@ -351,11 +373,11 @@ def string_test(
     s = usable_buckets(f, device, k, exclude, th)
     if len(s.secs) < 8:
         return StringTest([], None)
-    sigma = device_sigma(s)
-    result = StringTest([], sigma)
+    sigma, corr = device_sigma(s)
+    result = StringTest([], sigma, corr)
     if not result.evaluated:
         return result
-    episodes, _ = cusum_episodes(s, sigma)
+    episodes, _ = cusum_episodes(s, sigma, corr)
     busy = exclusion(f, exclude)
     result.findings = [_finding(f, device, k, s, ep, sigma, busy) for ep in episodes if is_string_loss(ep, sigma)]
     return result
