@@ -222,6 +222,7 @@ def analyse_site_detail(site: SiteSpec, frames: dict[str, pd.DataFrame], *, info
             "thermal_u0_w_m2_k": u0.get(dev.device_id),
             "string_residual_sigma": None if strings.sigma is None else round(strings.sigma, 4),
             "string_detectable_step": None if strings.detectable_step is None else round(strings.detectable_step, 3),
+            "string_alarm_correlation": round(strings.correlation, 3),
         }
         result.not_evaluated[dev.device_id] = not_evaluated_reasons(f, learned, strings=strings)
     return result

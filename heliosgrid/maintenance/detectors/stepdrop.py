@@ -21,10 +21,16 @@ the satellite's pixel). A 25 % step is still large against that, if the test
   clouds the satellite missed scatter far more).
 
 The episode starts at the last bucket where ``S`` was 0 (the CUSUM change-point estimate) and
-ends when an upward CUSUM on ``d − m`` (``m`` the episode's median residual) passes ``h``. Energy
-lost = the episode's measured energy × ``−m / (1 + m)`` over all its daylight buckets with data
-outside trips and gaps (a stable fractional loss: ``measured = (1 + m) × baseline-corrected
-expected``), so a trip inside it is counted once, by the trip.
+ends when an upward CUSUM on ``d − m`` (``m`` the episode's median residual) passes ``h``; it
+is reported once it holds over :data:`MIN_EPISODE_BUCKETS` clear buckets. The alarm level is
+raised (×1–2) when the residuals are correlated in time (:func:`_correlation_factor`). While a
+device has no own history (its first :data:`WARMUP_FALLBACK_DAYS` days) the calibrated level 1.0
+stands in for the baseline, with σ ≥ :data:`WARMUP_SIGMA`.
+
+Energy lost = the episode's measured energy × ``L / (1 − L)`` over all its buckets with data
+(low sun included) outside trips, gaps and snow days, with ``L`` the energy-weighted loss against
+the device's level before *and after* the episode (a stable fractional loss: measured = (1 − L)
+× baseline-corrected expected), so a trip inside it is counted once, by the trip.
 """
 
 from __future__ import annotations
@@ -321,7 +327,9 @@ def _finding(f: pd.DataFrame, device: DeviceSpec, k: float, s: _Series, ep: Epis
     if ep.open:  # not cleared: the loss goes on to the end of the data (energy so far)
         b = len(f)
     part = f.iloc[a:b]
-    own = part["daylight"].to_numpy(dtype=bool) & ~busy.iloc[a:b].to_numpy(dtype=bool) & (part["sample_count"] > 0).to_numpy()
+    # Every bucket with data (low sun included: the lost string lost its share there too), but not
+    # the trips, gaps or snow days inside the span (their energy is theirs).
+    own = ~busy.iloc[a:b].to_numpy(dtype=bool) & (part["sample_count"] > 0).to_numpy()
     measured_kwh = float(part["ac_power_kw_avg"][own].fillna(0.0).clip(lower=0).sum() * BUCKET_H)
     e_loss = ep.energy_loss if np.isfinite(ep.energy_loss) and 0 < ep.energy_loss < 1 else loss
     energy = measured_kwh * e_loss / (1.0 - e_loss)
