@@ -66,8 +66,9 @@ def not_evaluated_reasons(
     out: dict[str, str] = {}
     if strings is not None and not strings.evaluated:
         out["string_outage"] = (
-            f"the model ratio scatters by {strings.sigma:.0%} per clear bucket against the device's own baseline: the "
-            f"smallest step the CUSUM test can find is {strings.detectable_step:.0%} (> {MAX_DETECTABLE_STEP:.0%}); "
+            f"the model ratio scatters by {strings.sigma:.0%} per clear bucket against the device's own baseline "
+            f"(errors correlated over hours: ×{strings.correlation:.1f}): the smallest step the CUSUM test can find is "
+            f"{strings.detectable_step:.0%} (> {MAX_DETECTABLE_STEP:.0%}); "
             "add a POA sensor or peers"
         )
     if learned.too_noisy:

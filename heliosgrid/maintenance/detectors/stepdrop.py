@@ -365,11 +365,13 @@ class StringTest:
 
     @property
     def detectable_step(self) -> float | None:
-        return None if self.sigma is None else detectable_step(self.sigma)
+        """2.5 σ × the correlation factor (≥ 15 %): correlated errors are worth fewer buckets."""
+        return None if self.sigma is None else detectable_step(self.sigma * self.correlation)
 
     @property
     def evaluated(self) -> bool:
-        return self.sigma is None or detectable_step(self.sigma) <= MAX_DETECTABLE_STEP
+        step = self.detectable_step
+        return step is None or step <= MAX_DETECTABLE_STEP
 
 
 def string_test(
