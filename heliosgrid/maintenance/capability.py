@@ -9,7 +9,10 @@ detector             needs
 comm_gap             any reporting interval ≤ 15 min; monitoring start (first reading or
                      ``commissioned_at``)
 inverter_trip        AC power and an irradiance (own POA sensor, or the site's reference)
-string_outage        as trip (during the thresholds' warm-up it runs with the ceilings)
+string_outage        as trip, and clear buckets (≥ 250 W/m², ≥ 80 % of clear sky); "not evaluated"
+                     when its CUSUM test's smallest detectable step (2.5 σ of the ratio against
+                     the device's own baseline, ≥ 15 %) exceeds 25 %; warm-up (no own history):
+                     σ ≥ 8 % against the calibrated level
 soiling              as string outage, ≥ 3 days with ≥ 6 usable buckets
 stuck_sensor         the sensor's readings (min == max needs ≥ 3 samples per bucket, i.e. an
                      interval ≤ 5 min; at 15 min repeated bucket means are used)
@@ -27,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from heliosgrid.maintenance.detectors.stepdrop import MAX_DETECTABLE_STEP, StringTest
 from heliosgrid.maintenance.frames import MAX_INTERVAL_S
 from heliosgrid.maintenance.learning import NOISY_SIGMA, Learned
 
@@ -48,7 +52,9 @@ def _interval_reasons(f: pd.DataFrame) -> dict[str, str] | None:
     return None
 
 
-def not_evaluated_reasons(f: pd.DataFrame, learned: Learned, history_days: float | None = None) -> dict[str, str]:
+def not_evaluated_reasons(
+    f: pd.DataFrame, learned: Learned, history_days: float | None = None, strings: StringTest | None = None
+) -> dict[str, str]:
     """detector → reason for the detectors that could not judge this inverter's frame ``f``.
 
     During warm-up the loss detectors run with the ceiling thresholds
@@ -59,12 +65,18 @@ def not_evaluated_reasons(f: pd.DataFrame, learned: Learned, history_days: float
     if coarse is not None:
         return coarse
     out: dict[str, str] = {}
-    if learned.too_noisy:
-        reason = (
-            f"the model ratio scatters by {learned.sigma:.0%} on clear buckets (> {NOISY_SIGMA:.0%}): a string loss or a "
-            "soiling trend cannot be told from the irradiance reference's noise (add a POA sensor or peers)"
+    if strings is not None and not strings.evaluated:
+        out["string_outage"] = (
+            f"the model ratio scatters by {strings.sigma:.0%} per clear bucket against the device's own baseline "
+            f"(errors correlated over hours: ×{strings.correlation:.1f}): the smallest step the CUSUM test can find is "
+            f"{strings.detectable_step:.0%} (> {MAX_DETECTABLE_STEP:.0%}); "
+            "add a POA sensor or peers"
         )
-        out["string_outage"] = out["soiling"] = reason
+    if learned.too_noisy:
+        out["soiling"] = (
+            f"the model ratio scatters by {learned.sigma:.0%} on clear buckets (> {NOISY_SIGMA:.0%}): a soiling trend "
+            "cannot be told from the irradiance reference's noise (add a POA sensor or peers)"
+        )
     elif learned.too_noisy_daily:
         out["soiling"] = (
             f"daily model ratios scatter by {learned.sigma_day:.1%}: a soiling threshold above 6 % would be needed "

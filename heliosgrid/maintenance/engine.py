@@ -32,6 +32,7 @@ from heliosgrid.maintenance.detectors import (
     detect_string_outage,
     detect_stuck_sensor,
 )
+from heliosgrid.maintenance.detectors.stepdrop import StringTest, string_test
 from heliosgrid.maintenance.expected import calibration_factor, site_features
 from heliosgrid.maintenance.learning import CEILING, Learned, fit_faiman_u0, learn_thresholds, snow_mask
 from heliosgrid.physics import DeviceSpec, SiteSpec
@@ -146,7 +147,7 @@ def _sensor_pass(
 
 def _loss_pass(
     site: SiteSpec, dev: DeviceSpec, f: pd.DataFrame, own: list[Finding], others_ratio: pd.Series | None
-) -> tuple[list[Finding], Learned]:
+) -> tuple[list[Finding], Learned, StringTest]:
     """Pass 2 for one inverter: trip, snow, overheating, string outage, soiling with learned thresholds."""
     trips = detect_inverter_trip(f, dev, 1.0)
     # A clear-sky drift alert informs about the sensor only: it is still the site's irradiance (ADR 0270).
@@ -165,14 +166,14 @@ def _loss_pass(
     new += detect_overheating(f, dev, k, exclude=stuck_tmod | snow, th=th)
     # Snow days (and the day after: melting snow leaves partial cover) are snow_loss's business.
     busy = _mask(f.index, own + new, "inverter_trip", "overheating", "comm_gap") | _snow_days(f, snow, site.timezone, 0)
-    if not learned.too_noisy:
-        new += detect_string_outage(f, dev, k, exclude=busy, th=th)
+    strings = string_test(f, dev, k, exclude=busy, th=th)
+    new += strings.findings
     busy |= _mask(f.index, new, "string_outage") | _snow_days(f, snow, site.timezone, 1)
     if not learned.too_noisy_daily:
         new += detect_soiling(f, dev, k, exclude=busy, timezone=site.timezone, others_daily_ratio=others_ratio, th=th)
     for fd in new:
         fd.evidence.setdefault("calibration_factor", round(k, 4))
-    return new, learned
+    return new, learned, strings
 
 
 def _snow_days(f: pd.DataFrame, snow: pd.Series, timezone: str, days_after: int) -> pd.Series:
@@ -190,7 +191,10 @@ def _mark_ongoing(f: pd.DataFrame, findings: list[Finding]) -> None:
     seen = f["daylight"] & (f["sample_count"] > 0)
     for fd in findings:
         if fd.fault_type != "comm_gap":
-            fd.evidence["ongoing"] = int((seen & (f.index >= fd.ended_at)).sum()) < 2
+            # A step still open at the last clear bucket has not cleared either (a cloudy or low-sun
+            # evening after it is no evidence that it did).
+            still_open = bool(fd.evidence.pop("open", False))
+            fd.evidence["ongoing"] = still_open or int((seen & (f.index >= fd.ended_at)).sum()) < 2
 
 
 def analyse_site_detail(site: SiteSpec, frames: dict[str, pd.DataFrame], *, info: bool = True) -> SiteAnalysis:
@@ -213,13 +217,19 @@ def analyse_site_detail(site: SiteSpec, frames: dict[str, pd.DataFrame], *, info
             continue
         own = [fd for fd in sensor_findings if fd.device_id == dev.device_id]
         others = daily_ratio.drop(columns=[dev.device_id], errors="ignore")
-        new, learned = _loss_pass(site, dev, f, own, others.median(axis=1) if others.shape[1] else None)
+        new, learned, strings = _loss_pass(site, dev, f, own, others.median(axis=1) if others.shape[1] else None)
         if info:
             new += detect_clipping(f, dev, timezone=site.timezone) + detect_degradation(f, dev)
         _mark_ongoing(f, own + new)
         findings += new
-        result.learned[dev.device_id] = {**learned.evidence(), "thermal_u0_w_m2_k": u0.get(dev.device_id)}
-        result.not_evaluated[dev.device_id] = not_evaluated_reasons(f, learned)
+        result.learned[dev.device_id] = {
+            **learned.evidence(),
+            "thermal_u0_w_m2_k": u0.get(dev.device_id),
+            "string_residual_sigma": None if strings.sigma is None else round(strings.sigma, 4),
+            "string_detectable_step": None if strings.detectable_step is None else round(strings.detectable_step, 3),
+            "string_alarm_correlation": round(strings.correlation, 3),
+        }
+        result.not_evaluated[dev.device_id] = not_evaluated_reasons(f, learned, strings=strings)
     return result
 
 

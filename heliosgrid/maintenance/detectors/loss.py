@@ -33,11 +33,32 @@ def _trip_edges(f: pd.DataFrame, k: float, start: int, stop: int, zero_with_ligh
     return lo, hi
 
 
+ADJACENT_BUCKETS = 8
+"""Buckets (2 h) either side of a trip whose calibrated ratio says what the device was producing."""
+
+
+def adjacent_level(f: pd.DataFrame, k: float, lo: int, hi: int, cap_kw: float) -> float:
+    """Median calibrated ratio (≤ 1) of the producing buckets within 2 h before and after ``[lo, hi)``.
+
+    The device's own level around a trip, so the energy lost is what *it* would have produced
+    (a device under partial snow or below its calibration level loses less than the model);
+    1.0 with fewer than 3 such buckets."""
+    expected = f["expected_ac_kw"].to_numpy() * k
+    ac = f["ac_power_kw_avg"].to_numpy()
+    idx = np.r_[max(0, lo - ADJACENT_BUCKETS) : lo, hi : min(len(f), hi + ADJACENT_BUCKETS)]
+    ok = (expected[idx] > 0.1 * cap_kw) & (ac[idx] > 0.02 * cap_kw) & np.isfinite(ac[idx])
+    if ok.sum() < 3:
+        return 1.0
+    return float(min(1.0, np.median(ac[idx][ok] / expected[idx][ok])))
+
+
 def detect_inverter_trip(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, th: Thresholds = DEFAULT) -> list[Finding]:
     """Inverter trip / outage: no AC power while its irradiance says it should produce.
 
-    One dead daylight bucket is enough; night and no-data buckets in between do not split an
-    episode. Energy = Σ max(0, k·expected − actual) × 0.25 h over the episode (kWh).
+    One dead daylight bucket (AC below ``trip_off_fraction`` of nameplate: the inverter is off) is
+    enough; night and no-data buckets in between do not split an episode. Energy = Σ max(0,
+    level·k·expected − actual) × 0.25 h over the episode's buckets not under suspected snow (kWh),
+    ``level`` = :func:`adjacent_level` (the device's own output level either side of the trip).
     """
     cap = device.ac_capacity_kw
     ac = f["ac_power_kw_avg"].fillna(0.0)
@@ -45,9 +66,9 @@ def detect_inverter_trip(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, th
     producing_expected = f["daylight"] & (f["expected_ac_kw"] * k > th.trip_expected_fraction * cap)
     if "clearsky_poa_w_m2" in f:  # low sun: row-to-row and horizon shading, not a trip
         producing_expected &= f["clearsky_poa_w_m2"] >= th.trip_min_clearsky_poa_w_m2
-    dead = has_data & producing_expected & (ac < th.trip_power_fraction * cap)
-    if "snow_suspected" in f:
-        dead &= ~f["snow_suspected"].fillna(False).astype(bool)
+    dead = has_data & producing_expected & (ac < th.trip_off_fraction * cap)
+    snow = f["snow_suspected"].fillna(False).astype(bool) if "snow_suspected" in f else pd.Series(False, index=f.index)
+    dead &= ~snow
     quiet = (~f["daylight"] | ~has_data) & (ac < th.trip_power_fraction * cap)
     zero_with_light = (has_data & (f["expected_ac_kw"] * k > 0.01 * cap) & (ac < th.trip_power_fraction * cap)).to_numpy(
         dtype=bool
@@ -55,7 +76,11 @@ def detect_inverter_trip(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, th
     out: list[Finding] = []
     for start, stop in merge_runs(runs(dead), quiet.to_numpy(dtype=bool)):
         lo, hi = _trip_edges(f, k, start, stop, zero_with_light, th)
-        energy = float((f["expected_ac_kw"].iloc[lo:hi] * k - f["ac_power_kw_avg"].iloc[lo:hi]).clip(lower=0).sum() * BUCKET_H)
+        # Buckets under snow would not have produced the model's power anyway: their shortfall is
+        # not the trip's (snow-covered modules give ≈ 0 either way; snow_loss reports the snow).
+        level = adjacent_level(f, k, lo, hi, cap)
+        lost_kw = (f["expected_ac_kw"].iloc[lo:hi] * k * level - f["ac_power_kw_avg"].iloc[lo:hi]).clip(lower=0)
+        energy = float(lost_kw[~snow.iloc[lo:hi].to_numpy()].sum() * BUCKET_H)
         dead_part = f.iloc[start:stop][dead.iloc[start:stop]]
         evidence = {
             "dead_daylight_buckets": len(dead_part),
@@ -63,6 +88,7 @@ def detect_inverter_trip(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, th
             "mean_expected_ac_kw": num(dead_part["expected_ac_kw"].mean() * k),
             "mean_poa_w_m2": num(dead_part["poa_w_m2_avg"].mean(), 1),
             "status_ok_samples": int(dead_part["status_ok_count"].sum()),
+            "adjacent_ratio": num(level),
         }
         title = f"Inverter {device.device_id} produces no power with irradiance"
         out.append(

@@ -7,6 +7,9 @@ copy). Values are for 15-minute buckets; daylight = clear-sky and site POA > 150
 name                           default   why
 =============================  ========  ==========================================================
 trip_power_fraction            0.02      AC below 2 % of nameplate is "no output"
+trip_off_fraction              0.005     a trip needs AC below 0.5 % of nameplate (an inverter that
+                                         is off): 1–2 % is an array producing under fog, frost or
+                                         clouds the irradiance reference missed (satellite POA)
 trip_expected_fraction         0.10      the model must expect > 10 % of nameplate for a trip
 trip_min_clearsky_poa_w_m2     300.0     a trip needs the sun up properly (clear-sky POA): at low
                                          sun, horizon and row shading zero a real array's output
@@ -72,6 +75,7 @@ class Thresholds:
     """Detector thresholds (see the module table for units and reasons)."""
 
     trip_power_fraction: Annotated[float, Unit("of nameplate")] = 0.02
+    trip_off_fraction: Annotated[float, Unit("of nameplate")] = 0.005
     trip_expected_fraction: Annotated[float, Unit("of nameplate")] = 0.10
     trip_min_clearsky_poa_w_m2: Annotated[float, Unit("W/m²")] = 300.0
     trip_edge_ratio: Annotated[float, Unit("ratio")] = 0.90

@@ -1,0 +1,90 @@
+"""The CUSUM string-outage test on hand-made frames with real-world ratio scatter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from heliosgrid.maintenance.detectors import stepdrop as sd
+from heliosgrid.maintenance.detectors.thresholds import DEFAULT
+from heliosgrid.physics import DeviceSpec
+
+DEVICE = DeviceSpec("x-inv01", "x", "inverter", 30, 180, dc_capacity_kw=120, ac_capacity_kw=100)
+START = pd.Timestamp("2026-06-01", tz="UTC")
+
+
+def _frame(days: int, sigma: float, seed: int = 1, step: tuple[pd.Timestamp, pd.Timestamp, float] | None = None) -> pd.DataFrame:
+    """15-min frame: clear days 06:00–18:00 UTC, expected AC a half-sine up to 80 kW, the measured
+    ratio 1 + a diurnal model error (± 4 %) + white scatter ``sigma``; ``step`` = (start, end, keep)."""
+    idx = pd.date_range(START, periods=days * 96, freq="15min", tz="UTC")
+    hour = idx.hour + idx.minute / 60.0
+    sun = np.clip(np.sin(np.pi * (hour - 6.0) / 12.0), 0.0, None)
+    expected = 80.0 * sun
+    rng = np.random.default_rng(seed)
+    ratio = 1.0 + 0.04 * np.cos(np.pi * (hour - 12.0) / 6.0) + rng.normal(0.0, sigma, len(idx))
+    keep = np.ones(len(idx))
+    if step is not None:
+        keep[(idx >= step[0]) & (idx < step[1])] = step[2]
+    actual = expected * ratio * keep
+    poa = 1000.0 * sun
+    return pd.DataFrame(
+        {
+            "sample_count": 15.0,
+            "daylight": poa > 150.0,
+            "expected_ac_kw": expected,
+            "ac_power_kw_avg": actual,
+            "ratio_expected": np.where(expected > 5.0, actual / np.where(expected > 0, expected, 1.0), np.nan),
+            "near_clipping": False,
+            "tmod_excess_c": 0.0,
+            "poa_used_w_m2": poa,
+            "clearsky_poa_w_m2": poa,
+        },
+        index=idx,
+    )
+
+
+def _truth(f: pd.DataFrame, keep: float, start: pd.Timestamp, end: pd.Timestamp) -> float:
+    part = f.loc[(f.index >= start) & (f.index < end), "ac_power_kw_avg"]
+    return float(part.sum() * 0.25 * (1.0 - keep) / keep)
+
+
+@pytest.mark.parametrize("sigma", [0.03, 0.08])
+def test_a_quarter_step_is_one_episode_found_within_an_hour_with_its_energy(sigma: float) -> None:
+    start = START + pd.Timedelta(days=3, hours=10)
+    end = start + pd.Timedelta(days=2)
+    f = _frame(7, sigma, step=(start, end, 0.75))
+    test = sd.string_test(f, DEVICE, 1.0, th=DEFAULT)
+    assert test.evaluated and test.sigma is not None and test.sigma < sigma * 1.5
+    (found,) = test.findings
+    assert found.detected_at - start <= pd.Timedelta(hours=1)
+    assert abs(found.started_at - start) <= pd.Timedelta(hours=1)
+    assert abs(found.ended_at - end) <= pd.Timedelta(hours=2)
+    assert found.evidence["loss_fraction"] == pytest.approx(0.25, abs=0.05)
+    assert found.energy_lost_kwh == pytest.approx(_truth(f, 0.75, start, end), rel=0.10)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_clean_noisy_device_raises_nothing(seed: int) -> None:
+    f = _frame(10, 0.08, seed=seed)
+    assert sd.string_test(f, DEVICE, 1.0).findings == []
+
+
+def test_a_device_too_noisy_for_a_quarter_step_is_not_evaluated() -> None:
+    test = sd.string_test(_frame(7, 0.14), DEVICE, 1.0)
+    assert not test.evaluated and test.findings == []
+    assert test.detectable_step is not None and test.detectable_step > sd.MAX_DETECTABLE_STEP
+
+
+def test_output_near_zero_is_a_trip_not_a_string_loss() -> None:
+    start = START + pd.Timedelta(days=3, hours=10)
+    f = _frame(6, 0.03, step=(start, start + pd.Timedelta(days=1), 0.05))
+    f["ac_power_kw_avg"] = f["ac_power_kw_avg"].where(f.index < start, f["ac_power_kw_avg"] * 0 + 3.0)
+    assert sd.string_test(f, DEVICE, 1.0).findings == []
+
+
+def test_excluded_buckets_are_neither_evidence_nor_energy() -> None:
+    start = START + pd.Timedelta(days=3, hours=10)
+    f = _frame(6, 0.03, step=(start, start + pd.Timedelta(days=2), 0.75))
+    excluded = pd.Series(f.index >= start, index=f.index)
+    assert sd.string_test(f, DEVICE, 1.0, exclude=excluded).findings == []
