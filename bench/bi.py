@@ -115,11 +115,14 @@ REPORT_QUERIES: dict[str, str] = {
                                  "WHERE started_at >= %(end)s::timestamptz - INTERVAL '365 days' GROUP BY fault_type ORDER BY "
                                  "2 DESC LIMIT 10",
     # Forecast accuracy
-    "forecast_error_by_horizon_30d": "SELECT horizon_min / 60 AS horizon_h, avg(abs_error_kw), sqrt(avg(error_kw ^ 2)), "
-                                     "avg(in_band::int) FROM bi.forecast_accuracy "
-                                     "WHERE target_ts >= %(end)s::timestamptz - INTERVAL '30 days' GROUP BY 1 ORDER BY 1",
-    "forecast_coverage_by_site_30d": "SELECT site_id, avg(in_band::int), avg(abs_error_kw) FROM bi.forecast_accuracy "
-                                     "WHERE target_ts >= %(end)s::timestamptz - INTERVAL '30 days' GROUP BY site_id",
+    "forecast_error_by_horizon_30d": "SELECT horizon_h, sum(abs_error_kw_sum) / nullif(sum(targets), 0), "
+                                     "sqrt(sum(sq_error_kw_sum) / nullif(sum(targets), 0)), "
+                                     "sum(in_band_targets)::float8 / nullif(sum(targets), 0) FROM bi.forecast_accuracy_daily "
+                                     "WHERE day > %(end)s::date - 30 GROUP BY horizon_h ORDER BY horizon_h",
+    "forecast_coverage_by_site_30d": "SELECT site_id, sum(in_band_targets)::float8 / nullif(sum(targets), 0), "
+                                     "sum(abs_error_kw_sum) / nullif(sum(targets), 0), "
+                                     "sum(error_kw_sum) / nullif(sum(targets), 0) FROM bi.forecast_accuracy_daily "
+                                     "WHERE day > %(end)s::date - 30 GROUP BY site_id",
     # Maintenance
     "alerts_by_type_state": "SELECT fault_type, state, count(*) FROM bi.alert GROUP BY fault_type, state",
     "lost_by_site_month_year": "SELECT site_id, date_trunc('month', started_at), sum(energy_lost_kwh), sum(revenue_lost) "
@@ -311,8 +314,8 @@ def _grow(conn: psycopg.Connection, backend: str, first: int, last: int, start: 
 
 
 SERVING_RELATIONS = ("site_rollup_15m", "site_rollup_1h", "site_rollup_1d", "fleet_rollup_15m", "fleet_rollup_1h",
-                     "fleet_rollup_1d", "site_kpi_day", "device_kpi_day", "forecast_accuracy_15m", "forecasts", "alerts",
-                     "dq_results")
+                     "fleet_rollup_1d", "site_kpi_day", "device_kpi_day", "forecast_accuracy_15m", "forecast_accuracy_daily",
+                     "forecasts", "alerts", "dq_results")
 
 
 def _vacuum_serving_layer(conn: psycopg.Connection, backend: str) -> None:
@@ -452,6 +455,9 @@ def _run_backend(backend: str, fleets: tuple[int, ...], days: int, warm_runs: in
         migrate(conn, requested_backend=backend)
         if backend == "timescaledb":
             _pause_jobs(conn)
+        with psycopg.connect(url) as fresh:  # database-level settings (0140) apply to new sessions, as the bench's
+            result["settings"] = {name: str(fresh.execute(f"SHOW {name}").fetchone()[0])  # type: ignore[index]
+                                  for name in ("random_page_cost", "max_parallel_workers_per_gather", "jit")}
         have = 0
         for size in sorted(fleets):
             load_s = _grow(conn, backend, have, size, start, end)

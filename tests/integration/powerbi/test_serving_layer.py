@@ -1,4 +1,4 @@
-"""The BI serving layer (migrations 0070-0073, 0100-0102) on both backends: site/fleet rollups and materialised
+"""The BI serving layer (migrations 0070-0073, 0100-0102, 0140-0142) on both backends: site/fleet rollups and materialised
 KPI days equal the live definitions, late data reaches them, TimescaleDB and plain PostgreSQL
 agree, and no report or dashboard query scans device-level 15-min rows beyond one site-day."""
 
@@ -106,7 +106,8 @@ def _run(conn: psycopg.Connection) -> dict[str, Any]:
     first = _snapshot(conn)
     _load(conn, START + timedelta(hours=2), START + timedelta(hours=20), 0.5, 10**9)
     refresh_rollups(conn, **WINDOW)
-    return {"first": first, "final": _snapshot(conn), "explain": _explain_all(conn)}
+    return {"first": first, "final": _snapshot(conn), "explain": _explain_all(conn),
+            "monthly_groups_estimate": _monthly_groups_estimate(conn)}
 
 
 # Device-level 15-min rows of one site-day (4 devices x 96 buckets): the most a report query may read.
@@ -169,7 +170,8 @@ def _explain_all(conn: psycopg.Connection) -> dict[str, Any]:
     out: dict[str, Any] = {"report": explain_device_rows(conn, {**REPORT_QUERIES, **DASHBOARD_QUERIES, **EXAMPLE_QUERIES}),
            "baseline": explain_device_rows(conn, BASELINE_QUERIES),
            "accuracy": _rows(conn, ACCURACY),
-           "accuracy_0040": _rows(conn, FORECAST_ACCURACY_0040)}
+           "accuracy_0040": _rows(conn, FORECAST_ACCURACY_0040),
+           "grouped": _rows(conn, GROUPED), "grouped_live": _rows(conn, GROUPED_LIVE)}
     # late data on both sides of the accuracy rows: a correction of day-2 actuals and a re-issue
     # (later issued_at) for targets of day 3
     _load(conn, START + timedelta(hours=30), START + timedelta(hours=34), 0.7, 2 * 10**9)
@@ -180,10 +182,42 @@ def _explain_all(conn: psycopg.Connection) -> dict[str, Any]:
     refresh_rollups(conn, **WINDOW)
     out["accuracy_late"] = _rows(conn, ACCURACY)
     out["accuracy_late_0040"] = _rows(conn, FORECAST_ACCURACY_0040)
+    out["grouped_late"], out["grouped_late_live"] = _rows(conn, GROUPED), _rows(conn, GROUPED_LIVE)
     return out
 
 
+def _monthly_groups_estimate(conn: psycopg.Connection) -> float:
+    """Planner's group estimate for the issue's monthly-energy grouping (2 sites x 1 month here) on
+    the relation holding site_rollup_15m's rows: the table (PostgreSQL) or the continuous
+    aggregate's materialisation hypertable (TimescaleDB; its real-time union with the newest
+    device rows hides column statistics from the estimate, ADR 0240)."""
+    row = conn.execute("SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name) "
+                       "FROM timescaledb_information.continuous_aggregates WHERE view_name = 'site_rollup_15m'"
+                       ).fetchone() if _relkind(conn, "timescaledb_information.continuous_aggregates") else None
+    storage = str(row[0]) if row else "site_rollup_15m"
+    conn.execute(f"ANALYZE {storage}")
+    plan_row = conn.execute(f"EXPLAIN (FORMAT JSON) SELECT site_id, date_trunc('month', bucket), sum(energy_kwh) "
+                            f"FROM {storage} GROUP BY 1, 2").fetchone()
+    assert plan_row is not None
+    plan = plan_row[0][0]["Plan"]
+    while plan.get("Node Type") != "Aggregate" and plan.get("Plans"):
+        plan = plan["Plans"][0]
+    return float(plan["Plan Rows"])
+
+
+def _relkind(conn: psycopg.Connection, name: str) -> str:
+    row = conn.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", (name,)).fetchone()
+    return str(row[0]) if row else ""
+
+
 ACCURACY = "SELECT * FROM bi.forecast_accuracy WHERE site_id = ANY(%(sites)s) ORDER BY 1, 2"
+# The pre-grouped accuracy sums (0141) and the same sums computed from the per-target view.
+GROUPED = ("SELECT site_id, day, horizon_h, targets, in_band_targets, error_kw_sum, abs_error_kw_sum, sq_error_kw_sum "
+           "FROM bi.forecast_accuracy_daily WHERE site_id = ANY(%(sites)s) ORDER BY 1, 2, 3")
+GROUPED_LIVE = ("SELECT site_id, (target_ts AT TIME ZONE 'UTC')::date, horizon_min / 60, count(actual_kw), "
+                "count(*) FILTER (WHERE in_band), coalesce(sum(error_kw), 0), coalesce(sum(abs_error_kw), 0), "
+                "coalesce(sum(error_kw ^ 2), 0) FROM bi.forecast_accuracy WHERE site_id = ANY(%(sites)s) "
+                "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
 
 
 # The DISTINCT ON definition of bi.forecast_accuracy (0040) that 0074 replaced.
@@ -297,3 +331,23 @@ def test_materialised_accuracy_follows_late_actuals_and_reissued_forecasts(resul
     changed_actuals = [a for a, b in zip(late, before, strict=True)
                        if START + timedelta(hours=30) <= a[1] < START + timedelta(hours=34) and not _close(a[8], b[8])]
     assert changed_actuals  # the day-2 correction reached the materialised rows
+
+
+@pytest.mark.parametrize("backend", ["postgres", "timescaledb"])
+def test_grouped_accuracy_equals_the_per_target_rows_and_follows_late_data(results: dict[str, Any], backend: str) -> None:
+    explain = results[backend]["explain"]
+    assert explain["grouped"] and _same(explain["grouped"], explain["grouped_live"])
+    assert _same(explain["grouped_late"], explain["grouped_late_live"])
+    # both kinds of late data changed some grouped rows: the day-2 actuals and the day-3 re-issue (horizon 0 h)
+    before = {r[:3]: r[3:] for r in explain["grouped"]}
+    changed = {key for key, *rest in ((r[:3], r[3:]) for r in explain["grouped_late"])
+               if key not in before or not all(_close(a, b) for a, b in zip(before[key], rest[0], strict=True))}
+    assert {day for _, day, _ in changed} >= {(START + timedelta(days=1)).date(), (START + timedelta(days=2)).date()}
+    assert any(h == 0 for _, _, h in changed)
+
+
+@pytest.mark.parametrize("backend", ["postgres", "timescaledb"])
+def test_monthly_site_grouping_is_estimated_from_statistics(results: dict[str, Any], backend: str) -> None:
+    # 0142: GROUP BY site_id, date_trunc('month', bucket) estimated from expression statistics,
+    # not as a product of per-column guesses (which chose a serial plan sized for 70 000 groups)
+    assert results[backend]["monthly_groups_estimate"] <= 10
