@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from bench.bi import BASELINE_QUERIES, EXAMPLE_QUERIES, REPORT_QUERIES
+from bench.bi_queries import BASELINE_QUERIES, EXAMPLE_QUERIES, REPORT_QUERIES
 from heliosgrid.api.routers.insights import DASHBOARD_QUERIES
 from heliosgrid.db.connection import open_connection
 from heliosgrid.db.rollups import ensure_partitions, refresh_rollups
