@@ -172,7 +172,7 @@ def run_maintenance(
     analysis_start = start - ANALYSIS_LOOKBACK
     if row and row[0] is not None:
         analysis_start = max(min(analysis_start, pd.Timestamp(row[0]).floor("15min")), start - MAX_EPISODE_LOOKBACK)
-    read_start = min(analysis_start, start - TREND_LOOKBACK)  # one read: the soiling trend's 28 days
+    read_start = min(analysis_start, end - TREND_LOOKBACK)  # one read: the soiling trend's 28 days
     rollup = load_rollup_15m(conn, read_start.to_pydatetime(), end.to_pydatetime(), scanned)
     grid = bucket_grid(analysis_start, end)
     recent = rollup[rollup["bucket"] >= analysis_start] if len(rollup) else rollup
