@@ -12,7 +12,8 @@ only told apart from day-to-day scatter on ≥ 21 days
   the trend). On the clean real series the 7-day detector's false soiling alerts came from days a
   trip or string finding used to cover; the trend, referenced to the clear sky, does not see them;
 * otherwise (a new device, a cloudy month) the 7-day detector stays, and the trend's reason goes
-  to ``not_evaluated`` under ``soiling_trend``.
+  to ``not_evaluated`` under ``soiling_trend``; when the trend judged the device, the 7-day
+  detector's own reason (e.g. "too noisy") is dropped: the device's soiling was evaluated.
 
 Cost: one more feature build per site over 28 days of 15-minute buckets (2 688 per device) per
 run, skipped when the device has less than 21 days of history.
@@ -61,6 +62,7 @@ def apply_soiling_trend(site: SiteSpec, long_frames: dict[str, pd.DataFrame], an
             trend += found
         if reason is None:
             judged.add(dev.device_id)
+            analysis.not_evaluated.get(dev.device_id, {}).pop("soiling", None)  # the trend judged it
         else:
             analysis.not_evaluated.setdefault(dev.device_id, {})["soiling_trend"] = reason
     for fd in trend:
