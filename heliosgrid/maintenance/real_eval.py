@@ -35,6 +35,7 @@ from heliosgrid.maintenance.frames import bucket_grid, device_frames, rollup_15m
 from heliosgrid.maintenance.injection import Injected
 from heliosgrid.maintenance.realdata import RealSeries, load_corpus
 from heliosgrid.maintenance.runner import ANALYSIS_LOOKBACK, CLEAR_GRACE, MAX_EPISODE_LOOKBACK
+from heliosgrid.maintenance.soiling_long import TREND_LOOKBACK, apply_soiling_trend
 from heliosgrid.physics import SiteSpec
 
 INFORMATIONAL = (*INFO_TYPES, "snow_loss")
@@ -114,6 +115,11 @@ def _run_window(
     part = rollup[(rollup["bucket"] >= analysis_start) & (rollup["bucket"] < end)]
     frames = device_frames(part, site, bucket_grid(analysis_start, end), monitoring_start=monitoring_start)
     analysis = analyse_site_detail(site, frames, info=True)
+    trend_start = end - TREND_LOOKBACK
+    long_part = rollup[(rollup["bucket"] >= trend_start) & (rollup["bucket"] < end)]
+    apply_soiling_trend(
+        site, device_frames(long_part, site, bucket_grid(trend_start, end), monitoring_start=monitoring_start), analysis
+    )
     confirmed: set[tuple[str, str]] = set()
     for fd in analysis.findings:
         if (fd.ended_at <= start and not fd.evidence.get("ongoing", False)) or fd.fault_type == "clipping":

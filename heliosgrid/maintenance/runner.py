@@ -7,8 +7,10 @@ Called by the Airflow maintenance DAG and by ``heliosgrid maintenance run``. For
 2. read ``readings_15m`` from ``window_start − ANALYSIS_LOOKBACK`` (context the detectors need:
    yesterday's level for a step, several days for drift and soiling) — or from the start of the
    oldest active maintenance alert of those sites, at most ``MAX_EPISODE_LOOKBACK`` back, so an
-   alert's energy lost always covers its whole episode;
-3. run :func:`~heliosgrid.maintenance.engine.analyse_site` per site;
+   alert's energy lost always covers its whole episode; the same query reaches back
+   ``TREND_LOOKBACK`` (28 days) before ``window_end`` for the long-window soiling trend;
+3. run :func:`~heliosgrid.maintenance.engine.analyse_site` per site, then the soiling trend
+   (:func:`~heliosgrid.maintenance.soiling_long.apply_soiling_trend`: one soiling episode per device);
 4. raise/update an alert for every finding that reaches into the window; findings that ended
    more than ``CLEAR_GRACE`` before ``window_end`` *and were followed by daylight with data* are
    resolved (the condition cleared — an outage at dusk is still there at dawn, one fault = one
@@ -41,6 +43,7 @@ from heliosgrid.coverage import record_coverage
 from heliosgrid.maintenance.detectors import ALL_TYPES, Finding
 from heliosgrid.maintenance.engine import analyse_site_detail
 from heliosgrid.maintenance.frames import bucket_grid, device_frames, load_fleet_from_db, load_monitoring_start, load_rollup_15m
+from heliosgrid.maintenance.soiling_long import TREND_LOOKBACK, apply_soiling_trend
 from heliosgrid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -169,8 +172,10 @@ def run_maintenance(
     analysis_start = start - ANALYSIS_LOOKBACK
     if row and row[0] is not None:
         analysis_start = max(min(analysis_start, pd.Timestamp(row[0]).floor("15min")), start - MAX_EPISODE_LOOKBACK)
-    rollup = load_rollup_15m(conn, analysis_start.to_pydatetime(), end.to_pydatetime(), scanned)
+    read_start = min(analysis_start, end - TREND_LOOKBACK)  # one read: the soiling trend's 28 days
+    rollup = load_rollup_15m(conn, read_start.to_pydatetime(), end.to_pydatetime(), scanned)
     grid = bucket_grid(analysis_start, end)
+    recent = rollup[rollup["bucket"] >= analysis_start] if len(rollup) else rollup
 
     monitoring = load_monitoring_start(conn, scanned)
     findings: list[Finding] = []
@@ -178,7 +183,12 @@ def run_maintenance(
     for site in fleet:
         if not site.devices:
             continue
-        analysis = analyse_site_detail(site, device_frames(rollup, site, grid, monitoring_start=monitoring), info=True)
+        analysis = analyse_site_detail(site, device_frames(recent, site, grid, monitoring_start=monitoring), info=True)
+        trend_start = end - TREND_LOOKBACK
+        long_rollup = rollup[rollup["bucket"] >= trend_start] if len(rollup) else rollup
+        apply_soiling_trend(
+            site, device_frames(long_rollup, site, bucket_grid(trend_start, end), monitoring_start=monitoring), analysis
+        )
         findings += analysis.findings
         not_evaluated.update({dev: reasons for dev, reasons in analysis.not_evaluated.items() if reasons})
 
@@ -189,6 +199,7 @@ def run_maintenance(
         "analysis_start": analysis_start.isoformat(),
         "sites": scanned,
         "devices": sum(len(s.devices) for s in fleet),
+        "read_start": read_start.isoformat(),
         "buckets_read": len(rollup),
         "findings": done.by_type,
         "alerts_raised_or_updated": done.raised,

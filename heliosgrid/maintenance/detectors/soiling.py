@@ -100,10 +100,12 @@ def _daily_loss(
 
 def _confirmed(d: _Daily, start: int, stop: int, others_daily_ratio: pd.Series | None) -> bool:
     """Metered power confirms the loss (see :func:`detect_soiling`)."""
-    if not d.peer.notna().any():
-        return True
     run_days = d.loss.index[start:stop]
     run_loss = float(np.median(d.loss.to_numpy()[start:stop]))
+    if not d.peer.notna().any():
+        # No peers: nothing but the site's irradiance reference says the power fell. On the run's
+        # clear days the power must also have fallen against the clear sky (ADR 0270).
+        return _clearsky_agrees(d, run_days)
     peer_run = d.peer.loc[run_days]
     peer_loss = 1.0 - float(np.nanmedian(peer_run)) if peer_run.notna().any() else 0.0
     others = others_daily_ratio.reindex(run_days) if others_daily_ratio is not None else pd.Series(dtype=float)
@@ -113,10 +115,15 @@ def _confirmed(d: _Daily, start: int, stop: int, others_daily_ratio: pd.Series |
     if peer_loss < 0.5 * run_loss:
         # Only the neighbours' model ratios confirm it — and they share the site's sensors. On
         # clear days the power must also have fallen against the clear-sky expectation.
-        cs_loss = d.clearsky_loss.reindex(run_days).dropna()
-        if len(cs_loss) and float(np.median(cs_loss)) < 0.5 * float(np.median(d.loss.reindex(cs_loss.index))):
-            return False
+        return _clearsky_agrees(d, run_days)
     return True
+
+
+def _clearsky_agrees(d: _Daily, run_days: pd.Index) -> bool:
+    """False when, on the run's clear days, the clear-sky power envelope lost less than half the
+    model-ratio loss (the irradiance reference, not the modules); True without clear days."""
+    cs_loss = d.clearsky_loss.reindex(run_days).dropna()
+    return not (len(cs_loss) and float(np.median(cs_loss)) < 0.5 * float(np.median(d.loss.reindex(cs_loss.index))))
 
 
 def _soiling_finding(

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.stats import theilslopes
 
 from heliosgrid.maintenance.detectors.base import Finding, num
-from heliosgrid.maintenance.detectors.clearsky_drift import clear_days
+from heliosgrid.maintenance.detectors.clearsky_drift import ClearDays, clear_days
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 from heliosgrid.maintenance.frames import BUCKET_H
 from heliosgrid.physics import DeviceSpec
@@ -45,12 +45,35 @@ def detect_soiling_trend(
     f: pd.DataFrame, device: DeviceSpec, exclude: pd.Series | None = None, th: Thresholds = DEFAULT
 ) -> list[Finding]:
     """Soiling over a long frame ``f`` (≥ 21 days; see the module docstring); [] when shorter."""
-    if len(f) == 0 or (f.index[-1] - f.index[0]).total_seconds() / 86400.0 < MIN_WINDOW_DAYS:
-        return []
+    return soiling_trend(f, device, exclude, th)[0]
+
+
+def history_days(f: pd.DataFrame) -> float:
+    """Days from the frame's first bucket with data to its end (0 when it has none)."""
+    seen = f.index[f["sample_count"].fillna(0).to_numpy() > 0] if "sample_count" in f else f.index
+    if len(seen) == 0:
+        return 0.0
+    return (f.index[-1] + pd.Timedelta(minutes=15) - seen[0]).total_seconds() / 86400.0
+
+
+def soiling_trend(
+    f: pd.DataFrame, device: DeviceSpec, exclude: pd.Series | None = None, th: Thresholds = DEFAULT
+) -> tuple[list[Finding], str | None]:
+    """(findings, None) when the trend could be judged, else ([], "not evaluated" reason): fewer
+    than ``MIN_WINDOW_DAYS`` days of history, or fewer than ``MIN_CLEAR_DAYS`` clear days."""
+    span_d = history_days(f) if len(f) else 0.0
+    if span_d < MIN_WINDOW_DAYS:
+        return [], f"{span_d:.1f} days of history, the long-window trend needs {MIN_WINDOW_DAYS:.0f}"
+    f = f[f.index >= f.index[-1] + pd.Timedelta(minutes=15) - pd.Timedelta(days=span_d)]
     days = clear_days(f, th, exclude, by="power")
     b = days.b.dropna()
     if len(b) < MIN_CLEAR_DAYS:
-        return []
+        return [], f"{len(b)} clear days in the last {span_d:.0f} days, the long-window trend needs {MIN_CLEAR_DAYS}"
+    return _trend(f, device, days, b), None
+
+
+def _trend(f: pd.DataFrame, device: DeviceSpec, days: ClearDays, b: pd.Series) -> list[Finding]:
+    """The rule of the module docstring on the clear-day indices ``b`` (≥ ``MIN_CLEAR_DAYS``)."""
     base = float(b.iloc[:BASELINE_DAYS].median())
     t_d = np.asarray((b.index - b.index[0]).total_seconds(), dtype=float) / 86400.0
     rel = b.to_numpy(dtype=float) / base

@@ -158,6 +158,22 @@ def test_soiling_needs_the_power_to_confirm_it(clean_plant: Plant) -> None:
     assert found.evidence["loss_rate_per_day"] == pytest.approx(0.02, abs=0.005)
 
 
+def test_soiling_without_peers_needs_the_clear_sky_to_confirm_it(clean_plant: Plant) -> None:
+    """A single-inverter site: a model-ratio decline (irradiance reference error) with the power's
+    clear-sky envelope unchanged is not soiling; the same decline in the metered power is."""
+    dev = clean_plant.device("es-tabernas-inv01")
+    f = clean_plant.features[dev.device_id].copy()
+    days = np.asarray((f.index - f.index[0]).total_seconds()) / 86400.0
+    decline = 1.0 - 0.02 * days
+    f["peer_ratio"] = np.nan  # no peers
+    f["poa_peer_ratio"] = 1.0
+    f["ratio_expected"] = f["ratio_expected"] * decline
+    assert d.detect_soiling(f, dev, timezone=clean_plant.site.timezone) == []
+    f["ac_power_kw_avg"] = f["ac_power_kw_avg"] * decline  # the modules really lose power
+    (found,) = d.detect_soiling(f, dev, timezone=clean_plant.site.timezone)
+    assert found.evidence["loss_rate_per_day"] == pytest.approx(0.02, abs=0.005)
+
+
 def test_clearsky_envelope_loss_sees_power_loss_not_sensor_drift(clean_plant: Plant) -> None:
     """The clear-sky power envelope has no sensor in it: a POA drift leaves it at 0, a real loss shows."""
     dev = clean_plant.device("es-tabernas-inv01")
