@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
+from heliosgrid.forecast.conformal import ACI_GAMMA, ACI_GAMMA_UNLAGGED, OnlineBand, band_from_offsets, floored_scale, scores
 from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
 from heliosgrid.forecast.solar import STEP
 
@@ -75,6 +75,21 @@ def _rows_band(p50: np.ndarray, clim: np.ndarray, s_lo: np.ndarray, s_hi: np.nda
     return np.minimum(p10, p50), np.maximum(p90, p50)
 
 
+def aci_gamma(bucket: str, origins: np.ndarray) -> float:
+    """ACI step of a bucket's bands: :data:`ACI_GAMMA_UNLAGGED` when every forecast of the bucket is measured
+    before the next issue time (no feedback lag, e.g. 0–1 h and 1–6 h at 6-hourly issues), else :data:`ACI_GAMMA`.
+
+    ACI is an integral controller on the miss level that steps once per issue time; with its feedback
+    delayed by several issue times (day-ahead forecasts mature one or two days later) a large step
+    overshoots (the corpus day-ahead buckets under-covered at 0.1), without delay it is stable and the
+    band follows a change of regime within a few issue times (ADR 0250, "ACI step per bucket")."""
+    if len(origins) < 2:
+        return ACI_GAMMA
+    step_min = float(np.median(np.diff(pd.DatetimeIndex(origins).asi8))) / 60e9
+    end_min = HORIZON_BUCKETS[bucket][1]
+    return ACI_GAMMA_UNLAGGED if end_min <= step_min else ACI_GAMMA
+
+
 def start_sources(hold: pd.DataFrame, capacity_kw: float) -> dict[str, BandSource]:
     """Per bucket, the bands of every centre started on the hold-out (columns ``bucket, y_kw, p50_kw,
     clim_p50_kw, scale_lo_kw, scale_hi_kw``) and their in-sample hold-out losses."""
@@ -82,7 +97,7 @@ def start_sources(hold: pd.DataFrame, capacity_kw: float) -> dict[str, BandSourc
     for b in HORIZON_BUCKETS:
         h = hold[hold["bucket"] == b]
         y, p50, clim = (h[c].to_numpy() for c in ("y_kw", "p50_kw", "clim_p50_kw"))
-        s_lo, s_hi = h["scale_lo_kw"].to_numpy(), h["scale_hi_kw"].to_numpy()
+        s_lo, s_hi = (floored_scale(h[c].to_numpy(), capacity_kw) for c in ("scale_lo_kw", "scale_hi_kw"))
         src = BandSource()
         for w in CENTRE_WEIGHTS:
             c = band_centre(p50, clim, w)
@@ -103,7 +118,7 @@ def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capac
     origins = np.sort(rows["issued_at"].unique())
     bucket = bucket_of(rows["horizon_min"].to_numpy())
     y, p50, clim = (rows[c].to_numpy(dtype=float) for c in ("actual_kw", "p50_kw", "clim_p50_kw"))
-    s_lo, s_hi = rows["scale_lo_kw"].to_numpy(dtype=float), rows["scale_hi_kw"].to_numpy(dtype=float)
+    s_lo, s_hi = (floored_scale(rows[c].to_numpy(dtype=float), capacity_kw) for c in ("scale_lo_kw", "scale_hi_kw"))
     mature_at = np.searchsorted(pd.DatetimeIndex(origins).asi8, (pd.DatetimeIndex(rows["target_ts"]) + STEP).asi8,
                                 side="left")
     issued_pos = np.searchsorted(origins, rows["issued_at"].to_numpy())
@@ -114,6 +129,8 @@ def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capac
     for b in HORIZON_BUCKETS:
         src = sources.get(b) or BandSource({w: OnlineBand() for w in CENTRE_WEIGHTS}, {})
         sources[b] = src
+        for band in src.bands.values():
+            band.gamma = aci_gamma(b, origins)
         in_b = bucket == b
         for i in range(len(origins)):
             new = in_b & (mature_at == i) & (issued_pos < i)
@@ -133,4 +150,4 @@ def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capac
     return rows
 
 
-__all__ = ["CENTRE_WEIGHTS", "BandSource", "apply_source_bands", "band_centre", "start_sources", "tail_pinball"]
+__all__ = ["CENTRE_WEIGHTS", "BandSource", "aci_gamma", "apply_source_bands", "band_centre", "start_sources", "tail_pinball"]

@@ -28,6 +28,9 @@ TARGET_MISS = 0.10  # per side: P10 and P90
 MISS_MARGIN = 0.01
 AIM_MISS = TARGET_MISS - MISS_MARGIN
 ACI_GAMMA = 0.03
+#: ACI step of a bucket whose forecasts are all measured before the next issue time (no feedback lag;
+#: :func:`heliosgrid.forecast.bandsource.aci_gamma`).
+ACI_GAMMA_UNLAGGED = 0.1
 ACI_LEVEL_BOUNDS = (0.01, 0.30)
 #: Scores kept per bucket (about two weeks of matured forecasts at 4 issue times a day).
 WINDOW = 4000
@@ -85,6 +88,24 @@ def band_from_offsets(p50_kw: np.ndarray, scale_lo_kw: np.ndarray, scale_hi_kw: 
     p10 = np.clip(p50_kw + np.asarray(lower) * scale_lo_kw, 0.0, capacity_kw)
     p90 = np.clip(p50_kw + np.asarray(upper) * scale_hi_kw, 0.0, capacity_kw)
     return np.minimum(p10, p50_kw), np.maximum(p90, p50_kw)
+
+
+#: Floor of the band scales in daylight, as a fraction of capacity (see :func:`floored_scale`).
+SCALE_FLOOR_FRAC = 0.02
+
+
+def floored_scale(scale_kw: np.ndarray, capacity_kw: float, floor_frac: float | None = None) -> np.ndarray:
+    """Band scale (kW) floored at ``floor_frac × capacity`` where it is positive (daylight); 0 stays 0 (night).
+
+    The climatological half-widths scale with clear-sky power, so at dawn and dusk (P_cs below ~10 % of
+    capacity) they shrink towards zero while the errors there (ramp timing, horizon shading, a clock a
+    few minutes off) do not: the normalised scores blew up, 30–47 % of low-sun targets fell outside the
+    band against 10–15 % in bright hours, and the score quantiles that had to cover them over-widened the
+    band at midday. How many low-sun targets a bucket holds changes with the season and the issue times,
+    so marginal coverage drifted per cell (ADR 0250, "Band scale floor")."""
+    frac = SCALE_FLOOR_FRAC if floor_frac is None else floor_frac
+    s = np.asarray(scale_kw, dtype=float)
+    return np.where(s > 1e-9, np.maximum(s, frac * capacity_kw), s)
 
 
 def scores(y_kw: np.ndarray, p50_kw: np.ndarray, scale_kw: np.ndarray) -> np.ndarray:

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from heliosgrid.forecast.bandsource import band_centre
-from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
+from heliosgrid.forecast.bandsource import aci_gamma, band_centre
+from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, floored_scale, scores
 from heliosgrid.forecast.features import climatology_band
 from heliosgrid.forecast.forecaster import truncate_history
 from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
@@ -66,7 +66,7 @@ def _scales_from_csi(ctx: SolarContext, k_before_issue: np.ndarray, issue: pd.Ti
     """Band scales and climatological median (kW) from the CSI grid that ends just before ``issue``."""
     c_lo, c_hi, c_mid = climatology_band(k_before_issue, (np.asarray(horizon_min) // 15).astype(int))
     cs = ctx.clearsky_kw(pd.DatetimeIndex(issue + pd.to_timedelta(horizon_min, unit="min")))
-    return cs * c_lo, cs * c_hi, cs * c_mid
+    return floored_scale(cs * c_lo, ctx.capacity_kw), floored_scale(cs * c_hi, ctx.capacity_kw), cs * c_mid
 
 
 class IssueScales:
@@ -103,7 +103,8 @@ def online_offsets(matured: pd.DataFrame, history: pd.Series, ctx: SolarContext,
     """Per bucket, the (lower, upper) score offsets after replaying ``matured`` in issue order through an
     :class:`OnlineBand` (buckets with fewer than ``min_scores`` daylight scores are left out). Scores are
     taken around each bucket's band centre (``centre``: weight of the P50, default 1; bandsource.py)."""
-    bands = {b: OnlineBand() for b in HORIZON_BUCKETS}
+    issues = np.sort(matured["issued_at"].unique())
+    bands = {b: OnlineBand(gamma=aci_gamma(b, issues)) for b in HORIZON_BUCKETS}
     counts = dict.fromkeys(HORIZON_BUCKETS, 0)
     scales = IssueScales(ctx, history)
     for issue, part in matured.groupby("issued_at", sort=True):

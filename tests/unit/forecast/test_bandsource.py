@@ -96,3 +96,43 @@ def test_ensemble_artefacts_pickled_before_band_centres_still_load() -> None:
     old.__setstate__(state)
     assert old.band_centre == {} and old.weights == ens.weights
     assert pickle.loads(pickle.dumps(ens)).band_centre == {}
+
+
+def test_band_scale_floor_keeps_night_at_zero_and_lifts_dawn() -> None:
+    from heliosgrid.forecast.conformal import floored_scale
+
+    out = floored_scale(np.array([0.0, 0.01, 0.5, 3.0]), 10.0, 0.02)
+    np.testing.assert_allclose(out, [0.0, 0.2, 0.5, 3.0])
+
+
+def test_aci_step_is_larger_only_where_forecasts_mature_before_the_next_issue() -> None:
+    from heliosgrid.forecast.bandsource import aci_gamma
+    from heliosgrid.forecast.conformal import ACI_GAMMA, ACI_GAMMA_UNLAGGED
+
+    six_hourly = pd.date_range("2024-06-01", periods=8, freq="6h", tz="UTC").to_numpy()
+    hourly = pd.date_range("2024-06-01", periods=8, freq="1h", tz="UTC").to_numpy()
+    assert [aci_gamma(b, six_hourly) for b in ("0-1h", "1-6h", "6-24h", "24-48h")] == [
+        ACI_GAMMA_UNLAGGED, ACI_GAMMA_UNLAGGED, ACI_GAMMA, ACI_GAMMA]
+    assert [aci_gamma(b, hourly) for b in ("0-1h", "1-6h")] == [ACI_GAMMA_UNLAGGED, ACI_GAMMA]
+    assert aci_gamma("0-1h", six_hourly[:1]) == ACI_GAMMA
+
+
+def test_low_sun_targets_do_not_set_the_midday_band() -> None:
+    """Dawn/dusk targets with a near-zero climatological scale but ordinary kW errors: without the floor their
+    scores explode and the score quantile widens the bright-hour band; with it the bright band stays sharp."""
+    from heliosgrid.forecast import conformal
+
+    hold, test = _rows(40, 1), _rows(40, 4, "2024-06-11")
+    for frame in (hold, test):
+        low = (frame["clearsky_kw"] > 0) & (frame["clearsky_kw"] < 10)
+        frame.loc[low, ["scale_lo_kw", "scale_hi_kw"]] *= 0.01
+    widths = []
+    for frac in (0.0, conformal.SCALE_FLOOR_FRAC):
+        old, conformal.SCALE_FLOOR_FRAC = conformal.SCALE_FLOOR_FRAC, frac
+        try:
+            out = apply_source_bands(test.copy(), start_sources(_hold(hold), 100.0), 100.0)
+        finally:
+            conformal.SCALE_FLOOR_FRAC = old
+        bright = out["clearsky_kw"] > 50
+        widths.append(float((out.loc[bright, "p90_kw"] - out.loc[bright, "p10_kw"]).mean()))
+    assert widths[1] < widths[0]
