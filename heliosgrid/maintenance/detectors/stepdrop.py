@@ -244,7 +244,9 @@ def cusum_episodes(s: _Series, sigma: float, corr: float = 1.0) -> tuple[list[Ep
                 # The episode's reference: the baselines (from before its onset) that found it; it
                 # stands in wherever the days before hold no healthy bucket, during the episode and
                 # after it (the level it must return to), so its own buckets are never a baseline.
-                frozen, frozen_own = float(np.nanmedian(base[current.onset : i + 1])), own
+                # Only a reference from own history: the warm-up's calibrated level is no level to
+                # return to (the calibration holds the fault's own days).
+                frozen, frozen_own = (float(np.nanmedian(base[current.onset : i + 1])) if own else float("nan")), own
             continue
         healthy[i] = False
         part = d[current.onset : i + 1]
