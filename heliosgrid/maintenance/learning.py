@@ -38,7 +38,8 @@ overheating.
 temperature is ≤ :data:`SNOW_MODULE_TEMP_C` or ≥ 5 °C below its model in air ≤ 5 °C (modules
 under snow or frost stay near 0 °C, insulated from the sun; a tripped array in the sun heats up
 like a producing one) — or, without a module sensor, the
-ambient temperature is ≤ :data:`SNOW_AMBIENT_TEMP_C` — is ``snow_loss``: informational, energy
+ambient temperature is ≤ :data:`SNOW_AMBIENT_TEMP_C`, or the whole day's daylight is that low in
+air ≤ :data:`SNOW_DAY_AMBIENT_C` — is ``snow_loss``: informational, energy
 counted, no truck roll.
 """
 
@@ -54,6 +55,7 @@ import pvlib
 from heliosgrid.maintenance.detectors.base import complete
 from heliosgrid.maintenance.detectors.loss import earlier_base
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
+from heliosgrid.maintenance.frames import BUCKET_H
 
 WARMUP_CLEAR_BUCKETS = 24
 """Clear healthy buckets (≈ 6 clear hours) needed before thresholds are learned."""
@@ -67,6 +69,10 @@ SNOW_RATIO = 0.5
 SNOW_COLD_MARGIN_C = 5.0
 """… or module temperature this far below its model while the air is cold (≤ SNOW_AMBIENT_MAX_C)."""
 SNOW_AMBIENT_MAX_C = 5.0
+SNOW_DAY_AMBIENT_C = 3.0
+"""Without a module sensor: a whole daylight period below SNOW_RATIO in air ≤ this is snow (wet
+snow falls and lies at 0–3 °C air; reanalysis air temperature is ±2 °C)."""
+SNOW_DAY_MIN_H = 4.0
 FAIMAN_U0_RANGE = (10.0, 60.0)
 """Plausible Faiman u0 (W/m²/K): ≈ 15 insulated rooftop … 25 open rack … 45 windy open rack."""
 
@@ -226,5 +232,20 @@ def snow_mask(f: pd.DataFrame, k: float) -> pd.Series:
         )
         cold = covered.where(tm.notna(), f["ambient_ref_c"] <= SNOW_AMBIENT_TEMP_C)
     else:
-        cold = f["ambient_ref_c"] <= SNOW_AMBIENT_TEMP_C
+        cold = (f["ambient_ref_c"] <= SNOW_AMBIENT_TEMP_C) | _snowed_in_days(f, low)
     return (low & cold).astype(bool)
+
+
+def _snowed_in_days(f: pd.DataFrame, low: pd.Series) -> pd.Series:
+    """Without a module sensor: every daylight bucket of a day whose *whole* daylight (≥ 4 h with
+    data) is below :data:`SNOW_RATIO` of the model while the air stays ≤ :data:`SNOW_DAY_AMBIENT_C`
+    (modules under snow all day; a trip of a few hours leaves the rest of the day producing, and a
+    day-long trip in freezing air is the one case this cannot tell apart). A day is one run of
+    daylight buckets (no time zone needed)."""
+    daylight = f["daylight"].astype(bool)
+    day_id = (daylight & ~daylight.shift(fill_value=False)).cumsum()
+    seen = daylight & (f["sample_count"] > 0)
+    frame = pd.DataFrame({"day": day_id[seen], "low": low[seen], "air": f["ambient_ref_c"][seen]})
+    days = frame.groupby("day").agg(n=("low", "size"), low=("low", "all"), air=("air", "max"))
+    snowed = days.index[(days["n"] * BUCKET_H >= SNOW_DAY_MIN_H) & days["low"] & (days["air"] <= SNOW_DAY_AMBIENT_C)]
+    return daylight & day_id.isin(snowed)

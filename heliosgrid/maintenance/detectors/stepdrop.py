@@ -137,13 +137,17 @@ def baseline_at(s: _Series, i: int, healthy: np.ndarray) -> float:
     return float("nan")
 
 
-def _baseline_or_level(s: _Series, i: int, healthy: np.ndarray) -> tuple[float, bool]:
-    """(baseline, from own history). Without healthy history: the whole history (an episode that
-    began without a baseline becomes its own, so it can end); without any, the calibrated level
-    1.0 during the warm-up after a device's first reading; else NaN (no evidence)."""
+def _baseline_or_level(s: _Series, i: int, healthy: np.ndarray, frozen: float = float("nan")) -> tuple[float, bool]:
+    """(baseline, from own history). Without healthy history: the last episode's ``frozen``
+    pre-onset baseline (never its own buckets: a fault is not its own reference, so later runs
+    keep seeing the step, and it ends when the level returns); without an episode the whole
+    history (there is no episode bucket in it); without any, the calibrated
+    level 1.0 during the warm-up after a device's first reading; else NaN (no evidence)."""
     b = baseline_at(s, i, healthy)
     if np.isfinite(b) and b > 0:
         return b, True
+    if np.isfinite(frozen):
+        return frozen, True
     b = baseline_at(s, i, np.ones(len(s.secs), dtype=bool))
     if np.isfinite(b) and b > 0:
         return b, False
@@ -218,10 +222,15 @@ def cusum_episodes(s: _Series, sigma: float, corr: float = 1.0) -> tuple[list[Ep
     out: list[Episode] = []
     cusum, last_zero, current = 0.0, -1, None
     up, up_zero = 0.0, -1
+    base = np.full(n, np.nan)
+    frozen, frozen_own = float("nan"), True
     for i in range(n):
-        b, own = _baseline_or_level(s, i, healthy)
+        b, own = _baseline_or_level(s, i, healthy, frozen)
+        if b == frozen:
+            own = frozen_own
         if not np.isfinite(b):
             continue
+        base[i] = b
         d[i] = s.ratio[i] / b - 1.0
         kappa, h, floor = params[own]
         if current is None:
@@ -232,6 +241,16 @@ def cusum_episodes(s: _Series, sigma: float, corr: float = 1.0) -> tuple[list[Ep
                 current = Episode(last_zero + 1, i, i + 1, float("nan"), float("nan"))
                 healthy[current.onset : i + 1] = False
                 up, up_zero = 0.0, i
+                # The episode's reference: the baselines (from before its onset) that found it; it
+                # stands in wherever the days before hold no healthy bucket, during the episode and
+                # after it (the level it must return to), so its own buckets are never a baseline.
+                # Only a reference from own history: the warm-up's calibrated level is no level to
+                # return to (the calibration holds the fault's own days).
+                # Only on a young device (first reading inside the window): with weeks of history
+                # the days before hold healthy buckets, and freezing kept satellite-noise episodes
+                # open (measured: 3 more false alerts on PVDAQ 50 and SERF east).
+                young = own and s.warmup_until_s >= 0
+                frozen, frozen_own = (float(np.nanmedian(base[current.onset : i + 1])) if young else float("nan")), own
             continue
         healthy[i] = False
         part = d[current.onset : i + 1]
@@ -298,6 +317,10 @@ def device_sigma(s: _Series) -> tuple[float, float]:
     sigma = _sigma(_residuals(s, np.ones(len(s.secs), dtype=bool)))
     if not np.isfinite(sigma):
         return WARMUP_SIGMA, 1.0
+    # The first pass's σ is at most the warm-up σ: the residuals against a history that holds the
+    # fault's first day mix the step into σ and would hide the fault from the pass that removes it.
+    if s.warmup_until_s >= 0:  # a young device (little history): see :func:`cusum_episodes`
+        sigma = min(sigma, WARMUP_SIGMA)
     episodes, d = cusum_episodes(s, sigma)
     keep = np.ones(len(d), dtype=bool)
     for ep in episodes:
