@@ -143,3 +143,21 @@ def exclusion(f: pd.DataFrame, exclude: pd.Series | None) -> pd.Series:
     if exclude is None:
         return pd.Series(False, index=f.index)
     return exclude.reindex(f.index, fill_value=False).astype(bool)
+
+
+def healthy_daylight_mask(f: pd.DataFrame, device: DeviceSpec, exclude: pd.Series | None, th: Thresholds) -> pd.Series:
+    """Complete, producing daylight buckets with a model ratio, away from clipping, hot modules and
+    ``exclude`` — where a loss of output (string outage) can be judged against the model.
+
+    Producing = AC above ``th.trip_power_fraction`` × the device's AC nameplate (kW); hot = module
+    temperature above the thermal model by more than half the overheating threshold (°C).
+    """
+    return (
+        f["daylight"]
+        & complete(f, th)
+        & f["ratio_expected"].notna()
+        & ~f["near_clipping"]
+        & (f["ac_power_kw_avg"] > th.trip_power_fraction * device.ac_capacity_kw)
+        & ~(f["tmod_excess_c"] > th.overheat_excess_c / 2)  # hot modules: overheating's business
+        & ~exclusion(f, exclude)
+    )

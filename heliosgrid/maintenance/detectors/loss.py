@@ -12,7 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from heliosgrid.maintenance.detectors.base import Finding, complete, episode, exclusion, loss_kwh, merge_runs, num, runs
+from heliosgrid.maintenance.detectors.base import (
+    Finding,
+    episode,
+    exclusion,
+    healthy_daylight_mask,
+    loss_kwh,
+    merge_runs,
+    num,
+    runs,
+)
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 from heliosgrid.maintenance.frames import BUCKET_H
 from heliosgrid.physics import DeviceSpec
@@ -120,16 +129,7 @@ class _Usable:
 
 
 def _usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Series | None, th: Thresholds) -> _Usable:
-    usable = (
-        f["daylight"]
-        & complete(f, th)
-        & f["ratio_expected"].notna()
-        & ~f["near_clipping"]
-        & (f["ac_power_kw_avg"] > th.trip_power_fraction * device.ac_capacity_kw)
-        & ~(f["tmod_excess_c"] > th.overheat_excess_c / 2)  # hot modules: overheating's business
-        & ~exclusion(f, exclude)
-        & (f["poa_used_w_m2"] >= th.string_min_poa_w_m2)
-    )
+    usable = healthy_daylight_mask(f, device, exclude, th) & (f["poa_used_w_m2"] >= th.string_min_poa_w_m2)
     if "clearsky_poa_w_m2" in f:
         usable &= f["poa_used_w_m2"] >= th.string_min_clearness * f["clearsky_poa_w_m2"]
     u = f.loc[usable]

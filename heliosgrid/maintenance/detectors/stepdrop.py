@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from heliosgrid.maintenance.detectors.base import Finding, complete, episode, exclusion, num
+from heliosgrid.maintenance.detectors.base import Finding, episode, exclusion, healthy_daylight_mask, num
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 from heliosgrid.maintenance.frames import BUCKET_H
 from heliosgrid.physics import DeviceSpec
@@ -93,15 +93,7 @@ class _Series:
 
 def usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Series | None, th: Thresholds) -> _Series:
     """Clear, complete, producing daylight buckets away from clipping, hot modules and exclusions."""
-    usable = (
-        f["daylight"]
-        & complete(f, th)
-        & f["ratio_expected"].notna()
-        & ~f["near_clipping"]
-        & (f["ac_power_kw_avg"] > th.trip_power_fraction * device.ac_capacity_kw)
-        & ~(f["tmod_excess_c"] > th.overheat_excess_c / 2)
-        & ~exclusion(f, exclude)
-    )
+    usable = healthy_daylight_mask(f, device, exclude, th)
     if th.string_min_clearness > 0 or th.string_min_poa_w_m2 > 0:
         # A noisy reference (learned σ > 3 %): clear, bright buckets only (clouds the sensor and the
         # array see differently, and low sun, are no evidence).
