@@ -50,8 +50,8 @@ class DatabaseSession:
     def connection(self) -> psycopg.Connection[Any]:
         """The open connection (autocommit), opened now if there is none."""
         if self.conn is None or self.conn.closed:
-            self.conn = open_connection(self.url, autocommit=True, connect_timeout_s=5)
-            self.conn.execute("SET application_name = 'heliosgrid-consumer-writer'")  # pg_stat_activity, bench
+            self.conn = open_connection(self.url, autocommit=True, connect_timeout_s=5,
+                                         application_name="heliosgrid-consumer-writer")  # pg_stat_activity, bench
         return self.conn
 
     def connect(self) -> None:

@@ -143,8 +143,8 @@ class RollupRefresher:
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = open_connection(self.url, autocommit=True, connect_timeout_s=5)
-            self._conn.execute("SET application_name = 'heliosgrid-rollup-refresh'")  # pg_stat_activity, bench
+            self._conn = open_connection(self.url, autocommit=True, connect_timeout_s=5,
+                                         application_name="heliosgrid-rollup-refresh")  # pg_stat_activity, bench
         return self._conn
 
     def _drop(self) -> None:

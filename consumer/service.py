@@ -269,7 +269,6 @@ class IngestService:
         self._writer.checkpoint.forget(revoked)
         for tp in revoked:
             self._next_positions.pop(tp, None)
-        for tp in revoked:
             with contextlib.suppress(KeyError):
                 self.metrics.lag.remove(tp.topic, str(tp.partition))
 

@@ -122,7 +122,8 @@ def is_pglite(conn: psycopg.Connection[Any]) -> bool:
     return known
 
 
-def open_connection(url: str, *, autocommit: bool = False, connect_timeout_s: int = 10) -> psycopg.Connection:
+def open_connection(url: str, *, autocommit: bool = False, connect_timeout_s: int = 10,
+                    application_name: str | None = None) -> psycopg.Connection:
     """Open a psycopg connection with HeliosGrid session defaults.
 
     ``client_min_messages = warning`` silences servers that send DEBUG notices to clients and
@@ -131,10 +132,12 @@ def open_connection(url: str, *, autocommit: bool = False, connect_timeout_s: in
     naming the (redacted) URL when the server cannot be reached. On a server that shares one session between clients (PGlite,
     see :func:`is_pglite`), ``DEALLOCATE ALL`` clears the previous client's prepared
     statements; behind a transaction-pooling PgBouncer that would remove statements other
-    clients rely on, which is why it never runs on a real server.
+    clients rely on, which is why it never runs on a real server. ``application_name`` (shown in
+    ``pg_stat_activity``) is sent as a startup parameter, no extra round trip.
     """
+    conninfo = make_conninfo(url, application_name=application_name) if application_name else url
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout_s)
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=connect_timeout_s)
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(f"cannot connect to {redact_url(url)}: {redact_url(str(exc)).strip()}") from None
     conn.execute("SET client_min_messages = warning; SET timezone = 'UTC'")
