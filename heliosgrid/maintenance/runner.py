@@ -172,10 +172,13 @@ def run_maintenance(
     analysis_start = start - ANALYSIS_LOOKBACK
     if row and row[0] is not None:
         analysis_start = max(min(analysis_start, pd.Timestamp(row[0]).floor("15min")), start - MAX_EPISODE_LOOKBACK)
-    read_start = min(analysis_start, end - TREND_LOOKBACK)  # one read: the soiling trend's 28 days
+    trend_start = end - TREND_LOOKBACK
+    read_start = min(analysis_start, trend_start)  # one read: the soiling trend's 28 days
     rollup = load_rollup_15m(conn, read_start.to_pydatetime(), end.to_pydatetime(), scanned)
     grid = bucket_grid(analysis_start, end)
     recent = rollup[rollup["bucket"] >= analysis_start] if len(rollup) else rollup
+    long_rollup = rollup[rollup["bucket"] >= trend_start] if len(rollup) else rollup
+    trend_grid = bucket_grid(trend_start, end)
 
     monitoring = load_monitoring_start(conn, scanned)
     findings: list[Finding] = []
@@ -184,11 +187,7 @@ def run_maintenance(
         if not site.devices:
             continue
         analysis = analyse_site_detail(site, device_frames(recent, site, grid, monitoring_start=monitoring), info=True)
-        trend_start = end - TREND_LOOKBACK
-        long_rollup = rollup[rollup["bucket"] >= trend_start] if len(rollup) else rollup
-        apply_soiling_trend(
-            site, device_frames(long_rollup, site, bucket_grid(trend_start, end), monitoring_start=monitoring), analysis
-        )
+        apply_soiling_trend(site, device_frames(long_rollup, site, trend_grid, monitoring_start=monitoring), analysis)
         findings += analysis.findings
         not_evaluated.update({dev: reasons for dev, reasons in analysis.not_evaluated.items() if reasons})
 
