@@ -34,8 +34,9 @@ CENTRE_WEIGHTS = (1.0, 0.5, 0.0)
 LOSS_WINDOW = 4000
 
 
-def band_centre(p50_kw: np.ndarray, clim_p50_kw: np.ndarray, weight: float) -> np.ndarray:
-    """``weight × P50 + (1 − weight) × P50_clim`` (kW); the P50 where the climatological median is unknown."""
+def band_centre(p50_kw: np.ndarray, clim_p50_kw: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
+    """``weight × P50 + (1 − weight) × P50_clim`` (kW; ``weight`` one value or one per sample); the P50
+    where the climatological median is unknown."""
     clim = np.where(np.isfinite(clim_p50_kw), clim_p50_kw, p50_kw)
     return np.asarray(weight * p50_kw + (1.0 - weight) * clim)
 

@@ -94,7 +94,7 @@ class IssueScales:
 
 def _centres(p50_kw: np.ndarray, clim_kw: np.ndarray, buckets: np.ndarray, centre: dict[str, float] | None) -> np.ndarray:
     weight = np.array([(centre or {}).get(b, 1.0) for b in buckets])
-    return band_centre(p50_kw, clim_kw, 1.0) * weight + band_centre(p50_kw, clim_kw, 0.0) * (1.0 - weight)
+    return band_centre(p50_kw, clim_kw, weight)
 
 
 def online_offsets(matured: pd.DataFrame, history: pd.Series, ctx: SolarContext,
