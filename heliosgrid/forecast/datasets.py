@@ -66,7 +66,11 @@ def parse_timestamps(raw: pd.Series, tz: str, column: str) -> pd.DatetimeIndex:
         except (ValueError, TypeError) as exc:
             bad = next((v for v in text.head(1000) if pd.isna(pd.to_datetime(v, errors="coerce", utc=True))), text.iloc[0])
             raise ForecastInputError(f"column {column!r}: unparsable timestamp {bad!r} ({exc})") from None
-    idx = pd.DatetimeIndex(parsed)
+    try:
+        idx = pd.DatetimeIndex(parsed)
+    except (ValueError, TypeError) as exc:  # e.g. "2024-06-01T10:00Z" beside "2024-06-01"
+        raise ForecastInputError(f"column {column!r}: timestamps mix times with and without a UTC offset ({exc}); "
+                                 "give every timestamp an offset, or none (local time in the site's zone)") from None
     if idx.tz is None:
         try:
             idx = idx.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")

@@ -67,6 +67,13 @@ def test_csv_parser_errors_are_clean(tmp_path: Path, cell: str) -> None:
         assert str(s.index.tz) == "UTC" and (s.dropna() >= 0).all()
 
 
+def test_csv_mixing_offset_and_naive_timestamps_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("time,power\n2024-06-01T10:00Z,1\n2024-06-01,2\n2024-06-01T10:30Z,3\n", encoding="utf-8")
+    with pytest.raises(ForecastInputError, match="mix times with and without a UTC offset"):
+        load_power_csv(path, timestamp_col="time", power_col="power")
+
+
 def test_fixed_model_sanity() -> None:
     with pytest.raises(ForecastInputError):
         Forecaster(FixedCSI(np.array([1.0])), CTX).predict_quantiles(HISTORY, ISSUE.tz_localize(None))
