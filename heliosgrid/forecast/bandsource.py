@@ -30,8 +30,13 @@ from heliosgrid.forecast.solar import STEP
 
 #: Weights of the forecast's P50 in the band centre (the rest is the climatological median).
 CENTRE_WEIGHTS = (1.0, 0.5, 0.0)
-#: Matured forecasts whose P10/P90 pinball loss decides the centre (about two weeks at 4 issues a day).
-LOSS_WINDOW = 4000
+#: Days of issue times whose matured forecasts make up each band's scores and the pinball losses that decide
+#: the centre: the production online replay's window (``online.ONLINE_WINDOW_DAYS``), the same span in every
+#: bucket (a window counted in samples spanned ~3 weeks at 6–24 h but ~2 months at 0–1 h).
+WINDOW_DAYS = 14
+#: Upper bound on the scores kept per band (memory; 14 days of 5-min issue times at 0–48 h).
+MAX_SCORES = 200_000
+_WINDOW_NS = int(WINDOW_DAYS * 86400e9)
 
 
 def band_centre(p50_kw: np.ndarray, clim_p50_kw: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
@@ -53,6 +58,8 @@ class BandSource:
 
     bands: dict[float, OnlineBand] = field(default_factory=dict)
     losses: dict[float, np.ndarray] = field(default_factory=dict)
+    #: Issue time (ns) of each loss.
+    loss_times: dict[float, np.ndarray] = field(default_factory=dict)
 
     def choice(self) -> float:
         """The centre weight with the lowest mean recent loss (ties and no data: the first weight)."""
@@ -60,13 +67,17 @@ class BandSource:
         return min(self.bands, key=lambda w: (means.get(w, np.inf), CENTRE_WEIGHTS.index(w)))
 
     def record(self, weight: float, r_lo: np.ndarray, r_hi: np.ndarray, loss: np.ndarray,
-               misses: tuple[float, float] | None = None) -> None:
-        """Matured forecasts of the band centred with ``weight``: their scores and their losses; ``misses``
-        = the lower/upper miss rates of the bands actually issued for them (they drive every centre's
-        adaptive level, so the coverage of what is issued is what ACI controls)."""
-        self.bands[weight].update(r_lo, r_hi, misses)
-        ok = loss[np.isfinite(loss)]
-        self.losses[weight] = np.concatenate([self.losses.get(weight, np.zeros(0)), ok])[-LOSS_WINDOW:]
+               misses: tuple[float, float] | None, issued_ns: np.ndarray, now_ns: int) -> None:
+        """Matured forecasts (issued at ``issued_ns``) of the band centred with ``weight``: their scores and
+        their losses, keeping the last :data:`WINDOW_DAYS` of issue times before ``now_ns``; ``misses`` = the
+        lower/upper miss rates of the bands actually issued for them (they drive every centre's adaptive
+        level, so the coverage of what is issued is what ACI controls)."""
+        oldest = now_ns - _WINDOW_NS
+        self.bands[weight].update(r_lo, r_hi, misses, issued_ns=issued_ns, oldest_ns=oldest)
+        ok = np.isfinite(loss)
+        losses = np.concatenate([self.losses.get(weight, np.zeros(0)), loss[ok]])
+        times = np.concatenate([self.loss_times.get(weight, np.zeros(0, dtype=np.int64)), issued_ns[ok]])
+        self.losses[weight], self.loss_times[weight] = losses[times >= oldest], times[times >= oldest]
 
 
 def _rows_band(p50: np.ndarray, clim: np.ndarray, s_lo: np.ndarray, s_hi: np.ndarray, weight: float,
@@ -99,15 +110,25 @@ def start_sources(hold: pd.DataFrame, capacity_kw: float) -> dict[str, BandSourc
         h = hold[hold["bucket"] == b]
         y, p50, clim = (h[c].to_numpy() for c in ("y_kw", "p50_kw", "clim_p50_kw"))
         s_lo, s_hi = (floored_scale(h[c].to_numpy(), capacity_kw) for c in ("scale_lo_kw", "scale_hi_kw"))
+        issued = _ns(h["issued_at"])
+        recent = issued >= (issued.max() - _WINDOW_NS if issued.size else 0)
         src = BandSource()
         for w in CENTRE_WEIGHTS:
             c = band_centre(p50, clim, w)
-            src.bands[w] = OnlineBand(scores(y, c, s_lo), scores(y, c, s_hi))
+            src.bands[w] = OnlineBand(scores(y, c, s_lo)[recent], scores(y, c, s_hi)[recent], window=MAX_SCORES,
+                                      times_ns=issued[recent])
             p10, p90 = _rows_band(p50, clim, s_lo, s_hi, w, src.bands[w].offsets(), capacity_kw)
             loss = tail_pinball(y, p10, p90)
-            src.losses[w] = loss[np.isfinite(loss) & (s_lo > 1e-9)][-LOSS_WINDOW:]
+            ok = np.isfinite(loss) & (s_lo > 1e-9) & recent
+            src.losses[w], src.loss_times[w] = loss[ok], issued[ok]
         out[b] = src
     return out
+
+
+def _ns(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Timestamps (datetime64 or int ns) as int64 ns since the epoch (UTC)."""
+    v = np.asarray(values)
+    return np.asarray(v.astype(np.int64) if v.dtype.kind in "iu" else pd.DatetimeIndex(v).asi8, dtype=np.int64)
 
 
 def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capacity_kw: float) -> pd.DataFrame:
@@ -123,12 +144,14 @@ def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capac
     mature_at = np.searchsorted(pd.DatetimeIndex(origins).asi8, (pd.DatetimeIndex(rows["target_ts"]) + STEP).asi8,
                                 side="left")
     issued_pos = np.searchsorted(origins, rows["issued_at"].to_numpy())
+    origins_ns, issued_ns = _ns(origins), _ns(rows["issued_at"])
     issued = {w: (np.zeros(len(rows)), np.zeros(len(rows))) for w in CENTRE_WEIGHTS}
     r = {w: (scores(y, band_centre(p50, clim, w), s_lo), scores(y, band_centre(p50, clim, w), s_hi))
          for w in CENTRE_WEIGHTS}
     p10, p90, chosen = np.zeros(len(rows)), np.zeros(len(rows)), np.ones(len(rows))
     for b in HORIZON_BUCKETS:
-        src = sources.get(b) or BandSource({w: OnlineBand() for w in CENTRE_WEIGHTS}, {})
+        src = sources.get(b) or BandSource({w: OnlineBand(window=MAX_SCORES, times_ns=np.zeros(0, dtype=np.int64))
+                                            for w in CENTRE_WEIGHTS})
         sources[b] = src
         for band in src.bands.values():
             band.gamma = aci_gamma(b, origins)
@@ -140,7 +163,8 @@ def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capac
                 misses = (float(np.mean(y[day] < p10[day])), float(np.mean(y[day] > p90[day]))) if day.any() else None
                 for w in src.bands:
                     loss = tail_pinball(y[new], issued[w][0][new], issued[w][1][new])
-                    src.record(w, r[w][0][new], r[w][1][new], np.where(s_lo[new] > 1e-9, loss, np.nan), misses)
+                    src.record(w, r[w][0][new], r[w][1][new], np.where(s_lo[new] > 1e-9, loss, np.nan), misses,
+                               issued_ns[new], int(origins_ns[i]))
             sel = in_b & (issued_pos == i)
             for w in src.bands:
                 lo, hi = _rows_band(p50[sel], clim[sel], s_lo[sel], s_hi[sel], w, src.bands[w].offsets(), capacity_kw)

@@ -46,8 +46,17 @@ class OnlineBand:
     a_hi: float = AIM_MISS
     gamma: float = ACI_GAMMA
     window: int = WINDOW
+    #: Issue time (ns) of each kept score when the band keeps a time window (:meth:`update` with ``issued_ns``);
+    #: then scores and times are filtered together and ``scores_lo``/``scores_hi`` have one entry per forecast.
+    times_ns: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.times_ns is not None:
+            ok = np.isfinite(np.asarray(self.scores_lo, dtype=float)) & np.isfinite(np.asarray(self.scores_hi, dtype=float))
+            self.scores_lo = np.asarray(self.scores_lo, dtype=float)[ok][-self.window :]
+            self.scores_hi = np.asarray(self.scores_hi, dtype=float)[ok][-self.window :]
+            self.times_ns = np.asarray(self.times_ns, dtype=np.int64)[ok][-self.window :]
+            return
         self.scores_lo = _finite(self.scores_lo)[-self.window :]
         self.scores_hi = _finite(self.scores_hi)[-self.window :]
 
@@ -60,11 +69,18 @@ class OnlineBand:
         hi = min(1.0, np.ceil((n_hi + 1) * (1.0 - self.a_hi)) / n_hi)
         return float(min(0.0, np.quantile(self.scores_lo, lo))), float(max(0.0, np.quantile(self.scores_hi, hi)))
 
-    def update(self, new_lo: np.ndarray, new_hi: np.ndarray, misses: tuple[float, float] | None = None) -> None:
+    def update(self, new_lo: np.ndarray, new_hi: np.ndarray, misses: tuple[float, float] | None = None,
+               issued_ns: np.ndarray | None = None, oldest_ns: int | None = None) -> None:
         """Feed the (lower-, upper-scaled) scores of the forecasts that matured since the last update:
         one ACI step on each miss level, then the window. ``misses`` (lower, upper miss rates) drives the
         ACI step with the misses of the band that was actually issued when that was another band's
-        (:mod:`heliosgrid.forecast.bandsource` switches between centres); default: this band's own misses."""
+        (:mod:`heliosgrid.forecast.bandsource` switches between centres); default: this band's own misses.
+        With ``issued_ns`` (issue time of each new score, on a band started with ``times_ns``) the window is
+        also cut to the scores issued at or after ``oldest_ns``: a window in time, the same span in every bucket."""
+        if issued_ns is not None and self.times_ns is not None:
+            self._update_timed(np.asarray(new_lo, dtype=float), np.asarray(new_hi, dtype=float), misses,
+                               np.asarray(issued_ns, dtype=np.int64), oldest_ns)
+            return
         r_lo, r_hi = _finite(new_lo), _finite(new_hi)
         if r_lo.size == 0 or r_hi.size == 0:
             return
@@ -75,6 +91,22 @@ class OnlineBand:
         self.a_hi = float(np.clip(self.a_hi + self.gamma * (AIM_MISS - miss_hi), lo_b, hi_b))
         self.scores_lo = np.concatenate([self.scores_lo, r_lo])[-self.window :]
         self.scores_hi = np.concatenate([self.scores_hi, r_hi])[-self.window :]
+
+    def _update_timed(self, new_lo: np.ndarray, new_hi: np.ndarray, misses: tuple[float, float] | None,
+                      issued_ns: np.ndarray, oldest_ns: int | None) -> None:
+        ok = np.isfinite(new_lo) & np.isfinite(new_hi)
+        if ok.any():
+            lo, hi = self.offsets()
+            miss_lo, miss_hi = misses if misses is not None else (float(np.mean(new_lo[ok] < lo)),
+                                                                  float(np.mean(new_hi[ok] > hi)))
+            lo_b, hi_b = ACI_LEVEL_BOUNDS
+            self.a_lo = float(np.clip(self.a_lo + self.gamma * (AIM_MISS - miss_lo), lo_b, hi_b))
+            self.a_hi = float(np.clip(self.a_hi + self.gamma * (AIM_MISS - miss_hi), lo_b, hi_b))
+        times = np.concatenate([np.asarray(self.times_ns, dtype=np.int64), issued_ns[ok]])
+        keep = times >= (oldest_ns if oldest_ns is not None else np.iinfo(np.int64).min)
+        self.scores_lo = np.concatenate([self.scores_lo, new_lo[ok]])[keep][-self.window :]
+        self.scores_hi = np.concatenate([self.scores_hi, new_hi[ok]])[keep][-self.window :]
+        self.times_ns = times[keep][-self.window :]
 
 
 def _finite(values: np.ndarray) -> np.ndarray:

@@ -92,5 +92,6 @@ def summary_rows(corpus_json: dict[str, dict[str, object]]) -> list[dict[str, ob
                          "champion_nrmse": cmp["champion_nrmse"], "best_reference": cmp["best_reference"],
                          "best_reference_nrmse": cmp["best_reference_nrmse"], "improvement": cmp["improvement"],
                          "coverage_p10_p90": m["coverage_p10_p90"], "interval_width_rel": m["interval_width_rel"],
-                         "pinball_skill_vs_climatology": m["pinball_skill_vs_climatology"]})
+                         "pinball_skill_vs_climatology": m["pinball_skill_vs_climatology"],
+                         "band_pinball_skill_vs_climatology": m.get("band_pinball_skill_vs_climatology")})
     return rows

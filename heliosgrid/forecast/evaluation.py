@@ -129,7 +129,8 @@ def holdout_frame(fc: Forecaster | EnsembleForecaster) -> pd.DataFrame:
 def sharpness_metrics(frame: pd.DataFrame, capacity_kw: float) -> dict[str, dict[str, dict[str, float]]]:
     """Per model and bucket: ``interval_width_rel`` = mean (P90 − P10) / capacity, ``pinball_clim_kw`` and
     ``pinball_skill_vs_climatology`` = 1 − pinball / pinball of the climatological quantiles (same samples),
-    and ``p50_pinball_skill_vs_climatology``, the same for the P50 term alone."""
+    ``p50_pinball_skill_vs_climatology``, the same for the P50 term alone, and ``band_pinball_skill_vs_climatology``
+    for the band alone (the P10 and P90 terms: what the conformal band controls; the P50 is the point forecast)."""
     scored = frame[(frame["clearsky_kw"] > 0) & frame["actual_kw"].notna()].copy()
     scored["bucket"] = bucket_of(scored["horizon_min"].to_numpy())
     out: dict[str, dict[str, dict[str, float]]] = {}
@@ -139,12 +140,14 @@ def sharpness_metrics(frame: pd.DataFrame, capacity_kw: float) -> dict[str, dict
             sel = m if b == "all" else m[m["bucket"] == b]
             if sel.empty:
                 out[str(name)][b] = {"interval_width_rel": math.nan, "pinball_clim_kw": math.nan,
-                                     "pinball_skill_vs_climatology": math.nan, "p50_pinball_skill_vs_climatology": math.nan}
+                                     "pinball_skill_vs_climatology": math.nan, "p50_pinball_skill_vs_climatology": math.nan,
+                                     "band_pinball_skill_vs_climatology": math.nan}
                 continue
             y = sel["actual_kw"].to_numpy()
             pin = _pinball(y, sel, "")
             pin_c = _pinball(y, sel, "clim_")
             med, med_c = (pinball_loss(y, sel[c].to_numpy(), 0.5) for c in ("p50_kw", "clim_p50_kw"))
+            tails, tails_c = 3 * pin - med, 3 * pin_c - med_c  # P10 + P90 terms
             out[str(name)][b] = {
                 "interval_width_rel": float(np.mean(sel["p90_kw"] - sel["p10_kw"]) / capacity_kw),
                 "pinball_clim_kw": pin_c,
@@ -152,6 +155,7 @@ def sharpness_metrics(frame: pd.DataFrame, capacity_kw: float) -> dict[str, dict
                 # the P50's own term (q = 0.5, i.e. MAE / 2) against the climatological median: when it is
                 # negative the P50 (chosen for squared error) is a worse median than climatology's
                 "p50_pinball_skill_vs_climatology": 1.0 - med / med_c if med_c > 0 else math.nan,
+                "band_pinball_skill_vs_climatology": 1.0 - tails / tails_c if tails_c > 0 else math.nan,
             }
     return out
 

@@ -136,3 +136,22 @@ def test_low_sun_targets_do_not_set_the_midday_band() -> None:
         bright = out["clearsky_kw"] > 50
         widths.append(float((out.loc[bright, "p90_kw"] - out.loc[bright, "p10_kw"]).mean()))
     assert widths[1] < widths[0]
+
+
+def test_scores_older_than_the_window_leave_the_band() -> None:
+    """The band keeps the scores of the last WINDOW_DAYS of issue times (like the production replay): two weeks
+    after a calm hold-out, a band fed only wide errors is as wide as those errors alone make it."""
+    from heliosgrid.forecast.bandsource import WINDOW_DAYS
+    from heliosgrid.forecast.conformal import OnlineBand
+
+    rng = np.random.default_rng(3)
+    day_ns = int(86400e9)
+    calm_t = np.repeat(np.arange(10) * day_ns, 50)
+    band = OnlineBand(rng.normal(0, 0.1, 500), rng.normal(0, 0.1, 500), times_ns=calm_t, window=100_000)
+    calm_hi = band.offsets()[1]
+    for day in range(10, 10 + WINDOW_DAYS + 11):
+        band.update(rng.normal(0, 1.0, 50), rng.normal(0, 1.0, 50), issued_ns=np.full(50, day * day_ns),
+                    oldest_ns=(day - WINDOW_DAYS) * day_ns)
+    assert band.times_ns is not None and band.times_ns.min() >= 10 * day_ns  # every calm score has left
+    assert band.scores_hi.size == WINDOW_DAYS * 50 + 50
+    assert band.offsets()[1] > 5 * calm_hi
