@@ -10,8 +10,9 @@ Why: the P50 of the point champion minimises squared error, and at 6–48 h it i
 a band centred on it lost to the climatological quantiles in pinball loss on most corpus cells, a band
 centred on the climatological median did not lose as much. Which centre is best differs per bucket and
 site, so each bucket keeps one :class:`OnlineBand` per centre and issues the band of the centre whose
-bands had the lowest P10/P90 pinball loss over the last :data:`LOSS_WINDOW` matured forecasts (starting
-with the training hold-out). The adaptive miss levels of every centre's band are driven by the misses of
+bands had the lowest P10/P90 pinball loss over the forecasts of the last :data:`WINDOW_DAYS` days of issue
+times that have matured (starting with the end of the training hold-out); the bands' scores use the same
+window, the production online replay's (ADR 0300). The adaptive miss levels of every centre's band are driven by the misses of
 the band actually issued, so switching centres does not escape the coverage control (ACI's long-run
 coverage holds for any sequence of nested bands). All of it uses only forecasts matured before the
 issue time.
