@@ -335,7 +335,7 @@ class IngestService:
         """
         assert self._writer is not None and self._consumer is not None
         with self.stages.timing("decode_s"):
-            batch = Batch.decode(records, self._batch_started, self._ts_window)
+            batch = Batch.decode(records, self._batch_started, self._ts_window, self.db.registry)
         with self.stages.timing("wait_writer_s"):
             self._commit_completed(keep=self._writer.depth - 1)
         # A rebalance while earlier batches were retried: keep only partitions still owned.

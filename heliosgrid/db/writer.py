@@ -35,6 +35,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import psycopg
+from psycopg import adapt, pq
+from psycopg._copy_base import BinaryFormatter  # the formatter of Copy.write_row (pinned in constraints.txt)
 
 from heliosgrid.contract import MEASURE_FIELDS, ReadingV1
 from heliosgrid.db import rollups
@@ -194,7 +196,38 @@ def _ensure_partitions(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow]
     )
 
 
-def _copy_upsert(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow]) -> int:
+@dataclass(frozen=True)
+class CopyRows:
+    """De-duplicated rows with their binary ``COPY`` stream already encoded (:func:`encode_copy_rows`).
+
+    The consumer's polling thread builds it while the writer thread writes the previous batch, so
+    the writer only sends bytes (ADR 0280). ``payload`` is exactly what ``Copy.write_row`` would
+    stream for ``rows`` (signature, rows, trailer; UTF-8 text).
+    """
+
+    rows: Sequence[ReadingRow]
+    payload: bytes
+
+
+def encode_copy_rows(rows: Sequence[ReadingRow]) -> CopyRows:
+    """Encode ``rows`` (:data:`READING_COLUMNS` order) as a complete binary COPY stream.
+
+    Same formatter and dumpers as ``Copy.write_row`` after ``set_types(_PG_TYPES)`` (psycopg's
+    default adapters, UTF-8 text); no connection needed, safe in any thread.
+    """
+    tx = adapt.Transformer(psycopg.adapters)
+    types = psycopg.adapters.types
+    tx.set_dumper_types([types.get_oid(t) for t in _PG_TYPES], pq.Format.BINARY)
+    formatter = BinaryFormatter(tx)
+    write_row = formatter.write_row
+    parts = [write_row(row) for row in rows]  # b"" until a 32 KiB block fills
+    parts.append(formatter.end())
+    return CopyRows(rows, b"".join(parts))
+
+
+def _copy_upsert(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow] | CopyRows) -> int:
+    payload = rows.payload if isinstance(rows, CopyRows) and conn.info.encoding == "utf-8" else None
+    rows = rows.rows if isinstance(rows, CopyRows) else rows
     with conn.cursor() as cur:
         # Session-local staging table, emptied at every commit; created once per session.
         cur.execute(
@@ -204,9 +237,12 @@ def _copy_upsert(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow]) -> i
         )
         cur.execute(f"TRUNCATE {_STAGE}")
         with cur.copy(f"COPY {_STAGE} ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(list(_PG_TYPES))
-            for row in rows:
-                copy.write_row(row)
+            if payload is not None:
+                copy.write(payload)
+            else:
+                copy.set_types(list(_PG_TYPES))
+                for row in rows:
+                    copy.write_row(row)
         cur.execute(_COPY_UPSERT)
         return max(cur.rowcount, 0)
 
@@ -219,18 +255,21 @@ def _unnest_upsert(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow]) ->
 
 
 def write_rows(
-    conn: psycopg.Connection[Any], rows: Sequence[ReadingRow], method: WriteMethod | None = None
+    conn: psycopg.Connection[Any], rows: Sequence[ReadingRow] | CopyRows, method: WriteMethod | None = None
 ) -> int:
     """Upsert pre-built, already de-duplicated rows (:data:`READING_COLUMNS` order); returns rows changed.
 
-    Runs in the caller's transaction. ``method`` overrides the automatic choice.
+    Runs in the caller's transaction. ``method`` overrides the automatic choice. Plain rows are
+    encoded while they stream; :class:`CopyRows` sends its pre-encoded stream (re-encoded only on
+    a connection whose client encoding is not UTF-8; PGlite's unnest path takes its rows).
     """
-    if not rows:
+    plain = rows.rows if isinstance(rows, CopyRows) else rows
+    if not plain:
         return 0
     if database_backend(conn) == "postgres":
-        _ensure_partitions(conn, rows)
+        _ensure_partitions(conn, plain)
     chosen = method or choose_write_method(conn)
-    return _copy_upsert(conn, rows) if chosen == "copy" else _unnest_upsert(conn, rows)
+    return _copy_upsert(conn, rows) if chosen == "copy" else _unnest_upsert(conn, plain)
 
 
 def dedup_rows(rows: Iterable[ReadingRow]) -> list[ReadingRow]:
@@ -266,6 +305,17 @@ def write_reading_rows(
         rows_upserted=upserted,
         method=chosen,
     )
+
+
+def write_copy_rows(conn: psycopg.Connection[Any], copy_rows: CopyRows, received: int) -> WriteResult:
+    """Upsert pre-encoded, already de-duplicated rows in the caller's transaction (the consumer's writer).
+
+    ``received`` is how many rows came in before the de-duplication (for :class:`WriteResult`).
+    """
+    chosen: WriteMethod = choose_write_method(conn) if copy_rows.rows else "copy"
+    upserted = write_rows(conn, copy_rows, chosen)
+    return WriteResult(rows_received=received, duplicates_in_batch=received - len(copy_rows.rows),
+                       rows_upserted=upserted, method=chosen)
 
 
 def write_readings(
