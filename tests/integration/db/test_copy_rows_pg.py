@@ -84,7 +84,7 @@ def test_prepared_batch_stores_what_the_writer_would_and_defers_unknown_devices(
         register_devices(pg, devices)
     registry = DeviceRegistry()
     registry.load(pg)
-    (d0, s0), (d1, s1) = devices
+    (d0, s0), (d1, _s1) = devices
     rows: list[ReadingRow] = [(d0, T0, s0, None, 1.0, None, None, None, None, "ok", 1),
                               (d0, T0, s0, None, 2.0, None, None, None, None, "ok", 2),  # same key, higher seq
                               (d1, T0, "elsewhere", None, 3.0, None, None, None, None, "ok", 1)]  # wrong site
