@@ -28,7 +28,7 @@ _TEMP = (
 )
 
 floats = st.none() | st.floats(allow_nan=False, allow_infinity=False, width=64)
-texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
+texts = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12)
 rows_strategy = st.lists(
     st.tuples(texts, st.integers(0, 10**6), st.sampled_from([0, 60, -330]), texts, floats, floats, floats, floats,
               floats, floats, st.none() | texts, st.integers(-(2**63), 2**63 - 1)),
