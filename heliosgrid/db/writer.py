@@ -27,9 +27,10 @@ a single very late reading never creates a run of empty partitions).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -37,6 +38,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg import adapt, pq
 from psycopg._copy_base import BinaryFormatter  # the formatter of Copy.write_row (pinned in constraints.txt)
+from psycopg.pq import TransactionStatus
 
 from heliosgrid.contract import MEASURE_FIELDS, ReadingV1
 from heliosgrid.db import rollups
@@ -225,24 +227,29 @@ def encode_copy_rows(rows: Sequence[ReadingRow]) -> CopyRows:
     return CopyRows(rows, b"".join(parts))
 
 
+_CREATE_STAGE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ("
+    + ", ".join(f"{c} {t}" for c, t in zip(READING_COLUMNS, _PG_TYPES, strict=True))
+    + ") ON COMMIT DELETE ROWS"
+)  # session-local staging table, emptied at every commit; created once per session
+
+
+def _stream_into_stage(cur: psycopg.Cursor[Any], rows: Sequence[ReadingRow] | CopyRows) -> None:
+    payload = rows.payload if isinstance(rows, CopyRows) and cur.connection.info.encoding == "utf-8" else None
+    with cur.copy(f"COPY {_STAGE} ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
+        if payload is not None:
+            copy.write(payload)
+        else:
+            copy.set_types(list(_PG_TYPES))
+            for row in rows.rows if isinstance(rows, CopyRows) else rows:
+                copy.write_row(row)
+
+
 def _copy_upsert(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow] | CopyRows) -> int:
-    payload = rows.payload if isinstance(rows, CopyRows) and conn.info.encoding == "utf-8" else None
-    rows = rows.rows if isinstance(rows, CopyRows) else rows
     with conn.cursor() as cur:
-        # Session-local staging table, emptied at every commit; created once per session.
-        cur.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ("
-            + ", ".join(f"{c} {t}" for c, t in zip(READING_COLUMNS, _PG_TYPES, strict=True))
-            + ") ON COMMIT DELETE ROWS"
-        )
+        cur.execute(_CREATE_STAGE)
         cur.execute(f"TRUNCATE {_STAGE}")
-        with cur.copy(f"COPY {_STAGE} ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
-            if payload is not None:
-                copy.write(payload)
-            else:
-                copy.set_types(list(_PG_TYPES))
-                for row in rows:
-                    copy.write_row(row)
+        _stream_into_stage(cur, rows)
         cur.execute(_COPY_UPSERT)
         return max(cur.rowcount, 0)
 
@@ -307,15 +314,50 @@ def write_reading_rows(
     )
 
 
-def write_copy_rows(conn: psycopg.Connection[Any], copy_rows: CopyRows, received: int) -> WriteResult:
-    """Upsert pre-encoded, already de-duplicated rows in the caller's transaction (the consumer's writer).
+BatchTail = Callable[[psycopg.Connection[Any]], None]
+"""Statements sent after the upsert in :func:`write_batch`'s transaction (pipelined: no results)."""
 
-    ``received`` is how many rows came in before the de-duplication (for :class:`WriteResult`).
+
+def write_batch(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow] | CopyRows,
+                tail: BatchTail | None = None) -> int:
+    """ONE transaction: upsert de-duplicated ``rows``, run ``tail`` (quarantine, heartbeat), commit.
+
+    Returns the rows changed. ``conn`` is in autocommit mode with no transaction open. With COPY
+    (every real server) it takes four round trips on either backend: ``BEGIN`` with the partition
+    and staging set-up, the COPY (start, end), then the upsert, ``tail``'s statements and ``COMMIT``;
+    the two groups go in libpq pipeline mode (COPY itself cannot). Statements run in ``tail``
+    return no results (pipeline mode). Any error rolls the transaction back, then propagates.
+    Otherwise (PGlite's unnest path, no rows) the same in ``conn.transaction()``. The consumer's
+    batches and the ingest bench's COPY baseline both write through here (ADR 0280).
     """
-    chosen: WriteMethod = choose_write_method(conn) if copy_rows.rows else "copy"
-    upserted = write_rows(conn, copy_rows, chosen)
-    return WriteResult(rows_received=received, duplicates_in_batch=received - len(copy_rows.rows),
-                       rows_upserted=upserted, method=chosen)
+    plain = rows.rows if isinstance(rows, CopyRows) else rows
+    if not plain or not conn.autocommit or choose_write_method(conn) != "copy":
+        with conn.transaction():
+            changed = write_rows(conn, rows)
+            if tail is not None:
+                tail(conn)
+        return changed
+    postgres = database_backend(conn) == "postgres"
+    try:
+        with conn.cursor() as cur:
+            with conn.pipeline():
+                cur.execute("BEGIN")
+                if postgres:
+                    _ensure_partitions(conn, plain)
+                cur.execute(_CREATE_STAGE)
+                cur.execute(f"TRUNCATE {_STAGE}")
+            _stream_into_stage(cur, rows)
+            with conn.pipeline():
+                cur.execute(_COPY_UPSERT)
+                if tail is not None:
+                    tail(conn)
+                conn.execute("COMMIT")
+            return max(cur.rowcount, 0)
+    except BaseException:
+        if not conn.closed and conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
+        raise
 
 
 def write_readings(

@@ -1,7 +1,9 @@
 """The database transaction of one ingest batch, and what to do when the database refuses a row.
 
-:func:`store_batch` runs ONE transaction: device check against the registry, readings upsert,
-quarantine rows, heartbeat. The caller commits offsets only after it returns.
+:func:`store_batch` runs ONE transaction (:func:`heliosgrid.db.writer.write_batch`): readings
+upsert, quarantine rows, heartbeat; the device check against the registry comes first (done ahead
+by :func:`prepare_batch` when the cached registry suffices). The caller commits offsets only after
+it returns.
 
 Errors fall in two classes (:func:`is_data_error`):
 
@@ -33,9 +35,10 @@ from heliosgrid.db.writer import (
     QuarantineRow,
     ReadingRow,
     WriteResult,
+    choose_write_method,
     dedup_rows,
     encode_copy_rows,
-    write_copy_rows,
+    write_batch,
     write_quarantine,
     write_reading_rows,
 )
@@ -102,15 +105,20 @@ def store_batch(
     refused messages quarantined; the isolating write recomputes everything from ``decoded``).
     """
     try:
-        with conn.transaction():
-            if prepared is not None:
-                outcome = prepared.outcome
-                result = write_copy_rows(conn, prepared.copy, len(outcome.rows))
-            else:
-                outcome = check_devices(decoded, registry.sites_for(conn, decoded.device_ids))
-                result = write_reading_rows(conn, outcome.rows)
-            write_quarantine(conn, outcome.rejects)
-            heartbeat(conn, outcome)
+        if prepared is None:
+            outcome = check_devices(decoded, registry.sites_for(conn, decoded.device_ids))
+            unique: Sequence[ReadingRow] | CopyRows = dedup_rows(outcome.rows)
+        else:
+            outcome, unique = prepared.outcome, prepared.copy
+
+        def tail(c: psycopg.Connection[Any]) -> None:
+            write_quarantine(c, outcome.rejects)
+            heartbeat(c, outcome)
+
+        upserted = write_batch(conn, unique, tail)
+        n_unique = len(unique.rows) if isinstance(unique, CopyRows) else len(unique)
+        result = WriteResult(rows_received=len(outcome.rows), duplicates_in_batch=len(outcome.rows) - n_unique,
+                             rows_upserted=upserted, method=choose_write_method(conn))
         return StoredBatch(outcome, result)
     except psycopg.Error as exc:
         if not is_data_error(exc):

@@ -10,9 +10,10 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg.pq import TransactionStatus
 
 from heliosgrid.db.connection import open_connection
-from heliosgrid.db.writer import READING_COLUMNS, ReadingRow, encode_copy_rows, write_copy_rows, write_rows
+from heliosgrid.db.writer import READING_COLUMNS, ReadingRow, encode_copy_rows, write_batch, write_heartbeat, write_rows
 from heliosgrid.ingest.batch import DecodedBatch, DeviceRegistry, RawMessage
 from heliosgrid.ingest.store import prepare_batch, store_batch
 from heliosgrid.ingest.synthetic import fleet_ids, register_devices
@@ -61,21 +62,46 @@ def test_the_encoded_stream_copies_back_to_the_same_rows(pg: psycopg.Connection[
     assert got == rows  # timestamps compare as instants; text, NULLs, floats and int8 exact
 
 
-def test_write_copy_rows_equals_write_rows_and_is_idempotent(pg: psycopg.Connection[Any]) -> None:
+@pytest.mark.parametrize("encoded", [True, False])
+def test_write_batch_stores_rows_and_tail_in_one_transaction_and_is_idempotent(pg: psycopg.Connection[Any],
+                                                                               encoded: bool) -> None:
     devices = fleet_ids(f"c{uuid.uuid4().hex[:6]}", 1, 3)
     with pg.transaction():
         register_devices(pg, devices)
-    rows: list[ReadingRow] = [(d, T0 + timedelta(minutes=m), s, 1.0, 2.0 + m, None, 4.0, 5.0, 6.0, "ok", m)
-                              for m in range(3) for d, s in devices]
-    with pg.transaction():
-        result = write_copy_rows(pg, encode_copy_rows(rows), received=len(rows) + 2)
-    assert (result.rows_upserted, result.duplicates_in_batch, result.method) == (len(rows), 2, "copy")
-    table = pg.execute(f"SELECT {_COLS} FROM readings WHERE device_id LIKE %s ORDER BY ts, device_id",
+    rows: list[ReadingRow] = [(d, T0 + timedelta(days=m), s, 1.0, 2.0 + m, None, 4.0, 5.0, 6.0, "ok", m)
+                              for m in range(3) for d, s in devices]  # three daily partitions
+    beat = f"b{uuid.uuid4().hex[:6]}"
+    batch = encode_copy_rows(rows) if encoded else rows
+    assert write_batch(pg, batch, lambda c: write_heartbeat(c, "test", beat, "ok", {})) == len(rows)
+    assert pg.info.transaction_status == TransactionStatus.IDLE
+    table = pg.execute(f"SELECT {_COLS} FROM readings WHERE device_id LIKE %s",
                        (devices[0][0][:8] + "%",)).fetchall()
     assert sorted(table, key=lambda r: (r[1], r[0])) == sorted(rows, key=lambda r: (r[1], r[0]))
-    with pg.transaction():  # the same rows again, streamed: nothing changes
+    assert pg.execute("SELECT count(*) FROM heartbeats WHERE instance = %s", (beat,)).fetchone() == (1,)
+    assert write_batch(pg, batch) == 0  # the same rows again: nothing changes
+    with pg.transaction():
         assert write_rows(pg, rows) == 0
-        assert write_copy_rows(pg, encode_copy_rows(rows), received=len(rows)).rows_upserted == 0
+
+
+def test_write_batch_rolls_back_everything_on_an_error(pg: psycopg.Connection[Any]) -> None:
+    devices = fleet_ids(f"r{uuid.uuid4().hex[:6]}", 1, 1)
+    with pg.transaction():
+        register_devices(pg, devices)
+    (d, s), = devices
+    rows: list[ReadingRow] = [(d, T0, s, None, 1.0, None, None, None, None, "ok", 1)]
+
+    def failing_tail(c: psycopg.Connection[Any]) -> None:
+        c.execute("SELECT 1 / 0")
+
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        write_batch(pg, encode_copy_rows(rows), failing_tail)
+    assert pg.info.transaction_status == TransactionStatus.IDLE
+    assert pg.execute("SELECT count(*) FROM readings WHERE device_id = %s", (d,)).fetchone() == (0,)
+    bad: list[ReadingRow] = [(d, T0, s + "\x00", None, 1.0, None, None, None, None, "ok", 1)]  # NUL: DataError
+    with pytest.raises(psycopg.DataError):
+        write_batch(pg, encode_copy_rows(bad))
+    assert pg.info.transaction_status == TransactionStatus.IDLE
+    assert write_batch(pg, rows) == 1  # the connection is usable again
 
 
 def test_prepared_batch_stores_what_the_writer_would_and_defers_unknown_devices(pg: psycopg.Connection[Any]) -> None:
