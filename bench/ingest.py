@@ -17,8 +17,8 @@ each backend (default both), on a fresh database of that backend:
   ``latency_rate_msg_s`` (2,000 msg/s; a paced producer stamps ``ts`` with the send time);
 * ``stage_wall_s_single_consumer`` — wall seconds per pipeline stage of that drain, from its first
   offset commit to its last (:mod:`consumer.stages`: poll, decode, waiting for the writer,
-  writing, writer idle); ``writer_s_per_row_vs_copy`` = the writer's seconds per message ÷ the
-  baseline's seconds per row (1.0: the writer is as fast as the bare COPY upsert);
+  writing, the writer thread's own CPU ``write_cpu_s``, writer idle); ``writer_s_per_row_vs_copy``
+  = the writer's seconds per message ÷ the baseline's seconds per row (1.0: the writer is as fast as the bare COPY upsert);
 * context: CPU µs per message of the consumer process, the PostgreSQL backends (the writer's and,
   on plain PostgreSQL, the rollup refresher's, also alone as ``postgres_backend_rollup_refresh``)
   and the broker; on plain PostgreSQL ``rollups_current_after_last_commit_s``: how long after the
