@@ -5,9 +5,11 @@ private Tansu broker, one pre-filled topic of ``messages`` readings (3 partition
 each backend (default both), on a fresh database of that backend:
 
 * ``copy_upsert_rows_per_s`` — the baseline: pre-built rows written with the consumer's own
-  write path (:func:`heliosgrid.db.writer.write_rows`: binary COPY into staging + upsert; the
-  capability check picks COPY on every real server), in transactions of the consumer's batch
-  size, no Kafka, no decoding;
+  write path (:func:`heliosgrid.db.writer.write_batch`: one transaction, binary COPY into staging
+  + upsert; the capability check picks COPY on every real server), in transactions of the
+  consumer's batch size, no Kafka, no decoding; ``copy_upsert_preencoded_rows_per_s`` the same
+  with each batch's COPY stream built before the clock starts (the consumer's polling thread
+  builds it ahead of the writer, ADR 0280), and ``ratio_vs_preencoded`` against it;
 * ``consumer_msgs_per_s`` — :class:`consumer.service.IngestService` (one process, production
   settings: DLQ, heartbeat, rollup refresh) draining the topic with a fresh group, from its first
   poll to its last offset commit; ``ratio`` = consumer / baseline of the same backend, same run;
@@ -15,8 +17,8 @@ each backend (default both), on a fresh database of that backend:
   ``latency_rate_msg_s`` (2,000 msg/s; a paced producer stamps ``ts`` with the send time);
 * ``stage_wall_s_single_consumer`` — wall seconds per pipeline stage of that drain, from its first
   offset commit to its last (:mod:`consumer.stages`: poll, decode, waiting for the writer,
-  writing, writer idle); ``writer_s_per_row_vs_copy`` = the writer's seconds per message ÷ the
-  baseline's seconds per row (1.0: the writer is as fast as the bare COPY upsert);
+  writing, the writer thread's own CPU ``write_cpu_s``, writer idle); ``writer_s_per_row_vs_copy``
+  = the writer's seconds per message ÷ the baseline's seconds per row (1.0: the writer is as fast as the bare COPY upsert);
 * context: CPU µs per message of the consumer process, the PostgreSQL backends (the writer's and,
   on plain PostgreSQL, the rollup refresher's, also alone as ``postgres_backend_rollup_refresh``)
   and the broker; on plain PostgreSQL ``rollups_current_after_last_commit_s``: how long after the
@@ -66,7 +68,7 @@ from heliosgrid.broker import ensure_topics, start_tansu
 from heliosgrid.db.connection import LOCAL_SERVER_URL, open_connection
 from heliosgrid.db.migrate import migrate
 from heliosgrid.db.timescale_server import start_native_timescale
-from heliosgrid.db.writer import choose_write_method, database_backend, write_rows
+from heliosgrid.db.writer import CopyRows, ReadingRow, choose_write_method, database_backend, encode_copy_rows, write_batch
 from heliosgrid.ingest.batch import RawMessage, decode_batch
 from heliosgrid.ingest.synthetic import fleet_ids, register_devices
 from heliosgrid.settings import load_settings
@@ -104,18 +106,22 @@ def _database(backend: str) -> Iterator[str]:
             native.stop()
 
 
-def _copy_baseline(db_url: str, devices: Sequence[tuple[str, str]], per_device: int, batch: int) -> dict[str, Any]:
-    """(a) Pre-built rows through the consumer's write path, one transaction per batch; then empty the table."""
-    rows = make_rows(devices, per_device)
+def _copy_baseline(db_url: str, rows: Sequence[ReadingRow], batch: int, encoded: bool = False) -> dict[str, Any]:
+    """(a) Pre-built rows through the consumer's write path, one transaction per batch; then empty the table.
+
+    ``encoded``: each batch's COPY stream is built before the clock starts (the consumer's polling
+    thread builds it ahead of its writer, ADR 0280): the database-only limit, a stricter baseline.
+    """
+    parts = [rows[i:i + batch] for i in range(0, len(rows), batch)]
+    batches: list[Sequence[ReadingRow] | CopyRows] = [encode_copy_rows(b) for b in parts] if encoded else list(parts)
     with open_connection(db_url, autocommit=True) as conn:
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
         backend_pid = int(row[0]) if row else 0
         method = choose_write_method(conn)
         cpu0 = (time.process_time(), cpu_s(backend_pid))
         t0 = time.perf_counter()
-        for i in range(0, len(rows), batch):
-            with conn.transaction():
-                write_rows(conn, rows[i:i + batch])
+        for part in batches:
+            write_batch(conn, part)
         elapsed = time.perf_counter() - t0
         cpu = {"client_process": time.process_time() - cpu0[0], "postgres_backend": cpu_s(backend_pid) - cpu0[1]}
         conn.execute("TRUNCATE readings")
@@ -211,7 +217,9 @@ def _backend_figures(backend: str, bootstrap: str, topic: str, devices: Sequence
     with _database(backend) as db_url:
         with psycopg.connect(db_url) as conn:
             register_devices(conn, devices)
-        copy = _copy_baseline(db_url, devices, per_device, batch)
+        rows = make_rows(devices, per_device)
+        copy = _copy_baseline(db_url, rows, batch)
+        copy_encoded = _copy_baseline(db_url, rows, batch, encoded=True)
         consumer = _consume(db_url, bootstrap, topic, messages, broker_pid, opts["profile"])
         lat = _latency(db_url, bootstrap, devices, opts["latency_rate_msg_s"], opts["latency_seconds"])
     ratio = consumer["rate"] / copy["rate"]
@@ -219,6 +227,8 @@ def _backend_figures(backend: str, bootstrap: str, topic: str, devices: Sequence
         "copy_upsert_rows_per_s": round(copy["rate"]),
         "consumer_msgs_per_s": round(consumer["rate"]),
         "ratio": round(ratio, 3),
+        "copy_upsert_preencoded_rows_per_s": round(copy_encoded["rate"]),
+        "ratio_vs_preencoded": round(consumer["rate"] / copy_encoded["rate"], 3),
         "latency_p50_s": round(lat["p50"], 3),
         "latency_p99_s": round(lat["p99"], 3),
         "latency_max_s": round(lat["max"], 3),

@@ -34,9 +34,9 @@ from consumer.retry import OUTAGE_ERRORS, error_line
 from consumer.stages import StageClock
 from heliosgrid.contract import TimestampWindow
 from heliosgrid.db.connection import DatabaseUnavailable
-from heliosgrid.ingest.batch import BatchOutcome, DecodedBatch, decode_batch
+from heliosgrid.ingest.batch import BatchOutcome, DecodedBatch, DeviceRegistry, decode_batch
 from heliosgrid.ingest.metrics import ConsumerMetrics
-from heliosgrid.ingest.store import StoredBatch, is_data_error, store_batch
+from heliosgrid.ingest.store import PreparedBatch, StoredBatch, is_data_error, prepare_batch, store_batch
 from heliosgrid.settings import redact_url
 
 log = logging.getLogger("heliosgrid.consumer")
@@ -66,12 +66,17 @@ class Batch:
     started: float
     """``time.monotonic()`` when its first records arrived."""
     decoded: DecodedBatch
+    prepared: PreparedBatch | None = None
+    """Device check, de-duplication and COPY encoding done by the polling thread (None: by the writer)."""
     stored: StoredBatch | None = None
 
     @classmethod
-    def decode(cls, records: list[ConsumerRecord], started: float, window: TimestampWindow) -> Batch:
-        """Decode ``records`` against the contract (one ``now`` for the batch)."""
-        return cls(list(records), started, decode_batch(records, datetime.now(UTC), window))
+    def decode(cls, records: list[ConsumerRecord], started: float, window: TimestampWindow,
+               registry: DeviceRegistry | None = None) -> Batch:
+        """Decode ``records`` against the contract (one ``now`` for the batch); with ``registry`` also
+        prepare its write (:func:`heliosgrid.ingest.store.prepare_batch`) while the writer is busy."""
+        decoded = decode_batch(records, datetime.now(UTC), window)
+        return cls(list(records), started, decoded, prepare_batch(decoded, registry) if registry is not None else None)
 
     def restrict_to(self, owned: Collection[TopicPartition]) -> None:
         """Keep only the records (and decoded messages) of partitions in ``owned``."""
@@ -79,6 +84,7 @@ class Batch:
         if keys.issuperset(map(_PARTITION_OF, self.records)):  # the usual case, checked in C
             return
         self.records = [r for r in self.records if (r.topic, r.partition) in keys]
+        self.prepared = None  # prepared for the records dropped here too: the writer redoes it
         d = self.decoded
         kept = [(row, m) for row, m in zip(d.rows, d.sources, strict=True) if (m.topic, m.partition) in keys]
         self.decoded = DecodedBatch(
@@ -163,7 +169,7 @@ class BatchWriter:
                 self.db.beat(c, self.beat_details(len(batch.records), len(outcome.rejects)),
                              min_interval_s=BATCH_BEAT_MIN_INTERVAL_S)
 
-            batch.stored = store_batch(conn, batch.decoded, self.db.registry, beat)
+            batch.stored = store_batch(conn, batch.decoded, self.db.registry, beat, batch.prepared)
             self.metrics.write_latency.observe(time.monotonic() - t0)
         except psycopg.Error as exc:
             if is_data_error(exc):  # not an outage: retrying the same rows would fail forever

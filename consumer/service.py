@@ -36,7 +36,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
@@ -45,12 +45,12 @@ from kafka.errors import IllegalStateError, KafkaError
 
 from consumer import fastrecords
 from consumer.checkpoint import AfterDbCommit, Checkpoint, DlqFailure
+from consumer.commits import CommitBook, CommitCallback, lag_by_partition
 from consumer.database import DatabaseSession
 from consumer.pipeline import Batch, BatchWriter, DbRejected
 from consumer.retry import ConsumerStopped, OutageRetry, RetryBudgetExceeded, RetryPolicy
 from consumer.rollup_refresher import RollupRefresher
 from consumer.stages import StageClock
-from heliosgrid.db.writer import ReadingRow
 from heliosgrid.ingest.batch import ts_window
 from heliosgrid.ingest.deadletter import max_record_bytes
 from heliosgrid.ingest.metrics import ConsumerMetrics
@@ -80,11 +80,6 @@ threshold made the collector run every few hundred messages and rescan the live 
 (measured: +15-20 % consumer throughput with these values, ADR 0017). Memory is unaffected:
 reference counting still frees everything that is not part of a cycle immediately."""
 
-CommitCallback = Callable[[Sequence[ReadingRow], float], None]
-"""Called after each offset commit with the batch's stored reading rows
-(:data:`heliosgrid.db.writer.READING_COLUMNS` order) and the commit time (``time.time()``)."""
-
-
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, service: IngestService) -> None:
         self.service = service
@@ -108,13 +103,13 @@ class IngestService:
         self.settings = settings
         self.database_url = database_url
         self.instance = instance or f"{socket.gethostname()}-{os.getpid()}"
-        self.on_commit = on_commit
         self.after_db_commit = after_db_commit
         self.metrics = ConsumerMetrics()
+        self.book = CommitBook(self.metrics, on_commit)
+        """Offset commits, per-batch metrics and lag (:mod:`consumer.commits`)."""
         self.stages = StageClock()
         """Wall time per pipeline stage (:mod:`consumer.stages`)."""
         self.stop_requested = False
-        self.batches_committed = 0
         self.assigned_partitions = 0
         """Partitions currently owned (after the last rebalance)."""
         self.first_batch_started_at: float | None = None
@@ -340,7 +335,7 @@ class IngestService:
         """
         assert self._writer is not None and self._consumer is not None
         with self.stages.timing("decode_s"):
-            batch = Batch.decode(records, self._batch_started, self._ts_window)
+            batch = Batch.decode(records, self._batch_started, self._ts_window, self.db.registry)
         with self.stages.timing("wait_writer_s"):
             self._commit_completed(keep=self._writer.depth - 1)
         # A rebalance while earlier batches were retried: keep only partitions still owned.
@@ -382,59 +377,30 @@ class IngestService:
 
     # ---- after the DB commit -----------------------------------------------------------------
     def _commit(self, batch: Batch) -> None:
-        """The batch is durable (rows, quarantine, dead letters): commit its offsets, then metrics."""
-        assert self._consumer is not None and self._writer is not None and batch.stored is not None
+        """The batch is durable (rows, quarantine, dead letters): commit its offsets, then metrics (:mod:`consumer.commits`)."""
+        assert self._consumer is not None and self._writer is not None
         self.db.mark_up()
         self._last_beat = time.monotonic()
-        if self._writer.checkpoint.commit_offsets(self._consumer, batch.records):
-            self.metrics.last_commit.set(time.time())
-        self._record(batch, time.monotonic() - batch.started)
+        self.book.commit(self._consumer, self._writer.checkpoint, batch)
 
-    def _record(self, batch: Batch, latency_s: float) -> None:
-        assert batch.stored is not None
-        outcome, result = batch.stored.outcome, batch.stored.result
-        m = self.metrics
-        n = len(batch.records)
-        self.batches_committed += 1
-        m.batch_size.observe(n)
-        m.batch_latency.observe(latency_s)
-        m.messages.inc(n)
-        m.rows_written.inc(result.rows_upserted)
-        m.rows_per_s.set(len(outcome.rows) / latency_s if latency_s > 0 else 0.0)
-        for q in outcome.rejects:
-            m.rejects.labels(q.reason_code).inc()
-        self._update_lag()
-        if self.on_commit is not None:
-            self.on_commit(outcome.rows, time.time())
-        log.debug("batch: %d messages, %d readings, %d rejects, %.3f s", n, len(outcome.rows), len(outcome.rejects),
-                  latency_s)
+    @property
+    def batches_committed(self) -> int:
+        """Batches whose offsets were committed (or refused after a rebalance) so far."""
+        return self.book.batches_committed
 
     def _beat_details(self, messages: int, rejects: int) -> dict[str, Any]:
         return {"batches": self.batches_committed, "last_batch_messages": messages, "last_batch_rejects": rejects,
                 "topic": self.settings.topic_readings, "group": self.settings.consumer_group}
 
     def lag_by_partition(self) -> dict[TopicPartition, int]:
-        """Messages not yet stored, per owned partition: high watermark − offset committed by this member.
-
-        The high watermark is the one kafka-python reads from every Fetch response
-        (``KafkaConsumer.highwater``), not ``end_offsets`` (ListOffsets), which Tansu answers with
-        the number of record *batches* and so under-reports (ADR 0027). Partitions with no
-        commit by this member yet, or no fetch response yet, are left out (unknown, not 0).
-        """
-        out: dict[TopicPartition, int] = {}
+        """Messages not yet stored, per owned partition (:func:`consumer.commits.lag_by_partition`)."""
         if self._consumer is None or self._writer is None:
-            return out
-        committed = self._writer.checkpoint.committed
-        for tp in self._consumer.assignment():
-            high = self._consumer.highwater(tp)
-            done = committed.get(tp)
-            if high is not None and done is not None:
-                out[tp] = max(int(high) - done, 0)
-        return out
+            return {}
+        return lag_by_partition(self._consumer, self._writer.checkpoint)
 
     def _update_lag(self) -> None:
-        for tp, lag in self.lag_by_partition().items():
-            self.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
+        if self._consumer is not None and self._writer is not None:
+            self.book.update_lag(self._consumer, self._writer.checkpoint)
 
     def _idle(self) -> None:
         """Nothing polled: finish the batches in flight, update lag, beat the heartbeat (the rollup refresher runs on its own)."""

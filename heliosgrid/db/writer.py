@@ -27,14 +27,18 @@ a single very late reading never creates a run of empty partitions).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import psycopg
+from psycopg import adapt, pq
+from psycopg._copy_base import BinaryFormatter  # the formatter of Copy.write_row (pinned in constraints.txt)
+from psycopg.pq import TransactionStatus
 
 from heliosgrid.contract import MEASURE_FIELDS, ReadingV1
 from heliosgrid.db import rollups
@@ -194,19 +198,58 @@ def _ensure_partitions(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow]
     )
 
 
-def _copy_upsert(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow]) -> int:
-    with conn.cursor() as cur:
-        # Session-local staging table, emptied at every commit; created once per session.
-        cur.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ("
-            + ", ".join(f"{c} {t}" for c, t in zip(READING_COLUMNS, _PG_TYPES, strict=True))
-            + ") ON COMMIT DELETE ROWS"
-        )
-        cur.execute(f"TRUNCATE {_STAGE}")
-        with cur.copy(f"COPY {_STAGE} ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
+@dataclass(frozen=True)
+class CopyRows:
+    """De-duplicated rows with their binary ``COPY`` stream already encoded (:func:`encode_copy_rows`).
+
+    The consumer's polling thread builds it while the writer thread writes the previous batch, so
+    the writer only sends bytes (ADR 0280). ``payload`` is exactly what ``Copy.write_row`` would
+    stream for ``rows`` (signature, rows, trailer; UTF-8 text).
+    """
+
+    rows: Sequence[ReadingRow]
+    payload: bytes
+
+
+def encode_copy_rows(rows: Sequence[ReadingRow]) -> CopyRows:
+    """Encode ``rows`` (:data:`READING_COLUMNS` order) as a complete binary COPY stream.
+
+    Same formatter and dumpers as ``Copy.write_row`` after ``set_types(_PG_TYPES)`` (psycopg's
+    default adapters, UTF-8 text); no connection needed, safe in any thread.
+    """
+    tx = adapt.Transformer(psycopg.adapters)
+    types = psycopg.adapters.types
+    tx.set_dumper_types([types.get_oid(t) for t in _PG_TYPES], pq.Format.BINARY)
+    formatter = BinaryFormatter(tx)
+    write_row = formatter.write_row
+    parts = [write_row(row) for row in rows]  # b"" until a 32 KiB block fills
+    parts.append(formatter.end())
+    return CopyRows(rows, b"".join(parts))
+
+
+_CREATE_STAGE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ("
+    + ", ".join(f"{c} {t}" for c, t in zip(READING_COLUMNS, _PG_TYPES, strict=True))
+    + ") ON COMMIT DELETE ROWS"
+)  # session-local staging table, emptied at every commit; created once per session
+
+
+def _stream_into_stage(cur: psycopg.Cursor[Any], rows: Sequence[ReadingRow] | CopyRows) -> None:
+    payload = rows.payload if isinstance(rows, CopyRows) and cur.connection.info.encoding == "utf-8" else None
+    with cur.copy(f"COPY {_STAGE} ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
+        if payload is not None:
+            copy.write(payload)
+        else:
             copy.set_types(list(_PG_TYPES))
-            for row in rows:
+            for row in rows.rows if isinstance(rows, CopyRows) else rows:
                 copy.write_row(row)
+
+
+def _copy_upsert(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow] | CopyRows) -> int:
+    with conn.cursor() as cur:
+        cur.execute(_CREATE_STAGE)
+        cur.execute(f"TRUNCATE {_STAGE}")
+        _stream_into_stage(cur, rows)
         cur.execute(_COPY_UPSERT)
         return max(cur.rowcount, 0)
 
@@ -219,18 +262,21 @@ def _unnest_upsert(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow]) ->
 
 
 def write_rows(
-    conn: psycopg.Connection[Any], rows: Sequence[ReadingRow], method: WriteMethod | None = None
+    conn: psycopg.Connection[Any], rows: Sequence[ReadingRow] | CopyRows, method: WriteMethod | None = None
 ) -> int:
     """Upsert pre-built, already de-duplicated rows (:data:`READING_COLUMNS` order); returns rows changed.
 
-    Runs in the caller's transaction. ``method`` overrides the automatic choice.
+    Runs in the caller's transaction. ``method`` overrides the automatic choice. Plain rows are
+    encoded while they stream; :class:`CopyRows` sends its pre-encoded stream (re-encoded only on
+    a connection whose client encoding is not UTF-8; PGlite's unnest path takes its rows).
     """
-    if not rows:
+    plain = rows.rows if isinstance(rows, CopyRows) else rows
+    if not plain:
         return 0
     if database_backend(conn) == "postgres":
-        _ensure_partitions(conn, rows)
+        _ensure_partitions(conn, plain)
     chosen = method or choose_write_method(conn)
-    return _copy_upsert(conn, rows) if chosen == "copy" else _unnest_upsert(conn, rows)
+    return _copy_upsert(conn, rows) if chosen == "copy" else _unnest_upsert(conn, plain)
 
 
 def dedup_rows(rows: Iterable[ReadingRow]) -> list[ReadingRow]:
@@ -266,6 +312,52 @@ def write_reading_rows(
         rows_upserted=upserted,
         method=chosen,
     )
+
+
+BatchTail = Callable[[psycopg.Connection[Any]], None]
+"""Statements sent after the upsert in :func:`write_batch`'s transaction (pipelined: no results)."""
+
+
+def write_batch(conn: psycopg.Connection[Any], rows: Sequence[ReadingRow] | CopyRows,
+                tail: BatchTail | None = None) -> int:
+    """ONE transaction: upsert de-duplicated ``rows``, run ``tail`` (quarantine, heartbeat), commit.
+
+    Returns the rows changed. ``conn`` is in autocommit mode with no transaction open. With COPY
+    (every real server) it takes four round trips on either backend: ``BEGIN`` with the partition
+    and staging set-up, the COPY (start, end), then the upsert, ``tail``'s statements and ``COMMIT``;
+    the two groups go in libpq pipeline mode (COPY itself cannot). Statements run in ``tail``
+    return no results (pipeline mode). Any error rolls the transaction back, then propagates.
+    Otherwise (PGlite's unnest path, no rows) the same in ``conn.transaction()``. The consumer's
+    batches and the ingest bench's COPY baseline both write through here (ADR 0280).
+    """
+    plain = rows.rows if isinstance(rows, CopyRows) else rows
+    if not plain or not conn.autocommit or choose_write_method(conn) != "copy":
+        with conn.transaction():
+            changed = write_rows(conn, rows)
+            if tail is not None:
+                tail(conn)
+        return changed
+    postgres = database_backend(conn) == "postgres"
+    try:
+        with conn.cursor() as cur:
+            with conn.pipeline():
+                cur.execute("BEGIN")
+                if postgres:
+                    _ensure_partitions(conn, plain)
+                cur.execute(_CREATE_STAGE)
+                cur.execute(f"TRUNCATE {_STAGE}")
+            _stream_into_stage(cur, rows)
+            with conn.pipeline():
+                cur.execute(_COPY_UPSERT)
+                if tail is not None:
+                    tail(conn)
+                conn.execute("COMMIT")
+            return max(cur.rowcount, 0)
+    except BaseException:
+        if not conn.closed and conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
+        raise
 
 
 def write_readings(

@@ -253,6 +253,18 @@ class DeviceRegistry:
         self._sites = {str(d): str(s) for d, s in rows}
         self._loaded_at = time.monotonic()
 
+    def cached_sites_for(self, needed: set[str]) -> Mapping[str, str] | None:
+        """The mapping when :meth:`sites_for` would not re-read it now (fresh, knows every ``needed``), else None.
+
+        Needs no connection: the consumer's polling thread checks devices with it ahead of the
+        writer (ADR 0280); None leaves the check (and any re-read) to the writer's :meth:`sites_for`.
+        """
+        sites = self._sites  # one reference: load() replaces the dict, never mutates it
+        age = time.monotonic() - self._loaded_at
+        if age > self.ttl_s or not needed.issubset(sites):
+            return None
+        return sites
+
     def sites_for(self, conn: psycopg.Connection[Any], needed: set[str]) -> Mapping[str, str]:
         """The mapping, re-read from ``conn`` first when stale or missing one of ``needed``."""
         age = time.monotonic() - self._loaded_at

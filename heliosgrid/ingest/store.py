@@ -1,7 +1,9 @@
 """The database transaction of one ingest batch, and what to do when the database refuses a row.
 
-:func:`store_batch` runs ONE transaction: device check against the registry, readings upsert,
-quarantine rows, heartbeat. The caller commits offsets only after it returns.
+:func:`store_batch` runs ONE transaction (:func:`heliosgrid.db.writer.write_batch`): readings
+upsert, quarantine rows, heartbeat; the device check against the registry comes first (done ahead
+by :func:`prepare_batch` when the cached registry suffices). The caller commits offsets only after
+it returns.
 
 Errors fall in two classes (:func:`is_data_error`):
 
@@ -28,7 +30,18 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from heliosgrid.db.writer import QuarantineRow, ReadingRow, WriteResult, write_quarantine, write_reading_rows
+from heliosgrid.db.writer import (
+    CopyRows,
+    QuarantineRow,
+    ReadingRow,
+    WriteResult,
+    choose_write_method,
+    dedup_rows,
+    encode_copy_rows,
+    write_batch,
+    write_quarantine,
+    write_reading_rows,
+)
 from heliosgrid.ingest.batch import BatchOutcome, DecodedBatch, DeviceRegistry, SourceMessage, check_devices, reject_row
 
 log = logging.getLogger("heliosgrid.ingest")
@@ -59,20 +72,53 @@ class StoredBatch:
     """True when a data error made the batch go through the isolating write."""
 
 
+@dataclass
+class PreparedBatch:
+    """The CPU part of a batch's write, done ahead (by the consumer's polling thread, ADR 0280).
+
+    ``outcome`` is :func:`check_devices` against the cached registry; ``copy`` its de-duplicated
+    rows, COPY-encoded. :func:`store_batch` then only talks to the database.
+    """
+
+    outcome: BatchOutcome
+    copy: CopyRows
+
+
+def prepare_batch(decoded: DecodedBatch, registry: DeviceRegistry) -> PreparedBatch | None:
+    """Check devices, de-duplicate and encode ``decoded`` now; None when the registry must be re-read
+    first (stale, or a device it does not know): :func:`store_batch` does it all then."""
+    sites = registry.cached_sites_for(decoded.device_ids)
+    if sites is None:
+        return None
+    outcome = check_devices(decoded, sites)
+    return PreparedBatch(outcome, encode_copy_rows(dedup_rows(outcome.rows)))
+
+
 def store_batch(
-    conn: psycopg.Connection[Any], decoded: DecodedBatch, registry: DeviceRegistry, heartbeat: Heartbeat
+    conn: psycopg.Connection[Any], decoded: DecodedBatch, registry: DeviceRegistry, heartbeat: Heartbeat,
+    prepared: PreparedBatch | None = None,
 ) -> StoredBatch:
     """Write one decoded batch in one transaction (``conn`` in autocommit mode); see the module docstring.
 
+    ``prepared`` (:func:`prepare_batch` of the same ``decoded``) skips the CPU work done ahead.
     Raises the database error unless it is a data error (then the batch is stored with the
-    refused messages quarantined).
+    refused messages quarantined; the isolating write recomputes everything from ``decoded``).
     """
     try:
-        with conn.transaction():
+        if prepared is None:
             outcome = check_devices(decoded, registry.sites_for(conn, decoded.device_ids))
-            result = write_reading_rows(conn, outcome.rows)
-            write_quarantine(conn, outcome.rejects)
-            heartbeat(conn, outcome)
+            unique: Sequence[ReadingRow] | CopyRows = dedup_rows(outcome.rows)
+        else:
+            outcome, unique = prepared.outcome, prepared.copy
+
+        def tail(c: psycopg.Connection[Any]) -> None:
+            write_quarantine(c, outcome.rejects)
+            heartbeat(c, outcome)
+
+        upserted = write_batch(conn, unique, tail)
+        n_unique = len(unique.rows) if isinstance(unique, CopyRows) else len(unique)
+        result = WriteResult(rows_received=len(outcome.rows), duplicates_in_batch=len(outcome.rows) - n_unique,
+                             rows_upserted=upserted, method=choose_write_method(conn))
         return StoredBatch(outcome, result)
     except psycopg.Error as exc:
         if not is_data_error(exc):

@@ -67,7 +67,7 @@ def test_a_starved_writer_counts_its_idle_gaps_but_not_after_an_idle_poll() -> N
     writer.completed(lambda b, e: None, keep=0)
     writer.shutdown()
     assert clock.writer_idle_s == starved
-    assert set(clock.as_dict()) == {"poll_s", "decode_s", "wait_writer_s", "write_s", "writer_idle_s",
+    assert set(clock.as_dict()) == {"poll_s", "decode_s", "wait_writer_s", "write_s", "write_cpu_s", "writer_idle_s",
                                     "batches_written"}
 
 
@@ -85,3 +85,26 @@ def test_a_failed_attempt_is_still_accounted() -> None:
     assert done.wait(5)
     writer.shutdown()
     assert clock.batches_written == 1
+
+
+class _BusyWriter(_SlowWriter):
+    """Burns ``delay_s`` of its own thread's CPU per batch instead of waiting."""
+
+    def attempt(self, batch: Batch) -> None:
+        end = time.thread_time() + self.delay_s
+        while time.thread_time() < end:
+            pass
+        batch.stored = StoredBatch(outcome=None, result=None)  # type: ignore[arg-type]
+
+
+def test_write_cpu_counts_the_writer_threads_own_cpu_not_its_waits() -> None:
+    clocks = {}
+    for name, cls in (("waiting", _SlowWriter), ("busy", _BusyWriter)):
+        clocks[name] = clock = StageClock()
+        writer = cls(clock, 0.05)
+        for n in range(2):
+            writer.submit(_batch(n))
+        writer.completed(lambda b, e: None, keep=0)
+        writer.shutdown()
+    assert clocks["waiting"].write_s >= 0.09 and clocks["waiting"].write_cpu_s < 0.03
+    assert clocks["busy"].write_cpu_s >= 0.09
