@@ -247,6 +247,14 @@ def cusum_episodes(s: _Series, sigma: float, corr: float = 1.0) -> tuple[list[Ep
         healthy[i] = False
         part = d[current.onset : i + 1]
         m = float(np.nanmedian(part))
+        if np.isfinite(part).sum() >= MIN_EPISODE_BUCKETS and m > -kappa:
+            # Not a step: its median is not even half the smallest step (a noise excursion that
+            # crossed h). Such an episode could never end (the upward sum gains d − m − κ < 0 on
+            # healthy buckets) and would hide a real step that follows: drop it and start afresh.
+            healthy[current.onset : i + 1] = True
+            current, cusum, last_zero = None, 0.0, i
+            frozen, frozen_own = float("nan"), True
+            continue
         up = max(0.0, up + (d[i] - m) - kappa)
         if up == 0.0:
             up_zero = i
@@ -365,6 +373,9 @@ def _finding(f: pd.DataFrame, device: DeviceSpec, k: float, s: _Series, ep: Epis
     return episode(device, "string_outage", severity, f, (a, b), detected, title=title, evidence=evidence, energy_lost_kwh=energy)
 
 
+MIN_USABLE_BUCKETS = 8
+"""Fewer usable buckets in the analysis window (a snowed-in or overcast week) and the test says
+"not evaluated" instead of going quiet."""
 MAX_DETECTABLE_STEP = 0.25
 """Above this smallest detectable step the device's string test is "not evaluated": a string
 outage of a quarter of the output could not be told from the irradiance reference's noise."""
@@ -377,6 +388,8 @@ class StringTest:
     findings: list[Finding]
     sigma: float | None
     correlation: float = 1.0
+    usable: int = -1
+    """Usable (clear, healthy, complete daylight) buckets in the window; −1 when not counted."""
 
     @property
     def detectable_step(self) -> float | None:
@@ -388,6 +401,22 @@ class StringTest:
         step = self.detectable_step
         return step is None or step <= MAX_DETECTABLE_STEP
 
+    @property
+    def reason(self) -> str | None:
+        """Why the test could not judge the device ("not evaluated"), or None when it could."""
+        if 0 <= self.usable < MIN_USABLE_BUCKETS:
+            return (
+                f"{self.usable} usable bucket(s) in the analysis window (clear, complete, producing daylight, no snow, "
+                f"trip or gap; needs {MIN_USABLE_BUCKETS}): no evidence for or against a string outage"
+            )
+        if self.evaluated or self.sigma is None or self.detectable_step is None:
+            return None
+        return (
+            f"the model ratio scatters by {self.sigma:.0%} per clear bucket against the device's own baseline "
+            f"(errors correlated over hours: ×{self.correlation:.1f}): the smallest step the CUSUM test can find is "
+            f"{self.detectable_step:.0%} (> {MAX_DETECTABLE_STEP:.0%}); add a POA sensor or peers"
+        )
+
 
 def string_test(
     f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, exclude: pd.Series | None = None, th: Thresholds = DEFAULT
@@ -396,10 +425,10 @@ def string_test(
     gaps, overheating, snow days: neither evidence nor baseline, and no energy counted there.
     No findings when the smallest detectable step exceeds :data:`MAX_DETECTABLE_STEP`."""
     s = usable_buckets(f, device, k, exclude, th)
-    if len(s.secs) < 8:
-        return StringTest([], None)
+    if len(s.secs) < MIN_USABLE_BUCKETS:
+        return StringTest([], None, usable=len(s.secs))
     sigma, corr = device_sigma(s)
-    result = StringTest([], sigma, corr)
+    result = StringTest([], sigma, corr, usable=len(s.secs))
     if not result.evaluated:
         return result
     episodes, _ = cusum_episodes(s, sigma, corr)
