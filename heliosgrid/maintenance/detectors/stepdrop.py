@@ -129,6 +129,14 @@ def baseline_at(s: _Series, i: int, healthy: np.ndarray) -> float:
     return float("nan")
 
 
+def few_healthy_baseline(s: _Series, i: int, healthy: np.ndarray) -> float:
+    """Median ratio of the healthy buckets ≥ 12 h before bucket ``i`` (≤ BASELINE_DAYS), however few."""
+    now = s.secs[i]
+    lo, hi = np.searchsorted(s.secs, [now - BASELINE_DAYS * 86400, now - 12 * 3600])
+    ok = healthy[lo:hi]
+    return float(np.median(s.ratio[lo:hi][ok])) if ok.any() else float("nan")
+
+
 def _baseline_or_level(s: _Series, i: int, healthy: np.ndarray, frozen: float = float("nan")) -> tuple[float, bool]:
     """(baseline, from own history). Without healthy history: the last episode's ``frozen``
     pre-onset baseline (never its own buckets: a fault is not its own reference, so later runs
@@ -140,6 +148,12 @@ def _baseline_or_level(s: _Series, i: int, healthy: np.ndarray, frozen: float = 
         return b, True
     if np.isfinite(frozen):
         return frozen, True
+    if not healthy.all():
+        # An episode holds part of the history: its buckets are no reference, so the few healthy
+        # buckets before it (any time of day, even one) stand in, at the warm-up σ.
+        b = few_healthy_baseline(s, i, healthy)
+        if np.isfinite(b) and b > 0:
+            return b, False
     b = baseline_at(s, i, np.ones(len(s.secs), dtype=bool))
     if np.isfinite(b) and b > 0:
         return b, False
@@ -332,13 +346,19 @@ def device_sigma(s: _Series) -> tuple[float, float]:
 
 
 def _span(f: pd.DataFrame, s: _Series, ep: Episode, k: float, level: float) -> tuple[int, int]:
-    """Frame positions ``[a, b)`` of an episode, with the partial bucket at either end."""
+    """Frame positions ``[a, b)`` of an episode: from its first to its last usable bucket, widened
+    over the adjacent buckets with a model ratio below ``level`` (the partial bucket of the onset,
+    and the cloudy, clipped or incomplete buckets between the last usable bucket before the step
+    and the first one in it: the string was already lost there), never past the neighbouring
+    usable buckets or a night."""
     ratio_f = f["ratio_expected"].to_numpy() / k
     a = int(s.pos[ep.onset])
-    if a > 0 and np.isfinite(ratio_f[a - 1]) and ratio_f[a - 1] < level:
+    first = int(s.pos[ep.onset - 1]) + 1 if ep.onset > 0 else 0
+    while a > first and np.isfinite(ratio_f[a - 1]) and ratio_f[a - 1] < level:
         a -= 1
     b = int(s.pos[ep.stop - 1]) + 1
-    if b < len(f) and np.isfinite(ratio_f[b]) and ratio_f[b] < level:
+    last = int(s.pos[ep.stop]) if ep.stop < len(s.pos) else len(f)
+    while b < last and np.isfinite(ratio_f[b]) and ratio_f[b] < level:
         b += 1
     return a, b
 
