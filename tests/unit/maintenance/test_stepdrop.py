@@ -116,3 +116,32 @@ def test_a_week_without_usable_buckets_is_not_evaluated_with_a_reason() -> None:
     test = sd.string_test(f, DEVICE, 1.0, th=replace(DEFAULT, string_min_clearness=0.8))
     assert test.findings == [] and test.reason is not None and "usable bucket" in test.reason
     assert sd.string_test(_frame(7, 0.03), DEVICE, 1.0).reason is None
+
+
+CLEAR_ONLY = replace(DEFAULT, string_min_clearness=0.8)
+"""A noisy reference's gate: only clear buckets are evidence."""
+
+
+def test_the_onset_reaches_back_over_cloudy_buckets_and_their_energy_counts() -> None:
+    start = START + pd.Timedelta(days=3, hours=10)
+    end = start + pd.Timedelta(days=2)
+    f = _frame(7, 0.03, step=(start, end, 0.75))
+    cloudy = (f.index >= start) & (f.index < start + pd.Timedelta(hours=2))
+    f.loc[cloudy, "poa_used_w_m2"] *= 0.6  # not clear: no evidence, but the string was lost there too
+    (found,) = sd.string_test(f, DEVICE, 1.0, th=CLEAR_ONLY).findings
+    assert abs(found.started_at - start) <= pd.Timedelta(minutes=15)
+    assert found.energy_lost_kwh == pytest.approx(_truth(f, 0.75, start, end), rel=0.10)
+
+
+def test_a_young_device_keeps_its_step_when_its_history_is_a_few_buckets() -> None:
+    """First reading on day 1, a grey morning (3 clear buckets), the step at 10:00 for 2 days: day 2
+    is compared with those few healthy buckets, not with a history made of the step's own day."""
+    start = START + pd.Timedelta(days=1, hours=10)
+    end = start + pd.Timedelta(days=2)
+    f = _frame(5, 0.03, step=(start, end, 0.75))
+    f.loc[f.index < START + pd.Timedelta(days=1), "sample_count"] = 0.0
+    grey = (f.index >= START + pd.Timedelta(days=1)) & (f.index < START + pd.Timedelta(days=1, hours=9, minutes=15))
+    f.loc[grey, "poa_used_w_m2"] *= 0.6
+    (found,) = sd.string_test(f, DEVICE, 1.0, th=CLEAR_ONLY).findings
+    assert abs(found.ended_at - end) <= pd.Timedelta(hours=2)
+    assert found.energy_lost_kwh == pytest.approx(_truth(f, 0.75, start, end), rel=0.15)
