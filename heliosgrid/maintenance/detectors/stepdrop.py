@@ -69,9 +69,6 @@ MIN_CLEARSKY_POA_W_M2 = 400.0
 """Low sun (dawn, dusk, winter edges) is no evidence: transposition and horizon shading errors."""
 MIN_EPISODE_BUCKETS = 4
 """A step is reported once it holds over this many clear buckets (1 h at 15 min)."""
-UNCLIPPED_FRACTION = 0.95
-"""A bucket whose highest measured power stayed below this share of the AC nameplate was not
-clipped, whatever the model expected (its mean is a fair ratio)."""
 WARMUP_FALLBACK_DAYS = 2
 """Days after a device's first reading during which the calibrated level stands in for history."""
 
@@ -96,11 +93,6 @@ class _Series:
 
 def usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Series | None, th: Thresholds) -> _Series:
     """Clear, complete, producing daylight buckets away from clipping, hot modules and exclusions."""
-    if "ac_power_kw_max" in f:
-        # The model puts the bucket near the clipping limit but the measured power never came near
-        # it: its mean is not truncated, so its ratio is evidence (a lost string shows at midday).
-        unclipped = f["ac_power_kw_max"] < UNCLIPPED_FRACTION * device.ac_capacity_kw
-        f = f.assign(near_clipping=f["near_clipping"] & ~unclipped)
     usable = healthy_daylight_mask(f, device, exclude, th)
     if th.string_min_clearness > 0 or th.string_min_poa_w_m2 > 0:
         # A noisy reference (learned σ > 3 %): clear, bright buckets only (clouds the sensor and the

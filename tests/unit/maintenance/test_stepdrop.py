@@ -145,15 +145,3 @@ def test_a_young_device_keeps_its_step_when_its_history_is_a_few_buckets() -> No
     (found,) = sd.string_test(f, DEVICE, 1.0, th=CLEAR_ONLY).findings
     assert abs(found.ended_at - end) <= pd.Timedelta(hours=2)
     assert found.energy_lost_kwh == pytest.approx(_truth(f, 0.75, start, end), rel=0.15)
-
-
-def test_midday_buckets_the_model_calls_near_clipping_are_evidence_when_the_power_stayed_below_it() -> None:
-    start = START + pd.Timedelta(days=3, hours=10)
-    f = _frame(7, 0.03, step=(start, start + pd.Timedelta(days=2), 0.75))
-    f["ac_power_kw_max"] = f["ac_power_kw_avg"]
-    f["near_clipping"] = (f.index.hour >= 9) & (f.index.hour < 15)  # the model: near the limit
-    (found,) = sd.string_test(f, DEVICE, 1.0).findings
-    assert found.detected_at - start <= pd.Timedelta(hours=1)
-    f["ac_power_kw_max"] = np.where(f["near_clipping"], 99.0, f["ac_power_kw_avg"])  # clipped: no evidence
-    (late,) = sd.string_test(f, DEVICE, 1.0).findings
-    assert late.detected_at - start >= pd.Timedelta(hours=5)
