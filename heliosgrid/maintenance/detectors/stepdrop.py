@@ -112,8 +112,9 @@ def usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Se
     return out
 
 
-def baseline_at(s: _Series, i: int, healthy: np.ndarray) -> float:
-    """Median healthy ratio before bucket ``i``'s day (≥ 12 h earlier, ≤ BASELINE_DAYS) at its time of day."""
+def baseline_at(s: _Series, i: int, healthy: np.ndarray, min_any: int = 6) -> float:
+    """Median healthy ratio before bucket ``i``'s day (≥ 12 h earlier, ≤ BASELINE_DAYS) at its time of
+    day (≥ 3 buckets), else over all its hours (≥ ``min_any`` buckets)."""
     now = s.secs[i]
     lo, hi = np.searchsorted(s.secs, [now - BASELINE_DAYS * 86400, now - 12 * 3600])
     if hi <= lo:
@@ -124,17 +125,9 @@ def baseline_at(s: _Series, i: int, healthy: np.ndarray) -> float:
     near = ok & tod
     if near.sum() >= 3:
         return float(np.median(s.ratio[window][near]))
-    if ok.sum() >= 6:
+    if ok.sum() >= max(1, min_any):
         return float(np.median(s.ratio[window][ok]))
     return float("nan")
-
-
-def few_healthy_baseline(s: _Series, i: int, healthy: np.ndarray) -> float:
-    """Median ratio of the healthy buckets ≥ 12 h before bucket ``i`` (≤ BASELINE_DAYS), however few."""
-    now = s.secs[i]
-    lo, hi = np.searchsorted(s.secs, [now - BASELINE_DAYS * 86400, now - 12 * 3600])
-    ok = healthy[lo:hi]
-    return float(np.median(s.ratio[lo:hi][ok])) if ok.any() else float("nan")
 
 
 def _baseline_or_level(s: _Series, i: int, healthy: np.ndarray, frozen: float = float("nan")) -> tuple[float, bool]:
@@ -151,7 +144,7 @@ def _baseline_or_level(s: _Series, i: int, healthy: np.ndarray, frozen: float = 
     if not healthy.all():
         # An episode holds part of the history: its buckets are no reference, so the few healthy
         # buckets before it (any time of day, even one) stand in, at the warm-up σ.
-        b = few_healthy_baseline(s, i, healthy)
+        b = baseline_at(s, i, healthy, min_any=1)
         if np.isfinite(b) and b > 0:
             return b, False
     b = baseline_at(s, i, np.ones(len(s.secs), dtype=bool))
@@ -455,10 +448,3 @@ def string_test(
     busy = exclusion(f, exclude)
     result.findings = [_finding(f, device, k, s, ep, sigma, busy) for ep in episodes if is_string_loss(ep, sigma)]
     return result
-
-
-def detect_string_outage_cusum(
-    f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, exclude: pd.Series | None = None, th: Thresholds = DEFAULT
-) -> list[Finding]:
-    """The findings of :func:`string_test`."""
-    return string_test(f, device, k, exclude, th).findings
