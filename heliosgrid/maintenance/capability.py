@@ -12,7 +12,8 @@ inverter_trip        AC power and an irradiance (own POA sensor, or the site's r
 string_outage        as trip, and clear buckets (≥ 250 W/m², ≥ 80 % of clear sky); "not evaluated"
                      when its CUSUM test's smallest detectable step (2.5 σ of the ratio against
                      the device's own baseline, ≥ 15 %) exceeds 25 %; warm-up (no own history):
-                     σ ≥ 8 % against the calibrated level
+                     σ ≥ 8 % against the calibrated level; "not evaluated" with < 8 usable
+                     buckets in the analysis window (a snowed-in or overcast week)
 soiling              as string outage, ≥ 3 days with ≥ 6 usable buckets
 stuck_sensor         the sensor's readings (min == max needs ≥ 3 samples per bucket, i.e. an
                      interval ≤ 5 min; at 15 min repeated bucket means are used)
@@ -30,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from heliosgrid.maintenance.detectors.stepdrop import MAX_DETECTABLE_STEP, StringTest
+from heliosgrid.maintenance.detectors.stepdrop import StringTest
 from heliosgrid.maintenance.frames import MAX_INTERVAL_S
 from heliosgrid.maintenance.learning import NOISY_SIGMA, Learned
 
@@ -65,13 +66,8 @@ def not_evaluated_reasons(
     if coarse is not None:
         return coarse
     out: dict[str, str] = {}
-    if strings is not None and not strings.evaluated:
-        out["string_outage"] = (
-            f"the model ratio scatters by {strings.sigma:.0%} per clear bucket against the device's own baseline "
-            f"(errors correlated over hours: ×{strings.correlation:.1f}): the smallest step the CUSUM test can find is "
-            f"{strings.detectable_step:.0%} (> {MAX_DETECTABLE_STEP:.0%}); "
-            "add a POA sensor or peers"
-        )
+    if strings is not None and strings.reason is not None:
+        out["string_outage"] = strings.reason
     if learned.too_noisy:
         out["soiling"] = (
             f"the model ratio scatters by {learned.sigma:.0%} on clear buckets (> {NOISY_SIGMA:.0%}): a soiling trend "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -88,3 +90,58 @@ def test_excluded_buckets_are_neither_evidence_nor_energy() -> None:
     f = _frame(6, 0.03, step=(start, start + pd.Timedelta(days=2), 0.75))
     excluded = pd.Series(f.index >= start, index=f.index)
     assert sd.string_test(f, DEVICE, 1.0, exclude=excluded).findings == []
+
+
+def test_a_noise_excursion_does_not_hide_the_step_that_follows() -> None:
+    """A dip that crosses the alarm level but is no step (the level then sits only 5 % low) must not
+    stay an open episode that swallows a real quarter step two days later."""
+    dip = START + pd.Timedelta(days=3, hours=10)
+    start = START + pd.Timedelta(days=5, hours=10)
+    end = start + pd.Timedelta(days=2)
+    f = _frame(8, 0.03, step=(start, end, 0.75))
+    low = (f.index >= dip) & (f.index < start)
+    f.loc[low, "ac_power_kw_avg"] *= 0.95
+    f.loc[(f.index >= dip) & (f.index < dip + pd.Timedelta(hours=2)), "ac_power_kw_avg"] *= 0.88 / 0.95
+    f["ratio_expected"] = np.where(f["expected_ac_kw"] > 5.0, f["ac_power_kw_avg"] / f["expected_ac_kw"].clip(lower=1.0), np.nan)
+    (found,) = sd.string_test(f, DEVICE, 1.0).findings
+    assert abs(found.started_at - start) <= pd.Timedelta(hours=1)
+    assert found.detected_at - start <= pd.Timedelta(hours=1)
+
+
+def test_a_week_without_usable_buckets_is_not_evaluated_with_a_reason() -> None:
+    f = _frame(7, 0.03)
+    overcast = f.index >= START + pd.Timedelta(hours=8)  # 4 clear buckets, then a grey week
+    f.loc[overcast, "poa_used_w_m2"] *= 0.3  # the clear-sky gate keeps none of these buckets
+    f.loc[overcast, "ac_power_kw_avg"] *= 0.3
+    test = sd.string_test(f, DEVICE, 1.0, th=replace(DEFAULT, string_min_clearness=0.8))
+    assert test.findings == [] and test.reason is not None and "usable bucket" in test.reason
+    assert sd.string_test(_frame(7, 0.03), DEVICE, 1.0).reason is None
+
+
+CLEAR_ONLY = replace(DEFAULT, string_min_clearness=0.8)
+"""A noisy reference's gate: only clear buckets are evidence."""
+
+
+def test_the_onset_reaches_back_over_cloudy_buckets_and_their_energy_counts() -> None:
+    start = START + pd.Timedelta(days=3, hours=10)
+    end = start + pd.Timedelta(days=2)
+    f = _frame(7, 0.03, step=(start, end, 0.75))
+    cloudy = (f.index >= start) & (f.index < start + pd.Timedelta(hours=2))
+    f.loc[cloudy, "poa_used_w_m2"] *= 0.6  # not clear: no evidence, but the string was lost there too
+    (found,) = sd.string_test(f, DEVICE, 1.0, th=CLEAR_ONLY).findings
+    assert abs(found.started_at - start) <= pd.Timedelta(minutes=15)
+    assert found.energy_lost_kwh == pytest.approx(_truth(f, 0.75, start, end), rel=0.10)
+
+
+def test_a_young_device_keeps_its_step_when_its_history_is_a_few_buckets() -> None:
+    """First reading on day 1, a grey morning (3 clear buckets), the step at 10:00 for 2 days: day 2
+    is compared with those few healthy buckets, not with a history made of the step's own day."""
+    start = START + pd.Timedelta(days=1, hours=10)
+    end = start + pd.Timedelta(days=2)
+    f = _frame(5, 0.03, step=(start, end, 0.75))
+    f.loc[f.index < START + pd.Timedelta(days=1), "sample_count"] = 0.0
+    grey = (f.index >= START + pd.Timedelta(days=1)) & (f.index < START + pd.Timedelta(days=1, hours=9, minutes=15))
+    f.loc[grey, "poa_used_w_m2"] *= 0.6
+    (found,) = sd.string_test(f, DEVICE, 1.0, th=CLEAR_ONLY).findings
+    assert abs(found.ended_at - end) <= pd.Timedelta(hours=2)
+    assert found.energy_lost_kwh == pytest.approx(_truth(f, 0.75, start, end), rel=0.15)
