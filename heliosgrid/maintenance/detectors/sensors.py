@@ -103,14 +103,14 @@ DRIFT_NOISE_FACTOR = 4.0
 
 
 def _rolling_noise(rolling: pd.Series, window: int) -> float:
-    """Robust spread of the smoothed ratio from one window to the next (MAD of the differences
-    ``window`` buckets apart / √2): what slow sensor errors (cosine response, a point sensor seeing
-    other clouds than its peers) leave after smoothing. A linear drift shifts every difference
-    alike and leaves their spread unchanged."""
-    diffs = (rolling - rolling.shift(window)).dropna()
-    if len(diffs) < window:
+    """Robust noise of the smoothed ratio (MAD of its second differences ``window`` buckets apart /
+    √6): what slow sensor errors (cosine response, a point sensor seeing other clouds than its
+    peers) leave after smoothing. A linear drift cancels out of second differences, so a drift in
+    the window does not raise its own limit."""
+    second = (rolling - 2.0 * rolling.shift(window) + rolling.shift(2 * window)).dropna()
+    if len(second) < window:
         return 0.0
-    return float(1.4826 * (diffs - diffs.median()).abs().median() / np.sqrt(2.0))
+    return float(1.4826 * (second - second.median()).abs().median() / np.sqrt(6.0))
 
 
 def detect_irradiance_drift(
@@ -120,8 +120,9 @@ def detect_irradiance_drift(
 
     Rolling median over ``th.drift_window`` daylight buckets, relative to the sensor's own level at
     the window's first ≈ 4 days, off by > max(``th.drift_ratio``, 4 × its own noise) — and off the
-    reference itself by > ``th.drift_ratio`` — for ``th.drift_min_buckets`` buckets. Evidence ``reference`` says whether the reference was the
-    POA implied by metered power or the other sensors. A device with no such reference is
+    reference itself by > ``th.drift_ratio`` — for ``th.drift_min_buckets`` buckets. Evidence
+    ``reference`` says whether the reference was the POA implied by metered power or the other
+    sensors. A device with no such reference is
     judged against the clear sky on clear days (:mod:`.clearsky_drift`, reference ``clear_sky``).
     """
     if "poa_peer_ratio" not in f or not f["poa_peer_ratio"].notna().any():

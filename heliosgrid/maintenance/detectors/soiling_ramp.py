@@ -100,11 +100,17 @@ def ramp_model(t_d: np.ndarray, onset: float, rate: float, base: float) -> np.nd
     return base * (1.0 - rate * np.clip(np.asarray(t_d, dtype=float) - onset, 0.0, None))
 
 
-def ramp_energy_kwh(part: pd.DataFrame, onset: pd.Timestamp, rate_per_day: float, end: pd.Timestamp) -> float:
-    """Energy (kWh) a ramp from ``onset`` at ``rate_per_day`` cost until ``end``: Σ AC × L / (1 − L)
-    × bucket hours over ``part``'s buckets in ``[onset, end)`` (``ac_power_kw_avg``, 15-min)."""
+def ramp_energy_kwh(
+    part: pd.DataFrame, onset: pd.Timestamp, rate_per_day: float, end: pd.Timestamp, ac_capacity_kw: float | None = None
+) -> float:
+    """Energy (kWh) a ramp from ``onset`` at ``rate_per_day`` cost until ``end``: Σ (clean AC − AC)
+    × bucket hours over ``part``'s buckets in ``[onset, end)`` (``ac_power_kw_avg``, 15-min), clean
+    AC = AC / (1 − L), at most the inverter's ``ac_capacity_kw`` (a clipping inverter loses less)."""
     seg = part[(part.index >= onset) & (part.index < end)]
     t_d = np.asarray((seg.index - onset).total_seconds(), dtype=float) / 86400.0
     loss = np.clip(rate_per_day * t_d, 0.0, 0.9)
     ac = seg["ac_power_kw_avg"].to_numpy(dtype=float)
-    return float(np.nansum(ac * loss / (1.0 - loss)) * BUCKET_H)
+    clean = ac / (1.0 - loss)
+    if ac_capacity_kw is not None:
+        clean = np.minimum(clean, np.maximum(ac, ac_capacity_kw))
+    return float(np.nansum(clean - ac) * BUCKET_H)
