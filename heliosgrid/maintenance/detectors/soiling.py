@@ -340,7 +340,9 @@ def _peer_ramp(
         started_at=start,
         ended_at=end,
         detected_at=min(reached, end),
-        energy_lost_kwh=ramp_energy_kwh(f, start, rate, end, device.ac_capacity_kw),
+        energy_lost_kwh=ramp_energy_kwh(
+            f, start, rate, end, device.ac_capacity_kw, measured_loss=1.0 - pd.Series(rel, daily.index) / base
+        ),
         evidence={
             "reference": "peers",
             "loss_rate_per_day": num(rate, 4),

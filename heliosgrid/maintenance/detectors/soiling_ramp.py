@@ -101,14 +101,27 @@ def ramp_model(t_d: np.ndarray, onset: float, rate: float, base: float) -> np.nd
 
 
 def ramp_energy_kwh(
-    part: pd.DataFrame, onset: pd.Timestamp, rate_per_day: float, end: pd.Timestamp, ac_capacity_kw: float | None = None
+    part: pd.DataFrame,
+    onset: pd.Timestamp,
+    rate_per_day: float,
+    end: pd.Timestamp,
+    ac_capacity_kw: float | None = None,
+    measured_loss: pd.Series | None = None,
 ) -> float:
     """Energy (kWh) a ramp from ``onset`` at ``rate_per_day`` cost until ``end``: Σ (clean AC − AC)
     × bucket hours over ``part``'s buckets in ``[onset, end)`` (``ac_power_kw_avg``, 15-min), clean
-    AC = AC / (1 − L), at most the inverter's ``ac_capacity_kw`` (a clipping inverter loses less)."""
+    AC = AC / (1 − L), at most the inverter's ``ac_capacity_kw`` (a clipping inverter loses less).
+
+    ``measured_loss`` (per local day, tz-aware midnights): the day's measured loss replaces the
+    ramp's on the days it covers. Its noise is not clipped at 0, so it averages out over the days
+    and an onset placed a little early adds no loss."""
     seg = part[(part.index >= onset) & (part.index < end)]
     t_d = np.asarray((seg.index - onset).total_seconds(), dtype=float) / 86400.0
     loss = np.clip(rate_per_day * t_d, 0.0, 0.9)
+    if measured_loss is not None and len(measured_loss) and len(seg):
+        day = seg.index.tz_convert(measured_loss.index.tz).normalize()
+        measured = measured_loss.reindex(day).to_numpy(dtype=float)
+        loss = np.where(np.isfinite(measured), np.clip(measured, -0.5, 0.9), loss)
     ac = seg["ac_power_kw_avg"].to_numpy(dtype=float)
     clean = ac / (1.0 - loss)
     if ac_capacity_kw is not None:
