@@ -288,9 +288,10 @@ def detect_soiling_peers(
     rel = daily.to_numpy(dtype=float) / float(np.median(daily.to_numpy()[:BASELINE_DAYS]))
     # The peer index is far quieter than the model ratio: its own scatter sets the threshold.
     floor = max(DEFAULT.soiling_loss, PEER_NOISE_FACTOR * day_to_day_scatter(rel))
-    # Days well above the clean level are a peer's own shortfall (its trip, string, dirt): no
-    # evidence about this device.
-    daily = daily[rel <= 1.0 + floor]
+    if peer_yield.shape[1] == 1:
+        # With one peer, days well above the clean level are the peer's own shortfall (its trip,
+        # string, dirt): no evidence about this device. (With more, the cleanest peer is used.)
+        daily = daily[rel <= 1.0 + floor]
     if len(daily) < PEER_MIN_DAYS:
         return []
     rel = daily.to_numpy(dtype=float) / float(np.median(daily.to_numpy()[:BASELINE_DAYS]))
