@@ -140,6 +140,12 @@ def detect_irradiance_drift(
     smoothed = r.rolling(th.drift_window, min_periods=th.drift_window).median()
     rolling = smoothed / own_level
     limit = max(th.drift_ratio, DRIFT_NOISE_FACTOR * _rolling_noise(rolling, th.drift_window))
+    # A drift (and its recalibration step) must not raise its own limit: the noise once more
+    # without the buckets already beyond it and ± 2 windows around them.
+    beyond = ((rolling - 1.0).abs() > limit).to_numpy(dtype=float)
+    near = np.convolve(beyond, np.ones(4 * th.drift_window + 1), mode="same") > 0
+    quiet = rolling.where(~near)
+    limit = max(th.drift_ratio, DRIFT_NOISE_FACTOR * _rolling_noise(quiet, th.drift_window))
     # Off its own level *and* off its peers: a change that brings a sensor back towards its peers
     # (or a slow common drift of the peers' mean against it) is no fault of the sensor.
     off = ((rolling - 1.0).abs() > limit) & ((smoothed - 1.0).abs() > th.drift_ratio)
