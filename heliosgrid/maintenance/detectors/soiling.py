@@ -222,7 +222,8 @@ MIN_YIELD_FRACTION = 0.05
 """Buckets where the peer makes < 5 % of nameplate are too dark for a yield ratio."""
 PEER_STEP_MIN = 0.05
 """A fall of the peer index between the medians of 3 days before and 3 days after a day ≥
-max(5 %, 2 × the loss threshold) is a step (string, shade), not soiling (≤ 1 %/day)."""
+max(5 %, 2 × the loss threshold) + 3 days of the stretch's own slope is a step (string, shade),
+not soiling."""
 
 
 def _daily_peer_index(
@@ -274,7 +275,7 @@ def detect_soiling_peers(
 
     The daily index is split at cleanings (:func:`~.soiling_ramp.cleanings`); per stretch of ≥
     ``PEER_MIN_DAYS`` days: Theil–Sen slope whose one-sided 90 % upper bound is < 0, no fall ≥
-    max(5 %, twice the threshold) between 3-day medians (a step: string, shade), and a ramp
+    max(5 %, twice the threshold) + 3 days of its slope between 3-day medians (a step), and a ramp
     (:func:`~.soiling_ramp.hinge_fit`) reaching a loss ≥ max(2 %, 3 × the index's day-to-day
     scatter) at its last day. The episode ends at the cleaning (or the frame's end); energy =
     Σ (clean AC − AC), clean AC = AC / (1 − loss) capped at nameplate. Neighbours soiling
@@ -321,8 +322,9 @@ def _peer_ramp(
     """The finding of one stretch of daily peer ratios between cleanings, or None."""
     t_d = np.asarray((daily.index - daily.index[0]).total_seconds(), dtype=float) / 86400.0
     rel = daily.to_numpy(dtype=float) / float(np.median(daily.to_numpy()[:BASELINE_DAYS]))
-    _slope, _icpt, _lo, hi = theilslopes(rel, t_d, alpha=PEER_SLOPE_CONFIDENCE)
-    if not hi < 0.0 or _largest_step(rel) >= max(PEER_STEP_MIN, 2.0 * floor):
+    slope, _icpt, _lo, hi = theilslopes(rel, t_d, alpha=PEER_SLOPE_CONFIDENCE)
+    # 3-day medians 3 days apart: a ramp at the stretch's own slope moves them by 3 × slope.
+    if not hi < 0.0 or _largest_step(rel) >= max(PEER_STEP_MIN, 2.0 * floor) + 3.0 * abs(slope):
         return None  # no trend, or a one-day fall: a step (string, shade), not dirt building up
     onset_d, rate, base = hinge_fit(rel, t_d)
     loss_end = 1.0 - float(ramp_model(t_d[-1:], onset_d, rate, base)[0]) / base
