@@ -142,8 +142,8 @@ def detect_irradiance_drift(
     limit = max(th.drift_ratio, DRIFT_NOISE_FACTOR * _rolling_noise(rolling, th.drift_window))
     # A drift (and its recalibration step) must not raise its own limit: the noise once more
     # without the buckets already beyond it and ± 2 windows around them.
-    beyond = ((rolling - 1.0).abs() > limit).to_numpy(dtype=float)
-    near = np.convolve(beyond, np.ones(4 * th.drift_window + 1), mode="same") > 0
+    beyond = ((rolling - 1.0).abs() > limit).astype(float)
+    near = beyond.rolling(4 * th.drift_window + 1, center=True, min_periods=1).max() > 0
     quiet = rolling.where(~near)
     limit = max(th.drift_ratio, DRIFT_NOISE_FACTOR * _rolling_noise(quiet, th.drift_window))
     # Off its own level *and* off its peers: a change that brings a sensor back towards its peers
