@@ -32,6 +32,7 @@ from heliosgrid.maintenance.detectors import (
     detect_string_outage,
     detect_stuck_sensor,
 )
+from heliosgrid.maintenance.detectors.soiling import detect_soiling_peers
 from heliosgrid.maintenance.detectors.stepdrop import StringTest, string_test
 from heliosgrid.maintenance.expected import calibration_factor, site_features
 from heliosgrid.maintenance.learning import CEILING, Learned, fit_faiman_u0, learn_thresholds, snow_mask
@@ -146,7 +147,12 @@ def _sensor_pass(
 
 
 def _loss_pass(
-    site: SiteSpec, dev: DeviceSpec, f: pd.DataFrame, own: list[Finding], others_ratio: pd.Series | None
+    site: SiteSpec,
+    dev: DeviceSpec,
+    f: pd.DataFrame,
+    own: list[Finding],
+    others_ratio: pd.Series | None,
+    peer_yield: pd.DataFrame | None = None,
 ) -> tuple[list[Finding], Learned, StringTest]:
     """Pass 2 for one inverter: trip, snow, overheating, string outage, soiling with learned thresholds."""
     trips = detect_inverter_trip(f, dev, 1.0)
@@ -169,11 +175,39 @@ def _loss_pass(
     strings = string_test(f, dev, k, exclude=busy, th=th)
     new += strings.findings
     busy |= _mask(f.index, new, "string_outage") | _snow_days(f, snow, site.timezone, 1)
-    if not learned.too_noisy_daily:
-        new += detect_soiling(f, dev, k, exclude=busy, timezone=site.timezone, others_daily_ratio=others_ratio, th=th)
+    new += _soiling(site, dev, f, k, busy, others_ratio, learned, peer_yield)
     for fd in new:
         fd.evidence.setdefault("calibration_factor", round(k, 4))
     return new, learned, strings
+
+
+def _soiling(
+    site: SiteSpec,
+    dev: DeviceSpec,
+    f: pd.DataFrame,
+    k: float,
+    busy: pd.Series,
+    others: pd.Series | None,
+    learned: Learned,
+    peer_yield: pd.DataFrame | None,
+) -> list[Finding]:
+    """Soiling against the peers' power (sensor-free) and, when the daily model ratio is quiet
+    enough, against the model (neighbours soiling together); one episode where both see it."""
+    peers = detect_soiling_peers(f, dev, peer_yield, exclude=busy, timezone=site.timezone, th=learned.thresholds)
+    if learned.too_noisy_daily:
+        return peers
+    has_peers = peer_yield is not None and not peer_yield.empty
+    model = detect_soiling(
+        f,
+        dev,
+        k,
+        exclude=busy,
+        timezone=site.timezone,
+        others_daily_ratio=others,
+        th=learned.thresholds,
+        site_wide_only=has_peers,
+    )
+    return peers + [m for m in model if not any(p.started_at < m.ended_at and m.started_at < p.ended_at for p in peers)]
 
 
 def _snow_days(f: pd.DataFrame, snow: pd.Series, timezone: str, days_after: int) -> pd.Series:
@@ -217,7 +251,14 @@ def analyse_site_detail(site: SiteSpec, frames: dict[str, pd.DataFrame], *, info
             continue
         own = [fd for fd in sensor_findings if fd.device_id == dev.device_id]
         others = daily_ratio.drop(columns=[dev.device_id], errors="ignore")
-        new, learned, strings = _loss_pass(site, dev, f, own, others.median(axis=1) if others.shape[1] else None)
+        peer_yield = pd.DataFrame(
+            {
+                d.device_id: feats[d.device_id]["norm_yield"]
+                for d in site.inverters
+                if d.device_id in feats and d.device_id != dev.device_id
+            }
+        )
+        new, learned, strings = _loss_pass(site, dev, f, own, others.median(axis=1) if others.shape[1] else None, peer_yield)
         if info:
             new += detect_clipping(f, dev, timezone=site.timezone) + detect_degradation(f, dev)
         _mark_ongoing(f, own + new)

@@ -235,9 +235,7 @@ def site_features(
         feats[dev.device_id] = f
     for dev in all_devices:
         if dev.kind != "inverter":
-            feats[dev.device_id] = _reference_columns(
-                frames[dev.device_id], clearsky_poa[dev.device_id], ref_poa, ambient_ref
-            )
+            feats[dev.device_id] = _reference_columns(frames[dev.device_id], clearsky_poa[dev.device_id], ref_poa, ambient_ref)
     if not inverters:
         _add_poa_peer_ratio(feats, inverters, poa_all)
         return feats
@@ -261,9 +259,7 @@ def _clearsky_poa(site: SiteSpec, devices: list[DeviceSpec], grid: pd.DatetimeIn
     }
 
 
-def _reference_columns(
-    frame: pd.DataFrame, clearsky_poa: pd.Series, ref_poa: pd.Series, ambient_ref: pd.Series
-) -> pd.DataFrame:
+def _reference_columns(frame: pd.DataFrame, clearsky_poa: pd.Series, ref_poa: pd.Series, ambient_ref: pd.Series) -> pd.DataFrame:
     """Copy of ``frame`` with ``clearsky_poa_w_m2``, ``ref_poa_w_m2``, ``ambient_ref_c`` and ``daylight``."""
     f = frame.copy()
     f["clearsky_poa_w_m2"] = clearsky_poa

@@ -97,14 +97,32 @@ def _drift_onset(r: pd.Series, start: int, stop: int) -> pd.Timestamp:
     return start_ts.floor("15min")
 
 
+OWN_LEVEL_WINDOWS = 3
+DRIFT_NOISE_FACTOR = 4.0
+"""The drift limit is ≥ 4 × the smoothed ratio's own noise (:func:`_rolling_noise`)."""
+
+
+def _rolling_noise(rolling: pd.Series, window: int) -> float:
+    """Robust noise of the smoothed ratio (MAD of its second differences ``window`` buckets apart /
+    √6): what slow sensor errors (cosine response, a point sensor seeing other clouds than its
+    peers) leave after smoothing. A linear drift cancels out of second differences, so a drift in
+    the window does not raise its own limit."""
+    second = (rolling - 2.0 * rolling.shift(window) + rolling.shift(2 * window)).dropna()
+    if len(second) < window:
+        return 0.0
+    return float(1.4826 * (second - second.median()).abs().median() / np.sqrt(6.0))
+
+
 def detect_irradiance_drift(
     f: pd.DataFrame, device: DeviceSpec, exclude: pd.Series | None = None, th: Thresholds = DEFAULT
 ) -> list[Finding]:
     """Drifting POA sensor: its reading departs from the site's irradiance reference (``poa_peer_ratio``).
 
-    Rolling median over ``th.drift_window`` daylight buckets off by > ``th.drift_ratio`` for
-    ``th.drift_min_buckets`` buckets. Evidence ``reference`` says whether the reference was the
-    POA implied by metered power or the other sensors. A device with no such reference is
+    Rolling median over ``th.drift_window`` daylight buckets, relative to the sensor's own level at
+    the window's first ≈ 4 days, off by > max(``th.drift_ratio``, 4 × its own noise) — and off the
+    reference itself by > ``th.drift_ratio`` — for ``th.drift_min_buckets`` buckets. Evidence
+    ``reference`` says whether the reference was the POA implied by metered power or the other
+    sensors. A device with no such reference is
     judged against the clear sky on clear days (:mod:`.clearsky_drift`, reference ``clear_sky``).
     """
     if "poa_peer_ratio" not in f or not f["poa_peer_ratio"].notna().any():
@@ -115,10 +133,25 @@ def detect_irradiance_drift(
     r = ratio[ok]
     if len(r) < th.drift_window:
         return []
-    rolling = r.rolling(th.drift_window, min_periods=th.drift_window).median()
+    # A drift is a change: the sensor's constant calibration offset against its peers (a gain
+    # error of a few %) is its own level: the median of the window's first 3 × ``drift_window``
+    # daylight buckets (≈ 4 days; one day's median still carries its slow errors, ≈ 2–3 %).
+    own_level = float(r.iloc[: OWN_LEVEL_WINDOWS * th.drift_window].median())
+    smoothed = r.rolling(th.drift_window, min_periods=th.drift_window).median()
+    rolling = smoothed / own_level
+    limit = max(th.drift_ratio, DRIFT_NOISE_FACTOR * _rolling_noise(rolling, th.drift_window))
+    # A drift (and its recalibration step) must not raise its own limit: the noise once more
+    # without the buckets already beyond it and ± 2 windows around them.
+    beyond = ((rolling - 1.0).abs() > limit).astype(float)
+    near = beyond.rolling(4 * th.drift_window + 1, center=True, min_periods=1).max() > 0
+    quiet = rolling.where(~near)
+    limit = max(th.drift_ratio, DRIFT_NOISE_FACTOR * _rolling_noise(quiet, th.drift_window))
+    # Off its own level *and* off its peers: a change that brings a sensor back towards its peers
+    # (or a slow common drift of the peers' mean against it) is no fault of the sensor.
+    off = ((rolling - 1.0).abs() > limit) & ((smoothed - 1.0).abs() > th.drift_ratio)
     pos = np.flatnonzero(ok.to_numpy(dtype=bool))
     out: list[Finding] = []
-    for start, stop in runs((rolling - 1.0).abs() > th.drift_ratio):
+    for start, stop in runs(off):
         if stop - start < th.drift_min_buckets:
             continue
         dev_value = float(rolling.iloc[stop - 1])

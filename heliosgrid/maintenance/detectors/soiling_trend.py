@@ -18,19 +18,20 @@ energy lost = Σ AC × loss / (1 − loss) × bucket hours over the daylight buc
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 from scipy.stats import theilslopes
 
 from heliosgrid.maintenance.detectors.base import Finding, num
 from heliosgrid.maintenance.detectors.clearsky_drift import ClearDays, clear_days
+from heliosgrid.maintenance.detectors.soiling_ramp import BASELINE_DAYS, cleanings, hinge_fit, ramp_energy_kwh
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
-from heliosgrid.maintenance.frames import BUCKET_H
 from heliosgrid.physics import DeviceSpec
 
 MIN_WINDOW_DAYS = 21.0
 MIN_CLEAR_DAYS = 8
-BASELINE_DAYS = 4
 MIN_LOSS = 0.04
 """Smallest soiling loss reported (fraction); the clear-day index of a clean array scatters by
 ≈ 1–3 % day to day on the real series."""
@@ -72,68 +73,82 @@ def soiling_trend(
     return _trend(f, device, days, b), None
 
 
+SEGMENT_MIN_CLEAR_DAYS = 5
+"""A soiling episode that a cleaning ended is judged on ≥ 5 clear days before the cleaning."""
+
+
 def _trend(f: pd.DataFrame, device: DeviceSpec, days: ClearDays, b: pd.Series) -> list[Finding]:
-    """The rule of the module docstring on the clear-day indices ``b`` (≥ ``MIN_CLEAR_DAYS``)."""
+    """The rule of the module docstring on the clear-day indices ``b`` (≥ ``MIN_CLEAR_DAYS``), per
+    stretch between cleanings (:func:`~.soiling_ramp.cleanings`): an episode ended by a cleaning
+    ends there, with its energy up to the cleaning day; the last stretch is the ongoing one."""
+    rel_all = b.to_numpy(dtype=float) / float(b.iloc[:BASELINE_DAYS].median())
+    t_all = np.asarray((b.index - b.index[0]).total_seconds(), dtype=float) / 86400.0
+    cuts = cleanings(rel_all, t_all, MIN_LOSS)
+    bounds = [0, *cuts, len(b)]
+    out: list[Finding] = []
+    for s0, s1 in pairwise(bounds):
+        last = s1 == len(b)
+        if s1 - s0 < (MIN_CLEAR_DAYS if last and not cuts else SEGMENT_MIN_CLEAR_DAYS):
+            continue
+        cleaned_at = None if last else pd.Timestamp(b.index[s1])
+        found = _segment(f, device, days, b.iloc[s0:s1], cleaned_at)
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def _segment(
+    f: pd.DataFrame, device: DeviceSpec, days: ClearDays, b: pd.Series, cleaned_at: pd.Timestamp | None
+) -> Finding | None:
+    """The trend rule on one stretch ``b`` of clear days; ``cleaned_at``: the day a cleaning ended it."""
     base = float(b.iloc[:BASELINE_DAYS].median())
     t_d = np.asarray((b.index - b.index[0]).total_seconds(), dtype=float) / 86400.0
     rel = b.to_numpy(dtype=float) / base
     slope, intercept, _lo, hi = theilslopes(rel, t_d, alpha=SLOPE_CONFIDENCE)
     if not (hi < 0.0):
-        return []
+        return None
     loss_end = 1.0 - (intercept + slope * t_d[-1])
     if loss_end < MIN_LOSS:
-        return []
+        return None
     a = days.a.reindex(b.index)
     atmosphere = float("nan")
-    if a.notna().sum() >= MIN_CLEAR_DAYS:
+    if a.notna().sum() >= min(MIN_CLEAR_DAYS, len(b)):
         ok = a.notna().to_numpy()
         a_rel = a.to_numpy(dtype=float)[ok] / float(a.dropna().iloc[:BASELINE_DAYS].median())
         atmosphere = -float(theilslopes(a_rel, t_d[ok])[0] * t_d[-1])
         if atmosphere >= ATMOSPHERE_FOLLOWS_FRACTION * loss_end:
-            return []  # the sky dimmed (or the reference did), not the modules
-    onset_d, ramp = hinge_fit(rel, t_d)
+            return None  # the sky dimmed (or the reference did), not the modules
+    onset_d, ramp, _base = hinge_fit(rel, t_d)
     onset = pd.Timestamp(b.index[0]) + pd.Timedelta(days=onset_d)
-    return [_finding(f, device, days.last_bucket.reindex(b.index), onset, (ramp, intercept, loss_end, atmosphere))]
-
-
-def hinge_fit(rel: np.ndarray, t_d: np.ndarray) -> tuple[float, float]:
-    """(onset day, loss rate per day) of the ramp model ``rel = base · (1 − rate · max(0, t − onset))``.
-
-    Every clear day but the last ``BASELINE_DAYS`` is tried as the onset; base = median of the days
-    before it (of the first ``BASELINE_DAYS`` when none), rate = median of the post-onset days'
-    (1 − rel/base)/(t − onset) (Theil–Sen through the hinge); the onset with the smallest absolute
-    residual wins. The energy estimate uses it: a single straight line through the flat days
-    before the onset and the ramp after it under-estimates the rate.
-    """
-    best = (float("inf"), 0.0, 0.0)
-    for k in range(0, len(t_d) - BASELINE_DAYS):
-        t0 = float(t_d[k])
-        base = float(np.median(rel[:k])) if k >= 2 else float(np.median(rel[:BASELINE_DAYS]))
-        after = t_d > t0
-        rate = float(np.median((1.0 - rel[after] / base) / (t_d[after] - t0)))
-        if rate <= 0:
-            continue
-        model = base * (1.0 - rate * np.clip(t_d - t0, 0.0, None))
-        resid = float(np.abs(rel - model).sum())
-        if resid < best[0]:
-            best = (resid, t0, rate)
-    return best[1], best[2]
+    last_bucket = days.last_bucket.reindex(b.index)
+    return _finding(f, device, last_bucket, onset, (ramp, intercept, loss_end, atmosphere), cleaned_at)
 
 
 def _finding(
-    f: pd.DataFrame, device: DeviceSpec, last_bucket: pd.Series, onset: pd.Timestamp, fit: tuple[float, float, float, float]
+    f: pd.DataFrame,
+    device: DeviceSpec,
+    last_bucket: pd.Series,
+    onset: pd.Timestamp,
+    fit: tuple[float, float, float, float],
+    cleaned_at: pd.Timestamp | None = None,
 ) -> Finding:
     """The finding of a ramp starting at ``onset``; ``fit`` = (loss rate/day, baseline index, loss
-    at the window's last clear day, the reference's own dimming)."""
+    at the stretch's last clear day, the reference's own dimming). It ends at ``cleaned_at`` (the
+    start of the first clean solar day) or, still going, at the frame's end."""
     rate, intercept, loss_end, atmosphere = fit
-    slope = -rate
     start = max(onset.floor("15min"), pd.Timestamp(f.index[0]))
-    end = pd.Timestamp(f.index[-1]) + pd.Timedelta(minutes=15)
-    part = f[(f.index >= start)]
-    t_d = np.asarray((part.index - start).total_seconds(), dtype=float) / 86400.0
-    loss = np.clip(-slope * t_d, 0.0, 0.9)
-    ac = part["ac_power_kw_avg"].to_numpy(dtype=float)
-    energy = float(np.nansum(ac * loss / (1.0 - loss)) * BUCKET_H)
+    end = cleaned_at if cleaned_at is not None else pd.Timestamp(f.index[-1]) + pd.Timedelta(minutes=15)
+    energy = ramp_energy_kwh(f, start, rate, end)
+    evidence = {
+        "reference": "clear_sky",
+        "rule": "long_window_trend",
+        "loss_rate_per_day": num(rate, 4),
+        "loss_fraction_at_end": num(loss_end),
+        "reference_dimming": num(atmosphere),
+        "baseline_index": num(intercept),
+    }
+    if cleaned_at is not None:
+        evidence["cleaned_at"] = cleaned_at.isoformat()
     return Finding(
         site_id=device.site_id,
         device_id=device.device_id,
@@ -143,13 +158,7 @@ def _finding(
         ended_at=end,
         detected_at=pd.Timestamp(last_bucket.iloc[-1]) + pd.Timedelta(minutes=15),
         energy_lost_kwh=energy,
-        evidence={
-            "reference": "clear_sky",
-            "rule": "long_window_trend",
-            "loss_rate_per_day": num(-slope, 4),
-            "loss_fraction_at_end": num(loss_end),
-            "reference_dimming": num(atmosphere),
-            "baseline_index": num(intercept),
-        },
-        title=f"{device.device_id}: soiling loss growing {-slope:.2%}/day, {loss_end:.1%} now",
+        evidence=evidence,
+        title=f"{device.device_id}: soiling loss growing {rate:.2%}/day, {loss_end:.1%} "
+        + ("before the cleaning" if cleaned_at is not None else "now"),
     )
