@@ -18,7 +18,9 @@ Figures:
 Each figure is the time until the complete result is in the client (libpq), fetched in binary
 format as Npgsql (Power BI's PostgreSQL driver) receives it; turning rows into Python objects is
 not counted (a site-year of 15-min rows costs 70-150 ms of Python alone on this machine).
-``loadavg_1m`` records the machine's load before and after each fleet's measurement.
+``loadavg_1m`` records the machine's load before and after each fleet's measurement;
+``tail_refresh_ms`` (TimescaleDB) the median cost of the consumer's refresh of the newest site and
+fleet 15-min buckets at that fleet size (:func:`heliosgrid.db.serving.refresh_serving_tail`, ADR 0290).
 
 Output: ``backends.<name>.fleets.<sites>.queries.<query>.{p50_ms, p95_ms, cold_ms, rows}``,
 ``backends.<name>.fleets.<sites>.max_p95_ms``, ``backends.<name>.max_p95_ms`` (all fleets),
