@@ -107,10 +107,12 @@ def _site_power(db: str, site: str, bucket: datetime) -> float | None:
     return None if row is None else float(row[0])
 
 
-def test_on_timescaledb_it_materialises_the_newest_site_buckets(timescale_db: str) -> None:
+def test_on_timescaledb_it_materialises_the_newest_site_buckets(timescale_db: str, request: pytest.FixtureRequest) -> None:
     """ADR 0290: site_rollup_15m serves materialised rows only on TimescaleDB; the refresher puts the
     current (partial) bucket there within seconds, and later rows of the same bucket too (neither
     its policy, end of data every 5 min, nor the device policy, 15 min behind, would within the test)."""
+    if not request.getfixturevalue("timescale_server").native:
+        pytest.skip("the refresher holds its own connection beside the test's: PGlite serves one at a time")
     devices = fleet_ids(f"rt{uuid.uuid4().hex[:5]}", 1, 2)
     site = devices[0][1]
     now = datetime.now(UTC).replace(second=0, microsecond=0)
