@@ -18,7 +18,9 @@ Figures:
 Each figure is the time until the complete result is in the client (libpq), fetched in binary
 format as Npgsql (Power BI's PostgreSQL driver) receives it; turning rows into Python objects is
 not counted (a site-year of 15-min rows costs 70-150 ms of Python alone on this machine).
-``loadavg_1m`` records the machine's load before and after each fleet's measurement.
+``loadavg_1m`` records the machine's load before and after each fleet's measurement;
+``tail_refresh_ms`` (TimescaleDB) the median cost of the consumer's refresh of the newest site and
+fleet 15-min buckets at that fleet size (:func:`heliosgrid.db.serving.refresh_serving_tail`, ADR 0290).
 
 Output: ``backends.<name>.fleets.<sites>.queries.<query>.{p50_ms, p95_ms, cold_ms, rows}``,
 ``backends.<name>.fleets.<sites>.max_p95_ms``, ``backends.<name>.max_p95_ms`` (all fleets),
@@ -61,7 +63,7 @@ from bench.bi_queries import BASELINE_QUERIES, EXAMPLE_QUERIES, EXAMPLES_FLEET, 
 from heliosgrid.api.routers.insights import DASHBOARD_QUERIES
 from heliosgrid.db.connection import open_connection, with_database
 from heliosgrid.db.migrate import migrate
-from heliosgrid.db.serving import refresh_serving_layer
+from heliosgrid.db.serving import refresh_serving_layer, refresh_serving_tail
 from heliosgrid.settings import load_settings
 
 SERVER_URL = os.environ.get("HELIOS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -355,6 +357,7 @@ def _run_backend(backend: str, fleets: tuple[int, ...], days: int, warm_runs: in
             measured = _measure(url, queries, params, warm_runs)
             result["fleets"][str(size)] = {"loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                                            "sites": size, "inverters": size * INVERTERS, "load_and_refresh_s": round(load_s, 1),
+                                           "tail_refresh_ms": _tail_refresh_ms(conn, backend, end),
                                            "device_rows_15m": size * INVERTERS * days * 96, "queries": measured,
                                            "max_p95_ms": max(q["p95_ms"] for q in measured.values())}
             # progress line per fleet on stderr, so a long run that is stopped still leaves its figures
@@ -369,6 +372,14 @@ def _run_backend(backend: str, fleets: tuple[int, ...], days: int, warm_runs: in
     result["max_p95_ms"] = max(f["max_p95_ms"] for f in result["fleets"].values())
     result["growth"] = _growth(result["fleets"], fleets)
     return result
+
+
+def _tail_refresh_ms(conn: psycopg.Connection, backend: str, end: datetime, runs: int = 5) -> float | None:
+    """TimescaleDB: median ms of the consumer's tail refresh (:func:`refresh_serving_tail`, the newest
+    hour of the site and fleet 15-min aggregates, ADR 0290) at this fleet size; None on PostgreSQL."""
+    if backend != "timescaledb":
+        return None
+    return round(statistics.median(refresh_serving_tail(conn, end) * 1000.0 for _ in range(runs)), 1)
 
 
 def _pause_jobs(conn: psycopg.Connection, timeout_s: float = 120.0) -> None:

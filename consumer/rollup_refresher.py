@@ -1,4 +1,4 @@
-"""The consumer's rollup refresh on plain PostgreSQL, off the write path: its own thread and connection.
+"""The consumer's rollup refresh, off the write path: its own thread and connection.
 
 On plain PostgreSQL the 15-min/hourly/daily rollups (and the site/fleet serving layer) are brought
 up to date by ``helios_refresh_rollups()`` from the invalidation log the ``readings`` triggers
@@ -21,6 +21,12 @@ refreshing every few seconds during a catch-up recomputes the same hours and day
 again while the rollups trail by the backlog anyway; once caught up, the short interval applies
 again. A failure is logged and retried at the next interval; the invalidation log keeps the
 dirty buckets, so nothing is lost (housekeeping refreshes them too).
+
+On TimescaleDB (ADR 0290) the same thread, with the same intervals and the same yielding to the
+writer, materialises the newest buckets of the site and fleet 15-min aggregates, which serve
+materialised rows only there (:func:`heliosgrid.db.serving.refresh_serving_tail`); the device
+aggregates keep real-time aggregation and their policies. Both backends' serving layers then trail
+the committed readings by about one interval plus one refresh.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from typing import Any
 import psycopg
 
 from heliosgrid.db.connection import DatabaseUnavailable, open_connection
+from heliosgrid.db.serving import refresh_serving_tail
 from heliosgrid.db.writer import database_backend, refresh_rollups
 from heliosgrid.settings import redact_url
 
@@ -42,7 +49,8 @@ log = logging.getLogger("heliosgrid.consumer")
 
 
 class RollupRefresher:
-    """Refresh the plain-PostgreSQL rollups at most every ``interval_s`` seconds after writes (a thread)."""
+    """Refresh the rollups (plain PostgreSQL) or the serving tail (TimescaleDB) at most every ``interval_s``
+    seconds after writes (a thread)."""
 
     name = "rollup-refresh"
 
@@ -64,16 +72,15 @@ class RollupRefresher:
         self._thread: threading.Thread | None = None
         self._last_run = float("-inf")
         self._deferred_since: float | None = None
+        self._backend: str | None = None
 
     def start(self) -> None:
-        """Open the connection and start the thread on plain PostgreSQL; nothing on TimescaleDB.
+        """Open the connection and start the thread (both backends: see the module docstring).
 
         A database that cannot be reached now is tried again at the first refresh.
         """
         try:
-            if database_backend(self._connection()) != "postgres":
-                self._drop()
-                return
+            self._backend = database_backend(self._connection())
         except (psycopg.Error, DatabaseUnavailable) as exc:
             log.warning("rollup refresher: database not reachable yet (%s)", redact_url(str(exc)).strip())
             self._drop()
@@ -129,7 +136,13 @@ class RollupRefresher:
 
     def _refresh(self) -> bool:
         try:
-            refresh_rollups(self._connection())
+            conn = self._connection()
+            if self._backend is None:
+                self._backend = database_backend(conn)
+            if self._backend == "postgres":
+                refresh_rollups(conn)
+            else:
+                refresh_serving_tail(conn)
         except (psycopg.Error, DatabaseUnavailable) as exc:
             log.warning("rollup refresh failed (will retry): %s", redact_url(str(exc)).strip())
             self._drop()

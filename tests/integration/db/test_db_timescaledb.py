@@ -53,8 +53,10 @@ def test_reapplying_migrations_is_a_noop_and_info_reports_timescaledb(tsconn: ps
     caggs: dict[str, bool] = dict(tsconn.execute(
         "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates"
     ).fetchall())
-    serving = {f"{level}_{width}": False for level in ("site_rollup", "fleet_rollup") for width in ("15m", "1h", "1d")}
-    assert caggs == {"readings_15m": False, "readings_1h": False, "readings_1d": False, **serving}  # real-time on (0072: bi)
+    # real-time on (0072: bi), except the site and fleet 15-min aggregates: materialised rows only,
+    # their newest buckets refreshed by the consumer (0150, ADR 0290)
+    serving = {f"{level}_{width}": width == "15m" for level in ("site_rollup", "fleet_rollup") for width in ("15m", "1h", "1d")}
+    assert caggs == {"readings_15m": False, "readings_1h": False, "readings_1d": False, **serving}
     chunk = tsconn.execute(
         "SELECT time_interval FROM timescaledb_information.dimensions WHERE hypertable_name = 'readings'"
     ).fetchone()
