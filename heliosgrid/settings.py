@@ -83,8 +83,9 @@ class Settings(BaseSettings):
     kafka_heartbeat_interval_ms: int = Field(default=1000, ge=100)
     consumer_metrics_port: int = Field(default=9108, ge=0, le=65535, description="0 disables /metrics.")
     consumer_rollup_refresh_interval_s: float = Field(
-        default=5.0, ge=0, description="Plain-PostgreSQL backend: run the incremental rollup refresh at most "
-        "this often after committed batches (0 = after every batch)."
+        default=5.0, ge=0, description="Run the incremental rollup refresh (plain PostgreSQL) or "
+        "the site/fleet 15-min serving tail refresh (TimescaleDB, ADR 0290) at most this often after committed "
+        "batches (0 = after every batch)."
     )
     consumer_batch_linger_ms: int = Field(
         default=0, ge=0, le=600_000, description="After a batch's first records, keep collecting while a poll "
@@ -288,8 +289,8 @@ class Settings(BaseSettings):
         "as kafka-python's parser, about half its CPU; anything unusual still goes to kafka-python). ADR 0220.",
     )
     consumer_rollup_refresh_backlog_interval_s: float = Field(
-        default=60.0, ge=0, description="Plain-PostgreSQL backend: while the consumer drains a backlog (full "
-        "batches) its rollup refresh runs at most this often instead of consumer_rollup_refresh_interval_s "
+        default=60.0, ge=0, description="While the consumer drains a backlog (full "
+        "batches) its rollup refresh (both backends) runs at most this often instead of consumer_rollup_refresh_interval_s "
         "(the rollups trail by the backlog anyway; each refresh recomputes whole hours/days). ADR 0220.",
     )
     consumer_gil_switch_interval_ms: float = Field(
