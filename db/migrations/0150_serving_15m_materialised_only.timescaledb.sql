@@ -16,12 +16,14 @@
 --     bucket (its own policy, end offset 15 min): that logs an invalidation the next run applies.
 -- The device aggregates (readings_15m/1h/1d) and the 1-h/1-day site and fleet aggregates keep
 -- real-time aggregation and their policies.
-ALTER MATERIALIZED VIEW site_rollup_15m SET (timescaledb.materialized_only = true);
-ALTER MATERIALIZED VIEW fleet_rollup_15m SET (timescaledb.materialized_only = true);
-
+-- Policies first, then the views: removing a policy waits for its running job, and the migration
+-- must not hold the aggregate's relations while it waits (the job needs them: deadlock).
 SELECT remove_continuous_aggregate_policy('site_rollup_15m', if_exists => true);
 SELECT add_continuous_aggregate_policy('site_rollup_15m', start_offset => INTERVAL '7 days',
     end_offset => NULL, schedule_interval => INTERVAL '5 minutes');
 SELECT remove_continuous_aggregate_policy('fleet_rollup_15m', if_exists => true);
 SELECT add_continuous_aggregate_policy('fleet_rollup_15m', start_offset => INTERVAL '7 days',
     end_offset => NULL, schedule_interval => INTERVAL '5 minutes');
+
+ALTER MATERIALIZED VIEW site_rollup_15m SET (timescaledb.materialized_only = true);
+ALTER MATERIALIZED VIEW fleet_rollup_15m SET (timescaledb.materialized_only = true);

@@ -19,6 +19,7 @@ import hashlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -266,11 +267,33 @@ def _migrate_locked(conn: psycopg.Connection, directory: Path, requested_backend
                 conn.execute(text.encode())
                 record()
             else:
-                with conn.transaction():
-                    conn.execute(text.encode())
-                    record()
+                _in_transaction(conn, text, record)
         except psycopg.Error as exc:
             hint = " (it ran without a transaction: check for partial changes)" if no_transaction else ""
             raise MigrationError(f"migration {m.path.name} failed{hint}: {str(exc).strip()}") from exc
         applied.append(m.version)
     return MigrateResult(backend=backend, applied=applied, already_applied=len(done))
+
+
+#: Attempts of a transactional migration that loses a deadlock (ADR 0290 amendment).
+DEADLOCK_ATTEMPTS = 5
+
+
+def _in_transaction(conn: psycopg.Connection, text: str, record: Callable[[], None]) -> None:
+    """Run one migration and its record in a transaction, again if it was chosen as a deadlock victim.
+
+    On TimescaleDB a policy job of the background scheduler can hold a job lock while it waits for a
+    relation the migration has locked (e.g. ALTER MATERIALIZED VIEW, then a policy change that needs the
+    running job's lock). PostgreSQL then aborts one side; the aborted migration left nothing behind
+    (its transaction rolled back), so it is re-run after a short pause, up to ``DEADLOCK_ATTEMPTS`` times.
+    """
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            with conn.transaction():
+                conn.execute(text.encode())
+                record()
+            return
+        except psycopg.errors.DeadlockDetected:
+            if attempt == DEADLOCK_ATTEMPTS:
+                raise
+            time.sleep(0.2 * attempt)
