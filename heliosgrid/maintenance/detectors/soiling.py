@@ -22,6 +22,7 @@ from heliosgrid.maintenance.detectors.soiling_ramp import (
     hinge_fit,
     ramp_energy_kwh,
     ramp_model,
+    soiling_finding,
 )
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 from heliosgrid.maintenance.frames import BUCKET_H
@@ -159,22 +160,14 @@ def _soiling_finding(
     part = f.iloc[i0:i1][~exclusion(f, exclude).iloc[i0:i1]]
     energy = float((part["expected_ac_kw"] * k - part["ac_power_kw_avg"]).dropna().sum() * BUCKET_H)
     peak = float(values[start:stop].max())
-    return Finding(
-        site_id=device.site_id,
-        device_id=device.device_id,
-        fault_type="soiling",
-        severity="warning" if peak >= 0.05 else "info",
-        started_at=start_ts,
-        ended_at=end_ts,
-        detected_at=detected,
-        energy_lost_kwh=energy,
-        evidence={
-            "peak_daily_loss_fraction": num(peak),
-            "loss_rate_per_day": num(slope, 4),
-            "baseline_ratio": 1.0,
-            "dirty_days": stop - start,
-        },
-        title=f"{device.device_id}: soiling loss growing to {peak:.1%}",
+    evidence = {
+        "peak_daily_loss_fraction": num(peak),
+        "loss_rate_per_day": num(slope, 4),
+        "baseline_ratio": 1.0,
+        "dirty_days": stop - start,
+    }
+    return soiling_finding(
+        device, peak, (start_ts, end_ts), detected, energy, evidence, f"{device.device_id}: soiling loss growing to {peak:.1%}"
     )
 
 
@@ -335,23 +328,20 @@ def _peer_ramp(
     end = cleaned if cleaned is not None else pd.Timestamp(f.index[-1]) + pd.Timedelta(minutes=15)
     # Detected at the end of the day the ramp's loss first reached the threshold.
     reached = (pd.Timestamp(daily.index[0]) + pd.Timedelta(days=onset_d + floor / rate)).ceil("1D").tz_convert("UTC")
-    return Finding(
-        site_id=device.site_id,
-        device_id=device.device_id,
-        fault_type="soiling",
-        severity="warning" if loss_end >= 0.05 else "info",
-        started_at=start,
-        ended_at=end,
-        detected_at=min(reached, end),
-        energy_lost_kwh=ramp_energy_kwh(
-            f, start, rate, end, device.ac_capacity_kw, measured_loss=1.0 - pd.Series(rel, daily.index) / base
-        ),
-        evidence={
-            "reference": "peers",
-            "loss_rate_per_day": num(rate, 4),
-            "loss_fraction_at_end": num(loss_end),
-            "threshold": num(floor),
-            "cleaned_at": cleaned.isoformat() if cleaned is not None else None,
-        },
-        title=f"{device.device_id}: soiling loss growing {rate:.2%}/day against its peers, {loss_end:.1%}",
+    energy = ramp_energy_kwh(f, start, rate, end, device.ac_capacity_kw, measured_loss=1.0 - pd.Series(rel, daily.index) / base)
+    evidence = {
+        "reference": "peers",
+        "loss_rate_per_day": num(rate, 4),
+        "loss_fraction_at_end": num(loss_end),
+        "threshold": num(floor),
+        "cleaned_at": cleaned.isoformat() if cleaned is not None else None,
+    }
+    return soiling_finding(
+        device,
+        loss_end,
+        (start, end),
+        min(reached, end),
+        energy,
+        evidence,
+        f"{device.device_id}: soiling loss growing {rate:.2%}/day against its peers, {loss_end:.1%}",
     )

@@ -10,20 +10,53 @@ clean); soiling lowers them gradually, a cleaning (rain, a wash) raises them in 
   starts from its own clean level;
 * :func:`hinge_fit`: onset and loss rate of ``rel = base · (1 − rate · max(0, t − onset))``;
 * :func:`ramp_energy_kwh`: Σ AC × loss / (1 − loss) × bucket hours over a ramp's buckets (the power
-  the clean array would have made above what it made).
+  the clean array would have made above what it made);
+* :func:`soiling_finding`: the one shape of a soiling finding (severity from the loss reached).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from heliosgrid.maintenance.detectors.base import Finding
 from heliosgrid.maintenance.frames import BUCKET_H
+from heliosgrid.physics import DeviceSpec
 
 BASELINE_DAYS = 4
 """Days of the index that set the clean level when a ramp starts at the series' first day."""
 MIN_DAYS_BEFORE_CLEANING = 4
 """A cleaning is judged against a line through ≥ 4 days of the index since the last one."""
+WARNING_LOSS = 0.05
+"""A soiling loss (fraction of clean output) from which the finding is a warning (a wash pays), else info."""
+
+
+def soiling_finding(
+    device: DeviceSpec,
+    loss_fraction: float,
+    span: tuple[pd.Timestamp, pd.Timestamp],
+    detected_at: pd.Timestamp,
+    energy_lost_kwh: float,
+    evidence: dict[str, Any],
+    title: str,
+) -> Finding:
+    """A ``soiling`` finding on ``device`` over ``span`` = (start, end), UTC; ``loss_fraction`` is the
+    loss reached (0..1, sets the severity), ``energy_lost_kwh`` the energy the clean array would have
+    made above what it made (kWh)."""
+    return Finding(
+        site_id=device.site_id,
+        device_id=device.device_id,
+        fault_type="soiling",
+        severity="warning" if loss_fraction >= WARNING_LOSS else "info",
+        started_at=span[0],
+        ended_at=span[1],
+        detected_at=detected_at,
+        energy_lost_kwh=energy_lost_kwh,
+        evidence=evidence,
+        title=title,
+    )
 
 
 def day_to_day_scatter(rel: np.ndarray) -> float:

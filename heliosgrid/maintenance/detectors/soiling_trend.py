@@ -26,7 +26,13 @@ from scipy.stats import theilslopes
 
 from heliosgrid.maintenance.detectors.base import Finding, num
 from heliosgrid.maintenance.detectors.clearsky_drift import ClearDays, clear_days
-from heliosgrid.maintenance.detectors.soiling_ramp import BASELINE_DAYS, cleanings, hinge_fit, ramp_energy_kwh
+from heliosgrid.maintenance.detectors.soiling_ramp import (
+    BASELINE_DAYS,
+    cleanings,
+    hinge_fit,
+    ramp_energy_kwh,
+    soiling_finding,
+)
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 from heliosgrid.physics import DeviceSpec
 
@@ -149,16 +155,8 @@ def _finding(
     }
     if cleaned_at is not None:
         evidence["cleaned_at"] = cleaned_at.isoformat()
-    return Finding(
-        site_id=device.site_id,
-        device_id=device.device_id,
-        fault_type="soiling",
-        severity="warning" if loss_end >= 0.05 else "info",
-        started_at=start,
-        ended_at=end,
-        detected_at=pd.Timestamp(last_bucket.iloc[-1]) + pd.Timedelta(minutes=15),
-        energy_lost_kwh=energy,
-        evidence=evidence,
-        title=f"{device.device_id}: soiling loss growing {rate:.2%}/day, {loss_end:.1%} "
-        + ("before the cleaning" if cleaned_at is not None else "now"),
+    title = f"{device.device_id}: soiling loss growing {rate:.2%}/day, {loss_end:.1%} " + (
+        "before the cleaning" if cleaned_at is not None else "now"
     )
+    detected = pd.Timestamp(last_bucket.iloc[-1]) + pd.Timedelta(minutes=15)
+    return soiling_finding(device, loss_end, (start, end), detected, energy, evidence, title)
