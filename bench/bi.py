@@ -25,8 +25,10 @@ on a live database, see :func:`_settle_autovacuum`);
 fleet 15-min buckets at that fleet size (:func:`heliosgrid.db.serving.refresh_serving_tail`, ADR 0290).
 
 Output: ``backends.<name>.fleets.<sites>.queries.<query>.{p50_ms, p95_ms, cold_ms, rows}``,
-``backends.<name>.fleets.<sites>.max_p95_ms``, ``backends.<name>.max_p95_ms`` (all fleets),
-``backends.<name>.growth.<small>_to_<big>`` = p50 ratios between fleet sizes with the site ratio,
+``backends.<name>.fleets.<sites>.max_p95_ms`` (the report's and dashboard's queries; the literal
+examples apart: ``examples_max_p95_ms``), ``backends.<name>.max_p95_ms`` (all fleets),
+``backends.<name>.growth.<small>_to_<big>`` = p50 ratios between fleet sizes with the site ratio
+(per query, and ``pages_p50_ratio``/``sublinear`` for all pages together),
 and ``backends.<name>.issue_examples`` — the issue's five example queries written literally
 against the ``bi`` views (:data:`EXAMPLE_QUERIES`) at :data:`EXAMPLES_FLEET` sites, the issue's
 table. Baseline measured in the same run: the five examples on the pre-serving-layer
@@ -46,7 +48,6 @@ cloud factor; power follows the PVWatts model with noise.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import socket
@@ -61,6 +62,7 @@ from typing import Any
 
 import psycopg
 
+from bench.bi_measure import TARGET_P95_MS, fleet_growth, fleet_maxima, measure_queries, time_query
 from bench.bi_queries import BASELINE_QUERIES, EXAMPLE_QUERIES, EXAMPLES_FLEET, ISSUE_EXAMPLES, REPORT_QUERIES
 from heliosgrid.api.routers.insights import DASHBOARD_QUERIES
 from heliosgrid.db.connection import open_connection, with_database
@@ -70,7 +72,6 @@ from heliosgrid.settings import load_settings
 
 SERVER_URL = os.environ.get("HELIOS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DEFAULT_FLEET = 20
-TARGET_P95_MS = 100.0
 WARM_RUNS = 25
 INVERTERS = 10
 TIMEZONES = ("Europe/Madrid", "Europe/Berlin", "America/Denver", "Australia/Sydney", "Asia/Kolkata")
@@ -307,30 +308,6 @@ def _refresh_timescale(conn: psycopg.Connection, sites: list[str], start: dateti
     conn.execute("SELECT helios_refresh_forecast_accuracy(%(start)s, %(stop)s)", window)
 
 
-def _time(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> tuple[float, int]:
-    """Milliseconds until the complete result is in the client (libpq), in binary format as
-    Npgsql — Power BI's PostgreSQL driver — receives it; decoding rows into Python objects (up
-    to 35 040 datetimes for a site-year, 70-150 ms of Python on this machine) is excluded."""
-    cur = conn.cursor(binary=True)
-    t0 = time.perf_counter()
-    cur.execute(query, params)  # type: ignore[arg-type]
-    elapsed_ms = (time.perf_counter() - t0) * 1000.0
-    return elapsed_ms, cur.pgresult.ntuples if cur.pgresult is not None else 0
-
-
-def _measure(url: str, queries: dict[str, str], params: dict[str, Any], warm_runs: int) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
-    for name, query in queries.items():
-        with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
-            cold_ms, rows = _time(conn, query, params)
-            _time(conn, query, params)
-            warm = sorted(_time(conn, query, params)[0] for _ in range(warm_runs))
-        out[name] = {"p50_ms": round(statistics.median(warm), 2),
-                     "p95_ms": round(statistics.quantiles(warm, n=20, method="inclusive")[18], 2),
-                     "cold_ms": round(cold_ms, 2), "rows": rows}
-    return out
-
-
 @contextmanager
 def _database(backend: str) -> Iterator[str]:
     name = f"helios_bench_bi_{uuid.uuid4().hex[:8]}"
@@ -378,13 +355,13 @@ def _run_backend(backend: str, fleets: tuple[int, ...], days: int, warm_runs: in
             params = {"end": end, "site": "bench-s001", "day": end - timedelta(days=1), "as_of": end, "days": 30, "hours": 24 * 7}
             settle_s = _settle_autovacuum(conn)
             load_before = os.getloadavg()[0]
-            measured = _measure(url, queries, params, warm_runs)
+            measured = measure_queries(url, queries, params, warm_runs)
             result["fleets"][str(size)] = {"loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                                            "sites": size, "inverters": size * INVERTERS, "load_and_refresh_s": round(load_s, 1),
                                            "autovacuum_wait_s": round(settle_s, 1),
                                            "tail_refresh_ms": _tail_refresh_ms(conn, backend, end),
                                            "device_rows_15m": size * INVERTERS * days * 96, "queries": measured,
-                                           "max_p95_ms": max(q["p95_ms"] for q in measured.values())}
+                                           **fleet_maxima(measured)}
             # progress line per fleet on stderr, so a long run that is stopped still leaves its figures
             print(json.dumps({"backend": backend, **result["fleets"][str(size)]}, default=str), file=sys.stderr, flush=True)
             if size == DEFAULT_FLEET:
@@ -395,7 +372,7 @@ def _run_backend(backend: str, fleets: tuple[int, ...], days: int, warm_runs: in
                                             "max_p95_ms": max(q["p95_ms"] for q in examples.values()),
                                             "all_within_target": all(q["p95_ms"] <= TARGET_P95_MS for q in examples.values())}
     result["max_p95_ms"] = max(f["max_p95_ms"] for f in result["fleets"].values())
-    result["growth"] = _growth(result["fleets"], fleets)
+    result["growth"] = fleet_growth(result["fleets"], fleets)
     return result
 
 
@@ -432,26 +409,10 @@ def _pause_jobs(conn: psycopg.Connection, timeout_s: float = 120.0) -> None:
 def _baseline(conn: psycopg.Connection, params: dict[str, Any], measured: dict[str, dict[str, float]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, query in BASELINE_QUERIES.items():
-        ms, _ = _time(conn, query, params)
+        ms, _ = time_query(conn, query, params)
         new_ms = measured[ISSUE_EXAMPLES[name]]["p50_ms"]
         out[name] = {"ms": round(ms, 1), "serving_p50_ms": new_ms, "query": ISSUE_EXAMPLES[name],
                      "ratio": round(new_ms / ms, 5) if ms else None}
-    return out
-
-
-def _growth(fleets: dict[str, Any], sizes: tuple[int, ...]) -> dict[str, Any]:
-    """Warm p50 ratios between fleet sizes: ``<small>_to_<big>`` with the site ratio, per query."""
-    measured = sorted(int(s) for s in fleets)
-    pairs = list(itertools.pairwise(measured))
-    if len(measured) > 2:
-        pairs.append((measured[0], measured[-1]))
-    out: dict[str, Any] = {}
-    for small, big in pairs:
-        ratios = {}
-        for name, q in fleets[str(big)]["queries"].items():
-            base = fleets[str(small)]["queries"][name]["p50_ms"]
-            ratios[name] = round(q["p50_ms"] / base, 2) if base else None
-        out[f"{small}_to_{big}"] = {"site_ratio": round(big / small, 2), "queries": ratios}
     return out
 
 

@@ -33,9 +33,10 @@ from heliosgrid.maintenance.detectors import INFO_TYPES, Finding
 from heliosgrid.maintenance.engine import analyse_site_detail
 from heliosgrid.maintenance.frames import bucket_grid, device_frames, rollup_15m
 from heliosgrid.maintenance.injection import Injected
+from heliosgrid.maintenance.long_window import apply_long_window
 from heliosgrid.maintenance.realdata import RealSeries, load_corpus
 from heliosgrid.maintenance.runner import ANALYSIS_LOOKBACK, CLEAR_GRACE, MAX_EPISODE_LOOKBACK
-from heliosgrid.maintenance.soiling_long import TREND_LOOKBACK, apply_soiling_trend
+from heliosgrid.maintenance.soiling_long import TREND_LOOKBACK
 from heliosgrid.physics import SiteSpec
 
 INFORMATIONAL = (*INFO_TYPES, "snow_loss")
@@ -117,7 +118,7 @@ def _run_window(
     analysis = analyse_site_detail(site, frames, info=True)
     trend_start = end - TREND_LOOKBACK
     long_part = rollup[(rollup["bucket"] >= trend_start) & (rollup["bucket"] < end)]
-    apply_soiling_trend(
+    apply_long_window(
         site, device_frames(long_part, site, bucket_grid(trend_start, end), monitoring_start=monitoring_start), analysis
     )
     confirmed: set[tuple[str, str]] = set()
@@ -260,13 +261,19 @@ POA_ONLY_REASON = "no AC power: a POA-only station (only the sensor detectors an
 LOSS_TYPES = ("inverter_trip", "string_outage", "soiling", "overheating")
 
 
+BEFORE_DAYS = {"irradiance_drift": 21}
+"""Days of history before a fault's start on a long series (default 10): the clear-sky drift check
+takes its baseline from the 14 days before a clear day on the runner's 28-day window (ADR 0340)."""
+
+
 def _context(series: RealSeries, fault_type: str, start: pd.Timestamp) -> pd.DataFrame:
     """The readings a faulted copy is replayed on: all of a short series; ±days around it on a long one."""
     if series.days < LONG_SERIES_DAYS:
         return series.readings
     after = pd.Timedelta(days=AFTER_DAYS.get(fault_type, 5))
+    before = pd.Timedelta(days=BEFORE_DAYS.get(fault_type, 10))
     ts = series.readings["ts"]
-    return series.readings[(ts >= start - pd.Timedelta(days=10)) & (ts < start + after)].reset_index(drop=True)
+    return series.readings[(ts >= start - before) & (ts < start + after)].reset_index(drop=True)
 
 
 def file_gaps(series: RealSeries) -> list[tuple[pd.Timestamp, pd.Timestamp]]:

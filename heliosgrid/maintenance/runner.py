@@ -8,9 +8,10 @@ Called by the Airflow maintenance DAG and by ``heliosgrid maintenance run``. For
    yesterday's level for a step, several days for drift and soiling) — or from the start of the
    oldest active maintenance alert of those sites, at most ``MAX_EPISODE_LOOKBACK`` back, so an
    alert's energy lost always covers its whole episode; the same query reaches back
-   ``TREND_LOOKBACK`` (28 days) before ``window_end`` for the long-window soiling trend;
-3. run :func:`~heliosgrid.maintenance.engine.analyse_site` per site, then the soiling trend
-   (:func:`~heliosgrid.maintenance.soiling_long.apply_soiling_trend`: one soiling episode per device);
+   ``TREND_LOOKBACK`` (28 days) before ``window_end`` for the long window (soiling trend, clear-sky drift);
+3. run :func:`~heliosgrid.maintenance.engine.analyse_site` per site, then the long window
+   (:func:`~heliosgrid.maintenance.long_window.apply_long_window`: one soiling
+   episode per device; the clear-sky drift check against 28 days of the sensor's own history);
 4. raise/update an alert for every finding that reaches into the window; findings that ended
    more than ``CLEAR_GRACE`` before ``window_end`` *and were followed by daylight with data* are
    resolved (the condition cleared — an outage at dusk is still there at dawn, one fault = one
@@ -43,7 +44,8 @@ from heliosgrid.coverage import record_coverage
 from heliosgrid.maintenance.detectors import ALL_TYPES, Finding
 from heliosgrid.maintenance.engine import analyse_site_detail
 from heliosgrid.maintenance.frames import bucket_grid, device_frames, load_fleet_from_db, load_monitoring_start, load_rollup_15m
-from heliosgrid.maintenance.soiling_long import TREND_LOOKBACK, apply_soiling_trend
+from heliosgrid.maintenance.long_window import apply_long_window
+from heliosgrid.maintenance.soiling_long import TREND_LOOKBACK
 from heliosgrid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -187,7 +189,7 @@ def run_maintenance(
         if not site.devices:
             continue
         analysis = analyse_site_detail(site, device_frames(recent, site, grid, monitoring_start=monitoring), info=True)
-        apply_soiling_trend(site, device_frames(long_rollup, site, trend_grid, monitoring_start=monitoring), analysis)
+        apply_long_window(site, device_frames(long_rollup, site, trend_grid, monitoring_start=monitoring), analysis)
         findings += analysis.findings
         not_evaluated.update({dev: reasons for dev, reasons in analysis.not_evaluated.items() if reasons})
 

@@ -45,11 +45,20 @@ def _excluded(index: pd.DatetimeIndex, findings: list[Finding], device_id: str) 
     return mask
 
 
-def apply_soiling_trend(site: SiteSpec, long_frames: dict[str, pd.DataFrame], analysis: SiteAnalysis) -> None:
+def apply_soiling_trend(
+    site: SiteSpec,
+    long_frames: dict[str, pd.DataFrame],
+    analysis: SiteAnalysis,
+    long_feats: dict[str, pd.DataFrame] | None = None,
+) -> None:
     """Run the trend on ``long_frames`` (device → 15-min frame over ``TREND_LOOKBACK``) and merge it
-    into ``analysis`` (in place): one soiling episode per device, reasons under ``soiling_trend``."""
+    into ``analysis`` (in place): one soiling episode per device, reasons under ``soiling_trend``.
+    ``long_feats``: the frames' features when the caller built them already (:mod:`.long_window`)."""
     ready = [d for d in site.inverters if history_days(long_frames.get(d.device_id, _EMPTY)) >= MIN_WINDOW_DAYS]
-    feats = site_features(site, long_frames, {}) if ready else {}
+    if not ready:
+        feats: dict[str, pd.DataFrame] = {}
+    else:
+        feats = long_feats if long_feats is not None else site_features(site, long_frames, {})
     judged: set[str] = set()
     trend: list[Finding] = []
     for dev in site.inverters:

@@ -199,13 +199,16 @@ def warmup_reason(f: pd.DataFrame, th: Thresholds = DEFAULT) -> str | None:
 
 
 def detect_clearsky_drift(
-    f: pd.DataFrame, device: DeviceSpec, exclude: pd.Series | None = None, th: Thresholds = DEFAULT
+    f: pd.DataFrame, device: DeviceSpec, exclude: pd.Series | None = None, th: Thresholds = DEFAULT, *, trend_rule: bool = True
 ) -> list[Finding]:
-    """``irradiance_drift`` of the device's POA sensor against the clear sky (module docstring)."""
+    """``irradiance_drift`` of the device's POA sensor against the clear sky (module docstring);
+    ``trend_rule=False``: the level rule only."""
     if "poa_w_m2_avg" not in f or "clearsky_poa_w_m2" not in f or not f["poa_w_m2_avg"].notna().any():
         return []
     table = judged_days(f, th, exclude)
     if not table["flagged"].any():
+        if not trend_rule:
+            return []
         trend = _trend_finding(f, device, clear_days(f, th, exclude))
         return [trend] if trend is not None else []
     flags = table["flagged"].to_numpy(dtype=bool)

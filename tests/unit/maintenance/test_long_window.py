@@ -1,0 +1,79 @@
+"""The runner's long window: the clear-sky drift check against 28 days of the sensor's history (ADR 0340)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from heliosgrid.maintenance import injection
+from heliosgrid.maintenance.engine import SiteAnalysis, analyse_site_detail
+from heliosgrid.maintenance.frames import bucket_grid, device_frames, rollup_15m
+from heliosgrid.maintenance.long_window import apply_long_window, clear_sky_judged, long_window_features
+from heliosgrid.maintenance.realdata import RealSeries, system15_poa
+from heliosgrid.maintenance.runner import ANALYSIS_LOOKBACK
+from heliosgrid.maintenance.soiling_long import TREND_LOOKBACK
+
+DRIFT_START = pd.Timestamp("2020-07-13 07:00", tz="UTC")
+RUN_END = pd.Timestamp("2020-07-22 06:00", tz="UTC")
+
+
+@pytest.fixture(scope="module")
+def summer() -> RealSeries:
+    return system15_poa("2020-07")
+
+
+def _run(series: RealSeries, readings: pd.DataFrame, end: pd.Timestamp) -> tuple[SiteAnalysis, SiteAnalysis]:
+    """(7-day analysis alone, the same after the long window) for a run ending at ``end``."""
+    rollup = rollup_15m(readings)
+    short_start, long_start = end - ANALYSIS_LOOKBACK, end - TREND_LOOKBACK
+    short = rollup[(rollup["bucket"] >= short_start) & (rollup["bucket"] < end)]
+    long = rollup[(rollup["bucket"] >= long_start) & (rollup["bucket"] < end)]
+    alone = analyse_site_detail(series.site, device_frames(short, series.site, bucket_grid(short_start, end)))
+    merged = analyse_site_detail(series.site, device_frames(short, series.site, bucket_grid(short_start, end)))
+    apply_long_window(series.site, device_frames(long, series.site, bucket_grid(long_start, end)), merged)
+    return alone, merged
+
+
+def _drifts(a: SiteAnalysis) -> list[str]:
+    return [str(fd.evidence.get("reference")) for fd in a.findings if fd.fault_type == "irradiance_drift"]
+
+
+def test_a_drift_the_seven_day_window_cannot_judge_is_found_on_the_long_window(summer: RealSeries) -> None:
+    readings = summer.readings[summer.readings["ts"] < RUN_END]
+    drifted = injection.irradiance_drift(readings, DRIFT_START, summer.cadence_s).readings
+    alone, merged = _run(summer, drifted, RUN_END)
+    dev = summer.device.device_id
+    assert "warm-up" in alone.not_evaluated[dev].get("irradiance_drift", "")  # a cloudy week: not judged
+    assert _drifts(alone) == []
+    assert _drifts(merged) == ["clear_sky"]
+    assert "irradiance_drift" not in merged.not_evaluated[dev]  # judged on the long window
+    found = next(fd for fd in merged.findings if fd.fault_type == "irradiance_drift")
+    # onset resolution: clear (solar) days — the episode starts after the last clear day still within bounds
+    assert DRIFT_START - pd.Timedelta(days=2) <= found.started_at <= DRIFT_START + pd.Timedelta(days=3)
+    assert found.evidence["ongoing"] is True
+
+
+def test_the_clean_sensor_is_judged_on_the_long_window_and_not_flagged(summer: RealSeries) -> None:
+    readings = summer.readings[summer.readings["ts"] < RUN_END]
+    alone, merged = _run(summer, readings, RUN_END)
+    assert _drifts(merged) == []
+    assert "irradiance_drift" not in merged.not_evaluated[summer.device.device_id]
+
+
+def test_a_new_device_keeps_the_seven_day_verdict(summer: RealSeries) -> None:
+    ts = summer.readings["ts"]
+    readings = summer.readings[(ts >= RUN_END - pd.Timedelta(days=5)) & (ts < RUN_END)]
+    alone, merged = _run(summer, readings, RUN_END)
+    dev = summer.device.device_id
+    assert merged.not_evaluated[dev].get("irradiance_drift") == alone.not_evaluated[dev].get("irradiance_drift")
+    rollup = rollup_15m(readings)
+    frames = device_frames(rollup, summer.site, bucket_grid(RUN_END - TREND_LOOKBACK, RUN_END))
+    assert long_window_features(summer.site, frames) == {}  # 5 days: nothing the 7-day window lacks
+
+
+def test_only_sensors_without_a_second_reference_are_judged_on_the_clear_sky() -> None:
+    idx = pd.date_range("2024-06-01", periods=4, freq="15min", tz="UTC")
+    own = pd.DataFrame({"poa_w_m2_avg": [500.0] * 4, "clearsky_poa_w_m2": [600.0] * 4}, index=idx)
+    assert clear_sky_judged(own)
+    assert not clear_sky_judged(own.assign(poa_ref_w_m2=[480.0] * 4))
+    assert not clear_sky_judged(own.assign(poa_w_m2_avg=[float("nan")] * 4))
