@@ -18,9 +18,13 @@ Figures:
 Each figure is the time until the complete result is in the client (libpq), fetched in binary
 format as Npgsql (Power BI's PostgreSQL driver) receives it; turning rows into Python objects is
 not counted (a site-year of 15-min rows costs 70-150 ms of Python alone on this machine).
-``loadavg_1m`` records the machine's load before and after each fleet's measurement, taken once no
-autovacuum worker runs (``autovacuum_wait_s``: the synthesised year's rows are vacuumed first, as
-on a live database, see :func:`_settle_autovacuum`);
+``loadavg_1m`` records the machine's load before and after each fleet's measurement. Before it the
+whole database is vacuumed and analysed (:func:`bench.bi_measure.vacuum_all`: the synthesised year's rows, as
+autovacuum keeps a live database), then the bench waits until no autovacuum worker runs
+(``autovacuum_wait_s``, :func:`bench.bi_measure.settle_autovacuum`); ``autovacuumed_while_timing`` lists the tables
+autovacuum still touched during the timing (empty in a clean measurement); ``calibration_ms`` the
+warm p50 of a fixed one-million-row aggregate timed before and after the fleet's queries (the
+machine's speed at that moment: growth between fleets is also given relative to it);
 ``tail_refresh_ms`` (TimescaleDB) the median cost of the consumer's refresh of the newest site and
 fleet 15-min buckets at that fleet size (:func:`heliosgrid.db.serving.refresh_serving_tail`, ADR 0290).
 
@@ -62,7 +66,18 @@ from typing import Any
 
 import psycopg
 
-from bench.bi_measure import TARGET_P95_MS, fleet_growth, fleet_maxima, measure_queries, time_query
+from bench.bi_measure import (
+    CALIBRATION_SETUP,
+    TARGET_P95_MS,
+    autovacuumed_since,
+    calibration_ms,
+    fleet_growth,
+    fleet_maxima,
+    measure_queries,
+    settle_autovacuum,
+    time_query,
+    vacuum_all,
+)
 from bench.bi_queries import BASELINE_QUERIES, EXAMPLE_QUERIES, EXAMPLES_FLEET, ISSUE_EXAMPLES, REPORT_QUERIES
 from heliosgrid.api.routers.insights import DASHBOARD_QUERIES
 from heliosgrid.db.connection import open_connection, with_database
@@ -202,44 +217,8 @@ def _grow(conn: psycopg.Connection, backend: str, first: int, last: int, start: 
         conn.execute("SELECT helios_refresh_rollups()")
     else:
         _refresh_timescale(conn, sites, start, raw_start, end)
-    _vacuum_serving_layer(conn, backend)
+    vacuum_all(conn)
     return time.perf_counter() - t0
-
-
-def _settle_autovacuum(conn: psycopg.Connection, timeout_s: float = 900.0, quiet_s: float = 3.0) -> float:
-    """Wait until no autovacuum worker runs in this cluster (for ``quiet_s`` seconds); returns the
-    seconds waited (``timeout_s`` at most).
-
-    A year synthesised in minutes leaves a year of new device rows, which autovacuum then vacuums
-    and analyses for minutes, on one of the two cores the report's parallel plans use. On a live
-    database those rows were vacuumed once, months ago; the queries are timed in that steady state."""
-    t0 = time.perf_counter()
-    quiet_since: float | None = None
-    while time.perf_counter() - t0 < timeout_s:
-        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'").fetchone()
-        if row is not None and row[0] == 0:
-            quiet_since = quiet_since or time.perf_counter()
-            if time.perf_counter() - quiet_since >= quiet_s:
-                break
-        else:
-            quiet_since = None
-        time.sleep(0.5)
-    return time.perf_counter() - t0
-
-
-SERVING_RELATIONS = ("site_rollup_15m", "site_rollup_1h", "site_rollup_1d", "fleet_rollup_15m", "fleet_rollup_1h",
-                     "fleet_rollup_1d", "site_kpi_day", "device_kpi_day", "forecast_accuracy_15m", "forecast_accuracy_daily",
-                     "forecasts", "alerts", "dq_results")
-
-
-def _vacuum_serving_layer(conn: psycopg.Connection, backend: str) -> None:
-    """Statistics for every table; VACUUM (visibility map, for index-only scans) of the relations
-    the report reads, as autovacuum keeps them on a live database — the device rows are not
-    vacuumed (minutes on a year of them, and no report query reads them beyond a site-day)."""
-    conn.execute("ANALYZE")
-    caggs = _cagg_relations(conn) if backend == "timescaledb" else {}
-    for relation in SERVING_RELATIONS:
-        conn.execute(f"VACUUM {caggs[relation][1] if relation in caggs else relation}")
 
 
 def _load_postgres_rollups(conn: psycopg.Connection, sites: list[str], start: datetime, stop: datetime) -> None:
@@ -343,6 +322,8 @@ def _run_backend(backend: str, fleets: tuple[int, ...], days: int, warm_runs: in
     with _database(backend) as url, open_connection(url, autocommit=True) as conn:
         conn.execute("SET client_min_messages = warning")
         migrate(conn, requested_backend=backend)
+        for statement in CALIBRATION_SETUP:
+            conn.execute(statement)
         if backend == "timescaledb":
             _pause_jobs(conn)
         with psycopg.connect(url) as fresh:  # database-level settings (0140) apply to new sessions, as the bench's
@@ -353,12 +334,17 @@ def _run_backend(backend: str, fleets: tuple[int, ...], days: int, warm_runs: in
             load_s = _grow(conn, backend, have, size, start, end)
             have = size
             params = {"end": end, "site": "bench-s001", "day": end - timedelta(days=1), "as_of": end, "days": 30, "hours": 24 * 7}
-            settle_s = _settle_autovacuum(conn)
+            settle_s = settle_autovacuum(conn)
             load_before = os.getloadavg()[0]
+            measure_start = datetime.now(UTC)
+            cal_before = calibration_ms(url, warm_runs)
             measured = measure_queries(url, queries, params, warm_runs)
+            cal_ms = round((cal_before + calibration_ms(url, warm_runs)) / 2.0, 2)
+            autovacuumed = autovacuumed_since(conn, measure_start)
             result["fleets"][str(size)] = {"loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                                            "sites": size, "inverters": size * INVERTERS, "load_and_refresh_s": round(load_s, 1),
-                                           "autovacuum_wait_s": round(settle_s, 1),
+                                           "autovacuum_wait_s": round(settle_s, 1), "autovacuumed_while_timing": autovacuumed,
+                                           "calibration_ms": cal_ms,
                                            "tail_refresh_ms": _tail_refresh_ms(conn, backend, end),
                                            "device_rows_15m": size * INVERTERS * days * 96, "queries": measured,
                                            **fleet_maxima(measured)}

@@ -39,7 +39,8 @@ from heliosgrid.maintenance.learning import CEILING, Learned, fit_faiman_u0, lea
 from heliosgrid.physics import DeviceSpec, SiteSpec
 
 
-def _mask(index: pd.DatetimeIndex, findings: list[Finding], *types: str, sensor: str | None = None) -> pd.Series:
+def findings_mask(index: pd.DatetimeIndex, findings: list[Finding], *types: str, sensor: str | None = None) -> pd.Series:
+    """True on the buckets of ``index`` inside a finding of one of ``types`` (of ``sensor``, when given)."""
     mask = pd.Series(False, index=index)
     for fd in findings:
         if fd.fault_type in types and (sensor is None or fd.evidence.get("sensor") == sensor):
@@ -85,10 +86,12 @@ def _mask_sensors(frames: dict[str, pd.DataFrame], sensor_findings: list[Finding
         # A drift seen only against the clear sky leaves the sensor in use: masking a site's only
         # irradiance would blind the loss detectors and shrink the learned scatter (ADR 0270).
         peer_drifts = [fd for fd in own if fd.evidence.get("reference") != "clear_sky"]
-        bad_poa = _mask(frame.index, peer_drifts, "irradiance_drift") | _mask(frame.index, own, "stuck_sensor", sensor="poa_w_m2")
+        bad_poa = findings_mask(frame.index, peer_drifts, "irradiance_drift") | findings_mask(
+            frame.index, own, "stuck_sensor", sensor="poa_w_m2"
+        )
         frame.loc[bad_poa.to_numpy(), "poa_w_m2_avg"] = float("nan")
         for sensor in ("module_temp_c", "ambient_temp_c", "ghi_w_m2"):
-            bad = _mask(frame.index, own, "stuck_sensor", sensor=sensor)
+            bad = findings_mask(frame.index, own, "stuck_sensor", sensor=sensor)
             if f"{sensor}_avg" in frame:
                 frame.loc[bad.to_numpy(), f"{sensor}_avg"] = float("nan")
         cleaned[device_id] = frame
@@ -158,23 +161,23 @@ def _loss_pass(
     trips = detect_inverter_trip(f, dev, 1.0)
     # A clear-sky drift alert informs about the sensor only: it is still the site's irradiance (ADR 0270).
     peer_checked = [fd for fd in own if fd.evidence.get("reference") != "clear_sky"]
-    unhealthy = _mask(f.index, peer_checked + trips, "comm_gap", "inverter_trip", "stuck_sensor", "irradiance_drift")
+    unhealthy = findings_mask(f.index, peer_checked + trips, "comm_gap", "inverter_trip", "stuck_sensor", "irradiance_drift")
     k = calibration_factor(f, healthy=~unhealthy)
     snow = snow_mask(f, k)
     f["snow_suspected"] = snow
     # Learn from clean buckets only: a large outage found with the conservative ceilings is left
     # out, so a fault never raises its own threshold.
     obvious = detect_string_outage(f, dev, k, exclude=unhealthy | snow, th=CEILING)
-    learned = learn_thresholds(f, k, ~unhealthy & ~snow & ~_mask(f.index, obvious, "string_outage"), site.timezone)
+    learned = learn_thresholds(f, k, ~unhealthy & ~snow & ~findings_mask(f.index, obvious, "string_outage"), site.timezone)
     th: Thresholds = learned.thresholds
     new = detect_inverter_trip(f, dev, k, th) + detect_snow_loss(f, dev, k, snow)
-    stuck_tmod = _mask(f.index, own, "stuck_sensor", sensor="module_temp_c")
+    stuck_tmod = findings_mask(f.index, own, "stuck_sensor", sensor="module_temp_c")
     new += detect_overheating(f, dev, k, exclude=stuck_tmod | snow, th=th)
     # Snow days (and the day after: melting snow leaves partial cover) are snow_loss's business.
-    busy = _mask(f.index, own + new, "inverter_trip", "overheating", "comm_gap") | _snow_days(f, snow, site.timezone, 0)
+    busy = findings_mask(f.index, own + new, "inverter_trip", "overheating", "comm_gap") | _snow_days(f, snow, site.timezone, 0)
     strings = string_test(f, dev, k, exclude=busy, th=th)
     new += strings.findings
-    busy |= _mask(f.index, new, "string_outage") | _snow_days(f, snow, site.timezone, 1)
+    busy |= findings_mask(f.index, new, "string_outage") | _snow_days(f, snow, site.timezone, 1)
     new += _soiling(site, dev, f, k, busy, others_ratio, learned, peer_yield)
     for fd in new:
         fd.evidence.setdefault("calibration_factor", round(k, 4))

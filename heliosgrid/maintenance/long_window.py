@@ -32,10 +32,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from heliosgrid.maintenance.detectors import Finding
 from heliosgrid.maintenance.detectors.clearsky_drift import detect_clearsky_drift, warmup_reason
 from heliosgrid.maintenance.detectors.soiling_trend import history_days
-from heliosgrid.maintenance.engine import SiteAnalysis
+from heliosgrid.maintenance.engine import SiteAnalysis, findings_mask
 from heliosgrid.maintenance.expected import site_features
 from heliosgrid.maintenance.soiling_long import apply_soiling_trend
 from heliosgrid.physics import SiteSpec
@@ -43,7 +42,6 @@ from heliosgrid.physics import SiteSpec
 MIN_LONG_HISTORY_DAYS = 8.0
 """Below this much history the long window holds nothing the 7-day window does not."""
 _EXCLUDED_TYPES = ("stuck_sensor", "comm_gap")
-
 
 
 def _has(f: pd.DataFrame, column: str) -> bool:
@@ -56,14 +54,6 @@ def long_window_features(site: SiteSpec, long_frames: dict[str, pd.DataFrame]) -
     if not any(history_days(f) >= MIN_LONG_HISTORY_DAYS for f in long_frames.values()):
         return {}
     return site_features(site, long_frames, {})
-
-
-def _excluded(index: pd.DatetimeIndex, findings: list[Finding], device_id: str) -> pd.Series:
-    mask = pd.Series(False, index=index)
-    for fd in findings:
-        if fd.device_id == device_id and fd.fault_type in _EXCLUDED_TYPES:
-            mask |= (index >= fd.started_at) & (index < fd.ended_at)
-    return mask
 
 
 def clear_sky_judged(f: pd.DataFrame) -> bool:
@@ -81,12 +71,14 @@ def apply_drift_long(site: SiteSpec, long_feats: dict[str, pd.DataFrame], analys
         short = [fd for fd in analysis.findings if fd.device_id == dev.device_id and fd.fault_type == "irradiance_drift"]
         if any(fd.evidence.get("reference") != "clear_sky" for fd in short):
             continue  # the 7-day window had a peer or power reference after all
-        found = detect_clearsky_drift(f, dev, _excluded(f.index, analysis.findings, dev.device_id), trend_rule=False)
+        own = [fd for fd in analysis.findings if fd.device_id == dev.device_id]
+        found = detect_clearsky_drift(f, dev, findings_mask(f.index, own, *_EXCLUDED_TYPES), trend_rule=False)
         for fd in found:
             # reaching the window's end: a drifted sensor does not recover on its own
             fd.evidence["ongoing"] = fd.ended_at >= f.index[-1]
             fd.evidence["window_days"] = round(history_days(f), 1)
-        analysis.findings[:] = [fd for fd in analysis.findings if fd not in short] + found
+        replaced = {id(fd) for fd in short}
+        analysis.findings[:] = [fd for fd in analysis.findings if id(fd) not in replaced] + found
         reasons = analysis.not_evaluated.get(dev.device_id)
         if reasons is not None:
             reasons.pop("irradiance_drift", None)

@@ -27,7 +27,7 @@ import pandas as pd
 
 from heliosgrid.maintenance.detectors import Finding
 from heliosgrid.maintenance.detectors.soiling_trend import MIN_WINDOW_DAYS, history_days, soiling_trend
-from heliosgrid.maintenance.engine import SiteAnalysis
+from heliosgrid.maintenance.engine import SiteAnalysis, findings_mask
 from heliosgrid.maintenance.expected import site_features
 from heliosgrid.physics import SiteSpec
 
@@ -38,11 +38,7 @@ EXCLUDED_TYPES = ("inverter_trip", "string_outage", "comm_gap", "snow_loss")
 
 def _excluded(index: pd.DatetimeIndex, findings: list[Finding], device_id: str) -> pd.Series:
     """Buckets of the device's trip / string-outage / comm-gap / snow findings of this run."""
-    mask = pd.Series(False, index=index)
-    for fd in findings:
-        if fd.device_id == device_id and fd.fault_type in EXCLUDED_TYPES:
-            mask |= (index >= fd.started_at) & (index < fd.ended_at)
-    return mask
+    return findings_mask(index, [fd for fd in findings if fd.device_id == device_id], *EXCLUDED_TYPES)
 
 
 def apply_soiling_trend(
