@@ -120,10 +120,10 @@ def settle_autovacuum(conn: psycopg.Connection, timeout_s: float = 900.0, quiet_
 
 def vacuum_all(conn: psycopg.Connection) -> None:
     """VACUUM and ANALYZE the whole bench database, device rows included, as autovacuum keeps a live
-    database: a year of rows written in minutes is otherwise vacuumed by autovacuum *during* the
-    timing (its launcher wakes every minute, after a short settle), on one of the two cores the
-    parallel plans use — the 50-site TimescaleDB phase of two runs grew 2.5–2.8× for 2.5× the sites,
-    the same database re-measured later 1.9× (ADR 0330 amendment)."""
+    database: a year of rows written in minutes could otherwise be vacuumed by autovacuum *during*
+    the timing (its launcher wakes every minute, after a short settle), on one of the two cores the
+    parallel plans use. Whether that caused the super-linear 50-site TimescaleDB phases was not shown:
+    the machine's own speed drifts as much (``calibration_ms``; ADR 0330 amendment)."""
     conn.execute("VACUUM (ANALYZE)")
 
 

@@ -38,7 +38,8 @@ from heliosgrid.maintenance.learning import NOISY_SIGMA, Learned
 IRRADIANCE_DETECTORS = ("inverter_trip", "string_outage", "soiling", "overheating", "snow_loss")
 
 
-def _has(f: pd.DataFrame, col: str) -> bool:
+def has_values(f: pd.DataFrame, col: str) -> bool:
+    """The frame has column ``col`` with at least one value."""
     return col in f and bool(f[col].notna().any())
 
 
@@ -78,18 +79,18 @@ def not_evaluated_reasons(
             f"daily model ratios scatter by {learned.sigma_day:.1%}: a soiling threshold above 6 % would be needed "
             "(add a POA sensor or peers)"
         )
-    if not (_has(f, "poa_w_m2_avg") or _has(f, "poa_ref_w_m2") or _has(f, "ref_poa_w_m2")):
+    if not (has_values(f, "poa_w_m2_avg") or has_values(f, "poa_ref_w_m2") or has_values(f, "ref_poa_w_m2")):
         out.update(dict.fromkeys(IRRADIANCE_DETECTORS, "no plane-of-array irradiance (own sensor or site reference)"))
-    if not _has(f, "poa_w_m2_avg"):
+    if not has_values(f, "poa_w_m2_avg"):
         out["irradiance_drift"] = "no POA sensor on the device"
-    elif not _has(f, "poa_ref_w_m2"):
+    elif not has_values(f, "poa_ref_w_m2"):
         # No second sensor: the clear sky on clear days is the reference, after its warm-up.
         from heliosgrid.maintenance.detectors.clearsky_drift import warmup_reason
 
         why = warmup_reason(f)
         if why is not None:
             out["irradiance_drift"] = why
-    if not _has(f, "module_temp_c_avg"):
+    if not has_values(f, "module_temp_c_avg"):
         out.setdefault("overheating", "no module temperature sensor")
     days = history_days if history_days is not None else (f.index[-1] - f.index[0]).total_seconds() / 86400.0 if len(f) else 0.0
     if days < 180:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from heliosgrid.maintenance.capability import has_values
 from heliosgrid.maintenance.detectors.clearsky_drift import detect_clearsky_drift, warmup_reason
 from heliosgrid.maintenance.detectors.soiling_trend import history_days
 from heliosgrid.maintenance.engine import SiteAnalysis, findings_mask
@@ -44,10 +45,6 @@ MIN_LONG_HISTORY_DAYS = 8.0
 _EXCLUDED_TYPES = ("stuck_sensor", "comm_gap")
 
 
-def _has(f: pd.DataFrame, column: str) -> bool:
-    return column in f and bool(f[column].notna().any())
-
-
 def long_window_features(site: SiteSpec, long_frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Features (:func:`site_features`, default thermal model) of the long-window frames, or ``{}``
     when no device has :data:`MIN_LONG_HISTORY_DAYS` of history (a new plant: nothing to gain)."""
@@ -58,7 +55,7 @@ def long_window_features(site: SiteSpec, long_frames: dict[str, pd.DataFrame]) -
 
 def clear_sky_judged(f: pd.DataFrame) -> bool:
     """The device's drift is judged against the clear sky: own POA sensor, no second reference."""
-    return _has(f, "poa_w_m2_avg") and not _has(f, "poa_ref_w_m2") and "clearsky_poa_w_m2" in f
+    return has_values(f, "poa_w_m2_avg") and not has_values(f, "poa_ref_w_m2") and "clearsky_poa_w_m2" in f
 
 
 def apply_drift_long(site: SiteSpec, long_feats: dict[str, pd.DataFrame], analysis: SiteAnalysis) -> None:
