@@ -174,8 +174,8 @@ def detect_snow_loss(f: pd.DataFrame, device: DeviceSpec, k: float, snow: pd.Ser
         energy = float((part["expected_ac_kw"] * k - part["ac_power_kw_avg"].fillna(0.0)).clip(lower=0).sum() * BUCKET_H)
         evidence = {
             "snow_buckets": len(part),
-            "median_module_temp_c": num(float(part["module_temp_c_avg"].median()), 1) if len(part) else None,
-            "median_poa_w_m2": num(float(part["poa_used_w_m2"].median()), 1) if len(part) else None,
+            "median_module_temp_c": _median(part["module_temp_c_avg"]),
+            "median_poa_w_m2": _median(part["poa_used_w_m2"]),
         }
         title = f"{device.device_id}: snow or frost on the modules"
         out.append(
@@ -184,3 +184,9 @@ def detect_snow_loss(f: pd.DataFrame, device: DeviceSpec, k: float, snow: pd.Ser
             )
         )
     return out
+
+
+def _median(values: pd.Series) -> float | None:
+    """Median of the finite values, 1 decimal (None without any: a station without that sensor)."""
+    finite = values.dropna()
+    return num(float(finite.median()), 1) if len(finite) else None

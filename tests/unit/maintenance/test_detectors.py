@@ -203,3 +203,20 @@ def test_the_thresholds_table_documents_every_default_with_its_unit() -> None:
     for f in fields(thresholds.Thresholds):
         assert table.get(f.name) == pytest.approx(float(getattr(thresholds.DEFAULT, f.name))), f.name
         assert units[f.name]
+
+
+def test_snow_loss_without_a_module_sensor_reports_none_and_warns_nothing() -> None:
+    """A satellite-POA station has no module temperature: the snow episode's evidence says None for it
+    instead of a NaN median, and nothing is written to stderr (numpy's empty-slice warning)."""
+    import warnings
+
+    f = _frame(8, 50.0, 0.5)
+    f["module_temp_c_avg"] = np.nan
+    f["poa_used_w_m2"] = 600.0
+    snow = pd.Series(True, index=f.index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (finding,) = d.detect_snow_loss(f, DEVICE, 1.0, snow)
+    assert finding.evidence["median_module_temp_c"] is None
+    assert finding.evidence["median_poa_w_m2"] == pytest.approx(600.0)
+    assert finding.energy_lost_kwh == pytest.approx(8 * 0.25 * 49.5)
