@@ -43,11 +43,17 @@ def _load(name: str) -> Any:
     try:
         module = importlib.import_module(f"bench.{name}")
     except ModuleNotFoundError:
-        available = sorted(p.stem for p in (REPO / "bench").glob("*.py") if not p.stem.startswith("_"))
-        raise CLIError(f"no benchmark {name!r}; available: {', '.join(available) or 'none'}") from None
+        raise CLIError(f"no benchmark {name!r}; available: {', '.join(available_benchmarks()) or 'none'}") from None
     if not callable(getattr(module, "run", None)):
-        raise CLIError(f"bench/{name}.py has no run() function")
+        raise CLIError(f"bench/{name}.py is a helper, not a benchmark; available: {', '.join(available_benchmarks())}")
     return module
+
+
+def available_benchmarks() -> list[str]:
+    """Names of the ``bench/<name>.py`` modules that define ``run()`` (helpers such as
+    ``bi_queries`` are left out), read from the source without importing them."""
+    return sorted(p.stem for p in (REPO / "bench").glob("*.py")
+                  if not p.stem.startswith("_") and "\ndef run(" in p.read_text(encoding="utf-8"))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
