@@ -6,6 +6,8 @@ import argparse
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from heliosgrid.cli import CLIError
 
@@ -59,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="evaluate on the real NREL series of the pvanalytics wheel (clean and with injected faults), not the simulator",
     )
     ev.add_argument("--series", action="append", metavar="NAME", help="with --real: limit to a series (repeatable; default all)")
+    _add_csv_arguments(ev)
     ev.add_argument("--json", action="store_true", help="print the full result as JSON")
     ev.set_defaults(func=cmd_evaluate)
 
@@ -97,14 +100,59 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_csv_arguments(ev: argparse.ArgumentParser) -> None:
+    g = ev.add_argument_group("your own plant (--real --csv)", "score the detectors on a CSV of one inverter, clean "
+                              "and with the same injected faults as the built-in series")
+    g.add_argument("--csv", type=Path, help="CSV with a timestamp, AC power and POA (or GHI) column")
+    g.add_argument("--timestamp-col", help="timestamp column (ISO 8601; naive times are in --tz)")
+    g.add_argument("--ac-col", help="AC power column (kW, or W with --power-unit W)")
+    g.add_argument("--power-unit", choices=("kW", "W"), default="kW")
+    g.add_argument("--poa-col", help="plane-of-array irradiance sensor column, W/m²")
+    g.add_argument("--ghi-col", help="without a POA sensor: GHI column, W/m² (transposed to the array plane)")
+    g.add_argument("--module-temp-col", help="module temperature column, °C (optional)")
+    g.add_argument("--ambient-temp-col", help="ambient temperature column, °C (optional)")
+    g.add_argument("--latitude", type=float, help="site latitude, degrees north")
+    g.add_argument("--longitude", type=float, help="site longitude, degrees east")
+    g.add_argument("--altitude", type=float, default=0.0, help="site altitude, m (default 0)")
+    g.add_argument("--tilt", type=float, help="array tilt, degrees")
+    g.add_argument("--azimuth", type=float, help="array azimuth, degrees east of north (180 = south)")
+    g.add_argument("--tz", default="UTC", help="IANA time zone of naive timestamps and of the site's days (default UTC)")
+    g.add_argument("--dc-kw", type=float, help="DC nameplate, kW (default: inferred from the data)")
+    g.add_argument("--ac-kw", type=float, help="AC nameplate, kW (default: the series' maximum AC power)")
+    g.add_argument("--name", help="series name in the result (default: the file name)")
+
+
+def _csv_series(args: argparse.Namespace) -> list[Any]:
+    from heliosgrid.maintenance.csv_series import CsvSpec, SeriesInputError, load_csv_series
+
+    if args.series:
+        raise CLIError("--csv and --series exclude each other: evaluate either your file or built-in series")
+    needed = {"--timestamp-col": args.timestamp_col, "--ac-col": args.ac_col, "--latitude": args.latitude,
+              "--longitude": args.longitude, "--tilt": args.tilt, "--azimuth": args.azimuth}
+    missing = [flag for flag, value in needed.items() if value is None]
+    if missing:
+        raise CLIError(f"--csv needs {', '.join(missing)}")
+    spec = CsvSpec(args.csv, args.timestamp_col, args.ac_col, args.latitude, args.longitude, args.tilt, args.azimuth,
+                   poa_col=args.poa_col, ghi_col=args.ghi_col, module_temp_col=args.module_temp_col,
+                   ambient_temp_col=args.ambient_temp_col, power_unit=args.power_unit, tz=args.tz,
+                   altitude_m=args.altitude, dc_kw=args.dc_kw, ac_kw=args.ac_kw, name=args.name)
+    try:
+        return [load_csv_series(spec)]
+    except SeriesInputError as exc:
+        raise CLIError(str(exc)) from None
+
+
 def _evaluate_real(args: argparse.Namespace) -> int:
     from heliosgrid.maintenance.real_eval import evaluate_real
     from heliosgrid.maintenance.realdata import CORPUS
 
-    unknown = sorted(set(args.series or []) - set(CORPUS))
-    if unknown:
-        raise CLIError(f"unknown series {', '.join(unknown)}; expected one of {', '.join(CORPUS)}")
-    result = evaluate_real(tuple(args.series) if args.series else None)
+    if args.csv is not None:
+        result = evaluate_real(series=_csv_series(args))
+    else:
+        unknown = sorted(set(args.series or []) - set(CORPUS))
+        if unknown:
+            raise CLIError(f"unknown series {', '.join(unknown)}; expected one of {', '.join(CORPUS)}")
+        result = evaluate_real(tuple(args.series) if args.series else None)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
         return 0
@@ -126,7 +174,7 @@ def _evaluate_real(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from heliosgrid.maintenance.evaluation import evaluate
 
-    if args.real:
+    if args.real or args.csv is not None:
         return _evaluate_real(args)
     if args.days < 1 or args.days > 366:
         raise CLIError(f"--days must be between 1 and 366, got {args.days}")

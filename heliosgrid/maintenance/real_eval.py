@@ -203,6 +203,7 @@ def summarise_fault(
 # the corpus run: clean and injected
 
 DERIVED_INPUTS_REASON = "irradiance and temperature are satellite/reanalysis values, not sensors"
+TRANSPOSED_GHI_REASON = "the irradiance is transposed from GHI: no plane-of-array sensor to judge"
 """Series without irradiance or temperature sensors: the sensor detectors have nothing to judge."""
 SENSOR_TYPES = ("stuck_sensor", "irradiance_drift", "overheating")
 
@@ -355,7 +356,8 @@ def _clean(series: RealSeries) -> tuple[list[BookAlert], dict[str, str], int]:
     true_gaps = len(replay.alerts) - len(alerts)
     if "poa" not in series.sensors:
         alerts = [a for a in alerts if a.fault_type not in SENSOR_TYPES]
-        reasons.update(dict.fromkeys(SENSOR_TYPES, DERIVED_INPUTS_REASON))
+        why = TRANSPOSED_GHI_REASON if "transposed_ghi" in series.sensors else DERIVED_INPUTS_REASON
+        reasons.update(dict.fromkeys(SENSOR_TYPES, why))
     if "ac_power" not in series.sensors:
         alerts = [a for a in alerts if a.fault_type not in LOSS_TYPES]
         reasons.update(dict.fromkeys(LOSS_TYPES, POA_ONLY_REASON))
@@ -385,11 +387,14 @@ def rates_from_series(rows: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
-def evaluate_real(names: tuple[str, ...] | None = None, *, injected: bool = True) -> dict[str, Any]:
-    """Clean false-alert rates and injected-fault scores on the real corpus (see module doc)."""
+def evaluate_real(
+    names: tuple[str, ...] | None = None, *, injected: bool = True, series: list[RealSeries] | None = None
+) -> dict[str, Any]:
+    """Clean false-alert rates and injected-fault scores on the real corpus (see module doc), or on
+    ``series`` instead (an operator's own, :mod:`heliosgrid.maintenance.csv_series`)."""
     from heliosgrid.contract import FAULT_TYPES
 
-    corpus = load_corpus(names)
+    corpus = series if series is not None else load_corpus(names)
     not_evaluated: dict[str, list[str]] = {}
     series_out: list[dict[str, Any]] = []
     for s in corpus:
@@ -427,7 +432,7 @@ def evaluate_real(names: tuple[str, ...] | None = None, *, injected: bool = True
         rows = [_score_fault(s, t, start, f) for s in corpus for t, start, f in _plans(s)]
         result["per_fault_type"] = _aggregate(rows)
         result["injected"] = rows
-        if names is None:
+        if names is None and series is None:
             from heliosgrid.maintenance.soiling_eval import evaluate_soiling_long
 
             # The 7-day runner window cannot see a 3-week ramp: the long-window detector apart.

@@ -71,7 +71,7 @@ def _read_csv(name: str, **kw: object) -> pd.DataFrame:
         return pd.read_csv(fh, **kw)  # type: ignore[call-overload, no-any-return]
 
 
-def _capacities(ac_kw: pd.Series, poa_w_m2: pd.Series) -> tuple[float, float]:
+def infer_capacities(ac_kw: pd.Series, poa_w_m2: pd.Series) -> tuple[float, float]:
     """(DC kW, AC kW) inferred from the data (see the module docstring)."""
     ac_cap = float(ac_kw.max())
     bright = (poa_w_m2 > 300.0) & (ac_kw > 0)
@@ -79,12 +79,20 @@ def _capacities(ac_kw: pd.Series, poa_w_m2: pd.Series) -> tuple[float, float]:
     return round(max(dc, ac_cap), 3), round(ac_cap, 3)
 
 
-def _site(name: str, where: tuple[float, float, float], tz: str, tilt: float, azimuth: float, dc: float, ac: float) -> SiteSpec:
+def single_inverter_site(
+    name: str, where: tuple[float, float, float], tz: str, tilt: float, azimuth: float, dc: float, ac: float,
+    source: str = "pvanalytics wheel",
+) -> SiteSpec:
+    """A site ``name`` with one inverter ``<name>-inv01``: ``where`` = (latitude °N, longitude °E,
+    altitude m), ``tz`` its IANA zone, array ``tilt``/``azimuth`` in degrees (azimuth east of north),
+    DC and AC nameplate in kW; γ = −0.4 %/°C and inverter efficiency 0.96 (PVWatts defaults)."""
     dev = DeviceSpec(f"{name}-inv01", name, "inverter", tilt, azimuth, dc, ac, -0.004, 0.96)
-    return SiteSpec(name, f"{name} (real series, pvanalytics wheel)", where[0], where[1], where[2], tz, (dev,))
+    return SiteSpec(name, f"{name} (real series, {source})", where[0], where[1], where[2], tz, (dev,))
 
 
-def _readings(site: SiteSpec, ts: pd.DatetimeIndex, values: dict[str, pd.Series]) -> pd.DataFrame:
+def contract_readings(site: SiteSpec, ts: pd.DatetimeIndex, values: dict[str, pd.Series]) -> pd.DataFrame:
+    """The contract's reading rows of the site's one inverter: ``values`` (keys from :data:`MEASURES`,
+    positionally aligned with ``ts``; absent ones NaN), AC clipped at 0 kW, status from AC > 0."""
     out = pd.DataFrame({"device_id": site.inverters[0].device_id, "site_id": site.site_id, "ts": ts.tz_convert("UTC")})
     for name in MEASURES:
         raw = values.get(name)
@@ -109,12 +117,13 @@ def serf_west(cadence_s: int = 900) -> RealSeries:
     if cadence_s != 900:
         fine = pd.date_range(frame.index[0], frame.index[-1], freq=f"{cadence_s}s")
         frame = frame.reindex(frame.index.union(fine)).interpolate(method="time", limit=15 * 60 // cadence_s).reindex(fine)
-    dc, ac = _capacities(frame["ac_power_kw"], frame["poa_w_m2"])
+    dc, ac = infer_capacities(frame["ac_power_kw"], frame["poa_w_m2"])
     name = "serf-west-15min" if cadence_s == 900 else f"serf-west-{cadence_s // 60}min"
-    site = _site(name, GOLDEN, MST, 20.0, 180.0, dc, ac)
+    site = single_inverter_site(name, GOLDEN, MST, 20.0, 180.0, dc, ac)
     notes = "measured POA, module and ambient temperature" + ("" if cadence_s == 900 else "; interpolated from 15 min")
     sensors = ("poa", "module_temp", "ambient_temp", "ac_power", "dc_power")
-    return RealSeries(name, site, _readings(site, pd.DatetimeIndex(frame.index), dict(frame.items())), cadence_s, sensors, notes)
+    readings = contract_readings(site, pd.DatetimeIndex(frame.index), dict(frame.items()))
+    return RealSeries(name, site, readings, cadence_s, sensors, notes)
 
 
 def rsf2() -> RealSeries:
@@ -122,8 +131,8 @@ def rsf2() -> RealSeries:
     raw = _read_csv("nrel_RSF_II.csv", index_col=0)
     raw.index = pd.to_datetime(raw.index, format="%m/%d/%Y %H:%M").tz_localize(MST)
     ac_kw = raw["inv2_ac_power_w__1047"] / 1000.0
-    dc, ac = _capacities(ac_kw, raw["poa_irradiance_refcell__1054"])
-    site = _site("rsf2-15min", GOLDEN, MST, 10.0, 180.0, dc, ac)
+    dc, ac = infer_capacities(ac_kw, raw["poa_irradiance_refcell__1054"])
+    site = single_inverter_site("rsf2-15min", GOLDEN, MST, 10.0, 180.0, dc, ac)
     values = {
         "poa_w_m2": raw["poa_irradiance_refcell__1054"],
         "ambient_temp_c": raw["ambient_temp__1053"],
@@ -133,7 +142,7 @@ def rsf2() -> RealSeries:
     }
     sensors = ("poa", "module_temp", "ambient_temp", "ac_power", "dc_power")
     return RealSeries(
-        "rsf2-15min", site, _readings(site, pd.DatetimeIndex(raw.index), values), 900, sensors, "measured POA; rooftop"
+        "rsf2-15min", site, contract_readings(site, pd.DatetimeIndex(raw.index), values), 900, sensors, "measured POA; rooftop"
     )
 
 
@@ -142,9 +151,9 @@ def snow() -> RealSeries:
     raw = _read_csv("snow_data.csv")
     raw.index = pd.to_datetime(raw["Timestamp"], format="%m/%d/%Y %H:%M").dt.tz_localize("Etc/GMT+5")
     ac_kw = raw["INV1 AC Power [kW]"]
-    dc, ac = _capacities(ac_kw, raw["POA [W/m²]"])
+    dc, ac = infer_capacities(ac_kw, raw["POA [W/m²]"])
     # Location and orientation fitted to the file's solar-position and angle-of-incidence columns.
-    site = _site("snow-15min", (42.581, -72.517, 100.0), "Etc/GMT+5", 35.0, 225.0, dc, ac)
+    site = single_inverter_site("snow-15min", (42.581, -72.517, 100.0), "Etc/GMT+5", 35.0, 225.0, dc, ac)
     values = {
         "poa_w_m2": raw["POA [W/m²]"],
         "ambient_temp_c": raw["Ambient Temp [C]"],
@@ -153,7 +162,7 @@ def snow() -> RealSeries:
     }
     sensors = ("poa", "module_temp", "ambient_temp", "ac_power")
     return RealSeries(
-        "snow-15min", site, _readings(site, pd.DatetimeIndex(raw.index), values), 900, sensors, "snow on the modules"
+        "snow-15min", site, contract_readings(site, pd.DatetimeIndex(raw.index), values), 900, sensors, "snow on the modules"
     )
 
 
@@ -168,7 +177,7 @@ def _serf_east_raw() -> pd.DataFrame:
     return frame.join(psm3[["ghi", "ghi_clear", "dni_clear", "dhi_clear", "temp_air"]], how="inner")
 
 
-def _solar_position(index: pd.DatetimeIndex, where: tuple[float, float, float]) -> pd.DataFrame:
+def bucket_solar_position(index: pd.DatetimeIndex, where: tuple[float, float, float]) -> pd.DataFrame:
     """Sun at the bucket centre, labelled by the bucket start."""
     solpos = pvlib.solarposition.get_solarposition(index + pd.Timedelta(minutes=7.5), where[0], where[1], where[2])
     return solpos.set_axis(index)
@@ -179,31 +188,38 @@ def _satellite_series(
 ) -> RealSeries:
     """AC power (``raw``: ``ac_power_kw`` and the PSM3 columns, 15 min, UTC) with POA transposed
     from the satellite GHI (Erbs + Perez) at ``orientation`` (tilt, azimuth °; default: fitted to ``raw``)."""
-    solpos = _solar_position(pd.DatetimeIndex(raw.index), where)
+    solpos = bucket_solar_position(pd.DatetimeIndex(raw.index), where)
     tilt, azimuth = orientation or _fit_orientation(raw, solpos)
-    erbs = pvlib.irradiance.erbs(raw["ghi"], solpos["zenith"], raw.index)
-    dni_extra = pvlib.irradiance.get_extra_radiation(raw.index)
-    poa = pvlib.irradiance.get_total_irradiance(
-        tilt,
-        azimuth,
-        solpos["apparent_zenith"],
-        solpos["azimuth"],
-        erbs["dni"],
-        raw["ghi"],
-        erbs["dhi"],
-        dni_extra=dni_extra,
-        model="perez",
-    )["poa_global"].fillna(0.0)
-    dc, ac = _capacities(raw["ac_power_kw"], poa)
-    site = _site(name, where, MST, tilt, azimuth, dc, ac)
+    poa = poa_from_ghi(raw["ghi"], solpos, tilt, azimuth)
+    dc, ac = infer_capacities(raw["ac_power_kw"], poa)
+    site = single_inverter_site(name, where, MST, tilt, azimuth, dc, ac)
     values = {"poa_w_m2": poa, "ghi_w_m2": raw["ghi"], "ambient_temp_c": raw["temp_air"], "ac_power_kw": raw["ac_power_kw"]}
     fitted = "fitted to the whole file" if orientation else "fitted"
     notes = (
         f"{what}; POA transposed from satellite GHI (no irradiance sensor); "
         f"orientation {fitted}: tilt {tilt:.0f}°, azimuth {azimuth:.0f}°"
     )
-    readings = _readings(site, pd.DatetimeIndex(raw.index), values)
+    readings = contract_readings(site, pd.DatetimeIndex(raw.index), values)
     return RealSeries(name, site, readings, 900, ("satellite_poa", "ambient_temp", "ac_power"), notes)
+
+
+def poa_from_ghi(ghi_w_m2: pd.Series, solpos: pd.DataFrame, tilt_deg: float, azimuth_deg: float) -> pd.Series:
+    """POA irradiance (W/m², NaN → 0) transposed from GHI (W/m², same index as ``solpos``, a
+    :func:`bucket_solar_position` frame): Erbs decomposition, Perez transposition at the plane tilted
+    ``tilt_deg`` and facing ``azimuth_deg`` (degrees east of north)."""
+    erbs = pvlib.irradiance.erbs(ghi_w_m2, solpos["zenith"], ghi_w_m2.index)
+    dni_extra = pvlib.irradiance.get_extra_radiation(ghi_w_m2.index)
+    return pvlib.irradiance.get_total_irradiance(
+        tilt_deg,
+        azimuth_deg,
+        solpos["apparent_zenith"],
+        solpos["azimuth"],
+        erbs["dni"],
+        ghi_w_m2,
+        erbs["dhi"],
+        dni_extra=dni_extra,
+        model="perez",
+    )["poa_global"].fillna(0.0)
 
 
 def serf_east_psm3() -> RealSeries:
@@ -252,7 +268,7 @@ def _pvdaq50_orientation() -> tuple[float, float]:
     """Tilt and azimuth (°) fitted once over the whole 2011–2013 file: a plant has one orientation
     (fits on single 30-day windows scatter from 34° to 71° of tilt)."""
     raw = _pvdaq50_raw()
-    return _fit_orientation(raw, _solar_position(pd.DatetimeIndex(raw.index), PVDAQ50_WHERE))
+    return _fit_orientation(raw, bucket_solar_position(pd.DatetimeIndex(raw.index), PVDAQ50_WHERE))
 
 
 def pvdaq50(window: str) -> RealSeries:
@@ -310,7 +326,7 @@ def system15_poa(window: str) -> RealSeries:
     name = f"system15-{window}-poa"
     dev = DeviceSpec(f"{name}-inv01", name, "inverter", 20.0, 180.0, 1.0, 1.0, -0.004, 0.96)
     site = SiteSpec(name, f"{name} (real POA sensor, pvanalytics wheel)", *GOLDEN, MST, (dev,))
-    readings = _readings(site, pd.DatetimeIndex(part.index), {"poa_w_m2": part})
+    readings = contract_readings(site, pd.DatetimeIndex(part.index), {"poa_w_m2": part})
     readings["ac_power_kw"] = np.nan
     readings["inverter_status"] = "ok"
     notes = "measured POA only (no power, no temperature); location assumed Golden CO, orientation fitted"

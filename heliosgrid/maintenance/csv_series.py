@@ -1,0 +1,156 @@
+"""An operator's own plant series from a CSV, for ``heliosgrid maintenance evaluate --real --csv``.
+
+"Will the detectors cry wolf on *my* plant, and would they find a string outage there?" The
+real-data evaluation (:mod:`heliosgrid.maintenance.real_eval`) runs on the series shipped in the
+pvanalytics wheel; this module turns a user's CSV into the same :class:`RealSeries` (one site, one
+inverter, contract reading columns) so the same DAG replay scores it: false alerts on the clean
+series, and the issue's faults injected into it.
+
+Columns (names given on the command line): a timestamp (ISO 8601; naive times are local time in
+``tz``), AC power (kW, or W), and the irradiance — a plane-of-array sensor (W/m²) or, without one,
+GHI (W/m²: satellite, reanalysis or a horizontal pyranometer) transposed to the array plane
+(Erbs + Perez, as the wheel's satellite series). Module and ambient temperature (°C) are optional.
+The reporting interval (the median step, 1 s … 15 min) is inferred; at least
+:data:`MIN_DAYS` days are needed (a fault is injected on the second and third day). Nameplate
+DC/AC (kW) default to the values inferred from the data (:func:`realdata.infer_capacities`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from heliosgrid.maintenance.realdata import (
+    RealSeries,
+    bucket_solar_position,
+    contract_readings,
+    infer_capacities,
+    poa_from_ghi,
+    single_inverter_site,
+)
+
+MIN_DAYS = 3.0
+"""Shortest series the evaluation can inject its faults into (days)."""
+MIN_CADENCE_S, MAX_CADENCE_S = 1, 900
+"""Reporting intervals the detectors support (s)."""
+
+
+class SeriesInputError(ValueError):
+    """The CSV or its description cannot be used; the message says why, precisely."""
+
+
+@dataclass(frozen=True)
+class CsvSpec:
+    """Where the values are in the CSV and what the plant is."""
+
+    path: Path
+    timestamp_col: str
+    ac_col: str
+    latitude_deg: float
+    longitude_deg: float
+    tilt_deg: float
+    azimuth_deg: float
+    poa_col: str | None = None
+    ghi_col: str | None = None
+    module_temp_col: str | None = None
+    ambient_temp_col: str | None = None
+    power_unit: str = "kW"
+    tz: str = "UTC"
+    altitude_m: float = 0.0
+    dc_kw: float | None = None
+    ac_kw: float | None = None
+    name: str | None = None
+
+
+def _check_spec(spec: CsvSpec) -> None:
+    if (spec.poa_col is None) == (spec.ghi_col is None):
+        raise SeriesInputError("give the irradiance as exactly one of --poa-col (a POA sensor) or --ghi-col (GHI, transposed)")
+    if spec.power_unit not in ("kW", "W"):
+        raise SeriesInputError(f"power unit must be 'kW' or 'W', got {spec.power_unit!r}")
+    checks = [
+        (-90.0 <= spec.latitude_deg <= 90.0, f"latitude must be within −90…90°, got {spec.latitude_deg}"),
+        (-180.0 <= spec.longitude_deg <= 180.0, f"longitude must be within −180…180°, got {spec.longitude_deg}"),
+        (0.0 <= spec.tilt_deg <= 90.0, f"tilt must be within 0…90°, got {spec.tilt_deg}"),
+        (0.0 <= spec.azimuth_deg <= 360.0, f"azimuth must be within 0…360° (east of north), got {spec.azimuth_deg}"),
+    ]
+    for label, kw in (("--dc-kw", spec.dc_kw), ("--ac-kw", spec.ac_kw)):
+        checks.append((kw is None or kw > 0, f"{label} must be > 0 kW, got {kw}"))
+    for ok, message in checks:
+        if not ok:
+            raise SeriesInputError(message)
+
+
+def _read(spec: CsvSpec) -> pd.DataFrame:
+    """The named columns, numeric, indexed by UTC time (sorted, duplicates and unparsable times dropped)."""
+    from heliosgrid.forecast.datasets import parse_timestamps
+    from heliosgrid.forecast.solar import ForecastInputError
+
+    if not spec.path.is_file():
+        raise SeriesInputError(f"CSV file not found: {spec.path}")
+    try:
+        frame = pd.read_csv(spec.path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise SeriesInputError(f"cannot read CSV {spec.path}: {str(exc).strip()}") from None
+    wanted = {"ac_power_kw": spec.ac_col, "poa_w_m2": spec.poa_col, "ghi_w_m2": spec.ghi_col,
+              "module_temp_c": spec.module_temp_col, "ambient_temp_c": spec.ambient_temp_col}
+    named = {k: v for k, v in wanted.items() if v is not None}
+    missing = [c for c in (spec.timestamp_col, *named.values()) if c not in frame.columns]
+    if missing:
+        raise SeriesInputError(f"CSV {spec.path} has no column(s) {', '.join(map(repr, missing))}; "
+                               f"columns are: {', '.join(map(repr, frame.columns))}")
+    try:
+        index = parse_timestamps(frame[spec.timestamp_col], spec.tz, spec.timestamp_col)
+    except ForecastInputError as exc:
+        raise SeriesInputError(str(exc)) from None
+    out = pd.DataFrame({k: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for k, c in named.items()},
+                       index=index)
+    for key, col in named.items():
+        if out[key].notna().sum() == 0:
+            raise SeriesInputError(f"column {col!r} has no numeric values")
+    if spec.power_unit == "W":
+        out["ac_power_kw"] /= 1000.0
+    out = out[out.index.notna()]
+    return out[~out.index.duplicated(keep="first")].sort_index()
+
+
+def cadence_s(index: pd.DatetimeIndex) -> int:
+    """The reporting interval (s): the median step between consecutive timestamps."""
+    steps = np.diff(index.asi8) / 1e9
+    steps = steps[steps > 0]
+    if not len(steps):
+        raise SeriesInputError("the CSV needs at least two distinct timestamps")
+    cadence = round(float(np.median(steps)))
+    if not MIN_CADENCE_S <= cadence <= MAX_CADENCE_S:
+        raise SeriesInputError(f"reporting interval {cadence} s (median step) is outside the supported "
+                               f"{MIN_CADENCE_S} s … {MAX_CADENCE_S // 60} min; resample the file first")
+    return cadence
+
+
+def load_csv_series(spec: CsvSpec) -> RealSeries:
+    """The CSV as one single-inverter site's readings (see the module docstring); raises
+    :class:`SeriesInputError` with a precise message on anything unusable."""
+    _check_spec(spec)
+    frame = _read(spec)
+    cadence = cadence_s(pd.DatetimeIndex(frame.index))
+    span_days = (frame.index[-1] - frame.index[0]).total_seconds() / 86400.0
+    if span_days < MIN_DAYS:
+        raise SeriesInputError(f"the series spans {span_days:.1f} days; the evaluation needs ≥ {MIN_DAYS:g} "
+                               "(faults are injected on its second and third day)")
+    where = (spec.latitude_deg, spec.longitude_deg, spec.altitude_m)
+    if spec.ghi_col is not None:
+        solpos = bucket_solar_position(pd.DatetimeIndex(frame.index), where)
+        frame["poa_w_m2"] = poa_from_ghi(frame["ghi_w_m2"], solpos, spec.tilt_deg, spec.azimuth_deg)
+    dc_kw, ac_kw = infer_capacities(frame["ac_power_kw"].clip(lower=0.0), frame["poa_w_m2"])
+    dc_kw, ac_kw = spec.dc_kw or dc_kw, spec.ac_kw or ac_kw
+    name = spec.name or spec.path.stem
+    site = single_inverter_site(name, where, spec.tz, spec.tilt_deg, spec.azimuth_deg, dc_kw, ac_kw, source=str(spec.path))
+    readings = contract_readings(site, pd.DatetimeIndex(frame.index), dict(frame.items()))
+    sensors: tuple[str, ...] = ("poa" if spec.poa_col else "transposed_ghi", "ac_power")
+    sensors += tuple(s for s, col in (("module_temp", spec.module_temp_col), ("ambient_temp", spec.ambient_temp_col)) if col)
+    irradiance = f"POA sensor {spec.poa_col!r}" if spec.poa_col else f"POA transposed from GHI {spec.ghi_col!r} (no POA sensor)"
+    given = "given" if spec.dc_kw and spec.ac_kw else "inferred from the data where not given"
+    notes = f"{spec.path.name}: {irradiance}; DC {dc_kw:g} kW / AC {ac_kw:g} kW ({given}); reporting every {cadence} s"
+    return RealSeries(name, site, readings, cadence, sensors, notes)
