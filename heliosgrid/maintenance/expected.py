@@ -167,6 +167,31 @@ def _add_poa_peer_ratio(feats: dict[str, pd.DataFrame], inverters: list[DeviceSp
             f["poa_peer_ratio"] = np.where(ref > DAYLIGHT_POA_W_M2, f["poa_w_m2_avg"] / ref, np.nan)
 
 
+CLIPPED_BUCKETS_SEEN = 4
+"""Plateau buckets at the AC limit (≥ 95 % of nameplate) that show an inverter clips (1 h at 15 min)."""
+
+
+def clipping_seen(f: pd.DataFrame, dev: DeviceSpec) -> bool:
+    """Whether the device was seen at its AC limit in the frame (needs ``expected_ac_kw``, kW): a bucket
+    whose output reached 99 % of ``dev.ac_capacity_kw`` while the model, capped at the nameplate, was
+    saturated (the array could give more: clipping under passing clouds), or the flat tops of
+    sustained clipping — pvanalytics' geometric detector flags ≥ :data:`CLIPPED_BUCKETS_SEEN` low-slope
+    buckets at ≥ 95 % of the nameplate (also when the model's DC rating is too low to saturate)."""
+    from pvanalytics.features import clipping
+
+    cap = dev.ac_capacity_kw
+    ac = f["ac_power_kw_avg"]
+    if ((f["ac_power_kw_max"] >= 0.99 * cap) & (f["expected_ac_kw"] >= 0.999 * cap)).any():
+        return True
+    if ac.notna().sum() < 2 * CLIPPED_BUCKETS_SEEN or not (ac >= 0.95 * cap).any():
+        return False
+    try:
+        flat = clipping.geometric(ac.fillna(0.0), freq="15min")
+    except (ValueError, TypeError):  # too little data for the daily shape
+        return True  # no evidence either way: keep the conservative rule
+    return int((flat & (ac >= 0.95 * cap)).sum()) >= CLIPPED_BUCKETS_SEEN
+
+
 def module_temp_model_c(poa_w_m2: pd.Series, ambient_temp_c: pd.Series, u0: float | None = None) -> pd.Series:
     """Modelled module temperature (°C): pvlib Faiman with the device's fitted ``u0`` (W/m²/K, no
     wind term) when given, else SAPM open-rack glass/polymer (the default for unfitted devices)."""
@@ -188,7 +213,11 @@ def _add_expected_columns(
     f["tmod_model_c"] = tmod_model
     # Bucket means are unreliable near the clipping limit: with broken clouds the 1-minute power
     # alternates between clipped and unclipped and the mean falls below the model of the mean.
-    f["near_clipping"] = (f["ac_power_kw_max"] >= 0.98 * dev.ac_capacity_kw) | (f["expected_ac_kw"] >= 0.9 * dev.ac_capacity_kw)
+    # Only on an inverter seen at its limit in the window: one that never clips (an array sized at or
+    # below its inverter, or a nameplate known only as the highest output seen) keeps its clearest,
+    # most informative buckets.
+    near_limit = f["expected_ac_kw"] >= 0.9 * dev.ac_capacity_kw
+    f["near_clipping"] = (f["ac_power_kw_max"] >= 0.98 * dev.ac_capacity_kw) | (near_limit & clipping_seen(f, dev))
     with np.errstate(divide="ignore", invalid="ignore"):
         f["ratio_expected"] = np.where(
             f["expected_ac_kw"] > MIN_PEER_POWER_FRACTION * dev.ac_capacity_kw,
