@@ -158,10 +158,10 @@ def random_faults(
     """A reproducible fault schedule for ``fleet`` over ``[start, end)``.
 
     Every fault type in ``fault_types`` appears at least once (when the fleet has an eligible
-    device), then further faults arrive as a Poisson process of ``rate_per_device_month`` faults
-    per device per 30 days. Faults are shortened when a short window leaves no room. Faults
-    never overlap on one device, start and end on the ``freq``
-    grid, lie inside the window (long faults are shortened to fit), and sensor and overheating
+    device; in a window too crowded for 40 random draws, in the largest free gap), then further
+    faults arrive as a Poisson process of ``rate_per_device_month`` faults per device per 30 days.
+    Faults are shortened when a short window leaves no room. Faults never overlap on one device,
+    start and end on the ``freq`` grid, lie inside the window (long faults are shortened to fit), and sensor and overheating
     faults start in daylight hours (08–16 local) so they are visible. Same inputs → same list.
     """
     start_ts, end_ts = _utc(start, "start"), _utc(end, "end")
@@ -182,34 +182,65 @@ def random_faults(
     wanted = coverage + [str(rng.choice(list(fault_types))) for _ in range(n_extra)]
     busy: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] = {}
     out: list[FaultSpec] = []
-    for fault_type in wanted:
+    for i, fault_type in enumerate(wanted):
         eligible = [(s, d) for s, d in devices if d.kind == "inverter" or fault_type not in INVERTER_ONLY_FAULTS]
         if not eligible:
             continue
-        for attempt in range(40):
-            site, dev = eligible[int(rng.integers(len(eligible)))]
-            low_h, high_h = _DURATION_H[fault_type]
-            # shrink long faults when the window (or the device's free time) is short
-            duration_h = min(float(rng.uniform(low_h, high_h)), window_h * 0.8) * 0.8 ** (attempt // 4)
-            latest_start_h = max(0.0, window_h - duration_h)
-            begin = start_ts + pd.Timedelta(hours=float(rng.uniform(0.0, latest_start_h)))
-            if fault_type in {"stuck_sensor", "overheating", "inverter_trip"}:
-                local = begin.tz_convert(site.timezone)
-                hour = float(rng.uniform(8.0, 16.0 - min(duration_h, 6.0)))
-                begin = (local.normalize() + pd.Timedelta(hours=hour)).tz_convert("UTC")
-                if begin < start_ts:
-                    begin += pd.Timedelta(days=1)
-            begin = begin.ceil(step)
-            finish = min((begin + pd.Timedelta(hours=duration_h)).ceil(step), end_ts.floor(step))
-            if finish <= begin:
-                continue
-            spans = busy.setdefault(dev.device_id, [])
-            if any(begin < b and a < finish for a, b in spans):
-                continue
-            spans.append((begin, finish))
-            out.append(
-                FaultSpec(dev.device_id, fault_type, begin, finish, _draw_params(rng, fault_type, dev.kind))
-            )
-            break
+        slot = _random_slot(rng, fault_type, eligible, start_ts, end_ts, step, busy)
+        if slot is None and i < len(coverage):  # every type at least once: the largest free gap left
+            slot = _free_gap_slot(fault_type, [d for _, d in eligible], start_ts, end_ts, step, busy)
+        if slot is None:
+            continue
+        dev, begin, finish = slot
+        busy.setdefault(dev.device_id, []).append((begin, finish))
+        out.append(FaultSpec(dev.device_id, fault_type, begin, finish, _draw_params(rng, fault_type, dev.kind)))
     out.sort(key=lambda f: (f.started_at, f.device_id, f.fault_type))
     return out
+
+
+Slot = tuple[Any, pd.Timestamp, pd.Timestamp]
+"""(device, start, end) of a placed fault."""
+
+
+def _random_slot(
+    rng: np.random.Generator, fault_type: str, eligible: list[tuple[SiteSpec, Any]], start_ts: pd.Timestamp,
+    end_ts: pd.Timestamp, step: pd.Timedelta, busy: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]],
+) -> Slot | None:
+    """Up to 40 random draws of a device and a span (long faults shrink every 4 draws; sensor, trip
+    and overheating faults start in local daylight, 08–16 h) that overlaps no fault of the device."""
+    window_h = (end_ts - start_ts).total_seconds() / 3600.0
+    for attempt in range(40):
+        site, dev = eligible[int(rng.integers(len(eligible)))]
+        low_h, high_h = _DURATION_H[fault_type]
+        # shrink long faults when the window (or the device's free time) is short
+        duration_h = min(float(rng.uniform(low_h, high_h)), window_h * 0.8) * 0.8 ** (attempt // 4)
+        latest_start_h = max(0.0, window_h - duration_h)
+        begin = start_ts + pd.Timedelta(hours=float(rng.uniform(0.0, latest_start_h)))
+        if fault_type in {"stuck_sensor", "overheating", "inverter_trip"}:
+            local = begin.tz_convert(site.timezone)
+            hour = float(rng.uniform(8.0, 16.0 - min(duration_h, 6.0)))
+            begin = (local.normalize() + pd.Timedelta(hours=hour)).tz_convert("UTC")
+            if begin < start_ts:
+                begin += pd.Timedelta(days=1)
+        begin = begin.ceil(step)
+        finish = min((begin + pd.Timedelta(hours=duration_h)).ceil(step), end_ts.floor(step))
+        if finish <= begin or any(begin < b and a < finish for a, b in busy.get(dev.device_id, [])):
+            continue
+        return dev, begin, finish
+    return None
+
+
+def _free_gap_slot(
+    fault_type: str, eligible: list[Any], start_ts: pd.Timestamp, end_ts: pd.Timestamp, step: pd.Timedelta,
+    busy: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]],
+) -> Slot | None:
+    """The largest gap between the eligible devices' faults (first device on ties), up to the fault
+    type's shortest duration: a crowded short window still gets every fault type once."""
+    best: Slot | None = None
+    for dev in eligible:
+        edges = [start_ts, *(t for span in sorted(busy.get(dev.device_id, [])) for t in span), end_ts]
+        for a, b in zip(edges[::2], edges[1::2], strict=True):
+            begin, finish = a.ceil(step), min(b.floor(step), a.ceil(step) + pd.Timedelta(hours=_DURATION_H[fault_type][0]))
+            if finish > begin and (best is None or finish - begin > best[2] - best[1]):
+                best = (dev, begin, finish)
+    return best

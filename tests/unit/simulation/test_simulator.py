@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from heliosgrid.contract import ReadingV1
@@ -312,6 +312,7 @@ def test_coarser_grid_is_aligned() -> None:
 
 
 @given(seed=st.integers(0, 2**31), days=st.integers(1, 45), rate=st.floats(0.0, 5.0))
+@example(seed=227549, days=1, rate=1.0)  # a crowded day: soiling found no random slot in 40 draws
 @settings(max_examples=150, deadline=None)
 def test_random_schedule_invariants(seed: int, days: int, rate: float) -> None:
     fleet = [_site("p"), _site("q", inverters=1)]
