@@ -141,7 +141,7 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
                                "(faults are injected on its second and third day)")
     where = (spec.latitude_deg, spec.longitude_deg, spec.altitude_m)
     if spec.ghi_col is not None:
-        solpos = bucket_solar_position(pd.DatetimeIndex(frame.index), where)
+        solpos = bucket_solar_position(pd.DatetimeIndex(frame.index), where, cadence)
         frame["poa_w_m2"] = poa_from_ghi(frame["ghi_w_m2"], solpos, spec.tilt_deg, spec.azimuth_deg)
     dc_kw, ac_kw = infer_capacities(frame["ac_power_kw"].clip(lower=0.0), frame["poa_w_m2"])
     dc_kw, ac_kw = spec.dc_kw or dc_kw, spec.ac_kw or ac_kw

@@ -177,10 +177,13 @@ def _serf_east_raw() -> pd.DataFrame:
     return frame.join(psm3[["ghi", "ghi_clear", "dni_clear", "dhi_clear", "temp_air"]], how="inner")
 
 
-def bucket_solar_position(index: pd.DatetimeIndex, where: tuple[float, float, float]) -> pd.DataFrame:
-    """Sun at the bucket centre, labelled by the bucket start."""
-    solpos = pvlib.solarposition.get_solarposition(index + pd.Timedelta(minutes=7.5), where[0], where[1], where[2])
-    return solpos.set_axis(index)
+def bucket_solar_position(
+    index: pd.DatetimeIndex, where: tuple[float, float, float], interval_s: int = 900
+) -> pd.DataFrame:
+    """Sun (pvlib solar position) at the centre of each ``interval_s``-second interval, labelled by the
+    interval start; ``where`` = (latitude °N, longitude °E, altitude m)."""
+    mid = index + pd.Timedelta(seconds=interval_s / 2)
+    return pvlib.solarposition.get_solarposition(mid, where[0], where[1], where[2]).set_axis(index)
 
 
 def _satellite_series(
