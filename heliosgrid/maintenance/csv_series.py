@@ -143,6 +143,8 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
     if spec.ghi_col is not None:
         solpos = bucket_solar_position(pd.DatetimeIndex(frame.index), where, cadence)
         frame["poa_w_m2"] = poa_from_ghi(frame["ghi_w_m2"], solpos, spec.tilt_deg, spec.azimuth_deg)
+    if not (frame["ac_power_kw"] > 0).any():
+        raise SeriesInputError(f"column {spec.ac_col!r} never shows positive power: nothing to evaluate")
     dc_kw, ac_kw = infer_capacities(frame["ac_power_kw"].clip(lower=0.0), frame["poa_w_m2"])
     dc_kw, ac_kw = spec.dc_kw or dc_kw, spec.ac_kw or ac_kw
     name = spec.name or spec.path.stem

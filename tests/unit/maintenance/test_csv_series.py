@@ -105,6 +105,10 @@ def test_bad_files_get_a_precise_message(tmp_path: Path, serf_csv: Path) -> None
     hourly.to_csv(tmp_path / "hourly.csv", index=False)
     with pytest.raises(SeriesInputError, match="reporting interval 3600 s"):
         load_csv_series(_spec(tmp_path / "hourly.csv"))
+    dark = pd.read_csv(serf_csv).assign(pac_w=0.0)
+    dark.to_csv(tmp_path / "dark.csv", index=False)
+    with pytest.raises(SeriesInputError, match="column 'pac_w' never shows positive power"):
+        load_csv_series(_spec(tmp_path / "dark.csv"))
     text = pd.read_csv(serf_csv).assign(pac_w="n/a")
     text.to_csv(tmp_path / "text.csv", index=False)
     with pytest.raises(SeriesInputError, match="column 'pac_w' has no numeric values"):
