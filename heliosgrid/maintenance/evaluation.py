@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.maintenance.detectors import DEFAULT, FAULT_TYPES, Finding
+from heliosgrid.maintenance.detectors.stepdrop import MIN_STEP
 from heliosgrid.maintenance.engine import analyse_site
 from heliosgrid.maintenance.expected import DAYLIGHT_POA_W_M2
 from heliosgrid.maintenance.frames import bucket_grid, device_frames, rollup_15m
@@ -69,13 +70,16 @@ def observable_from(site: SiteSpec, started_at: pd.Timestamp, poa_w_m2: float = 
     return max(started_at, pd.Timestamp(hits[0])) if len(hits) else started_at
 
 
-DETECTION_LIMIT = {"soiling": 0.03, "irradiance_drift": 0.03}
-"""Gradual faults whose peak effect (rate × duration) stays below 3 % are under the detectors'
-thresholds by design (2 % soiling, 3 % drift, after smoothing); recall is also reported without them."""
+DETECTION_LIMIT = {"soiling": 0.03, "irradiance_drift": 0.03, "string_outage": MIN_STEP}
+"""Faults whose peak effect stays below the detectors' design limit: gradual faults below 3 % (rate ×
+duration; 2 % soiling, 3 % drift, after smoothing) and string outages losing less than the CUSUM
+test's smallest step (:data:`heliosgrid.maintenance.detectors.stepdrop.MIN_STEP`, 15 % of output: one
+string of twelve is 8 %). Recall is also reported without them (``recall_above_detection_limit``)."""
 
 
 def peak_effect(row: pd.Series) -> float | None:
-    """Peak fractional effect of a gradual fault (soiling loss, POA drift) at its end; None otherwise."""
+    """Peak fractional effect of a gradual fault (soiling loss, POA drift) at its end, or a string
+    outage's loss fraction; None otherwise."""
     params = row.get("params")
     params = params if isinstance(params, dict) else {}
     days = (pd.Timestamp(row["ended_at"]) - pd.Timestamp(row["started_at"])).total_seconds() / 86400.0
@@ -83,6 +87,8 @@ def peak_effect(row: pd.Series) -> float | None:
         return min(float(params.get("rate_per_day", 0.0)) * days, float(params.get("max_loss", 1.0)))
     if row["fault_type"] == "irradiance_drift":
         return abs(float(params.get("drift_per_day", 0.0))) * days
+    if row["fault_type"] == "string_outage" and "loss_fraction" in params:
+        return float(params["loss_fraction"])
     return None
 
 

@@ -48,6 +48,22 @@ def test_score_matching_rules() -> None:
     assert len(e["missed"]) == 1 and len(e["false_positives"]) == 1
 
 
+def test_string_outages_below_the_tests_smallest_step_count_apart() -> None:
+    """One string of twelve (8 % of output) is under the CUSUM test's 15 % design step: missed, it
+    lowers ``recall`` but not ``recall_above_detection_limit``."""
+    t0 = pd.Timestamp("2026-05-01 10:00", tz="UTC")
+    rows = [("es-tabernas-inv01", 0.0833), ("es-tabernas-inv02", 0.25)]
+    truth = pd.DataFrame([
+        {"site_id": "es-tabernas", "device_id": d, "fault_type": "string_outage", "started_at": t0,
+         "ended_at": t0 + pd.Timedelta(days=2), "energy_lost_kwh": 100.0, "params": {"loss_fraction": loss}}
+        for d, loss in rows
+    ])  # fmt: skip
+    found = [Finding("es-tabernas", "es-tabernas-inv02", "string_outage", "warning", t0, t0 + pd.Timedelta(days=2),
+                     t0 + pd.Timedelta(hours=1), 100.0)]  # fmt: skip
+    e = score(found, truth)["string_outage"]
+    assert e["recall"] == 0.5 and e["recall_above_detection_limit"] == 1.0
+
+
 def test_pvanalytics_labelled_sets_are_scored() -> None:
     out = evaluate_pvanalytics()
     assert set(out) == {"stale_data", "outliers", "data_shift"}
