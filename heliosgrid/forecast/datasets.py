@@ -9,6 +9,7 @@ night tare is clipped to 0) together with the site description the models need.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -79,6 +80,32 @@ def parse_timestamps(raw: pd.Series, tz: str, column: str) -> pd.DatetimeIndex:
     return idx.tz_convert("UTC")
 
 
+def read_csv_columns(path: Path | str, timestamp_col: str, columns: Sequence[str], tz: str = "UTC") -> pd.DataFrame:
+    """``columns`` of a CSV as floats (unparsable values NaN), indexed by ``timestamp_col`` parsed to UTC
+    (:func:`parse_timestamps`; rows whose time cannot be placed are dropped, order and duplicates kept).
+    :class:`ForecastInputError` names the missing file or column, the unreadable file, the bad
+    timestamp, or the column without a single number."""
+    path = Path(path)
+    if not path.is_file():
+        raise ForecastInputError(f"CSV file not found: {path}")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ForecastInputError(f"cannot read CSV {path}: {str(exc).strip()}") from None
+    missing = [c for c in (timestamp_col, *columns) if c not in frame.columns]
+    if missing:
+        raise ForecastInputError(
+            f"CSV {path} has no column(s) {', '.join(repr(c) for c in missing)}; columns are: "
+            + ", ".join(repr(c) for c in frame.columns)
+        )
+    index = parse_timestamps(frame[timestamp_col], tz, timestamp_col)
+    out = pd.DataFrame({c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in columns}, index=index)
+    for c in columns:
+        if out[c].notna().sum() == 0:
+            raise ForecastInputError(f"column {c!r} has no numeric values")
+    return out[out.index.notna()]
+
+
 def load_power_csv(
     path: Path | str,
     *,
@@ -92,28 +119,10 @@ def load_power_csv(
 
     With ``raw`` the values are returned as read (UTC index, unparsable values NaN, no resampling), for
     :func:`heliosgrid.forecast.hygiene.clean_power_series`; else averaged onto the 15-min grid."""
-    path = Path(path)
-    if not path.is_file():
-        raise ForecastInputError(f"CSV file not found: {path}")
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ForecastInputError(f"cannot read CSV {path}: {str(exc).strip()}") from None
-    missing = [c for c in (timestamp_col, power_col) if c not in frame.columns]
-    if missing:
-        raise ForecastInputError(
-            f"CSV {path} has no column(s) {', '.join(repr(c) for c in missing)}; columns are: "
-            + ", ".join(repr(c) for c in frame.columns)
-        )
     if power_unit not in ("kW", "W"):
         raise ForecastInputError(f"power unit must be 'kW' or 'W', got {power_unit!r}")
-    index = parse_timestamps(frame[timestamp_col], tz, timestamp_col)
-    power = pd.to_numeric(frame[power_col], errors="coerce")
-    if power.notna().sum() == 0:
-        raise ForecastInputError(f"column {power_col!r} has no numeric values")
-    values = power.to_numpy(dtype=float) / (1000.0 if power_unit == "W" else 1.0)
-    series = pd.Series(values, index=index)
-    series = series[series.index.notna()]
+    power = read_csv_columns(path, timestamp_col, [power_col], tz)[power_col].rename(None)
+    series = power / (1000.0 if power_unit == "W" else 1.0)
     return series if raw else to_15min(series)
 
 

@@ -85,34 +85,19 @@ def _check_spec(spec: CsvSpec) -> None:
 
 def _read(spec: CsvSpec) -> pd.DataFrame:
     """The named columns, numeric, indexed by UTC time (sorted, duplicates and unparsable times dropped)."""
-    from heliosgrid.forecast.datasets import parse_timestamps
+    from heliosgrid.forecast.datasets import read_csv_columns
     from heliosgrid.forecast.solar import ForecastInputError
 
-    if not spec.path.is_file():
-        raise SeriesInputError(f"CSV file not found: {spec.path}")
-    try:
-        frame = pd.read_csv(spec.path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SeriesInputError(f"cannot read CSV {spec.path}: {str(exc).strip()}") from None
     wanted = {"ac_power_kw": spec.ac_col, "poa_w_m2": spec.poa_col, "ghi_w_m2": spec.ghi_col,
               "module_temp_c": spec.module_temp_col, "ambient_temp_c": spec.ambient_temp_col}
     named = {k: v for k, v in wanted.items() if v is not None}
-    missing = [c for c in (spec.timestamp_col, *named.values()) if c not in frame.columns]
-    if missing:
-        raise SeriesInputError(f"CSV {spec.path} has no column(s) {', '.join(map(repr, missing))}; "
-                               f"columns are: {', '.join(map(repr, frame.columns))}")
     try:
-        index = parse_timestamps(frame[spec.timestamp_col], spec.tz, spec.timestamp_col)
+        frame = read_csv_columns(spec.path, spec.timestamp_col, list(named.values()), spec.tz)
     except ForecastInputError as exc:
         raise SeriesInputError(str(exc)) from None
-    out = pd.DataFrame({k: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for k, c in named.items()},
-                       index=index)
-    for key, col in named.items():
-        if out[key].notna().sum() == 0:
-            raise SeriesInputError(f"column {col!r} has no numeric values")
+    out = pd.DataFrame({k: frame[c].to_numpy() for k, c in named.items()}, index=frame.index)
     if spec.power_unit == "W":
         out["ac_power_kw"] /= 1000.0
-    out = out[out.index.notna()]
     return out[~out.index.duplicated(keep="first")].sort_index()
 
 
