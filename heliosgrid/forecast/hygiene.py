@@ -12,6 +12,10 @@ and returns the 15-min series the models use plus a :class:`HygieneReport` with 
   the observed 99.9th percentile (``effective_capacity_kw``);
 * ``flatline_intervals`` — daylight values stuck at one non-zero value for ≥ ``FLATLINE_WINDOW`` intervals
   (a frozen logger; pvanalytics ``stale_values_diff``), excluding the clipping plateau: set missing;
+* ``isolated_intervals`` — short stretches of data (< ``FRAGMENT_MAX_DAYS`` days of values) cut off
+  from the rest by gaps of ≥ ``ISOLATION_GAP_DAYS`` days (a logger that sent a few readings months
+  after the plant's data ended): dropped with a warning, so a backtest's test window is not placed
+  on them;
 * ``gap_intervals`` / ``longest_gap_h`` — missing 15-min intervals on the grid;
 * ``clock`` — a shifted or DST-switching logger clock, detected from the midpoint of each day's
   production against the solar transit (pvanalytics ``shifts_ruptures``); the timestamps of the
@@ -22,6 +26,7 @@ and returns the 15-min series the models use plus a :class:`HygieneReport` with 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import warnings
@@ -46,6 +51,8 @@ CLOCK_DAY_THRESHOLD = 0.05
 #: an east/west-facing array); changes between segments (DST) are corrected from 30 min on.
 CLOCK_MIN_CONSTANT_SHIFT_MIN = 45
 CLOCK_MIN_DAYS = 10
+ISOLATION_GAP_DAYS = 7.0
+FRAGMENT_MAX_DAYS = 2.0
 
 
 @dataclass
@@ -76,6 +83,8 @@ class HygieneReport:
     clock_corrected: bool = False
     flatline_intervals: int = 0
     """Daylight intervals of a flat-line of ≥ ``FLATLINE_WINDOW`` identical non-zero values, set to NaN."""
+    isolated_intervals: int = 0
+    """Valid 15-min values dropped as isolated fragments (see the module doc)."""
     gap_intervals: int = 0
     """Missing 15-min intervals on the regular grid."""
     longest_gap_h: float = 0.0
@@ -141,6 +150,25 @@ def _flatlines(s: pd.Series, capacity_kw: float, report: HygieneReport) -> pd.Se
     return s.where(~flagged.reindex(s.index, fill_value=False))
 
 
+def _isolated_fragments(s: pd.Series, report: HygieneReport) -> pd.Series:
+    """``s`` (valid values only) without the stretches isolated by long gaps (module doc)."""
+    if s.empty:
+        return s
+    breaks = np.flatnonzero(np.diff(s.index.asi8) >= pd.Timedelta(days=ISOLATION_GAP_DAYS).value) + 1
+    bounds = [0, *breaks.tolist(), len(s)]
+    stretches = list(itertools.pairwise(bounds))
+    short = [(a, b) for a, b in stretches if (b - a) * STEP / pd.Timedelta(days=1) < FRAGMENT_MAX_DAYS]
+    if not short or len(short) == len(stretches):
+        return s
+    keep = np.ones(len(s), dtype=bool)
+    for a, b in short:
+        keep[a:b] = False
+        report.warn(f"{b - a} intervals from {s.index[a]} to {s.index[b - 1]} are cut off from the rest of the "
+                    f"series by gaps of ≥ {ISOLATION_GAP_DAYS:g} days: dropped as an isolated fragment")
+    report.isolated_intervals = int((~keep).sum())
+    return s[keep]
+
+
 def _gaps(s: pd.Series, report: HygieneReport) -> None:
     grid = pd.date_range(s.index[0], s.index[-1], freq=STEP, tz="UTC")
     missing = s.reindex(grid).isna().to_numpy()
@@ -191,6 +219,7 @@ def clean_power_series(raw: pd.Series, site: SiteSpec, capacity_kw: float | None
     if step_s > STEP.total_seconds() + 1:
         raise ForecastInputError(f"data resolution is {step_s / 60:.0f} min; at least 15-min resolution is required")
     s = s.resample(STEP, label="left", closed="left").mean()
+    s = _isolated_fragments(s.dropna(), report).asfreq(STEP)
     cap = capacity_kw or float(s.max())
     s = _flatlines(s, cap, report)
     segments = detect_clock_shifts(s, site)

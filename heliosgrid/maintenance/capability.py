@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from heliosgrid.maintenance.detectors.stepdrop import StringTest
+from heliosgrid.maintenance.detectors.string_outage import StringTest
 from heliosgrid.maintenance.frames import MAX_INTERVAL_S
 from heliosgrid.maintenance.learning import NOISY_SIGMA, Learned
 

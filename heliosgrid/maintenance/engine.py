@@ -33,7 +33,7 @@ from heliosgrid.maintenance.detectors import (
     detect_stuck_sensor,
 )
 from heliosgrid.maintenance.detectors.soiling import detect_soiling_peers
-from heliosgrid.maintenance.detectors.stepdrop import StringTest, string_test
+from heliosgrid.maintenance.detectors.string_outage import StringTest, string_test
 from heliosgrid.maintenance.expected import calibration_factor, site_features
 from heliosgrid.maintenance.learning import CEILING, Learned, fit_faiman_u0, learn_thresholds, snow_mask
 from heliosgrid.physics import DeviceSpec, SiteSpec

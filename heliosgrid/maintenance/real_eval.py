@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from heliosgrid.maintenance import injection
 from heliosgrid.maintenance.detectors import INFO_TYPES, Finding
 from heliosgrid.maintenance.engine import analyse_site_detail
+from heliosgrid.maintenance.fault_plan import LONG_SERIES_DAYS, context, plans
 from heliosgrid.maintenance.frames import bucket_grid, device_frames, rollup_15m
 from heliosgrid.maintenance.injection import Injected
 from heliosgrid.maintenance.long_window import apply_long_window
@@ -208,73 +208,8 @@ TRANSPOSED_GHI_REASON = "the irradiance is transposed from GHI: no plane-of-arra
 SENSOR_TYPES = ("stuck_sensor", "irradiance_drift", "overheating")
 
 
-def _local_days(series: RealSeries) -> list[pd.Timestamp]:
-    ts = series.readings["ts"].dt.tz_convert(series.site.timezone)
-    return sorted(set(ts.dt.normalize()))
-
-
-LONG_SERIES_DAYS = 14.0
-"""A series at least this long gets faults injected into several windows, each replayed from the
-day before the fault with the days before as history (a plant in service, thresholds learned)."""
-FIRST_FAULT_DAY = 10
-FAULT_SPACING_DAYS = 25
-
-
-def _fault_days(series: RealSeries) -> tuple[list[pd.Timestamp], list[pd.Timestamp]]:
-    """(days of the point faults, days of soiling onsets) for one series."""
-    days = _local_days(series)
-    if series.days < LONG_SERIES_DAYS:
-        return [days[1], days[2]], []
-    picks = [days[i] for i in range(FIRST_FAULT_DAY, len(days) - 5, FAULT_SPACING_DAYS)]
-    # Soiling (3 weeks) where 10 days of history and the ramp fit: the 104-day SERF east series.
-    soil = [days[i] for i in (12, 60) if i + 22 < len(days)] if len(days) > 60 else []
-    return picks, soil
-
-
-def _plans(series: RealSeries) -> list[tuple[str, pd.Timestamp, Callable[..., Injected]]]:
-    """(fault type, start, injector) for one series: the issue's faults at fixed local times."""
-    days = _local_days(series)
-    picks, soil = _fault_days(series)
-    has_poa = "poa" in series.sensors
-    hour = pd.Timedelta
-    out: list[tuple[str, pd.Timestamp, Callable[..., Injected]]] = []
-    for d in picks:
-        if "ac_power" in series.sensors:
-            out += [
-                ("inverter_trip", d + hour(hours=10), injection.trip),
-                ("string_outage", d + hour(hours=11), injection.string_outage),
-            ]
-        out += [("comm_gap", d + hour(hours=10), injection.comm_gap)]
-        if has_poa:
-            out += [("stuck_sensor", d + hour(hours=9), injection.stuck_poa)]
-    if has_poa:
-        # Long series: one drift per fault window, after the clear-sky reference's warm-up.
-        drift_days = picks if series.days >= LONG_SERIES_DAYS else [days[1]]
-        out += [("irradiance_drift", d, injection.irradiance_drift) for d in drift_days]
-    out += [("soiling", d, injection.soiling) for d in soil]
-    return [(t, pd.Timestamp(s).tz_convert("UTC"), f) for t, s, f in out]
-
-
-AFTER_DAYS = {"soiling": 25, "irradiance_drift": 12}
-"""Days replayed after a fault's start on a long series (a drift goes on until recalibrated; the
-clear-sky check needs clear days to see it)."""
 POA_ONLY_REASON = "no AC power: a POA-only station (only the sensor detectors and comm_gap judge)"
 LOSS_TYPES = ("inverter_trip", "string_outage", "soiling", "overheating")
-
-
-BEFORE_DAYS = {"irradiance_drift": 21}
-"""Days of history before a fault's start on a long series (default 10): the clear-sky drift check
-takes its baseline from the 14 days before a clear day on the runner's 28-day window (ADR 0340)."""
-
-
-def _context(series: RealSeries, fault_type: str, start: pd.Timestamp) -> pd.DataFrame:
-    """The readings a faulted copy is replayed on: all of a short series; ±days around it on a long one."""
-    if series.days < LONG_SERIES_DAYS:
-        return series.readings
-    after = pd.Timedelta(days=AFTER_DAYS.get(fault_type, 5))
-    before = pd.Timedelta(days=BEFORE_DAYS.get(fault_type, 10))
-    ts = series.readings["ts"]
-    return series.readings[(ts >= start - before) & (ts < start + after)].reset_index(drop=True)
 
 
 def file_gaps(series: RealSeries) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
@@ -295,7 +230,7 @@ def _on_file_gap(alert: BookAlert, gaps: list[tuple[pd.Timestamp, pd.Timestamp]]
 
 
 def _score_fault(series: RealSeries, fault_type: str, start: pd.Timestamp, inject: Callable[..., Injected]) -> dict[str, Any]:
-    done = inject(_context(series, fault_type, start), start, series.cadence_s)
+    done = inject(context(series, fault_type, start), start, series.cadence_s)
     runs_from = start - pd.Timedelta(days=1) if series.days >= LONG_SERIES_DAYS else None
     replay = dag_replay(series.site, done.readings, runs_from=runs_from)
     truth = done.truth
@@ -429,9 +364,11 @@ def evaluate_real(
         "series": series_out,
     }
     if injected:
-        rows = [_score_fault(s, t, start, f) for s in corpus for t, start, f in _plans(s)]
+        planned = {s.name: plans(s) for s in corpus}
+        rows = [_score_fault(s, t, start, f) for s in corpus for t, start, f in planned[s.name].faults]
         result["per_fault_type"] = _aggregate(rows)
         result["injected"] = rows
+        result["not_injected"] = [f"{name}: {why}" for name, p in planned.items() for why in p.skipped]
         if names is None and series is None:
             from heliosgrid.maintenance.soiling_eval import evaluate_soiling_long
 

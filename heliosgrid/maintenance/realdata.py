@@ -62,7 +62,13 @@ class RealSeries:
 
     @property
     def days(self) -> float:
-        span = self.readings["ts"].max() - self.readings["ts"].min()
+        """Site-days of data: the span of the readings less the file's gaps of a day or more (a
+        logger down for three weeks adds no site-days to a false-alert rate)."""
+        ts = self.readings["ts"].drop_duplicates().sort_values()
+        steps = ts.diff().dropna()
+        long = steps[steps >= pd.Timedelta(days=1)]
+        missing = (long - pd.Timedelta(seconds=self.cadence_s)).sum() if len(long) else pd.Timedelta(0)
+        span = ts.iloc[-1] - ts.iloc[0] - missing
         return round(span.total_seconds() / 86400.0, 2)
 
 

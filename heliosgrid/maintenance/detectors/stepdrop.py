@@ -40,9 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from heliosgrid.maintenance.detectors.base import Finding, episode, exclusion, healthy_daylight_mask, num
-from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
-from heliosgrid.maintenance.frames import BUCKET_H
+from heliosgrid.maintenance.detectors.base import healthy_daylight_mask
+from heliosgrid.maintenance.detectors.thresholds import Thresholds
 from heliosgrid.physics import DeviceSpec
 
 BASELINE_DAYS = 7
@@ -79,7 +78,7 @@ def detectable_step(sigma: float) -> float:
 
 
 @dataclass
-class _Series:
+class UsableBuckets:
     """The usable buckets of one inverter: times (s), calibrated ratio and positions in the frame."""
 
     secs: np.ndarray
@@ -91,7 +90,7 @@ class _Series:
     device started reporting inside the window (else the window's first days are history only)."""
 
 
-def usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Series | None, th: Thresholds) -> _Series:
+def usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Series | None, th: Thresholds) -> UsableBuckets:
     """Clear, complete, producing daylight buckets away from clipping, hot modules and exclusions."""
     usable = healthy_daylight_mask(f, device, exclude, th)
     if th.string_min_clearness > 0 or th.string_min_poa_w_m2 > 0:
@@ -104,7 +103,7 @@ def usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Se
     u = f.loc[usable]
     secs = np.asarray(pd.DatetimeIndex(u.index).asi8, dtype=np.int64) // 10**9
     ratio = (u["ratio_expected"] / k).to_numpy(dtype=float)
-    out = _Series(secs, ratio, f.index.get_indexer(u.index), u["expected_ac_kw"].to_numpy(dtype=float))
+    out = UsableBuckets(secs, ratio, f.index.get_indexer(u.index), u["expected_ac_kw"].to_numpy(dtype=float))
     has_data = (f["sample_count"].fillna(0) > 0).to_numpy()
     if len(f) and not has_data[0] and has_data.any():
         first = int(pd.Timestamp(f.index[int(np.argmax(has_data))]).value // 10**9)
@@ -112,7 +111,7 @@ def usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Se
     return out
 
 
-def baseline_at(s: _Series, i: int, healthy: np.ndarray, min_any: int = 6) -> float:
+def baseline_at(s: UsableBuckets, i: int, healthy: np.ndarray, min_any: int = 6) -> float:
     """Median healthy ratio before bucket ``i``'s day (≥ 12 h earlier, ≤ BASELINE_DAYS) at its time of
     day (≥ 3 buckets), else over all its hours (≥ ``min_any`` buckets)."""
     now = s.secs[i]
@@ -130,7 +129,7 @@ def baseline_at(s: _Series, i: int, healthy: np.ndarray, min_any: int = 6) -> fl
     return float("nan")
 
 
-def _baseline_or_level(s: _Series, i: int, healthy: np.ndarray, frozen: float = float("nan")) -> tuple[float, bool]:
+def _baseline_or_level(s: UsableBuckets, i: int, healthy: np.ndarray, frozen: float = float("nan")) -> tuple[float, bool]:
     """(baseline, from own history). Without healthy history: the last episode's ``frozen``
     pre-onset baseline (never its own buckets: a fault is not its own reference, so later runs
     keep seeing the step, and it ends when the level returns); without an episode the whole
@@ -168,7 +167,7 @@ class Episode:
     """Still below its baseline at the last usable bucket: it has not cleared (nights bridged)."""
 
 
-def _residuals(s: _Series, healthy: np.ndarray) -> np.ndarray:
+def _residuals(s: UsableBuckets, healthy: np.ndarray) -> np.ndarray:
     """Relative residuals against the own-history baseline (NaN without history)."""
     d = np.full(len(s.secs), np.nan)
     for i in range(len(s.secs)):
@@ -208,7 +207,7 @@ def _cusum_params(sigma: float, corr: float) -> tuple[float, float, float]:
     return step / 2, ALARM_SIGMAS * sigma * corr, -(step + 2 * sigma)
 
 
-def cusum_episodes(s: _Series, sigma: float, corr: float = 1.0) -> tuple[list[Episode], np.ndarray]:
+def cusum_episodes(s: UsableBuckets, sigma: float, corr: float = 1.0) -> tuple[list[Episode], np.ndarray]:
     """Sequential CUSUM over the usable buckets; returns the episodes and the residuals ``d``.
 
     The baseline of every bucket is recomputed from the healthy buckets so far: an episode's
@@ -287,7 +286,7 @@ def cusum_episodes(s: _Series, sigma: float, corr: float = 1.0) -> tuple[list[Ep
     return out, d
 
 
-def _energy_loss(s: _Series, ep: Episode, d: np.ndarray, outside: np.ndarray) -> float:
+def _energy_loss(s: UsableBuckets, ep: Episode, d: np.ndarray, outside: np.ndarray) -> float:
     """Energy-weighted loss of an episode: 1 − (Σ ratio·expected / Σ expected) inside it over the
     same outside it — the healthy buckets within BASELINE_DAYS before *and after* (the level after a
     repair is as good a reference as the level before, and twice the data halves the baseline's
@@ -318,7 +317,7 @@ def is_string_loss(ep: Episode, sigma: float) -> bool:
     )
 
 
-def device_sigma(s: _Series) -> tuple[float, float]:
+def device_sigma(s: UsableBuckets) -> tuple[float, float]:
     """(σ, correlation factor) of the relative residual outside the episodes of a first pass (a
     fault never widens its own test)."""
     sigma = _sigma(_residuals(s, np.ones(len(s.secs), dtype=bool)))
@@ -336,115 +335,3 @@ def device_sigma(s: _Series) -> tuple[float, float]:
     again = _sigma(d[keep])
     sigma = again if np.isfinite(again) else sigma
     return sigma, _correlation_factor(d[keep], sigma)
-
-
-def _span(f: pd.DataFrame, s: _Series, ep: Episode, k: float, level: float) -> tuple[int, int]:
-    """Frame positions ``[a, b)`` of an episode: from its first to its last usable bucket, the onset
-    back-dated over the buckets with a model ratio below ``level`` (the partial bucket of the
-    onset, and the cloudy, clipped or incomplete buckets between the last usable bucket before
-    the step and the first one in it: the string was already lost there), never past that usable
-    bucket or a night; the end widened by its partial bucket only (widened like the onset, the
-    simulator's energy rose from +9 % to +11 %, measured)."""
-    ratio_f = f["ratio_expected"].to_numpy() / k
-    a = int(s.pos[ep.onset])
-    first = int(s.pos[ep.onset - 1]) + 1 if ep.onset > 0 else 0
-    while a > first and np.isfinite(ratio_f[a - 1]) and ratio_f[a - 1] < level:
-        a -= 1
-    b = int(s.pos[ep.stop - 1]) + 1
-    if b < len(f) and np.isfinite(ratio_f[b]) and ratio_f[b] < level:
-        b += 1
-    return a, b
-
-
-def _finding(f: pd.DataFrame, device: DeviceSpec, k: float, s: _Series, ep: Episode, sigma: float, busy: pd.Series) -> Finding:
-    base = float(np.nanmedian(s.ratio[max(0, ep.onset - 12) : ep.onset])) if ep.onset > 0 else float("nan")
-    loss = -ep.median_residual
-    a, b = _span(f, s, ep, k, (base if np.isfinite(base) else 1.0) * (1 - loss / 2))
-    if ep.open:  # not cleared: the loss goes on to the end of the data (energy so far)
-        b = len(f)
-    part = f.iloc[a:b]
-    # Every bucket with data (low sun included: the lost string lost its share there too), but not
-    # the trips, gaps or snow days inside the span (their energy is theirs).
-    own = ~busy.iloc[a:b].to_numpy(dtype=bool) & (part["sample_count"] > 0).to_numpy()
-    measured_kwh = float(part["ac_power_kw_avg"][own].fillna(0.0).clip(lower=0).sum() * BUCKET_H)
-    e_loss = ep.energy_loss if np.isfinite(ep.energy_loss) and 0 < ep.energy_loss < 1 else loss
-    energy = measured_kwh * e_loss / (1.0 - e_loss)
-    evidence = {
-        "loss_fraction": num(loss),
-        "ratio_before": num(base),
-        "ratio_during": num(base * (1 - loss)) if np.isfinite(base) else None,
-        "residual_sigma": num(sigma),
-        "detectable_step": num(detectable_step(sigma)),
-        "usable_buckets": ep.stop - ep.onset,
-        "test": "cusum",
-        "open": ep.open,
-    }
-    severity = "critical" if loss >= 0.3 else "warning"
-    title = f"Inverter {device.device_id} lost {loss:.0%} of its output (string outage)"
-    # Reported once the alarm has sounded and the step holds over MIN_EPISODE_BUCKETS clear buckets.
-    detected = int(s.pos[max(ep.detected, ep.onset + MIN_EPISODE_BUCKETS - 1)]) + 1
-    return episode(device, "string_outage", severity, f, (a, b), detected, title=title, evidence=evidence, energy_lost_kwh=energy)
-
-
-MIN_USABLE_BUCKETS = 8
-"""Fewer usable buckets in the analysis window (a snowed-in or overcast week) and the test says
-"not evaluated" instead of going quiet."""
-MAX_DETECTABLE_STEP = 0.25
-"""Above this smallest detectable step the device's string test is "not evaluated": a string
-outage of a quarter of the output could not be told from the irradiance reference's noise."""
-
-
-@dataclass
-class StringTest:
-    """Findings of the CUSUM string test, the residual spread σ and the smallest detectable step."""
-
-    findings: list[Finding]
-    sigma: float | None
-    correlation: float = 1.0
-    usable: int = -1
-    """Usable (clear, healthy, complete daylight) buckets in the window; −1 when not counted."""
-
-    @property
-    def detectable_step(self) -> float | None:
-        """2.5 σ × the correlation factor (≥ 15 %): correlated errors are worth fewer buckets."""
-        return None if self.sigma is None else detectable_step(self.sigma * self.correlation)
-
-    @property
-    def evaluated(self) -> bool:
-        step = self.detectable_step
-        return step is None or step <= MAX_DETECTABLE_STEP
-
-    @property
-    def reason(self) -> str | None:
-        """Why the test could not judge the device ("not evaluated"), or None when it could."""
-        if 0 <= self.usable < MIN_USABLE_BUCKETS:
-            return (
-                f"{self.usable} usable bucket(s) in the analysis window (clear, complete, producing daylight, no snow, "
-                f"trip or gap; needs {MIN_USABLE_BUCKETS}): no evidence for or against a string outage"
-            )
-        if self.evaluated or self.sigma is None or self.detectable_step is None:
-            return None
-        return (
-            f"the model ratio scatters by {self.sigma:.0%} per clear bucket against the device's own baseline "
-            f"(errors correlated over hours: ×{self.correlation:.1f}): the smallest step the CUSUM test can find is "
-            f"{self.detectable_step:.0%} (> {MAX_DETECTABLE_STEP:.0%}); add a POA sensor or peers"
-        )
-
-
-def string_test(
-    f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, exclude: pd.Series | None = None, th: Thresholds = DEFAULT
-) -> StringTest:
-    """String outages of one inverter by the CUSUM step test (module doc); ``exclude`` = trips,
-    gaps, overheating, snow days: neither evidence nor baseline, and no energy counted there.
-    No findings when the smallest detectable step exceeds :data:`MAX_DETECTABLE_STEP`."""
-    s = usable_buckets(f, device, k, exclude, th)
-    if len(s.secs) < MIN_USABLE_BUCKETS:
-        return StringTest([], None, usable=len(s.secs))
-    sigma, corr = device_sigma(s)
-    result = StringTest([], sigma, corr, usable=len(s.secs))
-    if not result.evaluated:
-        return result
-    episodes, _ = cusum_episodes(s, sigma, corr)
-    busy = exclusion(f, exclude)
-    result.findings = [_finding(f, device, k, s, ep, sigma, busy) for ep in episodes if is_string_loss(ep, sigma)]
-    return result

@@ -96,3 +96,15 @@ def test_any_values_give_a_clean_series_or_a_clear_error(values: list[float]) ->
         return
     assert np.isfinite(out.to_numpy()).all() and (out >= 0).all()
     assert rep.n_input == len(values)
+
+
+def test_a_fragment_cut_off_by_a_long_gap_is_dropped_with_a_warning(clean_series: pd.Series) -> None:
+    """A logger that sent two hours of readings months after the plant's data ended (seen on a real
+    5-min inverter file): the backtest's test window must not land on it."""
+    stray = clean_series.iloc[40:48].copy()
+    stray.index = stray.index + pd.Timedelta(days=270)
+    out, rep = clean_power_series(pd.concat([clean_series, stray]), DEFAULT_SITE, CAP)
+    assert rep.isolated_intervals == 8 and out.index[-1] == clean_series.index[-1]
+    assert any("isolated fragment" in w for w in rep.warnings)
+    whole, rep2 = clean_power_series(clean_series, DEFAULT_SITE, CAP)
+    assert rep2.isolated_intervals == 0 and len(whole) == len(out)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from heliosgrid.maintenance.detectors import stepdrop as sd
+from heliosgrid.maintenance.detectors import string_outage as sd
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT
 from heliosgrid.physics import DeviceSpec
 
