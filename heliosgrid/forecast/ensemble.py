@@ -6,8 +6,9 @@ backtest) of the training window, forecasts issued every few hours by each model
 hold-out, split into :data:`N_FOLDS` consecutive folds of issue times (only data before any test window).
 The default of every bucket is the reference blend (convex non-negative least squares over
 persistence, climatology and Prophet, weights fitted on the other folds when scored). A challenger —
-each learned model alone, or the convex blend of all members — replaces it only if it beats the
-reference blend by :data:`MIN_FOLD_GAIN` in *every* fold. The final weights use all folds.
+each learned model alone, the convex NNLS blend of all members, or all members weighted by inverse
+squared MSE — replaces it if it has the lower pooled (cross-validated) RMSE *and* beats it in at least
+:data:`MIN_FOLDS_WON` of the :data:`N_FOLDS` folds (ADR 0370). The final weights use all folds.
 
 Why a blend of the references rather than the single best one: on the real corpus the ranking of the
 references flips between the hold-out and the test window (spring 2012: persistence best on the
@@ -36,9 +37,11 @@ ENSEMBLE_NAME = "per_horizon"
 REFERENCES = ("persistence", "climatology", "prophet")
 #: Rolling-origin folds of the hold-out (consecutive blocks of issue times, all before any test window).
 N_FOLDS = 3
-#: A challenger must beat the reference blend by this RMSE share in every fold (ADR 0250): chosen among
-#: {0, 0.02, 0.05} on the corpus; 0 let gbm/arima/blends win folds by noise and lose on the test window.
-MIN_FOLD_GAIN = 0.05
+#: A challenger must beat the reference blend in at least this many folds, and on the pooled hold-out (ADR 0370:
+#: replayed on 16 test windows of 4 plants, "every fold by 5 %" (ADR 0250) kept the reference blend where a learned
+#: model or a blend of all members won the test weeks: mean −1.2 % against the best reference in hindsight, +3.1 % with
+#: this rule).
+MIN_FOLDS_WON = 2
 
 
 def holdout_power(fc: Forecaster) -> pd.DataFrame:
@@ -72,6 +75,14 @@ def _convex_nnls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return w / total if total > 0 else np.full(x.shape[1], 1.0 / x.shape[1])
 
 
+def _inverse_mse2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Weights ∝ 1 / MSE² of each column: a soft choice that favours the best member without the NNLS
+    blend's sensitivity to correlated members."""
+    mse = np.maximum(np.nanmean((x - y[:, None]) ** 2, axis=0), 1e-12)
+    w = 1.0 / mse**2
+    return np.asarray(w / w.sum())
+
+
 def _cv_errors(x: np.ndarray, y: np.ndarray, fold: np.ndarray, fit: Any) -> np.ndarray:
     """Squared errors of a weight rule on each fold with weights fitted on the other folds."""
     err = np.full(len(y), np.nan)
@@ -91,25 +102,28 @@ def _choose(x: np.ndarray, y: np.ndarray, fold: np.ndarray, names: list[str]) ->
     """Weights of one bucket. The default is the **reference blend**: the convex non-negative least-squares
     combination of persistence, climatology and Prophet (a vertex of it is each reference, so it is never
     far from the best one, and it does not flip between references when their ranking changes between
-    the hold-out and the issue time). A challenger — a learned single model or the convex blend of all
-    members — replaces it only if it beats the reference blend (cross-validated over the folds) by
-    :data:`MIN_FOLD_GAIN` of RMSE in *every* fold; among those, the lowest pooled RMSE wins."""
+    the hold-out and the issue time). A challenger — a learned single model, the convex NNLS blend of all
+    members (``nnls``) or the inverse-MSE² weighting of all members (``inverse_mse``), blends
+    cross-validated over the folds — replaces it if its pooled RMSE is lower and it wins at least
+    :data:`MIN_FOLDS_WON` folds; among those, the lowest pooled RMSE wins."""
     refs = [n for n in names if n in REFERENCES] or names
     ref_idx = [names.index(n) for n in refs]
+    fits = {"nnls": _convex_nnls, "inverse_mse": _inverse_mse2}
     base = _cv_errors(x[:, ref_idx], y, fold, _convex_nnls)
     errs = {n: (x[:, i] - y) ** 2 for i, n in enumerate(names)}
-    errs["nnls"] = _cv_errors(x, y, fold, _convex_nnls)
+    errs.update({n: _cv_errors(x, y, fold, fit) for n, fit in fits.items()})
     rmse = {n: float(np.sqrt(np.nanmean(e))) if np.isfinite(e).any() else np.inf for n, e in errs.items()}
     rmse["reference_blend"] = float(np.sqrt(np.nanmean(base))) if np.isfinite(base).any() else np.inf
     base_folds = _fold_mse(base, fold)
     gains: dict[str, np.ndarray] = {}
-    for n in [*(m for m in names if m not in refs), "nnls"]:
+    for n in [*(m for m in names if m not in refs), *fits]:
         with np.errstate(divide="ignore", invalid="ignore"):
             gains[n] = 1.0 - np.sqrt(_fold_mse(errs[n], fold) / base_folds)
-    robust = [n for n, g in gains.items() if g.size and np.all(np.nan_to_num(g, nan=-1.0) >= MIN_FOLD_GAIN)]
+    robust = [n for n, g in gains.items()
+              if rmse[n] < rmse["reference_blend"] and int((np.nan_to_num(g, nan=-1.0) > 0).sum()) >= min(MIN_FOLDS_WON, g.size)]
     choice = min(robust, key=lambda n: rmse[n]) if robust else "reference_blend"
-    if choice == "nnls":
-        w = _convex_nnls(x, y)
+    if choice in fits:
+        w = fits[choice](x, y)
     elif choice == "reference_blend":
         w = np.zeros(len(names))
         w[ref_idx] = _convex_nnls(x[:, ref_idx], y)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from heliosgrid.forecast.ensemble import MIN_FOLD_GAIN, _choose, fold_ids
+from heliosgrid.forecast.ensemble import MIN_FOLDS_WON, _choose, fold_ids
 from heliosgrid.forecast.online import apply_offsets, online_offsets
 from heliosgrid.forecast.solar import STEP, SolarContext
 from heliosgrid.forecast.synthetic import DEFAULT_SITE
@@ -49,9 +49,10 @@ def test_online_band_follows_the_realised_errors(synthetic_alternating: pd.Serie
     assert (wide["p90_kw"] <= 100.0).all() and (wide["p10_kw"] >= 0).all()
 
 
-def test_selection_falls_back_to_the_reference_blend_unless_better_in_every_fold() -> None:
-    """A model that wins on the pooled hold-out but loses to the reference blend in one fold is not chosen: the
-    bucket gets the convex blend of the references (here almost all persistence)."""
+def test_selection_falls_back_to_the_reference_blend_unless_better_in_most_folds() -> None:
+    """A model that wins on the pooled hold-out but only in one fold of three (a lucky streak) is not chosen:
+    the bucket gets the convex blend of the references (here almost all persistence). One that wins two of
+    three folds and the pooled hold-out is."""
     rng = np.random.default_rng(0)
     n = 900
     issued = np.repeat(np.arange(90), 10)
@@ -59,17 +60,18 @@ def test_selection_falls_back_to_the_reference_blend_unless_better_in_every_fold
     assert list(np.bincount(fold)) == [300, 300, 300]
     y = rng.uniform(0, 10, n)
     ref = y + rng.normal(0, 1.0, n)
-    lucky = y + np.where(fold == 2, rng.normal(0, 1.2, n), rng.normal(0, 0.3, n))  # loses in the last fold
-    steady = y + rng.normal(0, 0.8, n)  # better in every fold
+    lucky = np.where(fold == 2, y + rng.normal(0, 0.1, n), ref + rng.normal(0, 0.5, n))  # wins only the last fold
+    mostly = y + np.where(fold == 0, rng.normal(0, 1.2, n), rng.normal(0, 0.7, n))  # wins two folds of three
     names = ["persistence", "climatology", "gbm"]
     worse = y + rng.normal(0, 3.0, n)
     w, ev = _choose(np.column_stack([ref, worse, lucky]), y, fold, names)
+    assert ev["holdout_rmse_kw"]["gbm"] < ev["holdout_rmse_kw"]["reference_blend"]  # pooled, it looks better
     assert ev["choice"] == "reference_blend" and ev["best_reference"] == "persistence"
     assert "gbm" not in w and w["persistence"] > 0.85
-    assert min(ev["fold_gain_vs_reference_blend"]["gbm"]) < 0
-    w, ev = _choose(np.column_stack([ref, worse, steady]), y, fold, names)
-    assert ev["choice"] in ("gbm", "nnls") and w.get("gbm", 0.0) > 0.5
-    assert all(g >= MIN_FOLD_GAIN for g in ev["fold_gain_vs_reference_blend"][ev["choice"]])
+    assert sum(g > 0 for g in ev["fold_gain_vs_reference_blend"]["gbm"]) == 1
+    w, ev = _choose(np.column_stack([ref, worse, mostly]), y, fold, names)
+    assert ev["choice"] in ("gbm", "nnls", "inverse_mse") and w.get("gbm", 0.0) > 0.5
+    assert sum(g > 0 for g in ev["fold_gain_vs_reference_blend"][ev["choice"]]) >= MIN_FOLDS_WON
 
 
 def test_reference_blend_is_not_worse_than_either_reference_when_their_ranking_flips() -> None:
