@@ -16,7 +16,10 @@ and returns the 15-min series the models use plus a :class:`HygieneReport` with 
   from the rest by gaps of ≥ ``ISOLATION_GAP_DAYS`` days (a logger that sent a few readings months
   after the plant's data ended): dropped with a warning, so a backtest's test window is not placed
   on them;
-* ``gap_intervals`` / ``longest_gap_h`` — missing 15-min intervals on the grid;
+* ``gap_intervals`` / ``longest_gap_h`` — missing 15-min daylight intervals on the grid (sun above
+  ``LOGGER_ASLEEP_BELOW_DEG``), and the longest run of missing intervals that reaches into daylight;
+  ``night_missing_intervals`` — missing intervals with the sun lower (many loggers stop reporting
+  while the inverter sleeps: no data problem);
 * ``clock`` — a shifted or DST-switching logger clock, detected from the midpoint of each day's
   production against the solar transit (pvanalytics ``shifts_ruptures``); the timestamps of the
   shifted days are corrected and a warning says by how much and since when;
@@ -52,6 +55,9 @@ CLOCK_DAY_THRESHOLD = 0.05
 CLOCK_MIN_CONSTANT_SHIFT_MIN = 45
 CLOCK_MIN_DAYS = 10
 ISOLATION_GAP_DAYS = 7.0
+#: Sun elevation (degrees) below which a missing interval is a logger asleep, not a gap: inverters
+#: wake at a few degrees of elevation, and many loggers send nothing while they sleep.
+LOGGER_ASLEEP_BELOW_DEG = 5.0
 FRAGMENT_MAX_DAYS = 2.0
 
 
@@ -86,9 +92,11 @@ class HygieneReport:
     isolated_intervals: int = 0
     """Valid 15-min values dropped as isolated fragments (see the module doc)."""
     gap_intervals: int = 0
-    """Missing 15-min intervals on the regular grid."""
+    """Missing 15-min daylight intervals (sun above ``LOGGER_ASLEEP_BELOW_DEG``) on the regular grid."""
     longest_gap_h: float = 0.0
-    """Longest run of missing intervals, hours."""
+    """Longest run of missing intervals that reaches into daylight, hours (a logger silent at night is no gap)."""
+    night_missing_intervals: int = 0
+    """Missing 15-min intervals with the sun below ``LOGGER_ASLEEP_BELOW_DEG`` (a logger that stops at night)."""
     capacity_kw: float | None = None
     above_nameplate: int = 0
     """Intervals above the given capacity (over-sized inverters), kept; forecasts clip at the effective capacity."""
@@ -107,11 +115,12 @@ class HygieneReport:
         log.warning("%s", message)
 
 
-def _night_mask(index: pd.DatetimeIndex, site: SiteSpec) -> np.ndarray:
+def _night_mask(index: pd.DatetimeIndex, site: SiteSpec, below_deg: float = 0.0) -> np.ndarray:
+    """True where the sun's apparent elevation is ≤ ``below_deg`` degrees."""
     from heliosgrid.physics import solar_position
 
     pos = solar_position(site, index)
-    return np.asarray(pos["apparent_elevation"].to_numpy() <= 0.0)
+    return np.asarray(pos["apparent_elevation"].to_numpy() <= below_deg)
 
 
 def _raw_checks(raw: pd.Series, capacity_kw: float | None, report: HygieneReport) -> pd.Series:
@@ -169,13 +178,16 @@ def _isolated_fragments(s: pd.Series, report: HygieneReport) -> pd.Series:
     return s[keep]
 
 
-def _gaps(s: pd.Series, report: HygieneReport) -> None:
+def _gaps(s: pd.Series, site: SiteSpec, report: HygieneReport) -> None:
     grid = pd.date_range(s.index[0], s.index[-1], freq=STEP, tz="UTC")
     missing = s.reindex(grid).isna().to_numpy()
-    report.gap_intervals = int(missing.sum())
+    night = _night_mask(grid + STEP / 2, site, LOGGER_ASLEEP_BELOW_DEG)
+    report.gap_intervals = int((missing & ~night).sum())
+    report.night_missing_intervals = int((missing & night).sum())
     if missing.any():
-        runs = np.diff(np.flatnonzero(np.diff(np.r_[0, missing.astype(int), 0])))[::2]
-        report.longest_gap_h = float(runs.max()) / 4.0
+        edges = np.flatnonzero(np.diff(np.r_[0, missing.astype(int), 0]))
+        runs = [(a, b) for a, b in zip(edges[::2], edges[1::2], strict=True) if not night[a:b].all()]
+        report.longest_gap_h = max((b - a for a, b in runs), default=0) / 4.0
 
 
 def _capacity(s: pd.Series, capacity_kw: float | None, report: HygieneReport) -> None:
@@ -233,6 +245,6 @@ def clean_power_series(raw: pd.Series, site: SiteSpec, capacity_kw: float | None
                         f"from {seg.since} until {seg.until} (detected from solar noon); "
                         + ("timestamps corrected" if correct_clock else "not corrected"))
     s = s.dropna()
-    _gaps(s, report)
+    _gaps(s, site, report)
     _capacity(s, capacity_kw, report)
     return s.rename("ac_power_kw"), report

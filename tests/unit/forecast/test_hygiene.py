@@ -31,12 +31,15 @@ def test_every_problem_is_counted_and_fixed(clean_series: pd.Series) -> None:
     raw[noon[10:12]] = CAP * 1.08  # over-sized inverter above its AC rating
     start = raw.index.get_loc(noon[40])
     raw.iloc[start : start + 8] = 42.0  # frozen logger: 2 h of one value in daylight
-    raw = raw.drop(raw.index[2000:2010])  # a 2.5 h gap
+    gap_at = raw.index.get_loc(noon[200])
+    raw = raw.drop(raw.index[gap_at : gap_at + 6])  # a 1.5 h gap in daylight
+    raw = raw.drop(raw.index[2000:2010])  # 2.5 h without rows after sunset: a logger that stops at night
     raw = pd.concat([raw, raw.iloc[100:104]])  # duplicated rows
     out, rep = clean_power_series(raw, DEFAULT_SITE, CAP)
     assert rep.sentinels == 3 and rep.negative_night == 5 and rep.duplicate_timestamps == 4
     assert rep.above_nameplate == 2 and rep.flatline_intervals == 8
-    assert rep.gap_intervals >= 10 + 3 + 8 and rep.longest_gap_h >= 2.5
+    assert rep.gap_intervals >= 6 + 3 + 8 and rep.longest_gap_h >= 1.5
+    assert rep.night_missing_intervals >= 8  # not daylight gaps
     assert (out >= 0).all() and out.max() <= CAP * 1.08 and not out.isin([42.0]).any()
     assert rep.as_dict()["clock"] == {"corrected": False, "segments": []}
 
@@ -108,3 +111,15 @@ def test_a_fragment_cut_off_by_a_long_gap_is_dropped_with_a_warning(clean_series
     assert any("isolated fragment" in w for w in rep.warnings)
     whole, rep2 = clean_power_series(clean_series, DEFAULT_SITE, CAP)
     assert rep2.isolated_intervals == 0 and len(whole) == len(out)
+
+
+def test_a_logger_silent_at_night_has_no_gaps(clean_series: pd.Series) -> None:
+    """Many loggers send nothing between dusk and dawn (seen on real 5-min inverter exports): those
+    missing night intervals are counted apart and are no gap."""
+    from heliosgrid.physics import solar_position
+
+    elevation = solar_position(DEFAULT_SITE, pd.DatetimeIndex(clean_series.index))["apparent_elevation"].to_numpy()
+    day_only = clean_series[elevation > 2.0]
+    _, rep = clean_power_series(day_only, DEFAULT_SITE, CAP)
+    assert rep.gap_intervals <= 30 * 2  # at most a dawn or dusk interval a day
+    assert rep.longest_gap_h <= 0.5 and rep.night_missing_intervals > 30 * 30
