@@ -21,7 +21,8 @@ irradiance_drift     an own POA sensor and a second irradiance reference at the 
                      POA sensor, a weather station or ≥ 3 inverters); without one, the clear
                      sky on clear days after a warm-up of 3 clear days (clearsky_drift.py)
 overheating          module and ambient temperature, irradiance
-snow_loss (info)     irradiance; module temperature (else ambient temperature)
+snow_loss (info)     irradiance; module temperature (else ambient temperature); without either
+                     "not evaluated" (a snowed-in day then reads as a trip)
 degradation (info)   ≥ 180 days of history in the analysis window
 ===================  =======================================================================
 """
@@ -35,6 +36,11 @@ from heliosgrid.maintenance.detectors.string_outage import StringTest
 from heliosgrid.maintenance.frames import MAX_INTERVAL_S
 from heliosgrid.maintenance.learning import NOISY_SIGMA, Learned
 
+NO_TEMPERATURE_SNOW_REASON = (
+    "no module or ambient temperature: snow on the modules cannot be told from an outage "
+    "(a day without output under sun is reported as inverter_trip)"
+)
+"""Measured: SERF west without its temperature columns turns its snowed-in 2022-01-06 into a trip."""
 IRRADIANCE_DETECTORS = ("inverter_trip", "string_outage", "soiling", "overheating", "snow_loss")
 
 
@@ -92,6 +98,8 @@ def not_evaluated_reasons(
             out["irradiance_drift"] = why
     if not has_values(f, "module_temp_c_avg"):
         out.setdefault("overheating", "no module temperature sensor")
+        if not bool(f.get("ambient_ref_measured", pd.Series([True])).any()):
+            out.setdefault("snow_loss", NO_TEMPERATURE_SNOW_REASON)
     days = history_days if history_days is not None else (f.index[-1] - f.index[0]).total_seconds() / 86400.0 if len(f) else 0.0
     if days < 180:
         out["degradation"] = f"needs ≥ 180 days of history, the analysis window has {days:.0f}"

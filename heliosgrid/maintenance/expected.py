@@ -253,6 +253,7 @@ def site_features(
     ref_poa = poa_all.median(axis=1, skipna=True)
     ambient_all = pd.DataFrame({k: f["ambient_temp_c_avg"] for k, f in frames.items()}, index=grid)
     ambient_ref = ambient_all.median(axis=1, skipna=True).interpolate(limit=8).ffill().bfill().fillna(20.0)
+    ambient_ref.attrs["measured"] = bool(ambient_all.notna().to_numpy().any())  # else the 20 °C stand-in
 
     feats: dict[str, pd.DataFrame] = {}
     for dev in inverters:
@@ -289,11 +290,14 @@ def _clearsky_poa(site: SiteSpec, devices: list[DeviceSpec], grid: pd.DatetimeIn
 
 
 def _reference_columns(frame: pd.DataFrame, clearsky_poa: pd.Series, ref_poa: pd.Series, ambient_ref: pd.Series) -> pd.DataFrame:
-    """Copy of ``frame`` with ``clearsky_poa_w_m2``, ``ref_poa_w_m2``, ``ambient_ref_c`` and ``daylight``."""
+    """Copy of ``frame`` with ``clearsky_poa_w_m2``, ``ref_poa_w_m2``, ``ambient_ref_c`` (and
+    ``ambient_ref_measured``: False when no device at the site reported an air temperature in the
+    window and 20 °C stands in) and ``daylight``."""
     f = frame.copy()
     f["clearsky_poa_w_m2"] = clearsky_poa
     f["ref_poa_w_m2"] = ref_poa
     f["ambient_ref_c"] = ambient_ref
+    f["ambient_ref_measured"] = ambient_ref.attrs.get("measured", True)
     f["daylight"] = (f["clearsky_poa_w_m2"] > DAYLIGHT_POA_W_M2) & (f["ref_poa_w_m2"] > DAYLIGHT_POA_W_M2)
     return f
 

@@ -145,3 +145,17 @@ def test_cli_scores_the_csv_and_rejects_what_it_cannot_use(serf_csv: Path, capsy
     assert "--csv needs --timestamp-col, --latitude, --longitude, --tilt, --azimuth" in capsys.readouterr().err
     assert main([*base, "--series", "snow-15min"]) == 2
     assert "exclude each other" in capsys.readouterr().err
+
+
+def test_without_any_temperature_snow_is_not_evaluated_and_says_what_that_costs(serf_csv: Path) -> None:
+    """SERF west without its temperature columns: its snowed-in 2022-01-06 cannot be told from an
+    outage. The run says so instead of going quiet; with an air temperature it is snow again."""
+    from heliosgrid.maintenance.capability import NO_TEMPERATURE_SNOW_REASON
+    from heliosgrid.maintenance.real_eval import _clean
+
+    bare = load_csv_series(_spec(serf_csv, module_temp_col=None, ambient_temp_col=None))
+    alerts, reasons, _ = _clean(bare)
+    assert reasons["snow_loss"] == NO_TEMPERATURE_SNOW_REASON
+    assert [a.fault_type for a in alerts if a.fault_type != "snow_loss"] == ["inverter_trip"]  # the measured cost
+    alerts, reasons, _ = _clean(load_csv_series(_spec(serf_csv, module_temp_col=None)))
+    assert "snow_loss" not in reasons and not [a for a in alerts if a.fault_type == "inverter_trip"]
