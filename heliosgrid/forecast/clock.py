@@ -8,11 +8,18 @@ day's maximum is compared with the solar transit, both in minutes of local mean 
 15 min. The most common shift near zero is the reference (orientation and the interval labels give
 a small constant offset); periods that differ from it by ≥ 30 min (rounded to whole hours), or a whole series off by
 ≥ ``CLOCK_MIN_CONSTANT_SHIFT_MIN``, are reported and can be corrected.
+
+A clock that *drifts* (a logger without time sync gains or loses seconds a day) moves the midpoint
+steadily instead of in steps; whole-hour segments cannot see it (60 min over four months was missed).
+:func:`detect_clock_drift` fits the daily offsets with a Theil–Sen line after the steps are corrected
+and reports a drift of ≥ :data:`MIN_DRIFT_MIN` minutes; :func:`correct_clock_drift` moves each day back
+by the drift accumulated since the day the clock was right.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -105,3 +112,58 @@ def correct_clock_shifts(series_kw: pd.Series, segments: list[ClockSegment], lon
         new_index = new_index.where(~sel, new_index - pd.Timedelta(minutes=seg.shift_min))
     s.index = new_index
     return s.sort_index().resample(STEP).mean()
+
+
+#: Smallest total drift (minutes over the series) reported and corrected. The production midpoint's own bias
+#: moves with the seasons (orientation, horizon shading): on PVDAQ system 50 (2011–2013, DST corrected) a
+#: Theil–Sen line over any 60–365-day window finds up to 30 min of spurious "drift" (110-day windows; p90 21 min).
+MIN_DRIFT_MIN = 45.0
+#: Days of daily offsets needed before a drift is fitted.
+MIN_DRIFT_DAYS = 2 * CLOCK_MIN_DAYS
+
+
+@dataclass
+class ClockDrift:
+    """A logger clock that steadily falls behind (``drift_min`` > 0: its timestamps run later and later
+    against the sun) or gains: ``drift_min`` minutes from ``since`` to ``until`` (``min_per_day`` a day),
+    right on ``anchor`` (the end of the period whose fitted offset is nearer zero)."""
+
+    since: str
+    until: str
+    drift_min: float
+    min_per_day: float
+    anchor: str
+
+
+def detect_clock_drift(series_kw: pd.Series, site: SiteSpec) -> ClockDrift | None:
+    """A steady drift of the daily production midpoint against the solar transit (Theil–Sen slope of
+    :func:`daily_noon_offsets`, its 95 % interval excluding 0), ≥ :data:`MIN_DRIFT_MIN` over the series;
+    None otherwise. Run it on a series whose whole-hour shifts (:func:`detect_clock_shifts`) are corrected."""
+    from scipy.stats import theilslopes
+
+    offsets = daily_noon_offsets(series_kw, site).clip(-180, 180)
+    if len(offsets) < MIN_DRIFT_DAYS:
+        return None
+    days = ((offsets.index - offsets.index[0]) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    slope, intercept, lo, hi = theilslopes(offsets.to_numpy(), days, alpha=0.95)
+    span = float(days[-1])
+    if lo <= 0.0 <= hi or abs(slope) * span < MIN_DRIFT_MIN:
+        return None
+    start, end = intercept, intercept + slope * span
+    anchor_day = 0.0 if abs(start) <= abs(end) else span
+    first, last = offsets.index[0], offsets.index[-1]
+    return ClockDrift(first.date().isoformat(), (last + pd.Timedelta(days=1)).date().isoformat(),
+                      round(float(slope * span), 1),
+                      round(float(slope), 3), (first if anchor_day == 0.0 else last).date().isoformat())
+
+
+def correct_clock_drift(series_kw: pd.Series, drift: ClockDrift, longitude_deg: float) -> pd.Series:
+    """Move each day's timestamps back by the drift accumulated since the anchor day (whole minutes), then
+    average onto the 15-min grid."""
+    s = series_kw.dropna()
+    lmt_days = (s.index + pd.Timedelta(minutes=4.0 * longitude_deg)).floor("D")
+    anchor = pd.Timestamp(drift.anchor, tz="UTC")
+    elapsed = np.asarray((lmt_days - anchor) / pd.Timedelta(days=1), dtype=float)
+    shift = pd.to_timedelta(np.round(drift.min_per_day * elapsed), unit="min")
+    out = pd.Series(s.to_numpy(), index=s.index - shift)
+    return out.sort_index().resample(STEP).mean()

@@ -20,9 +20,10 @@ and returns the 15-min series the models use plus a :class:`HygieneReport` with 
   ``LOGGER_ASLEEP_BELOW_DEG``), and the longest run of missing intervals that reaches into daylight;
   ``night_missing_intervals`` — missing intervals with the sun lower (many loggers stop reporting
   while the inverter sleeps: no data problem);
-* ``clock`` — a shifted or DST-switching logger clock, detected from the midpoint of each day's
-  production against the solar transit (pvanalytics ``shifts_ruptures``); the timestamps of the
-  shifted days are corrected and a warning says by how much and since when;
+* ``clock`` — a shifted, DST-switching or drifting logger clock, detected from the midpoint of each day's
+  production against the solar transit (whole-hour steps by pvanalytics ``shifts_ruptures``, a steady
+  drift of ≥ 45 min by a Theil–Sen line); the timestamps of the shifted days are corrected and a
+  warning says by how much and since when;
 * ``capacity`` — the given nameplate checked against the data (warnings only, never silent changes
   to the normalisation).
 """
@@ -34,13 +35,16 @@ import logging
 import math
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from heliosgrid.forecast.solar import STEP, ForecastInputError
 from heliosgrid.physics.fleet import SiteSpec
+
+if TYPE_CHECKING:
+    from heliosgrid.forecast.clock import ClockDrift
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +91,8 @@ class HygieneReport:
     """Negative daylight values, set to 0 kW."""
     clock_shifts: list[ClockSegment] = field(default_factory=list)
     clock_corrected: bool = False
+    clock_drift: ClockDrift | None = None
+    """A steady drift of the logger clock (:class:`heliosgrid.forecast.clock.ClockDrift`), or None."""
     flatline_intervals: int = 0
     """Daylight intervals of a flat-line of ≥ ``FLATLINE_WINDOW`` identical non-zero values, set to NaN."""
     isolated_intervals: int = 0
@@ -107,7 +113,8 @@ class HygieneReport:
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["clock"] = {"corrected": out.pop("clock_corrected"), "segments": out.pop("clock_shifts")}
+        out["clock"] = {"corrected": out.pop("clock_corrected"), "segments": out.pop("clock_shifts"),
+                        "drift": out.pop("clock_drift")}
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
 
     def warn(self, message: str) -> None:
@@ -213,12 +220,37 @@ def _capacity(s: pd.Series, capacity_kw: float | None, report: HygieneReport) ->
                     f"{days:.0f} days: check the nameplate and the power unit (W vs kW)")
 
 
+def _clock(s: pd.Series, site: SiteSpec, report: HygieneReport, correct: bool) -> pd.Series:
+    """Whole-hour clock shifts (DST, a wrong zone), then a steady drift, each reported and corrected."""
+    from heliosgrid.forecast.clock import correct_clock_drift, correct_clock_shifts, detect_clock_drift, detect_clock_shifts
+
+    done = "timestamps corrected" if correct else "not corrected"
+    segments = detect_clock_shifts(s, site)
+    if segments:
+        report.clock_shifts = segments
+        if correct:
+            s = correct_clock_shifts(s, segments, site.longitude_deg)
+            report.clock_corrected = True
+        for seg in segments:
+            report.warn(f"logger clock runs {abs(seg.shift_min)} min {'late' if seg.shift_min > 0 else 'early'} "
+                        f"from {seg.since} until {seg.until} (detected from solar noon); {done}")
+    drift = detect_clock_drift(s, site)
+    if drift is not None:
+        report.clock_drift = drift
+        if correct:
+            s = correct_clock_drift(s, drift, site.longitude_deg)
+            report.clock_corrected = True
+        way = "falls behind" if drift.drift_min > 0 else "gains"
+        report.warn(f"logger clock drifts: it {way} {abs(drift.min_per_day) * 60:.0f} s a day, "
+                    f"{abs(drift.drift_min):.0f} min from {drift.since} until {drift.until} (right on {drift.anchor}; "
+                    f"detected from solar noon); {done}")
+    return s
+
+
 def clean_power_series(raw: pd.Series, site: SiteSpec, capacity_kw: float | None = None, *,
                        correct_clock: bool = True) -> tuple[pd.Series, HygieneReport]:
     """Clean a raw AC power series (kW, tz-aware index, resolution ≤ 15 min) and average it onto the
     15-min UTC grid (interval-start labels). Returns the series and the report of what was done."""
-    from heliosgrid.forecast.clock import correct_clock_shifts, detect_clock_shifts
-
     if not isinstance(raw.index, pd.DatetimeIndex) or raw.index.tz is None:
         raise ForecastInputError("the power series needs a timezone-aware DatetimeIndex")
     report = HygieneReport(n_input=len(raw))
@@ -234,16 +266,7 @@ def clean_power_series(raw: pd.Series, site: SiteSpec, capacity_kw: float | None
     s = _isolated_fragments(s.dropna(), report).asfreq(STEP)
     cap = capacity_kw or float(s.max())
     s = _flatlines(s, cap, report)
-    segments = detect_clock_shifts(s, site)
-    if segments:
-        report.clock_shifts = segments
-        if correct_clock:
-            s = correct_clock_shifts(s, segments, site.longitude_deg)
-            report.clock_corrected = True
-        for seg in segments:
-            report.warn(f"logger clock runs {abs(seg.shift_min)} min {'late' if seg.shift_min > 0 else 'early'} "
-                        f"from {seg.since} until {seg.until} (detected from solar noon); "
-                        + ("timestamps corrected" if correct_clock else "not corrected"))
+    s = _clock(s, site, report, correct_clock)
     s = s.dropna()
     _gaps(s, site, report)
     _capacity(s, capacity_kw, report)

@@ -295,7 +295,7 @@ def _clean(series: RealSeries) -> tuple[list[BookAlert], dict[str, str], int]:
         reasons.update(dict.fromkeys(SENSOR_TYPES, why))
     if "ac_power" not in series.sensors:
         alerts = [a for a in alerts if a.fault_type not in LOSS_TYPES]
-        reasons.update(dict.fromkeys(LOSS_TYPES, POA_ONLY_REASON))
+        reasons.update(dict.fromkeys((*LOSS_TYPES, "snow_loss"), POA_ONLY_REASON))
     return alerts, reasons, true_gaps
 
 

@@ -41,7 +41,7 @@ def test_every_problem_is_counted_and_fixed(clean_series: pd.Series) -> None:
     assert rep.gap_intervals >= 6 + 3 + 8 and rep.longest_gap_h >= 1.5
     assert rep.night_missing_intervals >= 8  # not daylight gaps
     assert (out >= 0).all() and out.max() <= CAP * 1.08 and not out.isin([42.0]).any()
-    assert rep.as_dict()["clock"] == {"corrected": False, "segments": []}
+    assert rep.as_dict()["clock"] == {"corrected": False, "segments": [], "drift": None}
 
 
 def test_capacity_far_above_the_data_is_warned(clean_series: pd.Series) -> None:
@@ -76,6 +76,38 @@ def test_real_logger_clock_pvdaq50_switches_to_dst_on_2012_03_11() -> None:
     assert segs == [("2012-03-11", 60)]
     serf = load_dataset("serf")
     assert serf.hygiene is not None and serf.hygiene.clock_shifts == [] and serf.hygiene.negative_night > 1000
+
+
+def test_a_drifting_logger_clock_is_found_and_corrected() -> None:
+    """A logger without time sync that falls an hour behind over four months (PVDAQ 50's real winter,
+    timestamps moved later and later): no whole-hour step to find, so the steady drift is fitted from solar
+    noon, reported with its rate and corrected to within the midpoint's own seasonal wander."""
+    from heliosgrid.forecast.clock import MIN_DRIFT_MIN, detect_clock_drift
+
+    ds = load_dataset("pvdaq50_winter")
+    s = ds.series.dropna()
+    frac = np.asarray((s.index - s.index[0]) / (s.index[-1] - s.index[0]), dtype=float)
+    drifted = pd.Series(s.to_numpy(), index=s.index + pd.to_timedelta(frac * 60.0, unit="min"))
+    out, rep = clean_power_series(drifted, ds.site)
+    assert rep.clock_shifts == [] and rep.clock_drift is not None and rep.clock_corrected
+    assert MIN_DRIFT_MIN <= rep.clock_drift.drift_min <= 75 and rep.clock_drift.anchor == "2012-11-01"
+    assert any("falls behind" in w and "timestamps corrected" in w for w in rep.warnings)
+    late = daily_noon_offsets(drifted.resample("15min").mean(), ds.site).iloc[-20:].median()
+    fixed = daily_noon_offsets(out, ds.site).iloc[-20:].median()
+    before = daily_noon_offsets(ds.series, ds.site).iloc[-20:].median()
+    assert late - before > 40 and abs(fixed - before) < 15
+    assert detect_clock_drift(ds.series, ds.site) is None  # the real series itself does not drift
+
+
+def test_no_drift_is_read_into_the_seasonal_wander_of_real_series() -> None:
+    """PVDAQ 50 (DST corrected) and SERF: the production midpoint wanders by up to ≈ 30 min over a season,
+    below the 45-min drift threshold."""
+    from heliosgrid.forecast.clock import detect_clock_drift
+
+    for name in ("pvdaq50", "pvdaq50_spring_dst", "serf"):
+        ds = load_dataset(name)
+        assert ds.hygiene is not None and ds.hygiene.clock_drift is None, name
+        assert detect_clock_drift(ds.series, ds.site) is None, name
 
 
 def test_coarse_or_empty_input_is_refused() -> None:
