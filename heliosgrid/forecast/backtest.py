@@ -153,6 +153,7 @@ def run_backtest(
     clip_kw = max(capacity_kw, (hygiene.effective_capacity_kw or 0.0) if hygiene else 0.0)
     shared = SolarContext(site, clip_kw)  # one clear-sky cache for every model
     shared.table(pd.date_range(series.index[0], end + horizon_steps * STEP, freq=STEP, tz="UTC"))
+    _check_test_window(series, shared, test_start, end, hygiene)
     timings: dict[str, float] = {}
     cal = {"calibration_days": calibration_days, "calibration_origin_step_h": calibration_origin_step_h or origin_step_h,
            "calibration_anchor": test_start}
@@ -170,6 +171,27 @@ def run_backtest(
     return BacktestResult(frame, metrics, ens.name, capacity_kw, test_start, end, len(origins), timings,
                           forecasters, site, {b: label(w) for b, w in ens.weights.items()},
                           reference_comparison(metrics, ens.name), hygiene.as_dict() if hygiene else None, ens)
+
+
+MIN_TEST_DAYLIGHT_COVERAGE = 0.5
+"""Below this share of the test window's daylight intervals with data the scores rest on little: warned."""
+
+
+def _check_test_window(series: pd.Series, ctx: SolarContext, start: pd.Timestamp, end: pd.Timestamp,
+                       hygiene: HygieneReport | None) -> None:
+    """Warn when the test window holds data for less than :data:`MIN_TEST_DAYLIGHT_COVERAGE` of its daylight."""
+    grid = pd.date_range(start, end - STEP, freq=STEP, tz="UTC")
+    day = ctx.daylight_mask(ctx.clearsky_kw(grid))
+    if not day.any():
+        return
+    share = float(series.reindex(grid)[day].notna().mean())
+    if share < MIN_TEST_DAYLIGHT_COVERAGE:
+        msg = (f"the test window {start.date()}..{end.date()} has data for {share:.0%} of its daylight intervals: "
+               "its scores rest on few targets (see n per bucket)")
+        if hygiene is not None:
+            hygiene.warn(msg)
+        else:
+            log.warning("%s", msg)
 
 
 def _assemble_frame(frames: list[pd.DataFrame], series: pd.Series, shared: SolarContext, end: pd.Timestamp) -> pd.DataFrame:

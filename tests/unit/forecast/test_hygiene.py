@@ -155,3 +155,17 @@ def test_a_logger_silent_at_night_has_no_gaps(clean_series: pd.Series) -> None:
     _, rep = clean_power_series(day_only, DEFAULT_SITE, CAP)
     assert rep.gap_intervals <= 30 * 2  # at most a dawn or dusk interval a day
     assert rep.longest_gap_h <= 0.5 and rep.night_missing_intervals > 30 * 30
+
+
+def test_a_test_window_that_is_mostly_a_gap_is_warned(clean_series: pd.Series) -> None:
+    """Ten of the last fourteen days missing: the backtest still runs, and says its scores rest on little."""
+    from heliosgrid.forecast.backtest import run_backtest
+
+    end = clean_series.index[-1]
+    holed = clean_series[(clean_series.index < end - pd.Timedelta(days=12)) | (clean_series.index > end - pd.Timedelta(days=2))]
+    series, rep = clean_power_series(holed, DEFAULT_SITE, CAP)
+    run_backtest(series, DEFAULT_SITE, CAP, models=["persistence"], test_days=14, online_bands=False, hygiene=rep)
+    assert any("data for" in w and "of its daylight intervals" in w for w in rep.warnings)
+    _, whole = clean_power_series(clean_series, DEFAULT_SITE, CAP)
+    run_backtest(clean_series, DEFAULT_SITE, CAP, models=["persistence"], test_days=14, online_bands=False, hygiene=whole)
+    assert not any("daylight intervals" in w for w in whole.warnings)
