@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 SENTINEL_CAPACITY_FACTOR = 10.0
 SENTINEL_FLOOR_KW = -999.0
+#: More than this share of the positive values beyond the sentinel limit is a unit error (W given as kW), not sentinels.
+UNIT_ERROR_SHARE = 0.05
 ABOVE_NAMEPLATE_TOLERANCE = 1.02
 FLATLINE_WINDOW = 6  # 1.5 h of identical 15-min values in daylight
 #: A day's production window: intervals above this share of the day's maximum.
@@ -136,6 +138,14 @@ def _raw_checks(raw: pd.Series, capacity_kw: float | None, report: HygieneReport
     report.duplicate_timestamps = int(dup.sum())
     s = s[~dup]
     ref = capacity_kw if capacity_kw else float(np.nanquantile(s[s > 0], 0.999)) if (s > 0).any() else 1.0
+    positive = s[np.isfinite(s.to_numpy()) & (s.to_numpy() > 0)]
+    if capacity_kw and len(positive) and float((positive > SENTINEL_CAPACITY_FACTOR * capacity_kw).mean()) > UNIT_ERROR_SHARE:
+        share = float((positive > SENTINEL_CAPACITY_FACTOR * capacity_kw).mean())
+        raise ForecastInputError(
+            f"{share:.0%} of the positive values exceed {SENTINEL_CAPACITY_FACTOR:g} × the given capacity {capacity_kw:g} kW "
+            f"(their median is {float(positive.median()):.4g}): the power is probably in W, not kW (give --power-unit W), "
+            "or the capacity is wrong"
+        )
     bad = ~np.isfinite(s.to_numpy()) | (s.to_numpy() <= SENTINEL_FLOOR_KW) \
         | (np.abs(s.to_numpy()) > SENTINEL_CAPACITY_FACTOR * ref)
     report.sentinels = int((bad & ~s.isna().to_numpy()).sum())

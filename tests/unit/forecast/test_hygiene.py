@@ -169,3 +169,13 @@ def test_a_test_window_that_is_mostly_a_gap_is_warned(clean_series: pd.Series) -
     _, whole = clean_power_series(clean_series, DEFAULT_SITE, CAP)
     run_backtest(clean_series, DEFAULT_SITE, CAP, models=["persistence"], test_days=14, online_bands=False, hygiene=whole)
     assert not any("daylight intervals" in w for w in whole.warnings)
+
+
+def test_power_in_watts_given_as_kilowatts_is_a_clear_error(clean_series: pd.Series) -> None:
+    """A CSV in W read as kW: the values are not 'sentinels' to drop, the unit is wrong — say so."""
+    with pytest.raises(ForecastInputError, match=r"probably in W, not kW \(give --power-unit W\)"):
+        clean_power_series(clean_series * 1000.0, DEFAULT_SITE, CAP)
+    spiked = clean_series.copy()
+    spiked.iloc[[500, 900, 1300]] = 1e6  # a few logger fill values are still sentinels
+    _, rep = clean_power_series(spiked, DEFAULT_SITE, CAP)
+    assert rep.sentinels == 3
