@@ -101,6 +101,19 @@ def _read(spec: CsvSpec) -> pd.DataFrame:
     return out[~out.index.duplicated(keep="first")].sort_index()
 
 
+def _check_unit(ac_kw: pd.Series, spec: CsvSpec) -> None:
+    """A given nameplate far below most of the data: the power column's unit is wrong (W read as kW)."""
+    nameplate = max(spec.ac_kw or 0.0, spec.dc_kw or 0.0)
+    positive = ac_kw[ac_kw > 0]
+    if nameplate <= 0 or positive.empty:
+        return
+    share = float((positive > 10.0 * nameplate).mean())
+    if share > 0.05:
+        hint = "give --power-unit W" if spec.power_unit == "kW" else "check --ac-kw/--dc-kw"
+        raise SeriesInputError(f"{share:.0%} of the positive AC values exceed 10 × the given nameplate {nameplate:g} kW "
+                               f"(their median is {float(positive.median()):.4g} kW): the power is probably in W ({hint})")
+
+
 def cadence_s(index: pd.DatetimeIndex) -> int:
     """The reporting interval (s): the median step between consecutive timestamps."""
     steps = np.diff(index.asi8) / 1e9
@@ -130,6 +143,7 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
         frame["poa_w_m2"] = poa_from_ghi(frame["ghi_w_m2"], solpos, spec.tilt_deg, spec.azimuth_deg)
     if not (frame["ac_power_kw"] > 0).any():
         raise SeriesInputError(f"column {spec.ac_col!r} never shows positive power: nothing to evaluate")
+    _check_unit(frame["ac_power_kw"], spec)
     dc_kw, ac_kw = infer_capacities(frame["ac_power_kw"].clip(lower=0.0), frame["poa_w_m2"])
     dc_kw, ac_kw = spec.dc_kw or dc_kw, spec.ac_kw or ac_kw
     name = spec.name or spec.path.stem

@@ -86,6 +86,7 @@ def test_ghi_is_transposed_and_the_sensor_detectors_are_told_why(tmp_path: Path)
         ({"tilt_deg": -5.0}, "tilt must be within"),
         ({"ac_kw": 0.0}, "--ac-kw must be > 0 kW"),
         ({"power_unit": "MW"}, "power unit must be 'kW' or 'W'"),
+        ({"power_unit": "kW", "ac_kw": 5.7}, "the power is probably in W (give --power-unit W)"),
     ],
 )
 def test_bad_descriptions_get_a_precise_message(serf_csv: Path, change: dict[str, object], message: str) -> None:
