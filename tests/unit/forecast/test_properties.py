@@ -95,3 +95,20 @@ def test_row_nanquantiles_equals_numpy_nanquantile(rows: int, cols: int, nan_sha
         warnings.simplefilter("ignore", RuntimeWarning)
         want = np.nanquantile(x, qs, axis=1).T
     np.testing.assert_allclose(row_nanquantiles(x, qs), want, equal_nan=True, rtol=1e-12, atol=1e-12)
+
+
+def test_local_times_with_daylight_saving_offsets_are_placed_by_their_own_offset(tmp_path: Path) -> None:
+    """A logger export in local time with its offset, which changes with DST (-08:00 in winter, -07:00 in
+    summer): every time goes to UTC by its own offset (this was refused as 'mixing' offsets and naive times)."""
+    path = tmp_path / "x.csv"
+    path.write_text("time,power\n2018-11-07T15:15:00-08:00,1\n2019-05-01T10:00:00-07:00,2\n", encoding="utf-8")
+    s = load_power_csv(path, timestamp_col="time", power_col="power", tz="America/Los_Angeles", raw=True)
+    assert list(s.index) == [pd.Timestamp("2018-11-07 23:15Z"), pd.Timestamp("2019-05-01 17:00Z")]
+
+
+def test_naive_times_in_another_format_are_local_time_in_the_zone(tmp_path: Path) -> None:
+    """'9/14/2018 2:15' (pvops' Sandia O&M files) is local time in --tz, not UTC."""
+    path = tmp_path / "x.csv"
+    path.write_text("time,power\n9/14/2018 2:15,1\n9/14/2018 2:30,2\n", encoding="utf-8")
+    s = load_power_csv(path, timestamp_col="time", power_col="power", tz="America/New_York", raw=True)
+    assert s.index[0] == pd.Timestamp("2018-09-14 06:15Z")
