@@ -33,6 +33,7 @@ import pandas as pd
 from heliosgrid.contract.reading import ReadingV1
 from heliosgrid.physics import DeviceSpec, SiteSpec
 from heliosgrid.simulation import READING_COLUMNS, SEQ_UNIT
+from heliosgrid.timestamps import parse_timestamps
 
 SERF_WEST_SITE_ID = "nrel-serf-west"
 SERF_EAST_SITE_ID = "nrel-serf-east"
@@ -185,11 +186,9 @@ def load_csv(
     missing = [c for c in [ts_column, *(c for c, _ in mapping.values())] if c not in raw.columns]
     if missing:
         raise ValueError(f"{path}: column(s) {', '.join(missing)} not found; columns are {', '.join(raw.columns)}")
-    ts = pd.to_datetime(raw[ts_column], errors="coerce", utc=False)
-    if ts.isna().all():
+    index = parse_timestamps(raw[ts_column], timezone, ts_column, drop_unparsable=True)
+    if index.isna().all():
         raise ValueError(f"{path}: column {ts_column!r} holds no parsable timestamps")
-    index = pd.DatetimeIndex(ts)
-    index = index.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT") if index.tz is None else index
     values = {
         field: pd.to_numeric(raw[column], errors="coerce").to_numpy() * scale for field, (column, scale) in mapping.items()
     }

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -21,6 +20,8 @@ import pandas as pd
 from heliosgrid.forecast.hygiene import HygieneReport, clean_power_series
 from heliosgrid.forecast.solar import STEP, ForecastInputError, site_from_capacity
 from heliosgrid.physics.fleet import SiteSpec
+from heliosgrid.timestamps import TimestampError
+from heliosgrid.timestamps import parse_timestamps as _parse_timestamps
 
 
 @dataclass(frozen=True)
@@ -52,47 +53,12 @@ def to_15min(power_kw: pd.Series) -> pd.Series:
     return out.rename("ac_power_kw")
 
 
-_OFFSET_AT_END = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
-"""A time of day followed by ``Z``/``UTC`` or a ±hh[:mm] offset at the end of the text."""
-
-
 def parse_timestamps(raw: pd.Series, tz: str, column: str) -> pd.DatetimeIndex:
-    """Parse a timestamp column: offsets/UTC are honoured, each time by its own offset (local times that
-    carry a daylight-saving offset, ``…-08:00`` in winter and ``…-07:00`` in summer); naive times are
-    local time in ``tz``, in ISO 8601 or any other format pandas reads (``9/14/2018 2:15``)."""
+    """:func:`heliosgrid.timestamps.parse_timestamps` with its errors as :class:`ForecastInputError`."""
     try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ForecastInputError(f"unknown time zone {tz!r} (use an IANA name such as 'UTC' or 'America/Denver')") from None
-    text = raw.astype(str).str.strip()
-    present = raw.notna().to_numpy() & (text != "").to_numpy()
-    has_offset = text.str.contains(_OFFSET_AT_END, regex=True).to_numpy()
-    aware = bool(has_offset[present].all()) if present.any() else False
-    if present.any() and not aware and has_offset[present].any():  # e.g. "2024-06-01T10:00Z" beside "2024-06-01"
-        raise ForecastInputError(f"column {column!r}: timestamps mix times with and without a UTC offset; "
-                                 "give every timestamp an offset, or none (local time in the site's zone)")
-    # With offsets (which may change with daylight saving time) every time goes to UTC by its own offset;
-    # naive times stay naive here and are placed in ``tz`` below.
-    try:
-        parsed = pd.to_datetime(text.where(present), utc=aware, format="ISO8601")
-    except (ValueError, TypeError):
-        try:
-            parsed = pd.to_datetime(text.where(present), utc=aware, format="mixed")
-        except (ValueError, TypeError) as exc:
-            bad = next((v for v in text[present].head(1000) if pd.isna(pd.to_datetime(v, errors="coerce", utc=True))),
-                       text.iloc[0])
-            raise ForecastInputError(f"column {column!r}: unparsable timestamp {bad!r} ({exc})") from None
-    try:
-        idx = pd.DatetimeIndex(parsed)
-    except (ValueError, TypeError) as exc:
-        raise ForecastInputError(f"column {column!r}: timestamps mix times with and without a UTC offset ({exc}); "
-                                 "give every timestamp an offset, or none (local time in the site's zone)") from None
-    if idx.tz is None:
-        try:
-            idx = idx.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
-        except (ValueError, TypeError) as exc:
-            raise ForecastInputError(f"column {column!r}: cannot localise timestamps to {tz}: {exc}") from None
-    return idx.tz_convert("UTC")
+        return _parse_timestamps(raw, tz, column)
+    except TimestampError as exc:
+        raise ForecastInputError(str(exc)) from None
 
 
 def read_csv_columns(path: Path | str, timestamp_col: str, columns: Sequence[str], tz: str = "UTC") -> pd.DataFrame:
