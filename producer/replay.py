@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.contract.reading import ReadingV1
+from heliosgrid.csvread import read_csv_any
 from heliosgrid.physics import DeviceSpec, SiteSpec
 from heliosgrid.simulation import READING_COLUMNS, SEQ_UNIT
 from heliosgrid.timestamps import parse_timestamps
@@ -179,10 +180,7 @@ def load_csv(
     """
     if not path.is_file():
         raise ValueError(f"CSV file {path} does not exist")
-    try:
-        raw = pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from None
+    raw = read_csv_any(path)  # CsvReadError is a ValueError with the reason
     missing = [c for c in [ts_column, *(c for c, _ in mapping.values())] if c not in raw.columns]
     if missing:
         raise ValueError(f"{path}: column(s) {', '.join(missing)} not found; columns are {', '.join(raw.columns)}")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from heliosgrid.csvread import CsvReadError, read_csv_any
 from heliosgrid.forecast.hygiene import HygieneReport, clean_power_series
 from heliosgrid.forecast.solar import STEP, ForecastInputError, site_from_capacity
 from heliosgrid.physics.fleet import SiteSpec
@@ -67,12 +68,10 @@ def read_csv_columns(path: Path | str, timestamp_col: str, columns: Sequence[str
     :class:`ForecastInputError` names the missing file or column, the unreadable file, the bad
     timestamp, or the column without a single number."""
     path = Path(path)
-    if not path.is_file():
-        raise ForecastInputError(f"CSV file not found: {path}")
     try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ForecastInputError(f"cannot read CSV {path}: {str(exc).strip()}") from None
+        frame = read_csv_any(path)
+    except CsvReadError as exc:
+        raise ForecastInputError(str(exc)) from None
     missing = [c for c in (timestamp_col, *columns) if c not in frame.columns]
     if missing:
         raise ForecastInputError(

@@ -26,7 +26,7 @@ def test_local_times_with_their_own_offsets_give_back_the_instants(naive_utc: li
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2035, 1, 1)), min_size=1, max_size=20),
-       st.sampled_from(ZONES), st.sampled_from(["%Y-%m-%d %H:%M", "%m/%d/%Y %H:%M", "%Y-%m-%dT%H:%M:%S"]))
+       st.sampled_from(ZONES), st.sampled_from(["%Y-%m-%d %H:%M", "%m/%d/%Y %H:%M", "%d.%m.%Y %H:%M", "%Y-%m-%dT%H:%M:%S"]))
 def test_naive_times_in_any_format_are_local_time_in_the_zone(local: list[datetime], zone: str, fmt: str) -> None:
     local = [t.replace(second=0, microsecond=0) for t in local]
     got = parse_timestamps(pd.Series([t.strftime(fmt) for t in local]), zone, "t")
@@ -48,3 +48,10 @@ def test_unparsable_values_can_be_dropped_instead() -> None:
                            drop_unparsable=True)
     assert idx[0] == pd.Timestamp("2024-06-01 17:00Z") and idx[1] is pd.NaT and idx[2] is pd.NaT
     assert idx[3] - idx[0] == timedelta(days=183, hours=1)
+
+
+def test_unix_times_in_seconds_or_milliseconds_are_utc() -> None:
+    want = [pd.Timestamp("2018-11-07 23:15Z"), pd.Timestamp("2018-11-07 23:20Z")]
+    assert parse_timestamps(pd.Series([1541632500, 1541632800]), "Europe/Madrid", "t").tolist() == want
+    assert parse_timestamps(pd.Series(["1541632500000", "1541632800000"]), "UTC", "t").tolist() == want
+    assert parse_timestamps(pd.Series(["20240601", "20240602"]), "UTC", "t")[0] == pd.Timestamp("2024-06-01", tz="UTC")  # a date

@@ -112,3 +112,12 @@ def test_naive_times_in_another_format_are_local_time_in_the_zone(tmp_path: Path
     path.write_text("time,power\n9/14/2018 2:15,1\n9/14/2018 2:30,2\n", encoding="utf-8")
     s = load_power_csv(path, timestamp_col="time", power_col="power", tz="America/New_York", raw=True)
     assert s.index[0] == pd.Timestamp("2018-09-14 06:15Z")
+
+
+def test_a_european_portal_export_reads_as_it_means(tmp_path: Path) -> None:
+    """``;`` separators, decimal commas and day-first dates (a Sunny Portal style export)."""
+    path = tmp_path / "sma.csv"
+    path.write_text("Zeit;Leistung\n01.06.2024 10:00;7,25\n13.06.2024 10:05;1.234,5\n", encoding="utf-8")
+    s = load_power_csv(path, timestamp_col="Zeit", power_col="Leistung", tz="Europe/Madrid", raw=True)
+    assert list(s.index) == [pd.Timestamp("2024-06-01 08:00Z"), pd.Timestamp("2024-06-13 08:05Z")]
+    assert s.tolist() == [7.25, 1234.5]

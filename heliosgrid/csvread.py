@@ -1,0 +1,39 @@
+"""One CSV reader for the files operators bring (forecast and maintenance CLIs, the producer's replay).
+
+Logger and portal exports differ in their separators: ``,`` with a decimal point (US, most
+software), ``;`` with a decimal comma (SMA, Fronius and other European portals: ``7,1087``), tabs.
+The separator is taken from the header line; with ``;`` or a tab, numbers written with a decimal
+comma are read as numbers (a value like ``1.234,5`` keeps ``.`` as the thousands separator).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+class CsvReadError(ValueError):
+    """The file cannot be read as a table; the message says why."""
+
+
+def _separator(header: str) -> str:
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda k: counts[k])
+    return best if counts[best] > 0 else ","
+
+
+def read_csv_any(path: Path | str) -> pd.DataFrame:
+    """The table in ``path`` (module doc); :class:`CsvReadError` for a missing, empty or unreadable file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CsvReadError(f"CSV file not found: {path}")
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as fh:
+            header = fh.readline()
+        sep = _separator(header)
+        if sep == ",":
+            return pd.read_csv(path)
+        return pd.read_csv(path, sep=sep, decimal=",", thousands=".")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise CsvReadError(f"cannot read CSV {path}: {str(exc).strip()}") from None
