@@ -158,6 +158,12 @@ def _negatives(s: pd.Series, site: SiteSpec, report: HygieneReport) -> pd.Series
         night = _night_mask(pd.DatetimeIndex(s.index[neg]), site)
         report.negative_night = int(night.sum())
         report.negative_day = int((~night).sum())
+        positive = int((s > 0).sum())
+        if report.negative_day > max(positive, 20):
+            raise ForecastInputError(
+                f"{report.negative_day} daylight values are negative and only {positive} positive: the power seems "
+                "to be reported with the opposite sign (generation as a negative export); negate the column"
+            )
     return s.clip(lower=0.0)
 
 

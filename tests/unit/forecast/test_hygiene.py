@@ -179,3 +179,13 @@ def test_power_in_watts_given_as_kilowatts_is_a_clear_error(clean_series: pd.Ser
     spiked.iloc[[500, 900, 1300]] = 1e6  # a few logger fill values are still sentinels
     _, rep = clean_power_series(spiked, DEFAULT_SITE, CAP)
     assert rep.sentinels == 3
+
+
+def test_generation_reported_as_negative_export_is_a_clear_error(clean_series: pd.Series) -> None:
+    """A meter that books generation as negative: not thousands of 'negative daylight values' set to 0."""
+    with pytest.raises(ForecastInputError, match="opposite sign"):
+        clean_power_series(-clean_series, DEFAULT_SITE, CAP)
+    tare = clean_series.copy()
+    tare[tare == 0] = -0.3  # an inverter's night tare stays a count, not an error
+    _, rep = clean_power_series(tare, DEFAULT_SITE, CAP)
+    assert rep.negative_night > 100
