@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.forecast.hygiene import CLOCK_DAY_THRESHOLD, CLOCK_MIN_CONSTANT_SHIFT_MIN, CLOCK_MIN_DAYS, ClockSegment
-from heliosgrid.forecast.solar import STEP
+from heliosgrid.forecast.solar import STEP, ForecastInputError
 from heliosgrid.physics.fleet import SiteSpec
 
 MIN_SEGMENT_SHIFT_MIN = 30
@@ -167,3 +167,44 @@ def correct_clock_drift(series_kw: pd.Series, drift: ClockDrift, longitude_deg: 
     shift = pd.to_timedelta(np.round(drift.min_per_day * elapsed), unit="min")
     out = pd.Series(s.to_numpy(), index=s.index - shift)
     return out.sort_index().resample(STEP).mean()
+
+
+#: The production's daily profile may lag the sun's by up to this much (a DST or zone error of a logger,
+#: an east/west array) before the location or the timestamps' zone is taken to be wrong, minutes.
+MAX_PROFILE_LAG_MIN = 180
+
+
+def profile_lag_min(series_kw: pd.Series, site: SiteSpec) -> float | None:
+    """Minutes by which the mean daily production profile (by UTC time of day) lags the sun's (mean
+    ``max(0, sin elevation)`` at the site over the same days), from their circular cross-correlation;
+    None without ≥ 3 days of positive values. Unlike the noon offsets it sees errors of many hours (a
+    longitude with the wrong sign, naive UTC times read as local time)."""
+    s = series_kw.dropna()
+    s = s[s.index.floor("D").isin(s[s > 0].index.floor("D"))]
+    if s[s > 0].index.floor("D").nunique() < 3:
+        return None
+    slot = (s.index.hour * 4 + s.index.minute // 15).to_numpy()
+    prof = np.bincount(slot, weights=s.clip(lower=0).to_numpy(), minlength=96) / np.maximum(np.bincount(slot, minlength=96), 1)
+    days = pd.DatetimeIndex(s.index.floor("D").unique())
+    days = days[np.linspace(0, len(days) - 1, min(len(days), 24)).astype(int)]
+    times = pd.DatetimeIndex([d + pd.Timedelta(minutes=15 * k + 7.5) for d in days for k in range(96)])
+    from heliosgrid.physics import solar_position
+
+    sun = np.clip(np.sin(np.radians(solar_position(site, times)["apparent_elevation"].to_numpy())), 0.0, None)
+    sun_prof = sun.reshape(len(days), 96).mean(axis=0)
+    a, b = prof - prof.mean(), sun_prof - sun_prof.mean()
+    corr = [float(np.dot(np.roll(b, k), a)) for k in range(96)]
+    lag = int(np.argmax(corr)) * 15
+    return float(lag - 1440 if lag > 720 else lag)
+
+
+def check_location(series_kw: pd.Series, site: SiteSpec) -> None:
+    """Refuse a series whose production lags the sun at the given location by more than
+    :data:`MAX_PROFILE_LAG_MIN`: the longitude (east positive) or the timestamps' time zone is wrong."""
+    lag = profile_lag_min(series_kw, site)
+    if lag is not None and abs(lag) > MAX_PROFILE_LAG_MIN:
+        raise ForecastInputError(
+            f"the production runs {abs(lag) / 60:.1f} h {'behind' if lag > 0 else 'ahead of'} the sun at latitude "
+            f"{site.latitude_deg:g}, longitude {site.longitude_deg:g}: check the longitude (east positive, west "
+            "negative) and the time zone of the timestamps (--tz for times without an offset)"
+        )

@@ -237,10 +237,18 @@ def _capacity(s: pd.Series, capacity_kw: float | None, report: HygieneReport) ->
 
 
 def _clock(s: pd.Series, site: SiteSpec, report: HygieneReport, correct: bool) -> pd.Series:
-    """Whole-hour clock shifts (DST, a wrong zone), then a steady drift, each reported and corrected."""
-    from heliosgrid.forecast.clock import correct_clock_drift, correct_clock_shifts, detect_clock_drift, detect_clock_shifts
+    """The location against the sun (an error beyond 3 h is refused), whole-hour clock shifts (DST, a
+    wrong zone), then a steady drift, each reported and corrected."""
+    from heliosgrid.forecast.clock import (
+        check_location,
+        correct_clock_drift,
+        correct_clock_shifts,
+        detect_clock_drift,
+        detect_clock_shifts,
+    )
 
     done = "timestamps corrected" if correct else "not corrected"
+    check_location(s, site)
     segments = detect_clock_shifts(s, site)
     if segments:
         report.clock_shifts = segments

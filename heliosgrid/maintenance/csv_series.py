@@ -114,6 +114,24 @@ def _check_unit(ac_kw: pd.Series, spec: CsvSpec) -> None:
                                f"(their median is {float(positive.median()):.4g} kW): the power is probably in W ({hint})")
 
 
+def _check_place(frame: pd.DataFrame, spec: CsvSpec) -> None:
+    """The irradiance (AC power without it) must follow the sun at the given place within 3 h, else the
+    longitude's sign or the timestamps' zone is wrong (:func:`heliosgrid.forecast.clock.profile_lag_min`)."""
+    from heliosgrid.forecast.clock import MAX_PROFILE_LAG_MIN, profile_lag_min
+    from heliosgrid.forecast.solar import site_from_capacity
+
+    col = "poa_w_m2" if "poa_w_m2" in frame and frame["poa_w_m2"].notna().any() else "ac_power_kw"
+    values = frame[col].resample("15min").mean()
+    where = site_from_capacity("check", spec.latitude_deg, spec.longitude_deg, 1.0, timezone="UTC")
+    lag = profile_lag_min(values, where)
+    if lag is not None and abs(lag) > MAX_PROFILE_LAG_MIN:
+        raise SeriesInputError(
+            f"the {'irradiance' if col == 'poa_w_m2' else 'AC power'} runs {abs(lag) / 60:.1f} h "
+            f"{'behind' if lag > 0 else 'ahead of'} the sun at latitude {spec.latitude_deg:g}, longitude "
+            f"{spec.longitude_deg:g}: check the longitude (east positive, west negative) and --tz"
+        )
+
+
 def cadence_s(index: pd.DatetimeIndex) -> int:
     """The reporting interval (s): the median step between consecutive timestamps."""
     steps = np.diff(index.asi8) / 1e9
@@ -144,6 +162,7 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
     if not (frame["ac_power_kw"] > 0).any():
         raise SeriesInputError(f"column {spec.ac_col!r} never shows positive power: nothing to evaluate")
     _check_unit(frame["ac_power_kw"], spec)
+    _check_place(frame, spec)
     dc_kw, ac_kw = infer_capacities(frame["ac_power_kw"].clip(lower=0.0), frame["poa_w_m2"])
     dc_kw, ac_kw = spec.dc_kw or dc_kw, spec.ac_kw or ac_kw
     name = spec.name or spec.path.stem

@@ -189,3 +189,24 @@ def test_generation_reported_as_negative_export_is_a_clear_error(clean_series: p
     tare[tare == 0] = -0.3  # an inverter's night tare stays a count, not an error
     _, rep = clean_power_series(tare, DEFAULT_SITE, CAP)
     assert rep.negative_night > 100
+
+
+def test_a_wrong_longitude_sign_or_time_zone_is_a_clear_error(clean_series: pd.Series) -> None:
+    """Production hours away from the sun at the given place: the longitude's sign or the timestamps'
+    zone is wrong (naive UTC read as local time). The noon-offset clock check wraps around midnight
+    there; the profile lag does not."""
+    from heliosgrid.forecast.clock import profile_lag_min
+    from heliosgrid.forecast.datasets import site_with_capacity
+    from heliosgrid.forecast.solar import site_from_capacity
+
+    east = site_from_capacity("x", DEFAULT_SITE.latitude_deg, 120.0, CAP, timezone="UTC")  # the data is at 2.4° W
+    with pytest.raises(ForecastInputError, match=r"longitude \(east positive, west negative\)"):
+        clean_power_series(clean_series, east, CAP)
+    late = clean_series.copy()
+    late.index = late.index + pd.Timedelta(hours=7)
+    with pytest.raises(ForecastInputError, match="7.0 h behind the sun"):
+        clean_power_series(late, DEFAULT_SITE, CAP)
+    assert abs(profile_lag_min(clean_series, site_with_capacity(DEFAULT_SITE, CAP)) or 0.0) <= 30
+    for name in ("serf", "pvdaq50_spring_dst"):  # real series, DST logger included: well inside 3 h
+        ds = load_dataset(name)
+        assert abs(profile_lag_min(ds.series, ds.site) or 0.0) <= 60, name

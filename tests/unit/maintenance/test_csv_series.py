@@ -87,6 +87,8 @@ def test_ghi_is_transposed_and_the_sensor_detectors_are_told_why(tmp_path: Path)
         ({"ac_kw": 0.0}, "--ac-kw must be > 0 kW"),
         ({"power_unit": "MW"}, "power unit must be 'kW' or 'W'"),
         ({"power_unit": "kW", "ac_kw": 5.7}, "the power is probably in W (give --power-unit W)"),
+        ({"longitude_deg": 105.178}, "check the longitude (east positive, west negative) and --tz"),
+        ({"tz": "UTC"}, "7.0 h ahead of the sun"),
     ],
 )
 def test_bad_descriptions_get_a_precise_message(serf_csv: Path, change: dict[str, object], message: str) -> None:
