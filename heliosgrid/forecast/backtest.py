@@ -143,7 +143,7 @@ def run_backtest(
     if len(train) < 7 * 96 * 0.3:
         raise ForecastInputError(
             f"not enough history before the test window ({len(train)} intervals before {test_start.isoformat()}); "
-            "need at least 7 days of data plus the test window"
+            f"need at least 7 days of data plus the test window ({test_days:g} days; --test-days shortens it)"
         )
     if fit_orientation:
         site = infer_orientation(train, site, capacity_kw)
