@@ -204,7 +204,7 @@ def test_a_wrong_longitude_sign_or_time_zone_is_a_clear_error(clean_series: pd.S
         clean_power_series(clean_series, east, CAP)
     late = clean_series.copy()
     late.index = late.index + pd.Timedelta(hours=7)
-    with pytest.raises(ForecastInputError, match="7.0 h behind the sun"):
+    with pytest.raises(ForecastInputError, match=r"7\.0 h behind the sun"):
         clean_power_series(late, DEFAULT_SITE, CAP)
     assert abs(profile_lag_min(clean_series, site_with_capacity(DEFAULT_SITE, CAP)) or 0.0) <= 30
     for name in ("serf", "pvdaq50_spring_dst"):  # real series, DST logger included: well inside 3 h
