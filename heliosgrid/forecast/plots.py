@@ -95,6 +95,7 @@ def _band_panel(ax: Any, result: BacktestResult) -> None:
     ax.plot(x, pin, "o-", color="tab:red", label="pinball skill vs climatology quantiles")
     ax.axhline(0.0, color="black", lw=0.8)
     ax.set_xticks(x, buckets)
-    ax.set_ylim(min(-0.3, np.nanmin(pin) - 0.05) if np.isfinite(np.nanmin(pin)) else -0.3, 1.0)
+    # Headroom above 1.0 for the legend: placed over the bars it hid the day-ahead pinball marker.
+    ax.set_ylim(min(-0.3, np.nanmin(pin) - 0.05) if np.isfinite(np.nanmin(pin)) else -0.3, 1.4)
     ax.set_title(f"{result.champion}: calibration and sharpness per bucket")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", ncol=2)
