@@ -169,9 +169,11 @@ def correct_clock_drift(series_kw: pd.Series, drift: ClockDrift, longitude_deg: 
     return out.sort_index().resample(STEP).mean()
 
 
-#: The production's daily profile may lag the sun's by up to this much (a DST or zone error of a logger,
-#: an east/west array) before the location or the timestamps' zone is taken to be wrong, minutes.
-MAX_PROFILE_LAG_MIN = 180
+#: The production's daily profile may lag the sun's by up to this much before the location or the
+#: timestamps' zone is taken to be wrong, minutes. Clear-sky POA of a vertical west wall at 37° N lags by
+#: 150 min, a 40° west roof by 105 min; with a logger an hour off (DST) that is 210 min. A wrong longitude
+#: sign at |longitude| ≥ 30°, or US naive UTC read as local time, is ≥ 4 h.
+MAX_PROFILE_LAG_MIN = 240
 
 
 def profile_lag_min(series_kw: pd.Series, site: SiteSpec) -> float | None:

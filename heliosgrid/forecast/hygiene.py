@@ -237,7 +237,7 @@ def _capacity(s: pd.Series, capacity_kw: float | None, report: HygieneReport) ->
 
 
 def _clock(s: pd.Series, site: SiteSpec, report: HygieneReport, correct: bool) -> pd.Series:
-    """The location against the sun (an error beyond 3 h is refused), whole-hour clock shifts (DST, a
+    """The location against the sun (an error beyond 4 h is refused), whole-hour clock shifts (DST, a
     wrong zone), then a steady drift, each reported and corrected."""
     from heliosgrid.forecast.clock import (
         check_location,

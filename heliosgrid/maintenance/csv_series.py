@@ -115,7 +115,7 @@ def _check_unit(ac_kw: pd.Series, spec: CsvSpec) -> None:
 
 
 def _check_place(frame: pd.DataFrame, spec: CsvSpec) -> None:
-    """The irradiance (AC power without it) must follow the sun at the given place within 3 h, else the
+    """The irradiance (AC power without it) must follow the sun at the given place within 4 h, else the
     longitude's sign or the timestamps' zone is wrong (:func:`heliosgrid.forecast.clock.profile_lag_min`)."""
     from heliosgrid.forecast.clock import MAX_PROFILE_LAG_MIN, profile_lag_min
     from heliosgrid.forecast.solar import site_from_capacity

@@ -210,3 +210,20 @@ def test_a_wrong_longitude_sign_or_time_zone_is_a_clear_error(clean_series: pd.S
     for name in ("serf", "pvdaq50_spring_dst"):  # real series, DST logger included: well inside 3 h
         ds = load_dataset(name)
         assert abs(profile_lag_min(ds.series, ds.site) or 0.0) <= 60, name
+
+
+def test_a_west_facing_wall_is_not_taken_for_a_wrong_location() -> None:
+    """Clear-sky POA of a vertical west-facing wall peaks hours after noon: inside the location check."""
+    import pvlib
+
+    from heliosgrid.forecast.clock import MAX_PROFILE_LAG_MIN, profile_lag_min
+    from heliosgrid.forecast.solar import site_from_capacity
+
+    times = pd.date_range("2024-03-01", "2024-04-01", freq="15min", tz="UTC")
+    loc = pvlib.location.Location(37.0, -122.0)
+    sun = loc.get_solarposition(times)
+    cs = loc.get_clearsky(times, solar_position=sun)
+    poa = pvlib.irradiance.get_total_irradiance(90, 270, sun["apparent_zenith"], sun["azimuth"], cs["dni"], cs["ghi"], cs["dhi"])
+    series = pd.Series(poa["poa_global"].clip(lower=0).to_numpy() / 100.0, index=times)
+    lag = profile_lag_min(series, site_from_capacity("wall", 37.0, -122.0, 10.0, timezone="UTC"))
+    assert lag is not None and 90 <= lag <= MAX_PROFILE_LAG_MIN - 60  # late, with room for a DST hour
