@@ -6,7 +6,9 @@ and returns the 15-min series the models use plus a :class:`HygieneReport` with 
 * ``duplicate_timestamps`` — repeated labels (the last value is kept);
 * ``sentinels`` — non-finite values and logger fill values (≤ −999, or beyond ±``SENTINEL_CAPACITY_FACTOR``
   × capacity, e.g. −1e6): set missing;
-* ``negative_night`` / ``negative_day`` — negative readings (inverter tare at night): set to 0;
+* ``negative_night`` / ``negative_day`` — negative readings (inverter tare at night): set to 0. Mostly
+  negative daylight values are an error that says which: generation booked as a negative export (plant-sized
+  magnitudes), or no production at all (standby-sized, as at night);
 * ``above_nameplate`` — 15-min values above ``ABOVE_NAMEPLATE_TOLERANCE`` × the given capacity; they are
   kept (over-sized inverters run above their AC rating) and the forecast clip level is raised to
   the observed 99.9th percentile (``effective_capacity_kw``);
@@ -53,6 +55,11 @@ SENTINEL_FLOOR_KW = -999.0
 #: More than this share of the positive values beyond the sentinel limit is a unit error (W given as kW), not sentinels.
 UNIT_ERROR_SHARE = 0.05
 ABOVE_NAMEPLATE_TOLERANCE = 1.02
+#: Daylight negatives whose 95th percentile is below this share of the capacity are an inverter's standby
+#: draw (no production), not generation booked as a negative export.
+STANDBY_SHARE_OF_CAPACITY = 0.05
+#: ... nor are daylight negatives whose 95th percentile is under this many times the night's median draw.
+STANDBY_NIGHT_FACTOR = 3.0
 FLATLINE_WINDOW = 6  # 1.5 h of identical 15-min values in daylight
 #: A day's production window: intervals above this share of the day's maximum.
 CLOCK_DAY_THRESHOLD = 0.05
@@ -143,8 +150,8 @@ def _raw_checks(raw: pd.Series, capacity_kw: float | None, report: HygieneReport
         share = float((positive > SENTINEL_CAPACITY_FACTOR * capacity_kw).mean())
         raise ForecastInputError(
             f"{share:.0%} of the positive values exceed {SENTINEL_CAPACITY_FACTOR:g} × the given capacity {capacity_kw:g} kW "
-            f"(their median is {float(positive.median()):.4g}): the power is probably in W, not kW (give --power-unit W), "
-            "or the capacity is wrong"
+            f"(their median is {float(positive.median()):.4g}, their maximum {float(positive.max()):.4g}): the power is "
+            "probably in W, not kW (give --power-unit W), or the capacity is wrong"
         )
     bad = ~np.isfinite(s.to_numpy()) | (s.to_numpy() <= SENTINEL_FLOOR_KW) \
         | (np.abs(s.to_numpy()) > SENTINEL_CAPACITY_FACTOR * ref)
@@ -152,7 +159,7 @@ def _raw_checks(raw: pd.Series, capacity_kw: float | None, report: HygieneReport
     return s.where(~bad)
 
 
-def _negatives(s: pd.Series, site: SiteSpec, report: HygieneReport) -> pd.Series:
+def _negatives(s: pd.Series, site: SiteSpec, report: HygieneReport, capacity_kw: float | None = None) -> pd.Series:
     neg = (s < 0).to_numpy()
     if neg.any():
         night = _night_mask(pd.DatetimeIndex(s.index[neg]), site)
@@ -160,11 +167,29 @@ def _negatives(s: pd.Series, site: SiteSpec, report: HygieneReport) -> pd.Series
         report.negative_day = int((~night).sum())
         positive = int((s > 0).sum())
         if report.negative_day > max(positive, 20):
-            raise ForecastInputError(
-                f"{report.negative_day} daylight values are negative and only {positive} positive: the power seems "
-                "to be reported with the opposite sign (generation as a negative export); negate the column"
-            )
+            draw = s[neg]
+            raise ForecastInputError(negative_daylight_diagnosis(-draw[~night], -draw[night], positive, capacity_kw))
     return s.clip(lower=0.0)
+
+
+def negative_daylight_diagnosis(day_kw: pd.Series, night_kw: pd.Series, positive: int, capacity_kw: float | None) -> str:
+    """Why most daylight power values are negative (magnitudes ``day_kw`` / ``night_kw``, kW > 0; ``positive``
+    daylight values > 0): a meter that books generation as a negative export (daylight magnitudes of the
+    plant's size, far above the night's draw), or no production at all — only the inverter's standby draw,
+    as at night (an inverter that is off, an array under snow, a wrong column). The message for the user."""
+    day_p95 = float(day_kw.quantile(0.95))
+    night_median = float(night_kw.median()) if len(night_kw) else float("nan")
+    export_like = not np.isfinite(night_median) or day_p95 >= STANDBY_NIGHT_FACTOR * night_median
+    if capacity_kw:
+        export_like = export_like and day_p95 >= STANDBY_SHARE_OF_CAPACITY * capacity_kw
+    if export_like:
+        return (f"{len(day_kw)} daylight values are negative and only {positive} positive: the power seems "
+                "to be reported with the opposite sign (generation as a negative export); negate the column")
+    return (f"{len(day_kw)} daylight values are negative and only {positive} positive, and they are small "
+            f"(95 % within {day_p95:.3g} kW{'' if not capacity_kw else f' of a {capacity_kw:g} kW plant'}"
+            f"{'' if not np.isfinite(night_median) else f'; median {night_median:.3g} kW at night'}): the series "
+            "holds no production, only the inverter's standby draw — it was off or the array covered (snow) "
+            "for this whole period, or this is not the AC power column")
 
 
 def _flatlines(s: pd.Series, capacity_kw: float, report: HygieneReport) -> pd.Series:
@@ -280,7 +305,7 @@ def clean_power_series(raw: pd.Series, site: SiteSpec, capacity_kw: float | None
     report = HygieneReport(n_input=len(raw))
     s = _raw_checks(raw, capacity_kw, report)
     s.index = pd.DatetimeIndex(s.index).tz_convert("UTC")
-    s = _negatives(s, site, report).dropna()
+    s = _negatives(s, site, report, capacity_kw).dropna()
     if len(s) < 2:
         raise ForecastInputError("the power series has fewer than 2 valid values after removing sentinels")
     step_s = pd.Series(s.index).diff().dt.total_seconds().median()

@@ -114,6 +114,20 @@ def _check_unit(ac_kw: pd.Series, spec: CsvSpec) -> None:
                                f"(their median is {float(positive.median()):.4g} kW): the power is probably in W ({hint})")
 
 
+def _check_sign(frame: pd.DataFrame, spec: CsvSpec) -> None:
+    """Mostly negative AC power in daylight (irradiance > 100 W/m²): generation booked as a negative export,
+    or no production at all (standby draw only); the message says which
+    (:func:`heliosgrid.forecast.hygiene.negative_daylight_diagnosis`)."""
+    from heliosgrid.forecast.hygiene import negative_daylight_diagnosis
+
+    ac, poa = frame["ac_power_kw"], frame["poa_w_m2"]
+    day, night = ac[poa > 100.0], ac[poa < 5.0]
+    if int((day < 0).sum()) > max(int((day > 0).sum()), 20):
+        nameplate = max(spec.ac_kw or 0.0, spec.dc_kw or 0.0) or None
+        raise SeriesInputError(f"column {spec.ac_col!r}: " + negative_daylight_diagnosis(
+            -day[day < 0], -night[night < 0], int((day > 0).sum()), nameplate))
+
+
 def _check_place(frame: pd.DataFrame, spec: CsvSpec) -> None:
     """The irradiance (AC power without it) must follow the sun at the given place within 4 h, else the
     longitude's sign or the timestamps' zone is wrong (:func:`heliosgrid.forecast.clock.profile_lag_min`)."""
@@ -159,6 +173,7 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
     if spec.ghi_col is not None:
         solpos = bucket_solar_position(pd.DatetimeIndex(frame.index), where, cadence)
         frame["poa_w_m2"] = poa_from_ghi(frame["ghi_w_m2"], solpos, spec.tilt_deg, spec.azimuth_deg)
+    _check_sign(frame, spec)
     if not (frame["ac_power_kw"] > 0).any():
         raise SeriesInputError(f"column {spec.ac_col!r} never shows positive power: nothing to evaluate")
     _check_unit(frame["ac_power_kw"], spec)

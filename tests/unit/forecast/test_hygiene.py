@@ -191,6 +191,19 @@ def test_generation_reported_as_negative_export_is_a_clear_error(clean_series: p
     assert rep.negative_night > 100
 
 
+def test_standby_draw_all_day_is_no_production_not_a_sign_error(clean_series: pd.Series) -> None:
+    """An inverter that produced nothing (off, snow-covered) logs its standby draw day and night, as PVDAQ
+    system 1276 did on 2019-01-01 (−100/−200 W every 15 min): negating that would invent production."""
+    standby = pd.Series(np.where(np.arange(len(clean_series)) % 2, -0.1, -0.2), index=clean_series.index)
+    with pytest.raises(ForecastInputError, match="no production, only the inverter's standby draw") as err:
+        clean_power_series(standby, DEFAULT_SITE, CAP)
+    assert "opposite sign" not in str(err.value)
+    with pytest.raises(ForecastInputError, match="standby draw"):  # no capacity: judged against the night's draw
+        clean_power_series(standby, DEFAULT_SITE)
+    with pytest.raises(ForecastInputError, match="opposite sign"):
+        clean_power_series(-clean_series, DEFAULT_SITE)  # no night draw to compare with
+
+
 def test_a_wrong_longitude_sign_or_time_zone_is_a_clear_error(clean_series: pd.Series) -> None:
     """Production hours away from the sun at the given place: the longitude's sign or the timestamps'
     zone is wrong (naive UTC read as local time). The noon-offset clock check wraps around midnight

@@ -112,6 +112,14 @@ def test_bad_files_get_a_precise_message(tmp_path: Path, serf_csv: Path) -> None
     dark.to_csv(tmp_path / "dark.csv", index=False)
     with pytest.raises(SeriesInputError, match="column 'pac_w' never shows positive power"):
         load_csv_series(_spec(tmp_path / "dark.csv"))
+    exported = pd.read_csv(serf_csv).assign(pac_w=lambda d: -d["pac_w"])
+    exported.to_csv(tmp_path / "exported.csv", index=False)
+    with pytest.raises(SeriesInputError, match="column 'pac_w': .* opposite sign .* negate the column"):
+        load_csv_series(_spec(tmp_path / "exported.csv"))
+    standby = pd.read_csv(serf_csv).assign(pac_w=-15.0)  # an inverter that was off all along: its 15 W draw
+    standby.to_csv(tmp_path / "standby.csv", index=False)
+    with pytest.raises(SeriesInputError, match="no production, only the inverter's standby draw"):
+        load_csv_series(_spec(tmp_path / "standby.csv"))
     text = pd.read_csv(serf_csv).assign(pac_w="n/a")
     text.to_csv(tmp_path / "text.csv", index=False)
     with pytest.raises(SeriesInputError, match="column 'pac_w' has no numeric values"):
