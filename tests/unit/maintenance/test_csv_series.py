@@ -114,7 +114,7 @@ def test_bad_files_get_a_precise_message(tmp_path: Path, serf_csv: Path) -> None
         load_csv_series(_spec(tmp_path / "dark.csv"))
     exported = pd.read_csv(serf_csv).assign(pac_w=lambda d: -d["pac_w"])
     exported.to_csv(tmp_path / "exported.csv", index=False)
-    with pytest.raises(SeriesInputError, match="column 'pac_w': .* opposite sign .* negate the column"):
+    with pytest.raises(SeriesInputError, match=r"column 'pac_w': .* opposite sign .* negate the column"):
         load_csv_series(_spec(tmp_path / "exported.csv"))
     standby = pd.read_csv(serf_csv).assign(pac_w=-15.0)  # an inverter that was off all along: its 15 W draw
     standby.to_csv(tmp_path / "standby.csv", index=False)
