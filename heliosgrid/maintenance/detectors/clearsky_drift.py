@@ -15,7 +15,8 @@ clear buckets is a *clear day*; its index ``A`` is the median sensor/clear-sky r
 median AC/clear-sky-AC ratio.
 
 Rule: on a clear day ``d`` the deviation ``D = A_d / baseline − 1`` where baseline = median ``A`` of
-the oldest ``BASELINE_MAX_DAYS`` clear days in ``[d − BASELINE_SPAN_DAYS, d)`` (warm-up: at least
+the oldest ``BASELINE_MAX_DAYS`` clear days in ``[d − BASELINE_SPAN_DAYS, d)`` that were not themselves
+flagged (warm-up: at least
 ``MIN_BASELINE_DAYS`` of them; before that the day is not judged). Threshold = max(``DRIFT_FLOOR``,
 4 × the robust scatter of the baseline days' ``A``). Two consecutive clear days beyond it, with
 the same sign, raise ``irradiance_drift`` — unless AC power followed (its ``B`` moved by at least
@@ -140,11 +141,15 @@ class _Verdict:
     flagged: bool
 
 
-def _judge(days: ClearDays, i: int) -> _Verdict | None:
-    """Verdict on clear day ``i`` against its baseline; None during warm-up."""
+def _judge(days: ClearDays, i: int, flagged: np.ndarray | None = None) -> _Verdict | None:
+    """Verdict on clear day ``i`` against its baseline; None during warm-up. ``flagged``: the earlier clear
+    days found beyond their threshold, left out of the baseline (a drifted day must not become the
+    reference of the next: two drifted days in a 14-day window had widened the threshold past the drift)."""
     d = days.a.index[i]
     lo = d - pd.Timedelta(days=BASELINE_SPAN_DAYS)
     before = (days.a.index >= lo) & (days.a.index < d)
+    if flagged is not None:
+        before &= ~flagged
     base_a = days.a[before].iloc[:BASELINE_MAX_DAYS]  # the oldest: not yet contaminated by a drift
     if len(base_a) < MIN_BASELINE_DAYS:
         return None
@@ -167,8 +172,10 @@ def judged_days(f: pd.DataFrame, th: Thresholds = DEFAULT, exclude: pd.Series | 
     ``flagged`` (NaN / False during warm-up), ``last_bucket``."""
     days = clear_days(f, th, exclude)
     rows = []
+    flagged = np.zeros(len(days.a), dtype=bool)
     for i in range(len(days.a)):
-        v = _judge(days, i)
+        v = _judge(days, i, flagged)
+        flagged[i] = bool(v is not None and v.flagged)
         rows.append(
             {
                 "a": float(days.a.iloc[i]),

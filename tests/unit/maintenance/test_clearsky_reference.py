@@ -61,6 +61,22 @@ def test_a_two_percent_per_day_drift_is_found_against_the_clear_sky(autumn: Real
     assert detect_clearsky_drift(clean[clean.index >= start - pd.Timedelta(days=2)], autumn.device) == []
 
 
+def test_a_drifted_clear_day_does_not_become_the_next_days_reference() -> None:
+    """System 15, summer 2020, drift from 2020-08-09: the first clear days after it (08-13, 08-14) are both
+    beyond the threshold. With 08-13 in 08-14's baseline the scatter, and with it the threshold, had grown past
+    08-14's deviation, so no two consecutive days were ever flagged and the drift went unreported."""
+    summer = system15_poa("2020-07")
+    start = pd.Timestamp("2020-08-09 07:00", tz="UTC")
+    readings = _window(summer, "2020-07-20", 26)
+    f = _features(summer, injection.irradiance_drift(readings, start, 900).readings)
+    table = clearsky_drift.judged_days(f)
+    after = table[table.index > start]
+    assert after["flagged"].iloc[:2].all()  # the two clear days after the onset
+    found = detect_clearsky_drift(f, summer.device, trend_rule=False)
+    assert len(found) == 1 and found[0].detected_at > start
+    assert detect_clearsky_drift(_features(summer, readings), summer.device, trend_rule=False) == []
+
+
 def test_warm_up_is_reported_until_clear_days_exist(autumn: RealSeries) -> None:
     f = _features(autumn, _window(autumn, "2021-10-03", 2))
     assert "warm-up" in (warmup_reason(f) or "")
