@@ -8,9 +8,10 @@ and test forecasts of every member as a pickle in DIR.
 ``python -m bench._selection_replay replay DIR`` re-runs, on every stored window, the backtest's
 re-selection at each issue time (:func:`heliosgrid.forecast.evaluation.reselected_ensemble_frame`'s
 rule: hold-out plus the test forecasts matured before the issue time, last 21 days) with the current
-``ensemble._choose`` and prints the champion's improvement against the best of persistence,
+``ensemble.weights_from_wide`` and prints the champion's improvement against the best of persistence,
 climatology and Prophet chosen in hindsight, per window and bucket, and the summary
-(mean, worst, cells ≥ 0, cells ≥ 10 %). To compare another rule, patch ``ensemble._choose``.
+(mean, worst, cells ≥ 0, cells ≥ 10 %). To compare another rule, patch ``ensemble.weights_from_wide``
+(or ``ensemble._choose``, the rule of the selected buckets).
 """
 
 from __future__ import annotations
@@ -79,15 +80,7 @@ def collect(directory: Path, csvs: list[str]) -> None:
 
 
 def _weights(data: pd.DataFrame, names: list[str]) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
-    for b in HORIZON_BUCKETS:
-        sel = data[data["bucket"] == b]
-        if len(sel) < 20:
-            out[b] = {"persistence": 1.0}
-            continue
-        fold = ensemble.fold_ids(sel["issued_at"].to_numpy())
-        out[b] = ensemble._choose(sel[names].to_numpy(), sel["y_kw"].to_numpy(), fold, names)[0]
-    return out
+    return ensemble.weights_from_wide(data, names)[0]
 
 
 def replay_window(stored: dict[str, Any], window_days: float = 21.0) -> dict[str, float]:

@@ -4,7 +4,15 @@ For each horizon bucket (``heliosgrid.forecast.metrics.HORIZON_BUCKETS``) the ca
 on the training hold-out decide. The hold-out is rolling-origin: the last ``calibration_days`` (21 in a
 backtest) of the training window, forecasts issued every few hours by each model fitted before the
 hold-out, split into :data:`N_FOLDS` consecutive folds of issue times (only data before any test window).
-The default of every bucket is the reference blend (convex non-negative least squares over
+
+The first hour (:data:`SHORT_LEAD_BUCKET`) is not selected: its forecast is the equal-weight average of
+persistence and every learned member, the models that condition on the last observations (climatology
+and Prophet do not). Its hold-out holds only the few daylight forecasts of each issue time's first hour
+(~7 a day at 6-hourly issues), dominated by a few ramp days; weights or a champion estimated on it lost to
+the fixed average on the stored backtests of 16 windows of 4 plants (the "forecast combination puzzle":
+with few, heavy-tailed errors, estimated weights cost more than they gain; ADR 0390).
+
+The default of every other bucket is the reference blend (convex non-negative least squares over
 persistence, climatology and Prophet, weights fitted on the other folds when scored). A challenger —
 each learned model alone, the convex NNLS blend of all members, or all members weighted by inverse
 squared MSE — replaces it if it has the lower pooled (cross-validated) RMSE *and* beats it in at least
@@ -42,6 +50,9 @@ N_FOLDS = 3
 #: model or a blend of all members won the test weeks: mean −1.2 % against the best reference in hindsight, +3.1 % with
 #: this rule).
 MIN_FOLDS_WON = 2
+#: The bucket whose weights are not selected but fixed: the equal-weight average of persistence and the learned
+#: members (ADR 0390: its hold-out is ~7 daylight forecasts a day, too few and too heavy-tailed to choose on).
+SHORT_LEAD_BUCKET = "0-1h"
 
 
 def holdout_power(fc: Forecaster) -> pd.DataFrame:
@@ -149,8 +160,32 @@ def holdout_wide(members: dict[str, Forecaster]) -> tuple[pd.DataFrame, list[str
     return wide.dropna(subset=["y_kw", *names]), names
 
 
+def short_lead_members(names: list[str]) -> list[str]:
+    """The members averaged with equal weights in :data:`SHORT_LEAD_BUCKET`: persistence and every learned
+    member (all condition on the last observations); none when persistence or every learned model is missing."""
+    learned = [n for n in names if n not in REFERENCES]
+    return ["persistence", *learned] if "persistence" in names and learned else []
+
+
+def _short_lead(x: np.ndarray, y: np.ndarray, fold: np.ndarray, names: list[str]) -> tuple[dict[str, float], dict[str, Any]]:
+    """Equal weights over :func:`short_lead_members`; the evidence reports the hold-out RMSE of each member and
+    of the average, for information (they do not decide: module doc, ADR 0390)."""
+    members = short_lead_members(names)
+    w = np.array([1.0 / len(members) if n in members else 0.0 for n in names])
+    rmse = {n: float(np.sqrt(np.nanmean((x[:, i] - y) ** 2))) for i, n in enumerate(names)}
+    rmse["short_lead_average"] = float(np.sqrt(np.nanmean((x @ w - y) ** 2)))
+    weights = {n: round(float(v), 4) for n, v in zip(names, w, strict=True) if v > 0}
+    refs = [n for n in names if n in REFERENCES]
+    evidence = {"holdout_rmse_kw": {n: round(v, 5) for n, v in rmse.items()},
+                "best_reference": min(refs, key=lambda n: rmse[n]) if refs else None,
+                "choice": "short_lead_average", "n": len(y), "folds": int(np.unique(fold).size)}
+    return weights, evidence
+
+
 def weights_from_wide(wide: pd.DataFrame, names: list[str]) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
-    """Per bucket, the member weights (a single model = weight 1) chosen on ``wide`` and the evidence."""
+    """Per bucket, the member weights (a single model = weight 1) chosen on ``wide`` and the evidence:
+    :data:`SHORT_LEAD_BUCKET` the equal-weight short-lead average when its members exist, every other bucket
+    (and that one without them) by :func:`_choose`."""
     weights: dict[str, dict[str, float]] = {}
     evidence: dict[str, Any] = {}
     for b in HORIZON_BUCKETS:
@@ -159,7 +194,8 @@ def weights_from_wide(wide: pd.DataFrame, names: list[str]) -> tuple[dict[str, d
             weights[b] = {"persistence": 1.0} if "persistence" in names else {names[0]: 1.0}
             continue
         fold = fold_ids(sel["issued_at"].to_numpy())
-        weights[b], evidence[b] = _choose(sel[names].to_numpy(), sel["y_kw"].to_numpy(), fold, names)
+        rule = _short_lead if b == SHORT_LEAD_BUCKET and short_lead_members(names) else _choose
+        weights[b], evidence[b] = rule(sel[names].to_numpy(), sel["y_kw"].to_numpy(), fold, names)
     return weights, evidence
 
 
@@ -254,4 +290,4 @@ class EnsembleForecaster:
 
 
 __all__ = ["ENSEMBLE_NAME", "EnsembleForecaster", "combine_p50", "holdout_power", "holdout_wide", "label",
-           "select_per_bucket", "weights_from_wide"]
+           "select_per_bucket", "short_lead_members", "weights_from_wide"]

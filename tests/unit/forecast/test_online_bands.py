@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from heliosgrid.forecast.ensemble import MIN_FOLDS_WON, _choose, fold_ids
+from heliosgrid.forecast.ensemble import MIN_FOLDS_WON, SHORT_LEAD_BUCKET, _choose, fold_ids, weights_from_wide
 from heliosgrid.forecast.online import apply_offsets, online_offsets
 from heliosgrid.forecast.solar import STEP, SolarContext
 from heliosgrid.forecast.synthetic import DEFAULT_SITE
@@ -72,6 +72,28 @@ def test_selection_falls_back_to_the_reference_blend_unless_better_in_most_folds
     w, ev = _choose(np.column_stack([ref, worse, mostly]), y, fold, names)
     assert ev["choice"] in ("gbm", "nnls", "inverse_mse") and w.get("gbm", 0.0) > 0.5
     assert sum(g > 0 for g in ev["fold_gain_vs_reference_blend"][ev["choice"]]) >= MIN_FOLDS_WON
+
+
+def test_the_first_hour_is_the_equal_average_of_persistence_and_the_learned_members() -> None:
+    """0–1 h is not selected (ADR 0390): a hold-out where climatology happened to win the first hour (ramp days)
+    does not hand it the bucket; the other buckets are still selected; without a learned member, selected."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for bucket, clim_noise in (("0-1h", 0.3), ("1-6h", 0.3)):
+        y = rng.uniform(0, 10, 300)
+        rows.append(pd.DataFrame({"issued_at": np.repeat(np.arange(30), 10), "horizon_min": 15, "bucket": bucket, "y_kw": y,
+                                  "persistence": y + rng.normal(0, 1.5, 300), "climatology": y + rng.normal(0, clim_noise, 300),
+                                  "prophet": y + rng.normal(0, 2.0, 300), "arima": y + rng.normal(0, 1.4, 300),
+                                  "gbm": y + rng.normal(0, 1.6, 300)}))
+    wide = pd.concat(rows, ignore_index=True)
+    names = ["persistence", "climatology", "prophet", "arima", "gbm"]
+    weights, evidence = weights_from_wide(wide, names)
+    assert weights[SHORT_LEAD_BUCKET] == {"persistence": 0.3333, "arima": 0.3333, "gbm": 0.3333}
+    assert evidence[SHORT_LEAD_BUCKET]["choice"] == "short_lead_average"
+    assert evidence[SHORT_LEAD_BUCKET]["best_reference"] == "climatology"  # reported, not acted on
+    assert weights["1-6h"].get("climatology", 0.0) > 0.5  # selected: climatology is far better there
+    refs_only, ev = weights_from_wide(wide, ["persistence", "climatology", "prophet"])
+    assert ev[SHORT_LEAD_BUCKET]["choice"] == "reference_blend" and refs_only[SHORT_LEAD_BUCKET].get("climatology", 0) > 0.5
 
 
 def test_reference_blend_is_not_worse_than_either_reference_when_their_ranking_flips() -> None:
