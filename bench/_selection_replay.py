@@ -79,10 +79,6 @@ def collect(directory: Path, csvs: list[str]) -> None:
             _store(directory, f"{Path(path).stem}-{k}", _window(series, end), site, float(cap))
 
 
-def _weights(data: pd.DataFrame, names: list[str]) -> dict[str, dict[str, float]]:
-    return ensemble.weights_from_wide(data, names)[0]
-
-
 def replay_window(stored: dict[str, Any], window_days: float = 21.0) -> dict[str, float]:
     """Improvement of the re-selected champion against the best reference (in hindsight) per bucket."""
     hold, names, test = stored["hold"], stored["names"], stored["test"]
@@ -92,7 +88,7 @@ def replay_window(stored: dict[str, Any], window_days: float = 21.0) -> dict[str
     for origin in np.unique(test["issued_at"]):
         data = pd.concat([hold, test[test["matured"] <= origin]], ignore_index=True)
         rows = (test["issued_at"] == origin).to_numpy()
-        for b, w in _weights(data[data["issued_at"] >= origin - span], names).items():
+        for b, w in ensemble.weights_from_wide(data[data["issued_at"] >= origin - span], names)[0].items():
             sel = rows & (buckets == b)
             for n, v in w.items():
                 p50[sel] += v * test.loc[sel, n].to_numpy()

@@ -141,15 +141,13 @@ class _Verdict:
     flagged: bool
 
 
-def _judge(days: ClearDays, i: int, flagged: np.ndarray | None = None) -> _Verdict | None:
+def _judge(days: ClearDays, i: int, flagged: np.ndarray) -> _Verdict | None:
     """Verdict on clear day ``i`` against its baseline; None during warm-up. ``flagged``: the earlier clear
     days found beyond their threshold, left out of the baseline (a drifted day must not become the
     reference of the next: two drifted days in a 14-day window had widened the threshold past the drift)."""
     d = days.a.index[i]
     lo = d - pd.Timedelta(days=BASELINE_SPAN_DAYS)
-    before = (days.a.index >= lo) & (days.a.index < d)
-    if flagged is not None:
-        before &= ~flagged
+    before = (days.a.index >= lo) & (days.a.index < d) & ~flagged
     base_a = days.a[before].iloc[:BASELINE_MAX_DAYS]  # the oldest: not yet contaminated by a drift
     if len(base_a) < MIN_BASELINE_DAYS:
         return None
