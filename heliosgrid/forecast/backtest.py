@@ -135,16 +135,7 @@ def run_backtest(
     clipped at its effective capacity when the plant runs above the given one.
     """
     series = check_power_series(series)
-    if series.dropna().empty:
-        raise ForecastInputError("the power series has no values")
-    end = series.index[-1] + STEP
-    test_start = (end - pd.Timedelta(days=test_days)).floor("h")
-    train = series[series.index < test_start].dropna()
-    if len(train) < 7 * 96 * 0.3:
-        raise ForecastInputError(
-            f"not enough history before the test window ({len(train)} intervals before {test_start.isoformat()}); "
-            f"need at least 7 days of data plus the test window ({test_days:g} days; --test-days shortens it)"
-        )
+    train, test_start, end = _split(series, test_days)
     if fit_orientation:
         site = infer_orientation(train, site, capacity_kw)
     if "persistence" not in models:
@@ -162,16 +153,37 @@ def run_backtest(
     frame = _assemble_frame(frames, series, shared, end)
     ens = EnsembleForecaster.from_members(forecasters)
     frame = _champion_and_bands(frame, forecasters, ens, series, end, clip_kw, online_bands)
-    names = [*models, ens.name]
-    metrics = score_backtest(frame, capacity_kw, models=names)
-    for name, buckets in sharpness_metrics(frame, capacity_kw).items():
-        for b, extra in buckets.items():
-            metrics.get(name, {}).get(b, {}).update(extra)
+    metrics = _metrics(frame, capacity_kw, [*models, ens.name])
     timings["selection_and_bands_s"] = time.perf_counter() - t0
     return BacktestResult(frame, metrics, ens.name, capacity_kw, test_start, end, len(origins), timings,
                           forecasters, site, {b: label(w) for b, w in ens.weights.items()},
                           reference_comparison(metrics, ens.name), hygiene.as_dict() if hygiene else None, ens)
 
+
+
+def _split(series: pd.Series, test_days: float) -> tuple[pd.Series, pd.Timestamp, pd.Timestamp]:
+    """(training part without gaps, test start, end of the data) for the last ``test_days`` days;
+    :class:`ForecastInputError` when the series is empty or has < 7 days' worth before the test."""
+    if series.dropna().empty:
+        raise ForecastInputError("the power series has no values")
+    end = series.index[-1] + STEP
+    test_start = (end - pd.Timedelta(days=test_days)).floor("h")
+    train = series[series.index < test_start].dropna()
+    if len(train) < 7 * 96 * 0.3:
+        raise ForecastInputError(
+            f"not enough history before the test window ({len(train)} intervals before {test_start.isoformat()}); "
+            f"need at least 7 days of data plus the test window ({test_days:g} days; --test-days shortens it)"
+        )
+    return train, test_start, end
+
+
+def _metrics(frame: pd.DataFrame, capacity_kw: float, names: list[str]) -> dict[str, Any]:
+    """Per model and horizon bucket: the accuracy scores with the band's sharpness merged in."""
+    metrics = score_backtest(frame, capacity_kw, models=names)
+    for name, buckets in sharpness_metrics(frame, capacity_kw).items():
+        for b, extra in buckets.items():
+            metrics.get(name, {}).get(b, {}).update(extra)
+    return metrics
 
 MIN_TEST_DAYLIGHT_COVERAGE = 0.5
 """Below this share of the test window's daylight intervals with data the scores rest on little: warned."""

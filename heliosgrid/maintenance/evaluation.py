@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -99,62 +99,82 @@ def score(findings: Sequence[Finding], truth: pd.DataFrame, fleet: Sequence[Site
     for fault_type in FAULT_TYPES:
         t = truth[truth["fault_type"] == fault_type].reset_index(drop=True)
         fs = [f for f in findings if f.fault_type == fault_type]
-        matched_f = [False] * len(fs)
-        delays_h: list[float] = []
-        delays_daylight_h: list[float] = []
-        est_sum = true_sum = 0.0
-        rel_errors: list[float] = []
-        hits = 0
-        detectable = detectable_hits = 0
-        missed: list[dict[str, Any]] = []
-        for _, row in t.iterrows():
-            lo = pd.Timestamp(row["started_at"]) - MATCH_TOLERANCE
-            hi = pd.Timestamp(row["ended_at"]) + MATCH_TOLERANCE
-            idx = [i for i, f in enumerate(fs) if f.device_id == row["device_id"] and f.started_at < hi and f.ended_at > lo]
-            peak = peak_effect(row)
-            is_detectable = peak is None or peak >= DETECTION_LIMIT.get(fault_type, 0.0)
-            detectable += is_detectable
-            detectable_hits += bool(idx) and is_detectable
-            if not idx:
-                missed.append(
-                    {"device_id": row["device_id"], "started_at": str(row["started_at"]), "ended_at": str(row["ended_at"])}
-                )
-                continue
-            hits += 1
-            for i in idx:
-                matched_f[i] = True
-            first = min(fs[i].detected_at for i in idx)
-            delays_h.append(max(0.0, (first - pd.Timestamp(row["started_at"])).total_seconds() / 3600.0))
-            seen_from = observable_from(sites[row["site_id"]], pd.Timestamp(row["started_at"]))
-            delays_daylight_h.append(max(0.0, (first - seen_from).total_seconds() / 3600.0))
-            if fault_type in LOSS_TYPES and row["energy_lost_kwh"] > 0:
-                est = sum(fs[i].energy_lost_kwh for i in idx)
-                est_sum += est
-                true_sum += float(row["energy_lost_kwh"])
-                rel_errors.append(abs(est - row["energy_lost_kwh"]) / row["energy_lost_kwh"])
-        false_pos = [
-            {"device_id": f.device_id, "started_at": str(f.started_at), "ended_at": str(f.ended_at)}
-            for f, m in zip(fs, matched_f, strict=True)
-            if not m
-        ]
-        entry: dict[str, Any] = {
-            "faults": len(t),
-            "findings": len(fs),
-            "precision": round(sum(matched_f) / len(fs), 4) if fs else (1.0 if len(t) == 0 else 0.0),
-            "recall": round(hits / len(t), 4) if len(t) else None,
-            "recall_above_detection_limit": round(detectable_hits / detectable, 4) if detectable else None,
-            "median_delay_h": round(float(np.median(delays_h)), 3) if delays_h else None,
-            "median_delay_from_daylight_h": round(float(np.median(delays_daylight_h)), 3) if delays_daylight_h else None,
-            "missed": missed,
-            "false_positives": false_pos,
-        }
-        if fault_type in LOSS_TYPES:
-            entry["energy_lost_true_kwh"] = round(true_sum, 1)
-            entry["energy_lost_estimated_kwh"] = round(est_sum, 1)
-            entry["energy_rel_error"] = round((est_sum - true_sum) / true_sum, 4) if true_sum > 0 else None
-            entry["energy_median_abs_rel_error"] = round(float(np.median(rel_errors)), 4) if rel_errors else None
-        per_type[fault_type] = entry
+        per_type[fault_type] = _entry(fault_type, t, fs, _match(fault_type, t, fs, sites))
     return per_type
+
+
+@dataclass
+class _Matches:
+    """What matching one fault type's findings to its true faults gave (see :func:`score`)."""
+
+    matched_f: list[bool]
+    delays_h: list[float] = field(default_factory=list)
+    delays_daylight_h: list[float] = field(default_factory=list)
+    rel_errors: list[float] = field(default_factory=list)
+    missed: list[dict[str, Any]] = field(default_factory=list)
+    est_sum: float = 0.0
+    true_sum: float = 0.0
+    hits: int = 0
+    detectable: int = 0
+    detectable_hits: int = 0
+
+
+def _match(fault_type: str, t: pd.DataFrame, fs: list[Finding], sites: dict[str, SiteSpec]) -> _Matches:
+    """Match each true fault of ``t`` to the findings ``fs`` on its device overlapping it (±
+    :data:`MATCH_TOLERANCE`): delays (h, and h of daylight) from the first detection, energy errors."""
+    m = _Matches([False] * len(fs))
+    for _, row in t.iterrows():
+        lo = pd.Timestamp(row["started_at"]) - MATCH_TOLERANCE
+        hi = pd.Timestamp(row["ended_at"]) + MATCH_TOLERANCE
+        idx = [i for i, f in enumerate(fs) if f.device_id == row["device_id"] and f.started_at < hi and f.ended_at > lo]
+        peak = peak_effect(row)
+        is_detectable = peak is None or peak >= DETECTION_LIMIT.get(fault_type, 0.0)
+        m.detectable += is_detectable
+        m.detectable_hits += bool(idx) and is_detectable
+        if not idx:
+            m.missed.append(
+                {"device_id": row["device_id"], "started_at": str(row["started_at"]), "ended_at": str(row["ended_at"])}
+            )
+            continue
+        m.hits += 1
+        for i in idx:
+            m.matched_f[i] = True
+        first = min(fs[i].detected_at for i in idx)
+        m.delays_h.append(max(0.0, (first - pd.Timestamp(row["started_at"])).total_seconds() / 3600.0))
+        seen_from = observable_from(sites[row["site_id"]], pd.Timestamp(row["started_at"]))
+        m.delays_daylight_h.append(max(0.0, (first - seen_from).total_seconds() / 3600.0))
+        if fault_type in LOSS_TYPES and row["energy_lost_kwh"] > 0:
+            est = sum(fs[i].energy_lost_kwh for i in idx)
+            m.est_sum += est
+            m.true_sum += float(row["energy_lost_kwh"])
+            m.rel_errors.append(abs(est - row["energy_lost_kwh"]) / row["energy_lost_kwh"])
+    return m
+
+
+def _entry(fault_type: str, t: pd.DataFrame, fs: list[Finding], m: _Matches) -> dict[str, Any]:
+    """One fault type's scores from its matches."""
+    false_pos = [
+        {"device_id": f.device_id, "started_at": str(f.started_at), "ended_at": str(f.ended_at)}
+        for f, hit in zip(fs, m.matched_f, strict=True)
+        if not hit
+    ]
+    entry: dict[str, Any] = {
+        "faults": len(t),
+        "findings": len(fs),
+        "precision": round(sum(m.matched_f) / len(fs), 4) if fs else (1.0 if len(t) == 0 else 0.0),
+        "recall": round(m.hits / len(t), 4) if len(t) else None,
+        "recall_above_detection_limit": round(m.detectable_hits / m.detectable, 4) if m.detectable else None,
+        "median_delay_h": round(float(np.median(m.delays_h)), 3) if m.delays_h else None,
+        "median_delay_from_daylight_h": round(float(np.median(m.delays_daylight_h)), 3) if m.delays_daylight_h else None,
+        "missed": m.missed,
+        "false_positives": false_pos,
+    }
+    if fault_type in LOSS_TYPES:
+        entry["energy_lost_true_kwh"] = round(m.true_sum, 1)
+        entry["energy_lost_estimated_kwh"] = round(m.est_sum, 1)
+        entry["energy_rel_error"] = round((m.est_sum - m.true_sum) / m.true_sum, 4) if m.true_sum > 0 else None
+        entry["energy_median_abs_rel_error"] = round(float(np.median(m.rel_errors)), 4) if m.rel_errors else None
+    return entry
 
 
 def targets_met(per_type: dict[str, Any]) -> dict[str, bool]:

@@ -46,6 +46,7 @@ from heliosgrid.maintenance.engine import analyse_site_detail
 from heliosgrid.maintenance.frames import bucket_grid, device_frames, load_fleet_from_db, load_monitoring_start, load_rollup_15m
 from heliosgrid.maintenance.long_window import apply_long_window
 from heliosgrid.maintenance.soiling_long import TREND_LOOKBACK
+from heliosgrid.physics import SiteSpec
 from heliosgrid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -155,44 +156,16 @@ def run_maintenance(
     clear message for an empty or naive window or unknown sites.
     """
     clock = time.perf_counter()
-    start = _utc(window_start, "window_start").floor("15min")
-    end = _utc(window_end, "window_end").floor("15min")
-    if end <= start:
-        raise ValueError(f"empty window: window_end {end} must be after window_start {start} (15-min buckets)")
-    fleet = load_fleet_from_db(conn, site_ids)
-    if site_ids is not None:
-        missing = sorted(set(site_ids) - {s.site_id for s in fleet})
-        if missing:
-            raise ValueError(f"unknown site(s): {', '.join(missing)}")
+    start, end = _window(window_start, window_end)
+    fleet = _fleet(conn, site_ids)
     if refresh_rollups:
         _refresh_rollups(conn)
     scanned = [s.site_id for s in fleet]
-    row = conn.execute(
-        "SELECT min(started_at) FROM alerts WHERE source = 'maintenance' AND state <> 'resolved' AND site_id = ANY(%s)",
-        (scanned,),
-    ).fetchone()
-    analysis_start = start - ANALYSIS_LOOKBACK
-    if row and row[0] is not None:
-        analysis_start = max(min(analysis_start, pd.Timestamp(row[0]).floor("15min")), start - MAX_EPISODE_LOOKBACK)
+    analysis_start = _analysis_start(conn, start, scanned)
     trend_start = end - TREND_LOOKBACK
     read_start = min(analysis_start, trend_start)  # one read: the soiling trend's 28 days
     rollup = load_rollup_15m(conn, read_start.to_pydatetime(), end.to_pydatetime(), scanned)
-    grid = bucket_grid(analysis_start, end)
-    recent = rollup[rollup["bucket"] >= analysis_start] if len(rollup) else rollup
-    long_rollup = rollup[rollup["bucket"] >= trend_start] if len(rollup) else rollup
-    trend_grid = bucket_grid(trend_start, end)
-
-    monitoring = load_monitoring_start(conn, scanned)
-    findings: list[Finding] = []
-    not_evaluated: dict[str, dict[str, str]] = {}
-    for site in fleet:
-        if not site.devices:
-            continue
-        analysis = analyse_site_detail(site, device_frames(recent, site, grid, monitoring_start=monitoring), info=True)
-        apply_long_window(site, device_frames(long_rollup, site, trend_grid, monitoring_start=monitoring), analysis)
-        findings += analysis.findings
-        not_evaluated.update({dev: reasons for dev, reasons in analysis.not_evaluated.items() if reasons})
-
+    findings, not_evaluated = _analyse(conn, fleet, rollup, (analysis_start, trend_start, end))
     done = _update_alerts(conn, settings, findings, start, end, scanned)
     summary = {
         "window_start": start.isoformat(),
@@ -214,3 +187,58 @@ def run_maintenance(
     record_coverage(conn, summary)  # "not evaluated: reason" for status, API and dashboard
     log.info("maintenance run %s .. %s: %s", start, end, summary)
     return summary
+
+
+def _window(window_start: datetime, window_end: datetime) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The run's window floored to 15-min buckets (UTC); ``ValueError`` when empty or naive."""
+    start = _utc(window_start, "window_start").floor("15min")
+    end = _utc(window_end, "window_end").floor("15min")
+    if end <= start:
+        raise ValueError(f"empty window: window_end {end} must be after window_start {start} (15-min buckets)")
+    return start, end
+
+
+def _fleet(conn: psycopg.Connection, site_ids: Collection[str] | None) -> list[SiteSpec]:
+    """The sites to scan (all by default); ``ValueError`` naming the unknown ones."""
+    fleet = load_fleet_from_db(conn, site_ids)
+    if site_ids is not None:
+        missing = sorted(set(site_ids) - {s.site_id for s in fleet})
+        if missing:
+            raise ValueError(f"unknown site(s): {', '.join(missing)}")
+    return fleet
+
+
+def _analysis_start(conn: psycopg.Connection, start: pd.Timestamp, scanned: list[str]) -> pd.Timestamp:
+    """``start`` − :data:`ANALYSIS_LOOKBACK`, reaching back to the oldest open maintenance alert
+    (an episode keeps its evidence) but never more than :data:`MAX_EPISODE_LOOKBACK`."""
+    row = conn.execute(
+        "SELECT min(started_at) FROM alerts WHERE source = 'maintenance' AND state <> 'resolved' AND site_id = ANY(%s)",
+        (scanned,),
+    ).fetchone()
+    analysis_start = start - ANALYSIS_LOOKBACK
+    if row and row[0] is not None:
+        analysis_start = max(min(analysis_start, pd.Timestamp(row[0]).floor("15min")), start - MAX_EPISODE_LOOKBACK)
+    return analysis_start
+
+
+def _analyse(
+    conn: psycopg.Connection, fleet: list[SiteSpec], rollup: pd.DataFrame, bounds: tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]
+) -> tuple[list[Finding], dict[str, dict[str, str]]]:
+    """Findings and "not evaluated" reasons of every site: the engine on the analysis window, then
+    the long-window (soiling trend) pass; ``bounds`` = (analysis start, trend start, end)."""
+    analysis_start, trend_start, end = bounds
+    grid = bucket_grid(analysis_start, end)
+    recent = rollup[rollup["bucket"] >= analysis_start] if len(rollup) else rollup
+    long_rollup = rollup[rollup["bucket"] >= trend_start] if len(rollup) else rollup
+    trend_grid = bucket_grid(trend_start, end)
+    monitoring = load_monitoring_start(conn, [s.site_id for s in fleet])
+    findings: list[Finding] = []
+    not_evaluated: dict[str, dict[str, str]] = {}
+    for site in fleet:
+        if not site.devices:
+            continue
+        analysis = analyse_site_detail(site, device_frames(recent, site, grid, monitoring_start=monitoring), info=True)
+        apply_long_window(site, device_frames(long_rollup, site, trend_grid, monitoring_start=monitoring), analysis)
+        findings += analysis.findings
+        not_evaluated.update({dev: reasons for dev, reasons in analysis.not_evaluated.items() if reasons})
+    return findings, not_evaluated

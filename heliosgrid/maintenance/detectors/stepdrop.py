@@ -239,16 +239,7 @@ def cusum_episodes(s: UsableBuckets, sigma: float, corr: float = 1.0) -> tuple[l
                 current = Episode(last_zero + 1, i, i + 1, float("nan"), float("nan"))
                 healthy[current.onset : i + 1] = False
                 up, up_zero = 0.0, i
-                # The episode's reference: the baselines (from before its onset) that found it; it
-                # stands in wherever the days before hold no healthy bucket, during the episode and
-                # after it (the level it must return to), so its own buckets are never a baseline.
-                # Only a reference from own history: the warm-up's calibrated level is no level to
-                # return to (the calibration holds the fault's own days).
-                # Only on a young device (first reading inside the window): with weeks of history
-                # the days before hold healthy buckets, and freezing kept satellite-noise episodes
-                # open (measured: 3 more false alerts on PVDAQ 50 and SERF east).
-                young = own and s.warmup_until_s >= 0
-                frozen, frozen_own = (float(np.nanmedian(base[current.onset : i + 1])) if young else float("nan")), own
+                frozen, frozen_own = _episode_reference(s, base[current.onset : i + 1], own), own
             continue
         healthy[i] = False
         part = d[current.onset : i + 1]
@@ -274,16 +265,35 @@ def cusum_episodes(s: UsableBuckets, sigma: float, corr: float = 1.0) -> tuple[l
     if current is not None:
         current.open = True
         out.append(current)
-    outside = np.ones(n, dtype=bool)
-    for ep in out:
+    _summarise(s, out, d)
+    return out, d
+
+
+def _episode_reference(s: UsableBuckets, found_by: np.ndarray, own: bool) -> float:
+    """The reference frozen for a new episode: the median of the baselines ``found_by`` (from before
+    its onset) that found it, or NaN (no frozen reference).
+
+    It stands in wherever the days before hold no healthy bucket, during the episode and after it
+    (the level it must return to), so its own buckets are never a baseline. Only a reference from
+    own history (``own``): the warm-up's calibrated level is no level to return to (the calibration
+    holds the fault's own days). Only on a young device (first reading inside the window): with
+    weeks of history the days before hold healthy buckets, and freezing kept satellite-noise
+    episodes open (measured: 3 more false alerts on PVDAQ 50 and SERF east)."""
+    young = own and s.warmup_until_s >= 0
+    return float(np.nanmedian(found_by)) if young else float("nan")
+
+
+def _summarise(s: UsableBuckets, episodes: list[Episode], d: np.ndarray) -> None:
+    """Set each episode's median residual, its robust spread and its energy-weighted loss."""
+    outside = np.ones(len(d), dtype=bool)
+    for ep in episodes:
         outside[ep.onset : ep.stop] = False
-    for ep in out:
+    for ep in episodes:
         part = d[ep.onset : ep.stop]
         part = part[np.isfinite(part)]
         ep.median_residual = float(np.median(part)) if len(part) else float("nan")
         ep.spread = float(1.4826 * np.median(np.abs(part - np.median(part)))) if len(part) else float("nan")
         ep.energy_loss = _energy_loss(s, ep, d, outside)
-    return out, d
 
 
 def _energy_loss(s: UsableBuckets, ep: Episode, d: np.ndarray, outside: np.ndarray) -> float:
