@@ -167,15 +167,22 @@ def _load_raw(conn: psycopg.Connection, sites: list[str], start: datetime, end: 
         {"start": start, "stop": end, "sites": sites})
 
 
+FORECASTS = (
+    "INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw) "
+    "SELECT s, 'bench-v1', i, i + h * INTERVAL '15 minutes', h * 15, 0.8 * p, p, 1.2 * p FROM unnest(%(sites)s::text[]) s, "
+    "generate_series(%(first)s::timestamptz, %(last)s::timestamptz, %(every)s::interval) i, generate_series(0, 191) h, "
+    "LATERAL (SELECT greatest(0.0, 2400.0 * sin(pi() * (((extract(epoch FROM i)::bigint / 900 + h) %% 96) / 4.0 - 6.0) / 12.0)) "
+    "AS p) x")
+
+
 def _load_context(conn: psycopg.Connection, sites: list[str], end: datetime) -> None:
-    """Forecasts (daily issue, 48 h ahead, last 60 days), alerts and data-quality results."""
+    """Forecasts (48 h ahead: one issue a day over the last 60 days, then one an hour over the last
+    two days, as the hourly forecast DAG leaves them), alerts and data-quality results."""
     day0 = end.replace(hour=0, minute=0, second=0, microsecond=0)
-    conn.execute(
-        "INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw) "
-        "SELECT s, 'bench-v1', i, i + h * INTERVAL '15 minutes', h * 15, 0.8 * p, p, 1.2 * p FROM unnest(%(sites)s::text[]) s, "
-        "generate_series(%(d0)s::timestamptz - INTERVAL '60 days', %(d0)s::timestamptz, INTERVAL '1 day') i, "
-        "generate_series(0, 191) h, LATERAL (SELECT greatest(0.0, 2400.0 * sin(pi() * ((h %% 96) / 4.0 - 6.0) / 12.0)) AS p) x",
-        {"sites": sites, "d0": day0})
+    hourly_from = day0 - timedelta(days=2)
+    conn.execute(FORECASTS, {"sites": sites, "first": day0 - timedelta(days=60), "last": hourly_from - timedelta(days=1),
+                             "every": timedelta(days=1)})
+    conn.execute(FORECASTS, {"sites": sites, "first": hourly_from, "last": end, "every": timedelta(hours=1)})
     conn.execute(
         "INSERT INTO alerts (site_id, device_id, source, fault_type, severity, state, started_at, last_seen_at, title, "
         "energy_lost_kwh, revenue_lost) SELECT s, s || '-inv01', 'maintenance', "

@@ -25,7 +25,7 @@ REPORT_QUERIES: dict[str, str] = {
                       "GROUP BY s.site_id, s.site_name, s.latitude_deg, s.longitude_deg ORDER BY 5 DESC NULLS LAST",
     "fleet_power_today_vs_expected": "SELECT bucket, ac_power_kw, expected_ac_power_kw FROM bi.fleet_power_15m "
                                      "WHERE bucket >= date_trunc('day', %(end)s::timestamptz) ORDER BY bucket",
-    "fleet_forecast_band_today": "SELECT target_ts, sum(p10_kw), sum(p50_kw), sum(p90_kw) FROM bi.forecast_latest "
+    "fleet_forecast_band_today": "SELECT target_ts, sum(p10_kw), sum(p50_kw), sum(p90_kw) FROM bi.fleet_forecast_15m "
                                  "WHERE target_ts >= date_trunc('day', %(end)s::timestamptz) "
                                  "AND target_ts < date_trunc('day', %(end)s::timestamptz) + INTERVAL '1 day' GROUP BY target_ts",
     # Site detail (site slicer)

@@ -104,6 +104,14 @@ def test_forecast_writes_are_idempotent(conn: psycopg.Connection, settings: Sett
     joined = conn.execute("SELECT count(*), count(actual_kw) FROM forecast_vs_actual WHERE site_id = %s AND issued_at = %s",
                           (SITE, issued.to_pydatetime())).fetchone()
     assert joined[0] == 192 and joined[1] > 0  # actuals exist for the targets inside the data
+    # the one-statement write reaches the latest-forecast and fleet-band rows (migration 0170)
+    latest = conn.execute("SELECT count(*), min(issued_at) FROM bi.forecast_latest WHERE site_id = %s AND target_ts >= %s",
+                          (SITE, issued.to_pydatetime())).fetchone()
+    assert latest == (192, issued.to_pydatetime())
+    at = (issued.to_pydatetime(),)
+    fleet = conn.execute("SELECT sum(p50_kw) FROM bi.fleet_forecast_15m WHERE target_ts >= %s", at).fetchone()
+    live = conn.execute("SELECT sum(p50_kw) FROM forecasts WHERE issued_at = %s", at).fetchone()
+    assert fleet is not None and live is not None and abs(fleet[0] - live[0]) < 1e-6
 
 
 def test_drift_alert_raised_once_and_resolved(conn: psycopg.Connection, settings: Settings, trained: dict[str, object]) -> None:

@@ -1,0 +1,120 @@
+"""The latest forecast per (site, target) and the fleet forecast band, kept on write (migration 0170,
+ADR 0400): after every kind of write — new issues, a later issue over part of the targets, a tie
+on the issue time, an upsert, deleted issues, a deleted site, two writers at once — they equal the
+live definitions (DISTINCT ON over every stored issue, and its sum over sites), on both backends."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from heliosgrid.db.connection import open_connection
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2023, 7, 14, tzinfo=UTC)
+SITES = ["fcl-site-a", "fcl-site-b", "fcl-site-c"]
+RANGE = {"lo": T0 - timedelta(days=1), "hi": T0 + timedelta(days=4), "sites": SITES}
+
+INSERT = ("INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw) "
+          "SELECT %(site)s, %(model)s, %(issued)s, %(issued)s::timestamptz + h * INTERVAL '15 minutes', h * 15, "
+          "0.5 * %(kw)s * (1 + h %% 5), %(kw)s * (1 + h %% 5), 1.5 * %(kw)s * (1 + h %% 5) "
+          "FROM generate_series(0, %(steps)s - 1) h "
+          "ON CONFLICT (site_id, model_version, issued_at, target_ts) DO UPDATE SET "
+          "p10_kw = EXCLUDED.p10_kw, p50_kw = EXCLUDED.p50_kw, p90_kw = EXCLUDED.p90_kw")
+LATEST = ("SELECT site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw FROM bi.forecast_latest "
+          "WHERE site_id = ANY(%(sites)s) ORDER BY site_id, target_ts")
+LATEST_LIVE = ("SELECT DISTINCT ON (site_id, target_ts) site_id, model_version, issued_at, target_ts, horizon_min, "
+               "p10_kw, p50_kw, p90_kw FROM forecasts WHERE site_id = ANY(%(sites)s) "
+               "ORDER BY site_id, target_ts, issued_at DESC, model_version")
+FLEET = ("SELECT target_ts, p10_kw, p50_kw, p90_kw, sites_forecast FROM bi.fleet_forecast_15m "
+         "WHERE target_ts >= %(lo)s AND target_ts < %(hi)s ORDER BY target_ts")
+FLEET_LIVE = ("SELECT target_ts, sum(p10_kw), sum(p50_kw), sum(p90_kw), count(*) FROM (SELECT DISTINCT ON (site_id, target_ts) * "
+              "FROM forecasts WHERE target_ts >= %(lo)s AND target_ts < %(hi)s "
+              "ORDER BY site_id, target_ts, issued_at DESC, model_version) x GROUP BY target_ts ORDER BY target_ts")
+
+
+def _write(conn: psycopg.Connection, site: str, issued: datetime, kw: float, model: str = "v1", steps: int = 192) -> None:
+    conn.execute(INSERT, {"site": site, "model": model, "issued": issued, "kw": kw, "steps": steps})
+
+
+def _state(conn: psycopg.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    return {name: conn.execute(q, RANGE).fetchall() for name, q in  # type: ignore[arg-type]
+            (("latest", LATEST), ("latest_live", LATEST_LIVE), ("fleet", FLEET), ("fleet_live", FLEET_LIVE))}
+
+
+def _same(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]]) -> bool:
+    def eq(u: Any, v: Any) -> bool:
+        return math.isclose(u, v, rel_tol=1e-9, abs_tol=1e-9) if isinstance(u, float) else bool(u == v)
+    pairs = zip(a, b, strict=False)
+    return len(a) == len(b) and all(len(x) == len(y) and all(eq(u, v) for u, v in zip(x, y, strict=True)) for x, y in pairs)
+
+
+def _concurrent_writes(url: str) -> None:
+    """Two sessions write the same targets for different sites; the second blocks on the first."""
+    issued = T0 + timedelta(days=1, hours=6)
+    with psycopg.connect(url) as first, psycopg.connect(url, autocommit=True) as second:
+        _write(first, SITES[0], issued, 7.0)  # open transaction
+        worker = threading.Thread(target=_write, args=(second, SITES[1], issued, 11.0))
+        worker.start()
+        worker.join(timeout=1.0)
+        first.commit()
+        worker.join(timeout=30.0)
+        assert not worker.is_alive()
+
+
+def _stages(url: str) -> dict[str, dict[str, list[tuple[Any, ...]]]]:
+    out: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
+    with open_connection(url, autocommit=True) as conn:
+        for site in SITES:
+            conn.execute("INSERT INTO sites (site_id, name, latitude_deg, longitude_deg, timezone) "
+                         "VALUES (%s, %s, 40, -3, 'UTC')", (site, site))
+            _write(conn, site, T0, 2.0)
+        out["one_issue"] = _state(conn)
+        _write(conn, SITES[0], T0 + timedelta(hours=12), 3.0)  # later issue over the second half and beyond
+        _write(conn, SITES[1], T0 + timedelta(hours=12), 4.0, model="v0")  # ...
+        _write(conn, SITES[1], T0 + timedelta(hours=12), 5.0, model="v2")  # same issue time: model v0 wins the tie
+        out["later_issue"] = _state(conn)
+        _write(conn, SITES[0], T0 + timedelta(hours=12), 6.0)  # the same rows again, new values (upsert)
+        out["upsert"] = _state(conn)
+        conn.execute("DELETE FROM forecasts WHERE site_id = %s AND issued_at = %s", (SITES[0], T0 + timedelta(hours=12)))
+        out["deleted_issue"] = _state(conn)
+        conn.execute("DELETE FROM sites WHERE site_id = %s", (SITES[2],))  # cascades to its forecasts
+        out["deleted_site"] = _state(conn)
+        _concurrent_writes(url)
+        out["concurrent"] = _state(conn)
+        conn.execute("DELETE FROM sites WHERE site_id = ANY(%s)", (SITES,))
+        out["cleaned"] = _state(conn)
+    return out
+
+
+@pytest.fixture(scope="module")
+def stages(fresh_db: Callable[..., str], timescale_db: str) -> dict[str, Any]:
+    return {"postgres": _stages(fresh_db()), "timescaledb": _stages(timescale_db)}
+
+
+@pytest.mark.parametrize("backend", ["postgres", "timescaledb"])
+@pytest.mark.parametrize("stage", ["one_issue", "later_issue", "upsert", "deleted_issue", "deleted_site", "concurrent"])
+def test_materialised_latest_and_fleet_band_equal_the_live_definitions(stages: dict[str, Any], backend: str, stage: str) -> None:
+    s = stages[backend][stage]
+    assert s["latest"] and s["fleet"]
+    assert _same(s["latest"], s["latest_live"])
+    assert _same(s["fleet"], s["fleet_live"])
+
+
+def test_the_stages_change_what_they_should(stages: dict[str, Any]) -> None:
+    s = stages["postgres"]
+    assert len(s["one_issue"]["latest"]) == 3 * 192
+    later = {(r[0], r[3]): r for r in s["later_issue"]["latest"]}
+    assert later[(SITES[1], T0 + timedelta(hours=13))][1] == "v0"  # tie on issued_at: model_version order
+    assert later[(SITES[0], T0 + timedelta(hours=13))][6] != later[(SITES[0], T0 + timedelta(hours=1))][6]
+    assert len(s["deleted_site"]["latest"]) < len(s["deleted_issue"]["latest"])
+    assert s["one_issue"]["fleet"][0][4] == 3
+    assert max(r[4] for r in s["concurrent"]["fleet"]) == 2  # site c was deleted
+    assert s["cleaned"]["latest"] == [] and s["cleaned"]["fleet"] == []
