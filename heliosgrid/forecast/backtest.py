@@ -160,7 +160,6 @@ def run_backtest(
                           reference_comparison(metrics, ens.name), hygiene.as_dict() if hygiene else None, ens)
 
 
-
 def _split(series: pd.Series, test_days: float) -> tuple[pd.Series, pd.Timestamp, pd.Timestamp]:
     """(training part without gaps, test start, end of the data) for the last ``test_days`` days;
     :class:`ForecastInputError` when the series is empty or has < 7 days' worth before the test."""
@@ -184,6 +183,7 @@ def _metrics(frame: pd.DataFrame, capacity_kw: float, names: list[str]) -> dict[
         for b, extra in buckets.items():
             metrics.get(name, {}).get(b, {}).update(extra)
     return metrics
+
 
 MIN_TEST_DAYLIGHT_COVERAGE = 0.5
 """Below this share of the test window's daylight intervals with data the scores rest on little: warned."""

@@ -5,7 +5,6 @@ live definitions (DISTINCT ON over every stored issue, and its sum over sites), 
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from serving_rows import same_rows as _same
 
 from heliosgrid.db.connection import open_connection
 
@@ -47,13 +47,6 @@ def _write(conn: psycopg.Connection, site: str, issued: datetime, kw: float, mod
 def _state(conn: psycopg.Connection) -> dict[str, list[tuple[Any, ...]]]:
     return {name: conn.execute(q, RANGE).fetchall() for name, q in  # type: ignore[arg-type]
             (("latest", LATEST), ("latest_live", LATEST_LIVE), ("fleet", FLEET), ("fleet_live", FLEET_LIVE))}
-
-
-def _same(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]]) -> bool:
-    def eq(u: Any, v: Any) -> bool:
-        return math.isclose(u, v, rel_tol=1e-9, abs_tol=1e-9) if isinstance(u, float) else bool(u == v)
-    pairs = zip(a, b, strict=False)
-    return len(a) == len(b) and all(len(x) == len(y) and all(eq(u, v) for u, v in zip(x, y, strict=True)) for x, y in pairs)
 
 
 def _concurrent_writes(url: str) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from serving_rows import close as _close
+from serving_rows import same_rows as _same
 
 from bench.bi_queries import BASELINE_QUERIES, EXAMPLE_QUERIES, REPORT_QUERIES
 from heliosgrid.api.routers.insights import DASHBOARD_QUERIES
@@ -252,19 +254,6 @@ def results(fresh_db: Callable[..., str], timescale_db: str) -> Iterator[dict[st
         finally:
             _cleanup(conn)
     yield out
-
-
-def _close(a: Any, b: Any) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        if a is None or b is None:
-            return a is b
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-    return bool(a == b)
-
-
-def _same(rows_a: list[tuple[Any, ...]], rows_b: list[tuple[Any, ...]]) -> bool:
-    return len(rows_a) == len(rows_b) and all(
-        len(x) == len(y) and all(_close(u, v) for u, v in zip(x, y, strict=True)) for x, y in zip(rows_a, rows_b, strict=True))
 
 
 @pytest.mark.parametrize("relation", list(SNAPSHOTS))
