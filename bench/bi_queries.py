@@ -66,8 +66,13 @@ REPORT_QUERIES: dict[str, str] = {
                                "FROM bi.alert WHERE started_at >= %(end)s::timestamptz - INTERVAL '365 days' GROUP BY 1, 2",
     # Data quality
     "site_freshness": "SELECT site_id, last_reading_ts, last_ingested_at FROM bi.site_freshness",
-    "check_pass_rates_7d": "SELECT check_name, avg(passed::int) FROM bi.dq_result "
-                           "WHERE checked_at >= %(end)s::timestamptz - INTERVAL '7 days' GROUP BY check_name",
+    "pass_rate_card_7d": "SELECT sum(passed_runs)::float8 / nullif(sum(runs), 0) FROM bi.dq_check_hourly "
+                         "WHERE hour >= %(end)s::timestamptz - INTERVAL '7 days'",
+    "check_pass_rates_7d": "SELECT check_name, sum(passed_runs)::float8 / nullif(sum(runs), 0) FROM bi.dq_check_hourly "
+                           "WHERE hour >= %(end)s::timestamptz - INTERVAL '7 days' GROUP BY check_name",
+    "site_pass_rates_7d": "SELECT s.site_name, sum(q.passed_runs)::float8 / nullif(sum(q.runs), 0) FROM bi.dq_site_hourly q "
+                          "JOIN bi.site s ON s.site_id = q.site_id WHERE q.hour >= %(end)s::timestamptz - INTERVAL '7 days' "
+                          "GROUP BY s.site_name ORDER BY 2",
 }
 
 EXAMPLES_FLEET = 10

@@ -13,6 +13,7 @@ whole site is stale, only the site-level alert is raised (one alert instead of o
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,7 +23,6 @@ from typing import Any
 import pandas as pd
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from heliosgrid.alerts import Severity, raise_alert, resolve_absent
 from heliosgrid.quality.checks import CHECK_NAMES, CheckResult, DeviceInfo, Thresholds, run_device_checks
@@ -161,27 +161,38 @@ def newest_readings(conn: psycopg.Connection, as_of: datetime, device_ids: list[
     return {dev: ts for dev, ts in rows if ts is not None}
 
 
+STORE_SQL = """
+INSERT INTO dq_results (check_name, site_id, device_id, window_start, window_end, passed,
+                        measured_value, threshold, details, run_id, checked_at)
+SELECT u.check_name, u.site_id, u.device_id, u.window_start, u.window_end, u.passed,
+       u.measured_value, u.threshold, u.details::jsonb, %s, now()
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::boolean[],
+            %s::float8[], %s::float8[], %s::text[])
+     AS u(check_name, site_id, device_id, window_start, window_end, passed, measured_value, threshold, details)
+ON CONFLICT (check_name, site_id, device_id, window_start, window_end) DO UPDATE SET
+    passed = excluded.passed, measured_value = excluded.measured_value,
+    threshold = excluded.threshold, details = excluded.details, run_id = excluded.run_id,
+    checked_at = excluded.checked_at"""
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
 def store_results(conn: psycopg.Connection, results: list[CheckResult], run_id: str | None) -> None:
-    """Upsert results into ``dq_results`` (one row per check, scope and window)."""
+    """Upsert results into ``dq_results`` (one row per check, scope and window) in ONE statement,
+    so the hourly pass counters (migration 0180) are updated once per run, not once per row.
+    A result repeated for the same key keeps the last one."""
     if not results:
         return
-    with conn.cursor() as cur:
-        cur.executemany(
-            """
-            INSERT INTO dq_results (check_name, site_id, device_id, window_start, window_end, passed,
-                                    measured_value, threshold, details, run_id, checked_at)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
-            ON CONFLICT (check_name, site_id, device_id, window_start, window_end) DO UPDATE SET
-                passed = excluded.passed, measured_value = excluded.measured_value,
-                threshold = excluded.threshold, details = excluded.details, run_id = excluded.run_id,
-                checked_at = excluded.checked_at
-            """,
-            [
-                (r.check_name, r.site_id, r.device_id, r.window_start, r.window_end, r.passed,
-                 r.measured_value, r.threshold, Jsonb(r.details), run_id)
-                for r in results
-            ],
-        )
+    unique = list({(r.check_name, r.site_id, r.device_id, r.window_start, r.window_end): r for r in results}.values())
+    conn.execute(STORE_SQL, (
+        run_id,
+        [r.check_name for r in unique], [r.site_id for r in unique], [r.device_id for r in unique],
+        [r.window_start for r in unique], [r.window_end for r in unique], [bool(r.passed) for r in unique],
+        [_float(r.measured_value) for r in unique], [_float(r.threshold) for r in unique],
+        [json.dumps(r.details, default=str) for r in unique],
+    ))
 
 
 def _site_freshness(site_id: str, devices: list[DeviceInfo], device_results: list[CheckResult],

@@ -1,7 +1,7 @@
 """``/v1/insights``: what the dashboard's Performance and Data quality views show.
 
 Both endpoints read only the ``bi`` serving layer (materialised KPI days, alerts, data-quality
-results, freshness), so they answer in milliseconds over a year of data whatever the fleet size
+pass counts per hour, freshness), so they answer in milliseconds over a year of data whatever the fleet size
 (``heliosgrid bench bi`` times these exact statements). The SQL constants are shared with the
 benchmark; they take ``as_of`` (timestamptz) and a window.
 
@@ -63,18 +63,40 @@ SELECT f.site_id, f.last_reading_ts, f.last_ingested_at,
 FROM bi.site_freshness f ORDER BY f.site_id"""
 
 
-def _pass_rates_sql(group_column: str) -> str:
-    """Runs and pass rate (0–1) of the data-quality checks over the last ``hours``, per ``group_column``."""
+def _pass_rates_sql(group_column: str, hourly_view: str) -> str:
+    """Results stored (``runs``) and pass rate (0–1) of the data-quality checks with ``checked_at``
+    in (as_of − ``hours``, as_of], per ``group_column``.
+
+    Exact for any ``as_of``: the whole UTC hours inside the window come from the hourly counters
+    kept on write (``hourly_view``, migration 0180), the partial hours at both ends from the
+    results themselves (a range scan of at most two partial hours). A window starting on the hour
+    takes that hour's counter and subtracts the results checked at exactly its start (excluded).
+    """
     return f"""
-SELECT {group_column}, count(*) AS runs, avg(passed::integer)::double precision AS pass_rate
-FROM bi.dq_result
-WHERE checked_at > %(as_of)s::timestamptz - make_interval(hours => %(hours)s::integer)
-  AND checked_at <= %(as_of)s::timestamptz
-GROUP BY {group_column} ORDER BY {group_column}"""
+WITH w AS (
+    SELECT t0, t1, date_trunc('hour', t1, 'UTC') AS hi,
+           CASE WHEN date_trunc('hour', t0, 'UTC') = t0 THEN t0
+                ELSE date_trunc('hour', t0, 'UTC') + INTERVAL '1 hour' END AS lo
+    FROM (SELECT %(as_of)s::timestamptz - make_interval(hours => %(hours)s::integer) AS t0,
+                 %(as_of)s::timestamptz AS t1) b
+), parts AS (
+    SELECT h.{group_column}, h.runs, h.passed_runs FROM {hourly_view} h, w WHERE h.hour >= w.lo AND h.hour < w.hi
+    UNION ALL
+    SELECT r.{group_column}, -1, -r.passed::integer FROM bi.dq_result r, w
+    WHERE r.checked_at = w.lo AND w.lo = w.t0 AND w.lo < w.hi
+    UNION ALL
+    SELECT r.{group_column}, 1, r.passed::integer FROM bi.dq_result r, w
+    WHERE r.checked_at > w.t0 AND r.checked_at < least(w.lo, w.hi)
+    UNION ALL
+    SELECT r.{group_column}, 1, r.passed::integer FROM bi.dq_result r, w
+    WHERE r.checked_at >= w.hi AND r.checked_at > w.t0 AND r.checked_at <= w.t1
+)
+SELECT {group_column}, sum(runs)::bigint AS runs, sum(passed_runs)::double precision / sum(runs) AS pass_rate
+FROM parts GROUP BY {group_column} HAVING sum(runs) > 0 ORDER BY {group_column}"""
 
 
-CHECK_PASS_RATES_SQL = _pass_rates_sql("check_name")
-SITE_PASS_RATES_SQL = _pass_rates_sql("site_id")
+CHECK_PASS_RATES_SQL = _pass_rates_sql("check_name", "bi.dq_check_hourly")
+SITE_PASS_RATES_SQL = _pass_rates_sql("site_id", "bi.dq_site_hourly")
 
 
 def _rows(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
