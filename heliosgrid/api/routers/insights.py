@@ -7,7 +7,8 @@ benchmark; they take ``as_of`` (timestamptz) and a window.
 
 * ``GET /v1/insights/performance?days=30``: fleet PR, availability and specific yield per
   site-local day, the same per site, and lost energy/revenue by fault type (top 10);
-* ``GET /v1/insights/quality?hours=24``: per-site freshness, and pass rates per check and per site.
+* ``GET /v1/insights/quality?hours=24``: per-site freshness, and pass rates per check and per site
+  over the last 24 whole UTC hours (the current hour so far included).
 
 Units: energy kWh, yield kWh/kWp, ratios 0..1, ages in seconds.
 """
@@ -64,35 +65,20 @@ FROM bi.site_freshness f ORDER BY f.site_id"""
 
 
 def _pass_rates_sql(group_column: str, hourly_view: str) -> str:
-    """Results stored (``runs``) and pass rate (0–1) of the data-quality checks with ``checked_at``
-    in (as_of − ``hours``, as_of], per ``group_column``.
+    """Results stored (``runs``) and pass rate (0–1) of the data-quality checks per
+    ``group_column``, over the last ``hours`` whole UTC hours: the hour that holds ``as_of`` (what
+    has been checked in it so far) and the ``hours`` − 1 before it.
 
-    Exact for any ``as_of``: the whole UTC hours inside the window come from the hourly counters
-    kept on write (``hourly_view``, migration 0180), the partial hours at both ends from the
-    results themselves (a range scan of at most two partial hours). A window starting on the hour
-    takes that hour's counter and subtracts the results checked at exactly its start (excluded).
+    Whole hours so that the answer comes from the hourly counters kept on write (``hourly_view``,
+    migration 0180) alone: the rows read are checks (or sites) × hours, whatever the devices,
+    windows and results per hour (ADR 0410).
     """
     return f"""
-WITH w AS (
-    SELECT t0, t1, date_trunc('hour', t1, 'UTC') AS hi,
-           CASE WHEN date_trunc('hour', t0, 'UTC') = t0 THEN t0
-                ELSE date_trunc('hour', t0, 'UTC') + INTERVAL '1 hour' END AS lo
-    FROM (SELECT %(as_of)s::timestamptz - make_interval(hours => %(hours)s::integer) AS t0,
-                 %(as_of)s::timestamptz AS t1) b
-), parts AS (
-    SELECT h.{group_column}, h.runs, h.passed_runs FROM {hourly_view} h, w WHERE h.hour >= w.lo AND h.hour < w.hi
-    UNION ALL
-    SELECT r.{group_column}, -1, -r.passed::integer FROM bi.dq_result r, w
-    WHERE r.checked_at = w.lo AND w.lo = w.t0 AND w.lo < w.hi
-    UNION ALL
-    SELECT r.{group_column}, 1, r.passed::integer FROM bi.dq_result r, w
-    WHERE r.checked_at > w.t0 AND r.checked_at < least(w.lo, w.hi)
-    UNION ALL
-    SELECT r.{group_column}, 1, r.passed::integer FROM bi.dq_result r, w
-    WHERE r.checked_at >= w.hi AND r.checked_at > w.t0 AND r.checked_at <= w.t1
-)
 SELECT {group_column}, sum(runs)::bigint AS runs, sum(passed_runs)::double precision / sum(runs) AS pass_rate
-FROM parts GROUP BY {group_column} HAVING sum(runs) > 0 ORDER BY {group_column}"""
+FROM {hourly_view}
+WHERE hour > date_trunc('hour', %(as_of)s::timestamptz, 'UTC') - make_interval(hours => %(hours)s::integer)
+  AND hour <= date_trunc('hour', %(as_of)s::timestamptz, 'UTC')
+GROUP BY {group_column} HAVING sum(runs) > 0 ORDER BY {group_column}"""
 
 
 CHECK_PASS_RATES_SQL = _pass_rates_sql("check_name", "bi.dq_check_hourly")
