@@ -54,8 +54,14 @@ REPORT_QUERIES: dict[str, str] = {
     # Forecast accuracy
     "forecast_error_by_horizon_30d": "SELECT horizon_h, sum(abs_error_kw_sum) / nullif(sum(targets), 0), "
                                      "sqrt(sum(sq_error_kw_sum) / nullif(sum(targets), 0)), "
-                                     "sum(in_band_targets)::float8 / nullif(sum(targets), 0) FROM bi.forecast_accuracy_daily "
+                                     "sum(in_band_targets)::float8 / nullif(sum(targets), 0) "
+                                     "FROM bi.forecast_accuracy_fleet_daily "
                                      "WHERE day > %(end)s::date - 30 GROUP BY horizon_h ORDER BY horizon_h",
+    "forecast_accuracy_cards_30d": "SELECT sum(abs_error_kw_sum) / nullif(sum(targets), 0), "
+                                   "sqrt(sum(sq_error_kw_sum) / nullif(sum(targets), 0)), "
+                                   "sum(error_kw_sum) / nullif(sum(targets), 0), "
+                                   "sum(in_band_targets)::float8 / nullif(sum(targets), 0) FROM bi.forecast_accuracy_fleet_daily "
+                                   "WHERE day > %(end)s::date - 30",
     "forecast_coverage_by_site_30d": "SELECT site_id, sum(in_band_targets)::float8 / nullif(sum(targets), 0), "
                                      "sum(abs_error_kw_sum) / nullif(sum(targets), 0), "
                                      "sum(error_kw_sum) / nullif(sum(targets), 0) FROM bi.forecast_accuracy_daily "

@@ -13,7 +13,8 @@
 -- * A statement-level trigger per operation on dq_results (transition tables) adds the inserted
 --   rows, subtracts the deleted ones, and for an update (the quality runner's upsert of a re-run
 --   window) subtracts the old rows and adds the new: O(rows written). Increments are upserts
---   (ON CONFLICT DO UPDATE): concurrent writers serialise on the counter rows, no extra lock.
+--   (ON CONFLICT DO UPDATE) in key order: concurrent writers serialise on the counter rows without
+--   deadlocking each other, no extra lock.
 --   Counters that reach zero are removed.
 -- * TRUNCATE dq_results empties both.
 
@@ -43,12 +44,12 @@ CREATE FUNCTION helios_dq_pass_apply(check_names text[], site_ids text[], checke
                                      verdicts boolean[], sign integer) RETURNS void LANGUAGE sql AS $$
     INSERT INTO dq_check_hourly AS t (check_name, hour, runs, passed_runs)
     SELECT r.check_name, date_trunc('hour', r.checked_at, 'UTC'), sign * count(*), sign * count(*) FILTER (WHERE r.passed)
-    FROM unnest(check_names, checked_ats, verdicts) AS r(check_name, checked_at, passed) GROUP BY 1, 2
+    FROM unnest(check_names, checked_ats, verdicts) AS r(check_name, checked_at, passed) GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (check_name, hour) DO UPDATE
     SET runs = t.runs + EXCLUDED.runs, passed_runs = t.passed_runs + EXCLUDED.passed_runs;
     INSERT INTO dq_site_hourly AS t (site_id, hour, runs, passed_runs)
     SELECT r.site_id, date_trunc('hour', r.checked_at, 'UTC'), sign * count(*), sign * count(*) FILTER (WHERE r.passed)
-    FROM unnest(site_ids, checked_ats, verdicts) AS r(site_id, checked_at, passed) GROUP BY 1, 2
+    FROM unnest(site_ids, checked_ats, verdicts) AS r(site_id, checked_at, passed) GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (site_id, hour) DO UPDATE
     SET runs = t.runs + EXCLUDED.runs, passed_runs = t.passed_runs + EXCLUDED.passed_runs;
     DELETE FROM dq_check_hourly t

@@ -173,7 +173,8 @@ def _explain_all(conn: psycopg.Connection) -> dict[str, Any]:
            "baseline": explain_device_rows(conn, BASELINE_QUERIES),
            "accuracy": _rows(conn, ACCURACY),
            "accuracy_0040": _rows(conn, FORECAST_ACCURACY_0040),
-           "grouped": _rows(conn, GROUPED), "grouped_live": _rows(conn, GROUPED_LIVE)}
+           "grouped": _rows(conn, GROUPED), "grouped_live": _rows(conn, GROUPED_LIVE),
+           "fleet": _rows(conn, FLEET), "fleet_live": _rows(conn, FLEET_LIVE)}
     # late data on both sides of the accuracy rows: a correction of day-2 actuals and a re-issue
     # (later issued_at) for targets of day 3
     _load(conn, START + timedelta(hours=30), START + timedelta(hours=34), 0.7, 2 * 10**9)
@@ -185,6 +186,7 @@ def _explain_all(conn: psycopg.Connection) -> dict[str, Any]:
     out["accuracy_late"] = _rows(conn, ACCURACY)
     out["accuracy_late_0040"] = _rows(conn, FORECAST_ACCURACY_0040)
     out["grouped_late"], out["grouped_late_live"] = _rows(conn, GROUPED), _rows(conn, GROUPED_LIVE)
+    out["fleet_late"], out["fleet_late_live"] = _rows(conn, FLEET), _rows(conn, FLEET_LIVE)
     return out
 
 
@@ -221,6 +223,11 @@ GROUPED_LIVE = ("SELECT site_id, (target_ts AT TIME ZONE 'UTC')::date, horizon_m
                 "coalesce(sum(error_kw ^ 2), 0) FROM bi.forecast_accuracy WHERE site_id = ANY(%(sites)s) "
                 "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
 
+# The fleet accuracy sums kept on write (0190) and the same sums over every site's grouped rows.
+FLEET = ("SELECT day, horizon_h, sites, targets, in_band_targets, error_kw_sum, abs_error_kw_sum, sq_error_kw_sum "
+         "FROM bi.forecast_accuracy_fleet_daily ORDER BY 1, 2")
+FLEET_LIVE = ("SELECT day, horizon_h, count(*), sum(targets), sum(in_band_targets), sum(error_kw_sum), sum(abs_error_kw_sum), "
+              "sum(sq_error_kw_sum) FROM forecast_accuracy_daily GROUP BY 1, 2 ORDER BY 1, 2")
 
 # The DISTINCT ON definition of bi.forecast_accuracy (0040) that 0074 replaced.
 FORECAST_ACCURACY_0040 = """
@@ -333,6 +340,16 @@ def test_grouped_accuracy_equals_the_per_target_rows_and_follows_late_data(resul
                if key not in before or not all(_close(a, b) for a, b in zip(before[key], rest[0], strict=True))}
     assert {day for _, day, _ in changed} >= {(START + timedelta(days=1)).date(), (START + timedelta(days=2)).date()}
     assert any(h == 0 for _, _, h in changed)
+
+
+@pytest.mark.parametrize("backend", ["postgres", "timescaledb"])
+def test_fleet_accuracy_equals_the_sum_over_sites_and_follows_late_data(results: dict[str, Any], backend: str) -> None:
+    explain = results[backend]["explain"]
+    assert explain["fleet"] and _same(explain["fleet"], explain["fleet_live"])
+    assert explain["fleet_late"] and _same(explain["fleet_late"], explain["fleet_late_live"])
+    assert not _same(explain["fleet"], explain["fleet_late"])  # the late data reached the fleet sums
+    mine = [r for r in explain["fleet"] if r[0] in {START.date(), (START + timedelta(days=1)).date()}]
+    assert mine and all(r[2] >= len(SITES) for r in mine)  # every test site is summed
 
 
 @pytest.mark.parametrize("backend", ["postgres", "timescaledb"])
