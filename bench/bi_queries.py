@@ -41,11 +41,12 @@ REPORT_QUERIES: dict[str, str] = {
     # Performance
     "kpi_daily_all_sites_year": "SELECT site_id, day, energy_kwh, performance_ratio, availability FROM bi.site_kpi_daily "
                                 "WHERE day > %(end)s::date - 365",
-    "monthly_energy_per_site_year": "SELECT site_id, date_trunc('month', bucket), sum(energy_kwh) FROM bi.site_power_1d "
-                                    "WHERE bucket >= %(end)s::timestamptz - INTERVAL '365 days' GROUP BY 1, 2",
-    "specific_yield_by_site_year": "SELECT k.site_id, sum(k.energy_kwh) / nullif(max(s.dc_capacity_kw), 0) "
-                                   "FROM bi.site_kpi_daily k "
-                                   "JOIN bi.site s ON s.site_id = k.site_id WHERE k.day > %(end)s::date - 365 GROUP BY k.site_id",
+    "monthly_energy_per_site_year": "SELECT site_id, month, energy_kwh FROM bi.site_kpi_monthly "
+                                    "WHERE month > %(end)s::date - 365",
+    "specific_yield_by_site_year": "SELECT s.site_name, "
+                                   "sum(k.energy_kwh) / nullif(sum(k.capacity_kw_days) / nullif(sum(k.days), 0), 0) "
+                                   "FROM bi.site_kpi_monthly k JOIN bi.site s ON s.site_id = k.site_id "
+                                   "WHERE k.month > %(end)s::date - 365 GROUP BY s.site_name",
     "top5_sites_lost_energy_30d": "SELECT site_id, sum(lost_energy_kwh) FROM bi.site_kpi_daily WHERE day > %(end)s::date - 30 "
                                   "GROUP BY site_id ORDER BY 2 DESC LIMIT 5",
     "lost_energy_by_cause_year": "SELECT fault_type, sum(energy_lost_kwh), sum(revenue_lost) FROM bi.alert "

@@ -51,7 +51,7 @@ def bi_db(fresh_db: Callable[..., str]) -> str:
 
 
 def test_every_tmdl_table_and_column_exists_with_a_compatible_type_postgres(bi_db: str) -> None:
-    assert len(parse_model()) == 18
+    assert len(parse_model()) == 19
     assert _binding_problems(bi_db) == []
 
 

@@ -75,6 +75,8 @@ SNAPSHOTS = {
                       "ORDER BY 1, 2",
     "device_kpi_daily": "SELECT device_id, day, energy_kwh, performance_ratio, availability, lost_energy_kwh "
                         "FROM bi.device_kpi_daily WHERE site_id = ANY(%(sites)s) ORDER BY 1, 2",
+    "site_kpi_monthly": "SELECT site_id, month, days, energy_kwh, specific_yield_kwh_kwp, performance_ratio, availability, "
+                        "lost_energy_kwh, revenue_lost FROM bi.site_kpi_monthly WHERE site_id = ANY(%(sites)s) ORDER BY 1, 2",
 }
 # The live definitions the materialised relations must equal.
 LIVE = {
@@ -86,6 +88,13 @@ LIVE = {
                       "k.performance_ratio_temp_corr, k.availability, k.expected_energy_kwh, k.lost_energy_kwh, "
                       "k.energy_kwh * 0.1 FROM maintenance_kpi_site_day k "
                       "WHERE k.site_id = ANY(%(sites)s) ORDER BY 1, 2",
+    # months summed from the (live-checked) KPI days
+    "site_kpi_monthly": "SELECT site_id, date_trunc('month', day)::date, count(*), sum(energy_kwh), "
+                        "sum(energy_kwh) / nullif(sum(coalesce(dc_capacity_kw, 0)) / count(*), 0), "
+                        "sum(energy_kwh) / nullif(sum(coalesce(reference_energy_kwh, 0)), 0), "
+                        "sum(producing_buckets)::float8 / nullif(sum(daylight_buckets), 0), sum(coalesce(lost_energy_kwh, 0)), "
+                        "sum(coalesce(revenue_lost, 0)) FROM bi.site_kpi_daily WHERE site_id = ANY(%(sites)s) "
+                        "GROUP BY 1, 2 ORDER BY 1, 2",
 }
 
 
@@ -278,6 +287,7 @@ def test_materialised_relations_equal_the_live_definitions(results: dict[str, An
     assert _same(snap["site_power_15m"], snap["live_site_power_15m"])
     assert len(snap["site_kpi_daily"]) >= 6
     assert _same(snap["site_kpi_daily"], snap["live_site_kpi_daily"])
+    assert snap["site_kpi_monthly"] and _same(snap["site_kpi_monthly"], snap["live_site_kpi_monthly"])
     assert snap["fleet_vs_sites"] and all(math.isclose(f, s, rel_tol=1e-9) for _, f, s in snap["fleet_vs_sites"])
 
 
