@@ -38,66 +38,56 @@ CREATE TABLE dq_site_hourly (
 CREATE INDEX dq_site_hourly_hour_idx ON dq_site_hourly (hour);
 COMMENT ON TABLE dq_site_hourly IS 'Data-quality results stored and passed per site and UTC hour of checked_at, all checks (0180).';
 
--- Add (sign = 1) or subtract (sign = -1) results, given as parallel arrays of their check name,
--- site, checked_at and verdict, from both counters.
-CREATE FUNCTION helios_dq_pass_apply(check_names text[], site_ids text[], checked_ats timestamptz[],
-                                     verdicts boolean[], sign integer) RETURNS void LANGUAGE sql AS $$
+-- Generic parts, also used by migrations 0190 and 0200 for their tables kept on write.
+-- A statement-level trigger on a source table passes its transition rows, as an array of the table's
+-- row type, to the apply function named in the trigger's argument: removed rows (DELETE, UPDATE)
+-- with sign -1, added rows (INSERT, UPDATE) with sign +1. An update thus moves rows: old out, new in.
+CREATE FUNCTION helios_apply_transition_deltas() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        EXECUTE format('SELECT %I(array_agg(ROW(t.*)::%I.%I), -1) FROM removed t', TG_ARGV[0], TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        EXECUTE format('SELECT %I(array_agg(ROW(t.*)::%I.%I), 1) FROM added t', TG_ARGV[0], TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- TRUNCATE of a source table empties the tables kept from it (the trigger's arguments).
+CREATE FUNCTION helios_truncate_derived() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE 'TRUNCATE ' || (SELECT string_agg(quote_ident(a), ', ') FROM unnest(TG_ARGV) a);
+    RETURN NULL;
+END $$;
+
+-- Add (sign = 1) or subtract (sign = -1) dq_results rows from both counters.
+CREATE FUNCTION helios_dq_pass_apply(changed dq_results[], sign integer) RETURNS void LANGUAGE sql AS $$
     INSERT INTO dq_check_hourly AS t (check_name, hour, runs, passed_runs)
     SELECT r.check_name, date_trunc('hour', r.checked_at, 'UTC'), sign * count(*), sign * count(*) FILTER (WHERE r.passed)
-    FROM unnest(check_names, checked_ats, verdicts) AS r(check_name, checked_at, passed) GROUP BY 1, 2 ORDER BY 1, 2
+    FROM unnest(changed) r GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (check_name, hour) DO UPDATE
     SET runs = t.runs + EXCLUDED.runs, passed_runs = t.passed_runs + EXCLUDED.passed_runs;
     INSERT INTO dq_site_hourly AS t (site_id, hour, runs, passed_runs)
     SELECT r.site_id, date_trunc('hour', r.checked_at, 'UTC'), sign * count(*), sign * count(*) FILTER (WHERE r.passed)
-    FROM unnest(site_ids, checked_ats, verdicts) AS r(site_id, checked_at, passed) GROUP BY 1, 2 ORDER BY 1, 2
+    FROM unnest(changed) r GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (site_id, hour) DO UPDATE
     SET runs = t.runs + EXCLUDED.runs, passed_runs = t.passed_runs + EXCLUDED.passed_runs;
     DELETE FROM dq_check_hourly t
-    USING (SELECT DISTINCT n, date_trunc('hour', c, 'UTC') AS hour FROM unnest(check_names, checked_ats) AS u(n, c)) c
-    WHERE t.check_name = c.n AND t.hour = c.hour AND t.runs <= 0;
+    USING (SELECT DISTINCT check_name, date_trunc('hour', checked_at, 'UTC') AS hour FROM unnest(changed)) c
+    WHERE t.check_name = c.check_name AND t.hour = c.hour AND t.runs <= 0;
     DELETE FROM dq_site_hourly t
-    USING (SELECT DISTINCT s, date_trunc('hour', c, 'UTC') AS hour FROM unnest(site_ids, checked_ats) AS u(s, c)) c
-    WHERE t.site_id = c.s AND t.hour = c.hour AND t.runs <= 0;
+    USING (SELECT DISTINCT site_id, date_trunc('hour', checked_at, 'UTC') AS hour FROM unnest(changed)) c
+    WHERE t.site_id = c.site_id AND t.hour = c.hour AND t.runs <= 0;
 $$;
 
-CREATE FUNCTION helios_dq_pass_added() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM helios_dq_pass_apply(array_agg(check_name), array_agg(site_id), array_agg(checked_at), array_agg(passed), 1)
-    FROM added;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION helios_dq_pass_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM helios_dq_pass_apply(array_agg(check_name), array_agg(site_id), array_agg(checked_at), array_agg(passed), -1)
-    FROM removed;
-    RETURN NULL;
-END $$;
-
--- An update (e.g. the quality runner's upsert of a re-checked window) moves rows: old out, new in.
-CREATE FUNCTION helios_dq_pass_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM helios_dq_pass_apply(array_agg(check_name), array_agg(site_id), array_agg(checked_at), array_agg(passed), -1)
-    FROM removed;
-    PERFORM helios_dq_pass_apply(array_agg(check_name), array_agg(site_id), array_agg(checked_at), array_agg(passed), 1)
-    FROM added;
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER dq_results_pass_ins AFTER INSERT ON dq_results
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION helios_dq_pass_added();
-CREATE TRIGGER dq_results_pass_upd AFTER UPDATE ON dq_results
-    REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION helios_dq_pass_updated();
-CREATE TRIGGER dq_results_pass_del AFTER DELETE ON dq_results
-    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION helios_dq_pass_removed();
-
-CREATE FUNCTION helios_truncate_dq_pass() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    TRUNCATE dq_check_hourly, dq_site_hourly;
-    RETURN NULL;
-END $$;
+CREATE TRIGGER dq_results_pass_ins AFTER INSERT ON dq_results REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION helios_apply_transition_deltas('helios_dq_pass_apply');
+CREATE TRIGGER dq_results_pass_upd AFTER UPDATE ON dq_results REFERENCING OLD TABLE AS removed NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION helios_apply_transition_deltas('helios_dq_pass_apply');
+CREATE TRIGGER dq_results_pass_del AFTER DELETE ON dq_results REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION helios_apply_transition_deltas('helios_dq_pass_apply');
 CREATE TRIGGER dq_results_pass_truncate AFTER TRUNCATE ON dq_results
-    FOR EACH STATEMENT EXECUTE FUNCTION helios_truncate_dq_pass();
+    FOR EACH STATEMENT EXECUTE FUNCTION helios_truncate_derived('dq_check_hourly', 'dq_site_hourly');
 
 -- Existing results.
 INSERT INTO dq_check_hourly (check_name, hour, runs, passed_runs)

@@ -50,39 +50,15 @@ LANGUAGE sql AS $$
     WHERE f.day = c.day AND f.horizon_h = c.horizon_h AND f.sites <= 0;
 $$;
 
-CREATE FUNCTION helios_accuracy_fleet_added() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM helios_accuracy_fleet_apply(array_agg(ROW(a.*)::forecast_accuracy_daily), 1) FROM added a;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION helios_accuracy_fleet_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM helios_accuracy_fleet_apply(array_agg(ROW(r.*)::forecast_accuracy_daily), -1) FROM removed r;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION helios_accuracy_fleet_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM helios_accuracy_fleet_apply(array_agg(ROW(r.*)::forecast_accuracy_daily), -1) FROM removed r;
-    PERFORM helios_accuracy_fleet_apply(array_agg(ROW(a.*)::forecast_accuracy_daily), 1) FROM added a;
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER forecast_accuracy_daily_fleet_ins AFTER INSERT ON forecast_accuracy_daily
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION helios_accuracy_fleet_added();
-CREATE TRIGGER forecast_accuracy_daily_fleet_upd AFTER UPDATE ON forecast_accuracy_daily
-    REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION helios_accuracy_fleet_updated();
-CREATE TRIGGER forecast_accuracy_daily_fleet_del AFTER DELETE ON forecast_accuracy_daily
-    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION helios_accuracy_fleet_removed();
-
-CREATE FUNCTION helios_truncate_accuracy_fleet() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    TRUNCATE forecast_accuracy_fleet_daily;
-    RETURN NULL;
-END $$;
+-- Triggers: the generic delta functions of migration 0180.
+CREATE TRIGGER forecast_accuracy_daily_fleet_ins AFTER INSERT ON forecast_accuracy_daily REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION helios_apply_transition_deltas('helios_accuracy_fleet_apply');
+CREATE TRIGGER forecast_accuracy_daily_fleet_upd AFTER UPDATE ON forecast_accuracy_daily REFERENCING OLD TABLE AS removed NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION helios_apply_transition_deltas('helios_accuracy_fleet_apply');
+CREATE TRIGGER forecast_accuracy_daily_fleet_del AFTER DELETE ON forecast_accuracy_daily REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION helios_apply_transition_deltas('helios_accuracy_fleet_apply');
 CREATE TRIGGER forecast_accuracy_daily_fleet_truncate AFTER TRUNCATE ON forecast_accuracy_daily
-    FOR EACH STATEMENT EXECUTE FUNCTION helios_truncate_accuracy_fleet();
+    FOR EACH STATEMENT EXECUTE FUNCTION helios_truncate_derived('forecast_accuracy_fleet_daily');
 
 -- Existing rows.
 INSERT INTO forecast_accuracy_fleet_daily (day, horizon_h, sites, targets, in_band_targets, error_kw_sum,

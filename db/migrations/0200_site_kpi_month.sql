@@ -56,39 +56,15 @@ CREATE FUNCTION helios_kpi_month_apply(changed site_kpi_day[], sign integer) RET
     WHERE m.site_id = c.site_id AND m.month = c.month AND m.days <= 0;
 $$;
 
-CREATE FUNCTION helios_kpi_month_added() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM helios_kpi_month_apply(array_agg(ROW(a.*)::site_kpi_day), 1) FROM added a;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION helios_kpi_month_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM helios_kpi_month_apply(array_agg(ROW(r.*)::site_kpi_day), -1) FROM removed r;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION helios_kpi_month_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM helios_kpi_month_apply(array_agg(ROW(r.*)::site_kpi_day), -1) FROM removed r;
-    PERFORM helios_kpi_month_apply(array_agg(ROW(a.*)::site_kpi_day), 1) FROM added a;
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER site_kpi_day_month_ins AFTER INSERT ON site_kpi_day
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION helios_kpi_month_added();
-CREATE TRIGGER site_kpi_day_month_upd AFTER UPDATE ON site_kpi_day
-    REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION helios_kpi_month_updated();
-CREATE TRIGGER site_kpi_day_month_del AFTER DELETE ON site_kpi_day
-    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION helios_kpi_month_removed();
-
-CREATE FUNCTION helios_truncate_kpi_month() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    TRUNCATE site_kpi_month;
-    RETURN NULL;
-END $$;
+-- Triggers: the generic delta functions of migration 0180.
+CREATE TRIGGER site_kpi_day_month_ins AFTER INSERT ON site_kpi_day REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION helios_apply_transition_deltas('helios_kpi_month_apply');
+CREATE TRIGGER site_kpi_day_month_upd AFTER UPDATE ON site_kpi_day REFERENCING OLD TABLE AS removed NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION helios_apply_transition_deltas('helios_kpi_month_apply');
+CREATE TRIGGER site_kpi_day_month_del AFTER DELETE ON site_kpi_day REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION helios_apply_transition_deltas('helios_kpi_month_apply');
 CREATE TRIGGER site_kpi_day_month_truncate AFTER TRUNCATE ON site_kpi_day
-    FOR EACH STATEMENT EXECUTE FUNCTION helios_truncate_kpi_month();
+    FOR EACH STATEMENT EXECUTE FUNCTION helios_truncate_derived('site_kpi_month');
 
 -- Existing days.
 SELECT helios_kpi_month_apply(coalesce(array_agg(d), '{}'), 1) FROM site_kpi_day d;
