@@ -6,7 +6,6 @@ the counters equal a GROUP BY over ``dq_results``, on both backends; and the API
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +14,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from serving_rows import same_rows
+from serving_rows import same_rows, write_concurrently
 
 from heliosgrid.api.routers.insights import CHECK_PASS_RATES_SQL, SITE_PASS_RATES_SQL
 from heliosgrid.db.connection import open_connection
@@ -60,14 +59,8 @@ def _recheck(site: str, passed: bool) -> list[CheckResult]:
 
 def _concurrent(url: str) -> None:
     """Two sessions upsert results in the same hours; the second blocks on the first's counter rows."""
-    with psycopg.connect(url) as first, psycopg.connect(url, autocommit=True) as second:
-        store_results(first, _recheck(SITES[0], True), "run-1")  # open transaction
-        worker = threading.Thread(target=store_results, args=(second, _recheck(SITES[1], False), "run-2"))
-        worker.start()
-        worker.join(timeout=1.0)
-        first.commit()
-        worker.join(timeout=30.0)
-        assert not worker.is_alive()
+    write_concurrently(url, lambda conn: store_results(conn, _recheck(SITES[0], True), "run-1"),
+                       lambda conn: store_results(conn, _recheck(SITES[1], False), "run-2"))
 
 
 def _delete(conn: psycopg.Connection) -> None:

@@ -5,7 +5,6 @@ live definitions (DISTINCT ON over every stored issue, and its sum over sites), 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 from serving_rows import same_rows as _same
+from serving_rows import write_concurrently
 
 from heliosgrid.db.connection import open_connection
 
@@ -52,14 +52,7 @@ def _state(conn: psycopg.Connection) -> dict[str, list[tuple[Any, ...]]]:
 def _concurrent_writes(url: str) -> None:
     """Two sessions write the same targets for different sites; the second blocks on the first."""
     issued = T0 + timedelta(days=1, hours=6)
-    with psycopg.connect(url) as first, psycopg.connect(url, autocommit=True) as second:
-        _write(first, SITES[0], issued, 7.0)  # open transaction
-        worker = threading.Thread(target=_write, args=(second, SITES[1], issued, 11.0))
-        worker.start()
-        worker.join(timeout=1.0)
-        first.commit()
-        worker.join(timeout=30.0)
-        assert not worker.is_alive()
+    write_concurrently(url, lambda conn: _write(conn, SITES[0], issued, 7.0), lambda conn: _write(conn, SITES[1], issued, 11.0))
 
 
 def _stages(url: str) -> dict[str, dict[str, list[tuple[Any, ...]]]]:
