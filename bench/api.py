@@ -75,6 +75,36 @@ def _seed(url: str, start: datetime, end: datetime) -> str:
         return create_key(conn, "bench", ["read"]).secret
 
 
+def _http_figures(base: str, key: str, params: dict[str, Any], sql_ms: float, total: int, sql_scan_s: float,
+                  sql_rows: int) -> dict[str, Any]:
+    """One page per format against the same SQL page (ratios), a full keyset scan against the SQL scan, and
+    the authentication overhead of a request."""
+    out: dict[str, Any] = {}
+    with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=60) as c:
+        for fmt in ("json", "csv", "parquet"):
+            ms, resp = _median_ms(lambda f=fmt: c.get("/v1/readings", params={**params, "format": f}))
+            out[f"{fmt}_page_ms"] = round(ms, 2)
+            out[f"{fmt}_page_ratio"] = round(ms / sql_ms, 2)
+            out[f"{fmt}_page_bytes"] = len(resp.content)
+        t0 = time.perf_counter()
+        seen, cursor = 0, None
+        while True:
+            page = c.get("/v1/readings", params={**params, **({"cursor": cursor} if cursor else {})}).json()
+            seen += len(page["items"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        scan_s = time.perf_counter() - t0
+        assert seen == total == sql_rows
+        out["full_scan_rows_per_s"] = round(total / scan_s)
+        out["sql_scan_rows_per_s"] = round(total / sql_scan_s)
+        out["full_scan_ratio"] = round((total / scan_s) / (total / sql_scan_s), 3)
+        out["health_request_ms"] = round(_median_ms(lambda: c.get("/v1/health"), 20)[0], 2)
+        out["authed_request_ms"] = round(_median_ms(lambda: c.get("/v1/sites"), 20)[0], 2)
+        out["auth_overhead_ratio"] = round(out["authed_request_ms"] / out["health_request_ms"], 2)
+    return out
+
+
 def run() -> dict[str, Any]:
     name = f"helios_bench_api_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(SERVER_URL, autocommit=True) as admin:
@@ -103,30 +133,9 @@ def run() -> dict[str, Any]:
                 t0 = time.perf_counter()
                 all_rows = conn.execute(q, (start, end, total + 1)).fetchall()
                 sql_scan_s = time.perf_counter() - t0
-            with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=60) as c:
-                out: dict[str, Any] = {"devices": DEVICES, "days": DAYS, "rows": total, "page_rows": PAGE,
-                                       "sql_page_ms": round(sql_ms, 2)}
-                for fmt in ("json", "csv", "parquet"):
-                    ms, resp = _median_ms(lambda f=fmt: c.get("/v1/readings", params={**params, "format": f}))
-                    out[f"{fmt}_page_ms"] = round(ms, 2)
-                    out[f"{fmt}_page_ratio"] = round(ms / sql_ms, 2)
-                    out[f"{fmt}_page_bytes"] = len(resp.content)
-                t0 = time.perf_counter()
-                seen, cursor = 0, None
-                while True:
-                    page = c.get("/v1/readings", params={**params, **({"cursor": cursor} if cursor else {})}).json()
-                    seen += len(page["items"])
-                    cursor = page["next_cursor"]
-                    if not cursor:
-                        break
-                scan_s = time.perf_counter() - t0
-                assert seen == total == len(all_rows)
-                out["full_scan_rows_per_s"] = round(total / scan_s)
-                out["sql_scan_rows_per_s"] = round(total / sql_scan_s)
-                out["full_scan_ratio"] = round((total / scan_s) / (total / sql_scan_s), 3)
-                out["health_request_ms"] = round(_median_ms(lambda: c.get("/v1/health"), 20)[0], 2)
-                out["authed_request_ms"] = round(_median_ms(lambda: c.get("/v1/sites"), 20)[0], 2)
-                out["auth_overhead_ratio"] = round(out["authed_request_ms"] / out["health_request_ms"], 2)
+            out: dict[str, Any] = {"devices": DEVICES, "days": DAYS, "rows": total, "page_rows": PAGE,
+                                   "sql_page_ms": round(sql_ms, 2)}
+            out.update(_http_figures(base, key, params, sql_ms, total, sql_scan_s, len(all_rows)))
             out["sse_poll_interval_s"] = POLL_S
             latencies = [_sse_latency(base, key, url, end + timedelta(minutes=i), delay_s=0.2 * i) for i in range(5)]
             out["sse_latency_ms"] = round(statistics.median(latencies), 1)

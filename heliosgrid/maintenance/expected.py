@@ -104,6 +104,28 @@ def _sensors_disagree(poa_all: pd.DataFrame, daylight: pd.Series) -> pd.Series:
     return off.astype(float).reindex(poa_all.index).ffill().fillna(0.0) > 0.5
 
 
+def _implied_poa(feats: dict[str, pd.DataFrame], inverters: list[DeviceSpec], poa_all: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per inverter, the POA (W/m²) implied by its metered power: its POA × actual/expected, normalised by
+    its median ratio where its own sensor agrees with the others'; none below
+    :data:`MIN_INVERTERS_FOR_IMPLIED_POA` inverters (see :func:`_add_poa_peer_ratio`)."""
+    implied: dict[str, pd.Series] = {}
+    # With fewer than 3 inverters one soiled or faulty inverter would be half of the implied
+    # references; such sites compare sensor readings only.
+    for dev in inverters if len(inverters) >= MIN_INVERTERS_FOR_IMPLIED_POA else []:
+        f = feats[dev.device_id]
+        r = f["ratio_expected"].where(f["daylight"] & ~f["near_clipping"] & (completeness(f) >= DEFAULT.complete_fraction))
+        # Calibrate power → irradiance only where the inverter's own sensor agrees with the
+        # median of the other sensors: a drifting own sensor would otherwise bias k by its drift.
+        others = poa_all.drop(columns=[dev.device_id], errors="ignore").median(axis=1, skipna=True)
+        agree = (f["poa_w_m2_avg"] / others - 1.0).abs() <= SENSOR_AGREEMENT
+        r_cal = r.where(agree)
+        if r_cal.notna().sum() < 8:
+            r_cal = r
+        k = float(np.clip(r_cal.median(), 0.8, 1.2)) if r_cal.notna().sum() >= 8 else 1.0
+        implied[dev.device_id] = f["poa_used_w_m2"] * r / k
+    return implied
+
+
 def _add_poa_peer_ratio(feats: dict[str, pd.DataFrame], inverters: list[DeviceSpec], poa_all: pd.DataFrame) -> None:
     """``poa_peer_ratio`` = POA / the site's drift-free irradiance reference (``poa_ref_w_m2``).
 
@@ -126,21 +148,7 @@ def _add_poa_peer_ratio(feats: dict[str, pd.DataFrame], inverters: list[DeviceSp
        (a secondary-standard pyranometer, independent of any inverter), the other sensors'
        median otherwise.
     """
-    implied: dict[str, pd.Series] = {}
-    # With fewer than 3 inverters one soiled or faulty inverter would be half of the implied
-    # references; such sites compare sensor readings only.
-    for dev in inverters if len(inverters) >= MIN_INVERTERS_FOR_IMPLIED_POA else []:
-        f = feats[dev.device_id]
-        r = f["ratio_expected"].where(f["daylight"] & ~f["near_clipping"] & (completeness(f) >= DEFAULT.complete_fraction))
-        # Calibrate power → irradiance only where the inverter's own sensor agrees with the
-        # median of the other sensors: a drifting own sensor would otherwise bias k by its drift.
-        others = poa_all.drop(columns=[dev.device_id], errors="ignore").median(axis=1, skipna=True)
-        agree = (f["poa_w_m2_avg"] / others - 1.0).abs() <= SENSOR_AGREEMENT
-        r_cal = r.where(agree)
-        if r_cal.notna().sum() < 8:
-            r_cal = r
-        k = float(np.clip(r_cal.median(), 0.8, 1.2)) if r_cal.notna().sum() >= 8 else 1.0
-        implied[dev.device_id] = f["poa_used_w_m2"] * r / k
+    implied = _implied_poa(feats, inverters, poa_all)
     trusted = {
         k_id: v.where((feats[k_id]["peer_ratio"] - 1.0).abs() <= IMPLIED_POA_PEER_TOLERANCE) for k_id, v in implied.items()
     }
