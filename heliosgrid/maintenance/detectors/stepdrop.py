@@ -70,6 +70,9 @@ MIN_EPISODE_BUCKETS = 4
 """A step is reported once it holds over this many clear buckets (1 h at 15 min)."""
 WARMUP_FALLBACK_DAYS = 2
 """Days after a device's first reading during which the calibrated level stands in for history."""
+MAX_DETECTABLE_STEP = 0.25
+"""Above this smallest detectable step the device's string test is "not evaluated": a string
+outage of a quarter of the output could not be told from the irradiance reference's noise."""
 
 
 def detectable_step(sigma: float) -> float:
@@ -227,6 +230,8 @@ def cusum_episodes(s: UsableBuckets, sigma: float, corr: float = 1.0) -> tuple[l
         if b == frozen:
             own = frozen_own
         if not np.isfinite(b):
+            if current is None and cusum == 0.0:
+                last_zero = i  # no evidence here: a step found later does not start before it
             continue
         base[i] = b
         d[i] = s.ratio[i] / b - 1.0
@@ -330,13 +335,21 @@ def is_string_loss(ep: Episode, sigma: float) -> bool:
 def device_sigma(s: UsableBuckets) -> tuple[float, float]:
     """(σ, correlation factor) of the relative residual outside the episodes of a first pass (a
     fault never widens its own test)."""
-    sigma = _sigma(_residuals(s, np.ones(len(s.secs), dtype=bool)))
+    plain = _residuals(s, np.ones(len(s.secs), dtype=bool))
+    sigma = _sigma(plain)
     if not np.isfinite(sigma):
         return WARMUP_SIGMA, 1.0
     # The first pass's σ is at most the warm-up σ: the residuals against a history that holds the
     # fault's first day mix the step into σ and would hide the fault from the pass that removes it.
     if s.warmup_until_s >= 0:  # a young device (little history): see :func:`cusum_episodes`
         sigma = min(sigma, WARMUP_SIGMA)
+    elif detectable_step(sigma * _correlation_factor(plain, sigma)) > MAX_DETECTABLE_STEP:
+        # Too noisy to judge as measured? A step inside the window inflates that σ through the
+        # baselines: the days after an outage that filled most of their 7 days are compared with the
+        # fault's own days (+50 % after a third lost). The same residuals against baselines kept free
+        # of the steps a capped pass finds (every bucket still counts, so noise does not shrink σ).
+        unmixed = _sigma(cusum_episodes(s, WARMUP_SIGMA)[1])
+        sigma = min(sigma, unmixed) if np.isfinite(unmixed) else sigma
     episodes, d = cusum_episodes(s, sigma)
     keep = np.ones(len(d), dtype=bool)
     for ep in episodes:

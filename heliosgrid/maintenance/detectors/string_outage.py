@@ -22,6 +22,7 @@ import pandas as pd
 
 from heliosgrid.maintenance.detectors.base import Finding, episode, exclusion, num
 from heliosgrid.maintenance.detectors.stepdrop import (
+    MAX_DETECTABLE_STEP,
     MIN_EPISODE_BUCKETS,
     Episode,
     UsableBuckets,
@@ -106,9 +107,6 @@ def _finding(
 MIN_USABLE_BUCKETS = 8
 """Fewer usable buckets in the analysis window (a snowed-in or overcast week) and the test says
 "not evaluated" instead of going quiet."""
-MAX_DETECTABLE_STEP = 0.25
-"""Above this smallest detectable step the device's string test is "not evaluated": a string
-outage of a quarter of the output could not be told from the irradiance reference's noise."""
 
 
 @dataclass

@@ -145,3 +145,24 @@ def test_a_young_device_keeps_its_step_when_its_history_is_a_few_buckets() -> No
     (found,) = sd.string_test(f, DEVICE, 1.0, th=CLEAR_ONLY).findings
     assert abs(found.ended_at - end) <= pd.Timedelta(hours=2)
     assert found.energy_lost_kwh == pytest.approx(_truth(f, 0.75, start, end), rel=0.15)
+
+
+def test_an_outage_that_ended_early_in_the_window_neither_silences_the_test_nor_hides_the_next() -> None:
+    """The first run after a backfill (or a week after an outage): one healthy day, a third of the
+    output lost for two days, then healthy again. Against all-history baselines the days after the
+    recovery are compared with the fault's own days (+50 %) and the plain σ was 48 %: "not evaluated"
+    for a week, and a quarter step on day 6 was missed (seen on the demo stack's us-golden-inv02)."""
+    first = START + pd.Timedelta(days=1, hours=10)
+    second = START + pd.Timedelta(days=5, hours=10)
+    f = _frame(7, 0.03, step=(first, first + pd.Timedelta(days=2), 2.0 / 3.0))
+    low = (f.index >= second) & (f.index < second + pd.Timedelta(days=2))
+    f.loc[low, "ac_power_kw_avg"] *= 0.75
+    f["ratio_expected"] = np.where(f["expected_ac_kw"] > 5.0, f["ac_power_kw_avg"] / f["expected_ac_kw"].clip(lower=1.0), np.nan)
+    test = sd.string_test(f, DEVICE, 1.0)
+    assert test.evaluated and test.sigma is not None and test.sigma < 0.06
+    early, late = sorted(test.findings, key=lambda fd: fd.started_at)
+    # the step starts where the lower output starts, not back on the day that is its baseline
+    assert abs(early.started_at - first) <= pd.Timedelta(hours=1)
+    assert early.evidence["loss_fraction"] == pytest.approx(1.0 / 3.0, abs=0.05)
+    assert abs(late.started_at - second) <= pd.Timedelta(hours=1)
+    assert late.detected_at - second <= pd.Timedelta(hours=1)
