@@ -30,6 +30,7 @@ from heliosgrid.maintenance.detectors.soiling_ramp import (
     BASELINE_DAYS,
     cleanings,
     hinge_fit,
+    looks_like_step,
     ramp_energy_kwh,
     soiling_finding,
 )
@@ -124,6 +125,8 @@ def _segment(
         atmosphere = -float(theilslopes(a_rel, t_d[ok])[0] * t_d[-1])
         if atmosphere >= ATMOSPHERE_FOLLOWS_FRACTION * loss_end:
             return None  # the sky dimmed (or the reference did), not the modules
+    if looks_like_step(rel, t_d):
+        return None  # an abrupt loss: the string test's business, not soiling
     onset_d, ramp, _base = hinge_fit(rel, t_d)
     onset = pd.Timestamp(b.index[0]) + pd.Timedelta(days=onset_d)
     last_bucket = days.last_bucket.reindex(b.index)

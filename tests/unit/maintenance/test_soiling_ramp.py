@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from heliosgrid.maintenance.detectors.soiling_ramp import cleanings, hinge_fit, ramp_energy_kwh
+from heliosgrid.maintenance.detectors.soiling_ramp import cleanings, hinge_fit, looks_like_step, ramp_energy_kwh
 
 
 def _ramp(days: np.ndarray, onset: float, rate: float, noise: float, seed: int = 0) -> np.ndarray:
@@ -46,3 +47,16 @@ def test_ramp_energy_stops_at_the_end() -> None:
     assert 0 < two < four
     expected_two = sum(90.0 * (0.01 * k / 96) / (1 - 0.01 * k / 96) * 0.25 for k in range(192))
     assert abs(two - expected_two) < 1e-6
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_soiling_ramp_is_no_step_and_an_abrupt_loss_is(seed: int) -> None:
+    """Clear-day indices 1–3 days apart with 2 % day-to-day scatter: a 0.5 %/day ramp (the injected
+    real-data soiling) is a ramp; a 17 % loss from one clear day to the next (the demo stack's string
+    outage that was reported as soiling) is a step."""
+    rng = np.random.default_rng(seed)
+    t = np.cumsum(rng.integers(1, 4, 12)).astype(float)
+    assert not looks_like_step(_ramp(t, 4.0, 0.005, 0.02, seed), t)
+    rel = 1.0 + rng.normal(0.0, 0.02, len(t))
+    rel[6:] -= 0.17
+    assert looks_like_step(rel, t)
