@@ -102,5 +102,5 @@ def not_evaluated_reasons(
             out.setdefault("snow_loss", NO_TEMPERATURE_SNOW_REASON)
     days = history_days if history_days is not None else (f.index[-1] - f.index[0]).total_seconds() / 86400.0 if len(f) else 0.0
     if days < 180:
-        out["degradation"] = f"needs ≥ 180 days of history, the analysis window has {days:.0f}"
+        out["degradation"] = f"needs ≥ 180 days of history, the analysis window has {days:.0f} days"
     return out
