@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from heliosgrid.forecast.handover import handover
 from heliosgrid.forecast.solar import STEPS_PER_DAY
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -105,13 +106,29 @@ class ResidualCalibrator:
 
     def offsets(self, horizon_min: np.ndarray, k_hat: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """Residual quantile offsets, shape (n, 3), for P10/P50/P90: the P10/P90 offsets times
-        ``scale``; the P50 offset (median bias correction) is not scaled."""
-        hb, rg = self.cells(horizon_min, k_hat)
-        out = np.empty((len(horizon_min), 3))
-        for i, (b, g) in enumerate(zip(hb.tolist(), rg.tolist(), strict=True)):
-            out[i] = self.table.get((b, g)) or self.bucket_table.get(b) or self.overall
+        ``scale``; the P50 offset (median bias correction) is not scaled. Near a horizon bucket's edge the
+        two buckets' offsets are handed over linearly (:func:`heliosgrid.forecast.handover.handover`): a
+        bias correction used as a step made the P50 jump by up to 40 % between neighbouring targets."""
+        lower, upper, lam = handover(horizon_min, CAL_HORIZON_EDGES_MIN)
+        rg = self.cells(horizon_min, k_hat)[1]
+        out = (1.0 - lam[:, None]) * self._lookup(lower, rg) + lam[:, None] * self._lookup(upper, rg)
         out[:, [0, 2]] *= scale
         return out
+
+    def _lookup(self, hb: np.ndarray, rg: np.ndarray) -> np.ndarray:
+        """The fitted (P10, P50, P90) offsets of each (horizon bucket, regime) cell, with the fallbacks."""
+        out = np.empty((len(hb), 3))
+        for i, (b, g) in enumerate(zip(hb.tolist(), rg.tolist(), strict=True)):
+            out[i] = self.table.get((b, g)) or self.bucket_table.get(b) or self.overall
+        return out
+
+
+def blend_weight(weights: np.ndarray, horizon_min: np.ndarray) -> np.ndarray:
+    """The reference blend weight of :func:`fit_blend_weights` per horizon, handed over linearly between
+    calibration buckets (:func:`heliosgrid.forecast.handover.handover`)."""
+    lower, upper, lam = handover(horizon_min, CAL_HORIZON_EDGES_MIN)
+    w = np.asarray(weights, dtype=float)
+    return np.asarray((1.0 - lam) * w[lower] + lam * w[upper])
 
 
 def fit_blend_weights(horizon_min: np.ndarray, k_model: np.ndarray, k_persist: np.ndarray, k_obs: np.ndarray) -> np.ndarray:

@@ -28,7 +28,6 @@ hold-out scores (:mod:`heliosgrid.forecast.conformal`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ from scipy.optimize import nnls
 from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
 from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, climatology_band
 from heliosgrid.forecast.forecaster import Forecaster, check_power_series, truncate_history
+from heliosgrid.forecast.handover import handover
 from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
 from heliosgrid.forecast.solar import ForecastInputError, regular_grid
 
@@ -205,42 +205,26 @@ def select_per_bucket(members: dict[str, Forecaster]) -> tuple[dict[str, dict[st
     return weights_from_wide(*holdout_wide(members))
 
 
-HANDOVER_MAX_MIN = 60.0
-"""Largest half-width (minutes) of the hand-over between two adjacent buckets' weights."""
-
-
-def handover_halfwidth_min(lower: str, upper: str) -> float:
-    """Half-width (minutes) of the linear hand-over at the boundary between buckets ``lower`` and ``upper``:
-    a quarter of the narrower bucket, at most :data:`HANDOVER_MAX_MIN` (15 min at 1 h, 60 min at 6 h and 24 h)."""
-    widths = [HORIZON_BUCKETS[b][1] - HORIZON_BUCKETS[b][0] for b in (lower, upper)]
-    return min(HANDOVER_MAX_MIN, 0.25 * min(widths))
-
-
 def horizon_weights(horizon_min: np.ndarray, weights: dict[str, dict[str, float]]) -> dict[str, np.ndarray]:
-    """Each member's weight per target: its bucket's weight, handed over linearly to the next bucket's
-    within :func:`handover_halfwidth_min` of every boundary between two buckets that both have weights.
+    """Each member's weight per target: its bucket's weights, handed over linearly to the next bucket's near
+    every boundary between two buckets that both have weights (:func:`heliosgrid.forecast.handover.handover`).
 
-    Without the hand-over the P50 jumped where the choice changed: a site's forecast issued at 06:00 fell
-    from 988 kW at 11:45 to 674 kW at 12:00 (the 1–6 h bucket leaned on persistence, the 6–24 h bucket on
-    Prophet), a ramp no weather makes. Inside a bucket, away from its edges, the weights are unchanged."""
-    h = np.asarray(horizon_min, dtype=float)
-    buckets = bucket_of(h)
+    Without the hand-over the P50 jumped where the choice changed between two neighbouring 15-min targets.
+    Inside a bucket, away from its edges, the weights are unchanged (ADR 0460)."""
     names = sorted({n for w in weights.values() for n in w})
-    out = {n: np.zeros(len(h)) for n in names}
-    for b, w in weights.items():
-        sel = buckets == b
-        for n, v in w.items():
-            out[n][sel] = v
     order = list(HORIZON_BUCKETS)
-    for lower, upper in pairwise(order):
-        if lower not in weights or upper not in weights:
-            continue
-        edge = float(HORIZON_BUCKETS[upper][0])
-        half = handover_halfwidth_min(lower, upper)
-        zone = (h >= edge - half) & (h < edge + half)
-        lam = (h[zone] - (edge - half)) / (2.0 * half)
-        for n in names:
-            out[n][zone] = (1.0 - lam) * weights[lower].get(n, 0.0) + lam * weights[upper].get(n, 0.0)
+    edges = [HORIZON_BUCKETS[b][0] for b in order] + [HORIZON_BUCKETS[order[-1]][1]]
+    h = np.asarray(horizon_min, dtype=float)
+    lower, upper, lam = handover(h, edges)
+    own = np.clip(np.searchsorted(np.asarray(edges, dtype=float), h, side="right") - 1, 0, len(order) - 1)
+    inside = h < edges[-1]
+    out = {n: np.zeros(len(h)) for n in names}
+    for n in names:
+        per_bucket = np.array([weights.get(b, {}).get(n, 0.0) for b in order])
+        has = np.array([b in weights for b in order])
+        both = has[lower] & has[upper]
+        lo, hi = np.where(both, lower, own), np.where(both, upper, own)
+        out[n] = np.where(inside, (1.0 - lam) * per_bucket[lo] + lam * per_bucket[hi], 0.0)
     return out
 
 

@@ -14,6 +14,7 @@ from heliosgrid.forecast.calibration import (
     BAND_MARGIN,
     CAL_HORIZON_EDGES_MIN,
     ResidualCalibrator,
+    blend_weight,
     fit_blend_weights,
     regime_variability,
 )
@@ -166,7 +167,7 @@ class Forecaster:
         return regime_variability(k_hist.to_numpy()) if self.scaled_bands else 1.0
 
     def _blend(self, horizon_min: np.ndarray, k_model: np.ndarray, k_persist: np.ndarray) -> np.ndarray:
-        w = self.blend_weights[ResidualCalibrator.cells(horizon_min, k_model)[0]]
+        w = blend_weight(self.blend_weights, horizon_min)
         return np.asarray(w * k_persist + (1.0 - w) * k_model)
 
     def predict_quantiles(self, history: pd.Series, issue_time: pd.Timestamp | str,

@@ -6,7 +6,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from heliosgrid.forecast.ensemble import combine_p50, handover_halfwidth_min, horizon_weights
+from heliosgrid.forecast.ensemble import combine_p50, horizon_weights
+from heliosgrid.forecast.handover import handover_halfwidth_min
 from heliosgrid.forecast.metrics import HORIZON_BUCKETS
 
 hz = np.arange(192) * 15.0  # 0 .. 2865 min, the forecast's 15-min horizons
@@ -44,8 +45,23 @@ def test_handed_over_weights_stay_between_the_two_buckets(a: list[float], b: lis
     names = ("x", "y", "z")
     weights = {"1-6h": dict(zip(names, a, strict=True)), "6-24h": dict(zip(names, b, strict=True))}
     w = horizon_weights(hz, weights)
-    half = handover_halfwidth_min("1-6h", "6-24h")
+    half = handover_halfwidth_min((0, 60, 360, 1440, 2880), 2)
     zone = (hz >= 360 - half) & (hz < 360 + half)
     for n, lo_w, hi_w in zip(names, a, b, strict=True):
         assert np.all(w[n][zone] >= min(lo_w, hi_w) - 1e-12) and np.all(w[n][zone] <= max(lo_w, hi_w) + 1e-12)
         assert np.all(np.diff(w[n][zone]) * (hi_w - lo_w) >= -1e-12)  # monotone from one to the other
+
+
+def test_a_members_bias_correction_is_handed_over_at_the_calibration_edges() -> None:
+    """Persistence's median residual was −0.1 in 3–6 h and −0.5 in 6–24 h (clear-sky index): as a step its
+    P50 fell by 40 % between two neighbouring targets at 6 h. Handed over, the step is spread over six
+    targets, and away from the edge each bucket keeps its own correction."""
+    from heliosgrid.forecast.calibration import ResidualCalibrator, blend_weight
+
+    cal = ResidualCalibrator(bucket_table={2: (-0.3, -0.1, 0.1), 3: (-0.8, -0.5, -0.2)})
+    off = cal.offsets(hz, np.full(len(hz), 0.9))
+    near = (hz >= 240) & (hz <= 480)
+    assert np.max(np.abs(np.diff(off[near, 1]))) <= 0.4 / 6 + 1e-12  # six 15-min steps over ± 45 min
+    assert off[hz == 240, 1][0] == -0.1 and off[hz == 480, 1][0] == -0.5
+    w = blend_weight(np.array([1.0, 0.8, 0.6, 0.2, 0.0]), hz)
+    assert np.max(np.abs(np.diff(w[near]))) <= 0.4 / 6 + 1e-12 and w[hz == 480][0] == 0.2
