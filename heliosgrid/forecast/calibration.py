@@ -111,7 +111,9 @@ class ResidualCalibrator:
         bias correction used as a step made the P50 jump by up to 40 % between neighbouring targets."""
         lower, upper, lam = handover(horizon_min, CAL_HORIZON_EDGES_MIN)
         rg = self.cells(horizon_min, k_hat)[1]
-        out = (1.0 - lam[:, None]) * self._lookup(lower, rg) + lam[:, None] * self._lookup(upper, rg)
+        out = self._lookup(lower, rg)
+        zone = lam > 0  # elsewhere the upper segment is the lower one
+        out[zone] = (1.0 - lam[zone, None]) * out[zone] + lam[zone, None] * self._lookup(upper[zone], rg[zone])
         out[:, [0, 2]] *= scale
         return out
 

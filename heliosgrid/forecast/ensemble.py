@@ -37,7 +37,7 @@ from scipy.optimize import nnls
 from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
 from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, climatology_band
 from heliosgrid.forecast.forecaster import Forecaster, check_power_series, truncate_history
-from heliosgrid.forecast.handover import handover
+from heliosgrid.forecast.handover import bucket_index, handover
 from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
 from heliosgrid.forecast.solar import ForecastInputError, regular_grid
 
@@ -216,14 +216,15 @@ def horizon_weights(horizon_min: np.ndarray, weights: dict[str, dict[str, float]
     edges = [HORIZON_BUCKETS[b][0] for b in order] + [HORIZON_BUCKETS[order[-1]][1]]
     h = np.asarray(horizon_min, dtype=float)
     lower, upper, lam = handover(h, edges)
-    own = np.clip(np.searchsorted(np.asarray(edges, dtype=float), h, side="right") - 1, 0, len(order) - 1)
+    # A bucket without weights hands nothing over: its neighbour keeps its own weights up to the edge.
+    has = np.array([b in weights for b in order])
+    own = bucket_index(h, edges)
+    both = has[lower] & has[upper]
+    lo, hi = np.where(both, lower, own), np.where(both, upper, own)
     inside = h < edges[-1]
-    out = {n: np.zeros(len(h)) for n in names}
+    out = {}
     for n in names:
         per_bucket = np.array([weights.get(b, {}).get(n, 0.0) for b in order])
-        has = np.array([b in weights for b in order])
-        both = has[lower] & has[upper]
-        lo, hi = np.where(both, lower, own), np.where(both, upper, own)
         out[n] = np.where(inside, (1.0 - lam) * per_bucket[lo] + lam * per_bucket[hi], 0.0)
     return out
 

@@ -26,6 +26,12 @@ def handover_halfwidth_min(edges_min: Sequence[float], j: int) -> float:
     return float(min(HANDOVER_MAX_MIN, 0.25 * narrower))
 
 
+def bucket_index(horizon_min: np.ndarray, edges_min: Sequence[float]) -> np.ndarray:
+    """Segment of each horizon (minutes): ``i`` with ``edges[i] ≤ h < edges[i+1]``, clipped to the first and last."""
+    h = np.asarray(horizon_min, dtype=float)
+    return np.clip(np.searchsorted(np.asarray(edges_min, dtype=float), h, side="right") - 1, 0, len(edges_min) - 2)
+
+
 def handover(horizon_min: np.ndarray, edges_min: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per horizon (minutes): (lower segment, upper segment, λ) with segment ``i`` = ``[edges[i], edges[i+1])``.
 
@@ -34,7 +40,7 @@ def handover(horizon_min: np.ndarray, edges_min: Sequence[float]) -> tuple[np.nd
     and λ rises linearly from 0 to 1. Horizons beyond the last edge take the last segment."""
     h = np.asarray(horizon_min, dtype=float)
     n_seg = len(edges_min) - 1
-    own = np.clip(np.searchsorted(np.asarray(edges_min, dtype=float), h, side="right") - 1, 0, n_seg - 1)
+    own = bucket_index(h, edges_min)
     lower, upper, lam = own.copy(), own.copy(), np.zeros(len(h))
     for j in range(1, n_seg):
         half = handover_halfwidth_min(edges_min, j)
@@ -44,4 +50,4 @@ def handover(horizon_min: np.ndarray, edges_min: Sequence[float]) -> tuple[np.nd
     return lower, upper, lam
 
 
-__all__ = ["HANDOVER_MAX_MIN", "handover", "handover_halfwidth_min"]
+__all__ = ["HANDOVER_MAX_MIN", "bucket_index", "handover", "handover_halfwidth_min"]

@@ -134,19 +134,20 @@ STEP_NOT_RAMP = 0.5
 best ramp's absolute residual (:func:`looks_like_step`)."""
 
 
-def looks_like_step(rel: np.ndarray, t_d: np.ndarray) -> bool:
+def looks_like_step(rel: np.ndarray, t_d: np.ndarray, fit: tuple[float, float, float] | None = None) -> bool:
     """Whether the index fell in one step (a string, a broken module, new shade) rather than as a ramp.
 
     Soiling accrues: the index of a soiled array falls day after day, and a ramp fits it better than
     two flat levels. An abrupt loss, level before and level after, fits two levels (split anywhere with
     ≥ 2 days each side, medians) with less than :data:`STEP_NOT_RAMP` × the L1 residual of
-    :func:`hinge_fit`'s ramp. Seen on the demo stack: a 17 % string outage of 4 days, then a recovery,
-    was reported as "soiling 3.45 %/day, 14.2 % before the cleaning" with 4752 kWh.
+    :func:`hinge_fit`'s ramp (``fit``: that fit of ``rel``, when the caller has it). Seen on the demo
+    stack: a 17 % string outage of 4 days, then a recovery, was reported as "soiling 3.45 %/day, 14.2 %
+    before the cleaning" with 4752 kWh.
     """
     rel = np.asarray(rel, dtype=float)
     if len(rel) < 4:
         return False
-    onset, rate, base = hinge_fit(rel, t_d)
+    onset, rate, base = fit if fit is not None else hinge_fit(rel, t_d)
     ramp_l1 = float(np.abs(rel - ramp_model(t_d, onset, rate, base)).sum())
     step_l1 = min(
         float(np.abs(rel[:k] - np.median(rel[:k])).sum() + np.abs(rel[k:] - np.median(rel[k:])).sum())

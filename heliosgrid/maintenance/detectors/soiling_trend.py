@@ -125,9 +125,10 @@ def _segment(
         atmosphere = -float(theilslopes(a_rel, t_d[ok])[0] * t_d[-1])
         if atmosphere >= ATMOSPHERE_FOLLOWS_FRACTION * loss_end:
             return None  # the sky dimmed (or the reference did), not the modules
-    if looks_like_step(rel, t_d):
+    fit = hinge_fit(rel, t_d)
+    if looks_like_step(rel, t_d, fit):
         return None  # an abrupt loss: the string test's business, not soiling
-    onset_d, ramp, _base = hinge_fit(rel, t_d)
+    onset_d, ramp, _base = fit
     onset = pd.Timestamp(b.index[0]) + pd.Timedelta(days=onset_d)
     last_bucket = days.last_bucket.reindex(b.index)
     return _finding(f, device, last_bucket, onset, (ramp, intercept, loss_end, atmosphere), cleaned_at)
