@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -114,9 +115,10 @@ def _add_csv_arguments(ev: argparse.ArgumentParser) -> None:
     g.add_argument("--latitude", type=float, help="site latitude, degrees north")
     g.add_argument("--longitude", type=float, help="site longitude, degrees east")
     g.add_argument("--altitude", type=float, default=0.0, help="site altitude, m (default 0)")
-    g.add_argument("--tilt", type=float, help="array tilt, degrees")
-    g.add_argument("--azimuth", type=float, help="array azimuth, degrees east of north (180 = south)")
-    g.add_argument("--tz", default="UTC", help="IANA time zone of naive timestamps and of the site's days (default UTC)")
+    g.add_argument("--tilt", type=float, help="array tilt, degrees (default: inferred from the data, with --azimuth)")
+    g.add_argument("--azimuth", type=float, help="array azimuth, degrees east of north (180 = south; default: inferred)")
+    g.add_argument("--tz", help="IANA time zone of naive timestamps and of the site's days (default: naive "
+                   "times are UTC, days follow the longitude's standard time)")
     g.add_argument("--dc-kw", type=float, help="DC nameplate, kW (default: inferred from the data)")
     g.add_argument("--ac-kw", type=float, help="AC nameplate, kW (default: the series' maximum AC power)")
     g.add_argument("--name", help="series name in the result (default: the file name)")
@@ -128,7 +130,7 @@ def _csv_series(args: argparse.Namespace) -> list[Any]:
     if args.series:
         raise CLIError("--csv and --series exclude each other: evaluate either your file or built-in series")
     needed = {"--timestamp-col": args.timestamp_col, "--ac-col": args.ac_col, "--latitude": args.latitude,
-              "--longitude": args.longitude, "--tilt": args.tilt, "--azimuth": args.azimuth}
+              "--longitude": args.longitude}
     missing = [flag for flag, value in needed.items() if value is None]
     if missing:
         raise CLIError(f"--csv needs {', '.join(missing)}")
@@ -147,7 +149,11 @@ def _evaluate_real(args: argparse.Namespace) -> int:
     from heliosgrid.maintenance.realdata import CORPUS
 
     if args.csv is not None:
-        result = evaluate_real(series=_csv_series(args))
+        series = _csv_series(args)
+        for s in series:
+            for warning in s.warnings:
+                print(f"warning: {s.name}: {warning}", file=sys.stderr)
+        result = evaluate_real(series=series)
     else:
         unknown = sorted(set(args.series or []) - set(CORPUS))
         if unknown:

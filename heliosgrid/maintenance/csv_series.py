@@ -7,7 +7,7 @@ inverter, contract reading columns) so the same DAG replay scores it: false aler
 series, and the issue's faults injected into it.
 
 Columns (names given on the command line): a timestamp (ISO 8601; naive times are local time in
-``tz``), AC power (kW, or W), and the irradiance — a plane-of-array sensor (W/m²) or, without one,
+``tz``, UTC without it), AC power (kW, or W), and the irradiance — a plane-of-array sensor (W/m²) or, without one,
 GHI (W/m²: satellite, reanalysis or a horizontal pyranometer) transposed to the array plane
 (Erbs + Perez, as the wheel's satellite series). Module and ambient temperature (°C) are optional.
 The reporting interval (the median step, 1 s … 15 min) is inferred; at least
@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from heliosgrid.maintenance.csv_clock import align_to_sun
+from heliosgrid.maintenance.csv_orientation import infer_csv_orientation
 from heliosgrid.maintenance.realdata import (
     RealSeries,
     bucket_solar_position,
@@ -51,18 +53,39 @@ class CsvSpec:
     ac_col: str
     latitude_deg: float
     longitude_deg: float
-    tilt_deg: float
-    azimuth_deg: float
+    tilt_deg: float | None
+    azimuth_deg: float | None
+    """Array orientation (°; azimuth east of north); ``None``: inferred (:mod:`.csv_orientation`)."""
     poa_col: str | None = None
     ghi_col: str | None = None
     module_temp_col: str | None = None
     ambient_temp_col: str | None = None
     power_unit: str = "kW"
-    tz: str = "UTC"
+    tz: str | None = None
+    """IANA zone of naive timestamps and of the site's days; ``None``: naive times are UTC and the
+    site's days follow the longitude's standard zone (:func:`solar_zone`)."""
     altitude_m: float = 0.0
     dc_kw: float | None = None
     ac_kw: float | None = None
     name: str | None = None
+
+
+def solar_zone(longitude_deg: float) -> str:
+    """The whole-hour fixed zone nearest the sun at ``longitude_deg`` (° east), e.g. ``Etc/GMT+7`` at
+    −105°: the daily maintenance runs then cut the data at local midnight, not in the afternoon, and
+    faults are injected in local daylight, whatever zone the timestamps were written in."""
+    hours = round(-longitude_deg / 15.0)
+    return "UTC" if hours == 0 else f"Etc/GMT{hours:+d}"
+
+
+def _missing_power(ac_kw: pd.Series, column: str) -> list[str]:
+    """A warning when rows carry no AC power: they are kept (their irradiance and temperatures still
+    count) and read as "no data" by the detectors, never as an inverter at 0 kW."""
+    missing = int(ac_kw.isna().sum())
+    if not missing:
+        return []
+    return [f"{missing} of {len(ac_kw)} rows ({100.0 * missing / len(ac_kw):.1f} %) have no value in {column!r}: "
+            "read as no data for the inverter (no trip is raised on them)"]
 
 
 def _check_spec(spec: CsvSpec) -> None:
@@ -73,8 +96,10 @@ def _check_spec(spec: CsvSpec) -> None:
     checks = [
         (-90.0 <= spec.latitude_deg <= 90.0, f"latitude must be within −90…90°, got {spec.latitude_deg}"),
         (-180.0 <= spec.longitude_deg <= 180.0, f"longitude must be within −180…180°, got {spec.longitude_deg}"),
-        (0.0 <= spec.tilt_deg <= 90.0, f"tilt must be within 0…90°, got {spec.tilt_deg}"),
-        (0.0 <= spec.azimuth_deg <= 360.0, f"azimuth must be within 0…360° (east of north), got {spec.azimuth_deg}"),
+        (spec.tilt_deg is None or 0.0 <= spec.tilt_deg <= 90.0, f"tilt must be within 0…90°, got {spec.tilt_deg}"),
+        (spec.azimuth_deg is None or 0.0 <= spec.azimuth_deg <= 360.0,
+         f"azimuth must be within 0…360° (east of north), got {spec.azimuth_deg}"),
+        ((spec.tilt_deg is None) == (spec.azimuth_deg is None), "give both --tilt and --azimuth, or neither (then both are inferred)"),
     ]
     for label, kw in (("--dc-kw", spec.dc_kw), ("--ac-kw", spec.ac_kw)):
         checks.append((kw is None or kw > 0, f"{label} must be > 0 kW, got {kw}"))
@@ -92,7 +117,7 @@ def _read(spec: CsvSpec) -> pd.DataFrame:
               "module_temp_c": spec.module_temp_col, "ambient_temp_c": spec.ambient_temp_col}
     named = {k: v for k, v in wanted.items() if v is not None}
     try:
-        frame = read_csv_columns(spec.path, spec.timestamp_col, list(named.values()), spec.tz)
+        frame = read_csv_columns(spec.path, spec.timestamp_col, list(named.values()), spec.tz or "UTC")
     except ForecastInputError as exc:
         raise SeriesInputError(str(exc)) from None
     out = pd.DataFrame({k: frame[c].to_numpy() for k, c in named.items()}, index=frame.index)
@@ -120,8 +145,8 @@ def _check_sign(frame: pd.DataFrame, spec: CsvSpec) -> None:
     (:func:`heliosgrid.forecast.hygiene.negative_daylight_diagnosis`)."""
     from heliosgrid.forecast.hygiene import negative_daylight_diagnosis
 
-    ac, poa = frame["ac_power_kw"], frame["poa_w_m2"]
-    day, night = ac[poa > 100.0], ac[poa < 5.0]
+    ac, light = frame["ac_power_kw"], frame["poa_w_m2" if "poa_w_m2" in frame else "ghi_w_m2"]
+    day, night = ac[light > 100.0], ac[light < 5.0]
     if int((day < 0).sum()) > max(int((day > 0).sum()), 20):
         nameplate = max(spec.ac_kw or 0.0, spec.dc_kw or 0.0) or None
         raise SeriesInputError(f"column {spec.ac_col!r}: " + negative_daylight_diagnosis(
@@ -134,13 +159,13 @@ def _check_place(frame: pd.DataFrame, spec: CsvSpec) -> None:
     from heliosgrid.forecast.clock import MAX_PROFILE_LAG_MIN, profile_lag_min
     from heliosgrid.forecast.solar import site_from_capacity
 
-    col = "poa_w_m2" if "poa_w_m2" in frame and frame["poa_w_m2"].notna().any() else "ac_power_kw"
+    col = next((c for c in ("poa_w_m2", "ghi_w_m2") if c in frame and frame[c].notna().any()), "ac_power_kw")
     values = frame[col].resample("15min").mean()
     where = site_from_capacity("check", spec.latitude_deg, spec.longitude_deg, 1.0, timezone="UTC")
     lag = profile_lag_min(values, where)
     if lag is not None and abs(lag) > MAX_PROFILE_LAG_MIN:
         raise SeriesInputError(
-            f"the {'irradiance' if col == 'poa_w_m2' else 'AC power'} runs {abs(lag) / 60:.1f} h "
+            f"the {'AC power' if col == 'ac_power_kw' else 'irradiance'} runs {abs(lag) / 60:.1f} h "
             f"{'behind' if lag > 0 else 'ahead of'} the sun at latitude {spec.latitude_deg:g}, longitude "
             f"{spec.longitude_deg:g}: check the longitude (east positive, west negative) and --tz"
         )
@@ -170,22 +195,28 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
         raise SeriesInputError(f"the series spans {span_days:.1f} days; the evaluation needs ≥ {MIN_DAYS:g} "
                                "(faults are injected on its second and third day)")
     where = (spec.latitude_deg, spec.longitude_deg, spec.altitude_m)
-    if spec.ghi_col is not None:
-        solpos = bucket_solar_position(pd.DatetimeIndex(frame.index), where, cadence)
-        frame["poa_w_m2"] = poa_from_ghi(frame["ghi_w_m2"], solpos, spec.tilt_deg, spec.azimuth_deg)
+    warnings = _missing_power(frame["ac_power_kw"], spec.ac_col) + align_to_sun(frame, where)
     _check_sign(frame, spec)
     if not (frame["ac_power_kw"] > 0).any():
         raise SeriesInputError(f"column {spec.ac_col!r} never shows positive power: nothing to evaluate")
     _check_unit(frame["ac_power_kw"], spec)
     _check_place(frame, spec)
+    solpos = bucket_solar_position(pd.DatetimeIndex(frame.index), where, cadence) if spec.ghi_col is not None else None
+    tilt_deg, azimuth_deg = spec.tilt_deg, spec.azimuth_deg
+    if tilt_deg is None or azimuth_deg is None:
+        tilt_deg, azimuth_deg, said = infer_csv_orientation(frame, solpos, where, cadence)
+        warnings.append(said)
+    if solpos is not None:
+        frame["poa_w_m2"] = poa_from_ghi(frame["ghi_w_m2"], solpos, tilt_deg, azimuth_deg)
     dc_kw, ac_kw = infer_capacities(frame["ac_power_kw"].clip(lower=0.0), frame["poa_w_m2"])
     dc_kw, ac_kw = spec.dc_kw or dc_kw, spec.ac_kw or ac_kw
     name = spec.name or spec.path.stem
-    site = single_inverter_site(name, where, spec.tz, spec.tilt_deg, spec.azimuth_deg, dc_kw, ac_kw, source=str(spec.path))
+    zone = spec.tz or solar_zone(spec.longitude_deg)
+    site = single_inverter_site(name, where, zone, tilt_deg, azimuth_deg, dc_kw, ac_kw, source=str(spec.path))
     readings = contract_readings(site, pd.DatetimeIndex(frame.index), dict(frame.items()))
     sensors: tuple[str, ...] = ("poa" if spec.poa_col else "transposed_ghi", "ac_power")
     sensors += tuple(s for s, col in (("module_temp", spec.module_temp_col), ("ambient_temp", spec.ambient_temp_col)) if col)
     irradiance = f"POA sensor {spec.poa_col!r}" if spec.poa_col else f"POA transposed from GHI {spec.ghi_col!r} (no POA sensor)"
     given = "given" if spec.dc_kw and spec.ac_kw else "inferred from the data where not given"
     notes = f"{spec.path.name}: {irradiance}; DC {dc_kw:g} kW / AC {ac_kw:g} kW ({given}); reporting every {cadence} s"
-    return RealSeries(name, site, readings, cadence, sensors, notes)
+    return RealSeries(name, site, readings, cadence, sensors, notes, warnings=tuple(warnings))

@@ -343,6 +343,7 @@ def evaluate_real(
                 "cadence_s": s.cadence_s,
                 "site_days": s.days,
                 "notes": s.notes,
+                "warnings": list(s.warnings),
                 "judged_types": [t for t in FAULT_TYPES if t not in _series_exclusions(s)],
                 "false_alerts": {t: sum(a.fault_type == t for a in alerts) for t in FAULT_TYPES},
                 "file_gaps": len(file_gaps(s)),

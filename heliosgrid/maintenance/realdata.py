@@ -55,6 +55,8 @@ class RealSeries:
     sensors: tuple[str, ...]
     notes: str = ""
     snow_days: tuple[str, ...] = field(default_factory=tuple)
+    warnings: tuple[str, ...] = ()
+    """What the loader corrected and the operator should know (e.g. a logger clock off by an hour)."""
 
     @property
     def device(self) -> DeviceSpec:

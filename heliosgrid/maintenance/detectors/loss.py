@@ -71,7 +71,9 @@ def detect_inverter_trip(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, th
     """
     cap = device.ac_capacity_kw
     ac = f["ac_power_kw_avg"].fillna(0.0)
-    has_data = f["sample_count"] > 0
+    # A reading without its AC power (a logger that sent only the weather) says nothing about the
+    # inverter: such a bucket is "no data", as one without readings, never a dead bucket.
+    has_data = (f["sample_count"] > 0) & f["ac_power_kw_avg"].notna()
     producing_expected = f["daylight"] & (f["expected_ac_kw"] * k > th.trip_expected_fraction * cap)
     if "clearsky_poa_w_m2" in f:  # low sun: row-to-row and horizon shading, not a trip
         producing_expected &= f["clearsky_poa_w_m2"] >= th.trip_min_clearsky_poa_w_m2

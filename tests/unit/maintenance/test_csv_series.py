@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from heliosgrid.maintenance.csv_series import CsvSpec, SeriesInputError, cadence_s, load_csv_series
-from heliosgrid.maintenance.realdata import serf_west
+from heliosgrid.maintenance.realdata import pvdaq50, serf_west
 
 GOLDEN = {"latitude_deg": 39.742, "longitude_deg": -105.178, "tilt_deg": 20.0, "azimuth_deg": 180.0}
 
@@ -153,7 +153,9 @@ def test_cli_scores_the_csv_and_rejects_what_it_cannot_use(serf_csv: Path, capsy
     assert set(result["false_alerts_per_30_site_days"]) >= {"string_outage", "inverter_trip", "comm_gap"}
     assert "soiling_long_window" not in result  # the wheel's year of PVDAQ 50 is not the user's plant
     assert main([*base[:4], "--ac-col", "pac_w"]) == 2
-    assert "--csv needs --timestamp-col, --latitude, --longitude, --tilt, --azimuth" in capsys.readouterr().err
+    assert "--csv needs --timestamp-col, --latitude, --longitude" in capsys.readouterr().err
+    assert main([*base[:-6], "--tilt", "20", "--tz", "Etc/GMT+7"]) == 2
+    assert "give both --tilt and --azimuth, or neither" in capsys.readouterr().err
     assert main([*base, "--series", "snow-15min"]) == 2
     assert "exclude each other" in capsys.readouterr().err
 
@@ -170,3 +172,58 @@ def test_without_any_temperature_snow_is_not_evaluated_and_says_what_that_costs(
     assert [a.fault_type for a in alerts if a.fault_type != "snow_loss"] == ["inverter_trip"]  # the measured cost
     alerts, reasons, _ = _clean(load_csv_series(_spec(serf_csv, module_temp_col=None)))
     assert "snow_loss" not in reasons and not [a for a in alerts if a.fault_type == "inverter_trip"]
+
+
+def test_without_tz_the_site_days_follow_the_sun_and_rows_without_power_are_said(serf_csv: Path, tmp_path: Path) -> None:
+    """Timestamps written with their UTC offset and no ``--tz``: the daily runs still cut at local
+    midnight (``Etc/GMT+7`` at −105°), not at 17:00; rows with an empty power cell are kept as no data
+    for the inverter and counted in a warning."""
+    from heliosgrid.maintenance.csv_series import solar_zone
+
+    assert (solar_zone(-105.178), solar_zone(2.35), solar_zone(151.2), solar_zone(-3.0)) == (
+        "Etc/GMT+7", "UTC", "Etc/GMT-10", "UTC")
+    frame = pd.read_csv(serf_csv)
+    frame["time"] = pd.to_datetime(frame["time"]).dt.tz_localize("Etc/GMT+7").map(lambda t: t.isoformat())
+    frame.loc[200:223, "pac_w"] = np.nan  # six hours
+    frame.to_csv(tmp_path / "offsets.csv", index=False)
+    series = load_csv_series(_spec(tmp_path / "offsets.csv", tz=None))
+    assert series.site.timezone == "Etc/GMT+7"
+    assert series.warnings == ("24 of 480 rows (5.0 %) have no value in 'pac_w': read as no data for the "
+                               "inverter (no trip is raised on them)",)
+    assert series.readings["ac_power_kw"].isna().sum() == 24
+
+
+@pytest.fixture(scope="module")
+def pvdaq50_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """30 days of PVDAQ system 50 (May 2013) with its satellite GHI, as UTC rows; the array is 44.6° /
+    165.2° by the PVWatts fit over its whole 2011–2013 file (``realdata._pvdaq50_orientation``)."""
+    r = pvdaq50("2013-05").readings
+    out = pd.DataFrame({"time": r["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"), "pac_w": r["ac_power_kw"] * 1000.0,
+                        "ghi": r["ghi_w_m2"], "poa": r["poa_w_m2"], "tamb": r["ambient_temp_c"]})
+    path = tmp_path_factory.mktemp("csv50") / "pvdaq50.csv"
+    out.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(("irradiance", "tilt_tol", "azimuth_tol"), [("ghi", 12.0, 10.0), ("poa", 15.0, 20.0)])
+def test_without_tilt_and_azimuth_the_orientation_is_inferred_and_said(
+    pvdaq50_csv: Path, irradiance: str, tilt_tol: float, azimuth_tol: float
+) -> None:
+    """With GHI: pvanalytics' PVWatts fit on the clear periods of these 30 days; with a POA sensor
+    (here the transposed one) the AC power's clear-day shape, on a coarser grid (tilt ≤ 40°). One
+    month's fit scatters (PVWatts on single 30-day windows of this plant: 34°–71° of tilt): within
+    12°, closer than the 25°/180° assumed without data."""
+    cols = {"ghi_col": "ghi", "poa_col": None} if irradiance == "ghi" else {}
+    spec = _spec(pvdaq50_csv, tilt_deg=None, azimuth_deg=None, tz=None, module_temp_col=None, latitude_deg=39.7406,
+                 longitude_deg=-105.1775, **cols)
+    series = load_csv_series(spec)
+    device = series.site.devices[0]
+    assert abs(device.surface_tilt_deg - 44.6) <= tilt_tol and abs(device.surface_azimuth_deg - 165.2) <= azimuth_tol
+    (said,) = [w for w in series.warnings if w.startswith("--tilt/--azimuth not given")]
+    assert ("PVWatts" in said) == (irradiance == "ghi") and "inferred" in said
+
+
+def test_too_short_a_file_to_infer_the_orientation_assumes_one_and_says_so(serf_csv: Path) -> None:
+    series = load_csv_series(_spec(serf_csv, tilt_deg=None, azimuth_deg=None))  # 5 days
+    assert (series.site.devices[0].surface_tilt_deg, series.site.devices[0].surface_azimuth_deg) == (25.0, 180.0)
+    assert any("assumed (too little clear data" in w for w in series.warnings)

@@ -50,3 +50,12 @@ def test_snow_covered_buckets_are_not_the_trips_energy() -> None:
     f.iloc[8:10, f.columns.get_loc("snow_suspected")] = True
     (trip,) = d.detect_inverter_trip(f, DEVICE)
     assert trip.energy_lost_kwh == pytest.approx(40.0)
+
+
+def test_readings_without_ac_power_are_no_data_not_a_trip() -> None:
+    """A logger that sent the weather but no AC power for an hour: nothing is known of the inverter."""
+    nan = float("nan")
+    assert d.detect_inverter_trip(_frame([80.0] * 4 + [nan] * 4 + [80.0] * 4), DEVICE) == []
+    # A real trip next to the gap is still found, from its first measured dead bucket.
+    (trip,) = d.detect_inverter_trip(_frame([80.0] * 4 + [nan] * 2 + [0.0] * 4 + [80.0] * 4), DEVICE)
+    assert trip.started_at == pd.Timestamp("2026-06-01 11:30", tz="UTC")

@@ -1,0 +1,121 @@
+"""Logger clocks of an operator's CSV checked against the sun, column by column.
+
+A plant's CSV often mixes clocks: AC power from a logger whose wall clock follows daylight saving
+time (PVDAQ system 50 logs so under a fixed −07:00 label), next to satellite GHI stamped in UTC. The
+detectors compare power with irradiance bucket by bucket, so a one-hour offset between the two turns
+every clear morning into an ``inverter_trip`` (power still 0 while the sun is up) — on six months of
+PVDAQ 50 with its PSM3 GHI, 7 of the 8 false trips began after the March DST switch.
+
+Two checks, each reported with a warning that says by how much and since when:
+
+1. **Steps within a column** (DST switches, a reset clock): the daily production (or irradiance)
+   midpoint against solar noon, split into periods by
+   :func:`heliosgrid.forecast.clock.detect_clock_shifts` (the forecast hygiene's check), and each
+   shifted period moved back. A whole-series constant offset is *not* corrected per column: the
+   orientation (a west-facing array or POA sensor) shifts the midpoint just as much.
+2. **A constant offset between power and irradiance** of whole hours, after step 1: the power
+   logger's clock is moved to the irradiance's. Power and the irradiance of its own array
+   share the orientation, so their midpoints agree on a plant whose clocks agree.
+
+Temperature columns follow the AC power's corrections (assumed: the same logger). Needs
+``CLOCK_MIN_DAYS`` days with production; shorter files are left as they are.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from heliosgrid.forecast.hygiene import CLOCK_MIN_DAYS, ClockSegment
+from heliosgrid.physics.fleet import SiteSpec
+
+POWER_COLUMNS = ("ac_power_kw", "module_temp_c", "ambient_temp_c")
+"""Columns that share the power logger's clock."""
+IRRADIANCE_COLUMNS = ("poa_w_m2", "ghi_w_m2")
+MIN_RELATIVE_SHIFT_MIN = 60
+"""Smallest constant power-vs-irradiance offset corrected (minutes; offsets are rounded to whole hours)."""
+
+
+def _check_site(where: tuple[float, float, float]) -> SiteSpec:
+    from heliosgrid.forecast.solar import site_from_capacity
+
+    return site_from_capacity("clock", where[0], where[1], 1.0, altitude_m=where[2], timezone="UTC")
+
+
+def _quarter_hours(values: pd.Series) -> pd.Series:
+    return values.clip(lower=0.0).resample("15min").mean()
+
+
+def _step_segments(values: pd.Series, site: SiteSpec) -> list[ClockSegment]:
+    """Shifted periods of one column (steps only: a segment spanning every day is an orientation
+    or zone offset, left to the relative check)."""
+    from heliosgrid.forecast.clock import daily_noon_offsets, detect_clock_shifts
+
+    q = _quarter_hours(values)
+    segments = detect_clock_shifts(q, site)
+    days = daily_noon_offsets(q, site).index
+    if len(days) and len(segments) == 1:
+        whole = (segments[0].since == days[0].date().isoformat()
+                 and segments[0].until == (days[-1] + pd.Timedelta(days=1)).date().isoformat())
+        if whole:
+            return []
+    return segments
+
+
+def _shift_columns(frame: pd.DataFrame, columns: list[str], segments: list[ClockSegment], longitude_deg: float) -> None:
+    """Move ``columns`` back by each segment's shift in place (values falling outside the file's
+    timestamps are dropped; a timestamp left without a value becomes NaN)."""
+    index = pd.DatetimeIndex(frame.index)
+    lmt_days = (index + pd.Timedelta(minutes=4.0 * longitude_deg)).floor("D")
+    moved = index.copy()
+    for seg in segments:
+        sel = (lmt_days >= pd.Timestamp(seg.since, tz="UTC")) & (lmt_days < pd.Timestamp(seg.until, tz="UTC"))
+        moved = moved.where(~sel, moved - pd.Timedelta(minutes=seg.shift_min))
+    for col in columns:
+        s = pd.Series(frame[col].to_numpy(), index=moved)
+        frame[col] = s[~s.index.duplicated(keep="first")].reindex(index).to_numpy()
+
+
+def _describe(label: str, seg: ClockSegment) -> str:
+    way = "late" if seg.shift_min > 0 else "early"
+    return (f"{label} clock runs {abs(seg.shift_min)} min {way} from {seg.since} until {seg.until} "
+            "(detected from solar noon); timestamps corrected")
+
+
+def _relative_offset_min(frame: pd.DataFrame, irradiance: str, site: SiteSpec) -> int:
+    """Whole hours by which the power's daily midpoint follows the irradiance's (median over days)."""
+    from heliosgrid.forecast.clock import daily_noon_offsets
+
+    power = daily_noon_offsets(_quarter_hours(frame["ac_power_kw"]), site)
+    light = daily_noon_offsets(_quarter_hours(frame[irradiance]), site)
+    both = power.index.intersection(light.index)
+    if len(both) < CLOCK_MIN_DAYS:
+        return 0
+    median = float(np.median(power[both].to_numpy() - light[both].to_numpy()))
+    return round(median / 60.0) * 60
+
+
+def align_to_sun(frame: pd.DataFrame, where: tuple[float, float, float]) -> list[str]:
+    """Correct the clocks of ``frame``'s columns in place (see the module docstring); the warnings.
+
+    ``frame``: UTC-indexed readings with ``ac_power_kw`` (kW) and one of ``poa_w_m2``/``ghi_w_m2``
+    (W/m²); ``where`` = (latitude °N, longitude °E, altitude m)."""
+    site = _check_site(where)
+    irradiance = next(c for c in IRRADIANCE_COLUMNS if c in frame)
+    power_cols = [c for c in POWER_COLUMNS if c in frame]
+    warnings: list[str] = []
+    for label, cols in (("AC power logger", power_cols), ("irradiance", [irradiance])):
+        segments = _step_segments(frame[cols[0]], site)
+        if segments:
+            _shift_columns(frame, cols, segments, where[1])
+            warnings += [_describe(label, seg) for seg in segments]
+    offset = _relative_offset_min(frame, irradiance, site)
+    if abs(offset) >= MIN_RELATIVE_SHIFT_MIN:
+        index = pd.DatetimeIndex(frame.index)
+        days = (index + pd.Timedelta(minutes=4.0 * where[1])).floor("D")
+        whole = ClockSegment(days[0].date().isoformat(), (days[-1] + pd.Timedelta(days=1)).date().isoformat(), offset)
+        _shift_columns(frame, power_cols, [whole], where[1])
+        way = "late" if offset > 0 else "early"
+        warnings.append(f"AC power logger clock runs {abs(offset)} min {way} against the {irradiance.split('_')[0].upper()} "
+                        f"column over the whole file ({index[0].date()} … {index[-1].date()}); timestamps corrected")
+    return warnings

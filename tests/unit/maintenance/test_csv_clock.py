@@ -1,0 +1,82 @@
+"""Logger clocks of an operator's CSV checked against the sun: a DST step or a power logger an hour
+off its irradiance is moved back and said; an orientation (west-facing array) is left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pvlib
+import pytest
+
+from heliosgrid.maintenance.csv_clock import align_to_sun
+
+WHERE = (39.742, -105.178, 1800.0)
+
+
+def _plant(days: int, azimuth_deg: float = 180.0, start: str = "2022-03-01") -> pd.DataFrame:
+    """Clear-sky 15-min readings of a 30°-tilted array: POA (W/m²), GHI (W/m²), AC ≈ 5 kW per kW/m² POA."""
+    idx = pd.date_range(start, periods=days * 96, freq="15min", tz="UTC")
+    loc = pvlib.location.Location(WHERE[0], WHERE[1], altitude=WHERE[2])
+    centres = idx + pd.Timedelta(minutes=7.5)
+    cs = loc.get_clearsky(centres)
+    sp = loc.get_solarposition(centres)
+    poa = pvlib.irradiance.get_total_irradiance(30.0, azimuth_deg, sp["apparent_zenith"], sp["azimuth"],
+                                                cs["dni"], cs["ghi"], cs["dhi"])["poa_global"].fillna(0.0)
+    frame = pd.DataFrame({"poa_w_m2": poa.to_numpy(), "ghi_w_m2": cs["ghi"].to_numpy()}, index=idx)
+    frame["ac_power_kw"] = 5.0 * frame["poa_w_m2"] / 1000.0
+    frame["module_temp_c"] = 10.0 + frame["poa_w_m2"] / 40.0
+    return frame
+
+
+def _shift(frame: pd.DataFrame, cols: list[str], minutes: int, since: str | None = None) -> pd.DataFrame:
+    """``cols`` as a logger ``minutes`` late would label them (from local day ``since`` on)."""
+    out = frame.copy()
+    moved = frame[cols].shift(freq=pd.Timedelta(minutes=minutes)).reindex(frame.index)
+    sel = np.ones(len(frame), bool) if since is None else frame.index >= pd.Timestamp(since, tz="UTC") + pd.Timedelta(hours=7)
+    out.loc[sel, cols] = moved.loc[sel, cols].to_numpy()
+    return out.fillna(0.0)
+
+
+def _close(a: pd.Series, b: pd.Series, day_from: str) -> None:
+    """Equal from ``day_from`` on, except the file's first and last hour (moved out of the file)."""
+    sel = (a.index >= pd.Timestamp(day_from, tz="UTC") + pd.Timedelta(hours=1)) & (a.index < a.index[-1] - pd.Timedelta(hours=1))
+    np.testing.assert_allclose(a[sel].fillna(0.0).to_numpy(), b[sel].to_numpy(), atol=1e-6)
+
+
+def test_a_dst_step_in_the_power_logger_is_moved_back_and_said() -> None:
+    truth = _plant(40)
+    logged = _shift(truth, ["ac_power_kw", "module_temp_c"], 60, since="2022-03-21")
+    frame = logged.drop(columns="ghi_w_m2")
+    warnings = align_to_sun(frame, WHERE)
+    assert len(warnings) == 1 and "AC power logger clock runs 60 min late from 2022-03-21" in warnings[0]
+    _close(frame["ac_power_kw"], truth["ac_power_kw"], "2022-03-01")
+    _close(frame["module_temp_c"], truth["module_temp_c"], "2022-03-22")  # temperatures follow the power
+    pd.testing.assert_series_equal(frame["poa_w_m2"], truth["poa_w_m2"])  # the sensor's clock was right
+
+
+def test_a_west_facing_array_is_an_orientation_not_a_clock() -> None:
+    """Its production midpoint trails solar noon all series long, power and POA alike: nothing moves."""
+    west = _plant(40, azimuth_deg=250.0).drop(columns="ghi_w_m2")
+    frame = west.copy()
+    assert align_to_sun(frame, WHERE) == []
+    pd.testing.assert_frame_equal(frame, west)
+
+
+def test_power_an_hour_off_its_ghi_is_moved_to_the_irradiance_clock() -> None:
+    """Satellite GHI in UTC next to power whose zone label is off by an hour for the whole file."""
+    truth = _plant(40)
+    logged = _shift(truth, ["ac_power_kw"], -60).drop(columns=["poa_w_m2", "module_temp_c"])
+    frame = logged.copy()
+    warnings = align_to_sun(frame, WHERE)
+    assert len(warnings) == 1
+    assert warnings[0].startswith("AC power logger clock runs 60 min early against the GHI column over the whole file "
+                                  "(2022-03-01 … 2022-04-09)")
+    _close(frame["ac_power_kw"], truth["ac_power_kw"], "2022-03-01")
+
+
+@pytest.mark.parametrize("days", [3, 9])
+def test_too_few_days_to_judge_a_clock_leave_the_file_as_it_is(days: int) -> None:
+    logged = _shift(_plant(days), ["ac_power_kw"], 60, since="2022-03-02").drop(columns="ghi_w_m2")
+    frame = logged.copy()
+    assert align_to_sun(frame, WHERE) == []
+    pd.testing.assert_frame_equal(frame, logged)
