@@ -27,7 +27,9 @@ MIN_CLEAR_PERIODS = 50
 """Fewer clear GHI periods than this and the PVWatts fit is not trusted (the shape fit is used)."""
 
 
-def _pvwatts_fit(frame: pd.DataFrame, solpos: pd.DataFrame, where: tuple[float, float, float], cadence_s: int) -> tuple[float, float] | None:
+def _pvwatts_fit(
+    frame: pd.DataFrame, solpos: pd.DataFrame, where: tuple[float, float, float], cadence_s: int
+) -> tuple[float, float] | None:
     """(tilt, azimuth) in degrees from the clear GHI periods, or None with too few of them."""
     import pvlib
     from pvanalytics.system import infer_orientation_fit_pvwatts

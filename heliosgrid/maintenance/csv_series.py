@@ -99,7 +99,8 @@ def _check_spec(spec: CsvSpec) -> None:
         (spec.tilt_deg is None or 0.0 <= spec.tilt_deg <= 90.0, f"tilt must be within 0…90°, got {spec.tilt_deg}"),
         (spec.azimuth_deg is None or 0.0 <= spec.azimuth_deg <= 360.0,
          f"azimuth must be within 0…360° (east of north), got {spec.azimuth_deg}"),
-        ((spec.tilt_deg is None) == (spec.azimuth_deg is None), "give both --tilt and --azimuth, or neither (then both are inferred)"),
+        ((spec.tilt_deg is None) == (spec.azimuth_deg is None),
+         "give both --tilt and --azimuth, or neither (then both are inferred)"),
     ]
     for label, kw in (("--dc-kw", spec.dc_kw), ("--ac-kw", spec.ac_kw)):
         checks.append((kw is None or kw > 0, f"{label} must be > 0 kW, got {kw}"))
