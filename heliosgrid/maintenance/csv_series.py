@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from heliosgrid.contract.reading import MEASURE_RANGES
 from heliosgrid.maintenance.csv_clock import align_to_sun
 from heliosgrid.maintenance.csv_orientation import infer_csv_orientation
 from heliosgrid.maintenance.realdata import (
@@ -76,6 +77,34 @@ def solar_zone(longitude_deg: float) -> str:
     faults are injected in local daylight, whatever zone the timestamps were written in."""
     hours = round(-longitude_deg / 15.0)
     return "UTC" if hours == 0 else f"Etc/GMT{hours:+d}"
+
+
+UNITS = {"ac_power_kw": (1.0, "kW"), "poa_w_m2": (1.0, "W/m²"), "ghi_w_m2": (1.0, "W/m²"),
+         "module_temp_c": (1.0, "°C"), "ambient_temp_c": (1.0, "°C")}
+"""Scale and unit in which a column's values are quoted back to the operator."""
+
+
+def _quarantine(frame: pd.DataFrame, spec: CsvSpec) -> tuple[pd.DataFrame, list[str]]:
+    """Rows with a value outside the reading contract's ranges (:data:`MEASURE_RANGES`: a logger's
+    fill value such as −99999 W, a POA of 5600 W/m²) dropped, as the consumer sends such a reading to
+    the dead-letter topic; the warnings count them per column."""
+    bad = pd.Series(False, index=frame.index)
+    said: list[str] = []
+    names = {"ac_power_kw": spec.ac_col, "poa_w_m2": spec.poa_col, "ghi_w_m2": spec.ghi_col,
+             "module_temp_c": spec.module_temp_col, "ambient_temp_c": spec.ambient_temp_col}
+    for col in frame.columns:
+        lo, hi = MEASURE_RANGES[col]
+        out = frame[col].notna() & ~frame[col].between(lo, hi)
+        if out.any():
+            scale, unit = UNITS[col] if col != "ac_power_kw" or spec.power_unit == "kW" else (1000.0, "W")
+            said.append(f"{int(out.sum())} rows with {names[col]!r} outside the reading contract's {lo * scale:g} … "
+                        f"{hi * scale:g} {unit} (first: {float(frame[col][out].iloc[0]) * scale:g})")
+            bad |= out
+    if not bad.any():
+        return frame, []
+    warning = (f"{int(bad.sum())} of {len(frame)} rows quarantined, as the consumer would (dead-letter): "
+               + "; ".join(said))
+    return frame[~bad].copy(), [warning]
 
 
 def _missing_power(ac_kw: pd.Series, column: str) -> list[str]:
@@ -196,11 +225,12 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
         raise SeriesInputError(f"the series spans {span_days:.1f} days; the evaluation needs ≥ {MIN_DAYS:g} "
                                "(faults are injected on its second and third day)")
     where = (spec.latitude_deg, spec.longitude_deg, spec.altitude_m)
-    warnings = _missing_power(frame["ac_power_kw"], spec.ac_col) + align_to_sun(frame, where)
     _check_sign(frame, spec)
     if not (frame["ac_power_kw"] > 0).any():
         raise SeriesInputError(f"column {spec.ac_col!r} never shows positive power: nothing to evaluate")
     _check_unit(frame["ac_power_kw"], spec)
+    frame, warnings = _quarantine(frame, spec)
+    warnings += _missing_power(frame["ac_power_kw"], spec.ac_col) + align_to_sun(frame, where)
     _check_place(frame, spec)
     solpos = bucket_solar_position(pd.DatetimeIndex(frame.index), where, cadence) if spec.ghi_col is not None else None
     tilt_deg, azimuth_deg = spec.tilt_deg, spec.azimuth_deg

@@ -227,3 +227,21 @@ def test_too_short_a_file_to_infer_the_orientation_assumes_one_and_says_so(serf_
     series = load_csv_series(_spec(serf_csv, tilt_deg=None, azimuth_deg=None))  # 5 days
     assert (series.site.devices[0].surface_tilt_deg, series.site.devices[0].surface_azimuth_deg) == (25.0, 180.0)
     assert any("assumed (too little clear data" in w for w in series.warnings)
+
+
+def test_logger_fill_values_are_quarantined_as_the_consumer_would(serf_csv: Path, tmp_path: Path) -> None:
+    """−99999 W and a POA of −9999 W/m² are outside the reading contract: those rows are dropped (the
+    consumer dead-letters such a reading), counted per column, and the rest reads as without them."""
+    frame = pd.read_csv(serf_csv)
+    frame.loc[[100, 150, 220], "pac_w"] = -99999.0
+    frame.loc[[150, 300], "poa"] = -9999.0
+    frame.to_csv(tmp_path / "fill.csv", index=False)
+    series = load_csv_series(_spec(tmp_path / "fill.csv"))
+    assert series.warnings[0] == (
+        f"4 of {len(frame)} rows quarantined, as the consumer would (dead-letter): 3 rows with 'pac_w' outside the "
+        "reading contract's -1000 … 1e+08 W (first: -99999); 2 rows with 'poa' outside the reading contract's "
+        "-20 … 1800 W/m² (first: -9999)")
+    assert len(series.readings) == len(frame) - 4
+    clean = load_csv_series(_spec(serf_csv)).readings
+    kept = clean[~clean.index.isin([100, 150, 220, 300])].reset_index(drop=True)
+    np.testing.assert_allclose(series.readings["ac_power_kw"].to_numpy(), kept["ac_power_kw"].to_numpy())
