@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.contract.reading import MEASURE_RANGES
-from heliosgrid.maintenance.csv_clock import align_to_sun
+from heliosgrid.maintenance.csv_clock import align_power_to_poa, align_to_sun
 from heliosgrid.maintenance.csv_orientation import infer_csv_orientation
 from heliosgrid.maintenance.realdata import (
     RealSeries,
@@ -214,6 +214,33 @@ def cadence_s(index: pd.DatetimeIndex) -> int:
     return cadence
 
 
+def _plane_of_array(frame: pd.DataFrame, spec: CsvSpec, cadence: int, warnings: list[str]) -> tuple[float, float]:
+    """The array's (tilt, azimuth) in degrees, given or inferred; ``poa_w_m2`` transposed from GHI
+    without a sensor; the power moved to the POA's interval labels. Warnings appended in place."""
+    where = (spec.latitude_deg, spec.longitude_deg, spec.altitude_m)
+    solpos = bucket_solar_position(pd.DatetimeIndex(frame.index), where, cadence) if spec.ghi_col is not None else None
+
+    def orient() -> tuple[float, float]:
+        if spec.tilt_deg is not None and spec.azimuth_deg is not None:
+            return spec.tilt_deg, spec.azimuth_deg
+        tilt, azimuth, said = infer_csv_orientation(frame, solpos, where, cadence)
+        warnings.append(said)
+        return tilt, azimuth
+
+    tilt_deg, azimuth_deg = orient()
+    if solpos is not None:
+        frame["poa_w_m2"] = poa_from_ghi(frame["ghi_w_m2"], solpos, tilt_deg, azimuth_deg)
+    lag_warning = align_power_to_poa(frame, cadence, spec.longitude_deg)
+    if lag_warning is not None:
+        if spec.tilt_deg is None or spec.azimuth_deg is None:  # inferred from the power as it was labelled
+            warnings.pop()
+            tilt_deg, azimuth_deg = orient()
+            if solpos is not None:
+                frame["poa_w_m2"] = poa_from_ghi(frame["ghi_w_m2"], solpos, tilt_deg, azimuth_deg)
+        warnings.append(lag_warning)
+    return tilt_deg, azimuth_deg
+
+
 def load_csv_series(spec: CsvSpec) -> RealSeries:
     """The CSV as one single-inverter site's readings (see the module docstring); raises
     :class:`SeriesInputError` with a precise message on anything unusable."""
@@ -232,13 +259,7 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
     frame, warnings = _quarantine(frame, spec)
     warnings += _missing_power(frame["ac_power_kw"], spec.ac_col) + align_to_sun(frame, where)
     _check_place(frame, spec)
-    solpos = bucket_solar_position(pd.DatetimeIndex(frame.index), where, cadence) if spec.ghi_col is not None else None
-    tilt_deg, azimuth_deg = spec.tilt_deg, spec.azimuth_deg
-    if tilt_deg is None or azimuth_deg is None:
-        tilt_deg, azimuth_deg, said = infer_csv_orientation(frame, solpos, where, cadence)
-        warnings.append(said)
-    if solpos is not None:
-        frame["poa_w_m2"] = poa_from_ghi(frame["ghi_w_m2"], solpos, tilt_deg, azimuth_deg)
+    tilt_deg, azimuth_deg = _plane_of_array(frame, spec, cadence, warnings)
     dc_kw, ac_kw = infer_capacities(frame["ac_power_kw"].clip(lower=0.0), frame["poa_w_m2"])
     dc_kw, ac_kw = spec.dc_kw or dc_kw, spec.ac_kw or ac_kw
     name = spec.name or spec.path.stem
