@@ -76,6 +76,27 @@ def _step_segments(values: pd.Series, site: SiteSpec) -> list[ClockSegment]:
     return segments
 
 
+SAME_STEP_DAYS = 3
+"""Power and irradiance steps of one size whose dates differ by at most this are one clock's step."""
+
+
+def shared_steps(power: list[ClockSegment], light: list[ClockSegment]) -> list[ClockSegment]:
+    """The power's steps, each dated as the irradiance's step of the same size within
+    :data:`SAME_STEP_DAYS` days: one logger's DST switch, whose date the irradiance (no clipping, no
+    outages) shows more sharply. On PVDAQ 50 2012 read in America/Denver the power's step came out on
+    12 Mar, the irradiance's on 11 Mar (the switch)."""
+
+    def near(a: str, b: str) -> bool:
+        return abs((pd.Timestamp(a) - pd.Timestamp(b)).days) <= SAME_STEP_DAYS
+
+    out = []
+    for seg in power:
+        twin = next((x for x in light if x.shift_min == seg.shift_min and near(x.since, seg.since) and near(x.until, seg.until)),
+                    None)
+        out.append(seg if twin is None else ClockSegment(twin.since, twin.until, seg.shift_min))
+    return out
+
+
 def _shift_columns(frame: pd.DataFrame, columns: list[str], segments: list[ClockSegment], longitude_deg: float) -> None:
     """Move ``columns`` back by each segment's shift in place (values falling outside the file's
     timestamps are dropped; a timestamp left without a value becomes NaN)."""
@@ -118,8 +139,9 @@ def align_to_sun(frame: pd.DataFrame, where: tuple[float, float, float]) -> list
     irradiance = next(c for c in IRRADIANCE_COLUMNS if c in frame)
     power_cols = [c for c in POWER_COLUMNS if c in frame]
     warnings: list[str] = []
-    for label, cols in (("AC power logger", power_cols), ("irradiance", [irradiance])):
-        segments = _step_segments(frame[cols[0]], site)
+    light_steps = _step_segments(frame[irradiance], site)
+    power_steps = shared_steps(_step_segments(frame[power_cols[0]], site), light_steps)
+    for label, cols, segments in (("AC power logger", power_cols, power_steps), ("irradiance", [irradiance], light_steps)):
         if segments:
             _shift_columns(frame, cols, segments, where[1])
             warnings += [_describe(label, seg) for seg in segments]

@@ -80,3 +80,15 @@ def test_too_few_days_to_judge_a_clock_leave_the_file_as_it_is(days: int) -> Non
     frame = logged.copy()
     assert align_to_sun(frame, WHERE) == []
     pd.testing.assert_frame_equal(frame, logged)
+
+
+def test_one_loggers_step_is_dated_by_the_irradiance() -> None:
+    from heliosgrid.forecast.hygiene import ClockSegment
+    from heliosgrid.maintenance.csv_clock import shared_steps
+
+    light = [ClockSegment("2012-03-11", "2012-07-01", -60)]
+    power = [ClockSegment("2012-03-12", "2012-07-01", -60), ClockSegment("2012-11-20", "2012-12-01", 30)]
+    assert shared_steps(power, light) == [ClockSegment("2012-03-11", "2012-07-01", -60), power[1]]
+    assert shared_steps(power, [ClockSegment("2012-03-11", "2012-07-01", 60)]) == power  # another size: its own
+    assert shared_steps(power, [ClockSegment("2012-03-01", "2012-07-01", -60)]) == power  # 11 days apart
+    assert shared_steps(power, []) == power
