@@ -84,6 +84,19 @@ UNITS = {"ac_power_kw": (1.0, "kW"), "poa_w_m2": (1.0, "W/m²"), "ghi_w_m2": (1.
 """Scale and unit in which a column's values are quoted back to the operator."""
 
 
+MAX_QUARANTINE_SHARE = 0.5
+"""More of a column's values out of range than this is a unit error (Kelvin, kW/m²), not fill values."""
+MIN_PEAK_IRRADIANCE_W_M2 = 20.0
+"""An irradiance column that never reaches this is in kW/m² (or dark): refused with the reason."""
+
+
+def _check_irradiance_unit(frame: pd.DataFrame, spec: CsvSpec) -> None:
+    for col, name in (("poa_w_m2", spec.poa_col), ("ghi_w_m2", spec.ghi_col)):
+        if col in frame and name is not None and float(frame[col].max()) < MIN_PEAK_IRRADIANCE_W_M2:
+            raise SeriesInputError(f"column {name!r} never exceeds {float(frame[col].max()):g}: irradiance must be in "
+                                   "W/m² (multiply kW/m² by 1000)")
+
+
 def _quarantine(frame: pd.DataFrame, spec: CsvSpec) -> tuple[pd.DataFrame, list[str]]:
     """Rows with a value outside the reading contract's ranges (:data:`MEASURE_RANGES`: a logger's
     fill value such as −99999 W, a POA of 5600 W/m²) dropped, as the consumer sends such a reading to
@@ -95,6 +108,11 @@ def _quarantine(frame: pd.DataFrame, spec: CsvSpec) -> tuple[pd.DataFrame, list[
     for col in frame.columns:
         lo, hi = MEASURE_RANGES[col]
         out = frame[col].notna() & ~frame[col].between(lo, hi)
+        share = float(out.sum()) / max(int(frame[col].notna().sum()), 1)
+        if share > MAX_QUARANTINE_SHARE:
+            scale, unit = UNITS[col] if col != "ac_power_kw" or spec.power_unit == "kW" else (1000.0, "W")
+            raise SeriesInputError(f"column {names[col]!r}: {share:.0%} of its values are outside {lo * scale:g} … "
+                                   f"{hi * scale:g} {unit} (median {float(frame[col].median()) * scale:g}): check its unit")
         if out.any():
             scale, unit = UNITS[col] if col != "ac_power_kw" or spec.power_unit == "kW" else (1000.0, "W")
             said.append(f"{int(out.sum())} rows with {names[col]!r} outside the reading contract's {lo * scale:g} … "
@@ -257,6 +275,7 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
         raise SeriesInputError(f"column {spec.ac_col!r} never shows positive power: nothing to evaluate")
     _check_unit(frame["ac_power_kw"], spec)
     frame, warnings = _quarantine(frame, spec)
+    _check_irradiance_unit(frame, spec)
     warnings += _missing_power(frame["ac_power_kw"], spec.ac_col) + align_to_sun(frame, where)
     _check_place(frame, spec)
     tilt_deg, azimuth_deg = _plane_of_array(frame, spec, cadence, warnings)

@@ -120,6 +120,14 @@ def test_bad_files_get_a_precise_message(tmp_path: Path, serf_csv: Path) -> None
     standby.to_csv(tmp_path / "standby.csv", index=False)
     with pytest.raises(SeriesInputError, match="no production, only the inverter's standby draw"):
         load_csv_series(_spec(tmp_path / "standby.csv"))
+    kelvin = pd.read_csv(serf_csv).assign(tmod=lambda d: d["tmod"] + 273.15)
+    kelvin.to_csv(tmp_path / "kelvin.csv", index=False)
+    with pytest.raises(SeriesInputError, match=r"column 'tmod': 100% of its values are outside -50 … 110 °C \(median 2.*check its unit"):
+        load_csv_series(_spec(tmp_path / "kelvin.csv"))
+    kilo = pd.read_csv(serf_csv).assign(poa=lambda d: d["poa"] / 1000.0)
+    kilo.to_csv(tmp_path / "kilo.csv", index=False)
+    with pytest.raises(SeriesInputError, match=r"column 'poa' never exceeds 1.1132: irradiance must be in W/m²"):
+        load_csv_series(_spec(tmp_path / "kilo.csv"))
     text = pd.read_csv(serf_csv).assign(pac_w="n/a")
     text.to_csv(tmp_path / "text.csv", index=False)
     with pytest.raises(SeriesInputError, match="column 'pac_w' has no numeric values"):
