@@ -122,7 +122,8 @@ def test_bad_files_get_a_precise_message(tmp_path: Path, serf_csv: Path) -> None
         load_csv_series(_spec(tmp_path / "standby.csv"))
     kelvin = pd.read_csv(serf_csv).assign(tmod=lambda d: d["tmod"] + 273.15)
     kelvin.to_csv(tmp_path / "kelvin.csv", index=False)
-    with pytest.raises(SeriesInputError, match=r"column 'tmod': 100% of its values are outside -50 … 110 °C \(median 2.*check its unit"):
+    kelvin_message = r"column 'tmod': 100% of its values are outside -50 … 110 °C \(median 2.*check its unit"
+    with pytest.raises(SeriesInputError, match=kelvin_message):
         load_csv_series(_spec(tmp_path / "kelvin.csv"))
     kilo = pd.read_csv(serf_csv).assign(poa=lambda d: d["poa"] / 1000.0)
     kilo.to_csv(tmp_path / "kilo.csv", index=False)
