@@ -213,9 +213,13 @@ LOSS_TYPES = ("inverter_trip", "string_outage", "soiling", "overheating")
 
 
 def file_gaps(series: RealSeries) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """Spans where the file itself has no reading for more than 1.5 reporting intervals: real
-    communication gaps of the plant's logger, which ``comm_gap`` is right to report."""
-    ts = series.readings["ts"].drop_duplicates().sort_values().reset_index(drop=True)
+    """Spans where the file itself has no reading (or, for a series with AC power, no AC power) for
+    more than 1.5 reporting intervals: real communication gaps of the plant's logger, which
+    ``comm_gap`` is right to report."""
+    r = series.readings
+    if "ac_power" in series.sensors:
+        r = r[r["ac_power_kw"].notna()]
+    ts = r["ts"].drop_duplicates().sort_values().reset_index(drop=True)
     step = pd.Timedelta(seconds=series.cadence_s)
     gap = np.flatnonzero((ts.diff() > 1.5 * step).to_numpy())
     return [(pd.Timestamp(ts.iloc[i - 1]) + step, pd.Timestamp(ts.iloc[i])) for i in gap]

@@ -57,13 +57,28 @@ def detect_overheating(
     return out
 
 
+def _daylight_without_power(f: pd.DataFrame, device: DeviceSpec) -> pd.Series:
+    """Daylight buckets with readings but no AC power, for an inverter that reports AC power."""
+    none = pd.Series(False, index=f.index)
+    if device.kind != "inverter" or "ac_power_kw_avg" not in f or "daylight" not in f:
+        return none
+    ac = f["ac_power_kw_avg"]
+    if not ac.notna().any():
+        return none
+    return ac.isna() & (f["sample_count"] > 0) & f["daylight"].fillna(False).astype(bool)
+
+
 def detect_comm_gap(f: pd.DataFrame, device: DeviceSpec, th: Thresholds = DEFAULT) -> list[Finding]:
     """Communication gap: buckets below ``th.comm_gap_completeness`` of their nominal samples, day or night.
 
     Buckets before the device's monitoring start (``monitored`` column False: before its first
-    reading or ``commissioned_at``) are never a gap.
+    reading or ``commissioned_at``) are never a gap. An inverter that reports AC power counts a
+    daylight bucket whose readings all lack it as empty: a power meter that stopped while the
+    weather kept coming is a gap for the inverter (at night many loggers leave the power out).
     """
     share = completeness(f)
+    no_ac = _daylight_without_power(f, device)
+    share = share.where(~no_ac, 0.0)
     monitored = f["monitored"].astype(bool) if "monitored" in f else pd.Series(True, index=f.index)
     gap = (share < th.comm_gap_completeness) & monitored
     partial = ((share < th.comm_gap_partial) & monitored).to_numpy(dtype=bool)
@@ -78,8 +93,11 @@ def detect_comm_gap(f: pd.DataFrame, device: DeviceSpec, th: Thresholds = DEFAUL
         missing = float((nominal.iloc[lo:hi] - f["sample_count"].iloc[lo:hi]).clip(lower=0).sum())
         hours = (hi - lo) * BUCKET_H
         severity = "critical" if hours > 4 else "warning"
-        evidence = {"missing_samples": int(missing), "duration_h": hours}
+        evidence: dict[str, object] = {"missing_samples": int(missing), "duration_h": hours}
         title = f"{device.device_id}: no data for {hours:.2g} h"
+        if no_ac.iloc[start:stop].all():
+            evidence["missing_measure"] = "ac_power_kw"
+            title = f"{device.device_id}: no AC power for {hours:.2g} h (other readings arrive)"
         out.append(episode(device, "comm_gap", severity, f, (lo, hi), start + 1, title=title, evidence=evidence))
     return out
 
