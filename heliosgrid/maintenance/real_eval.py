@@ -348,6 +348,7 @@ def evaluate_real(
                 "site_days": s.days,
                 "notes": s.notes,
                 "warnings": list(s.warnings),
+                "orientation": {"tilt_deg": s.device.surface_tilt_deg, "azimuth_deg": s.device.surface_azimuth_deg},
                 "judged_types": [t for t in FAULT_TYPES if t not in _series_exclusions(s)],
                 "false_alerts": {t: sum(a.fault_type == t for a in alerts) for t in FAULT_TYPES},
                 "file_gaps": len(file_gaps(s)),

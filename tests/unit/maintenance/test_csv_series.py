@@ -158,6 +158,7 @@ def test_cli_scores_the_csv_and_rejects_what_it_cannot_use(serf_csv: Path, capsy
     assert main([*base, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert [s["series"] for s in result["series"]] == ["plant"]
+    assert result["series"][0]["orientation"] == {"tilt_deg": 20.0, "azimuth_deg": 180.0}
     assert result["per_fault_type"]["inverter_trip"]["recall"] == 1.0
     assert set(result["false_alerts_per_30_site_days"]) >= {"string_outage", "inverter_trip", "comm_gap"}
     assert "soiling_long_window" not in result  # the wheel's year of PVDAQ 50 is not the user's plant
