@@ -6,7 +6,7 @@ detectors compare power with irradiance bucket by bucket, so a one-hour offset b
 every clear morning into an ``inverter_trip`` (power still 0 while the sun is up) — on six months of
 PVDAQ 50 with its PSM3 GHI, 7 of the 8 false trips began after the March DST switch.
 
-Two checks, each reported with a warning that says by how much and since when:
+Three checks, each reported with a warning that says by how much and since when:
 
 1. **Steps within a column** (DST switches, a reset clock): the daily production (or irradiance)
    midpoint against solar noon, split into periods by
@@ -16,10 +16,6 @@ Two checks, each reported with a warning that says by how much and since when:
 2. **A constant offset between power and irradiance** of whole hours, after step 1: the power
    logger's clock is moved to the irradiance's. Power and the irradiance of its own array
    share the orientation, so their midpoints agree on a plant whose clocks agree.
-
-Temperature columns follow the AC power's corrections (assumed: the same logger). Needs
-``CLOCK_MIN_DAYS`` days with production; shorter files are left as they are.
-
 3. **Interval labels** (:func:`align_power_to_poa`, once the plane-of-array irradiance is known): a
    logger that labels its 15-min means at the interval's end puts the power one interval late
    against an irradiance labelled at the start (or a satellite's instants). The power is tried at
@@ -27,6 +23,9 @@ Temperature columns follow the AC power's corrections (assumed: the same logger)
    wins if it cuts the scatter at lag 0 by ≥ :data:`LAG_MIN_GAIN`. PVDAQ 50 2012 H1 with its PSM3
    GHI: median |deviation| 7.7 % at lag 0, 9.6 % and 11.8 % one interval either side; the same
    file with the power labelled one interval late: 7.7 % at +1, 9.6 % at 0 (found, moved back).
+
+Temperature columns follow the AC power's corrections (assumed: the same logger). Checks 1 and 2
+need ``CLOCK_MIN_DAYS`` days with production; shorter files are left as they are.
 """
 
 from __future__ import annotations
@@ -111,6 +110,12 @@ def _shift_columns(frame: pd.DataFrame, columns: list[str], segments: list[Clock
         frame[col] = s[~s.index.duplicated(keep="first")].reindex(index).to_numpy()
 
 
+def _whole_file(index: pd.DatetimeIndex, longitude_deg: float, shift_min: int) -> ClockSegment:
+    """A segment over every local-mean-time day of ``index`` (the file's whole span)."""
+    days = (index + pd.Timedelta(minutes=4.0 * longitude_deg)).floor("D")
+    return ClockSegment(days[0].date().isoformat(), (days[-1] + pd.Timedelta(days=1)).date().isoformat(), shift_min)
+
+
 def _describe(label: str, seg: ClockSegment) -> str:
     way = "late" if seg.shift_min > 0 else "early"
     return (f"{label} clock runs {abs(seg.shift_min)} min {way} from {seg.since} until {seg.until} "
@@ -148,9 +153,7 @@ def align_to_sun(frame: pd.DataFrame, where: tuple[float, float, float]) -> list
     offset = _relative_offset_min(frame, irradiance, site)
     if abs(offset) >= MIN_RELATIVE_SHIFT_MIN:
         index = pd.DatetimeIndex(frame.index)
-        days = (index + pd.Timedelta(minutes=4.0 * where[1])).floor("D")
-        whole = ClockSegment(days[0].date().isoformat(), (days[-1] + pd.Timedelta(days=1)).date().isoformat(), offset)
-        _shift_columns(frame, power_cols, [whole], where[1])
+        _shift_columns(frame, power_cols, [_whole_file(index, where[1], offset)], where[1])
         way = "late" if offset > 0 else "early"
         warnings.append(f"AC power logger clock runs {abs(offset)} min {way} against the {irradiance.split('_')[0].upper()} "
                         f"column over the whole file ({index[0].date()} … {index[-1].date()}); timestamps corrected")
@@ -183,10 +186,8 @@ def align_power_to_poa(frame: pd.DataFrame, cadence_s: int, longitude_deg: float
     best = min(scatter, key=lambda lag: scatter[lag])
     if best == 0 or scatter[best] > (1.0 - LAG_MIN_GAIN) * scatter[0]:
         return None
-    index = pd.DatetimeIndex(frame.index)
-    days = (index + pd.Timedelta(minutes=4.0 * longitude_deg)).floor("D")
     shift_min = round(best * cadence_s / 60.0)
-    whole = ClockSegment(days[0].date().isoformat(), (days[-1] + pd.Timedelta(days=1)).date().isoformat(), shift_min)
+    whole = _whole_file(pd.DatetimeIndex(frame.index), longitude_deg, shift_min)
     _shift_columns(frame, [c for c in POWER_COLUMNS if c in frame], [whole], longitude_deg)
     way = "late" if best > 0 else "early"
     return (f"AC power labelled {abs(shift_min)} min {way} against the plane-of-array irradiance (interval-end "

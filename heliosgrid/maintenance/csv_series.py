@@ -79,9 +79,19 @@ def solar_zone(longitude_deg: float) -> str:
     return "UTC" if hours == 0 else f"Etc/GMT{hours:+d}"
 
 
-UNITS = {"ac_power_kw": (1.0, "kW"), "poa_w_m2": (1.0, "W/m²"), "ghi_w_m2": (1.0, "W/m²"),
-         "module_temp_c": (1.0, "°C"), "ambient_temp_c": (1.0, "°C")}
-"""Scale and unit in which a column's values are quoted back to the operator."""
+UNITS = {"ac_power_kw": "kW", "poa_w_m2": "W/m²", "ghi_w_m2": "W/m²", "module_temp_c": "°C", "ambient_temp_c": "°C"}
+"""Unit of each contract column."""
+
+
+def _column_names(spec: CsvSpec) -> dict[str, str | None]:
+    """Contract column → the operator's column name (None: not in the file)."""
+    return {"ac_power_kw": spec.ac_col, "poa_w_m2": spec.poa_col, "ghi_w_m2": spec.ghi_col,
+            "module_temp_c": spec.module_temp_col, "ambient_temp_c": spec.ambient_temp_col}
+
+
+def _as_given(col: str, spec: CsvSpec) -> tuple[float, str]:
+    """Scale and unit in which ``col``'s values are quoted back to the operator (AC power in W if given so)."""
+    return (1000.0, "W") if col == "ac_power_kw" and spec.power_unit == "W" else (1.0, UNITS[col])
 
 
 MAX_QUARANTINE_SHARE = 0.5
@@ -103,18 +113,16 @@ def _quarantine(frame: pd.DataFrame, spec: CsvSpec) -> tuple[pd.DataFrame, list[
     the dead-letter topic; the warnings count them per column."""
     bad = pd.Series(False, index=frame.index)
     said: list[str] = []
-    names = {"ac_power_kw": spec.ac_col, "poa_w_m2": spec.poa_col, "ghi_w_m2": spec.ghi_col,
-             "module_temp_c": spec.module_temp_col, "ambient_temp_c": spec.ambient_temp_col}
+    names = _column_names(spec)
     for col in frame.columns:
         lo, hi = MEASURE_RANGES[col]
+        scale, unit = _as_given(col, spec)
         out = frame[col].notna() & ~frame[col].between(lo, hi)
         share = float(out.sum()) / max(int(frame[col].notna().sum()), 1)
         if share > MAX_QUARANTINE_SHARE:
-            scale, unit = UNITS[col] if col != "ac_power_kw" or spec.power_unit == "kW" else (1000.0, "W")
             raise SeriesInputError(f"column {names[col]!r}: {share:.0%} of its values are outside {lo * scale:g} … "
                                    f"{hi * scale:g} {unit} (median {float(frame[col].median()) * scale:g}): check its unit")
         if out.any():
-            scale, unit = UNITS[col] if col != "ac_power_kw" or spec.power_unit == "kW" else (1000.0, "W")
             said.append(f"{int(out.sum())} rows with {names[col]!r} outside the reading contract's {lo * scale:g} … "
                         f"{hi * scale:g} {unit} (first: {float(frame[col][out].iloc[0]) * scale:g})")
             bad |= out
@@ -161,9 +169,7 @@ def _read(spec: CsvSpec) -> pd.DataFrame:
     from heliosgrid.forecast.datasets import read_csv_columns
     from heliosgrid.forecast.solar import ForecastInputError
 
-    wanted = {"ac_power_kw": spec.ac_col, "poa_w_m2": spec.poa_col, "ghi_w_m2": spec.ghi_col,
-              "module_temp_c": spec.module_temp_col, "ambient_temp_c": spec.ambient_temp_col}
-    named = {k: v for k, v in wanted.items() if v is not None}
+    named = {k: v for k, v in _column_names(spec).items() if v is not None}
     try:
         frame = read_csv_columns(spec.path, spec.timestamp_col, list(named.values()), spec.tz or "UTC")
     except ForecastInputError as exc:
