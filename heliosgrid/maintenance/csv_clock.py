@@ -6,17 +6,23 @@ detectors compare power with irradiance bucket by bucket, so a one-hour offset b
 every clear morning into an ``inverter_trip`` (power still 0 while the sun is up) — on six months of
 PVDAQ 50 with its PSM3 GHI, 7 of the 8 false trips began after the March DST switch.
 
-Three checks, each reported with a warning that says by how much and since when:
+Four checks, each reported with a warning that says by how much and since when:
 
 1. **Steps within a column** (DST switches, a reset clock): the daily production (or irradiance)
    midpoint against solar noon, split into periods by
    :func:`heliosgrid.forecast.clock.detect_clock_shifts` (the forecast hygiene's check), and each
    shifted period moved back. A whole-series constant offset is *not* corrected per column: the
    orientation (a west-facing array or POA sensor) shifts the midpoint just as much.
-2. **A constant offset between power and irradiance** of whole hours, after step 1: the power
+2. **A constant offset of a GHI column against the sun** of whole hours, after step 1: a horizontal
+   sensor (or a satellite's GHI) has no orientation, so its daily midpoint is solar noon; a median
+   offset of ≥ :data:`GHI_MIN_OFFSET_MIN` is a clock (the whole summer of a logger on daylight saving
+   time under a fixed standard-time label; naive UTC read with the wrong ``--tz``). PVDAQ 50, May–Aug
+   2012, exported so: power and GHI both 60 min late; uncorrected, the tilt came out 32° instead of
+   45° and string outages were raised on 1.46 clean site-days in 30.
+3. **A constant offset between power and irradiance** of whole hours, after steps 1–2: the power
    logger's clock is moved to the irradiance's. Power and the irradiance of its own array
    share the orientation, so their midpoints agree on a plant whose clocks agree.
-3. **Interval labels** (:func:`align_power_to_poa`, once the plane-of-array irradiance is known): a
+4. **Interval labels** (:func:`align_power_to_poa`, once the plane-of-array irradiance is known): a
    logger that labels its 15-min means at the interval's end puts the power one interval late
    against an irradiance labelled at the start (or a satellite's instants). The power is tried at
    −2…+2 intervals against the POA; the lag whose day-normalised power/POA ratio scatters least
@@ -47,6 +53,10 @@ LAG_MIN_BUCKETS = 100
 """Bright readings (POA > 200 W/m², power > 0) the lag test needs."""
 MIN_RELATIVE_SHIFT_MIN = 60
 """Smallest constant power-vs-irradiance offset corrected (minutes; offsets are rounded to whole hours)."""
+GHI_MIN_OFFSET_MIN = 40
+"""Smallest median offset (minutes) of the GHI's daily midpoint from solar noon taken as a clock error
+(rounded to whole hours). The half-maximum midpoint of a well-clocked GHI stays within ± 15 min of solar
+noon (afternoon clouds pull it early)."""
 
 
 def _check_site(where: tuple[float, float, float]) -> SiteSpec:
@@ -135,6 +145,25 @@ def _relative_offset_min(frame: pd.DataFrame, irradiance: str, site: SiteSpec) -
     return round(median / 60.0) * 60
 
 
+def _align_ghi_to_sun(frame: pd.DataFrame, site: SiteSpec, longitude_deg: float) -> list[str]:
+    """Move the ``ghi_w_m2`` column (in place) by the whole hours its daily midpoint follows solar noon
+    over the file (module docstring, check 2); the warning, if any."""
+    from heliosgrid.forecast.clock import daily_noon_offsets
+
+    offsets = daily_noon_offsets(_quarter_hours(frame["ghi_w_m2"]), site)
+    if len(offsets) < CLOCK_MIN_DAYS:
+        return []
+    median = float(np.median(offsets.to_numpy()))
+    if abs(median) < GHI_MIN_OFFSET_MIN:
+        return []
+    shift = round(median / 60.0) * 60
+    index = pd.DatetimeIndex(frame.index)
+    _shift_columns(frame, ["ghi_w_m2"], [_whole_file(index, longitude_deg, shift)], longitude_deg)
+    way = "late" if shift > 0 else "early"
+    return [f"GHI clock runs {abs(shift)} min {way} against the sun over the whole file ({index[0].date()} … "
+            f"{index[-1].date()}; its daily midpoint follows solar noon by {median:.0f} min); timestamps corrected"]
+
+
 def align_to_sun(frame: pd.DataFrame, where: tuple[float, float, float]) -> list[str]:
     """Correct the clocks of ``frame``'s columns in place (see the module docstring); the warnings.
 
@@ -150,6 +179,8 @@ def align_to_sun(frame: pd.DataFrame, where: tuple[float, float, float]) -> list
         if segments:
             _shift_columns(frame, cols, segments, where[1])
             warnings += [_describe(label, seg) for seg in segments]
+    if irradiance == "ghi_w_m2":
+        warnings += _align_ghi_to_sun(frame, site, where[1])
     offset = _relative_offset_min(frame, irradiance, site)
     if abs(offset) >= MIN_RELATIVE_SHIFT_MIN:
         index = pd.DatetimeIndex(frame.index)

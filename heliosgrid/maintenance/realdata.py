@@ -215,9 +215,11 @@ def _satellite_series(
 
 
 def poa_from_ghi(ghi_w_m2: pd.Series, solpos: pd.DataFrame, tilt_deg: float, azimuth_deg: float) -> pd.Series:
-    """POA irradiance (W/m², NaN → 0) transposed from GHI (W/m², same index as ``solpos``, a
+    """POA irradiance (W/m²) transposed from GHI (W/m², same index as ``solpos``, a
     :func:`bucket_solar_position` frame): Erbs decomposition, Perez transposition at the plane tilted
-    ``tilt_deg`` and facing ``azimuth_deg`` (degrees east of north)."""
+    ``tilt_deg`` and facing ``azimuth_deg`` (degrees east of north). 0 where the transposition has no
+    value (sun below the horizon); NaN where the GHI is missing (no data, never 0 W/m²: an empty GHI
+    cell read as 0 made a 1-min file whose GHI came every 30 min look five times dimmer than its power)."""
     erbs = pvlib.irradiance.erbs(ghi_w_m2, solpos["zenith"], ghi_w_m2.index)
     dni_extra = pvlib.irradiance.get_extra_radiation(ghi_w_m2.index)
     return pvlib.irradiance.get_total_irradiance(
@@ -230,7 +232,7 @@ def poa_from_ghi(ghi_w_m2: pd.Series, solpos: pd.DataFrame, tilt_deg: float, azi
         erbs["dhi"],
         dni_extra=dni_extra,
         model="perez",
-    )["poa_global"].fillna(0.0)
+    )["poa_global"].fillna(0.0).where(ghi_w_m2.notna())
 
 
 def serf_east_psm3() -> RealSeries:

@@ -74,6 +74,30 @@ def test_power_an_hour_off_its_ghi_is_moved_to_the_irradiance_clock() -> None:
     _close(frame["ac_power_kw"], truth["ac_power_kw"], "2022-03-01")
 
 
+def test_power_and_ghi_both_an_hour_late_move_back_together() -> None:
+    """A logger on daylight saving time under a fixed standard-time label, over a summer only: power and
+    GHI agree with each other, but GHI (horizontal, no orientation) peaks an hour after solar noon."""
+    truth = _plant(40).drop(columns=["poa_w_m2", "module_temp_c"])
+    frame = _shift(truth, ["ac_power_kw", "ghi_w_m2"], 60)
+    warnings = align_to_sun(frame, WHERE)
+    assert len(warnings) == 2
+    assert warnings[0].startswith("GHI clock runs 60 min late against the sun over the whole file")
+    assert warnings[1].startswith("AC power logger clock runs 60 min late against the GHI column")
+    _close(frame["ghi_w_m2"], truth["ghi_w_m2"], "2022-03-01")
+    _close(frame["ac_power_kw"], truth["ac_power_kw"], "2022-03-01")
+
+
+@pytest.mark.parametrize("minutes", [0, 30])
+def test_a_ghi_within_half_an_hour_of_solar_noon_is_not_moved(minutes: int) -> None:
+    """Interval labels and instants (satellite GHI stamped at the interval's start) move the midpoint by
+    minutes, not hours: nothing is corrected."""
+    truth = _plant(40).drop(columns=["poa_w_m2", "module_temp_c"])
+    logged = _shift(truth, ["ac_power_kw", "ghi_w_m2"], minutes)
+    frame = logged.copy()
+    assert align_to_sun(frame, WHERE) == []
+    pd.testing.assert_frame_equal(frame, logged)
+
+
 @pytest.mark.parametrize("days", [3, 9])
 def test_too_few_days_to_judge_a_clock_leave_the_file_as_it_is(days: int) -> None:
     logged = _shift(_plant(days), ["ac_power_kw"], 60, since="2022-03-02").drop(columns="ghi_w_m2")

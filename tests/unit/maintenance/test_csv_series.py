@@ -75,6 +75,45 @@ def test_ghi_is_transposed_and_the_sensor_detectors_are_told_why(tmp_path: Path)
     assert reasons["stuck_sensor"] == TRANSPOSED_GHI_REASON
 
 
+def _merged_csv(path: Path, ghi_every_min: int, dropout: slice | None = None) -> None:
+    """4 days of 1-min power (W) next to a GHI given every ``ghi_every_min`` minutes, ``dropout`` rows empty."""
+    idx = pd.date_range("2022-06-01", periods=4 * 1440, freq="1min", tz="UTC")
+    hour = (idx.hour + idx.minute / 60.0 - 7.0) % 24
+    ghi = np.clip(1000.0 * np.sin(np.pi * (hour - 6.0) / 12.0), 0.0, None)
+    given = np.where(idx.minute % ghi_every_min == 0, ghi, np.nan)
+    if dropout is not None:
+        given[dropout] = np.nan
+    frame = pd.DataFrame({"time": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "pac_w": ghi * 5.0, "ghi": given})
+    frame.to_csv(path, index=False)
+
+
+def _ghi_only(path: Path) -> CsvSpec:
+    return _spec(path, poa_col=None, ghi_col="ghi", module_temp_col=None, ambient_temp_col=None)
+
+
+def test_a_coarser_ghi_is_interpolated_onto_the_power_rows(tmp_path: Path) -> None:
+    """A 30-min satellite GHI merged into a 1-min logger export: every row gets its irradiance (left empty,
+    a trip's expected energy was half counted; read as 0 W/m², the buckets looked 15 × dimmer)."""
+    _merged_csv(tmp_path / "merged.csv", 30)
+    series = load_csv_series(_ghi_only(tmp_path / "merged.csv"))
+    noon = series.readings.set_index("ts")["poa_w_m2"].between_time("18:30", "19:30")
+    assert len(noon) == 4 * 61 and (noon > 800.0).all()
+    assert any(w.startswith("'ghi' has values in 3% of the rows with power (sampled coarser than the power): interpolated")
+               for w in series.warnings)
+
+
+def test_an_empty_ghi_cell_is_no_irradiance_not_darkness(tmp_path: Path) -> None:
+    """A 1-min GHI with a two-hour dropout at noon: those rows have no irradiance (not 0 W/m²), the rest
+    is untouched, and a warning counts them."""
+    _merged_csv(tmp_path / "dropout.csv", 1, dropout=slice(1440 + 18 * 60, 1440 + 20 * 60))
+    series = load_csv_series(_ghi_only(tmp_path / "dropout.csv"))
+    poa = series.readings.set_index("ts")["poa_w_m2"]
+    assert poa.isna().sum() == 120 and poa["2022-06-02 18:00":"2022-06-02 19:59"].isna().all()
+    assert (poa["2022-06-01 18:30":"2022-06-01 19:30"] > 800.0).all()
+    assert "120 of 5760 rows (2.1 %) have no value in 'ghi': read as no irradiance data (not 0 W/m²)" in series.warnings
+    assert not any("interpolated" in w for w in series.warnings)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
