@@ -88,7 +88,10 @@ def _trend(f: pd.DataFrame, device: DeviceSpec, days: ClearDays, b: pd.Series) -
     """The rule of the module docstring on the clear-day indices ``b`` (≥ ``MIN_CLEAR_DAYS``), per
     stretch between cleanings (:func:`~.soiling_ramp.cleanings`): an episode ended by a cleaning
     ends there, with its energy up to the cleaning day; the last stretch is the ongoing one."""
-    rel_all = b.to_numpy(dtype=float) / float(b.iloc[:BASELINE_DAYS].median())
+    base_all = float(b.iloc[:BASELINE_DAYS].median())
+    if not base_all > 0:  # the first clear days produced nothing (an outage): no baseline to lose from
+        return []
+    rel_all = b.to_numpy(dtype=float) / base_all
     t_all = np.asarray((b.index - b.index[0]).total_seconds(), dtype=float) / 86400.0
     cuts = cleanings(rel_all, t_all, MIN_LOSS)
     bounds = [0, *cuts, len(b)]
@@ -109,6 +112,8 @@ def _segment(
 ) -> Finding | None:
     """The trend rule on one stretch ``b`` of clear days; ``cleaned_at``: the day a cleaning ended it."""
     base = float(b.iloc[:BASELINE_DAYS].median())
+    if not base > 0:
+        return None
     t_d = np.asarray((b.index - b.index[0]).total_seconds(), dtype=float) / 86400.0
     rel = b.to_numpy(dtype=float) / base
     slope, intercept, _lo, hi = theilslopes(rel, t_d, alpha=SLOPE_CONFIDENCE)

@@ -104,3 +104,21 @@ def test_soiling_trend_needs_three_weeks(east: RealSeries) -> None:
     ts = east.readings["ts"]
     short = east.readings[ts < ts.min() + pd.Timedelta(days=14)].reset_index(drop=True)
     assert detect_soiling_trend(_features(east, short), east.device) == []
+
+
+def test_a_trend_whose_first_clear_days_produced_nothing_is_no_soiling(east: RealSeries) -> None:
+    """Clear days of an inverter that was off (index 0) are no baseline: no finding, no division by zero."""
+    import warnings
+
+    import numpy as np
+
+    from heliosgrid.maintenance.detectors.soiling_trend import _trend
+
+    f = _features(east, east.readings[east.readings["ts"] < east.readings["ts"].min() + pd.Timedelta(days=30)])
+    days = clear_days(f, by="power")
+    b = days.b.dropna().copy()
+    b.iloc[:10] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert _trend(f, east.device, days, b) == []
+    assert np.isfinite(b.iloc[10:]).all()
