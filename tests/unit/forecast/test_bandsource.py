@@ -9,6 +9,14 @@ from heliosgrid.forecast.bandsource import CENTRE_WEIGHTS, apply_source_bands, s
 from heliosgrid.forecast.metrics import bucket_of
 
 
+def _day_curve(issue: pd.Timestamp) -> tuple[np.ndarray, pd.DatetimeIndex, np.ndarray]:
+    """Horizons (min), targets and a clear-sky-like power curve (kW, 100 at noon) of a 48-h forecast."""
+    h = np.arange(192) * 15
+    targets = issue + pd.to_timedelta(h, unit="min")
+    hour = targets.hour + targets.minute / 60
+    return h, targets, np.asarray(np.clip(np.sin((hour - 6) / 12 * np.pi), 0, None) * 100)
+
+
 def _rows(n_issues: int, seed: int, start: str = "2024-06-01") -> pd.DataFrame:
     """Forecasts issued every 6 h for 48 h: a clear-sky-like day curve times a CSI around a regime level that
     changes per issue time. The climatological median knows the regime, the P50 does not (a constant
@@ -16,10 +24,7 @@ def _rows(n_issues: int, seed: int, start: str = "2024-06-01") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     parts = []
     for issue in pd.date_range(start, periods=n_issues, freq="6h", tz="UTC"):
-        h = np.arange(192) * 15
-        targets = issue + pd.to_timedelta(h, unit="min")
-        hour = targets.hour + targets.minute / 60
-        cs = np.clip(np.sin((hour - 6) / 12 * np.pi), 0, None) * 100
+        h, targets, cs = _day_curve(issue)
         regime = rng.uniform(0.3, 1.0)
         k = np.clip(regime + rng.normal(0, 0.08, 192), 0, 1.2)
         parts.append(pd.DataFrame({"issued_at": issue, "target_ts": targets, "horizon_min": h, "actual_kw": cs * k,
@@ -163,10 +168,7 @@ def _spread_rows(n_issues: int, seed: int, start: str = "2024-06-01") -> pd.Data
     rng = np.random.default_rng(seed)
     parts = []
     for issue in pd.date_range(start, periods=n_issues, freq="6h", tz="UTC"):
-        h = np.arange(192) * 15
-        targets = issue + pd.to_timedelta(h, unit="min")
-        hour = targets.hour + targets.minute / 60
-        cs = np.clip(np.sin((hour - 6) / 12 * np.pi), 0, None) * 100
+        h, targets, cs = _day_curve(issue)
         sd = rng.choice([0.02, 0.25])
         k = 0.7 + rng.normal(0, sd, 192)
         parts.append(pd.DataFrame({"issued_at": issue, "target_ts": targets, "horizon_min": h, "actual_kw": cs * k,
