@@ -178,13 +178,17 @@ def _spread_rows(n_issues: int, seed: int, start: str = "2024-06-01") -> pd.Data
 
 
 def test_the_members_spread_band_is_chosen_where_the_spread_knows_the_error_size() -> None:
-    """Settled issues get a narrow band and variable ones a wide one: lower tail pinball at the same coverage
-    than any band on the climatological scales (ADR 0510)."""
-    from heliosgrid.forecast.bandsource import SPREAD_BAND
+    """Intraday (0–6 h), settled issues get a narrow band and variable ones a wide one: lower tail pinball at
+    the same coverage than any band on the climatological scales (ADR 0510); 6–48 h keeps the centres."""
+    from heliosgrid.forecast.bandsource import SPREAD_BAND, SPREAD_BUCKETS
 
     hold, test = _spread_rows(40, 5), _spread_rows(60, 6, "2024-06-11")
     out = apply_source_bands(test, start_sources(_hold(hold), 100.0), 100.0)
-    day = (out["clearsky_kw"] > 5).to_numpy()
+    intraday = bucket_of(out["horizon_min"].to_numpy())
+    intraday = np.isin(intraday, SPREAD_BUCKETS)
+    daylight = (out["clearsky_kw"] > 5).to_numpy()
+    assert not (out.loc[daylight & ~intraday, "band_centre_weight"] == SPREAD_BAND).any()  # day-ahead: the centres
+    day = daylight & intraday
     assert (out.loc[day, "band_centre_weight"] == SPREAD_BAND).mean() > 0.9
     clim_only = apply_source_bands(test.drop(columns="spread_kw"), start_sources(_hold(hold.drop(columns="spread_kw")),
                                                                                 100.0), 100.0)
