@@ -258,5 +258,19 @@ def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capac
     return rows
 
 
-__all__ = ["BAND_OPTIONS", "CENTRE_WEIGHTS", "SPREAD_BAND", "BandSource", "aci_gamma", "apply_source_bands", "band_centre",
-           "SPREAD_BUCKETS", "band_inputs", "band_label", "members_spread", "option_inputs", "start_sources", "tail_pinball"]
+__all__ = [
+    "BAND_OPTIONS",
+    "CENTRE_WEIGHTS",
+    "SPREAD_BAND",
+    "SPREAD_BUCKETS",
+    "BandSource",
+    "aci_gamma",
+    "apply_source_bands",
+    "band_centre",
+    "band_inputs",
+    "band_label",
+    "members_spread",
+    "option_inputs",
+    "start_sources",
+    "tail_pinball",
+]
