@@ -230,9 +230,10 @@ def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capac
         r[w] = (scores(y, c, lo), scores(y, c, hi))
     p10, p90, chosen = np.zeros(len(rows)), np.zeros(len(rows)), np.ones(len(rows))
     for b in HORIZON_BUCKETS:
+        allowed = _options(spread, b)
         src = sources.get(b) or BandSource({w: OnlineBand(window=MAX_SCORES, times_ns=np.zeros(0, dtype=np.int64))
-                                            for w in options})
-        for w in [w for w in src.bands if w not in options]:  # a spread band started without spreads to score
+                                            for w in allowed})
+        for w in [w for w in src.bands if w not in allowed]:  # a spread band started without spreads to score
             del src.bands[w]
         sources[b] = src
         for band in src.bands.values():
