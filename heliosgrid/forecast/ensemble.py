@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
 
-from heliosgrid.forecast.bandsource import band_inputs, members_spread
+from heliosgrid.forecast.bandsource import band_inputs, band_label, members_spread
 from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
 from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, climatology_band
 from heliosgrid.forecast.forecaster import Forecaster, check_power_series, truncate_history
@@ -311,7 +311,8 @@ class EnsembleForecaster:
                              "p90_kw": p90, "band_spread_kw": spread})
 
     def describe(self) -> dict[str, Any]:
-        return {"model": {"weights": self.weights, "bands": self.bands, "band_centre": self.band_centre},
+        return {"model": {"weights": self.weights, "bands": self.bands, "band_centre": self.band_centre,
+                          "band_by_bucket": {b: band_label(w) for b, w in self.band_centre.items()}},
                 "members": sorted(self.members),
                 "capacity_kw": self.ctx.capacity_kw, "holdout": self.evidence}
 
