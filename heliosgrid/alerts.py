@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
 import psycopg
@@ -273,13 +273,16 @@ def resolve_absent(
     as_of: datetime,
     *,
     site_ids: Collection[str] | None = None,
+    min_absence: timedelta = timedelta(0),
 ) -> int:
     """Auto-resolve active alerts of ``source``/``fault_types`` whose key is not in ``active_keys``.
 
     Call after a detector run that covered ``fault_types`` (for ``site_ids``, or every site when
     None) up to ``as_of``: alerts it did not confirm are resolved with ``resolved_by = 'auto'``,
     ``ended_at = last_seen_at`` and ``resolved_at = as_of``. Alerts first seen after ``as_of``
-    (a re-run over an older window) are left alone. Returns the number of alerts resolved.
+    (a re-run over an older window) are left alone, and so are alerts last seen less than
+    ``min_absence`` before ``as_of`` (slow conditions such as soiling drop in and out of a noisy
+    trend test: one missed run does not end them). Returns the number of alerts resolved.
     """
     _check_tz("as_of", as_of)
     types = list(fault_types)
@@ -290,7 +293,7 @@ def resolve_absent(
         """UPDATE alerts SET state = 'resolved', ended_at = last_seen_at, resolved_by = %(by)s,
                              resolved_at = %(as_of)s, updated_at = now()
            WHERE state <> 'resolved' AND source = %(source)s AND fault_type = ANY(%(types)s)
-             AND started_at <= %(as_of)s
+             AND started_at <= %(as_of)s AND last_seen_at <= %(seen_before)s
              AND (%(all_sites)s OR site_id = ANY(%(sites)s))
              AND NOT EXISTS (
                  SELECT 1 FROM jsonb_array_elements(%(keep)s::jsonb) k
@@ -298,6 +301,7 @@ def resolve_absent(
         {
             "by": AUTO_RESOLVER,
             "as_of": as_of,
+            "seen_before": as_of - min_absence,
             "source": source,
             "types": types,
             "all_sites": site_ids is None,

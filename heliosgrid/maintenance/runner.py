@@ -16,7 +16,7 @@ Called by the Airflow maintenance DAG and by ``heliosgrid maintenance run``. For
    more than ``CLEAR_GRACE`` before ``window_end`` *and were followed by daylight with data* are
    resolved (the condition cleared — an outage at dusk is still there at dawn, one fault = one
    alert); active maintenance alerts of the scanned sites that no finding confirms are
-   auto-resolved.
+   auto-resolved (soiling alerts once unconfirmed for ``SOILING_ABSENCE``, ADR 0520).
 
 Devices are monitored from ``devices.commissioned_at`` or their first reading (migration 0080):
 no communication gap before it. The summary's ``not_evaluated`` lists, per device, the
@@ -55,6 +55,12 @@ ANALYSIS_LOOKBACK = timedelta(days=7)
 MAX_EPISODE_LOOKBACK = timedelta(days=30)
 CLEAR_GRACE = timedelta(minutes=30)
 ALERT_TYPES = tuple(t for t in ALL_TYPES if t != "clipping")
+SOILING_ABSENCE = timedelta(days=7)
+"""A soiling alert that no run confirms stays active until its last sighting is this old (a cleaning,
+seen as a finding that ended, still resolves it at once). The long-window trend is a statistical test
+on noisy clear-day indices: a slow loss drops in and out of it from one daily run to the next, and each
+return opened a new alert (PVDAQ 50 2012 with satellite GHI: four soiling alerts between 24 May and
+14 Jun for one trend; ADR 0520)."""
 
 
 def _utc(value: datetime, name: str) -> pd.Timestamp:
@@ -135,7 +141,10 @@ def _update_alerts(
             resolved += before != "resolved"
         else:
             active_keys.add((fd.site_id, fd.device_id, fd.fault_type))
-    resolved += alerts.resolve_absent(conn, "maintenance", ALERT_TYPES, active_keys, end.to_pydatetime(), site_ids=scanned)
+    quick = [t for t in ALERT_TYPES if t != "soiling"]
+    resolved += alerts.resolve_absent(conn, "maintenance", quick, active_keys, end.to_pydatetime(), site_ids=scanned)
+    resolved += alerts.resolve_absent(conn, "maintenance", ["soiling"], active_keys, end.to_pydatetime(), site_ids=scanned,
+                                      min_absence=SOILING_ABSENCE)
     return _AlertUpdate(by_type, raised, resolved, len(active_keys), energy, clipping_kwh)
 
 

@@ -135,6 +135,16 @@ def test_resolve_absent_ignores_alerts_newer_than_window(conn: psycopg.Connectio
     assert alerts.get_alert(conn, aid).state == "open"
 
 
+def test_resolve_absent_waits_min_absence_after_the_last_sighting(conn: psycopg.Connection) -> None:
+    """A slow condition (soiling) missed by one run stays open until its last sighting is ``min_absence`` old."""
+    aid = _raise(conn, fault_type="soiling", last_seen_at=T0 + timedelta(days=1))
+    week = timedelta(days=7)
+    assert alerts.resolve_absent(conn, "maintenance", ["soiling"], set(), T0 + timedelta(days=3), min_absence=week) == 0
+    assert alerts.get_alert(conn, aid).state == "open"
+    assert alerts.resolve_absent(conn, "maintenance", ["soiling"], set(), T0 + timedelta(days=8), min_absence=week) == 1
+    assert alerts.get_alert(conn, aid).state == "resolved"
+
+
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
