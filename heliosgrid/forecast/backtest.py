@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from heliosgrid.forecast.bandsource import apply_source_bands, band_label, members_spread, start_sources
+from heliosgrid.forecast.bandsource import apply_source_bands, start_sources
 from heliosgrid.forecast.ensemble import EnsembleForecaster, label
 from heliosgrid.forecast.evaluation import (
     climatology_quantiles,
@@ -85,8 +85,6 @@ class BacktestResult:
             "champion_by_bucket": self.champion_by_bucket,
             "champion_vs_best_reference": clean(self.reference_comparison),
             "selection": clean(self.ensemble.evidence) if self.ensemble is not None else None,
-            "band_by_bucket": ({b: band_label(w) for b, w in self.ensemble.band_centre.items()}
-                               if self.ensemble is not None else None),
             "hygiene": self.hygiene,
             "timings_s": clean(self.timings_s),
         }
@@ -218,14 +216,6 @@ def _assemble_frame(frames: list[pd.DataFrame], series: pd.Series, shared: Solar
     return frame[frame["target_ts"] < end].reset_index(drop=True)
 
 
-def _members_spread(frame: pd.DataFrame, members: list[str]) -> pd.DataFrame:
-    """``spread_kw`` (the members' P50 spread, :func:`~.bandsource.members_spread`) per (issued_at, target_ts)."""
-    wide = frame[frame["model"].isin(members)].pivot_table(index=["issued_at", "target_ts"], columns="model",
-                                                            values="p50_kw")
-    spread = members_spread({str(n): wide[n].to_numpy() for n in wide.columns})
-    return pd.DataFrame({"spread_kw": spread}, index=wide.index).reset_index()
-
-
 def _champion_and_bands(frame: pd.DataFrame, forecasters: dict[str, Forecaster], ens: EnsembleForecaster,
                         series: pd.Series, end: pd.Timestamp, clip_kw: float, online_bands: bool) -> pd.DataFrame:
     """Add the per-horizon champion's rows, the climatological quantiles and band scales, and (with
@@ -233,7 +223,6 @@ def _champion_and_bands(frame: pd.DataFrame, forecasters: dict[str, Forecaster],
     chosen per bucket (:mod:`heliosgrid.forecast.bandsource`); the champion keeps the final centre and
     offsets for production."""
     champ_rows, counts = reselected_ensemble_frame(frame, ens, forecasters)
-    champ_rows = champ_rows.merge(_members_spread(frame, list(ens.members)), on=["issued_at", "target_ts"], how="left")
     ens.evidence = {**ens.evidence, "choices_over_issue_times": counts}
     frame = pd.concat([frame, champ_rows], ignore_index=True)
     k = forecasters["persistence"].ctx.csi(regular_grid(series, end))

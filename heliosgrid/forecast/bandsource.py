@@ -16,11 +16,6 @@ window, the production online replay's (ADR 0300). The adaptive miss levels of e
 the band actually issued, so switching centres does not escape the coverage control (ACI's long-run
 coverage holds for any sequence of nested bands). All of it uses only forecasts matured before the
 issue time.
-
-A fourth option, :data:`SPREAD_BAND` (ADR 0510), is centred on the P50 with both scales the standard
-deviation of the champion's members' P50s at that target (``band_spread_kw``, floored like the others): a
-conditional width, narrow where the members agree (settled weather, the next hour after a clear morning)
-and wide where they do not; the climatological scales are the same all fortnight whatever the day.
 """
 
 from __future__ import annotations
@@ -30,29 +25,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from heliosgrid.forecast.conformal import (
-    ACI_GAMMA,
-    ACI_GAMMA_UNLAGGED,
-    SCALE_FLOOR_FRAC,
-    OnlineBand,
-    band_from_offsets,
-    floored_scale,
-    scores,
-)
+from heliosgrid.forecast.conformal import ACI_GAMMA, ACI_GAMMA_UNLAGGED, OnlineBand, band_from_offsets, floored_scale, scores
 from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
 from heliosgrid.forecast.solar import STEP
 
 #: Weights of the forecast's P50 in the band centre (the rest is the climatological median).
 CENTRE_WEIGHTS = (1.0, 0.5, 0.0)
-#: Band option key (not a weight) of the band centred on the P50 whose scales are the members' P50 spread.
-SPREAD_BAND = 2.0
-#: Every band option of a bucket, in tie-break order; :data:`SPREAD_BAND` only where a spread is known.
-BAND_OPTIONS = (*CENTRE_WEIGHTS, SPREAD_BAND)
-#: Buckets offered the spread band: intraday, where the members' disagreement follows the weather of the
-#: day and the forecasts mature within hours. At 6–48 h it followed the models' disagreement about
-#: tomorrow's climatology: in every bucket, PVDAQ 50 spring 24–48 h pinball skill +0.002 → −0.042 at
-#: 3-hourly issues (band alone −0.03 → −0.13) and the corpus cells with skill > 0 fell 9 → 8 (ADR 0510).
-SPREAD_BUCKETS = ("0-1h", "1-6h")
 #: Days of issue times whose matured forecasts make up each band's scores and the pinball losses that decide
 #: the centre: the production online replay's window (``online.ONLINE_WINDOW_DAYS``), the same span in every
 #: bucket (a window counted in samples spanned ~3 weeks at 6–24 h but ~2 months at 0–1 h).
@@ -67,51 +45,6 @@ def band_centre(p50_kw: np.ndarray, clim_p50_kw: np.ndarray, weight: float | np.
     where the climatological median is unknown."""
     clim = np.where(np.isfinite(clim_p50_kw), clim_p50_kw, p50_kw)
     return np.asarray(weight * p50_kw + (1.0 - weight) * clim)
-
-
-def option_inputs(option: float, p50_kw: np.ndarray, clim_p50_kw: np.ndarray, scale_lo_kw: np.ndarray,
-                  scale_hi_kw: np.ndarray, spread_kw: np.ndarray | None, capacity_kw: float,
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(centre, lower scale, upper scale) in kW of the band ``option`` (a centre weight or :data:`SPREAD_BAND`).
-    The spread band's scales are the members' spread floored at :data:`~.conformal.SCALE_FLOOR_FRAC` of
-    capacity where the climatological scale is positive (daylight), 0 at night; NaN where the spread is
-    unknown (a forecast stored before ADR 0510), so those forecasts give no score."""
-    if option != SPREAD_BAND:
-        return band_centre(p50_kw, clim_p50_kw, option), scale_lo_kw, scale_hi_kw
-    spread = np.full(len(p50_kw), np.nan) if spread_kw is None else np.asarray(spread_kw, dtype=float)
-    day = np.asarray(scale_lo_kw) > 1e-9
-    scale = np.where(day, np.maximum(spread, SCALE_FLOOR_FRAC * capacity_kw), 0.0)
-    return np.asarray(p50_kw, dtype=float), scale, scale
-
-
-def band_inputs(p50_kw: np.ndarray, clim_p50_kw: np.ndarray, scale_lo_kw: np.ndarray, scale_hi_kw: np.ndarray,
-                spread_kw: np.ndarray | None, buckets: np.ndarray, options: dict[str, float] | None,
-                capacity_kw: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(centre, lower scale, upper scale) in kW per target, each bucket's band ``options`` applied (default
-    1.0, the P50); the production band of a forecast (``EnsembleForecaster.band_centre``; :mod:`.online`)."""
-    centre = np.asarray(p50_kw, dtype=float).copy()
-    lo, hi = np.asarray(scale_lo_kw, dtype=float).copy(), np.asarray(scale_hi_kw, dtype=float).copy()
-    chosen = np.array([(options or {}).get(b, 1.0) for b in buckets])
-    for option in np.unique(chosen):
-        sel = chosen == option
-        c, s_lo, s_hi = option_inputs(float(option), p50_kw[sel], clim_p50_kw[sel], lo[sel], hi[sel],
-                                      None if spread_kw is None else np.asarray(spread_kw)[sel], capacity_kw)
-        centre[sel], lo[sel], hi[sel] = c, s_lo, s_hi
-    return centre, lo, hi
-
-
-def band_label(option: float) -> str:
-    """How a band option reads in the backtest JSON (``band_by_bucket``): ``members_spread`` or
-    ``centre:p50=W`` (W = the P50's weight in the centre; the rest is the climatological median)."""
-    return "members_spread" if option == SPREAD_BAND else f"centre:p50={option:g}"
-
-
-def members_spread(p50_by_member: dict[str, np.ndarray]) -> np.ndarray:
-    """Standard deviation (kW) of the members' P50s per target (NaN with fewer than two members)."""
-    values = [np.asarray(v, dtype=float) for v in p50_by_member.values()]
-    if len(values) < 2:
-        return np.full(len(values[0]) if values else 0, np.nan)
-    return np.asarray(np.std(np.vstack(values), axis=0))
 
 
 def tail_pinball(y_kw: np.ndarray, p10_kw: np.ndarray, p90_kw: np.ndarray) -> np.ndarray:
@@ -132,7 +65,7 @@ class BandSource:
     def choice(self) -> float:
         """The centre weight with the lowest mean recent loss (ties and no data: the first weight)."""
         means = {w: float(np.mean(v)) if v.size else np.inf for w, v in self.losses.items()}
-        return min(self.bands, key=lambda w: (means.get(w, np.inf), BAND_OPTIONS.index(w)))
+        return min(self.bands, key=lambda w: (means.get(w, np.inf), CENTRE_WEIGHTS.index(w)))
 
     def record(self, weight: float, r_lo: np.ndarray, r_hi: np.ndarray, loss: np.ndarray,
                misses: tuple[float, float] | None, issued_ns: np.ndarray, now_ns: int) -> None:
@@ -148,18 +81,11 @@ class BandSource:
         self.losses[weight], self.loss_times[weight] = losses[times >= oldest], times[times >= oldest]
 
 
-def _rows_band(p50: np.ndarray, clim: np.ndarray, s_lo: np.ndarray, s_hi: np.ndarray, option: float,
-               offsets: tuple[float, float], capacity_kw: float, spread: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    c, lo, hi = option_inputs(option, p50, clim, s_lo, s_hi, spread, capacity_kw)
-    p10, p90 = band_from_offsets(c, np.nan_to_num(lo), np.nan_to_num(hi), offsets[0], offsets[1], capacity_kw)
+def _rows_band(p50: np.ndarray, clim: np.ndarray, s_lo: np.ndarray, s_hi: np.ndarray, weight: float,
+               offsets: tuple[float, float], capacity_kw: float) -> tuple[np.ndarray, np.ndarray]:
+    c = band_centre(p50, clim, weight)
+    p10, p90 = band_from_offsets(c, s_lo, s_hi, offsets[0], offsets[1], capacity_kw)
     return np.minimum(p10, p50), np.maximum(p90, p50)
-
-
-def _options(spread: np.ndarray | None, bucket: str | None = None) -> tuple[float, ...]:
-    """The band options of rows with this ``spread`` column in ``bucket`` (None: any bucket): the spread band
-    only where a spread is known and in :data:`SPREAD_BUCKETS`."""
-    known = spread is not None and np.isfinite(spread).any()
-    return BAND_OPTIONS if known and (bucket is None or bucket in SPREAD_BUCKETS) else CENTRE_WEIGHTS
 
 
 def aci_gamma(bucket: str, origins: np.ndarray) -> float:
@@ -187,13 +113,12 @@ def start_sources(hold: pd.DataFrame, capacity_kw: float) -> dict[str, BandSourc
         s_lo, s_hi = (floored_scale(h[c].to_numpy(), capacity_kw) for c in ("scale_lo_kw", "scale_hi_kw"))
         issued = _ns(h["issued_at"])
         recent = issued >= (issued.max() - _WINDOW_NS if issued.size else 0)
-        spread = h["spread_kw"].to_numpy(dtype=float) if "spread_kw" in h else None
         src = BandSource()
-        for w in _options(spread, b):
-            c, lo, hi = option_inputs(w, p50, clim, s_lo, s_hi, spread, capacity_kw)
-            src.bands[w] = OnlineBand(scores(y, c, lo)[recent], scores(y, c, hi)[recent], window=MAX_SCORES,
+        for w in CENTRE_WEIGHTS:
+            c = band_centre(p50, clim, w)
+            src.bands[w] = OnlineBand(scores(y, c, s_lo)[recent], scores(y, c, s_hi)[recent], window=MAX_SCORES,
                                       times_ns=issued[recent])
-            p10, p90 = _rows_band(p50, clim, s_lo, s_hi, w, src.bands[w].offsets(), capacity_kw, spread)
+            p10, p90 = _rows_band(p50, clim, s_lo, s_hi, w, src.bands[w].offsets(), capacity_kw)
             loss = tail_pinball(y, p10, p90)
             ok = np.isfinite(loss) & (s_lo > 1e-9) & recent
             src.losses[w], src.loss_times[w] = loss[ok], issued[ok]
@@ -221,20 +146,13 @@ def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capac
                                 side="left")
     issued_pos = np.searchsorted(origins, rows["issued_at"].to_numpy())
     origins_ns, issued_ns = _ns(origins), _ns(rows["issued_at"])
-    spread = rows["spread_kw"].to_numpy(dtype=float) if "spread_kw" in rows else None
-    options = _options(spread)
-    issued = {w: (np.zeros(len(rows)), np.zeros(len(rows))) for w in options}
-    r = {}
-    for w in options:
-        c, lo, hi = option_inputs(w, p50, clim, s_lo, s_hi, spread, capacity_kw)
-        r[w] = (scores(y, c, lo), scores(y, c, hi))
+    issued = {w: (np.zeros(len(rows)), np.zeros(len(rows))) for w in CENTRE_WEIGHTS}
+    r = {w: (scores(y, band_centre(p50, clim, w), s_lo), scores(y, band_centre(p50, clim, w), s_hi))
+         for w in CENTRE_WEIGHTS}
     p10, p90, chosen = np.zeros(len(rows)), np.zeros(len(rows)), np.ones(len(rows))
     for b in HORIZON_BUCKETS:
-        allowed = _options(spread, b)
         src = sources.get(b) or BandSource({w: OnlineBand(window=MAX_SCORES, times_ns=np.zeros(0, dtype=np.int64))
-                                            for w in allowed})
-        for w in [w for w in src.bands if w not in allowed]:  # a spread band started without spreads to score
-            del src.bands[w]
+                                            for w in CENTRE_WEIGHTS})
         sources[b] = src
         for band in src.bands.values():
             band.gamma = aci_gamma(b, origins)
@@ -250,8 +168,7 @@ def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capac
                                issued_ns[new], int(origins_ns[i]))
             sel = in_b & (issued_pos == i)
             for w in src.bands:
-                lo, hi = _rows_band(p50[sel], clim[sel], s_lo[sel], s_hi[sel], w, src.bands[w].offsets(), capacity_kw,
-                                    None if spread is None else spread[sel])
+                lo, hi = _rows_band(p50[sel], clim[sel], s_lo[sel], s_hi[sel], w, src.bands[w].offsets(), capacity_kw)
                 issued[w][0][sel], issued[w][1][sel] = lo, hi
             w_best = src.choice()
             p10[sel], p90[sel], chosen[sel] = issued[w_best][0][sel], issued[w_best][1][sel], w_best
@@ -259,19 +176,4 @@ def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capac
     return rows
 
 
-__all__ = [
-    "BAND_OPTIONS",
-    "CENTRE_WEIGHTS",
-    "SPREAD_BAND",
-    "SPREAD_BUCKETS",
-    "BandSource",
-    "aci_gamma",
-    "apply_source_bands",
-    "band_centre",
-    "band_inputs",
-    "band_label",
-    "members_spread",
-    "option_inputs",
-    "start_sources",
-    "tail_pinball",
-]
+__all__ = ["CENTRE_WEIGHTS", "BandSource", "aci_gamma", "apply_source_bands", "band_centre", "start_sources", "tail_pinball"]

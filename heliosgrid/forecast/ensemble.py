@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
 
-from heliosgrid.forecast.bandsource import band_inputs, band_label, members_spread
 from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
 from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, climatology_band
 from heliosgrid.forecast.forecaster import Forecaster, check_power_series, truncate_history
@@ -302,17 +301,15 @@ class EnsembleForecaster:
         buckets = bucket_of(h)
         lower = np.array([self.bands.get(b, (-1.0, 1.0))[0] for b in buckets])
         upper = np.array([self.bands.get(b, (-1.0, 1.0))[1] for b in buckets])
-        spread = members_spread({n: p["p50_kw"].to_numpy() for n, p in parts.items()})
-        centre, s_lo, s_hi = band_inputs(p50, cs * c_mid, cs * c_lo, cs * c_hi, spread, buckets, self.band_centre,
-                                         self.ctx.capacity_kw)
-        p10, p90 = band_from_offsets(centre, s_lo, s_hi, lower, upper, self.ctx.capacity_kw)
+        weight = np.array([self.band_centre.get(b, 1.0) for b in buckets])
+        centre = weight * p50 + (1.0 - weight) * np.where(np.isfinite(c_mid), cs * c_mid, p50)
+        p10, p90 = band_from_offsets(centre, cs * c_lo, cs * c_hi, lower, upper, self.ctx.capacity_kw)
         p10, p90 = np.minimum(p10, p50), np.maximum(p90, p50)
         return pd.DataFrame({"target_ts": first["target_ts"], "horizon_min": h, "p10_kw": p10, "p50_kw": p50,
-                             "p90_kw": p90, "band_spread_kw": spread})
+                             "p90_kw": p90})
 
     def describe(self) -> dict[str, Any]:
-        return {"model": {"weights": self.weights, "bands": self.bands, "band_centre": self.band_centre,
-                          "band_by_bucket": {b: band_label(w) for b, w in self.band_centre.items()}},
+        return {"model": {"weights": self.weights, "bands": self.bands, "band_centre": self.band_centre},
                 "members": sorted(self.members),
                 "capacity_kw": self.ctx.capacity_kw, "holdout": self.evidence}
 

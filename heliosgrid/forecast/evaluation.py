@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from heliosgrid.forecast.bandsource import members_spread
 from heliosgrid.forecast.calibration import regime_variability
 from heliosgrid.forecast.ensemble import (
     ENSEMBLE_NAME,
@@ -116,15 +115,13 @@ def reselected_ensemble_frame(frame: pd.DataFrame, ens: EnsembleForecaster, memb
 
 
 def holdout_frame(fc: Forecaster | EnsembleForecaster) -> pd.DataFrame:
-    """A forecaster's training hold-out in kW (bucket, y_kw, p50_kw, clim_p50_kw, scale_lo_kw, scale_hi_kw; for the
-    per-horizon champion also ``spread_kw``, its members' P50 spread): the band sources' starting point
-    (:func:`heliosgrid.forecast.bandsource.start_sources`)."""
+    """A forecaster's training hold-out in kW (bucket, y_kw, p50_kw, clim_p50_kw, scale_lo_kw, scale_hi_kw):
+    the band sources' starting point (:func:`heliosgrid.forecast.bandsource.start_sources`)."""
     if isinstance(fc, EnsembleForecaster):
         frames = {n: holdout_power(m) for n, m in fc.members.items()}
         first = next(iter(frames.values())).copy()
         first["p50_kw"] = combine_p50({n: f["p50_kw"].to_numpy() for n, f in frames.items()},
                                       first["horizon_min"].to_numpy(), fc.weights)
-        first["spread_kw"] = members_spread({n: f["p50_kw"].to_numpy() for n, f in frames.items()})
         return first
     return holdout_power(fc)
 

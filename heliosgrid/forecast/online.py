@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from heliosgrid.forecast.bandsource import aci_gamma, band_inputs
+from heliosgrid.forecast.bandsource import aci_gamma, band_centre
 from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, floored_scale, scores
 from heliosgrid.forecast.features import climatology_band
 from heliosgrid.forecast.forecaster import truncate_history
@@ -37,20 +37,19 @@ MIN_ONLINE_SCORES = 50
 def matured_forecasts(conn: psycopg.Connection, site_id: str, model_version: str, issued_at: pd.Timestamp,
                       window_days: int = ONLINE_WINDOW_DAYS) -> pd.DataFrame:
     """Stored forecasts of ``model_version`` issued in the last ``window_days`` whose target was measured
-    before ``issued_at``: issued_at, target_ts, horizon_min, p50_kw, actual_kw, band_spread_kw (kW, UTC;
-    the spread is NULL for forecasts stored before migration 0210)."""
+    before ``issued_at``: issued_at, target_ts, horizon_min, p50_kw, actual_kw (kW, UTC)."""
     rows = conn.execute(
-        """SELECT issued_at, target_ts, horizon_min, p50_kw, actual_kw, band_spread_kw FROM forecast_vs_actual
+        """SELECT issued_at, target_ts, horizon_min, p50_kw, actual_kw FROM forecast_vs_actual
            WHERE site_id = %s AND model_version = %s AND issued_at >= %s AND issued_at < %s
              AND target_ts + interval '15 minutes' <= %s AND actual_kw IS NOT NULL
            ORDER BY issued_at, target_ts""",
         (site_id, model_version, (issued_at - pd.Timedelta(days=window_days)).to_pydatetime(),
          issued_at.to_pydatetime(), issued_at.to_pydatetime()),
     ).fetchall()
-    frame = pd.DataFrame(rows, columns=["issued_at", "target_ts", "horizon_min", "p50_kw", "actual_kw", "band_spread_kw"])
+    frame = pd.DataFrame(rows, columns=["issued_at", "target_ts", "horizon_min", "p50_kw", "actual_kw"])
     for col in ("issued_at", "target_ts"):
         frame[col] = pd.DatetimeIndex(pd.to_datetime(frame[col], utc=True))
-    return frame.astype({"horizon_min": int, "p50_kw": float, "actual_kw": float, "band_spread_kw": float})
+    return frame.astype({"horizon_min": int, "p50_kw": float, "actual_kw": float})
 
 
 def band_scales(ctx: SolarContext, history: pd.Series, issue: pd.Timestamp,
@@ -93,8 +92,9 @@ class IssueScales:
         return _scales_from_csi(self.ctx, k, issue, horizon_min)
 
 
-def _spread(frame: pd.DataFrame) -> np.ndarray | None:
-    return frame["band_spread_kw"].to_numpy(dtype=float) if "band_spread_kw" in frame else None
+def _centres(p50_kw: np.ndarray, clim_kw: np.ndarray, buckets: np.ndarray, centre: dict[str, float] | None) -> np.ndarray:
+    weight = np.array([(centre or {}).get(b, 1.0) for b in buckets])
+    return band_centre(p50_kw, clim_kw, weight)
 
 
 def online_offsets(matured: pd.DataFrame, history: pd.Series, ctx: SolarContext,
@@ -102,9 +102,7 @@ def online_offsets(matured: pd.DataFrame, history: pd.Series, ctx: SolarContext,
                    centre: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
     """Per bucket, the (lower, upper) score offsets after replaying ``matured`` in issue order through an
     :class:`OnlineBand` (buckets with fewer than ``min_scores`` daylight scores are left out). Scores are
-    taken around each bucket's band centre with its scales (``centre``: the band option per bucket, a weight
-    of the P50 or the members' spread band, default 1; bandsource.py); a forecast without a stored spread
-    gives no score to a spread band."""
+    taken around each bucket's band centre (``centre``: weight of the P50, default 1; bandsource.py)."""
     issues = np.sort(matured["issued_at"].unique())
     bands = {b: OnlineBand(gamma=aci_gamma(b, issues)) for b in HORIZON_BUCKETS}
     counts = dict.fromkeys(HORIZON_BUCKETS, 0)
@@ -113,9 +111,7 @@ def online_offsets(matured: pd.DataFrame, history: pd.Series, ctx: SolarContext,
         h = part["horizon_min"].to_numpy()
         lo_kw, hi_kw, mid_kw = scales(pd.Timestamp(issue), h)
         buckets = bucket_of(h)
-        c, lo_kw, hi_kw = band_inputs(part["p50_kw"].to_numpy(), mid_kw, lo_kw, hi_kw, _spread(part), buckets, centre,
-                                      ctx.capacity_kw)
-        y = part["actual_kw"].to_numpy()
+        y, c = part["actual_kw"].to_numpy(), _centres(part["p50_kw"].to_numpy(), mid_kw, buckets, centre)
         r_lo, r_hi = scores(y, c, lo_kw), scores(y, c, hi_kw)
         for b, band in bands.items():
             sel = (buckets == b) & np.isfinite(r_lo) & np.isfinite(r_hi)
@@ -137,8 +133,7 @@ def apply_offsets(frame: pd.DataFrame, offsets: dict[str, tuple[float, float]], 
     lower = np.array([offsets.get(b, (0.0, 0.0))[0] for b in buckets])
     upper = np.array([offsets.get(b, (0.0, 0.0))[1] for b in buckets])
     p50 = frame["p50_kw"].to_numpy()
-    c, lo_kw, hi_kw = band_inputs(p50, mid_kw, lo_kw, hi_kw, _spread(frame), buckets, centre, ctx.capacity_kw)
-    p10, p90 = band_from_offsets(c, np.nan_to_num(lo_kw), np.nan_to_num(hi_kw), lower, upper, ctx.capacity_kw)
+    p10, p90 = band_from_offsets(_centres(p50, mid_kw, buckets, centre), lo_kw, hi_kw, lower, upper, ctx.capacity_kw)
     out = frame.copy()
     out["p10_kw"] = np.where(have, np.minimum(p10, p50), frame["p10_kw"].to_numpy())
     out["p90_kw"] = np.where(have, np.maximum(p90, p50), frame["p90_kw"].to_numpy())

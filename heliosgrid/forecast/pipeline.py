@@ -274,19 +274,13 @@ def run_forecasts(conn: psycopg.Connection, settings: Settings, issued_at: datet
     return total
 
 
-WRITE_SQL = """INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw,
-                       band_spread_kw)
-SELECT %s, %s, %s, u.target_ts, u.horizon_min, u.p10_kw, u.p50_kw, u.p90_kw, u.band_spread_kw
-FROM unnest(%s::timestamptz[], %s::integer[], %s::float8[], %s::float8[], %s::float8[], %s::float8[])
-     AS u(target_ts, horizon_min, p10_kw, p50_kw, p90_kw, band_spread_kw)
+WRITE_SQL = """INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw)
+SELECT %s, %s, %s, u.target_ts, u.horizon_min, u.p10_kw, u.p50_kw, u.p90_kw
+FROM unnest(%s::timestamptz[], %s::integer[], %s::float8[], %s::float8[], %s::float8[])
+     AS u(target_ts, horizon_min, p10_kw, p50_kw, p90_kw)
 ON CONFLICT (site_id, model_version, issued_at, target_ts) DO UPDATE SET
     horizon_min = EXCLUDED.horizon_min, p10_kw = EXCLUDED.p10_kw, p50_kw = EXCLUDED.p50_kw,
-    p90_kw = EXCLUDED.p90_kw, band_spread_kw = EXCLUDED.band_spread_kw, created_at = now()"""
-
-
-def _nullable(values: pd.Series) -> list[float | None]:
-    """Floats with NaN as SQL NULL."""
-    return [float(x) if np.isfinite(x) else None for x in values.to_numpy(dtype=float)]
+    p90_kw = EXCLUDED.p90_kw, created_at = now()"""
 
 
 def _write_forecast(conn: psycopg.Connection, champ: dict[str, Any], issue: pd.Timestamp, frame: pd.DataFrame) -> int:
@@ -296,8 +290,7 @@ def _write_forecast(conn: psycopg.Connection, champ: dict[str, Any], issue: pd.T
     params = (champ["site_id"], champ["model_version"], issue.to_pydatetime(),
               [ts.to_pydatetime() for ts in pd.DatetimeIndex(frame["target_ts"])],
               [int(h) for h in frame["horizon_min"]],
-              [float(x) for x in frame["p10_kw"]], [float(x) for x in frame["p50_kw"]], [float(x) for x in frame["p90_kw"]],
-              _nullable(frame["band_spread_kw"]) if "band_spread_kw" in frame else [None] * len(frame))
+              [float(x) for x in frame["p10_kw"]], [float(x) for x in frame["p50_kw"]], [float(x) for x in frame["p90_kw"]])
     conn.execute(WRITE_SQL, params)
     return len(frame)
 

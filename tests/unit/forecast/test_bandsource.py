@@ -9,14 +9,6 @@ from heliosgrid.forecast.bandsource import CENTRE_WEIGHTS, apply_source_bands, s
 from heliosgrid.forecast.metrics import bucket_of
 
 
-def _day_curve(issue: pd.Timestamp) -> tuple[np.ndarray, pd.DatetimeIndex, np.ndarray]:
-    """Horizons (min), targets and a clear-sky-like power curve (kW, 100 at noon) of a 48-h forecast."""
-    h = np.arange(192) * 15
-    targets = issue + pd.to_timedelta(h, unit="min")
-    hour = targets.hour + targets.minute / 60
-    return h, targets, np.asarray(np.clip(np.sin((hour - 6) / 12 * np.pi), 0, None) * 100)
-
-
 def _rows(n_issues: int, seed: int, start: str = "2024-06-01") -> pd.DataFrame:
     """Forecasts issued every 6 h for 48 h: a clear-sky-like day curve times a CSI around a regime level that
     changes per issue time. The climatological median knows the regime, the P50 does not (a constant
@@ -24,7 +16,10 @@ def _rows(n_issues: int, seed: int, start: str = "2024-06-01") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     parts = []
     for issue in pd.date_range(start, periods=n_issues, freq="6h", tz="UTC"):
-        h, targets, cs = _day_curve(issue)
+        h = np.arange(192) * 15
+        targets = issue + pd.to_timedelta(h, unit="min")
+        hour = targets.hour + targets.minute / 60
+        cs = np.clip(np.sin((hour - 6) / 12 * np.pi), 0, None) * 100
         regime = rng.uniform(0.3, 1.0)
         k = np.clip(regime + rng.normal(0, 0.08, 192), 0, 1.2)
         parts.append(pd.DataFrame({"issued_at": issue, "target_ts": targets, "horizon_min": h, "actual_kw": cs * k,
@@ -160,59 +155,3 @@ def test_scores_older_than_the_window_leave_the_band() -> None:
     assert band.times_ns is not None and band.times_ns.min() >= 10 * day_ns  # every calm score has left
     assert band.scores_hi.size == WINDOW_DAYS * 50 + 50
     assert band.offsets()[1] > 5 * calm_hi
-
-
-def _spread_rows(n_issues: int, seed: int, start: str = "2024-06-01") -> pd.DataFrame:
-    """Forecasts whose error size changes per issue time (settled vs variable weather) and whose members'
-    spread knows it (spread = the error's standard deviation), while the climatological scales do not."""
-    rng = np.random.default_rng(seed)
-    parts = []
-    for issue in pd.date_range(start, periods=n_issues, freq="6h", tz="UTC"):
-        h, targets, cs = _day_curve(issue)
-        sd = rng.choice([0.02, 0.25])
-        k = 0.7 + rng.normal(0, sd, 192)
-        parts.append(pd.DataFrame({"issued_at": issue, "target_ts": targets, "horizon_min": h, "actual_kw": cs * k,
-                                   "p50_kw": cs * 0.7, "clim_p50_kw": cs * 0.7, "scale_lo_kw": cs * 0.15,
-                                   "scale_hi_kw": cs * 0.15, "clearsky_kw": cs, "spread_kw": cs * sd}))
-    return pd.concat(parts, ignore_index=True)
-
-
-def test_the_members_spread_band_is_chosen_where_the_spread_knows_the_error_size() -> None:
-    """Intraday (0–6 h), settled issues get a narrow band and variable ones a wide one: lower tail pinball at
-    the same coverage than any band on the climatological scales (ADR 0510); 6–48 h keeps the centres."""
-    from heliosgrid.forecast.bandsource import SPREAD_BAND, SPREAD_BUCKETS
-
-    hold, test = _spread_rows(40, 5), _spread_rows(60, 6, "2024-06-11")
-    out = apply_source_bands(test, start_sources(_hold(hold), 100.0), 100.0)
-    intraday = bucket_of(out["horizon_min"].to_numpy())
-    intraday = np.isin(intraday, SPREAD_BUCKETS)
-    daylight = (out["clearsky_kw"] > 5).to_numpy()
-    assert not (out.loc[daylight & ~intraday, "band_centre_weight"] == SPREAD_BAND).any()  # day-ahead: the centres
-    day = daylight & intraday
-    assert (out.loc[day, "band_centre_weight"] == SPREAD_BAND).mean() > 0.9
-    clim_only = apply_source_bands(test.drop(columns="spread_kw"), start_sources(_hold(hold.drop(columns="spread_kw")),
-                                                                                100.0), 100.0)
-    y = out.loc[day, "actual_kw"].to_numpy()
-    for frame in (out, clim_only):
-        p10, p90 = frame.loc[day, "p10_kw"].to_numpy(), frame.loc[day, "p90_kw"].to_numpy()
-        assert 0.74 <= np.mean((p10 <= y) & (y <= p90)) <= 0.88
-    loss = tail_pinball(y, out.loc[day, "p10_kw"].to_numpy(), out.loc[day, "p90_kw"].to_numpy()).mean()
-    loss_clim = tail_pinball(y, clim_only.loc[day, "p10_kw"].to_numpy(), clim_only.loc[day, "p90_kw"].to_numpy()).mean()
-    assert loss < 0.8 * loss_clim
-    settled = day & (out["spread_kw"] < 0.05 * out["clearsky_kw"]).to_numpy()
-    width = (out["p90_kw"] - out["p10_kw"]).to_numpy()
-    assert width[settled].mean() < 0.3 * width[day & ~settled].mean()
-
-
-def test_spread_band_scales_are_floored_in_daylight_zero_at_night_and_unknown_without_a_spread() -> None:
-    from heliosgrid.forecast.bandsource import SPREAD_BAND, members_spread, option_inputs
-
-    p50 = np.array([0.0, 10.0, 50.0, 50.0])
-    clim_scale = np.array([0.0, 3.0, 8.0, 8.0])
-    spread = np.array([0.0, 0.1, 6.0, np.nan])
-    c, lo, hi = option_inputs(SPREAD_BAND, p50, p50, clim_scale, clim_scale, spread, 100.0)
-    np.testing.assert_array_equal(c, p50)
-    np.testing.assert_array_equal(lo[:3], [0.0, 2.0, 6.0])  # night 0, floor 2 % of 100 kW, the spread
-    assert np.isnan(lo[3]) and np.array_equal(lo[:3], hi[:3])
-    assert np.isnan(members_spread({"gbm": p50})).all()
-    np.testing.assert_allclose(members_spread({"a": np.array([1.0, 2.0]), "b": np.array([3.0, 2.0])}), [1.0, 0.0])

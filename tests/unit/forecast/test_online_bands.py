@@ -25,16 +25,6 @@ def _matured(history: pd.Series, rel_error: float, seed: int) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def _new_forecast(series: pd.Series, ctx: SolarContext) -> tuple[pd.Timestamp, pd.Series, pd.DataFrame]:
-    """An issue time on day 22 of ``series``, the history before it and a flat 0.6-CSI forecast (kW) issued then."""
-    issue = series.index[0] + pd.Timedelta(days=22)
-    targets = pd.date_range(issue, periods=192, freq=STEP)
-    p50 = ctx.clearsky_kw(targets) * 0.6
-    frame = pd.DataFrame({"target_ts": targets, "horizon_min": np.arange(192) * 15, "p10_kw": p50, "p50_kw": p50,
-                          "p90_kw": p50})
-    return issue, series[series.index < issue], frame
-
-
 def test_online_band_follows_the_realised_errors(synthetic_alternating: pd.Series) -> None:
     """Larger realised errors of the stored forecasts give a wider next band, in every bucket; too few
     matured forecasts leave the trained band alone."""
@@ -46,8 +36,12 @@ def test_online_band_follows_the_realised_errors(synthetic_alternating: pd.Serie
         assert large[b][0] < small[b][0] <= 0.0 <= small[b][1] < large[b][1]
     assert online_offsets(_matured(synthetic_alternating, 0.4, 1).head(40), synthetic_alternating, ctx) == {}
 
-    issue, history, frame = _new_forecast(synthetic_alternating, ctx)
-    p50 = frame["p50_kw"].to_numpy()
+    issue = synthetic_alternating.index[0] + pd.Timedelta(days=22)
+    history = synthetic_alternating[synthetic_alternating.index < issue]
+    targets = pd.date_range(issue, periods=192, freq=STEP)
+    p50 = ctx.clearsky_kw(targets) * 0.6
+    frame = pd.DataFrame({"target_ts": targets, "horizon_min": np.arange(192) * 15, "p10_kw": p50, "p50_kw": p50,
+                          "p90_kw": p50})
     narrow, wide = (apply_offsets(frame, o, history, ctx, issue) for o in (small, large))
     day = p50 > 5
     assert ((wide["p90_kw"] - wide["p10_kw"])[day].mean() > 2 * (narrow["p90_kw"] - narrow["p10_kw"])[day].mean())
@@ -136,25 +130,3 @@ def test_cached_issue_scales_equal_the_per_issue_recomputation(synthetic_alterna
                   history.index[-1] + pd.Timedelta(hours=7)):
         for got, want in zip(cached(issue, h), band_scales(ctx, history, issue, h), strict=True):
             np.testing.assert_allclose(got, want)
-
-
-def test_a_spread_band_replays_the_stored_spreads_and_follows_the_new_forecasts(synthetic_alternating: pd.Series) -> None:
-    """A bucket whose champion band is the members' spread band (ADR 0510): its online offsets come from the
-    spreads stored with the matured forecasts (none stored: too few scores, the trained band stays), and the
-    new forecast's band is as wide as its own spread says."""
-    from heliosgrid.forecast.bandsource import SPREAD_BAND
-
-    ctx = SolarContext(DEFAULT_SITE, 100.0)
-    matured = _matured(synthetic_alternating, 0.2, 2)
-    centre = dict.fromkeys(("0-1h", "1-6h", "6-24h", "24-48h"), SPREAD_BAND)
-    with_spread = matured.assign(band_spread_kw=np.abs(matured["actual_kw"] - matured["p50_kw"]) + 1.0)
-    offsets = online_offsets(with_spread, synthetic_alternating, ctx, centre=centre)
-    assert set(offsets) == set(centre)
-    assert online_offsets(matured.assign(band_spread_kw=np.nan), synthetic_alternating, ctx, centre=centre) == {}
-
-    issue, history, frame = _new_forecast(synthetic_alternating, ctx)
-    p50 = frame["p50_kw"].to_numpy()
-    calm, busy = (apply_offsets(frame.assign(band_spread_kw=s), offsets, history, ctx, issue, centre) for s in (2.0, 10.0))
-    day = p50 > 20
-    assert ((busy["p90_kw"] - busy["p10_kw"])[day].mean() > 3 * (calm["p90_kw"] - calm["p10_kw"])[day].mean())
-    assert (calm["p10_kw"] <= calm["p50_kw"]).all() and (calm["p50_kw"] <= calm["p90_kw"]).all()
