@@ -126,8 +126,13 @@ def _whole_file(index: pd.DatetimeIndex, longitude_deg: float, shift_min: int) -
     return ClockSegment(days[0].date().isoformat(), (days[-1] + pd.Timedelta(days=1)).date().isoformat(), shift_min)
 
 
+def _late_or_early(shift: float) -> str:
+    """How a clock ``shift`` (positive: the data's clock is behind) reads in a warning."""
+    return "late" if shift > 0 else "early"
+
+
 def _describe(label: str, seg: ClockSegment) -> str:
-    way = "late" if seg.shift_min > 0 else "early"
+    way = _late_or_early(seg.shift_min)
     return (f"{label} clock runs {abs(seg.shift_min)} min {way} from {seg.since} until {seg.until} "
             "(detected from solar noon); timestamps corrected")
 
@@ -159,7 +164,7 @@ def _align_ghi_to_sun(frame: pd.DataFrame, site: SiteSpec, longitude_deg: float)
     shift = round(median / 60.0) * 60
     index = pd.DatetimeIndex(frame.index)
     _shift_columns(frame, ["ghi_w_m2"], [_whole_file(index, longitude_deg, shift)], longitude_deg)
-    way = "late" if shift > 0 else "early"
+    way = _late_or_early(shift)
     return [f"GHI clock runs {abs(shift)} min {way} against the sun over the whole file ({index[0].date()} … "
             f"{index[-1].date()}; its daily midpoint follows solar noon by {median:.0f} min); timestamps corrected"]
 
@@ -185,7 +190,7 @@ def align_to_sun(frame: pd.DataFrame, where: tuple[float, float, float]) -> list
     if abs(offset) >= MIN_RELATIVE_SHIFT_MIN:
         index = pd.DatetimeIndex(frame.index)
         _shift_columns(frame, power_cols, [_whole_file(index, where[1], offset)], where[1])
-        way = "late" if offset > 0 else "early"
+        way = _late_or_early(offset)
         warnings.append(f"AC power logger clock runs {abs(offset)} min {way} against the {irradiance.split('_')[0].upper()} "
                         f"column over the whole file ({index[0].date()} … {index[-1].date()}); timestamps corrected")
     return warnings
@@ -220,6 +225,6 @@ def align_power_to_poa(frame: pd.DataFrame, cadence_s: int, longitude_deg: float
     shift_min = round(best * cadence_s / 60.0)
     whole = _whole_file(pd.DatetimeIndex(frame.index), longitude_deg, shift_min)
     _shift_columns(frame, [c for c in POWER_COLUMNS if c in frame], [whole], longitude_deg)
-    way = "late" if best > 0 else "early"
+    way = _late_or_early(best)
     return (f"AC power labelled {abs(shift_min)} min {way} against the plane-of-array irradiance (interval-end "
             f"labels?): power/POA scatter {scatter[0]:.1%} as labelled, {scatter[best]:.1%} moved; timestamps corrected")

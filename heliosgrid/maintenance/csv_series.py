@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.contract.reading import MEASURE_RANGES
-from heliosgrid.maintenance.csv_clock import align_power_to_poa, align_to_sun
+from heliosgrid.maintenance.csv_clock import IRRADIANCE_COLUMNS, align_power_to_poa, align_to_sun
 from heliosgrid.maintenance.csv_orientation import infer_csv_orientation
 from heliosgrid.maintenance.realdata import (
     RealSeries,
@@ -101,7 +101,9 @@ MIN_PEAK_IRRADIANCE_W_M2 = 20.0
 
 
 def _check_irradiance_unit(frame: pd.DataFrame, spec: CsvSpec) -> None:
-    for col, name in (("poa_w_m2", spec.poa_col), ("ghi_w_m2", spec.ghi_col)):
+    names = _column_names(spec)
+    for col in IRRADIANCE_COLUMNS:
+        name = names[col]
         if col in frame and name is not None and float(frame[col].max()) < MIN_PEAK_IRRADIANCE_W_M2:
             raise SeriesInputError(f"column {name!r} never exceeds {float(frame[col].max()):g}: irradiance must be in "
                                    "W/m² (multiply kW/m² by 1000)")
@@ -166,15 +168,16 @@ def _fill_coarse_irradiance(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
     out = []
     with_power = int(frame["ac_power_kw"].notna().sum())
     for col, name in _column_names(spec).items():
-        if col not in ("poa_w_m2", "ghi_w_m2") or name is None or col not in frame:
+        if col not in IRRADIANCE_COLUMNS or name is None or col not in frame:
             continue
         before = int(frame[col].notna().sum())
         if before < 2 or before >= COARSE_IRRADIANCE_SHARE * with_power:
             continue
         values = frame[col]
         filled = values.interpolate(method="time", limit_area="inside")
-        present = pd.Series(pd.DatetimeIndex(values.dropna().index), index=values.dropna().index)
-        gap = present.reindex(values.index).bfill() - present.reindex(values.index).ffill()
+        stamps = values.dropna().index
+        present = pd.Series(pd.DatetimeIndex(stamps), index=stamps).reindex(values.index)
+        gap = present.bfill() - present.ffill()
         frame[col] = filled.where(values.notna() | (gap <= COARSE_IRRADIANCE_MAX_GAP))
         out.append(f"{name!r} has values in {before / max(with_power, 1):.0%} of the rows with power (sampled "
                    f"coarser than the power): interpolated in time onto the power's rows ({before} values → "

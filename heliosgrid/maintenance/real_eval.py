@@ -35,7 +35,7 @@ from heliosgrid.maintenance.frames import bucket_grid, device_frames, rollup_15m
 from heliosgrid.maintenance.injection import Injected
 from heliosgrid.maintenance.long_window import apply_long_window
 from heliosgrid.maintenance.realdata import RealSeries, load_corpus
-from heliosgrid.maintenance.runner import ANALYSIS_LOOKBACK, CLEAR_GRACE, MAX_EPISODE_LOOKBACK, SOILING_ABSENCE
+from heliosgrid.maintenance.runner import ANALYSIS_LOOKBACK, CLEAR_GRACE, MAX_EPISODE_LOOKBACK, absence_before_resolve
 from heliosgrid.maintenance.soiling_long import TREND_LOOKBACK
 from heliosgrid.physics import SiteSpec
 
@@ -131,8 +131,8 @@ def _run_window(
         elif not alert.resolved:
             confirmed.add((fd.device_id, fd.fault_type))
     for a in book.alerts:
-        absence = SOILING_ABSENCE if a.fault_type == "soiling" else pd.Timedelta(0)
-        if not a.resolved and (a.device_id, a.fault_type) not in confirmed and a.last_seen_at <= end - absence:
+        unseen_since = end - absence_before_resolve(a.fault_type)
+        if not a.resolved and (a.device_id, a.fault_type) not in confirmed and a.last_seen_at <= unseen_since:
             a.resolved = True
     return analysis.not_evaluated
 

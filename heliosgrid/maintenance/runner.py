@@ -16,7 +16,7 @@ Called by the Airflow maintenance DAG and by ``heliosgrid maintenance run``. For
    more than ``CLEAR_GRACE`` before ``window_end`` *and were followed by daylight with data* are
    resolved (the condition cleared — an outage at dusk is still there at dawn, one fault = one
    alert); active maintenance alerts of the scanned sites that no finding confirms are
-   auto-resolved (soiling alerts once unconfirmed for ``SOILING_ABSENCE``, ADR 0520).
+   auto-resolved (soiling alerts once unconfirmed for ``SOILING_ABSENCE``: ``RESOLVE_AFTER_ABSENCE``, ADR 0520).
 
 Devices are monitored from ``devices.commissioned_at`` or their first reading (migration 0080):
 no communication gap before it. The summary's ``not_evaluated`` lists, per device, the
@@ -61,6 +61,14 @@ seen as a finding that ended, still resolves it at once). The long-window trend 
 on noisy clear-day indices: a slow loss drops in and out of it from one daily run to the next, and each
 return opened a new alert (PVDAQ 50 2012 with satellite GHI: four soiling alerts between 24 May and
 14 Jun for one trend; ADR 0520)."""
+RESOLVE_AFTER_ABSENCE = {"soiling": SOILING_ABSENCE}
+"""Fault types whose unconfirmed alerts wait this long after their last sighting before auto-resolving
+(every other type: at once)."""
+
+
+def absence_before_resolve(fault_type: str) -> timedelta:
+    """How long an alert of ``fault_type`` that no run confirms stays active after its last sighting."""
+    return RESOLVE_AFTER_ABSENCE.get(fault_type, timedelta(0))
 
 
 def _utc(value: datetime, name: str) -> pd.Timestamp:
@@ -141,10 +149,10 @@ def _update_alerts(
             resolved += before != "resolved"
         else:
             active_keys.add((fd.site_id, fd.device_id, fd.fault_type))
-    quick = [t for t in ALERT_TYPES if t != "soiling"]
-    resolved += alerts.resolve_absent(conn, "maintenance", quick, active_keys, end.to_pydatetime(), site_ids=scanned)
-    resolved += alerts.resolve_absent(conn, "maintenance", ["soiling"], active_keys, end.to_pydatetime(), site_ids=scanned,
-                                      min_absence=SOILING_ABSENCE)
+    for absence in sorted({absence_before_resolve(t) for t in ALERT_TYPES}):
+        types = [t for t in ALERT_TYPES if absence_before_resolve(t) == absence]
+        resolved += alerts.resolve_absent(conn, "maintenance", types, active_keys, end.to_pydatetime(), site_ids=scanned,
+                                          min_absence=absence)
     return _AlertUpdate(by_type, raised, resolved, len(active_keys), energy, clipping_kwh)
 
 
