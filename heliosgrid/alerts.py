@@ -173,6 +173,7 @@ def raise_alert(
     covered = _resolved_episode(conn, params)
     if covered is not None:
         return covered
+    _reopen_continued_episode(conn, params)
     return _upsert_alert(conn, params)
 
 
@@ -236,6 +237,31 @@ def _resolved_episode(conn: psycopg.Connection, params: Mapping[str, Any]) -> in
         params,
     ).fetchone()
     return None if covered is None else int(covered[0])
+
+
+def _reopen_continued_episode(conn: psycopg.Connection, params: Mapping[str, Any]) -> None:
+    """Reopen the newest auto-resolved alert of the key that this episode continues (it starts at or
+    before the alert's end and is seen after it) when the key has no active alert: the same fault
+    found again by a later run is one alert, not two (ADR 0530). Its state returns to
+    ``acknowledged`` if someone had acknowledged it, else ``open``. An alert resolved by a person
+    stays resolved: a new alert says the fault is back."""
+    conn.execute(
+        """UPDATE alerts SET state = CASE WHEN acknowledged_at IS NULL THEN 'open' ELSE 'acknowledged' END,
+                             ended_at = NULL, resolved_by = NULL, resolved_at = NULL, updated_at = now()
+           WHERE alert_id = (
+                 SELECT alert_id FROM alerts
+                 WHERE site_id = %(site_id)s AND device_id = %(device_id)s AND fault_type = %(fault_type)s
+                   AND state = 'resolved' AND resolved_by = %(auto)s
+                   AND started_at <= %(last_seen_at)s
+                   AND %(started_at)s <= coalesce(ended_at, last_seen_at)
+                   AND coalesce(ended_at, last_seen_at) < %(last_seen_at)s
+                 ORDER BY alert_id DESC LIMIT 1)
+             AND NOT EXISTS (
+                 SELECT 1 FROM alerts
+                 WHERE site_id = %(site_id)s AND device_id = %(device_id)s AND fault_type = %(fault_type)s
+                   AND state <> 'resolved')""",
+        {**params, "auto": AUTO_RESOLVER},
+    )
 
 
 def _upsert_alert(conn: psycopg.Connection, params: Mapping[str, Any]) -> int:

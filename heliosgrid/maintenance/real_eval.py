@@ -65,7 +65,8 @@ class ReplayResult:
 
 
 class AlertBook:
-    """One active alert per (device, fault type); monotone updates; resolved episodes never reopen."""
+    """One active alert per (device, fault type); monotone updates; a resolved episode reopens only when a
+    later run finds it going on past its end (ADR 0530)."""
 
     def __init__(self) -> None:
         self.alerts: list[BookAlert] = []
@@ -78,11 +79,17 @@ class AlertBook:
 
     def raise_alert(self, fd: Finding, window_end: pd.Timestamp) -> BookAlert:
         last_seen = min(fd.ended_at, window_end)
-        for a in self.alerts:
-            covered = a.started_at <= fd.started_at and a.last_seen_at >= last_seen
-            if a.resolved and a.device_id == fd.device_id and a.fault_type == fd.fault_type and covered:
+        resolved = [a for a in self.alerts if a.resolved and a.device_id == fd.device_id and a.fault_type == fd.fault_type]
+        for a in resolved:
+            if a.started_at <= fd.started_at and a.last_seen_at >= last_seen:
                 return a
         active = self.active(fd.device_id, fd.fault_type)
+        if active is None:
+            # The same episode found again and going on past its auto-resolved alert's end: reopened
+            # (as :func:`heliosgrid.alerts.raise_alert`), not a second alert for one fault (ADR 0530).
+            active = next((a for a in reversed(resolved) if fd.started_at <= a.last_seen_at < last_seen), None)
+            if active is not None:
+                active.resolved = False
         if active is None:
             new = BookAlert(fd.device_id, fd.fault_type, fd.started_at, last_seen, fd.detected_at, fd.energy_lost_kwh)
             self.alerts.append(new)

@@ -23,7 +23,8 @@ no communication gap before it. The summary's ``not_evaluated`` lists, per devic
 detectors that could not run and why (interval too coarse, sensor missing, too little history).
 
 Running the same window twice gives the same alerts (idempotent): updates keep the episode's
-earliest start, latest sighting and largest energy; resolved episodes are never reopened.
+earliest start, latest sighting and largest energy; a resolved episode is not reopened by a re-run over
+its window, but an auto-resolved one that a later run finds going on past its end is (ADR 0530).
 Clipping findings are informational: they go to the summary, not to alerts.
 """
 

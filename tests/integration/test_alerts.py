@@ -129,6 +129,29 @@ def test_auto_resolve_when_condition_clears(conn: psycopg.Connection) -> None:
     assert len(alerts.list_alerts(conn, site_id="s1", fault_type="inverter_trip", device_id="s1-inv01")) == 1
 
 
+def test_an_auto_resolved_episode_found_going_on_is_reopened_not_duplicated(conn: psycopg.Connection) -> None:
+    """ADR 0530: a later run finds the same episode (same start) lasting past its auto-resolved end."""
+    aid = _raise(conn, fault_type="string_outage", last_seen_at=T0 + timedelta(hours=6))
+    alerts.acknowledge(conn, aid, "operator@site")
+    alerts.resolve(conn, aid, alerts.AUTO_RESOLVER)
+    again = _raise(conn, fault_type="string_outage", last_seen_at=T0 + timedelta(days=2), energy_lost_kwh=90.0)
+    assert again == aid
+    got = alerts.get_alert(conn, aid)
+    assert got.state == "acknowledged" and got.resolved_by is None and got.ended_at is None
+    assert got.last_seen_at == T0 + timedelta(days=2) and got.energy_lost_kwh == 90.0
+    assert len(alerts.list_alerts(conn, fault_type="string_outage")) == 1
+
+
+def test_an_episode_resolved_by_a_person_or_one_after_the_alert_is_a_new_alert(conn: psycopg.Connection) -> None:
+    by_hand = _raise(conn, last_seen_at=T0 + timedelta(hours=6))
+    alerts.resolve(conn, by_hand, "operator@site")
+    assert _raise(conn, last_seen_at=T0 + timedelta(days=1)) != by_hand  # the operator said it was fixed
+    auto = _raise(conn, device_id="s1-inv02", last_seen_at=T0 + timedelta(hours=6))
+    alerts.resolve(conn, auto, alerts.AUTO_RESOLVER)
+    later = _raise(conn, device_id="s1-inv02", started_at=T0 + timedelta(hours=7), last_seen_at=T0 + timedelta(hours=8))
+    assert later != auto and alerts.get_alert(conn, auto).state == "resolved"  # a second trip, after the first ended
+
+
 def test_resolve_absent_ignores_alerts_newer_than_window(conn: psycopg.Connection) -> None:
     aid = _raise(conn, started_at=T0 + timedelta(days=2), last_seen_at=T0 + timedelta(days=2, hours=1))
     assert alerts.resolve_absent(conn, "maintenance", ["inverter_trip"], set(), T0 + timedelta(hours=5)) == 0

@@ -8,7 +8,8 @@ import pytest
 
 from heliosgrid.maintenance import injection
 from heliosgrid.maintenance.frames import bucket_grid, device_frames, infer_interval_s, rollup_15m
-from heliosgrid.maintenance.real_eval import dag_replay
+from heliosgrid.maintenance.detectors import Finding
+from heliosgrid.maintenance.real_eval import AlertBook, dag_replay
 from heliosgrid.maintenance.realdata import RealSeries, rsf2, serf_west, snow
 
 
@@ -119,3 +120,24 @@ def test_the_files_own_gaps_are_found_and_their_comm_gap_alerts_are_true(west15:
     assert abs(gap_end - (start + pd.Timedelta(hours=3))) < pd.Timedelta(minutes=15)
     alerts, _, on_file_gaps = _clean(gappy)
     assert on_file_gaps == 1 and [a for a in alerts if a.fault_type == "comm_gap"] == []
+
+
+def _finding(start: str, end: str, energy: float = 1.0) -> Finding:
+    t0, t1 = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
+    return Finding("s", "s-inv01", "string_outage", "warning", t0, t1, t0 + pd.Timedelta(hours=1), energy)
+
+
+def test_the_alert_book_reopens_an_episode_found_going_on_and_opens_a_later_one_anew() -> None:
+    """ADR 0530, as :func:`heliosgrid.alerts.raise_alert` on the database."""
+    book = AlertBook()
+    first = book.raise_alert(_finding("2012-10-01 15:45", "2012-10-02 00:00"), pd.Timestamp("2012-10-02", tz="UTC"))
+    first.resolved = True
+    again = book.raise_alert(_finding("2012-10-01 15:45", "2012-10-03 21:00", 13.4), pd.Timestamp("2012-10-04", tz="UTC"))
+    assert again is first and not first.resolved and len(book.alerts) == 1
+    assert first.last_seen_at == pd.Timestamp("2012-10-03 21:00", tz="UTC") and first.energy_lost_kwh == 13.4
+    first.resolved = True
+    # A re-run over the old window changes nothing; a later episode is a new alert.
+    assert book.raise_alert(_finding("2012-10-02", "2012-10-03"), pd.Timestamp("2012-10-04", tz="UTC")) is first
+    assert first.resolved
+    later = book.raise_alert(_finding("2012-10-05", "2012-10-06"), pd.Timestamp("2012-10-06", tz="UTC"))
+    assert later is not first and len(book.alerts) == 2
