@@ -1,7 +1,9 @@
 """The string-outage detector: episodes of the CUSUM step test (:mod:`.stepdrop`) as findings.
 
 An episode becomes a finding when it is a string loss (:func:`.stepdrop.is_string_loss`) and its
-whole span, cloudy buckets included, loses energy too (:func:`span_confirms`, ADR 0480). Its span
+whole span, cloudy buckets included, loses energy too (:func:`span_confirms`, ADR 0480) and, on a
+noisy reference, its loss holds on buckets whose model ratio is steady (:func:`loss_on_steady_buckets`,
+ADR 0540). Its span
 runs from its first to its last usable bucket, back-dated over the clouded or clipped buckets
 between the last usable bucket before the step and the first one in it. An episode not yet
 cleared (``open``) goes on to the end of the data, but not across a gap in the data of
@@ -143,6 +145,33 @@ def span_confirms(
     return span / ref <= 1.0 - loss / 2.0
 
 
+MAX_STEADY_STEP = 0.05
+"""Largest relative change of the model ratio from the previous bucket for a bucket to count as steady
+(PVDAQ 50 with PSM3 GHI: ≈ 0.015 on clear buckets, 0.04–0.10 under clouds the satellite calls clear)."""
+
+
+def steady_positions(f: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
+    """Which frame ``positions`` have a model ratio (``ratio_expected``) within :data:`MAX_STEADY_STEP`
+    of the previous bucket's. A lost string moves the ratio once and it stays; a sensor that sees the
+    plant's clouds moves with the output, so the ratio stays steady too. Clouds that a satellite pixel
+    (or a distant sensor) misses make the output, and so the ratio, jump from bucket to bucket."""
+    r = f["ratio_expected"].to_numpy(dtype=float)
+    prev = np.clip(positions - 1, 0, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.abs(r[positions] / r[prev] - 1.0)
+    return (positions > 0) & (step <= MAX_STEADY_STEP)
+
+
+def loss_on_steady_buckets(f: pd.DataFrame, s: UsableBuckets, ep: Episode, d: np.ndarray, sigma: float) -> bool:
+    """Does the loss hold where the plant itself saw a steady sky? At least
+    :data:`MIN_EPISODE_BUCKETS` of the episode's usable buckets are steady
+    (:func:`steady_positions`) and their median residual is a string loss's (≤ −δ/2)."""
+    steady = steady_positions(f, s.pos[ep.onset : ep.stop])
+    part = d[ep.onset : ep.stop][steady]
+    part = part[np.isfinite(part)]
+    return len(part) >= MIN_EPISODE_BUCKETS and float(np.median(part)) <= -detectable_step(sigma) / 2
+
+
 MIN_USABLE_BUCKETS = 8
 """Fewer usable buckets in the analysis window (a snowed-in or overcast week) and the test says
 "not evaluated" instead of going quiet."""
@@ -198,9 +227,14 @@ def string_test(
     result = StringTest([], sigma, corr, usable=len(s.secs))
     if not result.evaluated:
         return result
-    episodes, _ = cusum_episodes(s, sigma, corr)
+    episodes, d = cusum_episodes(s, sigma, corr)
     busy = exclusion(f, exclude)
-    findings = [_finding(f, device, k, s, ep, sigma, busy) for ep in episodes if is_string_loss(ep, sigma)]
+    noisy = th.string_min_clearness > 0 or th.string_min_poa_w_m2 > 0
+    findings = [
+        _finding(f, device, k, s, ep, sigma, busy)
+        for ep in episodes
+        if is_string_loss(ep, sigma) and (not noisy or loss_on_steady_buckets(f, s, ep, d, sigma))
+    ]
     spans = [_positions(f, fd) for fd in findings]
     result.findings = []
     for i, fd in enumerate(findings):

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from heliosgrid.maintenance import injection
-from heliosgrid.maintenance.frames import bucket_grid, device_frames, infer_interval_s, rollup_15m
 from heliosgrid.maintenance.detectors import Finding
+from heliosgrid.maintenance.frames import bucket_grid, device_frames, infer_interval_s, rollup_15m
 from heliosgrid.maintenance.real_eval import AlertBook, dag_replay
 from heliosgrid.maintenance.realdata import RealSeries, rsf2, serf_west, snow
 
