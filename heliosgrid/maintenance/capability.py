@@ -11,7 +11,7 @@ comm_gap             any reporting interval ≤ 15 min; monitoring start (first 
 inverter_trip        AC power and an irradiance (own POA sensor, or the site's reference)
 string_outage        as trip, and clear buckets (≥ 250 W/m², ≥ 80 % of clear sky); "not evaluated"
                      when its CUSUM test's smallest detectable step (2.5 σ of the ratio against
-                     the device's own baseline, ≥ 15 %) exceeds 25 %; warm-up (no own history):
+                     the device's own baseline, ≥ 15 %) exceeds 35 % (ADR 0550); warm-up (no own history):
                      σ ≥ 8 % against the calibrated level; "not evaluated" with < 8 usable
                      buckets in the analysis window (a snowed-in or overcast week)
 soiling              as string outage, ≥ 3 days with ≥ 6 usable buckets

@@ -73,7 +73,7 @@ def test_a_clean_noisy_device_raises_nothing(seed: int) -> None:
 
 
 def test_a_device_too_noisy_for_a_quarter_step_is_not_evaluated() -> None:
-    test = sd.string_test(_frame(7, 0.14), DEVICE, 1.0)
+    test = sd.string_test(_frame(7, 0.2), DEVICE, 1.0)
     assert not test.evaluated and test.findings == []
     assert test.detectable_step is not None and test.detectable_step > sd.MAX_DETECTABLE_STEP
 
