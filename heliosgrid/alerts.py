@@ -252,7 +252,6 @@ def _reopen_continued_episode(conn: psycopg.Connection, params: Mapping[str, Any
                  SELECT alert_id FROM alerts
                  WHERE site_id = %(site_id)s AND device_id = %(device_id)s AND fault_type = %(fault_type)s
                    AND state = 'resolved' AND resolved_by = %(auto)s
-                   AND started_at <= %(last_seen_at)s
                    AND %(started_at)s <= coalesce(ended_at, last_seen_at)
                    AND coalesce(ended_at, last_seen_at) < %(last_seen_at)s
                  ORDER BY alert_id DESC LIMIT 1)

@@ -98,7 +98,7 @@ class UsableBuckets:
 def usable_buckets(f: pd.DataFrame, device: DeviceSpec, k: float, exclude: pd.Series | None, th: Thresholds) -> UsableBuckets:
     """Clear, complete, producing daylight buckets away from clipping, hot modules and exclusions."""
     usable = healthy_daylight_mask(f, device, exclude, th)
-    if th.string_min_clearness > 0 or th.string_min_poa_w_m2 > 0:
+    if th.noisy_reference:
         # A noisy reference (learned σ > 3 %): clear, bright buckets only (clouds the sensor and the
         # array see differently, and low sun, are no evidence).
         usable &= f["poa_used_w_m2"] >= max(th.string_min_poa_w_m2, MIN_CLEAR_POA_W_M2)

@@ -229,11 +229,10 @@ def string_test(
         return result
     episodes, d = cusum_episodes(s, sigma, corr)
     busy = exclusion(f, exclude)
-    noisy = th.string_min_clearness > 0 or th.string_min_poa_w_m2 > 0
     findings = [
         _finding(f, device, k, s, ep, sigma, busy)
         for ep in episodes
-        if is_string_loss(ep, sigma) and (not noisy or loss_on_steady_buckets(f, s, ep, d, sigma))
+        if is_string_loss(ep, sigma) and (not th.noisy_reference or loss_on_steady_buckets(f, s, ep, d, sigma))
     ]
     spans = [_positions(f, fd) for fd in findings]
     result.findings = []

@@ -104,6 +104,12 @@ class Thresholds:
     degradation_rate_per_year: Annotated[float, Unit("1/year")] = -0.01
     degradation_min_days: Annotated[int, Unit("days")] = 180
 
+    @property
+    def noisy_reference(self) -> bool:
+        """The string test judges clear, bright buckets only: the device's irradiance reference was
+        learned to be noisy (σ > 3 %, e.g. satellite GHI), or it is still in warm-up (ceilings)."""
+        return self.string_min_clearness > 0 or self.string_min_poa_w_m2 > 0
+
 
 DEFAULT = Thresholds()
 
