@@ -16,6 +16,9 @@ Rules (all times tz-aware UTC; energy kWh; money in ``currency`` units):
 * ``energy_lost_kwh`` is the caller's estimate for the *whole episode* ``[started_at,
   last_seen_at]``; an update keeps the larger of the stored and the new value, so re-running a
   detector over the same (or a shorter) window never lowers nor double-counts it.
+* :func:`revise_episode` is the exception (ADR 0560): a detector that re-estimates whole episodes
+  with hindsight replaces an alert's start, energy and evidence by its newest estimate (never by
+  one made with older data: a re-run of an old window does not undo a better estimate).
 * ``revenue_lost`` defaults to ``energy_lost_kwh × tariff`` with the site's ``tariff_per_kwh``
   when set, else the caller's ``tariff_per_kwh`` or ``settings`` (the module never reads the
   global settings).
@@ -31,8 +34,8 @@ None of these functions commits: the caller owns the transaction (or uses autoco
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
@@ -40,6 +43,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from heliosgrid import alert_episodes
 from heliosgrid.settings import Settings
 
 Source = Literal["maintenance", "quality", "pipeline", "forecast"]
@@ -100,6 +104,27 @@ class Alert:
             value = getattr(self, name)
             out[name] = value.isoformat() if isinstance(value, datetime) else value
         return out
+
+
+@dataclass(frozen=True)
+class EpisodeEstimate:
+    """One part of a run's hindsight estimate of an episode (:func:`revise_episode`): its span (tz-aware
+    UTC), energy lost (kWh), evidence, and whether it may revise (False: the run's window may cut it)."""
+
+    started_at: datetime
+    ended_at: datetime
+    energy_lost_kwh: float
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    revisable: bool = True
+
+    def check(self) -> None:
+        """Raise :class:`AlertError` on naive or reversed times or a bad energy."""
+        _check_tz("started_at", self.started_at)
+        _check_tz("ended_at", self.ended_at)
+        if self.ended_at < self.started_at:
+            raise AlertError(f"ended_at {self.ended_at.isoformat()} is before started_at {self.started_at.isoformat()}")
+        if not self.energy_lost_kwh >= 0:  # also rejects NaN
+            raise AlertError(f"energy_lost_kwh must be >= 0, got {self.energy_lost_kwh}")
 
 
 _COLUMNS = ", ".join(Alert.__dataclass_fields__)
@@ -170,11 +195,55 @@ def raise_alert(
         "currency": currency,
         "action": recommended_action,
     }
-    covered = _resolved_episode(conn, params)
+    covered = alert_episodes.resolved_episode(conn, params)
     if covered is not None:
         return covered
-    _reopen_continued_episode(conn, params)
+    alert_episodes.reopen_continued_episode(conn, {**params, "auto": AUTO_RESOLVER})
     return _upsert_alert(conn, params)
+
+
+def revise_episode(
+    conn: psycopg.Connection,
+    *,
+    site_id: str,
+    device_id: str,
+    fault_type: str,
+    parts: Sequence[EpisodeEstimate],
+    as_of: datetime,
+    settings: Settings | None = None,
+) -> list[int]:
+    """One run's hindsight estimate, with the data up to ``as_of``, of the episodes of a key (ADR 0560).
+
+    Each part (a finding of the run) is assigned to the newest alert of the key, whatever its state,
+    whose span ``[started_at, coalesce(ended_at, last_seen_at)]`` it overlaps. An alert takes its
+    parts' earliest start, the sum of their energy (kWh) and revenue, and the evidence of the part
+    with the most energy, unless one of its parts is not ``revisable`` (its episode may be cut by the
+    run's window) or the alert holds an estimate made with newer data. Opens no alert and changes no
+    state or end; returns the ids of the alerts revised."""
+    _check_tz("as_of", as_of)
+    for p in parts:
+        p.check()
+    if not parts:
+        return []
+    key = {"site_id": site_id, "device_id": device_id, "fault_type": fault_type}
+    spans = alert_episodes.overlapping(conn, key, min(p.started_at for p in parts), max(p.ended_at for p in parts))
+    groups: dict[int, list[EpisodeEstimate]] = {}
+    for p in parts:
+        alert_id = next((a for a, start, end in spans if start <= p.ended_at and end >= p.started_at), None)
+        if alert_id is not None:
+            groups.setdefault(alert_id, []).append(p)
+    revised = []
+    for alert_id, group in groups.items():
+        if not all(p.revisable for p in group):
+            continue
+        energy = float(sum(p.energy_lost_kwh for p in group))
+        top = max(group, key=lambda p: p.energy_lost_kwh)
+        params = {"started_at": min(p.started_at for p in group), "as_of": as_of, "energy": energy,
+                  "evidence": Jsonb({**dict(top.evidence), "estimated_as_of": as_of.isoformat(), "parts": len(group)}),
+                  "revenue": _revenue_lost(conn, site_id, energy, None, None, settings)}
+        if alert_episodes.revise(conn, alert_id, params):
+            revised.append(alert_id)
+    return revised
 
 
 def _check_alert_args(
@@ -224,43 +293,6 @@ def _revenue_lost(
     if not revenue_lost >= 0:
         raise AlertError(f"revenue_lost must be >= 0, got {revenue_lost}")
     return revenue_lost
-
-
-def _resolved_episode(conn: psycopg.Connection, params: Mapping[str, Any]) -> int | None:
-    """Id of a resolved alert already covering this episode (a re-run over an old window): not reopened."""
-    covered = conn.execute(
-        """SELECT alert_id FROM alerts
-           WHERE site_id = %(site_id)s AND device_id = %(device_id)s AND fault_type = %(fault_type)s
-             AND state = 'resolved' AND started_at <= %(started_at)s
-             AND coalesce(ended_at, last_seen_at) >= %(last_seen_at)s
-           ORDER BY alert_id DESC LIMIT 1""",
-        params,
-    ).fetchone()
-    return None if covered is None else int(covered[0])
-
-
-def _reopen_continued_episode(conn: psycopg.Connection, params: Mapping[str, Any]) -> None:
-    """Reopen the newest auto-resolved alert of the key that this episode continues (it starts at or
-    before the alert's end and is seen after it) when the key has no active alert: the same fault
-    found again by a later run is one alert, not two (ADR 0530). Its state returns to
-    ``acknowledged`` if someone had acknowledged it, else ``open``. An alert resolved by a person
-    stays resolved: a new alert says the fault is back."""
-    conn.execute(
-        """UPDATE alerts SET state = CASE WHEN acknowledged_at IS NULL THEN 'open' ELSE 'acknowledged' END,
-                             ended_at = NULL, resolved_by = NULL, resolved_at = NULL, updated_at = now()
-           WHERE alert_id = (
-                 SELECT alert_id FROM alerts
-                 WHERE site_id = %(site_id)s AND device_id = %(device_id)s AND fault_type = %(fault_type)s
-                   AND state = 'resolved' AND resolved_by = %(auto)s
-                   AND %(started_at)s <= coalesce(ended_at, last_seen_at)
-                   AND coalesce(ended_at, last_seen_at) < %(last_seen_at)s
-                 ORDER BY alert_id DESC LIMIT 1)
-             AND NOT EXISTS (
-                 SELECT 1 FROM alerts
-                 WHERE site_id = %(site_id)s AND device_id = %(device_id)s AND fault_type = %(fault_type)s
-                   AND state <> 'resolved')""",
-        {**params, "auto": AUTO_RESOLVER},
-    )
 
 
 def _upsert_alert(conn: psycopg.Connection, params: Mapping[str, Any]) -> int:

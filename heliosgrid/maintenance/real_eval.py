@@ -35,7 +35,14 @@ from heliosgrid.maintenance.frames import bucket_grid, device_frames, rollup_15m
 from heliosgrid.maintenance.injection import Injected
 from heliosgrid.maintenance.long_window import apply_long_window
 from heliosgrid.maintenance.realdata import RealSeries, load_corpus
-from heliosgrid.maintenance.runner import ANALYSIS_LOOKBACK, CLEAR_GRACE, MAX_EPISODE_LOOKBACK, absence_before_resolve
+from heliosgrid.maintenance.runner import (
+    ANALYSIS_LOOKBACK,
+    CLEAR_GRACE,
+    MAX_EPISODE_LOOKBACK,
+    REVISED_IN_HINDSIGHT,
+    absence_before_resolve,
+    revisable,
+)
 from heliosgrid.maintenance.soiling_long import TREND_LOOKBACK
 from heliosgrid.physics import SiteSpec
 
@@ -54,6 +61,8 @@ class BookAlert:
     energy_lost_kwh: float
     resolved: bool = False
     findings: int = 1
+    estimated_as_of: pd.Timestamp | None = None
+    """Data time of the hindsight estimate the alert holds (ADR 0560), None without one."""
 
 
 @dataclass
@@ -65,8 +74,9 @@ class ReplayResult:
 
 
 class AlertBook:
-    """One active alert per (device, fault type); monotone updates; a resolved episode reopens only when a
-    later run finds it going on past its end (ADR 0530)."""
+    """One active alert per (device, fault type); monotone updates, but hindsight revisions of the
+    :data:`REVISED_IN_HINDSIGHT` types (ADR 0560); a resolved episode reopens only when a later run finds it
+    going on past its end (ADR 0530)."""
 
     def __init__(self) -> None:
         self.alerts: list[BookAlert] = []
@@ -76,6 +86,31 @@ class AlertBook:
             if not a.resolved and a.device_id == device_id and a.fault_type == fault_type:
                 return a
         return None
+
+    def revise(self, findings: list[Finding], as_of: pd.Timestamp, analysis_start: pd.Timestamp) -> None:
+        """One run's :data:`~.runner.REVISED_IN_HINDSIGHT` findings revise the alerts they overlap, as
+        :func:`heliosgrid.alerts.revise_episode`: each finding goes to the newest alert of its key it
+        overlaps; an alert takes its findings' earliest start and summed energy, unless one of them may
+        be cut by the window (:func:`~.runner.revisable`) or the alert holds a newer estimate."""
+        groups: dict[int, list[Finding]] = {}
+        for fd in findings:
+            if fd.fault_type not in REVISED_IN_HINDSIGHT:
+                continue
+            hit = next((i for i in range(len(self.alerts) - 1, -1, -1) if self._overlaps(self.alerts[i], fd)), None)
+            if hit is not None:
+                groups.setdefault(hit, []).append(fd)
+        for i, group in groups.items():
+            a = self.alerts[i]
+            newer = a.estimated_as_of is None or a.estimated_as_of <= as_of
+            if newer and all(revisable(fd, analysis_start) for fd in group):
+                a.started_at = min(min(fd.started_at for fd in group), a.last_seen_at)
+                a.energy_lost_kwh = float(sum(fd.energy_lost_kwh for fd in group))
+                a.estimated_as_of = as_of
+
+    @staticmethod
+    def _overlaps(a: BookAlert, fd: Finding) -> bool:
+        same_key = a.device_id == fd.device_id and a.fault_type == fd.fault_type
+        return same_key and a.started_at <= fd.ended_at and a.last_seen_at >= fd.started_at
 
     def raise_alert(self, fd: Finding, window_end: pd.Timestamp) -> BookAlert:
         last_seen = min(fd.ended_at, window_end)
@@ -128,7 +163,8 @@ def _run_window(
     apply_long_window(
         site, device_frames(long_part, site, bucket_grid(trend_start, end), monitoring_start=monitoring_start), analysis
     )
-    confirmed: set[tuple[str, str]] = set()
+    # A detector that could not judge a device is no evidence that its fault cleared (ADR 0560).
+    confirmed = {(dev, t) for dev, reasons in analysis.not_evaluated.items() for t in reasons}
     for fd in analysis.findings:
         if (fd.ended_at <= start and not fd.evidence.get("ongoing", False)) or fd.fault_type == "clipping":
             continue
@@ -137,6 +173,7 @@ def _run_window(
             alert.resolved = True
         elif not alert.resolved:
             confirmed.add((fd.device_id, fd.fault_type))
+    book.revise(analysis.findings, end, analysis_start)
     for a in book.alerts:
         unseen_since = end - absence_before_resolve(a.fault_type)
         if not a.resolved and (a.device_id, a.fault_type) not in confirmed and a.last_seen_at <= unseen_since:

@@ -23,8 +23,10 @@ no communication gap before it. The summary's ``not_evaluated`` lists, per devic
 detectors that could not run and why (interval too coarse, sensor missing, too little history).
 
 Running the same window twice gives the same alerts (idempotent): updates keep the episode's
-earliest start, latest sighting and largest energy; a resolved episode is not reopened by a re-run over
-its window, but an auto-resolved one that a later run finds going on past its end is (ADR 0530).
+earliest start, latest sighting and largest energy (string outages: the newest estimate of start and
+energy, ADR 0560); a resolved episode is not reopened by a re-run over its window, but an auto-resolved
+one that a later run finds going on past its end is (ADR 0530). A detector that could not judge a
+device ("not evaluated") does not auto-resolve its alert.
 Clipping findings are informational: they go to the summary, not to alerts.
 """
 
@@ -67,6 +69,25 @@ RESOLVE_AFTER_ABSENCE = {"soiling": SOILING_ABSENCE}
 (every other type: at once)."""
 
 
+REVISED_IN_HINDSIGHT = frozenset({"string_outage"})
+"""Fault types whose detector re-estimates a whole episode on every run that holds it, with the level
+after it as well as before (:mod:`~heliosgrid.maintenance.detectors.stepdrop`): the newest estimate
+replaces the alert's start and energy, also once the episode has ended (ADR 0560). Every other type
+keeps the earliest start and largest energy."""
+
+
+REVISION_MARGIN = timedelta(days=1)
+"""A finding that starts within this of the analysis window's start revises nothing: the episode may have
+begun before the window, which cut its span and energy, and the CUSUM had no earlier day to compare its
+first day with."""
+
+
+def revisable(fd: Finding, analysis_start: pd.Timestamp) -> bool:
+    """May ``fd`` revise its alert? Its type is in :data:`REVISED_IN_HINDSIGHT` and it starts at least
+    :data:`REVISION_MARGIN` after the run's analysis start (else the window may have cut its episode)."""
+    return fd.fault_type in REVISED_IN_HINDSIGHT and fd.started_at >= analysis_start + REVISION_MARGIN
+
+
 def absence_before_resolve(fault_type: str) -> timedelta:
     """How long an alert of ``fault_type`` that no run confirms stays active after its last sighting."""
     return RESOLVE_AFTER_ABSENCE.get(fault_type, timedelta(0))
@@ -106,17 +127,39 @@ class _AlertUpdate:
     clipping_kwh: float = 0.0
 
 
-def _update_alerts(
-    conn: psycopg.Connection,
-    settings: Settings,
-    findings: list[Finding],
-    start: pd.Timestamp,
-    end: pd.Timestamp,
-    scanned: list[str],
-) -> _AlertUpdate:
-    """Step 4: raise/update/resolve the alerts of the findings reaching into ``[start, end)``."""
+@dataclass(frozen=True)
+class RunWindow:
+    """One run's window ``[start, end)``, its analysis start, the scanned sites, and the keys whose
+    detector could not judge the device (``unjudged``: no evidence that a fault cleared, ADR 0560)."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    analysis_start: pd.Timestamp
+    scanned: list[str]
+    unjudged: frozenset[alerts.AlertKey] = frozenset()
+
+
+def _revise(conn: psycopg.Connection, settings: Settings, findings: list[Finding], run: RunWindow) -> None:
+    """Each key's :data:`REVISED_IN_HINDSIGHT` findings of this run, ended or not, are its newest estimate
+    of the key's episodes: they revise the alerts they overlap (ADR 0560)."""
+    by_key: dict[alerts.AlertKey, list[alerts.EpisodeEstimate]] = {}
+    for fd in findings:
+        if fd.fault_type in REVISED_IN_HINDSIGHT:
+            part = alerts.EpisodeEstimate(fd.started_at.to_pydatetime(), fd.ended_at.to_pydatetime(), fd.energy_lost_kwh,
+                                          _evidence(fd), revisable(fd, run.analysis_start))
+            by_key.setdefault((fd.site_id, fd.device_id, fd.fault_type), []).append(part)
+    for (site_id, device_id, fault_type), parts in by_key.items():
+        alerts.revise_episode(conn, site_id=site_id, device_id=device_id, fault_type=fault_type, parts=parts,
+                              as_of=run.end.to_pydatetime(), settings=settings)
+
+
+def _update_alerts(conn: psycopg.Connection, settings: Settings, findings: list[Finding], run: RunWindow) -> _AlertUpdate:
+    """Step 4: raise/update/resolve the alerts of the findings reaching into ``[start, end)``, then let
+    the :data:`REVISED_IN_HINDSIGHT` findings revise the alerts they overlap; leave the alerts of
+    ``run.unjudged`` keys active."""
+    start, end, scanned = run.start, run.end, run.scanned
     relevant = [fd for fd in findings if fd.ended_at > start or fd.evidence.get("ongoing", False)]
-    active_keys: set[alerts.AlertKey] = set()
+    active_keys: set[alerts.AlertKey] = set(run.unjudged)
     raised = resolved = 0
     energy = 0.0
     clipping_kwh = 0.0
@@ -150,6 +193,7 @@ def _update_alerts(
             resolved += before != "resolved"
         else:
             active_keys.add((fd.site_id, fd.device_id, fd.fault_type))
+    _revise(conn, settings, findings, run)
     for absence in sorted({absence_before_resolve(t) for t in ALERT_TYPES}):
         types = [t for t in ALERT_TYPES if absence_before_resolve(t) == absence]
         resolved += alerts.resolve_absent(conn, "maintenance", types, active_keys, end.to_pydatetime(), site_ids=scanned,
@@ -184,7 +228,8 @@ def run_maintenance(
     read_start = min(analysis_start, trend_start)  # one read: the soiling trend's 28 days
     rollup = load_rollup_15m(conn, read_start.to_pydatetime(), end.to_pydatetime(), scanned)
     findings, not_evaluated = _analyse(conn, fleet, rollup, (analysis_start, trend_start, end))
-    done = _update_alerts(conn, settings, findings, start, end, scanned)
+    unjudged = {(s.site_id, d.device_id, t) for s in fleet for d in s.devices for t in not_evaluated.get(d.device_id, {})}
+    done = _update_alerts(conn, settings, findings, RunWindow(start, end, analysis_start, scanned, frozenset(unjudged)))
     summary = {
         "window_start": start.isoformat(),
         "window_end": end.isoformat(),

@@ -188,3 +188,67 @@ def test_bad_input_is_refused_clearly(conn: psycopg.Connection, kw: dict[str, ob
 def test_unknown_alert_id(conn: psycopg.Connection) -> None:
     with pytest.raises(alerts.AlertNotFound):
         alerts.acknowledge(conn, 999_999, "me")
+
+
+def _revise(conn: psycopg.Connection, as_of: datetime, *parts: alerts.EpisodeEstimate) -> list[int]:
+    return alerts.revise_episode(conn, site_id="s1", device_id="s1-inv01", fault_type="string_outage", parts=parts,
+                                 as_of=as_of)
+
+
+def test_a_hindsight_revision_takes_the_newest_estimate_unless_a_newer_one_is_stored(conn: psycopg.Connection) -> None:
+    """ADR 0560: a string episode re-estimated with more data takes the new start and energy (not the
+    earliest start and largest energy); a re-run of an older window does not undo it."""
+    day = timedelta(days=1)
+    aid = _raise(conn, fault_type="string_outage", started_at=T0 - day, energy_lost_kwh=15.2)
+    newer = alerts.EpisodeEstimate(T0, T0 + timedelta(hours=8), 7.7, {"loss_fraction": 0.25})
+    assert _revise(conn, T0 + 2 * day, newer) == [aid]
+    got = alerts.get_alert(conn, aid)
+    assert (got.started_at, got.energy_lost_kwh, got.state) == (T0, 7.7, "open")
+    assert got.revenue_lost == pytest.approx(7.7 * 0.10) and got.evidence["loss_fraction"] == 0.25
+    assert got.evidence["estimated_as_of"] == (T0 + 2 * day).isoformat()
+    # The window re-run later (a backfill) brings its older estimate: the newer one stays.
+    assert _revise(conn, T0 + day, alerts.EpisodeEstimate(T0 - day, T0 + timedelta(hours=8), 15.2)) == []
+    assert alerts.get_alert(conn, aid).energy_lost_kwh == 7.7
+    # raise_alert itself keeps the earliest start and the largest energy, as for every other type.
+    _raise(conn, fault_type="string_outage", started_at=T0 + timedelta(hours=1), last_seen_at=T0 + timedelta(hours=9),
+           energy_lost_kwh=1.0)
+    got = alerts.get_alert(conn, aid)
+    assert (got.started_at, got.energy_lost_kwh, got.last_seen_at) == (T0, 7.7, T0 + timedelta(hours=9))
+
+
+def test_a_runs_parts_of_one_episode_are_summed_into_its_alert_whatever_its_state(conn: psycopg.Connection) -> None:
+    """One run may see an alert's episode as several findings: the alert takes their earliest start and
+    summed energy (the last part alone would undercount); a part that overlaps no alert opens none."""
+    day = timedelta(days=1)
+    aid = _raise(conn, fault_type="string_outage", started_at=T0 + timedelta(hours=2), last_seen_at=T0 + day,
+                 energy_lost_kwh=7.9)
+    alerts.resolve(conn, aid, alerts.AUTO_RESOLVER)
+    parts = (alerts.EpisodeEstimate(T0 + timedelta(hours=3), T0 + timedelta(hours=20), 6.8),
+             alerts.EpisodeEstimate(T0 + timedelta(hours=22), T0 + day, 1.4, {"loss_fraction": 0.31}),
+             alerts.EpisodeEstimate(T0 + 5 * day, T0 + 6 * day, 3.0))
+    assert _revise(conn, T0 + 3 * day, *parts) == [aid]
+    got = alerts.get_alert(conn, aid)
+    assert (got.state, got.started_at, got.ended_at) == ("resolved", T0 + timedelta(hours=3), T0 + day)
+    assert got.energy_lost_kwh == pytest.approx(8.2) and got.evidence["parts"] == 2
+    assert len(alerts.list_alerts(conn)) == 1
+    # A part the run's window may have cut revises nothing.
+    cut = alerts.EpisodeEstimate(T0, T0 + timedelta(hours=20), 0.5, revisable=False)
+    assert _revise(conn, T0 + 4 * day, cut, parts[1]) == []
+    assert alerts.get_alert(conn, aid).energy_lost_kwh == pytest.approx(8.2)
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"as_of": datetime(2026, 6, 3)}, "as_of must be timezone-aware"),
+        ({"ended_at": T0 - timedelta(hours=1)}, "is before started_at"),
+        ({"energy_lost_kwh": float("nan")}, "energy_lost_kwh must be >= 0"),
+        ({"started_at": datetime(2026, 6, 1)}, "started_at must be timezone-aware"),
+    ],
+)
+def test_a_bad_revision_is_refused_clearly(conn: psycopg.Connection, kw: dict[str, object], message: str) -> None:
+    part: dict[str, object] = {"started_at": T0, "ended_at": T0 + timedelta(hours=5), "energy_lost_kwh": 1.0}
+    part.update({k: v for k, v in kw.items() if k in part})
+    as_of = kw.get("as_of", T0 + timedelta(days=1))
+    with pytest.raises(alerts.AlertError, match=message):
+        _revise(conn, as_of, alerts.EpisodeEstimate(**part))  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from heliosgrid.maintenance.detectors import Finding
 from heliosgrid.maintenance.frames import bucket_grid, device_frames, infer_interval_s, rollup_15m
 from heliosgrid.maintenance.real_eval import AlertBook, dag_replay
 from heliosgrid.maintenance.realdata import RealSeries, rsf2, serf_west, snow
+from heliosgrid.maintenance.runner import revisable
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +142,29 @@ def test_the_alert_book_reopens_an_episode_found_going_on_and_opens_a_later_one_
     assert first.resolved
     later = book.raise_alert(_finding("2012-10-05", "2012-10-06"), pd.Timestamp("2012-10-06", tz="UTC"))
     assert later is not first and len(book.alerts) == 2
+
+
+def test_the_alert_book_takes_the_newest_estimate_of_a_string_episode() -> None:
+    """ADR 0560, as :func:`heliosgrid.alerts.revise_episode` on the database: a later run's findings replace
+    the start and energy of the alert they overlap (summed over the parts of one run), also once it ended;
+    an older estimate, or one the window may have cut, changes nothing."""
+    book = AlertBook()
+    may7, may14, may16 = (pd.Timestamp(f"2013-05-{d:02d}", tz="UTC") for d in (7, 14, 16))
+    first = book.raise_alert(_finding("2013-05-10 15:15", "2013-05-13 18:00", 15.2), may14)
+    first.resolved = True
+    parts = [_finding("2013-05-11 18:15", "2013-05-12 20:00", 5.2), _finding("2013-05-13 15:00", "2013-05-13 18:00", 2.5)]
+    book.revise([*parts, _finding("2013-05-15 15:00", "2013-05-15 19:00", 3.0)], may16, may7)
+    assert (first.started_at, first.energy_lost_kwh) == (parts[0].started_at, 7.7) and len(book.alerts) == 1
+    book.revise([_finding("2013-05-10 15:15", "2013-05-13 18:00", 15.2)], may14, may7)  # a re-run of an old window
+    assert first.energy_lost_kwh == 7.7
+    book.revise([_finding("2013-05-10 15:15", "2013-05-13 18:00", 15.2)], may16 + pd.Timedelta(days=1), may14)
+    assert first.energy_lost_kwh == 7.7  # starts within a day of the analysis start: maybe cut
+
+
+def test_only_string_findings_a_day_after_the_analysis_start_may_revise() -> None:
+    start = pd.Timestamp("2013-05-07", tz="UTC")
+    assert not revisable(_finding("2013-05-07 15:00", "2013-05-09"), start)
+    assert revisable(_finding("2013-05-08 15:00", "2013-05-09"), start)
+    trip = Finding("s", "s-inv01", "inverter_trip", "critical", start + pd.Timedelta(days=2), start + pd.Timedelta(days=3),
+                   start + pd.Timedelta(days=3), 1.0)
+    assert not revisable(trip, start)  # only string outages are re-estimated in hindsight
