@@ -71,6 +71,8 @@ def apply_soiling_trend(
         else:
             analysis.not_evaluated.setdefault(dev.device_id, {})["soiling_trend"] = reason
     for fd in trend:
-        fd.evidence["ongoing"] = True  # the ramp reaches the window's end: soiling does not clear overnight
+        # A ramp reaching the window's end goes on (soiling does not clear overnight); one that a cleaning
+        # ended is over: its alert resolves at the cleaning instead of being confirmed for 4 more weeks.
+        fd.evidence["ongoing"] = "cleaned_at" not in fd.evidence
     kept = [fd for fd in analysis.findings if not (fd.fault_type == "soiling" and fd.device_id in judged)]
     analysis.findings[:] = kept + trend

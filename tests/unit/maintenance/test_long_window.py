@@ -6,10 +6,11 @@ import pandas as pd
 import pytest
 
 from heliosgrid.maintenance import injection
+from heliosgrid.maintenance.detectors import Finding
 from heliosgrid.maintenance.engine import SiteAnalysis, analyse_site_detail
 from heliosgrid.maintenance.frames import bucket_grid, device_frames, rollup_15m
 from heliosgrid.maintenance.long_window import apply_long_window, clear_sky_judged, long_window_features
-from heliosgrid.maintenance.realdata import RealSeries, system15_poa
+from heliosgrid.maintenance.realdata import RealSeries, serf_east_psm3, system15_poa
 from heliosgrid.maintenance.runner import ANALYSIS_LOOKBACK
 from heliosgrid.maintenance.soiling_long import TREND_LOOKBACK
 
@@ -79,3 +80,24 @@ def test_only_sensors_without_a_second_reference_are_judged_on_the_clear_sky() -
     assert clear_sky_judged(own)
     assert not clear_sky_judged(own.assign(poa_ref_w_m2=[480.0] * 4))
     assert not clear_sky_judged(own.assign(poa_w_m2_avg=[float("nan")] * 4))
+
+
+def test_a_soiling_ramp_that_a_cleaning_ended_is_over_not_ongoing() -> None:
+    """A trend finding ended by a cleaning resolves its alert at the cleaning; a ramp still going is
+    ongoing (SERF east, satellite POA, the corpus's 3-week ramp from 13 Jul 2016, cleaned 3 Aug)."""
+    east = serf_east_psm3()
+    onset = pd.Timestamp("2016-07-13 07:00", tz="UTC")
+    ts = east.readings["ts"]
+    context = east.readings[(ts >= onset - pd.Timedelta(days=10)) & (ts < onset + pd.Timedelta(days=25))]
+    soiled = injection.soiling(context.reset_index(drop=True), onset, east.cadence_s).readings
+    cleaned = onset + pd.Timedelta(days=21)
+
+    def trend(end: pd.Timestamp) -> Finding:
+        (found,) = [fd for fd in _run(east, soiled, end)[1].findings if fd.fault_type == "soiling"]
+        return found
+
+    going = trend(onset + pd.Timedelta(days=17))
+    assert going.evidence["ongoing"] is True and "cleaned_at" not in going.evidence
+    over = trend(onset + pd.Timedelta(days=24, hours=17))
+    assert over.evidence["ongoing"] is False
+    assert abs(pd.Timestamp(over.evidence["cleaned_at"]) - cleaned) <= pd.Timedelta(days=1) and over.ended_at <= cleaned
