@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from heliosgrid import alerts
-from heliosgrid.db.connection import open_connection
 from heliosgrid.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -18,16 +16,8 @@ T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def conn(pg_db: str) -> Iterator[psycopg.Connection]:
-    with open_connection(pg_db, autocommit=True) as c:
-        c.execute("DELETE FROM alerts")
-        c.execute("DELETE FROM devices")
-        c.execute("DELETE FROM sites")
-        c.execute(
-            "INSERT INTO sites (site_id, name, latitude_deg, longitude_deg, tariff_per_kwh) VALUES "
-            "('s1', 'Site 1', 37, -2, 0.10), ('s2', 'Site 2', 37, -3, NULL)"
-        )
-        yield c
+def conn(alerts_conn: psycopg.Connection) -> psycopg.Connection:
+    return alerts_conn
 
 
 def _raise(conn: psycopg.Connection, **kw: object) -> int:

@@ -3,7 +3,6 @@ auto-resolve its alert; a string episode that ended before the window revises it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -11,7 +10,6 @@ import psycopg
 import pytest
 
 from heliosgrid import alerts
-from heliosgrid.db.connection import open_connection
 from heliosgrid.maintenance.detectors import Finding
 from heliosgrid.maintenance.runner import RunWindow, _update_alerts
 from heliosgrid.settings import Settings
@@ -23,16 +21,8 @@ KEY = ("s1", "s1-inv01", "string_outage")
 
 
 @pytest.fixture
-def conn(pg_db: str) -> Iterator[psycopg.Connection]:
-    with open_connection(pg_db, autocommit=True) as c:
-        c.execute("DELETE FROM alerts")
-        c.execute("DELETE FROM devices")
-        c.execute("DELETE FROM sites")
-        c.execute(
-            "INSERT INTO sites (site_id, name, latitude_deg, longitude_deg, tariff_per_kwh) "
-            "VALUES ('s1', 'S1', 39.7, -105.2, 0.10)"
-        )
-        yield c
+def conn(alerts_conn: psycopg.Connection) -> psycopg.Connection:
+    return alerts_conn
 
 
 def _open_alert(conn: psycopg.Connection, energy_kwh: float = 2.4) -> int:
