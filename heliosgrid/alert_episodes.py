@@ -18,6 +18,7 @@ import psycopg
 ESTIMATED_AS_OF_SQL = "coalesce(({}.evidence->>'estimated_as_of')::timestamptz, '-infinity')"
 """The data time of the hindsight estimate an alert holds (``-infinity``: none), for table alias ``{}``."""
 
+
 def resolved_episode(conn: psycopg.Connection, params: Mapping[str, Any]) -> int | None:
     """Id of a resolved alert already covering this episode (a re-run over an old window): not reopened."""
     covered = conn.execute(
