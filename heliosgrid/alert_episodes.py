@@ -70,12 +70,12 @@ def overlapping(conn: psycopg.Connection, key: Mapping[str, Any], start: Any, en
 
 
 def revise(conn: psycopg.Connection, alert_id: int, params: Mapping[str, Any]) -> bool:
-    """Set an alert's start (never after its end), energy, revenue and evidence to a hindsight estimate made
+    """Set an alert's start (never after its end), energy, revenue, evidence and title (if given) to a hindsight estimate made
     with the data up to ``params["as_of"]``, unless the alert holds one made with newer data; True if set."""
     cur = conn.execute(
         """UPDATE alerts SET started_at = least(%(started_at)s, coalesce(ended_at, last_seen_at)),
                              energy_lost_kwh = %(energy)s, revenue_lost = %(revenue)s, evidence = %(evidence)s,
-                             updated_at = now()
+                             title = coalesce(nullif(%(title)s, ''), title), updated_at = now()
            WHERE alert_id = %(alert_id)s AND """ + ESTIMATED_AS_OF_SQL.format("alerts") + """ <= %(as_of)s""",
         {**params, "alert_id": alert_id},
     )

@@ -109,18 +109,20 @@ class Alert:
 @dataclass(frozen=True)
 class EpisodeEstimate:
     """One part of a run's hindsight estimate of an episode (:func:`revise_episode`): its span (tz-aware
-    UTC), energy lost (kWh), evidence, and whether it may revise (False: the run's window may cut it)."""
+    UTC), energy lost (kWh), evidence, title (empty: keep the alert's), and whether it may revise (False:
+    the run's window may cut it)."""
 
     started_at: datetime
     ended_at: datetime
     energy_lost_kwh: float
     evidence: Mapping[str, Any] = field(default_factory=dict)
     revisable: bool = True
+    title: str = ""
 
     def check(self) -> None:
         """Raise :class:`AlertError` on naive or reversed times or a bad energy."""
-        _check_tz("started_at", self.started_at)
-        _check_tz("ended_at", self.ended_at)
+        for name in ("started_at", "ended_at"):
+            _check_tz(name, getattr(self, name))
         if self.ended_at < self.started_at:
             raise AlertError(f"ended_at {self.ended_at.isoformat()} is before started_at {self.started_at.isoformat()}")
         if not self.energy_lost_kwh >= 0:  # also rejects NaN
@@ -216,17 +218,16 @@ def revise_episode(
 
     Each part (a finding of the run) is assigned to the newest alert of the key, whatever its state,
     whose span ``[started_at, coalesce(ended_at, last_seen_at)]`` it overlaps. An alert takes its
-    parts' earliest start, the sum of their energy (kWh) and revenue, and the evidence of the part
-    with the most energy, unless one of its parts is not ``revisable`` (its episode may be cut by the
+    parts' earliest start, the sum of their energy (kWh) and revenue, and the evidence and title of the
+    part with the most energy, unless one of its parts is not ``revisable`` (its episode may be cut by the
     run's window) or the alert holds an estimate made with newer data. Opens no alert and changes no
     state or end; returns the ids of the alerts revised."""
     _check_tz("as_of", as_of)
     for p in parts:
         p.check()
-    if not parts:
-        return []
     key = {"site_id": site_id, "device_id": device_id, "fault_type": fault_type}
-    spans = alert_episodes.overlapping(conn, key, min(p.started_at for p in parts), max(p.ended_at for p in parts))
+    lo, hi = (min(p.started_at for p in parts), max(p.ended_at for p in parts)) if parts else (as_of, as_of)
+    spans = alert_episodes.overlapping(conn, key, lo, hi) if parts else []
     groups: dict[int, list[EpisodeEstimate]] = {}
     for p in parts:
         alert_id = next((a for a, start, end in spans if start <= p.ended_at and end >= p.started_at), None)
@@ -240,7 +241,7 @@ def revise_episode(
         top = max(group, key=lambda p: p.energy_lost_kwh)
         params = {"started_at": min(p.started_at for p in group), "as_of": as_of, "energy": energy,
                   "evidence": Jsonb({**dict(top.evidence), "estimated_as_of": as_of.isoformat(), "parts": len(group)}),
-                  "revenue": _revenue_lost(conn, site_id, energy, None, None, settings)}
+                  "revenue": _revenue_lost(conn, site_id, energy, None, None, settings), "title": top.title}
         if alert_episodes.revise(conn, alert_id, params):
             revised.append(alert_id)
     return revised

@@ -146,7 +146,7 @@ def _revise(conn: psycopg.Connection, settings: Settings, findings: list[Finding
     for fd in findings:
         if fd.fault_type in REVISED_IN_HINDSIGHT:
             part = alerts.EpisodeEstimate(fd.started_at.to_pydatetime(), fd.ended_at.to_pydatetime(), fd.energy_lost_kwh,
-                                          _evidence(fd), revisable(fd, run.analysis_start))
+                                          _evidence(fd), revisable(fd, run.analysis_start), fd.title)
             by_key.setdefault((fd.site_id, fd.device_id, fd.fault_type), []).append(part)
     for (site_id, device_id, fault_type), parts in by_key.items():
         alerts.revise_episode(conn, site_id=site_id, device_id=device_id, fault_type=fault_type, parts=parts,

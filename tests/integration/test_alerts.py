@@ -213,13 +213,14 @@ def test_a_runs_parts_of_one_episode_are_summed_into_its_alert_whatever_its_stat
     aid = _raise(conn, fault_type="string_outage", started_at=T0 + timedelta(hours=2), last_seen_at=T0 + day,
                  energy_lost_kwh=7.9)
     alerts.resolve(conn, aid, alerts.AUTO_RESOLVER)
-    parts = (alerts.EpisodeEstimate(T0 + timedelta(hours=3), T0 + timedelta(hours=20), 6.8),
+    parts = (alerts.EpisodeEstimate(T0 + timedelta(hours=3), T0 + timedelta(hours=20), 6.8, title="lost 28 %"),
              alerts.EpisodeEstimate(T0 + timedelta(hours=22), T0 + day, 1.4, {"loss_fraction": 0.31}),
              alerts.EpisodeEstimate(T0 + 5 * day, T0 + 6 * day, 3.0))
     assert _revise(conn, T0 + 3 * day, *parts) == [aid]
     got = alerts.get_alert(conn, aid)
     assert (got.state, got.started_at, got.ended_at) == ("resolved", T0 + timedelta(hours=3), T0 + day)
     assert got.energy_lost_kwh == pytest.approx(8.2) and got.evidence["parts"] == 2
+    assert got.title == "lost 28 %"  # the largest part's words, as its evidence
     assert len(alerts.list_alerts(conn)) == 1
     # A part the run's window may have cut revises nothing.
     cut = alerts.EpisodeEstimate(T0, T0 + timedelta(hours=20), 0.5, revisable=False)
