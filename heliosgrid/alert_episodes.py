@@ -15,9 +15,6 @@ from typing import Any
 
 import psycopg
 
-ESTIMATED_AS_OF_SQL = "coalesce(({}.evidence->>'estimated_as_of')::timestamptz, '-infinity')"
-"""The data time of the hindsight estimate an alert holds (``-infinity``: none), for table alias ``{}``."""
-
 
 def resolved_episode(conn: psycopg.Connection, params: Mapping[str, Any]) -> int | None:
     """Id of a resolved alert already covering this episode (a re-run over an old window): not reopened."""
@@ -70,13 +67,15 @@ def overlapping(conn: psycopg.Connection, key: Mapping[str, Any], start: Any, en
 
 
 def revise(conn: psycopg.Connection, alert_id: int, params: Mapping[str, Any]) -> bool:
-    """Set an alert's start (never after its end), energy, revenue, evidence and title (if given) to a hindsight estimate made
-    with the data up to ``params["as_of"]``, unless the alert holds one made with newer data; True if set."""
+    """Set an alert's start (never after its end), energy, revenue, evidence and title (if given) to a
+    hindsight estimate made with the data up to ``params["as_of"]``, unless the alert holds one made with
+    newer data (its ``evidence.estimated_as_of``; none: ``-infinity``); True if set."""
     cur = conn.execute(
         """UPDATE alerts SET started_at = least(%(started_at)s, coalesce(ended_at, last_seen_at)),
                              energy_lost_kwh = %(energy)s, revenue_lost = %(revenue)s, evidence = %(evidence)s,
                              title = coalesce(nullif(%(title)s, ''), title), updated_at = now()
-           WHERE alert_id = %(alert_id)s AND """ + ESTIMATED_AS_OF_SQL.format("alerts") + """ <= %(as_of)s""",
+           WHERE alert_id = %(alert_id)s
+             AND coalesce((evidence->>'estimated_as_of')::timestamptz, '-infinity') <= %(as_of)s""",
         {**params, "alert_id": alert_id},
     )
     return cur.rowcount > 0

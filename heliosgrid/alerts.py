@@ -108,9 +108,8 @@ class Alert:
 
 @dataclass(frozen=True)
 class EpisodeEstimate:
-    """One part of a run's hindsight estimate of an episode (:func:`revise_episode`): its span (tz-aware
-    UTC), energy lost (kWh), evidence, title (empty: keep the alert's), and whether it may revise (False:
-    the run's window may cut it)."""
+    """One part of a run's hindsight estimate of an episode (:func:`revise_episode`): span (tz-aware UTC),
+    energy lost (kWh), evidence, title ('': keep the alert's), may it revise (False: the window may cut it)."""
 
     started_at: datetime
     ended_at: datetime
@@ -225,9 +224,10 @@ def revise_episode(
     _check_tz("as_of", as_of)
     for p in parts:
         p.check()
+    if not parts:
+        return []
     key = {"site_id": site_id, "device_id": device_id, "fault_type": fault_type}
-    lo, hi = (min(p.started_at for p in parts), max(p.ended_at for p in parts)) if parts else (as_of, as_of)
-    spans = alert_episodes.overlapping(conn, key, lo, hi) if parts else []
+    spans = alert_episodes.overlapping(conn, key, min(p.started_at for p in parts), max(p.ended_at for p in parts))
     groups: dict[int, list[EpisodeEstimate]] = {}
     for p in parts:
         alert_id = next((a for a, start, end in spans if start <= p.ended_at and end >= p.started_at), None)
