@@ -148,8 +148,11 @@ class ForecastPoint(BaseModel):
     target_ts: datetime
     horizon_min: int
     p10_kw: float
-    p50_kw: float
+    p50_kw: float = Field(description="Median (kW): half the outcomes fall below it.")
     p90_kw: float
+    point_kw: float | None = Field(
+        None, description="Expected value (kW), the forecast to sum for energy over a period (a sum of medians is "
+                          "not the median of the sum); null for issues stored before the point forecast was kept.")
 
 
 class ForecastIssue(Page):

@@ -31,7 +31,7 @@ from heliosgrid.forecast.evaluation import (
 from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS
 from heliosgrid.forecast.forecaster import Forecaster, check_power_series, truncate_history
 from heliosgrid.forecast.hygiene import HygieneReport
-from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS, score_backtest
+from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS, point_column, score_backtest
 from heliosgrid.forecast.models import make_model
 from heliosgrid.forecast.plots import plot_backtest
 from heliosgrid.forecast.solar import CSI_MAX, STEP, ForecastInputError, SolarContext, infer_orientation, regular_grid
@@ -235,6 +235,7 @@ def _champion_and_bands(frame: pd.DataFrame, forecasters: dict[str, Forecaster],
             parts.append(apply_source_bands(frame[frame["model"] == n], sources, clip_kw))
             if n == ens.name:  # the production band starts where the backtest ended
                 ens.band_centre = {b: src.choice() for b, src in sources.items()}
+                ens.median_centre = {b: src.median_choice() for b, src in sources.items()}
                 ens.bands = {b: src.bands[ens.band_centre[b]].offsets() for b, src in sources.items()}
         frame = pd.concat(parts, ignore_index=True)
     return frame
@@ -314,13 +315,13 @@ def day_ahead_bounds(result: BacktestResult, reference: str = "prophet", min_cle
         p = np.clip(k_hat * frame["clearsky_kw"].to_numpy(), 0.0, cap)
         return float(np.sqrt(np.mean((p - frame["actual_kw"].to_numpy()) ** 2)) / cap)
 
-    ref_nrmse = float(np.sqrt(np.mean((ref["p50_kw"] - ref["actual_kw"]) ** 2)) / cap)
+    ref_nrmse = float(np.sqrt(np.mean((ref[point_column(ref)] - ref["actual_kw"]) ** 2)) / cap)
     day = pd.DatetimeIndex(ref["target_ts"]).tz_convert(tz).normalize()
     issue_day = pd.DatetimeIndex(ref["issued_at"]).tz_convert(tz).normalize()
     k_obs = (ref["actual_kw"] / ref["clearsky_kw"]).clip(0.0, CSI_MAX).to_numpy()
     day_obs = np.nan_to_num(daily.reindex(day).to_numpy(), nan=float(daily.mean()))
     oracle = nrmse(day_obs, ref)
-    k_ref = (ref["p50_kw"] / ref["clearsky_kw"]).clip(0.0, CSI_MAX).to_numpy()
+    k_ref = (ref[point_column(ref)] / ref["clearsky_kw"]).clip(0.0, CSI_MAX).to_numpy()
     bright = (ref["clearsky_kw"] >= min_clearsky_frac * cap).to_numpy()
     groups = pd.Series(np.where(bright, k_ref, np.nan)).groupby([ref["issued_at"].to_numpy(), day]).transform(
         "mean").to_numpy()

@@ -1,21 +1,22 @@
-"""The band source of each horizon bucket: where the conformal P10–P90 band is centred (ADR 0250).
+"""The band source of each horizon bucket: where the conformal P10–P90 band is centred (ADR 0250) and which
+centre is issued as the P50 (ADR 0580).
 
 A band is ``P10 = c + lower × scale_lo`` and ``P90 = c + upper × scale_hi`` with the climatological band
 scales (:mod:`heliosgrid.forecast.conformal`) and adaptive conformal offsets. Its centre ``c`` is
-``w × P50 + (1 − w) × P50_clim``: the forecast's own P50 (``w = 1``), the climatological median of the
-target slot over the last 14 days (``w = 0``, i.e. conformalised climatological quantiles), or halfway.
-The forecast's P50 is reported unchanged; P10 ≤ P50 ≤ P90 is kept by widening.
+``w × point + (1 − w) × P50_clim``: the forecast's own point forecast (``w = 1``), the climatological median
+of the target slot over the last 14 days (``w = 0``, i.e. conformalised climatological quantiles), or halfway.
 
-Why: the P50 of the point champion minimises squared error, and at 6–48 h it is a mean, not a median;
-a band centred on it lost to the climatological quantiles in pinball loss on most corpus cells, a band
-centred on the climatological median did not lose as much. Which centre is best differs per bucket and
-site, so each bucket keeps one :class:`OnlineBand` per centre and issues the band of the centre whose
-bands had the lowest P10/P90 pinball loss over the forecasts of the last :data:`WINDOW_DAYS` days of issue
-times that have matured (starting with the end of the training hold-out); the bands' scores use the same
-window, the production online replay's (ADR 0300). The adaptive miss levels of every centre's band are driven by the misses of
+Why: the point forecast minimises squared error; at 6–48 h it is a mean, not a median. A band centred on it
+lost to the climatological quantiles in pinball loss on most corpus cells, a band centred on the
+climatological median did not lose as much. Which centre is best differs per bucket and site, so each
+bucket keeps one :class:`OnlineBand` per centre and issues the band of the centre whose bands had the lowest
+P10/P90 pinball loss over the forecasts of the last :data:`WINDOW_DAYS` days of issue times that have matured
+(starting with the end of the training hold-out); the bands' scores use the same window, the production
+online replay's (ADR 0300). The adaptive miss levels of every centre's band are driven by the misses of
 the band actually issued, so switching centres does not escape the coverage control (ACI's long-run
-coverage holds for any sequence of nested bands). All of it uses only forecasts matured before the
-issue time.
+coverage holds for any sequence of nested bands). The P50 is chosen the same way on the q = 0.5 loss: the
+centre with the lowest recent absolute error (ADR 0580); the point forecast is kept as ``point_kw``.
+P10 ≤ P50 ≤ P90 is kept by widening. All of it uses only forecasts matured before the issue time.
 """
 
 from __future__ import annotations
@@ -55,37 +56,60 @@ def tail_pinball(y_kw: np.ndarray, p10_kw: np.ndarray, p90_kw: np.ndarray) -> np
 
 @dataclass
 class BandSource:
-    """One bucket's conformal bands, one per centre weight, and their recent P10/P90 pinball losses."""
+    """One bucket's conformal bands, one per centre weight, their recent P10/P90 pinball losses, and the
+    recent absolute errors of each centre taken as the P50 (the median choice, ADR 0580)."""
 
     bands: dict[float, OnlineBand] = field(default_factory=dict)
     losses: dict[float, np.ndarray] = field(default_factory=dict)
     #: Issue time (ns) of each loss.
     loss_times: dict[float, np.ndarray] = field(default_factory=dict)
+    #: Per centre weight, |actual − centre| (kW) of recent matured daylight forecasts, and their issue times.
+    median_losses: dict[float, np.ndarray] = field(default_factory=dict)
+    median_loss_times: dict[float, np.ndarray] = field(default_factory=dict)
 
     def choice(self) -> float:
-        """The centre weight with the lowest mean recent loss (ties and no data: the first weight)."""
-        means = {w: float(np.mean(v)) if v.size else np.inf for w, v in self.losses.items()}
-        return min(self.bands, key=lambda w: (means.get(w, np.inf), CENTRE_WEIGHTS.index(w)))
+        """The band centre weight with the lowest mean recent tail loss (ties and no data: the first weight)."""
+        return _lowest(self.losses, list(self.bands))
+
+    def median_choice(self) -> float:
+        """The centre weight whose centre had the lowest mean recent absolute error, i.e. the best recent
+        median: the issued P50 (ties and no data: the point forecast, weight 1)."""
+        return _lowest(self.median_losses, list(self.bands))
 
     def record(self, weight: float, r_lo: np.ndarray, r_hi: np.ndarray, loss: np.ndarray,
-               misses: tuple[float, float] | None, issued_ns: np.ndarray, now_ns: int) -> None:
-        """Matured forecasts (issued at ``issued_ns``) of the band centred with ``weight``: their scores and
-        their losses, keeping the last :data:`WINDOW_DAYS` of issue times before ``now_ns``; ``misses`` = the
-        lower/upper miss rates of the bands actually issued for them (they drive every centre's adaptive
-        level, so the coverage of what is issued is what ACI controls)."""
+               misses: tuple[float, float] | None, issued_ns: np.ndarray, now_ns: int,
+               abs_error: np.ndarray | None = None) -> None:
+        """Matured forecasts (issued at ``issued_ns``) of the band centred with ``weight``: their scores, their
+        tail losses and (``abs_error``) the centre's absolute errors, keeping the last :data:`WINDOW_DAYS` of
+        issue times before ``now_ns``; ``misses`` = the lower/upper miss rates of the bands actually issued for
+        them (they drive every centre's adaptive level, so the coverage of what is issued is what ACI controls)."""
         oldest = now_ns - _WINDOW_NS
         self.bands[weight].update(r_lo, r_hi, misses, issued_ns=issued_ns, oldest_ns=oldest)
-        ok = np.isfinite(loss)
-        losses = np.concatenate([self.losses.get(weight, np.zeros(0)), loss[ok]])
-        times = np.concatenate([self.loss_times.get(weight, np.zeros(0, dtype=np.int64)), issued_ns[ok]])
-        self.losses[weight], self.loss_times[weight] = losses[times >= oldest], times[times >= oldest]
+        self.losses[weight], self.loss_times[weight] = _keep_recent(
+            self.losses.get(weight), self.loss_times.get(weight), loss, issued_ns, oldest)
+        if abs_error is not None:
+            self.median_losses[weight], self.median_loss_times[weight] = _keep_recent(
+                self.median_losses.get(weight), self.median_loss_times.get(weight), abs_error, issued_ns, oldest)
 
 
-def _rows_band(p50: np.ndarray, clim: np.ndarray, s_lo: np.ndarray, s_hi: np.ndarray, weight: float,
-               offsets: tuple[float, float], capacity_kw: float) -> tuple[np.ndarray, np.ndarray]:
-    c = band_centre(p50, clim, weight)
-    p10, p90 = band_from_offsets(c, s_lo, s_hi, offsets[0], offsets[1], capacity_kw)
-    return np.minimum(p10, p50), np.maximum(p90, p50)
+def _lowest(losses: dict[float, np.ndarray], weights: list[float]) -> float:
+    """The weight with the lowest mean loss; ties and weights without losses go to the earlier weight."""
+    means = {w: float(np.mean(v)) if v.size else np.inf for w, v in losses.items()}
+    return min(weights, key=lambda w: (means.get(w, np.inf), CENTRE_WEIGHTS.index(w)))
+
+
+def _keep_recent(old: np.ndarray | None, old_times: np.ndarray | None, new: np.ndarray, new_times: np.ndarray,
+                 oldest_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """``old`` + the finite values of ``new`` and their issue times, keeping those issued at or after ``oldest_ns``."""
+    ok = np.isfinite(new)
+    values = np.concatenate([old if old is not None else np.zeros(0), new[ok]])
+    times = np.concatenate([old_times if old_times is not None else np.zeros(0, dtype=np.int64), new_times[ok]])
+    return values[times >= oldest_ns], times[times >= oldest_ns]
+
+
+def _rows_band(centre: np.ndarray, s_lo: np.ndarray, s_hi: np.ndarray, offsets: tuple[float, float],
+               capacity_kw: float) -> tuple[np.ndarray, np.ndarray]:
+    return band_from_offsets(centre, s_lo, s_hi, offsets[0], offsets[1], capacity_kw)
 
 
 def aci_gamma(bucket: str, origins: np.ndarray) -> float:
@@ -104,8 +128,8 @@ def aci_gamma(bucket: str, origins: np.ndarray) -> float:
 
 
 def start_sources(hold: pd.DataFrame, capacity_kw: float) -> dict[str, BandSource]:
-    """Per bucket, the bands of every centre started on the hold-out (columns ``bucket, y_kw, p50_kw,
-    clim_p50_kw, scale_lo_kw, scale_hi_kw``) and their in-sample hold-out losses."""
+    """Per bucket, the bands of every centre started on the hold-out (columns ``bucket, y_kw, p50_kw``
+    (the point forecast), ``clim_p50_kw, scale_lo_kw, scale_hi_kw``) and their in-sample hold-out losses."""
     out: dict[str, BandSource] = {}
     for b in HORIZON_BUCKETS:
         h = hold[hold["bucket"] == b]
@@ -118,10 +142,11 @@ def start_sources(hold: pd.DataFrame, capacity_kw: float) -> dict[str, BandSourc
             c = band_centre(p50, clim, w)
             src.bands[w] = OnlineBand(scores(y, c, s_lo)[recent], scores(y, c, s_hi)[recent], window=MAX_SCORES,
                                       times_ns=issued[recent])
-            p10, p90 = _rows_band(p50, clim, s_lo, s_hi, w, src.bands[w].offsets(), capacity_kw)
+            p10, p90 = _rows_band(c, s_lo, s_hi, src.bands[w].offsets(), capacity_kw)
             loss = tail_pinball(y, p10, p90)
             ok = np.isfinite(loss) & (s_lo > 1e-9) & recent
             src.losses[w], src.loss_times[w] = loss[ok], issued[ok]
+            src.median_losses[w], src.median_loss_times[w] = np.abs(y - c)[ok], issued[ok]
         out[b] = src
     return out
 
@@ -132,48 +157,83 @@ def _ns(values: pd.Series | np.ndarray) -> np.ndarray:
     return np.asarray(v.astype(np.int64) if v.dtype.kind in "iu" else pd.DatetimeIndex(v).asi8, dtype=np.int64)
 
 
+@dataclass
+class _Replay:
+    """One model's rows in issue-time order, as :func:`apply_source_bands` replays them (kW, ns)."""
+
+    y: np.ndarray
+    centres: dict[float, np.ndarray]
+    s_lo: np.ndarray
+    s_hi: np.ndarray
+    mature_at: np.ndarray  # index of the first issue time at or after the target was measured
+    issued_pos: np.ndarray  # index of the row's own issue time
+    origins_ns: np.ndarray
+    issued_ns: np.ndarray
+    capacity_kw: float
+
+
 def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capacity_kw: float) -> pd.DataFrame:
-    """Replace P10/P90 of one model's rows (columns ``issued_at, target_ts, horizon_min, p50_kw, actual_kw,
-    clim_p50_kw, scale_lo_kw, scale_hi_kw``) by the band of each bucket's chosen centre, in issue-time order;
-    a forecast feeds the bands and losses once its target has been measured (``target + 15 min``). Adds
-    ``band_centre_weight``. ``sources`` is updated in place (its final state is the production start)."""
+    """Replace P10/P50/P90 of one model's rows (columns ``issued_at, target_ts, horizon_min, p50_kw, actual_kw,
+    clim_p50_kw, scale_lo_kw, scale_hi_kw``) by each bucket's choices, in issue-time order: the band of the
+    centre with the lowest recent tail loss, and as P50 the centre with the lowest recent absolute error
+    (ADR 0580). The model's own P50, its point forecast, is kept as ``point_kw`` (what nRMSE scores). A forecast
+    feeds the bands and losses once its target has been measured (``target + 15 min``). Adds
+    ``band_centre_weight`` and ``median_centre_weight``. ``sources`` is updated in place (its final state is the
+    production start)."""
     rows = rows.sort_values(["issued_at", "horizon_min"]).reset_index(drop=True)
+    if "point_kw" not in rows:
+        rows["point_kw"] = rows["p50_kw"]
     origins = np.sort(rows["issued_at"].unique())
-    bucket = bucket_of(rows["horizon_min"].to_numpy())
-    y, p50, clim = (rows[c].to_numpy(dtype=float) for c in ("actual_kw", "p50_kw", "clim_p50_kw"))
+    point, clim = (rows[c].to_numpy(dtype=float) for c in ("point_kw", "clim_p50_kw"))
     s_lo, s_hi = (floored_scale(rows[c].to_numpy(dtype=float), capacity_kw) for c in ("scale_lo_kw", "scale_hi_kw"))
-    mature_at = np.searchsorted(pd.DatetimeIndex(origins).asi8, (pd.DatetimeIndex(rows["target_ts"]) + STEP).asi8,
-                                side="left")
-    issued_pos = np.searchsorted(origins, rows["issued_at"].to_numpy())
-    origins_ns, issued_ns = _ns(origins), _ns(rows["issued_at"])
-    issued = {w: (np.zeros(len(rows)), np.zeros(len(rows))) for w in CENTRE_WEIGHTS}
-    r = {w: (scores(y, band_centre(p50, clim, w), s_lo), scores(y, band_centre(p50, clim, w), s_hi))
-         for w in CENTRE_WEIGHTS}
-    p10, p90, chosen = np.zeros(len(rows)), np.zeros(len(rows)), np.ones(len(rows))
+    rp = _Replay(rows["actual_kw"].to_numpy(dtype=float), {w: band_centre(point, clim, w) for w in CENTRE_WEIGHTS},
+                 s_lo, s_hi,
+                 np.searchsorted(pd.DatetimeIndex(origins).asi8, (pd.DatetimeIndex(rows["target_ts"]) + STEP).asi8,
+                                 side="left"),
+                 np.searchsorted(origins, rows["issued_at"].to_numpy()), _ns(origins), _ns(rows["issued_at"]),
+                 capacity_kw)
+    out = {c: np.zeros(len(rows)) for c in ("p10_kw", "p50_kw", "p90_kw")}
+    out |= {"band_centre_weight": np.ones(len(rows)), "median_centre_weight": np.ones(len(rows))}
+    bucket = bucket_of(rows["horizon_min"].to_numpy())
     for b in HORIZON_BUCKETS:
         src = sources.get(b) or BandSource({w: OnlineBand(window=MAX_SCORES, times_ns=np.zeros(0, dtype=np.int64))
                                             for w in CENTRE_WEIGHTS})
         sources[b] = src
         for band in src.bands.values():
             band.gamma = aci_gamma(b, origins)
-        in_b = bucket == b
-        for i in range(len(origins)):
-            new = in_b & (mature_at == i) & (issued_pos < i)
-            if new.any():
-                day = new & (s_lo > 1e-9) & np.isfinite(y)
-                misses = (float(np.mean(y[day] < p10[day])), float(np.mean(y[day] > p90[day]))) if day.any() else None
-                for w in src.bands:
-                    loss = tail_pinball(y[new], issued[w][0][new], issued[w][1][new])
-                    src.record(w, r[w][0][new], r[w][1][new], np.where(s_lo[new] > 1e-9, loss, np.nan), misses,
-                               issued_ns[new], int(origins_ns[i]))
-            sel = in_b & (issued_pos == i)
-            for w in src.bands:
-                lo, hi = _rows_band(p50[sel], clim[sel], s_lo[sel], s_hi[sel], w, src.bands[w].offsets(), capacity_kw)
-                issued[w][0][sel], issued[w][1][sel] = lo, hi
-            w_best = src.choice()
-            p10[sel], p90[sel], chosen[sel] = issued[w_best][0][sel], issued[w_best][1][sel], w_best
-    rows["p10_kw"], rows["p90_kw"], rows["band_centre_weight"] = p10, p90, chosen
+        _replay_bucket(rp, src, bucket == b, out)
+    for c, v in out.items():
+        rows[c] = v
     return rows
+
+
+def _replay_bucket(rp: _Replay, src: BandSource, in_b: np.ndarray, out: dict[str, np.ndarray]) -> None:
+    """Issue one bucket's P10/P50/P90 at every issue time into ``out`` and feed ``src`` the matured ones."""
+    y = rp.y
+    issued = {w: (np.zeros(len(y)), np.zeros(len(y))) for w in src.bands}
+    for i in range(len(rp.origins_ns)):
+        new = in_b & (rp.mature_at == i) & (rp.issued_pos < i)
+        if new.any():
+            day = new & (rp.s_lo > 1e-9) & np.isfinite(y)
+            p10, p90 = out["p10_kw"], out["p90_kw"]
+            misses = (float(np.mean(y[day] < p10[day])), float(np.mean(y[day] > p90[day]))) if day.any() else None
+            lit = rp.s_lo[new] > 1e-9
+            for w in src.bands:
+                c = rp.centres[w][new]
+                loss = tail_pinball(y[new], issued[w][0][new], issued[w][1][new])
+                src.record(w, scores(y[new], c, rp.s_lo[new]), scores(y[new], c, rp.s_hi[new]),
+                           np.where(lit, loss, np.nan), misses, rp.issued_ns[new], int(rp.origins_ns[i]),
+                           np.where(lit, np.abs(y[new] - c), np.nan))
+        sel = in_b & (rp.issued_pos == i)
+        for w in src.bands:
+            issued[w][0][sel], issued[w][1][sel] = _rows_band(rp.centres[w][sel], rp.s_lo[sel], rp.s_hi[sel],
+                                                              src.bands[w].offsets(), rp.capacity_kw)
+        w_band, w_med = src.choice(), src.median_choice()
+        p50 = rp.centres[w_med][sel]
+        out["p50_kw"][sel], out["median_centre_weight"][sel] = p50, w_med
+        out["p10_kw"][sel] = np.minimum(issued[w_band][0][sel], p50)
+        out["p90_kw"][sel] = np.maximum(issued[w_band][1][sel], p50)
+        out["band_centre_weight"][sel] = w_band
 
 
 __all__ = ["CENTRE_WEIGHTS", "BandSource", "aci_gamma", "apply_source_bands", "band_centre", "start_sources", "tail_pinball"]

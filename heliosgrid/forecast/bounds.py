@@ -23,7 +23,7 @@ import pandas as pd
 
 from heliosgrid.forecast.backtest import BacktestResult
 from heliosgrid.forecast.features import persistence_csi, slot_climatology
-from heliosgrid.forecast.metrics import HORIZON_BUCKETS
+from heliosgrid.forecast.metrics import HORIZON_BUCKETS, point_column
 from heliosgrid.forecast.solar import STEPS_PER_DAY, ForecastInputError, regular_grid
 
 TARGET_GAIN = 0.10
@@ -64,13 +64,13 @@ def hindsight_bounds(result: BacktestResult, series: pd.Series) -> dict[str, Any
         x = np.vstack(rows)
         ref = ref.sort_values("issued_at", kind="stable")
         cs = ref["clearsky_kw"].to_numpy()
-        k_ref = ref["p50_kw"].to_numpy() / cs
+        k_ref = ref[point_column(ref)].to_numpy() / cs
         design = np.column_stack([np.ones(len(ref)), np.nan_to_num(x, nan=np.nanmean(k)), k_ref]) * cs[:, None]
         y = ref["actual_kw"].to_numpy()
         coef, *_ = np.linalg.lstsq(design, y, rcond=None)
         p_hat = np.clip(design @ coef, 0.0, cap)
         bound = float(np.sqrt(np.mean((p_hat - y) ** 2)) / cap)
-        ref_nrmse = float(np.sqrt(np.mean((ref["p50_kw"].to_numpy() - y) ** 2)) / cap)
+        ref_nrmse = float(np.sqrt(np.mean((ref[point_column(ref)].to_numpy() - y) ** 2)) / cap)
         out[b] = {"best_reference": cmp["best_reference"], "reference_nrmse": round(ref_nrmse, 4),
                   "champion_nrmse": round(float(cmp["champion_nrmse"]), 4),
                   "hindsight_linear_nrmse": round(bound, 4), "hindsight_gain": round(1.0 - bound / ref_nrmse, 4),

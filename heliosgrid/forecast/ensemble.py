@@ -259,10 +259,13 @@ class EnsembleForecaster:
     name: str = ENSEMBLE_NAME
     #: Per bucket, the weight of the P50 in the band centre (rest: climatological median; bandsource.py).
     band_centre: dict[str, float] = field(default_factory=dict)
+    #: Per bucket, the weight of the point forecast in the issued P50 (rest: climatological median; ADR 0580).
+    median_centre: dict[str, float] = field(default_factory=dict)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Artefacts pickled before ADR 0250 have no ``band_centre``: their bands stay centred on the P50."""
-        self.__dict__.update({"band_centre": {}, **state})
+        """Artefacts pickled before ADR 0250 have no ``band_centre`` (bands stay centred on the point forecast),
+        those before ADR 0580 no ``median_centre`` (the P50 is the point forecast)."""
+        self.__dict__.update({"band_centre": {}, "median_centre": {}, **state})
 
     @classmethod
     def from_members(cls, members: dict[str, Forecaster]) -> EnsembleForecaster:
@@ -287,12 +290,13 @@ class EnsembleForecaster:
 
     def predict_quantiles(self, history: pd.Series, issue_time: pd.Timestamp | str,
                           horizon_steps: int = DEFAULT_HORIZON_STEPS) -> pd.DataFrame:
-        """P10/P50/P90 (kW): members' P50 combined per bucket, conformal band on ``P_cs × s`` around each bucket's
-        band centre (:mod:`heliosgrid.forecast.bandsource`)."""
+        """P10/P50/P90 and the point forecast ``point_kw`` (kW): members' point forecasts combined per bucket,
+        conformal band on ``P_cs × s`` around each bucket's band centre, the P50 each bucket's median centre
+        (:mod:`heliosgrid.forecast.bandsource`)."""
         parts = {n: fc.predict_quantiles(history, issue_time, horizon_steps) for n, fc in self.members.items()}
         first = next(iter(parts.values()))
         h = first["horizon_min"].to_numpy()
-        p50 = combine_p50({n: p["p50_kw"].to_numpy() for n, p in parts.items()}, h, self.weights)
+        point = combine_p50({n: p["p50_kw"].to_numpy() for n, p in parts.items()}, h, self.weights)
         issue = pd.Timestamp(first["target_ts"].iloc[0])
         avail = truncate_history(check_power_series(history), issue).dropna()
         k = self.ctx.csi(regular_grid(avail, issue)) if len(avail) else pd.Series(dtype=float)
@@ -301,15 +305,17 @@ class EnsembleForecaster:
         buckets = bucket_of(h)
         lower = np.array([self.bands.get(b, (-1.0, 1.0))[0] for b in buckets])
         upper = np.array([self.bands.get(b, (-1.0, 1.0))[1] for b in buckets])
-        weight = np.array([self.band_centre.get(b, 1.0) for b in buckets])
-        centre = weight * p50 + (1.0 - weight) * np.where(np.isfinite(c_mid), cs * c_mid, p50)
-        p10, p90 = band_from_offsets(centre, cs * c_lo, cs * c_hi, lower, upper, self.ctx.capacity_kw)
-        p10, p90 = np.minimum(p10, p50), np.maximum(p90, p50)
-        return pd.DataFrame({"target_ts": first["target_ts"], "horizon_min": h, "p10_kw": p10, "p50_kw": p50,
-                             "p90_kw": p90})
+        clim = np.where(np.isfinite(c_mid), cs * c_mid, point)
+        weight, w_med = (np.array([d.get(b, 1.0) for b in buckets]) for d in (self.band_centre, self.median_centre))
+        p10, p90 = band_from_offsets(weight * point + (1.0 - weight) * clim, cs * c_lo, cs * c_hi, lower, upper,
+                                     self.ctx.capacity_kw)
+        p50 = w_med * point + (1.0 - w_med) * clim
+        return pd.DataFrame({"target_ts": first["target_ts"], "horizon_min": h, "p10_kw": np.minimum(p10, p50),
+                             "p50_kw": p50, "p90_kw": np.maximum(p90, p50), "point_kw": point})
 
     def describe(self) -> dict[str, Any]:
-        return {"model": {"weights": self.weights, "bands": self.bands, "band_centre": self.band_centre},
+        return {"model": {"weights": self.weights, "bands": self.bands, "band_centre": self.band_centre,
+                          "median_centre": self.median_centre},
                 "members": sorted(self.members),
                 "capacity_kw": self.ctx.capacity_kw, "holdout": self.evidence}
 

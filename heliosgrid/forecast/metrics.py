@@ -2,7 +2,9 @@
 
 Definitions (over the evaluated samples ``i`` with actual ``y_i`` and forecast quantiles):
 
-* ``mae_kw = mean |P50_i − y_i|``; ``rmse_kw = sqrt(mean (P50_i − y_i)²)``; ``bias_kw = mean (P50_i − y_i)``
+* ``mae_kw = mean |ŷ_i − y_i|``; ``rmse_kw = sqrt(mean (ŷ_i − y_i)²)``; ``bias_kw = mean (ŷ_i − y_i)`` with ``ŷ``
+  the point forecast (column ``point_kw``, the expected value; the P50 where a frame has no such column —
+  since ADR 0580 the issued P50 is a median, which squared error does not reward)
 * ``nrmse = rmse_kw / capacity_kw``, ``nmae = mae_kw / capacity_kw`` (fractions, not %)
 * ``skill = 1 − rmse / rmse_persistence`` on the same samples (> 0: better than smart persistence)
 * ``pinball_kw``: mean over q ∈ {0.1, 0.5, 0.9} of ``mean max(q (y − P_q), (q − 1)(y − P_q))``
@@ -37,20 +39,27 @@ def pinball_loss(y: np.ndarray, q_pred: np.ndarray, q: float) -> float:
     return float(np.mean(np.maximum(q * diff, (q - 1.0) * diff)))
 
 
-def point_metrics(y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, capacity_kw: float) -> dict[str, float]:
-    """MAE, RMSE, bias (kW), nMAE, nRMSE (fraction of capacity), pinball (kW), P10–P90 coverage."""
+def point_metrics(y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, capacity_kw: float,
+                  point: np.ndarray | None = None) -> dict[str, float]:
+    """MAE, RMSE, bias (kW) of ``point`` (default the P50), nMAE, nRMSE (fraction of capacity), pinball of
+    P10/P50/P90 (kW), P10–P90 coverage."""
     y = np.asarray(y, dtype=float)
     n = int(y.size)
     if n == 0:
         return {"n": 0, "mae_kw": math.nan, "rmse_kw": math.nan, "bias_kw": math.nan, "nmae": math.nan,
                 "nrmse": math.nan, "pinball_kw": math.nan, "coverage_p10_p90": math.nan}
-    err = np.asarray(p50, dtype=float) - y
+    err = np.asarray(p50 if point is None else point, dtype=float) - y
     mae = float(np.mean(np.abs(err)))
     rmse = float(np.sqrt(np.mean(err**2)))
     pinball = float(np.mean([pinball_loss(y, p, q) for p, q in ((p10, 0.1), (p50, 0.5), (p90, 0.9))]))
     coverage = float(np.mean((np.asarray(p10) <= y) & (y <= np.asarray(p90))))
     return {"n": n, "mae_kw": mae, "rmse_kw": rmse, "bias_kw": float(np.mean(err)), "nmae": mae / capacity_kw,
             "nrmse": rmse / capacity_kw, "pinball_kw": pinball, "coverage_p10_p90": coverage}
+
+
+def point_column(frame: pd.DataFrame) -> str:
+    """The column of a forecast frame that holds the point forecast: ``point_kw`` if present, else ``p50_kw``."""
+    return "point_kw" if "point_kw" in frame.columns else "p50_kw"
 
 
 def skill_score(rmse: float, rmse_reference: float) -> float:
@@ -73,7 +82,7 @@ def score_backtest(frame: pd.DataFrame, capacity_kw: float, reference: str = "pe
     """Metrics per model and horizon bucket (plus ``all``) from a long backtest frame.
 
     ``frame`` columns: ``model, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw,
-    actual_kw, clearsky_kw``. Samples are restricted to daylight with an actual, and to the
+    actual_kw, clearsky_kw`` and optionally ``point_kw``. Samples are restricted to daylight with an actual, and to the
     (issued_at, target_ts) pairs every model forecast, so all models are scored on the same set.
     """
     scored = frame[(frame["clearsky_kw"] > 0) & frame["actual_kw"].notna()].copy()
@@ -95,7 +104,8 @@ def score_backtest(frame: pd.DataFrame, capacity_kw: float, reference: str = "pe
         for b in buckets:
             sel = m if b == "all" else m[m["bucket"] == b]
             result[name][b] = point_metrics(sel["actual_kw"].to_numpy(), sel["p10_kw"].to_numpy(),
-                                            sel["p50_kw"].to_numpy(), sel["p90_kw"].to_numpy(), capacity_kw)
+                                            sel["p50_kw"].to_numpy(), sel["p90_kw"].to_numpy(), capacity_kw,
+                                            sel[point_column(sel)].to_numpy())
     if reference in result:
         for name in names:
             for b in buckets:

@@ -23,7 +23,7 @@ from heliosgrid.forecast.bandsource import aci_gamma, band_centre
 from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, floored_scale, scores
 from heliosgrid.forecast.features import climatology_band
 from heliosgrid.forecast.forecaster import truncate_history
-from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
+from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of, point_column
 from heliosgrid.forecast.solar import STEP, SolarContext, regular_grid
 
 log = logging.getLogger(__name__)
@@ -37,19 +37,22 @@ MIN_ONLINE_SCORES = 50
 def matured_forecasts(conn: psycopg.Connection, site_id: str, model_version: str, issued_at: pd.Timestamp,
                       window_days: int = ONLINE_WINDOW_DAYS) -> pd.DataFrame:
     """Stored forecasts of ``model_version`` issued in the last ``window_days`` whose target was measured
-    before ``issued_at``: issued_at, target_ts, horizon_min, p50_kw, actual_kw (kW, UTC)."""
+    before ``issued_at``: issued_at, target_ts, horizon_min, point_kw (the point forecast the band was centred
+    on; the P50 of rows stored before migration 0220), actual_kw (kW, UTC)."""
     rows = conn.execute(
-        """SELECT issued_at, target_ts, horizon_min, p50_kw, actual_kw FROM forecast_vs_actual
-           WHERE site_id = %s AND model_version = %s AND issued_at >= %s AND issued_at < %s
-             AND target_ts + interval '15 minutes' <= %s AND actual_kw IS NOT NULL
-           ORDER BY issued_at, target_ts""",
+        """SELECT f.issued_at, f.target_ts, f.horizon_min, coalesce(f.point_kw, f.p50_kw), a.actual_kw
+           FROM forecasts f
+           JOIN forecast_site_actual_15m a ON a.site_id = f.site_id AND a.bucket = f.target_ts
+           WHERE f.site_id = %s AND f.model_version = %s AND f.issued_at >= %s AND f.issued_at < %s
+             AND f.target_ts + interval '15 minutes' <= %s AND a.actual_kw IS NOT NULL
+           ORDER BY f.issued_at, f.target_ts""",
         (site_id, model_version, (issued_at - pd.Timedelta(days=window_days)).to_pydatetime(),
          issued_at.to_pydatetime(), issued_at.to_pydatetime()),
     ).fetchall()
-    frame = pd.DataFrame(rows, columns=["issued_at", "target_ts", "horizon_min", "p50_kw", "actual_kw"])
+    frame = pd.DataFrame(rows, columns=["issued_at", "target_ts", "horizon_min", "point_kw", "actual_kw"])
     for col in ("issued_at", "target_ts"):
         frame[col] = pd.DatetimeIndex(pd.to_datetime(frame[col], utc=True))
-    return frame.astype({"horizon_min": int, "p50_kw": float, "actual_kw": float})
+    return frame.astype({"horizon_min": int, "point_kw": float, "actual_kw": float})
 
 
 def band_scales(ctx: SolarContext, history: pd.Series, issue: pd.Timestamp,
@@ -92,9 +95,9 @@ class IssueScales:
         return _scales_from_csi(self.ctx, k, issue, horizon_min)
 
 
-def _centres(p50_kw: np.ndarray, clim_kw: np.ndarray, buckets: np.ndarray, centre: dict[str, float] | None) -> np.ndarray:
+def _centres(point_kw: np.ndarray, clim_kw: np.ndarray, buckets: np.ndarray, centre: dict[str, float] | None) -> np.ndarray:
     weight = np.array([(centre or {}).get(b, 1.0) for b in buckets])
-    return band_centre(p50_kw, clim_kw, weight)
+    return band_centre(point_kw, clim_kw, weight)
 
 
 def online_offsets(matured: pd.DataFrame, history: pd.Series, ctx: SolarContext,
@@ -102,7 +105,7 @@ def online_offsets(matured: pd.DataFrame, history: pd.Series, ctx: SolarContext,
                    centre: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
     """Per bucket, the (lower, upper) score offsets after replaying ``matured`` in issue order through an
     :class:`OnlineBand` (buckets with fewer than ``min_scores`` daylight scores are left out). Scores are
-    taken around each bucket's band centre (``centre``: weight of the P50, default 1; bandsource.py)."""
+    taken around each bucket's band centre (``centre``: weight of the point forecast, default 1; bandsource.py)."""
     issues = np.sort(matured["issued_at"].unique())
     bands = {b: OnlineBand(gamma=aci_gamma(b, issues)) for b in HORIZON_BUCKETS}
     counts = dict.fromkeys(HORIZON_BUCKETS, 0)
@@ -111,7 +114,7 @@ def online_offsets(matured: pd.DataFrame, history: pd.Series, ctx: SolarContext,
         h = part["horizon_min"].to_numpy()
         lo_kw, hi_kw, mid_kw = scales(pd.Timestamp(issue), h)
         buckets = bucket_of(h)
-        y, c = part["actual_kw"].to_numpy(), _centres(part["p50_kw"].to_numpy(), mid_kw, buckets, centre)
+        y, c = part["actual_kw"].to_numpy(), _centres(part[point_column(part)].to_numpy(), mid_kw, buckets, centre)
         r_lo, r_hi = scores(y, c, lo_kw), scores(y, c, hi_kw)
         for b, band in bands.items():
             sel = (buckets == b) & np.isfinite(r_lo) & np.isfinite(r_hi)
@@ -123,7 +126,8 @@ def online_offsets(matured: pd.DataFrame, history: pd.Series, ctx: SolarContext,
 
 def apply_offsets(frame: pd.DataFrame, offsets: dict[str, tuple[float, float]], history: pd.Series, ctx: SolarContext,
                   issue: pd.Timestamp, centre: dict[str, float] | None = None) -> pd.DataFrame:
-    """``frame`` (a forecast issued at ``issue``) with P10/P90 rebuilt from ``offsets`` in its buckets."""
+    """``frame`` (a forecast issued at ``issue``) with P10/P90 rebuilt from ``offsets`` in its buckets, around the
+    band centre of its point forecast (``point_kw``, else the P50) and always containing its P50."""
     if not offsets or frame.empty:
         return frame
     h = frame["horizon_min"].to_numpy()
@@ -133,7 +137,8 @@ def apply_offsets(frame: pd.DataFrame, offsets: dict[str, tuple[float, float]], 
     lower = np.array([offsets.get(b, (0.0, 0.0))[0] for b in buckets])
     upper = np.array([offsets.get(b, (0.0, 0.0))[1] for b in buckets])
     p50 = frame["p50_kw"].to_numpy()
-    p10, p90 = band_from_offsets(_centres(p50, mid_kw, buckets, centre), lo_kw, hi_kw, lower, upper, ctx.capacity_kw)
+    point = frame[point_column(frame)].to_numpy()
+    p10, p90 = band_from_offsets(_centres(point, mid_kw, buckets, centre), lo_kw, hi_kw, lower, upper, ctx.capacity_kw)
     out = frame.copy()
     out["p10_kw"] = np.where(have, np.minimum(p10, p50), frame["p10_kw"].to_numpy())
     out["p90_kw"] = np.where(have, np.maximum(p90, p50), frame["p90_kw"].to_numpy())

@@ -36,7 +36,7 @@ from heliosgrid.forecast.ensemble import EnsembleForecaster
 from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, HISTORY_LOOKBACK_DAYS, persistence_csi
 from heliosgrid.forecast.forecaster import Forecaster
 from heliosgrid.forecast.hygiene import clean_power_series
-from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS
+from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS, point_column
 from heliosgrid.forecast.online import update_band_online
 from heliosgrid.forecast.open_meteo import provider_from_settings
 from heliosgrid.forecast.registry import (
@@ -274,13 +274,14 @@ def run_forecasts(conn: psycopg.Connection, settings: Settings, issued_at: datet
     return total
 
 
-WRITE_SQL = """INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw)
-SELECT %s, %s, %s, u.target_ts, u.horizon_min, u.p10_kw, u.p50_kw, u.p90_kw
-FROM unnest(%s::timestamptz[], %s::integer[], %s::float8[], %s::float8[], %s::float8[])
-     AS u(target_ts, horizon_min, p10_kw, p50_kw, p90_kw)
+WRITE_SQL = """INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw,
+                       point_kw)
+SELECT %s, %s, %s, u.target_ts, u.horizon_min, u.p10_kw, u.p50_kw, u.p90_kw, u.point_kw
+FROM unnest(%s::timestamptz[], %s::integer[], %s::float8[], %s::float8[], %s::float8[], %s::float8[])
+     AS u(target_ts, horizon_min, p10_kw, p50_kw, p90_kw, point_kw)
 ON CONFLICT (site_id, model_version, issued_at, target_ts) DO UPDATE SET
     horizon_min = EXCLUDED.horizon_min, p10_kw = EXCLUDED.p10_kw, p50_kw = EXCLUDED.p50_kw,
-    p90_kw = EXCLUDED.p90_kw, created_at = now()"""
+    p90_kw = EXCLUDED.p90_kw, point_kw = EXCLUDED.point_kw, created_at = now()"""
 
 
 def _write_forecast(conn: psycopg.Connection, champ: dict[str, Any], issue: pd.Timestamp, frame: pd.DataFrame) -> int:
@@ -290,7 +291,8 @@ def _write_forecast(conn: psycopg.Connection, champ: dict[str, Any], issue: pd.T
     params = (champ["site_id"], champ["model_version"], issue.to_pydatetime(),
               [ts.to_pydatetime() for ts in pd.DatetimeIndex(frame["target_ts"])],
               [int(h) for h in frame["horizon_min"]],
-              [float(x) for x in frame["p10_kw"]], [float(x) for x in frame["p50_kw"]], [float(x) for x in frame["p90_kw"]])
+              [float(x) for x in frame["p10_kw"]], [float(x) for x in frame["p50_kw"]], [float(x) for x in frame["p90_kw"]],
+              [float(x) for x in frame[point_column(frame)]])
     conn.execute(WRITE_SQL, params)
     return len(frame)
 
@@ -305,12 +307,12 @@ def rolling_skill(conn: psycopg.Connection, champion: dict[str, Any], as_of: pd.
     lo = as_of - pd.Timedelta(days=window_days)
     frame = pd.DataFrame(
         conn.execute(
-            """SELECT issued_at, target_ts, p50_kw FROM forecasts
+            """SELECT issued_at, target_ts, coalesce(point_kw, p50_kw) FROM forecasts
                WHERE site_id = %s AND model_version = %s AND target_ts >= %s AND target_ts < %s AND issued_at < %s
                ORDER BY issued_at, target_ts""",
             (site_id, champion["model_version"], lo.to_pydatetime(), as_of.to_pydatetime(), as_of.to_pydatetime()),
         ).fetchall(),
-        columns=["issued_at", "target_ts", "p50_kw"],
+        columns=["issued_at", "target_ts", "point_kw"],
     )
     out: dict[str, Any] = {"site_id": site_id, "model_version": champion["model_version"], "window_days": window_days,
                            "n": 0, "skill": None, "rmse_kw": None, "rmse_persistence_kw": None}
@@ -340,7 +342,7 @@ def rolling_skill(conn: psycopg.Connection, champion: dict[str, Any], as_of: pd.
     out["n"] = len(scored)
     if len(scored) < DRIFT_MIN_SAMPLES:
         return out
-    rmse = float(np.sqrt(np.mean((scored["p50_kw"] - scored["actual_kw"]) ** 2)))
+    rmse = float(np.sqrt(np.mean((scored["point_kw"] - scored["actual_kw"]) ** 2)))
     rmse_p = float(np.sqrt(np.mean((scored["persist_kw"] - scored["actual_kw"]) ** 2)))
     out.update(rmse_kw=rmse, rmse_persistence_kw=rmse_p, skill=(1.0 - rmse / rmse_p) if rmse_p > 0 else None)
     return out

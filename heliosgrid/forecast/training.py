@@ -81,5 +81,6 @@ def train_site_models(history: pd.Series, site: SiteSpec, capacity_kw: float, *,
     if bt.ensemble is not None:
         ens = bt.ensemble
         out.forecasters[ens.name] = EnsembleForecaster({n: members[n] for n in ens.members}, ens.weights, ens.bands,
-                                                       ens.evidence, band_centre=dict(ens.band_centre))
+                                                       ens.evidence, band_centre=dict(ens.band_centre),
+                                                       median_centre=dict(ens.median_centre))
     return out

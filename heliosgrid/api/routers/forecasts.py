@@ -19,7 +19,7 @@ LATEST_ISSUE_SQL = """SELECT max(issued_at) FROM forecasts
              AND (%s::text IS NULL OR model_version = %s)"""
 # {0}: a Where.
 ISSUE_SQL = (
-    "SELECT site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw "
+    "SELECT site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw, point_kw "
     "FROM forecasts WHERE {} ORDER BY target_ts, model_version"
 )
 ACCURACY_SQL = """SELECT site_id, target_ts, issued_at, model_version, horizon_min, p10_kw, p50_kw, p90_kw,

@@ -81,9 +81,11 @@ def seed(url: str) -> Seeded:
             targets = [first + timedelta(minutes=15 * j) for j in range(1, 33)]
             with conn.cursor() as cur:
                 cur.executemany(
-                    "INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw) "
-                    "VALUES ('alpha', 'test-model-v1', %s, %s, %s, %s, %s, %s)",
-                    [(issued, t, int((t - issued).total_seconds() // 60), 90.0 + k, 115.0 + k, 140.0 + k) for t in targets],
+                    "INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw, "
+                    "point_kw) VALUES ('alpha', 'test-model-v1', %s, %s, %s, %s, %s, %s, %s)",
+                    # the older issue as stored before migration 0220 (no point forecast)
+                    [(issued, t, int((t - issued).total_seconds() // 60), 90.0 + k, 115.0 + k, 140.0 + k,
+                      110.0 + k if k else None) for t in targets],
                 )
         # Forecasts for targets already measured (a backfill): the accuracy table (migration 0100) picks them
         # up at the next rollup refresh; run that step now.

@@ -121,9 +121,10 @@ def test_forecast_latest_and_as_of(client: httpx.Client, seeded: Seeded) -> None
     latest = client.get("/v1/forecasts", params={"site_id": "alpha"}).json()
     assert latest["issued_at"].replace("Z", "+00:00") == iso(second)
     assert all(p["p10_kw"] <= p["p50_kw"] <= p["p90_kw"] for p in latest["items"])
+    assert {p["point_kw"] for p in latest["items"]} == {111.0}  # the expected value next to the median
     older = client.get("/v1/forecasts", params={"site_id": "alpha", "issued_at": iso(first + timedelta(minutes=30))}).json()
     assert older["issued_at"].replace("Z", "+00:00") == iso(first)
-    assert older["items"][0]["p50_kw"] == 115.0
+    assert older["items"][0]["p50_kw"] == 115.0 and older["items"][0]["point_kw"] is None
     none = client.get("/v1/forecasts", params={"site_id": "beta"}).json()
     assert none["issued_at"] is None and none["items"] == []
 

@@ -132,8 +132,9 @@ def test_drift_alert_raised_once_and_resolved(conn: psycopg.Connection, settings
 
 def test_band_is_updated_online_from_matured_forecasts(conn: psycopg.Connection, settings: Settings,
                                                        trained: dict[str, object]) -> None:
-    """The hourly path rebuilds the champion's band from its matured forecasts in forecast_vs_actual: when the
-    stored P50s turn out far off, the next band is wider than with accurate ones (same history, same model)."""
+    """The hourly path rebuilds the champion's band from its matured forecasts: when the stored point forecasts
+    (the band's centre, ADR 0580) turn out far off, the next band is wider than with accurate ones (same
+    history, same model)."""
     from heliosgrid.forecast.online import matured_forecasts
     from heliosgrid.forecast.pipeline import champions, forecast_site
 
@@ -143,7 +144,9 @@ def test_band_is_updated_online_from_matured_forecasts(conn: psycopg.Connection,
     issue = AS_OF + pd.Timedelta(days=2, hours=12)
     assert len(matured_forecasts(conn, SITE, champ["model_version"], issue)) > 500
     accurate = forecast_site(conn, champ, settings, issue)
-    conn.execute("UPDATE forecasts SET p50_kw = p50_kw * 0.3, p10_kw = least(p10_kw, p50_kw * 0.3) "
+    stored = conn.execute("SELECT count(*), count(point_kw) FROM forecasts WHERE site_id = %s", (SITE,)).fetchone()
+    assert stored is not None and stored[0] > 0 and stored[1] == stored[0]  # every new row keeps its point forecast
+    conn.execute("UPDATE forecasts SET point_kw = point_kw * 0.3 "
                  "WHERE site_id = %s AND model_version = %s AND issued_at < %s",
                  (SITE, champ["model_version"], issue.to_pydatetime()))
     try:

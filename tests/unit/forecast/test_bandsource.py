@@ -84,7 +84,8 @@ def test_issued_band_misses_drive_the_adaptive_level() -> None:
 
 
 def test_ensemble_artefacts_pickled_before_band_centres_still_load() -> None:
-    """An EnsembleForecaster pickled without ``band_centre`` (before ADR 0250) loads with P50-centred bands."""
+    """An EnsembleForecaster pickled without ``band_centre`` (before ADR 0250) or ``median_centre`` (before ADR 0580)
+    loads with bands centred on the point forecast and the point forecast as its P50."""
     import pickle
 
     from heliosgrid.forecast.ensemble import EnsembleForecaster
@@ -92,9 +93,10 @@ def test_ensemble_artefacts_pickled_before_band_centres_still_load() -> None:
     ens = EnsembleForecaster({}, {"0-1h": {"persistence": 1.0}}, {"0-1h": (-1.0, 1.0)}, {})
     state = dict(ens.__dict__)
     state.pop("band_centre")
+    state.pop("median_centre")
     old = EnsembleForecaster.__new__(EnsembleForecaster)
     old.__setstate__(state)
-    assert old.band_centre == {} and old.weights == ens.weights
+    assert old.band_centre == {} and old.median_centre == {} and old.weights == ens.weights
     assert pickle.loads(pickle.dumps(ens)).band_centre == {}
 
 
@@ -155,3 +157,35 @@ def test_scores_older_than_the_window_leave_the_band() -> None:
     assert band.times_ns is not None and band.times_ns.min() >= 10 * day_ns  # every calm score has left
     assert band.scores_hi.size == WINDOW_DAYS * 50 + 50
     assert band.offsets()[1] > 5 * calm_hi
+
+
+def _skewed_rows(n_issues: int, seed: int, start: str, point_is_median: bool) -> pd.DataFrame:
+    """Targets that are clear (CSI 0.95) 70 % of the time and cloudy (0.2) otherwise. The point forecast is the
+    mean (0.725) or, with ``point_is_median``, the median (0.95) while the climatological median is stale (0.6)."""
+    rows = _rows(n_issues, seed, start)
+    rng = np.random.default_rng(seed + 100)
+    cs = rows["clearsky_kw"].to_numpy()
+    k = np.where(rng.random(len(rows)) < 0.7, 0.95, 0.2)
+    return rows.assign(actual_kw=cs * k, p50_kw=cs * (0.95 if point_is_median else 0.725),
+                       clim_p50_kw=cs * (0.6 if point_is_median else 0.95))
+
+
+def test_the_p50_is_the_centre_with_the_lowest_recent_absolute_error_and_the_point_forecast_is_kept() -> None:
+    """ADR 0580: a squared-error point forecast is the mean; where the outcome is skewed the climatological median
+    is the better P50, and it is issued as the P50 while ``point_kw`` keeps the point forecast (what nRMSE scores)."""
+    from heliosgrid.forecast.metrics import pinball_loss
+
+    for point_is_median, weight in ((False, 0.0), (True, 1.0)):
+        hold = _skewed_rows(40, 1, "2024-06-01", point_is_median)
+        test = _skewed_rows(60, 2, "2024-06-11", point_is_median)
+        out = apply_source_bands(test, start_sources(_hold(hold), 100.0), 100.0)
+        day = out["clearsky_kw"] > 5
+        assert (out.loc[day, "median_centre_weight"] == weight).mean() > 0.95
+        point = test.sort_values(["issued_at", "horizon_min"])["p50_kw"].to_numpy()
+        np.testing.assert_allclose(out["point_kw"].to_numpy(), point)
+        y = out.loc[day, "actual_kw"].to_numpy()
+        issued, own = (pinball_loss(y, out.loc[day, c].to_numpy(), 0.5) for c in ("p50_kw", "point_kw"))
+        assert issued <= own
+        if not point_is_median:
+            assert issued < 0.8 * own
+        assert (out["p10_kw"] <= out["p50_kw"]).all() and (out["p50_kw"] <= out["p90_kw"]).all()
