@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.forecast.conformal import ACI_GAMMA, ACI_GAMMA_UNLAGGED, OnlineBand, band_from_offsets, floored_scale, scores
+from heliosgrid.forecast.handover import handover
 from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
 from heliosgrid.forecast.solar import STEP
 
@@ -46,6 +47,21 @@ def band_centre(p50_kw: np.ndarray, clim_p50_kw: np.ndarray, weight: float | np.
     where the climatological median is unknown."""
     clim = np.where(np.isfinite(clim_p50_kw), clim_p50_kw, p50_kw)
     return np.asarray(weight * p50_kw + (1.0 - weight) * clim)
+
+
+def handed_over(horizon_min: np.ndarray, per_bucket: dict[str, float] | dict[str, np.ndarray],
+                default: float = 1.0) -> np.ndarray:
+    """Per target, a value chosen per horizon bucket (``per_bucket``: one value, or one per target, per bucket;
+    missing buckets take ``default``) handed over linearly between adjacent buckets near their edges
+    (:func:`heliosgrid.forecast.handover.handover`, ADR 0460), so a choice that differs between two buckets
+    makes no cliff between neighbouring 15-min targets."""
+    h = np.asarray(horizon_min, dtype=float)
+    order = list(HORIZON_BUCKETS)
+    edges = [HORIZON_BUCKETS[b][0] for b in order] + [HORIZON_BUCKETS[order[-1]][1]]
+    lower, upper, lam = handover(h, edges)
+    values = np.vstack([np.broadcast_to(np.asarray(per_bucket.get(b, default), dtype=float), h.shape) for b in order])
+    rows = np.arange(len(h))
+    return np.asarray((1.0 - lam) * values[lower, rows] + lam * values[upper, rows])
 
 
 def tail_pinball(y_kw: np.ndarray, p10_kw: np.ndarray, p90_kw: np.ndarray) -> np.ndarray:
@@ -192,25 +208,32 @@ def apply_source_bands(rows: pd.DataFrame, sources: dict[str, BandSource], capac
                                  side="left"),
                  np.searchsorted(origins, rows["issued_at"].to_numpy()), _ns(origins), _ns(rows["issued_at"]),
                  capacity_kw)
-    out = {c: np.zeros(len(rows)) for c in ("p10_kw", "p50_kw", "p90_kw")}
-    out |= {"band_centre_weight": np.ones(len(rows)), "median_centre_weight": np.ones(len(rows))}
+    out = {c: np.zeros(len(rows)) for c in ("p10_kw", "p90_kw")} | {"band_centre_weight": np.ones(len(rows))}
     bucket = bucket_of(rows["horizon_min"].to_numpy())
+    # per bucket, the median centre weight it chose at each row's issue time (for the hand-over between buckets)
+    w_med: dict[str, np.ndarray] = {}
     for b in HORIZON_BUCKETS:
         src = sources.get(b) or BandSource({w: OnlineBand(window=MAX_SCORES, times_ns=np.zeros(0, dtype=np.int64))
                                             for w in CENTRE_WEIGHTS})
         sources[b] = src
         for band in src.bands.values():
             band.gamma = aci_gamma(b, origins)
-        _replay_bucket(rp, src, bucket == b, out)
+        w_med[b] = _replay_bucket(rp, src, bucket == b, out)[rp.issued_pos]
+    weight = handed_over(rows["horizon_min"].to_numpy(), w_med)
+    p50 = band_centre(point, clim, weight)
+    out |= {"p50_kw": p50, "median_centre_weight": weight, "p10_kw": np.minimum(out["p10_kw"], p50),
+            "p90_kw": np.maximum(out["p90_kw"], p50)}
     for c, v in out.items():
         rows[c] = v
     return rows
 
 
-def _replay_bucket(rp: _Replay, src: BandSource, in_b: np.ndarray, out: dict[str, np.ndarray]) -> None:
-    """Issue one bucket's P10/P50/P90 at every issue time into ``out`` and feed ``src`` the matured ones."""
+def _replay_bucket(rp: _Replay, src: BandSource, in_b: np.ndarray, out: dict[str, np.ndarray]) -> np.ndarray:
+    """Issue one bucket's P10/P90 at every issue time into ``out`` and feed ``src`` the matured forecasts;
+    returns the median centre weight the bucket chose at each issue time (the P50 is set by the caller)."""
     y = rp.y
     issued = {w: (np.zeros(len(y)), np.zeros(len(y))) for w in src.bands}
+    chosen = np.ones(len(rp.origins_ns))
     for i in range(len(rp.origins_ns)):
         new = in_b & (rp.mature_at == i) & (rp.issued_pos < i)
         if new.any():
@@ -228,12 +251,12 @@ def _replay_bucket(rp: _Replay, src: BandSource, in_b: np.ndarray, out: dict[str
         for w in src.bands:
             issued[w][0][sel], issued[w][1][sel] = _rows_band(rp.centres[w][sel], rp.s_lo[sel], rp.s_hi[sel],
                                                               src.bands[w].offsets(), rp.capacity_kw)
-        w_band, w_med = src.choice(), src.median_choice()
-        p50 = rp.centres[w_med][sel]
-        out["p50_kw"][sel], out["median_centre_weight"][sel] = p50, w_med
-        out["p10_kw"][sel] = np.minimum(issued[w_band][0][sel], p50)
-        out["p90_kw"][sel] = np.maximum(issued[w_band][1][sel], p50)
+        w_band = src.choice()
+        chosen[i] = src.median_choice()
+        out["p10_kw"][sel], out["p90_kw"][sel] = issued[w_band][0][sel], issued[w_band][1][sel]
         out["band_centre_weight"][sel] = w_band
+    return chosen
 
 
-__all__ = ["CENTRE_WEIGHTS", "BandSource", "aci_gamma", "apply_source_bands", "band_centre", "start_sources", "tail_pinball"]
+__all__ = ["CENTRE_WEIGHTS", "BandSource", "aci_gamma", "apply_source_bands", "band_centre", "handed_over", "start_sources",
+           "tail_pinball"]

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
 
+from heliosgrid.forecast.bandsource import handed_over
 from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
 from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, climatology_band
 from heliosgrid.forecast.forecaster import Forecaster, check_power_series, truncate_history
@@ -292,7 +293,7 @@ class EnsembleForecaster:
                           horizon_steps: int = DEFAULT_HORIZON_STEPS) -> pd.DataFrame:
         """P10/P50/P90 and the point forecast ``point_kw`` (kW): members' point forecasts combined per bucket,
         conformal band on ``P_cs × s`` around each bucket's band centre, the P50 each bucket's median centre
-        (:mod:`heliosgrid.forecast.bandsource`)."""
+        handed over between buckets (:mod:`heliosgrid.forecast.bandsource`)."""
         parts = {n: fc.predict_quantiles(history, issue_time, horizon_steps) for n, fc in self.members.items()}
         first = next(iter(parts.values()))
         h = first["horizon_min"].to_numpy()
@@ -306,7 +307,8 @@ class EnsembleForecaster:
         lower = np.array([self.bands.get(b, (-1.0, 1.0))[0] for b in buckets])
         upper = np.array([self.bands.get(b, (-1.0, 1.0))[1] for b in buckets])
         clim = np.where(np.isfinite(c_mid), cs * c_mid, point)
-        weight, w_med = (np.array([d.get(b, 1.0) for b in buckets]) for d in (self.band_centre, self.median_centre))
+        weight = np.array([self.band_centre.get(b, 1.0) for b in buckets])
+        w_med = handed_over(h, self.median_centre)  # no P50 cliff where two buckets' choices differ
         p10, p90 = band_from_offsets(weight * point + (1.0 - weight) * clim, cs * c_lo, cs * c_hi, lower, upper,
                                      self.ctx.capacity_kw)
         p50 = w_med * point + (1.0 - w_med) * clim

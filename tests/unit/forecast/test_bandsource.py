@@ -189,3 +189,17 @@ def test_the_p50_is_the_centre_with_the_lowest_recent_absolute_error_and_the_poi
         if not point_is_median:
             assert issued < 0.8 * own
         assert (out["p10_kw"] <= out["p50_kw"]).all() and (out["p50_kw"] <= out["p90_kw"]).all()
+
+
+def test_the_median_choice_is_handed_over_between_buckets_without_a_cliff() -> None:
+    """Buckets that chose different P50 centres meet in a linear hand-over (ADR 0460), not a step between two
+    neighbouring 15-min targets; away from the edge each bucket keeps its own choice (ADR 0580)."""
+    from heliosgrid.forecast.bandsource import handed_over
+
+    h = np.arange(192) * 15
+    w = handed_over(h, {"0-1h": 1.0, "1-6h": 1.0, "6-24h": 0.0, "24-48h": 0.0})
+    assert w[h < 300].min() == 1.0 and w[h >= 420].max() == 0.0
+    assert np.abs(np.diff(w)).max() <= 0.15
+    per_target = handed_over(h, {b: np.full(len(h), v) for b, v in (("0-1h", 1.0), ("1-6h", 1.0), ("6-24h", 0.0))})
+    np.testing.assert_allclose(per_target[h < 1380], w[h < 1380])  # a missing bucket (24–48 h) takes the default
+    assert per_target[h >= 1500].min() == 1.0
