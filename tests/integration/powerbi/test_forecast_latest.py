@@ -22,20 +22,24 @@ T0 = datetime(2023, 7, 14, tzinfo=UTC)
 SITES = ["fcl-site-a", "fcl-site-b", "fcl-site-c"]
 RANGE = {"lo": T0 - timedelta(days=1), "hi": T0 + timedelta(days=4), "sites": SITES}
 
-INSERT = ("INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw) "
+# point_kw (migration 0230): model "v0" writes none, as rows stored before migration 0220.
+INSERT = ("INSERT INTO forecasts (site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw, "
+          "point_kw) "
           "SELECT %(site)s, %(model)s, %(issued)s, %(issued)s::timestamptz + h * INTERVAL '15 minutes', h * 15, "
-          "0.5 * %(kw)s * (1 + h %% 5), %(kw)s * (1 + h %% 5), 1.5 * %(kw)s * (1 + h %% 5) "
+          "0.5 * %(kw)s * (1 + h %% 5), %(kw)s * (1 + h %% 5), 1.5 * %(kw)s * (1 + h %% 5), "
+          "CASE WHEN %(model)s = 'v0' THEN NULL ELSE 0.9 * %(kw)s * (1 + h %% 5) END "
           "FROM generate_series(0, %(steps)s - 1) h "
           "ON CONFLICT (site_id, model_version, issued_at, target_ts) DO UPDATE SET "
-          "p10_kw = EXCLUDED.p10_kw, p50_kw = EXCLUDED.p50_kw, p90_kw = EXCLUDED.p90_kw")
-LATEST = ("SELECT site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw FROM bi.forecast_latest "
-          "WHERE site_id = ANY(%(sites)s) ORDER BY site_id, target_ts")
+          "p10_kw = EXCLUDED.p10_kw, p50_kw = EXCLUDED.p50_kw, p90_kw = EXCLUDED.p90_kw, point_kw = EXCLUDED.point_kw")
+LATEST = ("SELECT site_id, model_version, issued_at, target_ts, horizon_min, p10_kw, p50_kw, p90_kw, point_kw "
+          "FROM bi.forecast_latest WHERE site_id = ANY(%(sites)s) ORDER BY site_id, target_ts")
 LATEST_LIVE = ("SELECT DISTINCT ON (site_id, target_ts) site_id, model_version, issued_at, target_ts, horizon_min, "
-               "p10_kw, p50_kw, p90_kw FROM forecasts WHERE site_id = ANY(%(sites)s) "
+               "p10_kw, p50_kw, p90_kw, point_kw FROM forecasts WHERE site_id = ANY(%(sites)s) "
                "ORDER BY site_id, target_ts, issued_at DESC, model_version")
-FLEET = ("SELECT target_ts, p10_kw, p50_kw, p90_kw, sites_forecast FROM bi.fleet_forecast_15m "
+FLEET = ("SELECT target_ts, p10_kw, p50_kw, p90_kw, sites_forecast, point_kw FROM bi.fleet_forecast_15m "
          "WHERE target_ts >= %(lo)s AND target_ts < %(hi)s ORDER BY target_ts")
-FLEET_LIVE = ("SELECT target_ts, sum(p10_kw), sum(p50_kw), sum(p90_kw), count(*) FROM (SELECT DISTINCT ON (site_id, target_ts) * "
+FLEET_LIVE = ("SELECT target_ts, sum(p10_kw), sum(p50_kw), sum(p90_kw), count(*), sum(coalesce(point_kw, p50_kw)) "
+              "FROM (SELECT DISTINCT ON (site_id, target_ts) * "
               "FROM forecasts WHERE target_ts >= %(lo)s AND target_ts < %(hi)s "
               "ORDER BY site_id, target_ts, issued_at DESC, model_version) x GROUP BY target_ts ORDER BY target_ts")
 
@@ -100,6 +104,8 @@ def test_the_stages_change_what_they_should(stages: dict[str, Any]) -> None:
     later = {(r[0], r[3]): r for r in s["later_issue"]["latest"]}
     assert later[(SITES[1], T0 + timedelta(hours=13))][1] == "v0"  # tie on issued_at: model_version order
     assert later[(SITES[0], T0 + timedelta(hours=13))][6] != later[(SITES[0], T0 + timedelta(hours=1))][6]
+    assert later[(SITES[1], T0 + timedelta(hours=13))][8] is None  # v0 stored no point forecast
+    assert later[(SITES[0], T0 + timedelta(hours=13))][8] == pytest.approx(0.9 * later[(SITES[0], T0 + timedelta(hours=13))][6])
     assert len(s["deleted_site"]["latest"]) < len(s["deleted_issue"]["latest"])
     assert s["one_issue"]["fleet"][0][4] == 3
     assert max(r[4] for r in s["concurrent"]["fleet"]) == 2  # site c was deleted

@@ -21,7 +21,8 @@ from heliosgrid.db.connection import open_connection
 pytestmark = pytest.mark.integration
 POWERBI = MODEL_DIR.parents[1]
 EXPECTED_MEASURES = {"Current kW", "Expected kW", "Energy Today kWh", "Performance Ratio", "Availability",
-                     "Forecast P50 kW", "Forecast P10 kW", "Forecast P90 kW", "Forecast MAE kW", "Forecast RMSE kW",
+                     "Forecast P50 kW", "Forecast P10 kW", "Forecast P90 kW", "Forecast Expected kW",
+                     "Fleet Forecast Expected kW", "Forecast MAE kW", "Forecast RMSE kW",
                      "Forecast Bias kW", "Open Alerts"}
 
 
