@@ -271,9 +271,12 @@ def site_features(
         _add_expected_columns(f, dev, poa_used, ambient_ref, u0s.get(dev.device_id))
         f["norm_yield"] = f["ac_power_kw_avg"] / dev.dc_capacity_kw if dev.dc_capacity_kw > 0 else np.nan
         feats[dev.device_id] = f
+    site_ac = _site_ac_fraction(feats, inverters, grid)
     for dev in all_devices:
         if dev.kind != "inverter":
-            feats[dev.device_id] = _reference_columns(frames[dev.device_id], clearsky_poa[dev.device_id], ref_poa, ambient_ref)
+            f = _reference_columns(frames[dev.device_id], clearsky_poa[dev.device_id], ref_poa, ambient_ref)
+            f["site_ac_fraction"] = site_ac
+            feats[dev.device_id] = f
     if not inverters:
         _add_poa_peer_ratio(feats, inverters, poa_all)
         return feats
@@ -282,6 +285,16 @@ def site_features(
     for dev in inverters:
         _add_model_temp_columns(feats[dev.device_id], dev, ambient_ref, u0s.get(dev.device_id))
     return feats
+
+
+def _site_ac_fraction(feats: dict[str, pd.DataFrame], inverters: list[DeviceSpec], grid: pd.DatetimeIndex) -> pd.Series:
+    """The site's AC power as a fraction of its inverters' AC capacity per bucket (NaN where an inverter did not
+    report, or without inverters): tells a weather station's sensor that the arrays are dark too."""
+    cap = sum(d.ac_capacity_kw for d in inverters)
+    if not inverters or cap <= 0:
+        return pd.Series(np.nan, index=grid)
+    ac = pd.concat([feats[d.device_id]["ac_power_kw_avg"] for d in inverters], axis=1)
+    return ac.sum(axis=1, min_count=len(inverters)) / cap
 
 
 def _clearsky_poa(site: SiteSpec, devices: list[DeviceSpec], grid: pd.DatetimeIndex) -> dict[str, pd.Series]:

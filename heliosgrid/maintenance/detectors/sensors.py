@@ -34,9 +34,15 @@ def stale(
 
 def _dark_together(f: pd.DataFrame, col: str, device: DeviceSpec, th: Thresholds) -> pd.Series:
     """Buckets where an irradiance sensor sits at its dark offset while the inverter produces
-    nothing either: sensor and array are covered together (snow, frost, shade) — they agree."""
+    nothing either: sensor and array are covered together (snow, frost, shade) — they agree. A weather
+    station's sensor is compared with the whole site's AC (``site_ac_fraction``): RSF II's pyranometer and
+    its inverter both read 0 on the mornings of 2–6 Jan 2022 (snow, low sun)."""
+    dark = f[col] <= th.stale_dark_w_m2
+    if device.kind == "weather_station":
+        site_ac = f["site_ac_fraction"] if "site_ac_fraction" in f else pd.Series(np.nan, index=f.index)
+        return dark & (site_ac < th.trip_power_fraction)
     ac = f["ac_power_kw_avg"] if "ac_power_kw_avg" in f else pd.Series(np.nan, index=f.index)
-    return (f[col] <= th.stale_dark_w_m2) & (ac < th.trip_power_fraction * device.ac_capacity_kw)
+    return dark & (ac < th.trip_power_fraction * device.ac_capacity_kw)
 
 
 def _stale_checks(f: pd.DataFrame, device: DeviceSpec, th: Thresholds) -> list[tuple[str, pd.Series, pd.Series]]:

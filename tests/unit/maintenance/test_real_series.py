@@ -107,6 +107,42 @@ def test_a_sensor_stuck_at_its_dark_offset_while_the_array_produces_is_found() -
     assert any(a.fault_type == "stuck_sensor" and a.started_at <= start + pd.Timedelta(hours=1) for a in alerts)
 
 
+def _rsf2_with_station() -> tuple[RealSeries, str]:
+    """RSF II with its second plane-of-array sensor (the pyranometer beside the reference cell) as the site's
+    weather station; returns the series and the station's device id."""
+    from dataclasses import replace
+
+    from heliosgrid.maintenance.realdata import MST, _read_csv
+    from heliosgrid.physics import DeviceSpec
+
+    series = rsf2()
+    raw = _read_csv("nrel_RSF_II.csv", index_col=0)
+    ts = pd.DatetimeIndex(pd.to_datetime(raw.index, format="%m/%d/%Y %H:%M")).tz_localize(MST).tz_convert("UTC")
+    inv = series.device
+    station = DeviceSpec(f"{series.site.site_id}-ws01", series.site.site_id, "weather_station", inv.surface_tilt_deg,
+                         inv.surface_azimuth_deg)
+    rows = pd.DataFrame({"device_id": station.device_id, "site_id": series.site.site_id, "ts": ts,
+                         "poa_w_m2": raw["poa_irradiance__1055"].to_numpy(dtype=float),
+                         "ambient_temp_c": raw["ambient_temp__1053"].to_numpy(dtype=float)})
+    readings = pd.concat([series.readings, rows], ignore_index=True).sort_values(["ts", "device_id"]).reset_index(drop=True)
+    return replace(series, site=replace(series.site, devices=(inv, station)), readings=readings), station.device_id
+
+
+def test_a_weather_station_sensor_dark_beside_a_dark_site_is_not_stuck_but_one_stuck_in_production_is() -> None:
+    """RSF II's pyranometer reads 0 W/m² for 1–2 h after sunrise on each day of 2–6 Jan 2022 while the inverter
+    produces nothing (snow, low sun). As the site's weather station it raised a stuck_sensor alert every morning:
+    a station has no AC of its own, so it is now compared with the site's (``site_ac_fraction``)."""
+    series, station = _rsf2_with_station()
+    alerts = dag_replay(series.site, series.readings).alerts
+    assert [a for a in alerts if a.fault_type == "stuck_sensor"] == []
+    start = pd.Timestamp("2022-01-04 17:00", tz="UTC")
+    readings = series.readings.copy()
+    window = (readings["device_id"] == station) & (readings["ts"] >= start) & (readings["ts"] < start + pd.Timedelta(hours=3))
+    readings.loc[window, "poa_w_m2"] = 0.0
+    found = [a for a in dag_replay(series.site, readings).alerts if a.fault_type == "stuck_sensor"]
+    assert [a.device_id for a in found] == [station] and found[0].started_at <= start + pd.Timedelta(hours=1)
+
+
 def test_the_files_own_gaps_are_found_and_their_comm_gap_alerts_are_true(west15: RealSeries) -> None:
     from dataclasses import replace
 
