@@ -110,3 +110,31 @@ def test_the_stages_change_what_they_should(stages: dict[str, Any]) -> None:
     assert s["one_issue"]["fleet"][0][4] == 3
     assert max(r[4] for r in s["concurrent"]["fleet"]) == 2  # site c was deleted
     assert s["cleaned"]["latest"] == [] and s["cleaned"]["fleet"] == []
+
+
+def test_migration_0230_carries_stored_point_forecasts_into_the_latest_and_fleet_rows(
+        fresh_db: Callable[..., str], tmp_path: Any) -> None:
+    """Forecasts written between migrations 0220 and 0230 (with and without a point forecast) appear in
+    bi.forecast_latest and bi.fleet_forecast_15m after 0230 as if the trigger had always kept point_kw."""
+    import shutil
+
+    from heliosgrid.db.migrate import DEFAULT_MIGRATIONS_DIR, migrate
+
+    upto = tmp_path / "upto0220"
+    upto.mkdir()
+    for f in DEFAULT_MIGRATIONS_DIR.iterdir():
+        if f.name[:4].isdigit() and int(f.name[:4]) <= 220:
+            shutil.copy(f, upto / f.name)
+    url = fresh_db(migrated=False)
+    with open_connection(url, autocommit=True) as conn:
+        migrate(conn, upto, requested_backend="postgres")
+        for site in SITES[:2]:
+            conn.execute("INSERT INTO sites (site_id, name, latitude_deg, longitude_deg, timezone) "
+                         "VALUES (%s, %s, 40, -3, 'UTC')", (site, site))
+        _write(conn, SITES[0], T0, 2.0)  # point_kw = 0.9 × P50
+        _write(conn, SITES[1], T0, 3.0, model="v0")  # no point forecast (as before 0220)
+        assert migrate(conn, requested_backend="postgres").applied == [230]
+        state = _state(conn)
+    assert _same(state["latest"], state["latest_live"]) and _same(state["fleet"], state["fleet_live"])
+    first = state["fleet"][0]
+    assert first[5] == pytest.approx(0.9 * 2.0 + 3.0)  # Σ coalesce(point_kw, p50_kw) at h = 0
