@@ -42,11 +42,11 @@ MAX_SCORES = 200_000
 _WINDOW_NS = int(WINDOW_DAYS * 86400e9)
 
 
-def band_centre(p50_kw: np.ndarray, clim_p50_kw: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
-    """``weight × P50 + (1 − weight) × P50_clim`` (kW; ``weight`` one value or one per sample); the P50
-    where the climatological median is unknown."""
-    clim = np.where(np.isfinite(clim_p50_kw), clim_p50_kw, p50_kw)
-    return np.asarray(weight * p50_kw + (1.0 - weight) * clim)
+def band_centre(point_kw: np.ndarray, clim_p50_kw: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
+    """``weight × point + (1 − weight) × P50_clim`` (kW; ``weight`` one value or one per sample); the point
+    forecast where the climatological median is unknown."""
+    clim = np.where(np.isfinite(clim_p50_kw), clim_p50_kw, point_kw)
+    return np.asarray(weight * point_kw + (1.0 - weight) * clim)
 
 
 def handed_over(horizon_min: np.ndarray, per_bucket: dict[str, float] | dict[str, np.ndarray],
@@ -238,6 +238,8 @@ def _replay_bucket(rp: _Replay, src: BandSource, in_b: np.ndarray, out: dict[str
         new = in_b & (rp.mature_at == i) & (rp.issued_pos < i)
         if new.any():
             day = new & (rp.s_lo > 1e-9) & np.isfinite(y)
+            # the issued bands before their widening to the P50 (set by the caller): widening only removes
+            # misses, so the coverage ACI controls is, if anything, below what is issued
             p10, p90 = out["p10_kw"], out["p90_kw"]
             misses = (float(np.mean(y[day] < p10[day])), float(np.mean(y[day] > p90[day]))) if day.any() else None
             lit = rp.s_lo[new] > 1e-9
