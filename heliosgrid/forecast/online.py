@@ -40,12 +40,10 @@ def matured_forecasts(conn: psycopg.Connection, site_id: str, model_version: str
     before ``issued_at``: issued_at, target_ts, horizon_min, point_kw (the point forecast the band was centred
     on; the P50 of rows stored before migration 0220), actual_kw (kW, UTC)."""
     rows = conn.execute(
-        """SELECT f.issued_at, f.target_ts, f.horizon_min, coalesce(f.point_kw, f.p50_kw), a.actual_kw
-           FROM forecasts f
-           JOIN forecast_site_actual_15m a ON a.site_id = f.site_id AND a.bucket = f.target_ts
-           WHERE f.site_id = %s AND f.model_version = %s AND f.issued_at >= %s AND f.issued_at < %s
-             AND f.target_ts + interval '15 minutes' <= %s AND a.actual_kw IS NOT NULL
-           ORDER BY f.issued_at, f.target_ts""",
+        """SELECT issued_at, target_ts, horizon_min, coalesce(point_kw, p50_kw), actual_kw FROM forecast_vs_actual
+           WHERE site_id = %s AND model_version = %s AND issued_at >= %s AND issued_at < %s
+             AND target_ts + interval '15 minutes' <= %s AND actual_kw IS NOT NULL
+           ORDER BY issued_at, target_ts""",
         (site_id, model_version, (issued_at - pd.Timedelta(days=window_days)).to_pydatetime(),
          issued_at.to_pydatetime(), issued_at.to_pydatetime()),
     ).fetchall()
