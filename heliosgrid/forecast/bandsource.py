@@ -28,7 +28,7 @@ import pandas as pd
 
 from heliosgrid.forecast.conformal import ACI_GAMMA, ACI_GAMMA_UNLAGGED, OnlineBand, band_from_offsets, floored_scale, scores
 from heliosgrid.forecast.handover import handover
-from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
+from heliosgrid.forecast.metrics import BUCKET_EDGES_MIN, HORIZON_BUCKETS, bucket_of
 from heliosgrid.forecast.solar import STEP
 
 #: Weights of the forecast's P50 in the band centre (the rest is the climatological median).
@@ -56,10 +56,9 @@ def handed_over(horizon_min: np.ndarray, per_bucket: dict[str, float] | dict[str
     (:func:`heliosgrid.forecast.handover.handover`, ADR 0460), so a choice that differs between two buckets
     makes no cliff between neighbouring 15-min targets."""
     h = np.asarray(horizon_min, dtype=float)
-    order = list(HORIZON_BUCKETS)
-    edges = [HORIZON_BUCKETS[b][0] for b in order] + [HORIZON_BUCKETS[order[-1]][1]]
-    lower, upper, lam = handover(h, edges)
-    values = np.vstack([np.broadcast_to(np.asarray(per_bucket.get(b, default), dtype=float), h.shape) for b in order])
+    lower, upper, lam = handover(h, BUCKET_EDGES_MIN)
+    values = np.vstack([np.broadcast_to(np.asarray(per_bucket.get(b, default), dtype=float), h.shape)
+                        for b in HORIZON_BUCKETS])
     rows = np.arange(len(h))
     return np.asarray((1.0 - lam) * values[lower, rows] + lam * values[upper, rows])
 
@@ -123,11 +122,6 @@ def _keep_recent(old: np.ndarray | None, old_times: np.ndarray | None, new: np.n
     return values[times >= oldest_ns], times[times >= oldest_ns]
 
 
-def _rows_band(centre: np.ndarray, s_lo: np.ndarray, s_hi: np.ndarray, offsets: tuple[float, float],
-               capacity_kw: float) -> tuple[np.ndarray, np.ndarray]:
-    return band_from_offsets(centre, s_lo, s_hi, offsets[0], offsets[1], capacity_kw)
-
-
 def aci_gamma(bucket: str, origins: np.ndarray) -> float:
     """ACI step of a bucket's bands: :data:`ACI_GAMMA_UNLAGGED` when every forecast of the bucket is measured
     before the next issue time (no feedback lag, e.g. 0–1 h and 1–6 h at 6-hourly issues), else :data:`ACI_GAMMA`.
@@ -158,7 +152,7 @@ def start_sources(hold: pd.DataFrame, capacity_kw: float) -> dict[str, BandSourc
             c = band_centre(p50, clim, w)
             src.bands[w] = OnlineBand(scores(y, c, s_lo)[recent], scores(y, c, s_hi)[recent], window=MAX_SCORES,
                                       times_ns=issued[recent])
-            p10, p90 = _rows_band(c, s_lo, s_hi, src.bands[w].offsets(), capacity_kw)
+            p10, p90 = band_from_offsets(c, s_lo, s_hi, *src.bands[w].offsets(), capacity_kw)
             loss = tail_pinball(y, p10, p90)
             ok = np.isfinite(loss) & (s_lo > 1e-9) & recent
             src.losses[w], src.loss_times[w] = loss[ok], issued[ok]
@@ -251,8 +245,8 @@ def _replay_bucket(rp: _Replay, src: BandSource, in_b: np.ndarray, out: dict[str
                            np.where(lit, np.abs(y[new] - c), np.nan))
         sel = in_b & (rp.issued_pos == i)
         for w in src.bands:
-            issued[w][0][sel], issued[w][1][sel] = _rows_band(rp.centres[w][sel], rp.s_lo[sel], rp.s_hi[sel],
-                                                              src.bands[w].offsets(), rp.capacity_kw)
+            issued[w][0][sel], issued[w][1][sel] = band_from_offsets(rp.centres[w][sel], rp.s_lo[sel], rp.s_hi[sel],
+                                                                     *src.bands[w].offsets(), rp.capacity_kw)
         w_band = src.choice()
         chosen[i] = src.median_choice()
         out["p10_kw"][sel], out["p90_kw"][sel] = issued[w_band][0][sel], issued[w_band][1][sel]

@@ -34,12 +34,12 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
 
-from heliosgrid.forecast.bandsource import handed_over
+from heliosgrid.forecast.bandsource import band_centre, handed_over
 from heliosgrid.forecast.conformal import OnlineBand, band_from_offsets, scores
 from heliosgrid.forecast.features import DEFAULT_HORIZON_STEPS, climatology_band
 from heliosgrid.forecast.forecaster import Forecaster, check_power_series, truncate_history
 from heliosgrid.forecast.handover import bucket_index, handover
-from heliosgrid.forecast.metrics import HORIZON_BUCKETS, bucket_of
+from heliosgrid.forecast.metrics import BUCKET_EDGES_MIN, HORIZON_BUCKETS, bucket_of
 from heliosgrid.forecast.solar import ForecastInputError, regular_grid
 
 ENSEMBLE_NAME = "per_horizon"
@@ -214,7 +214,7 @@ def horizon_weights(horizon_min: np.ndarray, weights: dict[str, dict[str, float]
     Inside a bucket, away from its edges, the weights are unchanged (ADR 0460)."""
     names = sorted({n for w in weights.values() for n in w})
     order = list(HORIZON_BUCKETS)
-    edges = [HORIZON_BUCKETS[b][0] for b in order] + [HORIZON_BUCKETS[order[-1]][1]]
+    edges = BUCKET_EDGES_MIN
     h = np.asarray(horizon_min, dtype=float)
     lower, upper, lam = handover(h, edges)
     # A bucket without weights hands nothing over: its neighbour keeps its own weights up to the edge.
@@ -306,12 +306,11 @@ class EnsembleForecaster:
         buckets = bucket_of(h)
         lower = np.array([self.bands.get(b, (-1.0, 1.0))[0] for b in buckets])
         upper = np.array([self.bands.get(b, (-1.0, 1.0))[1] for b in buckets])
-        clim = np.where(np.isfinite(c_mid), cs * c_mid, point)
         weight = np.array([self.band_centre.get(b, 1.0) for b in buckets])
         w_med = handed_over(h, self.median_centre)  # no P50 cliff where two buckets' choices differ
-        p10, p90 = band_from_offsets(weight * point + (1.0 - weight) * clim, cs * c_lo, cs * c_hi, lower, upper,
+        p10, p90 = band_from_offsets(band_centre(point, cs * c_mid, weight), cs * c_lo, cs * c_hi, lower, upper,
                                      self.ctx.capacity_kw)
-        p50 = w_med * point + (1.0 - w_med) * clim
+        p50 = band_centre(point, cs * c_mid, w_med)
         return pd.DataFrame({"target_ts": first["target_ts"], "horizon_min": h, "p10_kw": np.minimum(p10, p50),
                              "p50_kw": p50, "p90_kw": np.maximum(p90, p50), "point_kw": point})
 

@@ -29,6 +29,8 @@ HORIZON_BUCKETS: dict[str, tuple[int, int]] = {
     "6-24h": (360, 1440),
     "24-48h": (1440, 2880),
 }
+#: The buckets' edges in minutes, in order: each bucket's start, then the last one's end (the hand-over points).
+BUCKET_EDGES_MIN: tuple[int, ...] = (*(lo for lo, _ in HORIZON_BUCKETS.values()), list(HORIZON_BUCKETS.values())[-1][1])
 #: The bucket called "day-ahead" in targets and champion selection.
 DAY_AHEAD_BUCKET = "24-48h"
 

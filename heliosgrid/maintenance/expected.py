@@ -271,12 +271,12 @@ def site_features(
         _add_expected_columns(f, dev, poa_used, ambient_ref, u0s.get(dev.device_id))
         f["norm_yield"] = f["ac_power_kw_avg"] / dev.dc_capacity_kw if dev.dc_capacity_kw > 0 else np.nan
         feats[dev.device_id] = f
-    site_ac = _site_ac_fraction(feats, inverters, grid)
-    for dev in all_devices:
-        if dev.kind != "inverter":
-            f = _reference_columns(frames[dev.device_id], clearsky_poa[dev.device_id], ref_poa, ambient_ref)
-            f["site_ac_fraction"] = site_ac
-            feats[dev.device_id] = f
+    others = [d for d in all_devices if d.kind != "inverter"]
+    site_ac = _site_ac_fraction(feats, inverters, grid) if others else None
+    for dev in others:
+        f = _reference_columns(frames[dev.device_id], clearsky_poa[dev.device_id], ref_poa, ambient_ref)
+        f["site_ac_fraction"] = site_ac
+        feats[dev.device_id] = f
     if not inverters:
         _add_poa_peer_ratio(feats, inverters, poa_all)
         return feats
