@@ -4,16 +4,40 @@
 * **continued**: an auto-resolved alert that the episode goes on past is reopened (ADR 0530);
 * **revised**: a hindsight estimate replaces an alert's start, energy, revenue and evidence (ADR 0560).
 
-SQL only; the caller (:func:`heliosgrid.alerts.raise_alert`, :func:`heliosgrid.alerts.revise_episode`)
-checks the arguments and owns the transaction.
+SQL, and the one rule that assigns a run's parts of an episode to alerts (:func:`assign_to_newest`, also
+used by the real-data evaluation's alert book); the caller (:func:`heliosgrid.alerts.raise_alert`,
+:func:`heliosgrid.alerts.revise_episode`) checks the arguments and owns the transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import psycopg
+
+
+class _Span(Protocol):
+    @property
+    def started_at(self) -> Any: ...
+    @property
+    def ended_at(self) -> Any: ...
+
+
+K = TypeVar("K")
+P = TypeVar("P", bound=_Span)
+
+
+def assign_to_newest(spans: Sequence[tuple[K, Any, Any]], parts: Iterable[P]) -> dict[K, list[P]]:
+    """Each part (``started_at``, ``ended_at``) goes to the first of ``spans`` — ``(alert, start, end)`` of one
+    key's alerts, newest first, whatever their state — that it overlaps (ADR 0560); parts overlapping none
+    are left out."""
+    groups: dict[K, list[P]] = {}
+    for p in parts:
+        hit = next((a for a, start, end in spans if start <= p.ended_at and end >= p.started_at), None)
+        if hit is not None:
+            groups.setdefault(hit, []).append(p)
+    return groups
 
 
 def resolved_episode(conn: psycopg.Connection, params: Mapping[str, Any]) -> int | None:

@@ -228,13 +228,8 @@ def revise_episode(
         return []
     key = {"site_id": site_id, "device_id": device_id, "fault_type": fault_type}
     spans = alert_episodes.overlapping(conn, key, min(p.started_at for p in parts), max(p.ended_at for p in parts))
-    groups: dict[int, list[EpisodeEstimate]] = {}
-    for p in parts:
-        alert_id = next((a for a, start, end in spans if start <= p.ended_at and end >= p.started_at), None)
-        if alert_id is not None:
-            groups.setdefault(alert_id, []).append(p)
     revised = []
-    for alert_id, group in groups.items():
+    for alert_id, group in alert_episodes.assign_to_newest(spans, parts).items():
         if not all(p.revisable for p in group):
             continue
         energy = float(sum(p.energy_lost_kwh for p in group))

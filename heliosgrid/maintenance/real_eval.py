@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from heliosgrid.alert_episodes import assign_to_newest
 from heliosgrid.maintenance.detectors import INFO_TYPES, Finding
 from heliosgrid.maintenance.engine import analyse_site_detail
 from heliosgrid.maintenance.fault_plan import LONG_SERIES_DAYS, context, plans
@@ -92,25 +93,20 @@ class AlertBook:
         :func:`heliosgrid.alerts.revise_episode`: each finding goes to the newest alert of its key it
         overlaps; an alert takes its findings' earliest start and summed energy, unless one of them may
         be cut by the window (:func:`~.runner.revisable`) or the alert holds a newer estimate."""
-        groups: dict[int, list[Finding]] = {}
+        by_key: dict[tuple[str, str], list[Finding]] = {}
         for fd in findings:
-            if fd.fault_type not in REVISED_IN_HINDSIGHT:
-                continue
-            hit = next((i for i in range(len(self.alerts) - 1, -1, -1) if self._overlaps(self.alerts[i], fd)), None)
-            if hit is not None:
-                groups.setdefault(hit, []).append(fd)
-        for i, group in groups.items():
-            a = self.alerts[i]
-            newer = a.estimated_as_of is None or a.estimated_as_of <= as_of
-            if newer and all(revisable(fd, analysis_start) for fd in group):
-                a.started_at = min(min(fd.started_at for fd in group), a.last_seen_at)
-                a.energy_lost_kwh = float(sum(fd.energy_lost_kwh for fd in group))
-                a.estimated_as_of = as_of
-
-    @staticmethod
-    def _overlaps(a: BookAlert, fd: Finding) -> bool:
-        same_key = a.device_id == fd.device_id and a.fault_type == fd.fault_type
-        return same_key and a.started_at <= fd.ended_at and a.last_seen_at >= fd.started_at
+            if fd.fault_type in REVISED_IN_HINDSIGHT:
+                by_key.setdefault((fd.device_id, fd.fault_type), []).append(fd)
+        for (device_id, fault_type), parts in by_key.items():
+            spans = [(i, a.started_at, a.last_seen_at) for i, a in reversed(list(enumerate(self.alerts)))
+                     if a.device_id == device_id and a.fault_type == fault_type]
+            for i, group in assign_to_newest(spans, parts).items():
+                a = self.alerts[i]
+                newer = a.estimated_as_of is None or a.estimated_as_of <= as_of
+                if newer and all(revisable(fd, analysis_start) for fd in group):
+                    a.started_at = min(min(fd.started_at for fd in group), a.last_seen_at)
+                    a.energy_lost_kwh = float(sum(fd.energy_lost_kwh for fd in group))
+                    a.estimated_as_of = as_of
 
     def raise_alert(self, fd: Finding, window_end: pd.Timestamp) -> BookAlert:
         last_seen = min(fd.ended_at, window_end)
