@@ -42,6 +42,7 @@ from heliosgrid.maintenance.runner import (
     MAX_EPISODE_LOOKBACK,
     REVISED_IN_HINDSIGHT,
     absence_before_resolve,
+    reaches_window,
     revisable,
 )
 from heliosgrid.maintenance.soiling_long import TREND_LOOKBACK
@@ -162,7 +163,7 @@ def _run_window(
     # A detector that could not judge a device is no evidence that its fault cleared (ADR 0560).
     confirmed = {(dev, t) for dev, reasons in analysis.not_evaluated.items() for t in reasons}
     for fd in analysis.findings:
-        if (fd.ended_at <= start and not fd.evidence.get("ongoing", False)) or fd.fault_type == "clipping":
+        if not reaches_window(fd, start) or fd.fault_type == "clipping":
             continue
         alert = book.raise_alert(fd, end)
         if fd.ended_at < end - CLEAR_GRACE and not fd.evidence.get("ongoing", False):

@@ -88,6 +88,11 @@ def revisable(fd: Finding, analysis_start: pd.Timestamp) -> bool:
     return fd.fault_type in REVISED_IN_HINDSIGHT and fd.started_at >= analysis_start + REVISION_MARGIN
 
 
+def reaches_window(fd: Finding, start: pd.Timestamp) -> bool:
+    """Does ``fd`` concern a run starting at ``start``: it ends after it, or its episode is going on?"""
+    return bool(fd.ended_at > start or fd.evidence.get("ongoing", False))
+
+
 def absence_before_resolve(fault_type: str) -> timedelta:
     """How long an alert of ``fault_type`` that no run confirms stays active after its last sighting."""
     return RESOLVE_AFTER_ABSENCE.get(fault_type, timedelta(0))
@@ -158,7 +163,7 @@ def _update_alerts(conn: psycopg.Connection, settings: Settings, findings: list[
     the :data:`REVISED_IN_HINDSIGHT` findings revise the alerts they overlap; leave the alerts of
     ``run.unjudged`` keys active."""
     start, end, scanned = run.start, run.end, run.scanned
-    relevant = [fd for fd in findings if fd.ended_at > start or fd.evidence.get("ongoing", False)]
+    relevant = [fd for fd in findings if reaches_window(fd, start)]
     active_keys: set[alerts.AlertKey] = set(run.unjudged)
     raised = resolved = 0
     energy = 0.0
