@@ -20,9 +20,15 @@ Scope (everything else is handed, whole fetch at a time, to kafka-python's own c
   lz4, zstd), then parsed here; CRCs are checked by kafka-python (``crc32c`` C package) when
   ``check_crcs`` is on.
 
-A structurally broken record raises ``CorruptRecordError`` as kafka-python does. Exactness is
-checked by ``tests/unit/consumer/test_fastrecords.py`` (hypothesis, against kafka-python's own
-builders and parser). :func:`install` switches one ``KafkaConsumer`` to this parser.
+A batch that cannot be decoded (failed CRC, a compressed payload its codec cannot read, a broken
+record) does not stop ingest: its records are replaced by one :class:`UndecodableBatch` record at
+the batch's last offset, carrying the raw batch bytes and the reason, which the consumer
+quarantines and dead-letters as ``undecodable_batch`` like any refused message; the fetch goes on
+after the batch (records of it yielded before the failure stay delivered). Kafka brokers refuse
+such batches at produce time; Tansu stores them, and a hand-written client or a corrupted log
+segment can serve them. Exactness is checked by ``tests/unit/consumer/test_fastrecords.py``
+(hypothesis, against kafka-python's own builders and parser). :func:`install` switches one
+``KafkaConsumer`` to this parser.
 """
 
 from __future__ import annotations
@@ -51,6 +57,32 @@ _LOG_OVERHEAD = 12
 """Batch prefix: base offset (int64) + batch length (int32)."""
 _MAGIC_OFFSET = 16
 _LOG_APPEND_TIME = DefaultRecordBatch.LOG_APPEND_TIME
+_CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+
+
+class UndecodableBatch(ConsumerRecord):  # type: ignore[misc]
+    """Stands in for the records of a v2 batch that could not be decoded (see the module docstring).
+
+    ``offset`` is the batch's last offset (committing past it skips the batch), ``value`` the raw
+    batch as fetched (v2 format, header included), ``undecodable`` why and which offsets.
+    """
+
+    undecodable: str
+
+
+def undecodable_batch(tp: Any, epoch: int, batch: DefaultRecordBatch, raw: bytes, first: int, err: BaseException
+                      ) -> UndecodableBatch:
+    """The :class:`UndecodableBatch` for offsets ``first`` … last of ``batch`` (``raw``: its bytes as fetched)."""
+    last = batch.last_offset
+    codec = _CODECS.get(batch.compression_type, f"codec {batch.compression_type}")
+    kept = f"; offsets {batch.base_offset}..{first - 1} of it were delivered" if first > batch.base_offset else ""
+    rec = tuple.__new__(UndecodableBatch, (
+        tp.topic, tp.partition, epoch, last, batch.first_timestamp, batch.timestamp_type, None, raw, [], None,
+        -1, len(raw), -1))
+    rec.undecodable = (f"record batch at offsets {first}..{last} ({batch.records_count} records, {codec}, "
+                       f"{len(raw)} bytes) could not be decoded: {type(err).__name__}: {err}{kept}; "
+                       "the raw batch is kept whole")
+    return rec
 
 
 def all_v2(buffer: bytes | bytearray | memoryview) -> bool:
@@ -108,15 +140,11 @@ class FastPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc,name-
             last_batch = None
             while batch is not None:
                 last_batch = batch
-                if self.check_crcs and not batch.validate_crc():
-                    raise CorruptRecordError(
-                        f"Record batch for partition {self.topic_partition} at offset {batch.base_offset} "
-                        "failed crc check")
                 self.leader_epoch = batch.leader_epoch
                 if batch.is_control_batch:
                     self.next_fetch_offset = batch.next_offset
                 else:
-                    yield from self._batch_records(tp, batch)
+                    yield from self._batch_or_marker(tp, batch)
                 batch = records.next_batch()
             if last_batch is not None:
                 self.next_fetch_offset = last_batch.next_offset
@@ -124,6 +152,22 @@ class FastPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc,name-
         except StopIteration:  # as kafka-python: never let StopIteration end the generator silently
             log.exception("StopIteration raised unpacking messageset")
             raise RuntimeError("StopIteration raised unpacking messageset") from None
+
+    def _batch_or_marker(self, tp: Any, batch: DefaultRecordBatch) -> Iterator[ConsumerRecord]:
+        """The records of ``batch``; from the first that cannot be decoded on, one :class:`UndecodableBatch`."""
+        raw = batch._buffer  # a reference: decompression replaces the batch's buffer
+        try:
+            if self.check_crcs and not batch.validate_crc():
+                raise CorruptRecordError(f"record batch for partition {self.topic_partition} at offset "
+                                         f"{batch.base_offset} failed its CRC check")
+            yield from self._batch_records(tp, batch)
+        except Exception as err:  # any codec's or the parser's error: this batch's bytes, not the consumer
+            first = max(batch.base_offset, self.next_fetch_offset)
+            marker = undecodable_batch(tp, self.leader_epoch, batch, bytes(raw), first, err)
+            log.error("%s [%d]: %s", tp.topic, tp.partition, marker.undecodable)
+            self.records_read += 1
+            self.next_fetch_offset = batch.next_offset
+            yield marker
 
     def _batch_records(self, tp: Any, batch: DefaultRecordBatch) -> Iterator[ConsumerRecord]:
         """The records of one (non-control) v2 batch, in order; the record layout of KIP-98."""

@@ -139,6 +139,8 @@ REASON_CODES: dict[str, str] = {
     "key_mismatch": "Kafka message key differs from device_id",
     "unknown_device": "device_id is not registered in the devices table",
     "db_rejected": "the database refused the message's row (the detail names the constraint or error)",
+    "undecodable_batch": "a Kafka record batch could not be decoded (failed CRC, unreadable compression, broken "
+    "record): the raw batch is kept whole, the detail names its offsets and the error",
 }
 
 _ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"

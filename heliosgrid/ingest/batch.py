@@ -178,6 +178,10 @@ def decode_batch(
             sources.append(msg)
             fast += 1
             continue
+        undecodable = getattr(msg, "undecodable", None)  # consumer.fastrecords.UndecodableBatch: a raw batch
+        if undecodable is not None:  # (its bytes start with the batch's int64 base offset: never valid JSON)
+            out.rejects.append(reject_row(msg, "undecodable_batch", undecodable))
+            continue
         result = decode_row_canonical(msg.value, msg.key, now, window)
         if isinstance(result, Rejection):
             out.rejects.append(reject_row(msg, result.reason_code, result.reason_detail))

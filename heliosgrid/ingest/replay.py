@@ -9,7 +9,9 @@ Progress is kept by the consumer group ``<consumer_group>.dlq-replay`` on the DL
 committed only after the re-published messages are acknowledged (at-least-once), so an
 interrupted replay resumes where it stopped. Records whose payload was cut to bound their size
 (``payload_truncated: true``, see :mod:`heliosgrid.ingest.deadletter`) are not re-published:
-they are counted under ``skipped["truncated"]``; the whole message is in ``quarantine``.
+they are counted under ``skipped["truncated"]``; the whole message is in ``quarantine``. Nor are
+``undecodable_batch`` dead letters: their value is a raw record batch, not a message (counted
+under ``skipped["undecodable_batch"]``; recover its records from the bytes in ``quarantine``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from heliosgrid.settings import Settings
 JOIN_TIMEOUT_S = 60.0
 TRUNCATED = "truncated"
 """``skipped`` key of dead-letter records whose payload was cut (replay those from ``quarantine``)."""
+NOT_A_MESSAGE = "undecodable_batch"
+"""Reason of dead letters that hold a raw record batch (never re-published)."""
 
 
 @dataclass
@@ -84,6 +88,8 @@ def replay_dlq(
                     reason = headers.get("reason_code", b"unknown").decode("utf-8", "replace")
                     if is_truncated(headers):  # a cut record: the whole message is only in quarantine
                         result.skipped[TRUNCATED] = result.skipped.get(TRUNCATED, 0) + 1
+                    elif reason == NOT_A_MESSAGE:
+                        result.skipped[reason] = result.skipped.get(reason, 0) + 1
                     elif reasons is None or reason in reasons:
                         producer.send(settings.topic_readings, key=rec.key, value=rec.value)
                         result.replayed[reason] = result.replayed.get(reason, 0) + 1

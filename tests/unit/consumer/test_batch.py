@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+from kafka.structs import TopicPartition
 
+from consumer.fastrecords import undecodable_batch
 from heliosgrid.contract import REASON_CODES, Rejection, decode_reading, encode_reading
 from heliosgrid.db.writer import reading_row
 from heliosgrid.ingest.batch import SEQ, RawMessage, decode_row, validate_batch
@@ -88,3 +91,21 @@ def test_fast_decode_agrees_with_the_contract(changes: dict[str, object], drop: 
     raw = json.dumps(obj).encode()
     fast, canonical = decode_row(raw, key, NOW), decode_reading(raw, key, NOW)
     assert fast == (canonical if isinstance(canonical, Rejection) else reading_row(canonical))
+
+
+def test_an_undecodable_record_batch_is_rejected_whole_with_its_reason() -> None:
+    """``consumer.fastrecords.UndecodableBatch`` (a raw batch standing in for its records) → ``undecodable_batch``."""
+    builder = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False, producer_id=-1,
+                                        producer_epoch=-1, base_sequence=-1, batch_size=1 << 20)
+    for i in range(2):
+        builder.append(i, timestamp=1, key=b"inv-1", value=b"{}", headers=[])
+    raw = bytes(builder.build())
+    batch = DefaultRecordBatch(raw)
+    batch._header_data = (40, *batch._header_data[1:])  # the base offset a broker stamps
+    marker = undecodable_batch(TopicPartition("t", 0), 0, batch, raw, 40, OSError("bad gzip"))
+    out = validate_batch([_msg(39, _good(1)), marker], REGISTRY, now=NOW)
+    assert len(out.rows) == 1
+    [q] = out.rejects
+    assert (q.source_offset, q.reason_code, q.raw_payload) == (41, "undecodable_batch", raw)
+    assert "offsets 40..41 (2 records, none" in q.reason_detail and "OSError: bad gzip" in q.reason_detail
+    assert q.reason_code in REASON_CODES

@@ -22,7 +22,7 @@ from kafka.record.memory_records import MemoryRecords, MemoryRecordsBuilder
 from kafka.record.util import calc_crc32c
 from kafka.structs import TopicPartition
 
-from consumer.fastrecords import FastPartitionRecords, all_v2, install
+from consumer.fastrecords import FastPartitionRecords, UndecodableBatch, all_v2, install
 
 TP = TopicPartition("readings", 2)
 _HEADER = DefaultRecordBatch.HEADER_STRUCT
@@ -103,11 +103,13 @@ def test_control_and_transactional_batches_identical(recs: list[Any], before: li
 
 @settings(max_examples=100, deadline=None)
 @given(recs=records, pos=st.integers(61, 10_000), byte=st.integers(0, 255), truncate=st.booleans())
-def test_corrupt_batches_fail_alike(recs: list[Any], pos: int, byte: int, truncate: bool) -> None:
-    """With CRC checks off, damaged bytes raise (or parse) the same way in both parsers.
+def test_corrupt_batches_become_one_undecodable_record(recs: list[Any], pos: int, byte: int, truncate: bool) -> None:
+    """With CRC checks off, damaged bytes parse the same way in both parsers, or, where kafka-python
+    raises inside a v2 batch, the fast parser yields the records kafka-python yielded before the error
+    and then one :class:`UndecodableBatch` (the raw batch, its last offset): the fetch goes on.
 
-    ``pos`` wraps around the batch, so the batch header is damaged too (magic, codec bits): kafka-python
-    then raises codec or struct errors rather than ``CorruptRecordError``; the fast parser must match.
+    ``pos`` wraps around the batch, so the batch header is damaged too (magic, codec bits, length): a
+    batch that is no longer v2 goes to kafka-python and fails as there.
     """
     data = bytearray(v2_batch(recs, 0))
     pos %= len(data)
@@ -115,13 +117,46 @@ def test_corrupt_batches_fail_alike(recs: list[Any], pos: int, byte: int, trunca
         del data[pos:]
     else:
         data[pos] = byte
-    same(bytes(data), check_crcs=False)
+    slow = drain(Fetcher.PartitionRecords, bytes(data), check_crcs=False)
+    fast = drain(FastPartitionRecords, bytes(data), check_crcs=False)
+    if slow["error"] is None or fast["error"] is not None:
+        assert fast == slow
+        return
+    *delivered, marker = fast["records"]
+    assert isinstance(marker, UndecodableBatch) and delivered == slow["records"]
+    assert not any(isinstance(r, UndecodableBatch) for r in delivered)
+    batch = DefaultRecordBatch(bytes(data))
+    assert marker.offset == batch.last_offset and fast["next"] == batch.last_offset + 1
+    assert marker.value == bytes(data) and marker.key is None
+    assert f"offsets {len(delivered)}..{batch.last_offset}" in marker.undecodable
 
 
-def test_crc_failure_raises_like_kafka_python() -> None:
-    data = bytearray(v2_batch([(1, b"k", b"v" * 50, [])], 0))
+def test_crc_failure_becomes_one_undecodable_record() -> None:
+    data = bytearray(v2_batch([(1, b"k", b"v" * 50, [])], 7))
     data[-3] ^= 0xFF
-    assert same(bytes(data))["error"] is CorruptRecordError
+    assert drain(Fetcher.PartitionRecords, bytes(data))["error"] is CorruptRecordError
+    got = drain(FastPartitionRecords, bytes(data))
+    assert got["error"] is None and got["next"] == 8
+    [marker] = got["records"]
+    assert isinstance(marker, UndecodableBatch) and marker.value == bytes(data)
+    assert "offsets 7..7 (1 records, none" in marker.undecodable and "CRC" in marker.undecodable
+
+
+def test_unreadable_compressed_batch_between_good_ones() -> None:
+    """A gzip batch whose payload is not gzip (CRC right: Tansu stores such a batch) between two good batches."""
+    bad = bytearray(v2_batch([(1, b"a", b"x" * 300, []), (2, b"b", b"y" * 300, [])], 3, gzip=True))
+    assert DefaultRecordBatch(bytes(bad)).compression_type == DefaultRecordBatch.CODEC_GZIP
+    bad[61:] = b"\x1f\x8bnot gzip" + bytes(len(bad) - 61 - 10)
+    crc = calc_crc32c(memoryview(bad)[DefaultRecordBatch.ATTRIBUTES_OFFSET:])
+    struct.pack_into(">I", bad, DefaultRecordBatch.CRC_OFFSET, crc)
+    data = v2_batch([(1, b"k", b"0", [])] * 3, 0) + bytes(bad) + v2_batch([(1, b"k", b"5", [])], 5)
+    assert drain(Fetcher.PartitionRecords, data)["error"] is not None  # kafka-python: the consumer died here
+    got = drain(FastPartitionRecords, data)
+    assert got["error"] is None and got["next"] == 6
+    assert [r.offset for r in got["records"]] == [0, 1, 2, 4, 5]
+    marker = got["records"][3]
+    assert isinstance(marker, UndecodableBatch) and marker.value == bytes(bad)
+    assert "offsets 3..4 (2 records, gzip" in marker.undecodable
 
 
 def test_legacy_batches_go_to_kafka_python() -> None:
