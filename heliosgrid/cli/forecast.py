@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     b = fsub.add_parser("backtest", help="rolling-origin backtest of the models on a CSV or a built-in dataset")
     src = b.add_mutually_exclusive_group(required=True)
-    src.add_argument("--csv", type=Path, help="CSV with a timestamp column and a site AC power column")
+    src.add_argument("--csv", type=Path, help="CSV with a timestamp column and a site AC power column (any interval up to hourly "
+                     "means; coarser than 15 min is spread onto 15 min by the clear-sky shape)")
     src.add_argument("--dataset", help="built-in real dataset from an installed wheel: serf, pvdaq50, pvdaq50_winter, "
                                        "pvdaq50_spring_dst")
     src.add_argument("--corpus", action="store_true",

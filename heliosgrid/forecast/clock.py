@@ -79,15 +79,16 @@ def detect_clock_shifts(series_kw: pd.Series, site: SiteSpec) -> list[ClockSegme
     level = clean.groupby(period).transform("median")
     base = _reference_level(level)
     # logger clock errors are whole hours (DST, a wrong zone; the bias of the production midpoint
-    # varies by ±15 min over the seasons, which rounding to 30 min would turn into false half hours)
-    rel = ((level - base) / SHIFT_ROUND_MIN).round().astype(int) * SHIFT_ROUND_MIN
+    # varies by ±15 min over the seasons, which rounding to 30 min would turn into false half hours).
+    # The level closest to the sun is itself off when ≥ 45 min from it (a wrong zone, hourly means stamped
+    # at their end): then every period is shifted by it too, DST periods included.
+    base_shift = round(base / SHIFT_ROUND_MIN) * SHIFT_ROUND_MIN if abs(base) >= CLOCK_MIN_CONSTANT_SHIFT_MIN else 0
+    rel = ((level - base) / SHIFT_ROUND_MIN).round().astype(int) * SHIFT_ROUND_MIN + base_shift
     segments: list[ClockSegment] = []
     for _, part in rel.groupby(rel.ne(rel.shift()).cumsum()):
         shift = int(part.iloc[0])
         if abs(shift) >= MIN_SEGMENT_SHIFT_MIN:
             segments.append(_segment(part.index, shift))
-    if not segments and abs(base) >= CLOCK_MIN_CONSTANT_SHIFT_MIN:
-        segments.append(_segment(rel.index, round(base / SHIFT_ROUND_MIN) * SHIFT_ROUND_MIN))
     return segments
 
 

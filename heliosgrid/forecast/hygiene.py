@@ -1,7 +1,9 @@
 """Input hygiene before any model sees a power series: what was wrong, how much, and what was done.
 
-:func:`clean_power_series` takes a raw site AC power series (kW, tz-aware, any resolution ≤ 15 min)
-and returns the 15-min series the models use plus a :class:`HygieneReport` with counts:
+:func:`clean_power_series` takes a raw site AC power series (kW, tz-aware, any resolution up to hourly
+means; coarser than 15 min is spread onto the 15-min grid by the clear-sky shape,
+:mod:`heliosgrid.forecast.resolution`, ``input_step_min``) and returns the 15-min series the models use plus
+a :class:`HygieneReport` with counts:
 
 * ``duplicate_timestamps`` — repeated labels (the last value is kept);
 * ``sentinels`` — non-finite values and logger fill values (≤ −999, or beyond ±``SENTINEL_CAPACITY_FACTOR``
@@ -118,6 +120,8 @@ class HygieneReport:
     observed_max_kw: float = 0.0
     observed_p999_kw: float = 0.0
     effective_capacity_kw: float | None = None
+    input_step_min: float | None = None
+    """Interval of the input when coarser than 15 min (30-min or hourly means, spread onto the 15-min grid)."""
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -296,10 +300,23 @@ def _clock(s: pd.Series, site: SiteSpec, report: HygieneReport, correct: bool) -
     return s
 
 
+def _spread_coarse(s: pd.Series, step_s: float, site: SiteSpec, report: HygieneReport) -> pd.Series:
+    """30-min or hourly means onto the 15-min grid (:mod:`heliosgrid.forecast.resolution`), said in a warning."""
+    from heliosgrid.forecast.resolution import input_step, spread_to_15min
+
+    step = input_step(step_s)
+    report.input_step_min = step.total_seconds() / 60.0
+    report.warn(f"the data are {report.input_step_min:.0f}-min means: each is spread over its 15-min intervals by "
+                "the clear-sky shape (its energy kept); the models and the backtest's actuals are 15-min values "
+                "that follow that shape inside each interval")
+    return spread_to_15min(s, step, site)
+
+
 def clean_power_series(raw: pd.Series, site: SiteSpec, capacity_kw: float | None = None, *,
                        correct_clock: bool = True) -> tuple[pd.Series, HygieneReport]:
-    """Clean a raw AC power series (kW, tz-aware index, resolution ≤ 15 min) and average it onto the
-    15-min UTC grid (interval-start labels). Returns the series and the report of what was done."""
+    """Clean a raw AC power series (kW, tz-aware index, resolution up to hourly means) and average it onto
+    the 15-min UTC grid (interval-start labels; coarser input is spread onto it). Returns the series and the
+    report of what was done."""
     if not isinstance(raw.index, pd.DatetimeIndex) or raw.index.tz is None:
         raise ForecastInputError("the power series needs a timezone-aware DatetimeIndex")
     report = HygieneReport(n_input=len(raw))
@@ -310,8 +327,9 @@ def clean_power_series(raw: pd.Series, site: SiteSpec, capacity_kw: float | None
         raise ForecastInputError("the power series has fewer than 2 valid values after removing sentinels")
     step_s = pd.Series(s.index).diff().dt.total_seconds().median()
     if step_s > STEP.total_seconds() + 1:
-        raise ForecastInputError(f"data resolution is {step_s / 60:.0f} min; at least 15-min resolution is required")
-    s = s.resample(STEP, label="left", closed="left").mean()
+        s = _spread_coarse(s, step_s, site, report)
+    else:
+        s = s.resample(STEP, label="left", closed="left").mean()
     s = _isolated_fragments(s.dropna(), report).asfreq(STEP)
     cap = capacity_kw or float(s.max())
     s = _flatlines(s, cap, report)

@@ -69,6 +69,18 @@ def test_whole_series_shift_corrected_small_offsets_left(clean_series: pd.Series
     assert detect_clock_shifts(slightly, DEFAULT_SITE) == []
 
 
+def test_a_dst_switch_on_a_clock_already_an_hour_off_is_corrected_whole(clean_series: pd.Series) -> None:
+    """A logger in the wrong zone that also keeps DST: both periods are off against the sun, not only the step."""
+    raw = clean_series.copy()
+    late = raw.index >= pd.Timestamp("2024-05-16", tz="UTC")
+    raw.index = raw.index + pd.Timedelta(hours=1)
+    raw.index = raw.index.where(~late, raw.index + pd.Timedelta(hours=1))
+    segs = detect_clock_shifts(raw, DEFAULT_SITE)
+    assert [(s.shift_min, s.until) for s in segs][:1] == [(60, "2024-05-16")] and segs[-1].shift_min == 120
+    out, rep = clean_power_series(raw, DEFAULT_SITE, CAP)
+    assert rep.clock_corrected and daily_noon_offsets(out, DEFAULT_SITE).abs().max() < 20  # both periods
+
+
 def test_real_logger_clock_pvdaq50_switches_to_dst_on_2012_03_11() -> None:
     ds = load_dataset("pvdaq50_spring_dst")
     assert ds.hygiene is not None
@@ -112,8 +124,9 @@ def test_no_drift_is_read_into_the_seasonal_wander_of_real_series() -> None:
 
 def test_coarse_or_empty_input_is_refused() -> None:
     idx = pd.date_range("2024-05-01", periods=200, freq="1h", tz="UTC")
-    with pytest.raises(ForecastInputError, match="resolution is 60 min"):
-        clean_power_series(pd.Series(1.0, index=idx), DEFAULT_SITE, CAP)
+    with pytest.raises(ForecastInputError, match="resolution is 120 min; the forecasts need 15-min data or interval "
+                       "means of at most 60 min"):
+        clean_power_series(pd.Series(1.0, index=idx[::2]), DEFAULT_SITE, CAP)
     with pytest.raises(ForecastInputError, match="fewer than 2 valid values"):
         clean_power_series(pd.Series([-1e6, np.nan], index=idx[:2]), DEFAULT_SITE, CAP)
     with pytest.raises(ForecastInputError, match="timezone-aware"):

@@ -1,0 +1,76 @@
+"""Power series coarser than 15 min (30-min or hourly means, as many portals and settlement exports give)
+onto the 15-min grid the models use.
+
+Each interval's mean power is spread over its quarter-hours in proportion to the clear-sky global
+irradiance at each quarter's midpoint (Haurwitz, from the sun's zenith only): the clear-sky index is held
+constant inside an interval. The interval's energy is kept, and the day keeps the sun's shape instead of a
+staircase that would put hourly steps into every model's input. Quarter-hours of an interval with no clear
+sky (night, the edge of dawn) share its mean equally. Quarters are capped at the largest interval mean, the
+excess going to the interval's other quarters: an hour spent at the inverter's clip level stays flat there,
+and every interval keeps its energy.
+
+Labels are taken as interval starts, on the data's own phase (an hourly series stamped at :30 keeps its
+:30). An export stamped at interval *ends* then runs one interval late, which the clock check of
+:mod:`heliosgrid.forecast.hygiene` finds from solar noon (≥ 45 min) and corrects.
+
+What this cannot do: put back the variability inside an interval. Backtest metrics on such a series score
+15-min forecasts against these spread actuals; within an interval they follow the clear-sky shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pvlib
+
+from heliosgrid.forecast.solar import STEP, ForecastInputError
+from heliosgrid.physics import solar_position
+from heliosgrid.physics.fleet import SiteSpec
+
+#: Coarsest input accepted: hourly means. Coarser data hold no shape of the day worth forecasting from.
+MAX_STEP = pd.Timedelta(minutes=60)
+
+
+def input_step(step_s: float) -> pd.Timedelta:
+    """The interval of a series whose median step is ``step_s`` seconds, to the minute; refused beyond hourly."""
+    step = pd.Timedelta(minutes=max(1, round(step_s / 60.0)))
+    if step > MAX_STEP:
+        raise ForecastInputError(f"data resolution is {step_s / 60:.0f} min; the forecasts need 15-min data or "
+                                 f"interval means of at most {MAX_STEP.total_seconds() / 60:.0f} min")
+    return step
+
+
+def clearsky_shape(site: SiteSpec, times: pd.DatetimeIndex) -> np.ndarray:
+    """Clear-sky GHI (W/m², Haurwitz) at ``times``: only its shape over an interval is used."""
+    zenith = solar_position(site, times)["apparent_zenith"]
+    return np.asarray(pvlib.clearsky.haurwitz(zenith)["ghi"].to_numpy(), dtype=float)
+
+
+def spread_to_15min(power_kw: pd.Series, step: pd.Timedelta, site: SiteSpec) -> pd.Series:
+    """Interval means ``power_kw`` (kW, UTC, interval-start labels, one interval = ``step``) as 15-min means.
+
+    See the module docstring. Missing intervals stay missing (all their quarters are NaN).
+    """
+    coarse = power_kw.resample(step, label="left", closed="left", origin="start").mean()
+    if coarse.empty:
+        return coarse.rename(power_kw.name)
+    grid = pd.date_range(coarse.index[0], coarse.index[-1] + step - STEP, freq=STEP, tz="UTC")
+    owner = ((grid - coarse.index[0]) // step).to_numpy(dtype=np.int64)
+    means = coarse.to_numpy(dtype=float)[owner]
+    shape = clearsky_shape(site, grid + STEP / 2)
+    shape_mean = pd.Series(shape).groupby(owner).transform("mean").to_numpy()
+    weight = np.divide(shape, shape_mean, out=np.ones_like(shape), where=shape_mean > 0)
+    values = coarse.to_numpy(dtype=float)
+    cap = float(np.nanmax(values)) if np.isfinite(values).any() else np.inf
+    return pd.Series(_capped(means * weight, owner, cap), index=grid, name=power_kw.name)
+
+
+def _capped(quarters_kw: np.ndarray, owner: np.ndarray, cap_kw: float) -> np.ndarray:
+    """``quarters_kw`` capped at ``cap_kw``, each interval's excess given to its quarters below the cap in
+    proportion to their headroom: the interval's energy is kept (its mean is ≤ the cap, so the headroom suffices)."""
+    capped = np.minimum(quarters_kw, cap_kw)
+    excess = pd.Series(quarters_kw - capped).groupby(owner).transform("sum").to_numpy()
+    headroom = cap_kw - capped
+    room = pd.Series(headroom).groupby(owner).transform("sum").to_numpy()
+    share = np.divide(headroom, room, out=np.zeros_like(headroom), where=room > 0)
+    return np.asarray(capped + np.nan_to_num(excess) * share, dtype=float)
