@@ -253,6 +253,17 @@ def _parse_json(raw: bytes) -> Any:
     return json.loads(raw, parse_constant=_no_constant)
 
 
+def _framing_hint(raw: bytes) -> str | None:
+    """Why a value that is not JSON may still hold a reading: the Confluent Schema Registry wire format
+    (magic byte 0, a 4-byte schema id, then the payload), which Confluent's JSON/Avro serializers write."""
+    if len(raw) > 5 and raw[0] == 0:
+        schema_id = int.from_bytes(raw[1:5], "big")
+        body = "JSON" if raw[5:6] == b"{" else "binary (Avro or Protobuf?)"
+        return (f"Confluent Schema Registry framing (magic byte 0, schema id {schema_id}) before a {body} payload: "
+                "the contract takes plain JSON values — use a plain JSON or string serializer")
+    return None
+
+
 def decode_reading(
     raw: bytes | None, key: bytes | None = None, now: datetime | None = None,
     window: TimestampWindow = DEFAULT_TS_WINDOW,
@@ -266,7 +277,7 @@ def decode_reading(
     try:
         obj: Any = _parse_json(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Rejection("malformed_json", f"{type(exc).__name__}: {exc}"[:500])
+        return Rejection("malformed_json", _framing_hint(raw) or f"{type(exc).__name__}: {exc}"[:500])
     except ValueError as exc:  # a NaN/Infinity literal
         return Rejection("malformed_json", str(exc)[:500])
     except RecursionError:

@@ -220,3 +220,14 @@ def test_nothing_before_2000_is_accepted_by_default(ts: datetime) -> None:
     base = {"schema_version": 1, "device_id": "d", "site_id": "s", "seq": 1, "ts": ts.isoformat()}
     result = decode_reading(json.dumps(base).encode(), None, now=NOW)
     assert isinstance(result, Rejection) and result.reason_code in {"stale_timestamp", "out_of_range"}
+
+
+@given(msg=valid_readings(), schema_id=st.integers(0, 2**31 - 1))
+def test_confluent_schema_registry_framing_is_named_in_the_reason(msg: dict[str, Any], schema_id: int) -> None:
+    """Confluent's serializers put a magic byte 0 and a 4-byte schema id before the payload: the reading is
+    refused (the contract is plain JSON) with a detail that tells the integrator what to change."""
+    framed = b"\x00" + schema_id.to_bytes(4, "big") + json.dumps(msg).encode()
+    result = decode_reading(framed, now=NOW)
+    assert isinstance(result, Rejection) and result.reason_code == "malformed_json"
+    assert f"schema id {schema_id}) before a JSON payload" in result.reason_detail
+    assert "plain JSON" in result.reason_detail
