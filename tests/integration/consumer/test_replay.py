@@ -46,3 +46,18 @@ def test_replay_republishes_only_the_chosen_reasons_and_resumes_after_the_last_o
 
     again = replay_dlq(settings, None, idle_timeout_s=2)
     assert again.total_replayed == 0 and not again.skipped
+
+
+def test_replay_of_every_reason_never_republishes_an_undecodable_batch(broker: str, topic_names: dict[str, str]) -> None:
+    """An ``undecodable_batch`` dead letter holds a raw record batch, not a message (ADR 0600)."""
+    make_topics(broker, topic_names)
+    producer = KafkaProducer(bootstrap_servers=broker, acks="all")
+    producer.send(topic_names["dlq"], key=None, value=b"\x00" * 70, headers=[("reason_code", b"undecodable_batch")])
+    producer.send(topic_names["dlq"], key=b"inv-1", value=b'{"a": 1}', headers=[("reason_code", b"unknown_device")])
+    producer.flush()
+    producer.close()
+    settings = load_settings(kafka_bootstrap_servers=broker, topic_readings=topic_names["readings"],
+                             topic_dlq=topic_names["dlq"], consumer_group=f"g-{uuid.uuid4().hex[:8]}")
+    result = replay_dlq(settings, None, idle_timeout_s=2)
+    assert (result.replayed, result.skipped) == ({"unknown_device": 1}, {"undecodable_batch": 1})
+    assert _read_all(broker, topic_names["readings"]) == [(b"inv-1", b'{"a": 1}')]
