@@ -250,6 +250,30 @@ def _check_sign(frame: pd.DataFrame, spec: CsvSpec) -> None:
             -day[day < 0], -night[night < 0], int((day > 0).sum()), nameplate))
 
 
+NIGHT_DRAW_SHARE = 0.05
+"""Negative AC power while dark down to this share of the column's peak is the plant's own draw (a site meter
+importing for transformers and auxiliaries: −8.9 kW at a 5.9 MW plant), not a fill value or a unit error."""
+DARK_W_M2 = 20.0
+
+
+def _night_draw(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
+    """Negative AC power while the irradiance is dark (< :data:`DARK_W_M2`) and within
+    :data:`NIGHT_DRAW_SHARE` of the peak set to 0 kW in place (as the forecast hygiene does), with the warning.
+    Left as they were, a site meter's every night row was outside the reading contract's −1 kW and the file
+    was refused as a unit error."""
+    ac = frame["ac_power_kw"]
+    light = frame["poa_w_m2" if "poa_w_m2" in frame else "ghi_w_m2"]
+    peak = float(ac.quantile(0.999)) if ac.notna().any() else 0.0
+    draw = (ac < 0) & (light < DARK_W_M2) & (ac >= -NIGHT_DRAW_SHARE * max(peak, 0.0))
+    if not draw.any():
+        return []
+    scale, unit = _as_given("ac_power_kw", spec)
+    deepest = float(ac[draw].min()) * scale
+    frame.loc[draw, "ac_power_kw"] = 0.0
+    return [f"{int(draw.sum())} rows with negative {spec.ac_col!r} while dark (the plant's own draw, down to "
+            f"{deepest:g} {unit}): read as 0"]
+
+
 def _check_place(frame: pd.DataFrame, spec: CsvSpec) -> None:
     """The irradiance (AC power without it) must follow the sun at the given place within 4 h, else the
     longitude's sign or the timestamps' zone is wrong (:func:`heliosgrid.forecast.clock.profile_lag_min`)."""
@@ -323,7 +347,9 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
     if not (frame["ac_power_kw"] > 0).any():
         raise SeriesInputError(f"column {spec.ac_col!r} never shows positive power: nothing to evaluate")
     _check_unit(frame["ac_power_kw"], spec)
+    night = _night_draw(frame, spec)
     frame, warnings = _quarantine(frame, spec)
+    warnings = night + warnings
     _check_irradiance_unit(frame, spec)
     warnings += _fill_coarse_irradiance(frame, spec)
     warnings += _missing_values(frame, spec) + align_to_sun(frame, where)

@@ -32,6 +32,7 @@ from heliosgrid.alert_episodes import assign_to_newest
 from heliosgrid.maintenance.detectors import INFO_TYPES, Finding
 from heliosgrid.maintenance.engine import analyse_site_detail
 from heliosgrid.maintenance.fault_plan import LONG_SERIES_DAYS, context, plans
+from heliosgrid.maintenance.file_faults import file_faults, file_freezes, file_gaps, overlaps, true_on_file
 from heliosgrid.maintenance.frames import bucket_grid, device_frames, rollup_15m
 from heliosgrid.maintenance.injection import Injected
 from heliosgrid.maintenance.long_window import apply_long_window
@@ -254,37 +255,15 @@ POA_ONLY_REASON = "no AC power: a POA-only station (only the sensor detectors an
 LOSS_TYPES = ("inverter_trip", "string_outage", "soiling", "overheating")
 
 
-def file_gaps(series: RealSeries) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """Spans where the file itself has no reading (or, for a series with AC power, no AC power) for
-    more than 1.5 reporting intervals: real communication gaps of the plant's logger, which
-    ``comm_gap`` is right to report."""
-    r = series.readings
-    if "ac_power" in series.sensors:
-        r = r[r["ac_power_kw"].notna()]
-    ts = r["ts"].drop_duplicates().sort_values().reset_index(drop=True)
-    step = pd.Timedelta(seconds=series.cadence_s)
-    gap = np.flatnonzero((ts.diff() > 1.5 * step).to_numpy())
-    return [(pd.Timestamp(ts.iloc[i - 1]) + step, pd.Timestamp(ts.iloc[i])) for i in gap]
-
-
-def _on_file_gap(alert: BookAlert, gaps: list[tuple[pd.Timestamp, pd.Timestamp]]) -> bool:
-    """A ``comm_gap`` alert over a gap of the file: a true alert, not a false one."""
-    slack = pd.Timedelta(minutes=30)
-    return alert.fault_type == "comm_gap" and any(
-        alert.started_at < end + slack and alert.last_seen_at > start - slack for start, end in gaps
-    )
-
-
 def _score_fault(series: RealSeries, fault_type: str, start: pd.Timestamp, inject: Callable[..., Injected]) -> dict[str, Any]:
     done = inject(context(series, fault_type, start), start, series.cadence_s)
     runs_from = start - pd.Timedelta(days=1) if series.days >= LONG_SERIES_DAYS else None
     replay = dag_replay(series.site, done.readings, runs_from=runs_from)
     truth = done.truth
-    gaps = file_gaps(series)
-    tol = pd.Timedelta(hours=1)
-    # A comm gap alert over one of the file's own gaps (not the injected one) is a true alert.
-    near = [(truth["started_at"] - tol, truth["ended_at"] + tol)]
-    alerts = [a for a in replay.alerts if not _on_file_gap(a, gaps) or _on_file_gap(a, near)]
+    own = file_faults(series)
+    # An alert over one of the file's own faults that does not reach the injected one is true, not false.
+    injected = [(truth["started_at"], truth["ended_at"])]
+    alerts = [a for a in replay.alerts if not true_on_file(a, own) or overlaps(a, injected)]
     hit = summarise_fault(alerts, truth["device_id"], fault_type, truth["started_at"], truth["ended_at"])
     row: dict[str, Any] = {"series": series.name, "fault_type": fault_type, "started_at": str(truth["started_at"]), **hit}
     row["detected_at"] = str(hit["detected_at"]) if hit["detected_at"] is not None else None
@@ -327,14 +306,14 @@ def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _clean(series: RealSeries) -> tuple[list[BookAlert], dict[str, str], int]:
-    """False alerts on the unmodified series, the detectors' reasons, and the ``comm_gap`` alerts
-    over the file's own gaps (true alerts, left out of the false ones)."""
+def _clean(series: RealSeries) -> tuple[list[BookAlert], dict[str, str], dict[str, int]]:
+    """False alerts on the unmodified series, the detectors' reasons, and per type the alerts over the
+    file's own faults (:mod:`.file_faults`: true alerts, left out of the false ones)."""
     replay = dag_replay(series.site, series.readings)
     reasons = dict(replay.not_evaluated.get(series.device.device_id, {}))
-    gaps = file_gaps(series)
-    alerts = [a for a in replay.alerts if not _on_file_gap(a, gaps)]
-    true_gaps = len(replay.alerts) - len(alerts)
+    own = file_faults(series)
+    alerts = [a for a in replay.alerts if not true_on_file(a, own)]
+    true_on_own = {t: sum(a.fault_type == t and true_on_file(a, own) for a in replay.alerts) for t in own}
     if "poa" not in series.sensors:
         alerts = [a for a in alerts if a.fault_type not in SENSOR_TYPES]
         why = TRANSPOSED_GHI_REASON if "transposed_ghi" in series.sensors else DERIVED_INPUTS_REASON
@@ -342,7 +321,7 @@ def _clean(series: RealSeries) -> tuple[list[BookAlert], dict[str, str], int]:
     if "ac_power" not in series.sensors:
         alerts = [a for a in alerts if a.fault_type not in LOSS_TYPES]
         reasons.update(dict.fromkeys((*LOSS_TYPES, "snow_loss"), POA_ONLY_REASON))
-    return alerts, reasons, true_gaps
+    return alerts, reasons, true_on_own
 
 
 def _series_exclusions(series: RealSeries) -> tuple[str, ...]:
@@ -379,7 +358,7 @@ def evaluate_real(
     not_evaluated: dict[str, list[str]] = {}
     series_out: list[dict[str, Any]] = []
     for s in corpus:
-        alerts, reasons, true_gaps = _clean(s)
+        alerts, reasons, true_on_own = _clean(s)
         for det, why in reasons.items():
             not_evaluated.setdefault(det, []).append(f"{s.name}: {why}")
         informational = [a for a in alerts if a.fault_type in INFORMATIONAL]
@@ -394,7 +373,9 @@ def evaluate_real(
                 "judged_types": [t for t in FAULT_TYPES if t not in _series_exclusions(s)],
                 "false_alerts": {t: sum(a.fault_type == t for a in alerts) for t in FAULT_TYPES},
                 "file_gaps": len(file_gaps(s)),
-                "comm_gap_alerts_on_file_gaps": true_gaps,
+                "comm_gap_alerts_on_file_gaps": true_on_own["comm_gap"],
+                "file_sensor_freezes": len(file_freezes(s)),
+                "stuck_sensor_alerts_on_file_freezes": true_on_own["stuck_sensor"],
                 "informational": {
                     t: round(sum(a.energy_lost_kwh for a in informational if a.fault_type == t), 2) for t in INFORMATIONAL
                 },

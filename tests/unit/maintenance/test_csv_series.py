@@ -296,6 +296,25 @@ def test_logger_fill_values_are_quarantined_as_the_consumer_would(serf_csv: Path
     np.testing.assert_allclose(series.readings["ac_power_kw"].to_numpy(), kept["ac_power_kw"].to_numpy())
 
 
+def test_a_site_meters_night_draw_is_read_as_zero_not_refused_as_a_unit_error(serf_csv: Path, tmp_path: Path) -> None:
+    """A plant meter imports at night (captest's example plant: −8.9 kW at 5.9 MW on every dark row): more than
+    half the rows below the contract's −1 kW made the file look like a unit error. Dark negatives within 5 % of
+    the peak are the plant's own draw: read as 0 kW, said in a warning; a fill value still is quarantined."""
+    frame = pd.read_csv(serf_csv)
+    peak_w = float(frame["pac_w"].max())
+    dark = frame["poa"] < 1.0
+    frame.loc[dark, "pac_w"] = -0.03 * peak_w  # 3 % of the peak, far below −1 kW once scaled as a big plant's
+    frame["pac_w"] *= 1000.0
+    frame.loc[frame.index[dark][5], "pac_w"] = -9_999_999.0  # a fill value in the dark: not a draw
+    frame.to_csv(tmp_path / "meter.csv", index=False)
+    assert dark.mean() > 0.5
+    series = load_csv_series(_spec(tmp_path / "meter.csv"))
+    assert series.warnings[0] == (f"{int(dark.sum()) - 1} rows with negative 'pac_w' while dark (the plant's own draw, "
+                                  f"down to {-0.03 * peak_w * 1000.0:g} W): read as 0")
+    assert "1 of" in series.warnings[1] and "(first: -1e+07)" in series.warnings[1]
+    assert (series.readings["ac_power_kw"] >= 0).all() and len(series.readings) == len(frame) - 1
+
+
 def test_power_labelled_at_the_interval_end_is_moved_back_to_its_irradiance(serf_csv: Path, tmp_path: Path) -> None:
     """A logger that stamps its 15-min means at the interval's end: the power one interval late against the
     POA sensor. Found from the power/POA scatter (7.2 % aligned, 8.9 % as labelled) and moved back; the

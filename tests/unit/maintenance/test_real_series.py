@@ -146,7 +146,8 @@ def test_a_weather_station_sensor_dark_beside_a_dark_site_is_not_stuck_but_one_s
 def test_the_files_own_gaps_are_found_and_their_comm_gap_alerts_are_true(west15: RealSeries) -> None:
     from dataclasses import replace
 
-    from heliosgrid.maintenance.real_eval import _clean, file_gaps
+    from heliosgrid.maintenance.file_faults import file_gaps
+    from heliosgrid.maintenance.real_eval import _clean
 
     start = pd.Timestamp("2022-01-04 18:00", tz="UTC")
     keep = ~((west15.readings["ts"] >= start) & (west15.readings["ts"] < start + pd.Timedelta(hours=3)))
@@ -155,8 +156,28 @@ def test_the_files_own_gaps_are_found_and_their_comm_gap_alerts_are_true(west15:
     ((gap_start, gap_end),) = file_gaps(gappy)  # the file's readings are stamped at :01, :16, ...
     assert abs(gap_start - start) < pd.Timedelta(minutes=15)
     assert abs(gap_end - (start + pd.Timedelta(hours=3))) < pd.Timedelta(minutes=15)
-    alerts, _, on_file_gaps = _clean(gappy)
-    assert on_file_gaps == 1 and [a for a in alerts if a.fault_type == "comm_gap"] == []
+    alerts, _, on_own = _clean(gappy)
+    assert on_own == {"comm_gap": 1, "stuck_sensor": 0} and [a for a in alerts if a.fault_type == "comm_gap"] == []
+
+
+def test_the_files_own_frozen_sensor_is_found_and_its_stuck_alert_is_true(west15: RealSeries) -> None:
+    """A POA value repeated exactly for 1 h 15 min in daylight (as captest's example data has it) is the file's own
+    stuck sensor: the alert on it is true, not false; the sensor's plain dark offset at night is no freeze."""
+    from dataclasses import replace
+
+    from heliosgrid.maintenance.file_faults import file_freezes
+    from heliosgrid.maintenance.real_eval import _clean
+
+    readings = west15.readings.copy()
+    start = pd.Timestamp("2022-01-04 18:00", tz="UTC")  # late morning in Golden, CO
+    frozen = (readings["ts"] >= start) & (readings["ts"] < start + pd.Timedelta(minutes=75))
+    readings.loc[frozen, "poa_w_m2"] = float(readings.loc[frozen, "poa_w_m2"].iloc[0])
+    stuck = replace(west15, readings=readings)
+    assert file_freezes(west15) == []
+    ((t0, t1),) = file_freezes(stuck)
+    assert abs(t0 - start) < pd.Timedelta(minutes=15) and abs(t1 - (start + pd.Timedelta(minutes=75))) < pd.Timedelta(minutes=16)
+    alerts, _, on_own = _clean(stuck)
+    assert on_own["stuck_sensor"] == 1 and [a for a in alerts if a.fault_type == "stuck_sensor"] == []
 
 
 def _finding(start: str, end: str, energy: float = 1.0) -> Finding:
