@@ -54,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                        "pvdaq50_spring_dst")
     src.add_argument("--corpus", action="store_true",
                      help="every real PV power series in the installed wheels (see heliosgrid.forecast.corpus)")
-    b.add_argument("--timestamp-col", help="CSV timestamp column (ISO 8601; naive times are in --tz)")
+    b.add_argument("--timestamp-col", help="CSV timestamp column (ISO 8601; naive times are in --tz; '' for a first "
+                   "column without a header)")
     b.add_argument("--power-col", help="CSV AC power column (kW, or W with --power-unit W)")
     b.add_argument("--power-unit", choices=("kW", "W"), default="kW")
     b.add_argument("--latitude", type=float, help="site latitude, degrees north")

@@ -72,11 +72,15 @@ def read_csv_columns(path: Path | str, timestamp_col: str, columns: Sequence[str
         frame = read_csv_any(path)
     except CsvReadError as exc:
         raise ForecastInputError(str(exc)) from None
+    if timestamp_col in ("", "0") and str(frame.columns[0]).startswith("Unnamed: 0"):
+        timestamp_col = str(frame.columns[0])  # a pandas index written to CSV: its column has no header
     missing = [c for c in (timestamp_col, *columns) if c not in frame.columns]
     if missing:
+        hint = (" (the first column has no header: give --timestamp-col '')"
+                if timestamp_col in missing and str(frame.columns[0]).startswith("Unnamed: 0") else "")
         raise ForecastInputError(
             f"CSV {path} has no column(s) {', '.join(repr(c) for c in missing)}; columns are: "
-            + ", ".join(repr(c) for c in frame.columns)
+            + ", ".join(repr(c) for c in frame.columns) + hint
         )
     index = parse_timestamps(frame[timestamp_col], tz, timestamp_col)
     out = pd.DataFrame({c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in columns}, index=index)

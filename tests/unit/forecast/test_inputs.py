@@ -33,6 +33,17 @@ def test_csv_resamples_1min_to_15min(tmp_path: Path) -> None:
     assert s.iloc[0] == pytest.approx(7.0) and s.iloc[1] == pytest.approx(22.0)  # mean of 0..14, 15..29 kW
 
 
+def test_a_first_column_without_a_header_is_the_timestamp_with_an_empty_name(tmp_path: Path) -> None:
+    """A pandas frame written with its index (captest's example data): the time column has no header."""
+    idx = pd.date_range("2024-06-01 10:00", periods=30, freq="1min", tz="UTC")
+    path = tmp_path / "p.csv"
+    pd.DataFrame({"w": np.full(30, 2000.0)}, index=idx).to_csv(path)
+    assert load_power_csv(path, timestamp_col="", power_col="w", power_unit="W").tolist() == [2.0, 2.0]
+    with pytest.raises(ForecastInputError, match=r"no column\(s\) 'time'.*the first column has no header: give "
+                       "--timestamp-col ''"):
+        load_power_csv(path, timestamp_col="time", power_col="w")
+
+
 def test_coarser_than_15_min_is_refused() -> None:
     idx = pd.date_range("2024-06-01", periods=5, freq="1h", tz="UTC")
     with pytest.raises(ForecastInputError, match="resolution is 60 min"):
