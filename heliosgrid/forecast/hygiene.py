@@ -122,6 +122,8 @@ class HygieneReport:
     effective_capacity_kw: float | None = None
     input_step_min: float | None = None
     """Interval of the input when coarser than 15 min (30-min or hourly means, spread onto the 15-min grid)."""
+    hourly_labels_at_end: bool = False
+    """Hourly values read as stamped at the end of their hour (their profile ran ≥ 45 min behind the sun)."""
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -304,12 +306,21 @@ def _spread_coarse(s: pd.Series, step_s: float, site: SiteSpec, report: HygieneR
     """30-min or hourly means onto the 15-min grid (:mod:`heliosgrid.forecast.resolution`), said in a warning."""
     from heliosgrid.forecast.resolution import input_step, spread_to_15min
 
+    from heliosgrid.forecast.clock import profile_lag_min
+
     step = input_step(step_s)
     report.input_step_min = step.total_seconds() / 60.0
     report.warn(f"the data are {report.input_step_min:.0f}-min means: each is spread over its 15-min intervals by "
                 "the clear-sky shape (its energy kept); the models and the backtest's actuals are 15-min values "
                 "that follow that shape inside each interval")
-    return spread_to_15min(s, step, site)
+    out = spread_to_15min(s, step, site)
+    lag = profile_lag_min(out, site) if step == pd.Timedelta(hours=1) else None
+    if lag is not None and lag >= CLOCK_MIN_CONSTANT_SHIFT_MIN and abs(lag - 60.0) < abs(lag):
+        report.hourly_labels_at_end = True
+        report.warn(f"as stamped, the hourly values run {lag:.0f} min behind the sun: read as stamped at the end "
+                    "of their hour (the stamp of PVOutput-style exports), each moved to the hour before")
+        out = spread_to_15min(s.set_axis(s.index - step), step, site)
+    return out
 
 
 def clean_power_series(raw: pd.Series, site: SiteSpec, capacity_kw: float | None = None, *,

@@ -74,7 +74,14 @@ def test_hourly_means_of_a_real_plant_give_its_15_min_energy_and_clock() -> None
     out, rep = clean_power_series(hourly, ds.site, ds.capacity_kw)
     assert rep.input_step_min == 60.0 and "60-min means" in rep.warnings[0]
     assert [(s.since, s.shift_min) for s in rep.clock_shifts] == [("2012-03-11", 60)]
+    assert not rep.hourly_labels_at_end
     both = pd.concat([ds.series.rename("q"), out.rename("h")], axis=1).dropna()
     assert both.h.sum() == pytest.approx(both.q.sum(), rel=0.02)
     bright = both[both.q > 0.2 * ds.capacity_kw]
     assert float(np.corrcoef(bright.q, bright.h)[0, 1]) > 0.9
+    # the same hours stamped at their end (PVOutput-style): read back onto the hour before, the same series
+    end_stamped, rep_end = clean_power_series(hourly.set_axis(hourly.index + pd.Timedelta(hours=1)), ds.site,
+                                              ds.capacity_kw)
+    assert rep_end.hourly_labels_at_end and "stamped at the end of their hour" in rep_end.warnings[1]
+    assert [(s.since, s.shift_min) for s in rep_end.clock_shifts] == [("2012-03-11", 60)]
+    pd.testing.assert_series_equal(end_stamped, out)
