@@ -304,9 +304,8 @@ def _clock(s: pd.Series, site: SiteSpec, report: HygieneReport, correct: bool) -
 
 def _spread_coarse(s: pd.Series, step_s: float, site: SiteSpec, report: HygieneReport) -> pd.Series:
     """30-min or hourly means onto the 15-min grid (:mod:`heliosgrid.forecast.resolution`), said in a warning."""
-    from heliosgrid.forecast.resolution import input_step, spread_to_15min
-
     from heliosgrid.forecast.clock import profile_lag_min
+    from heliosgrid.forecast.resolution import input_step, spread_to_15min
 
     step = input_step(step_s)
     report.input_step_min = step.total_seconds() / 60.0
