@@ -25,6 +25,7 @@ from kafka import KafkaProducer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "consumer"))
 from ingest_helpers import (
     committed_offsets,
+    consume_all,
     consumer_env,
     dlq_messages,
     make_topics,
@@ -63,21 +64,6 @@ def _quarantine(db: str, topic: str) -> list[tuple[int, str, str, str | None, by
     return [(int(o), str(c), str(d), k, bytes(p)) for o, c, d, k, p in rows]
 
 
-def _consume_all(broker: str, topics: dict[str, str], db: str, total: int, log: Path, **env: str | int | float) -> str:
-    """Run a consumer until all ``total`` offsets are committed, SIGTERM it; returns its log."""
-    group = f"poison-{uuid.uuid4().hex[:8]}"
-    proc = start_consumer(consumer_env(db, broker, topics, group, **env), log)
-    try:
-        wait_for(lambda: committed_offsets(broker, group, topics["readings"], 1)[0] == total
-                 or proc.poll() is not None, 90, "all offsets committed")
-        assert proc.poll() is None, f"consumer exited with {proc.returncode}: {log.read_text()[-3000:]}"
-    finally:
-        rc = stop(proc)
-    text = log.read_text()
-    assert rc == 0, text[-3000:]
-    return text
-
-
 def test_nul_bytes_nan_literals_and_ancient_timestamps_are_quarantined_and_the_batch_is_stored(
     broker: str, topic_names: dict[str, str], fresh_db: Callable[..., str], tmp_path: Path
 ) -> None:
@@ -111,7 +97,7 @@ def test_nul_bytes_nan_literals_and_ancient_timestamps_are_quarantined_and_the_b
             stream.append((bad[i][1], bad[i][2]))
     make_topics(broker, topic_names)
     total = produce(broker, topic_names["readings"], stream, partition=0)
-    text = _consume_all(broker, topic_names, db, total, tmp_path / "consumer.log", batch_max_messages=1000,
+    text = consume_all(broker, topic_names, db, total, tmp_path / "consumer.log", batch_max_messages=1000,
                         batch_max_wait_ms=1000)
 
     assert "database error (retry in" not in text
@@ -137,7 +123,7 @@ def test_a_row_the_database_refuses_is_quarantined_alone_and_never_retried_as_an
                      f"OR device_id <> '{victim['device_id']}')")
     make_topics(broker, topic_names)
     total = produce(broker, topic_names["readings"], good, partition=0)
-    text = _consume_all(broker, topic_names, db, total, tmp_path / "consumer.log", batch_max_messages=1000,
+    text = consume_all(broker, topic_names, db, total, tmp_path / "consumer.log", batch_max_messages=1000,
                         batch_max_wait_ms=1000, db_retry_budget_s=5)
 
     assert "database error (retry in" not in text
@@ -168,7 +154,7 @@ def test_a_2_mb_invalid_message_is_quarantined_whole_and_dead_lettered_bounded(
     finally:
         producer.close(timeout=10)
     total = len(good) + 1
-    _consume_all(broker, topic_names, db, total, tmp_path / "consumer.log")
+    consume_all(broker, topic_names, db, total, tmp_path / "consumer.log")
 
     assert _stored(db, devices) == len(good)
     q = _quarantine(db, topic_names["readings"])

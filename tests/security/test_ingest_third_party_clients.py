@@ -28,7 +28,7 @@ import pytest
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "consumer"))
-from ingest_helpers import committed_offsets, consumer_env, dlq_messages, make_topics, start_consumer, stop, wait_for
+from ingest_helpers import consume_all, dlq_messages, make_topics
 
 from heliosgrid.contract import encode_reading
 from heliosgrid.ingest.synthetic import fleet_ids, readings_stream, register_devices
@@ -67,16 +67,7 @@ def test_messages_of_every_compression_codec_from_librdkafka_are_stored(
         batch = [(r.device_id.encode(), encode_reading(r)) for r in readings_stream([(device, site)], start, 40)]
         _librdkafka_produce(broker, topic_names["readings"], batch, codec)
         total += len(batch)
-    group = f"codec-{uuid.uuid4().hex[:8]}"
-    log = tmp_path / "consumer.log"
-    proc = start_consumer(consumer_env(db, broker, topic_names, group, batch_max_wait_ms=500), log)
-    try:
-        wait_for(lambda: committed_offsets(broker, group, topic_names["readings"], 1)[0] == total
-                 or proc.poll() is not None, 90, "all offsets committed")
-        assert proc.poll() is None, f"consumer exited with {proc.returncode}: {log.read_text()[-3000:]}"
-    finally:
-        rc = stop(proc)
-    assert rc == 0, log.read_text()[-3000:]
+    consume_all(broker, topic_names, db, total, tmp_path / "consumer.log", batch_max_wait_ms=500)
     with psycopg.connect(db) as conn:
         rows = conn.execute("SELECT device_id, count(*) FROM readings WHERE device_id = ANY(%s) GROUP BY device_id",
                             ([d for d, _ in devices],)).fetchall()
@@ -137,16 +128,7 @@ def test_a_batch_that_cannot_be_decoded_is_quarantined_whole_and_ingest_goes_on(
     _raw_produce(broker, topic, gz := _sealed(bad_gzip))  # 3-5
     _raw_produce(broker, topic, br := _sealed(broken))  # 6-8: 6 and 7 are stored
     _raw_produce(broker, topic, _sealed(_v2_batch(good[9:], codec=1)))  # 9-11
-    group = f"undecodable-{uuid.uuid4().hex[:8]}"
-    log = tmp_path / "consumer.log"
-    proc = start_consumer(consumer_env(db, broker, topic_names, group, batch_max_wait_ms=500), log)
-    try:
-        wait_for(lambda: committed_offsets(broker, group, topic, 1)[0] == 12 or proc.poll() is not None,
-                 60, "all offsets committed")
-        assert proc.poll() is None, f"consumer exited with {proc.returncode}: {log.read_text()[-3000:]}"
-    finally:
-        rc = stop(proc)
-    assert rc == 0, log.read_text()[-3000:]
+    consume_all(broker, topic_names, db, 12, tmp_path / "consumer.log", batch_max_wait_ms=500)
     with psycopg.connect(db) as conn:
         seqs = [r[0] for r in conn.execute("SELECT seq FROM readings WHERE device_id = %s ORDER BY seq",
                                            (devices[0][0],)).fetchall()]

@@ -116,6 +116,23 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: fl
         raise AssertionError(f"consumer did not exit within {timeout_s} s after signal {sig}") from None
 
 
+def consume_all(bootstrap: str, topics: dict[str, str], db_url: str, total: int, log_path: Path,
+                **extra: str | int | float) -> str:
+    """Run ``python -m consumer`` (a new group) until all ``total`` offsets of partition 0 are committed, then
+    SIGTERM it; fails if it exits early or not with 0. Returns its log."""
+    group = f"all-{uuid.uuid4().hex[:8]}"
+    proc = start_consumer(consumer_env(db_url, bootstrap, topics, group, **extra), log_path)
+    try:
+        wait_for(lambda: committed_offsets(bootstrap, group, topics["readings"], 1)[0] == total
+                 or proc.poll() is not None, 90, "all offsets committed")
+        assert proc.poll() is None, f"consumer exited with {proc.returncode}: {log_path.read_text()[-3000:]}"
+    finally:
+        rc = stop(proc)
+    text = log_path.read_text()
+    assert rc == 0, text[-3000:]
+    return text
+
+
 def committed_offsets(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int | None]:
     """The group's committed offset per partition (None = nothing committed)."""
     c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
