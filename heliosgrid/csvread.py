@@ -37,3 +37,25 @@ def read_csv_any(path: Path | str) -> pd.DataFrame:
         return pd.read_csv(path, sep=sep, decimal=",", thousands=".")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise CsvReadError(f"cannot read CSV {path}: {str(exc).strip()}") from None
+
+
+def _headerless_first(frame: pd.DataFrame) -> bool:
+    return len(frame.columns) > 0 and str(frame.columns[0]).startswith("Unnamed: 0")
+
+
+def resolve_column(frame: pd.DataFrame, name: str) -> str:
+    """``name``; for ``''`` a first column without a header (a pandas index written to CSV), as pandas names it."""
+    return str(frame.columns[0]) if name == "" and _headerless_first(frame) else name
+
+
+def missing_columns(path: Path | str, frame: pd.DataFrame, names: list[str], timestamp_col: str) -> str | None:
+    """The message for the ``names`` not in ``frame`` (``None`` when all are), with the columns there are and,
+    when the timestamp column is missing from a file whose first column has no header, how to name it."""
+    missing = [c for c in names if c not in frame.columns]
+    if not missing:
+        return None
+    hint = (" (the first column has no header: give the timestamp column as '')"
+            if timestamp_col in missing and _headerless_first(frame) else "")
+    return (f"CSV {path} has no column(s) {', '.join(repr(c) for c in missing)}; columns are: "
+            + ", ".join(repr(c) for c in frame.columns) + hint)
+

@@ -116,7 +116,8 @@ def add_mode_parsers(sub: Any) -> None:
     src.add_argument("--csv", type=Path, help="a CSV file (with --device-id, --site-id, --ts-column, --map)")
     rp.add_argument("--device-id", help="CSV: device id (must be registered)")
     rp.add_argument("--site-id", help="CSV: site id")
-    rp.add_argument("--ts-column", default="timestamp", help="CSV: timestamp column (default 'timestamp')")
+    rp.add_argument("--ts-column", default="timestamp", help="CSV: timestamp column (default 'timestamp'; '' for a "
+                    "first column without a header)")
     rp.add_argument("--tz", default="UTC", help="CSV: time zone of timestamps without an offset")
     rp.add_argument("--map", action="append", metavar="FIELD=COLUMN[*SCALE]", help="CSV column → contract field")
     rp.add_argument("--start", type=_timestamp, help="date the data is shifted to (default: so it ends yesterday)")

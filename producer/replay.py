@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.contract.reading import ReadingV1
-from heliosgrid.csvread import read_csv_any
+from heliosgrid.csvread import missing_columns, read_csv_any, resolve_column
 from heliosgrid.physics import DeviceSpec, SiteSpec
 from heliosgrid.simulation import READING_COLUMNS, SEQ_UNIT
 from heliosgrid.timestamps import parse_timestamps
@@ -181,9 +181,10 @@ def load_csv(
     if not path.is_file():
         raise ValueError(f"CSV file {path} does not exist")
     raw = read_csv_any(path)  # CsvReadError is a ValueError with the reason
-    missing = [c for c in [ts_column, *(c for c, _ in mapping.values())] if c not in raw.columns]
-    if missing:
-        raise ValueError(f"{path}: column(s) {', '.join(missing)} not found; columns are {', '.join(raw.columns)}")
+    ts_column = resolve_column(raw, ts_column)
+    problem = missing_columns(path, raw, [ts_column, *(c for c, _ in mapping.values())], ts_column)
+    if problem:
+        raise ValueError(problem)
     index = parse_timestamps(raw[ts_column], timezone, ts_column, drop_unparsable=True)
     if index.isna().all():
         raise ValueError(f"{path}: column {ts_column!r} holds no parsable timestamps")

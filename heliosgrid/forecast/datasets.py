@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from heliosgrid.csvread import CsvReadError, read_csv_any
+from heliosgrid.csvread import CsvReadError, missing_columns, read_csv_any, resolve_column
 from heliosgrid.forecast.hygiene import HygieneReport, clean_power_series
 from heliosgrid.forecast.solar import STEP, ForecastInputError, site_from_capacity
 from heliosgrid.physics.fleet import SiteSpec
@@ -72,16 +72,10 @@ def read_csv_columns(path: Path | str, timestamp_col: str, columns: Sequence[str
         frame = read_csv_any(path)
     except CsvReadError as exc:
         raise ForecastInputError(str(exc)) from None
-    if timestamp_col in ("", "0") and str(frame.columns[0]).startswith("Unnamed: 0"):
-        timestamp_col = str(frame.columns[0])  # a pandas index written to CSV: its column has no header
-    missing = [c for c in (timestamp_col, *columns) if c not in frame.columns]
-    if missing:
-        hint = (" (the first column has no header: give --timestamp-col '')"
-                if timestamp_col in missing and str(frame.columns[0]).startswith("Unnamed: 0") else "")
-        raise ForecastInputError(
-            f"CSV {path} has no column(s) {', '.join(repr(c) for c in missing)}; columns are: "
-            + ", ".join(repr(c) for c in frame.columns) + hint
-        )
+    timestamp_col = resolve_column(frame, timestamp_col)
+    problem = missing_columns(path, frame, [timestamp_col, *columns], timestamp_col)
+    if problem:
+        raise ForecastInputError(problem)
     index = parse_timestamps(frame[timestamp_col], tz, timestamp_col)
     out = pd.DataFrame({c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in columns}, index=index)
     for c in columns:

@@ -39,8 +39,8 @@ def test_a_first_column_without_a_header_is_the_timestamp_with_an_empty_name(tmp
     path = tmp_path / "p.csv"
     pd.DataFrame({"w": np.full(30, 2000.0)}, index=idx).to_csv(path)
     assert load_power_csv(path, timestamp_col="", power_col="w", power_unit="W").tolist() == [2.0, 2.0]
-    with pytest.raises(ForecastInputError, match=r"no column\(s\) 'time'.*the first column has no header: give "
-                       "--timestamp-col ''"):
+    with pytest.raises(ForecastInputError, match=r"no column\(s\) 'time'.*the first column has no header: give the "
+                       "timestamp column as ''"):
         load_power_csv(path, timestamp_col="time", power_col="w")
 
 

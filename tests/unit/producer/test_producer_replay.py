@@ -88,8 +88,14 @@ def test_csv_errors(tmp_path: Path) -> None:
         load_csv(tmp_path / "none.csv", device_id="d", site_id="s", mapping={"ac_power_kw": ("a", 1.0)}, ts_column="t")
     csv = tmp_path / "x.csv"
     csv.write_text("t,a\n2024-01-01,1\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="not found"):
+    with pytest.raises(ValueError, match=r"has no column\(s\) 'b'; columns are: 't', 'a'$"):
         load_csv(csv, device_id="d", site_id="s", mapping={"ac_power_kw": ("b", 1.0)}, ts_column="t")
+    indexed = tmp_path / "indexed.csv"  # a pandas frame written with its index: the time column has no header
+    indexed.write_text(",a\n2024-01-01T12:00Z,1\n2024-01-01T12:01Z,2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="the first column has no header: give the timestamp column as ''"):
+        load_csv(indexed, device_id="d", site_id="s", mapping={"ac_power_kw": ("a", 1.0)}, ts_column="timestamp")
+    source = load_csv(indexed, device_id="d", site_id="s", mapping={"ac_power_kw": ("a", 1.0)}, ts_column="")
+    assert len(source.readings) == 2
 
 
 def test_each_file_is_its_own_site_and_lands_on_the_start_date(serf: pd.DataFrame) -> None:
