@@ -12,9 +12,10 @@ bookkeeping (``next_fetch_offset``, ``records_read``, ``bytes_read``, ``leader_e
 Scope (everything else is handed, whole fetch at a time, to kafka-python's own code):
 
 * every batch of the fetch is message format v2 (magic 2): legacy v0/v1 batches → kafka-python;
-* ``isolation_level='read_uncommitted'`` (the consumer's setting; aborted-transaction filtering
-  under ``read_committed`` → kafka-python), control batches are skipped exactly as kafka-python
-  does (they advance the fetch position and yield nothing);
+* under ``isolation_level='read_committed'`` (the consumer's default) batches of aborted transactions are
+  skipped with kafka-python's own bookkeeping (the fetch response's aborted transactions, ABORT markers);
+  control batches are skipped exactly as kafka-python does (they advance the fetch position and yield
+  nothing);
 * no key/value deserializers (the consumer reads raw bytes);
 * compressed batches are decompressed by kafka-python's ``DefaultRecordBatch`` (gzip, snappy,
   lz4, zstd), then parsed here; CRCs are checked by kafka-python (``crc32c`` C package) when
@@ -131,8 +132,7 @@ class FastPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc,name-
 
     def _unpack_records(self, tp: Any, records: Any, key_deserializer: Any,
                         value_deserializer: Any) -> Iterator[ConsumerRecord]:
-        if (key_deserializer is not None or value_deserializer is not None
-                or self.isolation_level != _READ_UNCOMMITTED or not all_v2(records._buffer)):
+        if key_deserializer is not None or value_deserializer is not None or not all_v2(records._buffer):
             yield from super()._unpack_records(tp, records, key_deserializer, value_deserializer)
             return
         try:
@@ -141,10 +141,7 @@ class FastPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc,name-
             while batch is not None:
                 last_batch = batch
                 self.leader_epoch = batch.leader_epoch
-                if batch.is_control_batch:
-                    self.next_fetch_offset = batch.next_offset
-                else:
-                    yield from self._batch_or_marker(tp, batch)
+                yield from self._batch_or_marker(tp, batch)
                 batch = records.next_batch()
             if last_batch is not None:
                 self.next_fetch_offset = last_batch.next_offset
@@ -154,12 +151,16 @@ class FastPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc,name-
             raise RuntimeError("StopIteration raised unpacking messageset") from None
 
     def _batch_or_marker(self, tp: Any, batch: DefaultRecordBatch) -> Iterator[ConsumerRecord]:
-        """The records of ``batch``; from the first that cannot be decoded on, one :class:`UndecodableBatch`."""
+        """The records of ``batch`` (none for a control batch or, under ``read_committed``, an aborted one);
+        from the first that cannot be decoded on, one :class:`UndecodableBatch`."""
         raw = batch._buffer  # a reference: decompression replaces the batch's buffer
         try:
             if self.check_crcs and not batch.validate_crc():
                 raise CorruptRecordError(f"record batch for partition {self.topic_partition} at offset "
                                          f"{batch.base_offset} failed its CRC check")
+            if self._aborted(batch) or batch.is_control_batch:  # _aborted first: an ABORT marker ends a transaction
+                self.next_fetch_offset = batch.next_offset
+                return
             yield from self._batch_records(tp, batch)
         except Exception as err:  # any codec's or the parser's error: this batch's bytes, not the consumer
             first = max(batch.base_offset, self.next_fetch_offset)
@@ -168,6 +169,17 @@ class FastPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc,name-
             self.records_read += 1
             self.next_fetch_offset = batch.next_offset
             yield marker
+
+    def _aborted(self, batch: DefaultRecordBatch) -> bool:
+        """Under ``read_committed``: whether ``batch`` belongs to an aborted transaction, with kafka-python's own
+        bookkeeping (the fetch response's aborted transactions; an ABORT marker ends its producer's)."""
+        if self.isolation_level == _READ_UNCOMMITTED or not batch.has_producer_id():
+            return False
+        self._consume_aborted_transactions_up_to(batch.last_offset)
+        if self._contains_abort_marker(batch):
+            self.aborted_producer_ids.discard(batch.producer_id)
+            return False
+        return bool(self._is_batch_aborted(batch))
 
     def _batch_records(self, tp: Any, batch: DefaultRecordBatch) -> Iterator[ConsumerRecord]:
         """The records of one (non-control) v2 batch, in order; the record layout of KIP-98."""

@@ -174,7 +174,7 @@ class IngestService:
                 enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=s.kafka_session_timeout_ms,
                 heartbeat_interval_ms=s.kafka_heartbeat_interval_ms, max_poll_records=s.batch_max_messages,
                 max_poll_interval_ms=MAX_POLL_INTERVAL_MS, fetch_max_bytes=64 * 1024 * 1024,
-                max_partition_fetch_bytes=8 * 1024 * 1024,
+                max_partition_fetch_bytes=8 * 1024 * 1024, isolation_level=s.consumer_isolation_level,
             )
             if s.consumer_fast_record_parser:
                 fastrecords.install(self._consumer)

@@ -288,6 +288,11 @@ class Settings(BaseSettings):
         default=True, description="Parse fetched Kafka v2 record batches with consumer.fastrecords (same records "
         "as kafka-python's parser, about half its CPU; anything unusual still goes to kafka-python). ADR 0220.",
     )
+    consumer_isolation_level: Literal["read_committed", "read_uncommitted"] = Field(
+        default="read_committed", description="Kafka isolation of the consumer: read_committed never stores readings "
+        "of a transaction a producer aborted (Kafka Streams, Flink, Connect exactly-once) nor reads past the last "
+        "stable offset. ADR 0630.",
+    )
     consumer_rollup_refresh_backlog_interval_s: float = Field(
         default=60.0, ge=0, description="While the consumer drains a backlog (full "
         "batches) its rollup refresh (both backends) runs at most this often instead of consumer_rollup_refresh_interval_s "

@@ -142,3 +142,34 @@ def test_a_batch_that_cannot_be_decoded_is_quarantined_whole_and_ingest_goes_on(
     assert bytes(rows[0][3])[16:] == gz[16:] and bytes(rows[1][3])[16:] == br[16:]  # as sent, past the offsets
     dlq = dlq_messages(broker, topic_names["dlq"], 2)
     assert [h["reason_code"] for _, h in dlq] == [b"undecodable_batch"] * 2
+
+
+def test_a_transactional_producers_committed_readings_are_stored_under_read_committed(
+    broker: str, topic_names: dict[str, str], fresh_db: Callable[..., str], tmp_path: Path
+) -> None:
+    """Kafka Streams, Flink or Connect exactly-once write in transactions. The consumer reads committed data
+    only (``read_committed``, ADR 0630): every committed reading is stored, the consumer does not stall at the
+    last stable offset. (Tansu reports no aborted transactions in its fetch responses, so whether an aborted
+    one is skipped is checked against kafka-python's own parser in ``tests/unit/consumer/test_fastrecords.py``.)"""
+    db = fresh_db()
+    devices = fleet_ids(f"t{uuid.uuid4().hex[:6]}", 1, 1)
+    with psycopg.connect(db) as conn:
+        register_devices(conn, devices)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+    good = [(r.device_id.encode(), encode_reading(r)) for r in readings_stream(devices, start, 30)]
+    make_topics(broker, topic_names)
+    producer = confluent_kafka.Producer({"bootstrap.servers": broker, "transactional.id": f"tx-{uuid.uuid4().hex[:6]}",
+                                         "compression.type": "lz4"})
+    producer.init_transactions(30)
+    for part in (good[:10], good[10:20], good[20:]):
+        producer.begin_transaction()
+        for key, value in part:
+            producer.produce(topic_names["readings"], key=key, value=value, partition=0)
+        producer.commit_transaction(30)
+    # each commit adds a control record: offsets 0-9, 10 (marker), 11-20, 21, 22-31, 32; commits follow the
+    # readings, so the last one is 32 (the final marker is read again after a restart, and skipped again)
+    consume_all(broker, topic_names, db, 32, tmp_path / "consumer.log", batch_max_wait_ms=500,
+                consumer_isolation_level="read_committed")
+    with psycopg.connect(db) as conn:
+        row = conn.execute("SELECT count(*) FROM readings WHERE device_id = %s", (devices[0][0],)).fetchone()
+    assert row is not None and row[0] == 30

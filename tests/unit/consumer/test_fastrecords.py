@@ -10,6 +10,7 @@ and metric bookkeeping must be identical.
 from __future__ import annotations
 
 import struct
+from collections import namedtuple
 from typing import Any
 
 import pytest
@@ -98,7 +99,32 @@ def test_control_and_transactional_batches_identical(recs: list[Any], before: li
             + v2_batch(recs, len(before) + 1))
     got = same(data)
     assert len(got["records"]) == len(before) + len(recs)  # the control batch yields nothing
-    same(data, isolation_level=IsolationLevel.READ_COMMITTED)  # handed to kafka-python: still identical
+    same(data, isolation_level=IsolationLevel.READ_COMMITTED)
+
+
+Aborted = namedtuple("Aborted", ["producer_id", "first_offset"])  # a FetchResponse's aborted transaction
+
+
+@settings(max_examples=60, deadline=None)
+@given(txns=st.lists(st.tuples(st.sampled_from([7, 8]), records, st.booleans()), min_size=1, max_size=5),
+       take=st.none() | st.integers(1, 7))
+def test_read_committed_skips_aborted_transactions_as_kafka_python_does(txns: list[Any], take: int | None) -> None:
+    """Transactions of two producers, each committed or aborted (its data batch, then its marker): under
+    read_committed both parsers drop exactly the aborted ones, with the fetch position past them."""
+    data, offset, aborted, kept = b"", 0, [], 0
+    for pid, recs, abort in txns:
+        data += v2_batch(recs, offset, producer_id=pid)
+        if abort:
+            aborted.append(Aborted(pid, offset))
+        else:
+            kept += len(recs)
+        offset += len(recs)
+        marker = (recs[0][0], struct.pack(">hh", 0, 0 if abort else 1), struct.pack(">hi", 0, 0), [])
+        data += v2_batch([marker], offset, control=True, producer_id=pid)
+        offset += 1
+    got = same(data, isolation_level=IsolationLevel.READ_COMMITTED, aborted_transactions=aborted, take=take)
+    assert len(got["records"]) == kept and got["next"] == offset
+    assert len(same(data, aborted_transactions=aborted)["records"]) == offset - len(txns)  # read_uncommitted: all
 
 
 @settings(max_examples=100, deadline=None)
