@@ -236,7 +236,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _hygiene_line(h: dict[str, Any]) -> str:
     keys = ("duplicate_timestamps", "sentinels", "negative_night", "negative_day", "above_nameplate",
-            "flatline_intervals", "gap_intervals", "night_missing_intervals", "isolated_intervals")
+            "flatline_intervals", "gap_intervals", "night_missing_intervals", "isolated_intervals", "dead_days")
     parts = [f"{k}={h.get(k, 0)}" for k in keys]
     segments = (h.get("clock") or {}).get("segments") or []
     parts.append(f"clock_shifts={len(segments)}")

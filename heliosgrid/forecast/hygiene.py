@@ -28,6 +28,8 @@ a :class:`HygieneReport` with counts:
   production against the solar transit (whole-hour steps by pvanalytics ``shifts_ruptures``, a steady
   drift of ≥ 45 min by a Theil–Sen line); the timestamps of the shifted days are corrected and a
   warning says by how much and since when;
+* ``dead_days`` — days whose whole daylight is at 0 kW (an outage, or snow cover): counted and warned about
+  with their dates, kept;
 * ``capacity`` — the given nameplate checked against the data (warnings only, never silent changes
   to the normalisation).
 """
@@ -74,6 +76,8 @@ ISOLATION_GAP_DAYS = 7.0
 #: wake at a few degrees of elevation, and many loggers send nothing while they sleep.
 LOGGER_ASLEEP_BELOW_DEG = 5.0
 FRAGMENT_MAX_DAYS = 2.0
+#: Sun elevation (degrees) above which a day's production is judged for :func:`_dead_days`.
+DEAD_DAY_SUN_DEG = 15.0
 
 
 @dataclass
@@ -120,6 +124,8 @@ class HygieneReport:
     observed_max_kw: float = 0.0
     observed_p999_kw: float = 0.0
     effective_capacity_kw: float | None = None
+    dead_days: int = 0
+    """Days whose whole daylight is at 0 kW (an outage or snow cover): counted and warned about, kept."""
     input_step_min: float | None = None
     """Interval of the input when coarser than 15 min (30-min or hourly means, spread onto the 15-min grid)."""
     hourly_labels_at_end: bool = False
@@ -244,6 +250,30 @@ def _gaps(s: pd.Series, site: SiteSpec, report: HygieneReport) -> None:
         report.longest_gap_h = max((b - a for a, b in runs), default=0) / 4.0
 
 
+def _dead_days(s: pd.Series, site: SiteSpec, capacity_kw: float, report: HygieneReport) -> None:
+    """Count and warn about days whose whole daylight (sun above ``DEAD_DAY_SUN_DEG``, ≥ 80 % of it reported) is
+    at 0 kW: an outage (a tripped inverter, grid or logger fault) or snow cover. Kept: the models see what
+    happened; the report says it."""
+    valid = s.dropna()
+    if valid.empty:
+        return
+    lit = ~_night_mask(pd.DatetimeIndex(valid.index) + STEP / 2, site, DEAD_DAY_SUN_DEG)
+    day = (valid.index + pd.Timedelta(minutes=4.0 * site.longitude_deg)).floor("D")[lit]
+    zero = pd.Series(valid.to_numpy()[lit] <= 1e-3 * capacity_kw, index=day)
+    grid = pd.date_range(valid.index[0], valid.index[-1], freq=STEP, tz="UTC")
+    grid_lit = ~_night_mask(grid + STEP / 2, site, DEAD_DAY_SUN_DEG)
+    expected = pd.Series(1, index=(grid + pd.Timedelta(minutes=4.0 * site.longitude_deg)).floor("D")[grid_lit])
+    counts = zero.groupby(level=0).agg(["all", "size"]).join(expected.groupby(level=0).size().rename("expected"))
+    dead = counts.index[counts["all"] & (counts["size"] >= 0.8 * counts["expected"])]
+    report.dead_days = len(dead)
+    if not len(dead):
+        return
+    runs = (pd.Series(dead).diff() != pd.Timedelta(days=1)).cumsum()
+    for _, run in pd.Series(dead).groupby(runs.to_numpy()):
+        report.warn(f"output is 0 kW through the daylight of {len(run)} day(s) from {run.iloc[0].date()} to "
+                    f"{run.iloc[-1].date()} (an outage, or snow cover): kept; no forecast can foresee an outage")
+
+
 def _capacity(s: pd.Series, capacity_kw: float | None, report: HygieneReport) -> None:
     valid = s.dropna()
     report.capacity_kw = capacity_kw
@@ -345,6 +375,7 @@ def clean_power_series(raw: pd.Series, site: SiteSpec, capacity_kw: float | None
     s = _flatlines(s, cap, report)
     s = _clock(s, site, report, correct_clock)
     s = s.dropna()
+    _dead_days(s, site, cap, report)
     _gaps(s, site, report)
     _capacity(s, capacity_kw, report)
     return s.rename("ac_power_kw"), report

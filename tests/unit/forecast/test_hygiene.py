@@ -81,6 +81,20 @@ def test_a_dst_switch_on_a_clock_already_an_hour_off_is_corrected_whole(clean_se
     assert rep.clock_corrected and daily_noon_offsets(out, DEFAULT_SITE).abs().max() < 20  # both periods
 
 
+def test_days_at_zero_through_daylight_are_counted_and_said_not_removed(clean_series: pd.Series) -> None:
+    raw = clean_series.copy()
+    out_of_service = (raw.index >= pd.Timestamp("2024-05-10", tz="UTC")) & (raw.index < pd.Timestamp("2024-05-13", tz="UTC"))
+    raw[out_of_service] = 0.0
+    out, rep = clean_power_series(raw, DEFAULT_SITE, CAP)
+    assert rep.dead_days == 3 and any("0 kW through the daylight of 3 day(s) from 2024-05-10 to 2024-05-12" in w
+                                      for w in rep.warnings)
+    assert (out[out.index.isin(raw.index[out_of_service])] == 0).all()  # kept as measured
+    assert clean_power_series(clean_series, DEFAULT_SITE, CAP)[1].dead_days == 0
+    a_dull_day = clean_series.copy()  # heavy overcast is not an outage: a little output remains
+    a_dull_day[out_of_service] = 0.02 * CAP
+    assert clean_power_series(a_dull_day, DEFAULT_SITE, CAP)[1].dead_days == 0
+
+
 def test_real_logger_clock_pvdaq50_switches_to_dst_on_2012_03_11() -> None:
     ds = load_dataset("pvdaq50_spring_dst")
     assert ds.hygiene is not None
