@@ -398,13 +398,24 @@ class IngestService:
             return {}
         return lag_by_partition(self._consumer, self._writer.checkpoint)
 
+    def _commit_positions(self) -> None:
+        """Every polled record is stored and committed (idle, nothing in flight): commit the positions that passed
+        only records that yield nothing (:meth:`Checkpoint.commit_positions`)."""
+        consumer, writer = self._consumer, self._writer
+        if consumer is None or writer is None or writer.busy() or self._pending:
+            return
+        owned = [tp for tp in consumer.assignment() if tp in writer.checkpoint.committed]
+        writer.checkpoint.commit_positions(consumer, {tp: int(consumer.position(tp)) for tp in owned})
+
     def _update_lag(self) -> None:
         if self._consumer is not None and self._writer is not None:
             self.book.update_lag(self._consumer, self._writer.checkpoint)
 
     def _idle(self) -> None:
-        """Nothing polled: finish the batches in flight, update lag, beat the heartbeat (the rollup refresher runs on its own)."""
+        """Nothing polled: finish the batches in flight, commit positions past trailing transaction markers, update
+        lag, beat the heartbeat (the rollup refresher runs on its own)."""
         self._commit_completed(keep=0)
+        self._commit_positions()
         self.stages.writer_paused()
         self._update_lag()
         now = time.monotonic()

@@ -70,3 +70,18 @@ def test_a_commit_refused_by_a_rebalance_is_reported_and_not_recorded() -> None:
     cp.commit_offsets(_Log(), RECORDS)
     cp.forget([TopicPartition("t", 1)])
     assert cp.committed == {TopicPartition("t", 0): 8}
+
+
+def test_idle_positions_past_trailing_markers_are_committed_only_forward_and_only_where_owned() -> None:
+    """A transaction's closing marker yields no record: once idle, the position past it is committed (ADR 0630)."""
+    log = _Log()
+    cp = Checkpoint(log, "dlq", 65536)
+    cp.commit_offsets(log, RECORDS)  # t/0 → 8, t/1 → 10
+    log.events.clear()
+    t0, t1, t2 = (TopicPartition("t", p) for p in range(3))
+    cp.commit_positions(log, {t0: 9, t1: 10, t2: 4})  # t/0 passed a marker; t/1 no news; t/2 never committed here
+    assert log.events == [("commit", {t0: 9})] and cp.committed == {t0: 9, t1: 10}
+    cp.commit_positions(log, {t0: 7})  # never backwards
+    assert len(log.events) == 1
+    cp.commit_positions(_Log(fail_commit=True), {t0: 12})  # a rebalance refuses it: not recorded
+    assert cp.committed[t0] == 9
