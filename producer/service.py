@@ -75,6 +75,17 @@ CHECKPOINT_EVERY_S = 5.0
 """Paced runs flush and checkpoint at least this often (seconds)."""
 
 
+def _bad_traffic_devices(fleet: Sequence[SiteSpec], replay_frame: pd.DataFrame | None) -> list[tuple[str, str]]:
+    """(device_id, site_id) pairs the injected bad traffic borrows its valid parts from: the fleet's inverters,
+    else its devices, else the replayed readings' devices (a CSV replay has no fleet: its device is registered
+    beforehand)."""
+    pairs = [(d.device_id, d.site_id) for s in fleet for d in s.inverters] or [
+        (d.device_id, d.site_id) for s in fleet for d in s.devices]
+    if not pairs and replay_frame is not None and len(replay_frame):
+        pairs = sorted(map(tuple, replay_frame[["device_id", "site_id"]].drop_duplicates().to_numpy().tolist()))
+    return pairs
+
+
 class ProducerService:
     """Runs one producer. Construct, then :meth:`run` (blocks; returns :class:`RunStats`)."""
 
@@ -88,10 +99,8 @@ class ProducerService:
         self._first_error: str | None = None
         self._written_blocks: set[pd.Timestamp] = set()
         self.metrics: ProducerMetrics | None = ProducerMetrics() if config.metrics_port else None
-        inverters = [(d.device_id, d.site_id) for s in self.fleet for d in s.inverters]
         self.injector = BadTrafficInjector(
-            rate=config.bad_rate, seed=config.seed, devices=inverters or [(d.device_id, d.site_id)
-                                                                            for s in self.fleet for d in s.devices]
+            rate=config.bad_rate, seed=config.seed, devices=_bad_traffic_devices(self.fleet, config.replay_frame)
         ) if config.bad_rate > 0 else None
 
     # ------------------------------------------------------------------------------ control

@@ -269,6 +269,28 @@ def test_cli_replay_and_bad_traffic_to_broker(broker: str, topic_names: dict[str
     assert len(messages) == 2607 + 2 * 13
 
 
+def test_cli_csv_replay_as_the_readme_prints_it_with_the_default_bad_rate(
+    broker: str, topic_names: dict[str, str], tmp_path: Path
+) -> None:
+    """`python -m producer replay --csv f.csv --device-id D --site-id S --ts-column time --map …` without
+    `--bad-rate`: the default rate (Settings.bad_message_rate) used to fail with `error: devices must not be
+    empty` (a CSV replay has no fleet); the bad traffic now borrows the replayed device."""
+    topic = topic_names["readings"]
+    times = pd.date_range("2024-06-01T12:00Z", periods=600, freq="1min")
+    csv = tmp_path / "f.csv"
+    pd.DataFrame({"time": times.strftime("%Y-%m-%dT%H:%M:%SZ"), "P_W": 5000.0, "G": 800.0}).to_csv(csv, index=False)
+    env = {**os.environ, "HELIOS_DATA_DIR": str(tmp_path / "data"), "HELIOS_BAD_MESSAGE_RATE": "0.01"}
+    replay = subprocess.run([sys.executable, "-m", "producer", "replay", "--csv", str(csv), "--device-id", "my-inv",
+                             "--site-id", "my-site", "--ts-column", "time", "--map", "ac_power_kw=P_W*0.001",
+                             "--map", "poa_w_m2=G", "--bootstrap", broker, "--topic", topic, "--no-db",
+                             "--no-checkpoint"], cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert replay.returncode == 0, replay.stderr
+    results = [decode_reading(v, k) for msgs in read_all(broker, topic).values() for k, v in msgs]
+    good = [r for r in results if isinstance(r, ReadingV1) and r.device_id == "my-inv" and r.ac_power_kw == 5.0]
+    assert len({r.ts for r in good}) == 600
+    assert len(results) > 600  # the bad traffic went out too, built on the replayed device
+
+
 def test_realtime_restart_fills_the_outage_from_its_checkpoint(
     broker: str, topic_names: dict[str, str], fleet_file: Path, tmp_path: Path
 ) -> None:
