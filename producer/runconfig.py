@@ -63,6 +63,10 @@ class RunConfig:
             parts["database"] = database
         if self.mode != "realtime":
             parts.update(start=self.start.isoformat(), end=self.end.isoformat() if self.end is not None else None)
-        if self.replay_frame is not None:
-            parts["replay_rows"] = len(self.replay_frame)
+        if self.replay_frame is not None:  # which readings: two CSV replays (no fleet) of other devices or data differ
+            frame = self.replay_frame
+            parts["replay_rows"] = len(frame)
+            parts["replay_devices"] = sorted(frame["device_id"].unique().tolist()) if len(frame) else []
+            parts["replay_content"] = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy()
+                                                     .tobytes()).hexdigest()[:16]
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]

@@ -112,3 +112,22 @@ def test_replay_never_lands_in_the_future(serf: pd.DataFrame) -> None:
     shifted = shift_to_start(serf, pd.Timestamp("2026-01-20T00:00Z"), now=now)
     assert shifted["ts"].max() <= now
     assert (shifted["ts"].dt.time.to_numpy() == serf["ts"].dt.time.to_numpy()).all()
+
+
+def test_csv_replays_of_two_devices_are_two_runs_for_the_checkpoint(tmp_path: Path) -> None:
+    """A plant replayed device by device (one CSV replay each, no fleet): the second replay used to resume the
+    first one's checkpoint (same mode, start, row count) and send nothing."""
+    from producer.runconfig import RunConfig
+
+    csv = tmp_path / "plant.csv"
+    times = pd.date_range("2024-06-01T12:00Z", periods=30, freq="5min")
+    pd.DataFrame({"t": times.strftime("%Y-%m-%dT%H:%M:%SZ"), "a": 1.0, "b": 2.0}).to_csv(csv, index=False)
+
+    def key(device: str, column: str) -> str:
+        frame = load_csv(csv, device_id=device, site_id="s", mapping={"ac_power_kw": (column, 1.0)}, ts_column="t").readings
+        config = RunConfig(mode="replay", topic="t", bootstrap_servers="b", start=frame["ts"].min(), replay_frame=frame)
+        return config.run_key([])
+
+    assert key("inv01", "a") == key("inv01", "a")  # the same replay resumes
+    assert key("inv01", "a") != key("inv02", "a")  # another device is another run
+    assert key("inv01", "a") != key("inv01", "b")  # other data too
