@@ -203,9 +203,33 @@ def _replay_source(args: argparse.Namespace) -> tuple[pd.DataFrame, Any]:
         source = load_csv(args.csv, device_id=args.device_id, site_id=args.site_id,
                           mapping=parse_mapping(args.map), ts_column=args.ts_column, timezone=args.tz)
     frame = source.readings
-    span = frame["ts"].max().normalize() - frame["ts"].min().normalize()
-    target = args.start if args.start is not None else _now_floor("1D") - span - pd.Timedelta(days=1)
-    return shift_to_start(frame, target), source.fleet
+    if args.start is not None:
+        return shift_to_start(frame, args.start), source.fleet
+    # default: every site (file) is shifted so that it ends yesterday. The span over all files (years apart) put
+    # the start years back, and every reading before the window the consumer accepts (stale_timestamp).
+    yesterday = _now_floor("1D") - pd.Timedelta(days=1)
+    parts = [shift_to_start(rows, yesterday - (rows["ts"].max().normalize() - rows["ts"].min().normalize()))
+             for _, rows in frame.groupby("site_id", sort=False)]
+    shifted = pd.concat(parts).sort_values(["ts", "device_id"], kind="stable").reset_index(drop=True)
+    return shifted, source.fleet
+
+
+def _warn_if_stale(frame: pd.DataFrame, settings: Settings) -> None:
+    """Say how many replayed readings the consumer will quarantine as ``stale_timestamp`` (before the accepted
+    window: older than the raw retention by default) and how to keep them."""
+    import numpy as np
+    import pandas as pd
+
+    from heliosgrid.ingest.batch import ts_window
+
+    earliest, _ = ts_window(settings).bounds(pd.Timestamp.now(tz="UTC").to_pydatetime())
+    stale = int((frame["ts"] < pd.Timestamp(earliest)).sum())
+    if stale:
+        days = (pd.Timestamp.now(tz="UTC") - frame["ts"].min()) / pd.Timedelta(days=1)
+        log.warning("%d of %d replayed readings are before %s, the start of the window the consumer accepts: they "
+                    "will be quarantined as stale_timestamp. Give a later --start, or raise "
+                    "HELIOS_INGEST_TS_MAX_AGE_DAYS to %d for the consumer to keep them", stale, len(frame),
+                    pd.Timestamp(earliest).isoformat(), int(np.ceil(days)) + 1)
 
 
 def run_from_args(args: argparse.Namespace, settings: Settings | None = None) -> int:
@@ -241,6 +265,7 @@ def run_from_args(args: argparse.Namespace, settings: Settings | None = None) ->
         speed = math.inf
     else:  # replay
         replay_frame, fleet = _replay_source(args)
+        _warn_if_stale(replay_frame, settings)
         start, speed = replay_frame["ts"].min(), args.speed
     checkpoint = None if args.no_checkpoint else (
         args.checkpoint or settings.data_dir / "producer" / f"checkpoint-{mode}.json"

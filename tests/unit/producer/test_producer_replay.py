@@ -131,3 +131,21 @@ def test_csv_replays_of_two_devices_are_two_runs_for_the_checkpoint(tmp_path: Pa
     assert key("inv01", "a") == key("inv01", "a")  # the same replay resumes
     assert key("inv01", "a") != key("inv02", "a")  # another device is another run
     assert key("inv01", "a") != key("inv01", "b")  # other data too
+
+
+def test_by_default_every_file_ends_yesterday_and_stale_readings_are_announced(caplog: pytest.LogCaptureFixture) -> None:
+    """`python -m producer replay --dataset serf` without --start: the default was the span over both files
+    (2016 … 2022), which put the data in 2021 — all of it quarantined as stale_timestamp by the consumer."""
+    from heliosgrid.settings import load_settings
+    from producer.cli import _now_floor, _replay_source, _warn_if_stale, build_parser
+
+    frame, _ = _replay_source(build_parser().parse_args(["replay", "--dataset", "serf"]))
+    yesterday = _now_floor("1D") - pd.Timedelta(days=1)
+    assert (frame.groupby("site_id")["ts"].max().dt.normalize() == yesterday).all()
+    assert frame["ts"].is_monotonic_increasing
+    with caplog.at_level("WARNING", logger="heliosgrid.producer"):
+        _warn_if_stale(frame, load_settings(retention_raw_days=30))
+    assert "will be quarantined as stale_timestamp" in caplog.text and "HELIOS_INGEST_TS_MAX_AGE_DAYS to 10" in caplog.text
+    caplog.clear()
+    _warn_if_stale(frame, load_settings(retention_raw_days=30, ingest_ts_max_age_days=200))
+    assert caplog.text == ""
