@@ -152,6 +152,31 @@ def _missing_values(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
     return out
 
 
+CLIPPED_SHARE = 0.05
+"""A temperature column never below 0 °C with at least this share of its values at exactly 0.0 was clipped at 0."""
+
+
+def _clipped_temperatures(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
+    """A warning per temperature column that looks clipped at 0 °C (no value below 0, ≥ :data:`CLIPPED_SHARE`
+    of its values exactly 0.0): the satellite weather in the pvanalytics wheel (PVDAQ 50's PSM3 file, 23 % of
+    its rows) and loggers with an unsigned range write every frost hour as 0 °C. The values are kept (0 °C
+    still reads as freezing for the snow check), but the thermal model sees warmer modules on frosty days and
+    the stuck-sensor check rightly reports the column flat at 0.0 through cold nights."""
+    out = []
+    for col, name in _column_names(spec).items():
+        if not col.endswith("_temp_c") or name is None or col not in frame:
+            continue
+        values = frame[col].dropna()
+        if len(values) == 0 or float(values.min()) < 0.0:
+            continue
+        share = float((values == 0.0).mean())
+        if share >= CLIPPED_SHARE:
+            out.append(f"{name!r} is never below 0 °C and exactly 0.0 in {share:.0%} of its values: it looks clipped "
+                       "at 0 °C (frost hours written as 0); kept as 0 °C, so a stuck_sensor alert on it at 0.0 through "
+                       "cold nights is the clipping, and modules on frosty days are modelled warmer than they are")
+    return out
+
+
 COARSE_IRRADIANCE_SHARE = 0.5
 """An irradiance column with values in fewer than this share of the rows with power is sampled coarser
 than the power (interpolated, :func:`_fill_coarse_irradiance`); above it, its empty cells are dropouts."""
@@ -352,7 +377,7 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
     warnings = night + warnings
     _check_irradiance_unit(frame, spec)
     warnings += _fill_coarse_irradiance(frame, spec)
-    warnings += _missing_values(frame, spec) + align_to_sun(frame, where)
+    warnings += _missing_values(frame, spec) + _clipped_temperatures(frame, spec) + align_to_sun(frame, where)
     _check_place(frame, spec)
     tilt_deg, azimuth_deg = _plane_of_array(frame, spec, cadence, warnings)
     dc_kw, ac_kw = infer_capacities(frame["ac_power_kw"].clip(lower=0.0), frame["poa_w_m2"])

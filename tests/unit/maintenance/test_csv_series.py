@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from heliosgrid.maintenance.csv_series import CsvSpec, SeriesInputError, cadence_s, load_csv_series
+from heliosgrid.maintenance.csv_series import CLIPPED_SHARE, CsvSpec, SeriesInputError, cadence_s, load_csv_series
 from heliosgrid.maintenance.realdata import pvdaq50, serf_west
 
 GOLDEN = {"latitude_deg": 39.742, "longitude_deg": -105.178, "tilt_deg": 20.0, "azimuth_deg": 180.0}
@@ -329,3 +329,20 @@ def test_power_labelled_at_the_interval_end_is_moved_back_to_its_irradiance(serf
     built_in = serf_west().readings
     for col in ("ac_power_kw", "module_temp_c"):
         np.testing.assert_allclose(series.readings[col].to_numpy()[1:-1], built_in[col].to_numpy()[1:-1], rtol=1e-9)
+
+
+def test_a_temperature_clipped_at_zero_is_said_and_kept(serf_csv: Path, tmp_path: Path) -> None:
+    """January at Golden (SERF west) has frost: a logger or satellite export that writes every frost hour as
+    0 °C (PVDAQ 50's PSM3 file in the pvanalytics wheel does) is named per column, and the values are kept."""
+    frame = pd.read_csv(serf_csv)
+    assert (frame["tamb"] < 0).mean() > CLIPPED_SHARE and (frame["tmod"] < 0).mean() > CLIPPED_SHARE
+    assert not [w for w in load_csv_series(_spec(serf_csv)).warnings if "clipped" in w]
+    frame["tamb"] = frame["tamb"].clip(lower=0.0)
+    frame["tmod"] = frame["tmod"].clip(lower=0.0)
+    frame.to_csv(tmp_path / "clipped.csv", index=False)
+    series = load_csv_series(_spec(tmp_path / "clipped.csv"))
+    said = [w for w in series.warnings if "clipped at 0 °C" in w]
+    assert [w.split(" ")[0] for w in said] == ["'tmod'", "'tamb'"]
+    share = (frame["tamb"] == 0.0).mean()
+    assert f"exactly 0.0 in {share:.0%} of its values" in said[1]
+    assert series.readings["ambient_temp_c"].min() == 0.0
