@@ -64,7 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     b.add_argument("--tz", default="UTC", help="IANA time zone of naive CSV timestamps (default UTC)")
     b.add_argument("--altitude", type=float, default=0.0, help="site altitude, m")
     b.add_argument("--tilt", type=float, help="array tilt, degrees (inferred from the data when omitted)")
-    b.add_argument("--azimuth", type=float, help="array azimuth, degrees east of north (180 = south)")
+    b.add_argument("--azimuth", type=float, help="array azimuth, degrees east of north (180 = south; inferred from the data "
+                   "when both are omitted, facing the equator when only --tilt is given)")
     b.add_argument("--models", default="persistence,climatology,prophet,arima,gbm", help="comma-separated models")
     b.add_argument("--test-days", type=_positive, default=21.0, help="days at the end used for rolling origins")
     b.add_argument("--origin-step-h", type=_positive, default=6.0, help="hours between forecast issue times")
@@ -120,7 +121,7 @@ def _load_backtest_input(args: argparse.Namespace) -> tuple[pd.Series, Any, floa
     site = site_from_capacity(args.csv.stem[:64] or "csv-site", args.latitude, args.longitude, args.capacity_kw,
                               altitude_m=args.altitude, timezone=args.tz,
                               surface_tilt_deg=args.tilt if args.tilt is not None else 25.0,
-                              surface_azimuth_deg=args.azimuth if args.azimuth is not None else 180.0)
+                              surface_azimuth_deg=args.azimuth)
     infer = args.tilt is None and args.azimuth is None
     series, report = clean_power_series(raw, site, args.capacity_kw)
     return series, site, args.capacity_kw, infer, report

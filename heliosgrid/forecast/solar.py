@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.physics import clearsky_ac_power_kw, clearsky_irradiance, solar_position
-from heliosgrid.physics.fleet import DeviceSpec, SiteSpec
+from heliosgrid.physics.fleet import DeviceSpec, SiteSpec, equator_facing_azimuth_deg
 
 STEP = pd.Timedelta(minutes=15)
 STEPS_PER_DAY = 96
@@ -45,11 +45,12 @@ def site_from_capacity(
     altitude_m: float = 0.0,
     timezone: str = "UTC",
     surface_tilt_deg: float = 25.0,
-    surface_azimuth_deg: float = 180.0,
+    surface_azimuth_deg: float | None = None,
 ) -> SiteSpec:
     """A one-inverter :class:`SiteSpec` for a plant known only by location and AC capacity (kW).
 
-    Assumes a fixed-tilt array with DC capacity ``DEFAULT_DC_AC_RATIO × capacity_kw``.
+    Assumes a fixed-tilt array with DC capacity ``DEFAULT_DC_AC_RATIO × capacity_kw``, facing the
+    equator when ``surface_azimuth_deg`` (degrees east of north) is not given.
     """
     if not capacity_kw > 0:
         raise ForecastInputError(f"capacity must be > 0 kW, got {capacity_kw}")
@@ -62,7 +63,8 @@ def site_from_capacity(
         site_id=site_id,
         kind="inverter",
         surface_tilt_deg=surface_tilt_deg,
-        surface_azimuth_deg=surface_azimuth_deg,
+        surface_azimuth_deg=(equator_facing_azimuth_deg(latitude_deg) if surface_azimuth_deg is None
+                             else surface_azimuth_deg),
         dc_capacity_kw=capacity_kw * DEFAULT_DC_AC_RATIO,
         ac_capacity_kw=capacity_kw,
     )
@@ -206,19 +208,44 @@ class SolarContext:
         return np.clip(np.nan_to_num(k, nan=0.0) * cs, 0.0, self.capacity_kw)
 
 
+#: Candidate azimuths of the orientation search, degrees from the equator-facing direction (east −90 …
+#: west +90 in the northern hemisphere; mirrored in the southern).
+AZIMUTH_OFFSETS_DEG = (-90.0, -60.0, -45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0, 60.0, 90.0)
+#: Latitude (degrees) within which the sun passes on both sides of the zenith over a year (the tropics):
+#: an array there may face either pole, so both hemispheres' candidates are searched.
+TROPIC_DEG = 23.44
+
+
+def candidate_azimuths_deg(latitude_deg: float) -> tuple[float, ...]:
+    """Azimuths (degrees east of north, in [0, 360)) searched by :func:`infer_orientation` at
+    ``latitude_deg``: from east through the equator-facing direction to west; in the tropics, through
+    both the south and the north."""
+    facing = [equator_facing_azimuth_deg(latitude_deg)]
+    if abs(latitude_deg) < TROPIC_DEG:
+        facing = [180.0, 0.0]
+    out: list[float] = []
+    for f in facing:
+        out += [(f + d) % 360.0 for d in AZIMUTH_OFFSETS_DEG if (f + d) % 360.0 not in out]
+    return tuple(out)
+
+
 def infer_orientation(
     history: pd.Series,
     site: SiteSpec,
     capacity_kw: float,
     tilts_deg: tuple[float, ...] = (10.0, 20.0, 30.0, 40.0),
-    azimuths_deg: tuple[float, ...] = (90.0, 120.0, 135.0, 150.0, 165.0, 180.0, 195.0, 210.0, 225.0, 240.0, 270.0),
+    azimuths_deg: tuple[float, ...] | None = None,
 ) -> SiteSpec:
     """Site with the fixed tilt/azimuth (degrees) whose clear-sky shape best fits ``history``.
 
     For each candidate orientation, the 95th percentile of P / P_cs is taken per hour of day over
     bright intervals; the candidate with the flattest profile (smallest spread of its logarithm
-    across hours) wins. Use it only on training data, for plants whose orientation is unknown.
+    across hours) wins. Azimuths default to :func:`candidate_azimuths_deg` of the site's latitude (an
+    array facing the equator, east to west). Use it only on training data, for plants whose
+    orientation is unknown.
     """
+    if azimuths_deg is None:
+        azimuths_deg = candidate_azimuths_deg(site.latitude_deg)
     h = history.dropna()
     h = h[h.index.minute == 0]  # hourly sub-sample keeps the search cheap
     h = h[h > 0.02 * capacity_kw]

@@ -11,7 +11,8 @@ Operators of small plants often know the place and the nameplate, not the tilt. 
   (:func:`heliosgrid.maintenance.realdata._fit_orientation`).
 * **Otherwise** (a POA sensor, or too few clear GHI periods): the forecast's shape fit
   (:func:`heliosgrid.forecast.solar.infer_orientation`), the orientation whose clear-sky power
-  profile makes the 95th percentile of P / P_cs flattest over the day (tilt 10–40°, azimuth 90–270°).
+  profile makes the 95th percentile of P / P_cs flattest over the day (tilt 10–40°, azimuth from east
+  through the equator-facing direction to west; both ways in the tropics).
 * Too little data for either (about a week of bright hours): :data:`DEFAULT_TILT_DEG`, facing the
   equator.
 
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from heliosgrid.physics.fleet import equator_facing_azimuth_deg
 
 MIN_CLEAR_PERIODS = 50
 """Fewer clear GHI periods than this and the PVWatts fit is not trusted (the shape fit is used)."""
@@ -44,13 +47,18 @@ def _pvwatts_fit(
     if int(clear.sum()) < MIN_CLEAR_PERIODS:
         return None
     part = clear_sky[clear]
+    # The fit starts at azimuth 180° within [0°, 360°]: south of the equator an array facing north
+    # (0°) lies at both bounds. The sun's azimuth is turned by 180° there and the fit's turned back: the
+    # angle of incidence depends only on the difference of the two azimuths.
+    turn = equator_facing_azimuth_deg(where[0]) - 180.0
     tilt, azimuth, *_ = infer_orientation_fit_pvwatts(
-        ac[clear], part["ghi"], part["dhi"], part["dni"], solpos.loc[part.index, "zenith"], solpos.loc[part.index, "azimuth"],
+        ac[clear], part["ghi"], part["dhi"], part["dni"], solpos.loc[part.index, "zenith"],
+        (solpos.loc[part.index, "azimuth"] - turn) % 360.0,
         temperature=frame["ambient_temp_c"][clear] if "ambient_temp_c" in frame else 25.0,
     )
     if not (np.isfinite(tilt) and np.isfinite(azimuth)):
         return None
-    return round(float(tilt), 1), round(float(azimuth) % 360.0, 1)
+    return round(float(tilt), 1), round((float(azimuth) + turn) % 360.0, 1)
 
 
 def _shape_fit(ac_kw: pd.Series, where: tuple[float, float, float]) -> tuple[float, float] | None:
@@ -81,7 +89,7 @@ def infer_csv_orientation(
         fit = _shape_fit(frame["ac_power_kw"], where)
         how = "inferred from the clear-day shape of the AC power"
     if fit is None:  # equator-facing at a typical tilt
-        fit = (DEFAULT_TILT_DEG, 180.0 if where[0] >= 0 else 0.0)
+        fit = (DEFAULT_TILT_DEG, equator_facing_azimuth_deg(where[0]))
         how = "assumed (too little clear data to infer them; the fits need about a week)"
     tilt, azimuth = fit
     return tilt, azimuth, f"--tilt/--azimuth not given: tilt {tilt:g}°, azimuth {azimuth:g}° {how}; give them if you know them"

@@ -12,6 +12,8 @@ A fleet file is YAML::
         inverters: {count: 4, dc_capacity_kw: 300, ac_capacity_kw: 250,
                     surface_tilt_deg: 30, surface_azimuth_deg: 180, gamma_pdc_per_c: -0.0037}
         weather_stations: 1
+
+An inverter block without ``surface_azimuth_deg`` faces the equator (180° north of it, 0° south of it).
 """
 
 from __future__ import annotations
@@ -65,11 +67,17 @@ class SiteSpec:
         return sum(d.ac_capacity_kw for d in self.inverters)
 
 
+def equator_facing_azimuth_deg(latitude_deg: float) -> float:
+    """Azimuth (degrees east of north) of an array facing the equator: 180 (south) north of the
+    equator, 0 (north) south of it. The default orientation of an array whose azimuth is not given."""
+    return 180.0 if latitude_deg >= 0 else 0.0
+
+
 def _site_from_dict(raw: dict[str, Any]) -> SiteSpec:
     site_id = str(raw["site_id"])
     inv = raw.get("inverters", {})
     tilt = float(inv.get("surface_tilt_deg", 30))
-    azimuth = float(inv.get("surface_azimuth_deg", 180))
+    azimuth = float(inv.get("surface_azimuth_deg", equator_facing_azimuth_deg(float(raw["latitude_deg"]))))
     devices: list[DeviceSpec] = [
         DeviceSpec(
             device_id=f"{site_id}-inv{i + 1:02d}",

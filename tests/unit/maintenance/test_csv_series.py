@@ -346,3 +346,28 @@ def test_a_temperature_clipped_at_zero_is_said_and_kept(serf_csv: Path, tmp_path
     share = (frame["tamb"] == 0.0).mean()
     assert f"exactly 0.0 in {share:.0%} of its values" in said[1]
     assert series.readings["ambient_temp_c"].min() == 0.0
+
+
+@pytest.mark.parametrize("irradiance", ["ghi", "none"])
+def test_a_north_facing_array_south_of_the_equator_is_inferred_facing_north(tmp_path: Path, irradiance: str) -> None:
+    """Real weather (PVDAQ 50, May 2013) under the sun of a north-facing 25° array near Sydney
+    (:mod:`tests.southern`). With GHI, pvanalytics' PVWatts fit starts at 180° and north lies at both of its
+    bounds (0°, 360°); without, the shape fit searched 90–270° only and settled on the wrong side."""
+    from heliosgrid.maintenance.csv_orientation import infer_csv_orientation
+    from tests.southern import SOUTH_AZIMUTH_DEG, SOUTH_TILT_DEG, SOUTH_WHERE, southern_readings
+
+    r = southern_readings()
+    if irradiance == "ghi":
+        path = tmp_path / "south.csv"
+        pd.DataFrame({"time": r["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"), "pac_w": r["ac_power_kw"] * 1000.0,
+                      "ghi": r["ghi_w_m2"], "tamb": r["ambient_temp_c"]}).to_csv(path, index=False)
+        spec = _spec(path, tilt_deg=None, azimuth_deg=None, tz="Australia/Sydney", poa_col=None, ghi_col="ghi",
+                     module_temp_col=None, latitude_deg=SOUTH_WHERE[0], longitude_deg=SOUTH_WHERE[1], altitude_m=40.0)
+        device = load_csv_series(spec).site.devices[0]
+        tilt, azimuth = device.surface_tilt_deg, device.surface_azimuth_deg
+        assert abs(tilt - SOUTH_TILT_DEG) <= 12.0
+    else:
+        frame = r.set_index("ts")[["ac_power_kw"]]
+        tilt, azimuth, said = infer_csv_orientation(frame, None, SOUTH_WHERE, 900)
+        assert "clear-day shape" in said
+    assert abs((azimuth - SOUTH_AZIMUTH_DEG + 180.0) % 360.0 - 180.0) <= 30.0
