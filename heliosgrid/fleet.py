@@ -32,13 +32,15 @@ ON CONFLICT (site_id) DO UPDATE SET
 
 _DEVICE_UPSERT = """
 INSERT INTO devices (device_id, site_id, kind, surface_tilt_deg, surface_azimuth_deg, dc_capacity_kw,
-                     ac_capacity_kw, gamma_pdc_per_c, inverter_efficiency)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                     ac_capacity_kw, gamma_pdc_per_c, inverter_efficiency, tracking, tracker_max_angle_deg,
+                     tracker_gcr)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (device_id) DO UPDATE SET
     site_id = EXCLUDED.site_id, kind = EXCLUDED.kind, surface_tilt_deg = EXCLUDED.surface_tilt_deg,
     surface_azimuth_deg = EXCLUDED.surface_azimuth_deg, dc_capacity_kw = EXCLUDED.dc_capacity_kw,
     ac_capacity_kw = EXCLUDED.ac_capacity_kw, gamma_pdc_per_c = EXCLUDED.gamma_pdc_per_c,
-    inverter_efficiency = EXCLUDED.inverter_efficiency
+    inverter_efficiency = EXCLUDED.inverter_efficiency, tracking = EXCLUDED.tracking,
+    tracker_max_angle_deg = EXCLUDED.tracker_max_angle_deg, tracker_gcr = EXCLUDED.tracker_gcr
 """
 
 
@@ -94,7 +96,7 @@ def sync_fleet(conn: psycopg.Connection, fleet: Sequence[SiteSpec]) -> SyncResul
             _DEVICE_UPSERT,
             [
                 (d.device_id, d.site_id, d.kind, d.surface_tilt_deg, d.surface_azimuth_deg, d.dc_capacity_kw,
-                 d.ac_capacity_kw, d.gamma_pdc_per_c, d.inverter_efficiency)
+                 d.ac_capacity_kw, d.gamma_pdc_per_c, d.inverter_efficiency, d.tracking, d.max_angle_deg, d.gcr)
                 for d in devices
             ],
         )

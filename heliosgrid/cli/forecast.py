@@ -66,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     b.add_argument("--tilt", type=float, help="array tilt, degrees (inferred from the data when omitted)")
     b.add_argument("--azimuth", type=float, help="array azimuth, degrees east of north (180 = south; inferred from the data "
                    "when both are omitted, facing the equator when only --tilt is given)")
+    b.add_argument("--tracking", choices=("single-axis",), help="the array is a single-axis tracker (backtracking, "
+                   "±60°); --tilt/--azimuth are then its axis's, default 0/180 (north-south). Without --tracking, "
+                   "--tilt and --azimuth the data decide between a fixed array and a tracker")
     b.add_argument("--models", default="persistence,climatology,prophet,arima,gbm", help="comma-separated models")
     b.add_argument("--test-days", type=_positive, default=21.0, help="days at the end used for rolling origins")
     b.add_argument("--origin-step-h", type=_positive, default=6.0, help="hours between forecast issue times")
@@ -118,11 +121,12 @@ def _load_backtest_input(args: argparse.Namespace) -> tuple[pd.Series, Any, floa
         raise ForecastInputError(f"--azimuth must be within [0, 360] degrees, got {args.azimuth}")
     raw = load_power_csv(args.csv, timestamp_col=args.timestamp_col, power_col=args.power_col, tz=args.tz,
                          power_unit=args.power_unit, raw=True)
+    tracker = args.tracking == "single-axis"
     site = site_from_capacity(args.csv.stem[:64] or "csv-site", args.latitude, args.longitude, args.capacity_kw,
                               altitude_m=args.altitude, timezone=args.tz,
-                              surface_tilt_deg=args.tilt if args.tilt is not None else 25.0,
-                              surface_azimuth_deg=args.azimuth)
-    infer = args.tilt is None and args.azimuth is None
+                              surface_tilt_deg=args.tilt,
+                              surface_azimuth_deg=args.azimuth, tracking="single_axis" if tracker else "fixed")
+    infer = args.tilt is None and args.azimuth is None and not tracker
     series, report = clean_power_series(raw, site, args.capacity_kw)
     return series, site, args.capacity_kw, infer, report
 

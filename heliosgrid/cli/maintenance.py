@@ -118,6 +118,9 @@ def _add_csv_arguments(ev: argparse.ArgumentParser) -> None:
     g.add_argument("--altitude", type=float, default=0.0, help="site altitude, m (default 0)")
     g.add_argument("--tilt", type=float, help="array tilt, degrees (default: inferred from the data, with --azimuth)")
     g.add_argument("--azimuth", type=float, help="array azimuth, degrees east of north (180 = south; default: inferred)")
+    g.add_argument("--tracking", choices=("single-axis",), help="the array is a single-axis tracker (backtracking, "
+                   "±60°); --tilt/--azimuth are then its axis's, default 0/180 (north-south). Default: a fixed "
+                   "array, or a tracker when the data say so")
     g.add_argument("--tz", help="IANA time zone of naive timestamps and of the site's days (default: naive "
                    "times are UTC, days follow the longitude's standard time)")
     g.add_argument("--dc-kw", type=float, help="DC nameplate, kW (default: inferred from the data)")
@@ -138,7 +141,8 @@ def _csv_series(args: argparse.Namespace) -> list[Any]:
     spec = CsvSpec(args.csv, args.timestamp_col, args.ac_col, args.latitude, args.longitude, args.tilt, args.azimuth,
                    poa_col=args.poa_col, ghi_col=args.ghi_col, module_temp_col=args.module_temp_col,
                    ambient_temp_col=args.ambient_temp_col, power_unit=args.power_unit, tz=args.tz,
-                   altitude_m=args.altitude, dc_kw=args.dc_kw, ac_kw=args.ac_kw, name=args.name)
+                   altitude_m=args.altitude, dc_kw=args.dc_kw, ac_kw=args.ac_kw, name=args.name,
+                   tracking="single_axis" if args.tracking == "single-axis" else None)
     try:
         return [load_csv_series(spec)]
     except SeriesInputError as exc:

@@ -36,12 +36,22 @@ from heliosgrid.forecast.models import make_model
 from heliosgrid.forecast.plots import plot_backtest
 from heliosgrid.forecast.solar import CSI_MAX, STEP, ForecastInputError, SolarContext, infer_orientation, regular_grid
 from heliosgrid.forecast.weather import WeatherProvider
-from heliosgrid.physics.fleet import SiteSpec
+from heliosgrid.physics.fleet import DeviceSpec, SiteSpec
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODELS = ("persistence", "climatology", "prophet", "arima", "gbm")
 
+
+
+def orientation_json(device: DeviceSpec) -> dict[str, Any]:
+    """The array a backtest modelled: tilt and azimuth (degrees; a tracker's are its axis's), ``tracking``
+    (``fixed`` or ``single_axis``) and, for a tracker, its rotation limit (degrees either side of flat)."""
+    out: dict[str, Any] = {"surface_tilt_deg": device.surface_tilt_deg, "surface_azimuth_deg": device.surface_azimuth_deg,
+                           "tracking": device.tracking}
+    if device.tracking == "single_axis":
+        out["max_angle_deg"] = device.max_angle_deg
+    return out
 
 @dataclass
 class BacktestResult:
@@ -78,8 +88,7 @@ class BacktestResult:
             "test_start": self.test_start.isoformat(),
             "test_end": self.test_end.isoformat(),
             "n_origins": self.n_origins,
-            "orientation": ({"surface_tilt_deg": self.site.inverters[0].surface_tilt_deg,
-                             "surface_azimuth_deg": self.site.inverters[0].surface_azimuth_deg}
+            "orientation": (orientation_json(self.site.inverters[0])
                             if self.site is not None and self.site.inverters else None),
             "models": clean(self.metrics),
             "champion_by_bucket": self.champion_by_bucket,

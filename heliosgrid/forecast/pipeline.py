@@ -122,6 +122,7 @@ def load_site(conn: psycopg.Connection, site_id: str) -> tuple[SiteSpec, float]:
             surface_tilt_deg=float(d["surface_tilt_deg"]), surface_azimuth_deg=float(d["surface_azimuth_deg"]),
             dc_capacity_kw=float(d["dc_capacity_kw"]), ac_capacity_kw=float(d["ac_capacity_kw"]),
             gamma_pdc_per_c=float(d["gamma_pdc_per_c"]), inverter_efficiency=float(d["inverter_efficiency"]),
+            tracking=d["tracking"], max_angle_deg=float(d["tracker_max_angle_deg"]), gcr=float(d["tracker_gcr"]),
         )
         for d in devices
     )

@@ -16,18 +16,20 @@ Conventions used by the whole forecasting package:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from heliosgrid.physics import clearsky_ac_power_kw, clearsky_irradiance, solar_position
-from heliosgrid.physics.fleet import DeviceSpec, SiteSpec, equator_facing_azimuth_deg
+from heliosgrid.physics.fleet import DeviceSpec, SiteSpec, Tracking, equator_facing_azimuth_deg
 
 STEP = pd.Timedelta(minutes=15)
 STEPS_PER_DAY = 96
 CSI_MIN_CLEARSKY_FRACTION = 0.05
 CSI_MAX = 1.6
+#: Tilt (degrees) of a fixed array whose tilt is not given (a typical rooftop or ground array).
+DEFAULT_TILT_DEG = 25.0
 #: Default DC/AC ratio assumed when a site is described only by its AC capacity.
 DEFAULT_DC_AC_RATIO = 1.15
 
@@ -44,13 +46,16 @@ def site_from_capacity(
     *,
     altitude_m: float = 0.0,
     timezone: str = "UTC",
-    surface_tilt_deg: float = 25.0,
+    surface_tilt_deg: float | None = None,
     surface_azimuth_deg: float | None = None,
+    tracking: Tracking = "fixed",
 ) -> SiteSpec:
     """A one-inverter :class:`SiteSpec` for a plant known only by location and AC capacity (kW).
 
-    Assumes a fixed-tilt array with DC capacity ``DEFAULT_DC_AC_RATIO × capacity_kw``, facing the
-    equator when ``surface_azimuth_deg`` (degrees east of north) is not given.
+    Assumes an array with DC capacity ``DEFAULT_DC_AC_RATIO × capacity_kw``: fixed, tilted 25° and facing the
+    equator unless ``surface_tilt_deg`` / ``surface_azimuth_deg`` (degrees, azimuth east of north) are given;
+    or a single-axis tracker (``tracking="single_axis"``) whose axis has that tilt and azimuth (a horizontal
+    north–south axis when not given).
     """
     if not capacity_kw > 0:
         raise ForecastInputError(f"capacity must be > 0 kW, got {capacity_kw}")
@@ -62,11 +67,13 @@ def site_from_capacity(
         device_id=f"{site_id}-inv01",
         site_id=site_id,
         kind="inverter",
-        surface_tilt_deg=surface_tilt_deg,
-        surface_azimuth_deg=(equator_facing_azimuth_deg(latitude_deg) if surface_azimuth_deg is None
-                             else surface_azimuth_deg),
+        surface_tilt_deg=(surface_tilt_deg if surface_tilt_deg is not None else 0.0 if tracking == "single_axis"
+                          else DEFAULT_TILT_DEG),
+        surface_azimuth_deg=(surface_azimuth_deg if surface_azimuth_deg is not None
+                             else 180.0 if tracking == "single_axis" else equator_facing_azimuth_deg(latitude_deg)),
         dc_capacity_kw=capacity_kw * DEFAULT_DC_AC_RATIO,
         ac_capacity_kw=capacity_kw,
+        tracking=tracking,
     )
     return SiteSpec(site_id, site_id, latitude_deg, longitude_deg, altitude_m, timezone, (inverter,))
 
@@ -229,6 +236,39 @@ def candidate_azimuths_deg(latitude_deg: float) -> tuple[float, ...]:
     return tuple(out)
 
 
+def with_devices(site: SiteSpec, **changes: object) -> SiteSpec:
+    """``site`` with ``changes`` (:class:`DeviceSpec` fields) applied to each of its devices."""
+    return replace(site, devices=tuple(replace(d, **changes) for d in site.devices))  # type: ignore[arg-type]
+
+
+#: Single-axis trackers tried by :func:`infer_orientation` (horizontal north–south axis, backtracking):
+#: rotation limits, degrees either side of flat.
+TRACKER_MAX_ANGLES_DEG = (45.0, 60.0)
+#: A tracker is inferred only when the robust spread (median absolute deviation) of its profile is below
+#: this share of the best fixed array's: a fixed array whose inverter clips has a flat top too, and the
+#: first and last hours of a day (shading, horizon) sway the plain spread.
+TRACKER_MAD_RATIO = 0.5
+
+
+def _shape_profile(h: pd.Series, cand: SiteSpec, capacity_kw: float) -> np.ndarray | None:
+    """Log of the 95th percentile of P / P_cs per hour of the day (``h``: bright power, kW) for candidate
+    site ``cand``; None with too few bright hours."""
+    cs = clearsky_ac_power_kw(cand, pd.DatetimeIndex(h.index) + STEP / 2).to_numpy()
+    ok = cs > 0.15 * capacity_kw
+    if ok.sum() < 50:
+        return None
+    ratio = pd.Series(h.to_numpy()[ok] / cs[ok], index=h.index[ok])
+    q = ratio.groupby(ratio.index.hour).quantile(0.95)
+    q = q[ratio.groupby(ratio.index.hour).size() >= 10]
+    if len(q) < 4 or (q <= 0).any():
+        return None
+    return np.log(q.to_numpy())
+
+
+def _mad(values: np.ndarray) -> float:
+    return float(np.median(np.abs(values - np.median(values))))
+
+
 def infer_orientation(
     history: pd.Series,
     site: SiteSpec,
@@ -236,13 +276,15 @@ def infer_orientation(
     tilts_deg: tuple[float, ...] = (10.0, 20.0, 30.0, 40.0),
     azimuths_deg: tuple[float, ...] | None = None,
 ) -> SiteSpec:
-    """Site with the fixed tilt/azimuth (degrees) whose clear-sky shape best fits ``history``.
+    """Site with the fixed tilt/azimuth (degrees), or the single-axis tracker, whose clear-sky shape best
+    fits ``history`` (kW).
 
-    For each candidate orientation, the 95th percentile of P / P_cs is taken per hour of day over
-    bright intervals; the candidate with the flattest profile (smallest spread of its logarithm
-    across hours) wins. Azimuths default to :func:`candidate_azimuths_deg` of the site's latitude (an
-    array facing the equator, east to west). Use it only on training data, for plants whose
-    orientation is unknown.
+    For each candidate, the 95th percentile of P / P_cs is taken per hour of day over bright intervals;
+    the fixed candidate with the flattest profile (smallest standard deviation of its logarithm across
+    hours) wins. Azimuths default to :func:`candidate_azimuths_deg` of the site's latitude (an array
+    facing the equator, east to west). A single-axis tracker (:data:`TRACKER_MAX_ANGLES_DEG`) replaces it
+    when its profile's median absolute deviation is below :data:`TRACKER_MAD_RATIO` of the fixed one's. Use
+    it only on training data, for plants whose orientation is unknown.
     """
     if azimuths_deg is None:
         azimuths_deg = candidate_azimuths_deg(site.latitude_deg)
@@ -251,22 +293,19 @@ def infer_orientation(
     h = h[h > 0.02 * capacity_kw]
     if len(h) < 100:
         return site
-    best: tuple[float, SiteSpec] | None = None
-    for tilt in tilts_deg:
-        for az in azimuths_deg:
-            cand = site_from_capacity(site.site_id, site.latitude_deg, site.longitude_deg, capacity_kw,
-                                      altitude_m=site.altitude_m, timezone=site.timezone,
-                                      surface_tilt_deg=tilt, surface_azimuth_deg=az)
-            cs = clearsky_ac_power_kw(cand, pd.DatetimeIndex(h.index) + STEP / 2).to_numpy()
-            ok = cs > 0.15 * capacity_kw
-            if ok.sum() < 50:
-                continue
-            ratio = pd.Series(h.to_numpy()[ok] / cs[ok], index=h.index[ok])
-            q = ratio.groupby(ratio.index.hour).quantile(0.95)
-            q = q[ratio.groupby(ratio.index.hour).size() >= 10]
-            if len(q) < 4 or (q <= 0).any():
-                continue
-            score = float(np.std(np.log(q.to_numpy())))
-            if best is None or score < best[0]:
-                best = (score, cand)
-    return best[1] if best else site
+
+    def candidate(tilt: float, azimuth: float | None, tracking: Tracking = "fixed") -> SiteSpec:
+        return site_from_capacity(site.site_id, site.latitude_deg, site.longitude_deg, capacity_kw,
+                                  altitude_m=site.altitude_m, timezone=site.timezone,
+                                  surface_tilt_deg=tilt, surface_azimuth_deg=azimuth, tracking=tracking)
+
+    def best_of(cands: list[SiteSpec]) -> tuple[np.ndarray, SiteSpec] | None:
+        scored = [(prof, c) for c in cands if (prof := _shape_profile(h, c, capacity_kw)) is not None]
+        return min(scored, key=lambda t: float(np.std(t[0]))) if scored else None
+
+    fixed = best_of([candidate(t, a) for t in tilts_deg for a in azimuths_deg])
+    tracker = best_of([with_devices(candidate(0.0, 180.0, "single_axis"), max_angle_deg=m)
+                       for m in TRACKER_MAX_ANGLES_DEG])
+    if tracker is not None and (fixed is None or _mad(tracker[0]) < TRACKER_MAD_RATIO * _mad(fixed[0])):
+        return tracker[1]
+    return fixed[1] if fixed else site

@@ -13,6 +13,8 @@ Operators of small plants often know the place and the nameplate, not the tilt. 
   (:func:`heliosgrid.forecast.solar.infer_orientation`), the orientation whose clear-sky power
   profile makes the 95th percentile of P / P_cs flattest over the day (tilt 10–40°, azimuth from east
   through the equator-facing direction to west; both ways in the tropics).
+* A single-axis tracker is told by the shape fit alone, whatever the irradiance: its clear-day profile is
+  flat through the day as no fixed array's is (the PVWatts fit knows fixed arrays only).
 * Too little data for either (about a week of bright hours): :data:`DEFAULT_TILT_DEG`, facing the
   equator.
 
@@ -21,10 +23,12 @@ Either way the result is a warning that says what was inferred and from what.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
-from heliosgrid.physics.fleet import equator_facing_azimuth_deg
+from heliosgrid.physics.fleet import DeviceSpec, Tracking, equator_facing_azimuth_deg
 
 MIN_CLEAR_PERIODS = 50
 """Fewer clear GHI periods than this and the PVWatts fit is not trusted (the shape fit is used)."""
@@ -61,9 +65,28 @@ def _pvwatts_fit(
     return round(float(tilt), 1), round((float(azimuth) + turn) % 360.0, 1)
 
 
-def _shape_fit(ac_kw: pd.Series, where: tuple[float, float, float]) -> tuple[float, float] | None:
-    """(tilt, azimuth) in degrees from the AC power's clear-day shape alone, or None with too little
-    bright data to compare shapes (about a week)."""
+class Mount(NamedTuple):
+    """How the modules are held: fixed at ``tilt_deg`` / ``azimuth_deg`` (degrees, azimuth east of north), or a
+    single-axis tracker (``tracking="single_axis"``) whose axis has that tilt and azimuth."""
+
+    tilt_deg: float
+    azimuth_deg: float
+    tracking: Tracking = "fixed"
+
+    def device(self) -> DeviceSpec:
+        """A device with this mount, for :func:`heliosgrid.physics.model.surface_angles_deg`."""
+        return DeviceSpec("mount", "mount", "inverter", self.tilt_deg, self.azimuth_deg, tracking=self.tracking)
+
+    def said(self) -> str:
+        if self.tracking == "single_axis":
+            return f"a single-axis tracker (axis tilt {self.tilt_deg:g}°, azimuth {self.azimuth_deg:g}°)"
+        return f"tilt {self.tilt_deg:g}°, azimuth {self.azimuth_deg:g}°"
+
+
+def _shape_fit(ac_kw: pd.Series, where: tuple[float, float, float]) -> Mount | None:
+    """The mount from the AC power's clear-day shape alone (a fixed array or a single-axis tracker,
+    :func:`heliosgrid.forecast.solar.infer_orientation`), or None with too little bright data to compare
+    shapes (about a week)."""
     from heliosgrid.forecast.solar import infer_orientation, site_from_capacity
 
     capacity_kw = float(ac_kw.max())
@@ -71,7 +94,8 @@ def _shape_fit(ac_kw: pd.Series, where: tuple[float, float, float]) -> tuple[flo
     fitted = infer_orientation(ac_kw.clip(lower=0.0).resample("15min").mean(), site, capacity_kw)
     if fitted is site:
         return None
-    return fitted.devices[0].surface_tilt_deg, fitted.devices[0].surface_azimuth_deg
+    dev = fitted.devices[0]
+    return Mount(dev.surface_tilt_deg, dev.surface_azimuth_deg, dev.tracking)
 
 
 DEFAULT_TILT_DEG = 25.0
@@ -80,16 +104,18 @@ DEFAULT_TILT_DEG = 25.0
 
 def infer_csv_orientation(
     frame: pd.DataFrame, solpos: pd.DataFrame | None, where: tuple[float, float, float], cadence_s: int
-) -> tuple[float, float, str]:
-    """(tilt °, azimuth ° east of north, warning) of the array behind ``frame`` (UTC-indexed readings:
-    ``ac_power_kw`` in kW, optional ``ghi_w_m2`` W/m² with ``solpos`` its pvlib solar position)."""
-    fit = _pvwatts_fit(frame, solpos, where, cadence_s) if "ghi_w_m2" in frame and solpos is not None else None
-    how = "inferred from the PVWatts fit of the AC power to clear-sky irradiance on clear GHI periods"
-    if fit is None:
-        fit = _shape_fit(frame["ac_power_kw"], where)
-        how = "inferred from the clear-day shape of the AC power"
-    if fit is None:  # equator-facing at a typical tilt
-        fit = (DEFAULT_TILT_DEG, equator_facing_azimuth_deg(where[0]))
+) -> tuple[Mount, str]:
+    """The mount of the array behind ``frame`` (UTC-indexed readings: ``ac_power_kw`` in kW, optional
+    ``ghi_w_m2`` W/m² with ``solpos`` its pvlib solar position) and the warning that says how it was found.
+    A tracker is told by the shape fit (the PVWatts fit knows fixed arrays only)."""
+    shape = _shape_fit(frame["ac_power_kw"], where)
+    if shape is not None and shape.tracking == "single_axis":
+        return shape, (f"--tilt/--azimuth not given: {shape.said()} inferred from the clear-day shape of the AC power "
+                       "(flat through the day, as no fixed array is); give --tracking/--tilt/--azimuth if you know them")
+    fitted = _pvwatts_fit(frame, solpos, where, cadence_s) if "ghi_w_m2" in frame and solpos is not None else None
+    mount, how = (Mount(*fitted), "inferred from the PVWatts fit of the AC power to clear-sky irradiance on clear GHI "
+                  "periods") if fitted is not None else (shape, "inferred from the clear-day shape of the AC power")
+    if mount is None:  # equator-facing at a typical tilt
+        mount = Mount(DEFAULT_TILT_DEG, equator_facing_azimuth_deg(where[0]))
         how = "assumed (too little clear data to infer them; the fits need about a week)"
-    tilt, azimuth = fit
-    return tilt, azimuth, f"--tilt/--azimuth not given: tilt {tilt:g}°, azimuth {azimuth:g}° {how}; give them if you know them"
+    return mount, f"--tilt/--azimuth not given: {mount.said()} {how}; give them if you know them"

@@ -25,7 +25,7 @@ import pandas as pd
 
 from heliosgrid.contract.reading import MEASURE_RANGES
 from heliosgrid.maintenance.csv_clock import IRRADIANCE_COLUMNS, align_power_to_poa, align_to_sun
-from heliosgrid.maintenance.csv_orientation import infer_csv_orientation
+from heliosgrid.maintenance.csv_orientation import Mount, infer_csv_orientation
 from heliosgrid.maintenance.realdata import (
     RealSeries,
     bucket_solar_position,
@@ -34,6 +34,7 @@ from heliosgrid.maintenance.realdata import (
     poa_from_ghi,
     single_inverter_site,
 )
+from heliosgrid.physics.model import surface_angles_deg
 
 MIN_DAYS = 3.0
 """Shortest series the evaluation can inject its faults into (days)."""
@@ -56,7 +57,7 @@ class CsvSpec:
     longitude_deg: float
     tilt_deg: float | None
     azimuth_deg: float | None
-    """Array orientation (°; azimuth east of north); ``None``: inferred (:mod:`.csv_orientation`)."""
+    """Array orientation (°; azimuth east of north; a tracker's axis); ``None``: inferred (:mod:`.csv_orientation`)."""
     poa_col: str | None = None
     ghi_col: str | None = None
     module_temp_col: str | None = None
@@ -69,6 +70,8 @@ class CsvSpec:
     dc_kw: float | None = None
     ac_kw: float | None = None
     name: str | None = None
+    tracking: str | None = None
+    """``single_axis``: a single-axis tracker; ``None``: a fixed array, or a tracker when the data say so."""
 
 
 def solar_zone(longitude_deg: float) -> str:
@@ -224,6 +227,7 @@ def _check_spec(spec: CsvSpec) -> None:
          f"azimuth must be within 0…360° (east of north), got {spec.azimuth_deg}"),
         ((spec.tilt_deg is None) == (spec.azimuth_deg is None),
          "give both --tilt and --azimuth, or neither (then both are inferred)"),
+        (spec.tracking in (None, "single_axis"), f"tracking must be 'single_axis' or not given, got {spec.tracking!r}"),
     ]
     for label, kw in (("--dc-kw", spec.dc_kw), ("--ac-kw", spec.ac_kw)):
         checks.append((kw is None or kw > 0, f"{label} must be > 0 kW, got {kw}"))
@@ -330,31 +334,45 @@ def cadence_s(index: pd.DatetimeIndex) -> int:
     return cadence
 
 
-def _plane_of_array(frame: pd.DataFrame, spec: CsvSpec, cadence: int, warnings: list[str]) -> tuple[float, float]:
-    """The array's (tilt, azimuth) in degrees, given or inferred; ``poa_w_m2`` transposed from GHI
-    without a sensor; the power moved to the POA's interval labels. Warnings appended in place."""
+def _given_mount(spec: CsvSpec) -> Mount | None:
+    """The mount the operator gave: a tracker (its axis horizontal north–south unless given), or a fixed
+    array with both angles; None when it is to be inferred."""
+    if spec.tracking == "single_axis":
+        return Mount(spec.tilt_deg if spec.tilt_deg is not None else 0.0,
+                     spec.azimuth_deg if spec.azimuth_deg is not None else 180.0, "single_axis")
+    if spec.tilt_deg is not None and spec.azimuth_deg is not None:
+        return Mount(spec.tilt_deg, spec.azimuth_deg)
+    return None
+
+
+def _plane_of_array(frame: pd.DataFrame, spec: CsvSpec, cadence: int, warnings: list[str]) -> Mount:
+    """The array's mount, given or inferred; ``poa_w_m2`` transposed from GHI without a sensor; the power
+    moved to the POA's interval labels. Warnings appended in place."""
     where = (spec.latitude_deg, spec.longitude_deg, spec.altitude_m)
     solpos = bucket_solar_position(pd.DatetimeIndex(frame.index), where, cadence) if spec.ghi_col is not None else None
+    given = _given_mount(spec)
 
-    def orient() -> tuple[float, float]:
-        if spec.tilt_deg is not None and spec.azimuth_deg is not None:
-            return spec.tilt_deg, spec.azimuth_deg
-        tilt, azimuth, said = infer_csv_orientation(frame, solpos, where, cadence)
+    def orient() -> Mount:
+        if given is not None:
+            return given
+        mount, said = infer_csv_orientation(frame, solpos, where, cadence)
         warnings.append(said)
-        return tilt, azimuth
+        return mount
 
-    tilt_deg, azimuth_deg = orient()
-    if solpos is not None:
-        frame["poa_w_m2"] = poa_from_ghi(frame["ghi_w_m2"], solpos, tilt_deg, azimuth_deg)
+    def transpose(mount: Mount) -> None:
+        if solpos is not None:
+            frame["poa_w_m2"] = poa_from_ghi(frame["ghi_w_m2"], solpos, *surface_angles_deg(mount.device(), solpos))
+
+    mount = orient()
+    transpose(mount)
     lag_warning = align_power_to_poa(frame, cadence, spec.longitude_deg)
     if lag_warning is not None:
-        if spec.tilt_deg is None or spec.azimuth_deg is None:  # inferred from the power as it was labelled
+        if given is None:  # inferred from the power as it was labelled
             warnings.pop()
-            tilt_deg, azimuth_deg = orient()
-            if solpos is not None:
-                frame["poa_w_m2"] = poa_from_ghi(frame["ghi_w_m2"], solpos, tilt_deg, azimuth_deg)
+            mount = orient()
+            transpose(mount)
         warnings.append(lag_warning)
-    return tilt_deg, azimuth_deg
+    return mount
 
 
 def load_csv_series(spec: CsvSpec) -> RealSeries:
@@ -379,12 +397,13 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
     warnings += _fill_coarse_irradiance(frame, spec)
     warnings += _missing_values(frame, spec) + _clipped_temperatures(frame, spec) + align_to_sun(frame, where)
     _check_place(frame, spec)
-    tilt_deg, azimuth_deg = _plane_of_array(frame, spec, cadence, warnings)
+    mount = _plane_of_array(frame, spec, cadence, warnings)
     dc_kw, ac_kw = infer_capacities(frame["ac_power_kw"].clip(lower=0.0), frame["poa_w_m2"])
     dc_kw, ac_kw = spec.dc_kw or dc_kw, spec.ac_kw or ac_kw
     name = spec.name or spec.path.stem
     zone = spec.tz or solar_zone(spec.longitude_deg)
-    site = single_inverter_site(name, where, zone, tilt_deg, azimuth_deg, dc_kw, ac_kw, source=str(spec.path))
+    site = single_inverter_site(name, where, zone, mount.tilt_deg, mount.azimuth_deg, dc_kw, ac_kw, source=str(spec.path),
+                                tracking=mount.tracking)
     readings = contract_readings(site, pd.DatetimeIndex(frame.index), dict(frame.items()))
     sensors: tuple[str, ...] = ("poa" if spec.poa_col else "transposed_ghi", "ac_power")
     sensors += tuple(s for s, col in (("module_temp", spec.module_temp_col), ("ambient_temp", spec.ambient_temp_col)) if col)

@@ -127,7 +127,8 @@ def load_fleet_from_db(conn: psycopg.Connection, site_ids: Collection[str] | Non
     ).fetchall()
     devices = conn.execute(
         """SELECT device_id, site_id, kind, surface_tilt_deg, surface_azimuth_deg, dc_capacity_kw, ac_capacity_kw,
-                  gamma_pdc_per_c, inverter_efficiency FROM devices ORDER BY device_id"""
+                  gamma_pdc_per_c, inverter_efficiency, tracking, tracker_max_angle_deg, tracker_gcr
+           FROM devices ORDER BY device_id"""
     ).fetchall()
     by_site: dict[str, list[DeviceSpec]] = {}
     for d in devices:
@@ -142,6 +143,9 @@ def load_fleet_from_db(conn: psycopg.Connection, site_ids: Collection[str] | Non
                 ac_capacity_kw=float(d[6]),
                 gamma_pdc_per_c=float(d[7]),
                 inverter_efficiency=float(d[8]),
+                tracking=d[9],
+                max_angle_deg=float(d[10]),
+                gcr=float(d[11]),
             )
         )
     return [

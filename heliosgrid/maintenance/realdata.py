@@ -38,6 +38,7 @@ import pandas as pd
 import pvlib
 
 from heliosgrid.physics import DeviceSpec, SiteSpec
+from heliosgrid.physics.fleet import Tracking
 
 GOLDEN = (39.742, -105.178, 1800.0)
 MST = "Etc/GMT+7"  # the NREL files' clock: UTC−07:00 all year
@@ -89,12 +90,13 @@ def infer_capacities(ac_kw: pd.Series, poa_w_m2: pd.Series) -> tuple[float, floa
 
 def single_inverter_site(
     name: str, where: tuple[float, float, float], tz: str, tilt: float, azimuth: float, dc: float, ac: float,
-    source: str = "pvanalytics wheel",
+    source: str = "pvanalytics wheel", tracking: Tracking = "fixed",
 ) -> SiteSpec:
     """A site ``name`` with one inverter ``<name>-inv01``: ``where`` = (latitude °N, longitude °E,
     altitude m), ``tz`` its IANA zone, array ``tilt``/``azimuth`` in degrees (azimuth east of north),
-    DC and AC nameplate in kW; γ = −0.4 %/°C and inverter efficiency 0.96 (PVWatts defaults)."""
-    dev = DeviceSpec(f"{name}-inv01", name, "inverter", tilt, azimuth, dc, ac, -0.004, 0.96)
+    DC and AC nameplate in kW; γ = −0.4 %/°C and inverter efficiency 0.96 (PVWatts defaults); a
+    single-axis tracker (``tracking``) has its axis's tilt and azimuth there."""
+    dev = DeviceSpec(f"{name}-inv01", name, "inverter", tilt, azimuth, dc, ac, -0.004, 0.96, tracking=tracking)
     return SiteSpec(name, f"{name} (real series, {source})", where[0], where[1], where[2], tz, (dev,))
 
 
@@ -214,10 +216,12 @@ def _satellite_series(
     return RealSeries(name, site, readings, 900, ("satellite_poa", "ambient_temp", "ac_power"), notes)
 
 
-def poa_from_ghi(ghi_w_m2: pd.Series, solpos: pd.DataFrame, tilt_deg: float, azimuth_deg: float) -> pd.Series:
+def poa_from_ghi(
+    ghi_w_m2: pd.Series, solpos: pd.DataFrame, tilt_deg: float | pd.Series, azimuth_deg: float | pd.Series
+) -> pd.Series:
     """POA irradiance (W/m²) transposed from GHI (W/m², same index as ``solpos``, a
     :func:`bucket_solar_position` frame): Erbs decomposition, Perez transposition at the plane tilted
-    ``tilt_deg`` and facing ``azimuth_deg`` (degrees east of north). 0 where the transposition has no
+    ``tilt_deg`` and facing ``azimuth_deg`` (degrees east of north; per row for a tracker). 0 where the transposition has no
     value (sun below the horizon); NaN where the GHI is missing (no data, never 0 W/m²: an empty GHI
     cell read as 0 made a 1-min file whose GHI came every 30 min look five times dimmer than its power)."""
     erbs = pvlib.irradiance.erbs(ghi_w_m2, solpos["zenith"], ghi_w_m2.index)

@@ -13,6 +13,7 @@ from heliosgrid.physics.model import (
     expected_dc_power_kw,
     poa_irradiance_w_m2,
     solar_position,
+    surface_angles_deg,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "load_fleet",
     "poa_irradiance_w_m2",
     "solar_position",
+    "surface_angles_deg",
 ]

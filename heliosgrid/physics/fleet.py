@@ -14,6 +14,8 @@ A fleet file is YAML::
         weather_stations: 1
 
 An inverter block without ``surface_azimuth_deg`` faces the equator (180° north of it, 0° south of it).
+Single-axis trackers: ``tracking: single_axis`` (tilt/azimuth are then the axis's, default 0°/180°), with
+``max_angle_deg`` (default 60) and ``gcr`` (default 0.35).
 """
 
 from __future__ import annotations
@@ -25,11 +27,22 @@ from typing import Any, Literal
 import yaml
 
 DEMO_FLEET_FILE = Path(__file__).with_name("demo_fleet.yaml")
+Tracking = Literal["fixed", "single_axis"]
+TRACKING_KINDS: tuple[str, ...] = ("fixed", "single_axis")
+#: A single-axis tracker's rotation limit either side of flat (degrees) and ground coverage ratio, when
+#: not given: typical of utility trackers (±60°, rows at ~2.9 × their width).
+DEFAULT_MAX_ANGLE_DEG = 60.0
+DEFAULT_GCR = 0.35
 
 
 @dataclass(frozen=True)
 class DeviceSpec:
-    """One inverter (with its array's POA and module-temperature sensors) or weather station."""
+    """One inverter (with its array's POA and module-temperature sensors) or weather station.
+
+    A fixed array has ``surface_tilt_deg`` / ``surface_azimuth_deg`` (degrees; azimuth east of north). A
+    single-axis tracker (``tracking="single_axis"``) has the *axis*'s tilt and azimuth there (0° / 180° for a
+    horizontal north–south axis), turns up to ``max_angle_deg`` either side and backtracks at ground coverage
+    ratio ``gcr`` (:func:`heliosgrid.physics.model.surface_angles_deg`)."""
 
     device_id: str
     site_id: str
@@ -40,6 +53,9 @@ class DeviceSpec:
     ac_capacity_kw: float = 0.0
     gamma_pdc_per_c: float = -0.004
     inverter_efficiency: float = 0.96
+    tracking: Tracking = "fixed"
+    max_angle_deg: float = DEFAULT_MAX_ANGLE_DEG
+    gcr: float = DEFAULT_GCR
 
 
 @dataclass(frozen=True)
@@ -76,8 +92,15 @@ def equator_facing_azimuth_deg(latitude_deg: float) -> float:
 def _site_from_dict(raw: dict[str, Any]) -> SiteSpec:
     site_id = str(raw["site_id"])
     inv = raw.get("inverters", {})
-    tilt = float(inv.get("surface_tilt_deg", 30))
-    azimuth = float(inv.get("surface_azimuth_deg", equator_facing_azimuth_deg(float(raw["latitude_deg"]))))
+    tracking = str(inv.get("tracking", "fixed"))
+    if tracking not in TRACKING_KINDS:
+        raise ValueError(f"site {site_id}: inverters.tracking must be one of {', '.join(TRACKING_KINDS)}, got {tracking!r}")
+    # a tracker's tilt/azimuth are its axis's: horizontal, north–south, unless given
+    tilt = float(inv.get("surface_tilt_deg", 0 if tracking == "single_axis" else 30))
+    azimuth = float(inv.get("surface_azimuth_deg", 180.0 if tracking == "single_axis"
+                            else equator_facing_azimuth_deg(float(raw["latitude_deg"]))))
+    mount = {"tracking": tracking, "max_angle_deg": float(inv.get("max_angle_deg", DEFAULT_MAX_ANGLE_DEG)),
+             "gcr": float(inv.get("gcr", DEFAULT_GCR))}
     devices: list[DeviceSpec] = [
         DeviceSpec(
             device_id=f"{site_id}-inv{i + 1:02d}",
@@ -89,6 +112,7 @@ def _site_from_dict(raw: dict[str, Any]) -> SiteSpec:
             ac_capacity_kw=float(inv["ac_capacity_kw"]),
             gamma_pdc_per_c=float(inv.get("gamma_pdc_per_c", -0.004)),
             inverter_efficiency=float(inv.get("inverter_efficiency", 0.96)),
+            **mount,  # type: ignore[arg-type]
         )
         for i in range(int(inv.get("count", 0)))
     ]
@@ -99,6 +123,7 @@ def _site_from_dict(raw: dict[str, Any]) -> SiteSpec:
             kind="weather_station",
             surface_tilt_deg=tilt,
             surface_azimuth_deg=azimuth,
+            **mount,  # type: ignore[arg-type]  # its POA sensor rides the tracker
         )
         for i in range(int(raw.get("weather_stations", 0)))
     ]

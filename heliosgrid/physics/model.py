@@ -6,6 +6,8 @@ that index. Irradiance W/m², temperature °C, power kW.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pvlib
@@ -31,6 +33,20 @@ def clearsky_irradiance(site: SiteSpec, times: pd.DatetimeIndex, solpos: pd.Data
     return loc.get_clearsky(times, model="ineichen", solar_position=solpos)
 
 
+def surface_angles_deg(device: DeviceSpec, solpos: pd.DataFrame) -> tuple[Any, Any]:
+    """Tilt and azimuth (degrees) of ``device``'s modules at each sun position of ``solpos``: its fixed
+    ones, or a single-axis tracker's (pvlib ``singleaxis``, backtracking, flat with the panel facing up at
+    night)."""
+    if device.tracking != "single_axis":
+        return device.surface_tilt_deg, device.surface_azimuth_deg
+    angles = pvlib.tracking.singleaxis(
+        solpos["apparent_zenith"], solpos["azimuth"], axis_tilt=device.surface_tilt_deg,
+        axis_azimuth=device.surface_azimuth_deg, max_angle=device.max_angle_deg, backtrack=True, gcr=device.gcr,
+    )
+    return (angles["surface_tilt"].fillna(device.surface_tilt_deg),
+            angles["surface_azimuth"].fillna((device.surface_azimuth_deg + 90.0) % 360.0))
+
+
 def poa_irradiance_w_m2(
     site: SiteSpec,
     device: DeviceSpec,
@@ -40,11 +56,13 @@ def poa_irradiance_w_m2(
     dhi: pd.Series,
     solpos: pd.DataFrame | None = None,
 ) -> pd.Series:
-    """Plane-of-array global irradiance (W/m²), isotropic sky diffuse, albedo 0.2."""
+    """Plane-of-array global irradiance (W/m²), isotropic sky diffuse, albedo 0.2, on the device's fixed or
+    tracking plane (:func:`surface_angles_deg`)."""
     solpos = solpos if solpos is not None else solar_position(site, times)
+    tilt, azimuth = surface_angles_deg(device, solpos)
     poa = pvlib.irradiance.get_total_irradiance(
-        surface_tilt=device.surface_tilt_deg,
-        surface_azimuth=device.surface_azimuth_deg,
+        surface_tilt=tilt,
+        surface_azimuth=azimuth,
         solar_zenith=solpos["apparent_zenith"],
         solar_azimuth=solpos["azimuth"],
         dni=dni,

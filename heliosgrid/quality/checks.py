@@ -35,6 +35,7 @@ from pvanalytics.quality import gaps, irradiance, outliers
 from heliosgrid.contract.reading import NOMINAL_SAMPLE_INTERVAL_S
 from heliosgrid.dq import CheckResult
 from heliosgrid.physics.fleet import DeviceSpec, SiteSpec
+from heliosgrid.physics.model import surface_angles_deg
 
 SAMPLES_PER_15M = 15 * 60 // NOMINAL_SAMPLE_INTERVAL_S
 
@@ -166,8 +167,9 @@ def solar_geometry(dev: DeviceInfo, index: pd.DatetimeIndex) -> pd.DataFrame:
     loc = pvlib.location.Location(dev.latitude_deg, dev.longitude_deg, tz="UTC", altitude=dev.altitude_m)
     solpos = loc.get_solarposition(index)
     cs = loc.get_clearsky(index, model="ineichen", solar_position=solpos)
+    tilt, azimuth = surface_angles_deg(dev, solpos)
     poa = pvlib.irradiance.get_total_irradiance(
-        dev.surface_tilt_deg, dev.surface_azimuth_deg, solpos["apparent_zenith"], solpos["azimuth"],
+        tilt, azimuth, solpos["apparent_zenith"], solpos["azimuth"],
         cs["dni"], cs["ghi"], cs["dhi"], albedo=0.2, model="isotropic",
     )["poa_global"].fillna(0.0).clip(lower=0.0)
     return pd.DataFrame(

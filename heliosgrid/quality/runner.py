@@ -124,7 +124,8 @@ def load_devices(conn: psycopg.Connection, site_ids: list[str] | None = None) ->
         rows = cur.execute(
             """
             SELECT d.device_id, d.site_id, d.kind, d.surface_tilt_deg, d.surface_azimuth_deg, d.dc_capacity_kw,
-                   d.ac_capacity_kw, d.gamma_pdc_per_c, d.inverter_efficiency,
+                   d.ac_capacity_kw, d.gamma_pdc_per_c, d.inverter_efficiency, d.tracking,
+                   d.tracker_max_angle_deg AS max_angle_deg, d.tracker_gcr AS gcr,
                    s.latitude_deg, s.longitude_deg, s.altitude_m
             FROM devices d JOIN sites s USING (site_id)
             WHERE %(sites)s::text[] IS NULL OR d.site_id = ANY(%(sites)s::text[])

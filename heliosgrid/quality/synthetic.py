@@ -75,10 +75,10 @@ def insert_fleet(conn: psycopg.Connection, sites: list[SiteSpec]) -> None:
         for d in site.devices:
             conn.execute(
                 "INSERT INTO devices (device_id, site_id, kind, surface_tilt_deg, surface_azimuth_deg, dc_capacity_kw, "
-                "ac_capacity_kw, gamma_pdc_per_c, inverter_efficiency) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (device_id) DO NOTHING",
+                "ac_capacity_kw, gamma_pdc_per_c, inverter_efficiency, tracking, tracker_max_angle_deg, tracker_gcr) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (device_id) DO NOTHING",
                 (d.device_id, d.site_id, d.kind, d.surface_tilt_deg, d.surface_azimuth_deg, d.dc_capacity_kw,
-                 d.ac_capacity_kw, d.gamma_pdc_per_c, d.inverter_efficiency),
+                 d.ac_capacity_kw, d.gamma_pdc_per_c, d.inverter_efficiency, d.tracking, d.max_angle_deg, d.gcr),
             )
 
 

@@ -67,3 +67,42 @@ def test_cli_fleet_sync(pg_db: str, tmp_path: Path) -> None:
                             text=True, timeout=120)
     assert failed.returncode == 2 and failed.stderr.startswith("error:") and "Traceback" not in failed.stderr
     assert "site_id" in failed.stderr
+
+
+def test_a_tracker_site_keeps_its_tracking_through_the_database(pg_db: str, tmp_path: Path) -> None:
+    """A fleet file's single-axis tracker (migration 0250) reads back as one for the maintenance runner and the
+    forecasts, with its axis, limit and ground coverage ratio; a fixed array stays fixed."""
+    from heliosgrid.forecast.pipeline import load_site
+    from heliosgrid.maintenance.frames import load_fleet_from_db
+    from heliosgrid.physics.fleet import load_fleet
+
+    fleet_file = tmp_path / "fleet.yaml"
+    fleet_file.write_text(
+        "sites:\n"
+        "  - {site_id: trk, latitude_deg: 35.1, longitude_deg: -106.6,\n"
+        "     inverters: {count: 1, dc_capacity_kw: 1200, ac_capacity_kw: 1000, tracking: single_axis,\n"
+        "                 max_angle_deg: 52, gcr: 0.4}, weather_stations: 1}\n"
+        "  - {site_id: fix, latitude_deg: -33.9, longitude_deg: 151.2,\n"
+        "     inverters: {count: 1, dc_capacity_kw: 6, ac_capacity_kw: 5}}\n",
+        encoding="utf-8",
+    )
+    with open_connection(pg_db, autocommit=True) as conn:
+        sync_fleet(conn, load_fleet(fleet_file))
+        by_id = {d.device_id: d for s in load_fleet_from_db(conn, ["trk", "fix"]) for d in s.devices}
+        site, _ = load_site(conn, "trk")
+    tracker = by_id["trk-inv01"]
+    assert (tracker.tracking, tracker.surface_tilt_deg, tracker.surface_azimuth_deg, tracker.max_angle_deg,
+            tracker.gcr) == ("single_axis", 0.0, 180.0, 52.0, 0.4)
+    assert by_id["trk-ws01"].tracking == "single_axis" and site.inverters[0] == tracker
+    assert (by_id["fix-inv01"].tracking, by_id["fix-inv01"].surface_azimuth_deg) == ("fixed", 0.0)
+
+
+def test_a_fleet_file_with_an_unknown_tracking_is_refused(tmp_path: Path) -> None:
+    from heliosgrid.physics.fleet import load_fleet
+
+    fleet_file = tmp_path / "fleet.yaml"
+    fleet_file.write_text("sites:\n  - {site_id: x, latitude_deg: 1, longitude_deg: 2,\n"
+                          "     inverters: {count: 1, dc_capacity_kw: 6, ac_capacity_kw: 5, tracking: dual}}\n",
+                          encoding="utf-8")
+    with pytest.raises(ValueError, match="tracking must be one of fixed, single_axis, got 'dual'"):
+        load_fleet(fleet_file)

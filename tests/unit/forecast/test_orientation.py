@@ -9,7 +9,7 @@ import pytest
 
 from heliosgrid.forecast.solar import candidate_azimuths_deg, infer_orientation, site_from_capacity
 from heliosgrid.physics.fleet import load_fleet
-from tests.southern import SOUTH_AC_KW, SOUTH_WHERE, southern_readings
+from tests.transplant import SOUTH_AC_KW, SOUTH_WHERE, southern_readings
 
 
 def _off_deg(a: float, b: float) -> float:
@@ -42,9 +42,80 @@ def test_an_array_without_a_given_azimuth_faces_the_equator(tmp_path: Path) -> N
 
 def test_a_north_facing_array_south_of_the_equator_is_found_facing_north() -> None:
     """Real weather (PVDAQ 50, May 2013) under the sun of a north-facing 25° array near Sydney
-    (:mod:`tests.southern`). The search used to try only 90–270°: it settled on 180°, the wrong side."""
+    (:mod:`tests.transplant`). The search used to try only 90–270°: it settled on 180°, the wrong side."""
     r = southern_readings()
     series = pd.Series(r["ac_power_kw"].to_numpy(), index=pd.DatetimeIndex(r["ts"]))
     base = site_from_capacity("south", SOUTH_WHERE[0], SOUTH_WHERE[1], SOUTH_AC_KW, altitude_m=SOUTH_WHERE[2])
     found = infer_orientation(series, base, SOUTH_AC_KW).devices[0]
     assert _off_deg(found.surface_azimuth_deg, 0.0) <= 30.0
+
+
+def _mesa_tracker_kw() -> pd.Series:
+    """NREL's single-axis tracker at Mesa Top, Golden (pvanalytics' 6-day June 2010 file), kW as given."""
+    from heliosgrid.forecast.datasets import _data_file
+
+    raw = pd.read_csv(_data_file("nrel_1axis_tracker_mesa_ac_power.csv"))
+    return pd.Series(raw["ac_power"].to_numpy(dtype=float), index=pd.to_datetime(raw["measured_on"], utc=True))
+
+
+def _profiles(series: pd.Series, latitude_deg: float, longitude_deg: float) -> tuple[float, float]:
+    """Median absolute deviation of the hourly P / P_cs profile for the best fixed array and the best tracker."""
+    from heliosgrid.forecast.solar import TRACKER_MAX_ANGLES_DEG, _mad, _shape_profile, with_devices
+
+    cap = float(series.max())
+    bright = series[series > 0.02 * cap]
+    fixed = [p for t in (10.0, 20.0, 30.0, 40.0) for a in candidate_azimuths_deg(latitude_deg)
+             if (p := _shape_profile(bright, site_from_capacity("f", latitude_deg, longitude_deg, cap, altitude_m=1800.0,
+                                                                  surface_tilt_deg=t, surface_azimuth_deg=a), cap)) is not None]
+    tracker = [p for m in TRACKER_MAX_ANGLES_DEG
+               if (p := _shape_profile(bright, with_devices(site_from_capacity(
+                   "t", latitude_deg, longitude_deg, cap, altitude_m=1800.0, tracking="single_axis"), max_angle_deg=m),
+                   cap)) is not None]
+    return _mad(min(fixed, key=lambda p: float(p.std()))), _mad(min(tracker, key=lambda p: float(p.std())))
+
+
+def test_a_real_tracker_is_told_from_a_fixed_array_by_its_flat_clear_sky_profile() -> None:
+    """On NREL's real tracker (every 15-min reading of its 6 days: too few hours for the search itself) the
+    tracker's clear-sky profile is flat within a fraction of the best fixed array's; on PVDAQ 50, a real
+    fixed array, the other way round. The rule's margin (:data:`TRACKER_MAD_RATIO`, 0.5) lies between."""
+    from heliosgrid.forecast.solar import TRACKER_MAD_RATIO
+    from heliosgrid.maintenance.realdata import pvdaq50
+
+    fixed_mad, tracker_mad = _profiles(_mesa_tracker_kw(), 39.74, -105.18)
+    assert tracker_mad < 0.3 * fixed_mad < TRACKER_MAD_RATIO * fixed_mad
+    r = pvdaq50("2013-05").readings
+    fixed_mad, tracker_mad = _profiles(pd.Series(r["ac_power_kw"].to_numpy(), index=pd.DatetimeIndex(r["ts"])).dropna(),
+                                       39.7406, -105.1775)
+    assert tracker_mad > 3.0 * fixed_mad > fixed_mad / TRACKER_MAD_RATIO
+
+
+def test_the_search_finds_a_tracker_and_leaves_a_fixed_array_fixed() -> None:
+    """PVDAQ 50's real clear-sky index (May 2013) under a tracker's clear sky (:func:`tests.transplant.
+    tracker_readings`) is inferred a tracker; the same month as measured (a fixed 44.6°/165° array) stays
+    fixed, facing south."""
+    from heliosgrid.maintenance.realdata import pvdaq50
+    from tests.transplant import tracker_readings
+
+    r = pvdaq50("2013-05").readings
+    base = site_from_capacity("x", 39.7406, -105.1775, 3.0, altitude_m=1800.0)
+    found = infer_orientation(pd.Series(r["ac_power_kw"].to_numpy(), index=pd.DatetimeIndex(r["ts"])), base, 3.0)
+    assert found.devices[0].tracking == "fixed" and _off_deg(found.devices[0].surface_azimuth_deg, 165.0) <= 30.0
+    moved, _ = tracker_readings()
+    series = pd.Series(moved["ac_power_kw"].to_numpy(), index=pd.DatetimeIndex(moved["ts"]))
+    assert infer_orientation(series, base, 3.0).devices[0].tracking == "single_axis"
+
+
+def test_a_tracker_sees_more_of_the_clear_sky_morning_than_a_fixed_array() -> None:
+    """pvlib's backtracking single-axis model: at 08:00 solar time in June, a tracker's clear-sky POA is far
+    above a south-facing 25° array's, at noon about level; the tilt is within the rotation limit."""
+    from heliosgrid.physics import clearsky_irradiance, poa_irradiance_w_m2, solar_position, surface_angles_deg
+
+    fixed = site_from_capacity("f", 35.0, 0.0, 1.0)
+    tracker = site_from_capacity("t", 35.0, 0.0, 1.0, tracking="single_axis")
+    times = pd.DatetimeIndex(["2026-06-21 08:00", "2026-06-21 12:00"], tz="UTC")
+    sun, sky = solar_position(fixed, times), clearsky_irradiance(fixed, times)
+    poa = {s.site_id: poa_irradiance_w_m2(s, s.devices[0], times, sky["ghi"], sky["dni"], sky["dhi"], sun).to_numpy()
+           for s in (fixed, tracker)}
+    assert poa["t"][0] > 1.4 * poa["f"][0] and abs(poa["t"][1] / poa["f"][1] - 1.0) < 0.1
+    tilt, _ = surface_angles_deg(tracker.devices[0], sun)
+    assert 30.0 < float(tilt.iloc[0]) <= 61.0 and float(tilt.iloc[1]) < 5.0

@@ -351,10 +351,10 @@ def test_a_temperature_clipped_at_zero_is_said_and_kept(serf_csv: Path, tmp_path
 @pytest.mark.parametrize("irradiance", ["ghi", "none"])
 def test_a_north_facing_array_south_of_the_equator_is_inferred_facing_north(tmp_path: Path, irradiance: str) -> None:
     """Real weather (PVDAQ 50, May 2013) under the sun of a north-facing 25° array near Sydney
-    (:mod:`tests.southern`). With GHI, pvanalytics' PVWatts fit starts at 180° and north lies at both of its
+    (:mod:`tests.transplant`). With GHI, pvanalytics' PVWatts fit starts at 180° and north lies at both of its
     bounds (0°, 360°); without, the shape fit searched 90–270° only and settled on the wrong side."""
     from heliosgrid.maintenance.csv_orientation import infer_csv_orientation
-    from tests.southern import SOUTH_AZIMUTH_DEG, SOUTH_TILT_DEG, SOUTH_WHERE, southern_readings
+    from tests.transplant import SOUTH_AZIMUTH_DEG, SOUTH_TILT_DEG, SOUTH_WHERE, southern_readings
 
     r = southern_readings()
     if irradiance == "ghi":
@@ -368,6 +368,34 @@ def test_a_north_facing_array_south_of_the_equator_is_inferred_facing_north(tmp_
         assert abs(tilt - SOUTH_TILT_DEG) <= 12.0
     else:
         frame = r.set_index("ts")[["ac_power_kw"]]
-        tilt, azimuth, said = infer_csv_orientation(frame, None, SOUTH_WHERE, 900)
+        (tilt, azimuth, _), said = infer_csv_orientation(frame, None, SOUTH_WHERE, 900)
         assert "clear-day shape" in said
     assert abs((azimuth - SOUTH_AZIMUTH_DEG + 180.0) % 360.0 - 180.0) <= 30.0
+
+
+def test_a_tracker_is_inferred_from_its_flat_day_or_taken_as_given(tmp_path: Path) -> None:
+    """PVDAQ 50's real clear-sky index under a single-axis tracker's clear sky, with the site's own satellite
+    GHI (:func:`tests.transplant.tracker_readings`). The PVWatts fit knows fixed arrays only; the shape fit
+    tells the tracker, and the GHI is transposed onto the turning plane. ``--tracking single-axis`` is taken
+    as given, with a horizontal north–south axis."""
+    from tests.transplant import tracker_readings
+
+    r, _ = tracker_readings()
+    path = tmp_path / "tracker.csv"
+    pd.DataFrame({"time": r["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"), "pac_w": r["ac_power_kw"] * 1000.0,
+                  "ghi": r["ghi_w_m2"], "tamb": r["ambient_temp_c"]}).to_csv(path, index=False)
+    base = {"tilt_deg": None, "azimuth_deg": None, "tz": None, "poa_col": None, "ghi_col": "ghi", "module_temp_col": None,
+            "latitude_deg": 39.7406, "longitude_deg": -105.1775}
+    inferred = load_csv_series(_spec(path, **base))
+    assert inferred.site.devices[0].tracking == "single_axis"
+    (said,) = [w for w in inferred.warnings if w.startswith("--tilt/--azimuth not given")]
+    assert "a single-axis tracker (axis tilt 0°, azimuth 180°)" in said
+    given = load_csv_series(_spec(path, **base, tracking="single_axis"))
+    device = given.site.devices[0]
+    assert (device.tracking, device.surface_tilt_deg, device.surface_azimuth_deg) == ("single_axis", 0.0, 180.0)
+    assert not any(w.startswith("--tilt/--azimuth not given") for w in given.warnings)
+    noon = given.readings.set_index("ts")["poa_w_m2"].between_time("18:00", "20:00")
+    morning = given.readings.set_index("ts")["poa_w_m2"].between_time("14:00", "15:00")
+    assert morning.quantile(0.95) > 0.8 * noon.quantile(0.95)  # a tracker's plane faces the morning sun
+    with pytest.raises(SeriesInputError, match="tracking must be 'single_axis' or not given, got 'dual'"):
+        load_csv_series(_spec(path, **base, tracking="dual"))

@@ -1,10 +1,17 @@
-"""A real plant's weather under a southern-hemisphere sun, for tests of what depends on the hemisphere.
+"""A real plant's weather under another geometry, for tests of what depends on the array's mount and place.
 
-No real PV series south of the equator ships in the installed wheels. This keeps the real part of one
-(PVDAQ system 50's clear-sky indices of AC power and GHI, and its air temperature: the clouds, the
-meter's noise, the gaps) and replaces the geometry: the indices are read at the same true solar time
-182 days earlier (winter stays winter) and multiplied by the clear sky of a north-facing array near
-Sydney. The array's true orientation is known, so orientation fits can be checked against it.
+No real PV series south of the equator, and no real tracker longer than 6 days, ships in the installed
+wheels. These keep the real part of one (PVDAQ system 50's clear-sky indices of AC power and GHI, and its
+air temperature: the clouds, the meter's noise, the gaps) and replace the geometry:
+
+* :func:`southern_readings`: the indices read at the same true solar time 182 days earlier (winter stays
+  winter), under the clear sky of a north-facing array near Sydney;
+* :func:`tracker_readings`: the AC index, at the same times, under the clear sky of a single-axis tracker at
+  the same place (the GHI is the site's own).
+
+The true mount is known, so orientation fits can be checked against it. The AC index was taken against a
+fixed array's clear sky, so under diffuse light these series keep a fixed array's response: good for
+geometry, not for judging detectors' scatter.
 """
 
 from __future__ import annotations
@@ -67,3 +74,21 @@ def southern_readings(window: str = "2013-05") -> pd.DataFrame:
     return pd.DataFrame({"ts": ts_s, "ac_power_kw": np.clip(read(k_ac) * cs_ac_s, 0.0, SOUTH_AC_KW),
                          "ghi_w_m2": read(k_ghi) * cs_ghi_s,
                          "ambient_temp_c": read(r["ambient_temp_c"].to_numpy(dtype=float))})
+
+
+def tracker_readings(window: str = "2013-05") -> tuple[pd.DataFrame, SiteSpec]:
+    """30 days of PVDAQ 50's ``window`` (``ts``, ``ac_power_kw``, ``ghi_w_m2``, ``ambient_temp_c``) with the AC
+    power of a 3 kW single-axis tracker (horizontal north–south axis, ±60°) at the same place, and that site."""
+    north = pvdaq50(window)
+    r = north.readings
+    mid = pd.DatetimeIndex(r["ts"]) + pd.Timedelta(minutes=7.5)
+    cs_fixed = clearsky_ac_power_kw(north.site, mid).to_numpy()
+    site = site_from_capacity("tracker", north.site.latitude_deg, north.site.longitude_deg, 3.0,
+                              altitude_m=north.site.altitude_m, tracking="single_axis")
+    cs_tracker = clearsky_ac_power_kw(site, mid).to_numpy()
+    bright = cs_fixed > 0.1 * np.nanmax(cs_fixed)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.clip(r["ac_power_kw"].to_numpy() / cs_fixed, 0.0, 1.3)
+    ac = np.where(bright, k * cs_tracker, 0.0)
+    return pd.DataFrame({"ts": r["ts"].to_numpy(), "ac_power_kw": np.where(r["ac_power_kw"].isna(), np.nan, ac),
+                         "ghi_w_m2": r["ghi_w_m2"].to_numpy(), "ambient_temp_c": r["ambient_temp_c"].to_numpy()}), site
