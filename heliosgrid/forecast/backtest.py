@@ -33,8 +33,9 @@ from heliosgrid.forecast.forecaster import Forecaster, check_power_series, trunc
 from heliosgrid.forecast.hygiene import HygieneReport
 from heliosgrid.forecast.metrics import DAY_AHEAD_BUCKET, HORIZON_BUCKETS, point_column, score_backtest
 from heliosgrid.forecast.models import make_model
+from heliosgrid.forecast.orientation import infer_orientation
 from heliosgrid.forecast.plots import plot_backtest
-from heliosgrid.forecast.solar import CSI_MAX, STEP, ForecastInputError, SolarContext, infer_orientation, regular_grid
+from heliosgrid.forecast.solar import CSI_MAX, STEP, ForecastInputError, SolarContext, regular_grid
 from heliosgrid.forecast.weather import WeatherProvider
 from heliosgrid.physics.fleet import DeviceSpec, SiteSpec
 

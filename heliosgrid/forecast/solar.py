@@ -16,7 +16,7 @@ Conventions used by the whole forecasting package:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -213,99 +213,3 @@ class SolarContext:
         """Power (kW) from clear-sky index ``k`` at ``times``: 0 at night, within [0, capacity]."""
         cs = self.clearsky_kw(times)
         return np.clip(np.nan_to_num(k, nan=0.0) * cs, 0.0, self.capacity_kw)
-
-
-#: Candidate azimuths of the orientation search, degrees from the equator-facing direction (east −90 …
-#: west +90 in the northern hemisphere; mirrored in the southern).
-AZIMUTH_OFFSETS_DEG = (-90.0, -60.0, -45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0, 60.0, 90.0)
-#: Latitude (degrees) within which the sun passes on both sides of the zenith over a year (the tropics):
-#: an array there may face either pole, so both hemispheres' candidates are searched.
-TROPIC_DEG = 23.44
-
-
-def candidate_azimuths_deg(latitude_deg: float) -> tuple[float, ...]:
-    """Azimuths (degrees east of north, in [0, 360)) searched by :func:`infer_orientation` at
-    ``latitude_deg``: from east through the equator-facing direction to west; in the tropics, through
-    both the south and the north."""
-    facing = [equator_facing_azimuth_deg(latitude_deg)]
-    if abs(latitude_deg) < TROPIC_DEG:
-        facing = [180.0, 0.0]
-    out: list[float] = []
-    for f in facing:
-        out += [(f + d) % 360.0 for d in AZIMUTH_OFFSETS_DEG if (f + d) % 360.0 not in out]
-    return tuple(out)
-
-
-def with_devices(site: SiteSpec, **changes: object) -> SiteSpec:
-    """``site`` with ``changes`` (:class:`DeviceSpec` fields) applied to each of its devices."""
-    return replace(site, devices=tuple(replace(d, **changes) for d in site.devices))  # type: ignore[arg-type]
-
-
-#: Single-axis trackers tried by :func:`infer_orientation` (horizontal north–south axis, backtracking):
-#: rotation limits, degrees either side of flat.
-TRACKER_MAX_ANGLES_DEG = (45.0, 60.0)
-#: A tracker is inferred only when the robust spread (median absolute deviation) of its profile is below
-#: this share of the best fixed array's: a fixed array whose inverter clips has a flat top too, and the
-#: first and last hours of a day (shading, horizon) sway the plain spread.
-TRACKER_MAD_RATIO = 0.5
-
-
-def _shape_profile(h: pd.Series, cand: SiteSpec, capacity_kw: float) -> np.ndarray | None:
-    """Log of the 95th percentile of P / P_cs per hour of the day (``h``: bright power, kW) for candidate
-    site ``cand``; None with too few bright hours."""
-    cs = clearsky_ac_power_kw(cand, pd.DatetimeIndex(h.index) + STEP / 2).to_numpy()
-    ok = cs > 0.15 * capacity_kw
-    if ok.sum() < 50:
-        return None
-    ratio = pd.Series(h.to_numpy()[ok] / cs[ok], index=h.index[ok])
-    q = ratio.groupby(ratio.index.hour).quantile(0.95)
-    q = q[ratio.groupby(ratio.index.hour).size() >= 10]
-    if len(q) < 4 or (q <= 0).any():
-        return None
-    return np.log(q.to_numpy())
-
-
-def _mad(values: np.ndarray) -> float:
-    return float(np.median(np.abs(values - np.median(values))))
-
-
-def infer_orientation(
-    history: pd.Series,
-    site: SiteSpec,
-    capacity_kw: float,
-    tilts_deg: tuple[float, ...] = (10.0, 20.0, 30.0, 40.0),
-    azimuths_deg: tuple[float, ...] | None = None,
-) -> SiteSpec:
-    """Site with the fixed tilt/azimuth (degrees), or the single-axis tracker, whose clear-sky shape best
-    fits ``history`` (kW).
-
-    For each candidate, the 95th percentile of P / P_cs is taken per hour of day over bright intervals;
-    the fixed candidate with the flattest profile (smallest standard deviation of its logarithm across
-    hours) wins. Azimuths default to :func:`candidate_azimuths_deg` of the site's latitude (an array
-    facing the equator, east to west). A single-axis tracker (:data:`TRACKER_MAX_ANGLES_DEG`) replaces it
-    when its profile's median absolute deviation is below :data:`TRACKER_MAD_RATIO` of the fixed one's. Use
-    it only on training data, for plants whose orientation is unknown.
-    """
-    if azimuths_deg is None:
-        azimuths_deg = candidate_azimuths_deg(site.latitude_deg)
-    h = history.dropna()
-    h = h[h.index.minute == 0]  # hourly sub-sample keeps the search cheap
-    h = h[h > 0.02 * capacity_kw]
-    if len(h) < 100:
-        return site
-
-    def candidate(tilt: float, azimuth: float | None, tracking: Tracking = "fixed") -> SiteSpec:
-        return site_from_capacity(site.site_id, site.latitude_deg, site.longitude_deg, capacity_kw,
-                                  altitude_m=site.altitude_m, timezone=site.timezone,
-                                  surface_tilt_deg=tilt, surface_azimuth_deg=azimuth, tracking=tracking)
-
-    def best_of(cands: list[SiteSpec]) -> tuple[np.ndarray, SiteSpec] | None:
-        scored = [(prof, c) for c in cands if (prof := _shape_profile(h, c, capacity_kw)) is not None]
-        return min(scored, key=lambda t: float(np.std(t[0]))) if scored else None
-
-    fixed = best_of([candidate(t, a) for t in tilts_deg for a in azimuths_deg])
-    tracker = best_of([with_devices(candidate(0.0, 180.0, "single_axis"), max_angle_deg=m)
-                       for m in TRACKER_MAX_ANGLES_DEG])
-    if tracker is not None and (fixed is None or _mad(tracker[0]) < TRACKER_MAD_RATIO * _mad(fixed[0])):
-        return tracker[1]
-    return fixed[1] if fixed else site

@@ -10,7 +10,7 @@ Operators of small plants often know the place and the nameplate, not the tilt. 
   > 200 W/m², AC > 2 % of the series' maximum) — as the wheel's PVDAQ 50 series is oriented
   (:func:`heliosgrid.maintenance.realdata._fit_orientation`).
 * **Otherwise** (a POA sensor, or too few clear GHI periods): the forecast's shape fit
-  (:func:`heliosgrid.forecast.solar.infer_orientation`), the orientation whose clear-sky power
+  (:func:`heliosgrid.forecast.orientation.infer_orientation`), the orientation whose clear-sky power
   profile makes the 95th percentile of P / P_cs flattest over the day (tilt 10–40°, azimuth from east
   through the equator-facing direction to west; both ways in the tropics).
 * A single-axis tracker is told by the shape fit alone, whatever the irradiance: its clear-day profile is
@@ -85,9 +85,10 @@ class Mount(NamedTuple):
 
 def _shape_fit(ac_kw: pd.Series, where: tuple[float, float, float]) -> Mount | None:
     """The mount from the AC power's clear-day shape alone (a fixed array or a single-axis tracker,
-    :func:`heliosgrid.forecast.solar.infer_orientation`), or None with too little bright data to compare
+    :func:`heliosgrid.forecast.orientation.infer_orientation`), or None with too little bright data to compare
     shapes (about a week)."""
-    from heliosgrid.forecast.solar import infer_orientation, site_from_capacity
+    from heliosgrid.forecast.orientation import infer_orientation
+    from heliosgrid.forecast.solar import site_from_capacity
 
     capacity_kw = float(ac_kw.max())
     site = site_from_capacity("orientation", where[0], where[1], capacity_kw, altitude_m=where[2], timezone="UTC")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from heliosgrid.forecast.solar import candidate_azimuths_deg, infer_orientation, site_from_capacity
+from heliosgrid.forecast.orientation import candidate_azimuths_deg, infer_orientation
+from heliosgrid.forecast.solar import site_from_capacity
 from heliosgrid.physics.fleet import load_fleet
 from tests.transplant import SOUTH_AC_KW, SOUTH_WHERE, southern_readings
 
@@ -58,35 +60,55 @@ def _mesa_tracker_kw() -> pd.Series:
     return pd.Series(raw["ac_power"].to_numpy(dtype=float), index=pd.to_datetime(raw["measured_on"], utc=True))
 
 
-def _profiles(series: pd.Series, latitude_deg: float, longitude_deg: float) -> tuple[float, float]:
-    """Median absolute deviation of the hourly P / P_cs profile for the best fixed array and the best tracker."""
-    from heliosgrid.forecast.solar import TRACKER_MAX_ANGLES_DEG, _mad, _shape_profile, with_devices
+def _decision(series: pd.Series, latitude_deg: float, longitude_deg: float) -> float:
+    """The tracker decision's ratio: robust spread of the best tracker's profile over the best fixed plane's."""
+    from heliosgrid.forecast.orientation import TRACKER_MAX_ANGLES_DEG, _tracker_decision_mads, with_devices
 
     cap = float(series.max())
     bright = series[series > 0.02 * cap]
-    fixed = [p for t in (10.0, 20.0, 30.0, 40.0) for a in candidate_azimuths_deg(latitude_deg)
-             if (p := _shape_profile(bright, site_from_capacity("f", latitude_deg, longitude_deg, cap, altitude_m=1800.0,
-                                                                  surface_tilt_deg=t, surface_azimuth_deg=a), cap)) is not None]
-    tracker = [p for m in TRACKER_MAX_ANGLES_DEG
-               if (p := _shape_profile(bright, with_devices(site_from_capacity(
-                   "t", latitude_deg, longitude_deg, cap, altitude_m=1800.0, tracking="single_axis"), max_angle_deg=m),
-                   cap)) is not None]
-    return _mad(min(fixed, key=lambda p: float(p.std()))), _mad(min(tracker, key=lambda p: float(p.std())))
+    fixed = [site_from_capacity("f", latitude_deg, longitude_deg, cap, altitude_m=1800.0, surface_tilt_deg=t,
+                                surface_azimuth_deg=a) for t in (10.0, 20.0, 30.0, 40.0)
+             for a in candidate_azimuths_deg(latitude_deg)]
+    trackers = [with_devices(site_from_capacity("t", latitude_deg, longitude_deg, cap, altitude_m=1800.0,
+                                                tracking="single_axis"), max_angle_deg=m) for m in TRACKER_MAX_ANGLES_DEG]
+    mads = _tracker_decision_mads(bright, fixed, trackers, cap)
+    assert mads is not None
+    return mads[1] / mads[0]
 
 
 def test_a_real_tracker_is_told_from_a_fixed_array_by_its_flat_clear_sky_profile() -> None:
     """On NREL's real tracker (every 15-min reading of its 6 days: too few hours for the search itself) the
-    tracker's clear-sky profile is flat within a fraction of the best fixed array's; on PVDAQ 50, a real
-    fixed array, the other way round. The rule's margin (:data:`TRACKER_MAD_RATIO`, 0.5) lies between."""
-    from heliosgrid.forecast.solar import TRACKER_MAD_RATIO
+    tracker's clear-sky profile is flatter than the best fixed plane's by more than the rule's margin
+    (:data:`TRACKER_MAD_RATIO`); on PVDAQ 50, a real fixed array, it is the other way round by far."""
+    from heliosgrid.forecast.orientation import TRACKER_MAD_RATIO
     from heliosgrid.maintenance.realdata import pvdaq50
 
-    fixed_mad, tracker_mad = _profiles(_mesa_tracker_kw(), 39.74, -105.18)
-    assert tracker_mad < 0.3 * fixed_mad < TRACKER_MAD_RATIO * fixed_mad
+    assert _decision(_mesa_tracker_kw(), 39.74, -105.18) < 0.5 < TRACKER_MAD_RATIO
     r = pvdaq50("2013-05").readings
-    fixed_mad, tracker_mad = _profiles(pd.Series(r["ac_power_kw"].to_numpy(), index=pd.DatetimeIndex(r["ts"])).dropna(),
-                                       39.7406, -105.1775)
-    assert tracker_mad > 3.0 * fixed_mad > fixed_mad / TRACKER_MAD_RATIO
+    fixed = pd.Series(r["ac_power_kw"].to_numpy(), index=pd.DatetimeIndex(r["ts"])).dropna()
+    assert _decision(fixed, 39.7406, -105.1775) > 2.0 > TRACKER_MAD_RATIO
+
+
+def test_a_fixed_array_whose_inverter_clips_is_not_taken_for_a_tracker() -> None:
+    """PVDAQ 50's real clear-sky index (May 2013) on a fixed 30° array with 1.6 and 2.0 times as much DC as
+    AC: clipped, its day is flat-topped like a tracker's. The decision leaves out the hours it clipped."""
+    from heliosgrid.forecast.orientation import with_devices
+    from heliosgrid.maintenance.realdata import pvdaq50
+    from heliosgrid.physics import clearsky_ac_power_kw
+
+    north = pvdaq50("2013-05")
+    r = north.readings
+    mid = pd.DatetimeIndex(r["ts"]) + pd.Timedelta(minutes=7.5)
+    cs = clearsky_ac_power_kw(north.site, mid).to_numpy()
+    k = (r["ac_power_kw"].to_numpy() / cs).clip(0.0, 1.3)
+    base = site_from_capacity("x", 39.7406, -105.1775, 3.0, altitude_m=1800.0)
+    for dc_ac in (1.6, 2.0):
+        dc = with_devices(site_from_capacity("c", 39.7406, -105.1775, 3.0, altitude_m=1800.0, surface_tilt_deg=30.0),
+                          dc_capacity_kw=3.0 * dc_ac, ac_capacity_kw=6.0 * dc_ac)
+        ac = pd.Series(np.where(cs > 0.1 * np.nanmax(cs), np.minimum(k * clearsky_ac_power_kw(dc, mid).to_numpy(), 3.0),
+                                0.0), index=pd.DatetimeIndex(r["ts"]))
+        assert (ac >= 2.99).mean() > 0.1  # clipped a tenth of the time and more
+        assert infer_orientation(ac, base, 3.0).devices[0].tracking == "fixed"
 
 
 def test_the_search_finds_a_tracker_and_leaves_a_fixed_array_fixed() -> None:
