@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from heliosgrid.cli import CLIError
+from heliosgrid.units import POWER_UNITS_KW
 
 _RELATIVE = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>[mhd])$")
 
@@ -107,8 +108,8 @@ def _add_csv_arguments(ev: argparse.ArgumentParser) -> None:
     g.add_argument("--csv", type=Path, help="CSV with a timestamp, AC power and POA (or GHI) column")
     g.add_argument("--timestamp-col", help="timestamp column (ISO 8601; naive times are in --tz; '' for a first column "
                    "without a header)")
-    g.add_argument("--ac-col", help="AC power column (kW, or W with --power-unit W)")
-    g.add_argument("--power-unit", choices=("kW", "W"), default="kW")
+    g.add_argument("--ac-col", help="AC power column (kW, or W / MW with --power-unit)")
+    g.add_argument("--power-unit", choices=tuple(POWER_UNITS_KW), default="kW")
     g.add_argument("--poa-col", help="plane-of-array irradiance sensor column, W/m²")
     g.add_argument("--ghi-col", help="without a POA sensor: GHI column, W/m² (transposed to the array plane)")
     g.add_argument("--module-temp-col", help="module temperature column, °C (optional)")

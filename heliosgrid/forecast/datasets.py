@@ -23,6 +23,7 @@ from heliosgrid.forecast.solar import STEP, ForecastInputError, site_from_capaci
 from heliosgrid.physics.fleet import SiteSpec
 from heliosgrid.timestamps import TimestampError
 from heliosgrid.timestamps import parse_timestamps as _parse_timestamps
+from heliosgrid.units import POWER_UNITS_KW
 
 
 @dataclass(frozen=True)
@@ -93,14 +94,14 @@ def load_power_csv(
     power_unit: str = "kW",
     raw: bool = False,
 ) -> pd.Series:
-    """Read ``power_col`` (kW, or W with ``power_unit='W'``) indexed by ``timestamp_col`` from a CSV.
+    """Read ``power_col`` (kW, or W / MW with ``power_unit``) indexed by ``timestamp_col`` from a CSV.
 
     With ``raw`` the values are returned as read (UTC index, unparsable values NaN, no resampling), for
     :func:`heliosgrid.forecast.hygiene.clean_power_series`; else averaged onto the 15-min grid."""
-    if power_unit not in ("kW", "W"):
-        raise ForecastInputError(f"power unit must be 'kW' or 'W', got {power_unit!r}")
+    if power_unit not in POWER_UNITS_KW:
+        raise ForecastInputError(f"power unit must be one of {', '.join(POWER_UNITS_KW)}, got {power_unit!r}")
     power = read_csv_columns(path, timestamp_col, [power_col], tz)[power_col].rename(None)
-    series = power / (1000.0 if power_unit == "W" else 1.0)
+    series = power * POWER_UNITS_KW[power_unit]
     return series if raw else to_15min(series)
 
 

@@ -58,6 +58,9 @@ SENTINEL_CAPACITY_FACTOR = 10.0
 SENTINEL_FLOOR_KW = -999.0
 #: More than this share of the positive values beyond the sentinel limit is a unit error (W given as kW), not sentinels.
 UNIT_ERROR_SHARE = 0.05
+#: A plant whose output never reaches this share of its given capacity has its power or capacity in the
+#: wrong unit (MW read as kW: 0.1 %); an underperforming plant still reaches tens of percent.
+FAR_BELOW_CAPACITY_SHARE = 0.01
 ABOVE_NAMEPLATE_TOLERANCE = 1.02
 #: Daylight negatives whose 95th percentile is below this share of the capacity are an inverter's standby
 #: draw (no production), not generation booked as a negative export.
@@ -151,6 +154,24 @@ def _night_mask(index: pd.DatetimeIndex, site: SiteSpec, below_deg: float = 0.0)
     return np.asarray(pos["apparent_elevation"].to_numpy() <= below_deg)
 
 
+def check_power_scale(positive_kw: pd.Series, capacity_kw: float) -> None:
+    """The positive power values (kW as read) against the given capacity (kW): most of them above
+    ``SENTINEL_CAPACITY_FACTOR`` × capacity (W read as kW), or all of them below
+    ``FAR_BELOW_CAPACITY_SHARE`` of it (MW read as kW, or a capacity in W) is a unit error, refused with the fix."""
+    if len(positive_kw) == 0:
+        return
+    above = float((positive_kw > SENTINEL_CAPACITY_FACTOR * capacity_kw).mean())
+    stats = f"their median is {float(positive_kw.median()):.4g}, their maximum {float(positive_kw.max()):.4g}"
+    if above > UNIT_ERROR_SHARE:
+        raise ForecastInputError(
+            f"{above:.0%} of the positive values exceed {SENTINEL_CAPACITY_FACTOR:g} × the given capacity {capacity_kw:g} kW "
+            f"({stats}): the power is probably in W, not kW (give --power-unit W), or the capacity is wrong")
+    if len(positive_kw) >= 20 and float(positive_kw.quantile(0.999)) < FAR_BELOW_CAPACITY_SHARE * capacity_kw:
+        raise ForecastInputError(
+            f"the positive values stay below {FAR_BELOW_CAPACITY_SHARE:.0%} of the given capacity {capacity_kw:g} kW ({stats}): "
+            "the power is probably in MW, not kW (give --power-unit MW), or the capacity is wrong")
+
+
 def _raw_checks(raw: pd.Series, capacity_kw: float | None, report: HygieneReport) -> pd.Series:
     s = raw.astype(float).sort_index()
     dup = s.index.duplicated(keep="last")
@@ -158,13 +179,8 @@ def _raw_checks(raw: pd.Series, capacity_kw: float | None, report: HygieneReport
     s = s[~dup]
     ref = capacity_kw if capacity_kw else float(np.nanquantile(s[s > 0], 0.999)) if (s > 0).any() else 1.0
     positive = s[np.isfinite(s.to_numpy()) & (s.to_numpy() > 0)]
-    if capacity_kw and len(positive) and float((positive > SENTINEL_CAPACITY_FACTOR * capacity_kw).mean()) > UNIT_ERROR_SHARE:
-        share = float((positive > SENTINEL_CAPACITY_FACTOR * capacity_kw).mean())
-        raise ForecastInputError(
-            f"{share:.0%} of the positive values exceed {SENTINEL_CAPACITY_FACTOR:g} × the given capacity {capacity_kw:g} kW "
-            f"(their median is {float(positive.median()):.4g}, their maximum {float(positive.max()):.4g}): the power is "
-            "probably in W, not kW (give --power-unit W), or the capacity is wrong"
-        )
+    if capacity_kw:
+        check_power_scale(positive, capacity_kw)
     bad = ~np.isfinite(s.to_numpy()) | (s.to_numpy() <= SENTINEL_FLOOR_KW) \
         | (np.abs(s.to_numpy()) > SENTINEL_CAPACITY_FACTOR * ref)
     report.sentinels = int((bad & ~s.isna().to_numpy()).sum())

@@ -35,6 +35,7 @@ from heliosgrid.maintenance.realdata import (
     single_inverter_site,
 )
 from heliosgrid.physics.model import surface_angles_deg
+from heliosgrid.units import POWER_UNITS_KW
 
 MIN_DAYS = 3.0
 """Shortest series the evaluation can inject its faults into (days)."""
@@ -94,7 +95,9 @@ def _column_names(spec: CsvSpec) -> dict[str, str | None]:
 
 def _as_given(col: str, spec: CsvSpec) -> tuple[float, str]:
     """Scale and unit in which ``col``'s values are quoted back to the operator (AC power in W if given so)."""
-    return (1000.0, "W") if col == "ac_power_kw" and spec.power_unit == "W" else (1.0, UNITS[col])
+    if col == "ac_power_kw" and spec.power_unit in POWER_UNITS_KW:
+        return 1.0 / POWER_UNITS_KW[spec.power_unit], spec.power_unit
+    return 1.0, UNITS[col]
 
 
 MAX_QUARANTINE_SHARE = 0.5
@@ -226,8 +229,8 @@ def _fill_coarse_irradiance(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
 def _check_spec(spec: CsvSpec) -> None:
     if (spec.poa_col is None) == (spec.ghi_col is None):
         raise SeriesInputError("give the irradiance as exactly one of --poa-col (a POA sensor) or --ghi-col (GHI, transposed)")
-    if spec.power_unit not in ("kW", "W"):
-        raise SeriesInputError(f"power unit must be 'kW' or 'W', got {spec.power_unit!r}")
+    if spec.power_unit not in POWER_UNITS_KW:
+        raise SeriesInputError(f"power unit must be one of {', '.join(POWER_UNITS_KW)}, got {spec.power_unit!r}")
     checks = [
         (-90.0 <= spec.latitude_deg <= 90.0, f"latitude must be within −90…90°, got {spec.latitude_deg}"),
         (-180.0 <= spec.longitude_deg <= 180.0, f"longitude must be within −180…180°, got {spec.longitude_deg}"),
@@ -256,8 +259,7 @@ def _read(spec: CsvSpec) -> pd.DataFrame:
     except ForecastInputError as exc:
         raise SeriesInputError(str(exc)) from None
     out = pd.DataFrame({k: frame[c].to_numpy() for k, c in named.items()}, index=frame.index)
-    if spec.power_unit == "W":
-        out["ac_power_kw"] /= 1000.0
+    out["ac_power_kw"] *= POWER_UNITS_KW[spec.power_unit]
     return out[~out.index.duplicated(keep="first")].sort_index()
 
 
@@ -272,6 +274,11 @@ def _check_unit(ac_kw: pd.Series, spec: CsvSpec) -> None:
         hint = "give --power-unit W" if spec.power_unit == "kW" else "check --ac-kw/--dc-kw"
         raise SeriesInputError(f"{share:.0%} of the positive AC values exceed 10 × the given nameplate {nameplate:g} kW "
                                f"(their median is {float(positive.median()):.4g} kW): the power is probably in W ({hint})")
+    peak = float(positive.quantile(0.999))
+    if len(positive) >= 20 and peak < 0.01 * nameplate:
+        hint = "give --power-unit MW" if spec.power_unit == "kW" else "check --ac-kw/--dc-kw"
+        raise SeriesInputError(f"the positive AC values stay below 1% of the given nameplate {nameplate:g} kW (their "
+                               f"99.9th percentile is {peak:.4g} kW): the power is probably in MW ({hint})")
 
 
 def _check_sign(frame: pd.DataFrame, spec: CsvSpec) -> None:

@@ -61,6 +61,7 @@ def test_backtest_json_on_csv(small_csv: Path, tmp_path: Path, capsys: pytest.Ca
         ({"--capacity-kw": "-5"}, "--capacity-kw must be > 0"),
         ({"--tz": "Mars/Olympus"}, "unknown time zone"),
         ({"--latitude": "123"}, "latitude must be within"),
+        ({"--capacity-kw": "100000"}, "probably in MW, not kW (give --power-unit MW)"),
     ],
 )
 def test_bad_input_exit_2(small_csv: Path, over: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,3 +91,18 @@ def test_unknown_dataset_and_model(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown dataset 'nope'" in capsys.readouterr().err
     assert main(["forecast", "backtest", "--dataset", "serf", "--models", "crystal-ball"]) == 2
     assert "unknown model(s) crystal-ball" in capsys.readouterr().err
+
+
+def test_a_file_in_megawatts_is_read_with_power_unit_mw(small_csv: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The same plant written in MW (a utility export) gives the same backtest with ``--power-unit MW``."""
+    frame = pd.read_csv(small_csv)
+    frame["power"] = frame["power"] / 1000.0
+    frame.to_csv(tmp_path / "mw.csv", index=False)
+    runs = []
+    for path, unit in ((small_csv, "kW"), (tmp_path / "mw.csv", "MW")):
+        assert main([*args(path, **{"--power-unit": unit, "--tilt": "30", "--azimuth": "180"}), "--models",
+                     "persistence,climatology", "--test-days", "5", "--json"]) == 0
+        runs.append(json.loads(capsys.readouterr().out))
+    assert runs[0]["models"]["persistence"]["all"]["rmse_kw"] == pytest.approx(runs[1]["models"]["persistence"]["all"]["rmse_kw"])
+    assert runs[1]["hygiene"]["observed_max_kw"] == pytest.approx(runs[0]["hygiene"]["observed_max_kw"])

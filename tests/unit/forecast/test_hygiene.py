@@ -198,10 +198,14 @@ def test_a_test_window_that_is_mostly_a_gap_is_warned(clean_series: pd.Series) -
     assert not any("daylight intervals" in w for w in whole.warnings)
 
 
-def test_power_in_watts_given_as_kilowatts_is_a_clear_error(clean_series: pd.Series) -> None:
-    """A CSV in W read as kW: the values are not 'sentinels' to drop, the unit is wrong — say so."""
+def test_power_in_watts_or_megawatts_given_as_kilowatts_is_a_clear_error(clean_series: pd.Series) -> None:
+    """A CSV in W (or MW) read as kW: the values are not 'sentinels' to drop (or a dead plant), the unit is
+    wrong — say so. Before, MW read as kW against a 20 MW nameplate failed inside Prophet ("needs at least
+    20 daylight intervals of history")."""
     with pytest.raises(ForecastInputError, match=r"probably in W, not kW \(give --power-unit W\)"):
         clean_power_series(clean_series * 1000.0, DEFAULT_SITE, CAP)
+    with pytest.raises(ForecastInputError, match=r"probably in MW, not kW \(give --power-unit MW\)"):
+        clean_power_series(clean_series / 1000.0, DEFAULT_SITE, CAP)  # a plant's MW read as kW
     spiked = clean_series.copy()
     spiked.iloc[[500, 900, 1300]] = 1e6  # a few logger fill values are still sentinels
     _, rep = clean_power_series(spiked, DEFAULT_SITE, CAP)
