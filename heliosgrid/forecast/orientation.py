@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.forecast.solar import STEP, site_from_capacity
-from heliosgrid.physics import clearsky_ac_power_kw
+from heliosgrid.physics import clearsky_ac_power_kw, clearsky_irradiance, solar_position
 from heliosgrid.physics.fleet import SiteSpec, Tracking, equator_facing_azimuth_deg
 
 #: Candidate azimuths of the orientation search, degrees from the equator-facing direction (east −90 …
@@ -65,10 +65,21 @@ CLIPPED_SHARE = 0.97
 CLIPPED_HOUR_SHARE = 0.1
 
 
-def _shape_profile(h: pd.Series, cand: SiteSpec, capacity_kw: float) -> np.ndarray | None:
+Sky = tuple[pd.DataFrame, pd.DataFrame]
+"""The sun's position and the clear-sky irradiance at the interval midpoints of a series, shared by the candidates."""
+
+
+def _sky(site: SiteSpec, index: pd.DatetimeIndex) -> Sky:
+    times = index + STEP / 2
+    solpos = solar_position(site, times)
+    return solpos, clearsky_irradiance(site, times, solpos)
+
+
+def _shape_profile(h: pd.Series, cand: SiteSpec, capacity_kw: float, sky: Sky | None = None) -> np.ndarray | None:
     """Log of the 95th percentile of P / P_cs per hour of the day (``h``: bright power, kW) for candidate
-    site ``cand``; None with too few bright hours."""
-    cs = clearsky_ac_power_kw(cand, pd.DatetimeIndex(h.index) + STEP / 2).to_numpy()
+    site ``cand`` (``sky``: :func:`_sky` of ``h``'s index, computed once for all candidates); None with too
+    few bright hours."""
+    cs = clearsky_ac_power_kw(cand, pd.DatetimeIndex(h.index) + STEP / 2, sky=sky).to_numpy()
     ok = cs > 0.15 * capacity_kw
     if ok.sum() < 50:
         return None
@@ -80,10 +91,11 @@ def _shape_profile(h: pd.Series, cand: SiteSpec, capacity_kw: float) -> np.ndarr
     return np.log(q.to_numpy())
 
 
-def _unclipped_hours(h: pd.Series) -> pd.Series:
-    """``h`` (bright power, kW) without the hours of the day in which the inverter clipped (ADR 0650)."""
+def _unclipped_hours(h: pd.Series) -> np.ndarray:
+    """Which readings of ``h`` (bright power, kW) lie outside the hours of the day in which the inverter
+    clipped (ADR 0650)."""
     clipped = (h >= CLIPPED_SHARE * float(h.max())).groupby(h.index.hour).transform("mean")
-    return h[clipped.to_numpy() < CLIPPED_HOUR_SHARE]
+    return np.asarray(clipped.to_numpy() < CLIPPED_HOUR_SHARE)
 
 
 def _unclipped(site: SiteSpec) -> SiteSpec:
@@ -97,14 +109,16 @@ def _mad(values: np.ndarray) -> float:
 
 
 def _tracker_decision_mads(h: pd.Series, fixed: list[SiteSpec], trackers: list[SiteSpec],
-                           capacity_kw: float) -> tuple[float, float] | None:
+                           capacity_kw: float, sky: Sky | None = None) -> tuple[float, float] | None:
     """Robust spread of the flattest fixed plane's and tracker's profiles on the unclipped hours, against
     each candidate's unclipped (DC-shaped) clear sky; None when too few hours are left to tell."""
-    part = _unclipped_hours(h)
+    keep = _unclipped_hours(h)
+    part = h[keep]
+    part_sky = (sky[0][keep], sky[1][keep]) if sky is not None else _sky(fixed[0], pd.DatetimeIndex(part.index))
 
     def best(cands: list[SiteSpec]) -> float | None:
         mads = [_mad(prof) for c in cands
-                if (prof := _shape_profile(part, _unclipped(c), capacity_kw)) is not None]
+                if (prof := _shape_profile(part, _unclipped(c), capacity_kw, part_sky)) is not None]
         return min(mads) if mads else None
 
     fixed_mad, tracker_mad = best(fixed), best(trackers)
@@ -139,12 +153,13 @@ def infer_orientation(
                                   altitude_m=site.altitude_m, timezone=site.timezone,
                                   surface_tilt_deg=tilt, surface_azimuth_deg=azimuth, tracking=tracking)
 
+    sky = _sky(site, pd.DatetimeIndex(h.index))
     fixed = [candidate(t, a) for t in tilts_deg for a in azimuths_deg]
-    scored = [(float(np.std(prof)), c) for c in fixed if (prof := _shape_profile(h, c, capacity_kw)) is not None]
+    scored = [(float(np.std(prof)), c) for c in fixed if (prof := _shape_profile(h, c, capacity_kw, sky)) is not None]
     trackers = [with_devices(candidate(0.0, 180.0, "single_axis"), max_angle_deg=m) for m in TRACKER_MAX_ANGLES_DEG]
-    mads = _tracker_decision_mads(h, fixed, trackers, capacity_kw)
+    mads = _tracker_decision_mads(h, fixed, trackers, capacity_kw, sky)
     if mads is not None and mads[1] < TRACKER_MAD_RATIO * mads[0]:
         tracker_scores = [(float(np.std(prof)), c) for c in trackers
-                          if (prof := _shape_profile(h, c, capacity_kw)) is not None]
+                          if (prof := _shape_profile(h, c, capacity_kw, sky)) is not None]
         return min(tracker_scores, key=lambda t: t[0])[1] if tracker_scores else trackers[-1]
     return min(scored, key=lambda t: t[0])[1] if scored else site

@@ -103,11 +103,14 @@ def expected_ac_power_kw(dc_power_kw: pd.Series | np.ndarray, device: DeviceSpec
 
 
 def clearsky_ac_power_kw(
-    site: SiteSpec, times: pd.DatetimeIndex, device: DeviceSpec | None = None, ambient_temp_c: float = 20.0
+    site: SiteSpec, times: pd.DatetimeIndex, device: DeviceSpec | None = None, ambient_temp_c: float = 20.0,
+    sky: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> pd.Series:
-    """Expected AC power (kW) under clear sky for one inverter, or the whole site when ``device`` is None."""
-    solpos = solar_position(site, times)
-    cs = clearsky_irradiance(site, times, solpos)
+    """Expected AC power (kW) under clear sky for one inverter, or the whole site when ``device`` is None.
+    ``sky``: the sun's position and the clear-sky irradiance at ``times`` (:func:`solar_position`,
+    :func:`clearsky_irradiance`), when already computed for the same place (many candidate arrays)."""
+    solpos, cs = sky if sky is not None else (solar_position(site, times), None)
+    cs = cs if cs is not None else clearsky_irradiance(site, times, solpos)
     devices = [device] if device is not None else list(site.inverters)
     total = pd.Series(0.0, index=times)
     for dev in devices:
