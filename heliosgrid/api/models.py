@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime
-from typing import Any, get_type_hints
+from typing import Any, Literal, get_type_hints
 
 from pydantic import BaseModel, Field, create_model
 
@@ -68,6 +68,10 @@ class Device(BaseModel):
     ac_capacity_kw: float
     gamma_pdc_per_c: float
     inverter_efficiency: float
+    tracking: Literal["fixed", "single_axis"] = Field(
+        description="fixed: surface_tilt_deg/surface_azimuth_deg are the modules'; single_axis: the tracker axis's")
+    tracker_max_angle_deg: float = Field(description="single-axis tracker rotation limit either side of flat, degrees")
+    tracker_gcr: float = Field(description="single-axis tracker ground coverage ratio (backtracking), 0..1")
 
 
 class DevicePage(Page):

@@ -14,7 +14,7 @@ _SITE_COLS = sql.SQL(
 )
 _DEVICE_COLS = sql.SQL(
     "device_id, site_id, kind, surface_tilt_deg, surface_azimuth_deg, dc_capacity_kw, ac_capacity_kw, "
-    "gamma_pdc_per_c, inverter_efficiency"
+    "gamma_pdc_per_c, inverter_efficiency, tracking, tracker_max_angle_deg, tracker_gcr"
 )
 SITES_SQL = sql.SQL("SELECT {} FROM sites ORDER BY site_id").format(_SITE_COLS)
 SITE_SQL = sql.SQL("SELECT {} FROM sites WHERE site_id = %s").format(_SITE_COLS)

@@ -70,8 +70,10 @@ def test_cli_fleet_sync(pg_db: str, tmp_path: Path) -> None:
 
 
 def test_a_tracker_site_keeps_its_tracking_through_the_database(pg_db: str, tmp_path: Path) -> None:
-    """A fleet file's single-axis tracker (migration 0250) reads back as one for the maintenance runner and the
-    forecasts, with its axis, limit and ground coverage ratio; a fixed array stays fixed."""
+    """A fleet file's single-axis tracker (migration 0250) reads back as one for the maintenance runner, the
+    forecasts, the API and the BI layer, with its axis, limit and ground coverage ratio; a fixed array stays
+    fixed."""
+    from heliosgrid.api.routers.catalogue import DEVICES_SQL
     from heliosgrid.forecast.pipeline import load_site
     from heliosgrid.maintenance.frames import load_fleet_from_db
     from heliosgrid.physics.fleet import load_fleet
@@ -90,6 +92,11 @@ def test_a_tracker_site_keeps_its_tracking_through_the_database(pg_db: str, tmp_
         sync_fleet(conn, load_fleet(fleet_file))
         by_id = {d.device_id: d for s in load_fleet_from_db(conn, ["trk", "fix"]) for d in s.devices}
         site, _ = load_site(conn, "trk")
+        bi = conn.execute("SELECT tracking, tracker_max_angle_deg, tracker_gcr FROM bi.device WHERE device_id = 'trk-inv01'")
+        assert bi.fetchone() == ("single_axis", 52.0, 0.4)  # the Power BI package's device table (migration 0251)
+        api_rows = conn.execute(DEVICES_SQL, ("fix", "fix"))
+        names = [c.name for c in api_rows.description or []]
+        assert dict(zip(names, api_rows.fetchone() or (), strict=True))["tracking"] == "fixed"  # /v1/devices
     tracker = by_id["trk-inv01"]
     assert (tracker.tracking, tracker.surface_tilt_deg, tracker.surface_azimuth_deg, tracker.max_angle_deg,
             tracker.gcr) == ("single_axis", 0.0, 180.0, 52.0, 0.4)
