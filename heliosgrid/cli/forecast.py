@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from heliosgrid.units import POWER_UNITS_KW
+from heliosgrid.units import OUTPUT_UNITS
 
 if TYPE_CHECKING:  # pandas and the forecasting stack load only when a command runs
     import pandas as pd
@@ -58,8 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      help="every real PV power series in the installed wheels (see heliosgrid.forecast.corpus)")
     b.add_argument("--timestamp-col", help="CSV timestamp column (ISO 8601; naive times are in --tz; '' for a first "
                    "column without a header)")
-    b.add_argument("--power-col", help="CSV AC power column (kW, or W / MW with --power-unit)")
-    b.add_argument("--power-unit", choices=tuple(POWER_UNITS_KW), default="kW")
+    b.add_argument("--power-col", help="CSV AC power column (kW unless --power-unit says otherwise)")
+    b.add_argument("--power-unit", choices=OUTPUT_UNITS, default="kW",
+                   help="unit of the AC column: mean power (W, kW, MW) or energy per interval (Wh, kWh, MWh; "
+                        "the interval is the file's median step)")
     b.add_argument("--latitude", type=float, help="site latitude, degrees north")
     b.add_argument("--longitude", type=float, help="site longitude, degrees east")
     b.add_argument("--capacity-kw", type=float, help="plant AC capacity, kW (forecasts are clipped to it)")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from heliosgrid.cli import CLIError
-from heliosgrid.units import POWER_UNITS_KW
+from heliosgrid.units import OUTPUT_UNITS
 
 _RELATIVE = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>[mhd])$")
 
@@ -108,8 +108,10 @@ def _add_csv_arguments(ev: argparse.ArgumentParser) -> None:
     g.add_argument("--csv", type=Path, help="CSV with a timestamp, AC power and POA (or GHI) column")
     g.add_argument("--timestamp-col", help="timestamp column (ISO 8601; naive times are in --tz; '' for a first column "
                    "without a header)")
-    g.add_argument("--ac-col", help="AC power column (kW, or W / MW with --power-unit)")
-    g.add_argument("--power-unit", choices=tuple(POWER_UNITS_KW), default="kW")
+    g.add_argument("--ac-col", help="AC power column (kW unless --power-unit says otherwise)")
+    g.add_argument("--power-unit", choices=OUTPUT_UNITS, default="kW",
+                   help="unit of the AC column: mean power (W, kW, MW) or energy per interval (Wh, kWh, MWh; "
+                        "the interval is the file's median step)")
     g.add_argument("--poa-col", help="plane-of-array irradiance sensor column, W/m²")
     g.add_argument("--ghi-col", help="without a POA sensor: GHI column, W/m² (transposed to the array plane)")
     g.add_argument("--module-temp-col", help="module temperature column, °C (optional)")

@@ -23,7 +23,7 @@ from heliosgrid.forecast.solar import STEP, ForecastInputError, site_from_capaci
 from heliosgrid.physics.fleet import SiteSpec
 from heliosgrid.timestamps import TimestampError
 from heliosgrid.timestamps import parse_timestamps as _parse_timestamps
-from heliosgrid.units import POWER_UNITS_KW
+from heliosgrid.units import OUTPUT_UNITS, to_kw
 
 
 @dataclass(frozen=True)
@@ -94,14 +94,18 @@ def load_power_csv(
     power_unit: str = "kW",
     raw: bool = False,
 ) -> pd.Series:
-    """Read ``power_col`` (kW, or W / MW with ``power_unit``) indexed by ``timestamp_col`` from a CSV.
+    """Read ``power_col`` (kW, or another power or energy-per-interval unit, :mod:`heliosgrid.units`) indexed by
+    ``timestamp_col`` from a CSV, as kW.
 
     With ``raw`` the values are returned as read (UTC index, unparsable values NaN, no resampling), for
     :func:`heliosgrid.forecast.hygiene.clean_power_series`; else averaged onto the 15-min grid."""
-    if power_unit not in POWER_UNITS_KW:
-        raise ForecastInputError(f"power unit must be one of {', '.join(POWER_UNITS_KW)}, got {power_unit!r}")
+    if power_unit not in OUTPUT_UNITS:
+        raise ForecastInputError(f"power unit must be one of {', '.join(OUTPUT_UNITS)}, got {power_unit!r}")
     power = read_csv_columns(path, timestamp_col, [power_col], tz)[power_col].rename(None)
-    series = power * POWER_UNITS_KW[power_unit]
+    try:
+        series = to_kw(power, power_unit)
+    except ValueError as exc:
+        raise ForecastInputError(str(exc)) from None
     return series if raw else to_15min(series)
 
 

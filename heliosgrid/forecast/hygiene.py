@@ -310,7 +310,8 @@ def _capacity(s: pd.Series, capacity_kw: float | None, report: HygieneReport) ->
     if days >= 14 and report.observed_max_kw < 0.4 * capacity_kw:
         report.warn(f"the plant never exceeded {report.observed_max_kw:.3g} kW = "
                     f"{report.observed_max_kw / capacity_kw:.0%} of the given capacity {capacity_kw:g} kW in "
-                    f"{days:.0f} days: check the nameplate and the power unit (W vs kW)")
+                    f"{days:.0f} days: check the nameplate and the power unit (W vs kW; energy per interval, e.g. kWh "
+                    "per 15 min, is --power-unit kWh)")
 
 
 def _clock(s: pd.Series, site: SiteSpec, report: HygieneReport, correct: bool) -> pd.Series:

@@ -35,7 +35,7 @@ from heliosgrid.maintenance.realdata import (
     single_inverter_site,
 )
 from heliosgrid.physics.model import surface_angles_deg
-from heliosgrid.units import POWER_UNITS_KW
+from heliosgrid.units import OUTPUT_UNITS, POWER_UNITS_KW, to_kw
 
 MIN_DAYS = 3.0
 """Shortest series the evaluation can inject its faults into (days)."""
@@ -97,7 +97,7 @@ def _as_given(col: str, spec: CsvSpec) -> tuple[float, str]:
     """Scale and unit in which ``col``'s values are quoted back to the operator (AC power in W if given so)."""
     if col == "ac_power_kw" and spec.power_unit in POWER_UNITS_KW:
         return 1.0 / POWER_UNITS_KW[spec.power_unit], spec.power_unit
-    return 1.0, UNITS[col]
+    return 1.0, UNITS[col]  # energy per interval is quoted back as the mean power it stands for
 
 
 MAX_QUARANTINE_SHARE = 0.5
@@ -229,8 +229,8 @@ def _fill_coarse_irradiance(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
 def _check_spec(spec: CsvSpec) -> None:
     if (spec.poa_col is None) == (spec.ghi_col is None):
         raise SeriesInputError("give the irradiance as exactly one of --poa-col (a POA sensor) or --ghi-col (GHI, transposed)")
-    if spec.power_unit not in POWER_UNITS_KW:
-        raise SeriesInputError(f"power unit must be one of {', '.join(POWER_UNITS_KW)}, got {spec.power_unit!r}")
+    if spec.power_unit not in OUTPUT_UNITS:
+        raise SeriesInputError(f"power unit must be one of {', '.join(OUTPUT_UNITS)}, got {spec.power_unit!r}")
     checks = [
         (-90.0 <= spec.latitude_deg <= 90.0, f"latitude must be within −90…90°, got {spec.latitude_deg}"),
         (-180.0 <= spec.longitude_deg <= 180.0, f"longitude must be within −180…180°, got {spec.longitude_deg}"),
@@ -259,7 +259,7 @@ def _read(spec: CsvSpec) -> pd.DataFrame:
     except ForecastInputError as exc:
         raise SeriesInputError(str(exc)) from None
     out = pd.DataFrame({k: frame[c].to_numpy() for k, c in named.items()}, index=frame.index)
-    out["ac_power_kw"] *= POWER_UNITS_KW[spec.power_unit]
+    out["ac_power_kw"] = to_kw(out["ac_power_kw"], spec.power_unit)
     return out[~out.index.duplicated(keep="first")].sort_index()
 
 

@@ -93,16 +93,18 @@ def test_unknown_dataset_and_model(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown model(s) crystal-ball" in capsys.readouterr().err
 
 
-def test_a_file_in_megawatts_is_read_with_power_unit_mw(small_csv: Path, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    """The same plant written in MW (a utility export) gives the same backtest with ``--power-unit MW``."""
+def test_a_file_in_megawatts_or_kwh_per_interval_is_read_with_power_unit(small_csv: Path, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The same plant written in MW (a utility export), or as kWh per 15 min (a portal's energy column), gives
+    the same backtest with ``--power-unit MW`` / ``kWh``."""
     frame = pd.read_csv(small_csv)
-    frame["power"] = frame["power"] / 1000.0
-    frame.to_csv(tmp_path / "mw.csv", index=False)
+    frame.assign(power=frame["power"] / 1000.0).to_csv(tmp_path / "mw.csv", index=False)
+    frame.assign(power=frame["power"] * 0.25).to_csv(tmp_path / "kwh.csv", index=False)
     runs = []
-    for path, unit in ((small_csv, "kW"), (tmp_path / "mw.csv", "MW")):
+    for path, unit in ((small_csv, "kW"), (tmp_path / "mw.csv", "MW"), (tmp_path / "kwh.csv", "kWh")):
         assert main([*args(path, **{"--power-unit": unit, "--tilt": "30", "--azimuth": "180"}), "--models",
                      "persistence,climatology", "--test-days", "5", "--json"]) == 0
         runs.append(json.loads(capsys.readouterr().out))
-    assert runs[0]["models"]["persistence"]["all"]["rmse_kw"] == pytest.approx(runs[1]["models"]["persistence"]["all"]["rmse_kw"])
-    assert runs[1]["hygiene"]["observed_max_kw"] == pytest.approx(runs[0]["hygiene"]["observed_max_kw"])
+    for run in runs[1:]:
+        assert run["hygiene"]["observed_max_kw"] == pytest.approx(runs[0]["hygiene"]["observed_max_kw"])
+        assert run["models"]["persistence"]["all"]["rmse_kw"] == pytest.approx(runs[0]["models"]["persistence"]["all"]["rmse_kw"])

@@ -141,7 +141,7 @@ def test_an_empty_ghi_cell_is_no_irradiance_not_darkness(tmp_path: Path) -> None
         ({"latitude_deg": 91.0}, "latitude must be within"),
         ({"tilt_deg": -5.0}, "tilt must be within"),
         ({"ac_kw": 0.0}, "--ac-kw must be > 0 kW"),
-        ({"power_unit": "GW"}, "power unit must be one of W, kW, MW, got 'GW'"),
+        ({"power_unit": "GW"}, "power unit must be one of W, kW, MW, Wh, kWh, MWh, got 'GW'"),
         ({"power_unit": "kW", "ac_kw": 5.7}, "the power is probably in W (give --power-unit W)"),
         ({"ac_kw": 5.7e5}, "the power is probably in MW (check --ac-kw/--dc-kw)"),
         ({"longitude_deg": 105.178}, "check the longitude (east positive, west negative) and --tz"),
