@@ -99,8 +99,13 @@ def _site_from_dict(raw: dict[str, Any]) -> SiteSpec:
     tilt = float(inv.get("surface_tilt_deg", 0 if tracking == "single_axis" else 30))
     azimuth = float(inv.get("surface_azimuth_deg", 180.0 if tracking == "single_axis"
                             else equator_facing_azimuth_deg(float(raw["latitude_deg"]))))
-    mount = {"tracking": tracking, "max_angle_deg": float(inv.get("max_angle_deg", DEFAULT_MAX_ANGLE_DEG)),
-             "gcr": float(inv.get("gcr", DEFAULT_GCR))}
+    max_angle_deg = float(inv.get("max_angle_deg", DEFAULT_MAX_ANGLE_DEG))
+    gcr = float(inv.get("gcr", DEFAULT_GCR))
+    if not 0.0 < max_angle_deg <= 90.0:
+        raise ValueError(f"site {site_id}: inverters.max_angle_deg must be within (0, 90] degrees, got {max_angle_deg:g}")
+    if not 0.0 < gcr < 1.0:
+        raise ValueError(f"site {site_id}: inverters.gcr (ground coverage ratio) must be within (0, 1), got {gcr:g}")
+    mount = {"tracking": tracking, "max_angle_deg": max_angle_deg, "gcr": gcr}
     devices: list[DeviceSpec] = [
         DeviceSpec(
             device_id=f"{site_id}-inv{i + 1:02d}",

@@ -104,12 +104,19 @@ def test_a_tracker_site_keeps_its_tracking_through_the_database(pg_db: str, tmp_
     assert (by_id["fix-inv01"].tracking, by_id["fix-inv01"].surface_azimuth_deg) == ("fixed", 0.0)
 
 
-def test_a_fleet_file_with_an_unknown_tracking_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("mount", "message"), [
+    ("tracking: dual", "tracking must be one of fixed, single_axis, got 'dual'"),
+    ("tracking: single_axis, max_angle_deg: 120", "max_angle_deg must be within (0, 90] degrees, got 120"),
+    ("tracking: single_axis, gcr: 1.5", "gcr (ground coverage ratio) must be within (0, 1), got 1.5"),
+])
+def test_a_fleet_file_with_an_impossible_mount_is_refused(tmp_path: Path, mount: str, message: str) -> None:
+    """Refused when the file is read, with the field and the allowed range, not by a database constraint."""
     from heliosgrid.physics.fleet import load_fleet
 
     fleet_file = tmp_path / "fleet.yaml"
     fleet_file.write_text("sites:\n  - {site_id: x, latitude_deg: 1, longitude_deg: 2,\n"
-                          "     inverters: {count: 1, dc_capacity_kw: 6, ac_capacity_kw: 5, tracking: dual}}\n",
+                          f"     inverters: {{count: 1, dc_capacity_kw: 6, ac_capacity_kw: 5, {mount}}}}}\n",
                           encoding="utf-8")
-    with pytest.raises(ValueError, match="tracking must be one of fixed, single_axis, got 'dual'"):
+    with pytest.raises(ValueError) as err:
         load_fleet(fleet_file)
+    assert message in str(err.value)
