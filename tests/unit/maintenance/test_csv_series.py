@@ -51,6 +51,18 @@ def test_the_csv_gives_back_the_built_in_series(serf_csv: Path) -> None:
         np.testing.assert_allclose(a[col].to_numpy(), b[col].to_numpy(), rtol=1e-9, err_msg=col)
 
 
+@pytest.mark.parametrize(("unit", "scale"), [("MW", 1e-6), ("Wh", 0.25), ("kWh", 0.25e-3)])
+def test_power_in_mw_or_energy_per_interval_reads_as_the_same_kw(serf_csv: Path, tmp_path: Path, unit: str,
+                                                                 scale: float) -> None:
+    """SERF west's W column written as MW, or as Wh / kWh per 15-min row (a portal's energy column): the same
+    kW readings, quoted back in the evaluation as mean power."""
+    frame = pd.read_csv(serf_csv)
+    frame["pac_w"] = frame["pac_w"] * scale
+    frame.to_csv(tmp_path / "energy.csv", index=False)
+    mine = load_csv_series(_spec(tmp_path / "energy.csv", power_unit=unit)).readings["ac_power_kw"].to_numpy()
+    np.testing.assert_allclose(mine, load_csv_series(_spec(serf_csv)).readings["ac_power_kw"].to_numpy(), rtol=1e-9)
+
+
 def test_given_nameplate_overrides_the_inferred_one(serf_csv: Path) -> None:
     dev = load_csv_series(_spec(serf_csv, dc_kw=6.0, ac_kw=6.2)).device
     assert (dev.dc_capacity_kw, dev.ac_capacity_kw) == (6.0, 6.2)
