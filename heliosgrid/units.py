@@ -21,6 +21,12 @@ ENERGY_UNITS_KWH: dict[str, float] = {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0}
 OUTPUT_UNITS: tuple[str, ...] = (*POWER_UNITS_KW, *ENERGY_UNITS_KWH)
 
 
+def check_output_unit(unit: str) -> None:
+    """``ValueError`` naming the units for one that is not in :data:`OUTPUT_UNITS`."""
+    if unit not in OUTPUT_UNITS:
+        raise ValueError(f"power unit must be one of {', '.join(OUTPUT_UNITS)}, got {unit!r}")
+
+
 def to_kw(values: pd.Series, unit: str) -> pd.Series:
     """``values`` (indexed by time) in ``unit`` (:data:`OUTPUT_UNITS`) as mean power in kW. Raises
     ``ValueError`` naming the units for an unknown one, or for energy per interval without two distinct
@@ -29,8 +35,7 @@ def to_kw(values: pd.Series, unit: str) -> pd.Series:
 
     if unit in POWER_UNITS_KW:
         return values * POWER_UNITS_KW[unit]
-    if unit not in ENERGY_UNITS_KWH:
-        raise ValueError(f"power unit must be one of {', '.join(OUTPUT_UNITS)}, got {unit!r}")
+    check_output_unit(unit)
     step_s = interval_s(values)
     if not np.isfinite(step_s):
         raise ValueError(f"energy per interval ({unit}) needs at least two distinct timestamps to know the interval")

@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MODELS = ("persistence", "climatology", "prophet", "arima", "gbm")
 
 
-
 def orientation_json(device: DeviceSpec) -> dict[str, Any]:
     """The array a backtest modelled: tilt and azimuth (degrees; a tracker's are its axis's), ``tracking``
     (``fixed`` or ``single_axis``) and, for a tracker, its rotation limit (degrees either side of flat)."""
@@ -53,6 +52,7 @@ def orientation_json(device: DeviceSpec) -> dict[str, Any]:
     if device.tracking == "single_axis":
         out["max_angle_deg"] = device.max_angle_deg
     return out
+
 
 @dataclass
 class BacktestResult:

@@ -23,7 +23,7 @@ from heliosgrid.forecast.solar import STEP, ForecastInputError, site_from_capaci
 from heliosgrid.physics.fleet import SiteSpec
 from heliosgrid.timestamps import TimestampError
 from heliosgrid.timestamps import parse_timestamps as _parse_timestamps
-from heliosgrid.units import OUTPUT_UNITS, to_kw
+from heliosgrid.units import check_output_unit, to_kw
 
 
 @dataclass(frozen=True)
@@ -99,12 +99,14 @@ def load_power_csv(
 
     With ``raw`` the values are returned as read (UTC index, unparsable values NaN, no resampling), for
     :func:`heliosgrid.forecast.hygiene.clean_power_series`; else averaged onto the 15-min grid."""
-    if power_unit not in OUTPUT_UNITS:
-        raise ForecastInputError(f"power unit must be one of {', '.join(OUTPUT_UNITS)}, got {power_unit!r}")
+    try:
+        check_output_unit(power_unit)
+    except ValueError as exc:
+        raise ForecastInputError(str(exc)) from None
     power = read_csv_columns(path, timestamp_col, [power_col], tz)[power_col].rename(None)
     try:
         series = to_kw(power, power_unit)
-    except ValueError as exc:
+    except ValueError as exc:  # energy per interval from a single timestamp
         raise ForecastInputError(str(exc)) from None
     return series if raw else to_15min(series)
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.forecast.solar import STEP, site_from_capacity
-from heliosgrid.physics import clearsky_ac_power_kw, clearsky_irradiance, solar_position
+from heliosgrid.physics import clear_sky, clearsky_ac_power_kw
 from heliosgrid.physics.fleet import SiteSpec, Tracking, equator_facing_azimuth_deg
 
 #: Candidate azimuths of the orientation search, degrees from the equator-facing direction (east −90 …
@@ -70,9 +70,7 @@ Sky = tuple[pd.DataFrame, pd.DataFrame]
 
 
 def _sky(site: SiteSpec, index: pd.DatetimeIndex) -> Sky:
-    times = index + STEP / 2
-    solpos = solar_position(site, times)
-    return solpos, clearsky_irradiance(site, times, solpos)
+    return clear_sky(site, index + STEP / 2)
 
 
 def _shape_profile(h: pd.Series, cand: SiteSpec, capacity_kw: float, sky: Sky | None = None) -> np.ndarray | None:
@@ -148,7 +146,7 @@ def infer_orientation(
     if len(h) < 100:
         return site
 
-    def candidate(tilt: float, azimuth: float | None, tracking: Tracking = "fixed") -> SiteSpec:
+    def candidate(tilt: float | None, azimuth: float | None, tracking: Tracking = "fixed") -> SiteSpec:
         return site_from_capacity(site.site_id, site.latitude_deg, site.longitude_deg, capacity_kw,
                                   altitude_m=site.altitude_m, timezone=site.timezone,
                                   surface_tilt_deg=tilt, surface_azimuth_deg=azimuth, tracking=tracking)
@@ -156,7 +154,7 @@ def infer_orientation(
     sky = _sky(site, pd.DatetimeIndex(h.index))
     fixed = [candidate(t, a) for t in tilts_deg for a in azimuths_deg]
     scored = [(float(np.std(prof)), c) for c in fixed if (prof := _shape_profile(h, c, capacity_kw, sky)) is not None]
-    trackers = [with_devices(candidate(0.0, 180.0, "single_axis"), max_angle_deg=m) for m in TRACKER_MAX_ANGLES_DEG]
+    trackers = [with_devices(candidate(None, None, "single_axis"), max_angle_deg=m) for m in TRACKER_MAX_ANGLES_DEG]
     mads = _tracker_decision_mads(h, fixed, trackers, capacity_kw, sky)
     if mads is not None and mads[1] < TRACKER_MAD_RATIO * mads[0]:
         tracker_scores = [(float(np.std(prof)), c) for c in trackers

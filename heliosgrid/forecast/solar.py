@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.physics import clearsky_ac_power_kw, clearsky_irradiance, solar_position
-from heliosgrid.physics.fleet import DeviceSpec, SiteSpec, Tracking, equator_facing_azimuth_deg
+from heliosgrid.physics.fleet import TRACKER_AXIS_TILT_DEG, DeviceSpec, SiteSpec, Tracking, default_azimuth_deg
 
 STEP = pd.Timedelta(minutes=15)
 STEPS_PER_DAY = 96
@@ -67,10 +67,10 @@ def site_from_capacity(
         device_id=f"{site_id}-inv01",
         site_id=site_id,
         kind="inverter",
-        surface_tilt_deg=(surface_tilt_deg if surface_tilt_deg is not None else 0.0 if tracking == "single_axis"
-                          else DEFAULT_TILT_DEG),
+        surface_tilt_deg=(surface_tilt_deg if surface_tilt_deg is not None
+                          else TRACKER_AXIS_TILT_DEG if tracking == "single_axis" else DEFAULT_TILT_DEG),
         surface_azimuth_deg=(surface_azimuth_deg if surface_azimuth_deg is not None
-                             else 180.0 if tracking == "single_axis" else equator_facing_azimuth_deg(latitude_deg)),
+                             else default_azimuth_deg(latitude_deg, tracking)),
         dc_capacity_kw=capacity_kw * DEFAULT_DC_AC_RATIO,
         ac_capacity_kw=capacity_kw,
         tracking=tracking,

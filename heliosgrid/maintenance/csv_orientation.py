@@ -15,7 +15,7 @@ Operators of small plants often know the place and the nameplate, not the tilt. 
   through the equator-facing direction to west; both ways in the tropics).
 * A single-axis tracker is told by the shape fit alone, whatever the irradiance: its clear-day profile is
   flat through the day as no fixed array's is (the PVWatts fit knows fixed arrays only).
-* Too little data for either (about a week of bright hours): :data:`DEFAULT_TILT_DEG`, facing the
+* Too little data for either (about a week of bright hours): :data:`heliosgrid.forecast.solar.DEFAULT_TILT_DEG`, facing the
   equator.
 
 Either way the result is a warning that says what was inferred and from what.
@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from heliosgrid.forecast.solar import DEFAULT_TILT_DEG, site_from_capacity
 from heliosgrid.physics.fleet import DeviceSpec, Tracking, equator_facing_azimuth_deg
 
 MIN_CLEAR_PERIODS = 50
@@ -88,7 +89,6 @@ def _shape_fit(ac_kw: pd.Series, where: tuple[float, float, float]) -> Mount | N
     :func:`heliosgrid.forecast.orientation.infer_orientation`), or None with too little bright data to compare
     shapes (about a week)."""
     from heliosgrid.forecast.orientation import infer_orientation
-    from heliosgrid.forecast.solar import site_from_capacity
 
     capacity_kw = float(ac_kw.max())
     site = site_from_capacity("orientation", where[0], where[1], capacity_kw, altitude_m=where[2], timezone="UTC")
@@ -97,10 +97,6 @@ def _shape_fit(ac_kw: pd.Series, where: tuple[float, float, float]) -> Mount | N
         return None
     dev = fitted.devices[0]
     return Mount(dev.surface_tilt_deg, dev.surface_azimuth_deg, dev.tracking)
-
-
-DEFAULT_TILT_DEG = 25.0
-"""Tilt assumed when the data cannot tell (a typical fixed rooftop or ground array)."""
 
 
 def infer_csv_orientation(

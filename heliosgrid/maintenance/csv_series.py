@@ -34,8 +34,9 @@ from heliosgrid.maintenance.realdata import (
     poa_from_ghi,
     single_inverter_site,
 )
+from heliosgrid.physics.fleet import TRACKER_AXIS_AZIMUTH_DEG, TRACKER_AXIS_TILT_DEG
 from heliosgrid.physics.model import surface_angles_deg
-from heliosgrid.units import OUTPUT_UNITS, POWER_UNITS_KW, to_kw
+from heliosgrid.units import POWER_UNITS_KW, check_output_unit, to_kw
 
 MIN_DAYS = 3.0
 """Shortest series the evaluation can inject its faults into (days)."""
@@ -229,8 +230,10 @@ def _fill_coarse_irradiance(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
 def _check_spec(spec: CsvSpec) -> None:
     if (spec.poa_col is None) == (spec.ghi_col is None):
         raise SeriesInputError("give the irradiance as exactly one of --poa-col (a POA sensor) or --ghi-col (GHI, transposed)")
-    if spec.power_unit not in OUTPUT_UNITS:
-        raise SeriesInputError(f"power unit must be one of {', '.join(OUTPUT_UNITS)}, got {spec.power_unit!r}")
+    try:
+        check_output_unit(spec.power_unit)
+    except ValueError as exc:
+        raise SeriesInputError(str(exc)) from None
     checks = [
         (-90.0 <= spec.latitude_deg <= 90.0, f"latitude must be within −90…90°, got {spec.latitude_deg}"),
         (-180.0 <= spec.longitude_deg <= 180.0, f"longitude must be within −180…180°, got {spec.longitude_deg}"),
@@ -354,8 +357,8 @@ def _given_mount(spec: CsvSpec) -> Mount | None:
     """The mount the operator gave: a tracker (its axis horizontal north–south unless given), or a fixed
     array with both angles; None when it is to be inferred."""
     if spec.tracking == "single_axis":
-        return Mount(spec.tilt_deg if spec.tilt_deg is not None else 0.0,
-                     spec.azimuth_deg if spec.azimuth_deg is not None else 180.0, "single_axis")
+        return Mount(spec.tilt_deg if spec.tilt_deg is not None else TRACKER_AXIS_TILT_DEG,
+                     spec.azimuth_deg if spec.azimuth_deg is not None else TRACKER_AXIS_AZIMUTH_DEG, "single_axis")
     if spec.tilt_deg is not None and spec.azimuth_deg is not None:
         return Mount(spec.tilt_deg, spec.azimuth_deg)
     return None

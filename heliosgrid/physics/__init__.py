@@ -7,6 +7,7 @@ temperature °C, power kW, times as tz-aware :class:`pandas.DatetimeIndex`.
 from heliosgrid.physics.fleet import DeviceSpec, SiteSpec, demo_fleet, load_fleet
 from heliosgrid.physics.model import (
     cell_temperature_c,
+    clear_sky,
     clearsky_ac_power_kw,
     clearsky_irradiance,
     expected_ac_power_kw,
@@ -20,6 +21,7 @@ __all__ = [
     "DeviceSpec",
     "SiteSpec",
     "cell_temperature_c",
+    "clear_sky",
     "clearsky_ac_power_kw",
     "clearsky_irradiance",
     "demo_fleet",

@@ -89,6 +89,17 @@ def equator_facing_azimuth_deg(latitude_deg: float) -> float:
     return 180.0 if latitude_deg >= 0 else 0.0
 
 
+#: A single-axis tracker's axis when not given: horizontal (tilt, degrees) and north–south (azimuth, degrees).
+TRACKER_AXIS_TILT_DEG = 0.0
+TRACKER_AXIS_AZIMUTH_DEG = 180.0
+
+
+def default_azimuth_deg(latitude_deg: float, tracking: str) -> float:
+    """Azimuth (degrees east of north) when none is given: a tracker's north–south axis, else a fixed array
+    facing the equator."""
+    return TRACKER_AXIS_AZIMUTH_DEG if tracking == "single_axis" else equator_facing_azimuth_deg(latitude_deg)
+
+
 def _site_from_dict(raw: dict[str, Any]) -> SiteSpec:
     site_id = str(raw["site_id"])
     inv = raw.get("inverters", {})
@@ -96,9 +107,8 @@ def _site_from_dict(raw: dict[str, Any]) -> SiteSpec:
     if tracking not in TRACKING_KINDS:
         raise ValueError(f"site {site_id}: inverters.tracking must be one of {', '.join(TRACKING_KINDS)}, got {tracking!r}")
     # a tracker's tilt/azimuth are its axis's: horizontal, north–south, unless given
-    tilt = float(inv.get("surface_tilt_deg", 0 if tracking == "single_axis" else 30))
-    azimuth = float(inv.get("surface_azimuth_deg", 180.0 if tracking == "single_axis"
-                            else equator_facing_azimuth_deg(float(raw["latitude_deg"]))))
+    tilt = float(inv.get("surface_tilt_deg", TRACKER_AXIS_TILT_DEG if tracking == "single_axis" else 30))
+    azimuth = float(inv.get("surface_azimuth_deg", default_azimuth_deg(float(raw["latitude_deg"]), tracking)))
     max_angle_deg = float(inv.get("max_angle_deg", DEFAULT_MAX_ANGLE_DEG))
     gcr = float(inv.get("gcr", DEFAULT_GCR))
     if not 0.0 < max_angle_deg <= 90.0:

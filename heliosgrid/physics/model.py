@@ -33,6 +33,13 @@ def clearsky_irradiance(site: SiteSpec, times: pd.DatetimeIndex, solpos: pd.Data
     return loc.get_clearsky(times, model="ineichen", solar_position=solpos)
 
 
+def clear_sky(site: SiteSpec, times: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sun's position (:func:`solar_position`) and the clear-sky irradiance (:func:`clearsky_irradiance`)
+    at ``times``: the ``sky`` that :func:`clearsky_ac_power_kw` takes when many arrays share one place."""
+    solpos = solar_position(site, times)
+    return solpos, clearsky_irradiance(site, times, solpos)
+
+
 def surface_angles_deg(device: DeviceSpec, solpos: pd.DataFrame) -> tuple[Any, Any]:
     """Tilt and azimuth (degrees) of ``device``'s modules at each sun position of ``solpos``: its fixed
     ones, or a single-axis tracker's (pvlib ``singleaxis``, backtracking, flat with the panel facing up at
@@ -107,10 +114,8 @@ def clearsky_ac_power_kw(
     sky: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> pd.Series:
     """Expected AC power (kW) under clear sky for one inverter, or the whole site when ``device`` is None.
-    ``sky``: the sun's position and the clear-sky irradiance at ``times`` (:func:`solar_position`,
-    :func:`clearsky_irradiance`), when already computed for the same place (many candidate arrays)."""
-    solpos, cs = sky if sky is not None else (solar_position(site, times), None)
-    cs = cs if cs is not None else clearsky_irradiance(site, times, solpos)
+    ``sky``: :func:`clear_sky` at ``times``, when already computed for the same place (many candidate arrays)."""
+    solpos, cs = sky if sky is not None else clear_sky(site, times)
     devices = [device] if device is not None else list(site.inverters)
     total = pd.Series(0.0, index=times)
     for dev in devices:

@@ -35,7 +35,7 @@ from pvanalytics.quality import gaps, irradiance, outliers
 from heliosgrid.contract.reading import NOMINAL_SAMPLE_INTERVAL_S
 from heliosgrid.dq import CheckResult
 from heliosgrid.physics.fleet import DeviceSpec, SiteSpec
-from heliosgrid.physics.model import surface_angles_deg
+from heliosgrid.physics.model import clear_sky, poa_irradiance_w_m2
 
 SAMPLES_PER_15M = 15 * 60 // NOMINAL_SAMPLE_INTERVAL_S
 
@@ -161,17 +161,13 @@ def check_completeness(
 
 
 def solar_geometry(dev: DeviceInfo, index: pd.DatetimeIndex) -> pd.DataFrame:
-    """Solar position, extraterrestrial DNI and clear-sky POA (Ineichen) for ``index`` (UTC)."""
+    """Solar position, extraterrestrial DNI and clear-sky POA (Ineichen, the device's fixed or tracking
+    plane: :func:`heliosgrid.physics.model.poa_irradiance_w_m2`) for ``index`` (UTC)."""
     import pvlib
 
-    loc = pvlib.location.Location(dev.latitude_deg, dev.longitude_deg, tz="UTC", altitude=dev.altitude_m)
-    solpos = loc.get_solarposition(index)
-    cs = loc.get_clearsky(index, model="ineichen", solar_position=solpos)
-    tilt, azimuth = surface_angles_deg(dev, solpos)
-    poa = pvlib.irradiance.get_total_irradiance(
-        tilt, azimuth, solpos["apparent_zenith"], solpos["azimuth"],
-        cs["dni"], cs["ghi"], cs["dhi"], albedo=0.2, model="isotropic",
-    )["poa_global"].fillna(0.0).clip(lower=0.0)
+    site = SiteSpec(dev.site_id, dev.site_id, dev.latitude_deg, dev.longitude_deg, dev.altitude_m, "UTC")
+    solpos, cs = clear_sky(site, index)
+    poa = poa_irradiance_w_m2(site, dev, index, cs["ghi"], cs["dni"], cs["dhi"], solpos)
     return pd.DataFrame(
         {
             "zenith_deg": solpos["zenith"],
