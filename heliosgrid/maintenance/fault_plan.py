@@ -37,6 +37,13 @@ PRODUCING_SHARE = 0.05
 """A day is a producing day when its energy is at least this share of the series' 90th-percentile
 day (dimensionless): an overcast or snowy day still qualifies, an outage does not."""
 
+SOILING_FIRST_DAY = 12
+SOILING_SPACING_DAYS = 48
+"""Soiling ramps start on day 12, 60, 108, … of a series (12 days of history; each replay spans 35 days,
+so the copies never overlap)."""
+SOILING_AFTER_DAYS = 22
+"""Days of data a soiling ramp needs after its start: the 21-day ramp and the day of its cleaning."""
+
 AFTER_DAYS = {"soiling": 25, "irradiance_drift": 12}
 """Days replayed after a fault's start on a long series (a drift goes on until recalibrated; the
 clear-sky check needs clear days to see it)."""
@@ -92,8 +99,9 @@ def fault_days(series: RealSeries) -> tuple[list[pd.Timestamp], list[pd.Timestam
             skipped.append(f"no producing day from {days[i].date()}: the fault window there is left out")
     if not picks and not skipped:
         skipped.append(f"{len(days)} days with data: a fault window needs day {FIRST_FAULT_DAY} and 5 days after it")
-    # Soiling (3 weeks) where 10 days of history and the ramp fit: the 104-day SERF east series.
-    soil = [days[i] for i in (12, 60) if i + 22 < len(days)] if len(days) > 60 else []
+    # Soiling (3 weeks) wherever 12 days of history and the ramp fit, every SOILING_SPACING_DAYS: a
+    # year-long file gets ramps in every season, not only in its first winter.
+    soil = [days[i] for i in range(SOILING_FIRST_DAY, len(days) - SOILING_AFTER_DAYS, SOILING_SPACING_DAYS)]
     return picks, soil, skipped
 
 
@@ -116,7 +124,8 @@ def plans(series: RealSeries) -> FaultPlan:
         # Long series: one drift per fault window, after the clear-sky reference's warm-up.
         drift_days = picks if series.days >= LONG_SERIES_DAYS else picks[:1]
         out += [("irradiance_drift", d, injection.irradiance_drift) for d in drift_days]
-    out += [("soiling", d, injection.soiling) for d in soil]
+    if "ac_power" in series.sensors:  # soiling dims the power: a POA-only station has none to dim
+        out += [("soiling", d, injection.soiling) for d in soil]
     return FaultPlan([(t, pd.Timestamp(s).tz_convert("UTC"), f) for t, s, f in out], skipped)
 
 

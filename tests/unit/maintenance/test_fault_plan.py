@@ -62,3 +62,21 @@ def test_an_open_string_episode_stops_counting_at_a_long_data_gap() -> None:
     short.loc[gap, "sample_count"] = 15.0
     short.iloc[last + 1 : last + 40, 0] = 0.0  # a 10-h night without data is no reason to stop
     assert _open_end(short, last) == len(f)
+
+
+def _tiled(base: RealSeries, copies: int) -> RealSeries:
+    """``base`` repeated ``copies`` times, each copy shifted by the base's span of local days."""
+    span = pd.Timedelta(days=len(local_days(base)))
+    parts = [base.readings.assign(ts=base.readings["ts"] + k * span) for k in range(copies)]
+    return _with(base, pd.concat(parts))
+
+
+def test_a_long_series_gets_a_soiling_ramp_every_48_days_and_a_station_without_power_none() -> None:
+    base = serf_west()  # 5 local days
+    year = _tiled(base, 27)  # 135 days
+    days = local_days(year)
+    _, soil, _ = fault_days(year)
+    assert soil == [days[12], days[60], days[108]]  # every season of a year-long file, not its first winter
+    assert [s for t, s, _ in plans(year).faults if t == "soiling"] == [pd.Timestamp(d).tz_convert("UTC") for d in soil]
+    poa_only = dataclasses.replace(year, sensors=tuple(x for x in year.sensors if x != "ac_power"))
+    assert not [t for t, _, _ in plans(poa_only).faults if t == "soiling"]

@@ -101,3 +101,14 @@ def test_a_soiling_ramp_that_a_cleaning_ended_is_over_not_ongoing() -> None:
     over = trend(onset + pd.Timedelta(days=24, hours=17))
     assert over.evidence["ongoing"] is False
     assert abs(pd.Timestamp(over.evidence["cleaned_at"]) - cleaned) <= pd.Timedelta(days=1) and over.ended_at <= cleaned
+
+
+def test_a_cleaning_between_unclear_days_is_placed_midway_not_at_the_next_clear_day() -> None:
+    """ADR 0660: the soiled loss is not counted on the unclear days between the last soiled clear day and
+    the first clean one, nor left out of them: the cleaning is placed midway."""
+    from heliosgrid.maintenance.detectors.soiling_trend import cleaning_time
+
+    day = pd.Timestamp("2012-09-27", tz="UTC")
+    assert cleaning_time(day, day + pd.Timedelta(days=1)) == day + pd.Timedelta(days=1)  # consecutive clear days
+    assert cleaning_time(day, day + pd.Timedelta(days=5)) == day + pd.Timedelta(days=3)  # 3 unclear days between
+    assert cleaning_time(day, day + pd.Timedelta(days=2)) == day + pd.Timedelta(days=1, hours=12)
