@@ -78,8 +78,8 @@ def skipped_entry(entry: CorpusEntry) -> dict[str, object]:
 
 
 def summary_rows(corpus_json: dict[str, dict[str, object]]) -> list[dict[str, object]]:
-    """One row per (series, bucket): champion's choice and nRMSE vs the best reference, coverage, width,
-    pinball skill vs climatological quantiles."""
+    """One row per (series, bucket): champion's choice and nRMSE vs the best reference, coverage with its
+    90 % interval over the test days, width, pinball skill vs climatological quantiles."""
     rows: list[dict[str, object]] = []
     for name, entry in corpus_json.items():
         bt = entry.get("backtest")
@@ -91,7 +91,9 @@ def summary_rows(corpus_json: dict[str, dict[str, object]]) -> list[dict[str, ob
             rows.append({"series": name, "bucket": bucket, "champion": bt["champion_by_bucket"].get(bucket),
                          "champion_nrmse": cmp["champion_nrmse"], "best_reference": cmp["best_reference"],
                          "best_reference_nrmse": cmp["best_reference_nrmse"], "improvement": cmp["improvement"],
-                         "coverage_p10_p90": m["coverage_p10_p90"], "interval_width_rel": m["interval_width_rel"],
+                         "coverage_p10_p90": m["coverage_p10_p90"], "coverage_ci90": [m.get("coverage_ci90_lo"),
+                                                                                      m.get("coverage_ci90_hi")],
+                         "interval_width_rel": m["interval_width_rel"],
                          "pinball_skill_vs_climatology": m["pinball_skill_vs_climatology"],
                          "band_pinball_skill_vs_climatology": m.get("band_pinball_skill_vs_climatology")})
     return rows

@@ -9,6 +9,9 @@ Definitions (over the evaluated samples ``i`` with actual ``y_i`` and forecast q
 * ``skill = 1 − rmse / rmse_persistence`` on the same samples (> 0: better than smart persistence)
 * ``pinball_kw``: mean over q ∈ {0.1, 0.5, 0.9} of ``mean max(q (y − P_q), (q − 1)(y − P_q))``
 * ``coverage_p10_p90``: share of samples with ``P10 ≤ y ≤ P90`` (target 0.8)
+* ``coverage_ci90_lo`` / ``coverage_ci90_hi``: the 5th and 95th percentiles of that share when the
+  target days are resampled with replacement (:func:`coverage_interval`): the sampling error of a test
+  of a few weeks, whose errors come in weather days, not in independent samples
 
 Only **daylight** samples (clear-sky power > 0) with a measured actual are scored: night
 intervals are trivially right (0 kW) and would inflate every score.
@@ -41,10 +44,31 @@ def pinball_loss(y: np.ndarray, q_pred: np.ndarray, q: float) -> float:
     return float(np.mean(np.maximum(q * diff, (q - 1.0) * diff)))
 
 
+COVERAGE_BOOTSTRAP_DRAWS = 1000
+
+
+def coverage_interval(covered: np.ndarray, day: np.ndarray, draws: int = COVERAGE_BOOTSTRAP_DRAWS) -> tuple[float, float]:
+    """90 % interval (5th, 95th percentile) of the coverage share ``mean(covered)`` when whole days are
+    resampled with replacement (``day``: any label per sample, e.g. the target's UTC date; a fixed seed,
+    so a backtest reports the same interval every time). Errors of one weather day move together, so a
+    21-day test carries a sampling error of several points; ``(nan, nan)`` with fewer than 2 days."""
+    covered = np.asarray(covered, dtype=float)
+    labels, inverse = np.unique(np.asarray(day), return_inverse=True)
+    if covered.size == 0 or len(labels) < 2:
+        return math.nan, math.nan
+    hits = np.bincount(inverse, weights=covered)
+    count = np.bincount(inverse).astype(float)
+    pick = np.random.default_rng(0).integers(0, len(labels), size=(draws, len(labels)))
+    share = hits[pick].sum(axis=1) / count[pick].sum(axis=1)
+    lo, hi = np.quantile(share, [0.05, 0.95])
+    return float(lo), float(hi)
+
+
 def point_metrics(y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, capacity_kw: float,
-                  point: np.ndarray | None = None) -> dict[str, float]:
+                  point: np.ndarray | None = None, day: np.ndarray | None = None) -> dict[str, float]:
     """MAE, RMSE, bias (kW) of ``point`` (default the P50), nMAE, nRMSE (fraction of capacity), pinball of
-    P10/P50/P90 (kW), P10–P90 coverage."""
+    P10/P50/P90 (kW), P10–P90 coverage and, given each sample's ``day``, its 90 % interval
+    (:func:`coverage_interval`)."""
     y = np.asarray(y, dtype=float)
     n = int(y.size)
     if n == 0:
@@ -54,9 +78,12 @@ def point_metrics(y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarr
     mae = float(np.mean(np.abs(err)))
     rmse = float(np.sqrt(np.mean(err**2)))
     pinball = float(np.mean([pinball_loss(y, p, q) for p, q in ((p10, 0.1), (p50, 0.5), (p90, 0.9))]))
-    coverage = float(np.mean((np.asarray(p10) <= y) & (y <= np.asarray(p90))))
-    return {"n": n, "mae_kw": mae, "rmse_kw": rmse, "bias_kw": float(np.mean(err)), "nmae": mae / capacity_kw,
-            "nrmse": rmse / capacity_kw, "pinball_kw": pinball, "coverage_p10_p90": coverage}
+    covered = (np.asarray(p10) <= y) & (y <= np.asarray(p90))
+    out = {"n": n, "mae_kw": mae, "rmse_kw": rmse, "bias_kw": float(np.mean(err)), "nmae": mae / capacity_kw,
+           "nrmse": rmse / capacity_kw, "pinball_kw": pinball, "coverage_p10_p90": float(np.mean(covered))}
+    if day is not None:
+        out["coverage_ci90_lo"], out["coverage_ci90_hi"] = coverage_interval(covered, day)
+    return out
 
 
 def point_column(frame: pd.DataFrame) -> str:
@@ -98,6 +125,7 @@ def score_backtest(frame: pd.DataFrame, capacity_kw: float, reference: str = "pe
         return {name: {} for name in names}
     scored = scored.merge(common, on=key)
     scored["bucket"] = bucket_of(scored["horizon_min"].to_numpy())
+    scored["day"] = pd.DatetimeIndex(scored["target_ts"]).floor("1D").asi8
     result: dict[str, dict[str, dict[str, float]]] = {}
     buckets = [*HORIZON_BUCKETS, "all"]
     for name in names:
@@ -107,7 +135,7 @@ def score_backtest(frame: pd.DataFrame, capacity_kw: float, reference: str = "pe
             sel = m if b == "all" else m[m["bucket"] == b]
             result[name][b] = point_metrics(sel["actual_kw"].to_numpy(), sel["p10_kw"].to_numpy(),
                                             sel["p50_kw"].to_numpy(), sel["p90_kw"].to_numpy(), capacity_kw,
-                                            sel[point_column(sel)].to_numpy())
+                                            sel[point_column(sel)].to_numpy(), sel["day"].to_numpy())
     if reference in result:
         for name in names:
             for b in buckets:

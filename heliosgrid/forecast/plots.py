@@ -90,7 +90,12 @@ def _band_panel(ax: Any, result: BacktestResult) -> None:
     width = [m.get(b, {}).get("interval_width_rel", np.nan) for b in buckets]
     pin = [m.get(b, {}).get("pinball_skill_vs_climatology", np.nan) for b in buckets]
     ax.axhspan(0.75, 0.85, color="tab:green", alpha=0.15, label="coverage target 80 ± 5 %")
-    ax.bar(x - 0.2, cov, 0.4, color="tab:blue", label="P10–P90 coverage")
+    lo = [m.get(b, {}).get("coverage_ci90_lo", np.nan) for b in buckets]
+    hi = [m.get(b, {}).get("coverage_ci90_hi", np.nan) for b in buckets]
+    # The whisker is the coverage's 90 % interval over the test days: a few weeks of weather days.
+    whisker = np.abs(np.array([np.subtract(cov, lo), np.subtract(hi, cov)], dtype=float))
+    ax.bar(x - 0.2, cov, 0.4, color="tab:blue", label="P10–P90 coverage (90 % interval over the days)",
+           yerr=np.nan_to_num(whisker), capsize=3, error_kw={"lw": 0.8})
     ax.bar(x + 0.2, width, 0.4, color="tab:gray", label="mean width / capacity")
     ax.plot(x, pin, "o-", color="tab:red", label="pinball skill vs climatology quantiles")
     ax.axhline(0.0, color="black", lw=0.8)

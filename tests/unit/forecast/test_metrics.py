@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from heliosgrid.forecast.metrics import bucket_of, choose_champion, pinball_loss, point_metrics, score_backtest, skill_score
+from heliosgrid.forecast.metrics import (
+    bucket_of,
+    choose_champion,
+    coverage_interval,
+    pinball_loss,
+    point_metrics,
+    score_backtest,
+    skill_score,
+)
 
 
 def test_point_metrics_hand_computed() -> None:
@@ -52,3 +60,27 @@ def test_buckets_and_scoring_same_samples() -> None:
     assert metrics["good"]["24-48h"]["skill"] == pytest.approx(0.5)  # 1 - 0.5/1.0
     assert metrics["persistence"]["all"]["n"] == 2
     assert choose_champion(metrics) == "good"
+
+
+def test_the_coverage_interval_resamples_whole_days_and_narrows_with_more_of_them() -> None:
+    """A band that covers everything on 16 days and nothing on 4 covers 0.8 of a 20-day test, but a bootstrap
+    over its days gives a wide interval: the 4 missed days may or may not come again. Every day alike: none."""
+    hours = 10
+    short = np.repeat(np.arange(20), hours)
+    covered = np.repeat(np.arange(20) >= 4, hours)
+    lo, hi = coverage_interval(covered, short)
+    assert 0.6 < lo < 0.8 < hi <= 0.95
+    long_lo, long_hi = coverage_interval(np.tile(covered, 5), np.repeat(np.arange(100), hours))
+    assert long_hi - long_lo < 0.6 * (hi - lo)  # 5 × the days: ≈ 1/√5 of the width
+    assert coverage_interval(np.tile([True] * 8 + [False] * 2, 20), short) == (0.8, 0.8)
+    assert all(math.isnan(x) for x in coverage_interval(covered[:hours], short[:hours]))  # one day: unknown
+    assert coverage_interval(covered, short) == (lo, hi)  # fixed seed: the same figures every run
+
+
+def test_scored_buckets_carry_the_coverage_interval_over_their_target_days() -> None:
+    ts = pd.date_range("2024-06-01 12:00", periods=10, freq="1D", tz="UTC")
+    frame = pd.DataFrame({"model": "m", "issued_at": ts - pd.Timedelta(hours=2), "target_ts": ts, "horizon_min": 120,
+                          "p10_kw": 1.0, "p50_kw": 2.0, "p90_kw": 3.0, "actual_kw": [2.0] * 8 + [5.0] * 2,
+                          "clearsky_kw": 4.0})
+    cell = score_backtest(frame, 5.0)["m"]["1-6h"]
+    assert cell["coverage_p10_p90"] == 0.8 and cell["coverage_ci90_lo"] < 0.8 < cell["coverage_ci90_hi"]
