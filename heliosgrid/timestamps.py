@@ -32,6 +32,13 @@ def _zone(tz: str) -> ZoneInfo:
         raise TimestampError(f"unknown time zone {tz!r} (use an IANA name such as 'UTC' or 'America/Denver')") from None
 
 
+def standard_zone(longitude_deg: float) -> str:
+    """The whole-hour fixed zone nearest the sun at ``longitude_deg`` (° east): local standard time, e.g.
+    ``Etc/GMT+7`` (UTC−7) at −105°, ``UTC`` at 0°."""
+    hours = round(-longitude_deg / 15.0)
+    return "UTC" if hours == 0 else f"Etc/GMT{hours:+d}"
+
+
 def day_first(text: pd.Series) -> bool:
     """Whether numeric dates like ``01.06.2024`` or ``06/01/2024`` put the day first: decided by a first
     field above 12 (day first) or a second one above 12 (month first) anywhere in the column; when every

@@ -27,6 +27,7 @@ import pandas as pd
 from heliosgrid.forecast.hygiene import CLOCK_DAY_THRESHOLD, CLOCK_MIN_CONSTANT_SHIFT_MIN, CLOCK_MIN_DAYS, ClockSegment
 from heliosgrid.forecast.solar import STEP, ForecastInputError
 from heliosgrid.physics.fleet import SiteSpec
+from heliosgrid.timestamps import standard_zone
 
 MIN_SEGMENT_SHIFT_MIN = 30
 SHIFT_ROUND_MIN = 60
@@ -201,13 +202,33 @@ def profile_lag_min(series_kw: pd.Series, site: SiteSpec) -> float | None:
     return float(lag - 1440 if lag > 720 else lag)
 
 
+ZONE_HINT_TOLERANCE_MIN = 90.0
+"""A lag within this of what a zone mistake at the given longitude produces names that mistake (minutes;
+a DST-keeping logger and the array's orientation move the lag by up to ≈ 1.5 h)."""
+
+
+def off_the_sun(what: str, lag_min: float, latitude_deg: float, longitude_deg: float) -> str:
+    """The message for ``what`` (e.g. "the production") lagging the sun by ``lag_min`` (> 0: behind): the
+    longitude or the timestamps' zone is wrong. Where the lag is the one a zone mistake gives at this
+    longitude (local time read as UTC: 4 min per degree east, the other way for UTC read as local time),
+    the message names it and the ``--tz`` to give; a wrong longitude can give the same lag, so both stay."""
+    text = (f"{what} runs {abs(lag_min) / 60:.1f} h {'behind' if lag_min > 0 else 'ahead of'} the sun at latitude "
+            f"{latitude_deg:g}, longitude {longitude_deg:g}: check the longitude (east positive, west negative) and "
+            "the time zone of the timestamps (--tz for times without an offset)")
+    local_read_as_utc = 4.0 * longitude_deg
+    if abs(lag_min - local_read_as_utc) <= ZONE_HINT_TOLERANCE_MIN:
+        text += (f". That lag is what local times read as UTC give at this longitude: if the timestamps are local "
+                 f"time, give --tz with the site's zone, e.g. --tz {standard_zone(longitude_deg)} for local "
+                 "standard time (a logger that keeps daylight saving time is then corrected by the clock check) "
+                 "or its IANA name (America/Denver, Europe/Madrid)")
+    elif abs(lag_min + local_read_as_utc) <= ZONE_HINT_TOLERANCE_MIN:
+        text += ". That lag is what UTC times read as local time give at this longitude: if so, give --tz UTC"
+    return text
+
+
 def check_location(series_kw: pd.Series, site: SiteSpec) -> None:
     """Refuse a series whose production lags the sun at the given location by more than
     :data:`MAX_PROFILE_LAG_MIN`: the longitude (east positive) or the timestamps' time zone is wrong."""
     lag = profile_lag_min(series_kw, site)
     if lag is not None and abs(lag) > MAX_PROFILE_LAG_MIN:
-        raise ForecastInputError(
-            f"the production runs {abs(lag) / 60:.1f} h {'behind' if lag > 0 else 'ahead of'} the sun at latitude "
-            f"{site.latitude_deg:g}, longitude {site.longitude_deg:g}: check the longitude (east positive, west "
-            "negative) and the time zone of the timestamps (--tz for times without an offset)"
-        )
+        raise ForecastInputError(off_the_sun("the production", lag, site.latitude_deg, site.longitude_deg))

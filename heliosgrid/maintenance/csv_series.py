@@ -36,6 +36,7 @@ from heliosgrid.maintenance.realdata import (
 )
 from heliosgrid.physics.fleet import TRACKER_AXIS_AZIMUTH_DEG, TRACKER_AXIS_TILT_DEG
 from heliosgrid.physics.model import surface_angles_deg
+from heliosgrid.timestamps import standard_zone
 from heliosgrid.units import POWER_UNITS_KW, check_output_unit, to_kw
 
 MIN_DAYS = 3.0
@@ -80,8 +81,7 @@ def solar_zone(longitude_deg: float) -> str:
     """The whole-hour fixed zone nearest the sun at ``longitude_deg`` (° east), e.g. ``Etc/GMT+7`` at
     −105°: the daily maintenance runs then cut the data at local midnight, not in the afternoon, and
     faults are injected in local daylight, whatever zone the timestamps were written in."""
-    hours = round(-longitude_deg / 15.0)
-    return "UTC" if hours == 0 else f"Etc/GMT{hours:+d}"
+    return standard_zone(longitude_deg)
 
 
 UNITS = {"ac_power_kw": "kW", "poa_w_m2": "W/m²", "ghi_w_m2": "W/m²", "module_temp_c": "°C", "ambient_temp_c": "°C"}
@@ -325,7 +325,7 @@ def _night_draw(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
 def _check_place(frame: pd.DataFrame, spec: CsvSpec) -> None:
     """The irradiance (AC power without it) must follow the sun at the given place within 4 h, else the
     longitude's sign or the timestamps' zone is wrong (:func:`heliosgrid.forecast.clock.profile_lag_min`)."""
-    from heliosgrid.forecast.clock import MAX_PROFILE_LAG_MIN, profile_lag_min
+    from heliosgrid.forecast.clock import MAX_PROFILE_LAG_MIN, off_the_sun, profile_lag_min
     from heliosgrid.forecast.solar import site_from_capacity
 
     col = next((c for c in ("poa_w_m2", "ghi_w_m2") if c in frame and frame[c].notna().any()), "ac_power_kw")
@@ -333,11 +333,8 @@ def _check_place(frame: pd.DataFrame, spec: CsvSpec) -> None:
     where = site_from_capacity("check", spec.latitude_deg, spec.longitude_deg, 1.0, timezone="UTC")
     lag = profile_lag_min(values, where)
     if lag is not None and abs(lag) > MAX_PROFILE_LAG_MIN:
-        raise SeriesInputError(
-            f"the {'AC power' if col == 'ac_power_kw' else 'irradiance'} runs {abs(lag) / 60:.1f} h "
-            f"{'behind' if lag > 0 else 'ahead of'} the sun at latitude {spec.latitude_deg:g}, longitude "
-            f"{spec.longitude_deg:g}: check the longitude (east positive, west negative) and --tz"
-        )
+        what = "the AC power" if col == "ac_power_kw" else "the irradiance"
+        raise SeriesInputError(off_the_sun(what, lag, spec.latitude_deg, spec.longitude_deg))
 
 
 def cadence_s(index: pd.DatetimeIndex) -> int:

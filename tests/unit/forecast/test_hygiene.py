@@ -271,3 +271,28 @@ def test_a_west_facing_wall_is_not_taken_for_a_wrong_location() -> None:
     series = pd.Series(poa["poa_global"].clip(lower=0).to_numpy() / 100.0, index=times)
     lag = profile_lag_min(series, site_from_capacity("wall", 37.0, -122.0, 10.0, timezone="UTC"))
     assert lag is not None and 90 <= lag <= MAX_PROFILE_LAG_MIN - 60  # late, with room for a DST hour
+
+
+@pytest.mark.parametrize(
+    ("lag_min", "longitude_deg", "hint"),
+    [
+        (-420.0, -105.2, "--tz Etc/GMT+7 for local standard time"),  # Golden's local times read as UTC
+        (-408.0, -122.0, "--tz Etc/GMT+8 for local standard time"),  # the same, half the days in DST
+        (-340.0, -105.2, "--tz Etc/GMT+7 for local standard time"),  # within 1.5 h of it
+        (420.0, -105.2, "if so, give --tz UTC"),  # UTC times read as Denver's
+        (-120.0 * 4, 120.0, "if so, give --tz UTC"),  # east of Greenwich the signs turn
+        (250.0, -105.2, None),  # no zone mistake gives this lag here: only the general advice
+    ],
+)
+def test_a_series_off_the_sun_by_a_zone_mistake_is_told_which_tz_to_give(
+    lag_min: float, longitude_deg: float, hint: str | None
+) -> None:
+    from heliosgrid.forecast.clock import off_the_sun
+
+    text = off_the_sun("the production", lag_min, 39.7, longitude_deg)
+    assert text.startswith(f"the production runs {abs(lag_min) / 60:.1f} h")
+    assert "check the longitude (east positive, west negative)" in text  # a wrong longitude gives such lags too
+    if hint is None:
+        assert "That lag is" not in text
+    else:
+        assert hint in text

@@ -156,8 +156,9 @@ def test_an_empty_ghi_cell_is_no_irradiance_not_darkness(tmp_path: Path) -> None
         ({"power_unit": "GW"}, "power unit must be one of W, kW, MW, Wh, kWh, MWh, got 'GW'"),
         ({"power_unit": "kW", "ac_kw": 5.7}, "the power is probably in W (give --power-unit W)"),
         ({"ac_kw": 5.7e5}, "the power is probably in MW (check --ac-kw/--dc-kw)"),
-        ({"longitude_deg": 105.178}, "check the longitude (east positive, west negative) and --tz"),
+        ({"longitude_deg": 105.178}, "check the longitude (east positive, west negative) and the time zone"),
         ({"tz": "UTC"}, "7.0 h ahead of the sun"),
+        ({"tz": "UTC"}, "if the timestamps are local time, give --tz with the site's zone, e.g. --tz Etc/GMT+7"),
     ],
 )
 def test_bad_descriptions_get_a_precise_message(serf_csv: Path, change: dict[str, object], message: str) -> None:
