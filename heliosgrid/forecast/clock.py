@@ -85,12 +85,41 @@ def detect_clock_shifts(series_kw: pd.Series, site: SiteSpec) -> list[ClockSegme
     # at their end): then every period is shifted by it too, DST periods included.
     base_shift = round(base / SHIFT_ROUND_MIN) * SHIFT_ROUND_MIN if abs(base) >= CLOCK_MIN_CONSTANT_SHIFT_MIN else 0
     rel = ((level - base) / SHIFT_ROUND_MIN).round().astype(int) * SHIFT_ROUND_MIN + base_shift
+    rel = _settle_ends(rel, clean - base + base_shift)
     segments: list[ClockSegment] = []
     for _, part in rel.groupby(rel.ne(rel.shift()).cumsum()):
         shift = int(part.iloc[0])
         if abs(shift) >= MIN_SEGMENT_SHIFT_MIN:
             segments.append(_segment(part.index, shift))
     return segments
+
+
+END_MIN_DAYS = 3
+"""Fewest days at a series' end that may keep a clock setting of their own (:func:`_settle_ends`)."""
+
+
+def _settle_ends(rel: pd.Series, offset: pd.Series) -> pd.Series:
+    """``rel`` (each day's clock shift, minutes) with the days at either end of the series that follow another
+    of its settings moved to it. ruptures places no change within ``CLOCK_MIN_DAYS`` of the ends, so a file
+    that starts a few days before a DST switch had those days shifted with the summer (the 7 kW plant's
+    Pacific file from 5 Mar 2016: 7 days of standard time moved by an hour). ``offset``: each day's noon
+    offset on the same scale. At each end the head of 3 to ``CLOCK_MIN_DAYS − 1`` days that other setting
+    fits best (summed |offset − setting| against the end's own) takes it, when its median is within
+    ``SHIFT_ROUND_MIN / 2`` of it."""
+    out = rel.copy()
+    settings = {0, *(int(v) for v in rel.unique())}
+    for order in (slice(None), slice(None, None, -1)):
+        days, off = out.index[order], offset.reindex(out.index).to_numpy()[order]
+        own = int(out.loc[days[0]])
+        best: tuple[float, int, int] = (0.0, 0, own)
+        for other in settings - {own}:
+            gain = np.cumsum(np.abs(off - own) - np.abs(off - other))[: CLOCK_MIN_DAYS - 1]
+            k = int(np.argmax(gain)) + 1
+            if k >= END_MIN_DAYS and gain[k - 1] > best[0] and abs(float(np.median(off[:k])) - other) <= SHIFT_ROUND_MIN / 2:
+                best = (float(gain[k - 1]), k, other)
+        if best[1]:
+            out.loc[days[: best[1]]] = best[2]
+    return out
 
 
 def _segment(days: pd.Index, shift_min: int) -> ClockSegment:

@@ -296,3 +296,20 @@ def test_a_series_off_the_sun_by_a_zone_mistake_is_told_which_tz_to_give(
         assert "That lag is" not in text
     else:
         assert hint in text
+
+
+def test_a_dst_switch_a_few_days_from_either_end_of_the_file_is_placed_on_its_day(clean_series: pd.Series) -> None:
+    """ruptures places no change within 10 days of the series' ends: a file that starts 6 days before the
+    logger's switch to summer time had those 6 days moved by an hour with the rest (the 7 kW plant's Pacific
+    file from 5 Mar 2016, switch on 13 Mar), and one that ends 5 days after the switch back the same."""
+    day0 = clean_series.index[0].normalize()
+    switch = day0 + pd.Timedelta(days=6)
+    starts_late = clean_series.copy()
+    starts_late.index = starts_late.index.where(starts_late.index < switch, starts_late.index + pd.Timedelta(hours=1))
+    (segment,) = detect_clock_shifts(starts_late, DEFAULT_SITE)
+    assert (segment.since, segment.shift_min) == (switch.date().isoformat(), 60)
+    back = clean_series.index[-1].normalize() - pd.Timedelta(days=4)
+    ends_back = clean_series.copy()
+    ends_back.index = ends_back.index.where(ends_back.index >= back, ends_back.index + pd.Timedelta(hours=1))
+    (segment,) = detect_clock_shifts(ends_back, DEFAULT_SITE)
+    assert (segment.until, segment.shift_min) == (back.date().isoformat(), 60)
