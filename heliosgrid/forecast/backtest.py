@@ -54,6 +54,12 @@ def orientation_json(device: DeviceSpec) -> dict[str, Any]:
     return out
 
 
+def _interval(m: dict[str, float]) -> str:
+    """A cell's coverage interval over its test days (ADR 0670) as ``lo–hi``; blank where none."""
+    lo, hi = m.get("coverage_ci90_lo", float("nan")), m.get("coverage_ci90_hi", float("nan"))
+    return "" if np.isnan(lo) or np.isnan(hi) else f"{lo:.2f}–{hi:.2f}"
+
+
 @dataclass
 class BacktestResult:
     """Forecasts of every model at every origin, their scores and the champion."""
@@ -100,9 +106,10 @@ class BacktestResult:
         }
 
     def table(self) -> str:
-        """A plain-text table: one row per model and horizon bucket."""
+        """A plain-text table: one row per model and horizon bucket (coverage with its 90 % interval over the
+        test days)."""
         head = (f"{'model':<12} {'bucket':<7} {'n':>6} {'MAE kW':>9} {'RMSE kW':>9} {'nRMSE':>7} {'skill':>7} "
-                f"{'pinball':>8} {'cov80':>6} {'width':>6}")
+                f"{'pinball':>8} {'cov80':>6} {'90% int.':>11} {'width':>6}")
         lines = [head, "-" * len(head)]
         for name, buckets in self.metrics.items():
             for b, m in buckets.items():
@@ -110,7 +117,7 @@ class BacktestResult:
                 lines.append(
                     f"{name:<12} {b:<7} {m['n']:>6} {m['mae_kw']:>9.3f} {m['rmse_kw']:>9.3f} {m['nrmse']:>7.3f} "
                     f"{m.get('skill', float('nan')):>7.3f} {m['pinball_kw']:>8.3f} {m['coverage_p10_p90']:>6.3f} "
-                    f"{m.get('interval_width_rel', float('nan')):>6.3f}{mark}"
+                    f"{_interval(m):>11} {m.get('interval_width_rel', float('nan')):>6.3f}{mark}"
                 )
         lines.append(f"champion: {self.champion} (per horizon bucket, chosen on the training hold-out)")
         for w in (self.hygiene or {}).get("warnings", []):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -41,8 +42,10 @@ def test_backtest_json_on_csv(small_csv: Path, tmp_path: Path, capsys: pytest.Ca
     for model in out["models"].values():
         assert set(model) == {"0-1h", "1-6h", "6-24h", "24-48h", "all"}
         for key in ("mae_kw", "rmse_kw", "nrmse", "skill", "pinball_kw", "coverage_p10_p90", "interval_width_rel",
-                    "pinball_skill_vs_climatology"):
+                    "pinball_skill_vs_climatology", "coverage_ci90_lo", "coverage_ci90_hi"):
             assert key in model["24-48h"]
+        cell = model["24-48h"]
+        assert cell["coverage_ci90_lo"] <= cell["coverage_ci90_hi"]  # 5 test days: an interval, not a point
     assert out["champion"] == "per_horizon" and out["champion"] in out["models"]
     assert set(out["champion_by_bucket"]) == {"0-1h", "1-6h", "6-24h", "24-48h"}
     for choice in out["champion_by_bucket"].values():  # a candidate or a blend of candidates
@@ -51,6 +54,15 @@ def test_backtest_json_on_csv(small_csv: Path, tmp_path: Path, capsys: pytest.Ca
                                    "gap_intervals", "duplicate_timestamps", "clock"}
     assert out["models"]["persistence"]["all"]["skill"] == 0.0
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_backtest_table_shows_each_coverage_with_its_interval(small_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main([*args(small_csv, **{"--tilt": "30", "--azimuth": "180"}), "--models", "persistence", "--test-days", "5"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    head, _, first = out.splitlines()[:3]
+    assert "cov80" in head and "90% int." in head
+    assert first.startswith("persistence  0-1h") and re.search(r" 0\.\d\d–[01]\.\d\d ", first)
 
 
 @pytest.mark.parametrize(
