@@ -102,7 +102,7 @@ def _settle_ends(rel: pd.Series, offset: pd.Series) -> pd.Series:
     """``rel`` (each day's clock shift, minutes) with the days at either end of the series that follow another
     of its settings moved to it. ruptures places no change within ``CLOCK_MIN_DAYS`` of the ends, so a file
     that starts a few days before a DST switch had those days shifted with the summer (the 7 kW plant's
-    Pacific file from 5 Mar 2016: 7 days of standard time moved by an hour). ``offset``: each day's noon
+    Pacific file from 5 Mar 2016: 8 days of standard time moved by an hour). ``offset``: each day's noon
     offset on the same scale. At each end the head of 3 to ``CLOCK_MIN_DAYS − 1`` days that other setting
     fits best (summed |offset − setting| against the end's own) takes it, when its median is within
     ``SHIFT_ROUND_MIN / 2`` of it."""
