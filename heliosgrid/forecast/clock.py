@@ -109,7 +109,7 @@ def _settle_ends(rel: pd.Series, offset: pd.Series) -> pd.Series:
     out = rel.copy()
     settings = {0, *(int(v) for v in rel.unique())}
     for order in (slice(None), slice(None, None, -1)):
-        days, off = out.index[order], offset.reindex(out.index).to_numpy()[order]
+        days, off = out.index[order], offset.to_numpy()[order]
         own = int(out.loc[days[0]])
         best: tuple[float, int, int] = (0.0, 0, own)
         for other in settings - {own}:

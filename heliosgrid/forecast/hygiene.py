@@ -154,19 +154,34 @@ def _night_mask(index: pd.DatetimeIndex, site: SiteSpec, below_deg: float = 0.0)
     return np.asarray(pos["apparent_elevation"].to_numpy() <= below_deg)
 
 
+def share_far_above(positive_kw: pd.Series, capacity_kw: float) -> float | None:
+    """The share of the positive power values (kW as read) above ``SENTINEL_CAPACITY_FACTOR`` × the capacity
+    (kW) when it is more than ``UNIT_ERROR_SHARE`` (the power in W read as kW), else None."""
+    above = float((positive_kw > SENTINEL_CAPACITY_FACTOR * capacity_kw).mean()) if len(positive_kw) else 0.0
+    return above if above > UNIT_ERROR_SHARE else None
+
+
+def peak_far_below(positive_kw: pd.Series, capacity_kw: float) -> float | None:
+    """The 99.9th percentile of ≥ 20 positive power values (kW as read) when it stays below
+    ``FAR_BELOW_CAPACITY_SHARE`` of the capacity (kW; the power in MW read as kW, or a capacity in W), else None."""
+    if len(positive_kw) < 20:
+        return None
+    peak = float(positive_kw.quantile(0.999))
+    return peak if peak < FAR_BELOW_CAPACITY_SHARE * capacity_kw else None
+
+
 def check_power_scale(positive_kw: pd.Series, capacity_kw: float) -> None:
-    """The positive power values (kW as read) against the given capacity (kW): most of them above
-    ``SENTINEL_CAPACITY_FACTOR`` × capacity (W read as kW), or all of them below
-    ``FAR_BELOW_CAPACITY_SHARE`` of it (MW read as kW, or a capacity in W) is a unit error, refused with the fix."""
+    """The positive power values (kW as read) against the given capacity (kW): most of them far above it
+    (:func:`share_far_above`) or all of them far below it (:func:`peak_far_below`) is a unit error, refused
+    with the fix."""
     if len(positive_kw) == 0:
         return
-    above = float((positive_kw > SENTINEL_CAPACITY_FACTOR * capacity_kw).mean())
     stats = f"their median is {float(positive_kw.median()):.4g}, their maximum {float(positive_kw.max()):.4g}"
-    if above > UNIT_ERROR_SHARE:
+    if (above := share_far_above(positive_kw, capacity_kw)) is not None:
         raise ForecastInputError(
             f"{above:.0%} of the positive values exceed {SENTINEL_CAPACITY_FACTOR:g} × the given capacity {capacity_kw:g} kW "
             f"({stats}): the power is probably in W, not kW (give --power-unit W), or the capacity is wrong")
-    if len(positive_kw) >= 20 and float(positive_kw.quantile(0.999)) < FAR_BELOW_CAPACITY_SHARE * capacity_kw:
+    if peak_far_below(positive_kw, capacity_kw) is not None:
         raise ForecastInputError(
             f"the positive values stay below {FAR_BELOW_CAPACITY_SHARE:.0%} of the given capacity {capacity_kw:g} kW ({stats}): "
             "the power is probably in MW, not kW (give --power-unit MW), or the capacity is wrong")

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from heliosgrid.contract.reading import MEASURE_RANGES
+from heliosgrid.forecast.hygiene import FAR_BELOW_CAPACITY_SHARE, SENTINEL_CAPACITY_FACTOR, peak_far_below, share_far_above
 from heliosgrid.maintenance.csv_clock import IRRADIANCE_COLUMNS, align_power_to_poa, align_to_sun
 from heliosgrid.maintenance.csv_orientation import Mount, infer_csv_orientation
 from heliosgrid.maintenance.realdata import (
@@ -68,20 +69,15 @@ class CsvSpec:
     power_unit: str = "kW"
     tz: str | None = None
     """IANA zone of naive timestamps and of the site's days; ``None``: naive times are UTC and the
-    site's days follow the longitude's standard zone (:func:`solar_zone`)."""
+    site's days follow the longitude's standard zone (:func:`heliosgrid.timestamps.standard_zone`): the daily
+    maintenance runs then cut the data at local midnight, not in the afternoon, and faults are injected in
+    local daylight, whatever zone the timestamps were written in."""
     altitude_m: float = 0.0
     dc_kw: float | None = None
     ac_kw: float | None = None
     name: str | None = None
     tracking: str | None = None
     """``single_axis``: a single-axis tracker; ``None``: a fixed array, or a tracker when the data say so."""
-
-
-def solar_zone(longitude_deg: float) -> str:
-    """The whole-hour fixed zone nearest the sun at ``longitude_deg`` (° east), e.g. ``Etc/GMT+7`` at
-    −105°: the daily maintenance runs then cut the data at local midnight, not in the afternoon, and
-    faults are injected in local daylight, whatever zone the timestamps were written in."""
-    return standard_zone(longitude_deg)
 
 
 UNITS = {"ac_power_kw": "kW", "poa_w_m2": "W/m²", "ghi_w_m2": "W/m²", "module_temp_c": "°C", "ambient_temp_c": "°C"}
@@ -272,16 +268,16 @@ def _check_unit(ac_kw: pd.Series, spec: CsvSpec) -> None:
     positive = ac_kw[ac_kw > 0]
     if nameplate <= 0 or positive.empty:
         return
-    share = float((positive > 10.0 * nameplate).mean())
-    if share > 0.05:
+    if (share := share_far_above(positive, nameplate)) is not None:
         hint = "give --power-unit W" if spec.power_unit == "kW" else "check --ac-kw/--dc-kw"
-        raise SeriesInputError(f"{share:.0%} of the positive AC values exceed 10 × the given nameplate {nameplate:g} kW "
-                               f"(their median is {float(positive.median()):.4g} kW): the power is probably in W ({hint})")
-    peak = float(positive.quantile(0.999))
-    if len(positive) >= 20 and peak < 0.01 * nameplate:
+        raise SeriesInputError(f"{share:.0%} of the positive AC values exceed {SENTINEL_CAPACITY_FACTOR:g} × the given "
+                               f"nameplate {nameplate:g} kW (their median is {float(positive.median()):.4g} kW): the "
+                               f"power is probably in W ({hint})")
+    if (peak := peak_far_below(positive, nameplate)) is not None:
         hint = "give --power-unit MW" if spec.power_unit == "kW" else "check --ac-kw/--dc-kw"
-        raise SeriesInputError(f"the positive AC values stay below 1% of the given nameplate {nameplate:g} kW (their "
-                               f"99.9th percentile is {peak:.4g} kW): the power is probably in MW ({hint})")
+        raise SeriesInputError(f"the positive AC values stay below {FAR_BELOW_CAPACITY_SHARE:.0%} of the given nameplate "
+                               f"{nameplate:g} kW (their 99.9th percentile is {peak:.4g} kW): the power is probably in "
+                               f"MW ({hint})")
 
 
 def _check_sign(frame: pd.DataFrame, spec: CsvSpec) -> None:
@@ -417,7 +413,7 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
     dc_kw, ac_kw = infer_capacities(frame["ac_power_kw"].clip(lower=0.0), frame["poa_w_m2"])
     dc_kw, ac_kw = spec.dc_kw or dc_kw, spec.ac_kw or ac_kw
     name = spec.name or spec.path.stem
-    zone = spec.tz or solar_zone(spec.longitude_deg)
+    zone = spec.tz or standard_zone(spec.longitude_deg)
     site = single_inverter_site(name, where, zone, mount.tilt_deg, mount.azimuth_deg, dc_kw, ac_kw, source=str(spec.path),
                                 tracking=mount.tracking)
     readings = contract_readings(site, pd.DatetimeIndex(frame.index), dict(frame.items()))

@@ -258,9 +258,9 @@ def test_without_tz_the_site_days_follow_the_sun_and_rows_without_power_are_said
     """Timestamps written with their UTC offset and no ``--tz``: the daily runs still cut at local
     midnight (``Etc/GMT+7`` at −105°), not at 17:00; rows with an empty power cell are kept as no data
     for the inverter and counted in a warning."""
-    from heliosgrid.maintenance.csv_series import solar_zone
+    from heliosgrid.timestamps import standard_zone
 
-    assert (solar_zone(-105.178), solar_zone(2.35), solar_zone(151.2), solar_zone(-3.0)) == (
+    assert (standard_zone(-105.178), standard_zone(2.35), standard_zone(151.2), standard_zone(-3.0)) == (
         "Etc/GMT+7", "UTC", "Etc/GMT-10", "UTC")
     frame = pd.read_csv(serf_csv)
     frame["time"] = pd.to_datetime(frame["time"]).dt.tz_localize("Etc/GMT+7").map(lambda t: t.isoformat())
