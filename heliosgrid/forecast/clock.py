@@ -216,23 +216,16 @@ def correct_clock_drift(series_kw: pd.Series, drift: ClockDrift, longitude_deg: 
     between interval midpoints. The drift grows steadily, ``min_per_day`` from solar noon of the anchor day.
     Moving the stamps and re-averaging them onto the grid instead put half the values one interval early
     (7.5 min on average; ADR 0690). Gaps stay gaps."""
+    from heliosgrid.forecast.resolution import read_at_midpoints
+
     s = series_kw.dropna()
     if s.empty:
         return s
-    step_ns = int(STEP.value)
     grid = pd.date_range(s.index[0], s.index[-1], freq=STEP)
     noon = pd.Timestamp(drift.anchor, tz="UTC") + pd.Timedelta(hours=12)
     lmt = pd.Timedelta(minutes=4.0 * longitude_deg)
     elapsed_d = np.asarray(((grid + lmt) - noon) / pd.Timedelta(days=1), dtype=float)
-    src = np.asarray(s.index.asi8, dtype=np.int64) + step_ns // 2
-    want = np.asarray(grid.asi8, dtype=np.int64) + step_ns // 2 + np.round(drift.min_per_day * elapsed_d * 60e9).astype(np.int64)
-    values = np.interp(want, src, s.to_numpy(dtype=float))
-    right = np.searchsorted(src, want, side="right")
-    left = right - 1
-    inside = (left >= 0) & (right < len(src))
-    exact = (left >= 0) & (src[np.clip(left, 0, None)] == want)
-    close = inside & (src[np.clip(right, 0, len(src) - 1)] - src[np.clip(left, 0, None)] <= step_ns)
-    return pd.Series(np.where(exact | close, values, np.nan), index=grid).rename(series_kw.name)
+    return read_at_midpoints(s, grid, np.round(drift.min_per_day * elapsed_d * 60e9).astype(np.int64))
 
 
 #: The production's daily profile may lag the sun's by up to this much before the location or the

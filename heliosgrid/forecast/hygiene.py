@@ -401,7 +401,9 @@ def clean_power_series(raw: pd.Series, site: SiteSpec, capacity_kw: float | None
     if step_s > STEP.total_seconds() + 1:
         s = _spread_coarse(s, step_s, site, report)
     else:
-        s = s.resample(STEP, label="left", closed="left").mean()
+        from heliosgrid.forecast.resolution import to_quarter_hours
+
+        s = to_quarter_hours(s, pd.Timedelta(seconds=step_s))
     s = _isolated_fragments(s.dropna(), report).asfreq(STEP)
     cap = capacity_kw or float(s.max())
     s = _flatlines(s, cap, report)

@@ -1,5 +1,5 @@
-"""Power series coarser than 15 min (30-min or hourly means, as many portals and settlement exports give)
-onto the 15-min grid the models use.
+"""Power series onto the 15-min grid the models use: coarser ones (30-min or hourly means, as many portals
+and settlement exports give) and 15-min ones stamped off the quarter hours.
 
 Each interval's mean power is spread over its quarter-hours in proportion to the clear-sky global
 irradiance at each quarter's midpoint (Haurwitz, from the sun's zenith only): the clear-sky index is held
@@ -12,6 +12,9 @@ and every interval keeps its energy.
 Labels are taken as interval starts, on the data's own phase (an hourly series stamped at :30 keeps its
 :30). An export stamped at interval *ends* then runs one interval late, which the clock check of
 :mod:`heliosgrid.forecast.hygiene` finds from solar noon (≥ 45 min) and corrects.
+
+15-min means stamped off the quarter hours are read at the quarters' midpoints (:func:`to_quarter_hours`),
+and a drifting clock is undone with the same reader (:func:`read_at_midpoints`).
 
 What this cannot do: put back the variability inside an interval. Backtest metrics on such a series score
 15-min forecasts against these spread actuals; within an interval they follow the clear-sky shape.
@@ -74,3 +77,49 @@ def _capped(quarters_kw: np.ndarray, owner: np.ndarray, cap_kw: float) -> np.nda
     room = pd.Series(headroom).groupby(owner).transform("sum").to_numpy()
     share = np.divide(headroom, room, out=np.zeros_like(headroom), where=room > 0)
     return np.asarray(capped + np.nan_to_num(excess) * share, dtype=float)
+
+
+#: Share of a 15-min series' stamps off the quarter-hour grid above which its values are read onto the grid
+#: at the quarters' midpoints (:func:`to_quarter_hours`).
+OFF_GRID_SHARE = 0.5
+
+
+def read_at_midpoints(power_kw: pd.Series, grid: pd.DatetimeIndex, lag_ns: np.ndarray | int = 0) -> pd.Series:
+    """15-min means ``power_kw`` (interval-start labels, any phase) read at the midpoints of the quarters of
+    ``grid``, each moved later by ``lag_ns``, by linear interpolation between the series' own interval
+    midpoints. Quarters whose neighbours are more than 1.5 intervals apart (a missing value) or outside the data
+    are NaN."""
+    s = power_kw.dropna()
+    half = int(STEP.value) // 2
+    src = np.asarray(pd.DatetimeIndex(s.index).as_unit("ns").asi8, dtype=np.int64) + half
+    want = np.asarray(grid.as_unit("ns").asi8, dtype=np.int64) + half + np.asarray(lag_ns, dtype=np.int64)
+    if len(src) == 0:
+        return pd.Series(np.nan, index=grid, name=power_kw.name)
+    values = np.interp(want, src, s.to_numpy(dtype=float))
+    right = np.searchsorted(src, want, side="right")
+    left_i, right_i = np.clip(right - 1, 0, None), np.clip(right, 0, len(src) - 1)
+    exact = (right >= 1) & (src[left_i] == want)
+    between = (right >= 1) & (right < len(src)) & (src[right_i] - src[left_i] <= 3 * half)
+    return pd.Series(np.where(exact | between, values, np.nan), index=grid, name=power_kw.name)
+
+
+def off_grid_share(index: pd.DatetimeIndex) -> float:
+    """Share of ``index``'s stamps that are not on a quarter hour."""
+    if len(index) == 0:
+        return 0.0
+    return float(np.mean(np.asarray(index.as_unit("ns").asi8, dtype=np.int64) % int(STEP.value) != 0))
+
+
+def to_quarter_hours(power_kw: pd.Series, step: pd.Timedelta) -> pd.Series:
+    """Means with an interval ``step`` ≤ 15 min onto the 15-min grid (UTC, interval-start labels).
+
+    Finer data are averaged into the quarter each value starts in. 15-min means mostly stamped off the
+    quarter hours (a logger writing at :05, :20, …, or one whose clock drifts) are read at each quarter's
+    midpoint (:func:`read_at_midpoints`): averaged into the quarter they start in, each would run up to one
+    interval early, half of one on average (ADR 0690).
+    """
+    if step < STEP - pd.Timedelta(minutes=1) or off_grid_share(pd.DatetimeIndex(power_kw.index)) <= OFF_GRID_SHARE:
+        return power_kw.resample(STEP, label="left", closed="left").mean()
+    s = power_kw.dropna()
+    grid = pd.date_range(s.index[0].floor(STEP), s.index[-1].ceil(STEP), freq=STEP)
+    return read_at_midpoints(s, grid)
