@@ -384,6 +384,23 @@ def _spread_coarse(s: pd.Series, step_s: float, site: SiteSpec, report: HygieneR
     return out
 
 
+def _on_grid(s: pd.Series, stamps: pd.DatetimeIndex, site: SiteSpec, report: HygieneReport) -> pd.Series:
+    """The valid values ``s`` on the 15-min grid: means coarser than 15 min spread by the clear-sky shape,
+    finer or 15-min ones averaged or read at the quarters' midpoints (:func:`heliosgrid.forecast.resolution.
+    to_quarter_hours`, with the interval of the file's own stamps, rows without a value included)."""
+    from heliosgrid.forecast.resolution import to_quarter_hours
+
+    step_s = pd.Series(s.index).diff().dt.total_seconds().median()
+    if step_s > STEP.total_seconds() + 1:
+        return _spread_coarse(s, step_s, site, report)
+    stamp_step_s = pd.Series(stamps.unique().sort_values()).diff().dt.total_seconds().median()
+    out = to_quarter_hours(s, pd.Timedelta(seconds=float(np.nanmin([step_s, stamp_step_s]))))
+    if int(out.notna().sum()) < 2:
+        raise ForecastInputError("the power series has fewer than 2 valid 15-min values (its values lie more than "
+                                 "1.5 intervals apart)")
+    return out
+
+
 def clean_power_series(raw: pd.Series, site: SiteSpec, capacity_kw: float | None = None, *,
                        correct_clock: bool = True) -> tuple[pd.Series, HygieneReport]:
     """Clean a raw AC power series (kW, tz-aware index, resolution up to hourly means) and average it onto
@@ -394,16 +411,11 @@ def clean_power_series(raw: pd.Series, site: SiteSpec, capacity_kw: float | None
     report = HygieneReport(n_input=len(raw))
     s = _raw_checks(raw, capacity_kw, report)
     s.index = pd.DatetimeIndex(s.index).tz_convert("UTC")
+    stamps = pd.DatetimeIndex(s.index)
     s = _negatives(s, site, report, capacity_kw).dropna()
     if len(s) < 2:
         raise ForecastInputError("the power series has fewer than 2 valid values after removing sentinels")
-    step_s = pd.Series(s.index).diff().dt.total_seconds().median()
-    if step_s > STEP.total_seconds() + 1:
-        s = _spread_coarse(s, step_s, site, report)
-    else:
-        from heliosgrid.forecast.resolution import to_quarter_hours
-
-        s = to_quarter_hours(s, pd.Timedelta(seconds=step_s))
+    s = _on_grid(s, stamps, site, report)
     s = _isolated_fragments(s.dropna(), report).asfreq(STEP)
     cap = capacity_kw or float(s.max())
     s = _flatlines(s, cap, report)

@@ -79,47 +79,57 @@ def _capped(quarters_kw: np.ndarray, owner: np.ndarray, cap_kw: float) -> np.nda
     return np.asarray(capped + np.nan_to_num(excess) * share, dtype=float)
 
 
-#: Share of a 15-min series' stamps off the quarter-hour grid above which its values are read onto the grid
-#: at the quarters' midpoints (:func:`to_quarter_hours`).
+#: Share of stamps off their own grid above which a series' values are read onto the quarter hours at their
+#: midpoints (:func:`to_quarter_hours`).
 OFF_GRID_SHARE = 0.5
 
 
-def read_at_midpoints(power_kw: pd.Series, grid: pd.DatetimeIndex, lag_ns: np.ndarray | int = 0) -> pd.Series:
-    """15-min means ``power_kw`` (interval-start labels, any phase) read at the midpoints of the quarters of
-    ``grid``, each moved later by ``lag_ns``, by linear interpolation between the series' own interval
-    midpoints. Quarters whose neighbours are more than 1.5 intervals apart (a missing value) or outside the data
-    are NaN."""
+def read_at_midpoints(power_kw: pd.Series, grid: pd.DatetimeIndex, lag_ns: np.ndarray | int = 0,
+                      step: pd.Timedelta = STEP) -> pd.Series:
+    """Interval means ``power_kw`` (interval-start labels, intervals of ``step``, any phase) read at the
+    midpoints of the quarters of ``grid``, each moved later by ``lag_ns``, by linear interpolation between the
+    series' own interval midpoints. Quarters whose neighbours are more than 1.5 intervals apart (a missing
+    value) or outside the data are NaN."""
     s = power_kw.dropna()
-    half = int(STEP.value) // 2
-    src = np.asarray(pd.DatetimeIndex(s.index).as_unit("ns").asi8, dtype=np.int64) + half
-    want = np.asarray(grid.as_unit("ns").asi8, dtype=np.int64) + half + np.asarray(lag_ns, dtype=np.int64)
+    own_half = int(step.value) // 2
+    src = np.asarray(pd.DatetimeIndex(s.index).as_unit("ns").asi8, dtype=np.int64) + own_half
+    want = np.asarray(grid.as_unit("ns").asi8, dtype=np.int64) + int(STEP.value) // 2 + np.asarray(lag_ns, dtype=np.int64)
     if len(src) == 0:
         return pd.Series(np.nan, index=grid, name=power_kw.name)
     values = np.interp(want, src, s.to_numpy(dtype=float))
     right = np.searchsorted(src, want, side="right")
     left_i, right_i = np.clip(right - 1, 0, None), np.clip(right, 0, len(src) - 1)
     exact = (right >= 1) & (src[left_i] == want)
-    between = (right >= 1) & (right < len(src)) & (src[right_i] - src[left_i] <= 3 * half)
+    between = (right >= 1) & (right < len(src)) & (src[right_i] - src[left_i] <= 3 * own_half)
     return pd.Series(np.where(exact | between, values, np.nan), index=grid, name=power_kw.name)
 
 
-def off_grid_share(index: pd.DatetimeIndex) -> float:
-    """Share of ``index``'s stamps that are not on a quarter hour."""
+def off_grid_share(index: pd.DatetimeIndex, step: pd.Timedelta = STEP) -> float:
+    """Share of ``index``'s stamps that are not on the ``step`` grid of the day (quarter hours by default)."""
     if len(index) == 0:
         return 0.0
-    return float(np.mean(np.asarray(index.as_unit("ns").asi8, dtype=np.int64) % int(STEP.value) != 0))
+    return float(np.mean(np.asarray(index.as_unit("ns").asi8, dtype=np.int64) % int(step.value) != 0))
+
+
+def averages_exactly(index: pd.DatetimeIndex, step: pd.Timedelta) -> bool:
+    """Does every quarter hour hold whole intervals? The interval (to the second) divides 15 min and most
+    stamps sit on its grid (5-min data at :00, :05, …; 15-min data on the quarter hours)."""
+    whole = pd.Timedelta(seconds=round(step.total_seconds()))
+    return whole > pd.Timedelta(0) and STEP % whole == pd.Timedelta(0) and off_grid_share(index, whole) <= OFF_GRID_SHARE
 
 
 def to_quarter_hours(power_kw: pd.Series, step: pd.Timedelta) -> pd.Series:
     """Means with an interval ``step`` ≤ 15 min onto the 15-min grid (UTC, interval-start labels).
 
-    Finer data are averaged into the quarter each value starts in. 15-min means mostly stamped off the
-    quarter hours (a logger writing at :05, :20, …, or one whose clock drifts) are read at each quarter's
-    midpoint (:func:`read_at_midpoints`): averaged into the quarter they start in, each would run up to one
-    interval early, half of one on average (ADR 0690).
+    Data up to 7.5-min intervals, and data whose intervals fit whole into the quarter hours
+    (:func:`averages_exactly`), are averaged into the quarter each value starts in. Other 7.5–15-min means —
+    10-min data, or 15-min data mostly stamped off the quarter hours (a logger writing at :05, :20, …, or one
+    whose clock drifts) — are read at each quarter's midpoint (:func:`read_at_midpoints`): averaged into the
+    quarter they start in, each would run up to one interval early (ADR 0690).
     """
-    if step < STEP - pd.Timedelta(minutes=1) or off_grid_share(pd.DatetimeIndex(power_kw.index)) <= OFF_GRID_SHARE:
+    index = pd.DatetimeIndex(power_kw.index)
+    if step <= STEP / 2 or averages_exactly(index, step):
         return power_kw.resample(STEP, label="left", closed="left").mean()
     s = power_kw.dropna()
     grid = pd.date_range(s.index[0].floor(STEP), s.index[-1].ceil(STEP), freq=STEP)
-    return read_at_midpoints(s, grid)
+    return read_at_midpoints(s, grid, step=step)

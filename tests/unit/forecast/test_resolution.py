@@ -87,41 +87,45 @@ def test_hourly_means_of_a_real_plant_give_its_15_min_energy_and_clock() -> None
     pd.testing.assert_series_equal(end_stamped, out)
 
 
-def test_15_min_means_stamped_off_the_quarter_hours_are_read_at_the_quarters_midpoints() -> None:
-    """SERF East's real 1-min power averaged over quarter hours starting at :05, :07 or :10 (a logger writing
-    off the grid). Averaged into the quarter each starts in, they ran up to an interval early: 1.7–3.2 % of the
-    peak RMS against the true quarter-hour means. Read at the quarters' midpoints: 0.7–0.8 %."""
+@pytest.mark.parametrize(("step_min", "offset_min"), [(15, 5), (15, 7), (15, 10), (10, 0), (10, 5), (12, 0)])
+def test_means_that_do_not_fit_the_quarter_hours_are_read_at_their_midpoints(step_min: int, offset_min: int) -> None:
+    """SERF East's real 1-min power averaged over 15-min intervals starting at :05, :07 or :10 (a logger writing
+    off the grid), or over 10- or 12-min intervals. Averaged into the quarter each starts in, they ran up to an
+    interval early: 0.9–3.2 % of the peak RMS against the true quarter-hour means. Read at the quarters'
+    midpoints: 0.3–0.8 %. Intervals that fit the quarter hours whole (1, 5, 15 min on the grid) are averaged."""
     from heliosgrid.forecast.datasets import _data_file
     from heliosgrid.forecast.resolution import to_quarter_hours
 
     raw = pd.read_csv(_data_file("serf_east_1min_ac_power.csv"), index_col=0, parse_dates=True).iloc[:, 0]
     one_min = raw.astype(float).tz_convert("UTC")
     true = one_min.resample("15min").mean()
-    assert to_quarter_hours(true, pd.Timedelta(minutes=15)).equals(true.resample("15min").mean())  # on the grid: as is
-    for offset in ("5min", "7min", "10min"):
-        late_stamps = one_min.resample("15min", offset=offset).mean()
-        read = to_quarter_hours(late_stamps, pd.Timedelta(minutes=15))
-        floored = late_stamps.resample("15min").mean()
-        errors = {name: (x - true).dropna() for name, x in (("read", read), ("floored", floored))}
-        assert len(errors["read"]) >= 0.95 * len(true.dropna())
-        rms = {name: float(np.sqrt((e**2).mean())) / float(true.max()) for name, e in errors.items()}
-        assert rms["read"] < 0.01 and rms["read"] < 0.5 * rms["floored"], (offset, rms)
+    for fits in ("1min", "5min"):
+        means = one_min.resample(fits).mean()
+        assert to_quarter_hours(means, pd.Timedelta(fits)).equals(means.resample("15min").mean())
+    stamped = one_min.resample(f"{step_min}min", offset=f"{offset_min}min").mean()
+    read = to_quarter_hours(stamped, pd.Timedelta(minutes=step_min))
+    floored = stamped.resample("15min").mean()
+    errors = {name: (x - true).dropna() for name, x in (("read", read), ("floored", floored))}
+    assert len(errors["read"]) >= 0.95 * len(true.dropna())
+    rms = {name: float(np.sqrt((e**2).mean())) / float(true.max()) for name, e in errors.items()}
+    assert rms["read"] < 0.01 and rms["read"] < 0.5 * rms["floored"], rms
 
 
 @settings(max_examples=40, deadline=None)
-@given(phase_s=st.integers(min_value=1, max_value=899), level=st.floats(min_value=0.0, max_value=500.0),
-       slope=st.floats(min_value=-1.0, max_value=1.0), n=st.integers(min_value=3, max_value=200))
-def test_off_grid_quarter_hours_keep_a_linear_ramp_and_move_it_onto_the_grid(phase_s: int, level: float, slope: float,
-                                                                             n: int) -> None:
-    """15-min means of a linear ramp, stamped at any phase off the grid: read at the quarters' midpoints they are
-    the ramp's means on the grid, inside the data and nowhere outside it."""
+@given(phase_s=st.integers(min_value=0, max_value=899), level=st.floats(min_value=0.0, max_value=500.0),
+       slope=st.floats(min_value=-1.0, max_value=1.0), n=st.integers(min_value=3, max_value=200),
+       step_min=st.sampled_from([10, 12, 15]))
+def test_interval_means_of_a_linear_ramp_become_its_quarter_hour_means(phase_s: int, level: float, slope: float,
+                                                                       n: int, step_min: int) -> None:
+    """10-, 12- or 15-min means of a linear ramp, stamped at any phase: on the 15-min grid they are the ramp's
+    quarter-hour means, inside the data and nowhere outside it."""
     from heliosgrid.forecast.resolution import to_quarter_hours
 
     start = pd.Timestamp("2024-06-01", tz="UTC") + pd.Timedelta(seconds=phase_s)
-    stamps = pd.date_range(start, periods=n, freq="15min")
-    mid_min = np.asarray((stamps - stamps[0]) / pd.Timedelta(minutes=1), dtype=float) + 7.5
-    out = to_quarter_hours(pd.Series(level + slope * mid_min, index=stamps), pd.Timedelta(minutes=15)).dropna()
-    assert len(out) >= n - 1
+    stamps = pd.date_range(start, periods=n, freq=f"{step_min}min")
+    mid_min = np.asarray((stamps - stamps[0]) / pd.Timedelta(minutes=1), dtype=float) + step_min / 2
+    out = to_quarter_hours(pd.Series(level + slope * mid_min, index=stamps), pd.Timedelta(minutes=step_min)).dropna()
+    assert len(out) >= (n - 1) * step_min // 15
     assert out.index[0] >= stamps[0].floor("15min") and out.index[-1] <= stamps[-1].ceil("15min")
     expected = level + slope * (np.asarray((out.index - stamps[0]) / pd.Timedelta(minutes=1), dtype=float) + 7.5)
     assert np.allclose(out.to_numpy(), expected, atol=1e-6)
