@@ -388,13 +388,18 @@ def _on_grid(s: pd.Series, stamps: pd.DatetimeIndex, site: SiteSpec, report: Hyg
     """The valid values ``s`` on the 15-min grid: means coarser than 15 min spread by the clear-sky shape,
     finer or 15-min ones averaged or read at the quarters' midpoints (:func:`heliosgrid.forecast.resolution.
     to_quarter_hours`, with the interval of the file's own stamps, rows without a value included)."""
-    from heliosgrid.forecast.resolution import to_quarter_hours
+    from heliosgrid.forecast.resolution import reads_at_midpoints, to_quarter_hours
 
     step_s = pd.Series(s.index).diff().dt.total_seconds().median()
     if step_s > STEP.total_seconds() + 1:
         return _spread_coarse(s, step_s, site, report)
     stamp_step_s = pd.Series(stamps.unique().sort_values()).diff().dt.total_seconds().median()
-    out = to_quarter_hours(s, pd.Timedelta(seconds=float(np.nanmin([step_s, stamp_step_s]))))
+    step = pd.Timedelta(seconds=float(np.nanmin([step_s, stamp_step_s])))
+    if reads_at_midpoints(pd.DatetimeIndex(s.index), step):
+        report.warn(f"the data are {step.total_seconds() / 60:.4g}-min means that do not fit the quarter hours whole "
+                    "(another interval, or stamps off the quarter hours): each 15-min value is read at its midpoint "
+                    "between the file's own intervals")
+    out = to_quarter_hours(s, step)
     if int(out.notna().sum()) < 2:
         raise ForecastInputError("the power series has fewer than 2 valid 15-min values (its values lie more than "
                                  "1.5 intervals apart)")

@@ -118,6 +118,12 @@ def averages_exactly(index: pd.DatetimeIndex, step: pd.Timedelta) -> bool:
     return whole > pd.Timedelta(0) and STEP % whole == pd.Timedelta(0) and off_grid_share(index, whole) <= OFF_GRID_SHARE
 
 
+def reads_at_midpoints(index: pd.DatetimeIndex, step: pd.Timedelta) -> bool:
+    """Are means of interval ``step`` (≤ 15 min) stamped at ``index`` read at the quarters' midpoints by
+    :func:`to_quarter_hours` (intervals over 7.5 min that do not fit the quarter hours whole)?"""
+    return bool(step > STEP / 2 and not averages_exactly(index, step))
+
+
 def to_quarter_hours(power_kw: pd.Series, step: pd.Timedelta) -> pd.Series:
     """Means with an interval ``step`` ≤ 15 min onto the 15-min grid (UTC, interval-start labels).
 
@@ -127,8 +133,7 @@ def to_quarter_hours(power_kw: pd.Series, step: pd.Timedelta) -> pd.Series:
     whose clock drifts) — are read at each quarter's midpoint (:func:`read_at_midpoints`): averaged into the
     quarter they start in, each would run up to one interval early (ADR 0690).
     """
-    index = pd.DatetimeIndex(power_kw.index)
-    if step <= STEP / 2 or averages_exactly(index, step):
+    if not reads_at_midpoints(pd.DatetimeIndex(power_kw.index), step):
         return power_kw.resample(STEP, label="left", closed="left").mean()
     s = power_kw.dropna()
     grid = pd.date_range(s.index[0].floor(STEP), s.index[-1].ceil(STEP), freq=STEP)

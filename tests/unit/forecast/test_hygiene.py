@@ -313,3 +313,17 @@ def test_a_dst_switch_a_few_days_from_either_end_of_the_file_is_placed_on_its_da
     ends_back.index = ends_back.index.where(ends_back.index >= back, ends_back.index + pd.Timedelta(hours=1))
     (segment,) = detect_clock_shifts(ends_back, DEFAULT_SITE)
     assert (segment.until, segment.shift_min) == (back.date().isoformat(), 60)
+
+
+def test_means_read_at_the_quarters_midpoints_are_said_in_a_warning() -> None:
+    """10-min means, and 15-min means stamped at :05, are read at the quarters' midpoints (ADR 0690) and the
+    report says so; 15-min means on the quarter hours and 5-min means are averaged without a word."""
+    from heliosgrid.forecast.synthetic import synthetic_power
+
+    five = synthetic_power(12, pattern="random", seed=3)
+    five = five.resample("5min").interpolate()
+    cases = {"10min": five.resample("10min").mean(), "15 at :05": five.resample("15min", offset="5min").mean(),
+             "15min": five.resample("15min").mean(), "5min": five}
+    said = {name: any("read at its midpoint" in w for w in clean_power_series(s, DEFAULT_SITE, CAP)[1].warnings)
+            for name, s in cases.items()}
+    assert said == {"10min": True, "15 at :05": True, "15min": False, "5min": False}
