@@ -1,5 +1,5 @@
 """Power series onto the 15-min grid the models use: coarser ones (30-min or hourly means, as many portals
-and settlement exports give) and 15-min ones stamped off the quarter hours.
+and settlement exports give), and 7.5–15-min means that do not fit the quarter hours whole.
 
 Each interval's mean power is spread over its quarter-hours in proportion to the clear-sky global
 irradiance at each quarter's midpoint (Haurwitz, from the sun's zenith only): the clear-sky index is held
@@ -13,8 +13,8 @@ Labels are taken as interval starts, on the data's own phase (an hourly series s
 :30). An export stamped at interval *ends* then runs one interval late, which the clock check of
 :mod:`heliosgrid.forecast.hygiene` finds from solar noon (≥ 45 min) and corrects.
 
-15-min means stamped off the quarter hours are read at the quarters' midpoints (:func:`to_quarter_hours`),
-and a drifting clock is undone with the same reader (:func:`read_at_midpoints`).
+10- or 12-min means, and 15-min means stamped off the quarter hours, are read at the quarters' midpoints
+(:func:`to_quarter_hours`); a drifting clock is undone with the same reader (:func:`read_at_midpoints`).
 
 What this cannot do: put back the variability inside an interval. Backtest metrics on such a series score
 15-min forecasts against these spread actuals; within an interval they follow the clear-sky shape.
