@@ -74,6 +74,7 @@ def run_window(name: str, raw_w: pd.Series, lat: float, lon: float, zone: str) -
     cells = {b: {"improvement": result["champion_vs_best_reference"][b]["improvement"],
                  "best_reference": result["champion_vs_best_reference"][b]["best_reference"],
                  "coverage_p10_p90": champion[b]["coverage_p10_p90"],
+                 "coverage_ci90": [champion[b]["coverage_ci90_lo"], champion[b]["coverage_ci90_hi"]],
                  "interval_width_rel": champion[b]["interval_width_rel"],
                  "pinball_skill_vs_climatology": champion[b]["pinball_skill_vs_climatology"]} for b in HORIZON_BUCKETS}
     return {"window": name, "capacity_kw": capacity_kw, "test_start": result["test_start"],
@@ -87,6 +88,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, int]:
             "improvement_at_least_10pct": sum(c["improvement"] >= 0.10 for c in cells),
             "champion_not_worse_than_best_reference": sum(c["improvement"] >= 0.0 for c in cells),
             "coverage_in_80_pm_5": sum(0.75 <= c["coverage_p10_p90"] <= 0.85 for c in cells),
+            "coverage_interval_holds_80": sum(c["coverage_ci90"][0] <= 0.80 <= c["coverage_ci90"][1] for c in cells),
             "pinball_skill_positive": sum(c["pinball_skill_vs_climatology"] > 0 for c in cells)}
 
 
