@@ -32,6 +32,12 @@ def _zone(tz: str) -> ZoneInfo:
         raise TimestampError(f"unknown time zone {tz!r} (use an IANA name such as 'UTC' or 'America/Denver')") from None
 
 
+def lmt_days(index: pd.DatetimeIndex, longitude_deg: float) -> pd.DatetimeIndex:
+    """Each stamp's day in local mean solar time (UTC + 4 min per degree east, labelled as a UTC midnight): days
+    change near solar midnight at any longitude, whatever zone the stamps were written in."""
+    return (pd.DatetimeIndex(index) + pd.Timedelta(minutes=4.0 * longitude_deg)).floor("D")
+
+
 def standard_zone(longitude_deg: float) -> str:
     """The whole-hour fixed zone nearest the sun at ``longitude_deg`` (° east): local standard time, e.g.
     ``Etc/GMT+7`` (UTC−7) at −105°, ``UTC`` at 0°."""

@@ -27,7 +27,7 @@ import pandas as pd
 from heliosgrid.forecast.hygiene import CLOCK_DAY_THRESHOLD, CLOCK_MIN_CONSTANT_SHIFT_MIN, CLOCK_MIN_DAYS, ClockSegment
 from heliosgrid.forecast.solar import STEP, ForecastInputError
 from heliosgrid.physics.fleet import SiteSpec
-from heliosgrid.timestamps import standard_zone
+from heliosgrid.timestamps import lmt_days, standard_zone
 
 MIN_SEGMENT_SHIFT_MIN = 30
 SHIFT_ROUND_MIN = 60
@@ -132,16 +132,21 @@ def _reference_level(level: pd.Series) -> float:
     return float(levels[np.argmin(np.abs(levels))])
 
 
+def shifted_back(index: pd.DatetimeIndex, segments: list[ClockSegment], longitude_deg: float) -> pd.DatetimeIndex:
+    """``index`` with the stamps of each shifted period (its local-mean-time days) moved back by its shift."""
+    days = lmt_days(index, longitude_deg)
+    moved = index.copy()
+    for seg in segments:
+        sel = (days >= pd.Timestamp(seg.since, tz="UTC")) & (days < pd.Timestamp(seg.until, tz="UTC"))
+        moved = moved.where(~sel, moved - pd.Timedelta(minutes=seg.shift_min))
+    return moved
+
+
 def correct_clock_shifts(series_kw: pd.Series, segments: list[ClockSegment], longitude_deg: float) -> pd.Series:
     """Move the timestamps of each shifted period back by its shift (values labelled on overlapping
     intervals at a transition are averaged)."""
     s = series_kw.copy()
-    lmt_days = (s.index + pd.Timedelta(minutes=4.0 * longitude_deg)).floor("D")
-    new_index = s.index.copy()
-    for seg in segments:
-        sel = (lmt_days >= pd.Timestamp(seg.since, tz="UTC")) & (lmt_days < pd.Timestamp(seg.until, tz="UTC"))
-        new_index = new_index.where(~sel, new_index - pd.Timedelta(minutes=seg.shift_min))
-    s.index = new_index
+    s.index = shifted_back(pd.DatetimeIndex(s.index), segments, longitude_deg)
     return s.sort_index().resample(STEP).mean()
 
 
@@ -165,8 +170,7 @@ def bright_days(series_kw: pd.Series, longitude_deg: float) -> pd.DatetimeIndex:
     midpoint follows the sun within ±10 min; a cloudy or snow-covered morning or afternoon moves a dull day's
     by up to ±45 min (PVDAQ 50, December 2012)."""
     s = series_kw.dropna().clip(lower=0.0)
-    lmt_day = (s.index + pd.Timedelta(minutes=4.0 * longitude_deg)).floor("D")
-    energy = s.groupby(lmt_day).sum()
+    energy = s.groupby(lmt_days(pd.DatetimeIndex(s.index), longitude_deg)).sum()
     energy = energy[energy > 0]
     best = energy.rolling(2 * BRIGHT_HALF_WINDOW_DAYS + 1, center=True, min_periods=1).max()
     return pd.DatetimeIndex(energy.index[energy >= BRIGHT_DAY_SHARE * best])

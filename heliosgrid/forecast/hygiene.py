@@ -48,6 +48,7 @@ import pandas as pd
 
 from heliosgrid.forecast.solar import STEP, ForecastInputError
 from heliosgrid.physics.fleet import SiteSpec
+from heliosgrid.timestamps import lmt_days
 
 if TYPE_CHECKING:
     from heliosgrid.forecast.clock import ClockDrift
@@ -289,11 +290,11 @@ def _dead_days(s: pd.Series, site: SiteSpec, capacity_kw: float, report: Hygiene
     if valid.empty:
         return
     lit = ~_night_mask(pd.DatetimeIndex(valid.index) + STEP / 2, site, DEAD_DAY_SUN_DEG)
-    day = (valid.index + pd.Timedelta(minutes=4.0 * site.longitude_deg)).floor("D")[lit]
+    day = lmt_days(pd.DatetimeIndex(valid.index), site.longitude_deg)[lit]
     zero = pd.Series(valid.to_numpy()[lit] <= 1e-3 * capacity_kw, index=day)
     grid = pd.date_range(valid.index[0], valid.index[-1], freq=STEP, tz="UTC")
     grid_lit = ~_night_mask(grid + STEP / 2, site, DEAD_DAY_SUN_DEG)
-    expected = pd.Series(1, index=(grid + pd.Timedelta(minutes=4.0 * site.longitude_deg)).floor("D")[grid_lit])
+    expected = pd.Series(1, index=lmt_days(grid, site.longitude_deg)[grid_lit])
     counts = zero.groupby(level=0).agg(["all", "size"]).join(expected.groupby(level=0).size().rename("expected"))
     dead = counts.index[counts["all"] & (counts["size"] >= 0.8 * counts["expected"])]
     report.dead_days = len(dead)

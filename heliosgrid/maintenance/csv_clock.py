@@ -41,6 +41,7 @@ import pandas as pd
 
 from heliosgrid.forecast.hygiene import CLOCK_MIN_DAYS, ClockSegment
 from heliosgrid.physics.fleet import SiteSpec
+from heliosgrid.timestamps import lmt_days
 
 POWER_COLUMNS = ("ac_power_kw", "module_temp_c", "ambient_temp_c")
 """Columns that share the power logger's clock."""
@@ -109,12 +110,10 @@ def shared_steps(power: list[ClockSegment], light: list[ClockSegment]) -> list[C
 def _shift_columns(frame: pd.DataFrame, columns: list[str], segments: list[ClockSegment], longitude_deg: float) -> None:
     """Move ``columns`` back by each segment's shift in place (values falling outside the file's
     timestamps are dropped; a timestamp left without a value becomes NaN)."""
+    from heliosgrid.forecast.clock import shifted_back
+
     index = pd.DatetimeIndex(frame.index)
-    lmt_days = (index + pd.Timedelta(minutes=4.0 * longitude_deg)).floor("D")
-    moved = index.copy()
-    for seg in segments:
-        sel = (lmt_days >= pd.Timestamp(seg.since, tz="UTC")) & (lmt_days < pd.Timestamp(seg.until, tz="UTC"))
-        moved = moved.where(~sel, moved - pd.Timedelta(minutes=seg.shift_min))
+    moved = shifted_back(index, segments, longitude_deg)
     for col in columns:
         s = pd.Series(frame[col].to_numpy(), index=moved)
         frame[col] = s[~s.index.duplicated(keep="first")].reindex(index).to_numpy()
@@ -122,7 +121,7 @@ def _shift_columns(frame: pd.DataFrame, columns: list[str], segments: list[Clock
 
 def _whole_file(index: pd.DatetimeIndex, longitude_deg: float, shift_min: int) -> ClockSegment:
     """A segment over every local-mean-time day of ``index`` (the file's whole span)."""
-    days = (index + pd.Timedelta(minutes=4.0 * longitude_deg)).floor("D")
+    days = lmt_days(index, longitude_deg)
     return ClockSegment(days[0].date().isoformat(), (days[-1] + pd.Timedelta(days=1)).date().isoformat(), shift_min)
 
 
