@@ -105,7 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _add_csv_arguments(ev: argparse.ArgumentParser) -> None:
     g = ev.add_argument_group("your own plant (--real --csv)", "score the detectors on a CSV of one inverter, clean "
                               "and with the same injected faults as the built-in series")
-    g.add_argument("--csv", type=Path, help="CSV with a timestamp, AC power and POA (or GHI) column")
+    g.add_argument("--csv", type=Path, help="CSV with a timestamp and an AC power column, and a POA (or GHI) column if it has one")
     g.add_argument("--timestamp-col", help="timestamp column (ISO 8601; naive times are in --tz; '' for a first column "
                    "without a header)")
     g.add_argument("--ac-col", help="AC power column (kW unless --power-unit says otherwise)")
@@ -113,7 +113,9 @@ def _add_csv_arguments(ev: argparse.ArgumentParser) -> None:
                    help="unit of the AC column: mean power (W, kW, MW) or energy per interval (Wh, kWh, MWh; "
                         "the interval is the file's median step)")
     g.add_argument("--poa-col", help="plane-of-array irradiance sensor column, W/m²")
-    g.add_argument("--ghi-col", help="without a POA sensor: GHI column, W/m² (transposed to the array plane)")
+    g.add_argument("--ghi-col", help="without a POA sensor: GHI column, W/m² (transposed to the array plane); "
+                                     "without either the clear sky is the irradiance reference (the sensor "
+                                     "detectors are then not evaluated)")
     g.add_argument("--module-temp-col", help="module temperature column, °C (optional)")
     g.add_argument("--ambient-temp-col", help="ambient temperature column, °C (optional)")
     g.add_argument("--latitude", type=float, help="site latitude, degrees north")

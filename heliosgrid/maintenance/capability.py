@@ -8,7 +8,9 @@ detector             needs
 ===================  =======================================================================
 comm_gap             any reporting interval ≤ 15 min; monitoring start (first reading or
                      ``commissioned_at``)
-inverter_trip        AC power and an irradiance (own POA sensor, or the site's reference)
+inverter_trip        AC power and an irradiance (own POA sensor, or the site's reference; without any
+                     irradiance at the site the clear sky, the site's recurring morning/evening shade
+                     excepted)
 string_outage        as trip, and clear buckets (≥ 250 W/m², ≥ 80 % of clear sky); "not evaluated"
                      when its CUSUM test's smallest detectable step (2.5 σ of the ratio against
                      the device's own baseline, ≥ 15 %) exceeds 35 % (ADR 0550); warm-up (no own history):
@@ -32,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from heliosgrid.maintenance.detectors.base import clear_sky_reference
 from heliosgrid.maintenance.detectors.string_outage import StringTest
 from heliosgrid.maintenance.frames import MAX_INTERVAL_S
 from heliosgrid.maintenance.learning import NOISY_SIGMA, Learned
@@ -42,6 +45,13 @@ NO_TEMPERATURE_SNOW_REASON = (
 )
 """Measured: SERF west without its temperature columns turns its snowed-in 2022-01-06 into a trip."""
 IRRADIANCE_DETECTORS = ("inverter_trip", "string_outage", "soiling", "overheating", "snow_loss")
+
+
+CLEAR_SKY_ONLY_REASON = (
+    "no irradiance measured at the site: against the clear sky (the reference a power-only plant has) clouds move "
+    "the model ratio more than a lost string or soiling would (inverter_trip, snow_loss, comm_gap and the "
+    "long-window soiling trend still judge; add a POA sensor, a GHI feed or peers)"
+)
 
 
 def has_values(f: pd.DataFrame, col: str) -> bool:
@@ -85,7 +95,9 @@ def not_evaluated_reasons(
             f"daily model ratios scatter by {learned.sigma_day:.1%}: a soiling threshold above 6 % would be needed "
             "(add a POA sensor or peers)"
         )
-    if not (has_values(f, "poa_w_m2_avg") or has_values(f, "poa_ref_w_m2") or has_values(f, "ref_poa_w_m2")):
+    if clear_sky_reference(f):
+        out.update(dict.fromkeys(("string_outage", "soiling", "overheating"), CLEAR_SKY_ONLY_REASON))
+    elif not (has_values(f, "poa_w_m2_avg") or has_values(f, "poa_ref_w_m2") or has_values(f, "ref_poa_w_m2")):
         out.update(dict.fromkeys(IRRADIANCE_DETECTORS, "no plane-of-array irradiance (own sensor or site reference)"))
     if not has_values(f, "poa_w_m2_avg"):
         out["irradiance_drift"] = "no POA sensor on the device"

@@ -71,19 +71,25 @@ def _quarter_hours(values: pd.Series) -> pd.Series:
 
 
 def _step_segments(values: pd.Series, site: SiteSpec) -> list[ClockSegment]:
-    """Shifted periods of one column (steps only: a segment spanning every day is an orientation
-    or zone offset, left to the relative check)."""
+    """Shifted periods of one column (steps only: an offset every day shares is an orientation or zone
+    offset, left to the relative check; the periods are taken relative to the one nearest the sun when
+    they cover every day, e.g. DST switches of a file stamped an hour off)."""
     from heliosgrid.forecast.clock import daily_noon_offsets, detect_clock_shifts
 
     q = _quarter_hours(values)
     segments = detect_clock_shifts(q, site)
     days = daily_noon_offsets(q, site).index
-    if len(days) and len(segments) == 1:
-        whole = (segments[0].since == days[0].date().isoformat()
-                 and segments[0].until == (days[-1] + pd.Timedelta(days=1)).date().isoformat())
-        if whole:
-            return []
-    return segments
+    if not len(days) or not segments:
+        return segments
+    naive = pd.DatetimeIndex(days).tz_localize(None)
+    inside = np.zeros(len(naive), dtype=bool)
+    for seg in segments:
+        inside |= (naive >= pd.Timestamp(seg.since)) & (naive < pd.Timestamp(seg.until))
+    covered = bool(inside.all())
+    if not covered:
+        return segments
+    base = min((seg.shift_min for seg in segments), key=abs)
+    return [ClockSegment(seg.since, seg.until, seg.shift_min - base) for seg in segments if seg.shift_min != base]
 
 
 SAME_STEP_DAYS = 3
@@ -171,12 +177,16 @@ def _align_ghi_to_sun(frame: pd.DataFrame, site: SiteSpec, longitude_deg: float)
 def align_to_sun(frame: pd.DataFrame, where: tuple[float, float, float]) -> list[str]:
     """Correct the clocks of ``frame``'s columns in place (see the module docstring); the warnings.
 
-    ``frame``: UTC-indexed readings with ``ac_power_kw`` (kW) and one of ``poa_w_m2``/``ghi_w_m2``
-    (W/m²); ``where`` = (latitude °N, longitude °E, altitude m)."""
+    ``frame``: UTC-indexed readings with ``ac_power_kw`` (kW) and at most one of ``poa_w_m2``/``ghi_w_m2``
+    (W/m²; without either only check 1 runs, on the power); ``where`` = (latitude °N, longitude °E, altitude m)."""
     site = _check_site(where)
-    irradiance = next(c for c in IRRADIANCE_COLUMNS if c in frame)
+    irradiance = next((c for c in IRRADIANCE_COLUMNS if c in frame), None)
     power_cols = [c for c in POWER_COLUMNS if c in frame]
     warnings: list[str] = []
+    if irradiance is None:  # power only: its steps against the sun (check 1); a constant offset is the orientation's
+        power_steps = _step_segments(frame[power_cols[0]], site)
+        _shift_columns(frame, power_cols, power_steps, where[1])
+        return [_describe("AC power logger", seg) for seg in power_steps]
     light_steps = _step_segments(frame[irradiance], site)
     power_steps = shared_steps(_step_segments(frame[power_cols[0]], site), light_steps)
     for label, cols, segments in (("AC power logger", power_cols, power_steps), ("irradiance", [irradiance], light_steps)):

@@ -30,6 +30,7 @@ from heliosgrid.maintenance.csv_orientation import Mount, infer_csv_orientation
 from heliosgrid.maintenance.realdata import (
     RealSeries,
     bucket_solar_position,
+    clear_sky_ghi,
     contract_readings,
     infer_capacities,
     poa_from_ghi,
@@ -224,8 +225,9 @@ def _fill_coarse_irradiance(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
 
 
 def _check_spec(spec: CsvSpec) -> None:
-    if (spec.poa_col is None) == (spec.ghi_col is None):
-        raise SeriesInputError("give the irradiance as exactly one of --poa-col (a POA sensor) or --ghi-col (GHI, transposed)")
+    if spec.poa_col is not None and spec.ghi_col is not None:
+        raise SeriesInputError("give the irradiance as one of --poa-col (a POA sensor) or --ghi-col (GHI, transposed), "
+                               "not both")
     try:
         check_output_unit(spec.power_unit)
     except ValueError as exc:
@@ -280,13 +282,22 @@ def _check_unit(ac_kw: pd.Series, spec: CsvSpec) -> None:
                                f"MW ({hint})")
 
 
+def _light(frame: pd.DataFrame, spec: CsvSpec) -> pd.Series:
+    """The file's irradiance (W/m²: POA, else GHI), or without one the clear-sky GHI at its timestamps."""
+    col = next((c for c in IRRADIANCE_COLUMNS if c in frame), None)
+    if col is not None:
+        return frame[col]
+    where = (spec.latitude_deg, spec.longitude_deg, spec.altitude_m)
+    return clear_sky_ghi(bucket_solar_position(pd.DatetimeIndex(frame.index), where, 0), where, 0)
+
+
 def _check_sign(frame: pd.DataFrame, spec: CsvSpec) -> None:
     """Mostly negative AC power in daylight (irradiance > 100 W/m²): generation booked as a negative export,
     or no production at all (standby draw only); the message says which
     (:func:`heliosgrid.forecast.hygiene.negative_daylight_diagnosis`)."""
     from heliosgrid.forecast.hygiene import negative_daylight_diagnosis
 
-    ac, light = frame["ac_power_kw"], frame["poa_w_m2" if "poa_w_m2" in frame else "ghi_w_m2"]
+    ac, light = frame["ac_power_kw"], _light(frame, spec)
     day, night = ac[light > 100.0], ac[light < 5.0]
     if int((day < 0).sum()) > max(int((day > 0).sum()), 20):
         nameplate = max(spec.ac_kw or 0.0, spec.dc_kw or 0.0) or None
@@ -306,7 +317,7 @@ def _night_draw(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
     Left as they were, a site meter's every night row was outside the reading contract's −1 kW and the file
     was refused as a unit error."""
     ac = frame["ac_power_kw"]
-    light = frame["poa_w_m2" if "poa_w_m2" in frame else "ghi_w_m2"]
+    light = _light(frame, spec)
     peak = float(ac.quantile(0.999)) if ac.notna().any() else 0.0
     draw = (ac < 0) & (light < DARK_W_M2) & (ac >= -NIGHT_DRAW_SHARE * max(peak, 0.0))
     if not draw.any():
@@ -387,6 +398,12 @@ def _plane_of_array(frame: pd.DataFrame, spec: CsvSpec, cadence: int, warnings: 
     return mount
 
 
+def _clear_sky_poa(frame: pd.DataFrame, where: tuple[float, float, float], cadence: int, mount: Mount) -> pd.Series:
+    """Clear-sky POA (W/m²) on ``frame``'s rows at the array's plane (the nameplate's yardstick without irradiance)."""
+    solpos = bucket_solar_position(pd.DatetimeIndex(frame.index), where, cadence)
+    return poa_from_ghi(clear_sky_ghi(solpos, where, cadence), solpos, *surface_angles_deg(mount.device(), solpos))
+
+
 def load_csv_series(spec: CsvSpec) -> RealSeries:
     """The CSV as one single-inverter site's readings (see the module docstring); raises
     :class:`SeriesInputError` with a precise message on anything unusable."""
@@ -410,16 +427,19 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
     warnings += _missing_values(frame, spec) + _clipped_temperatures(frame, spec) + align_to_sun(frame, where)
     _check_place(frame, spec)
     mount = _plane_of_array(frame, spec, cadence, warnings)
-    dc_kw, ac_kw = infer_capacities(frame["ac_power_kw"].clip(lower=0.0), frame["poa_w_m2"])
+    clear = "poa_w_m2" not in frame
+    poa = _clear_sky_poa(frame, where, cadence, mount) if clear else frame["poa_w_m2"]
+    dc_kw, ac_kw = infer_capacities(frame["ac_power_kw"].clip(lower=0.0), poa, clear_sky=clear)
     dc_kw, ac_kw = spec.dc_kw or dc_kw, spec.ac_kw or ac_kw
     name = spec.name or spec.path.stem
     zone = spec.tz or standard_zone(spec.longitude_deg)
     site = single_inverter_site(name, where, zone, mount.tilt_deg, mount.azimuth_deg, dc_kw, ac_kw, source=str(spec.path),
                                 tracking=mount.tracking)
     readings = contract_readings(site, pd.DatetimeIndex(frame.index), dict(frame.items()))
-    sensors: tuple[str, ...] = ("poa" if spec.poa_col else "transposed_ghi", "ac_power")
+    sensors: tuple[str, ...] = ("poa" if spec.poa_col else "transposed_ghi" if spec.ghi_col else "clear_sky_poa", "ac_power")
     sensors += tuple(s for s, col in (("module_temp", spec.module_temp_col), ("ambient_temp", spec.ambient_temp_col)) if col)
-    irradiance = f"POA sensor {spec.poa_col!r}" if spec.poa_col else f"POA transposed from GHI {spec.ghi_col!r} (no POA sensor)"
+    irradiance = (f"POA sensor {spec.poa_col!r}" if spec.poa_col else f"POA transposed from GHI {spec.ghi_col!r} (no POA sensor)"
+                  if spec.ghi_col else "no irradiance in the file: the detectors judge against the clear sky (Ineichen)")
     given = "given" if spec.dc_kw and spec.ac_kw else "inferred from the data where not given"
     notes = f"{spec.path.name}: {irradiance}; DC {dc_kw:g} kW / AC {ac_kw:g} kW ({given}); reporting every {cadence} s"
     return RealSeries(name, site, readings, cadence, sensors, notes, warnings=tuple(warnings))

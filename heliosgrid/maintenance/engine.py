@@ -32,6 +32,7 @@ from heliosgrid.maintenance.detectors import (
     detect_string_outage,
     detect_stuck_sensor,
 )
+from heliosgrid.maintenance.detectors.base import clear_sky_reference
 from heliosgrid.maintenance.detectors.soiling import detect_soiling_peers
 from heliosgrid.maintenance.detectors.string_outage import StringTest, string_test
 from heliosgrid.maintenance.expected import calibration_factor, site_features
@@ -175,10 +176,12 @@ def _loss_pass(
     new += detect_overheating(f, dev, k, exclude=stuck_tmod | snow, th=th)
     # Snow days (and the day after: melting snow leaves partial cover) are snow_loss's business.
     busy = findings_mask(f.index, own + new, "inverter_trip", "overheating", "comm_gap") | _snow_days(f, snow, site.timezone, 0)
-    strings = string_test(f, dev, k, exclude=busy, th=th)
-    new += strings.findings
-    busy |= findings_mask(f.index, new, "string_outage") | _snow_days(f, snow, site.timezone, 1)
-    new += _soiling(site, dev, f, k, busy, others_ratio, learned, peer_yield)
+    strings = StringTest([], None)
+    if not clear_sky_reference(f):  # against the clear sky the weather moves the ratio: no step or soiling told
+        strings = string_test(f, dev, k, exclude=busy, th=th)
+        new += strings.findings
+        busy |= findings_mask(f.index, new, "string_outage") | _snow_days(f, snow, site.timezone, 1)
+        new += _soiling(site, dev, f, k, busy, others_ratio, learned, peer_yield)
     for fd in new:
         fd.evidence.setdefault("calibration_factor", round(k, 4))
     return new, learned, strings

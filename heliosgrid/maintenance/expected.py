@@ -247,8 +247,10 @@ def site_features(
     ``daylight``, ``ambient_ref_c``, ``expected_ac_kw``, ``expected_ac_model_temp_kw`` (expected
     power with the SAPM-modelled module temperature instead of the measured one),
     ``near_clipping``, ``ratio_expected``, ``norm_yield``, ``peer_ratio``, ``poa_peer_ratio``, ``tmod_model_c``,
-    ``tmod_excess_c``. ``thermal_u0`` (device_id → fitted Faiman ``u0``, optional) replaces the
-    SAPM open-rack module-temperature model by the device's own fitted one.
+    ``tmod_excess_c``, ``clear_sky_reference`` (True when no device of the site measured any irradiance in the
+    window: the clear-sky POA is then the reference and the expected power that of a clear sky).
+    ``thermal_u0`` (device_id → fitted Faiman ``u0``, optional) replaces the SAPM open-rack
+    module-temperature model by the device's own fitted one.
     """
     all_devices = [d for d in site.devices if d.device_id in frames]
     inverters = [d for d in all_devices if d.kind == "inverter"]
@@ -259,15 +261,19 @@ def site_features(
     clearsky_poa = _clearsky_poa(site, all_devices, grid)
     poa_all = pd.DataFrame({k: f["poa_w_m2_avg"] for k, f in frames.items()}, index=grid)
     ref_poa = poa_all.median(axis=1, skipna=True)
+    # No irradiance anywhere at the site in the window (a power-only plant): the clear sky is the reference.
+    clear_ref = not bool(ref_poa.notna().any())
     ambient_all = pd.DataFrame({k: f["ambient_temp_c_avg"] for k, f in frames.items()}, index=grid)
     ambient_ref = ambient_all.median(axis=1, skipna=True).interpolate(limit=8).ffill().bfill().fillna(20.0)
     ambient_ref.attrs["measured"] = bool(ambient_all.notna().to_numpy().any())  # else the 20 °C stand-in
 
     feats: dict[str, pd.DataFrame] = {}
     for dev in inverters:
-        f = _reference_columns(frames[dev.device_id], clearsky_poa[dev.device_id], ref_poa, ambient_ref)
+        cs = clearsky_poa[dev.device_id]
+        f = _reference_columns(frames[dev.device_id], cs, cs if clear_ref else ref_poa, ambient_ref)
+        f["clear_sky_reference"] = clear_ref
         # A masked (faulty) POA sensor falls back to the site's reference POA.
-        poa_used = f["poa_w_m2_avg"].fillna(ref_poa.where(f["sample_count"] > 0))
+        poa_used = f["poa_w_m2_avg"].fillna(f["ref_poa_w_m2"].where(f["sample_count"] > 0))
         _add_expected_columns(f, dev, poa_used, ambient_ref, u0s.get(dev.device_id))
         f["norm_yield"] = f["ac_power_kw_avg"] / dev.dc_capacity_kw if dev.dc_capacity_kw > 0 else np.nan
         feats[dev.device_id] = f

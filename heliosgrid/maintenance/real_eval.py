@@ -247,6 +247,7 @@ def summarise_fault(
 
 DERIVED_INPUTS_REASON = "irradiance and temperature are satellite/reanalysis values, not sensors"
 TRANSPOSED_GHI_REASON = "the irradiance is transposed from GHI: no plane-of-array sensor to judge"
+CLEAR_SKY_REASON = "no irradiance in the file (the clear sky is the reference): no sensor to judge"
 """Series without irradiance or temperature sensors: the sensor detectors have nothing to judge."""
 SENSOR_TYPES = ("stuck_sensor", "irradiance_drift", "overheating")
 
@@ -316,7 +317,8 @@ def _clean(series: RealSeries) -> tuple[list[BookAlert], dict[str, str], dict[st
     true_on_own = {t: sum(a.fault_type == t and true_on_file(a, own) for a in replay.alerts) for t in own}
     if "poa" not in series.sensors:
         alerts = [a for a in alerts if a.fault_type not in SENSOR_TYPES]
-        why = TRANSPOSED_GHI_REASON if "transposed_ghi" in series.sensors else DERIVED_INPUTS_REASON
+        why = (TRANSPOSED_GHI_REASON if "transposed_ghi" in series.sensors
+               else CLEAR_SKY_REASON if "clear_sky_poa" in series.sensors else DERIVED_INPUTS_REASON)
         reasons.update(dict.fromkeys(SENSOR_TYPES, why))
     if "ac_power" not in series.sensors:
         alerts = [a for a in alerts if a.fault_type not in LOSS_TYPES]

@@ -80,11 +80,18 @@ def _read_csv(name: str, **kw: object) -> pd.DataFrame:
         return pd.read_csv(fh, **kw)  # type: ignore[call-overload, no-any-return]
 
 
-def infer_capacities(ac_kw: pd.Series, poa_w_m2: pd.Series) -> tuple[float, float]:
-    """(DC kW, AC kW) inferred from the data (see the module docstring)."""
+CLEAR_SKY_DC_QUANTILE = 0.9
+"""Against the clear-sky POA (no irradiance in the file) the DC estimate is this quantile of the bright
+buckets' AC/POA, not their median: cloudy buckets sit below the clear ones, which the top decile holds."""
+
+
+def infer_capacities(ac_kw: pd.Series, poa_w_m2: pd.Series, *, clear_sky: bool = False) -> tuple[float, float]:
+    """(DC kW, AC kW) inferred from the data (see the module docstring); ``clear_sky``: ``poa_w_m2`` is the
+    clear-sky POA, not a measurement (:data:`CLEAR_SKY_DC_QUANTILE`)."""
     ac_cap = float(ac_kw.max())
     bright = (poa_w_m2 > 300.0) & (ac_kw > 0)
-    dc = float((ac_kw[bright] / (poa_w_m2[bright] / 1000.0) / 0.96).median()) if bright.sum() >= 8 else ac_cap * 1.1
+    q = CLEAR_SKY_DC_QUANTILE if clear_sky else 0.5
+    dc = float((ac_kw[bright] / (poa_w_m2[bright] / 1000.0) / 0.96).quantile(q)) if bright.sum() >= 8 else ac_cap * 1.1
     return round(max(dc, ac_cap), 3), round(ac_cap, 3)
 
 
@@ -214,6 +221,17 @@ def _satellite_series(
     )
     readings = contract_readings(site, pd.DatetimeIndex(raw.index), values)
     return RealSeries(name, site, readings, 900, ("satellite_poa", "ambient_temp", "ac_power"), notes)
+
+
+def clear_sky_ghi(solpos: pd.DataFrame, where: tuple[float, float, float], interval_s: int = 900) -> pd.Series:
+    """Clear-sky GHI (W/m², Ineichen with pvlib's climatological Linke turbidity) at the centre of each
+    ``interval_s``-second interval of ``solpos`` (a :func:`bucket_solar_position` frame, labelled by the
+    interval start); ``where`` = (latitude °N, longitude °E, altitude m). The irradiance reference of a
+    file that has no irradiance column."""
+    mid = pd.DatetimeIndex(solpos.index) + pd.Timedelta(seconds=interval_s / 2)
+    loc = pvlib.location.Location(where[0], where[1], altitude=where[2])
+    sky = loc.get_clearsky(mid, model="ineichen", solar_position=solpos.set_axis(mid))
+    return pd.Series(sky["ghi"].to_numpy(dtype="float64"), index=solpos.index)
 
 
 def poa_from_ghi(

@@ -6,13 +6,13 @@ the moment the rule first held (``detected_at``: end of the bucket that complete
 the evidence numbers, the energy lost and a recommended action.
 
 Modules: :mod:`.thresholds` (every threshold, one table), :mod:`.base` (Finding, helpers),
-:mod:`.loss` (trip, string outage), :mod:`.soiling`, :mod:`.sensors` (stuck, drift),
+:mod:`.trip` (inverter trip), :mod:`.loss` (string outage), :mod:`.soiling`, :mod:`.sensors` (stuck, drift),
 :mod:`.status` (overheating, comm gap, clipping, degradation).
 """
 
 from heliosgrid.contract import FAULT_TYPES
 from heliosgrid.maintenance.detectors.base import ACTIONS, ALL_TYPES, INFO_TYPES, Finding, loss_kwh, merge_runs, runs
-from heliosgrid.maintenance.detectors.loss import detect_inverter_trip, detect_string_outage
+from heliosgrid.maintenance.detectors.loss import detect_string_outage
 from heliosgrid.maintenance.detectors.sensors import detect_irradiance_drift, detect_stuck_sensor, stale
 from heliosgrid.maintenance.detectors.soiling import clearsky_envelope_loss, detect_soiling
 from heliosgrid.maintenance.detectors.status import (
@@ -23,6 +23,7 @@ from heliosgrid.maintenance.detectors.status import (
     detect_snow_loss,
 )
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
+from heliosgrid.maintenance.detectors.trip import detect_inverter_trip
 
 __all__ = [
     "ACTIONS",

@@ -88,6 +88,12 @@ def episode(
     )
 
 
+def clear_sky_reference(f: pd.DataFrame) -> bool:
+    """The device's features were built against the clear sky: no irradiance at its site in the window
+    (``clear_sky_reference``, :func:`heliosgrid.maintenance.expected.site_features`)."""
+    return "clear_sky_reference" in f and bool(f["clear_sky_reference"].any())
+
+
 def runs(mask: pd.Series) -> list[tuple[int, int]]:
     """Positional ``[start, stop)`` index pairs of the True runs of a boolean series."""
     values = mask.fillna(False).to_numpy(dtype=bool)

@@ -1,6 +1,6 @@
-"""Loss detectors with a sharp onset: inverter trip (no output) and string outage (a step down).
+"""String outage (a step down): the loss detector with a sharp onset (the trip: :mod:`.trip`).
 
-Both work on the calibrated ratio actual / (k · expected AC) of one inverter's 15-minute frame
+It works on the calibrated ratio actual / (k · expected AC) of one inverter's 15-minute frame
 (:func:`heliosgrid.maintenance.expected.site_features`); thresholds in
 :mod:`~heliosgrid.maintenance.detectors.thresholds`.
 """
@@ -18,104 +18,11 @@ from heliosgrid.maintenance.detectors.base import (
     exclusion,
     healthy_daylight_mask,
     loss_kwh,
-    merge_runs,
     num,
-    runs,
 )
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 from heliosgrid.maintenance.frames import BUCKET_H
 from heliosgrid.physics import DeviceSpec
-
-
-def _trip_edges(f: pd.DataFrame, k: float, start: int, stop: int, zero_with_light: np.ndarray, th: Thresholds) -> tuple[int, int]:
-    """Extend a dead run over the low-light zero buckets and the partial bucket at either end."""
-    ratio = (f["ac_power_kw_avg"] / (f["expected_ac_kw"] * k)).to_numpy()
-    lo, hi = start, stop
-    while lo > 0 and zero_with_light[lo - 1]:
-        lo -= 1
-    while hi < len(f) and zero_with_light[hi]:
-        hi += 1
-    if lo > 0 and np.isfinite(ratio[lo - 1]) and ratio[lo - 1] < th.trip_edge_ratio:
-        lo -= 1
-    if hi < len(f) and np.isfinite(ratio[hi]) and ratio[hi] < th.trip_edge_ratio:
-        hi += 1
-    return lo, hi
-
-
-ADJACENT_BUCKETS = 8
-"""Buckets (2 h) either side of a trip whose calibrated ratio says what the device was producing."""
-
-
-def adjacent_level(f: pd.DataFrame, k: float, lo: int, hi: int, cap_kw: float) -> float:
-    """Median calibrated ratio (≤ 1) of the producing buckets within 2 h before and after ``[lo, hi)``.
-
-    The device's own level around a trip, so the energy lost is what *it* would have produced
-    (a device under partial snow or below its calibration level loses less than the model);
-    1.0 with fewer than 3 such buckets."""
-    expected = f["expected_ac_kw"].to_numpy() * k
-    ac = f["ac_power_kw_avg"].to_numpy()
-    idx = np.r_[max(0, lo - ADJACENT_BUCKETS) : lo, hi : min(len(f), hi + ADJACENT_BUCKETS)]
-    ok = (expected[idx] > 0.1 * cap_kw) & (ac[idx] > 0.02 * cap_kw) & np.isfinite(ac[idx])
-    if ok.sum() < 3:
-        return 1.0
-    return float(min(1.0, np.median(ac[idx][ok] / expected[idx][ok])))
-
-
-def detect_inverter_trip(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, th: Thresholds = DEFAULT) -> list[Finding]:
-    """Inverter trip / outage: no AC power while its irradiance says it should produce.
-
-    One dead daylight bucket (AC below ``trip_off_fraction`` of nameplate: the inverter is off) is
-    enough; night and no-data buckets in between do not split an episode. Energy = Σ max(0,
-    level·k·expected − actual) × 0.25 h over the episode's buckets not under suspected snow (kWh),
-    ``level`` = :func:`adjacent_level` (the device's own output level either side of the trip).
-    """
-    cap = device.ac_capacity_kw
-    ac = f["ac_power_kw_avg"].fillna(0.0)
-    # A reading without its AC power (a logger that sent only the weather) says nothing about the
-    # inverter: such a bucket is "no data", as one without readings, never a dead bucket.
-    has_data = (f["sample_count"] > 0) & f["ac_power_kw_avg"].notna()
-    producing_expected = f["daylight"] & (f["expected_ac_kw"] * k > th.trip_expected_fraction * cap)
-    if "clearsky_poa_w_m2" in f:  # low sun: row-to-row and horizon shading, not a trip
-        producing_expected &= f["clearsky_poa_w_m2"] >= th.trip_min_clearsky_poa_w_m2
-    dead = has_data & producing_expected & (ac < th.trip_off_fraction * cap)
-    snow = f["snow_suspected"].fillna(False).astype(bool) if "snow_suspected" in f else pd.Series(False, index=f.index)
-    dead &= ~snow
-    quiet = (~f["daylight"] | ~has_data) & (ac < th.trip_power_fraction * cap)
-    zero_with_light = (has_data & (f["expected_ac_kw"] * k > 0.01 * cap) & (ac < th.trip_power_fraction * cap)).to_numpy(
-        dtype=bool
-    )
-    out: list[Finding] = []
-    for start, stop in merge_runs(runs(dead), quiet.to_numpy(dtype=bool)):
-        lo, hi = _trip_edges(f, k, start, stop, zero_with_light, th)
-        # Buckets under snow would not have produced the model's power anyway: their shortfall is
-        # not the trip's (snow-covered modules give ≈ 0 either way; snow_loss reports the snow).
-        level = adjacent_level(f, k, lo, hi, cap)
-        lost_kw = (f["expected_ac_kw"].iloc[lo:hi] * k * level - f["ac_power_kw_avg"].iloc[lo:hi]).clip(lower=0)
-        energy = float(lost_kw[~snow.iloc[lo:hi].to_numpy()].sum() * BUCKET_H)
-        dead_part = f.iloc[start:stop][dead.iloc[start:stop]]
-        evidence = {
-            "dead_daylight_buckets": len(dead_part),
-            "mean_ac_power_kw": num(dead_part["ac_power_kw_avg"].mean()),
-            "mean_expected_ac_kw": num(dead_part["expected_ac_kw"].mean() * k),
-            "mean_poa_w_m2": num(dead_part["poa_w_m2_avg"].mean(), 1),
-            "status_ok_samples": int(dead_part["status_ok_count"].sum()),
-            "adjacent_ratio": num(level),
-        }
-        title = f"Inverter {device.device_id} produces no power with irradiance"
-        out.append(
-            episode(
-                device,
-                "inverter_trip",
-                "critical",
-                f,
-                (lo, hi),
-                start + 1,
-                title=title,
-                evidence=evidence,
-                energy_lost_kwh=energy,
-            )
-        )
-    return out
 
 
 @dataclass

@@ -116,3 +116,29 @@ def test_one_loggers_step_is_dated_by_the_irradiance() -> None:
     assert shared_steps(power, [ClockSegment("2012-03-11", "2012-07-01", 60)]) == power  # another size: its own
     assert shared_steps(power, [ClockSegment("2012-03-01", "2012-07-01", -60)]) == power  # 11 days apart
     assert shared_steps(power, []) == power
+
+
+def test_power_only_a_dst_step_is_moved_back_and_a_west_roof_is_left_alone() -> None:
+    """A file without irradiance: the power's own steps against the sun are its clock; an offset every
+    day shares (a west-facing roof) is the orientation's and stays."""
+    truth = _plant(40)
+    frame = _shift(truth, ["ac_power_kw", "module_temp_c"], 60, since="2022-03-21")[["ac_power_kw", "module_temp_c"]]
+    warnings = align_to_sun(frame, WHERE)
+    assert len(warnings) == 1 and "AC power logger clock runs 60 min late from 2022-03-21" in warnings[0]
+    _close(frame["ac_power_kw"], truth["ac_power_kw"], "2022-03-01")
+    west = _plant(40, azimuth_deg=250.0)[["ac_power_kw"]]
+    frame = west.copy()
+    assert align_to_sun(frame, WHERE) == []
+    pd.testing.assert_frame_equal(frame, west)
+
+
+def test_power_only_a_dst_step_on_top_of_a_whole_file_offset_moves_only_the_step() -> None:
+    """Every day an hour late (a zone, or the orientation: the same to the sun) and a DST step on top:
+    only the step is the logger's, measured from the setting nearest the sun (the whole-file hour was
+    moved too before, as if it were part of the step)."""
+    truth = _plant(40)
+    late = _shift(truth, ["ac_power_kw"], 60)
+    frame = _shift(late, ["ac_power_kw"], 60, since="2022-03-21")[["ac_power_kw"]]
+    warnings = align_to_sun(frame, WHERE)
+    assert len(warnings) == 1 and "runs 60 min late from 2022-03-21" in warnings[0], warnings
+    _close(frame["ac_power_kw"], late["ac_power_kw"], "2022-03-02")

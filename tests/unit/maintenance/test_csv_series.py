@@ -147,8 +147,7 @@ def test_an_empty_ghi_cell_is_no_irradiance_not_darkness(tmp_path: Path) -> None
     ("change", "message"),
     [
         ({"ac_col": "nope"}, "has no column(s) 'nope'; columns are: 'time', 'pac_w'"),
-        ({"poa_col": None}, "exactly one of --poa-col"),
-        ({"ghi_col": "poa"}, "exactly one of --poa-col"),
+        ({"ghi_col": "poa"}, "one of --poa-col (a POA sensor) or --ghi-col (GHI, transposed), not both"),
         ({"tz": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
         ({"latitude_deg": 91.0}, "latitude must be within"),
         ({"tilt_deg": -5.0}, "tilt must be within"),

@@ -1,0 +1,78 @@
+"""A CSV with only a timestamp and the AC power (the commonest export: an inverter portal, PVOutput) is
+scored against the clear sky: loss detectors that can judge do, the sensor detectors say why they cannot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from heliosgrid.maintenance.csv_series import CsvSpec, load_csv_series
+from heliosgrid.maintenance.realdata import serf_west
+
+
+@pytest.fixture(scope="module")
+def power_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SERF west's AC power (kW) and air temperature, UTC, and nothing else."""
+    r = serf_west().readings
+    path = tmp_path_factory.mktemp("power") / "portal.csv"
+    pd.DataFrame({"time": r["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"), "kw": r["ac_power_kw"],
+                  "tamb": r["ambient_temp_c"]}).to_csv(path, index=False)
+    return path
+
+
+def _spec(path: Path, **kw: object) -> CsvSpec:
+    base: dict[str, object] = {"timestamp_col": "time", "ac_col": "kw", "latitude_deg": 39.742, "longitude_deg": -105.178,
+                               "tilt_deg": 20.0, "azimuth_deg": 180.0, "ambient_temp_col": "tamb", "altitude_m": 1800.0}
+    base.update(kw)
+    return CsvSpec(path, **base)  # type: ignore[arg-type]
+
+
+def test_without_irradiance_the_clear_sky_is_the_reference_and_said(power_csv: Path) -> None:
+    from heliosgrid.maintenance.capability import CLEAR_SKY_ONLY_REASON
+    from heliosgrid.maintenance.real_eval import CLEAR_SKY_REASON, _clean
+
+    series = load_csv_series(_spec(power_csv))
+    assert series.sensors == ("clear_sky_poa", "ac_power", "ambient_temp")
+    assert "no irradiance in the file: the detectors judge against the clear sky (Ineichen)" in series.notes
+    assert series.readings["poa_w_m2"].isna().all()  # nothing invented: the runner takes the clear sky itself
+    alerts, reasons, _ = _clean(series)
+    assert reasons["stuck_sensor"] == reasons["irradiance_drift"] == CLEAR_SKY_REASON
+    assert reasons["string_outage"] == reasons["soiling"] == CLEAR_SKY_ONLY_REASON
+    assert "inverter_trip" not in reasons and "snow_loss" not in reasons
+    # the snowed-in 6 January is snow (the air temperature says so), not a trip: no false alert
+    assert [a.fault_type for a in alerts if a.fault_type != "snow_loss"] == []
+
+
+def test_dc_is_read_from_the_clear_buckets_not_the_cloudy_ones(power_csv: Path) -> None:
+    """The DC nameplate inferred against the clear sky comes from the top decile of AC / clear-sky POA; the
+    median would take SERF west's cloudy and snowy buckets for an array a fifth smaller."""
+    from heliosgrid.maintenance.csv_orientation import Mount
+    from heliosgrid.maintenance.csv_series import _clear_sky_poa
+    from heliosgrid.maintenance.realdata import infer_capacities
+
+    series = load_csv_series(_spec(power_csv))
+    r = series.readings.set_index("ts")
+    poa = _clear_sky_poa(r, (39.742, -105.178, 1800.0), 900, Mount(20.0, 180.0))
+    top, _ = infer_capacities(r["ac_power_kw"], poa, clear_sky=True)
+    median, _ = infer_capacities(r["ac_power_kw"], poa)
+    assert series.device.dc_capacity_kw == top and top > 1.15 * median
+
+
+def test_cli_scores_a_power_only_csv(power_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from heliosgrid.cli import main
+
+    args = ["maintenance", "evaluate", "--real", "--csv", str(power_csv), "--timestamp-col", "time", "--ac-col", "kw",
+            "--ambient-temp-col", "tamb", "--latitude", "39.742", "--longitude", "-105.178", "--tilt", "20",
+            "--azimuth", "180", "--json"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    per = result["per_fault_type"]
+    assert per["inverter_trip"]["recall"] == 1.0 and per["inverter_trip"]["precision"] == 1.0
+    assert per["comm_gap"]["recall"] == 1.0
+    assert "stuck_sensor" not in per and "irradiance_drift" not in per  # no sensor: nothing injected
+    assert all(v == 0.0 for v in result["false_alerts_per_30_site_days"].values())
+    assert not np.isnan(result["series"][0]["site_days"])
