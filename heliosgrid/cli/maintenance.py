@@ -105,7 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _add_csv_arguments(ev: argparse.ArgumentParser) -> None:
     g = ev.add_argument_group("your own plant (--real --csv)", "score the detectors on a CSV of one inverter, clean "
                               "and with the same injected faults as the built-in series")
-    g.add_argument("--csv", type=Path, help="CSV with a timestamp and an AC power column, and a POA (or GHI) column if it has one")
+    g.add_argument("--csv", type=Path,
+                   help="CSV with a timestamp and an AC power column, and a POA (or GHI) column if it has one")
     g.add_argument("--timestamp-col", help="timestamp column (ISO 8601; naive times are in --tz; '' for a first column "
                    "without a header)")
     g.add_argument("--ac-col", help="AC power column (kW unless --power-unit says otherwise)")
