@@ -43,6 +43,18 @@ def _headerless_first(frame: pd.DataFrame) -> bool:
     return len(frame.columns) > 0 and str(frame.columns[0]).startswith("Unnamed: 0")
 
 
+def two_columns(path: Path | str) -> tuple[str, str] | None:
+    """The two header names of a CSV that has exactly two columns (read as the timestamp, then the power, when
+    the command line names neither), else None (also for a missing or unreadable file: the reader says why)."""
+    try:
+        with Path(path).open(encoding="utf-8-sig", errors="replace") as fh:
+            header = fh.readline().rstrip("\r\n")
+    except OSError:
+        return None
+    names = [n.strip().strip('"') for n in header.split(_separator(header))]
+    return (names[0], names[1]) if len(names) == 2 and names[1] else None
+
+
 def resolve_column(frame: pd.DataFrame, name: str) -> str:
     """``name``; for ``''`` a first column without a header (a pandas index written to CSV), as pandas names it."""
     return str(frame.columns[0]) if name == "" and _headerless_first(frame) else name

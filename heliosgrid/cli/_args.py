@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -87,3 +89,15 @@ def answer(args: argparse.Namespace, value: T, print_text: Callable[[T], int | N
         print_json(value)
         return 0
     return print_text(value) or 0
+
+
+def two_column_names(path: Path, power_flag: str) -> tuple[str, str] | None:
+    """A two-column CSV's names, read as the timestamp and the power when the command line names neither (said on
+    stderr); None otherwise (the caller then asks for the flags)."""
+    from heliosgrid.csvread import two_columns
+
+    pair = two_columns(path)
+    if pair is not None:
+        print(f"note: --timestamp-col/{power_flag} not given: the file's two columns {pair[0]!r} and {pair[1]!r} are "
+              "read as the timestamp and the AC power", file=sys.stderr)
+    return pair

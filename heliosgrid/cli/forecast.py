@@ -57,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     src.add_argument("--corpus", action="store_true",
                      help="every real PV power series in the installed wheels (see heliosgrid.forecast.corpus)")
     b.add_argument("--timestamp-col", help="CSV timestamp column (ISO 8601; naive times are in --tz; '' for a first "
-                   "column without a header)")
+                   "column without a header). A file of exactly two columns needs neither this nor --power-col: "
+                   "timestamp first, power second")
     b.add_argument("--power-col", help="CSV AC power column (kW unless --power-unit says otherwise)")
     b.add_argument("--power-unit", choices=OUTPUT_UNITS, default="kW",
                    help="unit of the AC column: mean power (W, kW, MW) or energy per interval (Wh, kWh, MWh; "
@@ -113,6 +114,10 @@ def _load_backtest_input(args: argparse.Namespace) -> tuple[pd.Series, Any, floa
     if args.dataset:
         ds = load_dataset(args.dataset)
         return ds.series, ds.site, ds.capacity_kw, True, ds.hygiene
+    if args.timestamp_col is None and args.power_col is None:
+        from heliosgrid.cli._args import two_column_names
+
+        args.timestamp_col, args.power_col = two_column_names(args.csv, "--power-col") or (None, None)
     missing = [f"--{n.replace('_', '-')}" for n in ("timestamp_col", "power_col", "latitude", "longitude", "capacity_kw")
                if getattr(args, n) is None]
     if missing:

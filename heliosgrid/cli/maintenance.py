@@ -108,7 +108,8 @@ def _add_csv_arguments(ev: argparse.ArgumentParser) -> None:
     g.add_argument("--csv", type=Path,
                    help="CSV with a timestamp and an AC power column, and a POA (or GHI) column if it has one")
     g.add_argument("--timestamp-col", help="timestamp column (ISO 8601; naive times are in --tz; '' for a first column "
-                   "without a header)")
+                   "without a header). A file of exactly two columns needs neither this nor --ac-col: timestamp "
+                   "first, power second")
     g.add_argument("--ac-col", help="AC power column (kW unless --power-unit says otherwise)")
     g.add_argument("--power-unit", choices=OUTPUT_UNITS, default="kW",
                    help="unit of the AC column: mean power (W, kW, MW) or energy per interval (Wh, kWh, MWh; "
@@ -135,10 +136,13 @@ def _add_csv_arguments(ev: argparse.ArgumentParser) -> None:
 
 
 def _csv_series(args: argparse.Namespace) -> list[Any]:
+    from heliosgrid.cli._args import two_column_names
     from heliosgrid.maintenance.csv_series import CsvSpec, SeriesInputError, load_csv_series
 
     if args.series:
         raise CLIError("--csv and --series exclude each other: evaluate either your file or built-in series")
+    if args.timestamp_col is None and args.ac_col is None:
+        args.timestamp_col, args.ac_col = two_column_names(args.csv, "--ac-col") or (None, None)
     needed = {"--timestamp-col": args.timestamp_col, "--ac-col": args.ac_col, "--latitude": args.latitude,
               "--longitude": args.longitude}
     missing = [flag for flag, value in needed.items() if value is None]

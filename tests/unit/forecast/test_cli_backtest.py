@@ -98,6 +98,25 @@ def test_missing_csv_options(small_csv: Path, capsys: pytest.CaptureFixture[str]
     assert rc == 2 and "--power-col" in err and "--capacity-kw" in err
 
 
+def test_a_two_column_file_needs_no_column_names(small_csv: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A timestamp and a power column, a location and a nameplate (what issue 15's judged series give): the two
+    columns are read in that order and said; a third column brings the flags back."""
+    base = ["forecast", "backtest", "--csv", str(small_csv), "--latitude", "37.1", "--longitude", "-2.4",
+            "--capacity-kw", "100", "--tz", "Europe/Madrid", "--tilt", "30", "--azimuth", "180",
+            "--models", "persistence", "--test-days", "5", "--json"]
+    assert main(base) == 0
+    captured = capsys.readouterr()
+    assert "the file's two columns 'time' and 'power' are read as the timestamp and the AC power" in captured.err
+    named = main([*args(small_csv, **{"--tilt": "30", "--azimuth": "180"}), "--models", "persistence", "--test-days",
+                  "5", "--json"])
+    assert named == 0 and json.loads(capsys.readouterr().out)["models"] == json.loads(captured.out)["models"]
+    three = tmp_path / "three.csv"
+    pd.read_csv(small_csv).assign(extra=1.0).to_csv(three, index=False)
+    assert main([*base[:3], str(three), *base[4:]]) == 2
+    assert "--csv needs --timestamp-col, --power-col" in capsys.readouterr().err
+
+
 def test_unknown_dataset_and_model(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["forecast", "backtest", "--dataset", "nope"]) == 2
     assert "unknown dataset 'nope'" in capsys.readouterr().err

@@ -76,3 +76,19 @@ def test_cli_scores_a_power_only_csv(power_csv: Path, capsys: pytest.CaptureFixt
     assert "stuck_sensor" not in per and "irradiance_drift" not in per  # no sensor: nothing injected
     assert all(v == 0.0 for v in result["false_alerts_per_30_site_days"].values())
     assert not np.isnan(result["series"][0]["site_days"])
+
+
+def test_a_two_column_file_needs_no_column_names(power_csv: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from heliosgrid.cli import main
+
+    two = tmp_path / "two.csv"
+    pd.read_csv(power_csv)[["time", "kw"]].to_csv(two, index=False)
+    base = ["maintenance", "evaluate", "--real", "--csv", str(two), "--latitude", "39.742", "--longitude", "-105.178",
+            "--tilt", "20", "--azimuth", "180", "--json"]
+    assert main(base) == 0
+    captured = capsys.readouterr()
+    assert "the file's two columns 'time' and 'kw' are read as the timestamp and the AC power" in captured.err
+    assert json.loads(captured.out)["per_fault_type"]["comm_gap"]["recall"] == 1.0
+    assert main([*base[:4], str(power_csv), *base[5:]]) == 2  # three columns: which is the power?
+    assert "--csv needs --timestamp-col, --ac-col" in capsys.readouterr().err
