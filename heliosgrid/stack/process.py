@@ -7,8 +7,9 @@ start time differs from the recorded one is treated as gone and is never signall
 
 Processes started by the supervisor lead their own session (``start_new_session=True``), so
 their process group id equals their pid and stopping the group also stops the children they
-forked (uvicorn or Airflow workers). Adopted processes (the embedded PostgreSQL postmaster) are
-signalled alone: they stop their own children.
+forked (uvicorn or Airflow workers); descendants that started a session of their own (Airflow's task
+supervisor) are followed by their parent links and stopped after the group. Adopted processes (the
+embedded PostgreSQL postmaster) are signalled alone: they stop their own children.
 """
 
 from __future__ import annotations
@@ -76,6 +77,43 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
+def descendants(pid: int) -> set[tuple[int, int]]:
+    """(pid, start ticks) of every live descendant of ``pid`` by parent links in ``/proc`` (itself excluded),
+    whatever their process group: a child that started its own session (Airflow's task supervisor) is one."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _read_stat(int(entry.name))
+            if fields is not None and fields[0] not in ("Z", "X"):
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    out: set[tuple[int, int]] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            ticks = process_start_ticks(child)
+            if ticks is not None and (child, ticks) not in out:
+                out.add((child, ticks))
+                todo.append(child)
+    return out
+
+
+def stop_strays(family: set[tuple[int, int]], sig: int, timeout_s: float = 10.0, poll_s: float = 0.1) -> None:
+    """Stop the still-running members of ``family`` ((pid, start ticks), e.g. from :func:`descendants`): ``sig``,
+    then SIGKILL after ``timeout_s``. A pid that now belongs to another process (other start time) is left alone."""
+    def running() -> list[int]:
+        return [pid for pid, ticks in family if pid_alive(pid, ticks)]
+
+    for pid in running():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+    deadline = time.monotonic() + timeout_s
+    while running() and time.monotonic() < deadline:
+        time.sleep(poll_s)
+    for pid in running():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
 @dataclass(frozen=True)
 class ProcessRef:
     """A process recorded by the supervisor.
@@ -118,19 +156,28 @@ class ProcessRef:
         """
         if not self.alive():
             return "not running"
+        # Descendants that left the group (their own session) are followed by parent links while the
+        # leader lives, and stopped after it: two Airflow task processes outlived `make down` by ≈ 90 s.
+        family = descendants(self.pid) if self.group else set()
         self._signal(self.stop_signal)
         start = time.monotonic()
         deadline = start + timeout_s
         repeated = repeat_after_s is None
+        outcome = "killed"
         while time.monotonic() < deadline:
+            if self.group and self.alive():
+                family |= descendants(self.pid)
             if not self._group_running():
-                return "stopped"
+                outcome = "stopped"
+                break
             if not repeated and time.monotonic() - start >= (repeat_after_s or 0.0):
                 self._signal(self.stop_signal)
                 repeated = True
             time.sleep(poll_s)
-        self._signal(signal.SIGKILL)
-        deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline and self._group_running():
-            time.sleep(poll_s)
-        return "killed"
+        if outcome == "killed":
+            self._signal(signal.SIGKILL)
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline and self._group_running():
+                time.sleep(poll_s)
+        stop_strays(family, self.stop_signal, timeout_s=min(timeout_s, 10.0), poll_s=poll_s)
+        return outcome
