@@ -67,26 +67,41 @@ def sun_days(f: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return sun_arr, np.cumsum(sun_arr & ~np.r_[False, sun_arr[:-1]])
 
 
+SHADE_LOW_SUN = 0.6
+"""Shade falls at low sun: a bucket whose clear-sky POA is at least this share of its day's highest is never
+the site's own shade (a trip at midday that reaches the end of the data stays a trip)."""
+
+
 def horizon_shaded(f: pd.DataFrame, dead: pd.Series, cap_kw: float) -> pd.Series:
     """Dead buckets that are the site's own morning or evening shade (a roof, a ridge, a neighbouring row,
-    that an irradiance reference does not see: the clear sky, a sensor mounted above it): before the day's
-    first or after its last producing bucket (:data:`PRODUCING_FRACTION` of ``cap_kw``), at a time of day
-    (UTC slot) that produced on at most :data:`SHADE_SHARE` of the window's other producing days (none: no
-    evidence that it can, e.g. on the first day). A trip bounded by production on its day, or at a time of
-    day the plant is seen producing, is no shade. Days are the runs of sun (clear-sky POA > 0), so no time
-    zone is needed. RSF II's roof is dark until 09:00 on clear January mornings (its POA sensor too): against
-    the clear sky that was a trip every morning."""
+    that an irradiance reference does not see: the clear sky, a sensor mounted above it): at low sun
+    (:data:`SHADE_LOW_SUN`), between sunrise and the day's first producing bucket or between its last and
+    sunset (:data:`PRODUCING_FRACTION` of ``cap_kw``; a day cut by the window's start or end has no edge
+    there), at a time of day (UTC slot) that produced on at most :data:`SHADE_SHARE` of the window's other
+    producing days (none: no evidence that it can, e.g. on the first day). A trip bounded by production on its
+    day, or at a time of day the plant is seen producing, is no shade. Days are the runs of sun (clear-sky POA
+    > 0), so no time zone is needed. RSF II's roof is dark until 09:00 on clear January mornings (its POA
+    sensor too): against the clear sky that was a trip every morning."""
+    if "clearsky_poa_w_m2" not in f:
+        return pd.Series(False, index=f.index)
     sun_arr, day_id = sun_days(f)
     producing = (f["ac_power_kw_avg"].fillna(0.0) >= PRODUCING_FRACTION * cap_kw).to_numpy(dtype=bool) & sun_arr
     pos = np.arange(len(f))
-    prod_pos = pd.Series(pos[producing]).groupby(day_id[producing])
-    first = pd.Series(day_id).map(prod_pos.min()).to_numpy(dtype=float)
-    last = pd.Series(day_id).map(prod_pos.max()).to_numpy(dtype=float)
-    has_prod = np.isfinite(first)
-    edge_dead = sun_arr & has_prod & ((pos < first) | (pos > last)) & dead.to_numpy(dtype=bool)
+    days = pd.Series(day_id)
+
+    def per_day(values: np.ndarray, mask: np.ndarray, how: str) -> np.ndarray:
+        return days.map(pd.Series(values[mask]).groupby(day_id[mask]).agg(how)).to_numpy(dtype=float)
+
+    first, last = per_day(pos, producing, "min"), per_day(pos, producing, "max")
+    rise, fall = per_day(pos, sun_arr, "min"), per_day(pos, sun_arr, "max")
+    cs = f["clearsky_poa_w_m2"].to_numpy(dtype=float)
+    low_sun = cs < SHADE_LOW_SUN * per_day(cs, sun_arr, "max")
+    morning = (pos < first) & (rise > 0)  # the day's sunrise is inside the window
+    evening = (pos > last) & (fall < len(f) - 1)  # ... and its sunset
+    edge_dead = sun_arr & low_sun & (morning | evening) & dead.to_numpy(dtype=bool)
     index = pd.DatetimeIndex(f.index)
     slot = index.hour.to_numpy() * 4 + index.minute.to_numpy() // 15
-    days_lit = np.bincount(slot[sun_arr & has_prod], minlength=96)[slot] - 1  # the other producing days
+    days_lit = np.bincount(slot[sun_arr & np.isfinite(first)], minlength=96)[slot] - 1  # the other producing days
     days_on = np.bincount(slot[producing], minlength=96)[slot]
     return pd.Series(edge_dead & (days_on <= SHADE_SHARE * days_lit), index=f.index)
 

@@ -17,8 +17,8 @@ DEVICE = DeviceSpec("x-inv01", "x", "inverter", 30, 180, dc_capacity_kw=120, ac_
 
 def _days(n: int, dark_until_h: float = 8.0, trip: tuple[int, float, float] | None = None,
           outage_day: int | None = None) -> pd.DataFrame:
-    """``n`` days of 15-min buckets, sun 06:00–18:00 (UTC labels) at a 500 W/m² clear-sky POA, the model
-    expecting 80 kW; the plant dark until ``dark_until_h`` every morning (its shade), else 80 kW; ``trip``
+    """``n`` days of 15-min buckets, sun 06:00–18:00 (UTC labels) under a clear-sky POA peaking at noon, the
+    model expecting 80 kW; the plant dark until ``dark_until_h`` every morning (its shade), else 80 kW; ``trip``
     = (day, from h, to h) dead; ``outage_day`` dead all day."""
     idx = pd.date_range("2026-01-05", periods=n * 96, freq="15min", tz="UTC")
     hour = idx.hour + idx.minute / 60.0
@@ -29,7 +29,8 @@ def _days(n: int, dark_until_h: float = 8.0, trip: tuple[int, float, float] | No
         ac[(day == trip[0]) & (hour >= trip[1]) & (hour < trip[2])] = 0.0
     if outage_day is not None:
         ac[day == outage_day] = 0.0
-    return pd.DataFrame({"sample_count": 15.0, "daylight": sun, "clearsky_poa_w_m2": np.where(sun, 500.0, 0.0),
+    clear = np.clip(1000.0 * np.sin(np.pi * (hour - 6.0) / 12.0), 0.0, None)
+    return pd.DataFrame({"sample_count": 15.0, "daylight": sun, "clearsky_poa_w_m2": np.where(sun, clear, 0.0),
                          "expected_ac_kw": np.where(sun, 80.0, 0.0), "ac_power_kw_avg": ac, "poa_w_m2_avg": 500.0,
                          "status_ok_count": 15.0}, index=idx)
 
@@ -39,7 +40,7 @@ def test_a_morning_dark_every_day_is_shade_not_a_trip() -> None:
     assert d.detect_inverter_trip(f, DEVICE) == []
     dead = f["ac_power_kw_avg"] < 0.5
     shaded = horizon_shaded(f, dead & f["daylight"], 100.0)
-    assert int(shaded.sum()) == 5 * 8  # 06:00–08:00 on each of 5 days
+    assert int(shaded.sum()) == 5 * 7  # 06:15–08:00 on each of 5 days (at 06:00 the sun is on the horizon)
 
 
 def test_a_trip_bounded_by_production_or_at_an_hour_seen_producing_is_a_trip() -> None:
@@ -89,3 +90,12 @@ def test_against_the_clear_sky_a_day_without_output_is_a_trip() -> None:
     f["clear_sky_reference"] = True
     (out,) = d.detect_inverter_trip(f, DEVICE)
     assert out.started_at.floor("D") == pd.Timestamp("2026-01-06", tz="UTC")
+
+
+def test_a_trip_reaching_the_end_of_the_window_is_no_evening_shade() -> None:
+    """The hourly DAG's window ends at the run time: a trip going on then has no production after it, yet it is
+    not the day's evening edge (the sun has not set in the window), and at midday the sun is high anyway."""
+    f = _days(1, dark_until_h=6.0).iloc[: 12 * 4]  # 00:00–12:00, dead from 11:00
+    f.loc[f.index >= pd.Timestamp("2026-01-05 11:00", tz="UTC"), "ac_power_kw_avg"] = 0.0
+    (trip,) = d.detect_inverter_trip(f, DEVICE)
+    assert trip.started_at <= pd.Timestamp("2026-01-05 11:00", tz="UTC")
