@@ -106,25 +106,42 @@ def horizon_shaded(f: pd.DataFrame, dead: pd.Series, cap_kw: float) -> pd.Series
     return pd.Series(edge_dead & (days_on <= SHADE_SHARE * days_lit), index=f.index)
 
 
+LEVEL_BUCKETS = 8
+"""The level a dead run falls from: the median calibrated ratio of the producing buckets in the 2 h before it
+(before the two buckets that show how it fell)."""
 ABRUPT_FROM = 0.5
-"""Against the clear sky a dead run is a trip when it begins abruptly: the bucket before it produced at least
-:data:`PARTIAL_BUCKET` of the calibrated clear-sky power (the trip came during it), or the one before that at
-least this share with nothing left in between (the trip came at its end)."""
+"""Against the clear sky a dead run is a trip when it begins abruptly: the bucket before it still produced at
+least this share of the level (the trip came during or after it), or the one before that did and nothing was
+left in between (:data:`LEFT_OVER` of the level: the trip came at its start)."""
+LEFT_OVER = 0.1
+MIN_LEVEL = 0.05
+"""Below this calibrated ratio (or with fewer than two producing buckets before) the level says nothing: the
+fall is then judged against the clear sky itself, the bucket before at least :data:`PARTIAL_BUCKET` of it, or the
+one before that at least half of it with under 3 % left in between."""
 PARTIAL_BUCKET = 0.2
-LEFT_OVER = 0.03
+
+
+def _fell_abruptly(ratio: np.ndarray, start: int) -> bool:
+    """The fall into the dead run at ``start`` took at most one bucket (module :func:`clear_sky_trip`)."""
+    one = ratio[start - 1] if start >= 1 else np.nan
+    two = ratio[start - 2] if start >= 2 else np.nan
+    before = ratio[max(0, start - 2 - LEVEL_BUCKETS) : max(0, start - 2)]
+    before = before[np.isfinite(before) & (before > 0)]
+    level = float(np.median(before)) if len(before) >= 2 else np.nan
+    if level >= MIN_LEVEL:
+        return bool(one >= ABRUPT_FROM * level or (two >= ABRUPT_FROM * level and one <= LEFT_OVER * level))
+    return bool(one >= PARTIAL_BUCKET or (two >= 0.5 and one <= 0.03))
 
 
 def clear_sky_trip(f: pd.DataFrame, k: float, start: int, stop: int, cap_kw: float) -> bool:
-    """Whether the dead run ``[start, stop)`` of a frame judged against the clear sky is a trip: it begins
-    abruptly (:data:`ABRUPT_FROM`) or no bucket of its days produced (:data:`PRODUCING_FRACTION` of
-    ``cap_kw``: an inverter off all day; snow is told by the temperature). A storm darkens over buckets:
-    PVDAQ 50 on 9 Jul 2011 went 0.69 → 0.10 → 0.002 kW before its inverter stopped under 30–50 W/m², and on
-    19 Jul 0.13 → 0.05 → 0.02; both read as trips against the clear sky. A trip starting within the
-    last fifth of a bucket whose day was dull looks the same and is missed."""
+    """Whether the dead run ``[start, stop)`` of a frame judged against the clear sky is a trip: it fell from the
+    level of the 2 h before within one bucket (:func:`_fell_abruptly`), or no bucket of its days produced
+    (:data:`PRODUCING_FRACTION` of ``cap_kw``: an inverter off all day; snow is told by the temperature). A storm
+    darkens over buckets: PVDAQ 50 on 9 Jul 2011 went 0.69 → 0.10 → 0.002 kW before its inverter stopped under
+    30–50 W/m², and on 19 Jul 0.13 → 0.05 → 0.02; both read as trips against the clear sky. Judged against the
+    level, not the clear sky, a trip on a dull day is still a trip (PVDAQ 50, 11 Feb 2012)."""
     ratio = (f["ac_power_kw_avg"] / (k * f["expected_ac_kw"])).to_numpy()
-    one = ratio[start - 1] if start >= 1 else np.nan
-    two = ratio[start - 2] if start >= 2 else np.nan
-    if one >= PARTIAL_BUCKET or (two >= ABRUPT_FROM and one <= LEFT_OVER):
+    if _fell_abruptly(ratio, start):
         return True
     sun, day_id = sun_days(f)
     on_days = np.isin(day_id, np.unique(day_id[start:stop][sun[start:stop]])) & sun

@@ -85,6 +85,16 @@ def test_against_the_clear_sky_a_storm_darkening_over_buckets_is_no_trip() -> No
     assert len(d.detect_inverter_trip(f, DEVICE)) == 1  # (the sensor would have lowered the expected power)
 
 
+def test_against_the_clear_sky_a_trip_on_a_dull_day_falls_from_the_days_own_level() -> None:
+    """12 kW of the 80 kW a clear sky would give, then nothing within a bucket: a trip, judged against the 2 h
+    before, not against the clear sky (PVDAQ 50, 11 Feb 2012: missed when a fifth of the clear sky was asked)."""
+    dull = [12.0, 11.0, 13.0, 12.0, 12.0, 11.0, 12.0, 12.0, 12.0, 12.0, 0.0, 0.0, 0.0, 0.0, 12.0]
+    (trip,) = d.detect_inverter_trip(_against_clear_sky(dull), DEVICE)
+    assert trip.started_at <= pd.Timestamp("2026-01-06 12:30", tz="UTC")
+    fading = [12.0, 11.0, 13.0, 12.0, 12.0, 11.0, 12.0, 12.0, 6.0, 2.0, 0.0, 0.0, 0.0, 0.0, 12.0]
+    assert d.detect_inverter_trip(_against_clear_sky(fading), DEVICE) == []  # a storm's fall, at that level too
+
+
 def test_against_the_clear_sky_a_day_without_output_is_a_trip() -> None:
     f = _days(3, outage_day=1)
     f["clear_sky_reference"] = True
