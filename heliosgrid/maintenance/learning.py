@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 import pvlib
 
-from heliosgrid.maintenance.detectors.base import complete
+from heliosgrid.maintenance.detectors.base import clear_sky_reference, complete
 from heliosgrid.maintenance.detectors.loss import earlier_base
 from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
 from heliosgrid.maintenance.frames import BUCKET_H
@@ -66,6 +66,10 @@ CLEAR_POA_FRACTION = (0.8, 1.3)
 SNOW_MODULE_TEMP_C = 2.0
 SNOW_AMBIENT_TEMP_C = 0.0
 SNOW_RATIO = 0.5
+CLEAR_SKY_SNOW_RATIO = 0.1
+"""Against the clear sky (no irradiance at the site, ADR 0700) a dull day is half the model too: only output
+under a tenth of the clear-sky model is the modules' snow (RSF II's cold dull January mornings, 2–11 kW of
+87 kW, were read as snow and hid two trips)."""
 SNOW_COLD_MARGIN_C = 5.0
 """… or module temperature this far below its model while the air is cold (≤ SNOW_AMBIENT_MAX_C)."""
 SNOW_AMBIENT_MAX_C = 5.0
@@ -222,7 +226,7 @@ def faiman_module_temp_c(poa_w_m2: pd.Series, ambient_temp_c: pd.Series, u0: flo
 def snow_mask(f: pd.DataFrame, k: float) -> pd.Series:
     """Daylight buckets whose shortfall is explained by snow or frost on the modules (module doc)."""
     ratio = f["ac_power_kw_avg"].fillna(0.0) / (f["expected_ac_kw"] * k)
-    low = f["daylight"] & (f["sample_count"] > 0) & (ratio < SNOW_RATIO)
+    low = f["daylight"] & (f["sample_count"] > 0) & (ratio < (CLEAR_SKY_SNOW_RATIO if clear_sky_reference(f) else SNOW_RATIO))
     if "module_temp_c_avg" in f and f["module_temp_c_avg"].notna().any():
         tm = f["module_temp_c_avg"]
         # Covered modules stay near 0 °C, or far below the temperature the sun would give them
