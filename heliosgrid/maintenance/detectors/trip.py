@@ -117,9 +117,9 @@ LEFT_OVER = 0.1
 MIN_LEVEL = 0.05
 """Below this calibrated ratio (or with fewer than two producing buckets before) the level says nothing: the
 fall is then judged against the clear sky itself, the bucket before at least :data:`PARTIAL_BUCKET` of it, or the
-one before that at least half of it with under 3 % left in between; or the bucket before rose to at least twice
-the dark level and :data:`MIN_LEVEL` (an output climbing out of the morning's shade, then cut: RSF II, 3 Jan 2022,
-1.3 → 9.1 kW of 87, then nothing)."""
+one before that at least half of it with under 3 % left in between. A trip that starts while the output is
+still under :data:`MIN_LEVEL` of the clear sky (RSF II, 3 and 4 Jan 2022: 1.9 kW of 87 at 10:00, its roof still
+in the morning's shade) has nothing to fall from and is not found."""
 PARTIAL_BUCKET = 0.2
 
 
@@ -132,9 +132,7 @@ def _fell_abruptly(ratio: np.ndarray, start: int) -> bool:
     level = float(np.median(before)) if len(before) >= 2 else np.nan
     if level >= MIN_LEVEL:
         return bool(one >= ABRUPT_FROM * level or (two >= ABRUPT_FROM * level and one <= LEFT_OVER * level))
-    # Rising out of a dark spell (the morning's shade) and cut: the bucket before stands well above the dark level.
-    rising = one >= MIN_LEVEL and one >= 2.0 * level if np.isfinite(level) else False
-    return bool(rising or one >= PARTIAL_BUCKET or (two >= 0.5 and one <= 0.03))
+    return bool(one >= PARTIAL_BUCKET or (two >= 0.5 and one <= 0.03))
 
 
 def clear_sky_trip(f: pd.DataFrame, k: float, start: int, stop: int, cap_kw: float) -> bool:
