@@ -150,6 +150,29 @@ def clear_sky_trip(f: pd.DataFrame, k: float, start: int, stop: int, cap_kw: flo
     return not bool((f["ac_power_kw_avg"].to_numpy()[on_days] >= PRODUCING_FRACTION * cap_kw).any())
 
 
+def _trip_finding(f: pd.DataFrame, device: DeviceSpec, k: float, run: tuple[int, int], edges: tuple[int, int],
+                  dead: pd.Series, snow: pd.Series) -> Finding:
+    """The finding of one dead ``run`` extended to ``edges`` (positions in ``f``), its energy at the device's own
+    level (:func:`adjacent_level`). Buckets under snow would not have produced the model's power anyway: their
+    shortfall is not the trip's (snow-covered modules give ≈ 0 either way; snow_loss reports the snow)."""
+    (start, stop), (lo, hi) = run, edges
+    level = adjacent_level(f, k, lo, hi, device.ac_capacity_kw)
+    lost_kw = (f["expected_ac_kw"].iloc[lo:hi] * k * level - f["ac_power_kw_avg"].iloc[lo:hi]).clip(lower=0)
+    energy = float(lost_kw[~snow.iloc[lo:hi].to_numpy()].sum() * BUCKET_H)
+    dead_part = f.iloc[start:stop][dead.iloc[start:stop]]
+    evidence = {
+        "dead_daylight_buckets": len(dead_part),
+        "mean_ac_power_kw": num(dead_part["ac_power_kw_avg"].mean()),
+        "mean_expected_ac_kw": num(dead_part["expected_ac_kw"].mean() * k),
+        "mean_poa_w_m2": num(dead_part["poa_w_m2_avg"].mean(), 1),
+        "status_ok_samples": int(dead_part["status_ok_count"].sum()),
+        "adjacent_ratio": num(level),
+    }
+    title = f"Inverter {device.device_id} produces no power with irradiance"
+    return episode(device, "inverter_trip", "critical", f, (lo, hi), start + 1, title=title, evidence=evidence,
+                   energy_lost_kwh=energy)
+
+
 def detect_inverter_trip(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, th: Thresholds = DEFAULT) -> list[Finding]:
     """Inverter trip / outage: no AC power while its irradiance says it should produce.
 
@@ -182,34 +205,7 @@ def detect_inverter_trip(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, th
         found = [(a, b) for a, b in found if clear_sky_trip(f, k, a, b, cap)]
     for start, stop in found:
         lo, hi = _trip_edges(f, k, start, stop, zero_with_light, th, shade.to_numpy(dtype=bool))
-        # Buckets under snow would not have produced the model's power anyway: their shortfall is
-        # not the trip's (snow-covered modules give ≈ 0 either way; snow_loss reports the snow).
-        level = adjacent_level(f, k, lo, hi, cap)
-        lost_kw = (f["expected_ac_kw"].iloc[lo:hi] * k * level - f["ac_power_kw_avg"].iloc[lo:hi]).clip(lower=0)
-        energy = float(lost_kw[~snow.iloc[lo:hi].to_numpy()].sum() * BUCKET_H)
-        dead_part = f.iloc[start:stop][dead.iloc[start:stop]]
-        evidence = {
-            "dead_daylight_buckets": len(dead_part),
-            "mean_ac_power_kw": num(dead_part["ac_power_kw_avg"].mean()),
-            "mean_expected_ac_kw": num(dead_part["expected_ac_kw"].mean() * k),
-            "mean_poa_w_m2": num(dead_part["poa_w_m2_avg"].mean(), 1),
-            "status_ok_samples": int(dead_part["status_ok_count"].sum()),
-            "adjacent_ratio": num(level),
-        }
-        title = f"Inverter {device.device_id} produces no power with irradiance"
-        out.append(
-            episode(
-                device,
-                "inverter_trip",
-                "critical",
-                f,
-                (lo, hi),
-                start + 1,
-                title=title,
-                evidence=evidence,
-                energy_lost_kwh=energy,
-            )
-        )
+        out.append(_trip_finding(f, device, k, (start, stop), (lo, hi), dead, snow))
     return out
 
 
