@@ -167,8 +167,11 @@ def _trip_finding(f: pd.DataFrame, device: DeviceSpec, k: float, run: tuple[int,
         "mean_poa_w_m2": num(dead_part["poa_w_m2_avg"].mean(), 1),
         "status_ok_samples": int(dead_part["status_ok_count"].sum()),
         "adjacent_ratio": num(level),
+        "reference": "clear_sky" if clear_sky_reference(f) else "irradiance",
     }
-    title = f"Inverter {device.device_id} produces no power with irradiance"
+    title = (f"Inverter {device.device_id} produces no power under a sky that should let it (no irradiance measured: "
+             "judged against the clear sky)" if clear_sky_reference(f)
+             else f"Inverter {device.device_id} produces no power with irradiance")
     return episode(device, "inverter_trip", "critical", f, (lo, hi), start + 1, title=title, evidence=evidence,
                    energy_lost_kwh=energy)
 

@@ -50,6 +50,8 @@ def test_a_power_only_site_gets_its_trip_and_the_reasons_for_what_it_cannot_judg
     assert [(a.device_id, a.fault_type) for a in raised if a.fault_type != "degradation"] == [
         ("us-golden-inv01", "inverter_trip")
     ]  # the healthy inverters raise nothing against the clear sky
+    (trip,) = [a for a in raised if a.fault_type == "inverter_trip"]
+    assert trip.evidence["reference"] == "clear_sky" and "judged against the clear sky" in trip.title
     reasons = summary["not_evaluated"]["us-golden-inv01"]
     assert reasons["string_outage"] == reasons["soiling"] == CLEAR_SKY_ONLY_REASON
     assert "inverter_trip" not in reasons
