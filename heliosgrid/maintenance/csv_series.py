@@ -291,13 +291,13 @@ def _light(frame: pd.DataFrame, spec: CsvSpec) -> pd.Series:
     return clear_sky_ghi(bucket_solar_position(pd.DatetimeIndex(frame.index), where, 0), where, 0)
 
 
-def _check_sign(frame: pd.DataFrame, spec: CsvSpec) -> None:
+def _check_sign(frame: pd.DataFrame, spec: CsvSpec, light: pd.Series) -> None:
     """Mostly negative AC power in daylight (irradiance > 100 W/m²): generation booked as a negative export,
     or no production at all (standby draw only); the message says which
-    (:func:`heliosgrid.forecast.hygiene.negative_daylight_diagnosis`)."""
+    (:func:`heliosgrid.forecast.hygiene.negative_daylight_diagnosis`). ``light``: :func:`_light`, W/m²."""
     from heliosgrid.forecast.hygiene import negative_daylight_diagnosis
 
-    ac, light = frame["ac_power_kw"], _light(frame, spec)
+    ac = frame["ac_power_kw"]
     day, night = ac[light > 100.0], ac[light < 5.0]
     if int((day < 0).sum()) > max(int((day > 0).sum()), 20):
         nameplate = max(spec.ac_kw or 0.0, spec.dc_kw or 0.0) or None
@@ -311,13 +311,12 @@ importing for transformers and auxiliaries: −8.9 kW at a 5.9 MW plant), not a 
 DARK_W_M2 = 20.0
 
 
-def _night_draw(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
+def _night_draw(frame: pd.DataFrame, spec: CsvSpec, light: pd.Series) -> list[str]:
     """Negative AC power while the irradiance is dark (< :data:`DARK_W_M2`) and within
     :data:`NIGHT_DRAW_SHARE` of the peak set to 0 kW in place (as the forecast hygiene does), with the warning.
     Left as they were, a site meter's every night row was outside the reading contract's −1 kW and the file
     was refused as a unit error."""
     ac = frame["ac_power_kw"]
-    light = _light(frame, spec)
     peak = float(ac.quantile(0.999)) if ac.notna().any() else 0.0
     draw = (ac < 0) & (light < DARK_W_M2) & (ac >= -NIGHT_DRAW_SHARE * max(peak, 0.0))
     if not draw.any():
@@ -415,11 +414,12 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
         raise SeriesInputError(f"the series spans {span_days:.1f} days; the evaluation needs ≥ {MIN_DAYS:g} "
                                "(faults are injected on its second and third day)")
     where = (spec.latitude_deg, spec.longitude_deg, spec.altitude_m)
-    _check_sign(frame, spec)
+    light = _light(frame, spec)  # once: without irradiance it is the clear sky at every row
+    _check_sign(frame, spec, light)
     if not (frame["ac_power_kw"] > 0).any():
         raise SeriesInputError(f"column {spec.ac_col!r} never shows positive power: nothing to evaluate")
     _check_unit(frame["ac_power_kw"], spec)
-    night = _night_draw(frame, spec)
+    night = _night_draw(frame, spec, light)
     frame, warnings = _quarantine(frame, spec)
     warnings = night + warnings
     _check_irradiance_unit(frame, spec)

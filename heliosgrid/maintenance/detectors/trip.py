@@ -160,6 +160,7 @@ def _trip_finding(f: pd.DataFrame, device: DeviceSpec, k: float, run: tuple[int,
     lost_kw = (f["expected_ac_kw"].iloc[lo:hi] * k * level - f["ac_power_kw_avg"].iloc[lo:hi]).clip(lower=0)
     energy = float(lost_kw[~snow.iloc[lo:hi].to_numpy()].sum() * BUCKET_H)
     dead_part = f.iloc[start:stop][dead.iloc[start:stop]]
+    against_clear_sky = clear_sky_reference(f)
     evidence = {
         "dead_daylight_buckets": len(dead_part),
         "mean_ac_power_kw": num(dead_part["ac_power_kw_avg"].mean()),
@@ -167,10 +168,10 @@ def _trip_finding(f: pd.DataFrame, device: DeviceSpec, k: float, run: tuple[int,
         "mean_poa_w_m2": num(dead_part["poa_w_m2_avg"].mean(), 1),
         "status_ok_samples": int(dead_part["status_ok_count"].sum()),
         "adjacent_ratio": num(level),
-        "reference": "clear_sky" if clear_sky_reference(f) else "irradiance",
+        "reference": "clear_sky" if against_clear_sky else "irradiance",
     }
     title = (f"Inverter {device.device_id} produces no power under a sky that should let it (no irradiance measured: "
-             "judged against the clear sky)" if clear_sky_reference(f)
+             "judged against the clear sky)" if against_clear_sky
              else f"Inverter {device.device_id} produces no power with irradiance")
     return episode(device, "inverter_trip", "critical", f, (lo, hi), start + 1, title=title, evidence=evidence,
                    energy_lost_kwh=energy)
