@@ -6,6 +6,7 @@ figure it returns is reported with the baseline measured in the same run and the
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import pkgutil
@@ -16,16 +17,36 @@ from pathlib import Path
 RESULTS = Path(__file__).with_name("results")
 
 
-def main(argv: list[str]) -> int:
+def available() -> list[str]:
+    """The benchmark names: the modules of this package that define ``run()`` and do not start with ``_``
+    (read from the source, so listing them imports nothing heavy)."""
     import bench
 
-    names = argv or sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+    here = Path(bench.__path__[0])
+    return sorted(m.name for m in pkgutil.iter_modules(bench.__path__)
+                  if not m.name.startswith("_") and "\ndef run(" in (here / f"{m.name}.py").read_text())
+
+
+def _parse(argv: list[str]) -> list[str]:
+    """The benchmark names asked for (all when none); argparse exits with a usage message for an unknown one."""
+    names = available()
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Run benchmarks; each writes bench/results/NAME.json with every speed or "
+        "memory figure as a ratio to a baseline measured in the same run.")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all): {', '.join(names)}")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in names]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(names)}")
+    return list(args.names) or names
+
+
+def main(argv: list[str]) -> int:
+    names = _parse(argv)
     RESULTS.mkdir(exist_ok=True)
     failed = 0
     for name in names:
         module = importlib.import_module(f"bench.{name}")
-        if not hasattr(module, "run"):
-            continue
         print(f"== bench {name}", flush=True)
         started = time.time()
         try:
