@@ -153,6 +153,7 @@ def run_backtest(
     """
     series = check_power_series(series)
     train, test_start, end = _split(series, test_days)
+    _check_producing_history(train, capacity_kw, test_start)
     if fit_orientation:
         site = infer_orientation(train, site, capacity_kw)
     if "persistence" not in models:
@@ -191,6 +192,31 @@ def _split(series: pd.Series, test_days: float) -> tuple[pd.Series, pd.Timestamp
             f"need at least 7 days of data plus the test window ({test_days:g} days; --test-days shortens it)"
         )
     return train, test_start, end
+
+
+#: Days before the test window the models are fitted on (Prophet's ``fit_days``), and how many of them must have
+#: output: a plant that was off, dead or not reporting then leaves nothing to learn from.
+FIT_WINDOW_DAYS = 30
+MIN_PRODUCING_DAYS = 7
+#: A producing day has at least 2 h (8 intervals) above this share of the capacity.
+PRODUCING_SHARE = 0.01
+
+
+def _check_producing_history(train: pd.Series, capacity_kw: float, test_start: pd.Timestamp) -> None:
+    """:class:`ForecastInputError` naming the cause when fewer than :data:`MIN_PRODUCING_DAYS` of the last
+    :data:`FIT_WINDOW_DAYS` days before ``test_start`` have output (instead of a model's own complaint)."""
+    since = test_start - pd.Timedelta(days=FIT_WINDOW_DAYS)
+    recent = train[train.index >= since]
+    on = recent[recent > PRODUCING_SHARE * capacity_kw]
+    producing = int((on.groupby(on.index.floor("D")).size() >= 8).sum())
+    if producing < MIN_PRODUCING_DAYS:
+        raise ForecastInputError(
+            f"only {producing} of the {FIT_WINDOW_DAYS} days before the test window ({since.date()} to "
+            f"{test_start.date()}) have output (2 h or more above {PRODUCING_SHARE:.0%} of the {capacity_kw:g} kW "
+            f"capacity); the models need at least {MIN_PRODUCING_DAYS}: the plant was off, dead or not reporting "
+            "then (the warnings above list its dead days); check the power column and unit, or end the file "
+            "where the plant has a month of output"
+        )
 
 
 def _metrics(frame: pd.DataFrame, capacity_kw: float, names: list[str]) -> dict[str, Any]:

@@ -35,9 +35,16 @@ SHIFT_ROUND_MIN = 60
 RUPTURES_PENALTY = 10
 
 
+#: A day's production window says where the sun is only when its peak is at least this share of a producing
+#: day's (the 90th percentile of the daily peaks): the sensor noise or standby draw of a plant that is off
+#: (0.014 kW on a 5-kW home system for eleven months) has a "midpoint" anywhere.
+PRODUCING_DAY_PEAK_SHARE = 0.1
+
+
 def daily_noon_offsets(series_kw: pd.Series, site: SiteSpec) -> pd.Series:
     """Per UTC day (index: day in local mean solar time), minutes by which the production midpoint
-    follows the solar transit (positive: the data's clock is late)."""
+    follows the solar transit (positive: the data's clock is late); days whose peak is below
+    :data:`PRODUCING_DAY_PEAK_SHARE` of a producing day's are left out."""
     lmt_offset = pd.Timedelta(minutes=4.0 * site.longitude_deg)
     s = series_kw.dropna()
     s = s[s > 0]
@@ -47,7 +54,9 @@ def daily_noon_offsets(series_kw: pd.Series, site: SiteSpec) -> pd.Series:
     local.index = s.index + lmt_offset + STEP / 2  # interval midpoints, local mean time
     day = local.index.floor("D")
     day_max = local.groupby(day).transform("max")
-    on = local[local >= CLOCK_DAY_THRESHOLD * day_max]
+    peaks = local.groupby(day).max()
+    producing = day_max >= PRODUCING_DAY_PEAK_SHARE * float(peaks.quantile(0.9))
+    on = local[producing & (local >= CLOCK_DAY_THRESHOLD * day_max)]
     minutes = pd.Series(on.index.hour * 60.0 + on.index.minute + on.index.second / 60.0, index=on.index)
     g = minutes.groupby(on.index.floor("D"))
     mid = (g.min() + g.max()) / 2.0

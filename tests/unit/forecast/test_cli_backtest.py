@@ -139,3 +139,18 @@ def test_a_file_in_megawatts_or_kwh_per_interval_is_read_with_power_unit(small_c
     for run in runs[1:]:
         assert run["hygiene"]["observed_max_kw"] == pytest.approx(runs[0]["hygiene"]["observed_max_kw"])
         assert run["models"]["persistence"]["all"]["rmse_kw"] == pytest.approx(runs[0]["models"]["persistence"]["all"]["rmse_kw"])
+
+
+def test_a_plant_off_before_the_test_window_is_told_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A home system logged zeros for months and produced only from three days before the test window (CityLearn
+    building 15): the error names that, not a model's "needs at least 20 daylight intervals"."""
+    s = synthetic_power(40, pattern="alternating", seed=11)
+    test_start = (s.index[-1] + pd.Timedelta(minutes=15) - pd.Timedelta(days=5)).floor("h")
+    s[(s.index < test_start - pd.Timedelta(days=3))] = 0.0
+    path = tmp_path / "off.csv"
+    local = s.index.tz_convert("Europe/Madrid").tz_localize(None)
+    pd.DataFrame({"time": local.strftime("%Y-%m-%d %H:%M:%S"), "power": s.to_numpy()}).to_csv(path, index=False)
+    rc = main([*args(path, **{"--tilt": "30", "--azimuth": "180"}), "--test-days", "5"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert re.search(r"only [34] of the 30 days before the test window .* have output", err), err

@@ -77,3 +77,20 @@ def test_no_drift_is_read_into_any_month_of_a_real_plant() -> None:
         judged += 1
         assert detect_clock_drift(window, site) is None, start
     assert judged >= 60
+
+
+def test_a_plant_off_for_months_has_no_clock_read_into_its_standby_noise(december: PowerDataset) -> None:
+    """CityLearn's building 15 (a 5-kW home system) logged 0.01–0.02 kW at scattered hours for eleven months and
+    produced in the twelfth: the scattered values' "midpoints" read as a clock falling 162 min behind, which was
+    "corrected" into the month that mattered. Days whose peak is under a tenth of a producing day's say
+    nothing of the sun and are left out."""
+    rng = np.random.default_rng(7)
+    off = pd.date_range("2012-08-01", "2012-12-01", freq="15min", tz="UTC", inclusive="left")
+    standby = pd.Series(0.0, index=off)
+    lit = rng.random(len(off)) < 0.25
+    standby[lit] = rng.uniform(0.005, 0.02, int(lit.sum()))
+    series = pd.concat([standby, december.series.dropna()])
+    offsets = daily_noon_offsets(series, december.site)
+    assert offsets.index.min() >= pd.Timestamp("2012-11-30", tz=offsets.index.tz)  # no standby day is read
+    assert detect_clock_drift(series, december.site) is None
+    assert detect_clock_shifts(series, december.site) == []
