@@ -17,16 +17,21 @@ DC/AC (kW) default to the values inferred from the data (:func:`realdata.infer_c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from heliosgrid.contract.reading import MEASURE_RANGES
 from heliosgrid.forecast.hygiene import FAR_BELOW_CAPACITY_SHARE, SENTINEL_CAPACITY_FACTOR, peak_far_below, share_far_above
+from heliosgrid.maintenance.csv_cleaning import (
+    check_irradiance_unit,
+    clipped_temperatures,
+    fill_coarse_irradiance,
+    missing_values,
+    quarantine,
+    without_empty_rows,
+)
 from heliosgrid.maintenance.csv_clock import IRRADIANCE_COLUMNS, align_power_to_poa, align_to_sun
 from heliosgrid.maintenance.csv_orientation import Mount, infer_csv_orientation
+from heliosgrid.maintenance.csv_spec import CsvSpec, SeriesInputError, as_given, column_names
 from heliosgrid.maintenance.realdata import (
     RealSeries,
     bucket_solar_position,
@@ -39,189 +44,13 @@ from heliosgrid.maintenance.realdata import (
 from heliosgrid.physics.fleet import TRACKER_AXIS_AZIMUTH_DEG, TRACKER_AXIS_TILT_DEG
 from heliosgrid.physics.model import surface_angles_deg
 from heliosgrid.timestamps import standard_zone
-from heliosgrid.units import POWER_UNITS_KW, check_output_unit, to_kw
+from heliosgrid.units import check_output_unit, to_kw
 
 MIN_DAYS = 3.0
 """Shortest series the evaluation can inject its faults into (days)."""
 MIN_CADENCE_S, MAX_CADENCE_S = 1, 900
 """Reporting intervals the detectors support (s)."""
 
-
-class SeriesInputError(ValueError):
-    """The CSV or its description cannot be used; the message says why, precisely."""
-
-
-@dataclass(frozen=True)
-class CsvSpec:
-    """Where the values are in the CSV and what the plant is."""
-
-    path: Path
-    timestamp_col: str
-    ac_col: str
-    latitude_deg: float
-    longitude_deg: float
-    tilt_deg: float | None
-    azimuth_deg: float | None
-    """Array orientation (°; azimuth east of north; a tracker's axis); ``None``: inferred (:mod:`.csv_orientation`)."""
-    poa_col: str | None = None
-    ghi_col: str | None = None
-    module_temp_col: str | None = None
-    ambient_temp_col: str | None = None
-    power_unit: str = "kW"
-    tz: str | None = None
-    """IANA zone of naive timestamps and of the site's days; ``None``: naive times are UTC and the
-    site's days follow the longitude's standard zone (:func:`heliosgrid.timestamps.standard_zone`): the daily
-    maintenance runs then cut the data at local midnight, not in the afternoon, and faults are injected in
-    local daylight, whatever zone the timestamps were written in."""
-    altitude_m: float = 0.0
-    dc_kw: float | None = None
-    ac_kw: float | None = None
-    name: str | None = None
-    tracking: str | None = None
-    """``single_axis``: a single-axis tracker; ``None``: a fixed array, or a tracker when the data say so."""
-
-
-UNITS = {"ac_power_kw": "kW", "poa_w_m2": "W/m²", "ghi_w_m2": "W/m²", "module_temp_c": "°C", "ambient_temp_c": "°C"}
-"""Unit of each contract column."""
-
-
-def _column_names(spec: CsvSpec) -> dict[str, str | None]:
-    """Contract column → the operator's column name (None: not in the file)."""
-    return {"ac_power_kw": spec.ac_col, "poa_w_m2": spec.poa_col, "ghi_w_m2": spec.ghi_col,
-            "module_temp_c": spec.module_temp_col, "ambient_temp_c": spec.ambient_temp_col}
-
-
-def _as_given(col: str, spec: CsvSpec) -> tuple[float, str]:
-    """Scale and unit in which ``col``'s values are quoted back to the operator (AC power in W if given so)."""
-    if col == "ac_power_kw" and spec.power_unit in POWER_UNITS_KW:
-        return 1.0 / POWER_UNITS_KW[spec.power_unit], spec.power_unit
-    return 1.0, UNITS[col]  # energy per interval is quoted back as the mean power it stands for
-
-
-MAX_QUARANTINE_SHARE = 0.5
-"""More of a column's values out of range than this is a unit error (Kelvin, kW/m²), not fill values."""
-MIN_PEAK_IRRADIANCE_W_M2 = 20.0
-"""An irradiance column that never reaches this is in kW/m² (or dark): refused with the reason."""
-
-
-def _check_irradiance_unit(frame: pd.DataFrame, spec: CsvSpec) -> None:
-    names = _column_names(spec)
-    for col in IRRADIANCE_COLUMNS:
-        name = names[col]
-        if col in frame and name is not None and float(frame[col].max()) < MIN_PEAK_IRRADIANCE_W_M2:
-            raise SeriesInputError(f"column {name!r} never exceeds {float(frame[col].max()):g}: irradiance must be in "
-                                   "W/m² (multiply kW/m² by 1000)")
-
-
-def _quarantine(frame: pd.DataFrame, spec: CsvSpec) -> tuple[pd.DataFrame, list[str]]:
-    """Rows with a value outside the reading contract's ranges (:data:`MEASURE_RANGES`: a logger's
-    fill value such as −99999 W, a POA of 5600 W/m²) dropped, as the consumer sends such a reading to
-    the dead-letter topic; the warnings count them per column."""
-    bad = pd.Series(False, index=frame.index)
-    said: list[str] = []
-    names = _column_names(spec)
-    for col in frame.columns:
-        lo, hi = MEASURE_RANGES[col]
-        scale, unit = _as_given(col, spec)
-        out = frame[col].notna() & ~frame[col].between(lo, hi)
-        share = float(out.sum()) / max(int(frame[col].notna().sum()), 1)
-        if share > MAX_QUARANTINE_SHARE:
-            raise SeriesInputError(f"column {names[col]!r}: {share:.0%} of its values are outside {lo * scale:g} … "
-                                   f"{hi * scale:g} {unit} (median {float(frame[col].median()) * scale:g}): check its unit")
-        if out.any():
-            said.append(f"{int(out.sum())} rows with {names[col]!r} outside the reading contract's {lo * scale:g} … "
-                        f"{hi * scale:g} {unit} (first: {float(frame[col][out].iloc[0]) * scale:g})")
-            bad |= out
-    if not bad.any():
-        return frame, []
-    warning = (f"{int(bad.sum())} of {len(frame)} rows quarantined, as the consumer would (dead-letter): "
-               + "; ".join(said))
-    return frame[~bad].copy(), [warning]
-
-
-def _missing_values(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
-    """A warning per power or irradiance column with empty cells: the rows are kept (their other
-    columns still count) and the empty values are read as "no data" by the detectors, never as an
-    inverter at 0 kW or a sensor at 0 W/m²."""
-    meaning = {"ac_power_kw": "no data for the inverter (no trip is raised on them)",
-               "poa_w_m2": "no irradiance data (not 0 W/m²)", "ghi_w_m2": "no irradiance data (not 0 W/m²)"}
-    out = []
-    for col, name in _column_names(spec).items():
-        if col not in meaning or name is None or col not in frame:
-            continue
-        missing = int(frame[col].isna().sum())
-        if missing:
-            out.append(f"{missing} of {len(frame)} rows ({100.0 * missing / len(frame):.1f} %) have no value in {name!r}: "
-                       f"read as {meaning[col]}")
-    return out
-
-
-CLIPPED_SHARE = 0.05
-"""A temperature column never below 0 °C with at least this share of its values at exactly 0.0 was clipped at 0."""
-
-
-def _clipped_temperatures(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
-    """A warning per temperature column that looks clipped at 0 °C (no value below 0, ≥ :data:`CLIPPED_SHARE`
-    of its values exactly 0.0): the satellite weather in the pvanalytics wheel (PVDAQ 50's PSM3 file, 23 % of
-    its rows) and loggers with an unsigned range write every frost hour as 0 °C. The values are kept (0 °C
-    still reads as freezing for the snow check), but the thermal model sees warmer modules on frosty days and
-    the stuck-sensor check rightly reports the column flat at 0.0 through cold nights."""
-    out = []
-    for col, name in _column_names(spec).items():
-        if not col.endswith("_temp_c") or name is None or col not in frame:
-            continue
-        values = frame[col].dropna()
-        if len(values) == 0 or float(values.min()) < 0.0:
-            continue
-        share = float((values == 0.0).mean())
-        if share >= CLIPPED_SHARE:
-            out.append(f"{name!r} is never below 0 °C and exactly 0.0 in {share:.0%} of its values: it looks clipped "
-                       "at 0 °C (frost hours written as 0); kept as 0 °C, so a stuck_sensor alert on it at 0.0 through "
-                       "cold nights is the clipping, and modules on frosty days are modelled warmer than they are")
-    return out
-
-
-COARSE_IRRADIANCE_STEP_RATIO = 1.5
-"""An irradiance column whose values come this many times further apart than the power's (median step) is
-sampled coarser than the power (interpolated, :func:`_fill_coarse_irradiance`); otherwise its empty cells
-are dropouts. A share of rows would not do: a 30-min GHI in a 15-min export has values in half the rows, and
-in a little more than half of the rows with power when the power has gaps (PVDAQ 50 2013: 51 %)."""
-COARSE_IRRADIANCE_MAX_GAP = pd.Timedelta(hours=1)
-
-
-def _median_step_ns(values: pd.Series) -> float:
-    """Median time (ns) between the column's values; NaN with fewer than two."""
-    stamps = pd.DatetimeIndex(values.dropna().index).asi8
-    return float(np.median(np.diff(stamps))) if len(stamps) > 1 else float("nan")
-
-
-def _fill_coarse_irradiance(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
-    """Irradiance sampled coarser than the power (a 30-min satellite GHI merged into a 1-min or 15-min logger
-    export: values :data:`COARSE_IRRADIANCE_STEP_RATIO` times further apart than the power's) interpolated in time onto
-    the power's rows, in place, across gaps of at most :data:`COARSE_IRRADIANCE_MAX_GAP` (longer ones stay
-    empty); the warnings. Left empty, the 1-min buckets between two satellite values had no irradiance and
-    a trip's expected energy was half counted (PVDAQ 50 at 1 min with its 30-min PSM3 GHI: trip energy
-    error 56 %)."""
-    out = []
-    with_power = int(frame["ac_power_kw"].notna().sum())
-    power_step = _median_step_ns(frame["ac_power_kw"])
-    for col, name in _column_names(spec).items():
-        if col not in IRRADIANCE_COLUMNS or name is None or col not in frame:
-            continue
-        before = int(frame[col].notna().sum())
-        if before < 2 or not _median_step_ns(frame[col]) >= COARSE_IRRADIANCE_STEP_RATIO * power_step:
-            continue
-        values = frame[col]
-        filled = values.interpolate(method="time", limit_area="inside")
-        stamps = values.dropna().index
-        present = pd.Series(pd.DatetimeIndex(stamps), index=stamps).reindex(values.index)
-        gap = present.bfill() - present.ffill()
-        frame[col] = filled.where(values.notna() | (gap <= COARSE_IRRADIANCE_MAX_GAP))
-        out.append(f"{name!r} has values in {before / max(with_power, 1):.0%} of the rows with power (sampled "
-                   f"coarser than the power): interpolated in time onto the power's rows ({before} values → "
-                   f"{int(frame[col].notna().sum())}; gaps over {COARSE_IRRADIANCE_MAX_GAP / pd.Timedelta(hours=1):g} h "
-                   "stay empty)")
-    return out
 
 
 def _check_spec(spec: CsvSpec) -> None:
@@ -254,7 +83,7 @@ def _read(spec: CsvSpec) -> pd.DataFrame:
     from heliosgrid.forecast.datasets import read_csv_columns
     from heliosgrid.forecast.solar import ForecastInputError
 
-    named = {k: v for k, v in _column_names(spec).items() if v is not None}
+    named = {k: v for k, v in column_names(spec).items() if v is not None}
     try:
         frame = read_csv_columns(spec.path, spec.timestamp_col, list(named.values()), spec.tz or "UTC")
     except ForecastInputError as exc:
@@ -321,7 +150,7 @@ def _night_draw(frame: pd.DataFrame, spec: CsvSpec, light: pd.Series) -> list[st
     draw = (ac < 0) & (light < DARK_W_M2) & (ac >= -NIGHT_DRAW_SHARE * max(peak, 0.0))
     if not draw.any():
         return []
-    scale, unit = _as_given("ac_power_kw", spec)
+    scale, unit = as_given("ac_power_kw", spec)
     deepest = float(ac[draw].min()) * scale
     frame.loc[draw, "ac_power_kw"] = 0.0
     return [f"{int(draw.sum())} rows with negative {spec.ac_col!r} while dark (the plant's own draw, down to "
@@ -420,12 +249,13 @@ def load_csv_series(spec: CsvSpec) -> RealSeries:
         raise SeriesInputError(f"column {spec.ac_col!r} never shows positive power: nothing to evaluate")
     _check_unit(frame["ac_power_kw"], spec)
     night = _night_draw(frame, spec, light)
-    frame, warnings = _quarantine(frame, spec)
+    frame, warnings = quarantine(frame, spec)
     warnings = night + warnings
-    _check_irradiance_unit(frame, spec)
-    warnings += _fill_coarse_irradiance(frame, spec)
-    warnings += _missing_values(frame, spec) + _clipped_temperatures(frame, spec) + align_to_sun(frame, where)
+    check_irradiance_unit(frame, spec)
+    warnings += fill_coarse_irradiance(frame, spec)
+    warnings += missing_values(frame, spec) + clipped_temperatures(frame, spec) + align_to_sun(frame, where)
     _check_place(frame, spec)
+    frame = without_empty_rows(frame, spec)
     mount = _plane_of_array(frame, spec, cadence, warnings)
     clear = "poa_w_m2" not in frame
     poa = _clear_sky_poa(frame, where, cadence, mount) if clear else frame["poa_w_m2"]

@@ -68,8 +68,36 @@ def _daylight_without_power(f: pd.DataFrame, device: DeviceSpec) -> pd.Series:
     return ac.isna() & (f["sample_count"] > 0) & f["daylight"].fillna(False).astype(bool)
 
 
+NIGHT_CLEARSKY_POA_W_M2 = 1.0
+"""At or below this clear-sky POA (W/m²) a bucket is night for the array."""
+SLEEPS_NIGHT_SHARE = 0.2
+"""A device with data in fewer than this share of its monitored night buckets, while it has data in at least half
+of its daylight ones, sleeps at night (a logger powered by its inverter's DC side, the commonest kind)."""
+MIN_JUDGED_BUCKETS = 8
+
+
+def expected_to_report(f: pd.DataFrame, monitored: pd.Series) -> pd.Series:
+    """Buckets in which the device should have sent data: every one, unless in this window it sleeps at night
+    (:data:`SLEEPS_NIGHT_SHARE`); then its daylight ones only (``daylight``: clear-sky and reference POA above
+    150 W/m², light enough for any inverter to have woken). A device silent for most of the window's daylight
+    is judged everywhere: its silence is the fault, not its habit."""
+    everywhere = pd.Series(True, index=f.index)
+    if "clearsky_poa_w_m2" not in f or "daylight" not in f:
+        return everywhere
+    has = f["sample_count"] > 0
+    lit = f["daylight"].fillna(False).astype(bool)
+    night = (f["clearsky_poa_w_m2"] <= NIGHT_CLEARSKY_POA_W_M2) & monitored
+    if night.sum() < MIN_JUDGED_BUCKETS or (lit & monitored).sum() < MIN_JUDGED_BUCKETS:
+        return everywhere
+    if has[night].mean() >= SLEEPS_NIGHT_SHARE or has[lit & monitored].mean() < 0.5:
+        return everywhere
+    return lit
+
+
 def detect_comm_gap(f: pd.DataFrame, device: DeviceSpec, th: Thresholds = DEFAULT) -> list[Finding]:
-    """Communication gap: buckets below ``th.comm_gap_completeness`` of their nominal samples, day or night.
+    """Communication gap: buckets below ``th.comm_gap_completeness`` of their nominal samples, day or night —
+    for a device that sleeps at night, in daylight only (:func:`expected_to_report`); a gap that runs through
+    such a night is one episode.
 
     Buckets before the device's monitoring start (``monitored`` column False: before its first
     reading or ``commissioned_at``) are never a gap. An inverter that reports AC power counts a
@@ -80,11 +108,13 @@ def detect_comm_gap(f: pd.DataFrame, device: DeviceSpec, th: Thresholds = DEFAUL
     no_ac = _daylight_without_power(f, device)
     share = share.where(~no_ac, 0.0)
     monitored = f["monitored"].astype(bool) if "monitored" in f else pd.Series(True, index=f.index)
-    gap = (share < th.comm_gap_completeness) & monitored
-    partial = ((share < th.comm_gap_partial) & monitored).to_numpy(dtype=bool)
+    judged = expected_to_report(f, monitored)
+    gap = (share < th.comm_gap_completeness) & monitored & judged
+    partial = ((share < th.comm_gap_partial) & monitored & judged).to_numpy(dtype=bool)
+    silent_unjudged = (~judged & monitored & (share < th.comm_gap_completeness)).to_numpy(dtype=bool)
     nominal = f["nominal_samples"] if "nominal_samples" in f else pd.Series(15.0, index=f.index)
     out: list[Finding] = []
-    for start, stop in runs(gap):
+    for start, stop in merge_runs(runs(gap), silent_unjudged):
         lo, hi = start, stop
         if lo > 0 and partial[lo - 1]:
             lo -= 1

@@ -92,3 +92,25 @@ def test_a_two_column_file_needs_no_column_names(power_csv: Path, tmp_path: Path
     assert json.loads(captured.out)["per_fault_type"]["comm_gap"]["recall"] == 1.0
     assert main([*base[:4], str(power_csv), *base[5:]]) == 2  # three columns: which is the power?
     assert "--csv needs --timestamp-col, --ac-col" in capsys.readouterr().err
+
+
+def test_a_portal_export_that_sleeps_at_night_raises_no_nightly_gap(tmp_path: Path) -> None:
+    """An export on a full time grid whose nights are empty rows, with a few rows of the grid missing at night
+    (the Sheffield Solar fixture of pv-site-prediction): the empty rows are no readings, so the logger sleeps
+    at night and its night holes are no communication gaps. Before, each night hole was a comm_gap alert (13 in
+    13 days on a UK January system). A daylight gap is still one."""
+    from heliosgrid.maintenance.real_eval import dag_replay
+
+    r = serf_west().readings.set_index("ts")["ac_power_kw"]
+    grid = r.resample("15min").mean()
+    night = grid.index.hour < 14  # 17:00–07:00 in Golden (UTC−7); January sunrise ≈ 14:20, sunset ≈ 23:50 UTC
+    grid[night] = np.nan
+    holes = night & (grid.index.minute == 30) & grid.index.hour.isin([3, 6])  # rows missing from the grid
+    grid[(grid.index >= "2022-01-04 19:00") & (grid.index < "2022-01-04 20:00")] = np.nan  # a daylight gap
+    kept = grid[~holes | ~night]
+    path = tmp_path / "grid.csv"
+    pd.DataFrame({"time": kept.index.strftime("%Y-%m-%dT%H:%M:%SZ"), "kw": kept.to_numpy()}).to_csv(path, index=False)
+    series = load_csv_series(_spec(path, ambient_temp_col=None))
+    assert series.readings["ac_power_kw"].notna().all()  # no empty row became a reading
+    gaps = [a for a in dag_replay(series.site, series.readings).alerts if a.fault_type == "comm_gap"]
+    assert [(a.started_at.hour, a.started_at.day) for a in gaps] == [(19, 4)]

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from heliosgrid.maintenance.csv_series import CLIPPED_SHARE, CsvSpec, SeriesInputError, cadence_s, load_csv_series
+from heliosgrid.maintenance.csv_cleaning import CLIPPED_SHARE
+from heliosgrid.maintenance.csv_series import CsvSpec, SeriesInputError, cadence_s, load_csv_series
 from heliosgrid.maintenance.realdata import pvdaq50, serf_west
 
 GOLDEN = {"latitude_deg": 39.742, "longitude_deg": -105.178, "tilt_deg": 20.0, "azimuth_deg": 180.0}
