@@ -135,15 +135,29 @@ def _fell_abruptly(ratio: np.ndarray, start: int) -> bool:
     return bool(one >= PARTIAL_BUCKET or (two >= 0.5 and one <= 0.03))
 
 
-def clear_sky_trip(f: pd.DataFrame, k: float, start: int, stop: int, cap_kw: float) -> bool:
+def _dark_since(f: pd.DataFrame, start: int, cap_kw: float, th: Thresholds) -> int:
+    """Where the output went dark before the dead run at ``start``: back over the buckets under the sun with data
+    and an inverter off (``trip_off_fraction``) that are not judged dead only because the sun is low (below
+    ``trip_min_clearsky_poa_w_m2``). In a UK January the clear-sky POA passes 300 W/m² only at 11:00 UTC: a trip
+    from 10:00 fell there, and the buckets just before 11:00 are already dark."""
+    ac = f["ac_power_kw_avg"].to_numpy(dtype=float)
+    sun, _ = sun_days(f)
+    dark = sun & (f["sample_count"].to_numpy(dtype=float) > 0) & np.isfinite(ac) & (ac < th.trip_off_fraction * cap_kw)
+    while start > 0 and dark[start - 1]:
+        start -= 1
+    return start
+
+
+def clear_sky_trip(f: pd.DataFrame, k: float, start: int, stop: int, cap_kw: float, th: Thresholds = DEFAULT) -> bool:
     """Whether the dead run ``[start, stop)`` of a frame judged against the clear sky is a trip: it fell from the
     level of the 2 h before within one bucket (:func:`_fell_abruptly`), or no bucket of its days produced
     (:data:`PRODUCING_FRACTION` of ``cap_kw``: an inverter off all day; snow is told by the temperature). A storm
-    darkens over buckets: PVDAQ 50 on 9 Jul 2011 went 0.69 → 0.10 → 0.002 kW before its inverter stopped under
+    darkens over buckets (the fall is read where the output went dark, :func:`_dark_since`): PVDAQ 50 on 9 Jul
+    2011 went 0.69 → 0.10 → 0.002 kW before its inverter stopped under
     30–50 W/m², and on 19 Jul 0.13 → 0.05 → 0.02; both read as trips against the clear sky. Judged against the
     level, not the clear sky, a trip on a dull day is still a trip (PVDAQ 50, 11 Feb 2012)."""
     ratio = (f["ac_power_kw_avg"] / (k * f["expected_ac_kw"])).to_numpy()
-    if _fell_abruptly(ratio, start):
+    if _fell_abruptly(ratio, _dark_since(f, start, cap_kw, th)):
         return True
     sun, day_id = sun_days(f)
     on_days = np.isin(day_id, np.unique(day_id[start:stop][sun[start:stop]])) & sun
@@ -206,7 +220,7 @@ def detect_inverter_trip(f: pd.DataFrame, device: DeviceSpec, k: float = 1.0, th
     out: list[Finding] = []
     found = merge_runs(runs(dead), quiet.to_numpy(dtype=bool))
     if clear_sky_reference(f):
-        found = [(a, b) for a, b in found if clear_sky_trip(f, k, a, b, cap)]
+        found = [(a, b) for a, b in found if clear_sky_trip(f, k, a, b, cap, th)]
     for start, stop in found:
         lo, hi = _trip_edges(f, k, start, stop, zero_with_light, th, shade.to_numpy(dtype=bool))
         out.append(_trip_finding(f, device, k, (start, stop), (lo, hi), dead, snow))

@@ -122,3 +122,19 @@ def test_against_the_clear_sky_a_cold_dull_day_is_no_snow() -> None:
         f["clear_sky_reference"] = clear_ref
         f["ambient_ref_c"] = -2.0
         assert bool(snow_mask(f, 1.0).all()) is snow, (share, clear_ref)
+
+
+def test_against_the_clear_sky_a_trip_that_began_at_low_sun_is_read_where_it_went_dark() -> None:
+    """A UK January (pv-site-prediction's Sheffield Solar systems, 52–54° N): the clear-sky POA passes the 300 W/m²
+    below which no bucket is judged dead only at 11:00 UTC. A trip from 10:00 was judged from 11:00, where the
+    buckets before were already dark: no fall, no trip (1 of 2 trips found on each system). The fall is read
+    where the output went dark."""
+    f = _against_clear_sky([20.0, 22.0, 21.0, 20.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 20.0, 22.0])
+    f["clearsky_poa_w_m2"] = [150.0, 180.0, 210.0, 240.0, 270.0, 290.0, 310.0, 330.0, 350.0, 360.0, 370.0, 375.0,
+                              380.0, 380.0]
+    (trip,) = d.detect_inverter_trip(f, DEVICE)
+    assert trip.started_at <= f.index[4]  # (the partial bucket before it is taken in, as for every trip)
+    # the same low-sun darkness reached over a storm's fading output is still no trip
+    fading = f.copy()
+    fading["ac_power_kw_avg"] = [20.0, 22.0, 12.0, 4.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 20.0, 22.0]
+    assert d.detect_inverter_trip(fading, DEVICE) == []
