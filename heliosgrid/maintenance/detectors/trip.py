@@ -139,13 +139,17 @@ def _dark_since(f: pd.DataFrame, start: int, cap_kw: float, th: Thresholds) -> i
     """Where the output went dark before the dead run at ``start``: back over the buckets under the sun with data
     and an inverter off (``trip_off_fraction``) that are not judged dead only because the sun is low (below
     ``trip_min_clearsky_poa_w_m2``). In a UK January the clear-sky POA passes 300 W/m² only at 11:00 UTC: a trip
-    from 10:00 fell there, and the buckets just before 11:00 are already dark."""
+    from 10:00 fell there, and the buckets just before 11:00 are already dark. Darkness that reaches back to
+    sunrise fell from nothing: ``start`` is kept (PVDAQ 50, 7 Feb 2012: a snow-covered morning, dark until 09:15,
+    read back to the dawn's noise ratios, was a false trip)."""
     ac = f["ac_power_kw_avg"].to_numpy(dtype=float)
     sun, _ = sun_days(f)
     dark = sun & (f["sample_count"].to_numpy(dtype=float) > 0) & np.isfinite(ac) & (ac < th.trip_off_fraction * cap_kw)
-    while start > 0 and dark[start - 1]:
-        start -= 1
-    return start
+    since = start
+    while since > 0 and dark[since - 1]:
+        since -= 1
+    # dark since sunrise: nothing fell (a snow-covered or shaded morning); the dawn's ratios are noise
+    return start if since == 0 or not sun[since - 1] else since
 
 
 def clear_sky_trip(f: pd.DataFrame, k: float, start: int, stop: int, cap_kw: float, th: Thresholds = DEFAULT) -> bool:

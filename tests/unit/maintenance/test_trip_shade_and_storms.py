@@ -138,3 +138,17 @@ def test_against_the_clear_sky_a_trip_that_began_at_low_sun_is_read_where_it_wen
     fading = f.copy()
     fading["ac_power_kw_avg"] = [20.0, 22.0, 12.0, 4.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 20.0, 22.0]
     assert d.detect_inverter_trip(fading, DEVICE) == []
+
+
+def test_against_the_clear_sky_a_morning_dark_since_sunrise_fell_from_nothing() -> None:
+    """PVDAQ 50, 7 Feb 2012 (no temperature in the file): snow kept the array dark from sunrise until 09:15.
+    Read back to where it went dark, the fall reached the dawn, whose ratios are noise on a near-zero model
+    (here 5 W on 10 W before sunrise): a false trip. Darkness since sunrise fell from nothing."""
+    f = _days(3, dark_until_h=6.5)
+    day1 = (f.index >= "2026-01-06 06:00") & (f.index < "2026-01-06 10:00")
+    f.loc[day1, "ac_power_kw_avg"] = 0.0
+    night = ~f["daylight"].to_numpy(dtype=bool)
+    f.loc[night, "expected_ac_kw"] = 0.01
+    f.loc[night, "ac_power_kw_avg"] = 0.005
+    f["clear_sky_reference"] = True
+    assert [t for t in d.detect_inverter_trip(f, DEVICE) if t.started_at.day == 6] == []
