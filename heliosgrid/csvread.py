@@ -3,7 +3,10 @@
 Logger and portal exports differ in their separators: ``,`` with a decimal point (US, most
 software), ``;`` with a decimal comma (SMA, Fronius and other European portals: ``7,1087``), tabs.
 The separator is taken from the header line; with ``;`` or a tab, numbers written with a decimal
-comma are read as numbers (a value like ``1.234,5`` keeps ``.`` as the thousands separator).
+comma are read as numbers (a value like ``1.234,5`` keeps ``.`` as the thousands separator). With ``,``
+a quoted number with thousands separators (``"1,209.10"``, as a spreadsheet writes it) is a number: read
+as text, every value from 1000 up was lost (the 5 MW year of an npm solar package). A quoted decimal comma
+in a comma-separated file (``"7,1"``) would read as 71: European exports separate with ``;``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def read_csv_any(path: Path | str) -> pd.DataFrame:
             header = fh.readline()
         sep = _separator(header)
         if sep == ",":
-            return pd.read_csv(path)
+            return pd.read_csv(path, thousands=",")
         return pd.read_csv(path, sep=sep, decimal=",", thousands=".")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise CsvReadError(f"cannot read CSV {path}: {str(exc).strip()}") from None

@@ -8,6 +8,7 @@ night tare is clipped to 0) together with the site description the models need.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from heliosgrid.physics.fleet import SiteSpec
 from heliosgrid.timestamps import TimestampError
 from heliosgrid.timestamps import parse_timestamps as _parse_timestamps
 from heliosgrid.units import check_output_unit, to_kw
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,19 @@ def read_csv_columns(path: Path | str, timestamp_col: str, columns: Sequence[str
     for c in columns:
         if out[c].notna().sum() == 0:
             raise ForecastInputError(f"column {c!r} has no numeric values")
+        _warn_not_numbers(frame[c], out[c], c)
     return out[out.index.notna()]
+
+
+def _warn_not_numbers(raw: pd.Series, numbers: pd.Series, column: str) -> None:
+    """A warning naming how many non-empty cells of ``column`` are not numbers (read as missing), with examples:
+    a value the reader cannot read is said, never dropped in silence."""
+    text = raw.astype("string").str.strip()
+    bad = raw.notna().to_numpy() & (text != "").fillna(False).to_numpy(dtype=bool) & numbers.isna().to_numpy()
+    if bad.any():
+        examples = ", ".join(repr(v) for v in pd.unique(text[bad])[:3])
+        log.warning("column %r: %d of %d values are not numbers (e.g. %s): read as missing", column, int(bad.sum()),
+                    len(raw), examples)
 
 
 def load_power_csv(

@@ -40,3 +40,29 @@ def test_missing_or_empty_files_are_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("", encoding="utf-8")
     with pytest.raises(CsvReadError, match="cannot read CSV"):
         read_csv_any(tmp_path / "empty.csv")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(min_value=0.0, max_value=1e7, allow_nan=False).map(lambda v: round(v, 2)), min_size=1, max_size=30))
+def test_a_spreadsheet_export_with_quoted_thousands_reads_every_number(tmp_path_factory: pytest.TempPathFactory,
+                                                                      values: list[float]) -> None:
+    """``"1,209.10"`` (a spreadsheet's comma-separated export; the npm 5 MW year): read as text before, every value
+    from 1000 up became missing."""
+    path = tmp_path_factory.mktemp("csv") / "sheet.csv"
+    lines = ["Time,5 MW example (kWh)"] + [f'01.01.2015 10:{i % 60:02d},"{v:,.2f}"' for i, v in enumerate(values)]
+    path.write_text("\n".join(lines) + "\n")
+    assert read_csv_any(path)["5 MW example (kWh)"].tolist() == pytest.approx(values)
+
+
+def test_cells_that_are_not_numbers_are_said_not_dropped_in_silence(tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    from heliosgrid.forecast.datasets import read_csv_columns
+
+    path = tmp_path / "p.csv"
+    path.write_text("ts,kw\n2024-06-01 10:00,1.5\n2024-06-01 10:15,offline\n2024-06-01 10:30,\n2024-06-01 10:45,"
+                    "n/a\n2024-06-01 11:00,2\n2024-06-01 11:15,offline\n")
+    with caplog.at_level("WARNING"):
+        got = read_csv_columns(path, "ts", ["kw"])
+    assert got["kw"].isna().sum() == 4
+    (msg,) = [r.getMessage() for r in caplog.records]
+    assert msg == "column 'kw': 2 of 6 values are not numbers (e.g. 'offline'): read as missing"
