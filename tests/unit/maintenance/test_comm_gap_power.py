@@ -71,3 +71,24 @@ def test_a_logger_that_reports_at_night_is_judged_at_night() -> None:
     f.loc["2026-06-04 01:00":"2026-06-04 02:45", "sample_count"] = 0.0
     (gap,) = detect_comm_gap(f, INVERTER)
     assert gap.started_at == pd.Timestamp("2026-06-04 01:00", tz="UTC")
+
+
+def test_a_site_wide_outage_of_sleeping_loggers_is_a_gap_though_its_sensor_is_silent_too() -> None:
+    """The site's router fails: every logger, the irradiance sensor's too, falls silent at 10:00. The reference
+    POA is then unknown, not dark: the gap is judged (judging only "daylight", which needs the measured POA,
+    would have hidden the whole outage)."""
+    f = _days(7, sleeps=True)
+    f["ref_poa_w_m2"] = f["clearsky_poa_w_m2"]
+    out = (f.index >= "2026-06-04 10:00") & (f.index < "2026-06-04 14:00")
+    f.loc[out, "sample_count"] = 0.0
+    f.loc[out, "ref_poa_w_m2"] = np.nan
+    f.loc[out, "daylight"] = False
+    (gap,) = detect_comm_gap(f, INVERTER)
+    assert gap.started_at == pd.Timestamp("2026-06-04 10:00", tz="UTC") and gap.evidence["duration_h"] == 4.0
+    # a measured dark sky (heavy overcast) is no gap for a logger that has not woken
+    dull = _days(7, sleeps=True)
+    dull["ref_poa_w_m2"] = dull["clearsky_poa_w_m2"]
+    morning = (dull.index >= "2026-06-04 08:00") & (dull.index < "2026-06-04 10:00")
+    dull.loc[morning, "sample_count"] = 0.0
+    dull.loc[morning, "ref_poa_w_m2"] = 40.0
+    assert detect_comm_gap(dull, INVERTER) == []
