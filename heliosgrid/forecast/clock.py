@@ -36,8 +36,9 @@ RUPTURES_PENALTY = 10
 
 
 #: A day's production window says where the sun is only when its peak is at least this share of a producing
-#: day's (the 90th percentile of the daily peaks): the sensor noise or standby draw of a plant that is off
-#: (0.014 kW on a 5-kW home system for eleven months) has a "midpoint" anywhere.
+#: day's (the third-highest daily peak: a lone spike is one day; a quantile would be a standby day's peak when
+#: the plant was off for most of the file): the sensor noise or standby draw of a plant that is off (0.014 kW on
+#: a 5-kW home system for eleven months) has a "midpoint" anywhere.
 PRODUCING_DAY_PEAK_SHARE = 0.1
 
 
@@ -55,7 +56,7 @@ def daily_noon_offsets(series_kw: pd.Series, site: SiteSpec) -> pd.Series:
     day = local.index.floor("D")
     day_max = local.groupby(day).transform("max")
     peaks = local.groupby(day).max()
-    producing = day_max >= PRODUCING_DAY_PEAK_SHARE * float(peaks.quantile(0.9))
+    producing = day_max >= PRODUCING_DAY_PEAK_SHARE * float(peaks.nlargest(3).min())
     on = local[producing & (local >= CLOCK_DAY_THRESHOLD * day_max)]
     minutes = pd.Series(on.index.hour * 60.0 + on.index.minute + on.index.second / 60.0, index=on.index)
     g = minutes.groupby(on.index.floor("D"))
