@@ -349,6 +349,16 @@ def rates_from_series(rows: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
+def own_fault_alert_rates(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Alerts per 30 site-days over the file's own faults (``comm_gap`` on its gaps, ``stuck_sensor`` on its frozen
+    sensor), scored as true and so left out of the false-alert rates: the alert volume an operator would see there.
+    A logger that sleeps at night once raised a critical comm_gap every night here (ADR 0720) while the
+    false-alert rate stayed 0."""
+    days = sum(r["site_days"] for r in rows)
+    keys = {"comm_gap": "comm_gap_alerts_on_file_gaps", "stuck_sensor": "stuck_sensor_alerts_on_file_freezes"}
+    return {t: round(sum(r[k] for r in rows) * 30.0 / days, 3) if days > 0 else 0.0 for t, k in keys.items()}
+
+
 def evaluate_real(
     names: tuple[str, ...] | None = None, *, injected: bool = True, series: list[RealSeries] | None = None
 ) -> dict[str, Any]:
@@ -391,6 +401,7 @@ def evaluate_real(
         "site_days": round(sum(s.days for s in corpus), 2),
         "false_alerts_per_30_site_days": rates_from_series(series_out),
         "false_alerts_per_30_site_days_by_cadence": {c: rates_from_series(v) for c, v in by_cadence.items()},
+        "alerts_on_the_files_own_faults_per_30_site_days": own_fault_alert_rates(series_out),
         "not_evaluated": {k: sorted(set(v)) for k, v in sorted(not_evaluated.items())},
         "series": series_out,
     }

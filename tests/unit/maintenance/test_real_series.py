@@ -225,3 +225,15 @@ def test_only_string_findings_a_day_after_the_analysis_start_may_revise() -> Non
     trip = Finding("s", "s-inv01", "inverter_trip", "critical", start + pd.Timedelta(days=2), start + pd.Timedelta(days=3),
                    start + pd.Timedelta(days=3), 1.0)
     assert not revisable(trip, start)  # only string outages are re-estimated in hindsight
+
+
+def test_alerts_on_a_files_own_faults_are_reported_per_30_site_days() -> None:
+    """They are true alerts, left out of the false-alert rates; their volume is shown apart (a logger that sleeps
+    at night once raised a comm_gap every night there, unseen in the false-alert rate)."""
+    from heliosgrid.maintenance.real_eval import evaluate_real, own_fault_alert_rates
+
+    rows = [{"site_days": 10.0, "comm_gap_alerts_on_file_gaps": 5, "stuck_sensor_alerts_on_file_freezes": 0},
+            {"site_days": 20.0, "comm_gap_alerts_on_file_gaps": 1, "stuck_sensor_alerts_on_file_freezes": 2}]
+    assert own_fault_alert_rates(rows) == {"comm_gap": 6.0, "stuck_sensor": 2.0}
+    result = evaluate_real(series=[serf_west()], injected=False)
+    assert result["alerts_on_the_files_own_faults_per_30_site_days"] == {"comm_gap": 0.0, "stuck_sensor": 0.0}
