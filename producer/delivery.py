@@ -59,3 +59,12 @@ class Heartbeat(threading.Thread):
     def run(self) -> None:
         while not self.stop_event.wait(self.interval_s):
             self.beat("ok")
+
+    def stop(self, status: Literal["stopping", "failed"]) -> None:
+        """Stop the periodic beats, wait for one in flight, then write the final ``status``: written without the
+        wait, an "ok" that was already connecting could land after it and leave the producer "ok" for good (seen
+        under load in the producer's integration test)."""
+        self.stop_event.set()
+        if self.is_alive():
+            self.join(timeout=10.0)
+        self.beat(status)

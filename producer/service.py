@@ -407,8 +407,7 @@ class ProducerService:
             except KafkaError as exc:  # pragma: no cover - broker vanished at close
                 log.warning("producer close: %s", exc)
         if heartbeat is not None:
-            heartbeat.stop_event.set()
-            heartbeat.beat("stopping" if self.stats.exit_code == EXIT_OK else "failed")
+            heartbeat.stop("stopping" if self.stats.exit_code == EXIT_OK else "failed")
 
     def _details(self) -> dict[str, Any]:
         return {
