@@ -54,8 +54,8 @@ def daily_noon_offsets(series_kw: pd.Series, site: SiteSpec) -> pd.Series:
     local = s.copy()
     local.index = s.index + lmt_offset + STEP / 2  # interval midpoints, local mean time
     day = local.index.floor("D")
-    day_max = local.groupby(day).transform("max")
     peaks = local.groupby(day).max()
+    day_max = pd.Series(peaks.reindex(day).to_numpy(), index=local.index)
     producing = day_max >= PRODUCING_DAY_PEAK_SHARE * float(peaks.nlargest(3).min())
     on = local[producing & (local >= CLOCK_DAY_THRESHOLD * day_max)]
     minutes = pd.Series(on.index.hour * 60.0 + on.index.minute + on.index.second / 60.0, index=on.index)

@@ -137,10 +137,9 @@ def fill_coarse_irradiance(frame: pd.DataFrame, spec: CsvSpec) -> list[str]:
     return out
 
 
-
 def without_empty_rows(frame: pd.DataFrame, spec: CsvSpec) -> pd.DataFrame:
     """``frame`` without the rows that have no value in any measured column: an export's time grid (a night of
     empty rows between the logger's readings), not a reading. Kept, such rows made a logger that sleeps at night
     look as if it reported at night, and every hole in the grid a communication gap."""
     cols = [c for c, name in column_names(spec).items() if name is not None and c in frame]
-    return frame[frame[cols].notna().any(axis=1)] if cols else frame
+    return frame.dropna(how="all", subset=cols) if cols else frame

@@ -52,7 +52,6 @@ MIN_CADENCE_S, MAX_CADENCE_S = 1, 900
 """Reporting intervals the detectors support (s)."""
 
 
-
 def _check_spec(spec: CsvSpec) -> None:
     if spec.poa_col is not None and spec.ghi_col is not None:
         raise SeriesInputError("give the irradiance as one of --poa-col (a POA sensor) or --ghi-col (GHI, transposed), "

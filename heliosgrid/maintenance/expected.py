@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pvlib
 
-from heliosgrid.maintenance.detectors.thresholds import DEFAULT
+from heliosgrid.maintenance.detectors.thresholds import DAYLIGHT_POA_W_M2, DEFAULT
 from heliosgrid.maintenance.frames import completeness
 from heliosgrid.physics import DeviceSpec, SiteSpec, clearsky_irradiance, poa_irradiance_w_m2, solar_position
 from heliosgrid.physics.model import expected_ac_power_kw as _pvwatts_ac
@@ -38,10 +38,6 @@ from heliosgrid.physics.model import module_temperature_c as _sapm_module
 
 SAPM_DELTA_T_C = 3.0
 """Cell minus back-sheet temperature at 1000 W/m² for open-rack glass/polymer (SAPM), °C."""
-
-DAYLIGHT_POA_W_M2 = 150.0
-"""Buckets whose clear-sky POA and reference POA are both above this are 'daylight' for the
-loss detectors: below it, inverter start-up and low-load efficiency dominate the ratios."""
 
 MIN_PEER_POWER_FRACTION = 0.05
 """Peer median normalised yield must exceed 5 % of nameplate for ``peer_ratio`` to be defined."""

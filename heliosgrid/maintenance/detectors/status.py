@@ -7,7 +7,7 @@ import pandas as pd
 from scipy.stats import theilslopes
 
 from heliosgrid.maintenance.detectors.base import Finding, complete, episode, exclusion, merge_runs, num, runs
-from heliosgrid.maintenance.detectors.thresholds import DEFAULT, Thresholds
+from heliosgrid.maintenance.detectors.thresholds import DAYLIGHT_POA_W_M2, DEFAULT, Thresholds
 from heliosgrid.maintenance.frames import BUCKET, BUCKET_H, completeness
 from heliosgrid.physics import DeviceSpec
 
@@ -74,17 +74,15 @@ SLEEPS_NIGHT_SHARE = 0.2
 """A device with data in fewer than this share of its monitored night buckets, while it has data in at least half
 of its daylight ones, sleeps at night (a logger powered by its inverter's DC side, the commonest kind)."""
 MIN_JUDGED_BUCKETS = 8
-AWAKE_POA_W_M2 = 150.0
-"""A sleeping logger is expected to report where the clear-sky POA is above this (W/m²; the engine's daylight
-threshold), unless a measured irradiance says the sky was darker than it."""
 
 
 def expected_to_report(f: pd.DataFrame, monitored: pd.Series) -> pd.Series:
     """Buckets in which the device should have sent data: every one, unless in this window it sleeps at night
-    (:data:`SLEEPS_NIGHT_SHARE`); then those with a clear-sky POA above :data:`AWAKE_POA_W_M2`, except where the
-    measured reference POA was at most that (too dark for every inverter to have woken). A bucket without a
-    measured reference stays judged: a site whose every logger fell silent has no sensor either. A device silent
-    for most of the window's daylight is judged everywhere: its silence is the fault, not its habit."""
+    (:data:`SLEEPS_NIGHT_SHARE`); then those with a clear-sky POA above
+    :data:`~.thresholds.DAYLIGHT_POA_W_M2` (150 W/m²), except where the measured reference POA was at most that
+    (too dark for every inverter to have woken). A bucket without a measured reference stays judged: a site whose
+    every logger fell silent has no sensor either. A device silent for most of the window's daylight is judged
+    everywhere: its silence is the fault, not its habit."""
     everywhere = pd.Series(True, index=f.index)
     if "clearsky_poa_w_m2" not in f or "daylight" not in f:
         return everywhere
@@ -95,8 +93,8 @@ def expected_to_report(f: pd.DataFrame, monitored: pd.Series) -> pd.Series:
         return everywhere
     if has[night].mean() >= SLEEPS_NIGHT_SHARE or has[lit & monitored].mean() < 0.5:
         return everywhere
-    measured_dark = f["ref_poa_w_m2"] <= AWAKE_POA_W_M2 if "ref_poa_w_m2" in f else False
-    return (f["clearsky_poa_w_m2"] > AWAKE_POA_W_M2) & ~measured_dark
+    measured_dark = f["ref_poa_w_m2"] <= DAYLIGHT_POA_W_M2 if "ref_poa_w_m2" in f else False
+    return (f["clearsky_poa_w_m2"] > DAYLIGHT_POA_W_M2) & ~measured_dark
 
 
 def detect_comm_gap(f: pd.DataFrame, device: DeviceSpec, th: Thresholds = DEFAULT) -> list[Finding]:

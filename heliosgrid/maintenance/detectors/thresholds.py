@@ -113,6 +113,11 @@ class Thresholds:
 
 DEFAULT = Thresholds()
 
+DAYLIGHT_POA_W_M2 = 150.0
+"""Buckets whose clear-sky POA and reference POA are both above this are 'daylight' for the
+loss detectors: below it, inverter start-up and low-load efficiency dominate the ratios. A logger that
+sleeps at night is expected to report above it (:func:`.status.expected_to_report`)."""
+
 
 def units() -> dict[str, str]:
     """Threshold name → unit, read from the annotations of :class:`Thresholds`."""
